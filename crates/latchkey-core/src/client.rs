@@ -1,0 +1,481 @@
+//! Registered clients and the validation of client metadata (RFC 7591 §2),
+//! shared by the CLI and the registration endpoint so that both accept
+//! exactly the same registrations.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::redirect_uri::{validate_redirect_uri, validate_web_uri};
+use crate::scope::Scope;
+
+/// Grant types a client may be registered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A public client (native or browser app) that holds no secret.
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn is_confidential(self) -> bool {
+        self != Self::None
+    }
+}
+
+/// Everything registered about a client except its identity and secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub scope: Scope,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// First-party client: its consent screen is skipped.
+    #[serde(default)]
+    pub skip_consent: bool,
+    /// Registered through the registration endpoint rather than by an operator.
+    #[serde(default)]
+    pub dynamically_registered: bool,
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    /// `None` for public clients. Only the hash is ever stored.
+    pub secret_hash: Option<String>,
+    pub settings: ClientSettings,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        !self.settings.token_endpoint_auth_method.is_confidential()
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.settings.grant_types.contains(&grant)
+    }
+
+    /// The registered redirect URI that equals `candidate` byte for byte.
+    pub fn redirect_uri_matches(&self, candidate: &str) -> bool {
+        self.settings.redirect_uris.iter().any(|u| u == candidate)
+    }
+
+    /// Metadata as RFC 7591 §3.2.1 returns it (without secrets).
+    pub fn metadata_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.settings).expect("client settings serialize");
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("skip_consent");
+            obj.remove("dynamically_registered");
+            obj.insert("client_id".into(), self.client_id.clone().into());
+            obj.insert("client_id_issued_at".into(), self.created_at.into());
+        }
+        v
+    }
+}
+
+/// Client metadata as submitted (RFC 7591 §2 names). Unknown members are
+/// ignored, as §2 requires.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub client_name: Option<String>,
+    #[serde(default)]
+    pub client_uri: Option<String>,
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    #[serde(default)]
+    pub policy_uri: Option<String>,
+    #[serde(default)]
+    pub tos_uri: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub contacts: Option<Vec<String>>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub software_id: Option<String>,
+    #[serde(default)]
+    pub software_version: Option<String>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+}
+
+/// What the operator allows, for registrations from either door.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationPolicy {
+    /// Permit plain-http redirect URIs on non-loopback hosts (development only).
+    pub allow_insecure_redirects: bool,
+}
+
+/// Why metadata was refused; maps to RFC 7591 §3.2.2 error codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    #[error("{0}")]
+    InvalidClientMetadata(String),
+}
+
+impl From<MetadataError> for OAuthError {
+    fn from(e: MetadataError) -> Self {
+        match e {
+            MetadataError::InvalidRedirectUri(m) => {
+                OAuthError::new(ErrorCode::InvalidRedirectUri, m)
+            }
+            MetadataError::InvalidClientMetadata(m) => {
+                OAuthError::new(ErrorCode::InvalidClientMetadata, m)
+            }
+        }
+    }
+}
+
+const MAX_REDIRECT_URIS: usize = 20;
+const MAX_CONTACTS: usize = 10;
+const MAX_TEXT: usize = 200;
+
+fn bad(m: impl Into<String>) -> MetadataError {
+    MetadataError::InvalidClientMetadata(m.into())
+}
+
+fn check_text(field: &str, value: &str) -> Result<(), MetadataError> {
+    if value.chars().count() > MAX_TEXT {
+        return Err(bad(format!("{field} is longer than {MAX_TEXT} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad(format!("{field} must not contain control characters")));
+    }
+    Ok(())
+}
+
+fn dedup(values: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn check_redirects(
+    field: &str,
+    uris: &[String],
+    policy: &RegistrationPolicy,
+) -> Result<(), MetadataError> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(MetadataError::InvalidRedirectUri(format!(
+            "at most {MAX_REDIRECT_URIS} {field} may be registered"
+        )));
+    }
+    for uri in uris {
+        validate_redirect_uri(uri, policy.allow_insecure_redirects)
+            .map_err(|why| MetadataError::InvalidRedirectUri(format!("{field}: {uri:?} {why}")))?;
+    }
+    Ok(())
+}
+
+impl ClientMetadata {
+    /// Validates the metadata and fills in defaults (RFC 7591 §2: grant type
+    /// `authorization_code`, response type `code`, `client_secret_basic`).
+    pub fn validate(self, policy: &RegistrationPolicy) -> Result<ClientSettings, MetadataError> {
+        let auth_method = match self.token_endpoint_auth_method.as_deref() {
+            None => AuthMethod::ClientSecretBasic,
+            Some(m) => AuthMethod::parse(m).ok_or_else(|| {
+                bad(format!(
+                    "token_endpoint_auth_method {m:?} is not supported; use client_secret_basic, client_secret_post or none"
+                ))
+            })?,
+        };
+        if self.jwks_uri.is_some() || self.jwks.is_some() {
+            return Err(bad(
+                "jwks and jwks_uri are not supported: no registered method uses client keys",
+            ));
+        }
+
+        let grant_types = match self.grant_types {
+            None => vec![GrantType::AuthorizationCode],
+            Some(list) if list.is_empty() => return Err(bad("grant_types must not be empty")),
+            Some(list) => {
+                let mut out = Vec::new();
+                for g in dedup(list) {
+                    let grant = GrantType::parse(&g).ok_or_else(|| {
+                        bad(format!(
+                            "grant type {g:?} is not supported; use authorization_code, refresh_token or client_credentials"
+                        ))
+                    })?;
+                    out.push(grant);
+                }
+                out
+            }
+        };
+        let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
+        if grant_types.contains(&GrantType::RefreshToken) && !uses_code {
+            return Err(bad(
+                "the refresh_token grant type requires authorization_code",
+            ));
+        }
+        if grant_types.contains(&GrantType::ClientCredentials) && !auth_method.is_confidential() {
+            return Err(bad(
+                "a public client (token_endpoint_auth_method none) cannot use client_credentials",
+            ));
+        }
+
+        let response_types = match self.response_types {
+            None if uses_code => vec!["code".to_string()],
+            None => vec![],
+            Some(list) => dedup(list),
+        };
+        for r in &response_types {
+            if r != "code" {
+                return Err(bad(format!(
+                    "response type {r:?} is not supported; use code"
+                )));
+            }
+        }
+        if uses_code != response_types.iter().any(|r| r == "code") {
+            return Err(bad(
+                "response_types code and grant_types authorization_code go together (RFC 7591 §2.1)",
+            ));
+        }
+
+        let redirect_uris = dedup(self.redirect_uris);
+        if uses_code && redirect_uris.is_empty() {
+            return Err(MetadataError::InvalidRedirectUri(
+                "redirect_uris is required for the authorization_code grant type".into(),
+            ));
+        }
+        check_redirects("redirect_uris", &redirect_uris, policy)?;
+        let post_logout_redirect_uris = dedup(self.post_logout_redirect_uris.unwrap_or_default());
+        check_redirects(
+            "post_logout_redirect_uris",
+            &post_logout_redirect_uris,
+            policy,
+        )?;
+
+        let client_name = self.client_name.unwrap_or_default().trim().to_string();
+        check_text("client_name", &client_name)?;
+
+        let scope = match self.scope.as_deref() {
+            Some(s) => Scope::parse(s).map_err(|e| bad(format!("scope: {e}")))?,
+            None => {
+                let mut tokens = vec!["openid", "profile", "email", "address", "phone"];
+                if grant_types.contains(&GrantType::RefreshToken) {
+                    tokens.push("offline_access");
+                }
+                if !uses_code {
+                    tokens.clear();
+                }
+                Scope::from_tokens(tokens)
+            }
+        };
+
+        let contacts = dedup(self.contacts.unwrap_or_default());
+        if contacts.len() > MAX_CONTACTS {
+            return Err(bad(format!(
+                "at most {MAX_CONTACTS} contacts may be registered"
+            )));
+        }
+        for c in &contacts {
+            check_text("contacts", c)?;
+            if c.is_empty() {
+                return Err(bad("contacts must not contain empty values"));
+            }
+        }
+
+        let link = |field: &str, v: Option<String>| -> Result<Option<String>, MetadataError> {
+            match v {
+                None => Ok(None),
+                Some(v) => {
+                    validate_web_uri(&v, policy.allow_insecure_redirects)
+                        .map_err(|why| bad(format!("{field}: {v:?} {why}")))?;
+                    Ok(Some(v))
+                }
+            }
+        };
+        let client_uri = link("client_uri", self.client_uri)?;
+        let logo_uri = link("logo_uri", self.logo_uri)?;
+        let policy_uri = link("policy_uri", self.policy_uri)?;
+        let tos_uri = link("tos_uri", self.tos_uri)?;
+        for (field, v) in [
+            ("software_id", &self.software_id),
+            ("software_version", &self.software_version),
+        ] {
+            if let Some(v) = v {
+                check_text(field, v)?;
+            }
+        }
+
+        Ok(ClientSettings {
+            client_name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            response_types,
+            token_endpoint_auth_method: auth_method,
+            scope,
+            contacts,
+            client_uri,
+            logo_uri,
+            policy_uri,
+            tos_uri,
+            software_id: self.software_id,
+            software_version: self.software_version,
+            skip_consent: false,
+            dynamically_registered: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(json: serde_json::Value) -> ClientMetadata {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_rfc_7591() {
+        let s = meta(serde_json::json!({"redirect_uris": ["https://a.example/cb"]}))
+            .validate(&RegistrationPolicy::default())
+            .unwrap();
+        assert_eq!(s.grant_types, vec![GrantType::AuthorizationCode]);
+        assert_eq!(s.response_types, vec!["code"]);
+        assert_eq!(s.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+        assert!(s.scope.contains("openid"));
+        assert!(!s.scope.contains("offline_access"));
+    }
+
+    #[test]
+    fn refuses_inconsistent_or_unsupported_metadata() {
+        let p = RegistrationPolicy::default();
+        let cases = [
+            (serde_json::json!({}), "redirect_uris is required"),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
+                "not supported",
+            ),
+            (
+                serde_json::json!({"grant_types": ["refresh_token"]}),
+                "requires authorization_code",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+                "public client",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
+                "not supported",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
+                "go together",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+                "not supported",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:x"}),
+                "logo_uri",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "a \"b\""}),
+                "scope",
+            ),
+        ];
+        for (json, needle) in cases {
+            let err = meta(json.clone()).validate(&p).unwrap_err();
+            assert!(err.to_string().contains(needle), "{json}: {err}");
+        }
+        let err = meta(serde_json::json!({"redirect_uris": ["http://evil.example/cb"]}))
+            .validate(&p)
+            .unwrap_err();
+        assert!(matches!(err, MetadataError::InvalidRedirectUri(_)));
+    }
+
+    #[test]
+    fn client_credentials_client_needs_no_redirect_uri() {
+        let s =
+            meta(serde_json::json!({"grant_types": ["client_credentials"], "scope": "api:read"}))
+                .validate(&RegistrationPolicy::default())
+                .unwrap();
+        assert!(s.response_types.is_empty());
+        assert_eq!(s.scope.to_string(), "api:read");
+    }
+}

@@ -1,0 +1,20 @@
+//! Wire and domain types shared by every Latchkey crate. Nothing here does I/O:
+//! time and randomness come in through [`Clock`] and [`random`], so callers and
+//! tests decide where they come from.
+
+pub mod client;
+pub mod clock;
+pub mod error;
+pub mod random;
+pub mod redirect_uri;
+pub mod scope;
+pub mod secret;
+pub mod user;
+
+pub use client::{
+    AuthMethod, Client, ClientMetadata, GrantType, MetadataError, RegistrationPolicy,
+};
+pub use clock::{Clock, MockClock, SystemClock};
+pub use error::{ErrorCode, OAuthError};
+pub use scope::Scope;
+pub use user::{NewUser, User, UserClaims};

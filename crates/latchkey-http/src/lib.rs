@@ -1,0 +1,168 @@
+//! axum glue shared by every Latchkey endpoint: errors rendered in OAuth's
+//! shape with `Cache-Control: no-store`, bearer-token extraction, security
+//! headers, and the JSON fallback for unknown routes.
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::{ErrorCode, OAuthError};
+use set_headers::SetHeaders;
+
+mod set_headers {
+    //! A tiny middleware that adds fixed headers to every response, without
+    //! pulling tower-http into every endpoint crate.
+    use axum::extract::Request;
+    use axum::http::{HeaderName, HeaderValue};
+    use axum::middleware::Next;
+    use axum::response::Response;
+
+    #[derive(Clone)]
+    pub struct SetHeaders(pub &'static [(HeaderName, HeaderValue)]);
+
+    pub async fn apply(headers: SetHeaders, req: Request, next: Next) -> Response {
+        let mut res = next.run(req).await;
+        let h = res.headers_mut();
+        for (name, value) in headers.0 {
+            if !h.contains_key(name) {
+                h.insert(name.clone(), value.clone());
+            }
+        }
+        res
+    }
+}
+
+/// Headers for responses that must never be cached (RFC 6749 §5.1).
+pub fn no_store_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// A JSON response with `Cache-Control: no-store`.
+pub fn json_no_store(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let mut res = (status, axum::Json(body)).into_response();
+    no_store_headers(res.headers_mut());
+    res
+}
+
+/// Renders an OAuth error as JSON with the code's HTTP status and `no-store`.
+/// `invalid_client` and `invalid_token` carry the `WWW-Authenticate` header
+/// their RFCs require.
+pub fn oauth_error_response(error: &OAuthError) -> Response {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut res = json_no_store(status, error);
+    if error.code == ErrorCode::InvalidToken {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
+    res
+}
+
+/// Same as [`oauth_error_response`] with an explicit status (e.g. 413, 404).
+pub fn oauth_error_with_status(status: StatusCode, error: &OAuthError) -> Response {
+    let mut res = oauth_error_response(error);
+    *res.status_mut() = status;
+    res
+}
+
+/// The bearer token of an `Authorization` header (scheme matched without
+/// regard to case, RFC 7235 §2.1), if there is exactly one well-formed one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim_start_matches(' ');
+    // b64token syntax (RFC 6750 §2.1).
+    let valid = !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    valid.then_some(token)
+}
+
+static SECURITY_HEADERS: std::sync::LazyLock<Vec<(HeaderName, HeaderValue)>> =
+    std::sync::LazyLock::new(|| {
+        vec![
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        ]
+    });
+
+/// Adds headers every response should carry, whatever the endpoint.
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    let headers = SetHeaders(SECURITY_HEADERS.as_slice());
+    router.layer(axum::middleware::from_fn(move |req, next| {
+        set_headers::apply(headers.clone(), req, next)
+    }))
+}
+
+/// Fallback for unknown paths: a JSON 404 rather than an empty body.
+pub async fn not_found() -> Response {
+    oauth_error_with_status(
+        StatusCode::NOT_FOUND,
+        &OAuthError::invalid_request("no such endpoint"),
+    )
+}
+
+/// Answer for a request body over the endpoint's limit.
+pub fn payload_too_large() -> Response {
+    oauth_error_with_status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &OAuthError::invalid_request("request body too large"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.DEF-_~+/="])),
+            Some("abc.DEF-_~+/=")
+        );
+        assert_eq!(bearer_token(&headers(&["bearer abc"])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&["BEARER abc"])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&["Basic abc"])), None);
+        assert_eq!(bearer_token(&headers(&["Bearer"])), None);
+        assert_eq!(bearer_token(&headers(&["Bearer a b"])), None);
+        assert_eq!(bearer_token(&headers(&["Bearer a", "Bearer b"])), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn errors_are_not_cacheable_and_carry_challenges() {
+        let res = oauth_error_response(&OAuthError::bare(ErrorCode::InvalidToken));
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(res.headers()[header::PRAGMA], "no-cache");
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+    }
+}

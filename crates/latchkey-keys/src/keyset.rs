@@ -1,0 +1,235 @@
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jws::alg::rsassa::RsassaJwsSigner;
+use josekit::jws::{JwsSigner, RS256};
+use sha2::{Digest, Sha256};
+
+use crate::KeyError;
+
+/// Whether a published key also signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// The one key that signs new tokens.
+    Signing,
+    /// Published only: a key waiting to sign, or one that has stopped.
+    Published,
+}
+
+/// One key as the key set needs it.
+pub struct KeyMaterial {
+    pub kid: String,
+    pub key_use: KeyUse,
+    /// Public JWK JSON as stored.
+    pub public_jwk: String,
+    /// PEM of the private key; needed only for the signing key.
+    pub private_pem: Option<String>,
+}
+
+/// The key that signs, ready for use.
+pub struct SigningKey {
+    kid: String,
+    signer: RsassaJwsSigner,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    pub fn from_pem(kid: &str, pem: &str) -> Result<Self, KeyError> {
+        let signer = RS256
+            .signer_from_pem(pem.as_bytes())
+            .map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
+        Ok(Self {
+            kid: kid.to_string(),
+            signer,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn alg(&self) -> &'static str {
+        "RS256"
+    }
+
+    /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
+    pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, KeyError> {
+        let header = serde_json::json!({"alg": "RS256", "typ": typ, "kid": self.kid});
+        let mut out =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(
+            serde_json::to_vec(claims).expect("claims serialize"),
+            &mut out,
+        );
+        let signature = self
+            .signer
+            .sign(out.as_bytes())
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut out);
+        Ok(out)
+    }
+}
+
+/// Everything derived from the current keys, built once per change.
+#[derive(Debug)]
+pub struct KeySet {
+    signing: Option<Arc<SigningKey>>,
+    jwks: Arc<[u8]>,
+    etag: String,
+    fingerprint: String,
+}
+
+impl KeySet {
+    /// Builds the set: the JWKS lists the signing key first, then the others
+    /// in the given order, with only public members.
+    pub fn build(keys: Vec<KeyMaterial>) -> Result<Self, KeyError> {
+        let fingerprint = Self::fingerprint_of(keys.iter().map(|k| (k.kid.as_str(), k.key_use)));
+        let mut signing = None;
+        let mut published = Vec::with_capacity(keys.len());
+        for key in keys {
+            let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk)
+                .map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
+            let public = Self::public_members(&jwk)
+                .ok_or_else(|| KeyError::InvalidPublicKey(key.kid.clone()))?;
+            if key.key_use == KeyUse::Signing {
+                let pem = key
+                    .private_pem
+                    .as_deref()
+                    .ok_or_else(|| KeyError::InvalidPrivateKey(key.kid.clone()))?;
+                signing = Some(Arc::new(SigningKey::from_pem(&key.kid, pem)?));
+                published.insert(0, public);
+            } else {
+                published.push(public);
+            }
+        }
+        let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": published }))
+            .expect("jwks")
+            .into();
+        let etag = format!(
+            "\"{}\"",
+            &URL_SAFE_NO_PAD.encode(Sha256::digest(&jwks))[..27]
+        );
+        Ok(Self {
+            signing,
+            jwks,
+            etag,
+            fingerprint,
+        })
+    }
+
+    /// Only the RFC 7517 public RSA members; anything private is dropped.
+    fn public_members(jwk: &serde_json::Value) -> Option<serde_json::Value> {
+        let get = |k: &str| jwk.get(k).and_then(|v| v.as_str());
+        Some(serde_json::json!({
+            "kty": get("kty").filter(|k| *k == "RSA")?,
+            "use": "sig",
+            "alg": get("alg").unwrap_or("RS256"),
+            "kid": get("kid")?,
+            "n": get("n")?,
+            "e": get("e")?,
+        }))
+    }
+
+    /// Identity of a key list (kids and uses): equal fingerprints mean the set
+    /// need not be rebuilt.
+    pub fn fingerprint_of<'a>(keys: impl Iterator<Item = (&'a str, KeyUse)>) -> String {
+        keys.map(|(kid, u)| format!("{kid}:{}", if u == KeyUse::Signing { 's' } else { 'p' }))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn empty() -> Self {
+        Self::build(Vec::new()).expect("an empty key set builds")
+    }
+
+    pub fn signing_key(&self) -> Option<&Arc<SigningKey>> {
+        self.signing.as_ref()
+    }
+
+    pub fn jwks(&self) -> &Arc<[u8]> {
+        &self.jwks
+    }
+
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+/// The current key set, swapped atomically when keys change; readers never lock.
+#[derive(Debug)]
+pub struct KeyRing(ArcSwap<KeySet>);
+
+impl KeyRing {
+    pub fn new(set: KeySet) -> Self {
+        Self(ArcSwap::from_pointee(set))
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, set: KeySet) {
+        self.0.store(Arc::new(set));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate_rsa;
+
+    #[test]
+    fn builds_jwks_with_signing_key_first_and_public_members_only() {
+        let a = generate_rsa(2048).unwrap();
+        let b = generate_rsa(2048).unwrap();
+        let mut leaky = b.public_jwk.clone();
+        leaky["d"] = "secret".into();
+        let set = KeySet::build(vec![
+            KeyMaterial {
+                kid: b.kid.clone(),
+                key_use: KeyUse::Published,
+                public_jwk: leaky.to_string(),
+                private_pem: None,
+            },
+            KeyMaterial {
+                kid: a.kid.clone(),
+                key_use: KeyUse::Signing,
+                public_jwk: a.public_jwk.to_string(),
+                private_pem: Some(a.private_pem.clone()),
+            },
+        ])
+        .unwrap();
+        let jwks: serde_json::Value = serde_json::from_slice(set.jwks()).unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys[0]["kid"], a.kid.as_str());
+        assert_eq!(keys[1]["kid"], b.kid.as_str());
+        assert!(
+            keys.iter()
+                .all(|k| k.as_object().unwrap().len() == 6 && k.get("d").is_none())
+        );
+        assert_eq!(set.signing_key().unwrap().kid(), a.kid);
+        assert!(set.etag().starts_with('"') && set.etag().ends_with('"'));
+
+        let jwt = set
+            .signing_key()
+            .unwrap()
+            .sign_jwt("JWT", &serde_json::json!({"sub": "x"}))
+            .unwrap();
+        assert_eq!(jwt.split('.').count(), 3);
+    }
+}

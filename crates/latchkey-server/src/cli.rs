@@ -1,0 +1,217 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Latchkey: an OAuth 2.0 / OpenID Connect authorization server"
+)]
+pub struct Cli {
+    /// TOML configuration file (default: none; also LATCHKEY_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; its secret is printed once.
+    Create(ClientCreate),
+    /// List clients.
+    List,
+    /// Show one client.
+    Show { client_id: String },
+    /// Change a client's registration (lists given replace the registered ones).
+    Update(ClientUpdate),
+    /// Delete a client.
+    Delete { client_id: String },
+    /// Replace a confidential client's secret; the new one is printed once.
+    RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreate {
+    /// Name shown to people on consent screens.
+    #[arg(long)]
+    pub name: String,
+    /// Redirect URI (repeatable); compared byte for byte at authorization time.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Public client (native or browser app): no secret, auth method `none`.
+    #[arg(long, conflicts_with = "auth_method")]
+    pub public: bool,
+    /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    pub grant_types: Vec<String>,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// client_secret_basic (default) or client_secret_post.
+    #[arg(long = "auth-method", value_name = "METHOD")]
+    pub auth_method: Option<String>,
+    /// Where RP-initiated logout may return to (repeatable).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allow plain-http redirect URIs on non-loopback hosts (development only).
+    #[arg(long)]
+    pub allow_insecure_redirect: bool,
+    /// First-party client: people are not asked for consent.
+    #[arg(long)]
+    pub skip_consent: bool,
+    #[arg(long)]
+    pub logo_uri: Option<String>,
+    #[arg(long)]
+    pub client_uri: Option<String>,
+    #[arg(long)]
+    pub policy_uri: Option<String>,
+    #[arg(long)]
+    pub tos_uri: Option<String>,
+    /// Contact address (repeatable).
+    #[arg(long = "contact", value_name = "EMAIL")]
+    pub contacts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientUpdate {
+    pub client_id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replaces every registered redirect URI (repeatable).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Replaces the grant types (repeatable).
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    pub grant_types: Vec<String>,
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// client_secret_basic, client_secret_post or none; turning a public
+    /// client confidential prints a new secret.
+    #[arg(long = "auth-method", value_name = "METHOD")]
+    pub auth_method: Option<String>,
+    /// Replaces the post-logout redirect URIs (repeatable).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub allow_insecure_redirect: bool,
+    #[arg(long, value_name = "BOOL")]
+    pub skip_consent: Option<bool>,
+    #[arg(long)]
+    pub logo_uri: Option<String>,
+    #[arg(long)]
+    pub client_uri: Option<String>,
+    #[arg(long)]
+    pub policy_uri: Option<String>,
+    #[arg(long)]
+    pub tos_uri: Option<String>,
+    /// Replaces the contacts (repeatable).
+    #[arg(long = "contact", value_name = "EMAIL")]
+    pub contacts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user account.
+    Create(UserCreate),
+    /// List users.
+    List,
+    /// Show one user (by username or id).
+    Show { user: String },
+    /// Change a user's username or claims.
+    Update(UserUpdate),
+    /// Set a new password, read from standard input.
+    SetPassword {
+        user: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Stop a user from signing in.
+    Disable { user: String },
+    /// Let a disabled user sign in again.
+    Enable { user: String },
+    /// Delete a user.
+    Delete { user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreate {
+    #[arg(long)]
+    pub username: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub email_verified: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub given_name: Option<String>,
+    #[arg(long)]
+    pub family_name: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUpdate {
+    pub user: String,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long, value_name = "BOOL")]
+    pub email_verified: Option<bool>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub given_name: Option<String>,
+    #[arg(long)]
+    pub family_name: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their states.
+    List,
+    /// Promote the next key to signing, retire the current one, create a new next key.
+    Rotate {
+        /// Rotate even if the next key was published less than keys.min_publish_seconds ago.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Retire a key that does not sign; with --now, withdraw it from the JWKS at once.
+    Retire {
+        kid: String,
+        #[arg(long)]
+        now: bool,
+    },
+}

@@ -1,0 +1,133 @@
+//! What each command does. Commands print readable text, or JSON with `--json`;
+//! errors go to standard error and make the process exit non-zero.
+
+mod client;
+mod keys;
+mod user;
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use latchkey_core::{Clock, SystemClock};
+use latchkey_store_sql::SqlStore;
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, ConfigError, Settings};
+
+/// What every command shares.
+pub struct Context {
+    pub settings: Settings,
+    pub store: SqlStore,
+    pub clock: Arc<dyn Clock>,
+    pub json: bool,
+}
+
+impl Context {
+    /// Prints `value` as JSON with `--json`, else `text`.
+    pub fn print(&self, text: impl FnOnce() -> String, value: &serde_json::Value) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("JSON serializes")
+            );
+        } else {
+            println!("{}", text());
+        }
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Reads and validates the configuration.
+pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
+    let path = config::config_path(cli.config.clone(), &env_var);
+    let config = config::load(path.as_deref(), &env_var)?;
+    config::validate(&config)
+}
+
+/// Opens the database named by the settings and applies pending migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
+    let store = SqlStore::connect(
+        &settings.database_url,
+        settings.db_max_connections,
+        settings.db_acquire_timeout,
+    )
+    .await
+    .map_err(|e| {
+        ConfigError::new(
+            "database_url",
+            format!(
+                "cannot open {}: {e}",
+                config::redact(&settings.database_url)
+            ),
+        )
+    })?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    Ok(store)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = settings(&cli).map_err(|e| anyhow!("configuration: {e}"))?;
+    if let Command::Serve = cli.command {
+        return crate::serve::serve(settings).await;
+    }
+    let store = open_store(&settings).await?;
+    let ctx = Context {
+        settings,
+        store,
+        clock: Arc::new(SystemClock),
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Serve => unreachable!("handled above"),
+        Command::Migrate => {
+            ctx.print(
+                || "database is up to date".into(),
+                &serde_json::json!({"migrated": true}),
+            );
+            Ok(())
+        }
+        Command::Client(cmd) => client::run(&ctx, cmd).await,
+        Command::User(cmd) => user::run(&ctx, cmd).await,
+        Command::Keys(cmd) => keys::run(&ctx, cmd).await,
+    };
+    ctx.store.close().await;
+    result
+}
+
+/// Formats Unix seconds as an RFC 3339 UTC timestamp.
+pub fn timestamp(secs: i64) -> String {
+    // Civil-from-days (Howard Hinnant's algorithm): no date crate needed for display.
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps() {
+        assert_eq!(super::timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::timestamp(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,280 @@
+use anyhow::{anyhow, bail};
+use latchkey_core::client::ClientSettings;
+use latchkey_core::secret::hash_client_secret;
+use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy, random};
+use latchkey_store::{ClientStore, StoreError};
+
+use super::{Context, timestamp};
+use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};
+
+pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Create(args) => create(ctx, args).await,
+        ClientCommand::List => list(ctx).await,
+        ClientCommand::Show { client_id } => {
+            let client = find(ctx, &client_id).await?;
+            ctx.print(|| describe(&client), &client_json(&client));
+            Ok(())
+        }
+        ClientCommand::Update(args) => update(ctx, args).await,
+        ClientCommand::Delete { client_id } => {
+            if !ctx.store.delete_client(&client_id).await? {
+                bail!("no client with id {client_id:?}");
+            }
+            ctx.print(
+                || format!("deleted client {client_id}"),
+                &serde_json::json!({"deleted": client_id}),
+            );
+            Ok(())
+        }
+        ClientCommand::RotateSecret { client_id } => rotate_secret(ctx, &client_id).await,
+    }
+}
+
+async fn find(ctx: &Context, client_id: &str) -> anyhow::Result<Client> {
+    ctx.store
+        .get_client(client_id)
+        .await?
+        .ok_or_else(|| anyhow!("no client with id {client_id:?}"))
+}
+
+fn policy(ctx: &Context, allow_insecure: bool) -> RegistrationPolicy {
+    RegistrationPolicy {
+        allow_insecure_redirects: allow_insecure || ctx.settings.allow_insecure_redirects,
+    }
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
+    let auth_method = if args.public {
+        Some("none".to_string())
+    } else {
+        args.auth_method
+    };
+    if auth_method.as_deref() == Some("none") && !args.public {
+        bail!("use --public for a client without a secret");
+    }
+    let metadata = ClientMetadata {
+        redirect_uris: args.redirect_uris,
+        token_endpoint_auth_method: auth_method,
+        grant_types: non_empty(args.grant_types),
+        client_name: Some(args.name),
+        scope: args.scope,
+        post_logout_redirect_uris: non_empty(args.post_logout_redirect_uris),
+        logo_uri: args.logo_uri,
+        client_uri: args.client_uri,
+        policy_uri: args.policy_uri,
+        tos_uri: args.tos_uri,
+        contacts: non_empty(args.contacts),
+        ..Default::default()
+    };
+    let mut settings = metadata
+        .validate(&policy(ctx, args.allow_insecure_redirect))
+        .map_err(|e| anyhow!("{e}"))?;
+    if settings.client_name.is_empty() {
+        bail!("--name must not be empty");
+    }
+    settings.skip_consent = args.skip_consent;
+    let now = ctx.clock.now();
+    let secret = settings
+        .token_endpoint_auth_method
+        .is_confidential()
+        .then(random::client_secret);
+    let client = Client {
+        client_id: random::client_id(),
+        secret_hash: secret.as_deref().map(hash_client_secret),
+        settings,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.store.insert_client(&client).await?;
+    let mut json = client_json(&client);
+    json["client_secret"] = secret.clone().map_or(serde_json::Value::Null, Into::into);
+    ctx.print(
+        || {
+            let mut text = describe(&client);
+            if let Some(secret) = &secret {
+                text.push_str(&format!(
+                    "\nclient_secret:  {secret}\n\nThe secret is shown only this once; only its hash is stored."
+                ));
+            }
+            text
+        },
+        &json,
+    );
+    Ok(())
+}
+
+async fn list(ctx: &Context) -> anyhow::Result<()> {
+    let clients = ctx.store.list_clients().await?;
+    let json = serde_json::Value::Array(clients.iter().map(client_json).collect());
+    ctx.print(
+        || {
+            if clients.is_empty() {
+                return "no clients".into();
+            }
+            let mut out = format!(
+                "{:<24} {:<20} {:<8} NAME",
+                "CLIENT_ID", "AUTH_METHOD", "TYPE"
+            );
+            for c in &clients {
+                out.push_str(&format!(
+                    "\n{:<24} {:<20} {:<8} {}",
+                    c.client_id,
+                    c.settings.token_endpoint_auth_method.as_str(),
+                    if c.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    },
+                    c.settings.client_name
+                ));
+            }
+            out
+        },
+        &json,
+    );
+    Ok(())
+}
+
+async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
+    let mut client = find(ctx, &args.client_id).await?;
+    let s = &client.settings;
+    let was_confidential = s.token_endpoint_auth_method.is_confidential();
+    // Re-validate the whole registration, exactly as `create` and the registration endpoint do.
+    let metadata = ClientMetadata {
+        redirect_uris: non_empty(args.redirect_uris).unwrap_or_else(|| s.redirect_uris.clone()),
+        token_endpoint_auth_method: Some(
+            args.auth_method
+                .unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string()),
+        ),
+        grant_types: Some(non_empty(args.grant_types).unwrap_or_else(|| {
+            s.grant_types
+                .iter()
+                .map(|g| g.as_str().to_string())
+                .collect()
+        })),
+        response_types: None,
+        client_name: Some(args.name.unwrap_or_else(|| s.client_name.clone())),
+        scope: Some(args.scope.unwrap_or_else(|| s.scope.to_string())),
+        post_logout_redirect_uris: Some(
+            non_empty(args.post_logout_redirect_uris)
+                .unwrap_or_else(|| s.post_logout_redirect_uris.clone()),
+        ),
+        logo_uri: args.logo_uri.or_else(|| s.logo_uri.clone()),
+        client_uri: args.client_uri.or_else(|| s.client_uri.clone()),
+        policy_uri: args.policy_uri.or_else(|| s.policy_uri.clone()),
+        tos_uri: args.tos_uri.or_else(|| s.tos_uri.clone()),
+        contacts: Some(non_empty(args.contacts).unwrap_or_else(|| s.contacts.clone())),
+        software_id: s.software_id.clone(),
+        software_version: s.software_version.clone(),
+        ..Default::default()
+    };
+    let mut settings: ClientSettings = metadata
+        .validate(&policy(ctx, args.allow_insecure_redirect))
+        .map_err(|e| anyhow!("{e}"))?;
+    if settings.client_name.is_empty() {
+        bail!("--name must not be empty");
+    }
+    settings.skip_consent = args.skip_consent.unwrap_or(client.settings.skip_consent);
+    settings.dynamically_registered = client.settings.dynamically_registered;
+    let now_confidential = settings.token_endpoint_auth_method.is_confidential();
+    let new_secret = (now_confidential && !was_confidential).then(random::client_secret);
+    if !now_confidential {
+        client.secret_hash = None;
+    }
+    if let Some(secret) = &new_secret {
+        client.secret_hash = Some(hash_client_secret(secret));
+    }
+    client.settings = settings;
+    client.updated_at = ctx.clock.now();
+    if !ctx.store.update_client(&client).await? {
+        bail!("no client with id {:?}", client.client_id);
+    }
+    let mut json = client_json(&client);
+    if let Some(secret) = &new_secret {
+        json["client_secret"] = secret.clone().into();
+    }
+    ctx.print(
+        || {
+            let mut text = describe(&client);
+            if let Some(secret) = &new_secret {
+                text.push_str(&format!(
+                    "\nclient_secret:  {secret}\n\nThe secret is shown only this once."
+                ));
+            }
+            text
+        },
+        &json,
+    );
+    Ok(())
+}
+
+async fn rotate_secret(ctx: &Context, client_id: &str) -> anyhow::Result<()> {
+    let mut client = find(ctx, client_id).await?;
+    if client.settings.token_endpoint_auth_method == AuthMethod::None {
+        bail!("client {client_id} is public and has no secret");
+    }
+    let secret = random::client_secret();
+    client.secret_hash = Some(hash_client_secret(&secret));
+    client.updated_at = ctx.clock.now();
+    match ctx.store.update_client(&client).await {
+        Ok(true) => {}
+        Ok(false) => bail!("no client with id {client_id:?}"),
+        Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    }
+    ctx.print(
+        || format!("client_id:      {client_id}\nclient_secret:  {secret}\n\nThe old secret no longer works."),
+        &serde_json::json!({"client_id": client_id, "client_secret": secret}),
+    );
+    Ok(())
+}
+
+fn client_json(c: &Client) -> serde_json::Value {
+    let mut v = c.metadata_json();
+    v["skip_consent"] = c.settings.skip_consent.into();
+    v["dynamically_registered"] = c.settings.dynamically_registered.into();
+    v["updated_at"] = c.updated_at.into();
+    v
+}
+
+fn describe(c: &Client) -> String {
+    let s = &c.settings;
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    format!(
+        "client_id:      {}\nname:           {}\ntype:           {}\nauth method:    {}\ngrant types:    {}\n\
+         redirect URIs:  {}\npost-logout:    {}\nscope:          {}\nskip consent:   {}\ncreated:        {}",
+        c.client_id,
+        s.client_name,
+        if c.is_public() {
+            "public"
+        } else {
+            "confidential"
+        },
+        s.token_endpoint_auth_method.as_str(),
+        s.grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        list(&s.redirect_uris),
+        list(&s.post_logout_redirect_uris),
+        if s.scope.is_empty() {
+            "-".to_string()
+        } else {
+            s.scope.to_string()
+        },
+        s.skip_consent,
+        timestamp(c.created_at),
+    )
+}

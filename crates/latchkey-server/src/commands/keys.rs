@@ -1,0 +1,76 @@
+use anyhow::anyhow;
+use latchkey_store::{KeyStore, StoredKey};
+
+use super::{Context, timestamp};
+use crate::cli::KeysCommand;
+use crate::keys::{ensure_keys, retire, rotate};
+
+pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::List => {
+            ensure_keys(&ctx.store, ctx.clock.as_ref(), &ctx.settings).await?;
+            let keys = ctx.store.list_keys().await?;
+            let json = serde_json::Value::Array(keys.iter().map(key_json).collect());
+            ctx.print(|| table(&keys), &json);
+            Ok(())
+        }
+        KeysCommand::Rotate { force } => {
+            let (active, next) = rotate(&ctx.store, ctx.clock.as_ref(), &ctx.settings, force)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            ctx.print(
+                || {
+                    format!(
+                        "signing key is now {active}; new next key {next}\n\
+                         running servers switch within {} s",
+                        ctx.settings.key_refresh_interval.as_secs()
+                    )
+                },
+                &serde_json::json!({"active": active, "next": next}),
+            );
+            Ok(())
+        }
+        KeysCommand::Retire { kid, now } => {
+            let message = retire(&ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            ctx.print(
+                || message.clone(),
+                &serde_json::json!({"retired": kid, "removed": now}),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn key_json(k: &StoredKey) -> serde_json::Value {
+    serde_json::json!({
+        "kid": k.kid,
+        "alg": k.alg,
+        "state": k.state,
+        "created_at": k.created_at,
+        "activated_at": k.activated_at,
+        "retired_at": k.retired_at,
+        "remove_after": k.remove_after,
+        "encrypted": k.private_key.starts_with("enc:"),
+    })
+}
+
+fn table(keys: &[StoredKey]) -> String {
+    let mut out = format!(
+        "{:<44} {:<8} {:<21} {:<21} REMOVE_AFTER",
+        "KID", "STATE", "CREATED", "ACTIVATED"
+    );
+    let t = |v: Option<i64>| v.map(timestamp).unwrap_or_else(|| "-".into());
+    for k in keys {
+        out.push_str(&format!(
+            "\n{:<44} {:<8} {:<21} {:<21} {}",
+            k.kid,
+            k.state.as_str(),
+            timestamp(k.created_at),
+            t(k.activated_at),
+            t(k.remove_after)
+        ));
+    }
+    out
+}

@@ -1,0 +1,263 @@
+use std::io::BufRead;
+
+use anyhow::{anyhow, bail};
+use latchkey_core::user::validate_username;
+use latchkey_core::{User, UserClaims, random};
+use latchkey_store::{StoreError, UserStore};
+
+use super::{Context, timestamp};
+use crate::cli::{UserCommand, UserCreate, UserUpdate};
+use crate::password;
+
+pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create(args) => create(ctx, args).await,
+        UserCommand::List => list(ctx).await,
+        UserCommand::Show { user } => {
+            let user = find(ctx, &user).await?;
+            ctx.print(|| describe(&user), &user_json(&user));
+            Ok(())
+        }
+        UserCommand::Update(args) => update(ctx, args).await,
+        UserCommand::SetPassword { user, .. } => {
+            let mut user = find(ctx, &user).await?;
+            user.password_hash = Some(read_and_hash_password()?);
+            save(ctx, &mut user).await?;
+            ctx.print(
+                || format!("password set for {}", user.username),
+                &user_json(&user),
+            );
+            Ok(())
+        }
+        UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
+        UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
+        UserCommand::Delete { user } => {
+            let user = find(ctx, &user).await?;
+            if !ctx.store.delete_user(&user.id).await? {
+                bail!("no user {:?}", user.username);
+            }
+            ctx.print(
+                || format!("deleted user {}", user.username),
+                &serde_json::json!({"deleted": user.id}),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A user by username (ignoring case) or by id.
+async fn find(ctx: &Context, user: &str) -> anyhow::Result<User> {
+    if let Some(u) = ctx.store.find_user_by_username(user).await? {
+        return Ok(u);
+    }
+    ctx.store
+        .get_user(user)
+        .await?
+        .ok_or_else(|| anyhow!("no user with username or id {user:?}"))
+}
+
+fn read_and_hash_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    password::check_policy(password).map_err(|e| anyhow!(e))?;
+    password::hash(password).map_err(|e| anyhow!("cannot hash the password: {e}"))
+}
+
+fn optional(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
+    match v {
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) if v.chars().any(char::is_control) || v.chars().count() > 256 => {
+            bail!("--{field} must be at most 256 characters without control characters")
+        }
+        other => Ok(other),
+    }
+}
+
+fn check_email(email: &Option<String>) -> anyhow::Result<()> {
+    if let Some(e) = email {
+        let ok = e
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
+        if !ok {
+            bail!("--email {e:?} is not an email address");
+        }
+    }
+    Ok(())
+}
+
+async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
+    validate_username(&args.username).map_err(|e| anyhow!("--username {e}"))?;
+    let email = optional("email", args.email)?;
+    check_email(&email)?;
+    let claims = UserClaims {
+        email_verified: args.email_verified && email.is_some(),
+        email,
+        name: optional("name", args.name)?,
+        given_name: optional("given-name", args.given_name)?,
+        family_name: optional("family-name", args.family_name)?,
+        phone_number: optional("phone", args.phone)?,
+        phone_number_verified: false,
+    };
+    if ctx
+        .store
+        .find_user_by_username(&args.username)
+        .await?
+        .is_some()
+    {
+        bail!("username {:?} is taken", args.username);
+    }
+    let password_hash = if args.password_stdin {
+        Some(read_and_hash_password()?)
+    } else {
+        None
+    };
+    let now = ctx.clock.now();
+    let user = User {
+        id: random::subject(),
+        username: args.username,
+        password_hash,
+        disabled: false,
+        claims,
+        created_at: now,
+        updated_at: now,
+    };
+    match ctx.store.insert_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => bail!("username {:?} is taken", user.username),
+        Err(e) => return Err(e.into()),
+    }
+    ctx.print(
+        || {
+            let mut s = describe(&user);
+            if user.password_hash.is_none() {
+                s.push_str(
+                    "\n\nNo password set: use `latchkey user set-password --password-stdin`.",
+                );
+            }
+            s
+        },
+        &user_json(&user),
+    );
+    Ok(())
+}
+
+async fn list(ctx: &Context) -> anyhow::Result<()> {
+    let users = ctx.store.list_users().await?;
+    let json = serde_json::Value::Array(users.iter().map(user_json).collect());
+    ctx.print(
+        || {
+            if users.is_empty() {
+                return "no users".into();
+            }
+            let mut out = format!("{:<24} {:<24} {:<9} EMAIL", "ID", "USERNAME", "STATUS");
+            for u in &users {
+                out.push_str(&format!(
+                    "\n{:<24} {:<24} {:<9} {}",
+                    u.id,
+                    u.username,
+                    if u.disabled { "disabled" } else { "active" },
+                    u.claims.email.as_deref().unwrap_or("-")
+                ));
+            }
+            out
+        },
+        &json,
+    );
+    Ok(())
+}
+
+async fn update(ctx: &Context, args: UserUpdate) -> anyhow::Result<()> {
+    let mut user = find(ctx, &args.user).await?;
+    if let Some(username) = args.username {
+        validate_username(&username).map_err(|e| anyhow!("--username {e}"))?;
+        user.username = username;
+    }
+    if args.email.is_some() {
+        let email = optional("email", args.email)?;
+        check_email(&email)?;
+        if email != user.claims.email {
+            user.claims.email_verified = false;
+        }
+        user.claims.email = email;
+    }
+    if let Some(v) = args.email_verified {
+        user.claims.email_verified = v && user.claims.email.is_some();
+    }
+    for (field, value, slot) in [
+        ("name", args.name, &mut user.claims.name),
+        ("given-name", args.given_name, &mut user.claims.given_name),
+        (
+            "family-name",
+            args.family_name,
+            &mut user.claims.family_name,
+        ),
+        ("phone", args.phone, &mut user.claims.phone_number),
+    ] {
+        if value.is_some() {
+            *slot = optional(field, value)?;
+        }
+    }
+    save(ctx, &mut user).await?;
+    ctx.print(|| describe(&user), &user_json(&user));
+    Ok(())
+}
+
+async fn set_disabled(ctx: &Context, user: &str, disabled: bool) -> anyhow::Result<()> {
+    let mut user = find(ctx, user).await?;
+    user.disabled = disabled;
+    save(ctx, &mut user).await?;
+    let word = if disabled { "disabled" } else { "enabled" };
+    ctx.print(
+        || format!("{word} user {}", user.username),
+        &user_json(&user),
+    );
+    Ok(())
+}
+
+async fn save(ctx: &Context, user: &mut User) -> anyhow::Result<()> {
+    user.updated_at = ctx.clock.now();
+    match ctx.store.update_user(user).await {
+        Ok(true) => Ok(()),
+        Ok(false) => bail!("no user {:?}", user.username),
+        Err(StoreError::Conflict(_)) => bail!("username {:?} is taken", user.username),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    serde_json::json!({
+        "id": u.id,
+        "username": u.username,
+        "disabled": u.disabled,
+        "has_password": u.password_hash.is_some(),
+        "claims": u.claims,
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+fn describe(u: &User) -> String {
+    let c = &u.claims;
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    format!(
+        "id (sub):       {}\nusername:       {}\nstatus:         {}\npassword:       {}\nemail:          {}{}\n\
+         name:           {}\ngiven name:     {}\nfamily name:    {}\nphone:          {}\ncreated:        {}",
+        u.id,
+        u.username,
+        if u.disabled { "disabled" } else { "active" },
+        if u.password_hash.is_some() {
+            "set"
+        } else {
+            "not set"
+        },
+        or_dash(&c.email),
+        if c.email_verified { " (verified)" } else { "" },
+        or_dash(&c.name),
+        or_dash(&c.given_name),
+        or_dash(&c.family_name),
+        or_dash(&c.phone_number),
+        timestamp(u.created_at),
+    )
+}

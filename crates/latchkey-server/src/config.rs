@@ -1,0 +1,734 @@
+//! Configuration: defaults, then the TOML file, then `LATCHKEY_*` environment
+//! variables; validated as a whole before anything opens a port. Every key is
+//! documented in `config/latchkey.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use latchkey_core::redirect_uri::is_loopback;
+use latchkey_keys::EncryptionKey;
+use serde::Deserialize;
+use url::Url;
+
+/// A configuration problem, named by its key so that the operator knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` ({env}): {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub env: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_string(),
+            env: env_name(key),
+            message: message.into(),
+        }
+    }
+}
+
+/// The environment variable for a key: `keys.rsa_bits` → `LATCHKEY_KEYS_RSA_BITS`.
+pub fn env_name(key: &str) -> String {
+    format!("LATCHKEY_{}", key.replace('.', "_").to_uppercase())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+}
+
+/// Every key that can be set, with its type; used to read the environment
+/// and checked against the example config by a test.
+const KEYS: &[(&str, Kind)] = &[
+    ("issuer", Kind::Str),
+    ("listen", Kind::Str),
+    ("database_url", Kind::Str),
+    ("redis_url", Kind::Str),
+    ("log_format", Kind::Str),
+    ("log_level", Kind::Str),
+    ("database.max_connections", Kind::Int),
+    ("database.acquire_timeout_seconds", Kind::Int),
+    ("keys.algorithm", Kind::Str),
+    ("keys.rsa_bits", Kind::Int),
+    ("keys.refresh_interval_seconds", Kind::Int),
+    ("keys.min_publish_seconds", Kind::Int),
+    ("keys.jwks_max_age_seconds", Kind::Int),
+    ("keys.encryption_key", Kind::Str),
+    ("keys.encryption_key_file", Kind::Str),
+    ("tokens.access_token_ttl_seconds", Kind::Int),
+    ("tokens.id_token_ttl_seconds", Kind::Int),
+    ("registration.mode", Kind::Str),
+    ("registration.initial_access_token", Kind::Str),
+    ("registration.allow_insecure_redirects", Kind::Bool),
+    ("discovery.max_age_seconds", Kind::Int),
+];
+
+/// Short aliases for the most used variables.
+const ALIASES: &[(&str, &str)] = &[(
+    "LATCHKEY_REGISTRATION_TOKEN",
+    "registration.initial_access_token",
+)];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub issuer: String,
+    pub listen: String,
+    pub database_url: String,
+    pub redis_url: String,
+    pub log_format: String,
+    pub log_level: String,
+    pub database: DatabaseConfig,
+    pub keys: KeysConfig,
+    pub tokens: TokensConfig,
+    pub registration: RegistrationConfig,
+    pub discovery: DiscoveryConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://localhost:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/latchkey.db".into(),
+            redis_url: String::new(),
+            log_format: "text".into(),
+            log_level: "info".into(),
+            database: DatabaseConfig::default(),
+            keys: KeysConfig::default(),
+            tokens: TokensConfig::default(),
+            registration: RegistrationConfig::default(),
+            discovery: DiscoveryConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: i64,
+    pub acquire_timeout_seconds: i64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout_seconds: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    pub algorithm: String,
+    pub rsa_bits: i64,
+    pub refresh_interval_seconds: i64,
+    pub min_publish_seconds: i64,
+    pub jwks_max_age_seconds: i64,
+    pub encryption_key: String,
+    pub encryption_key_file: String,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: "RS256".into(),
+            rsa_bits: 2048,
+            refresh_interval_seconds: 30,
+            min_publish_seconds: 600,
+            jwks_max_age_seconds: 300,
+            encryption_key: String::new(),
+            encryption_key_file: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    pub access_token_ttl_seconds: i64,
+    pub id_token_ttl_seconds: i64,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 900,
+            id_token_ttl_seconds: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// "closed", "token" or "open"; empty means `token` when a token is set, else `closed`.
+    pub mode: String,
+    pub initial_access_token: String,
+    pub allow_insecure_redirects: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    pub max_age_seconds: i64,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            max_age_seconds: 3600,
+        }
+    }
+}
+
+/// Who may use the registration endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationMode {
+    Closed,
+    Token(String),
+    Open,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The configuration after validation: parsed, typed, ready to use.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: String,
+    /// The issuer's path without a trailing slash ("" for a host-only issuer).
+    pub issuer_path: String,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub db_max_connections: u32,
+    pub db_acquire_timeout: std::time::Duration,
+    pub rsa_bits: u32,
+    pub key_refresh_interval: std::time::Duration,
+    pub key_min_publish_seconds: i64,
+    pub jwks_max_age_seconds: u64,
+    pub encryption_key: Option<EncryptionKey>,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub registration: RegistrationMode,
+    pub allow_insecure_redirects: bool,
+    pub discovery_max_age_seconds: u64,
+}
+
+impl Settings {
+    /// How long a retired key must stay published: until every token it
+    /// signed has expired and every cached JWKS has been refreshed.
+    pub fn retired_key_grace(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl)
+            + self.jwks_max_age_seconds as i64
+            + self.key_refresh_interval.as_secs() as i64
+    }
+}
+
+/// Loads the configuration: the file (if any) and the environment over the defaults.
+pub fn load(
+    path: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new("config", format!("cannot read {}: {e}", path.display()))
+            })?;
+            text.parse::<toml::Table>().map_err(|e| {
+                ConfigError::new(
+                    "config",
+                    format!("{} is not valid TOML: {e}", path.display()),
+                )
+            })?
+        }
+        None => toml::Table::new(),
+    };
+    let mut overrides: Vec<(&str, String)> = Vec::new();
+    for (alias, key) in ALIASES {
+        if let Some(v) = env(alias) {
+            overrides.push((key, v));
+        }
+    }
+    for (key, _) in KEYS {
+        if let Some(v) = env(&env_name(key)) {
+            overrides.push((key, v));
+        }
+    }
+    for (key, raw) in overrides {
+        let kind = KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, kind)| *kind)
+            .unwrap_or(Kind::Str);
+        let value =
+            match kind {
+                Kind::Str => toml::Value::String(raw),
+                Kind::Int => toml::Value::Integer(raw.trim().parse().map_err(|_| {
+                    ConfigError::new(key, format!("{raw:?} is not a whole number"))
+                })?),
+                Kind::Bool => toml::Value::Boolean(match raw.trim() {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    _ => {
+                        return Err(ConfigError::new(
+                            key,
+                            format!("{raw:?} is not true or false"),
+                        ));
+                    }
+                }),
+            };
+        set_path(&mut table, key, value);
+    }
+    Config::deserialize(toml::Value::Table(table))
+        .map_err(|e| ConfigError::new("config", e.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.to_string(), value);
+        }
+        Some((section, rest)) => {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(t) = entry {
+                set_path(t, rest, value);
+            }
+        }
+    }
+}
+
+fn range(key: &str, value: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::new(
+            key,
+            format!("{value} is out of range; use {min} to {max}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Validates every value; the first problem found is returned.
+pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
+    let issuer = validate_issuer(&config.issuer)?;
+    let issuer_path = Url::parse(&issuer)
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    let listen: SocketAddr = config.listen.parse().map_err(|_| {
+        ConfigError::new(
+            "listen",
+            format!("{:?} is not an address like 127.0.0.1:8080", config.listen),
+        )
+    })?;
+    if latchkey_store_sql::Backend::of_url(&config.database_url).is_none() {
+        return Err(ConfigError::new(
+            "database_url",
+            format!(
+                "{:?} is not supported; use sqlite://PATH or postgres://USER@HOST/DB",
+                redact(&config.database_url)
+            ),
+        ));
+    }
+    if !config.redis_url.is_empty() {
+        return Err(ConfigError::new(
+            "redis_url",
+            "Redis is not supported by this version yet; unset it (sessions and codes live in the SQL database)",
+        ));
+    }
+    let log_format = match config.log_format.as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(ConfigError::new(
+                "log_format",
+                format!("{other:?} is not text or json"),
+            ));
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&config.log_level).is_err() {
+        return Err(ConfigError::new(
+            "log_level",
+            format!(
+                "{:?} is not a log filter such as info or debug",
+                config.log_level
+            ),
+        ));
+    }
+    let db_max_connections = range(
+        "database.max_connections",
+        config.database.max_connections,
+        1,
+        1000,
+    )? as u32;
+    let acquire = range(
+        "database.acquire_timeout_seconds",
+        config.database.acquire_timeout_seconds,
+        1,
+        300,
+    )?;
+
+    if config.keys.algorithm != "RS256" {
+        return Err(ConfigError::new(
+            "keys.algorithm",
+            format!("{:?} is not supported; use RS256", config.keys.algorithm),
+        ));
+    }
+    let rsa_bits = match config.keys.rsa_bits {
+        b @ (2048 | 3072 | 4096) => b as u32,
+        other => {
+            return Err(ConfigError::new(
+                "keys.rsa_bits",
+                format!("{other} is not supported; use 2048, 3072 or 4096"),
+            ));
+        }
+    };
+    let refresh = range(
+        "keys.refresh_interval_seconds",
+        config.keys.refresh_interval_seconds,
+        1,
+        3600,
+    )?;
+    let min_publish = range(
+        "keys.min_publish_seconds",
+        config.keys.min_publish_seconds,
+        0,
+        30 * 86400,
+    )?;
+    let jwks_max_age = range(
+        "keys.jwks_max_age_seconds",
+        config.keys.jwks_max_age_seconds,
+        0,
+        86400,
+    )?;
+    let encryption_key = match (
+        config.keys.encryption_key.is_empty(),
+        config.keys.encryption_key_file.is_empty(),
+    ) {
+        (true, true) => None,
+        (false, false) => {
+            return Err(ConfigError::new(
+                "keys.encryption_key",
+                "set either keys.encryption_key or keys.encryption_key_file, not both",
+            ));
+        }
+        (false, true) => Some(
+            EncryptionKey::parse(&config.keys.encryption_key)
+                .map_err(|e| ConfigError::new("keys.encryption_key", e.to_string()))?,
+        ),
+        (true, false) => {
+            let path = &config.keys.encryption_key_file;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    "keys.encryption_key_file",
+                    format!("cannot read {path}: {e}"),
+                )
+            })?;
+            Some(EncryptionKey::parse(&text).map_err(|e| {
+                ConfigError::new("keys.encryption_key_file", format!("{path}: {e}"))
+            })?)
+        }
+    };
+    let access_ttl = range(
+        "tokens.access_token_ttl_seconds",
+        config.tokens.access_token_ttl_seconds,
+        1,
+        86400,
+    )?;
+    let id_ttl = range(
+        "tokens.id_token_ttl_seconds",
+        config.tokens.id_token_ttl_seconds,
+        1,
+        86400,
+    )?;
+
+    let token = config.registration.initial_access_token.clone();
+    let registration = match (config.registration.mode.as_str(), token.is_empty()) {
+        ("", true) | ("closed", _) => RegistrationMode::Closed,
+        ("", false) | ("token", false) => {
+            if token.len() < 16 {
+                return Err(ConfigError::new(
+                    "registration.initial_access_token",
+                    "is shorter than 16 characters; use a long random value",
+                ));
+            }
+            RegistrationMode::Token(token)
+        }
+        ("token", true) => {
+            return Err(ConfigError::new(
+                "registration.mode",
+                "is token but no registration.initial_access_token (LATCHKEY_REGISTRATION_TOKEN) is set",
+            ));
+        }
+        ("open", _) => RegistrationMode::Open,
+        (other, _) => {
+            return Err(ConfigError::new(
+                "registration.mode",
+                format!("{other:?} is not closed, token or open"),
+            ));
+        }
+    };
+    let discovery_max_age = range(
+        "discovery.max_age_seconds",
+        config.discovery.max_age_seconds,
+        0,
+        86400,
+    )?;
+
+    Ok(Settings {
+        issuer,
+        issuer_path,
+        listen,
+        database_url: config.database_url.clone(),
+        log_format,
+        log_level: config.log_level.clone(),
+        db_max_connections,
+        db_acquire_timeout: std::time::Duration::from_secs(acquire as u64),
+        rsa_bits,
+        key_refresh_interval: std::time::Duration::from_secs(refresh as u64),
+        key_min_publish_seconds: min_publish,
+        jwks_max_age_seconds: jwks_max_age as u64,
+        encryption_key,
+        access_token_ttl: access_ttl,
+        id_token_ttl: id_ttl,
+        registration,
+        allow_insecure_redirects: config.registration.allow_insecure_redirects,
+        discovery_max_age_seconds: discovery_max_age as u64,
+    })
+}
+
+/// The issuer must be an https URL (plain http only on loopback) with no
+/// query, fragment or trailing slash (OIDC Discovery §3, RFC 8414 §2).
+fn validate_issuer(raw: &str) -> Result<String, ConfigError> {
+    let err = |m: &str| ConfigError::new("issuer", format!("{raw:?} {m}"));
+    let url = Url::parse(raw)
+        .map_err(|_| err("is not an absolute URL such as https://id.example.com"))?;
+    if raw.contains('?') || url.query().is_some() {
+        return Err(err("must not contain a query"));
+    }
+    if raw.contains('#') {
+        return Err(err("must not contain a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(err("must not contain user information"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(err("uses plain http on a non-loopback host; use https")),
+        _ => return Err(err("must use https")),
+    }
+    if raw.ends_with('/') {
+        return Err(err("must not end with a slash"));
+    }
+    Ok(raw.to_string())
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The config file named by `--config`, else by `LATCHKEY_CONFIG`.
+pub fn config_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    flag.or_else(|| {
+        env("LATCHKEY_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        validate(&load(None, &env_of(pairs))?)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.issuer, "http://localhost:8080");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://./data/latchkey.db");
+        assert_eq!(s.registration, RegistrationMode::Closed);
+        assert_eq!(s.rsa_bits, 2048);
+        assert!(s.key_refresh_interval.as_secs() <= 60);
+    }
+
+    #[test]
+    fn environment_overrides_every_kind_of_value() {
+        let s = settings(&[
+            ("LATCHKEY_ISSUER", "https://id.example.com/tenant"),
+            ("LATCHKEY_KEYS_RSA_BITS", "3072"),
+            ("LATCHKEY_REGISTRATION_ALLOW_INSECURE_REDIRECTS", "true"),
+            ("LATCHKEY_REGISTRATION_TOKEN", "0123456789abcdef0123"),
+        ])
+        .unwrap();
+        assert_eq!(s.issuer_path, "/tenant");
+        assert_eq!(s.rsa_bits, 3072);
+        assert!(s.allow_insecure_redirects);
+        assert_eq!(
+            s.registration,
+            RegistrationMode::Token("0123456789abcdef0123".into())
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (
+                &[("LATCHKEY_ISSUER", "https://id.example.com?x=1")],
+                "issuer",
+                "query",
+            ),
+            (
+                &[("LATCHKEY_ISSUER", "https://id.example.com/#f")],
+                "issuer",
+                "fragment",
+            ),
+            (
+                &[("LATCHKEY_ISSUER", "http://id.example.com")],
+                "issuer",
+                "plain http",
+            ),
+            (
+                &[("LATCHKEY_ISSUER", "https://id.example.com/")],
+                "issuer",
+                "slash",
+            ),
+            (&[("LATCHKEY_LISTEN", "nowhere")], "listen", "address"),
+            (
+                &[("LATCHKEY_DATABASE_URL", "mysql://x")],
+                "database_url",
+                "not supported",
+            ),
+            (
+                &[("LATCHKEY_KEYS_RSA_BITS", "1024")],
+                "keys.rsa_bits",
+                "not supported",
+            ),
+            (
+                &[("LATCHKEY_KEYS_RSA_BITS", "many")],
+                "keys.rsa_bits",
+                "whole number",
+            ),
+            (
+                &[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", "/nonexistent/key")],
+                "keys.encryption_key_file",
+                "cannot read",
+            ),
+            (
+                &[("LATCHKEY_KEYS_ENCRYPTION_KEY", "short")],
+                "keys.encryption_key",
+                "invalid",
+            ),
+            (
+                &[("LATCHKEY_REGISTRATION_MODE", "token")],
+                "registration.mode",
+                "no registration",
+            ),
+            (
+                &[("LATCHKEY_REGISTRATION_MODE", "maybe")],
+                "registration.mode",
+                "not closed",
+            ),
+            (
+                &[("LATCHKEY_REGISTRATION_TOKEN", "short")],
+                "registration.initial_access_token",
+                "16",
+            ),
+            (
+                &[("LATCHKEY_LOG_FORMAT", "xml")],
+                "log_format",
+                "text or json",
+            ),
+        ];
+        for (env, key, needle) in cases {
+            let err = settings(env).unwrap_err();
+            assert_eq!(err.key, *key, "{env:?}: {err}");
+            assert!(err.to_string().contains(needle), "{env:?}: {err}");
+            assert!(err.to_string().contains(&env_name(key)));
+        }
+    }
+
+    #[test]
+    fn file_values_and_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("latchkey-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "issuer = \"https://a.example\"\n[keys]\nrsa_bits = 4096\n",
+        )
+        .unwrap();
+        let c = load(Some(&file), &env_of(&[("LATCHKEY_KEYS_RSA_BITS", "3072")])).unwrap();
+        assert_eq!(c.issuer, "https://a.example");
+        assert_eq!(c.keys.rsa_bits, 3072, "the environment wins over the file");
+        std::fs::write(&file, "isuer = \"typo\"\n").unwrap();
+        let err = load(Some(&file), &env_of(&[])).unwrap_err();
+        assert!(err.message.contains("isuer"), "{err}");
+        let err = load(Some(&dir.join("missing.toml")), &env_of(&[])).unwrap_err();
+        assert!(err.message.contains("cannot read"));
+    }
+
+    #[test]
+    fn example_config_documents_every_key_and_parses() {
+        let example = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/latchkey.example.toml"
+        );
+        let text = std::fs::read_to_string(example).unwrap();
+        for (key, _) in KEYS {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(
+                text.contains(&format!("{leaf} =")),
+                "example config lacks {key}"
+            );
+        }
+        let config = load(Some(Path::new(example)), &env_of(&[])).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.issuer, defaults.issuer);
+        assert_eq!(config.keys.rsa_bits, defaults.keys.rsa_bits);
+        assert_eq!(
+            config.keys.refresh_interval_seconds,
+            defaults.keys.refresh_interval_seconds
+        );
+        assert_eq!(
+            config.tokens.access_token_ttl_seconds,
+            defaults.tokens.access_token_ttl_seconds
+        );
+        validate(&config).unwrap();
+    }
+}

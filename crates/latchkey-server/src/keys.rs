@@ -1,0 +1,249 @@
+//! Signing-key lifecycle over the shared store: keys are created on first
+//! start, promoted `next` → `active` → `retired` by `latchkey keys rotate`,
+//! and every running server reloads them on an interval. A new key is always
+//! published (as `next`) before it signs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::Clock;
+use latchkey_keys::{
+    EncryptionKey, KeyMaterial, KeyRing, KeySet, KeyUse, generate_rsa, open_private_key,
+    seal_private_key,
+};
+use latchkey_store::{KeyState, KeyStore, StoreError, StoredKey};
+
+use crate::config::Settings;
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyOpError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] latchkey_keys::KeyError),
+    #[error("no key with kid {0}")]
+    UnknownKey(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Generates a key in the given state, sealed if an encryption key is set.
+pub fn new_key(
+    state: KeyState,
+    bits: u32,
+    encryption: Option<&EncryptionKey>,
+    now: i64,
+) -> Result<StoredKey, KeyOpError> {
+    let generated = generate_rsa(bits)?;
+    Ok(StoredKey {
+        private_key: seal_private_key(&generated.private_pem, &generated.kid, encryption)?,
+        public_jwk: generated.public_jwk.to_string(),
+        kid: generated.kid,
+        alg: "RS256".into(),
+        state,
+        created_at: now,
+        activated_at: (state == KeyState::Active).then_some(now),
+        retired_at: None,
+        remove_after: None,
+    })
+}
+
+async fn generate(state: KeyState, settings: &Settings, now: i64) -> Result<StoredKey, KeyOpError> {
+    let bits = settings.rsa_bits;
+    let enc = settings.encryption_key.clone();
+    // RSA key generation takes tens of milliseconds: keep it off the executor.
+    tokio::task::spawn_blocking(move || new_key(state, bits, enc.as_ref(), now))
+        .await
+        .map_err(|e| KeyOpError::Refused(format!("key generation task failed: {e}")))?
+}
+
+/// Makes sure there is an active and a next key. Replicas starting together
+/// race safely: the store admits one of each and the losers re-read.
+pub async fn ensure_keys(
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    settings: &Settings,
+) -> Result<(), KeyOpError> {
+    for state in [KeyState::Active, KeyState::Next] {
+        if store.list_keys().await?.iter().any(|k| k.state == state) {
+            continue;
+        }
+        let key = generate(state, settings, clock.now()).await?;
+        match store.insert_key(&key).await {
+            Ok(()) => tracing::info!(kid = %key.kid, state = state.as_str(), "signing key created"),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Builds the key set from the store: the active key signs, every other key
+/// that is not past its removal time is published.
+pub async fn load_key_set(
+    store: &dyn KeyStore,
+    encryption: Option<&EncryptionKey>,
+    now: i64,
+    previous: Option<&KeySet>,
+) -> Result<Option<KeySet>, KeyOpError> {
+    let keys: Vec<StoredKey> = store
+        .list_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.remove_after.is_none_or(|t| t > now))
+        .collect();
+    let use_of = |k: &StoredKey| {
+        if k.state == KeyState::Active {
+            KeyUse::Signing
+        } else {
+            KeyUse::Published
+        }
+    };
+    // Publication order: signing key, then next, then retired (newest first).
+    let mut ordered: Vec<&StoredKey> = keys.iter().collect();
+    ordered.sort_by_key(|k| match k.state {
+        KeyState::Active => 0,
+        KeyState::Next => 1,
+        KeyState::Retired => 2,
+    });
+    let fingerprint = KeySet::fingerprint_of(ordered.iter().map(|k| (k.kid.as_str(), use_of(k))));
+    if previous.is_some_and(|p| p.fingerprint() == fingerprint) {
+        return Ok(None);
+    }
+    let mut material = Vec::with_capacity(ordered.len());
+    for k in ordered {
+        let private_pem = match k.state {
+            KeyState::Active => Some(open_private_key(&k.private_key, &k.kid, encryption)?),
+            _ => None,
+        };
+        material.push(KeyMaterial {
+            kid: k.kid.clone(),
+            key_use: use_of(k),
+            public_jwk: k.public_jwk.clone(),
+            private_pem,
+        });
+    }
+    Ok(Some(KeySet::build(material)?))
+}
+
+/// Reloads keys every `interval` so that rotations made by the CLI or another
+/// replica take effect without a restart; also drops keys past removal.
+pub fn spawn_refresher(
+    store: Arc<dyn KeyStore>,
+    ring: Arc<KeyRing>,
+    clock: Arc<dyn Clock>,
+    encryption: Option<EncryptionKey>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let now = clock.now();
+            if let Err(e) = store.delete_expired_keys(now).await {
+                tracing::warn!(error = %e, "could not delete expired signing keys");
+            }
+            let current = ring.current();
+            match load_key_set(store.as_ref(), encryption.as_ref(), now, Some(&current)).await {
+                Ok(Some(set)) => {
+                    tracing::info!(
+                        signing_kid = set.signing_key().map(|k| k.kid()).unwrap_or("none"),
+                        "signing keys reloaded"
+                    );
+                    ring.replace(set);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reload signing keys; keeping the current ones")
+                }
+            }
+        }
+    })
+}
+
+/// Promotes the next key, retires the active one, creates a new next key.
+/// Refuses when the next key has been published for less than
+/// `keys.min_publish_seconds`, unless forced: resource servers may not have
+/// fetched it yet.
+pub async fn rotate(
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    settings: &Settings,
+    force: bool,
+) -> Result<(String, String), KeyOpError> {
+    ensure_keys(store, clock, settings).await?;
+    let now = clock.now();
+    let keys = store.list_keys().await?;
+    let next = keys
+        .iter()
+        .find(|k| k.state == KeyState::Next)
+        .ok_or_else(|| KeyOpError::Refused("no next key".into()))?;
+    let age = now - next.created_at;
+    if !force && age < settings.key_min_publish_seconds {
+        return Err(KeyOpError::Refused(format!(
+            "the next key {} has been published for {age} s only; resource servers may not have it yet \
+             (keys.min_publish_seconds = {}). Wait, or pass --force",
+            next.kid, settings.key_min_publish_seconds
+        )));
+    }
+    let new_next = generate(KeyState::Next, settings, now).await?;
+    store
+        .rotate_keys(
+            &next.kid,
+            &new_next,
+            now,
+            now + settings.retired_key_grace(),
+        )
+        .await?;
+    tracing::info!(active = %next.kid, next = %new_next.kid, "signing keys rotated");
+    Ok((next.kid.clone(), new_next.kid))
+}
+
+/// Retires a key that is not signing. A `next` key is replaced by a fresh one;
+/// a retired key can be withdrawn from the JWKS at once with `now` (after a
+/// compromise: tokens it signed stop verifying).
+pub async fn retire(
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    settings: &Settings,
+    kid: &str,
+    immediately: bool,
+) -> Result<String, KeyOpError> {
+    let now = clock.now();
+    let keys = store.list_keys().await?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| KeyOpError::UnknownKey(kid.to_string()))?;
+    let remove_after = if immediately {
+        now
+    } else {
+        now + settings.retired_key_grace()
+    };
+    match key.state {
+        KeyState::Active => Err(KeyOpError::Refused(format!(
+            "{kid} is the signing key; run `latchkey keys rotate` first, then retire it"
+        ))),
+        KeyState::Next => {
+            store.retire_next_key(kid, now, remove_after).await?;
+            ensure_keys(store, clock, settings).await?;
+            if immediately {
+                store.delete_expired_keys(now).await?;
+            }
+            Ok(format!("retired {kid}; a new next key was created"))
+        }
+        KeyState::Retired if immediately => {
+            store.set_key_remove_after(kid, now).await?;
+            store.delete_expired_keys(now).await?;
+            Ok(format!(
+                "removed {kid}: servers stop publishing it within keys.refresh_interval_seconds"
+            ))
+        }
+        KeyState::Retired => Err(KeyOpError::Refused(format!(
+            "{kid} is already retired; pass --now to stop publishing it before its tokens expire"
+        ))),
+    }
+}

@@ -1,0 +1,205 @@
+//! `latchkey serve`: opens the database, makes sure signing keys exist,
+//! assembles the router, and serves until SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use latchkey_core::{Clock, RegistrationPolicy, SystemClock};
+use latchkey_discovery::{DiscoveryState, ProviderMetadata};
+use latchkey_keys::KeyRing;
+use latchkey_registration::RegistrationState;
+use latchkey_store::{ClientStore, Health, KeyStore};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::commands::open_store;
+use crate::config::{ConfigError, LogFormat, RegistrationMode, Settings};
+use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
+use crate::state::{AppState, HealthState};
+
+/// Paths relative to the issuer.
+pub const JWKS_PATH: &str = "/jwks";
+pub const REGISTRATION_PATH: &str = "/register";
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// The provider metadata: exactly what this build implements.
+pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
+    let url = |path: &str| format!("{}{path}", settings.issuer);
+    ProviderMetadata {
+        issuer: settings.issuer.clone(),
+        jwks_uri: url(JWKS_PATH),
+        registration_endpoint: (settings.registration != RegistrationMode::Closed)
+            .then(|| url(REGISTRATION_PATH)),
+        response_types_supported: Vec::new(),
+        subject_types_supported: vec!["public".into()],
+        id_token_signing_alg_values_supported: vec!["RS256".into()],
+        ..Default::default()
+    }
+}
+
+/// Builds the full router for the given state.
+pub fn router(settings: &Settings, state: AppState) -> Router {
+    let mut api: Router<AppState> = Router::new()
+        .merge(latchkey_discovery::router(JWKS_PATH))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    if settings.registration != RegistrationMode::Closed {
+        api = api.merge(latchkey_registration::router(REGISTRATION_PATH));
+    }
+    let app = if settings.issuer_path.is_empty() {
+        api
+    } else {
+        Router::new()
+            .nest(&settings.issuer_path, api)
+            .merge(latchkey_discovery::root_router(&settings.issuer_path))
+    };
+    let app = app.fallback(latchkey_http::not_found).with_state(state);
+    latchkey_http::with_security_headers(app).layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(30),
+    ))
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(health): State<HealthState>) -> Response {
+    match tokio::time::timeout(health.timeout, health.database.ping()).await {
+        Ok(Ok(())) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "database": "timeout"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    init_logging(&settings);
+    let started = std::time::Instant::now();
+    let store = open_store(&settings).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let key_store: Arc<dyn KeyStore> = Arc::new(store.clone());
+    ensure_keys(key_store.as_ref(), clock.as_ref(), &settings)
+        .await
+        .context("preparing signing keys")?;
+    let key_set = load_key_set(
+        key_store.as_ref(),
+        settings.encryption_key.as_ref(),
+        clock.now(),
+        None,
+    )
+    .await
+    .map_err(|e| {
+        ConfigError::new(
+            "keys.encryption_key",
+            format!("cannot load the signing keys: {e}"),
+        )
+    })?
+    .expect("a first load always builds");
+    let ring = Arc::new(KeyRing::new(key_set));
+
+    let state = AppState {
+        discovery: DiscoveryState::new(
+            &provider_metadata(&settings),
+            ring.clone(),
+            settings.discovery_max_age_seconds,
+            settings.jwks_max_age_seconds,
+        ),
+        registration: RegistrationState {
+            clients: Arc::new(store.clone()) as Arc<dyn ClientStore>,
+            clock: clock.clone(),
+            policy: RegistrationPolicy {
+                allow_insecure_redirects: settings.allow_insecure_redirects,
+            },
+            initial_access_token: match &settings.registration {
+                RegistrationMode::Token(t) => Some(t.as_str().into()),
+                _ => None,
+            },
+        },
+        health: HealthState {
+            database: Arc::new(store.clone()) as Arc<dyn Health>,
+            timeout: Duration::from_secs(2),
+        },
+    };
+    let app = router(&settings, state);
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| {
+            ConfigError::new(
+                "listen",
+                format!("cannot listen on {}: {e}", settings.listen),
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let refresher = spawn_refresher(
+        key_store,
+        ring,
+        clock,
+        settings.encryption_key.clone(),
+        settings.key_refresh_interval,
+    );
+    tracing::info!(
+        issuer = %settings.issuer,
+        database = %crate::config::redact(&settings.database_url),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "listening on http://{addr}"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    refresher.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! The application state: the only place that knows every concrete type.
+//! Endpoint crates receive their own slice of it through `FromRef`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use latchkey_discovery::DiscoveryState;
+use latchkey_registration::RegistrationState;
+use latchkey_store::Health;
+
+/// What the health endpoints need.
+#[derive(Clone)]
+pub struct HealthState {
+    pub database: Arc<dyn Health>,
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub discovery: DiscoveryState,
+    pub registration: RegistrationState,
+    pub health: HealthState,
+}
+
+impl FromRef<AppState> for DiscoveryState {
+    fn from_ref(s: &AppState) -> Self {
+        s.discovery.clone()
+    }
+}
+
+impl FromRef<AppState> for RegistrationState {
+    fn from_ref(s: &AppState) -> Self {
+        s.registration.clone()
+    }
+}
+
+impl FromRef<AppState> for HealthState {
+    fn from_ref(s: &AppState) -> Self {
+        s.health.clone()
+    }
+}

@@ -1,0 +1,200 @@
+//! SQLite and PostgreSQL implementations of the Latchkey stores from one
+//! codebase: runtime queries on sqlx's `AnyPool` with `$1` placeholders, and
+//! one migrations folder of portable SQL (`/migrations`).
+
+mod clients;
+mod keys;
+mod users;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latchkey_store::{Health, StoreError, StoreResult};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+/// The migrations in `/migrations`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL scheme; use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedScheme,
+    #[error("cannot create the folder {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+}
+
+/// All SQL-backed stores over one connection pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Path of the database file in a `sqlite:` URL, if it names a file.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+impl SqlStore {
+    /// Opens a pool. For SQLite the file and its folder are created if
+    /// missing, and WAL mode with a busy timeout is set on every connection.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let backend = Backend::of_url(url).ok_or(ConnectError::UnsupportedScheme)?;
+        install_default_drivers();
+        let mut url = url.to_string();
+        if backend == Backend::Sqlite {
+            if let Some(path) = sqlite_path(&url)
+                && let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDir {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+            if !url.contains("mode=") {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str("mode=rwc");
+            }
+        }
+        let mut options = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(acquire_timeout);
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| ConnectError::Connect(e.to_string()))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| ConnectError::Migrate(e.to_string()))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Health for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+}
+
+/// Maps sqlx errors onto the store's vocabulary.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_backends_and_sqlite_paths() {
+        assert_eq!(
+            Backend::of_url("sqlite://./data/x.db"),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+        assert_eq!(
+            sqlite_path("sqlite://./data/x.db?mode=rwc"),
+            Some("./data/x.db")
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}

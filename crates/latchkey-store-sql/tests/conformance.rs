@@ -1,0 +1,91 @@
+//! Runs the shared store conformance suite on SQLite, and on PostgreSQL when
+//! `LATCHKEY_TEST_POSTGRES_URL` names a server (CI always sets it; the test
+//! fails rather than skips when `CI` is set and it is missing).
+
+use std::time::Duration;
+
+use latchkey_store::conformance;
+use latchkey_store_sql::SqlStore;
+
+async fn sqlite() -> (SqlStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/store.db", dir.path().display());
+    let store = SqlStore::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// A fresh database on the PostgreSQL server, dropped by the caller.
+async fn postgres() -> Option<(SqlStore, String, String)> {
+    let admin_url = match std::env::var("LATCHKEY_TEST_POSTGRES_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI must set LATCHKEY_TEST_POSTGRES_URL")
+        }
+        Err(_) => {
+            eprintln!("LATCHKEY_TEST_POSTGRES_URL unset: PostgreSQL part not run");
+            return None;
+        }
+    };
+    let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let name = format!("lk_store_{:016x}", rand::random::<u64>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let store = SqlStore::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    Some((store, admin_url, name))
+}
+
+async fn drop_postgres(store: SqlStore, admin_url: String, name: String) {
+    store.close().await;
+    let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(admin.pool())
+        .await;
+}
+
+macro_rules! suite {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite_backend() {
+                let (store, _dir) = sqlite().await;
+                conformance::$name(&store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres_backend() {
+                if let Some((store, admin, name)) = postgres().await {
+                    conformance::$name(&store).await;
+                    drop_postgres(store, admin, name).await;
+                }
+            }
+        }
+    };
+}
+
+suite!(client_store);
+suite!(user_store);
+suite!(key_store);
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_sqlite_folder_is_created() {
+    let (store, dir) = sqlite().await;
+    store.migrate().await.unwrap();
+    assert!(dir.path().join("nested/store.db").exists());
+}

@@ -1,0 +1,263 @@
+//! The shared test suite for store backends. Each function exercises one
+//! trait through its public contract and panics on the first violation; a
+//! backend's tests call every function on a fresh, migrated store.
+
+use latchkey_core::client::ClientSettings;
+use latchkey_core::{AuthMethod, Client, GrantType, Scope, User, UserClaims};
+
+use crate::{ClientStore, KeyState, KeyStore, StoreError, StoredKey, UserStore};
+
+fn sample_client(id: &str) -> Client {
+    Client {
+        client_id: id.to_string(),
+        secret_hash: Some(format!("hmac-sha256:{id}")),
+        settings: ClientSettings {
+            client_name: format!("Client {id}"),
+            redirect_uris: vec![
+                "https://app.example/cb".into(),
+                "com.example.app:/cb".into(),
+            ],
+            post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            response_types: vec!["code".into()],
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            scope: Scope::parse("openid profile offline_access").unwrap(),
+            contacts: vec!["ops@app.example".into()],
+            client_uri: None,
+            logo_uri: Some("https://app.example/logo.png".into()),
+            policy_uri: None,
+            tos_uri: None,
+            software_id: None,
+            software_version: None,
+            skip_consent: false,
+            dynamically_registered: true,
+        },
+        created_at: 1_700_000_000,
+        updated_at: 1_700_000_000,
+    }
+}
+
+/// `ClientStore`: insert, read back every field, list order, update, conflicts, delete.
+pub async fn client_store(store: &dyn ClientStore) {
+    assert!(
+        store.list_clients().await.unwrap().is_empty(),
+        "a fresh store has no clients"
+    );
+    assert_eq!(store.get_client("nope").await.unwrap(), None);
+
+    let a = sample_client("client-a");
+    store.insert_client(&a).await.unwrap();
+    assert_eq!(store.get_client("client-a").await.unwrap(), Some(a.clone()));
+    match store.insert_client(&a).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("duplicate client id must conflict, got {other:?}"),
+    }
+
+    let mut b = sample_client("client-b");
+    b.secret_hash = None;
+    b.settings.token_endpoint_auth_method = AuthMethod::None;
+    b.created_at += 10;
+    store.insert_client(&b).await.unwrap();
+    let ids: Vec<_> = store
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, vec!["client-a", "client-b"]);
+
+    let mut changed = a.clone();
+    changed.settings.client_name = "Renamed ✓ 'quotes'".into();
+    changed.settings.redirect_uris = vec!["https://other.example/cb".into()];
+    changed.secret_hash = Some("hmac-sha256:rotated".into());
+    changed.updated_at += 100;
+    assert!(store.update_client(&changed).await.unwrap());
+    assert_eq!(store.get_client("client-a").await.unwrap(), Some(changed));
+    assert!(!store.update_client(&sample_client("ghost")).await.unwrap());
+
+    assert!(store.delete_client("client-a").await.unwrap());
+    assert!(!store.delete_client("client-a").await.unwrap());
+    assert_eq!(store.get_client("client-a").await.unwrap(), None);
+    assert_eq!(store.list_clients().await.unwrap().len(), 1);
+}
+
+fn sample_user(id: &str, username: &str) -> User {
+    User {
+        id: id.into(),
+        username: username.into(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        disabled: false,
+        claims: UserClaims {
+            email: Some(format!("{username}@example.com")),
+            email_verified: true,
+            name: Some("Zoë O'Brien".into()),
+            given_name: Some("Zoë".into()),
+            family_name: Some("O'Brien".into()),
+            phone_number: None,
+            phone_number_verified: false,
+        },
+        created_at: 1_700_000_000,
+        updated_at: 1_700_000_000,
+    }
+}
+
+/// `UserStore`: insert, case-insensitive username uniqueness and look-up, update, delete.
+pub async fn user_store(store: &dyn UserStore) {
+    assert!(store.list_users().await.unwrap().is_empty());
+    let alice = sample_user("u-1", "Alice");
+    store.insert_user(&alice).await.unwrap();
+    assert_eq!(store.get_user("u-1").await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        store.find_user_by_username("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.find_user_by_username("ALICE").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(store.find_user_by_username("bob").await.unwrap(), None);
+
+    match store.insert_user(&sample_user("u-2", "aLiCe")).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("usernames differing only in case must conflict, got {other:?}"),
+    }
+    match store.insert_user(&sample_user("u-1", "carol")).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("duplicate user id must conflict, got {other:?}"),
+    }
+
+    let mut bob = sample_user("u-2", "bob");
+    bob.created_at += 5;
+    bob.password_hash = None;
+    store.insert_user(&bob).await.unwrap();
+    let names: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, vec!["Alice", "bob"]);
+
+    let mut renamed = bob.clone();
+    renamed.username = "ALICE".into();
+    match store.update_user(&renamed).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("renaming onto a taken username must conflict, got {other:?}"),
+    }
+    let mut disabled = bob.clone();
+    disabled.disabled = true;
+    disabled.username = "Robert".into();
+    disabled.claims.phone_number = Some("+1 555 0100".into());
+    disabled.updated_at += 1;
+    assert!(store.update_user(&disabled).await.unwrap());
+    assert_eq!(
+        store.find_user_by_username("robert").await.unwrap(),
+        Some(disabled)
+    );
+    assert_eq!(store.find_user_by_username("bob").await.unwrap(), None);
+    assert!(
+        !store
+            .update_user(&sample_user("ghost", "ghost"))
+            .await
+            .unwrap()
+    );
+
+    assert!(store.delete_user("u-2").await.unwrap());
+    assert!(!store.delete_user("u-2").await.unwrap());
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+}
+
+fn key(kid: &str, state: KeyState, created_at: i64) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        alg: "RS256".into(),
+        state,
+        private_key: format!("-----BEGIN PRIVATE KEY-----{kid}"),
+        public_jwk: format!(r#"{{"kty":"RSA","kid":"{kid}"}}"#),
+        created_at,
+        activated_at: (state == KeyState::Active).then_some(created_at),
+        retired_at: None,
+        remove_after: None,
+    }
+}
+
+/// `KeyStore`: one active and one next at most, atomic rotation, retirement, expiry.
+pub async fn key_store(store: &dyn KeyStore) {
+    assert!(store.list_keys().await.unwrap().is_empty());
+    store
+        .insert_key(&key("k1", KeyState::Active, 100))
+        .await
+        .unwrap();
+    store
+        .insert_key(&key("k2", KeyState::Next, 200))
+        .await
+        .unwrap();
+    for dup in [
+        key("k3", KeyState::Active, 300),
+        key("k3", KeyState::Next, 300),
+        key("k1", KeyState::Retired, 300),
+    ] {
+        match store.insert_key(&dup).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("{dup:?} must conflict, got {other:?}"),
+        }
+    }
+    let kids: Vec<_> = store
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, vec!["k2", "k1"], "newest first");
+
+    // Rotation with the wrong expected next key changes nothing.
+    match store
+        .rotate_keys("k1", &key("k3", KeyState::Next, 300), 300, 400)
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("rotating from a non-next key must conflict, got {other:?}"),
+    }
+    assert_eq!(store.list_keys().await.unwrap().len(), 2);
+
+    store
+        .rotate_keys("k2", &key("k3", KeyState::Next, 300), 300, 400)
+        .await
+        .unwrap();
+    let keys = store.list_keys().await.unwrap();
+    let by = |kid: &str| keys.iter().find(|k| k.kid == kid).unwrap().clone();
+    assert_eq!(by("k1").state, KeyState::Retired);
+    assert_eq!(by("k1").retired_at, Some(300));
+    assert_eq!(by("k1").remove_after, Some(400));
+    assert_eq!(by("k2").state, KeyState::Active);
+    assert_eq!(by("k2").activated_at, Some(300));
+    assert_eq!(by("k3").state, KeyState::Next);
+    assert_eq!(by("k3").private_key, "-----BEGIN PRIVATE KEY-----k3");
+
+    assert!(
+        !store.retire_next_key("k2", 310, 320).await.unwrap(),
+        "only a next key retires this way"
+    );
+    assert!(store.retire_next_key("k3", 310, 320).await.unwrap());
+    store
+        .insert_key(&key("k4", KeyState::Next, 311))
+        .await
+        .unwrap();
+
+    assert!(store.set_key_remove_after("k1", 350).await.unwrap());
+    assert!(!store.set_key_remove_after("k2", 350).await.unwrap());
+    assert_eq!(store.delete_expired_keys(349).await.unwrap(), 0);
+    assert_eq!(store.delete_expired_keys(350).await.unwrap(), 1);
+    assert_eq!(store.delete_expired_keys(400).await.unwrap(), 1); // k3
+    let kids: Vec<_> = store
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, vec!["k4", "k2"]);
+}
