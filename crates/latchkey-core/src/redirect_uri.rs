@@ -63,21 +63,15 @@ fn common_checks(raw: &str) -> Result<Url, String> {
 ///   (RFC 8252 §7.1); schemes that run code (`javascript:`, `data:`, …) never.
 pub fn validate_redirect_uri(raw: &str, allow_insecure: bool) -> Result<(), String> {
     let url = common_checks(raw)?;
-    match url.scheme() {
-        "https" => {
-            if url.host().is_none() {
-                return Err("must name a host".into());
-            }
-        }
-        "http" => {
-            if url.host().is_none() {
-                return Err("must name a host".into());
-            }
-            if !is_loopback(&url) && !allow_insecure {
-                return Err("may use plain http only for loopback hosts (localhost, 127.0.0.1, [::1]); use https".into());
-            }
-        }
-        _ => {}
+    let web = matches!(url.scheme(), "https" | "http");
+    if web && url.host().is_none() {
+        return Err("must name a host".into());
+    }
+    if url.scheme() == "http" && !is_loopback(&url) && !allow_insecure {
+        return Err(
+            "may use plain http only for loopback hosts (localhost, 127.0.0.1, [::1]); use https"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -607,7 +607,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
             (
                 &[("LATCHKEY_ISSUER", "https://id.example.com?x=1")],
                 "issuer",

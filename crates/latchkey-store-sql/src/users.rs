@@ -79,7 +79,7 @@ impl UserStore for SqlStore {
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM users ORDER BY created_at, id"
+            " FROM users ORDER BY created_at, username_key"
         ))
         .fetch_all(&self.pool)
         .await

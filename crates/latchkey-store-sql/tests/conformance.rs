@@ -33,7 +33,7 @@ async fn postgres() -> Option<(SqlStore, String, String)> {
         .await
         .unwrap();
     let name = format!("lk_store_{:016x}", rand::random::<u64>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())
         .await
         .unwrap();
@@ -52,9 +52,11 @@ async fn drop_postgres(store: SqlStore, admin_url: String, name: String) {
     let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5))
         .await
         .unwrap();
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(admin.pool())
-        .await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(admin.pool())
+    .await;
 }
 
 macro_rules! suite {

@@ -249,9 +249,18 @@ pub async fn key_store(store: &dyn KeyStore) {
 
     assert!(store.set_key_remove_after("k1", 350).await.unwrap());
     assert!(!store.set_key_remove_after("k2", 350).await.unwrap());
+    assert_eq!(store.delete_expired_keys(319).await.unwrap(), 0);
+    assert_eq!(
+        store.delete_expired_keys(320).await.unwrap(),
+        1,
+        "k3 expires at 320"
+    );
     assert_eq!(store.delete_expired_keys(349).await.unwrap(), 0);
-    assert_eq!(store.delete_expired_keys(350).await.unwrap(), 1);
-    assert_eq!(store.delete_expired_keys(400).await.unwrap(), 1); // k3
+    assert_eq!(
+        store.delete_expired_keys(350).await.unwrap(),
+        1,
+        "k1 expires at 350"
+    );
     let kids: Vec<_> = store
         .list_keys()
         .await

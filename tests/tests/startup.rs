@@ -1,0 +1,252 @@
+//! `latchkey serve`: the zero-setup default, config validated before the
+//! port opens, graceful shutdown, health endpoints.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use latchkey_tests::*;
+
+on_both_backends!(health_and_readiness, sigterm_stops_cleanly);
+
+/// Runs `latchkey serve` with only `env` (no inherited LATCHKEY_*) and returns
+/// its exit code and stderr; it must exit by itself.
+fn serve_expecting_failure(env: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(&*BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LATCHKEY_") {
+            cmd.env_remove(k);
+        }
+    }
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    cmd.current_dir(dir.path())
+        .env("LATCHKEY_LISTEN", &listen)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve with {env:?} did not stop by itself");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    // Nothing may have listened: the port is still free.
+    assert!(std::net::TcpListener::bind(&listen).is_ok());
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn invalid_config_stops_startup_with_a_message_naming_the_key() {
+    let key_dir = tempfile::tempdir().unwrap();
+    let unreadable = key_dir.path().join("missing.key");
+    let unreadable = unreadable.to_str().unwrap();
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("LATCHKEY_ISSUER", "https://id.example.com/?tenant=1")],
+            "issuer",
+            "query",
+        ),
+        (
+            &[("LATCHKEY_ISSUER", "https://id.example.com#top")],
+            "issuer",
+            "fragment",
+        ),
+        (
+            &[("LATCHKEY_ISSUER", "http://id.example.com")],
+            "issuer",
+            "plain http",
+        ),
+        (
+            &[(
+                "LATCHKEY_DATABASE_URL",
+                "postgres://nobody@127.0.0.1:1/none",
+            )],
+            "database_url",
+            "cannot open",
+        ),
+        (
+            &[("LATCHKEY_DATABASE_URL", "mysql://x@y/z")],
+            "database_url",
+            "not supported",
+        ),
+        (
+            &[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", unreadable)],
+            "keys.encryption_key_file",
+            "cannot read",
+        ),
+        (
+            &[("LATCHKEY_LISTEN", "not-an-address")],
+            "listen",
+            "not an address",
+        ),
+        (
+            &[("LATCHKEY_KEYS_RSA_BITS", "512")],
+            "keys.rsa_bits",
+            "not supported",
+        ),
+        (
+            &[("LATCHKEY_REGISTRATION_MODE", "token")],
+            "registration.mode",
+            "initial_access_token",
+        ),
+        (
+            &[("LATCHKEY_REDIS_URL", "redis://127.0.0.1:6379")],
+            "redis_url",
+            "not supported",
+        ),
+        (
+            &[("LATCHKEY_CONFIG", "/nonexistent/latchkey.toml")],
+            "config",
+            "cannot read",
+        ),
+    ];
+    for (env, key, needle) in cases {
+        let (code, stderr) = serve_expecting_failure(env);
+        assert_ne!(code, 0, "{env:?}");
+        assert!(
+            stderr.contains(&format!("`{key}`")),
+            "{env:?} must name {key}: {stderr}"
+        );
+        assert!(stderr.contains(needle), "{env:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn config_file_with_a_typo_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latchkey.toml");
+    std::fs::write(
+        &file,
+        "issuer = \"http://localhost:9\"\n[keys]\nrsa_bitz = 2048\n",
+    )
+    .unwrap();
+    let (code, stderr) = serve_expecting_failure(&[("LATCHKEY_CONFIG", file.to_str().unwrap())]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("rsa_bitz"), "{stderr}");
+}
+
+#[tokio::test]
+async fn zero_setup_default_runs_on_embedded_sqlite() {
+    // The README's first command, exactly: no config, no environment.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(&*BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LATCHKEY_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .current_dir(dir.path())
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = http();
+    let up = eventually(Duration::from_secs(30), || {
+        let client = client.clone();
+        async move {
+            client
+                .get("http://127.0.0.1:8080/readyz")
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        }
+    })
+    .await;
+    let doc: Value = if up {
+        client
+            .get("http://127.0.0.1:8080/.well-known/openid-configuration")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    } else {
+        Value::Null
+    };
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(up, "the default server did not answer on 127.0.0.1:8080");
+    assert_eq!(doc["issuer"], "http://localhost:8080");
+    assert!(
+        dir.path().join("data/latchkey.db").exists(),
+        "SQLite file created under ./data"
+    );
+    assert!(status.success(), "SIGTERM exits cleanly: {status}");
+}
+
+async fn health_and_readiness(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::start(&db, &[]).await;
+    let c = http();
+    let res = c.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ok");
+    let res = c.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ready");
+
+    let res = c.get(server.url("/no/such/thing")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+
+    if backend == Backend::Postgres {
+        // The database goes away: readiness fails, liveness does not, nothing panics.
+        db.drop_now().await;
+        let ready = eventually(Duration::from_secs(10), || {
+            let c = c.clone();
+            let url = server.url("/readyz");
+            async move { c.get(url).send().await.is_ok_and(|r| r.status() == 503) }
+        })
+        .await;
+        assert!(ready, "readyz must fail without the database");
+        assert_eq!(
+            c.get(server.url("/healthz")).send().await.unwrap().status(),
+            200
+        );
+        assert!(!server.log().contains("panicked"));
+    }
+}
+
+async fn sigterm_stops_cleanly(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut server = Server::start(&db, &[]).await;
+    assert_eq!(
+        http()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let code = server.terminate();
+    assert_eq!(code, Some(0), "log:\n{}", server.log());
+    assert!(server.log().contains("shutdown requested"));
+    assert!(server.log().contains("stopped"));
+}
