@@ -5,6 +5,8 @@
 pub mod client;
 pub mod clock;
 pub mod error;
+pub mod grant;
+pub mod pkce;
 pub mod random;
 pub mod redirect_uri;
 pub mod scope;

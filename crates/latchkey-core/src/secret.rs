@@ -39,6 +39,13 @@ pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
         .into()
 }
 
+/// The stored form of a random bearer value (session id, code, refresh
+/// token): its SHA-256, base64url. Enough for 256-bit random values, and fast.
+pub fn hash_token(value: &str) -> String {
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
+}
+
 /// Constant-time comparison of two secrets of possibly different length.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // Compare digests so that the length of the expected value does not leak.

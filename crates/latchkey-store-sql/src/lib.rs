@@ -3,6 +3,7 @@
 //! one migrations folder of portable SQL (`/migrations`).
 
 mod clients;
+mod flow;
 mod keys;
 mod users;
 

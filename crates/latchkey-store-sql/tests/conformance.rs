@@ -84,6 +84,28 @@ macro_rules! suite {
 suite!(client_store);
 suite!(user_store);
 suite!(key_store);
+suite!(session_store);
+suite!(consent_store);
+suite!(interaction_store);
+suite!(code_store);
+
+mod code_store_concurrent_redemption {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::code_store_concurrent_redemption(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::code_store_concurrent_redemption(store.clone()).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_sqlite_folder_is_created() {

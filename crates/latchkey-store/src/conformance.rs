@@ -270,3 +270,150 @@ pub async fn key_store(store: &dyn KeyStore) {
         .collect();
     assert_eq!(kids, vec!["k4", "k2"]);
 }
+
+use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
+
+use crate::{CodeStore, ConsentStore, InteractionStore, Redemption, SessionStore};
+
+fn auth(user: &str) -> Authentication {
+    Authentication {
+        user_id: user.into(),
+        auth_time: 1_000,
+        amr: vec!["pwd".into()],
+        acr: "urn:latchkey:acr:password".into(),
+        sid: format!("sid-{user}"),
+    }
+}
+
+/// `SessionStore`: expiry, client list, deletion.
+pub async fn session_store(store: &dyn SessionStore) {
+    let s = Session { id_hash: "h1".into(), auth: auth("u1"), created_at: 1_000, expires_at: 2_000, client_ids: vec![] };
+    store.insert_session(&s).await.unwrap();
+    assert_eq!(store.get_session("h1", 1_500).await.unwrap(), Some(s.clone()));
+    assert_eq!(store.get_session("h1", 2_000).await.unwrap(), None, "expired at expires_at");
+    assert_eq!(store.get_session("nope", 1_500).await.unwrap(), None);
+    store.add_session_client("h1", "c2").await.unwrap();
+    store.add_session_client("h1", "c1").await.unwrap();
+    store.add_session_client("h1", "c1").await.unwrap();
+    assert_eq!(store.get_session("h1", 1_500).await.unwrap().unwrap().client_ids, vec!["c1", "c2"]);
+    assert!(store.delete_session("h1").await.unwrap());
+    assert!(!store.delete_session("h1").await.unwrap());
+    assert_eq!(store.get_session("h1", 1_500).await.unwrap(), None);
+}
+
+/// `ConsentStore`: upsert replaces the scope, keeps the first grant time.
+pub async fn consent_store(store: &dyn ConsentStore) {
+    assert_eq!(store.get_consent("u1", "c1").await.unwrap(), None);
+    store.put_consent("u1", "c1", &Scope::parse("openid email").unwrap(), 100).await.unwrap();
+    store.put_consent("u1", "c1", &Scope::parse("openid email profile").unwrap(), 200).await.unwrap();
+    let c = store.get_consent("u1", "c1").await.unwrap().unwrap();
+    assert_eq!(c.scope.to_string(), "email openid profile");
+    assert_eq!((c.granted_at, c.updated_at), (100, 200));
+    assert_eq!(store.get_consent("u1", "c2").await.unwrap(), None);
+    assert!(store.delete_consent("u1", "c1").await.unwrap());
+    assert!(!store.delete_consent("u1", "c1").await.unwrap());
+}
+
+/// `InteractionStore`: expiry, update, single deletion.
+pub async fn interaction_store(store: &dyn InteractionStore) {
+    let mut i = Interaction {
+        id_hash: "i1".into(),
+        csrf: "csrf".into(),
+        stage: InteractionStage::Login,
+        user_id: None,
+        request: r#"{"client_id":"c1"}"#.into(),
+        created_at: 100,
+        expires_at: 700,
+    };
+    store.insert_interaction(&i).await.unwrap();
+    assert_eq!(store.get_interaction("i1", 200).await.unwrap(), Some(i.clone()));
+    assert_eq!(store.get_interaction("i1", 700).await.unwrap(), None);
+    i.stage = InteractionStage::Consent;
+    i.user_id = Some("u1".into());
+    assert!(store.update_interaction(&i).await.unwrap());
+    assert_eq!(store.get_interaction("i1", 200).await.unwrap(), Some(i));
+    assert!(store.delete_interaction("i1").await.unwrap());
+    assert!(!store.delete_interaction("i1").await.unwrap(), "completes at most once");
+}
+
+fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.into(),
+        client_id: client.into(),
+        grant_id: format!("grant-{hash}"),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_uri_sent: true,
+        scope: Scope::parse("openid offline_access").unwrap(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        auth: auth("u1"),
+        created_at: 100,
+        expires_at,
+    }
+}
+
+/// `CodeStore`: single redemption, client binding, expiry, replay revocation.
+pub async fn code_store(store: &dyn CodeStore) {
+    let c = code("code-1", "client-a", 160);
+    store.insert_code(&c).await.unwrap();
+    assert_eq!(store.redeem_code("code-1", "client-b", 110).await.unwrap(), Redemption::WrongClient);
+    assert_eq!(store.redeem_code("missing", "client-a", 110).await.unwrap(), Redemption::NotFound);
+    assert_eq!(store.redeem_code("code-1", "client-a", 110).await.unwrap(), Redemption::Redeemed(c.clone()));
+    assert_eq!(store.redeem_code("code-1", "client-a", 111).await.unwrap(), Redemption::AlreadyUsed(c.clone()));
+
+    let rt = RefreshToken {
+        token_hash: "rt-1".into(),
+        grant_id: c.grant_id.clone(),
+        client_id: "client-a".into(),
+        scope: c.scope.clone(),
+        auth: c.auth.clone(),
+        created_at: 110,
+        expires_at: 10_000,
+    };
+    assert!(store.record_issued("code-1", "jti-1", 1_000, Some(&rt)).await.unwrap());
+    assert_eq!(store.get_refresh_token("rt-1").await.unwrap(), Some(rt));
+    assert!(!store.is_access_token_revoked("jti-1").await.unwrap());
+    store.revoke_code_grant("code-1").await.unwrap();
+    assert!(store.is_access_token_revoked("jti-1").await.unwrap());
+    assert_eq!(store.get_refresh_token("rt-1").await.unwrap(), None);
+    // Once revoked, nothing more is recorded for it.
+    assert!(!store.record_issued("code-1", "jti-2", 1_000, None).await.unwrap());
+
+    let expired = code("code-2", "client-a", 150);
+    store.insert_code(&expired).await.unwrap();
+    assert_eq!(store.redeem_code("code-2", "client-a", 150).await.unwrap(), Redemption::NotFound);
+}
+
+/// Concurrent redemptions of one code: exactly one wins.
+pub async fn code_store_concurrent_redemption<S: CodeStore + Clone>(store: S) {
+    store.insert_code(&code("race", "client-a", 10_000)).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = store.clone();
+        tasks.push(async move { s.redeem_code("race", "client-a", 200).await.unwrap() });
+    }
+    let results = join_all(tasks).await;
+    let won = results.iter().filter(|r| matches!(r, Redemption::Redeemed(_))).count();
+    let replays = results.iter().filter(|r| matches!(r, Redemption::AlreadyUsed(_))).count();
+    assert_eq!((won, replays), (1, 19), "{results:?}");
+}
+
+/// Polls futures concurrently without an executor dependency.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|v| v.expect("every future completed")).collect()
+}

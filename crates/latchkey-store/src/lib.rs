@@ -7,7 +7,8 @@
 //! caller (the clock is never read here).
 
 use async_trait::async_trait;
-use latchkey_core::{Client, User};
+use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, Session};
+use latchkey_core::{Client, Scope, User};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -135,4 +136,73 @@ pub trait KeyStore: Send + Sync + 'static {
 #[async_trait]
 pub trait Health: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Signed-in browsers.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    /// The session if it exists and has not expired at `now`.
+    async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>>;
+    /// Records that `client_id` received a code in this session (idempotent).
+    async fn add_session_client(&self, id_hash: &str, client_id: &str) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
+}
+
+/// Remembered consent, one record per (user, client).
+#[async_trait]
+pub trait ConsentStore: Send + Sync + 'static {
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>>;
+    /// Inserts or replaces the consent's scope (the caller merges).
+    async fn put_consent(&self, user_id: &str, client_id: &str, scope: &Scope, now: i64) -> StoreResult<()>;
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool>;
+}
+
+/// Pending authorization requests waiting for login or consent.
+#[async_trait]
+pub trait InteractionStore: Send + Sync + 'static {
+    async fn insert_interaction(&self, interaction: &Interaction) -> StoreResult<()>;
+    /// The interaction if it exists and has not expired at `now`.
+    async fn get_interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>>;
+    /// Replaces stage and user; false if unknown.
+    async fn update_interaction(&self, interaction: &Interaction) -> StoreResult<bool>;
+    /// Deletes it; false if it was already gone (so it completes at most once).
+    async fn delete_interaction(&self, id_hash: &str) -> StoreResult<bool>;
+}
+
+/// What happened when a code was presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// First use by its client: the code is now spent.
+    Redeemed(AuthorizationCode),
+    /// Spent before: a replay.
+    AlreadyUsed(AuthorizationCode),
+    /// Issued to another client; left unspent.
+    WrongClient,
+    /// Unknown or expired.
+    NotFound,
+}
+
+/// Authorization codes and what is issued from them. Redemption is atomic:
+/// of any number of concurrent redemptions, exactly one is `Redeemed`.
+#[async_trait]
+pub trait CodeStore: Send + Sync + 'static {
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption>;
+    /// Records the tokens issued for a redeemed code, in one transaction:
+    /// the access token's `jti` and expiry, and the refresh token if any.
+    /// False (nothing written) if the code was revoked by a replay meanwhile.
+    async fn record_issued(
+        &self,
+        code_hash: &str,
+        access_jti: &str,
+        access_exp: i64,
+        refresh: Option<&RefreshToken>,
+    ) -> StoreResult<bool>;
+    /// After a replay: revokes everything issued from the code (its refresh
+    /// tokens are deleted, its access token's `jti` denied until expiry).
+    async fn revoke_code_grant(&self, code_hash: &str) -> StoreResult<()>;
+    /// Whether an access token was revoked.
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
 }

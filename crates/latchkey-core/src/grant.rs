@@ -1,0 +1,96 @@
+//! Records of the authorization code flow: sessions, consents, pending
+//! interactions, codes and refresh tokens. Secrets among them (session ids,
+//! interaction ids, codes, refresh tokens) are kept only as hashes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scope::Scope;
+
+/// How and when a person signed in; copied from the session into codes and
+/// tokens so that `auth_time`, `amr` and `acr` travel with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authentication {
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: String,
+    /// Public session id (`sid` claim); not the cookie value.
+    pub sid: String,
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the cookie value.
+    pub id_hash: String,
+    pub auth: Authentication,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Clients that received a code in this session.
+    pub client_ids: Vec<String>,
+}
+
+/// Scopes a person granted to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: Scope,
+    pub granted_at: i64,
+    pub updated_at: i64,
+}
+
+/// Where a pending authorization request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionStage {
+    Login,
+    Consent,
+}
+
+/// A validated authorization request waiting for the person (login, consent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interaction {
+    pub id_hash: String,
+    /// Must equal the browser's CSRF cookie and the form's `csrf` field.
+    pub csrf: String,
+    pub stage: InteractionStage,
+    /// The signed-in user once login is done.
+    pub user_id: Option<String>,
+    /// The validated request, as JSON (owned by the authorization endpoint).
+    pub request: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An issued authorization code (RFC 6749 §4.1.2), stored by its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    /// Ties together everything issued from this code (for revocation on replay).
+    pub grant_id: String,
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri` (then the
+    /// token request must carry the same, RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
+    pub scope: Scope,
+    pub nonce: Option<String>,
+    /// S256 PKCE challenge, if the request had one.
+    pub code_challenge: Option<String>,
+    pub auth: Authentication,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A refresh token, stored by its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub scope: Scope,
+    pub auth: Authentication,
+    pub created_at: i64,
+    pub expires_at: i64,
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the authorization-flow test files.
+
+pub mod flow;
