@@ -38,35 +38,65 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["issuer"], closed.issuer.as_str());
     assert_eq!(doc["jwks_uri"], closed.url("/jwks").as_str());
     assert_eq!(doc["subject_types_supported"], json!(["public"]));
-    assert_eq!(
-        doc["id_token_signing_alg_values_supported"],
-        json!(["RS256"])
-    );
+    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256"]));
     assert!(
         doc.get("registration_endpoint").is_none(),
         "registration is closed by default"
     );
-    // Endpoints that do not exist yet are not advertised.
-    for absent in [
-        "authorization_endpoint",
-        "token_endpoint",
-        "userinfo_endpoint",
-        "grant_types_supported",
-    ] {
+    assert_eq!(doc["authorization_endpoint"], closed.url("/authorize").as_str());
+    assert_eq!(doc["token_endpoint"], closed.url("/token").as_str());
+    assert_eq!(doc["userinfo_endpoint"], closed.url("/userinfo").as_str());
+    assert_eq!(doc["response_types_supported"], json!(["code"]));
+    assert_eq!(doc["response_modes_supported"], json!(["query", "form_post"]));
+    assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        doc["request_uri_parameter_supported"], false,
+        "OIDC's default is true, so it must be stated"
+    );
+    // Grants and endpoints that do not work yet are not advertised.
+    assert_eq!(doc["grant_types_supported"], json!(["authorization_code"]));
+    for absent in ["introspection_endpoint", "revocation_endpoint", "end_session_endpoint"] {
         assert!(
             doc.get(absent).is_none(),
             "{absent} advertised but not implemented: {doc}"
         );
     }
-    assert_eq!(doc["response_types_supported"], json!([]));
-    // Every advertised endpoint answers.
+    // Every advertised endpoint answers (an empty request gets an error, not a 404 or 405).
     assert_eq!(
-        c.get(doc["jwks_uri"].as_str().unwrap())
+        c.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        c.get(doc["authorization_endpoint"].as_str().unwrap())
             .send()
             .await
             .unwrap()
             .status(),
-        200
+        400
+    );
+    let token = c
+        .post(doc["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "nobody"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+    assert_eq!(
+        c.get(doc["userinfo_endpoint"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
     );
 
     let rfc8414: Value = c
@@ -101,18 +131,9 @@ async fn jwks_is_public_cacheable_and_validated_by_etag(backend: Backend) {
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
     let jwks: Value = res.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(
-        keys.len(),
-        2,
-        "the active key and the next key are published"
-    );
+    assert_eq!(keys.len(), 2, "the active key and the next key are published");
     for key in keys {
-        let mut members: Vec<&str> = key
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let mut members: Vec<&str> = key.as_object().unwrap().keys().map(String::as_str).collect();
         members.sort();
         assert_eq!(
             members,
@@ -201,19 +222,8 @@ async fn sign_with_active_key(db: &TestDb, claims: &Value) -> (String, String) {
 
 /// What a resource server does: fetch the JWKS, pick the key by `kid`,
 /// verify with an independent JOSE library.
-async fn verify_like_a_resource_server(
-    jwks_url: &str,
-    token: &str,
-    issuer: &str,
-) -> Result<Value, String> {
-    let jwks: jsonwebtoken::jwk::JwkSet = http()
-        .get(jwks_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn verify_like_a_resource_server(jwks_url: &str, token: &str, issuer: &str) -> Result<Value, String> {
+    let jwks: jsonwebtoken::jwk::JwkSet = http().get(jwks_url).send().await.unwrap().json().await.unwrap();
     let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
     let kid = header.kid.ok_or("no kid")?;
     let jwk = jwks.find(&kid).ok_or("kid not in JWKS")?;
@@ -250,11 +260,7 @@ async fn independent_verifier_accepts_tokens_of_the_active_key(backend: Backend)
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        jwks["keys"][0]["kid"],
-        kid.as_str(),
-        "the signing key is listed first"
-    );
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str(), "the signing key is listed first");
 
     // A tampered token and a token from a foreign key are rejected.
     let mut parts: Vec<String> = token.split('.').map(String::from).collect();
@@ -294,22 +300,14 @@ async fn rotation_reaches_a_second_server_within_the_interval(backend: Backend) 
         }
     };
     let before = kids(b.url("/jwks")).await;
-    assert_eq!(
-        before,
-        kids(a.url("/jwks")).await,
-        "replicas share their keys"
-    );
+    assert_eq!(before, kids(a.url("/jwks")).await, "replicas share their keys");
     let (old_active, old_next) = (before[0].clone(), before[1].clone());
     let (token, _) = sign_with_active_key(&db, &claims(&b.issuer)).await;
 
     // Too young to promote without --force: resource servers may not have it.
     let refused = cli(&db, &["keys", "rotate"], &[], None);
     assert_ne!(refused.code, 0);
-    assert!(
-        refused.stderr.contains("min_publish_seconds"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("min_publish_seconds"), "{}", refused.stderr);
 
     let rotated = cli_json(&db, &["keys", "rotate", "--force"]);
     assert_eq!(
@@ -348,15 +346,7 @@ async fn rotation_reaches_a_second_server_within_the_interval(backend: Backend) 
         .unwrap();
 
     let listed = cli_json(&db, &["keys", "list"]);
-    let state_of = |kid: &str| {
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kid"] == kid)
-            .unwrap()["state"]
-            .clone()
-    };
+    let state_of = |kid: &str| listed.as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["state"].clone();
     assert_eq!(state_of(&old_active), "retired");
     assert_eq!(state_of(&old_next), "active");
     assert_eq!(state_of(&new_next), "next");

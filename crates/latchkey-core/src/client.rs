@@ -194,12 +194,8 @@ pub enum MetadataError {
 impl From<MetadataError> for OAuthError {
     fn from(e: MetadataError) -> Self {
         match e {
-            MetadataError::InvalidRedirectUri(m) => {
-                OAuthError::new(ErrorCode::InvalidRedirectUri, m)
-            }
-            MetadataError::InvalidClientMetadata(m) => {
-                OAuthError::new(ErrorCode::InvalidClientMetadata, m)
-            }
+            MetadataError::InvalidRedirectUri(m) => OAuthError::new(ErrorCode::InvalidRedirectUri, m),
+            MetadataError::InvalidClientMetadata(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m),
         }
     }
 }
@@ -232,11 +228,7 @@ fn dedup(values: Vec<String>) -> Vec<String> {
     out
 }
 
-fn check_redirects(
-    field: &str,
-    uris: &[String],
-    policy: &RegistrationPolicy,
-) -> Result<(), MetadataError> {
+fn check_redirects(field: &str, uris: &[String], policy: &RegistrationPolicy) -> Result<(), MetadataError> {
     if uris.len() > MAX_REDIRECT_URIS {
         return Err(MetadataError::InvalidRedirectUri(format!(
             "at most {MAX_REDIRECT_URIS} {field} may be registered"
@@ -285,9 +277,7 @@ impl ClientMetadata {
         };
         let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
         if grant_types.contains(&GrantType::RefreshToken) && !uses_code {
-            return Err(bad(
-                "the refresh_token grant type requires authorization_code",
-            ));
+            return Err(bad("the refresh_token grant type requires authorization_code"));
         }
         if grant_types.contains(&GrantType::ClientCredentials) && !auth_method.is_confidential() {
             return Err(bad(
@@ -302,9 +292,7 @@ impl ClientMetadata {
         };
         for r in &response_types {
             if r != "code" {
-                return Err(bad(format!(
-                    "response type {r:?} is not supported; use code"
-                )));
+                return Err(bad(format!("response type {r:?} is not supported; use code")));
             }
         }
         if uses_code != response_types.iter().any(|r| r == "code") {
@@ -321,11 +309,7 @@ impl ClientMetadata {
         }
         check_redirects("redirect_uris", &redirect_uris, policy)?;
         let post_logout_redirect_uris = dedup(self.post_logout_redirect_uris.unwrap_or_default());
-        check_redirects(
-            "post_logout_redirect_uris",
-            &post_logout_redirect_uris,
-            policy,
-        )?;
+        check_redirects("post_logout_redirect_uris", &post_logout_redirect_uris, policy)?;
 
         let client_name = self.client_name.unwrap_or_default().trim().to_string();
         check_text("client_name", &client_name)?;
@@ -333,7 +317,7 @@ impl ClientMetadata {
         let scope = match self.scope.as_deref() {
             Some(s) => Scope::parse(s).map_err(|e| bad(format!("scope: {e}")))?,
             None => {
-                let mut tokens = vec!["openid", "profile", "email", "address", "phone"];
+                let mut tokens = vec!["openid", "profile", "email", "phone"];
                 if grant_types.contains(&GrantType::RefreshToken) {
                     tokens.push("offline_access");
                 }
@@ -346,9 +330,7 @@ impl ClientMetadata {
 
         let contacts = dedup(self.contacts.unwrap_or_default());
         if contacts.len() > MAX_CONTACTS {
-            return Err(bad(format!(
-                "at most {MAX_CONTACTS} contacts may be registered"
-            )));
+            return Err(bad(format!("at most {MAX_CONTACTS} contacts may be registered")));
         }
         for c in &contacts {
             check_text("contacts", c)?;
@@ -471,10 +453,9 @@ mod tests {
 
     #[test]
     fn client_credentials_client_needs_no_redirect_uri() {
-        let s =
-            meta(serde_json::json!({"grant_types": ["client_credentials"], "scope": "api:read"}))
-                .validate(&RegistrationPolicy::default())
-                .unwrap();
+        let s = meta(serde_json::json!({"grant_types": ["client_credentials"], "scope": "api:read"}))
+            .validate(&RegistrationPolicy::default())
+            .unwrap();
         assert!(s.response_types.is_empty());
         assert_eq!(s.scope.to_string(), "api:read");
     }

@@ -117,10 +117,7 @@ impl OAuthError {
     }
 
     pub fn server_error() -> Self {
-        Self::new(
-            ErrorCode::ServerError,
-            "the server could not complete the request",
-        )
+        Self::new(ErrorCode::ServerError, "the server could not complete the request")
     }
 
     pub fn unavailable() -> Self {
@@ -154,10 +151,7 @@ mod tests {
             serde_json::json!({"error": "invalid_client_metadata", "error_description": "bad"})
         );
         let bare = OAuthError::bare(ErrorCode::InvalidGrant);
-        assert_eq!(
-            serde_json::to_string(&bare).unwrap(),
-            r#"{"error":"invalid_grant"}"#
-        );
+        assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"error":"invalid_grant"}"#);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod grant;
+pub mod password;
 pub mod pkce;
 pub mod random;
 pub mod redirect_uri;
@@ -13,9 +14,7 @@ pub mod scope;
 pub mod secret;
 pub mod user;
 
-pub use client::{
-    AuthMethod, Client, ClientMetadata, GrantType, MetadataError, RegistrationPolicy,
-};
+pub use client::{AuthMethod, Client, ClientMetadata, GrantType, MetadataError, RegistrationPolicy};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;

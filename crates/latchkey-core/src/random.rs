@@ -36,10 +36,7 @@ mod tests {
         let b = super::client_secret();
         assert_eq!(a.len(), 43); // 32 bytes in unpadded base64
         assert_ne!(a, b);
-        assert!(
-            a.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        );
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_eq!(super::client_id().len(), 22);
     }
 }

@@ -11,15 +11,7 @@ use url::{Host, Url};
 pub const MAX_URI_LEN: usize = 2000;
 
 /// Schemes that would run code or read local files in a browser.
-const FORBIDDEN_SCHEMES: &[&str] = &[
-    "javascript",
-    "data",
-    "vbscript",
-    "file",
-    "blob",
-    "about",
-    "filesystem",
-];
+const FORBIDDEN_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob", "about", "filesystem"];
 
 /// Whether the URL's host is a loopback address or `localhost`.
 pub fn is_loopback(url: &Url) -> bool {
@@ -68,10 +60,7 @@ pub fn validate_redirect_uri(raw: &str, allow_insecure: bool) -> Result<(), Stri
         return Err("must name a host".into());
     }
     if url.scheme() == "http" && !is_loopback(&url) && !allow_insecure {
-        return Err(
-            "may use plain http only for loopback hosts (localhost, 127.0.0.1, [::1]); use https"
-                .into(),
-        );
+        return Err("may use plain http only for loopback hosts (localhost, 127.0.0.1, [::1]); use https".into());
     }
     Ok(())
 }
@@ -119,10 +108,7 @@ mod tests {
             let err = validate_redirect_uri(bad, false).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
-        assert!(
-            validate_redirect_uri(&format!("https://a.example/{}", "x".repeat(2100)), false)
-                .is_err()
-        );
+        assert!(validate_redirect_uri(&format!("https://a.example/{}", "x".repeat(2100)), false).is_err());
     }
 
     #[test]

@@ -12,8 +12,7 @@ const PREFIX: &str = "hmac-sha256:";
 
 /// Domain-separation key: a hash made for one purpose never verifies another.
 fn mac(purpose: &str, secret: &str) -> Vec<u8> {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(purpose.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(purpose.as_bytes()).expect("HMAC takes any key length");
     mac.update(secret.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
@@ -34,9 +33,7 @@ pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
     let Ok(expected) = URL_SAFE_NO_PAD.decode(encoded) else {
         return false;
     };
-    mac("latchkey/client-secret/v1", secret)
-        .ct_eq(&expected)
-        .into()
+    mac("latchkey/client-secret/v1", secret).ct_eq(&expected).into()
 }
 
 /// The stored form of a random bearer value (session id, code, refresh

@@ -49,10 +49,7 @@ pub fn validate_username(username: &str) -> Result<(), String> {
     if n == 0 || n > 64 {
         return Err("must be 1 to 64 characters long".into());
     }
-    if username
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
+    if username.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must not contain white space or control characters".into());
     }
     Ok(())

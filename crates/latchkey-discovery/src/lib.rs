@@ -49,6 +49,21 @@ pub struct ProviderMetadata {
     pub code_challenge_methods_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub acr_values_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub display_values_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ui_locales_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompt_values_supported: Vec<String>,
+    /// RFC 9207: `iss` in every authorization response.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// Stated explicitly: OIDC Discovery's default for `request_uri_parameter_supported` is true.
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_documentation: Option<String>,
 }
@@ -62,17 +77,12 @@ pub struct Document {
 
 impl Document {
     pub fn new(value: &impl Serialize) -> Self {
-        let body: Arc<[u8]> = serde_json::to_vec(value)
-            .expect("metadata serializes")
-            .into();
+        let body: Arc<[u8]> = serde_json::to_vec(value).expect("metadata serializes").into();
         Self::from_bytes(body)
     }
 
     fn from_bytes(body: Arc<[u8]>) -> Self {
-        let etag = format!(
-            "\"{}\"",
-            &URL_SAFE_NO_PAD.encode(Sha256::digest(&body))[..27]
-        );
+        let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(&body))[..27]);
         Self {
             body,
             etag: HeaderValue::from_str(&etag).expect("etag is ASCII"),
@@ -96,12 +106,7 @@ pub struct DiscoveryState {
 }
 
 impl DiscoveryState {
-    pub fn new(
-        metadata: &ProviderMetadata,
-        keys: Arc<KeyRing>,
-        metadata_max_age: u64,
-        jwks_max_age: u64,
-    ) -> Self {
+    pub fn new(metadata: &ProviderMetadata, keys: Arc<KeyRing>, metadata_max_age: u64, jwks_max_age: u64) -> Self {
         let cc = |s: u64| HeaderValue::from_str(&format!("public, max-age={s}")).expect("ASCII");
         Self {
             metadata: Document::new(metadata),
@@ -147,31 +152,21 @@ fn if_none_match(headers: &HeaderMap, etag: &[u8]) -> bool {
     })
 }
 
-fn cached_json(
-    headers: &HeaderMap,
-    body: Arc<[u8]>,
-    etag: HeaderValue,
-    cache_control: HeaderValue,
-) -> Response {
+fn cached_json(headers: &HeaderMap, body: Arc<[u8]>, etag: HeaderValue, cache_control: HeaderValue) -> Response {
     let not_modified = if_none_match(headers, etag.as_bytes());
     let mut res = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut res = axum::body::Body::from(bytes::Bytes::from_owner(body)).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         res
     };
     let h = res.headers_mut();
     h.insert(header::ETAG, etag);
     h.insert(header::CACHE_CONTROL, cache_control);
     // Browser apps read these documents cross-origin.
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     res
 }
 
@@ -208,10 +203,7 @@ mod tests {
     #[test]
     fn etag_matching() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::IF_NONE_MATCH,
-            HeaderValue::from_static("\"a\", W/\"b\""),
-        );
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
         assert!(if_none_match(&h, b"\"b\""));
         assert!(if_none_match(&h, b"\"a\""));
         assert!(!if_none_match(&h, b"\"c\""));

@@ -6,6 +6,13 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{ErrorCode, OAuthError};
+use latchkey_store::StoreError;
+
+pub mod client_auth;
+pub mod cookies;
+pub mod form;
+
+pub use form::{FormError, Params};
 use set_headers::SetHeaders;
 
 mod set_headers {
@@ -88,20 +95,13 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     valid.then_some(token)
 }
 
-static SECURITY_HEADERS: std::sync::LazyLock<Vec<(HeaderName, HeaderValue)>> =
-    std::sync::LazyLock::new(|| {
-        vec![
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        ]
-    });
+static SECURITY_HEADERS: std::sync::LazyLock<Vec<(HeaderName, HeaderValue)>> = std::sync::LazyLock::new(|| {
+    vec![
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    ]
+});
 
 /// Adds headers every response should carry, whatever the endpoint.
 pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
@@ -111,12 +111,24 @@ pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>
     }))
 }
 
+/// The answer to a storage failure: 503 `temporarily_unavailable` when the
+/// backend is unreachable, else 500 `server_error`; details go to the log only.
+pub fn store_error_response(error: &StoreError) -> Response {
+    match error {
+        StoreError::Unavailable(_) => {
+            tracing::warn!(%error, "storage unavailable");
+            oauth_error_response(&OAuthError::unavailable())
+        }
+        _ => {
+            tracing::error!(%error, "storage failure");
+            oauth_error_response(&OAuthError::server_error())
+        }
+    }
+}
+
 /// Fallback for unknown paths: a JSON 404 rather than an empty body.
 pub async fn not_found() -> Response {
-    oauth_error_with_status(
-        StatusCode::NOT_FOUND,
-        &OAuthError::invalid_request("no such endpoint"),
-    )
+    oauth_error_with_status(StatusCode::NOT_FOUND, &OAuthError::invalid_request("no such endpoint"))
 }
 
 /// Answer for a request body over the endpoint's limit.
@@ -141,10 +153,7 @@ mod tests {
 
     #[test]
     fn bearer_tokens() {
-        assert_eq!(
-            bearer_token(&headers(&["Bearer abc.DEF-_~+/="])),
-            Some("abc.DEF-_~+/=")
-        );
+        assert_eq!(bearer_token(&headers(&["Bearer abc.DEF-_~+/="])), Some("abc.DEF-_~+/="));
         assert_eq!(bearer_token(&headers(&["bearer abc"])), Some("abc"));
         assert_eq!(bearer_token(&headers(&["BEARER abc"])), Some("abc"));
         assert_eq!(bearer_token(&headers(&["Basic abc"])), None);

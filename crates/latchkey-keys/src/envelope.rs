@@ -36,19 +36,15 @@ impl EncryptionKey {
                 .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
                 .map_err(|_| KeyError::InvalidEncryptionKey("not base64 or hex".into()))?
         };
-        let arr: [u8; 32] = bytes.try_into().map_err(|v: Vec<u8>| {
-            KeyError::InvalidEncryptionKey(format!("{} bytes, need 32", v.len()))
-        })?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|v: Vec<u8>| KeyError::InvalidEncryptionKey(format!("{} bytes, need 32", v.len())))?;
         Ok(Self(arr))
     }
 }
 
 /// Seals a PEM private key when an encryption key is given; returns it unchanged otherwise.
-pub fn seal_private_key(
-    pem: &str,
-    kid: &str,
-    key: Option<&EncryptionKey>,
-) -> Result<String, KeyError> {
+pub fn seal_private_key(pem: &str, kid: &str, key: Option<&EncryptionKey>) -> Result<String, KeyError> {
     let Some(key) = key else {
         return Ok(pem.to_string());
     };
@@ -72,32 +68,19 @@ pub fn seal_private_key(
 }
 
 /// Opens a stored private key: sealed ones need the key, plain PEM passes through.
-pub fn open_private_key(
-    stored: &str,
-    kid: &str,
-    key: Option<&EncryptionKey>,
-) -> Result<String, KeyError> {
+pub fn open_private_key(stored: &str, kid: &str, key: Option<&EncryptionKey>) -> Result<String, KeyError> {
     let Some(encoded) = stored.strip_prefix(PREFIX) else {
         return Ok(stored.to_string());
     };
     let key = key.ok_or(KeyError::EncryptionKeyMissing)?;
-    let blob = URL_SAFE_NO_PAD
-        .decode(encoded)
-        .map_err(|_| KeyError::Decrypt)?;
+    let blob = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| KeyError::Decrypt)?;
     if blob.len() < NONCE + TAG {
         return Err(KeyError::Decrypt);
     }
     let (nonce, rest) = blob.split_at(NONCE);
     let (tag, ct) = rest.split_at(TAG);
-    let pem = decrypt_aead(
-        Cipher::aes_256_gcm(),
-        &key.0,
-        Some(nonce),
-        kid.as_bytes(),
-        ct,
-        tag,
-    )
-    .map_err(|_| KeyError::Decrypt)?;
+    let pem = decrypt_aead(Cipher::aes_256_gcm(), &key.0, Some(nonce), kid.as_bytes(), ct, tag)
+        .map_err(|_| KeyError::Decrypt)?;
     String::from_utf8(pem).map_err(|_| KeyError::Decrypt)
 }
 

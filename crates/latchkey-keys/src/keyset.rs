@@ -1,10 +1,12 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use josekit::jws::alg::rsassa::RsassaJwsSigner;
-use josekit::jws::{JwsSigner, RS256};
+use josekit::jwk::Jwk;
+use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
+use josekit::jws::{JwsSigner, JwsVerifier, RS256};
 use sha2::{Digest, Sha256};
 
 use crate::KeyError;
@@ -42,6 +44,14 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SigningKey {
     pub fn from_pem(kid: &str, pem: &str) -> Result<Self, KeyError> {
         let signer = RS256
@@ -64,13 +74,9 @@ impl SigningKey {
     /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
     pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, KeyError> {
         let header = serde_json::json!({"alg": "RS256", "typ": typ, "kid": self.kid});
-        let mut out =
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
+        let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(
-            serde_json::to_vec(claims).expect("claims serialize"),
-            &mut out,
-        );
+        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).expect("claims serialize"), &mut out);
         let signature = self
             .signer
             .sign(out.as_bytes())
@@ -81,10 +87,30 @@ impl SigningKey {
     }
 }
 
+/// Why a JWT did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("not a compact JWS")]
+    Malformed,
+    #[error("algorithm is not RS256")]
+    Algorithm,
+    #[error("signed by a key that is not published here")]
+    UnknownKey,
+    #[error("bad signature")]
+    Signature,
+}
+
+/// A verified JWT's header and claims.
+#[derive(Debug, Clone)]
+pub struct VerifiedJwt {
+    pub header: serde_json::Map<String, serde_json::Value>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Everything derived from the current keys, built once per change.
-#[derive(Debug)]
 pub struct KeySet {
     signing: Option<Arc<SigningKey>>,
+    verifiers: HashMap<String, RsassaJwsVerifier>,
     jwks: Arc<[u8]>,
     etag: String,
     fingerprint: String,
@@ -96,12 +122,17 @@ impl KeySet {
     pub fn build(keys: Vec<KeyMaterial>) -> Result<Self, KeyError> {
         let fingerprint = Self::fingerprint_of(keys.iter().map(|k| (k.kid.as_str(), k.key_use)));
         let mut signing = None;
+        let mut verifiers = HashMap::new();
         let mut published = Vec::with_capacity(keys.len());
         for key in keys {
             let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk)
                 .map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
-            let public = Self::public_members(&jwk)
-                .ok_or_else(|| KeyError::InvalidPublicKey(key.kid.clone()))?;
+            let public = Self::public_members(&jwk).ok_or_else(|| KeyError::InvalidPublicKey(key.kid.clone()))?;
+            let map = public.as_object().cloned().unwrap_or_default();
+            let verifier = Jwk::from_map(map)
+                .and_then(|jwk| RS256.verifier_from_jwk(&jwk))
+                .map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
+            verifiers.insert(key.kid.clone(), verifier);
             if key.key_use == KeyUse::Signing {
                 let pem = key
                     .private_pem
@@ -116,12 +147,10 @@ impl KeySet {
         let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": published }))
             .expect("jwks")
             .into();
-        let etag = format!(
-            "\"{}\"",
-            &URL_SAFE_NO_PAD.encode(Sha256::digest(&jwks))[..27]
-        );
+        let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(&jwks))[..27]);
         Ok(Self {
             signing,
+            verifiers,
             jwks,
             etag,
             fingerprint,
@@ -147,6 +176,33 @@ impl KeySet {
         keys.map(|(kid, u)| format!("{kid}:{}", if u == KeyUse::Signing { 's' } else { 'p' }))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Verifies a compact RS256 JWS signed by any published key. Claims
+    /// (issuer, audience, expiry) are the caller's to check.
+    pub fn verify_jwt(&self, token: &str) -> Result<VerifiedJwt, VerifyError> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(VerifyError::Malformed);
+        };
+        let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Malformed);
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&decode(h)?).map_err(|_| VerifyError::Malformed)?;
+        if header.get("alg").and_then(|v| v.as_str()) != Some("RS256") {
+            return Err(VerifyError::Algorithm);
+        }
+        let kid = header
+            .get("kid")
+            .and_then(|v| v.as_str())
+            .ok_or(VerifyError::UnknownKey)?;
+        let verifier = self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?;
+        let signature = decode(sig)?;
+        let signed = &token[..h.len() + 1 + p.len()];
+        verifier
+            .verify(signed.as_bytes(), &signature)
+            .map_err(|_| VerifyError::Signature)?;
+        let claims = serde_json::from_slice(&decode(p)?).map_err(|_| VerifyError::Malformed)?;
+        Ok(VerifiedJwt { header, claims })
     }
 
     pub fn empty() -> Self {

@@ -39,8 +39,7 @@ pub fn generate_rsa(bits: u32) -> Result<GeneratedKey, KeyError> {
     let pair = RS256
         .generate_key_pair(bits)
         .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let private_pem = String::from_utf8(pair.to_pem_private_key())
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let private_pem = String::from_utf8(pair.to_pem_private_key()).map_err(|e| KeyError::Generate(e.to_string()))?;
     let jwk = pair.to_jwk_public_key();
     let n = jwk
         .parameter("n")
@@ -74,24 +73,15 @@ mod tests {
     fn rfc_7638_example_thumbprint() {
         // The example key of RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(
-            thumbprint(n, "AQAB"),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]
     fn generated_key_is_named_by_its_thumbprint() {
         let key = generate_rsa(2048).unwrap();
-        assert_eq!(
-            key.kid,
-            thumbprint(key.public_jwk["n"].as_str().unwrap(), "AQAB")
-        );
+        assert_eq!(key.kid, thumbprint(key.public_jwk["n"].as_str().unwrap(), "AQAB"));
         assert!(key.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(key.public_jwk.get("d").is_none());
-        assert!(matches!(
-            generate_rsa(1024),
-            Err(KeyError::UnsupportedSize(1024))
-        ));
+        assert!(matches!(generate_rsa(1024), Err(KeyError::UnsupportedSize(1024))));
     }
 }

@@ -14,9 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use latchkey_core::client::ClientSettings;
 use latchkey_core::secret::{constant_time_eq, hash_client_secret};
-use latchkey_core::{
-    Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, random,
-};
+use latchkey_core::{Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, random};
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
 use latchkey_store::{ClientStore, StoreError};
 
@@ -64,10 +62,9 @@ pub enum RegistrationError {
 impl IntoResponse for RegistrationError {
     fn into_response(self) -> Response {
         let error = match &self {
-            Self::MissingToken | Self::WrongToken => OAuthError::new(
-                ErrorCode::InvalidToken,
-                "a valid initial access token is required",
-            ),
+            Self::MissingToken | Self::WrongToken => {
+                OAuthError::new(ErrorCode::InvalidToken, "a valid initial access token is required")
+            }
             Self::NotJson => OAuthError::invalid_request("content type must be application/json"),
             Self::TooLarge => OAuthError::invalid_request("request body too large"),
             Self::Malformed(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m.clone()),
@@ -119,12 +116,10 @@ async fn register(
         return Err(RegistrationError::NotJson);
     }
     let body = body.map_err(|_| RegistrationError::TooLarge)?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| RegistrationError::Malformed(format!("not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| RegistrationError::Malformed(format!("not valid JSON: {e}")))?;
     if !value.is_object() {
-        return Err(RegistrationError::Malformed(
-            "the body must be a JSON object".into(),
-        ));
+        return Err(RegistrationError::Malformed("the body must be a JSON object".into()));
     }
     let metadata: ClientMetadata =
         serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
@@ -152,9 +147,7 @@ async fn register(
         obj.insert("client_secret_expires_at".into(), 0.into());
     }
     let mut res = json_no_store(StatusCode::CREATED, &body);
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(res)
 }

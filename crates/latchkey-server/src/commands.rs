@@ -26,10 +26,7 @@ impl Context {
     /// Prints `value` as JSON with `--json`, else `text`.
     pub fn print(&self, text: impl FnOnce() -> String, value: &serde_json::Value) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("JSON serializes")
-            );
+            println!("{}", serde_json::to_string_pretty(value).expect("JSON serializes"));
         } else {
             println!("{}", text());
         }
@@ -58,16 +55,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
     .map_err(|e| {
         ConfigError::new(
             "database_url",
-            format!(
-                "cannot open {}: {e}",
-                config::redact(&settings.database_url)
-            ),
+            format!("cannot open {}: {e}", config::redact(&settings.database_url)),
         )
     })?;
-    store
-        .migrate()
-        .await
-        .context("applying database migrations")?;
+    store.migrate().await.context("applying database migrations")?;
     Ok(store)
 }
 

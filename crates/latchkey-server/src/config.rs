@@ -61,6 +61,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("keys.encryption_key_file", Kind::Str),
     ("tokens.access_token_ttl_seconds", Kind::Int),
     ("tokens.id_token_ttl_seconds", Kind::Int),
+    ("tokens.code_ttl_seconds", Kind::Int),
+    ("tokens.refresh_token_ttl_seconds", Kind::Int),
+    ("tokens.default_audience", Kind::Str),
+    ("pkce.require_for_confidential", Kind::Bool),
+    ("sessions.ttl_seconds", Kind::Int),
+    ("ui.product_name", Kind::Str),
+    ("ui.logo_uri", Kind::Str),
     ("registration.mode", Kind::Str),
     ("registration.initial_access_token", Kind::Str),
     ("registration.allow_insecure_redirects", Kind::Bool),
@@ -68,10 +75,7 @@ const KEYS: &[(&str, Kind)] = &[
 ];
 
 /// Short aliases for the most used variables.
-const ALIASES: &[(&str, &str)] = &[(
-    "LATCHKEY_REGISTRATION_TOKEN",
-    "registration.initial_access_token",
-)];
+const ALIASES: &[(&str, &str)] = &[("LATCHKEY_REGISTRATION_TOKEN", "registration.initial_access_token")];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -87,6 +91,51 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub registration: RegistrationConfig,
     pub discovery: DiscoveryConfig,
+    pub pkce: PkceConfig,
+    pub sessions: SessionsConfig,
+    pub ui: UiConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PkceConfig {
+    pub require_for_confidential: bool,
+}
+
+impl Default for PkceConfig {
+    fn default() -> Self {
+        Self {
+            require_for_confidential: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    pub ttl_seconds: i64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self { ttl_seconds: 7 * 86400 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    pub product_name: String,
+    pub logo_uri: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            product_name: "Latchkey".into(),
+            logo_uri: String::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -103,6 +152,9 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             registration: RegistrationConfig::default(),
             discovery: DiscoveryConfig::default(),
+            pkce: PkceConfig::default(),
+            sessions: SessionsConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -154,6 +206,10 @@ impl Default for KeysConfig {
 pub struct TokensConfig {
     pub access_token_ttl_seconds: i64,
     pub id_token_ttl_seconds: i64,
+    pub code_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    /// Empty: the issuer.
+    pub default_audience: String,
 }
 
 impl Default for TokensConfig {
@@ -161,6 +217,9 @@ impl Default for TokensConfig {
         Self {
             access_token_ttl_seconds: 900,
             id_token_ttl_seconds: 3600,
+            code_ttl_seconds: 60,
+            refresh_token_ttl_seconds: 30 * 86400,
+            default_audience: String::new(),
         }
     }
 }
@@ -182,9 +241,7 @@ pub struct DiscoveryConfig {
 
 impl Default for DiscoveryConfig {
     fn default() -> Self {
-        Self {
-            max_age_seconds: 3600,
-        }
+        Self { max_age_seconds: 3600 }
     }
 }
 
@@ -224,6 +281,13 @@ pub struct Settings {
     pub registration: RegistrationMode,
     pub allow_insecure_redirects: bool,
     pub discovery_max_age_seconds: u64,
+    pub code_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub default_audience: String,
+    pub require_pkce_for_confidential: bool,
+    pub session_ttl: i64,
+    pub product_name: String,
+    pub logo_uri: Option<String>,
 }
 
 impl Settings {
@@ -237,21 +301,13 @@ impl Settings {
 }
 
 /// Loads the configuration: the file (if any) and the environment over the defaults.
-pub fn load(
-    path: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
+pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let mut table = match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new("config", format!("cannot read {}: {e}", path.display()))
-            })?;
-            text.parse::<toml::Table>().map_err(|e| {
-                ConfigError::new(
-                    "config",
-                    format!("{} is not valid TOML: {e}", path.display()),
-                )
-            })?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?
         }
         None => toml::Table::new(),
     };
@@ -272,27 +328,24 @@ pub fn load(
             .find(|(k, _)| *k == key)
             .map(|(_, kind)| *kind)
             .unwrap_or(Kind::Str);
-        let value =
-            match kind {
-                Kind::Str => toml::Value::String(raw),
-                Kind::Int => toml::Value::Integer(raw.trim().parse().map_err(|_| {
-                    ConfigError::new(key, format!("{raw:?} is not a whole number"))
-                })?),
-                Kind::Bool => toml::Value::Boolean(match raw.trim() {
-                    "true" | "1" | "yes" | "on" => true,
-                    "false" | "0" | "no" | "off" => false,
-                    _ => {
-                        return Err(ConfigError::new(
-                            key,
-                            format!("{raw:?} is not true or false"),
-                        ));
-                    }
-                }),
-            };
+        let value = match kind {
+            Kind::Str => toml::Value::String(raw),
+            Kind::Int => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::new(key, format!("{raw:?} is not a whole number")))?,
+            ),
+            Kind::Bool => toml::Value::Boolean(match raw.trim() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::new(key, format!("{raw:?} is not true or false")));
+                }
+            }),
+        };
         set_path(&mut table, key, value);
     }
-    Config::deserialize(toml::Value::Table(table))
-        .map_err(|e| ConfigError::new("config", e.to_string()))
+    Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::new("config", e.to_string()))
 }
 
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
@@ -355,27 +408,16 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
         other => {
-            return Err(ConfigError::new(
-                "log_format",
-                format!("{other:?} is not text or json"),
-            ));
+            return Err(ConfigError::new("log_format", format!("{other:?} is not text or json")));
         }
     };
     if tracing_subscriber::EnvFilter::try_new(&config.log_level).is_err() {
         return Err(ConfigError::new(
             "log_level",
-            format!(
-                "{:?} is not a log filter such as info or debug",
-                config.log_level
-            ),
+            format!("{:?} is not a log filter such as info or debug", config.log_level),
         ));
     }
-    let db_max_connections = range(
-        "database.max_connections",
-        config.database.max_connections,
-        1,
-        1000,
-    )? as u32;
+    let db_max_connections = range("database.max_connections", config.database.max_connections, 1, 1000)? as u32;
     let acquire = range(
         "database.acquire_timeout_seconds",
         config.database.acquire_timeout_seconds,
@@ -410,12 +452,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         0,
         30 * 86400,
     )?;
-    let jwks_max_age = range(
-        "keys.jwks_max_age_seconds",
-        config.keys.jwks_max_age_seconds,
-        0,
-        86400,
-    )?;
+    let jwks_max_age = range("keys.jwks_max_age_seconds", config.keys.jwks_max_age_seconds, 0, 86400)?;
     let encryption_key = match (
         config.keys.encryption_key.is_empty(),
         config.keys.encryption_key_file.is_empty(),
@@ -433,15 +470,12 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         ),
         (true, false) => {
             let path = &config.keys.encryption_key_file;
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new(
-                    "keys.encryption_key_file",
-                    format!("cannot read {path}: {e}"),
-                )
-            })?;
-            Some(EncryptionKey::parse(&text).map_err(|e| {
-                ConfigError::new("keys.encryption_key_file", format!("{path}: {e}"))
-            })?)
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new("keys.encryption_key_file", format!("cannot read {path}: {e}")))?;
+            Some(
+                EncryptionKey::parse(&text)
+                    .map_err(|e| ConfigError::new("keys.encryption_key_file", format!("{path}: {e}")))?,
+            )
         }
     };
     let access_ttl = range(
@@ -483,12 +517,32 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             ));
         }
     };
-    let discovery_max_age = range(
-        "discovery.max_age_seconds",
-        config.discovery.max_age_seconds,
-        0,
-        86400,
+    let discovery_max_age = range("discovery.max_age_seconds", config.discovery.max_age_seconds, 0, 86400)?;
+    let code_ttl = range("tokens.code_ttl_seconds", config.tokens.code_ttl_seconds, 1, 600)?;
+    let refresh_ttl = range(
+        "tokens.refresh_token_ttl_seconds",
+        config.tokens.refresh_token_ttl_seconds,
+        60,
+        365 * 86400,
     )?;
+    let default_audience = if config.tokens.default_audience.is_empty() {
+        issuer.clone()
+    } else {
+        config.tokens.default_audience.clone()
+    };
+    let session_ttl = range("sessions.ttl_seconds", config.sessions.ttl_seconds, 60, 365 * 86400)?;
+    let product_name = config.ui.product_name.trim().to_string();
+    if product_name.is_empty() || product_name.chars().count() > 60 {
+        return Err(ConfigError::new("ui.product_name", "must be 1 to 60 characters"));
+    }
+    let logo_uri = match config.ui.logo_uri.as_str() {
+        "" => None,
+        uri => {
+            latchkey_core::redirect_uri::validate_web_uri(uri, false)
+                .map_err(|why| ConfigError::new("ui.logo_uri", format!("{uri:?} {why}")))?;
+            Some(uri.to_string())
+        }
+    };
 
     Ok(Settings {
         issuer,
@@ -509,6 +563,13 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         registration,
         allow_insecure_redirects: config.registration.allow_insecure_redirects,
         discovery_max_age_seconds: discovery_max_age as u64,
+        code_ttl,
+        refresh_token_ttl: refresh_ttl,
+        default_audience,
+        require_pkce_for_confidential: config.pkce.require_for_confidential,
+        session_ttl,
+        product_name,
+        logo_uri,
     })
 }
 
@@ -516,8 +577,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
 /// query, fragment or trailing slash (OIDC Discovery §3, RFC 8414 §2).
 fn validate_issuer(raw: &str) -> Result<String, ConfigError> {
     let err = |m: &str| ConfigError::new("issuer", format!("{raw:?} {m}"));
-    let url = Url::parse(raw)
-        .map_err(|_| err("is not an absolute URL such as https://id.example.com"))?;
+    let url = Url::parse(raw).map_err(|_| err("is not an absolute URL such as https://id.example.com"))?;
     if raw.contains('?') || url.query().is_some() {
         return Err(err("must not contain a query"));
     }
@@ -552,11 +612,7 @@ pub fn redact(url: &str) -> String {
 
 /// The config file named by `--config`, else by `LATCHKEY_CONFIG`.
 pub fn config_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    flag.or_else(|| {
-        env("LATCHKEY_CONFIG")
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-    })
+    flag.or_else(|| env("LATCHKEY_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from))
 }
 
 #[cfg(test)]
@@ -565,10 +621,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -599,52 +652,29 @@ mod tests {
         assert_eq!(s.issuer_path, "/tenant");
         assert_eq!(s.rsa_bits, 3072);
         assert!(s.allow_insecure_redirects);
-        assert_eq!(
-            s.registration,
-            RegistrationMode::Token("0123456789abcdef0123".into())
-        );
+        assert_eq!(s.registration, RegistrationMode::Token("0123456789abcdef0123".into()));
     }
 
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
         let cases: &[Case] = &[
-            (
-                &[("LATCHKEY_ISSUER", "https://id.example.com?x=1")],
-                "issuer",
-                "query",
-            ),
+            (&[("LATCHKEY_ISSUER", "https://id.example.com?x=1")], "issuer", "query"),
             (
                 &[("LATCHKEY_ISSUER", "https://id.example.com/#f")],
                 "issuer",
                 "fragment",
             ),
-            (
-                &[("LATCHKEY_ISSUER", "http://id.example.com")],
-                "issuer",
-                "plain http",
-            ),
-            (
-                &[("LATCHKEY_ISSUER", "https://id.example.com/")],
-                "issuer",
-                "slash",
-            ),
+            (&[("LATCHKEY_ISSUER", "http://id.example.com")], "issuer", "plain http"),
+            (&[("LATCHKEY_ISSUER", "https://id.example.com/")], "issuer", "slash"),
             (&[("LATCHKEY_LISTEN", "nowhere")], "listen", "address"),
             (
                 &[("LATCHKEY_DATABASE_URL", "mysql://x")],
                 "database_url",
                 "not supported",
             ),
-            (
-                &[("LATCHKEY_KEYS_RSA_BITS", "1024")],
-                "keys.rsa_bits",
-                "not supported",
-            ),
-            (
-                &[("LATCHKEY_KEYS_RSA_BITS", "many")],
-                "keys.rsa_bits",
-                "whole number",
-            ),
+            (&[("LATCHKEY_KEYS_RSA_BITS", "1024")], "keys.rsa_bits", "not supported"),
+            (&[("LATCHKEY_KEYS_RSA_BITS", "many")], "keys.rsa_bits", "whole number"),
             (
                 &[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", "/nonexistent/key")],
                 "keys.encryption_key_file",
@@ -670,11 +700,7 @@ mod tests {
                 "registration.initial_access_token",
                 "16",
             ),
-            (
-                &[("LATCHKEY_LOG_FORMAT", "xml")],
-                "log_format",
-                "text or json",
-            ),
+            (&[("LATCHKEY_LOG_FORMAT", "xml")], "log_format", "text or json"),
         ];
         for (env, key, needle) in cases {
             let err = settings(env).unwrap_err();
@@ -689,11 +715,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("latchkey-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
-        std::fs::write(
-            &file,
-            "issuer = \"https://a.example\"\n[keys]\nrsa_bits = 4096\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "issuer = \"https://a.example\"\n[keys]\nrsa_bits = 4096\n").unwrap();
         let c = load(Some(&file), &env_of(&[("LATCHKEY_KEYS_RSA_BITS", "3072")])).unwrap();
         assert_eq!(c.issuer, "https://a.example");
         assert_eq!(c.keys.rsa_bits, 3072, "the environment wins over the file");
@@ -706,17 +728,11 @@ mod tests {
 
     #[test]
     fn example_config_documents_every_key_and_parses() {
-        let example = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/latchkey.example.toml"
-        );
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/latchkey.example.toml");
         let text = std::fs::read_to_string(example).unwrap();
         for (key, _) in KEYS {
             let leaf = key.rsplit('.').next().unwrap();
-            assert!(
-                text.contains(&format!("{leaf} =")),
-                "example config lacks {key}"
-            );
+            assert!(text.contains(&format!("{leaf} =")), "example config lacks {key}");
         }
         let config = load(Some(Path::new(example)), &env_of(&[])).unwrap();
         let defaults = Config::default();

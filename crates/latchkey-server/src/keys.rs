@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use latchkey_core::Clock;
 use latchkey_keys::{
-    EncryptionKey, KeyMaterial, KeyRing, KeySet, KeyUse, generate_rsa, open_private_key,
-    seal_private_key,
+    EncryptionKey, KeyMaterial, KeyRing, KeySet, KeyUse, generate_rsa, open_private_key, seal_private_key,
 };
 use latchkey_store::{KeyState, KeyStore, StoreError, StoredKey};
 
@@ -60,11 +59,7 @@ async fn generate(state: KeyState, settings: &Settings, now: i64) -> Result<Stor
 
 /// Makes sure there is an active and a next key. Replicas starting together
 /// race safely: the store admits one of each and the losers re-read.
-pub async fn ensure_keys(
-    store: &dyn KeyStore,
-    clock: &dyn Clock,
-    settings: &Settings,
-) -> Result<(), KeyOpError> {
+pub async fn ensure_keys(store: &dyn KeyStore, clock: &dyn Clock, settings: &Settings) -> Result<(), KeyOpError> {
     for state in [KeyState::Active, KeyState::Next] {
         if store.list_keys().await?.iter().any(|k| k.state == state) {
             continue;
@@ -191,12 +186,7 @@ pub async fn rotate(
     }
     let new_next = generate(KeyState::Next, settings, now).await?;
     store
-        .rotate_keys(
-            &next.kid,
-            &new_next,
-            now,
-            now + settings.retired_key_grace(),
-        )
+        .rotate_keys(&next.kid, &new_next, now, now + settings.retired_key_grace())
         .await?;
     tracing::info!(active = %next.kid, next = %new_next.kid, "signing keys rotated");
     Ok((next.kid.clone(), new_next.kid))

@@ -5,7 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod keys;
-pub mod password;
+
 pub mod serve;
 pub mod state;
 
@@ -16,10 +16,7 @@ use clap::Parser;
 /// Entry point shared by the `latchkey` binary and the end-to-end tests' copy of it.
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -10,11 +10,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use latchkey_authorize::pages::Ui;
+use latchkey_authorize::{AuthorizeSettings, AuthorizeState};
 use latchkey_core::{Clock, RegistrationPolicy, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
 use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
 use latchkey_store::{ClientStore, Health, KeyStore};
+use latchkey_token::{TokenSettings, TokenState};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::commands::open_store;
@@ -39,18 +42,60 @@ fn init_logging(settings: &Settings) {
     };
 }
 
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 /// The provider metadata: exactly what this build implements.
 pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
     let url = |path: &str| format!("{}{path}", settings.issuer);
     ProviderMetadata {
         issuer: settings.issuer.clone(),
+        authorization_endpoint: Some(url("/authorize")),
+        token_endpoint: Some(url("/token")),
+        userinfo_endpoint: Some(url("/userinfo")),
         jwks_uri: url(JWKS_PATH),
-        registration_endpoint: (settings.registration != RegistrationMode::Closed)
-            .then(|| url(REGISTRATION_PATH)),
-        response_types_supported: Vec::new(),
-        subject_types_supported: vec!["public".into()],
-        id_token_signing_alg_values_supported: vec!["RS256".into()],
-        ..Default::default()
+        registration_endpoint: (settings.registration != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
+        scopes_supported: strings(&["openid", "profile", "email", "phone", "offline_access"]),
+        response_types_supported: strings(&["code"]),
+        response_modes_supported: strings(&["query", "form_post"]),
+        grant_types_supported: strings(&["authorization_code"]),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: strings(&["RS256"]),
+        token_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post", "none"]),
+        code_challenge_methods_supported: strings(&["S256"]),
+        claims_supported: strings(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "azp",
+            "at_hash",
+            "sid",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "updated_at",
+            "email",
+            "email_verified",
+            "phone_number",
+            "phone_number_verified",
+        ]),
+        acr_values_supported: strings(&[latchkey_authorize::ACR_PASSWORD]),
+        display_values_supported: strings(&["page", "popup", "touch", "wap"]),
+        ui_locales_supported: strings(&["en"]),
+        prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
+        authorization_response_iss_parameter_supported: true,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        claims_parameter_supported: false,
+        service_documentation: None,
     }
 }
 
@@ -59,7 +104,9 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     let mut api: Router<AppState> = Router::new()
         .merge(latchkey_discovery::router(JWKS_PATH))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .merge(latchkey_authorize::router())
+        .merge(latchkey_token::router());
     if settings.registration != RegistrationMode::Closed {
         api = api.merge(latchkey_registration::router(REGISTRATION_PATH));
     }
@@ -131,20 +178,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     ensure_keys(key_store.as_ref(), clock.as_ref(), &settings)
         .await
         .context("preparing signing keys")?;
-    let key_set = load_key_set(
-        key_store.as_ref(),
-        settings.encryption_key.as_ref(),
-        clock.now(),
-        None,
-    )
-    .await
-    .map_err(|e| {
-        ConfigError::new(
-            "keys.encryption_key",
-            format!("cannot load the signing keys: {e}"),
-        )
-    })?
-    .expect("a first load always builds");
+    let key_set = load_key_set(key_store.as_ref(), settings.encryption_key.as_ref(), clock.now(), None)
+        .await
+        .map_err(|e| ConfigError::new("keys.encryption_key", format!("cannot load the signing keys: {e}")))?
+        .expect("a first load always builds");
     let ring = Arc::new(KeyRing::new(key_set));
 
     let state = AppState {
@@ -169,17 +206,50 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             database: Arc::new(store.clone()) as Arc<dyn Health>,
             timeout: Duration::from_secs(2),
         },
+        authorize: AuthorizeState {
+            settings: Arc::new(AuthorizeSettings {
+                issuer: settings.issuer.clone(),
+                base_path: settings.issuer_path.clone(),
+                code_ttl: settings.code_ttl,
+                session_ttl: settings.session_ttl,
+                interaction_ttl: 600,
+                require_pkce_for_confidential: settings.require_pkce_for_confidential,
+                secure_cookies: settings.issuer.starts_with("https://"),
+                ui: Ui {
+                    product_name: settings.product_name.clone(),
+                    logo_uri: settings.logo_uri.clone(),
+                    css_href: format!("{}/assets/latchkey.css", settings.issuer_path),
+                },
+            }),
+            clients: Arc::new(store.clone()),
+            users: Arc::new(store.clone()),
+            sessions: Arc::new(store.clone()),
+            consents: Arc::new(store.clone()),
+            interactions: Arc::new(store.clone()),
+            codes: Arc::new(store.clone()),
+            keys: ring.clone(),
+            clock: clock.clone(),
+        },
+        token: TokenState {
+            settings: Arc::new(TokenSettings {
+                issuer: settings.issuer.clone(),
+                access_token_ttl: settings.access_token_ttl,
+                id_token_ttl: settings.id_token_ttl,
+                refresh_token_ttl: settings.refresh_token_ttl,
+                default_audience: settings.default_audience.clone(),
+            }),
+            clients: Arc::new(store.clone()),
+            users: Arc::new(store.clone()),
+            codes: Arc::new(store.clone()),
+            keys: ring.clone(),
+            clock: clock.clone(),
+        },
     };
     let app = router(&settings, state);
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .map_err(|e| {
-            ConfigError::new(
-                "listen",
-                format!("cannot listen on {}: {e}", settings.listen),
-            )
-        })?;
+        .map_err(|e| ConfigError::new("listen", format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr()?;
     let refresher = spawn_refresher(
         key_store,

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use latchkey_authorize::AuthorizeState;
 use latchkey_discovery::DiscoveryState;
 use latchkey_registration::RegistrationState;
 use latchkey_store::Health;
+use latchkey_token::TokenState;
 
 /// What the health endpoints need.
 #[derive(Clone)]
@@ -20,6 +22,20 @@ pub struct AppState {
     pub discovery: DiscoveryState,
     pub registration: RegistrationState,
     pub health: HealthState,
+    pub authorize: AuthorizeState,
+    pub token: TokenState,
+}
+
+impl FromRef<AppState> for AuthorizeState {
+    fn from_ref(s: &AppState) -> Self {
+        s.authorize.clone()
+    }
+}
+
+impl FromRef<AppState> for TokenState {
+    fn from_ref(s: &AppState) -> Self {
+        s.token.clone()
+    }
 }
 
 impl FromRef<AppState> for DiscoveryState {

@@ -17,8 +17,7 @@ fn decode(row: &AnyRow) -> StoreResult<Client> {
     Ok(Client {
         client_id: row.try_get("client_id").map_err(map_err)?,
         secret_hash: row.try_get("secret_hash").map_err(map_err)?,
-        settings: serde_json::from_str(&settings)
-            .map_err(|e| StoreError::Corrupt(format!("client settings: {e}")))?,
+        settings: serde_json::from_str(&settings).map_err(|e| StoreError::Corrupt(format!("client settings: {e}")))?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         updated_at: row.try_get("updated_at").map_err(map_err)?,
     })
@@ -48,15 +47,11 @@ impl ClientStore for SqlStore {
     }
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM clients WHERE client_id = $1"
-        ))
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1"))
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -73,14 +68,15 @@ impl ClientStore for SqlStore {
     }
 
     async fn update_client(&self, client: &Client) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE clients SET secret_hash = $2, settings = $3, updated_at = $4 WHERE client_id = $1")
-            .bind(&client.client_id)
-            .bind(&client.secret_hash)
-            .bind(settings_json(client))
-            .bind(client.updated_at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let done =
+            sqlx::query("UPDATE clients SET secret_hash = $2, settings = $3, updated_at = $4 WHERE client_id = $1")
+                .bind(&client.client_id)
+                .bind(&client.secret_hash)
+                .bind(settings_json(client))
+                .bind(client.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -5,9 +5,7 @@ use latchkey_core::Scope;
 use latchkey_core::grant::{
     Authentication, AuthorizationCode, Consent, Interaction, InteractionStage, RefreshToken, Session,
 };
-use latchkey_store::{
-    CodeStore, ConsentStore, InteractionStore, Redemption, SessionStore, StoreError, StoreResult,
-};
+use latchkey_store::{CodeStore, ConsentStore, InteractionStore, Redemption, SessionStore, StoreError, StoreResult};
 use sqlx::Row;
 
 use crate::{SqlStore, map_err};
@@ -36,42 +34,44 @@ impl SessionStore for SqlStore {
     }
 
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
-        let Some(row) = sqlx::query(
-            "SELECT auth, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-        )
-        .bind(id_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
+        let Some(row) =
+            sqlx::query("SELECT auth, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
         else {
             return Ok(None);
         };
         let auth: String = row.try_get("auth").map_err(map_err)?;
         let auth: Authentication = serde_json::from_str(&auth).map_err(|e| corrupt("session", e))?;
-        let clients = sqlx::query("SELECT client_id FROM session_clients WHERE session_id_hash = $1 ORDER BY client_id")
-            .bind(id_hash)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let clients =
+            sqlx::query("SELECT client_id FROM session_clients WHERE session_id_hash = $1 ORDER BY client_id")
+                .bind(id_hash)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
         Ok(Some(Session {
             id_hash: id_hash.to_string(),
             auth,
             created_at: row.try_get("created_at").map_err(map_err)?,
             expires_at: row.try_get("expires_at").map_err(map_err)?,
-            client_ids: clients.iter().map(|r| r.try_get("client_id")).collect::<Result<_, _>>().map_err(map_err)?,
+            client_ids: clients
+                .iter()
+                .map(|r| r.try_get("client_id"))
+                .collect::<Result<_, _>>()
+                .map_err(map_err)?,
         }))
     }
 
     async fn add_session_client(&self, id_hash: &str, client_id: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO session_clients (session_id_hash, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(id_hash)
-        .bind(client_id)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        sqlx::query("INSERT INTO session_clients (session_id_hash, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id_hash)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
@@ -95,14 +95,13 @@ impl SessionStore for SqlStore {
 #[async_trait]
 impl ConsentStore for SqlStore {
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
-        let Some(row) = sqlx::query(
-            "SELECT scope, granted_at, updated_at FROM consents WHERE user_id = $1 AND client_id = $2",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
+        let Some(row) =
+            sqlx::query("SELECT scope, granted_at, updated_at FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
         else {
             return Ok(None);
         };
@@ -254,11 +253,13 @@ impl CodeStore for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        let Some(row) = sqlx::query("SELECT client_id, data, consumed_at, expires_at FROM authorization_codes WHERE code_hash = $1")
-            .bind(code_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+        let Some(row) = sqlx::query(
+            "SELECT client_id, data, consumed_at, expires_at FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
         else {
             return Ok(Redemption::NotFound);
         };
@@ -343,12 +344,14 @@ impl CodeStore for SqlStore {
             let jti: Option<String> = row.try_get("access_jti").map_err(map_err)?;
             let exp: Option<i64> = row.try_get("access_exp").map_err(map_err)?;
             if let (Some(jti), Some(exp)) = (jti, exp) {
-                sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(jti)
-                    .bind(exp)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(jti)
+                .bind(exp)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             }
         }
         tx.commit().await.map_err(map_err)

@@ -16,8 +16,7 @@ fn decode(row: &AnyRow) -> StoreResult<StoredKey> {
     Ok(StoredKey {
         kid: row.try_get("kid").map_err(map_err)?,
         alg: row.try_get("alg").map_err(map_err)?,
-        state: KeyState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("key state {state:?}")))?,
+        state: KeyState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("key state {state:?}")))?,
         private_key: row.try_get("private_key").map_err(map_err)?,
         public_jwk: row.try_get("public_jwk").map_err(map_err)?,
         created_at: row.try_get("created_at").map_err(map_err)?,
@@ -58,50 +57,37 @@ impl KeyStore for SqlStore {
     }
 
     async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
-        insert_query(key)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        insert_query(key).execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
 
-    async fn rotate_keys(
-        &self,
-        next_kid: &str,
-        new_next: &StoredKey,
-        now: i64,
-        remove_after: i64,
-    ) -> StoreResult<()> {
+    async fn rotate_keys(&self, next_kid: &str, new_next: &StoredKey, now: i64, remove_after: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // Take the write lock first (SQLite) and make sure the expected key is next.
-        let promoted_probe = sqlx::query(
-            "UPDATE signing_keys SET created_at = created_at WHERE kid = $1 AND state = 'next'",
+        let promoted_probe =
+            sqlx::query("UPDATE signing_keys SET created_at = created_at WHERE kid = $1 AND state = 'next'")
+                .bind(next_kid)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if promoted_probe.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!("{next_kid} is not the next key")));
+        }
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'retired', retired_at = $1, remove_after = $2 WHERE state = 'active'",
         )
-        .bind(next_kid)
+        .bind(now)
+        .bind(remove_after)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if promoted_probe.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "{next_kid} is not the next key"
-            )));
-        }
-        sqlx::query("UPDATE signing_keys SET state = 'retired', retired_at = $1, remove_after = $2 WHERE state = 'active'")
-            .bind(now)
-            .bind(remove_after)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
         sqlx::query("UPDATE signing_keys SET state = 'active', activated_at = $2 WHERE kid = $1 AND state = 'next'")
             .bind(next_kid)
             .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        insert_query(new_next)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        insert_query(new_next).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -119,24 +105,21 @@ impl KeyStore for SqlStore {
     }
 
     async fn set_key_remove_after(&self, kid: &str, remove_after: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE signing_keys SET remove_after = $2 WHERE kid = $1 AND state = 'retired'",
-        )
-        .bind(kid)
-        .bind(remove_after)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let done = sqlx::query("UPDATE signing_keys SET remove_after = $2 WHERE kid = $1 AND state = 'retired'")
+            .bind(kid)
+            .bind(remove_after)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_expired_keys(&self, now: i64) -> StoreResult<u64> {
-        let done =
-            sqlx::query("DELETE FROM signing_keys WHERE state = 'retired' AND remove_after <= $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM signing_keys WHERE state = 'retired' AND remove_after <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(done.rows_affected())
     }
 }

@@ -43,10 +43,7 @@ pub enum ConnectError {
     #[error("unsupported database URL scheme; use sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedScheme,
     #[error("cannot create the folder {path}: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
+    CreateDir { path: String, source: std::io::Error },
     #[error("cannot connect: {0}")]
     Connect(String),
     #[error("cannot apply migrations: {0}")]
@@ -62,9 +59,7 @@ pub struct SqlStore {
 
 /// Path of the database file in a `sqlite:` URL, if it names a file.
 fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or("");
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
@@ -72,11 +67,7 @@ fn sqlite_path(url: &str) -> Option<&str> {
 impl SqlStore {
     /// Opens a pool. For SQLite the file and its folder are created if
     /// missing, and WAL mode with a busy timeout is set on every connection.
-    pub async fn connect(
-        url: &str,
-        max_connections: u32,
-        acquire_timeout: Duration,
-    ) -> Result<Self, ConnectError> {
+    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> Result<Self, ConnectError> {
         let backend = Backend::of_url(url).ok_or(ConnectError::UnsupportedScheme)?;
         install_default_drivers();
         let mut url = url.to_string();
@@ -153,18 +144,16 @@ impl Health for SqlStore {
 /// Maps sqlx errors onto the store's vocabulary.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(db.message().to_string())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
+            StoreError::Corrupt(e.to_string())
+        }
         _ => StoreError::Backend(e.to_string()),
     }
 }
@@ -179,23 +168,11 @@ mod tests {
 
     #[test]
     fn recognises_backends_and_sqlite_paths() {
-        assert_eq!(
-            Backend::of_url("sqlite://./data/x.db"),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::of_url("postgres://u@h/db"),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::of_url("postgresql://u@h/db"),
-            Some(Backend::Postgres)
-        );
+        assert_eq!(Backend::of_url("sqlite://./data/x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("postgresql://u@h/db"), Some(Backend::Postgres));
         assert_eq!(Backend::of_url("mysql://u@h/db"), None);
-        assert_eq!(
-            sqlite_path("sqlite://./data/x.db?mode=rwc"),
-            Some("./data/x.db")
-        );
+        assert_eq!(sqlite_path("sqlite://./data/x.db?mode=rwc"), Some("./data/x.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

@@ -21,8 +21,7 @@ fn decode(row: &AnyRow) -> StoreResult<User> {
         username: row.try_get("username").map_err(map_err)?,
         password_hash: row.try_get("password_hash").map_err(map_err)?,
         disabled: disabled != 0,
-        claims: serde_json::from_str(&claims)
-            .map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))?,
+        claims: serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         updated_at: row.try_get("updated_at").map_err(map_err)?,
     })
@@ -63,15 +62,11 @@ impl UserStore for SqlStore {
     }
 
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM users WHERE username_key = $1"
-        ))
-        .bind(username_key(username))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE username_key = $1"))
+            .bind(username_key(username))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(decode).transpose()
     }
 

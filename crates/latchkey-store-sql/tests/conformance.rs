@@ -10,9 +10,7 @@ use latchkey_store_sql::SqlStore;
 async fn sqlite() -> (SqlStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/nested/store.db", dir.path().display());
-    let store = SqlStore::connect(&url, 4, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let store = SqlStore::connect(&url, 4, Duration::from_secs(5)).await.unwrap();
     store.migrate().await.unwrap();
     (store, dir)
 }
@@ -29,9 +27,7 @@ async fn postgres() -> Option<(SqlStore, String, String)> {
             return None;
         }
     };
-    let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5)).await.unwrap();
     let name = format!("lk_store_{:016x}", rand::random::<u64>());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())
@@ -40,18 +36,14 @@ async fn postgres() -> Option<(SqlStore, String, String)> {
     admin.close().await;
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     let url = format!("{base}/{name}");
-    let store = SqlStore::connect(&url, 4, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let store = SqlStore::connect(&url, 4, Duration::from_secs(5)).await.unwrap();
     store.migrate().await.unwrap();
     Some((store, admin_url, name))
 }
 
 async fn drop_postgres(store: SqlStore, admin_url: String, name: String) {
     store.close().await;
-    let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5)).await.unwrap();
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))

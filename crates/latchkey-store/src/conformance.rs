@@ -13,10 +13,7 @@ fn sample_client(id: &str) -> Client {
         secret_hash: Some(format!("hmac-sha256:{id}")),
         settings: ClientSettings {
             client_name: format!("Client {id}"),
-            redirect_uris: vec![
-                "https://app.example/cb".into(),
-                "com.example.app:/cb".into(),
-            ],
+            redirect_uris: vec!["https://app.example/cb".into(), "com.example.app:/cb".into()],
             post_logout_redirect_uris: vec!["https://app.example/bye".into()],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             response_types: vec!["code".into()],
@@ -108,14 +105,8 @@ pub async fn user_store(store: &dyn UserStore) {
     let alice = sample_user("u-1", "Alice");
     store.insert_user(&alice).await.unwrap();
     assert_eq!(store.get_user("u-1").await.unwrap(), Some(alice.clone()));
-    assert_eq!(
-        store.find_user_by_username("alice").await.unwrap(),
-        Some(alice.clone())
-    );
-    assert_eq!(
-        store.find_user_by_username("ALICE").await.unwrap(),
-        Some(alice.clone())
-    );
+    assert_eq!(store.find_user_by_username("alice").await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.find_user_by_username("ALICE").await.unwrap(), Some(alice.clone()));
     assert_eq!(store.find_user_by_username("bob").await.unwrap(), None);
 
     match store.insert_user(&sample_user("u-2", "aLiCe")).await {
@@ -152,17 +143,9 @@ pub async fn user_store(store: &dyn UserStore) {
     disabled.claims.phone_number = Some("+1 555 0100".into());
     disabled.updated_at += 1;
     assert!(store.update_user(&disabled).await.unwrap());
-    assert_eq!(
-        store.find_user_by_username("robert").await.unwrap(),
-        Some(disabled)
-    );
+    assert_eq!(store.find_user_by_username("robert").await.unwrap(), Some(disabled));
     assert_eq!(store.find_user_by_username("bob").await.unwrap(), None);
-    assert!(
-        !store
-            .update_user(&sample_user("ghost", "ghost"))
-            .await
-            .unwrap()
-    );
+    assert!(!store.update_user(&sample_user("ghost", "ghost")).await.unwrap());
 
     assert!(store.delete_user("u-2").await.unwrap());
     assert!(!store.delete_user("u-2").await.unwrap());
@@ -186,14 +169,8 @@ fn key(kid: &str, state: KeyState, created_at: i64) -> StoredKey {
 /// `KeyStore`: one active and one next at most, atomic rotation, retirement, expiry.
 pub async fn key_store(store: &dyn KeyStore) {
     assert!(store.list_keys().await.unwrap().is_empty());
-    store
-        .insert_key(&key("k1", KeyState::Active, 100))
-        .await
-        .unwrap();
-    store
-        .insert_key(&key("k2", KeyState::Next, 200))
-        .await
-        .unwrap();
+    store.insert_key(&key("k1", KeyState::Active, 100)).await.unwrap();
+    store.insert_key(&key("k2", KeyState::Next, 200)).await.unwrap();
     for dup in [
         key("k3", KeyState::Active, 300),
         key("k3", KeyState::Next, 300),
@@ -204,20 +181,11 @@ pub async fn key_store(store: &dyn KeyStore) {
             other => panic!("{dup:?} must conflict, got {other:?}"),
         }
     }
-    let kids: Vec<_> = store
-        .list_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    let kids: Vec<_> = store.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec!["k2", "k1"], "newest first");
 
     // Rotation with the wrong expected next key changes nothing.
-    match store
-        .rotate_keys("k1", &key("k3", KeyState::Next, 300), 300, 400)
-        .await
-    {
+    match store.rotate_keys("k1", &key("k3", KeyState::Next, 300), 300, 400).await {
         Err(StoreError::Conflict(_)) => {}
         other => panic!("rotating from a non-next key must conflict, got {other:?}"),
     }
@@ -242,32 +210,15 @@ pub async fn key_store(store: &dyn KeyStore) {
         "only a next key retires this way"
     );
     assert!(store.retire_next_key("k3", 310, 320).await.unwrap());
-    store
-        .insert_key(&key("k4", KeyState::Next, 311))
-        .await
-        .unwrap();
+    store.insert_key(&key("k4", KeyState::Next, 311)).await.unwrap();
 
     assert!(store.set_key_remove_after("k1", 350).await.unwrap());
     assert!(!store.set_key_remove_after("k2", 350).await.unwrap());
     assert_eq!(store.delete_expired_keys(319).await.unwrap(), 0);
-    assert_eq!(
-        store.delete_expired_keys(320).await.unwrap(),
-        1,
-        "k3 expires at 320"
-    );
+    assert_eq!(store.delete_expired_keys(320).await.unwrap(), 1, "k3 expires at 320");
     assert_eq!(store.delete_expired_keys(349).await.unwrap(), 0);
-    assert_eq!(
-        store.delete_expired_keys(350).await.unwrap(),
-        1,
-        "k1 expires at 350"
-    );
-    let kids: Vec<_> = store
-        .list_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    assert_eq!(store.delete_expired_keys(350).await.unwrap(), 1, "k1 expires at 350");
+    let kids: Vec<_> = store.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec!["k4", "k2"]);
 }
 
@@ -287,15 +238,28 @@ fn auth(user: &str) -> Authentication {
 
 /// `SessionStore`: expiry, client list, deletion.
 pub async fn session_store(store: &dyn SessionStore) {
-    let s = Session { id_hash: "h1".into(), auth: auth("u1"), created_at: 1_000, expires_at: 2_000, client_ids: vec![] };
+    let s = Session {
+        id_hash: "h1".into(),
+        auth: auth("u1"),
+        created_at: 1_000,
+        expires_at: 2_000,
+        client_ids: vec![],
+    };
     store.insert_session(&s).await.unwrap();
     assert_eq!(store.get_session("h1", 1_500).await.unwrap(), Some(s.clone()));
-    assert_eq!(store.get_session("h1", 2_000).await.unwrap(), None, "expired at expires_at");
+    assert_eq!(
+        store.get_session("h1", 2_000).await.unwrap(),
+        None,
+        "expired at expires_at"
+    );
     assert_eq!(store.get_session("nope", 1_500).await.unwrap(), None);
     store.add_session_client("h1", "c2").await.unwrap();
     store.add_session_client("h1", "c1").await.unwrap();
     store.add_session_client("h1", "c1").await.unwrap();
-    assert_eq!(store.get_session("h1", 1_500).await.unwrap().unwrap().client_ids, vec!["c1", "c2"]);
+    assert_eq!(
+        store.get_session("h1", 1_500).await.unwrap().unwrap().client_ids,
+        vec!["c1", "c2"]
+    );
     assert!(store.delete_session("h1").await.unwrap());
     assert!(!store.delete_session("h1").await.unwrap());
     assert_eq!(store.get_session("h1", 1_500).await.unwrap(), None);
@@ -304,8 +268,14 @@ pub async fn session_store(store: &dyn SessionStore) {
 /// `ConsentStore`: upsert replaces the scope, keeps the first grant time.
 pub async fn consent_store(store: &dyn ConsentStore) {
     assert_eq!(store.get_consent("u1", "c1").await.unwrap(), None);
-    store.put_consent("u1", "c1", &Scope::parse("openid email").unwrap(), 100).await.unwrap();
-    store.put_consent("u1", "c1", &Scope::parse("openid email profile").unwrap(), 200).await.unwrap();
+    store
+        .put_consent("u1", "c1", &Scope::parse("openid email").unwrap(), 100)
+        .await
+        .unwrap();
+    store
+        .put_consent("u1", "c1", &Scope::parse("openid email profile").unwrap(), 200)
+        .await
+        .unwrap();
     let c = store.get_consent("u1", "c1").await.unwrap().unwrap();
     assert_eq!(c.scope.to_string(), "email openid profile");
     assert_eq!((c.granted_at, c.updated_at), (100, 200));
@@ -356,10 +326,22 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
 pub async fn code_store(store: &dyn CodeStore) {
     let c = code("code-1", "client-a", 160);
     store.insert_code(&c).await.unwrap();
-    assert_eq!(store.redeem_code("code-1", "client-b", 110).await.unwrap(), Redemption::WrongClient);
-    assert_eq!(store.redeem_code("missing", "client-a", 110).await.unwrap(), Redemption::NotFound);
-    assert_eq!(store.redeem_code("code-1", "client-a", 110).await.unwrap(), Redemption::Redeemed(c.clone()));
-    assert_eq!(store.redeem_code("code-1", "client-a", 111).await.unwrap(), Redemption::AlreadyUsed(c.clone()));
+    assert_eq!(
+        store.redeem_code("code-1", "client-b", 110).await.unwrap(),
+        Redemption::WrongClient
+    );
+    assert_eq!(
+        store.redeem_code("missing", "client-a", 110).await.unwrap(),
+        Redemption::NotFound
+    );
+    assert_eq!(
+        store.redeem_code("code-1", "client-a", 110).await.unwrap(),
+        Redemption::Redeemed(c.clone())
+    );
+    assert_eq!(
+        store.redeem_code("code-1", "client-a", 111).await.unwrap(),
+        Redemption::AlreadyUsed(c.clone())
+    );
 
     let rt = RefreshToken {
         token_hash: "rt-1".into(),
@@ -381,7 +363,10 @@ pub async fn code_store(store: &dyn CodeStore) {
 
     let expired = code("code-2", "client-a", 150);
     store.insert_code(&expired).await.unwrap();
-    assert_eq!(store.redeem_code("code-2", "client-a", 150).await.unwrap(), Redemption::NotFound);
+    assert_eq!(
+        store.redeem_code("code-2", "client-a", 150).await.unwrap(),
+        Redemption::NotFound
+    );
 }
 
 /// Concurrent redemptions of one code: exactly one wins.
@@ -394,7 +379,10 @@ pub async fn code_store_concurrent_redemption<S: CodeStore + Clone>(store: S) {
     }
     let results = join_all(tasks).await;
     let won = results.iter().filter(|r| matches!(r, Redemption::Redeemed(_))).count();
-    let replays = results.iter().filter(|r| matches!(r, Redemption::AlreadyUsed(_))).count();
+    let replays = results
+        .iter()
+        .filter(|r| matches!(r, Redemption::AlreadyUsed(_)))
+        .count();
     assert_eq!((won, replays), (1, 19), "{results:?}");
 }
 
@@ -412,7 +400,11 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     out.into_iter().map(|v| v.expect("every future completed")).collect()

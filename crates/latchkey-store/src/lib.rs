@@ -117,13 +117,7 @@ pub trait KeyStore: Send + Sync + 'static {
     /// In one transaction: retires the active key (if any) with `remove_after`,
     /// promotes `next_kid` (which must be in state `next`) to active, and
     /// inserts `new_next`. `Conflict` if `next_kid` is not the next key.
-    async fn rotate_keys(
-        &self,
-        next_kid: &str,
-        new_next: &StoredKey,
-        now: i64,
-        remove_after: i64,
-    ) -> StoreResult<()>;
+    async fn rotate_keys(&self, next_kid: &str, new_next: &StoredKey, now: i64, remove_after: i64) -> StoreResult<()>;
     /// Moves a `next` key to `retired`; false if no such next key.
     async fn retire_next_key(&self, kid: &str, now: i64, remove_after: i64) -> StoreResult<bool>;
     /// Shortens or sets the publication end of a retired key; false if not retired.

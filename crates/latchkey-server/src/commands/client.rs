@@ -116,20 +116,13 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
             if clients.is_empty() {
                 return "no clients".into();
             }
-            let mut out = format!(
-                "{:<24} {:<20} {:<8} NAME",
-                "CLIENT_ID", "AUTH_METHOD", "TYPE"
-            );
+            let mut out = format!("{:<24} {:<20} {:<8} NAME", "CLIENT_ID", "AUTH_METHOD", "TYPE");
             for c in &clients {
                 out.push_str(&format!(
                     "\n{:<24} {:<20} {:<8} {}",
                     c.client_id,
                     c.settings.token_endpoint_auth_method.as_str(),
-                    if c.is_public() {
-                        "public"
-                    } else {
-                        "confidential"
-                    },
+                    if c.is_public() { "public" } else { "confidential" },
                     c.settings.client_name
                 ));
             }
@@ -151,18 +144,15 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
             args.auth_method
                 .unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string()),
         ),
-        grant_types: Some(non_empty(args.grant_types).unwrap_or_else(|| {
-            s.grant_types
-                .iter()
-                .map(|g| g.as_str().to_string())
-                .collect()
-        })),
+        grant_types: Some(
+            non_empty(args.grant_types)
+                .unwrap_or_else(|| s.grant_types.iter().map(|g| g.as_str().to_string()).collect()),
+        ),
         response_types: None,
         client_name: Some(args.name.unwrap_or_else(|| s.client_name.clone())),
         scope: Some(args.scope.unwrap_or_else(|| s.scope.to_string())),
         post_logout_redirect_uris: Some(
-            non_empty(args.post_logout_redirect_uris)
-                .unwrap_or_else(|| s.post_logout_redirect_uris.clone()),
+            non_empty(args.post_logout_redirect_uris).unwrap_or_else(|| s.post_logout_redirect_uris.clone()),
         ),
         logo_uri: args.logo_uri.or_else(|| s.logo_uri.clone()),
         client_uri: args.client_uri.or_else(|| s.client_uri.clone()),
@@ -245,28 +235,16 @@ fn client_json(c: &Client) -> serde_json::Value {
 fn describe(c: &Client) -> String {
     let s = &c.settings;
     let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.join(" ")
-        }
+        if v.is_empty() { "-".to_string() } else { v.join(" ") }
     };
     format!(
         "client_id:      {}\nname:           {}\ntype:           {}\nauth method:    {}\ngrant types:    {}\n\
          redirect URIs:  {}\npost-logout:    {}\nscope:          {}\nskip consent:   {}\ncreated:        {}",
         c.client_id,
         s.client_name,
-        if c.is_public() {
-            "public"
-        } else {
-            "confidential"
-        },
+        if c.is_public() { "public" } else { "confidential" },
         s.token_endpoint_auth_method.as_str(),
-        s.grant_types
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        s.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "),
         list(&s.redirect_uris),
         list(&s.post_logout_redirect_uris),
         if s.scope.is_empty() {

@@ -34,10 +34,7 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             let message = retire(&ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            ctx.print(
-                || message.clone(),
-                &serde_json::json!({"retired": kid, "removed": now}),
-            );
+            ctx.print(|| message.clone(), &serde_json::json!({"retired": kid, "removed": now}));
             Ok(())
         }
     }

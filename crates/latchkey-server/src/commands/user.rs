@@ -7,7 +7,7 @@ use latchkey_store::{StoreError, UserStore};
 
 use super::{Context, timestamp};
 use crate::cli::{UserCommand, UserCreate, UserUpdate};
-use crate::password;
+use latchkey_core::password;
 
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
@@ -23,10 +23,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             let mut user = find(ctx, &user).await?;
             user.password_hash = Some(read_and_hash_password()?);
             save(ctx, &mut user).await?;
-            ctx.print(
-                || format!("password set for {}", user.username),
-                &user_json(&user),
-            );
+            ctx.print(|| format!("password set for {}", user.username), &user_json(&user));
             Ok(())
         }
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
@@ -100,12 +97,7 @@ async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
         phone_number: optional("phone", args.phone)?,
         phone_number_verified: false,
     };
-    if ctx
-        .store
-        .find_user_by_username(&args.username)
-        .await?
-        .is_some()
-    {
+    if ctx.store.find_user_by_username(&args.username).await?.is_some() {
         bail!("username {:?} is taken", args.username);
     }
     let password_hash = if args.password_stdin {
@@ -132,9 +124,7 @@ async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
         || {
             let mut s = describe(&user);
             if user.password_hash.is_none() {
-                s.push_str(
-                    "\n\nNo password set: use `latchkey user set-password --password-stdin`.",
-                );
+                s.push_str("\n\nNo password set: use `latchkey user set-password --password-stdin`.");
             }
             s
         },
@@ -188,11 +178,7 @@ async fn update(ctx: &Context, args: UserUpdate) -> anyhow::Result<()> {
     for (field, value, slot) in [
         ("name", args.name, &mut user.claims.name),
         ("given-name", args.given_name, &mut user.claims.given_name),
-        (
-            "family-name",
-            args.family_name,
-            &mut user.claims.family_name,
-        ),
+        ("family-name", args.family_name, &mut user.claims.family_name),
         ("phone", args.phone, &mut user.claims.phone_number),
     ] {
         if value.is_some() {
@@ -209,10 +195,7 @@ async fn set_disabled(ctx: &Context, user: &str, disabled: bool) -> anyhow::Resu
     user.disabled = disabled;
     save(ctx, &mut user).await?;
     let word = if disabled { "disabled" } else { "enabled" };
-    ctx.print(
-        || format!("{word} user {}", user.username),
-        &user_json(&user),
-    );
+    ctx.print(|| format!("{word} user {}", user.username), &user_json(&user));
     Ok(())
 }
 
@@ -247,11 +230,7 @@ fn describe(u: &User) -> String {
         u.id,
         u.username,
         if u.disabled { "disabled" } else { "active" },
-        if u.password_hash.is_some() {
-            "set"
-        } else {
-            "not set"
-        },
+        if u.password_hash.is_some() { "set" } else { "not set" },
         or_dash(&c.email),
         if c.email_verified { " (verified)" } else { "" },
         or_dash(&c.name),

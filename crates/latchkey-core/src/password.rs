@@ -12,9 +12,7 @@ pub const MAX_LEN: usize = 1024;
 pub fn check_policy(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if n < MIN_LEN {
-        return Err(format!(
-            "the password must be at least {MIN_LEN} characters long"
-        ));
+        return Err(format!("the password must be at least {MIN_LEN} characters long"));
     }
     if password.len() > MAX_LEN {
         return Err(format!("the password must be at most {MAX_LEN} bytes long"));
@@ -30,12 +28,17 @@ pub fn hash(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A hash of a random password, verified against when the user does not
+/// exist so that the answer takes as long either way (no user enumeration
+/// by timing).
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash(&crate::random::token(24)).expect("hashing a random password"));
+    &DUMMY
+}
+
 pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 #[cfg(test)]

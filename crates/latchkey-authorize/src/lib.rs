@@ -1,0 +1,687 @@
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with its
+//! login and consent pages, the session cookie, and code issuance.
+
+pub mod pages;
+pub mod request;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRef, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
+use latchkey_core::secret::{constant_time_eq, hash_token};
+use latchkey_core::{Client, Clock, OAuthError, User, password, random};
+use latchkey_http::{Params, cookies, form::is_form};
+use latchkey_keys::KeyRing;
+use latchkey_store::{ClientStore, CodeStore, ConsentStore, InteractionStore, SessionStore, StoreError, UserStore};
+
+use crate::pages::{ConsentPage, FormPostPage, LoginPage, Ui, error_page, html, scope_lines};
+use crate::request::{AuthorizationRequest, ResponseMode, Target};
+
+/// `acr` of a password sign-in.
+pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
+pub const CSRF_COOKIE: &str = "latchkey_csrf";
+
+/// Settings the authorization endpoint needs.
+#[derive(Debug, Clone)]
+pub struct AuthorizeSettings {
+    pub issuer: String,
+    /// Path prefix of the issuer ("" or "/tenant"), for form actions.
+    pub base_path: String,
+    pub code_ttl: i64,
+    pub session_ttl: i64,
+    pub interaction_ttl: i64,
+    pub require_pkce_for_confidential: bool,
+    /// Issuer is https: cookies are `Secure` and the session cookie is `__Host-` prefixed.
+    pub secure_cookies: bool,
+    pub ui: Ui,
+}
+
+impl AuthorizeSettings {
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-latchkey_session"
+        } else {
+            "latchkey_session"
+        }
+    }
+}
+
+/// What the authorization endpoint needs.
+#[derive(Clone)]
+pub struct AuthorizeState {
+    pub settings: Arc<AuthorizeSettings>,
+    pub clients: Arc<dyn ClientStore>,
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub consents: Arc<dyn ConsentStore>,
+    pub interactions: Arc<dyn InteractionStore>,
+    pub codes: Arc<dyn CodeStore>,
+    pub keys: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Routes, relative to the issuer's path.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AuthorizeState: FromRef<S>,
+{
+    Router::new()
+        .route("/authorize", get(authorize_get).post(authorize_post))
+        .route("/login", post(login))
+        .route("/consent", post(consent))
+        .route("/assets/latchkey.css", get(pages::stylesheet))
+        .layer(DefaultBodyLimit::max(32 * 1024))
+}
+
+/// Everything that ends an authorization request.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeError {
+    /// Shown to the person; never redirected.
+    #[error("{1}")]
+    Page(StatusCode, String),
+    /// Sent back to the client.
+    #[error("{1}")]
+    Redirect(Target, OAuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthorizeError {
+    fn page(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::Page(status, message.into())
+    }
+}
+
+impl AuthorizeState {
+    fn respond(&self, result: Result<Response, AuthorizeError>) -> Response {
+        let ui = &self.settings.ui;
+        match result {
+            Ok(r) => r,
+            Err(AuthorizeError::Page(status, message)) => {
+                error_page(ui, status, "This request cannot be completed", &message)
+            }
+            Err(AuthorizeError::Redirect(target, error)) => {
+                let mut fields: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
+                if let Some(d) = &error.description {
+                    fields.push(("error_description", d));
+                }
+                self.to_client(&target, fields)
+            }
+            Err(AuthorizeError::Store(e)) => {
+                let unavailable = matches!(e, StoreError::Unavailable(_));
+                if unavailable {
+                    tracing::warn!(error = %e, "authorization: store unavailable");
+                } else {
+                    tracing::error!(error = %e, "authorization: store failure");
+                }
+                let status = if unavailable {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                error_page(
+                    ui,
+                    status,
+                    "Temporarily unavailable",
+                    "Sign-in is temporarily unavailable. Please try again in a moment.",
+                )
+            }
+        }
+    }
+
+    /// Sends a response to the client's redirect URI, with `state` and `iss`.
+    fn to_client<'a>(&'a self, target: &'a Target, mut fields: Vec<(&'a str, &'a str)>) -> Response {
+        if let Some(state) = &target.state {
+            fields.push(("state", state));
+        }
+        fields.push(("iss", &self.settings.issuer));
+        match target.response_mode {
+            ResponseMode::Query => {
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                for (k, v) in &fields {
+                    query.append_pair(k, v);
+                }
+                let query = query.finish();
+                let uri = &target.redirect_uri;
+                let sep = if !uri.contains('?') {
+                    "?"
+                } else if uri.ends_with('?') || uri.ends_with('&') {
+                    ""
+                } else {
+                    "&"
+                };
+                let location = format!("{uri}{sep}{query}");
+                match HeaderValue::from_str(&location) {
+                    Ok(v) => {
+                        let mut res = StatusCode::SEE_OTHER.into_response();
+                        res.headers_mut().insert(header::LOCATION, v);
+                        res.headers_mut()
+                            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                        res
+                    }
+                    Err(_) => error_page(
+                        &self.settings.ui,
+                        StatusCode::BAD_REQUEST,
+                        "Invalid request",
+                        "The return address is not valid.",
+                    ),
+                }
+            }
+            ResponseMode::FormPost => {
+                let page = FormPostPage {
+                    ui: &self.settings.ui,
+                    action: &target.redirect_uri,
+                    fields,
+                };
+                html(StatusCode::OK, &page, Some(&target.redirect_uri), true)
+            }
+        }
+    }
+
+    fn path(&self, p: &str) -> String {
+        format!("{}{p}", self.settings.base_path)
+    }
+}
+
+async fn authorize_get(State(state): State<AuthorizeState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let result = authorize(&state, &headers, query.unwrap_or_default().as_bytes()).await;
+    state.respond(result)
+}
+
+async fn authorize_post(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let result = match body {
+        Ok(body) if is_form(&headers) => authorize(&state, &headers, &body).await,
+        Ok(_) => Err(AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "The request is not a form submission.",
+        )),
+        Err(_) => Err(AuthorizeError::page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is too large.",
+        )),
+    };
+    state.respond(result)
+}
+
+async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Result<Response, AuthorizeError> {
+    let (params, repeated) = Params::parse_lenient(input);
+    let client = match params.get("client_id") {
+        Some(id) if id.len() <= 256 => state.clients.get_client(id).await?,
+        _ => None,
+    };
+    let target = request::target(&params, &repeated, client.as_ref())
+        .map_err(|e| AuthorizeError::page(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let client = client.expect("target() proved the client exists");
+    let redirect = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
+    let require_pkce = state.settings.require_pkce_for_confidential;
+    let mut req = request::validate(&params, &repeated, &client, target.clone(), require_pkce).map_err(redirect)?;
+    if let Some(hint) = params.get("id_token_hint") {
+        req.hint_sub = Some(id_token_hint_subject(state, hint).map_err(redirect)?);
+    }
+    let session = current_session(state, headers).await?;
+    proceed(state, &client, req, session, false, headers).await
+}
+
+/// The `sub` of an ID token we issued (expired ones are fine: it is a hint).
+fn id_token_hint_subject(state: &AuthorizeState, hint: &str) -> Result<String, OAuthError> {
+    let invalid = || OAuthError::invalid_request("id_token_hint is not an ID token issued by this server");
+    let jwt = state.keys.current().verify_jwt(hint).map_err(|_| invalid())?;
+    if jwt.claims.get("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
+        return Err(invalid());
+    }
+    jwt.claims
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(invalid)
+}
+
+async fn current_session(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, AuthorizeError> {
+    let Some(cookie) = cookies::get(headers, state.settings.session_cookie()) else {
+        return Ok(None);
+    };
+    let Some(session) = state
+        .sessions
+        .get_session(&hash_token(cookie), state.clock.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    match state.users.get_user(&session.auth.user_id).await? {
+        Some(user) if !user.disabled => Ok(Some((session, user))),
+        _ => Ok(None),
+    }
+}
+
+/// Decides what the request needs next: login, consent, or a code.
+/// `just_logged_in` skips the checks that forced the login.
+async fn proceed(
+    state: &AuthorizeState,
+    client: &Client,
+    req: AuthorizationRequest,
+    session: Option<(Session, User)>,
+    just_logged_in: bool,
+    headers: &HeaderMap,
+) -> Result<Response, AuthorizeError> {
+    let now = state.clock.now();
+    let redirect = |e: OAuthError| AuthorizeError::Redirect(req.target.clone(), e);
+    let needs_login = match &session {
+        None => true,
+        Some(_) if just_logged_in => false,
+        Some((s, user)) => {
+            req.prompt.login
+                || req.prompt.select_account
+                || req.max_age.is_some_and(|max| now - s.auth.auth_time > max)
+                || req.hint_sub.as_ref().is_some_and(|sub| *sub != user.id)
+        }
+    };
+    if needs_login {
+        if req.prompt.none {
+            return Err(redirect(OAuthError::new(
+                latchkey_core::ErrorCode::LoginRequired,
+                "the user is not signed in",
+            )));
+        }
+        return start_interaction(state, client, &req, InteractionStage::Login, None, headers).await;
+    }
+    let (session, user) = session.expect("signed in");
+    let consented = client.settings.skip_consent
+        || (!req.prompt.consent
+            && state
+                .consents
+                .get_consent(&user.id, &client.client_id)
+                .await?
+                .is_some_and(|c| req.scope.is_subset(&c.scope)));
+    if !consented {
+        if req.prompt.none {
+            return Err(redirect(OAuthError::new(
+                latchkey_core::ErrorCode::ConsentRequired,
+                "the user has not consented",
+            )));
+        }
+        return start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await;
+    }
+    issue_code(state, &req, &session).await
+}
+
+/// The browser's CSRF token: reused if the browser has one, else new.
+fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+    match cookies::get(headers, CSRF_COOKIE) {
+        Some(v) if v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            (v.to_string(), false)
+        }
+        _ => (random::token(32), true),
+    }
+}
+
+async fn start_interaction(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    stage: InteractionStage,
+    user: Option<&User>,
+    headers: &HeaderMap,
+) -> Result<Response, AuthorizeError> {
+    let now = state.clock.now();
+    let id = random::token(32);
+    let (csrf, new_csrf) = csrf_token(headers);
+    let interaction = Interaction {
+        id_hash: hash_token(&id),
+        csrf: csrf.clone(),
+        stage,
+        user_id: user.map(|u| u.id.clone()),
+        request: serde_json::to_string(req).expect("request serializes"),
+        created_at: now,
+        expires_at: now + state.settings.interaction_ttl,
+    };
+    state.interactions.insert_interaction(&interaction).await?;
+    let mut res = match (stage, user) {
+        (InteractionStage::Consent, Some(user)) => consent_page(state, client, req, user, &id, &csrf),
+        _ => login_page(
+            state,
+            client,
+            req,
+            &id,
+            &csrf,
+            req.login_hint.as_deref().unwrap_or(""),
+            None,
+        ),
+    };
+    if new_csrf {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None),
+        );
+    }
+    Ok(res)
+}
+
+fn client_name(client: &Client) -> &str {
+    if client.settings.client_name.is_empty() {
+        &client.client_id
+    } else {
+        &client.settings.client_name
+    }
+}
+
+fn login_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    interaction: &str,
+    csrf: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let action = state.path("/login");
+    let page = LoginPage {
+        ui: &state.settings.ui,
+        action: &action,
+        client_name: client_name(client),
+        interaction,
+        csrf,
+        username,
+        error,
+    };
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    html(status, &page, Some(&req.target.redirect_uri), false)
+}
+
+fn consent_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    interaction: &str,
+    csrf: &str,
+) -> Response {
+    let action = state.path("/consent");
+    let s = &client.settings;
+    let page = ConsentPage {
+        ui: &state.settings.ui,
+        action: &action,
+        client_name: client_name(client),
+        client_logo: s.logo_uri.as_deref(),
+        client_uri: s.client_uri.as_deref(),
+        policy_uri: s.policy_uri.as_deref(),
+        tos_uri: s.tos_uri.as_deref(),
+        username: &user.username,
+        scopes: scope_lines(&req.scope),
+        interaction,
+        csrf,
+    };
+    html(StatusCode::OK, &page, Some(&req.target.redirect_uri), false)
+}
+
+async fn issue_code(
+    state: &AuthorizeState,
+    req: &AuthorizationRequest,
+    session: &Session,
+) -> Result<Response, AuthorizeError> {
+    let now = state.clock.now();
+    let code = random::token(32);
+    let record = AuthorizationCode {
+        code_hash: hash_token(&code),
+        client_id: req.target.client_id.clone(),
+        grant_id: random::token(16),
+        redirect_uri: req.target.redirect_uri.clone(),
+        redirect_uri_sent: req.target.redirect_uri_sent,
+        scope: req.scope.clone(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        auth: session.auth.clone(),
+        created_at: now,
+        expires_at: now + state.settings.code_ttl,
+    };
+    state.codes.insert_code(&record).await?;
+    state
+        .sessions
+        .add_session_client(&session.id_hash, &req.target.client_id)
+        .await?;
+    Ok(state.to_client(&req.target, vec![("code", &code)]))
+}
+
+/// Loads the interaction a form refers to and checks its CSRF binding.
+async fn load_interaction(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    form: &Params,
+    stage: InteractionStage,
+) -> Result<(Interaction, AuthorizationRequest, Client), AuthorizeError> {
+    let expired = || {
+        AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request has expired or was already used. Go back to the application and start again.",
+        )
+    };
+    let id = form.get("interaction").ok_or_else(expired)?;
+    let interaction = state
+        .interactions
+        .get_interaction(&hash_token(id), state.clock.now())
+        .await?
+        .ok_or_else(expired)?;
+    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
+    let submitted = form.get("csrf").unwrap_or("");
+    if submitted.is_empty()
+        || !constant_time_eq(submitted.as_bytes(), cookie.as_bytes())
+        || !constant_time_eq(submitted.as_bytes(), interaction.csrf.as_bytes())
+    {
+        tracing::info!("form refused: CSRF token mismatch");
+        return Err(AuthorizeError::page(
+            StatusCode::FORBIDDEN,
+            "This form could not be verified. Make sure cookies are enabled, go back to the application and start again.",
+        ));
+    }
+    if interaction.stage != stage {
+        return Err(expired());
+    }
+    let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
+        .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("interaction request: {e}"))))?;
+    let client = state.clients.get_client(&req.target.client_id).await?.ok_or_else(|| {
+        AuthorizeError::page(StatusCode::BAD_REQUEST, "The application is no longer registered here.")
+    })?;
+    Ok((interaction, req, client))
+}
+
+async fn read_form(
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Params, AuthorizeError> {
+    let body = body.map_err(|_| AuthorizeError::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."))?;
+    if !is_form(headers) {
+        return Err(AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "The request is not a form submission.",
+        ));
+    }
+    Params::parse(&body).map_err(|e| AuthorizeError::page(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+async fn login(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let result = login_inner(&state, &headers, body).await;
+    state.respond(result)
+}
+
+async fn login_inner(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, AuthorizeError> {
+    let form = read_form(headers, body).await?;
+    let (mut interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Login).await?;
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    let user = if username.is_empty() || username.len() > 256 || password.len() > password::MAX_LEN {
+        None
+    } else {
+        state.users.find_user_by_username(username).await?
+    };
+    // Always run one Argon2 verification so that timing does not tell whether the user exists.
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_string());
+    let password_owned = password.to_string();
+    let verified = tokio::task::spawn_blocking(move || password::verify(&password_owned, &hash))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if verified && !u.disabled && u.password_hash.is_some() => u,
+        _ => {
+            tracing::info!(event = "login_failure", client_id = %client.client_id, "sign-in failed");
+            let id = form.get("interaction").unwrap_or("");
+            return Ok(login_page(
+                state,
+                &client,
+                &req,
+                id,
+                &interaction.csrf,
+                username,
+                Some("Incorrect username or password."),
+            ));
+        }
+    };
+    let now = state.clock.now();
+    // A fresh session id on every sign-in (no session fixation); the old one ends.
+    if let Some(old) = cookies::get(headers, state.settings.session_cookie()) {
+        state.sessions.delete_session(&hash_token(old)).await?;
+    }
+    let session_id = random::token(32);
+    let session = Session {
+        id_hash: hash_token(&session_id),
+        auth: Authentication {
+            user_id: user.id.clone(),
+            auth_time: now,
+            amr: vec!["pwd".into()],
+            acr: ACR_PASSWORD.into(),
+            sid: random::token(16),
+        },
+        created_at: now,
+        expires_at: now + state.settings.session_ttl,
+        client_ids: Vec::new(),
+    };
+    state.sessions.insert_session(&session).await?;
+    tracing::info!(event = "login_success", user_id = %user.id, client_id = %client.client_id, "signed in");
+    let cookie = cookies::set(
+        state.settings.session_cookie(),
+        &session_id,
+        state.settings.secure_cookies,
+        Some(state.settings.session_ttl),
+    );
+
+    let mut res =
+        match proceed_after_login(state, &client, req, (session, user), &mut interaction, headers, &form).await {
+            Ok(r) => r,
+            Err(e) => state.respond(Err(e)),
+        };
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+async fn proceed_after_login(
+    state: &AuthorizeState,
+    client: &Client,
+    req: AuthorizationRequest,
+    session: (Session, User),
+    interaction: &mut Interaction,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Response, AuthorizeError> {
+    let (session, user) = session;
+    let consented = client.settings.skip_consent
+        || (!req.prompt.consent
+            && state
+                .consents
+                .get_consent(&user.id, &client.client_id)
+                .await?
+                .is_some_and(|c| req.scope.is_subset(&c.scope)));
+    if consented {
+        if !state.interactions.delete_interaction(&interaction.id_hash).await? {
+            return Err(AuthorizeError::page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in request was already completed.",
+            ));
+        }
+        return issue_code(state, &req, &session).await;
+    }
+    let _ = headers;
+    interaction.stage = InteractionStage::Consent;
+    interaction.user_id = Some(user.id.clone());
+    state.interactions.update_interaction(interaction).await?;
+    let id = form.get("interaction").unwrap_or("");
+    Ok(consent_page(state, client, &req, &user, id, &interaction.csrf))
+}
+
+async fn consent(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let result = consent_inner(&state, &headers, body).await;
+    state.respond(result)
+}
+
+async fn consent_inner(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, AuthorizeError> {
+    let form = read_form(headers, body).await?;
+    let (interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Consent).await?;
+    let session = current_session(state, headers).await?;
+    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
+        return Err(AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "Your session has ended. Go back to the application and sign in again.",
+        ));
+    };
+    let decision = form.get("decision");
+    if !matches!(decision, Some("allow" | "deny")) {
+        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."));
+    }
+    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
+        return Err(AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "This request was already completed.",
+        ));
+    }
+    if decision == Some("deny") {
+        tracing::info!(event = "consent_denied", user_id = %user.id, client_id = %client.client_id, "consent denied");
+        return Err(AuthorizeError::Redirect(
+            req.target.clone(),
+            OAuthError::new(latchkey_core::ErrorCode::AccessDenied, "the user denied the request"),
+        ));
+    }
+    let now = state.clock.now();
+    let mut scope = req.scope.clone();
+    if let Some(existing) = state.consents.get_consent(&user.id, &client.client_id).await? {
+        scope = latchkey_core::Scope::from_tokens(existing.scope.iter().chain(req.scope.iter()).map(str::to_string));
+    }
+    state
+        .consents
+        .put_consent(&user.id, &client.client_id, &scope, now)
+        .await?;
+    tracing::info!(event = "consent_granted", user_id = %user.id, client_id = %client.client_id, scope = %req.scope, "consent granted");
+    issue_code(state, &req, &session).await
+}

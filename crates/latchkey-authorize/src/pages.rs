@@ -1,0 +1,199 @@
+//! HTML pages (askama templates in `/templates`) and the headers every page
+//! carries: no caching, no framing, a strict Content-Security-Policy.
+
+use std::sync::{Arc, LazyLock};
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// Branding shown on every page.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub product_name: String,
+    pub logo_uri: Option<String>,
+    pub css_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub client_logo: Option<&'a str>,
+    pub client_uri: Option<&'a str>,
+    pub policy_uri: Option<&'a str>,
+    pub tos_uri: Option<&'a str>,
+    pub username: &'a str,
+    pub scopes: Vec<&'static str>,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub ui: &'a Ui,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub struct FormPostPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
+/// The one inline script (form_post auto-submit), allowed by its hash.
+const AUTO_SUBMIT: &str = "document.forms[0].submit()";
+static AUTO_SUBMIT_HASH: LazyLock<String> =
+    LazyLock::new(|| format!("'sha256-{}'", STANDARD.encode(Sha256::digest(AUTO_SUBMIT.as_bytes()))));
+
+/// The CSP `form-action` source for a redirect URI: its origin, or its scheme
+/// for private-use schemes. Browsers apply form-action to the redirect that
+/// follows a form post, so the login and consent pages must allow it.
+pub fn form_action_source(redirect_uri: &str) -> String {
+    match Url::parse(redirect_uri) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u.origin().ascii_serialization(),
+        Ok(u) => format!("{}:", u.scheme()),
+        Err(_) => "'none'".into(),
+    }
+}
+
+/// Renders a page with the security headers. `redirect_uri` widens
+/// `form-action` to that client; `script` allows the auto-submit script.
+pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>, script: bool) -> Response {
+    let body = match page.render() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let form_action = match redirect_uri {
+        Some(uri) if script => form_action_source(uri),
+        Some(uri) => format!("'self' {}", form_action_source(uri)),
+        None => "'self'".into(),
+    };
+    let script_src = if script {
+        format!("; script-src {}", *AUTO_SUBMIT_HASH)
+    } else {
+        String::new()
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {form_action}; \
+         frame-ancestors 'none'; base-uri 'none'{script_src}"
+    );
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+/// An error page that never redirects.
+pub fn error_page(ui: &Ui, status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, &ErrorPage { ui, title, message }, None, false)
+}
+
+/// The stylesheet, cached for a day.
+pub async fn stylesheet() -> Response {
+    static CSS: &str = include_str!("../../../templates/assets/latchkey.css");
+    let mut res = CSS.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    res
+}
+
+/// Plain words for scopes on the consent page.
+pub fn describe_scope(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "profile" => "See your name and username",
+        "email" => "See your email address",
+        "phone" => "See your phone number",
+        "address" => "See your postal address",
+        "offline_access" => "Keep access while you are not using it",
+        _ => "Use an API on your behalf",
+    }
+}
+
+/// The scope lines shown for a request, without repeating generic lines.
+pub fn scope_lines(scope: &latchkey_core::Scope) -> Vec<&'static str> {
+    let mut lines: Vec<&'static str> = Vec::new();
+    for s in scope.iter() {
+        let line = describe_scope(s);
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+pub type SharedUi = Arc<Ui>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_action_sources() {
+        assert_eq!(
+            form_action_source("https://app.example:8443/cb?x=1"),
+            "https://app.example:8443"
+        );
+        assert_eq!(form_action_source("com.example.app:/cb"), "com.example.app:");
+    }
+
+    #[test]
+    fn pages_escape_reflected_values() {
+        let ui = Ui {
+            product_name: "Latchkey".into(),
+            logo_uri: None,
+            css_href: "/assets/latchkey.css".into(),
+        };
+        let page = LoginPage {
+            ui: &ui,
+            action: "/login",
+            client_name: "<b>App</b>",
+            interaction: "i",
+            csrf: "c",
+            username: "\"><script>alert(1)</script>",
+            error: None,
+        };
+        let body = page.render().unwrap();
+        assert!(!body.contains("<script>alert(1)"));
+        assert!(body.contains("&lt;b&gt;App&lt;/b&gt;"));
+    }
+}

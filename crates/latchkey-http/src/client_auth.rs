@@ -1,0 +1,188 @@
+//! Client authentication at the token endpoint (and, later, introspection
+//! and revocation): `client_secret_basic`, `client_secret_post`, and `none`
+//! for public clients (RFC 6749 §2.3, OIDC Core §9).
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_core::secret::verify_client_secret;
+use latchkey_core::{AuthMethod, Client, ErrorCode, OAuthError};
+use latchkey_store::{ClientStore, StoreError};
+
+use crate::form::Params;
+use crate::{oauth_error_response, store_error_response};
+
+/// Why a client was not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error("more than one client authentication method was used")]
+    MultipleMethods,
+    #[error("client_id in the body differs from the one in the Authorization header")]
+    ConflictingClientId,
+    #[error("no client_id")]
+    NoClient,
+    #[error("malformed Authorization header")]
+    MalformedHeader,
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("wrong client secret")]
+    WrongSecret,
+    #[error("the client is registered for {registered}, not {used}")]
+    WrongMethod {
+        registered: &'static str,
+        used: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ClientAuthError {
+    /// The response, given whether the client tried HTTP Basic.
+    pub fn into_response_for(self, used_basic: bool) -> Response {
+        let error = match &self {
+            Self::MultipleMethods => {
+                return oauth_error_response(&OAuthError::invalid_request(
+                    "use exactly one client authentication method",
+                ));
+            }
+            Self::ConflictingClientId => {
+                return oauth_error_response(&OAuthError::invalid_request(
+                    "client_id in the body differs from the Authorization header",
+                ));
+            }
+            Self::Store(e) => return store_error_response(e),
+            Self::NoClient => OAuthError::new(ErrorCode::InvalidClient, "client authentication is required"),
+            _ => OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"),
+        };
+        tracing::info!(reason = %self, "client authentication failed");
+        let mut res = oauth_error_response(&error);
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        let challenge = if used_basic {
+            "Basic realm=\"latchkey\""
+        } else {
+            "Basic realm=\"latchkey\""
+        };
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        res
+    }
+}
+
+/// Credentials as presented.
+#[derive(Debug)]
+struct Presented {
+    client_id: String,
+    secret: Option<String>,
+    method: AuthMethod,
+}
+
+/// Whether the request carries an `Authorization: Basic` header.
+pub fn uses_basic(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    // RFC 6749 §2.3.1: id and secret are form-url-encoded before Basic encoding.
+    let mut out = String::new();
+    for (k, v) in url::form_urlencoded::parse(format!("x={s}").as_bytes()) {
+        if k == "x" {
+            out = v.into_owned();
+        }
+    }
+    Some(out)
+}
+
+fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuthError> {
+    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
+    let basic = match auth_headers.next() {
+        None => None,
+        Some(value) => {
+            if auth_headers.next().is_some() {
+                return Err(ClientAuthError::MalformedHeader);
+            }
+            let value = value.to_str().map_err(|_| ClientAuthError::MalformedHeader)?;
+            let (scheme, rest) = value.split_once(' ').ok_or(ClientAuthError::MalformedHeader)?;
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(ClientAuthError::MalformedHeader);
+            }
+            let decoded = STANDARD
+                .decode(rest.trim())
+                .map_err(|_| ClientAuthError::MalformedHeader)?;
+            let decoded = String::from_utf8(decoded).map_err(|_| ClientAuthError::MalformedHeader)?;
+            let (id, secret) = decoded.split_once(':').ok_or(ClientAuthError::MalformedHeader)?;
+            let id = form_decode(id).ok_or(ClientAuthError::MalformedHeader)?;
+            let secret = form_decode(secret).ok_or(ClientAuthError::MalformedHeader)?;
+            if id.is_empty() {
+                return Err(ClientAuthError::MalformedHeader);
+            }
+            Some((id, secret))
+        }
+    };
+    let form_id = form.get("client_id");
+    let form_secret = form.get("client_secret");
+    match (basic, form_secret) {
+        (Some(_), Some(_)) => Err(ClientAuthError::MultipleMethods),
+        (Some((id, secret)), None) => {
+            if form_id.is_some_and(|f| f != id) {
+                return Err(ClientAuthError::ConflictingClientId);
+            }
+            Ok(Presented {
+                client_id: id,
+                secret: Some(secret),
+                method: AuthMethod::ClientSecretBasic,
+            })
+        }
+        (None, Some(secret)) => Ok(Presented {
+            client_id: form_id.ok_or(ClientAuthError::NoClient)?.to_string(),
+            secret: Some(secret.to_string()),
+            method: AuthMethod::ClientSecretPost,
+        }),
+        (None, None) => Ok(Presented {
+            client_id: form_id.ok_or(ClientAuthError::NoClient)?.to_string(),
+            secret: None,
+            method: AuthMethod::None,
+        }),
+    }
+}
+
+/// Authenticates the client of a request. The method used must be the one
+/// the client registered; secrets are compared in constant time.
+pub async fn authenticate_client(
+    clients: &dyn ClientStore,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Client, ClientAuthError> {
+    let p = presented(headers, form)?;
+    let client = clients
+        .get_client(&p.client_id)
+        .await?
+        .ok_or(ClientAuthError::UnknownClient)?;
+    let registered = client.settings.token_endpoint_auth_method;
+    if registered != p.method {
+        return Err(ClientAuthError::WrongMethod {
+            registered: registered.as_str(),
+            used: p.method.as_str(),
+        });
+    }
+    if let Some(secret) = &p.secret {
+        let ok = client
+            .secret_hash
+            .as_deref()
+            .is_some_and(|h| verify_client_secret(secret, h));
+        if !ok {
+            return Err(ClientAuthError::WrongSecret);
+        }
+    }
+    Ok(client)
+}
+
+impl IntoResponse for ClientAuthError {
+    fn into_response(self) -> Response {
+        self.into_response_for(false)
+    }
+}

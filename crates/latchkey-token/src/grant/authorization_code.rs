@@ -1,0 +1,106 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
+
+use latchkey_core::grant::RefreshToken;
+use latchkey_core::pkce::{is_valid_verifier, verify_s256};
+use latchkey_core::secret::hash_token;
+use latchkey_core::{Client, GrantType, random};
+use latchkey_store::Redemption;
+
+use crate::mint::{TokenResponse, mint_tokens};
+use crate::{TokenError, TokenState};
+
+pub async fn exchange(
+    state: &TokenState,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<TokenResponse, TokenError> {
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(TokenError::UnauthorizedClient("authorization_code"));
+    }
+    let code_hash = hash_token(code);
+    let now = state.clock.now();
+    let record = match state.codes.redeem_code(&code_hash, &client.client_id, now).await? {
+        Redemption::Redeemed(record) => record,
+        Redemption::AlreadyUsed(record) => {
+            // A replayed code: whoever holds it, revoke what the first use got (RFC 6749 §4.1.2).
+            state.codes.revoke_code_grant(&code_hash).await?;
+            tracing::warn!(
+                event = "code_replay",
+                client_id = %client.client_id,
+                grant_id = %record.grant_id,
+                "authorization code reused; tokens issued from it were revoked"
+            );
+            return Err(TokenError::CodeAlreadyUsed);
+        }
+        Redemption::WrongClient => return Err(TokenError::CodeClientMismatch),
+        Redemption::NotFound => return Err(TokenError::CodeNotFound),
+    };
+    // RFC 6749 §4.1.3: redirect_uri must be present and identical if it was in the request.
+    match (record.redirect_uri_sent, redirect_uri) {
+        (true, Some(uri)) if uri == record.redirect_uri => {}
+        (false, None) => {}
+        (false, Some(uri)) if uri == record.redirect_uri => {}
+        _ => return Err(TokenError::RedirectUriMismatch),
+    }
+    match (&record.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) => {
+            if !is_valid_verifier(verifier) {
+                return Err(TokenError::Pkce(
+                    "code_verifier must be 43 to 128 unreserved characters",
+                ));
+            }
+            if !verify_s256(verifier, challenge) {
+                return Err(TokenError::Pkce("code_verifier does not match the code_challenge"));
+            }
+        }
+        (Some(_), None) => return Err(TokenError::Pkce("code_verifier is required")),
+        // A verifier for a code issued without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
+        (None, Some(_)) => return Err(TokenError::Pkce("the authorization request had no code_challenge")),
+        (None, None) => {}
+    }
+    let user = match state.users.get_user(&record.auth.user_id).await? {
+        Some(u) if !u.disabled => u,
+        _ => return Err(TokenError::UserGone),
+    };
+
+    let refresh =
+        (record.scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken)).then(|| {
+            let value = random::token(32);
+            let stored = RefreshToken {
+                token_hash: hash_token(&value),
+                grant_id: record.grant_id.clone(),
+                client_id: client.client_id.clone(),
+                scope: record.scope.clone(),
+                auth: record.auth.clone(),
+                created_at: now,
+                expires_at: now + state.settings.refresh_token_ttl,
+            };
+            (value, stored)
+        });
+    let minted = mint_tokens(
+        state,
+        client,
+        &user,
+        &record.scope,
+        &record.auth,
+        record.nonce.as_deref(),
+        now,
+    )?;
+    // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
+    let recorded = state
+        .codes
+        .record_issued(
+            &code_hash,
+            &minted.jti,
+            minted.expires_at,
+            refresh.as_ref().map(|(_, s)| s),
+        )
+        .await?;
+    if !recorded {
+        return Err(TokenError::CodeAlreadyUsed);
+    }
+    tracing::info!(event = "tokens_issued", grant = "authorization_code", client_id = %client.client_id, "tokens issued");
+    Ok(minted.response(refresh.map(|(v, _)| v)))
+}

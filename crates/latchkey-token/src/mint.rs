@@ -1,0 +1,131 @@
+//! Access tokens (RFC 9068 JWTs) and ID tokens (OIDC Core §2).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_core::grant::Authentication;
+use latchkey_core::{Client, Scope, User, random};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::claims::user_claims;
+use crate::{TokenError, TokenState};
+
+/// The token response body (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Signed tokens before they are recorded.
+pub struct Minted {
+    pub access_token: String,
+    pub jti: String,
+    pub expires_at: i64,
+    pub expires_in: i64,
+    pub scope: Scope,
+    pub id_token: Option<String>,
+}
+
+impl Minted {
+    pub fn response(self, refresh_token: Option<String>) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access_token,
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            scope: self.scope.to_string(),
+            id_token: self.id_token,
+            refresh_token,
+        }
+    }
+}
+
+/// `at_hash`: the left half of SHA-256 of the access token, base64url (OIDC Core §3.1.3.6).
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+pub fn mint_tokens(
+    state: &TokenState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    auth: &Authentication,
+    nonce: Option<&str>,
+    now: i64,
+) -> Result<Minted, TokenError> {
+    let keys = state.keys.current();
+    let key = keys
+        .signing_key()
+        .ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let s = &state.settings;
+    let jti = random::token(16);
+    let expires_at = now + s.access_token_ttl;
+    let access_claims = serde_json::json!({
+        "iss": s.issuer,
+        "sub": user.id,
+        "aud": s.default_audience,
+        "client_id": client.client_id,
+        "scope": scope.to_string(),
+        "exp": expires_at,
+        "iat": now,
+        "jti": jti,
+        "auth_time": auth.auth_time,
+        "acr": auth.acr,
+        "amr": auth.amr,
+    });
+    let access_token = key
+        .sign_jwt("at+jwt", &access_claims)
+        .map_err(|e| TokenError::Signing(e.to_string()))?;
+
+    let id_token = if scope.contains("openid") {
+        let mut claims = serde_json::Map::new();
+        claims.insert("iss".into(), s.issuer.clone().into());
+        claims.insert("sub".into(), user.id.clone().into());
+        claims.insert("aud".into(), client.client_id.clone().into());
+        claims.insert("azp".into(), client.client_id.clone().into());
+        claims.insert("exp".into(), (now + s.id_token_ttl).into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("auth_time".into(), auth.auth_time.into());
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), nonce.into());
+        }
+        claims.insert("at_hash".into(), at_hash(&access_token).into());
+        claims.insert("acr".into(), auth.acr.clone().into());
+        claims.insert("amr".into(), auth.amr.clone().into());
+        claims.insert("sid".into(), auth.sid.clone().into());
+        for (k, v) in user_claims(user, scope) {
+            claims.entry(k).or_insert(v);
+        }
+        Some(
+            key.sign_jwt("JWT", &claims.into())
+                .map_err(|e| TokenError::Signing(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    Ok(Minted {
+        access_token,
+        jti,
+        expires_at,
+        expires_in: s.access_token_ttl,
+        scope: scope.clone(),
+        id_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn at_hash_matches_the_oidc_example() {
+        // OIDC Core, Appendix A.3 (ID token with at_hash).
+        assert_eq!(super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNhkP"), "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+}
