@@ -17,14 +17,8 @@ pub use serde_json::{Value, json};
 /// the test executables.
 pub static BIN: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile folder");
-    let bin = dir.join(format!(
-        "latchkey-under-test{}",
-        std::env::consts::EXE_SUFFIX
-    ));
+    let dir = exe.parent().and_then(Path::parent).expect("target profile folder");
+    let bin = dir.join(format!("latchkey-under-test{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
         "{} is missing: run the tests through cargo",
@@ -69,9 +63,7 @@ pub fn postgres_admin_url() -> Option<String> {
             panic!("CI must set LATCHKEY_TEST_POSTGRES_URL (scripts/test does)")
         }
         _ => {
-            eprintln!(
-                "LATCHKEY_TEST_POSTGRES_URL unset: PostgreSQL variant not run (use scripts/test)"
-            );
+            eprintln!("LATCHKEY_TEST_POSTGRES_URL unset: PostgreSQL variant not run (use scripts/test)");
             None
         }
     }
@@ -214,8 +206,7 @@ impl CliOutput {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -229,12 +220,7 @@ pub fn cli(db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>
         .spawn()
         .expect("spawn latchkey");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.as_mut().unwrap().write_all(input.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().expect("latchkey output");
@@ -284,8 +270,7 @@ impl Server {
             let port = free_port();
             let issuer = format!("http://127.0.0.1:{port}");
             let listen = format!("127.0.0.1:{port}");
-            let mut all: Vec<(&str, &str)> =
-                vec![("LATCHKEY_ISSUER", &issuer), ("LATCHKEY_LISTEN", &listen)];
+            let mut all: Vec<(&str, &str)> = vec![("LATCHKEY_ISSUER", &issuer), ("LATCHKEY_LISTEN", &listen)];
             all.extend_from_slice(env);
             let mut child = base_command(db, &all)
                 .arg("serve")
@@ -353,10 +338,7 @@ impl Server {
     /// Sends SIGTERM and waits for a clean exit; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -409,8 +391,5 @@ where
 
 /// Repository root (for example files).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }

@@ -35,17 +35,9 @@ async fn create_show_list_update_delete(backend: Backend) {
     assert!(id.len() >= 22);
     assert_eq!(created["client_name"], "Photo App");
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
-    assert_eq!(
-        created["grant_types"],
-        json!(["authorization_code", "refresh_token"])
-    );
+    assert_eq!(created["grant_types"], json!(["authorization_code", "refresh_token"]));
     assert_eq!(created["response_types"], json!(["code"]));
-    assert!(
-        created["scope"]
-            .as_str()
-            .unwrap()
-            .contains("offline_access")
-    );
+    assert!(created["scope"].as_str().unwrap().contains("offline_access"));
     assert_eq!(
         created["redirect_uris"],
         json!(["https://photos.example/cb", "com.example.photos:/oauth"])
@@ -110,10 +102,7 @@ async fn create_show_list_update_delete(backend: Backend) {
         text.contains("Photo App") && text.contains("https://photos.example/cb"),
         "{text}"
     );
-    assert!(
-        !text.contains("secret:"),
-        "show never prints the secret: {text}"
-    );
+    assert!(!text.contains("secret:"), "show never prints the secret: {text}");
 
     let updated = cli_json(
         &db,
@@ -130,10 +119,7 @@ async fn create_show_list_update_delete(backend: Backend) {
         ],
     );
     assert_eq!(updated["client_name"], "Photos");
-    assert_eq!(
-        updated["redirect_uris"],
-        json!(["https://photos.example/v2/cb"])
-    );
+    assert_eq!(updated["redirect_uris"], json!(["https://photos.example/v2/cb"]));
     assert_eq!(updated["skip_consent"], true);
     assert_eq!(
         updated["grant_types"],
@@ -145,28 +131,16 @@ async fn create_show_list_update_delete(backend: Backend) {
     let public_id = public["client_id"].as_str().unwrap();
     let now_confidential = cli_json(
         &db,
-        &[
-            "client",
-            "update",
-            public_id,
-            "--auth-method",
-            "client_secret_basic",
-        ],
+        &["client", "update", public_id, "--auth-method", "client_secret_basic"],
     );
-    assert_eq!(
-        now_confidential["client_secret"].as_str().unwrap().len(),
-        43
-    );
+    assert_eq!(now_confidential["client_secret"].as_str().unwrap().len(), 43);
 
     let deleted = cli_json(&db, &["client", "delete", &id]);
     assert_eq!(deleted["deleted"], id.as_str());
     let gone = cli(&db, &["client", "show", &id], &[], None);
     assert_ne!(gone.code, 0);
     assert!(gone.stderr.contains("no client"), "{}", gone.stderr);
-    assert_eq!(
-        cli_json(&db, &["client", "list"]).as_array().unwrap().len(),
-        2
-    );
+    assert_eq!(cli_json(&db, &["client", "list"]).as_array().unwrap().len(), 2);
 }
 
 async fn secrets_are_hashed_and_rotate(backend: Backend) {
@@ -193,10 +167,7 @@ async fn secrets_are_hashed_and_rotate(backend: Backend) {
             .fetch_one(&pool)
             .await
             .unwrap();
-        (
-            row.get::<String, _>("secret_hash"),
-            row.get::<String, _>("settings"),
-        )
+        (row.get::<String, _>("secret_hash"), row.get::<String, _>("settings"))
     };
     let (hash, settings) = stored(pool.clone(), id.to_string()).await;
     assert!(hash.starts_with("hmac-sha256:"), "{hash}");
@@ -230,11 +201,7 @@ async fn secrets_are_hashed_and_rotate(backend: Backend) {
     );
     let out = cli(
         &db,
-        &[
-            "client",
-            "rotate-secret",
-            public["client_id"].as_str().unwrap(),
-        ],
+        &["client", "rotate-secret", public["client_id"].as_str().unwrap()],
         &[],
         None,
     );
@@ -275,14 +242,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let cases: &[(&[&str], &str)] = &[
         (
-            &[
-                "client",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "/relative",
-            ],
+            &["client", "create", "--name", "X", "--redirect-uri", "/relative"],
             "absolute",
         ),
         (
@@ -318,10 +278,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
             ],
             "javascript",
         ),
-        (
-            &["client", "create", "--name", "X"],
-            "redirect_uris is required",
-        ),
+        (&["client", "create", "--name", "X"], "redirect_uris is required"),
         (
             &[
                 "client",
@@ -373,10 +330,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
         ),
         (&["client", "show", "no-such-client"], "no client"),
         (&["client", "delete", "no-such-client"], "no client"),
-        (
-            &["client", "update", "no-such-client", "--name", "Y"],
-            "no client",
-        ),
+        (&["client", "update", "no-such-client", "--name", "Y"], "no client"),
         (&["client", "rotate-secret", "no-such-client"], "no client"),
     ];
     for (args, needle) in cases {
@@ -385,11 +339,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
         assert!(out.stdout.is_empty(), "{args:?} printed {}", out.stdout);
     }
-    assert_eq!(
-        cli_json(&db, &["client", "list"]),
-        json!([]),
-        "nothing was written"
-    );
+    assert_eq!(cli_json(&db, &["client", "list"]), json!([]), "nothing was written");
 
     // --allow-insecure-redirect is the explicit way to register plain http.
     let ok = cli_json(
@@ -408,13 +358,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
     // An update that would break the rules is refused and leaves the client as it was.
     let out = cli(
         &db,
-        &[
-            "client",
-            "update",
-            id,
-            "--redirect-uri",
-            "https://a.example/cb#x",
-        ],
+        &["client", "update", id, "--redirect-uri", "https://a.example/cb#x"],
         &[],
         None,
     );

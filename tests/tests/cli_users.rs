@@ -92,14 +92,8 @@ async fn user_lifecycle(backend: Backend) {
     let new_hash = password_hash_of(&db, "alice").await.unwrap();
     assert_ne!(new_hash, hash);
 
-    assert_eq!(
-        cli_json(&db, &["user", "disable", "alice"])["disabled"],
-        true
-    );
-    assert_eq!(
-        cli_json(&db, &["user", "enable", "alice"])["disabled"],
-        false
-    );
+    assert_eq!(cli_json(&db, &["user", "disable", "alice"])["disabled"], true);
+    assert_eq!(cli_json(&db, &["user", "enable", "alice"])["disabled"], false);
 
     cli(&db, &["user", "create", "--username", "bob"], &[], None).ok();
     let list = cli_json(&db, &["user", "list"]);
@@ -119,10 +113,7 @@ async fn user_lifecycle(backend: Backend) {
     );
 
     cli_json(&db, &["user", "delete", "bob"]);
-    assert_eq!(
-        cli_json(&db, &["user", "list"]).as_array().unwrap().len(),
-        1
-    );
+    assert_eq!(cli_json(&db, &["user", "list"]).as_array().unwrap().len(), 1);
 }
 
 async fn bad_user_input_writes_nothing(backend: Backend) {
@@ -146,20 +137,9 @@ async fn bad_user_input_writes_nothing(backend: Backend) {
             Some("short\n"),
             "at least 8",
         ),
+        (&["user", "create", "--username", "with space"], None, "white space"),
         (
-            &["user", "create", "--username", "with space"],
-            None,
-            "white space",
-        ),
-        (
-            &[
-                "user",
-                "create",
-                "--username",
-                "erin",
-                "--email",
-                "not-an-email",
-            ],
+            &["user", "create", "--username", "erin", "--email", "not-an-email"],
             None,
             "email",
         ),
@@ -182,20 +162,11 @@ async fn bad_user_input_writes_nothing(backend: Backend) {
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
     }
     let users = cli_json(&db, &["user", "list"]);
-    assert_eq!(
-        users.as_array().unwrap().len(),
-        1,
-        "nothing was written: {users}"
-    );
+    assert_eq!(users.as_array().unwrap().len(), 1, "nothing was written: {users}");
     assert_eq!(users[0]["username"], "carol");
     // A second user cannot take carol's name by renaming either.
     cli(&db, &["user", "create", "--username", "frank"], &[], None).ok();
-    let out = cli(
-        &db,
-        &["user", "update", "frank", "--username", "CAROL"],
-        &[],
-        None,
-    );
+    let out = cli(&db, &["user", "update", "frank", "--username", "CAROL"], &[], None);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("taken"), "{}", out.stderr);
 }

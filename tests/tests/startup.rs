@@ -66,16 +66,9 @@ fn invalid_config_stops_startup_with_a_message_naming_the_key() {
             "issuer",
             "fragment",
         ),
+        (&[("LATCHKEY_ISSUER", "http://id.example.com")], "issuer", "plain http"),
         (
-            &[("LATCHKEY_ISSUER", "http://id.example.com")],
-            "issuer",
-            "plain http",
-        ),
-        (
-            &[(
-                "LATCHKEY_DATABASE_URL",
-                "postgres://nobody@127.0.0.1:1/none",
-            )],
+            &[("LATCHKEY_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")],
             "database_url",
             "cannot open",
         ),
@@ -89,16 +82,8 @@ fn invalid_config_stops_startup_with_a_message_naming_the_key() {
             "keys.encryption_key_file",
             "cannot read",
         ),
-        (
-            &[("LATCHKEY_LISTEN", "not-an-address")],
-            "listen",
-            "not an address",
-        ),
-        (
-            &[("LATCHKEY_KEYS_RSA_BITS", "512")],
-            "keys.rsa_bits",
-            "not supported",
-        ),
+        (&[("LATCHKEY_LISTEN", "not-an-address")], "listen", "not an address"),
+        (&[("LATCHKEY_KEYS_RSA_BITS", "512")], "keys.rsa_bits", "not supported"),
         (
             &[("LATCHKEY_REGISTRATION_MODE", "token")],
             "registration.mode",
@@ -131,11 +116,7 @@ fn invalid_config_stops_startup_with_a_message_naming_the_key() {
 fn config_file_with_a_typo_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("latchkey.toml");
-    std::fs::write(
-        &file,
-        "issuer = \"http://localhost:9\"\n[keys]\nrsa_bitz = 2048\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "issuer = \"http://localhost:9\"\n[keys]\nrsa_bitz = 2048\n").unwrap();
     let (code, stderr) = serve_expecting_failure(&[("LATCHKEY_CONFIG", file.to_str().unwrap())]);
     assert_ne!(code, 0);
     assert!(stderr.contains("rsa_bitz"), "{stderr}");
@@ -182,10 +163,7 @@ async fn zero_setup_default_runs_on_embedded_sqlite() {
     } else {
         Value::Null
     };
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
     assert!(up, "the default server did not answer on 127.0.0.1:8080");
     assert_eq!(doc["issuer"], "http://localhost:8080");
@@ -210,10 +188,7 @@ async fn health_and_readiness(backend: Backend) {
     let res = c.get(server.url("/no/such/thing")).send().await.unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_request");
 
     if backend == Backend::Postgres {
         // The database goes away: readiness fails, liveness does not, nothing panics.
@@ -225,10 +200,7 @@ async fn health_and_readiness(backend: Backend) {
         })
         .await;
         assert!(ready, "readyz must fail without the database");
-        assert_eq!(
-            c.get(server.url("/healthz")).send().await.unwrap().status(),
-            200
-        );
+        assert_eq!(c.get(server.url("/healthz")).send().await.unwrap().status(), 200);
         assert!(!server.log().contains("panicked"));
     }
 }
@@ -236,15 +208,7 @@ async fn health_and_readiness(backend: Backend) {
 async fn sigterm_stops_cleanly(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut server = Server::start(&db, &[]).await;
-    assert_eq!(
-        http()
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(http().get(server.url("/healthz")).send().await.unwrap().status(), 200);
     let code = server.terminate();
     assert_eq!(code, Some(0), "log:\n{}", server.log());
     assert!(server.log().contains("shutdown requested"));

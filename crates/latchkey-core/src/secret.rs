@@ -11,9 +11,9 @@ use subtle::ConstantTimeEq;
 const PREFIX: &str = "hmac-sha256:";
 
 /// Domain-separation key: a hash made for one purpose never verifies another.
-fn mac(purpose: &str, secret: &str) -> Vec<u8> {
+fn mac(purpose: &str, secret: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(purpose.as_bytes()).expect("HMAC takes any key length");
-    mac.update(secret.as_bytes());
+    mac.update(secret);
     mac.finalize().into_bytes().to_vec()
 }
 
@@ -21,7 +21,7 @@ fn mac(purpose: &str, secret: &str) -> Vec<u8> {
 pub fn hash_client_secret(secret: &str) -> String {
     format!(
         "{PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(mac("latchkey/client-secret/v1", secret))
+        URL_SAFE_NO_PAD.encode(mac("latchkey/client-secret/v1", secret.as_bytes()))
     )
 }
 
@@ -33,7 +33,7 @@ pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
     let Ok(expected) = URL_SAFE_NO_PAD.decode(encoded) else {
         return false;
     };
-    mac("latchkey/client-secret/v1", secret).ct_eq(&expected).into()
+    mac("latchkey/client-secret/v1", secret.as_bytes()).ct_eq(&expected).into()
 }
 
 /// The stored form of a random bearer value (session id, code, refresh
@@ -46,8 +46,8 @@ pub fn hash_token(value: &str) -> String {
 /// Constant-time comparison of two secrets of possibly different length.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // Compare digests so that the length of the expected value does not leak.
-    let da = mac("latchkey/compare", &String::from_utf8_lossy(a));
-    let db = mac("latchkey/compare", &String::from_utf8_lossy(b));
+    let da = mac("latchkey/compare", a);
+    let db = mac("latchkey/compare", b);
     da.ct_eq(&db).into() && a.len() == b.len()
 }
 
@@ -71,5 +71,6 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(&[0xff], &[0xfe]), "bytes, not lossy text, are compared");
     }
 }

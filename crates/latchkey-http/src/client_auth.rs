@@ -38,8 +38,9 @@ pub enum ClientAuthError {
 }
 
 impl ClientAuthError {
-    /// The response, given whether the client tried HTTP Basic.
-    pub fn into_response_for(self, used_basic: bool) -> Response {
+    /// The response: 400 for a malformed request, else 401 with a Basic
+    /// challenge (RFC 6749 §5.2; a 401 always names a scheme).
+    pub fn response(self) -> Response {
         let error = match &self {
             Self::MultipleMethods => {
                 return oauth_error_response(&OAuthError::invalid_request(
@@ -58,13 +59,7 @@ impl ClientAuthError {
         tracing::info!(reason = %self, "client authentication failed");
         let mut res = oauth_error_response(&error);
         *res.status_mut() = StatusCode::UNAUTHORIZED;
-        let challenge = if used_basic {
-            "Basic realm=\"latchkey\""
-        } else {
-            "Basic realm=\"latchkey\""
-        };
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey\""));
         res
     }
 }
@@ -183,6 +178,6 @@ pub async fn authenticate_client(
 
 impl IntoResponse for ClientAuthError {
     fn into_response(self) -> Response {
-        self.into_response_for(false)
+        self.response()
     }
 }

@@ -45,13 +45,22 @@ pub enum ClientCommand {
     /// List clients.
     List,
     /// Show one client.
-    Show { client_id: String },
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Change a client's registration (lists given replace the registered ones).
     Update(ClientUpdate),
     /// Delete a client.
-    Delete { client_id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Replace a confidential client's secret; the new one is printed once.
-    RotateSecret { client_id: String },
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +107,7 @@ pub struct ClientCreate {
 
 #[derive(Debug, Args)]
 pub struct ClientUpdate {
+    #[arg(allow_hyphen_values = true)]
     pub client_id: String,
     #[arg(long)]
     pub name: Option<String>,
@@ -140,22 +150,35 @@ pub enum UserCommand {
     /// List users.
     List,
     /// Show one user (by username or id).
-    Show { user: String },
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
     /// Change a user's username or claims.
     Update(UserUpdate),
     /// Set a new password, read from standard input.
     SetPassword {
+        #[arg(allow_hyphen_values = true)]
         user: String,
         /// Read the password from the first line of standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
     },
     /// Stop a user from signing in.
-    Disable { user: String },
+    Disable {
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
     /// Let a disabled user sign in again.
-    Enable { user: String },
+    Enable {
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
     /// Delete a user.
-    Delete { user: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +204,7 @@ pub struct UserCreate {
 
 #[derive(Debug, Args)]
 pub struct UserUpdate {
+    #[arg(allow_hyphen_values = true)]
     pub user: String,
     #[arg(long)]
     pub username: Option<String>,
@@ -210,7 +234,9 @@ pub enum KeysCommand {
     },
     /// Retire a key that does not sign; with --now, withdraw it from the JWKS at once.
     Retire {
+        #[arg(allow_hyphen_values = true)]
         kid: String,
+        /// Stop publishing the key now (after a compromise): tokens it signed stop verifying.
         #[arg(long)]
         now: bool,
     },

@@ -57,9 +57,34 @@ async fn generate(state: KeyState, settings: &Settings, now: i64) -> Result<Stor
         .map_err(|e| KeyOpError::Refused(format!("key generation task failed: {e}")))?
 }
 
+/// Refuses to work on keys this process could not open: a CLI run without
+/// (or with another) encryption key would otherwise create keys that the
+/// servers cannot use.
+fn check_encryption(keys: &[StoredKey], settings: &Settings) -> Result<(), KeyOpError> {
+    for k in keys.iter().filter(|k| k.state != KeyState::Retired) {
+        open_private_key(&k.private_key, &k.kid, settings.encryption_key.as_ref()).map_err(|e| {
+            KeyOpError::Refused(format!(
+                "signing key {} cannot be opened ({e}); use the same keys.encryption_key as the servers",
+                k.kid
+            ))
+        })?;
+        if settings.encryption_key.is_some() != k.private_key.starts_with("enc:") {
+            return Err(KeyOpError::Refused(format!(
+                "signing key {} is {} but keys.encryption_key is {}; use the same setting as the servers",
+                k.kid,
+                if k.private_key.starts_with("enc:") { "encrypted" } else { "not encrypted" },
+                if settings.encryption_key.is_some() { "set" } else { "not set" },
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Makes sure there is an active and a next key. Replicas starting together
-/// race safely: the store admits one of each and the losers re-read.
+/// race safely: the store's unique indexes admit one of each, and a loser's
+/// insert fails with a conflict that is ignored.
 pub async fn ensure_keys(store: &dyn KeyStore, clock: &dyn Clock, settings: &Settings) -> Result<(), KeyOpError> {
+    check_encryption(&store.list_keys().await?, settings)?;
     for state in [KeyState::Active, KeyState::Next] {
         if store.list_keys().await?.iter().any(|k| k.state == state) {
             continue;

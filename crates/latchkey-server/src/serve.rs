@@ -113,9 +113,12 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     let app = if settings.issuer_path.is_empty() {
         api
     } else {
+        // Health probes also answer at the host root, where load balancers look.
         Router::new()
             .nest(&settings.issuer_path, api)
             .merge(latchkey_discovery::root_router(&settings.issuer_path))
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
     };
     let app = app.fallback(latchkey_http::not_found).with_state(state);
     latchkey_http::with_security_headers(app).layer(TimeoutLayer::with_status_code(

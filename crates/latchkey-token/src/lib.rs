@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use latchkey_core::{Clock, ErrorCode, OAuthError};
-use latchkey_http::client_auth::{ClientAuthError, authenticate_client, uses_basic};
+use latchkey_http::client_auth::{ClientAuthError, authenticate_client};
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, json_no_store, oauth_error_response, store_error_response};
 use latchkey_keys::KeyRing;
@@ -101,10 +101,10 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    fn into_response_for(self, used_basic: bool) -> Response {
+    fn response(self) -> Response {
         let grant = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
         let error = match self {
-            Self::Client(e) => return e.into_response_for(used_basic),
+            Self::Client(e) => return e.response(),
             Self::Store(e) => return store_error_response(&e),
             Self::Signing(ref e) => {
                 tracing::error!(error = %e, "token signing failed");
@@ -130,7 +130,7 @@ impl TokenError {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        self.into_response_for(false)
+        self.response()
     }
 }
 
@@ -153,11 +153,7 @@ async fn token(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let used_basic = uses_basic(&headers);
-    match token_inner(&state, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response_for(used_basic),
-    }
+    token_inner(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn token_inner(

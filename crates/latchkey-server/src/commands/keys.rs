@@ -3,12 +3,12 @@ use latchkey_store::{KeyStore, StoredKey};
 
 use super::{Context, timestamp};
 use crate::cli::KeysCommand;
-use crate::keys::{ensure_keys, retire, rotate};
+use crate::keys::{retire, rotate};
 
 pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::List => {
-            ensure_keys(&ctx.store, ctx.clock.as_ref(), &ctx.settings).await?;
+            // Listing reads public data only; keys are created by `serve` or `rotate`.
             let keys = ctx.store.list_keys().await?;
             let json = serde_json::Value::Array(keys.iter().map(key_json).collect());
             ctx.print(|| table(&keys), &json);
