@@ -152,7 +152,9 @@ pub fn describe_scope(scope: &str) -> &'static str {
 /// The scope lines shown for a request, without repeating generic lines.
 pub fn scope_lines(scope: &latchkey_core::Scope) -> Vec<&'static str> {
     let mut lines: Vec<&'static str> = Vec::new();
-    for s in scope.iter() {
+    // Identity first, then the rest in a stable order.
+    let ordered = scope.iter().filter(|s| *s == "openid").chain(scope.iter().filter(|s| *s != "openid"));
+    for s in ordered {
         let line = describe_scope(s);
         if !lines.contains(&line) {
             lines.push(line);
