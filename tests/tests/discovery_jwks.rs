@@ -58,9 +58,20 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
         doc["request_uri_parameter_supported"], false,
         "OIDC's default is true, so it must be stated"
     );
-    // Grants and endpoints that do not work yet are not advertised.
-    assert_eq!(doc["grant_types_supported"], json!(["authorization_code"]));
-    for absent in ["introspection_endpoint", "revocation_endpoint", "end_session_endpoint"] {
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(doc["introspection_endpoint"], closed.url("/introspect").as_str());
+    assert_eq!(doc["revocation_endpoint"], closed.url("/revoke").as_str());
+    assert_eq!(doc["end_session_endpoint"], closed.url("/logout").as_str());
+    assert_eq!(doc["backchannel_logout_supported"], true);
+    // What does not exist is not advertised.
+    for absent in [
+        "request_object_signing_alg_values_supported",
+        "pushed_authorization_request_endpoint",
+        "device_authorization_endpoint",
+    ] {
         assert!(
             doc.get(absent).is_none(),
             "{absent} advertised but not implemented: {doc}"

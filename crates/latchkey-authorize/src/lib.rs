@@ -1,6 +1,8 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with its
 //! login and consent pages, the session cookie, and code issuance.
 
+pub mod backchannel;
+pub mod logout;
 pub mod pages;
 pub mod request;
 
@@ -17,7 +19,9 @@ use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, password, random};
 use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
-use latchkey_store::{ClientStore, CodeStore, ConsentStore, InteractionStore, SessionStore, StoreError, UserStore};
+use latchkey_store::{
+    ClientStore, CodeStore, ConsentStore, InteractionStore, RefreshTokenStore, SessionStore, StoreError, UserStore,
+};
 
 use crate::pages::{ConsentPage, FormPostPage, LoginPage, Ui, error_page, html, scope_lines};
 use crate::request::{AuthorizationRequest, ResponseMode, Target};
@@ -34,6 +38,10 @@ pub struct AuthorizeSettings {
     pub base_path: String,
     pub code_ttl: i64,
     pub session_ttl: i64,
+    /// A session unused this long ends.
+    pub session_idle_ttl: i64,
+    /// Which refresh tokens end with a session.
+    pub end_revokes: logout::EndRevokes,
     pub interaction_ttl: i64,
     pub require_pkce_for_confidential: bool,
     /// Issuer is https: cookies are `Secure` and the session cookie is `__Host-` prefixed.
@@ -61,6 +69,8 @@ pub struct AuthorizeState {
     pub consents: Arc<dyn ConsentStore>,
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
+    pub refresh: Arc<dyn RefreshTokenStore>,
+    pub notifier: Arc<backchannel::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
 }
@@ -75,6 +85,8 @@ where
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", post(login))
         .route("/consent", post(consent))
+        .route("/logout", get(logout::logout_get).post(logout::logout_post))
+        .route("/logout/confirm", post(logout::confirm))
         .route("/assets/latchkey.css", get(pages::stylesheet))
         .layer(DefaultBodyLimit::max(32 * 1024))
 }
@@ -246,7 +258,7 @@ fn id_token_hint_subject(state: &AuthorizeState, hint: &str) -> Result<String, O
         .ok_or_else(invalid)
 }
 
-async fn current_session(
+pub(crate) async fn current_session(
     state: &AuthorizeState,
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User)>, AuthorizeError> {
@@ -565,7 +577,7 @@ async fn login_inner(
     let now = state.clock.now();
     // A fresh session id on every sign-in (no session fixation); the old one ends.
     if let Some(old) = cookies::get(headers, state.settings.session_cookie()) {
-        state.sessions.delete_session(&hash_token(old)).await?;
+        logout::end_session(state, &hash_token(old)).await?;
     }
     let session_id = random::token(32);
     let session = Session {
@@ -579,6 +591,7 @@ async fn login_inner(
         },
         created_at: now,
         expires_at: now + state.settings.session_ttl,
+        last_seen_at: now,
         client_ids: Vec::new(),
     };
     state.sessions.insert_session(&session).await?;

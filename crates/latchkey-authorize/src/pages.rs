@@ -153,7 +153,10 @@ pub fn describe_scope(scope: &str) -> &'static str {
 pub fn scope_lines(scope: &latchkey_core::Scope) -> Vec<&'static str> {
     let mut lines: Vec<&'static str> = Vec::new();
     // Identity first, then the rest in a stable order.
-    let ordered = scope.iter().filter(|s| *s == "openid").chain(scope.iter().filter(|s| *s != "openid"));
+    let ordered = scope
+        .iter()
+        .filter(|s| *s == "openid")
+        .chain(scope.iter().filter(|s| *s != "openid"));
     for s in ordered {
         let line = describe_scope(s);
         if !lines.contains(&line) {

@@ -91,9 +91,20 @@ pub struct ClientSettings {
     pub software_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
+    /// OIDC Back-Channel Logout 1.0: where logout tokens are posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// First-party client: its consent screen is skipped.
     #[serde(default)]
     pub skip_consent: bool,
+    /// Resource indicators (RFC 8707) this client may ask access tokens for.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// A resource server allowed to introspect any token, not only its own.
+    #[serde(default)]
+    pub introspection: bool,
     /// Registered through the registration endpoint rather than by an operator.
     #[serde(default)]
     pub dynamically_registered: bool,
@@ -130,6 +141,11 @@ impl Client {
         if let Some(obj) = v.as_object_mut() {
             obj.remove("skip_consent");
             obj.remove("dynamically_registered");
+            obj.remove("audiences");
+            obj.remove("introspection");
+            if self.settings.backchannel_logout_uri.is_none() {
+                obj.remove("backchannel_logout_session_required");
+            }
             obj.insert("client_id".into(), self.client_id.clone().into());
             obj.insert("client_id_issued_at".into(), self.created_at.into());
         }
@@ -169,6 +185,10 @@ pub struct ClientMetadata {
     pub software_id: Option<String>,
     #[serde(default)]
     pub software_version: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<bool>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
     #[serde(default)]
@@ -353,6 +373,14 @@ impl ClientMetadata {
         let logo_uri = link("logo_uri", self.logo_uri)?;
         let policy_uri = link("policy_uri", self.policy_uri)?;
         let tos_uri = link("tos_uri", self.tos_uri)?;
+        let backchannel_logout_uri = match self.backchannel_logout_uri {
+            None => None,
+            Some(uri) => {
+                validate_web_uri(&uri, policy.allow_insecure_redirects)
+                    .map_err(|why| bad(format!("backchannel_logout_uri: {uri:?} {why}")))?;
+                Some(uri)
+            }
+        };
         for (field, v) in [
             ("software_id", &self.software_id),
             ("software_version", &self.software_version),
@@ -377,8 +405,12 @@ impl ClientMetadata {
             tos_uri,
             software_id: self.software_id,
             software_version: self.software_version,
+            backchannel_logout_session_required: self.backchannel_logout_session_required.unwrap_or(false),
+            backchannel_logout_uri,
             skip_consent: false,
             dynamically_registered: false,
+            audiences: Vec::new(),
+            introspection: false,
         })
     }
 }

@@ -25,7 +25,10 @@ pub struct Session {
     pub id_hash: String,
     pub auth: Authentication,
     pub created_at: i64,
+    /// Absolute end of the session.
     pub expires_at: i64,
+    /// Last time the session was used (idle timeout).
+    pub last_seen_at: i64,
     /// Clients that received a code in this session.
     pub client_ids: Vec<String>,
 }
@@ -83,14 +86,32 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
 }
 
-/// A refresh token, stored by its hash.
+/// A refresh token, stored by its hash. Tokens of one grant form a family
+/// (same `grant_id`): each use replaces the token by a successor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshToken {
     pub token_hash: String,
     pub grant_id: String,
     pub client_id: String,
+    /// The scope of the grant (a refresh may narrow the access token, never this).
     pub scope: Scope,
     pub auth: Authentication,
+    /// Issued because `offline_access` was granted: outlives the session.
+    #[serde(default)]
+    pub offline: bool,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Absolute end of the family, carried from token to successor.
+    #[serde(default)]
+    pub family_expires_at: i64,
+}
+
+/// A stored refresh token with its lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token: RefreshToken,
+    pub consumed_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// The successor, sealed with a key derived from this token's value.
+    pub successor_sealed: Option<String>,
 }

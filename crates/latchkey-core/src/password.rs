@@ -1,7 +1,6 @@
 //! Password hashing with Argon2id (RFC 9106 defaults of the `argon2` crate:
 //! m = 19 MiB, t = 2, p = 1), stored as PHC strings.
 
-use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 
@@ -21,7 +20,9 @@ pub fn check_policy(password: &str) -> Result<(), String> {
 }
 
 pub fn hash(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut OsRng);
+    let mut bytes = [0u8; 16];
+    rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

@@ -59,7 +59,10 @@ impl ClientAuthError {
         tracing::info!(reason = %self, "client authentication failed");
         let mut res = oauth_error_response(&error);
         *res.status_mut() = StatusCode::UNAUTHORIZED;
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"latchkey\""),
+        );
         res
     }
 }

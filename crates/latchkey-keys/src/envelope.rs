@@ -23,6 +23,10 @@ impl std::fmt::Debug for EncryptionKey {
 }
 
 impl EncryptionKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// Parses 32 bytes given as base64 (standard or URL-safe) or 64 hex digits.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();

@@ -36,6 +36,36 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// See and end people's sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List a user's active sessions.
+    List {
+        /// Username or user id.
+        #[arg(long, allow_hyphen_values = true)]
+        user: String,
+    },
+    /// End sessions: one (--session SID) or all of a user's (--all).
+    Revoke {
+        /// Username or user id.
+        #[arg(long, allow_hyphen_values = true)]
+        user: String,
+        /// The session's public id (`sid`), as listed.
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            conflicts_with = "all",
+            required_unless_present = "all"
+        )]
+        session: Option<String>,
+        /// Every session of the user ("sign out everywhere").
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +130,15 @@ pub struct ClientCreate {
     pub policy_uri: Option<String>,
     #[arg(long)]
     pub tos_uri: Option<String>,
+    /// Resource indicator (RFC 8707) the client may request tokens for (repeatable).
+    #[arg(long = "audience", value_name = "URI")]
+    pub audiences: Vec<String>,
+    /// Resource server allowed to introspect any token.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub introspection: Option<bool>,
+    /// OIDC Back-Channel Logout endpoint of the client.
+    #[arg(long, value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -138,6 +177,15 @@ pub struct ClientUpdate {
     pub policy_uri: Option<String>,
     #[arg(long)]
     pub tos_uri: Option<String>,
+    /// Resource indicator (RFC 8707) the client may request tokens for (repeatable).
+    #[arg(long = "audience", value_name = "URI")]
+    pub audiences: Vec<String>,
+    /// Resource server allowed to introspect any token.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub introspection: Option<bool>,
+    /// OIDC Back-Channel Logout endpoint of the client.
+    #[arg(long, value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -3,7 +3,8 @@
 
 mod client;
 mod keys;
-mod user;
+mod session;
+pub(crate) mod user;
 
 use std::sync::Arc;
 
@@ -86,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => client::run(&ctx, cmd).await,
         Command::User(cmd) => user::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
+        Command::Session(cmd) => session::run(&ctx, cmd).await,
     };
     ctx.store.close().await;
     result

@@ -63,6 +63,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("tokens.id_token_ttl_seconds", Kind::Int),
     ("tokens.code_ttl_seconds", Kind::Int),
     ("tokens.refresh_token_ttl_seconds", Kind::Int),
+    ("tokens.refresh_idle_ttl_seconds", Kind::Int),
+    ("tokens.refresh_grace_seconds", Kind::Int),
+    ("tokens.refresh_without_offline_access", Kind::Bool),
+    ("sessions.idle_ttl_seconds", Kind::Int),
+    ("sessions.end_revokes", Kind::Str),
+    ("gc.interval_seconds", Kind::Int),
+    ("gc.batch_size", Kind::Int),
     ("tokens.default_audience", Kind::Str),
     ("pkce.require_for_confidential", Kind::Bool),
     ("sessions.ttl_seconds", Kind::Int),
@@ -94,6 +101,7 @@ pub struct Config {
     pub pkce: PkceConfig,
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
+    pub gc: GcConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,11 +122,34 @@ impl Default for PkceConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SessionsConfig {
     pub ttl_seconds: i64,
+    pub idle_ttl_seconds: i64,
+    /// "session_bound" (default), "all" or "none".
+    pub end_revokes: String,
 }
 
 impl Default for SessionsConfig {
     fn default() -> Self {
-        Self { ttl_seconds: 7 * 86400 }
+        Self {
+            ttl_seconds: 7 * 86400,
+            idle_ttl_seconds: 86400,
+            end_revokes: "session_bound".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcConfig {
+    pub interval_seconds: i64,
+    pub batch_size: i64,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 60,
+            batch_size: 1000,
+        }
     }
 }
 
@@ -155,6 +186,7 @@ impl Default for Config {
             pkce: PkceConfig::default(),
             sessions: SessionsConfig::default(),
             ui: UiConfig::default(),
+            gc: GcConfig::default(),
         }
     }
 }
@@ -208,6 +240,9 @@ pub struct TokensConfig {
     pub id_token_ttl_seconds: i64,
     pub code_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
+    pub refresh_idle_ttl_seconds: i64,
+    pub refresh_grace_seconds: i64,
+    pub refresh_without_offline_access: bool,
     /// Empty: the issuer.
     pub default_audience: String,
 }
@@ -219,6 +254,9 @@ impl Default for TokensConfig {
             id_token_ttl_seconds: 3600,
             code_ttl_seconds: 60,
             refresh_token_ttl_seconds: 30 * 86400,
+            refresh_idle_ttl_seconds: 30 * 86400,
+            refresh_grace_seconds: 0,
+            refresh_without_offline_access: false,
             default_audience: String::new(),
         }
     }
@@ -286,6 +324,13 @@ pub struct Settings {
     pub default_audience: String,
     pub require_pkce_for_confidential: bool,
     pub session_ttl: i64,
+    pub session_idle_ttl: i64,
+    pub end_revokes: latchkey_authorize::logout::EndRevokes,
+    pub refresh_idle_ttl: i64,
+    pub refresh_grace: i64,
+    pub refresh_without_offline_access: bool,
+    pub gc_interval: std::time::Duration,
+    pub gc_batch: u32,
     pub product_name: String,
     pub logo_uri: Option<String>,
 }
@@ -531,6 +576,37 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         config.tokens.default_audience.clone()
     };
     let session_ttl = range("sessions.ttl_seconds", config.sessions.ttl_seconds, 60, 365 * 86400)?;
+    let session_idle_ttl = range(
+        "sessions.idle_ttl_seconds",
+        config.sessions.idle_ttl_seconds,
+        60,
+        365 * 86400,
+    )?;
+    let end_revokes = match config.sessions.end_revokes.as_str() {
+        "session_bound" => latchkey_authorize::logout::EndRevokes::SessionBound,
+        "all" => latchkey_authorize::logout::EndRevokes::All,
+        "none" => latchkey_authorize::logout::EndRevokes::Nothing,
+        other => {
+            return Err(ConfigError::new(
+                "sessions.end_revokes",
+                format!("{other:?} is not session_bound, all or none"),
+            ));
+        }
+    };
+    let refresh_idle_ttl = range(
+        "tokens.refresh_idle_ttl_seconds",
+        config.tokens.refresh_idle_ttl_seconds,
+        60,
+        365 * 86400,
+    )?;
+    let refresh_grace = range(
+        "tokens.refresh_grace_seconds",
+        config.tokens.refresh_grace_seconds,
+        0,
+        300,
+    )?;
+    let gc_interval = range("gc.interval_seconds", config.gc.interval_seconds, 1, 86400)?;
+    let gc_batch = range("gc.batch_size", config.gc.batch_size, 1, 100_000)?;
     let product_name = config.ui.product_name.trim().to_string();
     if product_name.is_empty() || product_name.chars().count() > 60 {
         return Err(ConfigError::new("ui.product_name", "must be 1 to 60 characters"));
@@ -568,6 +644,13 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         default_audience,
         require_pkce_for_confidential: config.pkce.require_for_confidential,
         session_ttl,
+        session_idle_ttl,
+        end_revokes,
+        refresh_idle_ttl,
+        refresh_grace,
+        refresh_without_offline_access: config.tokens.refresh_without_offline_access,
+        gc_interval: std::time::Duration::from_secs(gc_interval as u64),
+        gc_batch: gc_batch as u32,
         product_name,
         logo_uri,
     })

@@ -72,8 +72,16 @@ fn check_encryption(keys: &[StoredKey], settings: &Settings) -> Result<(), KeyOp
             return Err(KeyOpError::Refused(format!(
                 "signing key {} is {} but keys.encryption_key is {}; use the same setting as the servers",
                 k.kid,
-                if k.private_key.starts_with("enc:") { "encrypted" } else { "not encrypted" },
-                if settings.encryption_key.is_some() { "set" } else { "not set" },
+                if k.private_key.starts_with("enc:") {
+                    "encrypted"
+                } else {
+                    "not encrypted"
+                },
+                if settings.encryption_key.is_some() {
+                    "set"
+                } else {
+                    "not set"
+                },
             )));
         }
     }

@@ -10,13 +10,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use latchkey_authorize::backchannel::BackchannelNotifier;
 use latchkey_authorize::pages::Ui;
 use latchkey_authorize::{AuthorizeSettings, AuthorizeState};
 use latchkey_core::{Clock, RegistrationPolicy, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
 use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
-use latchkey_store::{ClientStore, Health, KeyStore};
+use latchkey_store::{ClientStore, Health, KeyStore, Maintenance};
 use latchkey_token::{TokenSettings, TokenState};
 use tower_http::timeout::TimeoutLayer;
 
@@ -54,12 +55,15 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         authorization_endpoint: Some(url("/authorize")),
         token_endpoint: Some(url("/token")),
         userinfo_endpoint: Some(url("/userinfo")),
+        introspection_endpoint: Some(url("/introspect")),
+        revocation_endpoint: Some(url("/revoke")),
+        end_session_endpoint: Some(url("/logout")),
         jwks_uri: url(JWKS_PATH),
         registration_endpoint: (settings.registration != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
         scopes_supported: strings(&["openid", "profile", "email", "phone", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query", "form_post"]),
-        grant_types_supported: strings(&["authorization_code"]),
+        grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),
         token_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post", "none"]),
@@ -95,6 +99,10 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         claims_parameter_supported: false,
+        introspection_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post"]),
+        revocation_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post", "none"]),
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
         service_documentation: None,
     }
 }
@@ -150,6 +158,36 @@ async fn readyz(State(health): State<HealthState>) -> Response {
     }
 }
 
+/// Deletes expired codes, interactions, sessions, refresh tokens and denylist
+/// entries in bounded batches, so that no table only grows. Every replica
+/// runs it; the deletes are idempotent.
+fn spawn_gc(
+    store: Arc<dyn Maintenance>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    batch: u32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match store.purge_expired(clock.now(), batch).await {
+                Ok(p) if p.total() > 0 => tracing::info!(
+                    codes = p.codes,
+                    interactions = p.interactions,
+                    sessions = p.sessions,
+                    refresh_tokens = p.refresh_tokens,
+                    denylist = p.denylist,
+                    "expired records deleted"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "clean-up of expired records failed"),
+            }
+        }
+    })
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -187,6 +225,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .expect("a first load always builds");
     let ring = Arc::new(KeyRing::new(key_set));
 
+    let notifier = Arc::new(BackchannelNotifier::new(
+        settings.issuer.clone(),
+        Arc::new(store.clone()),
+        ring.clone(),
+        clock.clone(),
+    ));
     let state = AppState {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
@@ -215,6 +259,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 base_path: settings.issuer_path.clone(),
                 code_ttl: settings.code_ttl,
                 session_ttl: settings.session_ttl,
+                session_idle_ttl: settings.session_idle_ttl,
+                end_revokes: settings.end_revokes,
                 interaction_ttl: 600,
                 require_pkce_for_confidential: settings.require_pkce_for_confidential,
                 secure_cookies: settings.issuer.starts_with("https://"),
@@ -230,6 +276,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             consents: Arc::new(store.clone()),
             interactions: Arc::new(store.clone()),
             codes: Arc::new(store.clone()),
+            refresh: Arc::new(store.clone()),
+            notifier: notifier.clone(),
             keys: ring.clone(),
             clock: clock.clone(),
         },
@@ -239,11 +287,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 access_token_ttl: settings.access_token_ttl,
                 id_token_ttl: settings.id_token_ttl,
                 refresh_token_ttl: settings.refresh_token_ttl,
+                refresh_idle_ttl: settings.refresh_idle_ttl,
+                refresh_grace: settings.refresh_grace,
+                refresh_without_offline_access: settings.refresh_without_offline_access,
                 default_audience: settings.default_audience.clone(),
             }),
             clients: Arc::new(store.clone()),
             users: Arc::new(store.clone()),
             codes: Arc::new(store.clone()),
+            refresh: Arc::new(store.clone()),
+            denylist: Arc::new(store.clone()),
             keys: ring.clone(),
             clock: clock.clone(),
         },
@@ -257,7 +310,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let refresher = spawn_refresher(
         key_store,
         ring,
-        clock,
+        clock.clone(),
         settings.encryption_key.clone(),
         settings.key_refresh_interval,
     );
@@ -267,11 +320,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
+    let gc = spawn_gc(
+        Arc::new(store.clone()),
+        clock.clone(),
+        settings.gc_interval,
+        settings.gc_batch,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
     refresher.abort();
+    gc.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -3,9 +3,13 @@
 use async_trait::async_trait;
 use latchkey_core::Scope;
 use latchkey_core::grant::{
-    Authentication, AuthorizationCode, Consent, Interaction, InteractionStage, RefreshToken, Session,
+    Authentication, AuthorizationCode, Consent, Interaction, InteractionStage, RefreshToken, RefreshTokenRecord,
+    Session,
 };
-use latchkey_store::{CodeStore, ConsentStore, InteractionStore, Redemption, SessionStore, StoreError, StoreResult};
+use latchkey_store::{
+    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Purged, Redemption, RefreshTokenStore,
+    Rotation, SessionStore, StoreError, StoreResult,
+};
 use sqlx::Row;
 
 use crate::{SqlStore, map_err};
@@ -14,12 +18,39 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+impl SqlStore {
+    async fn decode_session(&self, row: &sqlx::any::AnyRow) -> StoreResult<Session> {
+        let id_hash: String = row.try_get("id_hash").map_err(map_err)?;
+        let auth: String = row.try_get("auth").map_err(map_err)?;
+        let auth: Authentication = serde_json::from_str(&auth).map_err(|e| corrupt("session", e))?;
+        let clients =
+            sqlx::query("SELECT client_id FROM session_clients WHERE session_id_hash = $1 ORDER BY client_id")
+                .bind(&id_hash)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(Session {
+            id_hash,
+            auth,
+            created_at: row.try_get("created_at").map_err(map_err)?,
+            expires_at: row.try_get("expires_at").map_err(map_err)?,
+            last_seen_at: row.try_get("last_seen_at").map_err(map_err)?,
+            client_ids: clients
+                .iter()
+                .map(|r| r.try_get("client_id"))
+                .collect::<Result<_, _>>()
+                .map_err(map_err)?,
+        })
+    }
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
         let auth = serde_json::to_string(&s.auth).expect("auth serializes");
         sqlx::query(
-            "INSERT INTO sessions (id_hash, sid, user_id, auth, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (id_hash, sid, user_id, auth, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&s.id_hash)
         .bind(&s.auth.sid)
@@ -27,6 +58,7 @@ impl SessionStore for SqlStore {
         .bind(auth)
         .bind(s.created_at)
         .bind(s.expires_at)
+        .bind(s.last_seen_at)
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -34,35 +66,18 @@ impl SessionStore for SqlStore {
     }
 
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
-        let Some(row) =
-            sqlx::query("SELECT auth, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-                .bind(id_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-        else {
-            return Ok(None);
-        };
-        let auth: String = row.try_get("auth").map_err(map_err)?;
-        let auth: Authentication = serde_json::from_str(&auth).map_err(|e| corrupt("session", e))?;
-        let clients =
-            sqlx::query("SELECT client_id FROM session_clients WHERE session_id_hash = $1 ORDER BY client_id")
-                .bind(id_hash)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
-        Ok(Some(Session {
-            id_hash: id_hash.to_string(),
-            auth,
-            created_at: row.try_get("created_at").map_err(map_err)?,
-            expires_at: row.try_get("expires_at").map_err(map_err)?,
-            client_ids: clients
-                .iter()
-                .map(|r| r.try_get("client_id"))
-                .collect::<Result<_, _>>()
-                .map_err(map_err)?,
-        }))
+        let row = sqlx::query(
+            "SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        match row {
+            Some(row) => Ok(Some(self.decode_session(&row).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn add_session_client(&self, id_hash: &str, client_id: &str) -> StoreResult<()> {
@@ -75,7 +90,27 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool> {
+    async fn touch_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2")
+            .bind(id_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        let row =
+            sqlx::query("SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let session = self.decode_session(&row).await?;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
@@ -88,7 +123,40 @@ impl SessionStore for SqlStore {
             .await
             .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        // Of concurrent deletions, only the one that removed the row reports it.
+        Ok((done.rows_affected() == 1).then_some(session))
+    }
+
+    async fn list_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query(
+            "SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions \
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id_hash",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.decode_session(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn find_session_by_sid(&self, sid: &str, now: i64) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions WHERE sid = $1 AND expires_at > $2",
+        )
+        .bind(sid)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        match row {
+            Some(row) => Ok(Some(self.decode_session(&row).await?)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -226,12 +294,13 @@ fn decode_code(data: &str) -> StoreResult<AuthorizationCode> {
 impl CodeStore for SqlStore {
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, grant_id, data, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO authorization_codes (code_hash, client_id, grant_id, user_id, data, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&code.code_hash)
         .bind(&code.client_id)
         .bind(&code.grant_id)
+        .bind(&code.auth.user_id)
         .bind(serde_json::to_string(code).expect("code serializes"))
         .bind(code.created_at)
         .bind(code.expires_at)
@@ -303,61 +372,209 @@ impl CodeStore for SqlStore {
             return Ok(false);
         }
         if let Some(rt) = refresh {
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, data, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&rt.token_hash)
-            .bind(&rt.grant_id)
-            .bind(&rt.client_id)
-            .bind(&rt.auth.user_id)
-            .bind(serde_json::to_string(rt).expect("refresh token serializes"))
-            .bind(rt.created_at)
-            .bind(rt.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            insert_refresh(rt, access_jti, access_exp)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
 
-    async fn revoke_code_grant(&self, code_hash: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("UPDATE authorization_codes SET revoked = 1 WHERE code_hash = $1")
+    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()> {
+        let row = sqlx::query("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
             .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            return Ok(());
+        };
+        let grant_id: String = row.try_get("grant_id").map_err(map_err)?;
+        self.revoke_family(&grant_id, now).await.map(|_| ())
+    }
+}
+
+/// The INSERT of a refresh token row.
+fn insert_refresh<'q>(
+    rt: &'q RefreshToken,
+    access_jti: &'q str,
+    access_exp: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, sid, data, created_at, expires_at, \
+         access_jti, access_exp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&rt.token_hash)
+    .bind(&rt.grant_id)
+    .bind(&rt.client_id)
+    .bind(&rt.auth.user_id)
+    .bind(&rt.auth.sid)
+    .bind(serde_json::to_string(rt).expect("refresh token serializes"))
+    .bind(rt.created_at)
+    .bind(rt.expires_at)
+    .bind(access_jti)
+    .bind(access_exp)
+}
+
+impl SqlStore {
+    /// Revokes a family in one transaction: marks its refresh tokens revoked
+    /// and denies the access tokens issued from its code and its refreshes.
+    async fn revoke_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("UPDATE authorization_codes SET revoked = 1 WHERE grant_id = $1")
+            .bind(grant_id)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let row = sqlx::query("SELECT grant_id, access_jti, access_exp FROM authorization_codes WHERE code_hash = $1")
-            .bind(code_hash)
-            .fetch_optional(&mut *tx)
+        let live = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
+        )
+        .bind(grant_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        if let Some(row) = row {
-            let grant_id: String = row.try_get("grant_id").map_err(map_err)?;
-            sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = $1")
-                .bind(&grant_id)
+        for table in [
+            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT access_jti, access_exp FROM authorization_codes \
+             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 ON CONFLICT DO NOTHING",
+            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT access_jti, access_exp FROM refresh_tokens \
+             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 ON CONFLICT DO NOTHING",
+            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT jti, expires_at FROM family_access_tokens \
+             WHERE grant_id = $1 AND expires_at > $2 ON CONFLICT DO NOTHING",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(table))
+                .bind(grant_id)
+                .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            let jti: Option<String> = row.try_get("access_jti").map_err(map_err)?;
-            let exp: Option<i64> = row.try_get("access_exp").map_err(map_err)?;
-            if let (Some(jti), Some(exp)) = (jti, exp) {
-                sqlx::query(
-                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(jti)
-                .bind(exp)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            }
         }
-        tx.commit().await.map_err(map_err)
+        tx.commit().await.map_err(map_err)?;
+        Ok(live.rows_affected())
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for SqlStore {
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = sqlx::query(
+            "SELECT data, consumed_at, revoked_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let data: String = row.try_get("data").map_err(map_err)?;
+        Ok(Some(RefreshTokenRecord {
+            token: serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))?,
+            consumed_at: row.try_get("consumed_at").map_err(map_err)?,
+            revoked_at: row.try_get("revoked_at").map_err(map_err)?,
+            successor_sealed: row.try_get("successor_sealed").map_err(map_err)?,
+        }))
     }
 
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        client_id: &str,
+        now: i64,
+        rotation: Rotation<'_>,
+    ) -> StoreResult<bool> {
+        let Rotation {
+            successor,
+            successor_sealed,
+            access_jti,
+            access_exp,
+        } = rotation;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // The conditional UPDATE decides the one winner among concurrent uses.
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET consumed_at = $3, successor_hash = $4, successor_sealed = $5 \
+             WHERE token_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(old_hash)
+        .bind(client_id)
+        .bind(now)
+        .bind(&successor.token_hash)
+        .bind(successor_sealed)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if won.rows_affected() != 1 {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
+        insert_refresh(successor, access_jti, access_exp)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO family_access_tokens (jti, grant_id, expires_at) \
+             SELECT $2, grant_id, $3 FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .bind(access_jti)
+        .bind(access_exp)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
+        self.revoke_family(grant_id, now).await
+    }
+
+    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT grant_id, data FROM refresh_tokens WHERE sid = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
+        )
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut families = 0;
+        for row in rows {
+            let data: String = row.try_get("data").map_err(map_err)?;
+            let token: RefreshToken = serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))?;
+            if token.offline && !include_offline {
+                continue;
+            }
+            self.revoke_family(&token.grant_id, now).await?;
+            families += 1;
+        }
+        Ok(families)
+    }
+}
+
+#[async_trait]
+impl DenylistStore for SqlStore {
+    async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool> {
         let row = sqlx::query("SELECT 1 AS hit FROM revoked_access_tokens WHERE jti = $1")
             .bind(jti)
             .fetch_optional(&self.pool)
@@ -365,17 +582,50 @@ impl CodeStore for SqlStore {
             .map_err(map_err)?;
         Ok(row.is_some())
     }
+}
 
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-        let row = sqlx::query("SELECT data FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| {
-            let data: String = r.try_get("data").map_err(map_err)?;
-            serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))
+#[async_trait]
+impl Maintenance for SqlStore {
+    async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged> {
+        let batch = i64::from(batch);
+        let run = |sql: &'static str| {
+            let pool = self.pool.clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(batch)
+                    .execute(&pool)
+                    .await
+                    .map(|d| d.rows_affected())
+                    .map_err(map_err)
+            }
+        };
+        // Codes are kept a day past expiry so that a late replay is still recognised.
+        let codes = run("DELETE FROM authorization_codes WHERE code_hash IN \
+            (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 - 86400 LIMIT $2)")
+        .await?;
+        let interactions = run("DELETE FROM interactions WHERE id_hash IN \
+            (SELECT id_hash FROM interactions WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        run("DELETE FROM session_clients WHERE session_id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)").await?;
+        let sessions = run("DELETE FROM sessions WHERE id_hash IN \
+            (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        let refresh_tokens = run("DELETE FROM refresh_tokens WHERE token_hash IN \
+            (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        let denylist = run("DELETE FROM revoked_access_tokens WHERE jti IN \
+            (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        run("DELETE FROM family_access_tokens WHERE jti IN \
+            (SELECT jti FROM family_access_tokens WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        Ok(Purged {
+            codes,
+            interactions,
+            sessions,
+            refresh_tokens,
+            denylist,
         })
-        .transpose()
     }
 }

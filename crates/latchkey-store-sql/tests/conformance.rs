@@ -80,6 +80,7 @@ suite!(session_store);
 suite!(consent_store);
 suite!(interaction_store);
 suite!(code_store);
+suite!(refresh_token_store);
 
 mod code_store_concurrent_redemption {
     use super::*;

@@ -26,8 +26,12 @@ fn sample_client(id: &str) -> Client {
             tos_uri: None,
             software_id: None,
             software_version: None,
+            backchannel_logout_uri: Some("https://app.example/logout".into()),
+            backchannel_logout_session_required: true,
             skip_consent: false,
             dynamically_registered: true,
+            audiences: vec!["https://api.example".into()],
+            introspection: false,
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
@@ -224,7 +228,10 @@ pub async fn key_store(store: &dyn KeyStore) {
 
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
 
-use crate::{CodeStore, ConsentStore, InteractionStore, Redemption, SessionStore};
+use crate::{
+    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Redemption, RefreshTokenStore, Rotation,
+    SessionStore,
+};
 
 fn auth(user: &str) -> Authentication {
     Authentication {
@@ -236,13 +243,14 @@ fn auth(user: &str) -> Authentication {
     }
 }
 
-/// `SessionStore`: expiry, client list, deletion.
+/// `SessionStore`: expiry, client list, idle clock, listing, deletion.
 pub async fn session_store(store: &dyn SessionStore) {
     let s = Session {
         id_hash: "h1".into(),
         auth: auth("u1"),
         created_at: 1_000,
         expires_at: 2_000,
+        last_seen_at: 1_000,
         client_ids: vec![],
     };
     store.insert_session(&s).await.unwrap();
@@ -260,8 +268,43 @@ pub async fn session_store(store: &dyn SessionStore) {
         store.get_session("h1", 1_500).await.unwrap().unwrap().client_ids,
         vec!["c1", "c2"]
     );
-    assert!(store.delete_session("h1").await.unwrap());
-    assert!(!store.delete_session("h1").await.unwrap());
+    store.touch_session("h1", 1_400).await.unwrap();
+    store.touch_session("h1", 1_300).await.unwrap();
+    assert_eq!(
+        store.get_session("h1", 1_500).await.unwrap().unwrap().last_seen_at,
+        1_400,
+        "never moves back"
+    );
+    assert_eq!(
+        store
+            .find_session_by_sid("sid-u1", 1_500)
+            .await
+            .unwrap()
+            .unwrap()
+            .id_hash,
+        "h1"
+    );
+    let mut other = s.clone();
+    other.id_hash = "h2".into();
+    other.auth.sid = "sid-u1-b".into();
+    other.created_at = 1_100;
+    store.insert_session(&other).await.unwrap();
+    let listed: Vec<_> = store
+        .list_user_sessions("u1", 1_500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id_hash)
+        .collect();
+    assert_eq!(listed, vec!["h2", "h1"], "newest first");
+    assert!(store.list_user_sessions("u2", 1_500).await.unwrap().is_empty());
+    let deleted = store.delete_session("h1").await.unwrap().expect("deleted");
+    assert_eq!(
+        deleted.client_ids,
+        vec!["c1", "c2"],
+        "the deleted session's clients, for back-channel logout"
+    );
+    assert_eq!(store.delete_session("h1").await.unwrap(), None);
     assert_eq!(store.get_session("h1", 1_500).await.unwrap(), None);
 }
 
@@ -322,8 +365,9 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
     }
 }
 
-/// `CodeStore`: single redemption, client binding, expiry, replay revocation.
-pub async fn code_store(store: &dyn CodeStore) {
+/// `CodeStore` with `RefreshTokenStore` and `DenylistStore`: single
+/// redemption, client binding, expiry, replay revocation reaching the family.
+pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store: &S) {
     let c = code("code-1", "client-a", 160);
     store.insert_code(&c).await.unwrap();
     assert_eq!(
@@ -343,21 +387,16 @@ pub async fn code_store(store: &dyn CodeStore) {
         Redemption::AlreadyUsed(c.clone())
     );
 
-    let rt = RefreshToken {
-        token_hash: "rt-1".into(),
-        grant_id: c.grant_id.clone(),
-        client_id: "client-a".into(),
-        scope: c.scope.clone(),
-        auth: c.auth.clone(),
-        created_at: 110,
-        expires_at: 10_000,
-    };
+    let rt = refresh("rt-1", &c.grant_id, 110);
     assert!(store.record_issued("code-1", "jti-1", 1_000, Some(&rt)).await.unwrap());
-    assert_eq!(store.get_refresh_token("rt-1").await.unwrap(), Some(rt));
-    assert!(!store.is_access_token_revoked("jti-1").await.unwrap());
-    store.revoke_code_grant("code-1").await.unwrap();
-    assert!(store.is_access_token_revoked("jti-1").await.unwrap());
-    assert_eq!(store.get_refresh_token("rt-1").await.unwrap(), None);
+    assert_eq!(store.get_refresh_token("rt-1").await.unwrap().unwrap().token, rt);
+    assert!(!store.is_access_token_denied("jti-1").await.unwrap());
+    store.revoke_code_grant("code-1", 120).await.unwrap();
+    assert!(store.is_access_token_denied("jti-1").await.unwrap());
+    assert_eq!(
+        store.get_refresh_token("rt-1").await.unwrap().unwrap().revoked_at,
+        Some(120)
+    );
     // Once revoked, nothing more is recorded for it.
     assert!(!store.record_issued("code-1", "jti-2", 1_000, None).await.unwrap());
 
@@ -408,4 +447,187 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     })
     .await;
     out.into_iter().map(|v| v.expect("every future completed")).collect()
+}
+
+fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        grant_id: grant.into(),
+        client_id: "client-a".into(),
+        scope: Scope::parse("openid offline_access").unwrap(),
+        auth: auth("u1"),
+        offline: true,
+        created_at: now,
+        expires_at: now + 1_000,
+        family_expires_at: now + 5_000,
+    }
+}
+
+/// `RefreshTokenStore`: one winner per rotation, family revocation reaches
+/// every token and access token, session-bound revocation spares offline tokens.
+pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStore + Maintenance>(store: &S) {
+    let c = code("code-r", "client-a", 10_000);
+    store.insert_code(&c).await.unwrap();
+    assert!(matches!(
+        store.redeem_code("code-r", "client-a", 100).await.unwrap(),
+        Redemption::Redeemed(_)
+    ));
+    let first = refresh("r1", &c.grant_id, 100);
+    assert!(
+        store
+            .record_issued("code-r", "jti-code", 2_000, Some(&first))
+            .await
+            .unwrap()
+    );
+
+    let second = refresh("r2", &c.grant_id, 200);
+    assert!(
+        !store
+            .rotate_refresh_token(
+                "r1",
+                "client-b",
+                200,
+                Rotation {
+                    successor: &second,
+                    successor_sealed: "sealed",
+                    access_jti: "jti-2",
+                    access_exp: 2_000
+                }
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .rotate_refresh_token(
+                "r1",
+                "client-a",
+                200,
+                Rotation {
+                    successor: &second,
+                    successor_sealed: "sealed",
+                    access_jti: "jti-2",
+                    access_exp: 2_000
+                }
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rotate_refresh_token(
+                "r1",
+                "client-a",
+                201,
+                Rotation {
+                    successor: &refresh("r3", &c.grant_id, 201),
+                    successor_sealed: "s",
+                    access_jti: "jti-3",
+                    access_exp: 2_000
+                }
+            )
+            .await
+            .unwrap()
+    );
+    let old = store.get_refresh_token("r1").await.unwrap().unwrap();
+    assert_eq!(old.consumed_at, Some(200));
+    assert_eq!(old.successor_sealed.as_deref(), Some("sealed"));
+    assert!(
+        store.get_refresh_token("r3").await.unwrap().is_none(),
+        "the loser wrote nothing"
+    );
+    store.add_family_access_token("r1", "jti-grace", 2_000).await.unwrap();
+
+    assert_eq!(
+        store.revoke_refresh_family(&c.grant_id, 300).await.unwrap(),
+        1,
+        "r2 was the live one"
+    );
+    for jti in ["jti-code", "jti-2", "jti-grace"] {
+        assert!(
+            store.is_access_token_denied(jti).await.unwrap(),
+            "{jti} denied with its family"
+        );
+    }
+    assert_eq!(
+        store.get_refresh_token("r2").await.unwrap().unwrap().revoked_at,
+        Some(300)
+    );
+    assert!(
+        !store
+            .rotate_refresh_token(
+                "r2",
+                "client-a",
+                301,
+                Rotation {
+                    successor: &refresh("r4", &c.grant_id, 301),
+                    successor_sealed: "s",
+                    access_jti: "j4",
+                    access_exp: 2_000
+                }
+            )
+            .await
+            .unwrap()
+    );
+
+    // Session-bound families end with the session; offline ones survive unless asked.
+    for (code_hash, offline) in [("code-s1", false), ("code-s2", true)] {
+        let mut c = code(code_hash, "client-a", 10_000);
+        c.auth.sid = "sid-x".into();
+        store.insert_code(&c).await.unwrap();
+        store.redeem_code(code_hash, "client-a", 100).await.unwrap();
+        let mut rt = refresh(&format!("rt-{code_hash}"), &c.grant_id, 100);
+        rt.auth.sid = "sid-x".into();
+        rt.offline = offline;
+        assert!(
+            store
+                .record_issued(code_hash, &format!("j-{code_hash}"), 2_000, Some(&rt))
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(store.revoke_session_families("sid-x", false, 400).await.unwrap(), 1);
+    assert!(
+        store
+            .get_refresh_token("rt-code-s1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(
+        store
+            .get_refresh_token("rt-code-s2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert_eq!(store.revoke_session_families("sid-x", true, 401).await.unwrap(), 1);
+    assert!(
+        store
+            .get_refresh_token("rt-code-s2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+
+    // Clean-up removes what expired, in batches, and nothing else.
+    store.deny_access_token("old-jti", 50).await.unwrap();
+    let purged = store.purge_expired(100_000, 1).await.unwrap();
+    assert_eq!(purged.denylist, 1, "batch of one");
+    let mut total = purged.total();
+    loop {
+        let p = store.purge_expired(100_000, 1_000).await.unwrap();
+        if p.total() == 0 {
+            break;
+        }
+        total += p.total();
+    }
+    assert!(total >= 5, "codes, tokens and denylist entries are purged: {total}");
+    assert!(store.get_refresh_token("r2").await.unwrap().is_none());
 }

@@ -7,7 +7,7 @@
 //! caller (the clock is never read here).
 
 use async_trait::async_trait;
-use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, Session};
+use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
 use latchkey_core::{Client, Scope, User};
 
 #[cfg(feature = "conformance")]
@@ -140,7 +140,14 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>>;
     /// Records that `client_id` received a code in this session (idempotent).
     async fn add_session_client(&self, id_hash: &str, client_id: &str) -> StoreResult<()>;
-    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
+    /// Moves `last_seen_at` forward (idle timeout).
+    async fn touch_session(&self, id_hash: &str, now: i64) -> StoreResult<()>;
+    /// Deletes a session and returns it (with its clients), if it existed.
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<Option<Session>>;
+    /// A user's unexpired sessions, newest first.
+    async fn list_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<Session>>;
+    /// The session with public id `sid`, if unexpired.
+    async fn find_session_by_sid(&self, sid: &str, now: i64) -> StoreResult<Option<Session>>;
 }
 
 /// Remembered consent, one record per (user, client).
@@ -194,9 +201,71 @@ pub trait CodeStore: Send + Sync + 'static {
         refresh: Option<&RefreshToken>,
     ) -> StoreResult<bool>;
     /// After a replay: revokes everything issued from the code (its refresh
-    /// tokens are deleted, its access token's `jti` denied until expiry).
-    async fn revoke_code_grant(&self, code_hash: &str) -> StoreResult<()>;
-    /// Whether an access token was revoked.
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// token family is revoked, its access tokens denied until expiry).
+    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()>;
+}
+
+/// What a rotation writes: the successor, its sealed copy for the grace
+/// window, and the access token issued with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    pub successor: &'a RefreshToken,
+    pub successor_sealed: &'a str,
+    pub access_jti: &'a str,
+    pub access_exp: i64,
+}
+
+/// Refresh tokens, rotated on every use.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync + 'static {
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// In one transaction: marks `old_hash` consumed (only if it belongs to
+    /// `client_id`, is unconsumed, unrevoked and unexpired), remembers the
+    /// sealed successor, and inserts the successor with the access token
+    /// issued alongside. Returns false, writing nothing, if another use won.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        client_id: &str,
+        now: i64,
+        rotation: Rotation<'_>,
+    ) -> StoreResult<bool>;
+    /// Records an access token issued with an unchanged refresh token (grace window).
+    async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()>;
+    /// Revokes every refresh token of a family and denies every access token
+    /// issued in it; returns how many refresh tokens were live.
+    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64>;
+    /// Revokes the families issued in session `sid` (all, or only those not
+    /// issued for offline access); returns the number of families.
+    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64>;
+}
+
+/// Access tokens revoked before they expire (consulted by UserInfo and introspection).
+#[async_trait]
+pub trait DenylistStore: Send + Sync + 'static {
+    async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool>;
+}
+
+/// How many expired records one clean-up pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub codes: u64,
+    pub interactions: u64,
+    pub sessions: u64,
+    pub refresh_tokens: u64,
+    pub denylist: u64,
+}
+
+impl Purged {
+    pub fn total(&self) -> u64 {
+        self.codes + self.interactions + self.sessions + self.refresh_tokens + self.denylist
+    }
+}
+
+/// Garbage collection of expiring records, in bounded batches.
+#[async_trait]
+pub trait Maintenance: Send + Sync + 'static {
+    /// Deletes at most `batch` expired records of each kind.
+    async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged>;
 }

@@ -1,9 +1,12 @@
 //! The token endpoint (RFC 6749 §3.2; one module per grant, dispatched on
 //! `grant_type`) and UserInfo (OIDC Core §5.3).
 
+mod access;
 mod claims;
 mod grant;
+mod introspect;
 mod mint;
+mod revoke;
 mod userinfo;
 
 use std::sync::Arc;
@@ -19,7 +22,7 @@ use latchkey_http::client_auth::{ClientAuthError, authenticate_client};
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, json_no_store, oauth_error_response, store_error_response};
 use latchkey_keys::KeyRing;
-use latchkey_store::{ClientStore, CodeStore, StoreError, UserStore};
+use latchkey_store::{ClientStore, CodeStore, DenylistStore, RefreshTokenStore, StoreError, UserStore};
 
 pub use claims::user_claims;
 
@@ -29,7 +32,15 @@ pub struct TokenSettings {
     pub issuer: String,
     pub access_token_ttl: i64,
     pub id_token_ttl: i64,
+    /// Absolute lifetime of a refresh-token family.
     pub refresh_token_ttl: i64,
+    /// A refresh token unused this long expires.
+    pub refresh_idle_ttl: i64,
+    /// A duplicate refresh within this many seconds gets the same successor.
+    pub refresh_grace: i64,
+    /// Issue refresh tokens to non-OpenID requests of clients with the
+    /// refresh_token grant even without `offline_access`.
+    pub refresh_without_offline_access: bool,
     /// `aud` of access tokens issued without a resource indicator.
     pub default_audience: String,
 }
@@ -41,6 +52,8 @@ pub struct TokenState {
     pub clients: Arc<dyn ClientStore>,
     pub users: Arc<dyn UserStore>,
     pub codes: Arc<dyn CodeStore>,
+    pub refresh: Arc<dyn RefreshTokenStore>,
+    pub denylist: Arc<dyn DenylistStore>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
 }
@@ -53,6 +66,11 @@ where
 {
     Router::new()
         .route("/token", post(token).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route(
+            "/introspect",
+            post(introspect::introspect).layer(DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route("/revoke", post(revoke::revoke).layer(DefaultBodyLimit::max(16 * 1024)))
         .route(
             "/userinfo",
             axum::routing::get(userinfo::get)
@@ -68,6 +86,14 @@ enum TokenRequest<'a> {
         code: &'a str,
         redirect_uri: Option<&'a str>,
         code_verifier: Option<&'a str>,
+    },
+    RefreshToken {
+        refresh_token: &'a str,
+        scope: Option<&'a str>,
+    },
+    ClientCredentials {
+        scope: Option<&'a str>,
+        resource: Option<&'a str>,
     },
 }
 
@@ -94,6 +120,16 @@ pub enum TokenError {
     Pkce(&'static str),
     #[error("the user no longer exists or is disabled")]
     UserGone,
+    #[error("the refresh token is unknown, expired or revoked")]
+    RefreshTokenInvalid,
+    #[error("the refresh token was issued to another client")]
+    RefreshClientMismatch,
+    #[error("the refresh token was already used; its family was revoked")]
+    RefreshTokenReused,
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
+    #[error("invalid target: {0}")]
+    InvalidTarget(String),
     #[error("signing failed: {0}")]
     Signing(String),
     #[error(transparent)]
@@ -123,6 +159,10 @@ impl TokenError {
             Self::RedirectUriMismatch => grant("redirect_uri does not match the authorization request"),
             Self::Pkce(why) => grant(why),
             Self::UserGone => grant("the user is no longer active"),
+            Self::RefreshTokenInvalid | Self::RefreshClientMismatch => grant("the refresh token is invalid or expired"),
+            Self::RefreshTokenReused => grant("the refresh token was already used"),
+            Self::InvalidScope(m) => OAuthError::new(ErrorCode::InvalidScope, m),
+            Self::InvalidTarget(m) => OAuthError::new(ErrorCode::InvalidTarget, m),
         };
         oauth_error_response(&error)
     }
@@ -144,6 +184,21 @@ fn parse_request(form: &Params) -> Result<TokenRequest<'_>, TokenError> {
             redirect_uri: form.get("redirect_uri"),
             code_verifier: form.get("code_verifier"),
         }),
+        Some("refresh_token") => Ok(TokenRequest::RefreshToken {
+            refresh_token: form
+                .get("refresh_token")
+                .ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".into()))?,
+            scope: form.get("scope"),
+        }),
+        Some("client_credentials") => {
+            if form.contains("resource") && form.contains("audience") {
+                return Err(TokenError::InvalidRequest("send resource or audience, not both".into()));
+            }
+            Ok(TokenRequest::ClientCredentials {
+                scope: form.get("scope"),
+                resource: form.get("resource").or_else(|| form.get("audience")),
+            })
+        }
         Some(other) => Err(TokenError::UnsupportedGrantType(other.to_string())),
     }
 }
@@ -153,7 +208,9 @@ async fn token(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    token_inner(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    token_inner(&state, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn token_inner(
@@ -183,6 +240,12 @@ async fn token_inner(
             redirect_uri,
             code_verifier,
         } => grant::authorization_code::exchange(state, &client, code, redirect_uri, code_verifier).await?,
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            grant::refresh_token::refresh(state, &client, refresh_token, scope).await?
+        }
+        TokenRequest::ClientCredentials { scope, resource } => {
+            grant::client_credentials::issue(state, &client, scope, resource).await?
+        }
     };
     Ok(json_no_store(StatusCode::OK, &response))
 }

@@ -16,6 +16,7 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
@@ -118,6 +119,46 @@ pub fn mint_tokens(
         expires_in: s.access_token_ttl,
         scope: scope.clone(),
         id_token,
+    })
+}
+
+/// An access token for the client itself (client_credentials): `sub` is the client.
+pub fn mint_client_token(
+    state: &TokenState,
+    client: &Client,
+    scope: &Scope,
+    audience: &str,
+    now: i64,
+) -> Result<Minted, TokenError> {
+    let keys = state.keys.current();
+    let key = keys
+        .signing_key()
+        .ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let s = &state.settings;
+    let jti = random::token(16);
+    let expires_at = now + s.access_token_ttl;
+    let mut claims = serde_json::json!({
+        "iss": s.issuer,
+        "sub": client.client_id,
+        "aud": audience,
+        "client_id": client.client_id,
+        "exp": expires_at,
+        "iat": now,
+        "jti": jti,
+    });
+    if !scope.is_empty() {
+        claims["scope"] = scope.to_string().into();
+    }
+    let access_token = key
+        .sign_jwt("at+jwt", &claims)
+        .map_err(|e| TokenError::Signing(e.to_string()))?;
+    Ok(Minted {
+        access_token,
+        jti,
+        expires_at,
+        expires_in: s.access_token_ttl,
+        scope: scope.clone(),
+        id_token: None,
     })
 }
 

@@ -131,30 +131,12 @@ pub async fn post(
 }
 
 async fn respond(state: &TokenState, token: &str) -> Result<Response, UserInfoError> {
-    let jwt = state
-        .keys
-        .current()
-        .verify_jwt(token)
-        .map_err(|_| UserInfoError::InvalidToken("signature"))?;
-    if jwt.header.get("typ").and_then(|v| v.as_str()) != Some("at+jwt") {
-        return Err(UserInfoError::InvalidToken("not an access token"));
-    }
-    let claim = |k: &str| jwt.claims.get(k);
-    if claim("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
-        return Err(UserInfoError::InvalidToken("issuer"));
-    }
-    let exp = claim("exp")
-        .and_then(|v| v.as_i64())
-        .ok_or(UserInfoError::InvalidToken("no exp"))?;
-    if exp <= state.clock.now() {
-        return Err(UserInfoError::InvalidToken("expired"));
-    }
-    let jti = claim("jti")
-        .and_then(|v| v.as_str())
-        .ok_or(UserInfoError::InvalidToken("no jti"))?;
-    if state.codes.is_access_token_revoked(jti).await? {
-        return Err(UserInfoError::InvalidToken("revoked"));
-    }
+    let claims = match crate::access::validate(state, token).await {
+        Ok(c) => c,
+        Err(crate::access::AccessTokenError::Invalid(why)) => return Err(UserInfoError::InvalidToken(why)),
+        Err(crate::access::AccessTokenError::Store(e)) => return Err(UserInfoError::Store(e)),
+    };
+    let claim = |k: &str| claims.get(k);
     let scope = claim("scope")
         .and_then(|v| v.as_str())
         .and_then(|s| Scope::parse(s).ok())

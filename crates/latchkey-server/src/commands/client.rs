@@ -161,6 +161,8 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         contacts: Some(non_empty(args.contacts).unwrap_or_else(|| s.contacts.clone())),
         software_id: s.software_id.clone(),
         software_version: s.software_version.clone(),
+        backchannel_logout_uri: args.backchannel_logout_uri.or_else(|| s.backchannel_logout_uri.clone()),
+        backchannel_logout_session_required: Some(s.backchannel_logout_session_required),
         ..Default::default()
     };
     let mut settings: ClientSettings = metadata
@@ -170,6 +172,11 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         bail!("--name must not be empty");
     }
     settings.skip_consent = args.skip_consent.unwrap_or(client.settings.skip_consent);
+    settings.audiences = match non_empty(args.audiences) {
+        Some(list) => check_audiences(list)?,
+        None => client.settings.audiences.clone(),
+    };
+    settings.introspection = args.introspection.unwrap_or(client.settings.introspection);
     settings.dynamically_registered = client.settings.dynamically_registered;
     let now_confidential = settings.token_endpoint_auth_method.is_confidential();
     let new_secret = (now_confidential && !was_confidential).then(random::client_secret);
@@ -224,10 +231,22 @@ async fn rotate_secret(ctx: &Context, client_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Resource indicators: absolute URIs without a fragment (RFC 8707 §2).
+fn check_audiences(list: Vec<String>) -> anyhow::Result<Vec<String>> {
+    for a in &list {
+        if url::Url::parse(a).is_err() || a.contains('#') {
+            bail!("--audience {a:?} must be an absolute URI without a fragment");
+        }
+    }
+    Ok(list)
+}
+
 fn client_json(c: &Client) -> serde_json::Value {
     let mut v = c.metadata_json();
     v["skip_consent"] = c.settings.skip_consent.into();
     v["dynamically_registered"] = c.settings.dynamically_registered.into();
+    v["audiences"] = c.settings.audiences.clone().into();
+    v["introspection"] = c.settings.introspection.into();
     v["updated_at"] = c.updated_at.into();
     v
 }

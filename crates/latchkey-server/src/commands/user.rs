@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 /// A user by username (ignoring case) or by id.
-async fn find(ctx: &Context, user: &str) -> anyhow::Result<User> {
+pub(crate) async fn find(ctx: &Context, user: &str) -> anyhow::Result<User> {
     if let Some(u) = ctx.store.find_user_by_username(user).await? {
         return Ok(u);
     }

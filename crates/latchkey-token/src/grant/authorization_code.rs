@@ -25,7 +25,7 @@ pub async fn exchange(
         Redemption::Redeemed(record) => record,
         Redemption::AlreadyUsed(record) => {
             // A replayed code: whoever holds it, revoke what the first use got (RFC 6749 §4.1.2).
-            state.codes.revoke_code_grant(&code_hash).await?;
+            state.codes.revoke_code_grant(&code_hash, now).await?;
             tracing::warn!(
                 event = "code_replay",
                 client_id = %client.client_id,
@@ -65,20 +65,23 @@ pub async fn exchange(
         _ => return Err(TokenError::UserGone),
     };
 
-    let refresh =
-        (record.scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken)).then(|| {
-            let value = random::token(32);
-            let stored = RefreshToken {
-                token_hash: hash_token(&value),
-                grant_id: record.grant_id.clone(),
-                client_id: client.client_id.clone(),
-                scope: record.scope.clone(),
-                auth: record.auth.clone(),
-                created_at: now,
-                expires_at: now + state.settings.refresh_token_ttl,
-            };
-            (value, stored)
-        });
+    let offline = record.scope.contains("offline_access");
+    let session_bound = state.settings.refresh_without_offline_access && !record.scope.contains("openid");
+    let refresh = ((offline || session_bound) && client.allows_grant(GrantType::RefreshToken)).then(|| {
+        let value = random::token(32);
+        let stored = RefreshToken {
+            token_hash: hash_token(&value),
+            grant_id: record.grant_id.clone(),
+            client_id: client.client_id.clone(),
+            scope: record.scope.clone(),
+            auth: record.auth.clone(),
+            offline,
+            created_at: now,
+            expires_at: now + state.settings.refresh_idle_ttl.min(state.settings.refresh_token_ttl),
+            family_expires_at: now + state.settings.refresh_token_ttl,
+        };
+        (value, stored)
+    });
     let minted = mint_tokens(
         state,
         client,

@@ -1,0 +1,130 @@
+//! OIDC Back-Channel Logout 1.0: when a session ends, every client that
+//! received tokens in it and registered a `backchannel_logout_uri` gets a
+//! signed logout token, in the background, with bounded retries and a
+//! per-request timeout, never delaying the person's own logout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::grant::Session;
+use latchkey_core::{Clock, random};
+use latchkey_keys::KeyRing;
+use latchkey_store::ClientStore;
+
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Sends logout tokens.
+#[derive(Clone)]
+pub struct BackchannelNotifier {
+    pub issuer: String,
+    pub clients: Arc<dyn ClientStore>,
+    pub keys: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+    pub http: reqwest::Client,
+    pub attempts: u32,
+}
+
+impl BackchannelNotifier {
+    pub fn new(issuer: String, clients: Arc<dyn ClientStore>, keys: Arc<KeyRing>, clock: Arc<dyn Clock>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        Self {
+            issuer,
+            clients,
+            keys,
+            clock,
+            http,
+            attempts: 3,
+        }
+    }
+
+    /// Notifies the session's clients in the background; the handle lets a
+    /// short-lived process (the CLI) wait for delivery.
+    pub fn session_ended(&self, session: &Session) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        let session = session.clone();
+        tokio::spawn(async move {
+            for client_id in &session.client_ids {
+                this.notify(client_id, &session).await;
+            }
+        })
+    }
+
+    async fn notify(&self, client_id: &str, session: &Session) {
+        let client = match self.clients.get_client(client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, client_id, "back-channel logout: cannot load client");
+                return;
+            }
+        };
+        let Some(uri) = client.settings.backchannel_logout_uri.clone() else {
+            return;
+        };
+        let now = self.clock.now();
+        let claims = serde_json::json!({
+            "iss": self.issuer,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 120,
+            "jti": random::token(16),
+            "sub": session.auth.user_id,
+            "sid": session.auth.sid,
+            "events": { EVENT: {} },
+        });
+        let token = match self
+            .keys
+            .current()
+            .signing_key()
+            .map(|k| k.sign_jwt("logout+jwt", &claims))
+        {
+            Some(Ok(t)) => t,
+            _ => {
+                tracing::error!(client_id, "back-channel logout: no signing key");
+                return;
+            }
+        };
+        for attempt in 1..=self.attempts {
+            let sent = self
+                .http
+                .post(&uri)
+                .form(&[("logout_token", token.as_str())])
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => {
+                    tracing::info!(
+                        event = "backchannel_logout",
+                        client_id,
+                        attempt,
+                        "logout token delivered"
+                    );
+                    return;
+                }
+                Ok(r) if r.status().is_client_error() => {
+                    tracing::warn!(
+                        client_id,
+                        status = r.status().as_u16(),
+                        "back-channel logout refused by the client"
+                    );
+                    return;
+                }
+                Ok(r) => tracing::warn!(
+                    client_id,
+                    attempt,
+                    status = r.status().as_u16(),
+                    "back-channel logout failed"
+                ),
+                Err(e) => tracing::warn!(client_id, attempt, error = %e, "back-channel logout failed"),
+            }
+            if attempt < self.attempts {
+                tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+            }
+        }
+        tracing::warn!(client_id, "back-channel logout not delivered; giving up");
+    }
+}

@@ -1,0 +1,117 @@
+//! `latchkey session list|revoke`: see and end a person's sessions. Ending a
+//! session here has the same effect as signing out: its refresh tokens are
+//! revoked as `sessions.end_revokes` says, and its clients are notified over
+//! the back channel (this command waits for delivery, bounded by retries).
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use latchkey_authorize::backchannel::BackchannelNotifier;
+use latchkey_authorize::logout::EndRevokes;
+use latchkey_core::grant::Session;
+use latchkey_keys::KeyRing;
+use latchkey_store::{RefreshTokenStore, SessionStore};
+
+use super::{Context, timestamp};
+use crate::cli::SessionCommand;
+use crate::keys::load_key_set;
+
+pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
+    match cmd {
+        SessionCommand::List { user } => {
+            let user = super::user::find(ctx, &user).await?;
+            let sessions = ctx.store.list_user_sessions(&user.id, ctx.clock.now()).await?;
+            let json = serde_json::Value::Array(sessions.iter().map(session_json).collect());
+            ctx.print(
+                || {
+                    if sessions.is_empty() {
+                        return format!("{} has no active sessions", user.username);
+                    }
+                    let mut out = format!(
+                        "{:<24} {:<21} {:<21} CLIENTS",
+                        "SESSION (sid)", "SIGNED IN", "LAST SEEN"
+                    );
+                    for s in &sessions {
+                        out.push_str(&format!(
+                            "\n{:<24} {:<21} {:<21} {}",
+                            s.auth.sid,
+                            timestamp(s.auth.auth_time),
+                            timestamp(s.last_seen_at),
+                            if s.client_ids.is_empty() {
+                                "-".to_string()
+                            } else {
+                                s.client_ids.join(" ")
+                            }
+                        ));
+                    }
+                    out
+                },
+                &json,
+            );
+            Ok(())
+        }
+        SessionCommand::Revoke { user, session, all } => {
+            let user = super::user::find(ctx, &user).await?;
+            let now = ctx.clock.now();
+            let sessions = ctx.store.list_user_sessions(&user.id, now).await?;
+            let chosen: Vec<Session> = match (&session, all) {
+                (_, true) => sessions,
+                (Some(sid), false) => {
+                    let s = sessions.into_iter().find(|s| &s.auth.sid == sid);
+                    vec![s.ok_or_else(|| anyhow!("{} has no active session {sid:?}", user.username))?]
+                }
+                (None, false) => bail!("name a session with --session SID, or use --all"),
+            };
+            let keys = load_key_set(&ctx.store, ctx.settings.encryption_key.as_ref(), now, None)
+                .await
+                .map_err(|e| anyhow!("cannot load signing keys for logout tokens: {e}"))?
+                .expect("a first load builds");
+            let notifier = BackchannelNotifier::new(
+                ctx.settings.issuer.clone(),
+                Arc::new(ctx.store.clone()),
+                Arc::new(KeyRing::new(keys)),
+                ctx.clock.clone(),
+            );
+            let mut ended = Vec::new();
+            let mut deliveries = Vec::new();
+            for s in chosen {
+                if let Some(gone) = ctx.store.delete_session(&s.id_hash).await? {
+                    match ctx.settings.end_revokes {
+                        EndRevokes::Nothing => {}
+                        EndRevokes::SessionBound => {
+                            ctx.store.revoke_session_families(&gone.auth.sid, false, now).await?;
+                        }
+                        EndRevokes::All => {
+                            ctx.store.revoke_session_families(&gone.auth.sid, true, now).await?;
+                        }
+                    }
+                    tracing::info!(event = "session_ended", user_id = %user.id, sid = %gone.auth.sid, "session revoked by an operator");
+                    deliveries.push(notifier.session_ended(&gone));
+                    ended.push(gone.auth.sid.clone());
+                }
+            }
+            for d in deliveries {
+                let _ = d.await;
+            }
+            ctx.print(
+                || format!("ended {} session(s) of {}", ended.len(), user.username),
+                &serde_json::json!({"ended": ended}),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn session_json(s: &Session) -> serde_json::Value {
+    serde_json::json!({
+        "sid": s.auth.sid,
+        "user_id": s.auth.user_id,
+        "auth_time": s.auth.auth_time,
+        "amr": s.auth.amr,
+        "acr": s.auth.acr,
+        "created_at": s.created_at,
+        "last_seen_at": s.last_seen_at,
+        "expires_at": s.expires_at,
+        "clients": s.client_ids,
+    })
+}
