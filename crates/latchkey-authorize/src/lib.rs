@@ -310,13 +310,7 @@ async fn proceed(
         return start_interaction(state, client, &req, InteractionStage::Login, None, headers).await;
     }
     let (session, user) = session.expect("signed in");
-    let consented = client.settings.skip_consent
-        || (!req.prompt.consent
-            && state
-                .consents
-                .get_consent(&user.id, &client.client_id)
-                .await?
-                .is_some_and(|c| req.scope.is_subset(&c.scope)));
+    let consented = has_consent(state, client, &req, &user).await?;
     if !consented {
         if req.prompt.none {
             return Err(redirect(OAuthError::new(
@@ -327,6 +321,24 @@ async fn proceed(
         return start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await;
     }
     issue_code(state, &req, &session).await
+}
+
+/// Whether the request may skip the consent page: a first-party client, or a
+/// remembered consent covering the scopes (unless `prompt=consent`).
+async fn has_consent(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+) -> Result<bool, AuthorizeError> {
+    if client.settings.skip_consent {
+        return Ok(true);
+    }
+    if req.prompt.consent {
+        return Ok(false);
+    }
+    let consent = state.consents.get_consent(&user.id, &client.client_id).await?;
+    Ok(consent.is_some_and(|c| req.scope.is_subset(&c.scope)))
 }
 
 /// The browser's CSRF token: reused if the browser has one, else new.
@@ -622,13 +634,7 @@ async fn proceed_after_login(
     form: &Params,
 ) -> Result<Response, AuthorizeError> {
     let (session, user) = session;
-    let consented = client.settings.skip_consent
-        || (!req.prompt.consent
-            && state
-                .consents
-                .get_consent(&user.id, &client.client_id)
-                .await?
-                .is_some_and(|c| req.scope.is_subset(&c.scope)));
+    let consented = has_consent(state, client, &req, &user).await?;
     if consented {
         if !state.interactions.delete_interaction(&interaction.id_hash).await? {
             return Err(AuthorizeError::page(

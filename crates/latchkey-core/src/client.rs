@@ -122,6 +122,23 @@ pub struct Client {
 }
 
 impl Client {
+    /// A newly registered client with a fresh id and, for confidential
+    /// clients, a fresh 256-bit secret, returned once (only its hash is kept).
+    pub fn register(settings: ClientSettings, now: i64) -> (Self, Option<String>) {
+        let secret = settings
+            .token_endpoint_auth_method
+            .is_confidential()
+            .then(crate::random::client_secret);
+        let client = Self {
+            client_id: crate::random::client_id(),
+            secret_hash: secret.as_deref().map(crate::secret::hash_client_secret),
+            settings,
+            created_at: now,
+            updated_at: now,
+        };
+        (client, secret)
+    }
+
     pub fn is_public(&self) -> bool {
         !self.settings.token_endpoint_auth_method.is_confidential()
     }

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use latchkey_core::client::ClientSettings;
-use latchkey_core::secret::{constant_time_eq, hash_client_secret};
-use latchkey_core::{Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, random};
+use latchkey_core::secret::constant_time_eq;
+use latchkey_core::{Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy};
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
 use latchkey_store::{ClientStore, StoreError};
 
@@ -127,17 +127,7 @@ async fn register(
     settings.dynamically_registered = true;
 
     let now = state.clock.now();
-    let secret = settings
-        .token_endpoint_auth_method
-        .is_confidential()
-        .then(random::client_secret);
-    let client = Client {
-        client_id: random::client_id(),
-        secret_hash: secret.as_deref().map(hash_client_secret),
-        settings,
-        created_at: now,
-        updated_at: now,
-    };
+    let (client, secret) = Client::register(settings, now);
     state.clients.insert_client(&client).await?;
     tracing::info!(client_id = %client.client_id, "client registered dynamically");
 

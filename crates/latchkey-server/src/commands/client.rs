@@ -79,17 +79,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
     }
     settings.skip_consent = args.skip_consent;
     let now = ctx.clock.now();
-    let secret = settings
-        .token_endpoint_auth_method
-        .is_confidential()
-        .then(random::client_secret);
-    let client = Client {
-        client_id: random::client_id(),
-        secret_hash: secret.as_deref().map(hash_client_secret),
-        settings,
-        created_at: now,
-        updated_at: now,
-    };
+    let (client, secret) = Client::register(settings, now);
     ctx.store.insert_client(&client).await?;
     let mut json = client_json(&client);
     json["client_secret"] = secret.clone().map_or(serde_json::Value::Null, Into::into);
