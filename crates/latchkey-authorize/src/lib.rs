@@ -296,7 +296,7 @@ async fn proceed(
         Some((s, user)) => {
             req.prompt.login
                 || req.prompt.select_account
-                || req.max_age.is_some_and(|max| now - s.auth.auth_time > max)
+                || req.max_age.is_some_and(|max| max == 0 || now - s.auth.auth_time > max)
                 || req.hint_sub.as_ref().is_some_and(|sub| *sub != user.id)
         }
     };

@@ -90,7 +90,6 @@ pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>
         }
     };
     let form_action = match redirect_uri {
-        Some(uri) if script => form_action_source(uri),
         Some(uri) => format!("'self' {}", form_action_source(uri)),
         None => "'self'".into(),
     };

@@ -101,7 +101,7 @@ impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
-            description: Some(description.into()),
+            description: Some(sanitize(description.into())),
         }
     }
 
@@ -128,6 +128,26 @@ impl OAuthError {
     }
 }
 
+/// RFC 6749 §5.2: `error_description` may hold only %x20-21 / %x23-5B /
+/// %x5D-7E. Anything else (quotes, backslashes, non-ASCII, controls) is
+/// replaced, so descriptions that mention client input stay well-formed.
+fn sanitize(d: Cow<'static, str>) -> Cow<'static, str> {
+    let ok = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E');
+    if d.chars().all(ok) {
+        return d;
+    }
+    Cow::Owned(
+        d.chars()
+            .map(|c| match c {
+                '"' => '\'',
+                '\\' => '/',
+                c if ok(c) => c,
+                _ => '?',
+            })
+            .collect(),
+    )
+}
+
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.description {
@@ -150,6 +170,8 @@ mod tests {
             serde_json::to_value(&e).unwrap(),
             serde_json::json!({"error": "invalid_client_metadata", "error_description": "bad"})
         );
+        let quoted = OAuthError::new(ErrorCode::InvalidScope, "token \"a\\b\" é\n");
+        assert_eq!(quoted.description.as_deref(), Some("token 'a/b' ??"));
         let bare = OAuthError::bare(ErrorCode::InvalidGrant);
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"error":"invalid_grant"}"#);
     }

@@ -368,7 +368,15 @@ impl CodeStore for SqlStore {
         .await
         .map_err(map_err)?;
         if done.rows_affected() != 1 {
-            tx.rollback().await.map_err(map_err)?;
+            // Revoked by a concurrent replay: the access token is born revoked
+            // and no refresh token is kept.
+            sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(access_jti)
+                .bind(access_exp)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
             return Ok(false);
         }
         if let Some(rt) = refresh {

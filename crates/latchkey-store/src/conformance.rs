@@ -397,8 +397,19 @@ pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store:
         store.get_refresh_token("rt-1").await.unwrap().unwrap().revoked_at,
         Some(120)
     );
-    // Once revoked, nothing more is recorded for it.
-    assert!(!store.record_issued("code-1", "jti-2", 1_000, None).await.unwrap());
+    // Once revoked, what is issued from it afterwards is born revoked.
+    let late = refresh("rt-late", &c.grant_id, 130);
+    assert!(
+        !store
+            .record_issued("code-1", "jti-2", 1_000, Some(&late))
+            .await
+            .unwrap()
+    );
+    assert!(store.is_access_token_denied("jti-2").await.unwrap());
+    assert!(
+        store.get_refresh_token("rt-late").await.unwrap().is_none(),
+        "no refresh token is kept"
+    );
 
     let expired = code("code-2", "client-a", 150);
     store.insert_code(&expired).await.unwrap();

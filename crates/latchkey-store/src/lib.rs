@@ -192,7 +192,8 @@ pub trait CodeStore: Send + Sync + 'static {
     async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption>;
     /// Records the tokens issued for a redeemed code, in one transaction:
     /// the access token's `jti` and expiry, and the refresh token if any.
-    /// False (nothing written) if the code was revoked by a replay meanwhile.
+    /// If a replay revoked the code meanwhile, the access token is denied at
+    /// once, no refresh token is kept, and the result is false.
     async fn record_issued(
         &self,
         code_hash: &str,

@@ -155,10 +155,7 @@ impl Params {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// `application/x-www-form-urlencoded` serialization.
@@ -184,10 +181,7 @@ pub fn pkce() -> Pkce {
     let bytes: [u8; 48] = rand::random();
     let verifier = URL_SAFE_NO_PAD.encode(bytes);
     let challenge = s256(&verifier);
-    Pkce {
-        verifier,
-        challenge,
-    }
+    Pkce { verifier, challenge }
 }
 
 /// `BASE64URL(SHA256(ASCII(verifier)))` (RFC 7636 §4.2).
@@ -262,13 +256,8 @@ impl Page {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}), status {}: {}",
-                self.status,
-                self.body
-            )
-        })
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.body))
     }
 
     /// The `Set-Cookie` header that sets `name`, if any.
@@ -293,9 +282,7 @@ impl Page {
     }
 
     pub fn is_login(&self) -> bool {
-        elements(&self.body)
-            .iter()
-            .any(|e| e.attr("name") == Some("password"))
+        elements(&self.body).iter().any(|e| e.attr("name") == Some("password"))
     }
 
     pub fn is_consent(&self) -> bool {
@@ -306,25 +293,18 @@ impl Page {
 
     /// The `form_post` page: a form to somewhere else than our own pages.
     pub fn is_form_post(&self) -> bool {
-        !self.is_login()
-            && !self.is_consent()
-            && form_action(&self.body).is_some_and(|a| a.starts_with("http"))
+        !self.is_login() && !self.is_consent() && form_action(&self.body).is_some_and(|a| a.starts_with("http"))
     }
 
     /// A short description for assertion messages.
     pub fn describe(&self) -> String {
         let mut body = self.body.clone();
         if body.len() > 3000 {
-            body.truncate(3000);
-            body.push_str("…");
+            let cut = (0..=3000).rev().find(|&i| body.is_char_boundary(i)).unwrap_or(0);
+            body.truncate(cut);
+            body.push('…');
         }
-        format!(
-            "{} {} location={:?}\n{}",
-            self.status,
-            self.url,
-            self.location(),
-            body
-        )
+        format!("{} {} location={:?}\n{}", self.status, self.url, self.location(), body)
     }
 }
 
@@ -375,9 +355,7 @@ impl SetCookie {
     pub fn deletes(&self) -> bool {
         self.value.is_empty()
             || self.attr("max-age").is_some_and(|v| v == "0" || v.starts_with('-'))
-            || self
-                .attr("expires")
-                .is_some_and(|v| v.contains("1970"))
+            || self.attr("expires").is_some_and(|v| v.contains("1970"))
     }
 }
 
@@ -390,10 +368,7 @@ pub struct Element {
 
 impl Element {
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -438,8 +413,7 @@ fn parse_attrs(html: &str, mut pos: usize) -> (Vec<(String, String)>, usize) {
             return (attrs, pos + 1);
         }
         let name_start = pos;
-        while pos < b.len() && !b[pos].is_ascii_whitespace() && !matches!(b[pos], b'=' | b'>' | b'/')
-        {
+        while pos < b.len() && !b[pos].is_ascii_whitespace() && !matches!(b[pos], b'=' | b'>' | b'/') {
             pos += 1;
         }
         let name = html[name_start..pos].to_ascii_lowercase();
@@ -455,9 +429,7 @@ fn parse_attrs(html: &str, mut pos: usize) -> (Vec<(String, String)>, usize) {
             if pos < b.len() && (b[pos] == b'"' || b[pos] == b'\'') {
                 let quote = b[pos];
                 let vstart = pos + 1;
-                let vend = html[vstart..]
-                    .find(quote as char)
-                    .map_or(b.len(), |n| vstart + n);
+                let vend = html[vstart..].find(quote as char).map_or(b.len(), |n| vstart + n);
                 value = unescape(&html[vstart..vend]);
                 pos = (vend + 1).min(b.len());
             } else {
@@ -574,20 +546,13 @@ pub fn query_pairs(url: &str) -> Vec<(String, String)> {
 
 /// The single value of `name`; panics when absent or repeated.
 pub fn one(pairs: &[(String, String)], name: &str) -> String {
-    let found: Vec<&String> = pairs
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .collect();
+    let found: Vec<&String> = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect();
     assert_eq!(found.len(), 1, "exactly one {name:?} in {pairs:?}");
     found[0].clone()
 }
 
 pub fn get(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
 /// Splits a `Content-Security-Policy` into (directive, sources).
@@ -642,17 +607,14 @@ pub fn assert_page_headers(page: &Page, what: &str) {
 pub fn assert_page_headers_with_form_action(page: &Page, what: &str, redirect_origin: Option<&str>) {
     assert_page_headers(page, what);
     let csp = page.header("content-security-policy").unwrap();
-    let sources = csp_sources(&csp, "form-action")
-        .unwrap_or_else(|| panic!("{what}: no form-action in {csp:?}"));
+    let sources = csp_sources(&csp, "form-action").unwrap_or_else(|| panic!("{what}: no form-action in {csp:?}"));
     assert!(
         sources.iter().any(|s| s == "'self'"),
         "{what}: form-action 'self' in {csp:?}"
     );
     if let Some(origin) = redirect_origin {
         assert!(
-            sources
-                .iter()
-                .any(|s| s.trim_end_matches('/') == origin),
+            sources.iter().any(|s| s.trim_end_matches('/') == origin),
             "{what}: form-action must allow the redirect URI's origin {origin}: {csp:?}"
         );
     }
@@ -690,11 +652,7 @@ pub fn assert_phase1_page(page: &Page, what: &str) {
         "{what}: the error page must not carry a script: {}",
         page.body
     );
-    assert!(
-        !lower.contains("http-equiv"),
-        "{what}: no meta refresh: {}",
-        page.body
-    );
+    assert!(!lower.contains("http-equiv"), "{what}: no meta refresh: {}", page.body);
     assert_page_headers(page, what);
     if let Some(csp) = page.header("content-security-policy")
         && let Some(sources) = csp_sources(&csp, "form-action")
@@ -784,8 +742,7 @@ impl Browser {
     /// Stores a cookie as if the server had set it.
     pub fn set_cookie(&self, name: &str, value: &str) {
         let url: url::Url = self.issuer.parse().unwrap();
-        self.jar
-            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+        self.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
 
     pub async fn get(&self, url: &str) -> Page {
@@ -855,11 +812,7 @@ impl Browser {
         for _ in 0..12 {
             if page.is_redirect() {
                 let loc = page.location().unwrap();
-                let abs = url::Url::parse(&page.url)
-                    .unwrap()
-                    .join(&loc)
-                    .unwrap()
-                    .to_string();
+                let abs = url::Url::parse(&page.url).unwrap().join(&loc).unwrap().to_string();
                 if abs.starts_with(&format!("{}/", self.issuer)) {
                     page = self.get(&abs).await;
                     continue;
@@ -1023,13 +976,7 @@ pub async fn code_for(browser: &Browser, params: &Params, user: &User) -> String
 }
 
 /// The whole flow for `client` with `scope`: returns the token response.
-pub async fn tokens_for(
-    server: &Server,
-    browser: &Browser,
-    client: &TestClient,
-    user: &User,
-    scope: &str,
-) -> Value {
+pub async fn tokens_for(server: &Server, browser: &Browser, client: &TestClient, user: &User, scope: &str) -> Value {
     let pkce = pkce();
     let params = code_request(&client.id, &pkce).set("scope", scope);
     let code = code_for(browser, &params, user).await;
@@ -1045,9 +992,8 @@ pub async fn tokens_for(
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3, "a JWS in compact form: {token}");
-    let dec = |s: &str| -> Value {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).expect("base64url")).expect("JSON")
-    };
+    let dec =
+        |s: &str| -> Value { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).expect("base64url")).expect("JSON") };
     (dec(parts[0]), dec(parts[1]))
 }
 
@@ -1164,9 +1110,7 @@ pub async fn database_contains(db: &TestDb, needle: &str) -> bool {
             for entry in std::fs::read_dir(&dir).expect("sqlite folder") {
                 let path = entry.unwrap().path();
                 if let Ok(bytes) = std::fs::read(&path)
-                    && bytes
-                        .windows(needle.len())
-                        .any(|w| w == needle.as_bytes())
+                    && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
                 {
                     found = true;
                 }
@@ -1194,10 +1138,7 @@ pub async fn database_contains(db: &TestDb, needle: &str) -> bool {
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-                if rows
-                    .iter()
-                    .any(|r| r.get::<String, _>("j").contains(needle))
-                {
+                if rows.iter().any(|r| r.get::<String, _>("j").contains(needle)) {
                     found = true;
                 }
             }
@@ -1205,4 +1146,48 @@ pub async fn database_contains(db: &TestDb, needle: &str) -> bool {
             found
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// The helpers' own checks (run in every test binary that includes them).
+
+#[test]
+fn html_helpers_read_what_the_pages_contain() {
+    let html = r#"<form method="post" action="/login">
+<input type="hidden" name="interaction" value="a&amp;b&quot;c&lt;&gt;&#x27;&#39;">
+<input type="hidden" name="csrf" value="tok">
+<input id="username" name="username" type="text" required value="x &lt;script&gt;">
+<input id="password" name="password" type="password" required autofocus>
+<button type="submit" name="decision" value="deny">Deny</button>
+<button type="submit" name="decision" value="allow" class="primary">Allow</button>
+</form>"#;
+    assert_eq!(input_value(html, "interaction").as_deref(), Some("a&b\"c<>''"));
+    assert_eq!(input_value(html, "csrf").as_deref(), Some("tok"));
+    assert_eq!(input_value(html, "username").as_deref(), Some("x <script>"));
+    assert_eq!(input_value(html, "password").as_deref(), Some(""));
+    assert_eq!(input_values(html, "decision"), vec!["deny", "allow"]);
+    assert_eq!(form_action(html).as_deref(), Some("/login"));
+    assert_eq!(form_method(html).as_deref(), Some("post"));
+    assert_eq!(hidden_fields(html).len(), 2);
+    assert_eq!(unescape("&amp;lt; &#x2F; &#47; & &bogus;"), "&lt; / / & &bogus;");
+    let c = SetCookie::parse("latchkey_session=abc; Path=/; HttpOnly; SameSite=Lax");
+    assert_eq!((c.name.as_str(), c.value.as_str()), ("latchkey_session", "abc"));
+    assert!(c.has("httponly") && !c.has("secure"));
+    assert_eq!(c.attr("samesite").as_deref(), Some("lax"));
+    assert_eq!(c.attr("path").as_deref(), Some("/"));
+    assert_eq!(
+        csp_sources(
+            "default-src 'none'; form-action 'self' https://app.example",
+            "form-action"
+        ),
+        Some(vec!["'self'".to_string(), "https://app.example".to_string()])
+    );
+    // RFC 7636 appendix B.
+    assert_eq!(
+        s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+    let p = pkce();
+    assert!(p.verifier.len() >= 43 && p.verifier.len() <= 128);
+    assert_eq!(p.challenge.len(), 43);
 }

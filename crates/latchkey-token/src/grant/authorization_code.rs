@@ -102,7 +102,11 @@ pub async fn exchange(
         )
         .await?;
     if !recorded {
-        return Err(TokenError::CodeAlreadyUsed);
+        // A concurrent replay came first: this exchange still answers (the one
+        // success of the race), but its access token is already revoked and
+        // no refresh token exists.
+        tracing::warn!(event = "code_replay", client_id = %client.client_id, "tokens issued from a replayed code are revoked");
+        return Ok(minted.response(None));
     }
     tracing::info!(event = "tokens_issued", grant = "authorization_code", client_id = %client.client_id, "tokens issued");
     Ok(minted.response(refresh.map(|(v, _)| v)))
