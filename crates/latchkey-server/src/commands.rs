@@ -68,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve = cli.command {
         return crate::serve::serve(settings).await;
     }
+    crate::serve::init_logging(&settings, Some("warn"));
     let store = open_store(&settings).await?;
     let ctx = Context {
         settings,

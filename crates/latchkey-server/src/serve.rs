@@ -30,9 +30,13 @@ use crate::state::{AppState, HealthState};
 pub const JWKS_PATH: &str = "/jwks";
 pub const REGISTRATION_PATH: &str = "/register";
 
-fn init_logging(settings: &Settings) {
+/// Logs go to standard error; `LATCHKEY_LOG` overrides `log_level`.
+/// `default_level` caps the CLI's chatter (warnings only) while `serve` uses
+/// the configured level.
+pub fn init_logging(settings: &Settings, default_level: Option<&str>) {
+    let level = default_level.unwrap_or(&settings.log_level);
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -211,7 +215,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    init_logging(&settings);
+    init_logging(&settings, None);
     let started = std::time::Instant::now();
     let store = open_store(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
