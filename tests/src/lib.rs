@@ -19,11 +19,7 @@ pub static BIN: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target profile folder");
     let bin = dir.join(format!("latchkey-under-test{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests through cargo",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: run the tests through cargo", bin.display());
     bin
 });
 
@@ -84,12 +80,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}/db/latchkey.db", dir.path().display());
-                Self {
-                    url,
-                    backend,
-                    dir,
-                    pg: None,
-                }
+                Self { url, backend, dir, pg: None }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url().expect("PostgreSQL URL");
@@ -101,12 +92,7 @@ impl TestDb {
                     .expect("create database");
                 conn.close().await;
                 let base = admin.rsplit_once('/').expect("URL with a database").0;
-                Self {
-                    url: format!("{base}/{name}"),
-                    backend,
-                    dir,
-                    pg: Some((admin, name)),
-                }
+                Self { url: format!("{base}/{name}"), backend, dir, pg: Some((admin, name)) }
             }
         }
     }
@@ -114,22 +100,16 @@ impl TestDb {
     /// A pool on the test database, for assertions about what is stored.
     pub async fn pool(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
-        sqlx::any::AnyPoolOptions::new()
-            .max_connections(2)
-            .connect(&self.url)
-            .await
-            .expect("connect to test db")
+        sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&self.url).await.expect("connect to test db")
     }
 
     /// Drops a PostgreSQL test database even while servers hold connections.
     pub async fn drop_now(&self) {
         if let Some((admin, name)) = &self.pg {
             let conn = admin_pool(admin).await;
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&conn)
-            .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&conn)
+                .await;
             conn.close().await;
         }
     }
@@ -140,17 +120,12 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.pg.take() {
             // Best effort, on a thread of its own: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     let conn = admin_pool(&admin).await;
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&conn)
-                    .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&conn)
+                        .await;
                     conn.close().await;
                 });
             })
@@ -161,11 +136,7 @@ impl Drop for TestDb {
 
 async fn admin_pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .expect("connect to PostgreSQL")
+    sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.expect("connect to PostgreSQL")
 }
 
 /// Environment for a `latchkey` process: the test database, quiet defaults,
@@ -197,11 +168,7 @@ pub struct CliOutput {
 
 impl CliOutput {
     pub fn ok(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "command failed:\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "command failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
         self
     }
 
@@ -240,11 +207,7 @@ pub fn cli_json(db: &TestDb, args: &[&str]) -> Value {
 
 /// A free loopback port (released again; the server binds it right after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A running `latchkey serve`.
@@ -258,9 +221,7 @@ pub struct Server {
 impl Server {
     /// Starts a server on a free port with issuer `http://127.0.0.1:PORT`.
     pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
-        Self::try_start(db, env)
-            .await
-            .unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+        Self::try_start(db, env).await.unwrap_or_else(|log| panic!("server did not start:\n{log}"))
     }
 
     /// Starts a server; on failure returns what it logged.
@@ -293,12 +254,7 @@ impl Server {
                     }
                 });
             }
-            let mut server = Server {
-                child: Some(child),
-                issuer,
-                port,
-                log,
-            };
+            let mut server = Server { child: Some(child), issuer, port, log };
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {

@@ -31,14 +31,7 @@ impl BackchannelNotifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        Self {
-            issuer,
-            clients,
-            keys,
-            clock,
-            http,
-            attempts: 3,
-        }
+        Self { issuer, clients, keys, clock, http, attempts: 3 }
     }
 
     /// Notifies the session's clients in the background; the handle lets a
@@ -47,9 +40,14 @@ impl BackchannelNotifier {
         let this = self.clone();
         let session = session.clone();
         tokio::spawn(async move {
-            for client_id in &session.client_ids {
-                this.notify(client_id, &session).await;
+            // One task per client: a slow or dead endpoint delays only its own token.
+            let mut tasks = tokio::task::JoinSet::new();
+            for client_id in session.client_ids.clone() {
+                let this = this.clone();
+                let session = session.clone();
+                tasks.spawn(async move { this.notify(&client_id, &session).await });
             }
+            while tasks.join_next().await.is_some() {}
         })
     }
 
@@ -76,12 +74,7 @@ impl BackchannelNotifier {
             "sid": session.auth.sid,
             "events": { EVENT: {} },
         });
-        let token = match self
-            .keys
-            .current()
-            .signing_key()
-            .map(|k| k.sign_jwt("logout+jwt", &claims))
-        {
+        let token = match self.keys.current().signing_key().map(|k| k.sign_jwt("logout+jwt", &claims)) {
             Some(Ok(t)) => t,
             _ => {
                 tracing::error!(client_id, "back-channel logout: no signing key");
@@ -89,20 +82,10 @@ impl BackchannelNotifier {
             }
         };
         for attempt in 1..=self.attempts {
-            let sent = self
-                .http
-                .post(&uri)
-                .form(&[("logout_token", token.as_str())])
-                .send()
-                .await;
+            let sent = self.http.post(&uri).form(&[("logout_token", token.as_str())]).send().await;
             match sent {
                 Ok(r) if r.status().is_success() => {
-                    tracing::info!(
-                        event = "backchannel_logout",
-                        client_id,
-                        attempt,
-                        "logout token delivered"
-                    );
+                    tracing::info!(event = "backchannel_logout", client_id, attempt, "logout token delivered");
                     return;
                 }
                 Ok(r) if r.status().is_client_error() => {
@@ -113,12 +96,7 @@ impl BackchannelNotifier {
                     );
                     return;
                 }
-                Ok(r) => tracing::warn!(
-                    client_id,
-                    attempt,
-                    status = r.status().as_u16(),
-                    "back-channel logout failed"
-                ),
+                Ok(r) => tracing::warn!(client_id, attempt, status = r.status().as_u16(), "back-channel logout failed"),
                 Err(e) => tracing::warn!(client_id, attempt, error = %e, "back-channel logout failed"),
             }
             if attempt < self.attempts {

@@ -51,11 +51,7 @@ pub struct AuthorizeSettings {
 
 impl AuthorizeSettings {
     pub fn session_cookie(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-latchkey_session"
-        } else {
-            "latchkey_session"
-        }
+        if self.secure_cookies { "__Host-latchkey_session" } else { "latchkey_session" }
     }
 }
 
@@ -132,11 +128,8 @@ impl AuthorizeState {
                 } else {
                     tracing::error!(error = %e, "authorization: store failure");
                 }
-                let status = if unavailable {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
+                let status =
+                    if unavailable { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
                 error_page(
                     ui,
                     status,
@@ -173,8 +166,7 @@ impl AuthorizeState {
                     Ok(v) => {
                         let mut res = StatusCode::SEE_OTHER.into_response();
                         res.headers_mut().insert(header::LOCATION, v);
-                        res.headers_mut()
-                            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                         res
                     }
                     Err(_) => error_page(
@@ -186,11 +178,7 @@ impl AuthorizeState {
                 }
             }
             ResponseMode::FormPost => {
-                let page = FormPostPage {
-                    ui: &self.settings.ui,
-                    action: &target.redirect_uri,
-                    fields,
-                };
+                let page = FormPostPage { ui: &self.settings.ui, action: &target.redirect_uri, fields };
                 html(StatusCode::OK, &page, Some(&target.redirect_uri), true)
             }
         }
@@ -213,14 +201,8 @@ async fn authorize_post(
 ) -> Response {
     let result = match body {
         Ok(body) if is_form(&headers) => authorize(&state, &headers, &body).await,
-        Ok(_) => Err(AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "The request is not a form submission.",
-        )),
-        Err(_) => Err(AuthorizeError::page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request is too large.",
-        )),
+        Ok(_) => Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "The request is not a form submission.")),
+        Err(_) => Err(AuthorizeError::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.")),
     };
     state.respond(result)
 }
@@ -251,11 +233,7 @@ fn id_token_hint_subject(state: &AuthorizeState, hint: &str) -> Result<String, O
     if jwt.claims.get("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
         return Err(invalid());
     }
-    jwt.claims
-        .get("sub")
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .ok_or_else(invalid)
+    jwt.claims.get("sub").and_then(|v| v.as_str()).map(str::to_string).ok_or_else(invalid)
 }
 
 pub(crate) async fn current_session(
@@ -265,13 +243,15 @@ pub(crate) async fn current_session(
     let Some(cookie) = cookies::get(headers, state.settings.session_cookie()) else {
         return Ok(None);
     };
-    let Some(session) = state
-        .sessions
-        .get_session(&hash_token(cookie), state.clock.now())
-        .await?
-    else {
+    let now = state.clock.now();
+    let Some(session) = state.sessions.get_session(&hash_token(cookie), now).await? else {
         return Ok(None);
     };
+    if now - session.last_seen_at > state.settings.session_idle_ttl {
+        // Idle too long: the session is over, with everything ending a session implies.
+        logout::end_session(state, &session.id_hash).await?;
+        return Ok(None);
+    }
     match state.users.get_user(&session.auth.user_id).await? {
         Some(user) if !user.disabled => Ok(Some((session, user))),
         _ => Ok(None),
@@ -374,31 +354,17 @@ async fn start_interaction(
     state.interactions.insert_interaction(&interaction).await?;
     let mut res = match (stage, user) {
         (InteractionStage::Consent, Some(user)) => consent_page(state, client, req, user, &id, &csrf),
-        _ => login_page(
-            state,
-            client,
-            req,
-            &id,
-            &csrf,
-            req.login_hint.as_deref().unwrap_or(""),
-            None,
-        ),
+        _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
     if new_csrf {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None),
-        );
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
     }
     Ok(res)
 }
 
 fn client_name(client: &Client) -> &str {
-    if client.settings.client_name.is_empty() {
-        &client.client_id
-    } else {
-        &client.settings.client_name
-    }
+    if client.settings.client_name.is_empty() { &client.client_id } else { &client.settings.client_name }
 }
 
 fn login_page(
@@ -420,11 +386,7 @@ fn login_page(
         username,
         error,
     };
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     html(status, &page, Some(&req.target.redirect_uri), false)
 }
 
@@ -475,10 +437,11 @@ async fn issue_code(
         expires_at: now + state.settings.code_ttl,
     };
     state.codes.insert_code(&record).await?;
-    state
-        .sessions
-        .add_session_client(&session.id_hash, &req.target.client_id)
-        .await?;
+    state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;
+    // Keep the idle clock running, without a write on every request.
+    if now - session.last_seen_at >= 60 {
+        state.sessions.touch_session(&session.id_hash, now).await?;
+    }
     Ok(state.to_client(&req.target, vec![("code", &code)]))
 }
 
@@ -496,11 +459,8 @@ async fn load_interaction(
         )
     };
     let id = form.get("interaction").ok_or_else(expired)?;
-    let interaction = state
-        .interactions
-        .get_interaction(&hash_token(id), state.clock.now())
-        .await?
-        .ok_or_else(expired)?;
+    let interaction =
+        state.interactions.get_interaction(&hash_token(id), state.clock.now()).await?.ok_or_else(expired)?;
     let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
     let submitted = form.get("csrf").unwrap_or("");
     if submitted.is_empty()
@@ -530,10 +490,7 @@ async fn read_form(
 ) -> Result<Params, AuthorizeError> {
     let body = body.map_err(|_| AuthorizeError::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."))?;
     if !is_form(headers) {
-        return Err(AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "The request is not a form submission.",
-        ));
+        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "The request is not a form submission."));
     }
     Params::parse(&body).map_err(|e| AuthorizeError::page(StatusCode::BAD_REQUEST, e.to_string()))
 }
@@ -562,14 +519,10 @@ async fn login_inner(
         state.users.find_user_by_username(username).await?
     };
     // Always run one Argon2 verification so that timing does not tell whether the user exists.
-    let hash = user
-        .as_ref()
-        .and_then(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::dummy_hash().to_string());
+    let hash =
+        user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_string());
     let password_owned = password.to_string();
-    let verified = tokio::task::spawn_blocking(move || password::verify(&password_owned, &hash))
-        .await
-        .unwrap_or(false);
+    let verified = tokio::task::spawn_blocking(move || password::verify(&password_owned, &hash)).await.unwrap_or(false);
     let user = match user {
         Some(u) if verified && !u.disabled && u.password_hash.is_some() => u,
         _ => {
@@ -637,10 +590,7 @@ async fn proceed_after_login(
     let consented = has_consent(state, client, &req, &user).await?;
     if consented {
         if !state.interactions.delete_interaction(&interaction.id_hash).await? {
-            return Err(AuthorizeError::page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in request was already completed.",
-            ));
+            return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "This sign-in request was already completed."));
         }
         return issue_code(state, &req, &session).await;
     }
@@ -680,10 +630,7 @@ async fn consent_inner(
         return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."));
     }
     if !state.interactions.delete_interaction(&interaction.id_hash).await? {
-        return Err(AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "This request was already completed.",
-        ));
+        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "This request was already completed."));
     }
     if decision == Some("deny") {
         tracing::info!(event = "consent_denied", user_id = %user.id, client_id = %client.client_id, "consent denied");
@@ -697,10 +644,7 @@ async fn consent_inner(
     if let Some(existing) = state.consents.get_consent(&user.id, &client.client_id).await? {
         scope = latchkey_core::Scope::from_tokens(existing.scope.iter().chain(req.scope.iter()).map(str::to_string));
     }
-    state
-        .consents
-        .put_consent(&user.id, &client.client_id, &scope, now)
-        .await?;
+    state.consents.put_consent(&user.id, &client.client_id, &scope, now).await?;
     tracing::info!(event = "consent_granted", user_id = %user.id, client_id = %client.client_id, scope = %req.scope, "consent granted");
     issue_code(state, &req, &session).await
 }

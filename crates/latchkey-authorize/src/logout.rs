@@ -59,16 +59,10 @@ pub async fn end_session(
     match state.settings.end_revokes {
         EndRevokes::Nothing => {}
         EndRevokes::SessionBound => {
-            state
-                .refresh
-                .revoke_session_families(&session.auth.sid, false, now)
-                .await?;
+            state.refresh.revoke_session_families(&session.auth.sid, false, now).await?;
         }
         EndRevokes::All => {
-            state
-                .refresh
-                .revoke_session_families(&session.auth.sid, true, now)
-                .await?;
+            state.refresh.revoke_session_families(&session.auth.sid, true, now).await?;
         }
     }
     tracing::info!(event = "session_ended", user_id = %session.auth.user_id, sid = %session.auth.sid, "session ended");
@@ -123,13 +117,10 @@ async fn validate(state: &AuthorizeState, params: &Params) -> Result<LogoutReque
     let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
-            let client = client
-                .as_ref()
-                .ok_or_else(|| bad("A post_logout_redirect_uri needs client_id or id_token_hint."))?;
+            let client =
+                client.as_ref().ok_or_else(|| bad("A post_logout_redirect_uri needs client_id or id_token_hint."))?;
             if !client.settings.post_logout_redirect_uris.iter().any(|u| u == uri) {
-                return Err(bad(
-                    "The post_logout_redirect_uri is not registered for this application.",
-                ));
+                return Err(bad("The post_logout_redirect_uri is not registered for this application."));
             }
             Some(uri.to_string())
         }
@@ -148,9 +139,7 @@ fn finish(state: &AuthorizeState, req: &LogoutRequest, signed_out: bool) -> Resp
         Some(uri) => {
             let mut location = uri.clone();
             if let Some(s) = &req.state {
-                let q = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("state", s)
-                    .finish();
+                let q = url::form_urlencoded::Serializer::new(String::new()).append_pair("state", s).finish();
                 location.push(if uri.contains('?') { '&' } else { '?' });
                 location.push_str(&q);
             }
@@ -158,29 +147,15 @@ fn finish(state: &AuthorizeState, req: &LogoutRequest, signed_out: bool) -> Resp
             if let Ok(v) = HeaderValue::from_str(&location) {
                 res.headers_mut().insert(header::LOCATION, v);
             }
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
-        None => html(
-            StatusCode::OK,
-            &SignedOutPage {
-                ui: &state.settings.ui,
-                signed_out,
-            },
-            None,
-            false,
-        ),
+        None => html(StatusCode::OK, &SignedOutPage { ui: &state.settings.ui, signed_out }, None, false),
     };
     if signed_out {
         res.headers_mut().append(
             header::SET_COOKIE,
-            cookies::set(
-                state.settings.session_cookie(),
-                "",
-                state.settings.secure_cookies,
-                Some(0),
-            ),
+            cookies::set(state.settings.session_cookie(), "", state.settings.secure_cookies, Some(0)),
         );
     }
     res
@@ -219,21 +194,15 @@ async fn handle(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Re
     let page = ConfirmPage {
         ui: &state.settings.ui,
         action: &action,
-        client_name: req
-            .client
-            .as_ref()
-            .map(|c| c.settings.client_name.as_str())
-            .filter(|n| !n.is_empty()),
+        client_name: req.client.as_ref().map(|c| c.settings.client_name.as_str()).filter(|n| !n.is_empty()),
         username: &user.username,
         csrf: &csrf,
         fields,
     };
     let mut res = html(StatusCode::OK, &page, req.post_logout_redirect_uri.as_deref(), false);
     if new_csrf {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None),
-        );
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
     }
     Ok(res)
 }
@@ -251,10 +220,7 @@ pub async fn logout_post(
     let result = match body {
         Ok(b) if is_form(&headers) || b.is_empty() => handle(&state, &headers, &b).await,
         Ok(_) => Err(bad("The request is not a form submission.")),
-        Err(_) => Err(AuthorizeError::Page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request is too large.".into(),
-        )),
+        Err(_) => Err(AuthorizeError::Page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.".into())),
     };
     respond(&state, result)
 }
@@ -280,15 +246,7 @@ pub async fn confirm(
         }
         let req = validate(&state, &form).await?;
         if form.get("decision") != Some("logout") {
-            return Ok(html(
-                StatusCode::OK,
-                &SignedOutPage {
-                    ui: &state.settings.ui,
-                    signed_out: false,
-                },
-                None,
-                false,
-            ));
+            return Ok(html(StatusCode::OK, &SignedOutPage { ui: &state.settings.ui, signed_out: false }, None, false));
         }
         if let Some(cookie) = cookies::get(&headers, state.settings.session_cookie()) {
             end_session(&state, &hash_token(cookie)).await?;
@@ -302,12 +260,9 @@ pub async fn confirm(
 fn respond(state: &AuthorizeState, result: Result<Response, AuthorizeError>) -> Response {
     match result {
         Ok(r) => r,
-        Err(AuthorizeError::Page(status, message)) => error_page(
-            &state.settings.ui,
-            status,
-            "Sign-out request cannot be completed",
-            &message,
-        ),
+        Err(AuthorizeError::Page(status, message)) => {
+            error_page(&state.settings.ui, status, "Sign-out request cannot be completed", &message)
+        }
         Err(e) => state.respond(Err(e)),
     }
 }

@@ -93,21 +93,14 @@ pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>
         Some(uri) => format!("'self' {}", form_action_source(uri)),
         None => "'self'".into(),
     };
-    let script_src = if script {
-        format!("; script-src {}", *AUTO_SUBMIT_HASH)
-    } else {
-        String::new()
-    };
+    let script_src = if script { format!("; script-src {}", *AUTO_SUBMIT_HASH) } else { String::new() };
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'{script_src}"
     );
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -127,10 +120,7 @@ pub async fn stylesheet() -> Response {
     static CSS: &str = include_str!("../../../templates/assets/latchkey.css");
     let mut res = CSS.into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     res
 }
@@ -152,10 +142,7 @@ pub fn describe_scope(scope: &str) -> &'static str {
 pub fn scope_lines(scope: &latchkey_core::Scope) -> Vec<&'static str> {
     let mut lines: Vec<&'static str> = Vec::new();
     // Identity first, then the rest in a stable order.
-    let ordered = scope
-        .iter()
-        .filter(|s| *s == "openid")
-        .chain(scope.iter().filter(|s| *s != "openid"));
+    let ordered = scope.iter().filter(|s| *s == "openid").chain(scope.iter().filter(|s| *s != "openid"));
     for s in ordered {
         let line = describe_scope(s);
         if !lines.contains(&line) {
@@ -173,20 +160,13 @@ mod tests {
 
     #[test]
     fn form_action_sources() {
-        assert_eq!(
-            form_action_source("https://app.example:8443/cb?x=1"),
-            "https://app.example:8443"
-        );
+        assert_eq!(form_action_source("https://app.example:8443/cb?x=1"), "https://app.example:8443");
         assert_eq!(form_action_source("com.example.app:/cb"), "com.example.app:");
     }
 
     #[test]
     fn pages_escape_reflected_values() {
-        let ui = Ui {
-            product_name: "Latchkey".into(),
-            logo_uri: None,
-            css_href: "/assets/latchkey.css".into(),
-        };
+        let ui = Ui { product_name: "Latchkey".into(), logo_uri: None, css_href: "/assets/latchkey.css".into() };
         let page = LoginPage {
             ui: &ui,
             action: "/login",

@@ -91,18 +91,8 @@ pub fn target(params: &Params, repeated: &[String], client: Option<&Client>) -> 
         Some("form_post") => ResponseMode::FormPost,
         _ => ResponseMode::Query,
     };
-    let state = if repeated.iter().any(|r| r == "state") {
-        None
-    } else {
-        params.get("state").map(str::to_string)
-    };
-    Ok(Target {
-        client_id: client.client_id.clone(),
-        redirect_uri,
-        redirect_uri_sent: sent,
-        response_mode,
-        state,
-    })
+    let state = if repeated.iter().any(|r| r == "state") { None } else { params.get("state").map(str::to_string) };
+    Ok(Target { client_id: client.client_id.clone(), redirect_uri, redirect_uri_sent: sent, response_mode, state })
 }
 
 fn invalid(msg: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
@@ -121,27 +111,14 @@ pub fn validate(
         return Err(invalid(format!("parameter {name} is repeated")));
     }
     if params.contains("request") {
-        return Err(OAuthError::new(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        ));
+        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
     }
     if params.contains("request_uri") {
-        return Err(OAuthError::new(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        ));
+        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
     }
-    for name in [
-        "state",
-        "nonce",
-        "login_hint",
-        "code_challenge",
-        "scope",
-        "acr_values",
-        "ui_locales",
-        "claims_locales",
-    ] {
+    for name in
+        ["state", "nonce", "login_hint", "code_challenge", "scope", "acr_values", "ui_locales", "claims_locales"]
+    {
         if params.get(name).is_some_and(|v| v.len() > MAX_PARAM) {
             return Err(invalid(format!("{name} is too long")));
         }
@@ -150,10 +127,7 @@ pub fn validate(
         None => return Err(invalid("response_type is required")),
         Some("code") => {}
         Some(_) => {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ));
+            return Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) || !client.settings.response_types.iter().any(|r| r == "code")
@@ -176,10 +150,7 @@ pub fn validate(
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is required"));
     }
     if let Some(extra) = scope.iter().find(|s| !client.settings.scope.contains(s)) {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("the client may not request scope {extra}"),
-        ));
+        return Err(OAuthError::new(ErrorCode::InvalidScope, format!("the client may not request scope {extra}")));
     }
 
     let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
@@ -193,9 +164,7 @@ pub fn validate(
         }
         (Some(c), Some(_)) => Some(c.to_string()),
         (None, None) if client.is_public() || require_pkce => {
-            return Err(invalid(
-                "PKCE is required: send code_challenge and code_challenge_method=S256",
-            ));
+            return Err(invalid("PKCE is required: send code_challenge and code_challenge_method=S256"));
         }
         (None, None) => None,
     };

@@ -125,10 +125,7 @@ impl Client {
     /// A newly registered client with a fresh id and, for confidential
     /// clients, a fresh 256-bit secret, returned once (only its hash is kept).
     pub fn register(settings: ClientSettings, now: i64) -> (Self, Option<String>) {
-        let secret = settings
-            .token_endpoint_auth_method
-            .is_confidential()
-            .then(crate::random::client_secret);
+        let secret = settings.token_endpoint_auth_method.is_confidential().then(crate::random::client_secret);
         let client = Self {
             client_id: crate::random::client_id(),
             secret_hash: secret.as_deref().map(crate::secret::hash_client_secret),
@@ -291,9 +288,7 @@ impl ClientMetadata {
             })?,
         };
         if self.jwks_uri.is_some() || self.jwks.is_some() {
-            return Err(bad(
-                "jwks and jwks_uri are not supported: no registered method uses client keys",
-            ));
+            return Err(bad("jwks and jwks_uri are not supported: no registered method uses client keys"));
         }
 
         let grant_types = match self.grant_types {
@@ -317,9 +312,7 @@ impl ClientMetadata {
             return Err(bad("the refresh_token grant type requires authorization_code"));
         }
         if grant_types.contains(&GrantType::ClientCredentials) && !auth_method.is_confidential() {
-            return Err(bad(
-                "a public client (token_endpoint_auth_method none) cannot use client_credentials",
-            ));
+            return Err(bad("a public client (token_endpoint_auth_method none) cannot use client_credentials"));
         }
 
         let response_types = match self.response_types {
@@ -333,9 +326,7 @@ impl ClientMetadata {
             }
         }
         if uses_code != response_types.iter().any(|r| r == "code") {
-            return Err(bad(
-                "response_types code and grant_types authorization_code go together (RFC 7591 §2.1)",
-            ));
+            return Err(bad("response_types code and grant_types authorization_code go together (RFC 7591 §2.1)"));
         }
 
         let redirect_uris = dedup(self.redirect_uris);
@@ -398,10 +389,7 @@ impl ClientMetadata {
                 Some(uri)
             }
         };
-        for (field, v) in [
-            ("software_id", &self.software_id),
-            ("software_version", &self.software_version),
-        ] {
+        for (field, v) in [("software_id", &self.software_id), ("software_version", &self.software_version)] {
             if let Some(v) = v {
                 check_text(field, v)?;
             }
@@ -461,10 +449,7 @@ mod tests {
                 serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
                 "not supported",
             ),
-            (
-                serde_json::json!({"grant_types": ["refresh_token"]}),
-                "requires authorization_code",
-            ),
+            (serde_json::json!({"grant_types": ["refresh_token"]}), "requires authorization_code"),
             (
                 serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
                 "public client",
@@ -473,30 +458,19 @@ mod tests {
                 serde_json::json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
                 "not supported",
             ),
-            (
-                serde_json::json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
-                "go together",
-            ),
+            (serde_json::json!({"grant_types": ["client_credentials"], "response_types": ["code"]}), "go together"),
             (
                 serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
                 "not supported",
             ),
-            (
-                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:x"}),
-                "logo_uri",
-            ),
-            (
-                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "a \"b\""}),
-                "scope",
-            ),
+            (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:x"}), "logo_uri"),
+            (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "a \"b\""}), "scope"),
         ];
         for (json, needle) in cases {
             let err = meta(json.clone()).validate(&p).unwrap_err();
             assert!(err.to_string().contains(needle), "{json}: {err}");
         }
-        let err = meta(serde_json::json!({"redirect_uris": ["http://evil.example/cb"]}))
-            .validate(&p)
-            .unwrap_err();
+        let err = meta(serde_json::json!({"redirect_uris": ["http://evil.example/cb"]})).validate(&p).unwrap_err();
         assert!(matches!(err, MetadataError::InvalidRedirectUri(_)));
     }
 

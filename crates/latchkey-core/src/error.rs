@@ -99,17 +99,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            description: Some(sanitize(description.into())),
-        }
+        Self { code, description: Some(sanitize(description.into())) }
     }
 
     pub fn bare(code: ErrorCode) -> Self {
-        Self {
-            code,
-            description: None,
-        }
+        Self { code, description: None }
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
@@ -121,10 +115,7 @@ impl OAuthError {
     }
 
     pub fn unavailable() -> Self {
-        Self::new(
-            ErrorCode::TemporarilyUnavailable,
-            "the service is temporarily unavailable; try again shortly",
-        )
+        Self::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable; try again shortly")
     }
 }
 

@@ -23,10 +23,7 @@ pub fn hash(password: &str) -> Result<String, String> {
     let mut bytes = [0u8; 16];
     rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes).map_err(|e| e.to_string())?;
     let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 /// A hash of a random password, verified against when the user does not

@@ -7,9 +7,7 @@ use rand::TryRngCore;
 /// `bytes` bytes from the operating system's CSPRNG, base64url-encoded.
 pub fn token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut buf)
-        .expect("the OS random source failed");
+    rand::rngs::OsRng.try_fill_bytes(&mut buf).expect("the OS random source failed");
     URL_SAFE_NO_PAD.encode(buf)
 }
 

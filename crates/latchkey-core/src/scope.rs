@@ -19,10 +19,7 @@ impl Scope {
     pub fn parse(s: &str) -> Result<Self, InvalidScope> {
         let mut set = BTreeSet::new();
         for token in s.split(' ').filter(|t| !t.is_empty()) {
-            if !token
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-            {
+            if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
                 return Err(InvalidScope(token.to_owned()));
             }
             set.insert(token.to_owned());

@@ -19,10 +19,7 @@ fn mac(purpose: &str, secret: &[u8]) -> Vec<u8> {
 
 /// The stored form of a client secret.
 pub fn hash_client_secret(secret: &str) -> String {
-    format!(
-        "{PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(mac("latchkey/client-secret/v1", secret.as_bytes()))
-    )
+    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(mac("latchkey/client-secret/v1", secret.as_bytes())))
 }
 
 /// Constant-time check of a presented client secret against its stored hash.
@@ -33,9 +30,7 @@ pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
     let Ok(expected) = URL_SAFE_NO_PAD.decode(encoded) else {
         return false;
     };
-    mac("latchkey/client-secret/v1", secret.as_bytes())
-        .ct_eq(&expected)
-        .into()
+    mac("latchkey/client-secret/v1", secret.as_bytes()).ct_eq(&expected).into()
 }
 
 /// The stored form of a random bearer value (session id, code, refresh
@@ -73,9 +68,6 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(
-            !constant_time_eq(&[0xff], &[0xfe]),
-            "bytes, not lossy text, are compared"
-        );
+        assert!(!constant_time_eq(&[0xff], &[0xfe]), "bytes, not lossy text, are compared");
     }
 }

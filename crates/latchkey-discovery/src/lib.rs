@@ -97,10 +97,7 @@ impl Document {
 
     fn from_bytes(body: Arc<[u8]>) -> Self {
         let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(&body))[..27]);
-        Self {
-            body,
-            etag: HeaderValue::from_str(&etag).expect("etag is ASCII"),
-        }
+        Self { body, etag: HeaderValue::from_str(&etag).expect("etag is ASCII") }
     }
 
     pub fn body(&self) -> &[u8] {
@@ -150,10 +147,7 @@ where
     S: Clone + Send + Sync + 'static,
     DiscoveryState: FromRef<S>,
 {
-    Router::new().route(
-        &format!("/.well-known/oauth-authorization-server{issuer_path}"),
-        get(metadata),
-    )
+    Router::new().route(&format!("/.well-known/oauth-authorization-server{issuer_path}"), get(metadata))
 }
 
 fn if_none_match(headers: &HeaderMap, etag: &[u8]) -> bool {
@@ -172,8 +166,7 @@ fn cached_json(headers: &HeaderMap, body: Arc<[u8]>, etag: HeaderValue, cache_co
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut res = axum::body::Body::from(bytes::Bytes::from_owner(body)).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         res
     };
     let h = res.headers_mut();

@@ -29,10 +29,7 @@ pub enum ClientAuthError {
     #[error("wrong client secret")]
     WrongSecret,
     #[error("the client is registered for {registered}, not {used}")]
-    WrongMethod {
-        registered: &'static str,
-        used: &'static str,
-    },
+    WrongMethod { registered: &'static str, used: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,10 +56,7 @@ impl ClientAuthError {
         tracing::info!(reason = %self, "client authentication failed");
         let mut res = oauth_error_response(&error);
         *res.status_mut() = StatusCode::UNAUTHORIZED;
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"latchkey\""),
-        );
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey\""));
         res
     }
 }
@@ -108,9 +102,7 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(ClientAuthError::MalformedHeader);
             }
-            let decoded = STANDARD
-                .decode(rest.trim())
-                .map_err(|_| ClientAuthError::MalformedHeader)?;
+            let decoded = STANDARD.decode(rest.trim()).map_err(|_| ClientAuthError::MalformedHeader)?;
             let decoded = String::from_utf8(decoded).map_err(|_| ClientAuthError::MalformedHeader)?;
             let (id, secret) = decoded.split_once(':').ok_or(ClientAuthError::MalformedHeader)?;
             let id = form_decode(id).ok_or(ClientAuthError::MalformedHeader)?;
@@ -129,11 +121,7 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
             if form_id.is_some_and(|f| f != id) {
                 return Err(ClientAuthError::ConflictingClientId);
             }
-            Ok(Presented {
-                client_id: id,
-                secret: Some(secret),
-                method: AuthMethod::ClientSecretBasic,
-            })
+            Ok(Presented { client_id: id, secret: Some(secret), method: AuthMethod::ClientSecretBasic })
         }
         (None, Some(secret)) => Ok(Presented {
             client_id: form_id.ok_or(ClientAuthError::NoClient)?.to_string(),
@@ -156,22 +144,13 @@ pub async fn authenticate_client(
     form: &Params,
 ) -> Result<Client, ClientAuthError> {
     let p = presented(headers, form)?;
-    let client = clients
-        .get_client(&p.client_id)
-        .await?
-        .ok_or(ClientAuthError::UnknownClient)?;
+    let client = clients.get_client(&p.client_id).await?.ok_or(ClientAuthError::UnknownClient)?;
     let registered = client.settings.token_endpoint_auth_method;
     if registered != p.method {
-        return Err(ClientAuthError::WrongMethod {
-            registered: registered.as_str(),
-            used: p.method.as_str(),
-        });
+        return Err(ClientAuthError::WrongMethod { registered: registered.as_str(), used: p.method.as_str() });
     }
     if let Some(secret) = &p.secret {
-        let ok = client
-            .secret_hash
-            .as_deref()
-            .is_some_and(|h| verify_client_secret(secret, h));
+        let ok = client.secret_hash.as_deref().is_some_and(|h| verify_client_secret(secret, h));
         if !ok {
             return Err(ClientAuthError::WrongSecret);
         }

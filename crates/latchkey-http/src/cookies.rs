@@ -34,10 +34,7 @@ mod tests {
     #[test]
     fn reads_and_writes() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; latchkey_session=abc; b=2"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; latchkey_session=abc; b=2"));
         assert_eq!(get(&h, "latchkey_session"), Some("abc"));
         assert_eq!(get(&h, "latchkey"), None);
         assert_eq!(

@@ -58,10 +58,7 @@ pub fn oauth_error_response(error: &OAuthError) -> Response {
     let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut res = json_no_store(status, error);
     if error.code == ErrorCode::InvalidToken {
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        );
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     }
     res
 }
@@ -88,10 +85,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     }
     let token = token.trim_start_matches(' ');
     // b64token syntax (RFC 6750 §2.1).
-    let valid = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    let valid = !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
     valid.then_some(token)
 }
 
@@ -106,9 +100,7 @@ static SECURITY_HEADERS: std::sync::LazyLock<Vec<(HeaderName, HeaderValue)>> = s
 /// Adds headers every response should carry, whatever the endpoint.
 pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     let headers = SetHeaders(SECURITY_HEADERS.as_slice());
-    router.layer(axum::middleware::from_fn(move |req, next| {
-        set_headers::apply(headers.clone(), req, next)
-    }))
+    router.layer(axum::middleware::from_fn(move |req, next| set_headers::apply(headers.clone(), req, next)))
 }
 
 /// The answer to a storage failure: 503 `temporarily_unavailable` when the
@@ -133,10 +125,7 @@ pub async fn not_found() -> Response {
 
 /// Answer for a request body over the endpoint's limit.
 pub fn payload_too_large() -> Response {
-    oauth_error_with_status(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &OAuthError::invalid_request("request body too large"),
-    )
+    oauth_error_with_status(StatusCode::PAYLOAD_TOO_LARGE, &OAuthError::invalid_request("request body too large"))
 }
 
 #[cfg(test)]
@@ -169,9 +158,6 @@ mod tests {
         assert_eq!(res.status(), 401);
         assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
         assert_eq!(res.headers()[header::PRAGMA], "no-cache");
-        assert_eq!(
-            res.headers()[header::WWW_AUTHENTICATE],
-            "Bearer error=\"invalid_token\""
-        );
+        assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
     }
 }

@@ -31,9 +31,7 @@ impl EncryptionKey {
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
         let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
-                .collect()
+            (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0)).collect()
         } else {
             STANDARD
                 .decode(text)
@@ -55,15 +53,8 @@ pub fn seal_private_key(pem: &str, kid: &str, key: Option<&EncryptionKey>) -> Re
     let mut nonce = [0u8; NONCE];
     openssl::rand::rand_bytes(&mut nonce).map_err(|e| KeyError::Generate(e.to_string()))?;
     let mut tag = [0u8; TAG];
-    let ct = encrypt_aead(
-        Cipher::aes_256_gcm(),
-        &key.0,
-        Some(&nonce),
-        kid.as_bytes(),
-        pem.as_bytes(),
-        &mut tag,
-    )
-    .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let ct = encrypt_aead(Cipher::aes_256_gcm(), &key.0, Some(&nonce), kid.as_bytes(), pem.as_bytes(), &mut tag)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
     let mut blob = Vec::with_capacity(NONCE + TAG + ct.len());
     blob.extend_from_slice(&nonce);
     blob.extend_from_slice(&tag);
@@ -98,23 +89,11 @@ mod tests {
         let sealed = seal_private_key("-----BEGIN PRIVATE KEY-----x", "kid-1", Some(&key)).unwrap();
         assert!(sealed.starts_with("enc:v1:"));
         assert!(!sealed.contains("PRIVATE"));
-        assert_eq!(
-            open_private_key(&sealed, "kid-1", Some(&key)).unwrap(),
-            "-----BEGIN PRIVATE KEY-----x"
-        );
-        assert!(matches!(
-            open_private_key(&sealed, "kid-2", Some(&key)),
-            Err(KeyError::Decrypt)
-        ));
-        assert!(matches!(
-            open_private_key(&sealed, "kid-1", None),
-            Err(KeyError::EncryptionKeyMissing)
-        ));
+        assert_eq!(open_private_key(&sealed, "kid-1", Some(&key)).unwrap(), "-----BEGIN PRIVATE KEY-----x");
+        assert!(matches!(open_private_key(&sealed, "kid-2", Some(&key)), Err(KeyError::Decrypt)));
+        assert!(matches!(open_private_key(&sealed, "kid-1", None), Err(KeyError::EncryptionKeyMissing)));
         let other = EncryptionKey::parse(&"ab".repeat(32)).unwrap();
-        assert!(matches!(
-            open_private_key(&sealed, "kid-1", Some(&other)),
-            Err(KeyError::Decrypt)
-        ));
+        assert!(matches!(open_private_key(&sealed, "kid-1", Some(&other)), Err(KeyError::Decrypt)));
         assert_eq!(open_private_key("plain", "k", None).unwrap(), "plain");
     }
 

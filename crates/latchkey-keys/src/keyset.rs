@@ -38,29 +38,20 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeySet")
-            .field("fingerprint", &self.fingerprint)
-            .finish_non_exhaustive()
+        f.debug_struct("KeySet").field("fingerprint", &self.fingerprint).finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     pub fn from_pem(kid: &str, pem: &str) -> Result<Self, KeyError> {
-        let signer = RS256
-            .signer_from_pem(pem.as_bytes())
-            .map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
-        Ok(Self {
-            kid: kid.to_string(),
-            signer,
-        })
+        let signer = RS256.signer_from_pem(pem.as_bytes()).map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
+        Ok(Self { kid: kid.to_string(), signer })
     }
 
     pub fn kid(&self) -> &str {
@@ -77,10 +68,7 @@ impl SigningKey {
         let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).expect("claims serialize"), &mut out);
-        let signature = self
-            .signer
-            .sign(out.as_bytes())
-            .map_err(|e| KeyError::Sign(e.to_string()))?;
+        let signature = self.signer.sign(out.as_bytes()).map_err(|e| KeyError::Sign(e.to_string()))?;
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut out);
         Ok(out)
@@ -134,27 +122,16 @@ impl KeySet {
                 .map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
             verifiers.insert(key.kid.clone(), verifier);
             if key.key_use == KeyUse::Signing {
-                let pem = key
-                    .private_pem
-                    .as_deref()
-                    .ok_or_else(|| KeyError::InvalidPrivateKey(key.kid.clone()))?;
+                let pem = key.private_pem.as_deref().ok_or_else(|| KeyError::InvalidPrivateKey(key.kid.clone()))?;
                 signing = Some(Arc::new(SigningKey::from_pem(&key.kid, pem)?));
                 published.insert(0, public);
             } else {
                 published.push(public);
             }
         }
-        let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": published }))
-            .expect("jwks")
-            .into();
+        let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": published })).expect("jwks").into();
         let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(&jwks))[..27]);
-        Ok(Self {
-            signing,
-            verifiers,
-            jwks,
-            etag,
-            fingerprint,
-        })
+        Ok(Self { signing, verifiers, jwks, etag, fingerprint })
     }
 
     /// Only the RFC 7517 public RSA members; anything private is dropped.
@@ -191,16 +168,11 @@ impl KeySet {
         if header.get("alg").and_then(|v| v.as_str()) != Some("RS256") {
             return Err(VerifyError::Algorithm);
         }
-        let kid = header
-            .get("kid")
-            .and_then(|v| v.as_str())
-            .ok_or(VerifyError::UnknownKey)?;
+        let kid = header.get("kid").and_then(|v| v.as_str()).ok_or(VerifyError::UnknownKey)?;
         let verifier = self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?;
         let signature = decode(sig)?;
         let signed = &token[..h.len() + 1 + p.len()];
-        verifier
-            .verify(signed.as_bytes(), &signature)
-            .map_err(|_| VerifyError::Signature)?;
+        verifier.verify(signed.as_bytes(), &signature).map_err(|_| VerifyError::Signature)?;
         let claims = serde_json::from_slice(&decode(p)?).map_err(|_| VerifyError::Malformed)?;
         Ok(VerifiedJwt { header, claims })
     }
@@ -274,18 +246,11 @@ mod tests {
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys[0]["kid"], a.kid.as_str());
         assert_eq!(keys[1]["kid"], b.kid.as_str());
-        assert!(
-            keys.iter()
-                .all(|k| k.as_object().unwrap().len() == 6 && k.get("d").is_none())
-        );
+        assert!(keys.iter().all(|k| k.as_object().unwrap().len() == 6 && k.get("d").is_none()));
         assert_eq!(set.signing_key().unwrap().kid(), a.kid);
         assert!(set.etag().starts_with('"') && set.etag().ends_with('"'));
 
-        let jwt = set
-            .signing_key()
-            .unwrap()
-            .sign_jwt("JWT", &serde_json::json!({"sub": "x"}))
-            .unwrap();
+        let jwt = set.signing_key().unwrap().sign_jwt("JWT", &serde_json::json!({"sub": "x"})).unwrap();
         assert_eq!(jwt.split('.').count(), 3);
     }
 }

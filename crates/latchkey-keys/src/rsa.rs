@@ -18,9 +18,7 @@ pub struct GeneratedKey {
 
 impl std::fmt::Debug for GeneratedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("GeneratedKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -36,19 +34,11 @@ pub fn generate_rsa(bits: u32) -> Result<GeneratedKey, KeyError> {
     if !matches!(bits, 2048 | 3072 | 4096) {
         return Err(KeyError::UnsupportedSize(bits));
     }
-    let pair = RS256
-        .generate_key_pair(bits)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let pair = RS256.generate_key_pair(bits).map_err(|e| KeyError::Generate(e.to_string()))?;
     let private_pem = String::from_utf8(pair.to_pem_private_key()).map_err(|e| KeyError::Generate(e.to_string()))?;
     let jwk = pair.to_jwk_public_key();
-    let n = jwk
-        .parameter("n")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| KeyError::Generate("no modulus".into()))?;
-    let e = jwk
-        .parameter("e")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| KeyError::Generate("no exponent".into()))?;
+    let n = jwk.parameter("n").and_then(|v| v.as_str()).ok_or_else(|| KeyError::Generate("no modulus".into()))?;
+    let e = jwk.parameter("e").and_then(|v| v.as_str()).ok_or_else(|| KeyError::Generate("no exponent".into()))?;
     let kid = thumbprint(n, e);
     let public_jwk = serde_json::json!({
         "kty": "RSA",
@@ -58,11 +48,7 @@ pub fn generate_rsa(bits: u32) -> Result<GeneratedKey, KeyError> {
         "n": n,
         "e": e,
     });
-    Ok(GeneratedKey {
-        kid,
-        private_pem,
-        public_jwk,
-    })
+    Ok(GeneratedKey { kid, private_pem, public_jwk })
 }
 
 #[cfg(test)]

@@ -137,7 +137,6 @@ async fn register(
         obj.insert("client_secret_expires_at".into(), 0.into());
     }
     let mut res = json_no_store(StatusCode::CREATED, &body);
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(res)
 }

@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "latchkey",
-    version,
-    about = "Latchkey: an OAuth 2.0 / OpenID Connect authorization server"
-)]
+#[command(name = "latchkey", version, about = "Latchkey: an OAuth 2.0 / OpenID Connect authorization server")]
 pub struct Cli {
     /// TOML configuration file (default: none; also LATCHKEY_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
@@ -55,12 +51,7 @@ pub enum SessionCommand {
         #[arg(long, allow_hyphen_values = true)]
         user: String,
         /// The session's public id (`sid`), as listed.
-        #[arg(
-            long,
-            allow_hyphen_values = true,
-            conflicts_with = "all",
-            required_unless_present = "all"
-        )]
+        #[arg(long, allow_hyphen_values = true, conflicts_with = "all", required_unless_present = "all")]
         session: Option<String>,
         /// Every session of the user ("sign out everywhere").
         #[arg(long)]

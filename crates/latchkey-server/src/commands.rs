@@ -47,18 +47,11 @@ pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
 
 /// Opens the database named by the settings and applies pending migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
-    let store = SqlStore::connect(
-        &settings.database_url,
-        settings.db_max_connections,
-        settings.db_acquire_timeout,
-    )
-    .await
-    .map_err(|e| {
-        ConfigError::new(
-            "database_url",
-            format!("cannot open {}: {e}", config::redact(&settings.database_url)),
-        )
-    })?;
+    let store = SqlStore::connect(&settings.database_url, settings.db_max_connections, settings.db_acquire_timeout)
+        .await
+        .map_err(|e| {
+            ConfigError::new("database_url", format!("cannot open {}: {e}", config::redact(&settings.database_url)))
+        })?;
     store.migrate().await.context("applying database migrations")?;
     Ok(store)
 }
@@ -70,19 +63,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     crate::serve::init_logging(&settings, Some("warn"));
     let store = open_store(&settings).await?;
-    let ctx = Context {
-        settings,
-        store,
-        clock: Arc::new(SystemClock),
-        json: cli.json,
-    };
+    let ctx = Context { settings, store, clock: Arc::new(SystemClock), json: cli.json };
     let result = match cli.command {
         Command::Serve => unreachable!("handled above"),
         Command::Migrate => {
-            ctx.print(
-                || "database is up to date".into(),
-                &serde_json::json!({"migrated": true}),
-            );
+            ctx.print(|| "database is up to date".into(), &serde_json::json!({"migrated": true}));
             Ok(())
         }
         Command::Client(cmd) => client::run(&ctx, cmd).await,
@@ -108,12 +93,7 @@ pub fn timestamp(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]

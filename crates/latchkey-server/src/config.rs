@@ -21,11 +21,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(key: &str, message: impl Into<String>) -> Self {
-        Self {
-            key: key.to_string(),
-            env: env_name(key),
-            message: message.into(),
-        }
+        Self { key: key.to_string(), env: env_name(key), message: message.into() }
     }
 }
 
@@ -112,9 +108,7 @@ pub struct PkceConfig {
 
 impl Default for PkceConfig {
     fn default() -> Self {
-        Self {
-            require_for_confidential: true,
-        }
+        Self { require_for_confidential: true }
     }
 }
 
@@ -129,11 +123,7 @@ pub struct SessionsConfig {
 
 impl Default for SessionsConfig {
     fn default() -> Self {
-        Self {
-            ttl_seconds: 7 * 86400,
-            idle_ttl_seconds: 86400,
-            end_revokes: "session_bound".into(),
-        }
+        Self { ttl_seconds: 7 * 86400, idle_ttl_seconds: 86400, end_revokes: "session_bound".into() }
     }
 }
 
@@ -146,10 +136,7 @@ pub struct GcConfig {
 
 impl Default for GcConfig {
     fn default() -> Self {
-        Self {
-            interval_seconds: 60,
-            batch_size: 1000,
-        }
+        Self { interval_seconds: 60, batch_size: 1000 }
     }
 }
 
@@ -162,10 +149,7 @@ pub struct UiConfig {
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self {
-            product_name: "Latchkey".into(),
-            logo_uri: String::new(),
-        }
+        Self { product_name: "Latchkey".into(), logo_uri: String::new() }
     }
 }
 
@@ -200,10 +184,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            acquire_timeout_seconds: 5,
-        }
+        Self { max_connections: 8, acquire_timeout_seconds: 5 }
     }
 }
 
@@ -368,17 +349,11 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
         }
     }
     for (key, raw) in overrides {
-        let kind = KEYS
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, kind)| *kind)
-            .unwrap_or(Kind::Str);
+        let kind = KEYS.iter().find(|(k, _)| *k == key).map(|(_, kind)| *kind).unwrap_or(Kind::Str);
         let value = match kind {
             Kind::Str => toml::Value::String(raw),
             Kind::Int => toml::Value::Integer(
-                raw.trim()
-                    .parse()
-                    .map_err(|_| ConfigError::new(key, format!("{raw:?} is not a whole number")))?,
+                raw.trim().parse().map_err(|_| ConfigError::new(key, format!("{raw:?} is not a whole number")))?,
             ),
             Kind::Bool => toml::Value::Boolean(match raw.trim() {
                 "true" | "1" | "yes" | "on" => true,
@@ -399,9 +374,7 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
             table.insert(key.to_string(), value);
         }
         Some((section, rest)) => {
-            let entry = table
-                .entry(section.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             if !entry.is_table() {
                 *entry = toml::Value::Table(toml::Table::new());
             }
@@ -414,10 +387,7 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
 
 fn range(key: &str, value: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
     if value < min || value > max {
-        return Err(ConfigError::new(
-            key,
-            format!("{value} is out of range; use {min} to {max}"),
-        ));
+        return Err(ConfigError::new(key, format!("{value} is out of range; use {min} to {max}")));
     }
     Ok(value)
 }
@@ -425,14 +395,9 @@ fn range(key: &str, value: i64, min: i64, max: i64) -> Result<i64, ConfigError> 
 /// Validates every value; the first problem found is returned.
 pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     let issuer = validate_issuer(&config.issuer)?;
-    let issuer_path = Url::parse(&issuer)
-        .map(|u| u.path().trim_end_matches('/').to_string())
-        .unwrap_or_default();
+    let issuer_path = Url::parse(&issuer).map(|u| u.path().trim_end_matches('/').to_string()).unwrap_or_default();
     let listen: SocketAddr = config.listen.parse().map_err(|_| {
-        ConfigError::new(
-            "listen",
-            format!("{:?} is not an address like 127.0.0.1:8080", config.listen),
-        )
+        ConfigError::new("listen", format!("{:?} is not an address like 127.0.0.1:8080", config.listen))
     })?;
     if latchkey_store_sql::Backend::of_url(&config.database_url).is_none() {
         return Err(ConfigError::new(
@@ -463,12 +428,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         ));
     }
     let db_max_connections = range("database.max_connections", config.database.max_connections, 1, 1000)? as u32;
-    let acquire = range(
-        "database.acquire_timeout_seconds",
-        config.database.acquire_timeout_seconds,
-        1,
-        300,
-    )?;
+    let acquire = range("database.acquire_timeout_seconds", config.database.acquire_timeout_seconds, 1, 300)?;
 
     if config.keys.algorithm != "RS256" {
         return Err(ConfigError::new(
@@ -479,29 +439,13 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     let rsa_bits = match config.keys.rsa_bits {
         b @ (2048 | 3072 | 4096) => b as u32,
         other => {
-            return Err(ConfigError::new(
-                "keys.rsa_bits",
-                format!("{other} is not supported; use 2048, 3072 or 4096"),
-            ));
+            return Err(ConfigError::new("keys.rsa_bits", format!("{other} is not supported; use 2048, 3072 or 4096")));
         }
     };
-    let refresh = range(
-        "keys.refresh_interval_seconds",
-        config.keys.refresh_interval_seconds,
-        1,
-        3600,
-    )?;
-    let min_publish = range(
-        "keys.min_publish_seconds",
-        config.keys.min_publish_seconds,
-        0,
-        30 * 86400,
-    )?;
+    let refresh = range("keys.refresh_interval_seconds", config.keys.refresh_interval_seconds, 1, 3600)?;
+    let min_publish = range("keys.min_publish_seconds", config.keys.min_publish_seconds, 0, 30 * 86400)?;
     let jwks_max_age = range("keys.jwks_max_age_seconds", config.keys.jwks_max_age_seconds, 0, 86400)?;
-    let encryption_key = match (
-        config.keys.encryption_key.is_empty(),
-        config.keys.encryption_key_file.is_empty(),
-    ) {
+    let encryption_key = match (config.keys.encryption_key.is_empty(), config.keys.encryption_key_file.is_empty()) {
         (true, true) => None,
         (false, false) => {
             return Err(ConfigError::new(
@@ -523,18 +467,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             )
         }
     };
-    let access_ttl = range(
-        "tokens.access_token_ttl_seconds",
-        config.tokens.access_token_ttl_seconds,
-        1,
-        86400,
-    )?;
-    let id_ttl = range(
-        "tokens.id_token_ttl_seconds",
-        config.tokens.id_token_ttl_seconds,
-        1,
-        86400,
-    )?;
+    let access_ttl = range("tokens.access_token_ttl_seconds", config.tokens.access_token_ttl_seconds, 1, 86400)?;
+    let id_ttl = range("tokens.id_token_ttl_seconds", config.tokens.id_token_ttl_seconds, 1, 86400)?;
 
     let token = config.registration.initial_access_token.clone();
     let registration = match (config.registration.mode.as_str(), token.is_empty()) {
@@ -556,32 +490,17 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         }
         ("open", _) => RegistrationMode::Open,
         (other, _) => {
-            return Err(ConfigError::new(
-                "registration.mode",
-                format!("{other:?} is not closed, token or open"),
-            ));
+            return Err(ConfigError::new("registration.mode", format!("{other:?} is not closed, token or open")));
         }
     };
     let discovery_max_age = range("discovery.max_age_seconds", config.discovery.max_age_seconds, 0, 86400)?;
     let code_ttl = range("tokens.code_ttl_seconds", config.tokens.code_ttl_seconds, 1, 600)?;
-    let refresh_ttl = range(
-        "tokens.refresh_token_ttl_seconds",
-        config.tokens.refresh_token_ttl_seconds,
-        60,
-        365 * 86400,
-    )?;
-    let default_audience = if config.tokens.default_audience.is_empty() {
-        issuer.clone()
-    } else {
-        config.tokens.default_audience.clone()
-    };
+    let refresh_ttl =
+        range("tokens.refresh_token_ttl_seconds", config.tokens.refresh_token_ttl_seconds, 60, 365 * 86400)?;
+    let default_audience =
+        if config.tokens.default_audience.is_empty() { issuer.clone() } else { config.tokens.default_audience.clone() };
     let session_ttl = range("sessions.ttl_seconds", config.sessions.ttl_seconds, 60, 365 * 86400)?;
-    let session_idle_ttl = range(
-        "sessions.idle_ttl_seconds",
-        config.sessions.idle_ttl_seconds,
-        60,
-        365 * 86400,
-    )?;
+    let session_idle_ttl = range("sessions.idle_ttl_seconds", config.sessions.idle_ttl_seconds, 60, 365 * 86400)?;
     let end_revokes = match config.sessions.end_revokes.as_str() {
         "session_bound" => latchkey_authorize::logout::EndRevokes::SessionBound,
         "all" => latchkey_authorize::logout::EndRevokes::All,
@@ -593,18 +512,9 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             ));
         }
     };
-    let refresh_idle_ttl = range(
-        "tokens.refresh_idle_ttl_seconds",
-        config.tokens.refresh_idle_ttl_seconds,
-        60,
-        365 * 86400,
-    )?;
-    let refresh_grace = range(
-        "tokens.refresh_grace_seconds",
-        config.tokens.refresh_grace_seconds,
-        0,
-        300,
-    )?;
+    let refresh_idle_ttl =
+        range("tokens.refresh_idle_ttl_seconds", config.tokens.refresh_idle_ttl_seconds, 60, 365 * 86400)?;
+    let refresh_grace = range("tokens.refresh_grace_seconds", config.tokens.refresh_grace_seconds, 0, 300)?;
     let gc_interval = range("gc.interval_seconds", config.gc.interval_seconds, 1, 86400)?;
     let gc_batch = range("gc.batch_size", config.gc.batch_size, 1, 100_000)?;
     let product_name = config.ui.product_name.trim().to_string();
@@ -743,46 +653,18 @@ mod tests {
         type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
         let cases: &[Case] = &[
             (&[("LATCHKEY_ISSUER", "https://id.example.com?x=1")], "issuer", "query"),
-            (
-                &[("LATCHKEY_ISSUER", "https://id.example.com/#f")],
-                "issuer",
-                "fragment",
-            ),
+            (&[("LATCHKEY_ISSUER", "https://id.example.com/#f")], "issuer", "fragment"),
             (&[("LATCHKEY_ISSUER", "http://id.example.com")], "issuer", "plain http"),
             (&[("LATCHKEY_ISSUER", "https://id.example.com/")], "issuer", "slash"),
             (&[("LATCHKEY_LISTEN", "nowhere")], "listen", "address"),
-            (
-                &[("LATCHKEY_DATABASE_URL", "mysql://x")],
-                "database_url",
-                "not supported",
-            ),
+            (&[("LATCHKEY_DATABASE_URL", "mysql://x")], "database_url", "not supported"),
             (&[("LATCHKEY_KEYS_RSA_BITS", "1024")], "keys.rsa_bits", "not supported"),
             (&[("LATCHKEY_KEYS_RSA_BITS", "many")], "keys.rsa_bits", "whole number"),
-            (
-                &[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", "/nonexistent/key")],
-                "keys.encryption_key_file",
-                "cannot read",
-            ),
-            (
-                &[("LATCHKEY_KEYS_ENCRYPTION_KEY", "short")],
-                "keys.encryption_key",
-                "invalid",
-            ),
-            (
-                &[("LATCHKEY_REGISTRATION_MODE", "token")],
-                "registration.mode",
-                "no registration",
-            ),
-            (
-                &[("LATCHKEY_REGISTRATION_MODE", "maybe")],
-                "registration.mode",
-                "not closed",
-            ),
-            (
-                &[("LATCHKEY_REGISTRATION_TOKEN", "short")],
-                "registration.initial_access_token",
-                "16",
-            ),
+            (&[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", "/nonexistent/key")], "keys.encryption_key_file", "cannot read"),
+            (&[("LATCHKEY_KEYS_ENCRYPTION_KEY", "short")], "keys.encryption_key", "invalid"),
+            (&[("LATCHKEY_REGISTRATION_MODE", "token")], "registration.mode", "no registration"),
+            (&[("LATCHKEY_REGISTRATION_MODE", "maybe")], "registration.mode", "not closed"),
+            (&[("LATCHKEY_REGISTRATION_TOKEN", "short")], "registration.initial_access_token", "16"),
             (&[("LATCHKEY_LOG_FORMAT", "xml")], "log_format", "text or json"),
         ];
         for (env, key, needle) in cases {
@@ -821,14 +703,8 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(config.issuer, defaults.issuer);
         assert_eq!(config.keys.rsa_bits, defaults.keys.rsa_bits);
-        assert_eq!(
-            config.keys.refresh_interval_seconds,
-            defaults.keys.refresh_interval_seconds
-        );
-        assert_eq!(
-            config.tokens.access_token_ttl_seconds,
-            defaults.tokens.access_token_ttl_seconds
-        );
+        assert_eq!(config.keys.refresh_interval_seconds, defaults.keys.refresh_interval_seconds);
+        assert_eq!(config.tokens.access_token_ttl_seconds, defaults.tokens.access_token_ttl_seconds);
         validate(&config).unwrap();
     }
 }

@@ -72,16 +72,8 @@ fn check_encryption(keys: &[StoredKey], settings: &Settings) -> Result<(), KeyOp
             return Err(KeyOpError::Refused(format!(
                 "signing key {} is {} but keys.encryption_key is {}; use the same setting as the servers",
                 k.kid,
-                if k.private_key.starts_with("enc:") {
-                    "encrypted"
-                } else {
-                    "not encrypted"
-                },
-                if settings.encryption_key.is_some() {
-                    "set"
-                } else {
-                    "not set"
-                },
+                if k.private_key.starts_with("enc:") { "encrypted" } else { "not encrypted" },
+                if settings.encryption_key.is_some() { "set" } else { "not set" },
             )));
         }
     }
@@ -115,18 +107,10 @@ pub async fn load_key_set(
     now: i64,
     previous: Option<&KeySet>,
 ) -> Result<Option<KeySet>, KeyOpError> {
-    let keys: Vec<StoredKey> = store
-        .list_keys()
-        .await?
-        .into_iter()
-        .filter(|k| k.remove_after.is_none_or(|t| t > now))
-        .collect();
+    let keys: Vec<StoredKey> =
+        store.list_keys().await?.into_iter().filter(|k| k.remove_after.is_none_or(|t| t > now)).collect();
     let use_of = |k: &StoredKey| {
-        if k.state == KeyState::Active {
-            KeyUse::Signing
-        } else {
-            KeyUse::Published
-        }
+        if k.state == KeyState::Active { KeyUse::Signing } else { KeyUse::Published }
     };
     // Publication order: signing key, then next, then retired (newest first).
     let mut ordered: Vec<&StoredKey> = keys.iter().collect();
@@ -205,10 +189,8 @@ pub async fn rotate(
     ensure_keys(store, clock, settings).await?;
     let now = clock.now();
     let keys = store.list_keys().await?;
-    let next = keys
-        .iter()
-        .find(|k| k.state == KeyState::Next)
-        .ok_or_else(|| KeyOpError::Refused("no next key".into()))?;
+    let next =
+        keys.iter().find(|k| k.state == KeyState::Next).ok_or_else(|| KeyOpError::Refused("no next key".into()))?;
     let age = now - next.created_at;
     if !force && age < settings.key_min_publish_seconds {
         return Err(KeyOpError::Refused(format!(
@@ -218,9 +200,7 @@ pub async fn rotate(
         )));
     }
     let new_next = generate(KeyState::Next, settings, now).await?;
-    store
-        .rotate_keys(&next.kid, &new_next, now, now + settings.retired_key_grace())
-        .await?;
+    store.rotate_keys(&next.kid, &new_next, now, now + settings.retired_key_grace()).await?;
     tracing::info!(active = %next.kid, next = %new_next.kid, "signing keys rotated");
     Ok((next.kid.clone(), new_next.kid))
 }
@@ -237,15 +217,8 @@ pub async fn retire(
 ) -> Result<String, KeyOpError> {
     let now = clock.now();
     let keys = store.list_keys().await?;
-    let key = keys
-        .iter()
-        .find(|k| k.kid == kid)
-        .ok_or_else(|| KeyOpError::UnknownKey(kid.to_string()))?;
-    let remove_after = if immediately {
-        now
-    } else {
-        now + settings.retired_key_grace()
-    };
+    let key = keys.iter().find(|k| k.kid == kid).ok_or_else(|| KeyOpError::UnknownKey(kid.to_string()))?;
+    let remove_after = if immediately { now } else { now + settings.retired_key_grace() };
     match key.state {
         KeyState::Active => Err(KeyOpError::Refused(format!(
             "{kid} is the signing key; run `latchkey keys rotate` first, then retire it"
@@ -261,9 +234,7 @@ pub async fn retire(
         KeyState::Retired if immediately => {
             store.set_key_remove_after(kid, now).await?;
             store.delete_expired_keys(now).await?;
-            Ok(format!(
-                "removed {kid}: servers stop publishing it within keys.refresh_interval_seconds"
-            ))
+            Ok(format!("removed {kid}: servers stop publishing it within keys.refresh_interval_seconds"))
         }
         KeyState::Retired => Err(KeyOpError::Refused(format!(
             "{kid} is already retired; pass --now to stop publishing it before its tokens expire"

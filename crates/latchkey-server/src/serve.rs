@@ -133,10 +133,8 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
             .route("/readyz", get(readyz))
     };
     let app = app.fallback(latchkey_http::not_found).with_state(state);
-    latchkey_http::with_security_headers(app).layer(TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Duration::from_secs(30),
-    ))
+    latchkey_http::with_security_headers(app)
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
 }
 
 async fn healthz() -> Response {
@@ -220,9 +218,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let key_store: Arc<dyn KeyStore> = Arc::new(store.clone());
-    ensure_keys(key_store.as_ref(), clock.as_ref(), &settings)
-        .await
-        .context("preparing signing keys")?;
+    ensure_keys(key_store.as_ref(), clock.as_ref(), &settings).await.context("preparing signing keys")?;
     let key_set = load_key_set(key_store.as_ref(), settings.encryption_key.as_ref(), clock.now(), None)
         .await
         .map_err(|e| ConfigError::new("keys.encryption_key", format!("cannot load the signing keys: {e}")))?
@@ -245,18 +241,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         registration: RegistrationState {
             clients: Arc::new(store.clone()) as Arc<dyn ClientStore>,
             clock: clock.clone(),
-            policy: RegistrationPolicy {
-                allow_insecure_redirects: settings.allow_insecure_redirects,
-            },
+            policy: RegistrationPolicy { allow_insecure_redirects: settings.allow_insecure_redirects },
             initial_access_token: match &settings.registration {
                 RegistrationMode::Token(t) => Some(t.as_str().into()),
                 _ => None,
             },
         },
-        health: HealthState {
-            database: Arc::new(store.clone()) as Arc<dyn Health>,
-            timeout: Duration::from_secs(2),
-        },
+        health: HealthState { database: Arc::new(store.clone()) as Arc<dyn Health>, timeout: Duration::from_secs(2) },
         authorize: AuthorizeState {
             settings: Arc::new(AuthorizeSettings {
                 issuer: settings.issuer.clone(),
@@ -311,29 +302,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| ConfigError::new("listen", format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr()?;
-    let refresher = spawn_refresher(
-        key_store,
-        ring,
-        clock.clone(),
-        settings.encryption_key.clone(),
-        settings.key_refresh_interval,
-    );
+    let refresher =
+        spawn_refresher(key_store, ring, clock.clone(), settings.encryption_key.clone(), settings.key_refresh_interval);
     tracing::info!(
         issuer = %settings.issuer,
         database = %crate::config::redact(&settings.database_url),
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
-    let gc = spawn_gc(
-        Arc::new(store.clone()),
-        clock.clone(),
-        settings.gc_interval,
-        settings.gc_batch,
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    let gc = spawn_gc(Arc::new(store.clone()), clock.clone(), settings.gc_interval, settings.gc_batch);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
     refresher.abort();
     gc.abort();
     store.close().await;

@@ -30,19 +30,15 @@ fn settings_json(client: &Client) -> String {
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO clients (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5)"
-        ))
-        .bind(&client.client_id)
-        .bind(&client.secret_hash)
-        .bind(settings_json(client))
-        .bind(client.created_at)
-        .bind(client.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        sqlx::query(concat!("INSERT INTO clients (", columns!(), ") VALUES ($1, $2, $3, $4, $5)"))
+            .bind(&client.client_id)
+            .bind(&client.secret_hash)
+            .bind(settings_json(client))
+            .bind(client.created_at)
+            .bind(client.updated_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
@@ -56,14 +52,10 @@ impl ClientStore for SqlStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM clients ORDER BY created_at, client_id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM clients ORDER BY created_at, client_id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 

@@ -35,11 +35,7 @@ impl SqlStore {
             created_at: row.try_get("created_at").map_err(map_err)?,
             expires_at: row.try_get("expires_at").map_err(map_err)?,
             last_seen_at: row.try_get("last_seen_at").map_err(map_err)?,
-            client_ids: clients
-                .iter()
-                .map(|r| r.try_get("client_id"))
-                .collect::<Result<_, _>>()
-                .map_err(map_err)?,
+            client_ids: clients.iter().map(|r| r.try_get("client_id")).collect::<Result<_, _>>().map_err(map_err)?,
         })
     }
 }
@@ -380,10 +376,7 @@ impl CodeStore for SqlStore {
             return Ok(false);
         }
         if let Some(rt) = refresh {
-            insert_refresh(rt, access_jti, access_exp)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            insert_refresh(rt, access_jti, access_exp).execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
@@ -498,12 +491,7 @@ impl RefreshTokenStore for SqlStore {
         now: i64,
         rotation: Rotation<'_>,
     ) -> StoreResult<bool> {
-        let Rotation {
-            successor,
-            successor_sealed,
-            access_jti,
-            access_exp,
-        } = rotation;
+        let Rotation { successor, successor_sealed, access_jti, access_exp } = rotation;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // The conditional UPDATE decides the one winner among concurrent uses.
         let won = sqlx::query(
@@ -522,10 +510,7 @@ impl RefreshTokenStore for SqlStore {
             tx.rollback().await.map_err(map_err)?;
             return Ok(false);
         }
-        insert_refresh(successor, access_jti, access_exp)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        insert_refresh(successor, access_jti, access_exp).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -628,12 +613,6 @@ impl Maintenance for SqlStore {
         run("DELETE FROM family_access_tokens WHERE jti IN \
             (SELECT jti FROM family_access_tokens WHERE expires_at < $1 LIMIT $2)")
         .await?;
-        Ok(Purged {
-            codes,
-            interactions,
-            sessions,
-            refresh_tokens,
-            denylist,
-        })
+        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist })
     }
 }

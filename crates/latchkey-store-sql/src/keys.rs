@@ -45,14 +45,10 @@ fn insert_query(key: &StoredKey) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any:
 #[async_trait]
 impl KeyStore for SqlStore {
     async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM signing_keys ORDER BY created_at DESC, kid"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM signing_keys ORDER BY created_at DESC, kid"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 

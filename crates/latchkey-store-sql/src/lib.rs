@@ -76,10 +76,8 @@ impl SqlStore {
                 && let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDir {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| ConnectError::CreateDir { path: parent.display().to_string(), source })?;
             }
             if !url.contains("mode=") {
                 url.push(if url.contains('?') { '&' } else { '?' });
@@ -102,19 +100,13 @@ impl SqlStore {
                 })
             });
         }
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| ConnectError::Connect(e.to_string()))?;
+        let pool = options.connect(&url).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
         Ok(Self { pool, backend })
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| ConnectError::Migrate(e.to_string()))
+        MIGRATOR.run(&self.pool).await.map_err(|e| ConnectError::Migrate(e.to_string()))
     }
 
     pub fn backend(&self) -> Backend {
@@ -133,11 +125,7 @@ impl SqlStore {
 #[async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(map_err)
     }
 }
 

@@ -71,14 +71,10 @@ impl UserStore for SqlStore {
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM users ORDER BY created_at, username_key"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM users ORDER BY created_at, username_key"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 
@@ -101,11 +97,8 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let done =
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -29,10 +29,7 @@ async fn postgres() -> Option<(SqlStore, String, String)> {
     };
     let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5)).await.unwrap();
     let name = format!("lk_store_{:016x}", rand::random::<u64>());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.unwrap();
     admin.close().await;
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     let url = format!("{base}/{name}");
@@ -44,11 +41,9 @@ async fn postgres() -> Option<(SqlStore, String, String)> {
 async fn drop_postgres(store: SqlStore, admin_url: String, name: String) {
     store.close().await;
     let admin = SqlStore::connect(&admin_url, 1, Duration::from_secs(5)).await.unwrap();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(admin.pool())
+        .await;
 }
 
 macro_rules! suite {

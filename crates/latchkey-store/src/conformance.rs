@@ -40,10 +40,7 @@ fn sample_client(id: &str) -> Client {
 
 /// `ClientStore`: insert, read back every field, list order, update, conflicts, delete.
 pub async fn client_store(store: &dyn ClientStore) {
-    assert!(
-        store.list_clients().await.unwrap().is_empty(),
-        "a fresh store has no clients"
-    );
+    assert!(store.list_clients().await.unwrap().is_empty(), "a fresh store has no clients");
     assert_eq!(store.get_client("nope").await.unwrap(), None);
 
     let a = sample_client("client-a");
@@ -59,13 +56,7 @@ pub async fn client_store(store: &dyn ClientStore) {
     b.settings.token_endpoint_auth_method = AuthMethod::None;
     b.created_at += 10;
     store.insert_client(&b).await.unwrap();
-    let ids: Vec<_> = store
-        .list_clients()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.client_id)
-        .collect();
+    let ids: Vec<_> = store.list_clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
     assert_eq!(ids, vec!["client-a", "client-b"]);
 
     let mut changed = a.clone();
@@ -126,13 +117,7 @@ pub async fn user_store(store: &dyn UserStore) {
     bob.created_at += 5;
     bob.password_hash = None;
     store.insert_user(&bob).await.unwrap();
-    let names: Vec<_> = store
-        .list_users()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u| u.username)
-        .collect();
+    let names: Vec<_> = store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(names, vec!["Alice", "bob"]);
 
     let mut renamed = bob.clone();
@@ -175,11 +160,7 @@ pub async fn key_store(store: &dyn KeyStore) {
     assert!(store.list_keys().await.unwrap().is_empty());
     store.insert_key(&key("k1", KeyState::Active, 100)).await.unwrap();
     store.insert_key(&key("k2", KeyState::Next, 200)).await.unwrap();
-    for dup in [
-        key("k3", KeyState::Active, 300),
-        key("k3", KeyState::Next, 300),
-        key("k1", KeyState::Retired, 300),
-    ] {
+    for dup in [key("k3", KeyState::Active, 300), key("k3", KeyState::Next, 300), key("k1", KeyState::Retired, 300)] {
         match store.insert_key(&dup).await {
             Err(StoreError::Conflict(_)) => {}
             other => panic!("{dup:?} must conflict, got {other:?}"),
@@ -195,10 +176,7 @@ pub async fn key_store(store: &dyn KeyStore) {
     }
     assert_eq!(store.list_keys().await.unwrap().len(), 2);
 
-    store
-        .rotate_keys("k2", &key("k3", KeyState::Next, 300), 300, 400)
-        .await
-        .unwrap();
+    store.rotate_keys("k2", &key("k3", KeyState::Next, 300), 300, 400).await.unwrap();
     let keys = store.list_keys().await.unwrap();
     let by = |kid: &str| keys.iter().find(|k| k.kid == kid).unwrap().clone();
     assert_eq!(by("k1").state, KeyState::Retired);
@@ -209,10 +187,7 @@ pub async fn key_store(store: &dyn KeyStore) {
     assert_eq!(by("k3").state, KeyState::Next);
     assert_eq!(by("k3").private_key, "-----BEGIN PRIVATE KEY-----k3");
 
-    assert!(
-        !store.retire_next_key("k2", 310, 320).await.unwrap(),
-        "only a next key retires this way"
-    );
+    assert!(!store.retire_next_key("k2", 310, 320).await.unwrap(), "only a next key retires this way");
     assert!(store.retire_next_key("k3", 310, 320).await.unwrap());
     store.insert_key(&key("k4", KeyState::Next, 311)).await.unwrap();
 
@@ -255,55 +230,26 @@ pub async fn session_store(store: &dyn SessionStore) {
     };
     store.insert_session(&s).await.unwrap();
     assert_eq!(store.get_session("h1", 1_500).await.unwrap(), Some(s.clone()));
-    assert_eq!(
-        store.get_session("h1", 2_000).await.unwrap(),
-        None,
-        "expired at expires_at"
-    );
+    assert_eq!(store.get_session("h1", 2_000).await.unwrap(), None, "expired at expires_at");
     assert_eq!(store.get_session("nope", 1_500).await.unwrap(), None);
     store.add_session_client("h1", "c2").await.unwrap();
     store.add_session_client("h1", "c1").await.unwrap();
     store.add_session_client("h1", "c1").await.unwrap();
-    assert_eq!(
-        store.get_session("h1", 1_500).await.unwrap().unwrap().client_ids,
-        vec!["c1", "c2"]
-    );
+    assert_eq!(store.get_session("h1", 1_500).await.unwrap().unwrap().client_ids, vec!["c1", "c2"]);
     store.touch_session("h1", 1_400).await.unwrap();
     store.touch_session("h1", 1_300).await.unwrap();
-    assert_eq!(
-        store.get_session("h1", 1_500).await.unwrap().unwrap().last_seen_at,
-        1_400,
-        "never moves back"
-    );
-    assert_eq!(
-        store
-            .find_session_by_sid("sid-u1", 1_500)
-            .await
-            .unwrap()
-            .unwrap()
-            .id_hash,
-        "h1"
-    );
+    assert_eq!(store.get_session("h1", 1_500).await.unwrap().unwrap().last_seen_at, 1_400, "never moves back");
+    assert_eq!(store.find_session_by_sid("sid-u1", 1_500).await.unwrap().unwrap().id_hash, "h1");
     let mut other = s.clone();
     other.id_hash = "h2".into();
     other.auth.sid = "sid-u1-b".into();
     other.created_at = 1_100;
     store.insert_session(&other).await.unwrap();
-    let listed: Vec<_> = store
-        .list_user_sessions("u1", 1_500)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id_hash)
-        .collect();
+    let listed: Vec<_> = store.list_user_sessions("u1", 1_500).await.unwrap().into_iter().map(|s| s.id_hash).collect();
     assert_eq!(listed, vec!["h2", "h1"], "newest first");
     assert!(store.list_user_sessions("u2", 1_500).await.unwrap().is_empty());
     let deleted = store.delete_session("h1").await.unwrap().expect("deleted");
-    assert_eq!(
-        deleted.client_ids,
-        vec!["c1", "c2"],
-        "the deleted session's clients, for back-channel logout"
-    );
+    assert_eq!(deleted.client_ids, vec!["c1", "c2"], "the deleted session's clients, for back-channel logout");
     assert_eq!(store.delete_session("h1").await.unwrap(), None);
     assert_eq!(store.get_session("h1", 1_500).await.unwrap(), None);
 }
@@ -311,14 +257,8 @@ pub async fn session_store(store: &dyn SessionStore) {
 /// `ConsentStore`: upsert replaces the scope, keeps the first grant time.
 pub async fn consent_store(store: &dyn ConsentStore) {
     assert_eq!(store.get_consent("u1", "c1").await.unwrap(), None);
-    store
-        .put_consent("u1", "c1", &Scope::parse("openid email").unwrap(), 100)
-        .await
-        .unwrap();
-    store
-        .put_consent("u1", "c1", &Scope::parse("openid email profile").unwrap(), 200)
-        .await
-        .unwrap();
+    store.put_consent("u1", "c1", &Scope::parse("openid email").unwrap(), 100).await.unwrap();
+    store.put_consent("u1", "c1", &Scope::parse("openid email profile").unwrap(), 200).await.unwrap();
     let c = store.get_consent("u1", "c1").await.unwrap().unwrap();
     assert_eq!(c.scope.to_string(), "email openid profile");
     assert_eq!((c.granted_at, c.updated_at), (100, 200));
@@ -370,22 +310,10 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
 pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store: &S) {
     let c = code("code-1", "client-a", 160);
     store.insert_code(&c).await.unwrap();
-    assert_eq!(
-        store.redeem_code("code-1", "client-b", 110).await.unwrap(),
-        Redemption::WrongClient
-    );
-    assert_eq!(
-        store.redeem_code("missing", "client-a", 110).await.unwrap(),
-        Redemption::NotFound
-    );
-    assert_eq!(
-        store.redeem_code("code-1", "client-a", 110).await.unwrap(),
-        Redemption::Redeemed(c.clone())
-    );
-    assert_eq!(
-        store.redeem_code("code-1", "client-a", 111).await.unwrap(),
-        Redemption::AlreadyUsed(c.clone())
-    );
+    assert_eq!(store.redeem_code("code-1", "client-b", 110).await.unwrap(), Redemption::WrongClient);
+    assert_eq!(store.redeem_code("missing", "client-a", 110).await.unwrap(), Redemption::NotFound);
+    assert_eq!(store.redeem_code("code-1", "client-a", 110).await.unwrap(), Redemption::Redeemed(c.clone()));
+    assert_eq!(store.redeem_code("code-1", "client-a", 111).await.unwrap(), Redemption::AlreadyUsed(c.clone()));
 
     let rt = refresh("rt-1", &c.grant_id, 110);
     assert!(store.record_issued("code-1", "jti-1", 1_000, Some(&rt)).await.unwrap());
@@ -393,30 +321,16 @@ pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store:
     assert!(!store.is_access_token_denied("jti-1").await.unwrap());
     store.revoke_code_grant("code-1", 120).await.unwrap();
     assert!(store.is_access_token_denied("jti-1").await.unwrap());
-    assert_eq!(
-        store.get_refresh_token("rt-1").await.unwrap().unwrap().revoked_at,
-        Some(120)
-    );
+    assert_eq!(store.get_refresh_token("rt-1").await.unwrap().unwrap().revoked_at, Some(120));
     // Once revoked, what is issued from it afterwards is born revoked.
     let late = refresh("rt-late", &c.grant_id, 130);
-    assert!(
-        !store
-            .record_issued("code-1", "jti-2", 1_000, Some(&late))
-            .await
-            .unwrap()
-    );
+    assert!(!store.record_issued("code-1", "jti-2", 1_000, Some(&late)).await.unwrap());
     assert!(store.is_access_token_denied("jti-2").await.unwrap());
-    assert!(
-        store.get_refresh_token("rt-late").await.unwrap().is_none(),
-        "no refresh token is kept"
-    );
+    assert!(store.get_refresh_token("rt-late").await.unwrap().is_none(), "no refresh token is kept");
 
     let expired = code("code-2", "client-a", 150);
     store.insert_code(&expired).await.unwrap();
-    assert_eq!(
-        store.redeem_code("code-2", "client-a", 150).await.unwrap(),
-        Redemption::NotFound
-    );
+    assert_eq!(store.redeem_code("code-2", "client-a", 150).await.unwrap(), Redemption::NotFound);
 }
 
 /// Concurrent redemptions of one code: exactly one wins.
@@ -429,10 +343,7 @@ pub async fn code_store_concurrent_redemption<S: CodeStore + Clone>(store: S) {
     }
     let results = join_all(tasks).await;
     let won = results.iter().filter(|r| matches!(r, Redemption::Redeemed(_))).count();
-    let replays = results
-        .iter()
-        .filter(|r| matches!(r, Redemption::AlreadyUsed(_)))
-        .count();
+    let replays = results.iter().filter(|r| matches!(r, Redemption::AlreadyUsed(_))).count();
     assert_eq!((won, replays), (1, 19), "{results:?}");
 }
 
@@ -450,11 +361,7 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
                 }
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
     })
     .await;
     out.into_iter().map(|v| v.expect("every future completed")).collect()
@@ -479,17 +386,9 @@ fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
 pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStore + Maintenance>(store: &S) {
     let c = code("code-r", "client-a", 10_000);
     store.insert_code(&c).await.unwrap();
-    assert!(matches!(
-        store.redeem_code("code-r", "client-a", 100).await.unwrap(),
-        Redemption::Redeemed(_)
-    ));
+    assert!(matches!(store.redeem_code("code-r", "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
     let first = refresh("r1", &c.grant_id, 100);
-    assert!(
-        store
-            .record_issued("code-r", "jti-code", 2_000, Some(&first))
-            .await
-            .unwrap()
-    );
+    assert!(store.record_issued("code-r", "jti-code", 2_000, Some(&first)).await.unwrap());
 
     let second = refresh("r2", &c.grant_id, 200);
     assert!(
@@ -498,12 +397,7 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
                 "r1",
                 "client-b",
                 200,
-                Rotation {
-                    successor: &second,
-                    successor_sealed: "sealed",
-                    access_jti: "jti-2",
-                    access_exp: 2_000
-                }
+                Rotation { successor: &second, successor_sealed: "sealed", access_jti: "jti-2", access_exp: 2_000 }
             )
             .await
             .unwrap()
@@ -514,12 +408,7 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
                 "r1",
                 "client-a",
                 200,
-                Rotation {
-                    successor: &second,
-                    successor_sealed: "sealed",
-                    access_jti: "jti-2",
-                    access_exp: 2_000
-                }
+                Rotation { successor: &second, successor_sealed: "sealed", access_jti: "jti-2", access_exp: 2_000 }
             )
             .await
             .unwrap()
@@ -543,27 +432,14 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
     let old = store.get_refresh_token("r1").await.unwrap().unwrap();
     assert_eq!(old.consumed_at, Some(200));
     assert_eq!(old.successor_sealed.as_deref(), Some("sealed"));
-    assert!(
-        store.get_refresh_token("r3").await.unwrap().is_none(),
-        "the loser wrote nothing"
-    );
+    assert!(store.get_refresh_token("r3").await.unwrap().is_none(), "the loser wrote nothing");
     store.add_family_access_token("r1", "jti-grace", 2_000).await.unwrap();
 
-    assert_eq!(
-        store.revoke_refresh_family(&c.grant_id, 300).await.unwrap(),
-        1,
-        "r2 was the live one"
-    );
+    assert_eq!(store.revoke_refresh_family(&c.grant_id, 300).await.unwrap(), 1, "r2 was the live one");
     for jti in ["jti-code", "jti-2", "jti-grace"] {
-        assert!(
-            store.is_access_token_denied(jti).await.unwrap(),
-            "{jti} denied with its family"
-        );
+        assert!(store.is_access_token_denied(jti).await.unwrap(), "{jti} denied with its family");
     }
-    assert_eq!(
-        store.get_refresh_token("r2").await.unwrap().unwrap().revoked_at,
-        Some(300)
-    );
+    assert_eq!(store.get_refresh_token("r2").await.unwrap().unwrap().revoked_at, Some(300));
     assert!(
         !store
             .rotate_refresh_token(
@@ -590,42 +466,13 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
         let mut rt = refresh(&format!("rt-{code_hash}"), &c.grant_id, 100);
         rt.auth.sid = "sid-x".into();
         rt.offline = offline;
-        assert!(
-            store
-                .record_issued(code_hash, &format!("j-{code_hash}"), 2_000, Some(&rt))
-                .await
-                .unwrap()
-        );
+        assert!(store.record_issued(code_hash, &format!("j-{code_hash}"), 2_000, Some(&rt)).await.unwrap());
     }
     assert_eq!(store.revoke_session_families("sid-x", false, 400).await.unwrap(), 1);
-    assert!(
-        store
-            .get_refresh_token("rt-code-s1")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_some()
-    );
-    assert!(
-        store
-            .get_refresh_token("rt-code-s2")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_none()
-    );
+    assert!(store.get_refresh_token("rt-code-s1").await.unwrap().unwrap().revoked_at.is_some());
+    assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_none());
     assert_eq!(store.revoke_session_families("sid-x", true, 401).await.unwrap(), 1);
-    assert!(
-        store
-            .get_refresh_token("rt-code-s2")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_some()
-    );
+    assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_some());
 
     // Clean-up removes what expired, in batches, and nothing else.
     store.deny_access_token("old-jti", 50).await.unwrap();

@@ -17,11 +17,7 @@ pub enum AccessTokenError {
 /// Checks signature (a published key), `typ`, issuer, expiry, and the
 /// denylist; returns the claims.
 pub async fn validate(state: &TokenState, token: &str) -> Result<Map<String, Value>, AccessTokenError> {
-    let jwt = state
-        .keys
-        .current()
-        .verify_jwt(token)
-        .map_err(|_| AccessTokenError::Invalid("signature"))?;
+    let jwt = state.keys.current().verify_jwt(token).map_err(|_| AccessTokenError::Invalid("signature"))?;
     if jwt.header.get("typ").and_then(|v| v.as_str()) != Some("at+jwt") {
         return Err(AccessTokenError::Invalid("not an access token"));
     }
@@ -29,17 +25,11 @@ pub async fn validate(state: &TokenState, token: &str) -> Result<Map<String, Val
     if claims.get("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
         return Err(AccessTokenError::Invalid("issuer"));
     }
-    let exp = claims
-        .get("exp")
-        .and_then(|v| v.as_i64())
-        .ok_or(AccessTokenError::Invalid("no exp"))?;
+    let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or(AccessTokenError::Invalid("no exp"))?;
     if exp <= state.clock.now() {
         return Err(AccessTokenError::Invalid("expired"));
     }
-    let jti = claims
-        .get("jti")
-        .and_then(|v| v.as_str())
-        .ok_or(AccessTokenError::Invalid("no jti"))?;
+    let jti = claims.get("jti").and_then(|v| v.as_str()).ok_or(AccessTokenError::Invalid("no jti"))?;
     if state.denylist.is_access_token_denied(jti).await? {
         return Err(AccessTokenError::Invalid("revoked"));
     }

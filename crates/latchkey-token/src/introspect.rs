@@ -22,9 +22,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    inner(&state, &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    inner(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn inner(
@@ -34,20 +32,14 @@ async fn inner(
 ) -> Result<Response, TokenError> {
     let body = body.map_err(|_| TokenError::InvalidRequest("request body too large".into()))?;
     if !is_form(headers) {
-        return Err(TokenError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded".into(),
-        ));
+        return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
     let caller = authenticate_client(state.clients.as_ref(), headers, &form).await?;
     if caller.is_public() {
-        return Err(TokenError::Client(
-            latchkey_http::client_auth::ClientAuthError::UnknownClient,
-        ));
+        return Err(TokenError::Client(latchkey_http::client_auth::ClientAuthError::UnknownClient));
     }
-    let token = form
-        .get("token")
-        .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
+    let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let refresh_first = form.get("token_type_hint") == Some("refresh_token");
     let mut answer = None;
     for kind in if refresh_first { [true, false] } else { [false, true] } {
@@ -60,10 +52,7 @@ async fn inner(
             break;
         }
     }
-    Ok(json_no_store(
-        StatusCode::OK,
-        &answer.unwrap_or_else(|| json!({"active": false})),
-    ))
+    Ok(json_no_store(StatusCode::OK, &answer.unwrap_or_else(|| json!({"active": false}))))
 }
 
 fn may_see(caller: &Client, client_id: Option<&str>, aud: Option<&Value>) -> bool {
@@ -98,18 +87,7 @@ async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Resul
         return Ok(None);
     }
     let mut out = json!({"active": true, "token_type": "Bearer"});
-    for k in [
-        "scope",
-        "client_id",
-        "sub",
-        "exp",
-        "iat",
-        "iss",
-        "aud",
-        "jti",
-        "auth_time",
-        "acr",
-    ] {
+    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr"] {
         if let Some(v) = claims.get(k) {
             out[k] = v.clone();
         }
@@ -127,6 +105,9 @@ async fn refresh_token(state: &TokenState, caller: &Client, token: &str) -> Resu
         return Ok(None);
     }
     if !may_see(caller, Some(&t.client_id), None) {
+        return Ok(None);
+    }
+    if state.users.get_user(&t.auth.user_id).await?.is_none_or(|u| u.disabled) {
         return Ok(None);
     }
     Ok(Some(json!({

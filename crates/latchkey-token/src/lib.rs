@@ -66,10 +66,7 @@ where
 {
     Router::new()
         .route("/token", post(token).layer(DefaultBodyLimit::max(16 * 1024)))
-        .route(
-            "/introspect",
-            post(introspect::introspect).layer(DefaultBodyLimit::max(16 * 1024)),
-        )
+        .route("/introspect", post(introspect::introspect).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/revoke", post(revoke::revoke).layer(DefaultBodyLimit::max(16 * 1024)))
         .route(
             "/userinfo",
@@ -82,19 +79,9 @@ where
 
 /// A token request, tagged by `grant_type`.
 enum TokenRequest<'a> {
-    AuthorizationCode {
-        code: &'a str,
-        redirect_uri: Option<&'a str>,
-        code_verifier: Option<&'a str>,
-    },
-    RefreshToken {
-        refresh_token: &'a str,
-        scope: Option<&'a str>,
-    },
-    ClientCredentials {
-        scope: Option<&'a str>,
-        resource: Option<&'a str>,
-    },
+    AuthorizationCode { code: &'a str, redirect_uri: Option<&'a str>, code_verifier: Option<&'a str> },
+    RefreshToken { refresh_token: &'a str, scope: Option<&'a str> },
+    ClientCredentials { scope: Option<&'a str>, resource: Option<&'a str> },
 }
 
 /// Everything that can go wrong at the token endpoint.
@@ -150,10 +137,9 @@ impl TokenError {
             Self::UnsupportedGrantType(_) => {
                 OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported")
             }
-            Self::UnauthorizedClient(g) => OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                format!("the client is not registered for {g}"),
-            ),
+            Self::UnauthorizedClient(g) => {
+                OAuthError::new(ErrorCode::UnauthorizedClient, format!("the client is not registered for {g}"))
+            }
             Self::CodeNotFound | Self::CodeClientMismatch => grant("the code is invalid or expired"),
             Self::CodeAlreadyUsed => grant("the code was already used"),
             Self::RedirectUriMismatch => grant("redirect_uri does not match the authorization request"),
@@ -178,9 +164,7 @@ fn parse_request(form: &Params) -> Result<TokenRequest<'_>, TokenError> {
     match form.get("grant_type") {
         None => Err(TokenError::InvalidRequest("grant_type is required".into())),
         Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
-            code: form
-                .get("code")
-                .ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?,
+            code: form.get("code").ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?,
             redirect_uri: form.get("redirect_uri"),
             code_verifier: form.get("code_verifier"),
         }),
@@ -208,9 +192,7 @@ async fn token(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    token_inner(&state, &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    token_inner(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn token_inner(
@@ -227,19 +209,15 @@ async fn token_inner(
         }
     };
     if !is_form(headers) {
-        return Err(TokenError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded".into(),
-        ));
+        return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
     let request = parse_request(&form)?;
     let client = authenticate_client(state.clients.as_ref(), headers, &form).await?;
     let response = match request {
-        TokenRequest::AuthorizationCode {
-            code,
-            redirect_uri,
-            code_verifier,
-        } => grant::authorization_code::exchange(state, &client, code, redirect_uri, code_verifier).await?,
+        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+            grant::authorization_code::exchange(state, &client, code, redirect_uri, code_verifier).await?
+        }
         TokenRequest::RefreshToken { refresh_token, scope } => {
             grant::refresh_token::refresh(state, &client, refresh_token, scope).await?
         }

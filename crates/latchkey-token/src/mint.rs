@@ -63,9 +63,7 @@ pub fn mint_tokens(
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
-    let key = keys
-        .signing_key()
-        .ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.access_token_ttl;
@@ -82,9 +80,7 @@ pub fn mint_tokens(
         "acr": auth.acr,
         "amr": auth.amr,
     });
-    let access_token = key
-        .sign_jwt("at+jwt", &access_claims)
-        .map_err(|e| TokenError::Signing(e.to_string()))?;
+    let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {
         let mut claims = serde_json::Map::new();
@@ -105,21 +101,11 @@ pub fn mint_tokens(
         for (k, v) in user_claims(user, scope) {
             claims.entry(k).or_insert(v);
         }
-        Some(
-            key.sign_jwt("JWT", &claims.into())
-                .map_err(|e| TokenError::Signing(e.to_string()))?,
-        )
+        Some(key.sign_jwt("JWT", &claims.into()).map_err(|e| TokenError::Signing(e.to_string()))?)
     } else {
         None
     };
-    Ok(Minted {
-        access_token,
-        jti,
-        expires_at,
-        expires_in: s.access_token_ttl,
-        scope: scope.clone(),
-        id_token,
-    })
+    Ok(Minted { access_token, jti, expires_at, expires_in: s.access_token_ttl, scope: scope.clone(), id_token })
 }
 
 /// An access token for the client itself (client_credentials): `sub` is the client.
@@ -131,9 +117,7 @@ pub fn mint_client_token(
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
-    let key = keys
-        .signing_key()
-        .ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.access_token_ttl;
@@ -149,17 +133,8 @@ pub fn mint_client_token(
     if !scope.is_empty() {
         claims["scope"] = scope.to_string().into();
     }
-    let access_token = key
-        .sign_jwt("at+jwt", &claims)
-        .map_err(|e| TokenError::Signing(e.to_string()))?;
-    Ok(Minted {
-        access_token,
-        jti,
-        expires_at,
-        expires_in: s.access_token_ttl,
-        scope: scope.clone(),
-        id_token: None,
-    })
+    let access_token = key.sign_jwt("at+jwt", &claims).map_err(|e| TokenError::Signing(e.to_string()))?;
+    Ok(Minted { access_token, jti, expires_at, expires_in: s.access_token_ttl, scope: scope.clone(), id_token: None })
 }
 
 #[cfg(test)]

@@ -24,8 +24,7 @@ pub async fn revoke(
         Ok(()) => {
             let mut res = StatusCode::OK.into_response();
             no_store_headers(res.headers_mut());
-            res.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            res.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             res
         }
         Err(e) => e.into_response(),
@@ -39,15 +38,11 @@ async fn inner(
 ) -> Result<(), TokenError> {
     let body = body.map_err(|_| TokenError::InvalidRequest("request body too large".into()))?;
     if !is_form(headers) {
-        return Err(TokenError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded".into(),
-        ));
+        return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
     let client = authenticate_client(state.clients.as_ref(), headers, &form).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
+    let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let now = state.clock.now();
 
     if let Some(record) = state.refresh.get_refresh_token(&hash_token(token)).await? {

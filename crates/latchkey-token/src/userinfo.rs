@@ -35,13 +35,12 @@ impl IntoResponse for UserInfoError {
         let mut res = match &self {
             Self::NoToken => {
                 let mut res = StatusCode::UNAUTHORIZED.into_response();
-                res.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 res
             }
-            Self::TwoTokens | Self::Malformed => oauth_error_response(&OAuthError::invalid_request(
-                "send the access token in exactly one place",
-            )),
+            Self::TwoTokens | Self::Malformed => {
+                oauth_error_response(&OAuthError::invalid_request("send the access token in exactly one place"))
+            }
             Self::InvalidToken(why) => {
                 tracing::debug!(reason = why, "userinfo: invalid token");
                 oauth_error_response(&OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid"))
@@ -66,24 +65,15 @@ impl IntoResponse for UserInfoError {
 
 fn cors(h: &mut HeaderMap) {
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate"),
-    );
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate"));
 }
 
 pub async fn preflight() -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let h = res.headers_mut();
     cors(h);
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type"),
-    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type"));
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     res
 }
@@ -92,9 +82,7 @@ fn header_token(headers: &HeaderMap) -> Result<Option<&str>, UserInfoError> {
     if headers.get(header::AUTHORIZATION).is_none() {
         return Ok(None);
     }
-    bearer_token(headers)
-        .map(Some)
-        .ok_or(UserInfoError::InvalidToken("malformed Authorization header"))
+    bearer_token(headers).map(Some).ok_or(UserInfoError::InvalidToken("malformed Authorization header"))
 }
 
 pub async fn get(State(state): State<TokenState>, headers: HeaderMap) -> Response {
@@ -144,9 +132,7 @@ async fn respond(state: &TokenState, token: &str) -> Result<Response, UserInfoEr
     if !scope.contains("openid") {
         return Err(UserInfoError::InsufficientScope);
     }
-    let sub = claim("sub")
-        .and_then(|v| v.as_str())
-        .ok_or(UserInfoError::InvalidToken("no sub"))?;
+    let sub = claim("sub").and_then(|v| v.as_str()).ok_or(UserInfoError::InvalidToken("no sub"))?;
     let user = match state.users.get_user(sub).await? {
         Some(u) if !u.disabled => u,
         _ => return Err(UserInfoError::InvalidToken("user gone")),

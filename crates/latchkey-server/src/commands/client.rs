@@ -21,10 +21,7 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
             if !ctx.store.delete_client(&client_id).await? {
                 bail!("no client with id {client_id:?}");
             }
-            ctx.print(
-                || format!("deleted client {client_id}"),
-                &serde_json::json!({"deleted": client_id}),
-            );
+            ctx.print(|| format!("deleted client {client_id}"), &serde_json::json!({"deleted": client_id}));
             Ok(())
         }
         ClientCommand::RotateSecret { client_id } => rotate_secret(ctx, &client_id).await,
@@ -32,16 +29,11 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
 }
 
 async fn find(ctx: &Context, client_id: &str) -> anyhow::Result<Client> {
-    ctx.store
-        .get_client(client_id)
-        .await?
-        .ok_or_else(|| anyhow!("no client with id {client_id:?}"))
+    ctx.store.get_client(client_id).await?.ok_or_else(|| anyhow!("no client with id {client_id:?}"))
 }
 
 fn policy(ctx: &Context, allow_insecure: bool) -> RegistrationPolicy {
-    RegistrationPolicy {
-        allow_insecure_redirects: allow_insecure || ctx.settings.allow_insecure_redirects,
-    }
+    RegistrationPolicy { allow_insecure_redirects: allow_insecure || ctx.settings.allow_insecure_redirects }
 }
 
 fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
@@ -49,11 +41,7 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
 }
 
 async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
-    let auth_method = if args.public {
-        Some("none".to_string())
-    } else {
-        args.auth_method
-    };
+    let auth_method = if args.public { Some("none".to_string()) } else { args.auth_method };
     if auth_method.as_deref() == Some("none") && !args.public {
         bail!("use --public for a client without a secret");
     }
@@ -69,15 +57,16 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         policy_uri: args.policy_uri,
         tos_uri: args.tos_uri,
         contacts: non_empty(args.contacts),
+        backchannel_logout_uri: args.backchannel_logout_uri,
         ..Default::default()
     };
-    let mut settings = metadata
-        .validate(&policy(ctx, args.allow_insecure_redirect))
-        .map_err(|e| anyhow!("{e}"))?;
+    let mut settings = metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
     if settings.client_name.is_empty() {
         bail!("--name must not be empty");
     }
     settings.skip_consent = args.skip_consent;
+    settings.audiences = check_audiences(args.audiences)?;
+    settings.introspection = args.introspection.unwrap_or(false);
     let now = ctx.clock.now();
     let (client, secret) = Client::register(settings, now);
     ctx.store.insert_client(&client).await?;
@@ -131,8 +120,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     let metadata = ClientMetadata {
         redirect_uris: non_empty(args.redirect_uris).unwrap_or_else(|| s.redirect_uris.clone()),
         token_endpoint_auth_method: Some(
-            args.auth_method
-                .unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string()),
+            args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string()),
         ),
         grant_types: Some(
             non_empty(args.grant_types)
@@ -155,9 +143,8 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         backchannel_logout_session_required: Some(s.backchannel_logout_session_required),
         ..Default::default()
     };
-    let mut settings: ClientSettings = metadata
-        .validate(&policy(ctx, args.allow_insecure_redirect))
-        .map_err(|e| anyhow!("{e}"))?;
+    let mut settings: ClientSettings =
+        metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
     if settings.client_name.is_empty() {
         bail!("--name must not be empty");
     }
@@ -189,9 +176,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         || {
             let mut text = describe(&client);
             if let Some(secret) = &new_secret {
-                text.push_str(&format!(
-                    "\nclient_secret:  {secret}\n\nThe secret is shown only this once."
-                ));
+                text.push_str(&format!("\nclient_secret:  {secret}\n\nThe secret is shown only this once."));
             }
             text
         },
@@ -256,11 +241,7 @@ fn describe(c: &Client) -> String {
         s.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "),
         list(&s.redirect_uris),
         list(&s.post_logout_redirect_uris),
-        if s.scope.is_empty() {
-            "-".to_string()
-        } else {
-            s.scope.to_string()
-        },
+        if s.scope.is_empty() { "-".to_string() } else { s.scope.to_string() },
         s.skip_consent,
         timestamp(c.created_at),
     )

@@ -15,9 +15,8 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Rotate { force } => {
-            let (active, next) = rotate(&ctx.store, ctx.clock.as_ref(), &ctx.settings, force)
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
+            let (active, next) =
+                rotate(&ctx.store, ctx.clock.as_ref(), &ctx.settings, force).await.map_err(|e| anyhow!("{e}"))?;
             ctx.print(
                 || {
                     format!(
@@ -31,9 +30,8 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Retire { kid, now } => {
-            let message = retire(&ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now)
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
+            let message =
+                retire(&ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now).await.map_err(|e| anyhow!("{e}"))?;
             ctx.print(|| message.clone(), &serde_json::json!({"retired": kid, "removed": now}));
             Ok(())
         }
@@ -54,10 +52,7 @@ fn key_json(k: &StoredKey) -> serde_json::Value {
 }
 
 fn table(keys: &[StoredKey]) -> String {
-    let mut out = format!(
-        "{:<44} {:<8} {:<21} {:<21} REMOVE_AFTER",
-        "KID", "STATE", "CREATED", "ACTIVATED"
-    );
+    let mut out = format!("{:<44} {:<8} {:<21} {:<21} REMOVE_AFTER", "KID", "STATE", "CREATED", "ACTIVATED");
     let t = |v: Option<i64>| v.map(timestamp).unwrap_or_else(|| "-".into());
     for k in keys {
         out.push_str(&format!(

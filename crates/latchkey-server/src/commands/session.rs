@@ -27,21 +27,14 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                     if sessions.is_empty() {
                         return format!("{} has no active sessions", user.username);
                     }
-                    let mut out = format!(
-                        "{:<24} {:<21} {:<21} CLIENTS",
-                        "SESSION (sid)", "SIGNED IN", "LAST SEEN"
-                    );
+                    let mut out = format!("{:<24} {:<21} {:<21} CLIENTS", "SESSION (sid)", "SIGNED IN", "LAST SEEN");
                     for s in &sessions {
                         out.push_str(&format!(
                             "\n{:<24} {:<21} {:<21} {}",
                             s.auth.sid,
                             timestamp(s.auth.auth_time),
                             timestamp(s.last_seen_at),
-                            if s.client_ids.is_empty() {
-                                "-".to_string()
-                            } else {
-                                s.client_ids.join(" ")
-                            }
+                            if s.client_ids.is_empty() { "-".to_string() } else { s.client_ids.join(" ") }
                         ));
                     }
                     out

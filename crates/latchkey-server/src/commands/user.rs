@@ -33,10 +33,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             if !ctx.store.delete_user(&user.id).await? {
                 bail!("no user {:?}", user.username);
             }
-            ctx.print(
-                || format!("deleted user {}", user.username),
-                &serde_json::json!({"deleted": user.id}),
-            );
+            ctx.print(|| format!("deleted user {}", user.username), &serde_json::json!({"deleted": user.id}));
             Ok(())
         }
     }
@@ -47,10 +44,7 @@ pub(crate) async fn find(ctx: &Context, user: &str) -> anyhow::Result<User> {
     if let Some(u) = ctx.store.find_user_by_username(user).await? {
         return Ok(u);
     }
-    ctx.store
-        .get_user(user)
-        .await?
-        .ok_or_else(|| anyhow!("no user with username or id {user:?}"))
+    ctx.store.get_user(user).await?.ok_or_else(|| anyhow!("no user with username or id {user:?}"))
 }
 
 fn read_and_hash_password() -> anyhow::Result<String> {
@@ -74,9 +68,7 @@ fn optional(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
 
 fn check_email(email: &Option<String>) -> anyhow::Result<()> {
     if let Some(e) = email {
-        let ok = e
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
+        let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
         if !ok {
             bail!("--email {e:?} is not an email address");
         }
@@ -100,11 +92,7 @@ async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
     if ctx.store.find_user_by_username(&args.username).await?.is_some() {
         bail!("username {:?} is taken", args.username);
     }
-    let password_hash = if args.password_stdin {
-        Some(read_and_hash_password()?)
-    } else {
-        None
-    };
+    let password_hash = if args.password_stdin { Some(read_and_hash_password()?) } else { None };
     let now = ctx.clock.now();
     let user = User {
         id: random::subject(),

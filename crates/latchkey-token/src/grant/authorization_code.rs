@@ -47,9 +47,7 @@ pub async fn exchange(
     match (&record.code_challenge, code_verifier) {
         (Some(challenge), Some(verifier)) => {
             if !is_valid_verifier(verifier) {
-                return Err(TokenError::Pkce(
-                    "code_verifier must be 43 to 128 unreserved characters",
-                ));
+                return Err(TokenError::Pkce("code_verifier must be 43 to 128 unreserved characters"));
             }
             if !verify_s256(verifier, challenge) {
                 return Err(TokenError::Pkce("code_verifier does not match the code_challenge"));
@@ -82,25 +80,10 @@ pub async fn exchange(
         };
         (value, stored)
     });
-    let minted = mint_tokens(
-        state,
-        client,
-        &user,
-        &record.scope,
-        &record.auth,
-        record.nonce.as_deref(),
-        now,
-    )?;
+    let minted = mint_tokens(state, client, &user, &record.scope, &record.auth, record.nonce.as_deref(), now)?;
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
-    let recorded = state
-        .codes
-        .record_issued(
-            &code_hash,
-            &minted.jti,
-            minted.expires_at,
-            refresh.as_ref().map(|(_, s)| s),
-        )
-        .await?;
+    let recorded =
+        state.codes.record_issued(&code_hash, &minted.jti, minted.expires_at, refresh.as_ref().map(|(_, s)| s)).await?;
     if !recorded {
         // A concurrent replay came first: this exchange still answers (the one
         // success of the race), but its access token is already revoked and

@@ -20,22 +20,14 @@ pub async fn issue(
     if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
         return Err(TokenError::UnauthorizedClient("client_credentials"));
     }
-    let allowed = Scope::from_tokens(
-        client
-            .settings
-            .scope
-            .iter()
-            .filter(|s| !PERSONAL.contains(s))
-            .map(str::to_string),
-    );
+    let allowed =
+        Scope::from_tokens(client.settings.scope.iter().filter(|s| !PERSONAL.contains(s)).map(str::to_string));
     let scope = match scope {
         None => allowed,
         Some(s) => {
             let asked = Scope::parse(s).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
             if let Some(extra) = asked.iter().find(|s| !allowed.contains(s)) {
-                return Err(TokenError::InvalidScope(format!(
-                    "the client may not request scope {extra}"
-                )));
+                return Err(TokenError::InvalidScope(format!("the client may not request scope {extra}")));
             }
             asked
         }
@@ -45,14 +37,10 @@ pub async fn issue(
         Some(r) => {
             let valid = Url::parse(r).is_ok() && !r.contains('#');
             if !valid {
-                return Err(TokenError::InvalidTarget(
-                    "resource must be an absolute URI without a fragment".into(),
-                ));
+                return Err(TokenError::InvalidTarget("resource must be an absolute URI without a fragment".into()));
             }
             if !client.settings.audiences.iter().any(|a| a == r) {
-                return Err(TokenError::InvalidTarget(
-                    "the client may not request tokens for this resource".into(),
-                ));
+                return Err(TokenError::InvalidTarget("the client may not request tokens for this resource".into()));
             }
             r.to_string()
         }

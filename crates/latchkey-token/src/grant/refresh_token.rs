@@ -36,11 +36,7 @@ pub async fn refresh(
     }
     let now = state.clock.now();
     let old_hash = hash_token(value);
-    let record = state
-        .refresh
-        .get_refresh_token(&old_hash)
-        .await?
-        .ok_or(TokenError::RefreshTokenInvalid)?;
+    let record = state.refresh.get_refresh_token(&old_hash).await?.ok_or(TokenError::RefreshTokenInvalid)?;
     let old = &record.token;
     if old.client_id != client.client_id {
         return Err(TokenError::RefreshClientMismatch);
@@ -101,11 +97,7 @@ pub async fn refresh(
     }
 
     // Spent already (before, or by a concurrent request that just won).
-    let record = state
-        .refresh
-        .get_refresh_token(&old_hash)
-        .await?
-        .ok_or(TokenError::RefreshTokenInvalid)?;
+    let record = state.refresh.get_refresh_token(&old_hash).await?.ok_or(TokenError::RefreshTokenInvalid)?;
     let grace = state.settings.refresh_grace;
     if let (Some(consumed_at), Some(sealed), None) = (record.consumed_at, &record.successor_sealed, record.revoked_at)
         && grace > 0
@@ -116,10 +108,7 @@ pub async fn refresh(
         && successor.revoked_at.is_none()
     {
         let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, now)?;
-        state
-            .refresh
-            .add_family_access_token(&old_hash, &minted.jti, minted.expires_at)
-            .await?;
+        state.refresh.add_family_access_token(&old_hash, &minted.jti, minted.expires_at).await?;
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));
     }
