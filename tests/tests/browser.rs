@@ -41,30 +41,12 @@ async fn login_and_consent_in_a_real_browser() {
     let db = TestDb::new(Backend::Sqlite).await;
     let receiver = Receiver::start();
     let redirect_uri = receiver.url("/cb");
-    let client = cli_json(
-        &db,
-        &[
-            "client",
-            "create",
-            "--name",
-            "Browser App",
-            "--redirect-uri",
-            &redirect_uri,
-        ],
-    );
+    let client = cli_json(&db, &["client", "create", "--name", "Browser App", "--redirect-uri", &redirect_uri]);
     let client_id = client["client_id"].as_str().expect("client_id").to_string();
     let client_secret = client["client_secret"].as_str().expect("client_secret").to_string();
     cli(
         &db,
-        &[
-            "user",
-            "create",
-            "--username",
-            "alice",
-            "--password-stdin",
-            "--email",
-            "alice@example.com",
-        ],
+        &["user", "create", "--username", "alice", "--password-stdin", "--email", "alice@example.com"],
         &[],
         Some(&format!("{PASSWORD}\n")),
     )
@@ -97,17 +79,10 @@ async fn login_and_consent_in_a_real_browser() {
     // The login page.
     browser.navigate(authorize.as_str()).await;
     let title = browser.title().await;
-    assert!(
-        title.contains("Sign in"),
-        "login page title: {title:?}\n{}",
-        browser.source().await
-    );
+    assert!(title.contains("Sign in"), "login page title: {title:?}\n{}", browser.source().await);
     browser.screenshot(&shots.join("login.png")).await;
     let source = browser.source().await;
-    assert!(
-        source.contains("Browser App"),
-        "the login page names the client:\n{source}"
-    );
+    assert!(source.contains("Browser App"), "the login page names the client:\n{source}");
 
     // A wrong password re-renders the form with the one message for every failure.
     browser.type_into("#username", "alice").await;
@@ -122,16 +97,12 @@ async fn login_and_consent_in_a_real_browser() {
     browser.type_into("#username", "alice").await;
     browser.type_into("#password", PASSWORD).await;
     browser.click("form button[type=submit]").await;
-    let consent = browser
-        .wait_for_source("wants to access your account", "the consent page")
-        .await;
+    let consent = browser.wait_for_source("wants to access your account", "the consent page").await;
     browser.screenshot(&shots.join("consent.png")).await;
     let scope_items = browser.texts("ul.scopes li").await;
-    for expected in [
-        "Know who you are (your account identifier)",
-        "See your name and username",
-        "See your email address",
-    ] {
+    for expected in
+        ["Know who you are (your account identifier)", "See your name and username", "See your email address"]
+    {
         assert!(
             scope_items.iter().any(|item| item == expected),
             "consent page lacks the scope line {expected:?}: {scope_items:?}\n{consent}"
@@ -139,10 +110,7 @@ async fn login_and_consent_in_a_real_browser() {
     }
     let heading = browser.text("h1").await;
     assert!(heading.contains("Browser App"), "consent heading: {heading:?}");
-    assert!(
-        consent.contains("alice"),
-        "the consent page says who is signed in:\n{consent}"
-    );
+    assert!(consent.contains("alice"), "the consent page says who is signed in:\n{consent}");
 
     // Cookies as the browser stored them (not as the server announced them).
     let cookies = browser.cookies().await;
@@ -153,11 +121,7 @@ async fn login_and_consent_in_a_real_browser() {
     assert_eq!(session["httpOnly"], true, "{session}");
     assert_eq!(session["sameSite"], "Lax", "{session}");
     assert_eq!(session["path"], "/", "{session}");
-    assert_eq!(
-        session["value"].as_str().map(|v| !v.is_empty()),
-        Some(true),
-        "{session}"
-    );
+    assert_eq!(session["value"].as_str().map(|v| !v.is_empty()), Some(true), "{session}");
     if let Some(csrf) = cookies.iter().find(|c| c["name"] == "latchkey_csrf") {
         assert_eq!(csrf["httpOnly"], true, "{csrf}");
         assert_eq!(csrf["sameSite"], "Lax", "{csrf}");
@@ -191,10 +155,7 @@ async fn login_and_consent_in_a_real_browser() {
     assert!(!code.is_empty());
     assert_eq!(param("state"), state, "state comes back byte for byte");
     assert_eq!(param("iss"), server.issuer, "RFC 9207 iss");
-    assert!(
-        params.iter().all(|(k, _)| k != "error"),
-        "no error on success: {landed}"
-    );
+    assert!(params.iter().all(|(k, _)| k != "error"), "no error on success: {landed}");
     // The client's endpoint really received that request.
     let line = receiver
         .requests()
@@ -223,15 +184,9 @@ async fn login_and_consent_in_a_real_browser() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer", "{body}");
-    let id_token = body["id_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id_token: {body}"));
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(id_token.split('.').nth(1).expect("a JWS"))
-            .unwrap(),
-    )
-    .unwrap();
+    let id_token = body["id_token"].as_str().unwrap_or_else(|| panic!("no id_token: {body}"));
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).expect("a JWS")).unwrap()).unwrap();
     assert_eq!(claims["iss"], server.issuer.as_str(), "{claims}");
     assert_eq!(claims["aud"], client_id.as_str(), "{claims}");
     assert_eq!(claims["nonce"], nonce.as_str(), "{claims}");
@@ -250,17 +205,12 @@ async fn login_and_consent_in_a_real_browser() {
 
 /// Whether Chromium and ChromeDriver are installed; in CI their absence fails.
 fn browser_available() -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
     if missing.is_empty() {
         return true;
     }
-    let msg = format!(
-        "browser test needs {} (Debian: apt-get install -y chromium chromium-driver)",
-        missing.join(" and ")
-    );
+    let msg =
+        format!("browser test needs {} (Debian: apt-get install -y chromium chromium-driver)", missing.join(" and "));
     if std::env::var_os("CI").is_some() {
         panic!("CI is set but {msg}");
     }
@@ -349,10 +299,8 @@ impl Drop for DriverGuard {
         }
         if let Some(mut child) = self.child.take() {
             // ChromeDriver runs in a process group of its own (see start).
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
+            let _ =
+                Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -388,18 +336,8 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
         let profile = tempfile::tempdir().expect("profile dir");
-        let mut guard = DriverGuard {
-            child: Some(child),
-            port,
-            session: None,
-            _profile: profile,
-            log,
-        };
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
+        let mut guard = DriverGuard { child: Some(child), port, session: None, _profile: profile, log };
+        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
 
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -413,11 +351,7 @@ impl Browser {
             if let Some(exit) = guard.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("chromedriver exited with {exit}\n{}", guard.log_text());
             }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver not ready after 20 s\n{}",
-                guard.log_text()
-            );
+            assert!(Instant::now() < deadline, "chromedriver not ready after 20 s\n{}", guard.log_text());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
@@ -442,22 +376,11 @@ impl Browser {
         let res = http.post(format!("{base}/session")).json(&caps).send().await.unwrap();
         let status = res.status();
         let body: Value = res.json().await.unwrap();
-        assert!(
-            status.is_success(),
-            "new session failed ({status}): {body}\n{}",
-            guard.log_text()
-        );
+        assert!(status.is_success(), "new session failed ({status}): {body}\n{}", guard.log_text());
         let session = body["value"]["sessionId"].as_str().expect("sessionId").to_string();
         guard.session = Some(session.clone());
-        let browser = Self {
-            http,
-            base,
-            session,
-            guard,
-        };
-        browser
-            .call("POST", "/timeouts", Some(json!({"implicit": 5000, "pageLoad": 30000})))
-            .await;
+        let browser = Self { http, base, session, guard };
+        browser.call("POST", "/timeouts", Some(json!({"implicit": 5000, "pageLoad": 30000}))).await;
         browser
     }
 
@@ -472,14 +395,8 @@ impl Browser {
         };
         let res = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = res.status();
-        let body: Value = res
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: not JSON: {e}"));
-        assert!(
-            status.is_success(),
-            "WebDriver {method} {path} failed ({status}): {body}"
-        );
+        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{method} {path}: not JSON: {e}"));
+        assert!(status.is_success(), "WebDriver {method} {path} failed ({status}): {body}");
         body["value"].clone()
     }
 
@@ -504,19 +421,13 @@ impl Browser {
     }
 
     async fn element(&self, css: &str) -> String {
-        let found = self
-            .call("POST", "/element", Some(json!({"using": "css selector", "value": css})))
-            .await;
-        found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_string()
+        let found = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/value"), Some(json!({"text": text})))
-            .await;
+        self.call("POST", &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
     }
 
     async fn clear(&self, css: &str) {
@@ -531,21 +442,11 @@ impl Browser {
 
     async fn text(&self, css: &str) -> String {
         let id = self.element(css).await;
-        self.call("GET", &format!("/element/{id}/text"), None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.call("GET", &format!("/element/{id}/text"), None).await.as_str().unwrap().to_string()
     }
 
     async fn texts(&self, css: &str) -> Vec<String> {
-        let found = self
-            .call(
-                "POST",
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
+        let found = self.call("POST", "/elements", Some(json!({"using": "css selector", "value": css}))).await;
         let mut out = Vec::new();
         for el in found.as_array().unwrap() {
             let id = el[ELEMENT].as_str().unwrap();

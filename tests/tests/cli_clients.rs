@@ -4,11 +4,7 @@
 use latchkey_tests::*;
 use sqlx::Row;
 
-on_both_backends!(
-    create_show_list_update_delete,
-    secrets_are_hashed_and_rotate,
-    bad_input_writes_nothing
-);
+on_both_backends!(create_show_list_update_delete, secrets_are_hashed_and_rotate, bad_input_writes_nothing);
 
 async fn create_show_list_update_delete(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -38,26 +34,12 @@ async fn create_show_list_update_delete(backend: Backend) {
     assert_eq!(created["grant_types"], json!(["authorization_code", "refresh_token"]));
     assert_eq!(created["response_types"], json!(["code"]));
     assert!(created["scope"].as_str().unwrap().contains("offline_access"));
-    assert_eq!(
-        created["redirect_uris"],
-        json!(["https://photos.example/cb", "com.example.photos:/oauth"])
-    );
-    assert_eq!(
-        created["post_logout_redirect_uris"],
-        json!(["https://photos.example/bye"])
-    );
+    assert_eq!(created["redirect_uris"], json!(["https://photos.example/cb", "com.example.photos:/oauth"]));
+    assert_eq!(created["post_logout_redirect_uris"], json!(["https://photos.example/bye"]));
 
     let public = cli_json(
         &db,
-        &[
-            "client",
-            "create",
-            "--name",
-            "CLI tool",
-            "--public",
-            "--redirect-uri",
-            "http://127.0.0.1:7000/cb",
-        ],
+        &["client", "create", "--name", "CLI tool", "--public", "--redirect-uri", "http://127.0.0.1:7000/cb"],
     );
     assert_eq!(public["client_secret"], Value::Null);
     assert_eq!(public["token_endpoint_auth_method"], "none");
@@ -81,27 +63,13 @@ async fn create_show_list_update_delete(backend: Backend) {
     assert_eq!(machine["token_endpoint_auth_method"], "client_secret_post");
 
     let list = cli_json(&db, &["client", "list"]);
-    let ids: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["client_id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&id.as_str()));
-    assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c.get("client_secret").is_none()),
-        "list never shows secrets"
-    );
+    assert!(list.as_array().unwrap().iter().all(|c| c.get("client_secret").is_none()), "list never shows secrets");
 
     let text = cli(&db, &["client", "show", &id], &[], None).ok().stdout;
-    assert!(
-        text.contains("Photo App") && text.contains("https://photos.example/cb"),
-        "{text}"
-    );
+    assert!(text.contains("Photo App") && text.contains("https://photos.example/cb"), "{text}");
     assert!(!text.contains("secret:"), "show never prints the secret: {text}");
 
     let updated = cli_json(
@@ -121,18 +89,11 @@ async fn create_show_list_update_delete(backend: Backend) {
     assert_eq!(updated["client_name"], "Photos");
     assert_eq!(updated["redirect_uris"], json!(["https://photos.example/v2/cb"]));
     assert_eq!(updated["skip_consent"], true);
-    assert_eq!(
-        updated["grant_types"],
-        json!(["authorization_code", "refresh_token"]),
-        "unchanged fields stay"
-    );
+    assert_eq!(updated["grant_types"], json!(["authorization_code", "refresh_token"]), "unchanged fields stay");
 
     // Turning the public client confidential issues its first secret.
     let public_id = public["client_id"].as_str().unwrap();
-    let now_confidential = cli_json(
-        &db,
-        &["client", "update", public_id, "--auth-method", "client_secret_basic"],
-    );
+    let now_confidential = cli_json(&db, &["client", "update", public_id, "--auth-method", "client_secret_basic"]);
     assert_eq!(now_confidential["client_secret"].as_str().unwrap().len(), 43);
 
     let deleted = cli_json(&db, &["client", "delete", &id]);
@@ -145,17 +106,7 @@ async fn create_show_list_update_delete(backend: Backend) {
 
 async fn secrets_are_hashed_and_rotate(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let created = cli_json(
-        &db,
-        &[
-            "client",
-            "create",
-            "--name",
-            "Svc",
-            "--grant-type",
-            "client_credentials",
-        ],
-    );
+    let created = cli_json(&db, &["client", "create", "--name", "Svc", "--grant-type", "client_credentials"]);
     let id = created["client_id"].as_str().unwrap();
     let secret = created["client_secret"].as_str().unwrap().to_string();
     assert_eq!(secret.len(), 43, "256-bit secret in base64url");
@@ -171,10 +122,7 @@ async fn secrets_are_hashed_and_rotate(backend: Backend) {
     };
     let (hash, settings) = stored(pool.clone(), id.to_string()).await;
     assert!(hash.starts_with("hmac-sha256:"), "{hash}");
-    assert!(
-        !hash.contains(&secret) && !settings.contains(&secret),
-        "the secret itself is never stored"
-    );
+    assert!(!hash.contains(&secret) && !settings.contains(&secret), "the secret itself is never stored");
 
     let rotated = cli_json(&db, &["client", "rotate-secret", id]);
     let new_secret = rotated["client_secret"].as_str().unwrap();
@@ -182,29 +130,11 @@ async fn secrets_are_hashed_and_rotate(backend: Backend) {
     let (new_hash, _) = stored(pool.clone(), id.to_string()).await;
     assert_ne!(new_hash, hash);
     assert!(latchkey_core_verify(new_secret, &new_hash));
-    assert!(
-        !latchkey_core_verify(&secret, &new_hash),
-        "the old secret no longer verifies"
-    );
+    assert!(!latchkey_core_verify(&secret, &new_hash), "the old secret no longer verifies");
 
-    let public = cli_json(
-        &db,
-        &[
-            "client",
-            "create",
-            "--name",
-            "SPA",
-            "--public",
-            "--redirect-uri",
-            "https://spa.example/cb",
-        ],
-    );
-    let out = cli(
-        &db,
-        &["client", "rotate-secret", public["client_id"].as_str().unwrap()],
-        &[],
-        None,
-    );
+    let public =
+        cli_json(&db, &["client", "create", "--name", "SPA", "--public", "--redirect-uri", "https://spa.example/cb"]);
+    let out = cli(&db, &["client", "rotate-secret", public["client_id"].as_str().unwrap()], &[], None);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("public"), "{}", out.stderr);
     pool.close().await;
@@ -216,11 +146,7 @@ fn latchkey_core_verify(secret: &str, stored: &str) -> bool {
     use base64::Engine;
     let key = b"latchkey/client-secret/v1";
     let mac = hmac_sha256(key, secret.as_bytes());
-    stored
-        == format!(
-            "hmac-sha256:{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
-        )
+    stored == format!("hmac-sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac))
 }
 
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
@@ -232,78 +158,22 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
         .output()
         .expect("python3");
     let hex = String::from_utf8(out.stdout).unwrap();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
 async fn bad_input_writes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let cases: &[(&[&str], &str)] = &[
-        (
-            &["client", "create", "--name", "X", "--redirect-uri", "/relative"],
-            "absolute",
-        ),
-        (
-            &[
-                "client",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "https://a.example/cb#frag",
-            ],
-            "fragment",
-        ),
-        (
-            &[
-                "client",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "http://a.example/cb",
-            ],
-            "loopback",
-        ),
-        (
-            &[
-                "client",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "javascript:alert(1)",
-            ],
-            "javascript",
-        ),
+        (&["client", "create", "--name", "X", "--redirect-uri", "/relative"], "absolute"),
+        (&["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb#frag"], "fragment"),
+        (&["client", "create", "--name", "X", "--redirect-uri", "http://a.example/cb"], "loopback"),
+        (&["client", "create", "--name", "X", "--redirect-uri", "javascript:alert(1)"], "javascript"),
         (&["client", "create", "--name", "X"], "redirect_uris is required"),
         (
-            &[
-                "client",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "https://a.example/cb",
-                "--grant-type",
-                "password",
-            ],
+            &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--grant-type", "password"],
             "not supported",
         ),
-        (
-            &[
-                "client",
-                "create",
-                "--name",
-                "X",
-                "--public",
-                "--grant-type",
-                "client_credentials",
-            ],
-            "public client",
-        ),
+        (&["client", "create", "--name", "X", "--public", "--grant-type", "client_credentials"], "public client"),
         (
             &[
                 "client",
@@ -317,17 +187,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
             ],
             "not supported",
         ),
-        (
-            &[
-                "client",
-                "create",
-                "--name",
-                "",
-                "--redirect-uri",
-                "https://a.example/cb",
-            ],
-            "name",
-        ),
+        (&["client", "create", "--name", "", "--redirect-uri", "https://a.example/cb"], "name"),
         (&["client", "show", "no-such-client"], "no client"),
         (&["client", "delete", "no-such-client"], "no client"),
         (&["client", "update", "no-such-client", "--name", "Y"], "no client"),
@@ -356,15 +216,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
     );
     let id = ok["client_id"].as_str().unwrap();
     // An update that would break the rules is refused and leaves the client as it was.
-    let out = cli(
-        &db,
-        &["client", "update", id, "--redirect-uri", "https://a.example/cb#x"],
-        &[],
-        None,
-    );
+    let out = cli(&db, &["client", "update", id, "--redirect-uri", "https://a.example/cb#x"], &[], None);
     assert_ne!(out.code, 0);
-    assert_eq!(
-        cli_json(&db, &["client", "show", id])["redirect_uris"],
-        json!(["http://intranet.example/cb"])
-    );
+    assert_eq!(cli_json(&db, &["client", "show", id])["redirect_uris"], json!(["http://intranet.example/cb"]));
 }

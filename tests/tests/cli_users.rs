@@ -63,32 +63,12 @@ async fn user_lifecycle(backend: Backend) {
     assert_eq!(cli_json(&db, &["user", "show", "ALICE"])["id"], id.as_str());
     assert_eq!(cli_json(&db, &["user", "show", &id])["username"], "alice");
 
-    let updated = cli_json(
-        &db,
-        &[
-            "user",
-            "update",
-            "alice",
-            "--email",
-            "a@wonderland.example",
-            "--name",
-            "Alice L.",
-        ],
-    );
+    let updated = cli_json(&db, &["user", "update", "alice", "--email", "a@wonderland.example", "--name", "Alice L."]);
     assert_eq!(updated["claims"]["email"], "a@wonderland.example");
-    assert_eq!(
-        updated["claims"]["email_verified"], false,
-        "a new address is not verified"
-    );
+    assert_eq!(updated["claims"]["email_verified"], false, "a new address is not verified");
     assert_eq!(updated["claims"]["name"], "Alice L.");
 
-    cli(
-        &db,
-        &["user", "set-password", "alice", "--password-stdin"],
-        &[],
-        Some("a brand new passphrase\n"),
-    )
-    .ok();
+    cli(&db, &["user", "set-password", "alice", "--password-stdin"], &[], Some("a brand new passphrase\n")).ok();
     let new_hash = password_hash_of(&db, "alice").await.unwrap();
     assert_ne!(new_hash, hash);
 
@@ -97,20 +77,9 @@ async fn user_lifecycle(backend: Backend) {
 
     cli(&db, &["user", "create", "--username", "bob"], &[], None).ok();
     let list = cli_json(&db, &["user", "list"]);
-    let names: Vec<_> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<_> = list.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec!["alice", "bob"]);
-    assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u.get("password_hash").is_none()),
-        "hashes never printed"
-    );
+    assert!(list.as_array().unwrap().iter().all(|u| u.get("password_hash").is_none()), "hashes never printed");
 
     cli_json(&db, &["user", "delete", "bob"]);
     assert_eq!(cli_json(&db, &["user", "list"]).as_array().unwrap().len(), 1);
@@ -118,43 +87,17 @@ async fn user_lifecycle(backend: Backend) {
 
 async fn bad_user_input_writes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
-    cli(
-        &db,
-        &["user", "create", "--username", "carol", "--password-stdin"],
-        &[],
-        Some("long enough pw\n"),
-    )
-    .ok();
+    cli(&db, &["user", "create", "--username", "carol", "--password-stdin"], &[], Some("long enough pw\n")).ok();
     type Case<'a> = (&'a [&'a str], Option<&'a str>, &'a str);
     let cases: &[Case] = &[
-        (
-            &["user", "create", "--username", "Carol", "--password-stdin"],
-            Some("long enough pw\n"),
-            "taken",
-        ),
-        (
-            &["user", "create", "--username", "dave", "--password-stdin"],
-            Some("short\n"),
-            "at least 8",
-        ),
+        (&["user", "create", "--username", "Carol", "--password-stdin"], Some("long enough pw\n"), "taken"),
+        (&["user", "create", "--username", "dave", "--password-stdin"], Some("short\n"), "at least 8"),
         (&["user", "create", "--username", "with space"], None, "white space"),
-        (
-            &["user", "create", "--username", "erin", "--email", "not-an-email"],
-            None,
-            "email",
-        ),
+        (&["user", "create", "--username", "erin", "--email", "not-an-email"], None, "email"),
         (&["user", "show", "nobody"], None, "no user"),
         (&["user", "delete", "nobody"], None, "no user"),
-        (
-            &["user", "set-password", "nobody", "--password-stdin"],
-            Some("long enough pw\n"),
-            "no user",
-        ),
-        (
-            &["user", "update", "carol", "--username", "bad name"],
-            None,
-            "white space",
-        ),
+        (&["user", "set-password", "nobody", "--password-stdin"], Some("long enough pw\n"), "no user"),
+        (&["user", "update", "carol", "--username", "bad name"], None, "white space"),
     ];
     for (args, stdin, needle) in cases {
         let out = cli(&db, args, &[], *stdin);

@@ -55,19 +55,13 @@ async fn run_flow(
     )
     .set_redirect_uri(RedirectUrl::new(CB.to_string()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut req = rp.authorize_url(
-        CoreAuthenticationFlow::AuthorizationCode,
-        CsrfToken::new_random,
-        Nonce::new_random,
-    );
+    let mut req = rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
     for s in scopes {
         req = req.add_scope(Scope::new(s.to_string()));
     }
     let (url, csrf, nonce) = req.set_pkce_challenge(challenge).url();
     assert!(url.as_str().starts_with(&server.url("/authorize?")), "{url}");
-    let flow = browser
-        .drive(browser.get(url.as_str()).await, Some(user), "allow")
-        .await;
+    let flow = browser.drive(browser.get(url.as_str()).await, Some(user), "allow").await;
     assert_eq!(one(&flow.params, "state"), *csrf.secret());
     assert_eq!(one(&flow.params, "iss"), server.issuer);
     let code = flow.code();
@@ -95,19 +89,13 @@ async fn confidential_client_through_openidconnect(backend: Backend) {
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("phone".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let flow = browser
-        .drive(browser.get(url.as_str()).await, Some(&alice), "allow")
-        .await;
+    let flow = browser.drive(browser.get(url.as_str()).await, Some(&alice), "allow").await;
     assert_eq!(flow.saw_login, 1);
     assert_eq!(one(&flow.params, "state"), *csrf.secret());
     assert_eq!(one(&flow.params, "iss"), server.issuer);
@@ -127,40 +115,21 @@ async fn confidential_client_through_openidconnect(backend: Backend) {
     // aud, exp, nonce.
     let id_token = tokens.id_token().expect("an ID token");
     let id_verifier = rp.id_token_verifier();
-    let claims = id_token
-        .claims(&id_verifier, &nonce)
-        .unwrap_or_else(|e| panic!("ID token rejected: {e:?}"));
+    let claims = id_token.claims(&id_verifier, &nonce).unwrap_or_else(|e| panic!("ID token rejected: {e:?}"));
     assert_eq!(claims.subject().as_str(), alice.id);
-    assert_eq!(
-        claims.audiences().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        vec![client.id.as_str()]
-    );
+    assert_eq!(claims.audiences().iter().map(|a| a.as_str()).collect::<Vec<_>>(), vec![client.id.as_str()]);
     assert_eq!(claims.authorized_party().map(|a| a.as_str()), Some(client.id.as_str()));
     assert_eq!(claims.nonce().map(|n| n.secret()), Some(nonce.secret()));
     let auth_time = claims.auth_time().expect("auth_time");
     assert!(auth_time <= claims.issue_time());
     assert!(claims.auth_context_ref().is_some(), "acr");
-    let amr: Vec<&str> = claims
-        .auth_method_refs()
-        .expect("amr")
-        .iter()
-        .map(|m| m.as_str())
-        .collect();
+    let amr: Vec<&str> = claims.auth_method_refs().expect("amr").iter().map(|m| m.as_str()).collect();
     assert!(amr.contains(&"pwd"), "{amr:?}");
     assert_eq!(claims.email().map(|e| e.as_str()), Some("alice@example.com"));
     assert_eq!(claims.email_verified(), Some(true));
-    assert_eq!(
-        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-        Some("Alice Liddell")
-    );
-    assert_eq!(
-        claims.given_name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-        Some("Alice")
-    );
-    assert_eq!(
-        claims.family_name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-        Some("Liddell")
-    );
+    assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Liddell"));
+    assert_eq!(claims.given_name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice"));
+    assert_eq!(claims.family_name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Liddell"));
     assert_eq!(claims.phone_number().map(|p| p.as_str()), Some("+1 555 0100"));
 
     // at_hash binds the access token.
@@ -191,10 +160,7 @@ async fn confidential_client_through_openidconnect(backend: Backend) {
     assert_eq!(info.subject(), claims.subject());
     assert_eq!(info.email().map(|e| e.as_str()), Some("alice@example.com"));
     assert_eq!(info.email_verified(), Some(true));
-    assert_eq!(
-        info.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-        Some("Alice Liddell")
-    );
+    assert_eq!(info.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Liddell"));
     assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
     assert!(info.updated_at().is_some(), "updated_at with profile");
     assert_eq!(info.phone_number().map(|p| p.as_str()), Some("+1 555 0100"));
@@ -220,11 +186,7 @@ async fn flow_without_nonce_has_no_nonce_claim(backend: Backend) {
     .set_redirect_uri(RedirectUrl::new(CB.to_string()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _csrf, _nonce) = rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .set_pkce_challenge(challenge)
         .url();
     // The library always sends a nonce; take it out (it is optional in the
@@ -235,9 +197,7 @@ async fn flow_without_nonce_has_no_nonce_claim(backend: Backend) {
     assert!(!url.as_str().contains("nonce="));
 
     let browser = Browser::new(&server);
-    let flow = browser
-        .drive(browser.get(url.as_str()).await, Some(&alice), "allow")
-        .await;
+    let flow = browser.drive(browser.get(url.as_str()).await, Some(&alice), "allow").await;
     let tokens = rp
         .exchange_code(AuthorizationCode::new(flow.code()))
         .unwrap()
@@ -282,10 +242,7 @@ async fn public_client_through_openidconnect(backend: Backend) {
     assert!(tokens.refresh_token().is_none());
 
     // The library's PKCE and ours agree (RFC 7636 appendix B vector too).
-    assert_eq!(
-        s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    );
+    assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     let v = pkce();
     assert_eq!(
         PkceCodeChallenge::from_code_verifier_sha256(&openidconnect::PkceCodeVerifier::new(v.verifier.clone()))
@@ -303,17 +260,8 @@ async fn userinfo_token_transports_and_cors(backend: Backend) {
     let c = http();
     let check = |page: &Page, what: &str| {
         assert_eq!(page.status, 200, "{what}: {}", page.describe());
-        assert!(
-            page.header("content-type")
-                .unwrap_or_default()
-                .starts_with("application/json"),
-            "{what}"
-        );
-        assert_eq!(
-            page.header("access-control-allow-origin").as_deref(),
-            Some("*"),
-            "{what}: CORS open"
-        );
+        assert!(page.header("content-type").unwrap_or_default().starts_with("application/json"), "{what}");
+        assert_eq!(page.header("access-control-allow-origin").as_deref(), Some("*"), "{what}: CORS open");
         let body = page.json();
         assert_eq!(body["sub"], alice.id.as_str(), "{what}: {body}");
         assert_eq!(body["email"], "alice@example.com", "{what}");
@@ -367,22 +315,13 @@ async fn userinfo_token_transports_and_cors(backend: Backend) {
     .await;
     assert!(page.status.is_success(), "preflight: {}", page.describe());
     assert_eq!(page.header("access-control-allow-origin").as_deref(), Some("*"));
-    let allow_headers = page
-        .header("access-control-allow-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let allow_headers = page.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
     assert!(
         allow_headers.split(',').any(|h| h.trim() == "authorization"),
         "the preflight must allow the Authorization header by name ('*' does not cover it): {allow_headers:?}"
     );
-    let allow_methods = page
-        .header("access-control-allow-methods")
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    assert!(
-        allow_methods == "*" || allow_methods.contains("GET"),
-        "{allow_methods:?}"
-    );
+    let allow_methods = page.header("access-control-allow-methods").unwrap_or_default().to_ascii_uppercase();
+    assert!(allow_methods == "*" || allow_methods.contains("GET"), "{allow_methods:?}");
     // Errors carry the CORS header too, so that browser RPs can read them.
     let page = userinfo_get(&server, None).await;
     assert_eq!(page.header("access-control-allow-origin").as_deref(), Some("*"));
@@ -452,11 +391,7 @@ async fn userinfo_errors(backend: Backend) {
     for (what, token) in &bad {
         let page = userinfo_get(&server, Some(&format!("Bearer {token}"))).await;
         assert_invalid_token(&page, what);
-        assert_eq!(
-            page.header("access-control-allow-origin").as_deref(),
-            Some("*"),
-            "{what}"
-        );
+        assert_eq!(page.header("access-control-allow-origin").as_deref(), Some("*"), "{what}");
     }
     // Control: the same claims signed with our key are accepted, so the
     // refusals above are for the reasons given.
@@ -476,26 +411,17 @@ async fn userinfo_errors(backend: Backend) {
     )
     .await;
     assert_eq!(page.status, 400, "{}", page.describe());
-    let in_header = page
-        .header("www-authenticate")
-        .is_some_and(|w| w.contains("error=\"invalid_request\""));
+    let in_header = page.header("www-authenticate").is_some_and(|w| w.contains("error=\"invalid_request\""));
     let in_body = serde_json::from_str::<Value>(&page.body).is_ok_and(|b| b["error"] == "invalid_request");
     assert!(in_header || in_body, "invalid_request: {}", page.describe());
 
     // A token without openid: 403 insufficient_scope.
     let t = tokens_for(&server, &browser, &client, &alice, "profile email").await;
     assert!(t.get("id_token").is_none());
-    let page = userinfo_get(
-        &server,
-        Some(&format!("Bearer {}", t["access_token"].as_str().unwrap())),
-    )
-    .await;
+    let page = userinfo_get(&server, Some(&format!("Bearer {}", t["access_token"].as_str().unwrap()))).await;
     assert_eq!(page.status, 403, "{}", page.describe());
     let www = www_authenticate(&page);
-    assert!(
-        www.starts_with("Bearer") && www.contains("error=\"insufficient_scope\""),
-        "{www:?}"
-    );
+    assert!(www.starts_with("Bearer") && www.contains("error=\"insufficient_scope\""), "{www:?}");
 
     // The user disabled, or gone.
     let bob_browser = Browser::new(&server);
@@ -527,10 +453,7 @@ async fn scopes_decide_the_claims(backend: Backend) {
         ("openid email", email.to_vec()),
         ("openid phone", phone.to_vec()),
         ("openid profile", profile.to_vec()),
-        (
-            "openid profile email phone",
-            [&profile[..], &email[..], &phone[..]].concat(),
-        ),
+        ("openid profile email phone", [&profile[..], &email[..], &phone[..]].concat()),
     ] {
         let t = tokens_for(&server, &browser, &client, &alice, scope).await;
         let at = t["access_token"].as_str().unwrap();

@@ -31,11 +31,7 @@ on_both_backends!(
 async fn phase1_errors_render_a_page_and_never_redirect(backend: Backend) {
     let Env { db, server, .. } = env(backend, &[]).await;
     let client = confidential(&db);
-    let two = create_client(
-        &db,
-        "Two URIs",
-        &["--redirect-uri", CB, "--redirect-uri", "https://app.example/other"],
-    );
+    let two = create_client(&db, "Two URIs", &["--redirect-uri", CB, "--redirect-uri", "https://app.example/other"]);
     let other = create_client(&db, "Other", &["--redirect-uri", "https://other.example/cb"]);
     let b = Browser::new(&server);
     let p = pkce();
@@ -50,43 +46,20 @@ async fn phase1_errors_render_a_page_and_never_redirect(backend: Backend) {
         ("unknown client_id", good.clone().set("client_id", "no-such-client")),
         ("missing client_id", good.clone().without("client_id")),
         ("empty client_id", good.clone().set("client_id", "")),
-        (
-            "client_id given twice (same value)",
-            good.clone().add("client_id", &client.id),
-        ),
-        (
-            "client_id given twice (two clients)",
-            good.clone().add("client_id", &other.id),
-        ),
-        (
-            "unregistered redirect_uri",
-            good.clone().set("redirect_uri", "https://evil.example/cb"),
-        ),
-        (
-            "another client's redirect_uri",
-            good.clone().set("redirect_uri", "https://other.example/cb"),
-        ),
-        (
-            "redirect_uri given twice (same value)",
-            good.clone().add("redirect_uri", CB),
-        ),
-        (
-            "redirect_uri given twice (second unregistered)",
-            good.clone().add("redirect_uri", "https://evil.example/cb"),
-        ),
+        ("client_id given twice (same value)", good.clone().add("client_id", &client.id)),
+        ("client_id given twice (two clients)", good.clone().add("client_id", &other.id)),
+        ("unregistered redirect_uri", good.clone().set("redirect_uri", "https://evil.example/cb")),
+        ("another client's redirect_uri", good.clone().set("redirect_uri", "https://other.example/cb")),
+        ("redirect_uri given twice (same value)", good.clone().add("redirect_uri", CB)),
+        ("redirect_uri given twice (second unregistered)", good.clone().add("redirect_uri", "https://evil.example/cb")),
         (
             "empty redirect_uri (= omitted, RFC 6749 §3.1) with two registered",
             code_request(&two.id, &p).set("redirect_uri", ""),
         ),
-        (
-            "missing redirect_uri with two registered",
-            code_request(&two.id, &p).without("redirect_uri"),
-        ),
+        ("missing redirect_uri with two registered", code_request(&two.id, &p).without("redirect_uri")),
         (
             "unknown client and a phase-2 error too",
-            good.clone()
-                .set("client_id", "no-such-client")
-                .set("response_type", "token"),
+            good.clone().set("client_id", "no-such-client").set("response_type", "token"),
         ),
     ];
     for (what, params) in &cases {
@@ -97,9 +70,7 @@ async fn phase1_errors_render_a_page_and_never_redirect(backend: Backend) {
     }
 
     // A client with two URIs works when one of them is named.
-    let page = b
-        .authorize(&code_request(&two.id, &p).set("redirect_uri", "https://app.example/other"))
-        .await;
+    let page = b.authorize(&code_request(&two.id, &p).set("redirect_uri", "https://app.example/other")).await;
     assert!(page.is_login(), "{}", page.describe());
     // An empty parameter is an omitted one (RFC 6749 §3.1): fine with one URI.
     let page = b.authorize(&good.clone().set("redirect_uri", "")).await;
@@ -172,29 +143,14 @@ async fn no_redirect_ever_reaches_an_unregistered_uri(backend: Backend) {
         ("valid otherwise", Box::new(|p| p)),
         ("response_type=token", Box::new(|p| p.set("response_type", "token"))),
         ("no response_type", Box::new(|p| p.without("response_type"))),
-        (
-            "response_mode=form_post",
-            Box::new(|p| p.set("response_mode", "form_post")),
-        ),
-        (
-            "form_post and an error",
-            Box::new(|p| p.set("response_mode", "form_post").set("response_type", "token")),
-        ),
-        (
-            "response_mode=fragment",
-            Box::new(|p| p.set("response_mode", "fragment")),
-        ),
+        ("response_mode=form_post", Box::new(|p| p.set("response_mode", "form_post"))),
+        ("form_post and an error", Box::new(|p| p.set("response_mode", "form_post").set("response_type", "token"))),
+        ("response_mode=fragment", Box::new(|p| p.set("response_mode", "fragment"))),
         ("prompt=none", Box::new(|p| p.set("prompt", "none"))),
         ("no scope", Box::new(|p| p.without("scope"))),
         ("bad scope", Box::new(|p| p.set("scope", "openid admin"))),
-        (
-            "no PKCE",
-            Box::new(|p| p.without("code_challenge").without("code_challenge_method")),
-        ),
-        (
-            "request object",
-            Box::new(|p| p.set("request", "eyJhbGciOiJub25lIn0.e30.")),
-        ),
+        ("no PKCE", Box::new(|p| p.without("code_challenge").without("code_challenge_method"))),
+        ("request object", Box::new(|p| p.set("request", "eyJhbGciOiJub25lIn0.e30."))),
     ];
     for uri in NEAR_MISSES {
         for (variant, make) in &variants {
@@ -216,14 +172,7 @@ async fn phase2_errors_redirect_with_state_and_iss(backend: Backend) {
     let cc_only = create_client(
         &db,
         "Machine",
-        &[
-            "--redirect-uri",
-            CB,
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            "openid",
-        ],
+        &["--redirect-uri", CB, "--grant-type", "client_credentials", "--scope", "openid"],
     );
     let b = Browser::new(&server);
     let p = pkce();
@@ -244,107 +193,38 @@ async fn phase2_errors_redirect_with_state_and_iss(backend: Backend) {
     let foreign = sign_with_foreign_key(&ours_other_iss, &hint_claims).await;
 
     let cases: Vec<(&str, Params, &str)> = vec![
-        (
-            "missing response_type",
-            good.clone().without("response_type"),
-            "invalid_request",
-        ),
-        (
-            "response_type=token",
-            good.clone().set("response_type", "token"),
-            "unsupported_response_type",
-        ),
-        (
-            "response_type=id_token",
-            good.clone().set("response_type", "id_token"),
-            "unsupported_response_type",
-        ),
+        ("missing response_type", good.clone().without("response_type"), "invalid_request"),
+        ("response_type=token", good.clone().set("response_type", "token"), "unsupported_response_type"),
+        ("response_type=id_token", good.clone().set("response_type", "id_token"), "unsupported_response_type"),
         (
             "response_type=code id_token",
             good.clone().set("response_type", "code id_token"),
             "unsupported_response_type",
         ),
-        (
-            "response_type twice",
-            good.clone().add("response_type", "code"),
-            "invalid_request",
-        ),
-        (
-            "response_mode=fragment",
-            good.clone().set("response_mode", "fragment"),
-            "invalid_request",
-        ),
-        (
-            "response_mode=bogus",
-            good.clone().set("response_mode", "bogus"),
-            "invalid_request",
-        ),
+        ("response_type twice", good.clone().add("response_type", "code"), "invalid_request"),
+        ("response_mode=fragment", good.clone().set("response_mode", "fragment"), "invalid_request"),
+        ("response_mode=bogus", good.clone().set("response_mode", "bogus"), "invalid_request"),
         ("missing scope", good.clone().without("scope"), "invalid_scope"),
         ("empty scope", good.clone().set("scope", ""), "invalid_scope"),
-        (
-            "malformed scope (quote)",
-            good.clone().set("scope", "openid \"profile\""),
-            "invalid_scope",
-        ),
-        (
-            "malformed scope (backslash)",
-            good.clone().set("scope", "openid pro\\file"),
-            "invalid_scope",
-        ),
-        (
-            "scope not allowed",
-            good.clone().set("scope", "openid admin"),
-            "invalid_scope",
-        ),
-        (
-            "scope given twice",
-            good.clone().add("scope", "openid"),
-            "invalid_request",
-        ),
-        (
-            "nonce given twice",
-            good.clone().set("nonce", "a").add("nonce", "b"),
-            "invalid_request",
-        ),
-        (
-            "prompt=none login",
-            good.clone().set("prompt", "none login"),
-            "invalid_request",
-        ),
-        (
-            "prompt=none consent",
-            good.clone().set("prompt", "none consent"),
-            "invalid_request",
-        ),
+        ("malformed scope (quote)", good.clone().set("scope", "openid \"profile\""), "invalid_scope"),
+        ("malformed scope (backslash)", good.clone().set("scope", "openid pro\\file"), "invalid_scope"),
+        ("scope not allowed", good.clone().set("scope", "openid admin"), "invalid_scope"),
+        ("scope given twice", good.clone().add("scope", "openid"), "invalid_request"),
+        ("nonce given twice", good.clone().set("nonce", "a").add("nonce", "b"), "invalid_request"),
+        ("prompt=none login", good.clone().set("prompt", "none login"), "invalid_request"),
+        ("prompt=none consent", good.clone().set("prompt", "none consent"), "invalid_request"),
         ("prompt=bogus", good.clone().set("prompt", "bogus"), "invalid_request"),
-        (
-            "prompt=login bogus",
-            good.clone().set("prompt", "login bogus"),
-            "invalid_request",
-        ),
+        ("prompt=login bogus", good.clone().set("prompt", "login bogus"), "invalid_request"),
         ("max_age=-1", good.clone().set("max_age", "-1"), "invalid_request"),
         ("max_age=abc", good.clone().set("max_age", "abc"), "invalid_request"),
         ("max_age=1.5", good.clone().set("max_age", "1.5"), "invalid_request"),
         ("display=bogus", good.clone().set("display", "bogus"), "invalid_request"),
-        (
-            "id_token_hint garbage",
-            good.clone().set("id_token_hint", "garbage"),
-            "invalid_request",
-        ),
-        (
-            "id_token_hint foreign key",
-            good.clone().set("id_token_hint", &foreign),
-            "invalid_request",
-        ),
-        (
-            "id_token_hint for another issuer",
-            good.clone().set("id_token_hint", &ours_other_iss),
-            "invalid_request",
-        ),
+        ("id_token_hint garbage", good.clone().set("id_token_hint", "garbage"), "invalid_request"),
+        ("id_token_hint foreign key", good.clone().set("id_token_hint", &foreign), "invalid_request"),
+        ("id_token_hint for another issuer", good.clone().set("id_token_hint", &ours_other_iss), "invalid_request"),
         (
             "request",
-            good.clone()
-                .set("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."),
+            good.clone().set("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."),
             "request_not_supported",
         ),
         (
@@ -352,49 +232,23 @@ async fn phase2_errors_redirect_with_state_and_iss(backend: Backend) {
             good.clone().set("request_uri", "https://app.example/request.jwt"),
             "request_uri_not_supported",
         ),
-        (
-            "code_challenge_method=plain",
-            good.clone().set("code_challenge_method", "plain"),
-            "invalid_request",
-        ),
-        (
-            "prompt=none without a session",
-            good.clone().set("prompt", "none"),
-            "login_required",
-        ),
+        ("code_challenge_method=plain", good.clone().set("code_challenge_method", "plain"), "invalid_request"),
+        ("prompt=none without a session", good.clone().set("prompt", "none"), "login_required"),
         (
             "client not registered for code",
-            code_request(&cc_only.id, &p)
-                .set("state", NASTY_STATE)
-                .set("scope", "openid"),
+            code_request(&cc_only.id, &p).set("state", NASTY_STATE).set("scope", "openid"),
             "unauthorized_client",
         ),
     ];
     for (what, params, error) in &cases {
         let page = b.authorize(params).await;
-        assert_error_redirect(
-            &page,
-            CB,
-            error,
-            Some(NASTY_STATE),
-            &server.issuer,
-            &format!("GET {what}"),
-        );
+        assert_error_redirect(&page, CB, error, Some(NASTY_STATE), &server.issuer, &format!("GET {what}"));
         let page = b.authorize_post(params).await;
-        assert_error_redirect(
-            &page,
-            CB,
-            error,
-            Some(NASTY_STATE),
-            &server.issuer,
-            &format!("POST {what}"),
-        );
+        assert_error_redirect(&page, CB, error, Some(NASTY_STATE), &server.issuer, &format!("POST {what}"));
     }
 
     // Without a state, none comes back.
-    let page = b
-        .authorize(&good.clone().without("state").set("response_type", "token"))
-        .await;
+    let page = b.authorize(&good.clone().without("state").set("response_type", "token")).await;
     assert_error_redirect(&page, CB, "unsupported_response_type", None, &server.issuer, "no state");
 
     // The values listed as valid are accepted.
@@ -411,11 +265,7 @@ async fn phase2_errors_redirect_with_state_and_iss(backend: Backend) {
         ("max_age", "3600"),
     ] {
         let page = b.authorize(&good.clone().set(name, value)).await;
-        assert!(
-            page.status == 200 && page.is_login(),
-            "{name}={value} is valid: {}",
-            page.describe()
-        );
+        assert!(page.status == 200 && page.is_login(), "{name}={value} is valid: {}", page.describe());
     }
 }
 
@@ -433,47 +283,20 @@ async fn pkce_parameters_are_checked(backend: Backend) {
 
     let cases: Vec<(&str, Params)> = vec![
         ("method plain", good.clone().set("code_challenge_method", "plain")),
-        (
-            "method s256 (case matters)",
-            good.clone().set("code_challenge_method", "s256"),
-        ),
+        ("method s256 (case matters)", good.clone().set("code_challenge_method", "s256")),
         ("method bogus", good.clone().set("code_challenge_method", "S512")),
-        (
-            "challenge without method",
-            good.clone().without("code_challenge_method"),
-        ),
-        (
-            "challenge of 42 characters",
-            good.clone().set("code_challenge", &alphabet_43[..42]),
-        ),
-        (
-            "challenge of 44 characters",
-            good.clone().set("code_challenge", &format!("{alphabet_43}x")),
-        ),
-        (
-            "challenge of 128 characters",
-            good.clone().set("code_challenge", &"a".repeat(128)),
-        ),
-        (
-            "challenge with '+'",
-            good.clone().set("code_challenge", &format!("{}+", &alphabet_43[..42])),
-        ),
-        (
-            "challenge with '='",
-            good.clone().set("code_challenge", &format!("{}=", &alphabet_43[..42])),
-        ),
-        (
-            "challenge with '.'",
-            good.clone().set("code_challenge", &format!("{}.", &alphabet_43[..42])),
-        ),
+        ("challenge without method", good.clone().without("code_challenge_method")),
+        ("challenge of 42 characters", good.clone().set("code_challenge", &alphabet_43[..42])),
+        ("challenge of 44 characters", good.clone().set("code_challenge", &format!("{alphabet_43}x"))),
+        ("challenge of 128 characters", good.clone().set("code_challenge", &"a".repeat(128))),
+        ("challenge with '+'", good.clone().set("code_challenge", &format!("{}+", &alphabet_43[..42]))),
+        ("challenge with '='", good.clone().set("code_challenge", &format!("{}=", &alphabet_43[..42]))),
+        ("challenge with '.'", good.clone().set("code_challenge", &format!("{}.", &alphabet_43[..42]))),
         ("empty challenge", good.clone().set("code_challenge", "")),
         ("challenge twice", good.clone().add("code_challenge", &p.challenge)),
         (
             "public client without a challenge",
-            code_request(&public.id, &p)
-                .set("state", state)
-                .without("code_challenge")
-                .without("code_challenge_method"),
+            code_request(&public.id, &p).set("state", state).without("code_challenge").without("code_challenge_method"),
         ),
         (
             "confidential client without a challenge (required by default)",
@@ -486,13 +309,7 @@ async fn pkce_parameters_are_checked(backend: Backend) {
     }
 
     // Any 43 base64url characters are a challenge.
-    let page = b
-        .authorize(
-            &good
-                .clone()
-                .set("code_challenge", "-_-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"),
-        )
-        .await;
+    let page = b.authorize(&good.clone().set("code_challenge", "-_-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM")).await;
     assert!(page.is_login(), "{}", page.describe());
     let flow = b.follow_to_code(&good, &alice).await;
     flow.code();
@@ -500,9 +317,7 @@ async fn pkce_parameters_are_checked(backend: Backend) {
     // Relaxed for confidential clients only.
     let relaxed = Server::start(&db, &[("LATCHKEY_PKCE_REQUIRE_FOR_CONFIDENTIAL", "false")]).await;
     let b = Browser::new(&relaxed);
-    let no_pkce = code_request(&client.id, &p)
-        .without("code_challenge")
-        .without("code_challenge_method");
+    let no_pkce = code_request(&client.id, &p).without("code_challenge").without("code_challenge_method");
     let flow = b.follow_to_code(&no_pkce, &alice).await;
     flow.code();
     let page = b
@@ -513,23 +328,9 @@ async fn pkce_parameters_are_checked(backend: Backend) {
                 .without("code_challenge_method"),
         )
         .await;
-    assert_error_redirect(
-        &page,
-        CB,
-        "invalid_request",
-        Some(state),
-        &relaxed.issuer,
-        "public client, relaxed server",
-    );
+    assert_error_redirect(&page, CB, "invalid_request", Some(state), &relaxed.issuer, "public client, relaxed server");
     let page = b.authorize(&good.clone().set("code_challenge_method", "plain")).await;
-    assert_error_redirect(
-        &page,
-        CB,
-        "invalid_request",
-        Some(state),
-        &relaxed.issuer,
-        "plain, relaxed server",
-    );
+    assert_error_redirect(&page, CB, "invalid_request", Some(state), &relaxed.issuer, "plain, relaxed server");
 }
 
 /// `response_mode=form_post`: errors and codes in a self-submitting page whose
@@ -539,9 +340,7 @@ async fn form_post_answers_with_a_self_submitting_page(backend: Backend) {
     let client = confidential(&db);
     let b = Browser::new(&server);
     let p = pkce();
-    let good = code_request(&client.id, &p)
-        .set("state", NASTY_STATE)
-        .set("response_mode", "form_post");
+    let good = code_request(&client.id, &p).set("state", NASTY_STATE).set("response_mode", "form_post");
 
     // An error.
     let page = b.authorize(&good.clone().set("response_type", "token")).await;
@@ -564,14 +363,7 @@ async fn form_post_answers_with_a_self_submitting_page(backend: Backend) {
 
     // An invalid response_mode is answered in the query.
     let page = b.authorize(&good.clone().set("response_mode", "fragment")).await;
-    assert_error_redirect(
-        &page,
-        CB,
-        "invalid_request",
-        Some(NASTY_STATE),
-        &server.issuer,
-        "fragment",
-    );
+    assert_error_redirect(&page, CB, "invalid_request", Some(NASTY_STATE), &server.issuer, "fragment");
 
     // Success.
     let flow = b.follow_to_code(&good, &alice).await;
@@ -601,14 +393,8 @@ fn assert_form_post_page(page: &Page, what: &str) {
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(scripts[0].as_bytes()))
     });
     let script_src = csp_sources(&csp, "script-src").unwrap_or_else(|| panic!("{what}: no script-src in {csp}"));
-    assert!(
-        script_src.contains(&hash),
-        "{what}: script-src must list the script's hash {hash}: {csp}"
-    );
-    assert!(
-        !script_src.iter().any(|s| s == "'unsafe-inline'" || s == "*"),
-        "{what}: {csp}"
-    );
+    assert!(script_src.contains(&hash), "{what}: script-src must list the script's hash {hash}: {csp}");
+    assert!(!script_src.iter().any(|s| s == "'unsafe-inline'" || s == "*"), "{what}: {csp}");
 }
 
 /// The contents of each `<script>` element without a `src`.
@@ -641,49 +427,28 @@ async fn success_carries_code_state_and_iss(backend: Backend) {
     let flow = b.follow_to_code(&params, &alice).await;
     let last = flow.last.as_ref().unwrap();
     assert!(last.is_redirect(), "{}", last.describe());
-    assert!(
-        flow.location.starts_with(&format!("{CB}?")),
-        "query mode to the registered URI: {}",
-        flow.location
-    );
+    assert!(flow.location.starts_with(&format!("{CB}?")), "query mode to the registered URI: {}", flow.location);
     assert!(!flow.location.contains('#'));
     let code = flow.code();
     assert_eq!(code.len(), 43, "256 bits in base64url: {code}");
-    assert!(
-        code.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
-        "base64url: {code}"
-    );
+    assert!(code.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "base64url: {code}");
     assert_eq!(one(&flow.params, "state"), NASTY_STATE, "state byte for byte");
     assert_eq!(one(&flow.params, "iss"), server.issuer);
     assert!(get(&flow.params, "error").is_none());
-    assert!(
-        !database_contains(&db, &code).await,
-        "the code is stored only as a hash"
-    );
+    assert!(!database_contains(&db, &code).await, "the code is stored only as a hash");
 
     // A redirect URI with a query keeps it; successes and errors are appended.
     let tenant_uri = "https://app.example/cb?tenant=a";
     let tenant = create_client(&db, "Tenant", &["--redirect-uri", tenant_uri]);
-    let tp = code_request(&tenant.id, &p)
-        .set("redirect_uri", tenant_uri)
-        .set("state", "t");
+    let tp = code_request(&tenant.id, &p).set("redirect_uri", tenant_uri).set("state", "t");
     let flow = b.follow_to_code(&tp, &alice).await;
-    assert!(
-        flow.location.starts_with("https://app.example/cb?tenant=a&"),
-        "{}",
-        flow.location
-    );
+    assert!(flow.location.starts_with("https://app.example/cb?tenant=a&"), "{}", flow.location);
     assert_eq!(one(&flow.params, "tenant"), "a");
     assert_eq!(one(&flow.params, "state"), "t");
     assert_eq!(one(&flow.params, "iss"), server.issuer);
     let tcode = flow.code();
-    let res = token(
-        &server,
-        auth_of(&tenant),
-        &code_grant(&tcode, Some(&p.verifier)).set("redirect_uri", tenant_uri),
-    )
-    .await;
+    let res =
+        token(&server, auth_of(&tenant), &code_grant(&tcode, Some(&p.verifier)).set("redirect_uri", tenant_uri)).await;
     assert_eq!(res.status, 200, "{}", res.describe());
     let page = b.authorize(&tp.clone().set("response_type", "token")).await;
     let pairs = assert_error_redirect(
@@ -697,17 +462,10 @@ async fn success_carries_code_state_and_iss(backend: Backend) {
     assert_eq!(one(&pairs, "tenant"), "a");
 
     // redirect_uri may be omitted when exactly one is registered.
-    let flow = b
-        .follow_to_code(&params.clone().without("redirect_uri").set("state", "o"), &alice)
-        .await;
+    let flow = b.follow_to_code(&params.clone().without("redirect_uri").set("state", "o"), &alice).await;
     assert!(flow.location.starts_with(&format!("{CB}?")), "{}", flow.location);
     let code = flow.code();
-    let res = token(
-        &server,
-        auth_of(&client),
-        &code_grant(&code, Some(&p.verifier)).without("redirect_uri"),
-    )
-    .await;
+    let res = token(&server, auth_of(&client), &code_grant(&code, Some(&p.verifier)).without("redirect_uri")).await;
     assert_eq!(res.status, 200, "{}", res.describe());
 
     // POST /authorize works like GET, with a fresh browser (login and all).
@@ -731,10 +489,7 @@ async fn success_carries_code_state_and_iss(backend: Backend) {
         .set("acr_values", "urn:mace:incommon:iap:silver")
         .set("login_hint", "alice")
         .set("nonce", "n-0S6_WzA2Mj")
-        .set(
-            "claims",
-            r#"{"userinfo":{"email":{"essential":true}},"id_token":{"auth_time":null}}"#,
-        )
+        .set("claims", r#"{"userinfo":{"email":{"essential":true}},"id_token":{"auth_time":null}}"#)
         .set("display", "popup")
         .set("x_unknown", "ignored");
     let flow = b.follow_to_code(&extra, &alice).await;
@@ -747,9 +502,7 @@ async fn login_page_headers_cookie_and_hint(backend: Backend) {
     let client = confidential(&db);
     let b = Browser::new(&server);
     let p = pkce();
-    let page = b
-        .authorize(&code_request(&client.id, &p).set("login_hint", "alice"))
-        .await;
+    let page = b.authorize(&code_request(&client.id, &p).set("login_hint", "alice")).await;
     assert_eq!(page.status, 200, "{}", page.describe());
     assert!(page.is_login());
     assert_page_headers_with_form_action(&page, "login page", Some("https://app.example"));
@@ -761,39 +514,19 @@ async fn login_page_headers_cookie_and_hint(backend: Backend) {
     assert!(csrf.has("httponly"), "{}", csrf.raw);
     assert_eq!(csrf.attr("samesite").as_deref(), Some("lax"), "{}", csrf.raw);
     assert!(!csrf.value.is_empty());
-    assert_eq!(
-        page.input("csrf").as_deref(),
-        Some(csrf.value.as_str()),
-        "csrf field = cookie"
-    );
+    assert_eq!(page.input("csrf").as_deref(), Some(csrf.value.as_str()), "csrf field = cookie");
     assert_eq!(b.cookie("latchkey_csrf").as_deref(), Some(csrf.value.as_str()));
-    assert!(
-        page.set_cookie("latchkey_session").is_none(),
-        "no session before sign-in"
-    );
+    assert!(page.set_cookie("latchkey_session").is_none(), "no session before sign-in");
 
     // The form.
     assert_eq!(form_method(&page.body).as_deref(), Some("post"));
     let action = form_action(&page.body).expect("form action");
-    assert!(
-        action == "/login" || action == server.url("/login"),
-        "the login form posts to /login: {action}"
-    );
+    assert!(action == "/login" || action == server.url("/login"), "the login form posts to /login: {action}");
     assert!(!page.input("interaction").unwrap_or_default().is_empty());
-    assert_eq!(
-        page.input("username").as_deref(),
-        Some("alice"),
-        "login_hint prefills the username"
-    );
-    let password = elements(&page.body)
-        .into_iter()
-        .find(|e| e.attr("name") == Some("password"))
-        .unwrap();
+    assert_eq!(page.input("username").as_deref(), Some("alice"), "login_hint prefills the username");
+    let password = elements(&page.body).into_iter().find(|e| e.attr("name") == Some("password")).unwrap();
     assert_eq!(password.attr("type"), Some("password"));
-    assert!(
-        password.attr("value").is_none_or(str::is_empty),
-        "no password prefilled"
-    );
+    assert!(password.attr("value").is_none_or(str::is_empty), "no password prefilled");
 
     // Without a hint the username is empty.
     let page = b.authorize(&code_request(&client.id, &p)).await;
@@ -802,11 +535,7 @@ async fn login_page_headers_cookie_and_hint(backend: Backend) {
     // The stylesheet the pages use.
     let css = b.get(&server.url("/assets/latchkey.css")).await;
     assert_eq!(css.status, 200);
-    assert!(
-        css.header("content-type").unwrap_or_default().starts_with("text/css"),
-        "{:?}",
-        css.header("content-type")
-    );
+    assert!(css.header("content-type").unwrap_or_default().starts_with("text/css"), "{:?}", css.header("content-type"));
 }
 
 async fn failed_sign_ins_all_look_the_same(backend: Backend) {
@@ -825,11 +554,7 @@ async fn failed_sign_ins_all_look_the_same(backend: Backend) {
         ("unknown user", "nobody", PASSWORD),
         ("disabled user", bob.username.as_str(), bob.password.as_str()),
         ("empty password", "alice", ""),
-        (
-            "password with a trailing space",
-            "alice",
-            &format!("{PASSWORD} ") as &str,
-        ),
+        ("password with a trailing space", "alice", &format!("{PASSWORD} ") as &str),
     ] {
         let page = b.authorize(&params).await;
         let res = b.login(&page, user, pass).await;
@@ -848,11 +573,7 @@ async fn failed_sign_ins_all_look_the_same(backend: Backend) {
     }
     assert!(b.cookie("latchkey_session").is_none());
     for (what, body) in &normalized[1..] {
-        assert_eq!(
-            body, &normalized[0].1,
-            "the page for {what} differs from the one for {}",
-            normalized[0].0
-        );
+        assert_eq!(body, &normalized[0].1, "the page for {what} differs from the one for {}", normalized[0].0);
     }
 
     // The form shown again works.
@@ -891,10 +612,8 @@ async fn csrf_binds_the_form_to_the_browser_and_the_interaction(backend: Backend
     assert_ne!(ia, ib);
 
     let login = |i: &str, c: Option<&str>| {
-        let mut f = Params::new()
-            .set("interaction", i)
-            .set("username", &alice.username)
-            .set("password", &alice.password);
+        let mut f =
+            Params::new().set("interaction", i).set("username", &alice.username).set("password", &alice.password);
         if let Some(c) = c {
             f = f.set("csrf", c);
         }
@@ -933,15 +652,10 @@ async fn csrf_binds_the_form_to_the_browser_and_the_interaction(backend: Backend
     assert!(consent.is_consent(), "{}", consent.describe());
     let page_b = b.authorize(&params).await;
     let ci = consent.input("interaction").unwrap();
-    let cases = [
-        ("consent: csrf of another browser", page_b.input("csrf").unwrap()),
-        ("consent: wrong csrf", "x".to_string()),
-    ];
+    let cases =
+        [("consent: csrf of another browser", page_b.input("csrf").unwrap()), ("consent: wrong csrf", "x".to_string())];
     for (what, csrf) in &cases {
-        let form = Params::new()
-            .set("interaction", &ci)
-            .set("csrf", csrf)
-            .set("decision", "allow");
+        let form = Params::new().set("interaction", &ci).set("csrf", csrf).set("decision", "allow");
         let res = a.post_form("/consent", &form).await;
         assert_refused(&res, what);
     }
@@ -986,16 +700,8 @@ async fn follow_within(b: &Browser, mut page: Page) -> Page {
 }
 
 fn assert_refused(res: &Page, what: &str) {
-    assert!(
-        res.status.is_client_error(),
-        "{what}: must be refused with 4xx: {}",
-        res.describe()
-    );
-    assert!(
-        res.set_cookie("latchkey_session").is_none(),
-        "{what}: no session: {:?}",
-        res.header_all("set-cookie")
-    );
+    assert!(res.status.is_client_error(), "{what}: must be refused with 4xx: {}", res.describe());
+    assert!(res.set_cookie("latchkey_session").is_none(), "{what}: no session: {:?}", res.header_all("set-cookie"));
     if let Some(loc) = res.location() {
         assert!(!loc.contains("code="), "{what}: no code: {loc}");
     }
@@ -1010,18 +716,11 @@ async fn session_cookie_is_strict_and_stored_hashed(backend: Backend) {
     let p = pkce();
     let page = b.authorize(&code_request(&client.id, &p)).await;
     let res = b.login(&page, &alice.username, &alice.password).await;
-    assert!(
-        res.status.is_success() || res.is_redirect(),
-        "sign-in succeeded: {}",
-        res.describe()
-    );
+    assert!(res.status.is_success() || res.is_redirect(), "sign-in succeeded: {}", res.describe());
     let cookie = res
         .set_cookie("latchkey_session")
         .unwrap_or_else(|| panic!("no latchkey_session cookie: {:?}", res.header_all("set-cookie")));
-    assert!(
-        res.set_cookie("__Host-latchkey_session").is_none(),
-        "the __Host- name is for https issuers"
-    );
+    assert!(res.set_cookie("__Host-latchkey_session").is_none(), "the __Host- name is for https issuers");
     assert!(cookie.has("httponly"), "{}", cookie.raw);
     assert_eq!(cookie.attr("samesite").as_deref(), Some("lax"), "{}", cookie.raw);
     assert_eq!(cookie.attr("path").as_deref(), Some("/"), "{}", cookie.raw);
@@ -1031,10 +730,7 @@ async fn session_cookie_is_strict_and_stored_hashed(backend: Backend) {
     let entropy_ok = (v.len() >= 43 && v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'))
         || (v.len() >= 64 && v.bytes().all(|c| c.is_ascii_hexdigit()));
     assert!(entropy_ok, "256 random bits (base64url or hex): {v:?}");
-    assert!(
-        !database_contains(&db, v).await,
-        "the session id must be stored only as a hash"
-    );
+    assert!(!database_contains(&db, v).await, "the session id must be stored only as a hash");
 
     // The session is used: no login page for the next requests, for this or
     // another client.
@@ -1051,17 +747,13 @@ async fn session_cookie_is_strict_and_stored_hashed(backend: Backend) {
     // Another browser is not signed in; a forged session cookie is ignored.
     let other = Browser::new(&server);
     other.set_cookie("latchkey_session", "forged-forged-forged-forged-forged-forged-xx");
-    let page = other
-        .authorize(&code_request(&client.id, &p).set("prompt", "none").set("state", "f"))
-        .await;
+    let page = other.authorize(&code_request(&client.id, &p).set("prompt", "none").set("state", "f")).await;
     assert_error_redirect(&page, CB, "login_required", Some("f"), &server.issuer, "forged session");
     // The session cookie copied into another browser is the session (a bearer
     // credential): it works there, which is what the cookie flags protect.
     let copy = Browser::new(&server);
     copy.set_cookie("latchkey_session", v);
-    let page = copy
-        .authorize(&code_request(&client.id, &p).set("prompt", "none"))
-        .await;
+    let page = copy.authorize(&code_request(&client.id, &p).set("prompt", "none")).await;
     assert!(page.is_redirect(), "{}", page.describe());
     assert!(get(&query_pairs(&page.location().unwrap()), "code").is_some());
 }
@@ -1080,10 +772,7 @@ async fn prompt_none_outcomes(backend: Backend) {
     assert_error_redirect(&page, CB, "login_required", Some("s1"), &server.issuer, "no session");
 
     // Sign in and consent for client A; then client B has no consent yet.
-    let code = browser
-        .follow_to_code(&code_request(&a_client.id, &p), &alice)
-        .await
-        .code();
+    let code = browser.follow_to_code(&code_request(&a_client.id, &p), &alice).await.code();
     let alice_tokens = token(&server, auth_of(&a_client), &code_grant(&code, Some(&p.verifier))).await;
     assert_eq!(alice_tokens.status, 200, "{}", alice_tokens.describe());
     let alice_id_token = alice_tokens.json()["id_token"].as_str().unwrap().to_string();
@@ -1100,37 +789,21 @@ async fn prompt_none_outcomes(backend: Backend) {
 
     // id_token_hint: Alice's own hint works; Bob's gives login_required.
     let bob_browser = Browser::new(&server);
-    let code = bob_browser
-        .follow_to_code(&code_request(&a_client.id, &p), &bob)
-        .await
-        .code();
+    let code = bob_browser.follow_to_code(&code_request(&a_client.id, &p), &bob).await.code();
     let bob_tokens = token(&server, auth_of(&a_client), &code_grant(&code, Some(&p.verifier))).await;
     assert_eq!(bob_tokens.status, 200, "{}", bob_tokens.describe());
     let bob_id_token = bob_tokens.json()["id_token"].as_str().unwrap().to_string();
 
-    let page = browser
-        .authorize(&none(&a_client, "s4").set("id_token_hint", &alice_id_token))
-        .await;
+    let page = browser.authorize(&none(&a_client, "s4").set("id_token_hint", &alice_id_token)).await;
     assert!(page.is_redirect(), "{}", page.describe());
     assert!(
         get(&query_pairs(&page.location().unwrap()), "code").is_some(),
         "the hint names the signed-in user: {:?}",
         page.location()
     );
-    let page = browser
-        .authorize(&none(&a_client, "s5").set("id_token_hint", &bob_id_token))
-        .await;
-    assert_error_redirect(
-        &page,
-        CB,
-        "login_required",
-        Some("s5"),
-        &server.issuer,
-        "hint names another user",
-    );
-    let page = browser
-        .authorize(&none(&a_client, "s6").set("id_token_hint", "not.a.jwt"))
-        .await;
+    let page = browser.authorize(&none(&a_client, "s5").set("id_token_hint", &bob_id_token)).await;
+    assert_error_redirect(&page, CB, "login_required", Some("s5"), &server.issuer, "hint names another user");
+    let page = browser.authorize(&none(&a_client, "s6").set("id_token_hint", "not.a.jwt")).await;
     assert_error_redirect(&page, CB, "invalid_request", Some("s6"), &server.issuer, "bad hint");
 }
 
@@ -1144,14 +817,8 @@ async fn consent_is_remembered_per_user_client_and_scope(backend: Backend) {
     let req = |c: &TestClient, scope: &str| code_request(&c.id, &p).set("scope", scope);
     let browser = Browser::new(&server);
 
-    let flow = browser
-        .follow_to_code(&req(&a_client, "openid profile email"), &alice)
-        .await;
-    assert_eq!(
-        (flow.saw_login, flow.saw_consent),
-        (1, 1),
-        "first time: login and consent"
-    );
+    let flow = browser.follow_to_code(&req(&a_client, "openid profile email"), &alice).await;
+    assert_eq!((flow.saw_login, flow.saw_consent), (1, 1), "first time: login and consent");
     flow.code();
 
     // The consent page.
@@ -1163,10 +830,7 @@ async fn consent_is_remembered_per_user_client_and_scope(backend: Backend) {
     let action = form_action(&page.body).unwrap();
     assert!(action == "/consent" || action == server.url("/consent"), "{action}");
     let decisions = input_values(&page.body, "decision");
-    assert!(
-        decisions.contains(&"allow".to_string()) && decisions.contains(&"deny".to_string()),
-        "{decisions:?}"
-    );
+    assert!(decisions.contains(&"allow".to_string()) && decisions.contains(&"deny".to_string()), "{decisions:?}");
     assert!(page.body.contains("Test App"), "the client's name is shown");
 
     for (scope, consent_expected, what) in [
@@ -1187,16 +851,12 @@ async fn consent_is_remembered_per_user_client_and_scope(backend: Backend) {
             assert!(page.location().unwrap().starts_with(&format!("{CB}?")));
         }
     }
-    let flow = browser
-        .follow_to_code(&req(&a_client, "openid").set("prompt", "consent"), &alice)
-        .await;
+    let flow = browser.follow_to_code(&req(&a_client, "openid").set("prompt", "consent"), &alice).await;
     assert_eq!(flow.saw_consent, 1, "prompt=consent shows it again");
     flow.code();
 
     // Per client: B asks; deny gives access_denied with state and iss.
-    let page = browser
-        .authorize(&req(&b_client, "openid").set("state", NASTY_STATE))
-        .await;
+    let page = browser.authorize(&req(&b_client, "openid").set("state", NASTY_STATE)).await;
     assert!(page.is_consent(), "{}", page.describe());
     let res = browser.consent(&page, "deny").await;
     let res = follow_within(&browser, res).await;
@@ -1232,9 +892,7 @@ async fn reauthentication_prompt_login_select_account_max_age(backend: Backend) 
     browser.follow_to_code(&req, &alice).await.code();
     let old_session = browser.cookie("latchkey_session").expect("session cookie");
 
-    let flow = browser
-        .follow_to_code(&req.clone().set("max_age", "3600"), &alice)
-        .await;
+    let flow = browser.follow_to_code(&req.clone().set("max_age", "3600"), &alice).await;
     assert_eq!(flow.saw_login, 0, "a recent sign-in satisfies max_age=3600");
     flow.code();
 
@@ -1252,25 +910,14 @@ async fn reauthentication_prompt_login_select_account_max_age(backend: Backend) 
     assert_ne!(new_session, old_session, "signing in replaces the session");
     let stale = Browser::new(&server);
     stale.set_cookie("latchkey_session", &old_session);
-    let page = stale
-        .authorize(&req.clone().set("prompt", "none").set("state", "old"))
-        .await;
-    assert_error_redirect(
-        &page,
-        CB,
-        "login_required",
-        Some("old"),
-        &server.issuer,
-        "replaced session",
-    );
+    let page = stale.authorize(&req.clone().set("prompt", "none").set("state", "old")).await;
+    assert_error_redirect(&page, CB, "login_required", Some("old"), &server.issuer, "replaced session");
     let page = browser.authorize(&req.clone().set("prompt", "none")).await;
     assert!(page.is_redirect(), "{}", page.describe());
     assert!(get(&query_pairs(&page.location().unwrap()), "code").is_some());
 
     // prompt=login together with prompt=none is refused, not a silent pass.
-    let page = browser
-        .authorize(&req.clone().set("prompt", "none login").set("state", "nl"))
-        .await;
+    let page = browser.authorize(&req.clone().set("prompt", "none login").set("state", "nl")).await;
     assert_error_redirect(&page, CB, "invalid_request", Some("nl"), &server.issuer, "none+login");
 }
 
@@ -1284,18 +931,12 @@ async fn reflected_values_are_escaped(backend: Backend) {
     let raw_markers = ["<script>alert(1)", "<img src=x", "<b>App</b>"];
     let check = |page: &Page, what: &str| {
         for m in raw_markers {
-            assert!(
-                !page.body.contains(m),
-                "{what}: {m:?} reflected unescaped:\n{}",
-                page.body
-            );
+            assert!(!page.body.contains(m), "{what}: {m:?} reflected unescaped:\n{}", page.body);
         }
     };
 
     // login_hint on the login page.
-    let page = b
-        .authorize(&code_request(&client.id, &p).set("login_hint", xss).set("state", xss))
-        .await;
+    let page = b.authorize(&code_request(&client.id, &p).set("login_hint", xss).set("state", xss)).await;
     assert!(page.is_login(), "{}", page.describe());
     check(&page, "login page");
     assert_eq!(page.input("username").as_deref(), Some(xss), "escaped, not altered");
@@ -1311,11 +952,7 @@ async fn reflected_values_are_escaped(backend: Backend) {
     let res = follow_within(&b, res).await;
     assert!(res.is_consent(), "{}", res.describe());
     check(&res, "consent page");
-    assert!(
-        unescape(&res.body).contains(evil_name),
-        "the name is shown, escaped: {}",
-        res.body
-    );
+    assert!(unescape(&res.body).contains(evil_name), "the name is shown, escaped: {}", res.body);
 
     // The state in a form_post page.
     let page = b
@@ -1331,14 +968,11 @@ async fn reflected_values_are_escaped(backend: Backend) {
     assert_eq!(one(&hidden_fields(&page.body), "state"), xss);
 
     // client_id and redirect_uri on the phase-1 page.
-    let page = b
-        .authorize(&code_request(xss, &p).set("redirect_uri", &format!("https://evil.example/{xss}")))
-        .await;
+    let page = b.authorize(&code_request(xss, &p).set("redirect_uri", &format!("https://evil.example/{xss}"))).await;
     assert_phase1_page(&page, "phase-1 page");
     check(&page, "phase-1 page");
-    let page = b
-        .authorize(&code_request(&client.id, &p).set("redirect_uri", &format!("https://evil.example/{xss}")))
-        .await;
+    let page =
+        b.authorize(&code_request(&client.id, &p).set("redirect_uri", &format!("https://evil.example/{xss}"))).await;
     assert_phase1_page(&page, "phase-1 page (redirect_uri)");
     check(&page, "phase-1 page (redirect_uri)");
 }
@@ -1355,14 +989,7 @@ async fn https_issuer_uses_a_host_prefixed_secure_session_cookie(backend: Backen
     let p = pkce();
     let c = http();
     let page = Page::of(
-        c.get(format!(
-            "{}?{}",
-            server.url("/authorize"),
-            code_request(&client.id, &p).encode()
-        ))
-        .send()
-        .await
-        .unwrap(),
+        c.get(format!("{}?{}", server.url("/authorize"), code_request(&client.id, &p).encode())).send().await.unwrap(),
     )
     .await;
     assert!(page.is_login(), "{}", page.describe());
@@ -1373,11 +1000,7 @@ async fn https_issuer_uses_a_host_prefixed_secure_session_cookie(backend: Backen
         .find(|c| c.name.ends_with("latchkey_csrf"))
         .unwrap_or_else(|| panic!("no CSRF cookie: {:?}", page.header_all("set-cookie")));
     assert!(csrf.has("httponly"), "{}", csrf.raw);
-    assert!(
-        csrf.has("secure"),
-        "the CSRF cookie is Secure under https too: {}",
-        csrf.raw
-    );
+    assert!(csrf.has("secure"), "the CSRF cookie is Secure under https too: {}", csrf.raw);
     let form = Params::new()
         .set("interaction", &page.input("interaction").unwrap())
         .set("csrf", &page.input("csrf").unwrap())
@@ -1393,16 +1016,8 @@ async fn https_issuer_uses_a_host_prefixed_secure_session_cookie(backend: Backen
             .unwrap(),
     )
     .await;
-    assert!(
-        res.status.is_success() || res.is_redirect(),
-        "{}\nserver log:\n{}",
-        res.describe(),
-        server.log()
-    );
-    assert!(
-        res.set_cookie("latchkey_session").is_none(),
-        "only the prefixed name under https"
-    );
+    assert!(res.status.is_success() || res.is_redirect(), "{}\nserver log:\n{}", res.describe(), server.log());
+    assert!(res.set_cookie("latchkey_session").is_none(), "only the prefixed name under https");
     let session = res
         .set_cookie("__Host-latchkey_session")
         .unwrap_or_else(|| panic!("no __Host-latchkey_session: {:?}", res.header_all("set-cookie")));
@@ -1410,10 +1025,6 @@ async fn https_issuer_uses_a_host_prefixed_secure_session_cookie(backend: Backen
     assert!(session.has("httponly"), "{}", session.raw);
     assert_eq!(session.attr("samesite").as_deref(), Some("lax"), "{}", session.raw);
     assert_eq!(session.attr("path").as_deref(), Some("/"), "{}", session.raw);
-    assert!(
-        session.attr("domain").is_none(),
-        "__Host- cookies have no Domain: {}",
-        session.raw
-    );
+    assert!(session.attr("domain").is_none(), "__Host- cookies have no Domain: {}", session.raw);
     assert!(!database_contains(&db, &session.value).await);
 }

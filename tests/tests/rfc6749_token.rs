@@ -26,14 +26,8 @@ on_both_backends!(
 
 /// `grant_types_supported` from discovery.
 async fn supported_grants(server: &Server) -> Vec<String> {
-    let doc: Value = http()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value =
+        http().get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     doc["grant_types_supported"]
         .as_array()
         .map(|a| a.iter().filter_map(|g| g.as_str().map(String::from)).collect())
@@ -58,20 +52,11 @@ async fn basic_exchange_and_the_response(backend: Backend) {
     let code = code_for(&b, &params, &alice).await;
 
     let before = now();
-    let res = token(
-        &server,
-        Auth::Basic(&client.id, client.secret()),
-        &code_grant(&code, Some(&p.verifier)),
-    )
-    .await;
+    let res = token(&server, Auth::Basic(&client.id, client.secret()), &code_grant(&code, Some(&p.verifier))).await;
     assert_eq!(res.status, 200, "{}", res.describe());
     assert_eq!(res.header("cache-control").as_deref(), Some("no-store"));
     assert_eq!(res.header("pragma").as_deref(), Some("no-cache"));
-    assert!(
-        res.header("content-type")
-            .unwrap_or_default()
-            .starts_with("application/json")
-    );
+    assert!(res.header("content-type").unwrap_or_default().starts_with("application/json"));
     let body = res.json();
     assert_eq!(body["token_type"], "Bearer", "{body}");
     let expires_in = body["expires_in"].as_i64().expect("expires_in is an integer");
@@ -89,26 +74,17 @@ async fn basic_exchange_and_the_response(backend: Backend) {
     let at = verify_jwt(&server, access_token).await;
     assert_eq!(at["iss"], server.issuer.as_str());
     assert_eq!(at["sub"], alice.id.as_str());
-    assert!(
-        aud_contains(&at["aud"], &server.issuer),
-        "default audience is the issuer: {at}"
-    );
+    assert!(aud_contains(&at["aud"], &server.issuer), "default audience is the issuer: {at}");
     assert_eq!(at["client_id"], client.id.as_str());
     assert_eq!(scope_set(at["scope"].as_str().unwrap()), scope_set(SCOPES));
     let (iat, exp) = (at["iat"].as_i64().unwrap(), at["exp"].as_i64().unwrap());
     assert!((before - 5..=now() + 5).contains(&iat), "iat is now: {at}");
-    assert!(
-        (exp - iat - expires_in).abs() <= 1,
-        "exp - iat = expires_in: {at} vs {expires_in}"
-    );
+    assert!((exp - iat - expires_in).abs() <= 1, "exp - iat = expires_in: {at} vs {expires_in}");
     assert!(!at["jti"].as_str().unwrap_or_default().is_empty(), "{at}");
     let auth_time = at["auth_time"].as_i64().expect("auth_time");
     assert!(auth_time <= iat && auth_time > iat - 120, "{at}");
     assert!(at["acr"].is_string(), "acr: {at}");
-    assert!(
-        at["amr"].as_array().is_some_and(|a| a.iter().any(|m| m == "pwd")),
-        "amr contains pwd: {at}"
-    );
+    assert!(at["amr"].as_array().is_some_and(|a| a.iter().any(|m| m == "pwd")), "amr contains pwd: {at}");
 
     // The ID token.
     let (id_header, _) = jwt_parts(id_token);
@@ -137,12 +113,7 @@ async fn basic_exchange_and_the_response(backend: Backend) {
 
     // Each token has its own jti.
     let code = code_for(&b, &params, &alice).await;
-    let again = token(
-        &server,
-        Auth::Basic(&client.id, client.secret()),
-        &code_grant(&code, Some(&p.verifier)),
-    )
-    .await;
+    let again = token(&server, Auth::Basic(&client.id, client.secret()), &code_grant(&code, Some(&p.verifier))).await;
     assert_eq!(again.status, 200, "{}", again.describe());
     let at2 = jwt_parts(again.json()["access_token"].as_str().unwrap()).1;
     assert_ne!(at2["jti"], at["jti"]);
@@ -177,11 +148,7 @@ async fn basic_exchange_and_the_response(backend: Backend) {
 async fn client_authentication_methods_are_enforced(backend: Backend) {
     let Env { db, server, alice } = env(backend, &[]).await;
     let basic = confidential(&db);
-    let post = create_client(
-        &db,
-        "Post App",
-        &["--redirect-uri", CB, "--auth-method", "client_secret_post"],
-    );
+    let post = create_client(&db, "Post App", &["--redirect-uri", CB, "--auth-method", "client_secret_post"]);
     let public = public(&db);
     let b = Browser::new(&server);
     let p = pkce();
@@ -202,41 +169,25 @@ async fn client_authentication_methods_are_enforced(backend: Backend) {
         let res = token(&server, auth, &grant).await;
         assert_oauth_error(&res, 401, "invalid_client", what);
         if basic_used {
-            assert_eq!(
-                res.header("www-authenticate").as_deref(),
-                Some(realm),
-                "{what}: WWW-Authenticate"
-            );
+            assert_eq!(res.header("www-authenticate").as_deref(), Some(realm), "{what}: WWW-Authenticate");
         }
     }
     // Two methods at once.
     let both = token(
         &server,
         Auth::Basic(&basic.id, basic.secret()),
-        &grant
-            .clone()
-            .set("client_id", &basic.id)
-            .set("client_secret", basic.secret()),
+        &grant.clone().set("client_id", &basic.id).set("client_secret", basic.secret()),
     )
     .await;
     assert_oauth_error(&both, 400, "invalid_request", "basic and post at once");
     // Malformed Basic headers are refused, never a 500.
     for raw in ["not base64!!", "bm8tY29sb24=", ""] {
         let res = token(&server, Auth::BasicRaw(raw), &grant).await;
-        assert!(
-            matches!(res.status.as_u16(), 400 | 401),
-            "Basic {raw:?}: {}",
-            res.describe()
-        );
+        assert!(matches!(res.status.as_u16(), 400 | 401), "Basic {raw:?}: {}", res.describe());
         assert!(res.json().get("access_token").is_none());
     }
     let res = token(&server, Auth::Basic(&basic.id, basic.secret()), &grant).await;
-    assert_eq!(
-        res.status,
-        200,
-        "the code survived failed authentications: {}",
-        res.describe()
-    );
+    assert_eq!(res.status, 200, "the code survived failed authentications: {}", res.describe());
 
     // client_secret_post client.
     let code = code_for(&b, &code_request(&post.id, &p), &alice).await;
@@ -279,44 +230,21 @@ async fn grant_type_errors(backend: Backend) {
 
     let res = token(&server, auth, &Params::new().set("code", "x").set("redirect_uri", CB)).await;
     assert_oauth_error(&res, 400, "invalid_request", "missing grant_type");
-    for g in [
-        "password",
-        "implicit",
-        "urn:ietf:params:oauth:grant-type:device_code",
-        "bogus",
-    ] {
+    for g in ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "bogus"] {
         let res = token(
             &server,
             auth,
-            &Params::new()
-                .set("grant_type", g)
-                .set("username", "alice")
-                .set("password", PASSWORD),
+            &Params::new().set("grant_type", g).set("username", "alice").set("password", PASSWORD),
         )
         .await;
         assert_oauth_error(&res, 400, "unsupported_grant_type", g);
     }
     // A client not registered for the grant.
-    let res = token(
-        &server,
-        Auth::Basic(&machine.id, machine.secret()),
-        &code_grant("some-code", Some(&pkce().verifier)),
-    )
-    .await;
-    assert_oauth_error(
-        &res,
-        400,
-        "unauthorized_client",
-        "authorization_code for a client_credentials client",
-    );
-    let res = token(
-        &server,
-        auth,
-        &Params::new()
-            .set("grant_type", "refresh_token")
-            .set("refresh_token", "x"),
-    )
-    .await;
+    let res =
+        token(&server, Auth::Basic(&machine.id, machine.secret()), &code_grant("some-code", Some(&pkce().verifier)))
+            .await;
+    assert_oauth_error(&res, 400, "unauthorized_client", "authorization_code for a client_credentials client");
+    let res = token(&server, auth, &Params::new().set("grant_type", "refresh_token").set("refresh_token", "x")).await;
     // A grant the server implements (per discovery) but the client may not
     // use is unauthorized_client; one it does not implement is unknown.
     let expected = if supported_grants(&server).await.iter().any(|g| g == "refresh_token") {
@@ -332,14 +260,7 @@ async fn code_reuse_is_refused_and_revokes_the_tokens(backend: Backend) {
     let client = create_client(
         &db,
         "Offline",
-        &[
-            "--redirect-uri",
-            CB,
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-        ],
+        &["--redirect-uri", CB, "--grant-type", "authorization_code", "--grant-type", "refresh_token"],
     );
     let b = Browser::new(&server);
     let p = pkce();
@@ -359,10 +280,7 @@ async fn code_reuse_is_refused_and_revokes_the_tokens(backend: Backend) {
     let bearer = format!("Bearer {access}");
     let ui = userinfo_get(&server, Some(&bearer)).await;
     assert_eq!(ui.status, 200, "{}", ui.describe());
-    assert!(
-        !database_contains(&db, &refresh).await,
-        "refresh tokens are stored hashed"
-    );
+    assert!(!database_contains(&db, &refresh).await, "refresh tokens are stored hashed");
 
     let second = token(&server, auth, &grant).await;
     assert_oauth_error(&second, 400, "invalid_grant", "second use of a code");
@@ -372,14 +290,8 @@ async fn code_reuse_is_refused_and_revokes_the_tokens(backend: Backend) {
     let ui = userinfo_get(&server, Some(&bearer)).await;
     assert_invalid_token(&ui, "access token of a replayed code");
     let grants = supported_grants(&server).await;
-    let res = token(
-        &server,
-        auth,
-        &Params::new()
-            .set("grant_type", "refresh_token")
-            .set("refresh_token", &refresh),
-    )
-    .await;
+    let res =
+        token(&server, auth, &Params::new().set("grant_type", "refresh_token").set("refresh_token", &refresh)).await;
     assert_ne!(res.status, 200, "the refresh token is deleted: {}", res.describe());
     if grants.iter().any(|g| g == "refresh_token") {
         assert_oauth_error(&res, 400, "invalid_grant", "refresh token of a replayed code");
@@ -436,12 +348,7 @@ async fn concurrent_redemptions_succeed_exactly_once(backend: Backend) {
             _ => panic!("unexpected answer {status}: {json}"),
         }
     }
-    assert_eq!(
-        (ok, refused),
-        (1, 19),
-        "exactly one redemption wins; server log:\n{}",
-        tail(&server.log(), 40)
-    );
+    assert_eq!((ok, refused), (1, 19), "exactly one redemption wins; server log:\n{}", tail(&server.log(), 40));
     // The 19 others were second uses: the winner's tokens are revoked.
     let at = winner.unwrap()["access_token"].as_str().unwrap().to_string();
     let page = userinfo_get(&server, Some(&format!("Bearer {at}"))).await;
@@ -450,11 +357,7 @@ async fn concurrent_redemptions_succeed_exactly_once(backend: Backend) {
 
 async fn codes_are_bound_to_client_redirect_uri_and_verifier(backend: Backend) {
     let Env { db, server, alice } = env(backend, &[]).await;
-    let client = create_client(
-        &db,
-        "Two URIs",
-        &["--redirect-uri", CB, "--redirect-uri", "https://app.example/cb2"],
-    );
+    let client = create_client(&db, "Two URIs", &["--redirect-uri", CB, "--redirect-uri", "https://app.example/cb2"]);
     let other = confidential(&db);
     let public = public(&db);
     let b = Browser::new(&server);
@@ -464,28 +367,17 @@ async fn codes_are_bound_to_client_redirect_uri_and_verifier(backend: Backend) {
     let fresh = || code_for(&b, &req, &alice);
 
     let code = fresh().await;
-    let res = token(
-        &server,
-        auth,
-        &code_grant(&code, Some(&p.verifier)).set("redirect_uri", "https://app.example/cb2"),
-    )
-    .await;
+    let res =
+        token(&server, auth, &code_grant(&code, Some(&p.verifier)).set("redirect_uri", "https://app.example/cb2"))
+            .await;
     assert_oauth_error(&res, 400, "invalid_grant", "another registered redirect_uri");
     let code = fresh().await;
-    let res = token(
-        &server,
-        auth,
-        &code_grant(&code, Some(&p.verifier)).set("redirect_uri", "https://app.example/cb/"),
-    )
-    .await;
+    let res =
+        token(&server, auth, &code_grant(&code, Some(&p.verifier)).set("redirect_uri", "https://app.example/cb/"))
+            .await;
     assert_oauth_error(&res, 400, "invalid_grant", "near-miss redirect_uri");
     let code = fresh().await;
-    let res = token(
-        &server,
-        auth,
-        &code_grant(&code, Some(&p.verifier)).without("redirect_uri"),
-    )
-    .await;
+    let res = token(&server, auth, &code_grant(&code, Some(&p.verifier)).without("redirect_uri")).await;
     assert!(
         res.status == 400 && matches!(res.json()["error"].as_str(), Some("invalid_grant" | "invalid_request")),
         "redirect_uri was sent with the request, so it is required: {}",
@@ -510,12 +402,7 @@ async fn codes_are_bound_to_client_redirect_uri_and_verifier(backend: Backend) {
     let res = token(&server, auth_of(&public), &grant).await;
     assert_oauth_error(&res, 400, "invalid_grant", "another (public) client's code");
     let res = token(&server, auth, &grant).await;
-    assert_eq!(
-        res.status,
-        200,
-        "the code still works for its client: {}",
-        res.describe()
-    );
+    assert_eq!(res.status, 200, "the code still works for its client: {}", res.describe());
 
     // A public client's code at a confidential client.
     let code = code_for(&b, &code_request(&public.id, &p), &alice).await;
@@ -531,9 +418,7 @@ async fn verifier_for_a_code_without_challenge(backend: Backend) {
     let client = confidential(&db);
     let b = Browser::new(&server);
     let p = pkce();
-    let params = code_request(&client.id, &p)
-        .without("code_challenge")
-        .without("code_challenge_method");
+    let params = code_request(&client.id, &p).without("code_challenge").without("code_challenge_method");
     let code = code_for(&b, &params, &alice).await;
     let res = token(&server, auth_of(&client), &code_grant(&code, Some(&p.verifier))).await;
     assert_oauth_error(&res, 400, "invalid_grant", "code_verifier for a code without challenge");
@@ -580,32 +465,14 @@ async fn refresh_token_only_with_offline_access_and_the_grant(backend: Backend) 
     let with_grant = create_client(
         &db,
         "Offline",
-        &[
-            "--redirect-uri",
-            CB,
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-        ],
+        &["--redirect-uri", CB, "--grant-type", "authorization_code", "--grant-type", "refresh_token"],
     );
-    let without_grant = create_client(
-        &db,
-        "No refresh",
-        &["--redirect-uri", CB, "--scope", "openid profile offline_access"],
-    );
+    let without_grant =
+        create_client(&db, "No refresh", &["--redirect-uri", CB, "--scope", "openid profile offline_access"]);
     let public_offline = create_client(
         &db,
         "Public offline",
-        &[
-            "--redirect-uri",
-            CB,
-            "--public",
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-        ],
+        &["--redirect-uri", CB, "--public", "--grant-type", "authorization_code", "--grant-type", "refresh_token"],
     );
     let b = Browser::new(&server);
 
@@ -646,36 +513,12 @@ async fn malformed_bodies_are_invalid_request(backend: Backend) {
     let form = "application/x-www-form-urlencoded";
     let cases: Vec<(&str, Option<&'static str>, Vec<u8>)> = vec![
         ("JSON body", Some("application/json"), json_body),
-        (
-            "form body sent as text/plain",
-            Some("text/plain"),
-            grant.encode().into_bytes(),
-        ),
+        ("form body sent as text/plain", Some("text/plain"), grant.encode().into_bytes()),
         ("form body without content type", None, grant.encode().into_bytes()),
-        (
-            "code twice",
-            Some(form),
-            grant.clone().add("code", &code).encode().into_bytes(),
-        ),
-        (
-            "grant_type twice",
-            Some(form),
-            grant
-                .clone()
-                .add("grant_type", "authorization_code")
-                .encode()
-                .into_bytes(),
-        ),
-        (
-            "code_verifier twice",
-            Some(form),
-            grant.clone().add("code_verifier", &p.verifier).encode().into_bytes(),
-        ),
-        (
-            "redirect_uri twice",
-            Some(form),
-            grant.clone().add("redirect_uri", CB).encode().into_bytes(),
-        ),
+        ("code twice", Some(form), grant.clone().add("code", &code).encode().into_bytes()),
+        ("grant_type twice", Some(form), grant.clone().add("grant_type", "authorization_code").encode().into_bytes()),
+        ("code_verifier twice", Some(form), grant.clone().add("code_verifier", &p.verifier).encode().into_bytes()),
+        ("redirect_uri twice", Some(form), grant.clone().add("redirect_uri", CB).encode().into_bytes()),
     ];
     for (what, ct, body) in cases {
         let res = send(ct, body).await;
@@ -683,18 +526,9 @@ async fn malformed_bodies_are_invalid_request(backend: Backend) {
     }
     // Broken encodings: refused, never a 500.
     for (what, body) in [
-        (
-            "bad percent escape",
-            b"grant_type=authorization_code&code=%zz&redirect_uri=x".to_vec(),
-        ),
-        (
-            "invalid UTF-8",
-            b"grant_type=authorization_code&code=\xff\xfe&redirect_uri=x".to_vec(),
-        ),
-        (
-            "percent-encoded invalid UTF-8",
-            b"grant_type=authorization_code&code=%FF%FE".to_vec(),
-        ),
+        ("bad percent escape", b"grant_type=authorization_code&code=%zz&redirect_uri=x".to_vec()),
+        ("invalid UTF-8", b"grant_type=authorization_code&code=\xff\xfe&redirect_uri=x".to_vec()),
+        ("percent-encoded invalid UTF-8", b"grant_type=authorization_code&code=%FF%FE".to_vec()),
         ("no equals signs", b"grant_type&code&redirect_uri".to_vec()),
         ("empty body", Vec::new()),
     ] {
@@ -720,14 +554,7 @@ async fn access_token_audience_is_configurable(backend: Backend) {
     assert!(aud_contains(&claims["aud"], api), "{claims}");
     assert!(!aud_contains(&claims["aud"], &server.issuer), "{claims}");
     // What a resource server does: verify signature, issuer and audience.
-    let jwks: jsonwebtoken::jwk::JwkSet = http()
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = http().get(server.url("/jwks")).send().await.unwrap().json().await.unwrap();
     let kid = jsonwebtoken::decode_header(at).unwrap().kid.unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);

@@ -20,14 +20,7 @@ async fn token_mode_requires_the_initial_access_token(backend: Backend) {
     assert_eq!(res.status(), 404, "closed: the endpoint does not exist");
 
     let server = Server::start(&db, &[("LATCHKEY_REGISTRATION_TOKEN", TOKEN)]).await;
-    let doc: Value = c
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = c.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(
         doc["registration_endpoint"],
         server.url("/register").as_str(),
@@ -52,13 +45,7 @@ async fn token_mode_requires_the_initial_access_token(backend: Backend) {
     }
     assert_eq!(cli_json(&db, &["client", "list"]), json!([]));
 
-    let res = c
-        .post(server.url("/register"))
-        .bearer_auth(TOKEN)
-        .json(&meta)
-        .send()
-        .await
-        .unwrap();
+    let res = c.post(server.url("/register")).bearer_auth(TOKEN).json(&meta).send().await.unwrap();
     assert_eq!(res.status(), 201);
     // The scheme is case-insensitive.
     let res = c
@@ -89,10 +76,7 @@ async fn registers_confidential_and_public_clients(backend: Backend) {
         "software_id": "4NRB1-0XZABZI9E6-5SM3R",
         "an_unknown_member": {"is": "ignored"},
     });
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let res = c.post(server.url("/register")).json(&meta).send().await.unwrap();
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -125,19 +109,8 @@ async fn registers_confidential_and_public_clients(backend: Backend) {
     assert_eq!(shown["dynamically_registered"], true);
 
     let public = json!({"redirect_uris": ["com.example.app:/oauth2redirect"], "token_endpoint_auth_method": "none", "client_name": "Native"});
-    let body: Value = c
-        .post(server.url("/register"))
-        .json(&public)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        body.get("client_secret").is_none(),
-        "public clients get no secret: {body}"
-    );
+    let body: Value = c.post(server.url("/register")).json(&public).send().await.unwrap().json().await.unwrap();
+    assert!(body.get("client_secret").is_none(), "public clients get no secret: {body}");
     assert!(body.get("client_secret_expires_at").is_none());
     assert_eq!(body["token_endpoint_auth_method"], "none");
 
@@ -161,36 +134,15 @@ async fn invalid_metadata_gets_rfc_errors(backend: Backend) {
     let server = Server::start(&db, &[("LATCHKEY_REGISTRATION_MODE", "open")]).await;
     let c = http();
     let cases = [
-        (
-            json!({"redirect_uris": ["https://app.example/cb#frag"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            json!({"redirect_uris": ["http://app.example/cb"]}),
-            "invalid_redirect_uri",
-        ),
+        (json!({"redirect_uris": ["https://app.example/cb#frag"]}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": ["http://app.example/cb"]}), "invalid_redirect_uri"),
         (json!({"redirect_uris": ["/relative"]}), "invalid_redirect_uri"),
-        (
-            json!({"redirect_uris": ["javascript:alert(document.cookie)"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            json!({"redirect_uris": ["https://u:p@app.example/cb"]}),
-            "invalid_redirect_uri",
-        ),
+        (json!({"redirect_uris": ["javascript:alert(document.cookie)"]}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": ["https://u:p@app.example/cb"]}), "invalid_redirect_uri"),
         (json!({}), "invalid_redirect_uri"),
-        (
-            json!({"redirect_uris": "https://app.example/cb"}),
-            "invalid_client_metadata",
-        ),
-        (
-            json!({"redirect_uris": ["https://app.example/cb"], "grant_types": ["implicit"]}),
-            "invalid_client_metadata",
-        ),
-        (
-            json!({"redirect_uris": ["https://app.example/cb"], "response_types": ["token"]}),
-            "invalid_client_metadata",
-        ),
+        (json!({"redirect_uris": "https://app.example/cb"}), "invalid_client_metadata"),
+        (json!({"redirect_uris": ["https://app.example/cb"], "grant_types": ["implicit"]}), "invalid_client_metadata"),
+        (json!({"redirect_uris": ["https://app.example/cb"], "response_types": ["token"]}), "invalid_client_metadata"),
         (
             json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
             "invalid_client_metadata",
@@ -207,10 +159,7 @@ async fn invalid_metadata_gets_rfc_errors(backend: Backend) {
             json!({"redirect_uris": ["https://app.example/cb"], "client_name": "x".repeat(500)}),
             "invalid_client_metadata",
         ),
-        (
-            json!({"redirect_uris": ["https://app.example/cb"], "scope": 42}),
-            "invalid_client_metadata",
-        ),
+        (json!({"redirect_uris": ["https://app.example/cb"], "scope": 42}), "invalid_client_metadata"),
         (
             json!({"redirect_uris": ["https://app.example/cb"], "jwks_uri": "https://app.example/jwks"}),
             "invalid_client_metadata",
@@ -235,13 +184,7 @@ async fn invalid_metadata_gets_rfc_errors(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
-    let res = c
-        .post(server.url("/register"))
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = c.post(server.url("/register")).header("content-type", "text/plain").body("{}").send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_request");
     let huge = json!({"redirect_uris": ["https://app.example/cb"], "client_name": "x".repeat(80_000)});

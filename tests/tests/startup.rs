@@ -43,10 +43,7 @@ fn serve_expecting_failure(env: &[(&str, &str)]) -> (i32, String) {
     let out = child.wait_with_output().unwrap();
     // Nothing may have listened: the port is still free.
     assert!(std::net::TcpListener::bind(&listen).is_ok());
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -56,57 +53,22 @@ fn invalid_config_stops_startup_with_a_message_naming_the_key() {
     let unreadable = unreadable.to_str().unwrap();
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
     let cases: &[Case] = &[
-        (
-            &[("LATCHKEY_ISSUER", "https://id.example.com/?tenant=1")],
-            "issuer",
-            "query",
-        ),
-        (
-            &[("LATCHKEY_ISSUER", "https://id.example.com#top")],
-            "issuer",
-            "fragment",
-        ),
+        (&[("LATCHKEY_ISSUER", "https://id.example.com/?tenant=1")], "issuer", "query"),
+        (&[("LATCHKEY_ISSUER", "https://id.example.com#top")], "issuer", "fragment"),
         (&[("LATCHKEY_ISSUER", "http://id.example.com")], "issuer", "plain http"),
-        (
-            &[("LATCHKEY_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")],
-            "database_url",
-            "cannot open",
-        ),
-        (
-            &[("LATCHKEY_DATABASE_URL", "mysql://x@y/z")],
-            "database_url",
-            "not supported",
-        ),
-        (
-            &[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", unreadable)],
-            "keys.encryption_key_file",
-            "cannot read",
-        ),
+        (&[("LATCHKEY_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")], "database_url", "cannot open"),
+        (&[("LATCHKEY_DATABASE_URL", "mysql://x@y/z")], "database_url", "not supported"),
+        (&[("LATCHKEY_KEYS_ENCRYPTION_KEY_FILE", unreadable)], "keys.encryption_key_file", "cannot read"),
         (&[("LATCHKEY_LISTEN", "not-an-address")], "listen", "not an address"),
         (&[("LATCHKEY_KEYS_RSA_BITS", "512")], "keys.rsa_bits", "not supported"),
-        (
-            &[("LATCHKEY_REGISTRATION_MODE", "token")],
-            "registration.mode",
-            "initial_access_token",
-        ),
-        (
-            &[("LATCHKEY_REDIS_URL", "redis://127.0.0.1:6379")],
-            "redis_url",
-            "not supported",
-        ),
-        (
-            &[("LATCHKEY_CONFIG", "/nonexistent/latchkey.toml")],
-            "config",
-            "cannot read",
-        ),
+        (&[("LATCHKEY_REGISTRATION_MODE", "token")], "registration.mode", "initial_access_token"),
+        (&[("LATCHKEY_REDIS_URL", "redis://127.0.0.1:6379")], "redis_url", "not supported"),
+        (&[("LATCHKEY_CONFIG", "/nonexistent/latchkey.toml")], "config", "cannot read"),
     ];
     for (env, key, needle) in cases {
         let (code, stderr) = serve_expecting_failure(env);
         assert_ne!(code, 0, "{env:?}");
-        assert!(
-            stderr.contains(&format!("`{key}`")),
-            "{env:?} must name {key}: {stderr}"
-        );
+        assert!(stderr.contains(&format!("`{key}`")), "{env:?} must name {key}: {stderr}");
         assert!(stderr.contains(needle), "{env:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
@@ -132,34 +94,16 @@ async fn zero_setup_default_runs_on_embedded_sqlite() {
             cmd.env_remove(k);
         }
     }
-    let mut child = cmd
-        .current_dir(dir.path())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        cmd.current_dir(dir.path()).arg("serve").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let client = http();
     let up = eventually(Duration::from_secs(30), || {
         let client = client.clone();
-        async move {
-            client
-                .get("http://127.0.0.1:8080/readyz")
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
+        async move { client.get("http://127.0.0.1:8080/readyz").send().await.is_ok_and(|r| r.status() == 200) }
     })
     .await;
     let doc: Value = if up {
-        client
-            .get("http://127.0.0.1:8080/.well-known/openid-configuration")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        client.get("http://127.0.0.1:8080/.well-known/openid-configuration").send().await.unwrap().json().await.unwrap()
     } else {
         Value::Null
     };
@@ -167,10 +111,7 @@ async fn zero_setup_default_runs_on_embedded_sqlite() {
     let status = child.wait().unwrap();
     assert!(up, "the default server did not answer on 127.0.0.1:8080");
     assert_eq!(doc["issuer"], "http://localhost:8080");
-    assert!(
-        dir.path().join("data/latchkey.db").exists(),
-        "SQLite file created under ./data"
-    );
+    assert!(dir.path().join("data/latchkey.db").exists(), "SQLite file created under ./data");
     assert!(status.success(), "SIGTERM exits cleanly: {status}");
 }
 

@@ -224,27 +224,16 @@ impl Page {
         let headers = res.headers().clone();
         let url = res.url().to_string();
         let body = res.text().await.unwrap_or_default();
-        Page {
-            status,
-            headers,
-            body,
-            url,
-        }
+        Page { status, headers, body, url }
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
 
     /// Every value of a header (joined lists are not split).
     pub fn header_all(&self, name: &str) -> Vec<String> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect()
+        self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect()
     }
 
     pub fn location(&self) -> Option<String> {
@@ -262,18 +251,12 @@ impl Page {
 
     /// The `Set-Cookie` header that sets `name`, if any.
     pub fn set_cookie(&self, name: &str) -> Option<SetCookie> {
-        self.header_all("set-cookie")
-            .into_iter()
-            .map(|raw| SetCookie::parse(&raw))
-            .find(|c| c.name == name)
+        self.header_all("set-cookie").into_iter().map(|raw| SetCookie::parse(&raw)).find(|c| c.name == name)
     }
 
     /// Every cookie name this response sets.
     pub fn set_cookie_names(&self) -> Vec<String> {
-        self.header_all("set-cookie")
-            .into_iter()
-            .map(|raw| SetCookie::parse(&raw).name)
-            .collect()
+        self.header_all("set-cookie").into_iter().map(|raw| SetCookie::parse(&raw).name).collect()
     }
 
     /// The value of the first `<input>`/`<button>` named `name`.
@@ -286,9 +269,7 @@ impl Page {
     }
 
     pub fn is_consent(&self) -> bool {
-        elements(&self.body)
-            .iter()
-            .any(|e| e.attr("name") == Some("decision") && e.attr("value") == Some("allow"))
+        elements(&self.body).iter().any(|e| e.attr("name") == Some("decision") && e.attr("value") == Some("allow"))
     }
 
     /// The `form_post` page: a form to somewhere else than our own pages.
@@ -346,9 +327,7 @@ impl SetCookie {
     /// The value of attribute `name` (lower-cased).
     pub fn attr(&self, name: &str) -> Option<String> {
         let prefix = format!("{}=", name.to_ascii_lowercase());
-        self.attrs
-            .iter()
-            .find_map(|a| a.strip_prefix(&prefix).map(String::from))
+        self.attrs.iter().find_map(|a| a.strip_prefix(&prefix).map(String::from))
     }
 
     /// Whether this header deletes the cookie.
@@ -379,19 +358,14 @@ pub fn elements(html: &str) -> Vec<Element> {
     let mut i = 0;
     while let Some(off) = lower[i..].find('<') {
         let start = i + off + 1;
-        let name_end = lower[start..]
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .map_or(lower.len(), |n| start + n);
+        let name_end = lower[start..].find(|c: char| !c.is_ascii_alphanumeric()).map_or(lower.len(), |n| start + n);
         let tag = &lower[start..name_end];
         i = name_end.max(start);
         if !matches!(tag, "input" | "button" | "form") {
             continue;
         }
         let (attrs, end) = parse_attrs(html, name_end);
-        out.push(Element {
-            tag: tag.to_string(),
-            attrs,
-        });
+        out.push(Element { tag: tag.to_string(), attrs });
         i = end;
     }
     out
@@ -468,18 +442,12 @@ pub fn input_values(html: &str, name: &str) -> Vec<String> {
 
 /// The `action` of the first `<form>`.
 pub fn form_action(html: &str) -> Option<String> {
-    elements(html)
-        .into_iter()
-        .find(|e| e.tag == "form")
-        .and_then(|e| e.attr("action").map(String::from))
+    elements(html).into_iter().find(|e| e.tag == "form").and_then(|e| e.attr("action").map(String::from))
 }
 
 /// The `method` of the first `<form>`, lower-cased.
 pub fn form_method(html: &str) -> Option<String> {
-    elements(html)
-        .into_iter()
-        .find(|e| e.tag == "form")
-        .and_then(|e| e.attr("method").map(|m| m.to_ascii_lowercase()))
+    elements(html).into_iter().find(|e| e.tag == "form").and_then(|e| e.attr("method").map(|m| m.to_ascii_lowercase()))
 }
 
 /// The hidden inputs of the page's form, as (name, value) pairs.
@@ -487,12 +455,7 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     elements(html)
         .into_iter()
         .filter(|e| e.tag == "input" && e.attr("type").is_some_and(|t| t.eq_ignore_ascii_case("hidden")))
-        .filter_map(|e| {
-            Some((
-                e.attr("name")?.to_string(),
-                e.attr("value").unwrap_or_default().to_string(),
-            ))
-        })
+        .filter_map(|e| Some((e.attr("name")?.to_string(), e.attr("value").unwrap_or_default().to_string())))
         .collect()
 }
 
@@ -567,10 +530,7 @@ pub fn csp_directives(csp: &str) -> Vec<(String, Vec<String>)> {
 }
 
 pub fn csp_sources(csp: &str, directive: &str) -> Option<Vec<String>> {
-    csp_directives(csp)
-        .into_iter()
-        .find(|(n, _)| n == directive)
-        .map(|(_, s)| s)
+    csp_directives(csp).into_iter().find(|(n, _)| n == directive).map(|(_, s)| s)
 }
 
 /// The headers every page carries (contract, "Pages").
@@ -587,9 +547,7 @@ pub fn assert_page_headers(page: &Page, what: &str) {
     );
     let ct = page.header("content-type").unwrap_or_default();
     assert!(ct.starts_with("text/html"), "{what}: content-type {ct:?}");
-    let csp = page
-        .header("content-security-policy")
-        .unwrap_or_else(|| panic!("{what}: no Content-Security-Policy"));
+    let csp = page.header("content-security-policy").unwrap_or_else(|| panic!("{what}: no Content-Security-Policy"));
     assert_eq!(
         csp_sources(&csp, "default-src"),
         Some(vec!["'none'".to_string()]),
@@ -608,10 +566,7 @@ pub fn assert_page_headers_with_form_action(page: &Page, what: &str, redirect_or
     assert_page_headers(page, what);
     let csp = page.header("content-security-policy").unwrap();
     let sources = csp_sources(&csp, "form-action").unwrap_or_else(|| panic!("{what}: no form-action in {csp:?}"));
-    assert!(
-        sources.iter().any(|s| s == "'self'"),
-        "{what}: form-action 'self' in {csp:?}"
-    );
+    assert!(sources.iter().any(|s| s == "'self'"), "{what}: form-action 'self' in {csp:?}");
     if let Some(origin) = redirect_origin {
         assert!(
             sources.iter().any(|s| s.trim_end_matches('/') == origin),
@@ -624,8 +579,7 @@ pub fn assert_page_headers_with_form_action(page: &Page, what: &str, redirect_or
 pub fn assert_description_charset(desc: &str, what: &str) {
     assert!(!desc.is_empty(), "{what}: empty error_description");
     assert!(
-        desc.bytes()
-            .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+        desc.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
         "{what}: error_description has characters RFC 6749 forbids: {desc:?}"
     );
 }
@@ -634,34 +588,19 @@ pub fn assert_description_charset(desc: &str, what: &str) {
 /// form or script that could send the browser anywhere.
 pub fn assert_phase1_page(page: &Page, what: &str) {
     assert_eq!(page.status, 400, "{what}: {}", page.describe());
-    assert!(
-        page.location().is_none(),
-        "{what}: a phase-1 error must not redirect, Location = {:?}",
-        page.location()
-    );
+    assert!(page.location().is_none(), "{what}: a phase-1 error must not redirect, Location = {:?}", page.location());
     let ct = page.header("content-type").unwrap_or_default();
     assert!(ct.starts_with("text/html"), "{what}: content-type {ct:?}");
     let lower = page.body.to_ascii_lowercase();
-    assert!(
-        !lower.contains("<form"),
-        "{what}: the error page must not carry a form: {}",
-        page.body
-    );
-    assert!(
-        !lower.contains("<script"),
-        "{what}: the error page must not carry a script: {}",
-        page.body
-    );
+    assert!(!lower.contains("<form"), "{what}: the error page must not carry a form: {}", page.body);
+    assert!(!lower.contains("<script"), "{what}: the error page must not carry a script: {}", page.body);
     assert!(!lower.contains("http-equiv"), "{what}: no meta refresh: {}", page.body);
     assert_page_headers(page, what);
     if let Some(csp) = page.header("content-security-policy")
         && let Some(sources) = csp_sources(&csp, "form-action")
     {
         for s in &sources {
-            assert!(
-                s == "'self'" || s == "'none'",
-                "{what}: a phase-1 page allows form-action {s} ({csp})"
-            );
+            assert!(s == "'self'" || s == "'none'", "{what}: a phase-1 page allows form-action {s} ({csp})");
         }
     }
 }
@@ -676,17 +615,10 @@ pub fn assert_error_redirect(
     issuer: &str,
     what: &str,
 ) -> Vec<(String, String)> {
-    assert!(
-        page.is_redirect(),
-        "{what}: expected a 302/303 redirect with error={error}, got {}",
-        page.describe()
-    );
+    assert!(page.is_redirect(), "{what}: expected a 302/303 redirect with error={error}, got {}", page.describe());
     let loc = page.location().unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
-    assert!(
-        loc.starts_with(&format!("{base}{sep}")),
-        "{what}: redirect must go to {base} (query mode), got {loc}"
-    );
+    assert!(loc.starts_with(&format!("{base}{sep}")), "{what}: redirect must go to {base} (query mode), got {loc}");
     assert!(!loc.contains('#'), "{what}: no fragment in {loc}");
     let pairs = query_pairs(&loc);
     assert_eq!(one(&pairs, "error"), error, "{what}: {loc}");
@@ -718,11 +650,7 @@ impl Browser {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Browser {
-            http,
-            jar,
-            issuer: server.issuer.clone(),
-        }
+        Browser { http, jar, issuer: server.issuer.clone() }
     }
 
     fn url(&self, path: &str) -> String {
@@ -868,11 +796,7 @@ pub struct Flow {
 
 impl Flow {
     pub fn code(&self) -> String {
-        assert!(
-            get(&self.params, "error").is_none(),
-            "the flow ended in an error: {:?}",
-            self.params
-        );
+        assert!(get(&self.params, "error").is_none(), "the flow ended in an error: {:?}", self.params);
         one(&self.params, "code")
     }
 
@@ -904,10 +828,7 @@ pub fn form_urlencode(s: &str) -> String {
 }
 
 pub fn basic_header(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", form_urlencode(id), form_urlencode(secret)))
-    )
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", form_urlencode(id), form_urlencode(secret))))
 }
 
 /// `POST /token` with `form` plus the client authentication.
@@ -921,22 +842,13 @@ pub async fn token(server: &Server, auth: Auth<'_>, form: &Params) -> Page {
         Auth::None(id) => form = form.set("client_id", id),
         Auth::Nothing => {}
     }
-    Page::of(
-        req.header("content-type", "application/x-www-form-urlencoded")
-            .body(form.encode())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    Page::of(req.header("content-type", "application/x-www-form-urlencoded").body(form.encode()).send().await.unwrap())
+        .await
 }
 
 /// The `authorization_code` grant body.
 pub fn code_grant(code: &str, verifier: Option<&str>) -> Params {
-    let mut p = Params::new()
-        .set("grant_type", "authorization_code")
-        .set("code", code)
-        .set("redirect_uri", CB);
+    let mut p = Params::new().set("grant_type", "authorization_code").set("code", code).set("redirect_uri", CB);
     if let Some(v) = verifier {
         p = p.set("code_verifier", v);
     }
@@ -956,11 +868,7 @@ pub fn auth_of(client: &TestClient) -> Auth<'_> {
 pub fn assert_oauth_error(page: &Page, status: u16, error: &str, what: &str) -> Value {
     assert_eq!(page.status, status, "{what}: {}", page.describe());
     let ct = page.header("content-type").unwrap_or_default();
-    assert!(
-        ct.starts_with("application/json"),
-        "{what}: content-type {ct:?}: {}",
-        page.body
-    );
+    assert!(ct.starts_with("application/json"), "{what}: content-type {ct:?}: {}", page.body);
     let body = page.json();
     assert_eq!(body["error"], error, "{what}: {body}");
     if let Some(d) = body.get("error_description") {
@@ -1000,20 +908,11 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
 /// Verifies `token` with nothing but the served JWKS (independent JOSE
 /// library), checking `iss`; returns the claims.
 pub async fn verify_jwt(server: &Server, token: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = http()
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = http().get(server.url("/jwks")).send().await.unwrap().json().await.unwrap();
     let header = jsonwebtoken::decode_header(token).expect("JWT header");
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
     let kid = header.kid.expect("kid in the header");
-    let jwk = jwks
-        .find(&kid)
-        .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
+    let jwk = jwks.find(&kid).unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_issuer(&[&server.issuer]);
@@ -1043,18 +942,14 @@ pub async fn userinfo_get(server: &Server, authorization: Option<&str>) -> Page 
 
 /// `WWW-Authenticate` of a UserInfo error.
 pub fn www_authenticate(page: &Page) -> String {
-    page.header("www-authenticate")
-        .unwrap_or_else(|| panic!("no WWW-Authenticate: {}", page.describe()))
+    page.header("www-authenticate").unwrap_or_else(|| panic!("no WWW-Authenticate: {}", page.describe()))
 }
 
 /// A UserInfo refusal: 401 and `Bearer error="invalid_token"`.
 pub fn assert_invalid_token(page: &Page, what: &str) {
     assert_eq!(page.status, 401, "{what}: {}", page.describe());
     let www = www_authenticate(page);
-    assert!(
-        www.to_ascii_lowercase().starts_with("bearer"),
-        "{what}: WWW-Authenticate {www:?}"
-    );
+    assert!(www.to_ascii_lowercase().starts_with("bearer"), "{what}: WWW-Authenticate {www:?}");
     assert!(
         www.contains("error=\"invalid_token\""),
         "{what}: WWW-Authenticate must carry error=\"invalid_token\": {www:?}"
@@ -1066,17 +961,12 @@ pub fn assert_invalid_token(page: &Page, what: &str) {
 pub async fn sign_with_active_key(db: &TestDb, typ: &str, claims: &Value) -> String {
     use sqlx::Row;
     let pool = db.pool().await;
-    let row = sqlx::query("SELECT kid, private_key FROM signing_keys WHERE state = 'active'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let row =
+        sqlx::query("SELECT kid, private_key FROM signing_keys WHERE state = 'active'").fetch_one(&pool).await.unwrap();
     let kid: String = row.get("kid");
     let pem: String = row.get("private_key");
     pool.close().await;
-    latchkey_keys::SigningKey::from_pem(&kid, &pem)
-        .unwrap()
-        .sign_jwt(typ, claims)
-        .unwrap()
+    latchkey_keys::SigningKey::from_pem(&kid, &pem).unwrap().sign_jwt(typ, claims).unwrap()
 }
 
 /// Signs `claims` with a key of our own under the active `kid`.
@@ -1091,10 +981,7 @@ pub async fn sign_with_foreign_key(token_like: &str, claims: &Value) -> String {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 // ---------------------------------------------------------------------------
@@ -1176,17 +1063,11 @@ fn html_helpers_read_what_the_pages_contain() {
     assert_eq!(c.attr("samesite").as_deref(), Some("lax"));
     assert_eq!(c.attr("path").as_deref(), Some("/"));
     assert_eq!(
-        csp_sources(
-            "default-src 'none'; form-action 'self' https://app.example",
-            "form-action"
-        ),
+        csp_sources("default-src 'none'; form-action 'self' https://app.example", "form-action"),
         Some(vec!["'self'".to_string(), "https://app.example".to_string()])
     );
     // RFC 7636 appendix B.
-    assert_eq!(
-        s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    );
+    assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     let p = pkce();
     assert!(p.verifier.len() >= 43 && p.verifier.len() <= 128);
     assert_eq!(p.challenge.len(), 43);
