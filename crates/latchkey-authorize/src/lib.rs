@@ -30,6 +30,11 @@ use crate::request::{AuthorizationRequest, ResponseMode, Target};
 pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 
+/// Concurrent Argon2 verifications allowed: one per available core.
+static PASSWORD_CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+});
+
 /// Settings the authorization endpoint needs.
 #[derive(Debug, Clone)]
 pub struct AuthorizeSettings {
@@ -522,6 +527,9 @@ async fn login_inner(
     let hash =
         user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_string());
     let password_owned = password.to_string();
+    // Argon2id needs 19 MiB per check: at most one check per core at a time,
+    // so that a burst of sign-ins queues instead of growing memory without bound.
+    let _permit = PASSWORD_CHECKS.acquire().await.ok();
     let verified = tokio::task::spawn_blocking(move || password::verify(&password_owned, &hash)).await.unwrap_or(false);
     let user = match user {
         Some(u) if verified && !u.disabled && u.password_hash.is_some() => u,
