@@ -576,11 +576,10 @@ async fn login_inner(
         Some(state.settings.session_ttl),
     );
 
-    let mut res =
-        match proceed_after_login(state, &client, req, (session, user), &mut interaction, headers, &form).await {
-            Ok(r) => r,
-            Err(e) => state.respond(Err(e)),
-        };
+    let mut res = match proceed_after_login(state, &client, req, (session, user), &mut interaction, &form).await {
+        Ok(r) => r,
+        Err(e) => state.respond(Err(e)),
+    };
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }
@@ -591,7 +590,6 @@ async fn proceed_after_login(
     req: AuthorizationRequest,
     session: (Session, User),
     interaction: &mut Interaction,
-    headers: &HeaderMap,
     form: &Params,
 ) -> Result<Response, AuthorizeError> {
     let (session, user) = session;
@@ -602,7 +600,6 @@ async fn proceed_after_login(
         }
         return issue_code(state, &req, &session).await;
     }
-    let _ = headers;
     interaction.stage = InteractionStage::Consent;
     interaction.user_id = Some(user.id.clone());
     state.interactions.update_interaction(interaction).await?;

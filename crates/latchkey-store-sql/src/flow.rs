@@ -40,6 +40,12 @@ impl SqlStore {
     }
 }
 
+macro_rules! session_columns {
+    () => {
+        "id_hash, auth, created_at, expires_at, last_seen_at"
+    };
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
@@ -62,9 +68,11 @@ impl SessionStore for SqlStore {
     }
 
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(
-            "SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id_hash = $1 AND expires_at > $2"
+        ))
         .bind(id_hash)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -97,12 +105,11 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
-        let row =
-            sqlx::query("SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let row = sqlx::query(concat!("SELECT ", session_columns!(), " FROM sessions WHERE id_hash = $1"))
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -141,14 +148,13 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session_by_sid(&self, sid: &str, now: i64) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(
-            "SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions WHERE sid = $1 AND expires_at > $2",
-        )
-        .bind(sid)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let row =
+            sqlx::query(concat!("SELECT ", session_columns!(), " FROM sessions WHERE sid = $1 AND expires_at > $2"))
+                .bind(sid)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
         match row {
             Some(row) => Ok(Some(self.decode_session(&row).await?)),
             None => Ok(None),
