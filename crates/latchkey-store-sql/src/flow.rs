@@ -7,8 +7,8 @@ use latchkey_core::grant::{
     Session,
 };
 use latchkey_store::{
-    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Purged, Redemption, RefreshTokenStore,
-    Rotation, SessionStore, StoreError, StoreResult,
+    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Purged, RateLimitStore, Redemption,
+    RefreshTokenStore, Rotation, SessionStore, StoreError, StoreResult, window_start,
 };
 use sqlx::Row;
 
@@ -398,7 +398,7 @@ impl CodeStore for SqlStore {
             return Ok(());
         };
         let grant_id: String = row.try_get("grant_id").map_err(map_err)?;
-        self.revoke_family(&grant_id, now).await.map(|_| ())
+        self.revoke_family(&grant_id, now, true).await.map(|_| ())
     }
 }
 
@@ -424,10 +424,38 @@ fn insert_refresh<'q>(
     .bind(access_exp)
 }
 
+/// Access tokens (`jti`, expiry) that a revocation made invalid.
+pub type DeniedAccessTokens = Vec<(String, i64)>;
+
 impl SqlStore {
+    /// Inserts a refresh token issued with the access token `access_jti`
+    /// (for a store that keeps codes elsewhere).
+    pub async fn insert_refresh_token(&self, rt: &RefreshToken, access_jti: &str, access_exp: i64) -> StoreResult<()> {
+        insert_refresh(rt, access_jti, access_exp).execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Revokes a family like `revoke_refresh_family`, but returns the access
+    /// tokens to deny instead of denying them here (for a store that keeps the
+    /// denylist elsewhere). Returns (live refresh tokens, access tokens).
+    pub async fn revoke_family_returning(&self, grant_id: &str, now: i64) -> StoreResult<(u64, DeniedAccessTokens)> {
+        self.revoke_family(grant_id, now, false).await
+    }
+
+    /// `revoke_session_families`, returning the access tokens to deny.
+    pub async fn revoke_session_families_returning(
+        &self,
+        sid: &str,
+        include_offline: bool,
+        now: i64,
+    ) -> StoreResult<(u64, DeniedAccessTokens)> {
+        self.revoke_session(sid, include_offline, now, false).await
+    }
+
     /// Revokes a family in one transaction: marks its refresh tokens revoked
-    /// and denies the access tokens issued from its code and its refreshes.
-    async fn revoke_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
+    /// and collects the access tokens issued from its code and its refreshes;
+    /// with `deny_here`, denies them in the same transaction.
+    async fn revoke_family(&self, grant_id: &str, now: i64, deny_here: bool) -> StoreResult<(u64, DeniedAccessTokens)> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query("UPDATE authorization_codes SET revoked = 1 WHERE grant_id = $1")
             .bind(grant_id)
@@ -448,23 +476,67 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        for table in [
-            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT access_jti, access_exp FROM authorization_codes \
-             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 ON CONFLICT DO NOTHING",
-            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT access_jti, access_exp FROM refresh_tokens \
-             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 ON CONFLICT DO NOTHING",
-            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT jti, expires_at FROM family_access_tokens \
-             WHERE grant_id = $1 AND expires_at > $2 ON CONFLICT DO NOTHING",
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(table))
-                .bind(grant_id)
-                .bind(now)
+        let rows = sqlx::query(
+            "SELECT access_jti AS jti, access_exp AS exp FROM authorization_codes \
+             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 \
+             UNION SELECT access_jti AS jti, access_exp AS exp FROM refresh_tokens \
+             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 \
+             UNION SELECT jti, expires_at AS exp FROM family_access_tokens WHERE grant_id = $1 AND expires_at > $2",
+        )
+        .bind(grant_id)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut denied = Vec::with_capacity(rows.len());
+        for row in &rows {
+            denied.push((
+                row.try_get::<String, _>("jti").map_err(map_err)?,
+                row.try_get::<i64, _>("exp").map_err(map_err)?,
+            ));
+        }
+        if deny_here {
+            for (jti, exp) in &denied {
+                sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(jti)
+                .bind(exp)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
+            }
         }
         tx.commit().await.map_err(map_err)?;
-        Ok(live.rows_affected())
+        Ok((live.rows_affected(), denied))
+    }
+
+    async fn revoke_session(
+        &self,
+        sid: &str,
+        include_offline: bool,
+        now: i64,
+        deny_here: bool,
+    ) -> StoreResult<(u64, DeniedAccessTokens)> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT grant_id, data FROM refresh_tokens WHERE sid = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
+        )
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut families = 0;
+        let mut denied = Vec::new();
+        for row in rows {
+            let data: String = row.try_get("data").map_err(map_err)?;
+            let token: RefreshToken = serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))?;
+            if token.offline && !include_offline {
+                continue;
+            }
+            denied.extend(self.revoke_family(&token.grant_id, now, deny_here).await?.1);
+            families += 1;
+        }
+        Ok((families, denied))
     }
 }
 
@@ -536,28 +608,11 @@ impl RefreshTokenStore for SqlStore {
     }
 
     async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        self.revoke_family(grant_id, now).await
+        Ok(self.revoke_family(grant_id, now, true).await?.0)
     }
 
     async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT grant_id, data FROM refresh_tokens WHERE sid = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
-        )
-        .bind(sid)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let mut families = 0;
-        for row in rows {
-            let data: String = row.try_get("data").map_err(map_err)?;
-            let token: RefreshToken = serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))?;
-            if token.offline && !include_offline {
-                continue;
-            }
-            self.revoke_family(&token.grant_id, now).await?;
-            families += 1;
-        }
-        Ok(families)
+        Ok(self.revoke_session(sid, include_offline, now, true).await?.0)
     }
 }
 
@@ -619,6 +674,28 @@ impl Maintenance for SqlStore {
         run("DELETE FROM family_access_tokens WHERE jti IN \
             (SELECT jti FROM family_access_tokens WHERE expires_at < $1 LIMIT $2)")
         .await?;
-        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist })
+        let rate_limits = run("DELETE FROM rate_limits WHERE (bucket, window_start) IN \
+            (SELECT bucket, window_start FROM rate_limits WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits })
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for SqlStore {
+    async fn hit(&self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64> {
+        let start = window_start(now, window_seconds);
+        let row = sqlx::query(
+            "INSERT INTO rate_limits (bucket, window_start, hits, expires_at) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits",
+        )
+        .bind(bucket)
+        .bind(start)
+        .bind(start + i64::from(window_seconds))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let hits: i64 = row.try_get("hits").map_err(map_err)?;
+        Ok(hits.max(0) as u64)
     }
 }

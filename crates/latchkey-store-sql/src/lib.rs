@@ -4,6 +4,7 @@
 
 mod clients;
 mod flow;
+pub use flow::DeniedAccessTokens;
 mod keys;
 mod users;
 

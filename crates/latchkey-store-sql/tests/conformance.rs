@@ -76,6 +76,25 @@ suite!(consent_store);
 suite!(interaction_store);
 suite!(code_store);
 suite!(refresh_token_store);
+suite!(rate_limit_store);
+
+mod maintenance {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::maintenance(&store, true).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::maintenance(&store, true).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
 
 mod code_store_concurrent_redemption {
     use super::*;

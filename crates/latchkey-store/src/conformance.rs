@@ -204,8 +204,8 @@ pub async fn key_store(store: &dyn KeyStore) {
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
 
 use crate::{
-    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Redemption, RefreshTokenStore, Rotation,
-    SessionStore,
+    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, RateLimitStore, Redemption,
+    RefreshTokenStore, Rotation, SessionStore,
 };
 
 fn auth(user: &str) -> Authentication {
@@ -473,11 +473,25 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
     assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_none());
     assert_eq!(store.revoke_session_families("sid-x", true, 401).await.unwrap(), 1);
     assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_some());
+}
 
-    // Clean-up removes what expired, in batches, and nothing else.
+/// `Maintenance`: what the store itself must delete (records a backend
+/// expires on its own, like Redis keys with TTLs, are not counted) goes in
+/// batches, and every kind of durable record is purged.
+pub async fn maintenance<S: CodeStore + RefreshTokenStore + DenylistStore + Maintenance>(
+    store: &S,
+    denylist_purged_here: bool,
+) {
+    let c = code("code-m", "client-a", 10_000);
+    store.insert_code(&c).await.unwrap();
+    assert!(matches!(store.redeem_code("code-m", "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
+    assert!(store.record_issued("code-m", "jti-m", 2_000, Some(&refresh("rm", &c.grant_id, 100))).await.unwrap());
     store.deny_access_token("old-jti", 50).await.unwrap();
     let purged = store.purge_expired(100_000, 1).await.unwrap();
-    assert_eq!(purged.denylist, 1, "batch of one");
+    if denylist_purged_here {
+        assert_eq!(purged.denylist, 1, "batch of one");
+    }
+    assert!(purged.refresh_tokens <= 1, "batch of one");
     let mut total = purged.total();
     loop {
         let p = store.purge_expired(100_000, 1_000).await.unwrap();
@@ -486,6 +500,17 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
         }
         total += p.total();
     }
-    assert!(total >= 5, "codes, tokens and denylist entries are purged: {total}");
-    assert!(store.get_refresh_token("r2").await.unwrap().is_none());
+    assert!(total >= 1, "expired refresh tokens are purged: {total}");
+    assert!(store.get_refresh_token("rm").await.unwrap().is_none());
+}
+
+/// `RateLimitStore`: hits count per bucket and per window.
+pub async fn rate_limit_store(store: &dyn RateLimitStore) {
+    assert_eq!(store.hit("login:alice", 60, 1_000).await.unwrap(), 1);
+    assert_eq!(store.hit("login:alice", 60, 1_010).await.unwrap(), 2);
+    assert_eq!(store.hit("login:bob", 60, 1_010).await.unwrap(), 1, "buckets are separate");
+    assert_eq!(store.hit("login:alice", 60, 1_019).await.unwrap(), 3);
+    // 1_000 lies in the window [960, 1_020); 1_020 starts the next one.
+    assert_eq!(store.hit("login:alice", 60, 1_020).await.unwrap(), 1, "a new window starts from zero");
+    assert_eq!(store.hit("login:alice", 60, 1_079).await.unwrap(), 2);
 }

@@ -248,6 +248,21 @@ pub trait DenylistStore: Send + Sync + 'static {
     async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool>;
 }
 
+/// Fixed-window counters behind rate limits, shared by every replica.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// Counts one hit on `bucket` in the window of `window_seconds` that
+    /// contains `now`, and returns the hits in that window so far (this one
+    /// included). Windows expire on their own.
+    async fn hit(&self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64>;
+}
+
+/// The start of the fixed window of `window_seconds` that contains `now`.
+pub fn window_start(now: i64, window_seconds: u32) -> i64 {
+    let w = i64::from(window_seconds.max(1));
+    now.div_euclid(w) * w
+}
+
 /// How many expired records one clean-up pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -256,11 +271,12 @@ pub struct Purged {
     pub sessions: u64,
     pub refresh_tokens: u64,
     pub denylist: u64,
+    pub rate_limits: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.codes + self.interactions + self.sessions + self.refresh_tokens + self.denylist
+        self.codes + self.interactions + self.sessions + self.refresh_tokens + self.denylist + self.rate_limits
     }
 }
 

@@ -1,0 +1,587 @@
+//! The scaled-out store: Redis holds the hot state (sessions, pending
+//! interactions, authorization codes, the access-token denylist and
+//! rate-limit counters); the SQL store keeps the durable state (clients,
+//! users, consents, keys, refresh tokens). Every replica shares both, so any
+//! replica can serve any request.
+//!
+//! Every key is written with a TTL (the record's own expiry, plus a replay
+//! window for codes), so Redis never needs garbage collection. Single use and
+//! other check-then-write steps run as Lua scripts, which Redis executes
+//! atomically. Multi-key scripts build their keys from one prefix, so this
+//! store expects a single Redis primary (with replicas or Sentinel), not
+//! Redis Cluster.
+
+mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latchkey_core::Clock;
+use latchkey_core::grant::{
+    Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, RefreshTokenRecord, Session,
+};
+use latchkey_core::{Client, Scope, User};
+use latchkey_store::{
+    ClientStore, CodeStore, ConsentStore, DenylistStore, Health, InteractionStore, KeyStore, Maintenance, Purged,
+    RateLimitStore, Redemption, RefreshTokenStore, Rotation, SessionStore, StoreError, StoreResult, StoredKey,
+    UserStore, window_start,
+};
+use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, RedisError};
+
+/// How long a spent code stays known after it expires, so that a late replay
+/// is still recognised and revokes what the code produced.
+pub const CODE_REPLAY_WINDOW_SECONDS: i64 = 3_600;
+
+/// How to reach Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Prepended to every key, so that several deployments can share a server.
+    pub key_prefix: String,
+    /// Bound on connecting and on each command; an unreachable Redis turns into
+    /// `StoreError::Unavailable` (503) after this, never a hang.
+    pub timeout: Duration,
+}
+
+/// Why Redis could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid redis_url: {0}")]
+    InvalidUrl(String),
+    #[error("cannot reach Redis: {0}")]
+    Unreachable(String),
+}
+
+/// SQL for durable state, Redis for hot state. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    sql: SqlStore,
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+    /// Only used to turn absolute expiry times into TTLs.
+    clock: Arc<dyn Clock>,
+}
+
+fn map_err(e: RedisError) -> StoreError {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_refusal() || e.is_connection_dropped() {
+        StoreError::Unavailable(format!("redis: {e}"))
+    } else {
+        StoreError::Backend(format!("redis: {e}"))
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn int(what: &str, v: Option<String>) -> StoreResult<i64> {
+    v.as_deref().and_then(|s| s.parse().ok()).ok_or_else(|| corrupt(what, "missing or not a number"))
+}
+
+impl RedisStore {
+    /// Connects (and checks the server answers) within `settings.timeout`.
+    /// Later, a lost connection is re-established on the next command.
+    pub async fn connect(sql: SqlStore, settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, ConnectError> {
+        let client = redis::Client::open(settings.url.as_str()).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.timeout))
+            .set_response_timeout(Some(settings.timeout))
+            // Reconnect attempts per failed command: few and short, so that a
+            // request during an outage fails fast instead of queueing.
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let store = Self { sql, conn, prefix: settings.key_prefix.as_str().into(), clock };
+        store.ping_redis().await.map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// The SQL store underneath (durable state).
+    pub fn sql(&self) -> &SqlStore {
+        &self.sql
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Seconds until `expires_at`, at least one (a key must never be
+    /// written without a TTL, nor with a zero one, which Redis refuses).
+    fn ttl(&self, expires_at: i64) -> i64 {
+        (expires_at - self.clock.now()).max(1)
+    }
+
+    async fn ping_redis(&self) -> StoreResult<()> {
+        let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(map_err)?;
+        if pong == "PONG" { Ok(()) } else { Err(StoreError::Backend(format!("unexpected PING answer {pong:?}"))) }
+    }
+
+    async fn deny_all(&self, denied: DeniedAccessTokens) -> StoreResult<()> {
+        if denied.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (jti, exp) in &denied {
+            pipe.cmd("SET").arg(self.key("denied", jti)).arg(1).arg("EX").arg(self.ttl(*exp)).ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
+    }
+
+    async fn load_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        let (fields, clients): (Vec<Option<String>>, Vec<String>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(self.key("session", id_hash))
+            .arg(&["auth", "created_at", "expires_at", "last_seen_at"])
+            .cmd("SMEMBERS")
+            .arg(self.key("session-clients", id_hash))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let mut fields = fields.into_iter();
+        let Some(auth) = fields.next().flatten() else {
+            return Ok(None);
+        };
+        decode_session(id_hash, auth, fields.collect(), clients).map(Some)
+    }
+}
+
+fn decode_session(
+    id_hash: &str,
+    auth: String,
+    times: Vec<Option<String>>,
+    mut clients: Vec<String>,
+) -> StoreResult<Session> {
+    let auth: Authentication = serde_json::from_str(&auth).map_err(|e| corrupt("session", e))?;
+    let mut times = times.into_iter();
+    clients.sort();
+    Ok(Session {
+        id_hash: id_hash.to_string(),
+        auth,
+        created_at: int("session created_at", times.next().flatten())?,
+        expires_at: int("session expires_at", times.next().flatten())?,
+        last_seen_at: int("session last_seen_at", times.next().flatten())?,
+        client_ids: clients,
+    })
+}
+
+#[async_trait]
+impl Health for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.sql.ping().await?;
+        self.ping_redis().await
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn insert_session(&self, s: &Session) -> StoreResult<()> {
+        let auth = serde_json::to_string(&s.auth).expect("auth serializes");
+        scripts::INSERT_SESSION
+            .key(self.key("session", &s.id_hash))
+            .key(self.key("sid", &s.auth.sid))
+            .key(self.key("user-sessions", &s.auth.user_id))
+            .arg(auth)
+            .arg(s.created_at)
+            .arg(s.expires_at)
+            .arg(s.last_seen_at)
+            .arg(self.ttl(s.expires_at))
+            .arg(&s.id_hash)
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+        Ok(self.load_session(id_hash).await?.filter(|s| s.expires_at > now))
+    }
+
+    async fn add_session_client(&self, id_hash: &str, client_id: &str) -> StoreResult<()> {
+        scripts::ADD_SESSION_CLIENT
+            .key(self.key("session", id_hash))
+            .key(self.key("session-clients", id_hash))
+            .arg(client_id)
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
+        scripts::TOUCH_SESSION
+            .key(self.key("session", id_hash))
+            .arg(now)
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        let found: Option<(Vec<Option<String>>, Vec<String>)> = scripts::DELETE_SESSION
+            .key(self.key("session", id_hash))
+            .key(self.key("session-clients", id_hash))
+            .arg(&*self.prefix)
+            .arg(id_hash)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let Some((fields, clients)) = found else {
+            return Ok(None);
+        };
+        let mut fields = fields.into_iter();
+        let auth = fields.next().flatten().ok_or_else(|| corrupt("session", "no auth"))?;
+        decode_session(id_hash, auth, fields.collect(), clients).map(Some)
+    }
+
+    async fn list_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<Session>> {
+        let index = self.key("user-sessions", user_id);
+        let ids: Vec<String> = self.conn().zrange(&index, 0, -1).await.map_err(map_err)?;
+        let mut sessions = Vec::with_capacity(ids.len());
+        let mut gone = Vec::new();
+        for id in ids {
+            match self.load_session(&id).await? {
+                Some(s) if s.expires_at > now => sessions.push(s),
+                Some(_) => {}
+                None => gone.push(id),
+            }
+        }
+        if !gone.is_empty() {
+            // Sessions that expired or ended leave their index entry behind.
+            let _: () = self.conn().zrem(&index, gone).await.map_err(map_err)?;
+        }
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id_hash.cmp(&b.id_hash)));
+        Ok(sessions)
+    }
+
+    async fn find_session_by_sid(&self, sid: &str, now: i64) -> StoreResult<Option<Session>> {
+        let id: Option<String> = self.conn().get(self.key("sid", sid)).await.map_err(map_err)?;
+        match id {
+            Some(id) => self.get_session(&id, now).await,
+            None => Ok(None),
+        }
+    }
+}
+
+fn stage_str(s: InteractionStage) -> &'static str {
+    match s {
+        InteractionStage::Login => "login",
+        InteractionStage::Consent => "consent",
+    }
+}
+
+#[async_trait]
+impl InteractionStore for RedisStore {
+    async fn insert_interaction(&self, i: &Interaction) -> StoreResult<()> {
+        let key = self.key("interaction", &i.id_hash);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("csrf", i.csrf.clone()),
+                    ("stage", stage_str(i.stage).to_string()),
+                    ("user_id", i.user_id.clone().unwrap_or_default()),
+                    ("request", i.request.clone()),
+                    ("created_at", i.created_at.to_string()),
+                    ("expires_at", i.expires_at.to_string()),
+                ],
+            )
+            .ignore()
+            .expire(&key, self.ttl(i.expires_at))
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
+    }
+
+    async fn get_interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("interaction", id_hash))
+            .arg(&["csrf", "stage", "user_id", "request", "created_at", "expires_at"])
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let mut f = fields.into_iter();
+        let Some(csrf) = f.next().flatten() else {
+            return Ok(None);
+        };
+        let stage = match f.next().flatten().as_deref() {
+            Some("login") => InteractionStage::Login,
+            Some("consent") => InteractionStage::Consent,
+            other => return Err(corrupt("interaction stage", format!("{other:?}"))),
+        };
+        let user_id = f.next().flatten().filter(|u| !u.is_empty());
+        let request = f.next().flatten().ok_or_else(|| corrupt("interaction", "no request"))?;
+        let created_at = int("interaction created_at", f.next().flatten())?;
+        let expires_at = int("interaction expires_at", f.next().flatten())?;
+        if expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(Interaction { id_hash: id_hash.to_string(), csrf, stage, user_id, request, created_at, expires_at }))
+    }
+
+    async fn update_interaction(&self, i: &Interaction) -> StoreResult<bool> {
+        let updated: i64 = scripts::UPDATE_INTERACTION
+            .key(self.key("interaction", &i.id_hash))
+            .arg(stage_str(i.stage))
+            .arg(i.user_id.as_deref().unwrap_or(""))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(updated == 1)
+    }
+
+    async fn delete_interaction(&self, id_hash: &str) -> StoreResult<bool> {
+        let deleted: i64 = self.conn().del(self.key("interaction", id_hash)).await.map_err(map_err)?;
+        Ok(deleted == 1)
+    }
+}
+
+fn decode_code(data: &str) -> StoreResult<AuthorizationCode> {
+    serde_json::from_str(data).map_err(|e| corrupt("authorization code", e))
+}
+
+#[async_trait]
+impl CodeStore for RedisStore {
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+        let key = self.key("code", &code.code_hash);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("client_id", code.client_id.clone()),
+                    ("grant_id", code.grant_id.clone()),
+                    ("data", serde_json::to_string(code).expect("code serializes")),
+                    ("expires_at", code.expires_at.to_string()),
+                ],
+            )
+            .ignore()
+            .expire(&key, self.ttl(code.expires_at + CODE_REPLAY_WINDOW_SECONDS))
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
+    }
+
+    async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
+        // The script checks client, use and expiry and marks the code spent in
+        // one atomic step: of concurrent redemptions exactly one wins.
+        let (outcome, data): (String, Option<String>) = scripts::REDEEM_CODE
+            .key(self.key("code", code_hash))
+            .arg(client_id)
+            .arg(now)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let data = || data.as_deref().ok_or_else(|| corrupt("authorization code", "no data")).and_then(decode_code);
+        Ok(match outcome.as_str() {
+            "redeemed" => Redemption::Redeemed(data()?),
+            "used" => Redemption::AlreadyUsed(data()?),
+            "wrong_client" => Redemption::WrongClient,
+            _ => Redemption::NotFound,
+        })
+    }
+
+    async fn record_issued(
+        &self,
+        code_hash: &str,
+        access_jti: &str,
+        access_exp: i64,
+        refresh: Option<&RefreshToken>,
+    ) -> StoreResult<bool> {
+        let code_key = self.key("code", code_hash);
+        let recorded: i64 = scripts::RECORD_ISSUED
+            .key(&code_key)
+            .arg(access_jti)
+            .arg(access_exp)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        if recorded != 1 {
+            // Revoked by a concurrent replay: the access token is born revoked.
+            self.deny_access_token(access_jti, access_exp).await?;
+            return Ok(false);
+        }
+        let Some(rt) = refresh else {
+            return Ok(true);
+        };
+        self.sql.insert_refresh_token(rt, access_jti, access_exp).await?;
+        // A replay may have revoked the code between the script and the
+        // insert, and then found no refresh token to revoke: check again, and
+        // revoke the family ourselves if so.
+        let revoked: Option<String> = self.conn().hget(&code_key, "revoked").await.map_err(map_err)?;
+        if revoked.is_some() {
+            let (_, denied) = self.sql.revoke_family_returning(&rt.grant_id, self.clock.now()).await?;
+            self.deny_all(denied).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()> {
+        let found: Option<(String, Option<String>, Option<String>)> = scripts::REVOKE_CODE
+            .key(self.key("code", code_hash))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let Some((grant_id, access_jti, access_exp)) = found else {
+            return Ok(());
+        };
+        if let (Some(jti), Some(exp)) = (access_jti, access_exp) {
+            self.deny_access_token(&jti, int("code access_exp", Some(exp))?).await?;
+        }
+        let (_, denied) = self.sql.revoke_family_returning(&grant_id, now).await?;
+        self.deny_all(denied).await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for RedisStore {
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.sql.get_refresh_token(token_hash).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        client_id: &str,
+        now: i64,
+        rotation: Rotation<'_>,
+    ) -> StoreResult<bool> {
+        self.sql.rotate_refresh_token(old_hash, client_id, now, rotation).await
+    }
+
+    async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()> {
+        self.sql.add_family_access_token(token_hash, access_jti, access_exp).await
+    }
+
+    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
+        let (live, denied) = self.sql.revoke_family_returning(grant_id, now).await?;
+        self.deny_all(denied).await?;
+        Ok(live)
+    }
+
+    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
+        let (families, denied) = self.sql.revoke_session_families_returning(sid, include_offline, now).await?;
+        self.deny_all(denied).await?;
+        Ok(families)
+    }
+}
+
+#[async_trait]
+impl DenylistStore for RedisStore {
+    async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.conn().set_ex(self.key("denied", jti), 1, self.ttl(expires_at) as u64).await.map_err(map_err)
+    }
+
+    async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool> {
+        self.conn().exists(self.key("denied", jti)).await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for RedisStore {
+    async fn hit(&self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64> {
+        let start = window_start(now, window_seconds);
+        let key = self.key("rate", &format!("{bucket}:{start}"));
+        let (hits,): (u64,) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, self.ttl(start + i64::from(window_seconds)))
+            .ignore()
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(hits)
+    }
+}
+
+#[async_trait]
+impl Maintenance for RedisStore {
+    /// Redis expires its keys itself; this purges the durable state only.
+    async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged> {
+        self.sql.purge_expired(now, batch).await
+    }
+}
+
+// Durable state: straight to SQL.
+
+#[async_trait]
+impl ClientStore for RedisStore {
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        self.sql.insert_client(client).await
+    }
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        self.sql.get_client(client_id).await
+    }
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.sql.list_clients().await
+    }
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        self.sql.update_client(client).await
+    }
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        self.sql.delete_client(client_id).await
+    }
+}
+
+#[async_trait]
+impl UserStore for RedisStore {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        self.sql.insert_user(user).await
+    }
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.sql.get_user(id).await
+    }
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.sql.find_user_by_username(username).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.sql.list_users().await
+    }
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        self.sql.update_user(user).await
+    }
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        self.sql.delete_user(id).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for RedisStore {
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        self.sql.list_keys().await
+    }
+    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
+        self.sql.insert_key(key).await
+    }
+    async fn rotate_keys(&self, next_kid: &str, new_next: &StoredKey, now: i64, remove_after: i64) -> StoreResult<()> {
+        self.sql.rotate_keys(next_kid, new_next, now, remove_after).await
+    }
+    async fn retire_next_key(&self, kid: &str, now: i64, remove_after: i64) -> StoreResult<bool> {
+        self.sql.retire_next_key(kid, now, remove_after).await
+    }
+    async fn set_key_remove_after(&self, kid: &str, remove_after: i64) -> StoreResult<bool> {
+        self.sql.set_key_remove_after(kid, remove_after).await
+    }
+    async fn delete_expired_keys(&self, now: i64) -> StoreResult<u64> {
+        self.sql.delete_expired_keys(now).await
+    }
+}
+
+#[async_trait]
+impl ConsentStore for RedisStore {
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<latchkey_core::grant::Consent>> {
+        self.sql.get_consent(user_id, client_id).await
+    }
+    async fn put_consent(&self, user_id: &str, client_id: &str, scope: &Scope, now: i64) -> StoreResult<()> {
+        self.sql.put_consent(user_id, client_id, scope, now).await
+    }
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool> {
+        self.sql.delete_consent(user_id, client_id).await
+    }
+}

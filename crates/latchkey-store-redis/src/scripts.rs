@@ -1,0 +1,117 @@
+//! Lua scripts: each runs atomically in Redis, which is what makes a code
+//! single-use and keeps a session's keys consistent across replicas.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// KEYS: session, sid, user-sessions. ARGV: auth, created_at, expires_at,
+/// last_seen_at, ttl, id_hash.
+pub static INSERT_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+redis.call('HSET', KEYS[1], 'auth', ARGV[1], 'created_at', ARGV[2], 'expires_at', ARGV[3], 'last_seen_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[6])
+-- The user's index lives as long as their longest session.
+if redis.call('TTL', KEYS[3]) < tonumber(ARGV[5]) then
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
+"#,
+    )
+});
+
+/// KEYS: session, session-clients. ARGV: client_id. The client set expires
+/// with its session.
+pub static ADD_SESSION_CLIENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 1 then return end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ttl)
+"#,
+    )
+});
+
+/// KEYS: session. ARGV: now. `last_seen_at` only moves forward.
+pub static TOUCH_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local seen = redis.call('HGET', KEYS[1], 'last_seen_at')
+if seen and tonumber(seen) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1])
+end
+"#,
+    )
+});
+
+/// KEYS: session, session-clients. ARGV: prefix, id_hash. Deletes the
+/// session with its sid and index entries and returns it; of concurrent
+/// deletions only one gets it.
+pub static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'auth', 'created_at', 'expires_at', 'last_seen_at')
+if not f[1] then return nil end
+local clients = redis.call('SMEMBERS', KEYS[2])
+local auth = cjson.decode(f[1])
+redis.call('DEL', KEYS[1], KEYS[2], ARGV[1] .. 'sid:' .. auth['sid'])
+redis.call('ZREM', ARGV[1] .. 'user-sessions:' .. auth['user_id'], ARGV[2])
+return {f, clients}
+"#,
+    )
+});
+
+/// KEYS: interaction. ARGV: stage, user_id ("" for none). 1 if it existed.
+pub static UPDATE_INTERACTION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'stage', ARGV[1], 'user_id', ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// KEYS: code. ARGV: client_id, now. Returns {outcome, data}.
+pub static REDEEM_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'client_id', 'data', 'expires_at', 'consumed_at')
+if not f[1] then return {'missing', false} end
+if f[1] ~= ARGV[1] then return {'wrong_client', false} end
+if f[4] then return {'used', f[2]} end
+if tonumber(f[3]) <= tonumber(ARGV[2]) then return {'expired', false} end
+redis.call('HSET', KEYS[1], 'consumed_at', ARGV[2])
+return {'redeemed', f[2]}
+"#,
+    )
+});
+
+/// KEYS: code. ARGV: access_jti, access_exp. 1 if recorded; 0 if the code
+/// was revoked (or is gone).
+pub static RECORD_ISSUED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'revoked') then return 0 end
+redis.call('HSET', KEYS[1], 'access_jti', ARGV[1], 'access_exp', ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// KEYS: code. Marks it revoked; returns {grant_id, access_jti, access_exp}
+/// or nil if unknown.
+pub static REVOKE_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'grant_id', 'access_jti', 'access_exp')
+if not f[1] then return nil end
+redis.call('HSET', KEYS[1], 'revoked', '1')
+return f
+"#,
+    )
+});
