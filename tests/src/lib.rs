@@ -1,7 +1,10 @@
 //! Harness for the end-to-end tests: databases (a temporary SQLite file, or a
 //! fresh database on the PostgreSQL server named by
 //! `LATCHKEY_TEST_POSTGRES_URL`), a real `latchkey` process on a loopback
-//! port, and the CLI.
+//! port, and the CLI. The cluster backend runs the scaled-out topology
+//! instead: PostgreSQL plus Redis (`LATCHKEY_TEST_REDIS_URL`, one key prefix
+//! per test), two replicas, and nginx (configured from `deploy/nginx.conf`)
+//! in front; the server's URL is the load balancer's.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -25,13 +28,48 @@ pub static BIN: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// One server on an embedded SQLite file.
     Sqlite,
+    /// One server on PostgreSQL.
     Postgres,
+    /// Two replicas on PostgreSQL + Redis behind nginx.
+    Cluster,
 }
 
-/// Runs `$test(Backend)` once per backend, as two test functions.
+/// Runs `$test(Backend)` on every backend, as three test functions: SQLite,
+/// PostgreSQL, and the two-replica cluster behind nginx.
 #[macro_export]
 macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::postgres_admin_url().is_some() {
+                        super::$name($crate::Backend::Postgres).await
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn cluster() {
+                    if $crate::cluster_available() {
+                        super::$name($crate::Backend::Cluster).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Like `on_both_backends!` but without the cluster, for tests that reach
+/// into SQL tables which Redis replaces there (sessions, codes, denylist).
+#[macro_export]
+macro_rules! on_sql_backends {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
@@ -49,6 +87,37 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// The Redis server for tests; required when `CI` is set.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("LATCHKEY_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("CI must set LATCHKEY_TEST_REDIS_URL (scripts/test does)"),
+        _ => {
+            eprintln!("LATCHKEY_TEST_REDIS_URL unset: cluster variant not run (use scripts/test)");
+            None
+        }
+    }
+}
+
+/// The nginx binary for the cluster's load balancer.
+pub fn nginx() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Whether the cluster variant can run: PostgreSQL, Redis and nginx (all
+/// required when `CI` is set).
+pub fn cluster_available() -> bool {
+    if postgres_admin_url().is_none() || redis_url().is_none() {
+        return false;
+    }
+    if nginx().is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install nginx");
+        eprintln!("nginx not installed: cluster variant not run");
+        return false;
+    }
+    true
 }
 
 /// The PostgreSQL server for tests; required when `CI` is set.
@@ -72,6 +141,8 @@ pub struct TestDb {
     /// Working directory for processes of this test (holds the SQLite file).
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// Redis URL and this test's key prefix (cluster only).
+    pub redis: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -80,9 +151,9 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}/db/latchkey.db", dir.path().display());
-                Self { url, backend, dir, pg: None }
+                Self { url, backend, dir, pg: None, redis: None }
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::Cluster => {
                 let admin = postgres_admin_url().expect("PostgreSQL URL");
                 let name = format!("lk_e2e_{:016x}", rand::random::<u64>());
                 let conn = admin_pool(&admin).await;
@@ -92,7 +163,11 @@ impl TestDb {
                     .expect("create database");
                 conn.close().await;
                 let base = admin.rsplit_once('/').expect("URL with a database").0;
-                Self { url: format!("{base}/{name}"), backend, dir, pg: Some((admin, name)) }
+                let redis = (backend == Backend::Cluster).then(|| {
+                    let url = redis_url().expect("Redis URL");
+                    (url, format!("lk-e2e-{:016x}:", rand::random::<u64>()))
+                });
+                Self { url: format!("{base}/{name}"), backend, dir, pg: Some((admin, name)), redis }
             }
         }
     }
@@ -101,6 +176,33 @@ impl TestDb {
     pub async fn pool(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
         sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&self.url).await.expect("connect to test db")
+    }
+
+    /// Every key and value this test's servers wrote to Redis, as text
+    /// (empty without Redis); each key must carry a TTL.
+    pub async fn redis_dump(&self) -> String {
+        let Some((url, prefix)) = &self.redis else {
+            return String::new();
+        };
+        let mut conn = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
+        let mut out = String::new();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+            let value: Vec<String> = match kind.as_str() {
+                "string" => vec![redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap_or_default()],
+                "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap_or_default(),
+                "set" => redis::cmd("SMEMBERS").arg(&key).query_async(&mut conn).await.unwrap_or_default(),
+                "zset" => {
+                    redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await.unwrap_or_default()
+                }
+                _ => vec![],
+            };
+            let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+            assert!(ttl > 0 || ttl == -2, "{key} has no TTL ({ttl})");
+            out.push_str(&format!("{key} {}\n", value.join(" ")));
+        }
+        out
     }
 
     /// Drops a PostgreSQL test database even while servers hold connections.
@@ -152,6 +254,9 @@ fn base_command(db: &TestDb, env: &[(&str, &str)]) -> Command {
         .env("LATCHKEY_DATABASE_URL", &db.url)
         .env("LATCHKEY_LOG_LEVEL", "info")
         .env("NO_COLOR", "1");
+    if let Some((url, prefix)) = &db.redis {
+        cmd.env("LATCHKEY_REDIS_URL", url).env("LATCHKEY_REDIS_KEY_PREFIX", prefix);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -210,22 +315,53 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A running `latchkey serve`.
+/// A running `latchkey serve`, or (cluster backend) two replicas behind nginx.
 pub struct Server {
     child: Option<Child>,
+    /// Cluster only: the second replica, then nginx.
+    others: Vec<Option<Child>>,
     pub issuer: String,
+    /// The port clients use (the load balancer's, for a cluster).
     pub port: u16,
+    /// Base URLs of the replicas themselves (one for a single server).
+    pub replicas: Vec<String>,
     log: Arc<Mutex<String>>,
 }
 
+/// Spawns `cmd` with its output appended to `log`.
+fn spawn_logged(cmd: &mut Command, log: &Arc<Mutex<String>>) -> Child {
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn process");
+    for stream in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    child
+}
+
+const LISTENING: &str = "listening on http://";
+
 impl Server {
-    /// Starts a server on a free port with issuer `http://127.0.0.1:PORT`.
+    /// Starts a server on a free port with issuer `http://127.0.0.1:PORT`
+    /// (for the cluster backend, the whole topology behind one such URL).
     pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
         Self::try_start(db, env).await.unwrap_or_else(|log| panic!("server did not start:\n{log}"))
     }
 
     /// Starts a server; on failure returns what it logged.
     pub async fn try_start(db: &TestDb, env: &[(&str, &str)]) -> Result<Self, String> {
+        if db.backend == Backend::Cluster {
+            return Self::start_cluster(db, env).await;
+        }
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
@@ -233,43 +369,13 @@ impl Server {
             let listen = format!("127.0.0.1:{port}");
             let mut all: Vec<(&str, &str)> = vec![("LATCHKEY_ISSUER", &issuer), ("LATCHKEY_LISTEN", &listen)];
             all.extend_from_slice(env);
-            let mut child = base_command(db, &all)
-                .arg("serve")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn latchkey serve");
             let log = Arc::new(Mutex::new(String::new()));
-            for stream in [
-                Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-                Box::new(child.stdout.take().unwrap()),
-            ] {
-                let log = log.clone();
-                std::thread::spawn(move || {
-                    for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                        let mut l = log.lock().unwrap();
-                        l.push_str(&line);
-                        l.push('\n');
-                    }
-                });
-            }
-            let mut server = Server { child: Some(child), issuer, port, log };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
-                    std::thread::sleep(Duration::from_millis(100));
-                    last = format!("exited with {status}\n{}", server.log());
-                    server.child = None;
-                    break;
-                }
-                if server.log().contains("listening on http://") {
-                    return Ok(server);
-                }
-                if Instant::now() > deadline {
-                    return Err(format!("not ready after 30 s\n{}", server.log()));
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
+            let child = spawn_logged(base_command(db, &all).arg("serve"), &log);
+            let replicas = vec![issuer.clone()];
+            let mut server = Server { child: Some(child), others: Vec::new(), issuer, port, replicas, log };
+            match server.wait_listening(1).await {
+                Ok(()) => return Ok(server),
+                Err(e) => last = e,
             }
             if !last.contains("cannot listen") {
                 return Err(last);
@@ -278,11 +384,99 @@ impl Server {
         Err(last)
     }
 
+    /// Waits until `n` processes have logged that they listen.
+    async fn wait_listening(&mut self, n: usize) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut exited = None;
+            for child in std::iter::once(&mut self.child).chain(self.others.iter_mut()).flatten() {
+                if let Some(status) = child.try_wait().unwrap() {
+                    exited = Some(status);
+                }
+            }
+            if let Some(status) = exited {
+                std::thread::sleep(Duration::from_millis(100));
+                self.child = None;
+                return Err(format!("exited with {status}\n{}", self.log()));
+            }
+            if self.log().matches(LISTENING).count() >= n {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not ready after 30 s\n{}", self.log()));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Two replicas on the test's PostgreSQL database and Redis prefix, then
+    /// nginx in front, configured from `deploy/nginx.conf`.
+    async fn start_cluster(db: &TestDb, env: &[(&str, &str)]) -> Result<Self, String> {
+        let lb = free_port();
+        let issuer = format!("http://127.0.0.1:{lb}");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut server =
+            Server { child: None, others: Vec::new(), issuer: issuer.clone(), port: lb, replicas: Vec::new(), log };
+        let mut ports = Vec::new();
+        // One after the other, so that only the first creates the signing keys.
+        for i in 0..2 {
+            let port = free_port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut all: Vec<(&str, &str)> = vec![("LATCHKEY_ISSUER", &issuer), ("LATCHKEY_LISTEN", &listen)];
+            all.extend_from_slice(env);
+            let child = spawn_logged(base_command(db, &all).arg("serve"), &server.log);
+            if i == 0 {
+                server.child = Some(child);
+            } else {
+                server.others.push(Some(child));
+            }
+            server.wait_listening(i + 1).await?;
+            server.replicas.push(format!("http://127.0.0.1:{port}"));
+            ports.push(port);
+        }
+        let dir = db.dir.path().join(format!("nginx-{lb}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = nginx_conf(&dir, lb, &ports);
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let nginx = spawn_logged(
+            Command::new(nginx().expect("nginx"))
+                .arg("-p")
+                .arg(&dir)
+                .arg("-e")
+                .arg(dir.join("nginx-error.log"))
+                .arg("-c")
+                .arg(dir.join("nginx.conf"))
+                .arg("-g")
+                .arg("daemon off;"),
+            &server.log,
+        );
+        server.others.push(Some(nginx));
+        let client = http();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(r) = client.get(format!("{issuer}/healthz")).send().await
+                && r.status() == 200
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                let errors = std::fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default();
+                return Err(format!("load balancer not ready after 15 s\n{errors}\n{}", server.log()));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
     }
 
-    /// Everything the process has logged so far.
+    /// The URL of `path` on replica `i` itself, bypassing the load balancer.
+    pub fn replica_url(&self, i: usize, path: &str) -> String {
+        format!("{}{path}", self.replicas[i])
+    }
+
+    /// Everything the process(es) logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -291,29 +485,99 @@ impl Server {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
-    /// Sends SIGTERM and waits for a clean exit; returns the exit code.
-    pub fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    /// The process of replica `i` (0 is the first).
+    fn replica_mut(&mut self, i: usize) -> &mut Option<Child> {
+        if i == 0 { &mut self.child } else { &mut self.others[i - 1] }
+    }
+
+    /// Kills replica `i` at once (SIGKILL: no draining), as a crash would.
+    pub fn kill_replica(&mut self, i: usize) {
+        if let Some(mut child) = self.replica_mut(i).take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
+
+    /// Sends SIGTERM to every replica and waits for them to exit; returns the
+    /// first one's exit code. Then stops the load balancer, if any.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let n = self.replicas.len();
+        let mut codes = Vec::new();
+        for i in 0..n {
+            codes.push(self.replica_mut(i).take().and_then(terminate_child));
+        }
+        for child in self.others.iter_mut() {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        codes.into_iter().next().flatten()
+    }
+}
+
+fn terminate_child(mut child: Child) -> Option<i32> {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `deploy/nginx.conf` with the lines marked `cluster:` pointed at loopback
+/// and at files in `dir` (as `scripts/cluster` does), one worker.
+pub fn nginx_conf(dir: &Path, lb_port: u16, replica_ports: &[u16]) -> String {
+    let template = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).expect("deploy/nginx.conf");
+    let d = dir.display();
+    let mut out = String::new();
+    for line in template.lines() {
+        let line = if line.starts_with("worker_processes") {
+            "worker_processes 1;".to_string()
+        } else if line.ends_with("# cluster: error_log") {
+            format!("error_log {d}/nginx-error.log notice;")
+        } else if line.ends_with("# cluster: pid") {
+            format!("pid {d}/nginx.pid;")
+        } else if line.ends_with("# cluster: access_log") {
+            format!("access_log {d}/nginx-access.log latchkey_json;")
+        } else if line.ends_with("# cluster: listen") {
+            format!("listen 127.0.0.1:{lb_port};")
+        } else if line.ends_with("# cluster: temp paths go here") {
+            ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+                .iter()
+                .map(|t| format!("{t}_temp_path {d}/tmp-{t};\n"))
+                .collect::<String>()
+        } else if let Some(i) = ["# cluster: replica 1", "# cluster: replica 2"].iter().position(|m| line.ends_with(m))
+        {
+            let rest = line.trim_start().strip_prefix("server ").expect("server line");
+            let opts = rest.split_once(' ').map(|(_, o)| o).unwrap_or(";");
+            let opts = opts.split('#').next().unwrap().trim();
+            format!("server 127.0.0.1:{} {opts}", replica_ports[i])
+        } else {
+            line.to_string()
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    for marker in ["listen 127.0.0.1", "pid ", "server 127.0.0.1"] {
+        assert!(out.contains(marker), "deploy/nginx.conf lost its cluster: lines ({marker})");
+    }
+    out
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.others.iter_mut()) {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
         }
     }
 }

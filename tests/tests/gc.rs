@@ -14,7 +14,7 @@ use latchkey_tests::*;
 use lifecycle::*;
 use sqlx::Row;
 
-on_both_backends!(
+on_sql_backends!(
     denylist_entries_go_after_the_token_expires,
     expired_sessions_refresh_tokens_interactions_and_old_codes_go,
     at_most_batch_size_per_pass,

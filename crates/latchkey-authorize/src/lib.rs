@@ -20,7 +20,8 @@ use latchkey_core::{Client, Clock, OAuthError, User, password, random};
 use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
-    ClientStore, CodeStore, ConsentStore, InteractionStore, RefreshTokenStore, SessionStore, StoreError, UserStore,
+    ClientStore, CodeStore, ConsentStore, InteractionStore, RateLimitStore, RefreshTokenStore, SessionStore,
+    StoreError, UserStore,
 };
 
 use crate::pages::{ConsentPage, FormPostPage, LoginPage, Ui, error_page, html, scope_lines};
@@ -52,6 +53,9 @@ pub struct AuthorizeSettings {
     /// Issuer is https: cookies are `Secure` and the session cookie is `__Host-` prefixed.
     pub secure_cookies: bool,
     pub ui: Ui,
+    /// Password attempts allowed per account and window (0 = no limit).
+    pub login_max_attempts: u64,
+    pub login_window: u32,
 }
 
 impl AuthorizeSettings {
@@ -71,6 +75,7 @@ pub struct AuthorizeState {
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
     pub refresh: Arc<dyn RefreshTokenStore>,
+    pub rate_limits: Arc<dyn RateLimitStore>,
     pub notifier: Arc<backchannel::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
@@ -518,6 +523,22 @@ async fn login_inner(
     let (mut interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Login).await?;
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
+    if throttled(state, username).await? {
+        tracing::warn!(event = "login_throttled", client_id = %client.client_id, "too many sign-in attempts");
+        metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
+        let id = form.get("interaction").unwrap_or("");
+        let mut page = login_page(
+            state,
+            &client,
+            &req,
+            id,
+            &interaction.csrf,
+            username,
+            Some("Too many sign-in attempts for this account. Please wait a few minutes and try again."),
+        );
+        *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(page);
+    }
     let user = if username.is_empty() || username.len() > 256 || password.len() > password::MAX_LEN {
         None
     } else {
@@ -535,6 +556,7 @@ async fn login_inner(
         Some(u) if verified && !u.disabled && u.password_hash.is_some() => u,
         _ => {
             tracing::info!(event = "login_failure", client_id = %client.client_id, "sign-in failed");
+            metrics::counter!("latchkey_logins_total", "outcome" => "failure").increment(1);
             let id = form.get("interaction").unwrap_or("");
             return Ok(login_page(
                 state,
@@ -569,6 +591,7 @@ async fn login_inner(
     };
     state.sessions.insert_session(&session).await?;
     tracing::info!(event = "login_success", user_id = %user.id, client_id = %client.client_id, "signed in");
+    metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
     let cookie = cookies::set(
         state.settings.session_cookie(),
         &session_id,
@@ -582,6 +605,20 @@ async fn login_inner(
     };
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// Counts a password attempt on the account (by a hash of its lowercased
+/// username, so that the counter names no one) and says whether it is over
+/// the limit. Counted before the password is checked, so a guesser learns
+/// nothing once throttled.
+async fn throttled(state: &AuthorizeState, username: &str) -> Result<bool, StoreError> {
+    let max = state.settings.login_max_attempts;
+    if max == 0 || username.is_empty() {
+        return Ok(false);
+    }
+    let bucket = format!("login:{}", hash_token(&username.to_lowercase()));
+    let hits = state.rate_limits.hit(&bucket, state.settings.login_window, state.clock.now()).await?;
+    Ok(hits > max)
 }
 
 async fn proceed_after_login(

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use latchkey_core::{Clock, SystemClock};
+use latchkey_store::Store;
+use latchkey_store_redis::RedisStore;
 use latchkey_store_sql::SqlStore;
 
 use crate::cli::{Cli, Command};
@@ -18,7 +20,9 @@ use crate::config::{self, ConfigError, Settings};
 /// What every command shares.
 pub struct Context {
     pub settings: Settings,
-    pub store: SqlStore,
+    pub store: Arc<dyn Store>,
+    /// The SQL pool underneath, closed at the end.
+    pub sql: SqlStore,
     pub clock: Arc<dyn Clock>,
     pub json: bool,
 }
@@ -45,15 +49,22 @@ pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
     config::validate(&config)
 }
 
-/// Opens the database named by the settings and applies pending migrations.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
-    let store = SqlStore::connect(&settings.database_url, settings.db_max_connections, settings.db_acquire_timeout)
+/// Opens the database named by the settings and applies pending migrations,
+/// then Redis if configured. Returns the store and the SQL pool underneath.
+pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc<dyn Store>, SqlStore)> {
+    let sql = SqlStore::connect(&settings.database_url, settings.db_max_connections, settings.db_acquire_timeout)
         .await
         .map_err(|e| {
             ConfigError::new("database_url", format!("cannot open {}: {e}", config::redact(&settings.database_url)))
         })?;
-    store.migrate().await.context("applying database migrations")?;
-    Ok(store)
+    sql.migrate().await.context("applying database migrations")?;
+    let Some(redis) = &settings.redis else {
+        return Ok((Arc::new(sql.clone()), sql));
+    };
+    let store = RedisStore::connect(sql.clone(), redis, clock)
+        .await
+        .map_err(|e| ConfigError::new("redis_url", format!("cannot open {}: {e}", config::redact(&redis.url))))?;
+    Ok((Arc::new(store), sql))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,8 +73,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return crate::serve::serve(settings).await;
     }
     crate::serve::init_logging(&settings, Some("warn"));
-    let store = open_store(&settings).await?;
-    let ctx = Context { settings, store, clock: Arc::new(SystemClock), json: cli.json };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let ctx = Context { settings, store, sql, clock, json: cli.json };
     let result = match cli.command {
         Command::Serve => unreachable!("handled above"),
         Command::Migrate => {
@@ -75,7 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Session(cmd) => session::run(&ctx, cmd).await,
     };
-    ctx.store.close().await;
+    ctx.sql.close().await;
     result
 }
 

@@ -48,6 +48,12 @@ const KEYS: &[(&str, Kind)] = &[
     ("log_level", Kind::Str),
     ("database.max_connections", Kind::Int),
     ("database.acquire_timeout_seconds", Kind::Int),
+    ("redis.key_prefix", Kind::Str),
+    ("redis.timeout_ms", Kind::Int),
+    ("login.max_attempts", Kind::Int),
+    ("login.window_seconds", Kind::Int),
+    ("shutdown_timeout_seconds", Kind::Int),
+    ("metrics.enabled", Kind::Bool),
     ("keys.algorithm", Kind::Str),
     ("keys.rsa_bits", Kind::Int),
     ("keys.refresh_interval_seconds", Kind::Int),
@@ -89,7 +95,11 @@ pub struct Config {
     pub redis_url: String,
     pub log_format: String,
     pub log_level: String,
+    pub shutdown_timeout_seconds: i64,
     pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub login: LoginConfig,
+    pub metrics: MetricsConfig,
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
     pub registration: RegistrationConfig,
@@ -162,6 +172,10 @@ impl Default for Config {
             redis_url: String::new(),
             log_format: "text".into(),
             log_level: "info".into(),
+            shutdown_timeout_seconds: 30,
+            redis: RedisConfig::default(),
+            login: LoginConfig::default(),
+            metrics: MetricsConfig::default(),
             database: DatabaseConfig::default(),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
@@ -185,6 +199,44 @@ pub struct DatabaseConfig {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self { max_connections: 8, acquire_timeout_seconds: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    pub key_prefix: String,
+    pub timeout_ms: i64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { key_prefix: "latchkey:".into(), timeout_ms: 1000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    pub max_attempts: i64,
+    pub window_seconds: i64,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self { max_attempts: 10, window_seconds: 300 }
     }
 }
 
@@ -286,6 +338,15 @@ pub struct Settings {
     pub issuer_path: String,
     pub listen: SocketAddr,
     pub database_url: String,
+    /// Redis for hot state; None keeps everything in the SQL database.
+    pub redis: Option<latchkey_store_redis::RedisSettings>,
+    /// Sign-in attempts allowed per account and window (0 = no limit).
+    pub login_max_attempts: u64,
+    pub login_window: u32,
+    /// How long SIGTERM waits for in-flight requests.
+    pub shutdown_timeout: std::time::Duration,
+    /// Serve Prometheus metrics at /metrics.
+    pub metrics: bool,
     pub log_format: LogFormat,
     pub log_level: String,
     pub db_max_connections: u32,
@@ -408,12 +469,33 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             ),
         ));
     }
-    if !config.redis_url.is_empty() {
-        return Err(ConfigError::new(
-            "redis_url",
-            "Redis is not supported by this version yet; unset it (sessions and codes live in the SQL database)",
-        ));
-    }
+    let redis = match config.redis_url.as_str() {
+        "" => None,
+        url if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") => {
+            if Url::parse(url).is_err() {
+                return Err(ConfigError::new("redis_url", format!("{:?} is not a URL", redact(url))));
+            }
+            let prefix = config.redis.key_prefix.clone();
+            if prefix.is_empty() || prefix.len() > 64 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError::new("redis.key_prefix", "must be 1 to 64 characters without spaces"));
+            }
+            let timeout = range("redis.timeout_ms", config.redis.timeout_ms, 10, 60_000)?;
+            Some(latchkey_store_redis::RedisSettings {
+                url: url.to_string(),
+                key_prefix: prefix,
+                timeout: std::time::Duration::from_millis(timeout as u64),
+            })
+        }
+        url => {
+            return Err(ConfigError::new(
+                "redis_url",
+                format!("{:?} is not supported; use redis://HOST:PORT/DB or rediss:// (TLS)", redact(url)),
+            ));
+        }
+    };
+    let login_max_attempts = range("login.max_attempts", config.login.max_attempts, 0, 1_000_000)? as u64;
+    let login_window = range("login.window_seconds", config.login.window_seconds, 1, 86_400)? as u32;
+    let shutdown_timeout = range("shutdown_timeout_seconds", config.shutdown_timeout_seconds, 0, 3_600)?;
     let log_format = match config.log_format.as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
@@ -535,6 +617,11 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         issuer_path,
         listen,
         database_url: config.database_url.clone(),
+        redis,
+        login_max_attempts,
+        login_window,
+        shutdown_timeout: std::time::Duration::from_secs(shutdown_timeout as u64),
+        metrics: config.metrics.enabled,
         log_format,
         log_level: config.log_level.clone(),
         db_max_connections,

@@ -17,7 +17,7 @@ use latchkey_core::{Clock, RegistrationPolicy, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
 use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
-use latchkey_store::{ClientStore, Health, KeyStore, Maintenance};
+use latchkey_store::{KeyStore, Maintenance};
 use latchkey_token::{TokenSettings, TokenState};
 use tower_http::timeout::TimeoutLayer;
 
@@ -42,7 +42,7 @@ pub fn init_logging(settings: &Settings, default_level: Option<&str>) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match settings.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
@@ -122,7 +122,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     if settings.registration != RegistrationMode::Closed {
         api = api.merge(latchkey_registration::router(REGISTRATION_PATH));
     }
-    let app = if settings.issuer_path.is_empty() {
+    let mut app = if settings.issuer_path.is_empty() {
         api
     } else {
         // Health probes also answer at the host root, where load balancers look.
@@ -132,7 +132,13 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
     };
-    let app = app.fallback(latchkey_http::not_found).with_state(state);
+    if settings.metrics {
+        app = app.route("/metrics", get(crate::observe::metrics_endpoint));
+    }
+    let app = app
+        .fallback(latchkey_http::not_found)
+        .layer(axum::middleware::from_fn(crate::observe::track))
+        .with_state(state);
     latchkey_http::with_security_headers(app)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
 }
@@ -215,9 +221,9 @@ async fn shutdown_signal() {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings, None);
     let started = std::time::Instant::now();
-    let store = open_store(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let key_store: Arc<dyn KeyStore> = Arc::new(store.clone());
+    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let key_store: Arc<dyn KeyStore> = store.clone();
     ensure_keys(key_store.as_ref(), clock.as_ref(), &settings).await.context("preparing signing keys")?;
     let key_set = load_key_set(key_store.as_ref(), settings.encryption_key.as_ref(), clock.now(), None)
         .await
@@ -225,12 +231,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .expect("a first load always builds");
     let ring = Arc::new(KeyRing::new(key_set));
 
-    let notifier = Arc::new(BackchannelNotifier::new(
-        settings.issuer.clone(),
-        Arc::new(store.clone()),
-        ring.clone(),
-        clock.clone(),
-    ));
+    let notifier =
+        Arc::new(BackchannelNotifier::new(settings.issuer.clone(), store.clone(), ring.clone(), clock.clone()));
     let state = AppState {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
@@ -239,7 +241,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.jwks_max_age_seconds,
         ),
         registration: RegistrationState {
-            clients: Arc::new(store.clone()) as Arc<dyn ClientStore>,
+            clients: store.clone(),
             clock: clock.clone(),
             policy: RegistrationPolicy { allow_insecure_redirects: settings.allow_insecure_redirects },
             initial_access_token: match &settings.registration {
@@ -247,7 +249,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 _ => None,
             },
         },
-        health: HealthState { database: Arc::new(store.clone()) as Arc<dyn Health>, timeout: Duration::from_secs(2) },
+        health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
         authorize: AuthorizeState {
             settings: Arc::new(AuthorizeSettings {
                 issuer: settings.issuer.clone(),
@@ -259,23 +261,27 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 interaction_ttl: 600,
                 require_pkce_for_confidential: settings.require_pkce_for_confidential,
                 secure_cookies: settings.issuer.starts_with("https://"),
+                login_max_attempts: settings.login_max_attempts,
+                login_window: settings.login_window,
                 ui: Ui {
                     product_name: settings.product_name.clone(),
                     logo_uri: settings.logo_uri.clone(),
                     css_href: format!("{}/assets/latchkey.css", settings.issuer_path),
                 },
             }),
-            clients: Arc::new(store.clone()),
-            users: Arc::new(store.clone()),
-            sessions: Arc::new(store.clone()),
-            consents: Arc::new(store.clone()),
-            interactions: Arc::new(store.clone()),
-            codes: Arc::new(store.clone()),
-            refresh: Arc::new(store.clone()),
+            clients: store.clone(),
+            users: store.clone(),
+            sessions: store.clone(),
+            consents: store.clone(),
+            interactions: store.clone(),
+            codes: store.clone(),
+            refresh: store.clone(),
+            rate_limits: store.clone(),
             notifier: notifier.clone(),
             keys: ring.clone(),
             clock: clock.clone(),
         },
+        metrics: if settings.metrics { crate::observe::install_metrics() } else { None },
         token: TokenState {
             settings: Arc::new(TokenSettings {
                 issuer: settings.issuer.clone(),
@@ -287,11 +293,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 refresh_without_offline_access: settings.refresh_without_offline_access,
                 default_audience: settings.default_audience.clone(),
             }),
-            clients: Arc::new(store.clone()),
-            users: Arc::new(store.clone()),
-            codes: Arc::new(store.clone()),
-            refresh: Arc::new(store.clone()),
-            denylist: Arc::new(store.clone()),
+            clients: store.clone(),
+            users: store.clone(),
+            codes: store.clone(),
+            refresh: store.clone(),
+            denylist: store.clone(),
             keys: ring.clone(),
             clock: clock.clone(),
         },
@@ -310,11 +316,32 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
-    let gc = spawn_gc(Arc::new(store.clone()), clock.clone(), settings.gc_interval, settings.gc_batch);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+    let gc = spawn_gc(store.clone(), clock.clone(), settings.gc_interval, settings.gc_batch);
+    // On SIGTERM/ctrl-c: stop accepting, let in-flight requests finish, but
+    // for at most `shutdown_timeout` (a hung client must not block a deploy).
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            stopping.notify_one();
+        }
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+    let deadline = async {
+        stopping.notified().await;
+        tokio::time::sleep(settings.shutdown_timeout).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving")?,
+        _ = deadline => tracing::warn!(
+            timeout_s = settings.shutdown_timeout.as_secs(),
+            "requests still in flight after the shutdown timeout; exiting anyway"
+        ),
+    }
     refresher.abort();
     gc.abort();
-    store.close().await;
+    sql.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -24,6 +24,13 @@ pub struct AppState {
     pub health: HealthState,
     pub authorize: AuthorizeState,
     pub token: TokenState,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl FromRef<AppState> for Option<metrics_exporter_prometheus::PrometheusHandle> {
+    fn from_ref(s: &AppState) -> Self {
+        s.metrics.clone()
+    }
 }
 
 impl FromRef<AppState> for AuthorizeState {

@@ -286,3 +286,38 @@ pub trait Maintenance: Send + Sync + 'static {
     /// Deletes at most `batch` expired records of each kind.
     async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged>;
 }
+
+/// Everything a server needs, from one backend: the SQL store alone, or
+/// Redis for hot state over it. Endpoints still receive only the traits they
+/// use (`Arc<dyn Store>` upcasts to any of them).
+pub trait Store:
+    ClientStore
+    + UserStore
+    + KeyStore
+    + SessionStore
+    + ConsentStore
+    + InteractionStore
+    + CodeStore
+    + RefreshTokenStore
+    + DenylistStore
+    + RateLimitStore
+    + Maintenance
+    + Health
+{
+}
+
+impl<T> Store for T where
+    T: ClientStore
+        + UserStore
+        + KeyStore
+        + SessionStore
+        + ConsentStore
+        + InteractionStore
+        + CodeStore
+        + RefreshTokenStore
+        + DenylistStore
+        + RateLimitStore
+        + Maintenance
+        + Health
+{
+}

@@ -214,16 +214,18 @@ async fn token_inner(
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
     let request = parse_request(&form)?;
     let client = authenticate_client(state.clients.as_ref(), headers, &form).await?;
-    let response = match request {
-        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-            grant::authorization_code::exchange(state, &client, code, redirect_uri, code_verifier).await?
-        }
+    let (grant_type, response) = match request {
+        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => (
+            "authorization_code",
+            grant::authorization_code::exchange(state, &client, code, redirect_uri, code_verifier).await?,
+        ),
         TokenRequest::RefreshToken { refresh_token, scope } => {
-            grant::refresh_token::refresh(state, &client, refresh_token, scope).await?
+            ("refresh_token", grant::refresh_token::refresh(state, &client, refresh_token, scope).await?)
         }
         TokenRequest::ClientCredentials { scope, resource } => {
-            grant::client_credentials::issue(state, &client, scope, resource).await?
+            ("client_credentials", grant::client_credentials::issue(state, &client, scope, resource).await?)
         }
     };
+    metrics::counter!("latchkey_tokens_issued_total", "grant_type" => grant_type).increment(1);
     Ok(json_no_store(StatusCode::OK, &response))
 }

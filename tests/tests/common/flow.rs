@@ -1004,8 +1004,11 @@ pub async fn database_contains(db: &TestDb, needle: &str) -> bool {
             }
             found
         }
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Cluster => {
             use sqlx::Row;
+            if db.redis_dump().await.contains(needle) {
+                return true;
+            }
             let pool = db.pool().await;
             let tables: Vec<String> = sqlx::query(
                 "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables \

@@ -2,7 +2,7 @@ use anyhow::{anyhow, bail};
 use latchkey_core::client::ClientSettings;
 use latchkey_core::secret::hash_client_secret;
 use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy, random};
-use latchkey_store::{ClientStore, StoreError};
+use latchkey_store::StoreError;
 
 use super::{Context, timestamp};
 use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};

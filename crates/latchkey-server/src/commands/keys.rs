@@ -1,5 +1,5 @@
 use anyhow::anyhow;
-use latchkey_store::{KeyStore, StoredKey};
+use latchkey_store::StoredKey;
 
 use super::{Context, timestamp};
 use crate::cli::KeysCommand;
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Rotate { force } => {
             let (active, next) =
-                rotate(&ctx.store, ctx.clock.as_ref(), &ctx.settings, force).await.map_err(|e| anyhow!("{e}"))?;
+                rotate(&*ctx.store, ctx.clock.as_ref(), &ctx.settings, force).await.map_err(|e| anyhow!("{e}"))?;
             ctx.print(
                 || {
                     format!(
@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Retire { kid, now } => {
             let message =
-                retire(&ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now).await.map_err(|e| anyhow!("{e}"))?;
+                retire(&*ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now).await.map_err(|e| anyhow!("{e}"))?;
             ctx.print(|| message.clone(), &serde_json::json!({"retired": kid, "removed": now}));
             Ok(())
         }

@@ -10,7 +10,6 @@ use latchkey_authorize::backchannel::BackchannelNotifier;
 use latchkey_authorize::logout::EndRevokes;
 use latchkey_core::grant::Session;
 use latchkey_keys::KeyRing;
-use latchkey_store::{RefreshTokenStore, SessionStore};
 
 use super::{Context, timestamp};
 use crate::cli::SessionCommand;
@@ -55,13 +54,13 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                 }
                 (None, false) => bail!("name a session with --session SID, or use --all"),
             };
-            let keys = load_key_set(&ctx.store, ctx.settings.encryption_key.as_ref(), now, None)
+            let keys = load_key_set(&*ctx.store, ctx.settings.encryption_key.as_ref(), now, None)
                 .await
                 .map_err(|e| anyhow!("cannot load signing keys for logout tokens: {e}"))?
                 .expect("a first load builds");
             let notifier = BackchannelNotifier::new(
                 ctx.settings.issuer.clone(),
-                Arc::new(ctx.store.clone()),
+                ctx.store.clone(),
                 Arc::new(KeyRing::new(keys)),
                 ctx.clock.clone(),
             );

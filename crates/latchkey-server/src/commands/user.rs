@@ -3,7 +3,7 @@ use std::io::BufRead;
 use anyhow::{anyhow, bail};
 use latchkey_core::user::validate_username;
 use latchkey_core::{User, UserClaims, random};
-use latchkey_store::{StoreError, UserStore};
+use latchkey_store::StoreError;
 
 use super::{Context, timestamp};
 use crate::cli::{UserCommand, UserCreate, UserUpdate};

@@ -113,6 +113,7 @@ pub async fn refresh(
         return Ok(minted.response(Some(successor_value)));
     }
     let revoked = state.refresh.revoke_refresh_family(&old.grant_id, now).await?;
+    metrics::counter!("latchkey_refresh_token_reuse_total").increment(1);
     tracing::warn!(
         event = "refresh_token_reuse",
         client_id = %client.client_id,
