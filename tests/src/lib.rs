@@ -471,6 +471,19 @@ impl Server {
         format!("{}{path}", self.issuer)
     }
 
+    /// A handle that owns no process, for requests only: to replica
+    /// `replica` directly, or (out of range) through the usual URL.
+    pub fn view(&self, replica: usize) -> Server {
+        Server {
+            child: None,
+            others: Vec::new(),
+            issuer: self.replicas.get(replica).cloned().unwrap_or_else(|| self.issuer.clone()),
+            port: self.port,
+            replicas: self.replicas.clone(),
+            log: self.log.clone(),
+        }
+    }
+
     /// The URL of `path` on replica `i` itself, bypassing the load balancer.
     pub fn replica_url(&self, i: usize, path: &str) -> String {
         format!("{}{path}", self.replicas[i])

@@ -158,6 +158,7 @@ pub fn spawn_refresher(
             if let Err(e) = store.delete_expired_keys(now).await {
                 tracing::warn!(error = %e, "could not delete expired signing keys");
             }
+            record_key_ages(store.as_ref(), now).await;
             let current = ring.current();
             match load_key_set(store.as_ref(), encryption.as_ref(), now, Some(&current)).await {
                 Ok(Some(set)) => {
@@ -174,6 +175,18 @@ pub fn spawn_refresher(
             }
         }
     })
+}
+
+/// Sets the `latchkey_signing_key_age_seconds{state}` gauges (the youngest
+/// key of each state; for alerting on a rotation that did not happen).
+pub async fn record_key_ages(store: &dyn KeyStore, now: i64) {
+    let Ok(keys) = store.list_keys().await else { return };
+    for state in [KeyState::Next, KeyState::Active, KeyState::Retired] {
+        if let Some(k) = keys.iter().filter(|k| k.state == state).max_by_key(|k| k.created_at) {
+            metrics::gauge!("latchkey_signing_key_age_seconds", "state" => state.as_str())
+                .set((now - k.created_at) as f64);
+        }
+    }
 }
 
 /// Promotes the next key, retires the active one, creates a new next key.

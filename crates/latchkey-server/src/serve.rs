@@ -302,6 +302,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             clock: clock.clone(),
         },
     };
+    crate::keys::record_key_ages(key_store.as_ref(), clock.now()).await;
     let app = router(&settings, state);
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
