@@ -471,6 +471,18 @@ impl Server {
         format!("{}{path}", self.issuer)
     }
 
+    /// A handle on a server started elsewhere (e.g. by `scripts/cluster`).
+    pub fn view_of_url(issuer: &str) -> Server {
+        Server {
+            child: None,
+            others: Vec::new(),
+            issuer: issuer.to_string(),
+            port: issuer.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0),
+            replicas: vec![issuer.to_string()],
+            log: Arc::new(Mutex::new(String::new())),
+        }
+    }
+
     /// A handle that owns no process, for requests only: to replica
     /// `replica` directly, or (out of range) through the usual URL.
     pub fn view(&self, replica: usize) -> Server {

@@ -683,3 +683,78 @@ async fn too_many_sign_in_attempts_are_throttled_across_replicas() {
     assert_eq!(last.status, 429, "even the right password waits for the window: {}", last.describe());
     assert!(last.body.contains("Too many sign-in attempts"), "{}", last.describe());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_cluster_runs_the_topology_on_loopback() {
+    if !cluster_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("cluster");
+    let lb = free_port();
+    let ports: Vec<String> = (0..4).map(|_| free_port().to_string()).collect();
+    let script = repo_root().join("scripts/cluster");
+    let run = |cmd: &str| {
+        let mut c = Command::new("bash");
+        c.arg(&script).arg(cmd).arg("--dir").arg(&state);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("LATCHKEY_")) {
+            c.env_remove(k);
+        }
+        c.env("LATCHKEY_BIN", &*BIN)
+            .env("LATCHKEY_CLUSTER_PORT", lb.to_string())
+            .env("LATCHKEY_CLUSTER_REPLICA1_PORT", &ports[0])
+            .env("LATCHKEY_CLUSTER_REPLICA2_PORT", &ports[1])
+            .env("LATCHKEY_CLUSTER_PG_PORT", &ports[2])
+            .env("LATCHKEY_CLUSTER_REDIS_PORT", &ports[3]);
+        c.output().expect("scripts/cluster")
+    };
+    let started = run("start");
+    struct Stop<F: Fn()>(F);
+    impl<F: Fn()> Drop for Stop<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let _stop = Stop(|| {
+        run("stop");
+    });
+    assert!(
+        started.status.success(),
+        "start: {}{}",
+        String::from_utf8_lossy(&started.stdout),
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let issuer = format!("http://127.0.0.1:{lb}");
+    let meta: Value =
+        http().get(format!("{issuer}/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(meta["issuer"], issuer.as_str());
+    let status = run("status");
+    assert!(status.status.success(), "status: {}", String::from_utf8_lossy(&status.stdout));
+    // The CLI, pointed at the cluster's stores by `scripts/cluster env`.
+    let env = String::from_utf8(run("env").stdout).unwrap();
+    let vars: Vec<(String, String)> = env
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(|c| c == '\'' || c == '"').to_string()))
+        .collect();
+    assert!(vars.iter().any(|(k, _)| k == "LATCHKEY_REDIS_URL"), "{env}");
+    let mut create = Command::new(&*BIN);
+    create.args(["client", "create", "--name", "RS", "--grant-type", "client_credentials", "--scope", "api", "--json"]);
+    for (k, v) in &vars {
+        create.env(k, v);
+    }
+    let out = create.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rs =
+        TestClient { id: str_of(&client, "client_id").into(), secret: Some(str_of(&client, "client_secret").into()) };
+    let view = Server::view_of_url(&issuer);
+    for _ in 0..4 {
+        let res = token(&view, auth_of(&rs), &Params::new().set("grant_type", "client_credentials")).await;
+        assert_eq!(res.status, 200, "{}", res.describe());
+    }
+    let stopped = run("stop");
+    assert!(stopped.status.success(), "stop: {}", String::from_utf8_lossy(&stopped.stderr));
+    assert!(!run("status").status.success(), "nothing runs after stop");
+}

@@ -148,7 +148,10 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(health): State<HealthState>) -> Response {
-    match tokio::time::timeout(health.timeout, health.database.ping()).await {
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(health.timeout, health.database.ping()).await;
+    metrics::histogram!("latchkey_store_ping_seconds").record(started.elapsed().as_secs_f64());
+    match outcome {
         Ok(Ok(())) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");

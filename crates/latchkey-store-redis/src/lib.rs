@@ -66,11 +66,26 @@ pub struct RedisStore {
 }
 
 fn map_err(e: RedisError) -> StoreError {
-    if e.is_io_error() || e.is_timeout() || e.is_connection_refusal() || e.is_connection_dropped() {
-        StoreError::Unavailable(format!("redis: {e}"))
-    } else {
-        StoreError::Backend(format!("redis: {e}"))
-    }
+    // A Redis that is loading its data after a restart, or a replica that
+    // lost its primary, is as unavailable as one that does not answer.
+    let transient = matches!(
+        e.kind(),
+        redis::ErrorKind::Io
+            | redis::ErrorKind::Server(
+                redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::ReadOnly
+            )
+    );
+    let (error, kind) =
+        if transient || e.is_io_error() || e.is_timeout() || e.is_connection_refusal() || e.is_connection_dropped() {
+            (StoreError::Unavailable(format!("redis: {e}")), "unavailable")
+        } else {
+            (StoreError::Backend(format!("redis: {e}")), "backend")
+        };
+    metrics::counter!("latchkey_store_errors_total", "backend" => "redis", "kind" => kind).increment(1);
+    error
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {

@@ -132,6 +132,19 @@ impl Health for SqlStore {
 
 /// Maps sqlx errors onto the store's vocabulary.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    let error = classify(e);
+    if !matches!(error, StoreError::Conflict(_)) {
+        let kind = match error {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Corrupt(_) => "corrupt",
+            _ => "backend",
+        };
+        metrics::counter!("latchkey_store_errors_total", "backend" => "sql", "kind" => kind).increment(1);
+    }
+    error
+}
+
+fn classify(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
         sqlx::Error::Io(_)
