@@ -532,9 +532,8 @@ impl Server {
             codes.push(self.replica_mut(i).take().and_then(terminate_child));
         }
         for child in self.others.iter_mut() {
-            if let Some(mut c) = child.take() {
-                let _ = c.kill();
-                let _ = c.wait();
+            if let Some(c) = child.take() {
+                stop_gracefully(c);
             }
         }
         codes.into_iter().next().flatten()
@@ -596,12 +595,30 @@ pub fn nginx_conf(dir: &Path, lb_port: u16, replica_ports: &[u16]) -> String {
     out
 }
 
+/// SIGTERM, then SIGKILL after 2 s. nginx must get SIGTERM: its master
+/// stops its workers then, while a killed master leaves them running.
+fn stop_gracefully(mut child: Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        for child in std::iter::once(&mut self.child).chain(self.others.iter_mut()) {
-            if let Some(mut c) = child.take() {
-                let _ = c.kill();
-                let _ = c.wait();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for child in self.others.iter_mut() {
+            if let Some(c) = child.take() {
+                stop_gracefully(c);
             }
         }
     }

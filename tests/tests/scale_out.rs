@@ -661,6 +661,10 @@ async fn metrics_count_requests_tokens_sign_ins_and_key_ages() {
     assert!(value("latchkey_http_requests_total{route=\"/token\",method=\"POST\",status=\"200\"}") >= 2.0);
     assert!(text.contains("latchkey_http_request_duration_seconds_bucket{route=\"/token\""), "latency histogram");
     assert!(text.contains("latchkey_signing_key_age_seconds{state=\"active\"}"), "key ages\n{text}");
+    assert!(
+        text.contains("latchkey_store_operation_seconds_count{op=\"rotate_refresh_token\"} 1"),
+        "store latency per operation\n{text}"
+    );
     for secret in [client.secret(), &rt, &alice.password] {
         assert!(!text.contains(secret), "no secret in the metrics");
     }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod keys;
+pub mod metered;
 pub mod observe;
 
 pub mod serve;

@@ -5,7 +5,7 @@
 //! Metric names (all prefixed `latchkey_`):
 //! - `http_requests_total{route,method,status}`, `http_request_duration_seconds{route,method}`
 //! - `tokens_issued_total{grant_type}`, `logins_total{outcome}`, `refresh_token_reuse_total`
-//! - `store_errors_total{backend,kind}`, `store_ping_seconds`
+//! - `store_operation_seconds{op}`, `store_errors_total{backend,kind}`, `store_ping_seconds`
 //! - `signing_key_age_seconds{state}`
 //!
 //! Labels are routes and codes, never ids or tokens, so series stay few and
@@ -57,6 +57,11 @@ fn describe() {
         "Spent refresh tokens presented again (each revoked its family)."
     );
     metrics::describe_counter!("latchkey_store_errors_total", "Failed store operations by kind.");
+    metrics::describe_histogram!(
+        "latchkey_store_operation_seconds",
+        metrics::Unit::Seconds,
+        "Duration of each store operation."
+    );
     metrics::describe_histogram!(
         "latchkey_store_ping_seconds",
         metrics::Unit::Seconds,

@@ -226,6 +226,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let store: Arc<dyn latchkey_store::Store> =
+        if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
     let key_store: Arc<dyn KeyStore> = store.clone();
     ensure_keys(key_store.as_ref(), clock.as_ref(), &settings).await.context("preparing signing keys")?;
     let key_set = load_key_set(key_store.as_ref(), settings.encryption_key.as_ref(), clock.now(), None)
