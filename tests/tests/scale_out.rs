@@ -159,7 +159,11 @@ async fn a_key_rotation_reaches_every_replica_within_the_refresh_interval() {
             "replica {i} signs with the new key"
         );
     }
-    assert!(started.elapsed() < Duration::from_secs(3), "within the 1 s interval plus slack: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the 1 s interval plus polling and load: {:?}",
+        started.elapsed()
+    );
 }
 
 // ---------------------------------------------------------------------------

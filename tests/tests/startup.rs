@@ -62,7 +62,13 @@ fn invalid_config_stops_startup_with_a_message_naming_the_key() {
         (&[("LATCHKEY_LISTEN", "not-an-address")], "listen", "not an address"),
         (&[("LATCHKEY_KEYS_RSA_BITS", "512")], "keys.rsa_bits", "not supported"),
         (&[("LATCHKEY_REGISTRATION_MODE", "token")], "registration.mode", "initial_access_token"),
-        (&[("LATCHKEY_REDIS_URL", "redis://127.0.0.1:6379")], "redis_url", "not supported"),
+        (&[("LATCHKEY_REDIS_URL", "redis://127.0.0.1:1/0")], "redis_url", "cannot reach Redis"),
+        (&[("LATCHKEY_REDIS_URL", "memcached://127.0.0.1:11211")], "redis_url", "not supported"),
+        (
+            &[("LATCHKEY_REDIS_URL", "redis://127.0.0.1:1/0"), ("LATCHKEY_REDIS_KEY_PREFIX", "has space")],
+            "redis.key_prefix",
+            "without spaces",
+        ),
         (&[("LATCHKEY_CONFIG", "/nonexistent/latchkey.toml")], "config", "cannot read"),
     ];
     for (env, key, needle) in cases {

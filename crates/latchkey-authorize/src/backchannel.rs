@@ -20,18 +20,25 @@ pub struct BackchannelNotifier {
     pub clients: Arc<dyn ClientStore>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
-    pub http: reqwest::Client,
+    /// Built on first use: loading the system's CA certificates costs start-up
+    /// time and memory that most servers, with no back-channel clients, never need.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     pub attempts: u32,
 }
 
 impl BackchannelNotifier {
     pub fn new(issuer: String, clients: Arc<dyn ClientStore>, keys: Arc<KeyRing>, clock: Arc<dyn Clock>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client");
-        Self { issuer, clients, keys, clock, http, attempts: 3 }
+        Self { issuer, clients, keys, clock, http: Arc::default(), attempts: 3 }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("HTTP client")
+        })
     }
 
     /// Notifies the session's clients in the background; the handle lets a
@@ -82,7 +89,7 @@ impl BackchannelNotifier {
             }
         };
         for attempt in 1..=self.attempts {
-            let sent = self.http.post(&uri).form(&[("logout_token", token.as_str())]).send().await;
+            let sent = self.http().post(&uri).form(&[("logout_token", token.as_str())]).send().await;
             match sent {
                 Ok(r) if r.status().is_success() => {
                     tracing::info!(event = "backchannel_logout", client_id, attempt, "logout token delivered");

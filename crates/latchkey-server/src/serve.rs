@@ -24,7 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::commands::open_store;
 use crate::config::{ConfigError, LogFormat, RegistrationMode, Settings};
 use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
-use crate::state::{AppState, HealthState};
+use crate::state::{AppParts, AppState, HealthState};
 
 /// Paths relative to the issuer.
 pub const JWKS_PATH: &str = "/jwks";
@@ -238,7 +238,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let notifier =
         Arc::new(BackchannelNotifier::new(settings.issuer.clone(), store.clone(), ring.clone(), clock.clone()));
-    let state = AppState {
+    let state = AppState::new(AppParts {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
             ring.clone(),
@@ -306,7 +306,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             keys: ring.clone(),
             clock: clock.clone(),
         },
-    };
+    });
     crate::keys::record_key_ages(key_store.as_ref(), clock.now()).await;
     let app = router(&settings, state);
 

@@ -17,8 +17,26 @@ pub struct HealthState {
     pub timeout: std::time::Duration,
 }
 
+/// Shared by every request. axum clones the router's state once per request,
+/// so it is one `Arc`: cloning the parts themselves cost about forty
+/// reference-count updates per request (19% of a JWKS request's CPU).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+pub struct AppParts {
     pub discovery: DiscoveryState,
     pub registration: RegistrationState,
     pub health: HealthState,
