@@ -308,6 +308,26 @@ where
     tally
 }
 
+/// The event of an outage test: `stop` a store for `down`, checking that
+/// `/readyz` fails meanwhile, then `start` it and wait until `/readyz`
+/// passes again, without restarting anything else.
+async fn outage(
+    phase: Arc<Mutex<&'static str>>,
+    server: Server,
+    down: Duration,
+    stop: impl FnOnce(),
+    start: impl FnOnce(),
+) {
+    let ready = || async { http().get(server.url("/readyz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) };
+    *phase.lock().unwrap() = "during";
+    stop();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ready().await, 503, "/readyz fails while the store is down");
+    tokio::time::sleep(down - Duration::from_secs(1)).await;
+    start();
+    assert!(eventually(Duration::from_secs(10), || async { ready().await == 200 }).await, "/readyz recovers");
+}
+
 /// A Redis server of this test's own (so it can be stopped), persisting
 /// every write (appendfsync always) so that a restart loses nothing.
 struct OwnRedis {
@@ -373,19 +393,9 @@ async fn redis_down_for_ten_seconds_under_load_only_503s_and_nothing_lost() {
     let mut server = Server::start(&db, &[("LATCHKEY_REDIS_TIMEOUT_MS", "500")]).await;
     let r = redis.clone();
     let srv = server.view(usize::MAX);
-    let tally = under_load(&server, &db, move |phase| async move {
-        *phase.lock().unwrap() = "during";
-        r.lock().unwrap().stop();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let ready = http().get(srv.url("/readyz")).send().await.unwrap();
-        assert_eq!(ready.status(), 503, "/readyz fails while Redis is down");
-        tokio::time::sleep(Duration::from_secs(9)).await;
-        r.lock().unwrap().run();
-        let ok = eventually(Duration::from_secs(5), || async {
-            http().get(srv.url("/readyz")).send().await.map(|r| r.status() == 200).unwrap_or(false)
-        })
-        .await;
-        assert!(ok, "/readyz recovers without a restart");
+    let tally = under_load(&server, &db, move |phase| {
+        let r2 = r.clone();
+        outage(phase, srv, Duration::from_secs(10), move || r.lock().unwrap().stop(), move || r2.lock().unwrap().run())
     })
     .await;
     assert!(tally.count("during", 503) > 0, "the outage was felt: {tally:?}");
@@ -492,19 +502,9 @@ async fn postgres_down_under_load_only_503s_and_nothing_lost() {
     let mut server = Server::start(&db, &[("LATCHKEY_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]).await;
     let p = pg.clone();
     let srv = server.view(usize::MAX);
-    let tally = under_load(&server, &db, move |phase| async move {
-        *phase.lock().unwrap() = "during";
-        p.stop();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let ready = http().get(srv.url("/readyz")).send().await.unwrap();
-        assert_eq!(ready.status(), 503, "/readyz fails while PostgreSQL is down");
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        p.run();
-        let ok = eventually(Duration::from_secs(10), || async {
-            http().get(srv.url("/readyz")).send().await.map(|r| r.status() == 200).unwrap_or(false)
-        })
-        .await;
-        assert!(ok, "/readyz recovers without a restart");
+    let tally = under_load(&server, &db, move |phase| {
+        let p2 = p.clone();
+        outage(phase, srv, Duration::from_secs(6), move || p.stop(), move || p2.run())
     })
     .await;
     assert!(tally.count("during", 503) > 0, "the outage was felt: {tally:?}");

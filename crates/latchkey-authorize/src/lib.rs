@@ -523,19 +523,22 @@ async fn login_inner(
     let (mut interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Login).await?;
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
-    if throttled(state, username).await? {
-        tracing::warn!(event = "login_throttled", client_id = %client.client_id, "too many sign-in attempts");
-        metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
-        let id = form.get("interaction").unwrap_or("");
-        let mut page = login_page(
+    // The login form again, with a message (the person's username kept).
+    let again = |message: &str| {
+        login_page(
             state,
             &client,
             &req,
-            id,
+            form.get("interaction").unwrap_or(""),
             &interaction.csrf,
             username,
-            Some("Too many sign-in attempts for this account. Please wait a few minutes and try again."),
-        );
+            Some(message),
+        )
+    };
+    if throttled(state, username).await? {
+        tracing::warn!(event = "login_throttled", client_id = %client.client_id, "too many sign-in attempts");
+        metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
+        let mut page = again("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
         *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return Ok(page);
     }
@@ -557,16 +560,7 @@ async fn login_inner(
         _ => {
             tracing::info!(event = "login_failure", client_id = %client.client_id, "sign-in failed");
             metrics::counter!("latchkey_logins_total", "outcome" => "failure").increment(1);
-            let id = form.get("interaction").unwrap_or("");
-            return Ok(login_page(
-                state,
-                &client,
-                &req,
-                id,
-                &interaction.csrf,
-                username,
-                Some("Incorrect username or password."),
-            ));
+            return Ok(again("Incorrect username or password."));
         }
     };
     let now = state.clock.now();
