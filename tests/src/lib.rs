@@ -36,32 +36,36 @@ pub enum Backend {
     Cluster,
 }
 
+/// One test module `$name` with a test function per listed variant; each runs
+/// `$name(Backend::$backend)` when `$available` holds. Used by the two macros below.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! backend_variants {
+    ($name:ident: $($variant:ident => $backend:ident if $available:expr),*) => {
+        mod $name {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $variant() {
+                    if $available {
+                        super::$name($crate::Backend::$backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// Runs `$test(Backend)` on every backend, as three test functions: SQLite,
 /// PostgreSQL, and the two-replica cluster behind nginx.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if $crate::postgres_admin_url().is_some() {
-                        super::$name($crate::Backend::Postgres).await
-                    }
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn cluster() {
-                    if $crate::cluster_available() {
-                        super::$name($crate::Backend::Cluster).await
-                    }
-                }
-            }
+            $crate::backend_variants!($name:
+                sqlite => Sqlite if true,
+                postgres => Postgres if $crate::postgres_admin_url().is_some(),
+                cluster => Cluster if $crate::cluster_available()
+            );
         )*
     };
 }
@@ -72,19 +76,10 @@ macro_rules! on_both_backends {
 macro_rules! on_sql_backends {
     ($($name:ident),* $(,)?) => {
         $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if $crate::postgres_admin_url().is_some() {
-                        super::$name($crate::Backend::Postgres).await
-                    }
-                }
-            }
+            $crate::backend_variants!($name:
+                sqlite => Sqlite if true,
+                postgres => Postgres if $crate::postgres_admin_url().is_some()
+            );
         )*
     };
 }

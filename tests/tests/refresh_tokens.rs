@@ -7,7 +7,6 @@ mod common;
 mod lifecycle;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::flow::*;
@@ -52,32 +51,7 @@ fn assert_invalid_grant(page: &Page, what: &str) {
 async fn concurrent_refreshes(server: &Server, client: &TestClient, rt: &str, n: usize) -> Vec<(u16, Value)> {
     let body = Params::new().set("grant_type", "refresh_token").set("refresh_token", rt).encode();
     let auth = basic_header(&client.id, client.secret());
-    let url = server.url("/token");
-    let c = http();
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let mut tasks = Vec::new();
-    for _ in 0..n {
-        let (c, url, body, auth, barrier) = (c.clone(), url.clone(), body.clone(), auth.clone(), barrier.clone());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            let res = c
-                .post(url)
-                .header("authorization", auth)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            let json: Value = res.json().await.unwrap_or(Value::Null);
-            (status, json)
-        }));
-    }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
+    concurrent_token_requests(server, &auth, &body, n).await
 }
 
 async fn rotation_and_reuse_revoke_the_family(backend: Backend) {

@@ -312,33 +312,11 @@ async fn concurrent_redemptions_succeed_exactly_once(backend: Backend) {
     let code = code_for(&b, &code_request(&client.id, &p), &alice).await;
     let body = code_grant(&code, Some(&p.verifier)).encode();
     let auth = basic_header(&client.id, client.secret());
-    let url = server.url("/token");
-    let c = http();
-
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (c, url, body, auth, barrier) = (c.clone(), url.clone(), body.clone(), auth.clone(), barrier.clone());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            let res = c
-                .post(url)
-                .header("authorization", auth)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            let json: Value = res.json().await.unwrap_or(Value::Null);
-            (status, json)
-        }));
-    }
+    let answers = concurrent_token_requests(&server, &auth, &body, 20).await;
     let mut ok = 0;
     let mut refused = 0;
     let mut winner = None;
-    for t in tasks {
-        let (status, json) = t.await.unwrap();
+    for (status, json) in answers {
         match status {
             200 => {
                 ok += 1;

@@ -414,7 +414,7 @@ impl OwnPostgres {
     fn as_pg(&self, prog: &str) -> Command {
         let exe = self.bin.join(prog);
         // PostgreSQL refuses to run as root.
-        if unsafe_is_root() {
+        if running_as_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(exe);
             c
@@ -432,7 +432,7 @@ impl OwnPostgres {
         let dir = parent.join("pg");
         std::fs::create_dir_all(&dir).unwrap();
         let pg = OwnPostgres { bin, dir, port: free_port() };
-        if unsafe_is_root() {
+        if running_as_root() {
             Command::new("chown").args(["-R", "postgres:"]).arg(parent).status().unwrap();
         }
         let ok = pg
@@ -483,7 +483,7 @@ impl Drop for OwnPostgres {
     }
 }
 
-fn unsafe_is_root() -> bool {
+fn running_as_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 

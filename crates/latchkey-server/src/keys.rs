@@ -107,8 +107,9 @@ pub async fn load_key_set(
     now: i64,
     previous: Option<&KeySet>,
 ) -> Result<Option<KeySet>, KeyOpError> {
-    let keys: Vec<StoredKey> =
-        store.list_keys().await?.into_iter().filter(|k| k.remove_after.is_none_or(|t| t > now)).collect();
+    let keys = store.list_keys().await?;
+    record_key_ages(&keys, now);
+    let keys: Vec<StoredKey> = keys.into_iter().filter(|k| k.remove_after.is_none_or(|t| t > now)).collect();
     let use_of = |k: &StoredKey| {
         if k.state == KeyState::Active { KeyUse::Signing } else { KeyUse::Published }
     };
@@ -158,7 +159,6 @@ pub fn spawn_refresher(
             if let Err(e) = store.delete_expired_keys(now).await {
                 tracing::warn!(error = %e, "could not delete expired signing keys");
             }
-            record_key_ages(store.as_ref(), now).await;
             let current = ring.current();
             match load_key_set(store.as_ref(), encryption.as_ref(), now, Some(&current)).await {
                 Ok(Some(set)) => {
@@ -178,9 +178,9 @@ pub fn spawn_refresher(
 }
 
 /// Sets the `latchkey_signing_key_age_seconds{state}` gauges (the youngest
-/// key of each state; for alerting on a rotation that did not happen).
-pub async fn record_key_ages(store: &dyn KeyStore, now: i64) {
-    let Ok(keys) = store.list_keys().await else { return };
+/// key of each state; for alerting on a rotation that did not happen). Every
+/// load of the key set calls it, from the list it read anyway.
+fn record_key_ages(keys: &[StoredKey], now: i64) {
     for state in [KeyState::Next, KeyState::Active, KeyState::Retired] {
         if let Some(k) = keys.iter().filter(|k| k.state == state).max_by_key(|k| k.created_at) {
             metrics::gauge!("latchkey_signing_key_age_seconds", "state" => state.as_str())

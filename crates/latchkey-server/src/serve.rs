@@ -225,6 +225,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings, None);
     let started = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Before anything records a metric (the key loader sets key-age gauges).
+    let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
     let (store, sql) = open_store(&settings, clock.clone()).await?;
     let store: Arc<dyn latchkey_store::Store> =
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
@@ -286,7 +288,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             keys: ring.clone(),
             clock: clock.clone(),
         },
-        metrics: if settings.metrics { crate::observe::install_metrics() } else { None },
+        metrics,
         token: TokenState {
             settings: Arc::new(TokenSettings {
                 issuer: settings.issuer.clone(),
@@ -307,7 +309,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             clock: clock.clone(),
         },
     });
-    crate::keys::record_key_ages(key_store.as_ref(), clock.now()).await;
     let app = router(&settings, state);
 
     let listener = tokio::net::TcpListener::bind(settings.listen)

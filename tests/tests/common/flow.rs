@@ -833,8 +833,14 @@ pub fn basic_header(id: &str, secret: &str) -> String {
 
 /// `POST /token` with `form` plus the client authentication.
 pub async fn token(server: &Server, auth: Auth<'_>, form: &Params) -> Page {
+    post_with_auth(server, "/token", auth, form).await
+}
+
+/// `POST path` (token, introspection or revocation endpoint) with `form` and
+/// the client authentication `auth`.
+pub async fn post_with_auth(server: &Server, path: &str, auth: Auth<'_>, form: &Params) -> Page {
     let mut form = form.clone();
-    let mut req = http().post(server.url("/token"));
+    let mut req = http().post(server.url(path));
     match auth {
         Auth::Basic(id, secret) => req = req.header("authorization", basic_header(id, secret)),
         Auth::BasicRaw(raw) => req = req.header("authorization", format!("Basic {raw}")),
@@ -844,6 +850,38 @@ pub async fn token(server: &Server, auth: Auth<'_>, form: &Params) -> Page {
     }
     Page::of(req.header("content-type", "application/x-www-form-urlencoded").body(form.encode()).send().await.unwrap())
         .await
+}
+
+/// Sends `n` identical `POST /token` requests (form `body`, `Authorization:
+/// auth`) released together by a barrier; returns (status, JSON body) of each.
+pub async fn concurrent_token_requests(server: &Server, auth: &str, body: &str, n: usize) -> Vec<(u16, Value)> {
+    let url = server.url("/token");
+    let c = http();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let (c, url, body, auth, barrier) =
+            (c.clone(), url.clone(), body.to_string(), auth.to_string(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let res = c
+                .post(url)
+                .header("authorization", auth)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let json: Value = res.json().await.unwrap_or(Value::Null);
+            (status, json)
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }
 
 /// The `authorization_code` grant body.

@@ -134,22 +134,6 @@ pub async fn refresh_ok(server: &Server, client: &TestClient, refresh_token: &st
     res.json()
 }
 
-/// `POST path` (the introspection or revocation endpoint) with `form` and the
-/// client authentication `auth`.
-pub async fn post_with_auth(server: &Server, path: &str, auth: Auth<'_>, form: &Params) -> Page {
-    let mut form = form.clone();
-    let mut req = http().post(server.url(path));
-    match auth {
-        Auth::Basic(id, secret) => req = req.header("authorization", basic_header(id, secret)),
-        Auth::BasicRaw(raw) => req = req.header("authorization", format!("Basic {raw}")),
-        Auth::Post(id, secret) => form = form.set("client_id", id).set("client_secret", secret),
-        Auth::None(id) => form = form.set("client_id", id),
-        Auth::Nothing => {}
-    }
-    Page::of(req.header("content-type", "application/x-www-form-urlencoded").body(form.encode()).send().await.unwrap())
-        .await
-}
-
 fn token_form(token: &str, hint: Option<&str>) -> Params {
     let mut p = Params::new().set("token", token);
     if let Some(h) = hint {
