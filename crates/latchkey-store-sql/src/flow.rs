@@ -661,10 +661,19 @@ impl Maintenance for SqlStore {
         let interactions = run("DELETE FROM interactions WHERE id_hash IN \
             (SELECT id_hash FROM interactions WHERE expires_at < $1 LIMIT $2)")
         .await?;
-        run("DELETE FROM session_clients WHERE session_id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)").await?;
         let sessions = run("DELETE FROM sessions WHERE id_hash IN \
             (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)")
         .await?;
+        // After the sessions, so that a session expiring between two
+        // statements cannot leave its client list behind.
+        sqlx::query(
+            "DELETE FROM session_clients WHERE session_id_hash IN (SELECT session_id_hash FROM session_clients \
+             WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id_hash = session_clients.session_id_hash) LIMIT $1)",
+        )
+        .bind(batch)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         let refresh_tokens = run("DELETE FROM refresh_tokens WHERE token_hash IN \
             (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)")
         .await?;

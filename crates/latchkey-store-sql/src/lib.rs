@@ -147,6 +147,13 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 fn classify(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+        // PostgreSQL shutting down or not accepting connections (SQLSTATE
+        // class 08, 57P01-57P03, 53300): the server is away, not the query wrong.
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300") =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
