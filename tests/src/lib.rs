@@ -248,6 +248,8 @@ fn base_command(db: &TestDb, env: &[(&str, &str)]) -> Command {
     cmd.current_dir(db.dir.path())
         .env("LATCHKEY_DATABASE_URL", &db.url)
         .env("LATCHKEY_LOG_LEVEL", "info")
+        // Servers see CLI writes within one poll; `cli` waits that long.
+        .env("LATCHKEY_CACHE_POLL_INTERVAL_MS", CACHE_POLL_MS.to_string())
         .env("NO_COLOR", "1");
     if let Some((url, prefix)) = &db.redis {
         cmd.env("LATCHKEY_REDIS_URL", url).env("LATCHKEY_REDIS_KEY_PREFIX", prefix);
@@ -277,7 +279,27 @@ impl CliOutput {
     }
 }
 
-/// Runs `latchkey ARGS` against the test database, feeding `stdin`.
+/// How often test servers poll the change feed.
+pub const CACHE_POLL_MS: u64 = 50;
+
+/// Waits until every running server has read the change feed at least once
+/// more: after this, a CLI write is visible to their in-memory caches.
+pub fn wait_for_change_feed() {
+    std::thread::sleep(Duration::from_millis(3 * CACHE_POLL_MS));
+}
+
+/// CLI commands that change what servers cache (clients, users, revocations).
+fn changes_cached_rows(args: &[&str]) -> bool {
+    matches!(
+        args,
+        ["client", "update" | "delete" | "rotate-secret", ..]
+            | ["user", "update" | "set-password" | "disable" | "enable" | "delete", ..]
+            | ["session", "revoke", ..]
+    )
+}
+
+/// Runs `latchkey ARGS` against the test database, feeding `stdin`. After a
+/// command that changes cached rows it waits for the servers to see it.
 pub fn cli(db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> CliOutput {
     let mut child = base_command(db, env)
         .args(args)
@@ -291,6 +313,9 @@ pub fn cli(db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().expect("latchkey output");
+    if changes_cached_rows(args) {
+        wait_for_change_feed();
+    }
     CliOutput {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -75,6 +75,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::serve::init_logging(&settings, Some("warn"));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, sql) = open_store(&settings, clock.clone()).await?;
+    // No caches here, but writes still go to the change feed for the servers'.
+    let store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(store, None, clock.clone()));
     let ctx = Context { settings, store, sql, clock, json: cli.json };
     let result = match cli.command {
         Command::Serve => unreachable!("handled above"),

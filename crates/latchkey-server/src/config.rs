@@ -52,6 +52,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("redis.timeout_ms", Kind::Int),
     ("login.max_attempts", Kind::Int),
     ("login.window_seconds", Kind::Int),
+    ("cache.mode", Kind::Str),
+    ("cache.poll_interval_ms", Kind::Int),
+    ("cache.max_age_seconds", Kind::Int),
     ("shutdown_timeout_seconds", Kind::Int),
     ("metrics.enabled", Kind::Bool),
     ("keys.algorithm", Kind::Str),
@@ -99,6 +102,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub login: LoginConfig,
+    pub cache: CacheConfig,
     pub metrics: MetricsConfig,
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
@@ -175,6 +179,7 @@ impl Default for Config {
             shutdown_timeout_seconds: 30,
             redis: RedisConfig::default(),
             login: LoginConfig::default(),
+            cache: CacheConfig::default(),
             metrics: MetricsConfig::default(),
             database: DatabaseConfig::default(),
             keys: KeysConfig::default(),
@@ -237,6 +242,20 @@ pub struct LoginConfig {
 impl Default for LoginConfig {
     fn default() -> Self {
         Self { max_attempts: 10, window_seconds: 300 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub mode: String,
+    pub poll_interval_ms: i64,
+    pub max_age_seconds: i64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { mode: "auto".into(), poll_interval_ms: 250, max_age_seconds: 60 }
     }
 }
 
@@ -343,6 +362,8 @@ pub struct Settings {
     /// Sign-in attempts allowed per account and window (0 = no limit).
     pub login_max_attempts: u64,
     pub login_window: u32,
+    /// In-memory caches of clients, users and denylist answers (None = off).
+    pub cache: Option<crate::cached::CacheSettings>,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_timeout: std::time::Duration,
     /// Serve Prometheus metrics at /metrics.
@@ -495,6 +516,20 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     };
     let login_max_attempts = range("login.max_attempts", config.login.max_attempts, 0, 1_000_000)? as u64;
     let login_window = range("login.window_seconds", config.login.window_seconds, 1, 86_400)? as u32;
+    let cache_on = match config.cache.mode.as_str() {
+        // With Redis, replicas share hot state and see one another's
+        // revocations at once; a per-process cache would delay that.
+        "auto" => redis.is_none(),
+        "on" => true,
+        "off" => false,
+        other => return Err(ConfigError::new("cache.mode", format!("{other:?}: use auto, on or off"))),
+    };
+    let poll_ms = range("cache.poll_interval_ms", config.cache.poll_interval_ms, 10, 60_000)?;
+    let max_age = range("cache.max_age_seconds", config.cache.max_age_seconds, 1, 3_600)?;
+    let cache = cache_on.then(|| crate::cached::CacheSettings {
+        poll_interval: std::time::Duration::from_millis(poll_ms as u64),
+        max_age: std::time::Duration::from_secs(max_age as u64),
+    });
     let shutdown_timeout = range("shutdown_timeout_seconds", config.shutdown_timeout_seconds, 0, 3_600)?;
     let log_format = match config.log_format.as_str() {
         "text" => LogFormat::Text,
@@ -620,6 +655,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         redis,
         login_max_attempts,
         login_window,
+        cache,
         shutdown_timeout: std::time::Duration::from_secs(shutdown_timeout as u64),
         metrics: config.metrics.enabled,
         log_format,

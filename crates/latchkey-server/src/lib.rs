@@ -1,9 +1,11 @@
 //! The `latchkey` binary: configuration, command line, application state and
 //! the one place where the router is assembled.
 
+pub mod cached;
 pub mod cli;
 pub mod commands;
 pub mod config;
+mod delegate;
 pub mod keys;
 pub mod metered;
 pub mod observe;

@@ -230,6 +230,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (store, sql) = open_store(&settings, clock.clone()).await?;
     let store: Arc<dyn latchkey_store::Store> =
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
+    // Caches outside the metering, so that store metrics count real reads only.
+    let caches = settings.cache.map(|c| Arc::new(crate::cached::Caches::new(c)));
+    let feed_start = match &caches {
+        Some(_) => store.latest_change().await.context("reading the change feed")?,
+        None => 0,
+    };
+    let store: Arc<dyn latchkey_store::Store> =
+        Arc::new(crate::cached::Cached::new(store, caches.clone(), clock.clone()));
+    if let Some(caches) = caches {
+        tokio::spawn(crate::cached::poll_changes(store.clone(), caches, feed_start));
+    }
     let key_store: Arc<dyn KeyStore> = store.clone();
     ensure_keys(key_store.as_ref(), clock.as_ref(), &settings).await.context("preparing signing keys")?;
     let key_set = load_key_set(key_store.as_ref(), settings.encryption_key.as_ref(), clock.now(), None)

@@ -23,9 +23,9 @@ use latchkey_core::grant::{
 };
 use latchkey_core::{Client, Scope, User};
 use latchkey_store::{
-    ClientStore, CodeStore, ConsentStore, DenylistStore, Health, InteractionStore, KeyStore, Maintenance, Purged,
-    RateLimitStore, Redemption, RefreshTokenStore, Rotation, SessionStore, StoreError, StoreResult, StoredKey,
-    UserStore, window_start,
+    Change, ChangeFeed, ChangeKind, ClientStore, CodeStore, ConsentStore, DenylistStore, Health, InteractionStore,
+    KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, Rotation, SessionStore, StoreError,
+    StoreResult, StoredKey, UserStore, window_start,
 };
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -524,6 +524,19 @@ impl Maintenance for RedisStore {
 }
 
 // Durable state: straight to SQL.
+
+#[async_trait]
+impl ChangeFeed for RedisStore {
+    async fn record_change(&self, kind: ChangeKind, subject: &str, now: i64) -> StoreResult<i64> {
+        self.sql.record_change(kind, subject, now).await
+    }
+    async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {
+        self.sql.changes_after(after, limit).await
+    }
+    async fn latest_change(&self) -> StoreResult<i64> {
+        self.sql.latest_change().await
+    }
+}
 
 #[async_trait]
 impl ClientStore for RedisStore {

@@ -686,7 +686,11 @@ impl Maintenance for SqlStore {
         let rate_limits = run("DELETE FROM rate_limits WHERE (bucket, window_start) IN \
             (SELECT bucket, window_start FROM rate_limits WHERE expires_at < $1 LIMIT $2)")
         .await?;
-        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits })
+        // The newest entry stays, so that sequence numbers never start over.
+        let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
+            AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")
+        .await?;
+        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits, changes })
     }
 }
 

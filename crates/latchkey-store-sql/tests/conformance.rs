@@ -96,6 +96,24 @@ mod maintenance {
     }
 }
 
+mod change_feed {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::change_feed(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::change_feed(store.clone()).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
+
 mod code_store_concurrent_redemption {
     use super::*;
 

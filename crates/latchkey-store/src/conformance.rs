@@ -514,3 +514,40 @@ pub async fn rate_limit_store(store: &dyn RateLimitStore) {
     assert_eq!(store.hit("login:alice", 60, 1_020).await.unwrap(), 1, "a new window starts from zero");
     assert_eq!(store.hit("login:alice", 60, 1_079).await.unwrap(), 2);
 }
+
+/// `ChangeFeed`: sequence numbers rise by one, readers page through them, and
+/// concurrent writers never produce a gap or a duplicate.
+pub async fn change_feed<S: crate::ChangeFeed + Maintenance + Clone>(store: S) {
+    use crate::ChangeKind;
+    assert_eq!(store.latest_change().await.unwrap(), 0, "an empty feed");
+    let first = store.record_change(ChangeKind::Client, "client-a", 1_000).await.unwrap();
+    let second = store.record_change(ChangeKind::AccessTokens, "", 1_000).await.unwrap();
+    assert_eq!(second, first + 1);
+    assert_eq!(store.latest_change().await.unwrap(), second);
+    let all = store.changes_after(0, 10).await.unwrap();
+    assert_eq!(
+        all,
+        vec![
+            crate::Change { seq: first, kind: ChangeKind::Client, subject: "client-a".into() },
+            crate::Change { seq: second, kind: ChangeKind::AccessTokens, subject: String::new() },
+        ]
+    );
+    assert_eq!(store.changes_after(first, 10).await.unwrap().len(), 1);
+    assert_eq!(store.changes_after(0, 1).await.unwrap().len(), 1, "limit");
+
+    let writers = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            async move { store.record_change(ChangeKind::User, &format!("user-{i}"), 2_000).await.unwrap() }
+        })
+        .collect();
+    let mut seqs = join_all(writers).await;
+    seqs.sort_unstable();
+    assert_eq!(seqs, ((second + 1)..=(second + 8)).collect::<Vec<_>>(), "no gaps, no duplicates");
+
+    // Entries older than an hour go; the newest sequence number stays known.
+    let purged = store.purge_expired(1_000 + 3_601, 100).await.unwrap();
+    assert_eq!(purged.changes, 2);
+    assert_eq!(store.changes_after(0, 100).await.unwrap().len(), 8);
+    assert_eq!(store.latest_change().await.unwrap(), second + 8);
+}

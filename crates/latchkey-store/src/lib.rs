@@ -263,6 +263,61 @@ pub fn window_start(now: i64, window_seconds: u32) -> i64 {
     now.div_euclid(w) * w
 }
 
+/// What changed, for servers that cache it in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A client was updated or deleted; the subject is its id.
+    Client,
+    /// A user was updated or deleted; the subject is its id.
+    User,
+    /// One access token was denied; the subject is its `jti`.
+    AccessToken,
+    /// Access tokens whose ids the writer does not know were denied (a
+    /// refresh-token family or a session was revoked); the subject is empty.
+    AccessTokens,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::User => "user",
+            Self::AccessToken => "access_token",
+            Self::AccessTokens => "access_tokens",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "client" => Self::Client,
+            "user" => Self::User,
+            "access_token" => Self::AccessToken,
+            "access_tokens" => Self::AccessTokens,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub subject: String,
+}
+
+/// The change feed: how a write made by one process (the CLI, another
+/// replica) reaches the in-memory caches of every server.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync + 'static {
+    /// Appends a change; returns its sequence number.
+    async fn record_change(&self, kind: ChangeKind, subject: &str, now: i64) -> StoreResult<i64>;
+    /// Changes with a sequence number above `after`, oldest first, at most `limit`.
+    async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>>;
+    /// The highest sequence number so far (0 for an empty feed).
+    async fn latest_change(&self) -> StoreResult<i64>;
+}
+
 /// How many expired records one clean-up pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -272,11 +327,19 @@ pub struct Purged {
     pub refresh_tokens: u64,
     pub denylist: u64,
     pub rate_limits: u64,
+    /// Change-feed entries older than an hour.
+    pub changes: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.codes + self.interactions + self.sessions + self.refresh_tokens + self.denylist + self.rate_limits
+        self.codes
+            + self.interactions
+            + self.sessions
+            + self.refresh_tokens
+            + self.denylist
+            + self.rate_limits
+            + self.changes
     }
 }
 
@@ -301,6 +364,7 @@ pub trait Store:
     + RefreshTokenStore
     + DenylistStore
     + RateLimitStore
+    + ChangeFeed
     + Maintenance
     + Health
 {
@@ -317,6 +381,7 @@ impl<T> Store for T where
         + RefreshTokenStore
         + DenylistStore
         + RateLimitStore
+        + ChangeFeed
         + Maintenance
         + Health
 {

@@ -1,0 +1,123 @@
+//! One list of every store trait's methods, for wrappers that forward calls to
+//! an inner store (`Metered` times them, `Cached` forwards what it does not
+//! cache). `delegate!(Wrapper, field, via, Trait)` implements `Trait` for
+//! `Wrapper` as `via("method", self.field.method(args)).await`.
+
+/// Implements one trait from its method list.
+macro_rules! delegate_impl {
+    // Argument types come as bracketed token trees, not `ty` fragments, so
+    // that async_trait sees their `&`s and can name the lifetimes.
+    ($ty:ty, $field:tt, $via:path, $trait:ident { $(fn $name:ident($($arg:ident: [$($argty:tt)*]),*) -> $ret:ty;)* }) => {
+        #[async_trait::async_trait]
+        impl latchkey_store::$trait for $ty {
+            $(async fn $name(&self, $($arg: $($argty)*),*) -> $ret {
+                $via(stringify!($name), self.$field.$name($($arg),*)).await
+            })*
+        }
+    };
+}
+
+macro_rules! delegate {
+    ($ty:ty, $field:tt, $via:path, ClientStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, ClientStore {
+            fn insert_client(client: [&Client]) -> StoreResult<()>;
+            fn get_client(client_id: [&str]) -> StoreResult<Option<Client>>;
+            fn list_clients() -> StoreResult<Vec<Client>>;
+            fn update_client(client: [&Client]) -> StoreResult<bool>;
+            fn delete_client(client_id: [&str]) -> StoreResult<bool>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, UserStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, UserStore {
+            fn insert_user(user: [&User]) -> StoreResult<()>;
+            fn get_user(id: [&str]) -> StoreResult<Option<User>>;
+            fn find_user_by_username(username: [&str]) -> StoreResult<Option<User>>;
+            fn list_users() -> StoreResult<Vec<User>>;
+            fn update_user(user: [&User]) -> StoreResult<bool>;
+            fn delete_user(id: [&str]) -> StoreResult<bool>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, KeyStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, KeyStore {
+            fn list_keys() -> StoreResult<Vec<StoredKey>>;
+            fn insert_key(key: [&StoredKey]) -> StoreResult<()>;
+            fn rotate_keys(next_kid: [&str], new_next: [&StoredKey], now: [i64], remove_after: [i64]) -> StoreResult<()>;
+            fn retire_next_key(kid: [&str], now: [i64], remove_after: [i64]) -> StoreResult<bool>;
+            fn set_key_remove_after(kid: [&str], remove_after: [i64]) -> StoreResult<bool>;
+            fn delete_expired_keys(now: [i64]) -> StoreResult<u64>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, Health) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, Health {
+            fn ping() -> StoreResult<()>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, SessionStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, SessionStore {
+            fn insert_session(session: [&Session]) -> StoreResult<()>;
+            fn get_session(id_hash: [&str], now: [i64]) -> StoreResult<Option<Session>>;
+            fn add_session_client(id_hash: [&str], client_id: [&str]) -> StoreResult<()>;
+            fn touch_session(id_hash: [&str], now: [i64]) -> StoreResult<()>;
+            fn delete_session(id_hash: [&str]) -> StoreResult<Option<Session>>;
+            fn list_user_sessions(user_id: [&str], now: [i64]) -> StoreResult<Vec<Session>>;
+            fn find_session_by_sid(sid: [&str], now: [i64]) -> StoreResult<Option<Session>>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, ConsentStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, ConsentStore {
+            fn get_consent(user_id: [&str], client_id: [&str]) -> StoreResult<Option<Consent>>;
+            fn put_consent(user_id: [&str], client_id: [&str], scope: [&Scope], now: [i64]) -> StoreResult<()>;
+            fn delete_consent(user_id: [&str], client_id: [&str]) -> StoreResult<bool>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, InteractionStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, InteractionStore {
+            fn insert_interaction(interaction: [&Interaction]) -> StoreResult<()>;
+            fn get_interaction(id_hash: [&str], now: [i64]) -> StoreResult<Option<Interaction>>;
+            fn update_interaction(interaction: [&Interaction]) -> StoreResult<bool>;
+            fn delete_interaction(id_hash: [&str]) -> StoreResult<bool>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, CodeStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, CodeStore {
+            fn insert_code(code: [&AuthorizationCode]) -> StoreResult<()>;
+            fn redeem_code(code_hash: [&str], client_id: [&str], now: [i64]) -> StoreResult<Redemption>;
+            fn record_issued(code_hash: [&str], access_jti: [&str], access_exp: [i64], refresh: [Option<&RefreshToken>]) -> StoreResult<bool>;
+            fn revoke_code_grant(code_hash: [&str], now: [i64]) -> StoreResult<()>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, RefreshTokenStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, RefreshTokenStore {
+            fn get_refresh_token(token_hash: [&str]) -> StoreResult<Option<RefreshTokenRecord>>;
+            fn rotate_refresh_token(old_hash: [&str], client_id: [&str], now: [i64], rotation: [Rotation<'_>]) -> StoreResult<bool>;
+            fn add_family_access_token(token_hash: [&str], access_jti: [&str], access_exp: [i64]) -> StoreResult<()>;
+            fn revoke_refresh_family(grant_id: [&str], now: [i64]) -> StoreResult<u64>;
+            fn revoke_session_families(sid: [&str], include_offline: [bool], now: [i64]) -> StoreResult<u64>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, DenylistStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, DenylistStore {
+            fn deny_access_token(jti: [&str], expires_at: [i64]) -> StoreResult<()>;
+            fn is_access_token_denied(jti: [&str]) -> StoreResult<bool>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, RateLimitStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, RateLimitStore {
+            fn hit(bucket: [&str], window_seconds: [u32], now: [i64]) -> StoreResult<u64>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, ChangeFeed) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, ChangeFeed {
+            fn record_change(kind: [ChangeKind], subject: [&str], now: [i64]) -> StoreResult<i64>;
+            fn changes_after(after: [i64], limit: [u32]) -> StoreResult<Vec<Change>>;
+            fn latest_change() -> StoreResult<i64>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, Maintenance) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, Maintenance {
+            fn purge_expired(now: [i64], batch: [u32]) -> StoreResult<Purged>;
+        });
+    };
+}
+
+pub(crate) use {delegate, delegate_impl};
