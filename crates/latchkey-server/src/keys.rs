@@ -48,13 +48,22 @@ pub fn new_key(
     })
 }
 
-async fn generate(state: KeyState, settings: &Settings, now: i64) -> Result<StoredKey, KeyOpError> {
+type Generation = tokio::task::JoinHandle<Result<StoredKey, KeyOpError>>;
+
+/// Starts generating a key on the blocking pool: RSA key generation takes
+/// hundreds of milliseconds and must not hold an executor thread.
+fn start_generating(state: KeyState, settings: &Settings, now: i64) -> Generation {
     let bits = settings.rsa_bits;
     let enc = settings.encryption_key.clone();
-    // RSA key generation takes tens of milliseconds: keep it off the executor.
     tokio::task::spawn_blocking(move || new_key(state, bits, enc.as_ref(), now))
-        .await
-        .map_err(|e| KeyOpError::Refused(format!("key generation task failed: {e}")))?
+}
+
+async fn finish(generation: Generation) -> Result<StoredKey, KeyOpError> {
+    generation.await.map_err(|e| KeyOpError::Refused(format!("key generation task failed: {e}")))?
+}
+
+async fn generate(state: KeyState, settings: &Settings, now: i64) -> Result<StoredKey, KeyOpError> {
+    finish(start_generating(state, settings, now)).await
 }
 
 /// Refuses to work on keys this process could not open: a CLI run without
@@ -84,12 +93,16 @@ fn check_encryption(keys: &[StoredKey], settings: &Settings) -> Result<(), KeyOp
 /// race safely: the store's unique indexes admit one of each, and a loser's
 /// insert fails with a conflict that is ignored.
 pub async fn ensure_keys(store: &dyn KeyStore, clock: &dyn Clock, settings: &Settings) -> Result<(), KeyOpError> {
-    check_encryption(&store.list_keys().await?, settings)?;
-    for state in [KeyState::Active, KeyState::Next] {
-        if store.list_keys().await?.iter().any(|k| k.state == state) {
-            continue;
-        }
-        let key = generate(state, settings, clock.now()).await?;
+    let existing = store.list_keys().await?;
+    check_encryption(&existing, settings)?;
+    let missing: Vec<KeyState> =
+        [KeyState::Active, KeyState::Next].into_iter().filter(|s| !existing.iter().any(|k| k.state == *s)).collect();
+    // On a first start both keys are generated at once, one per core: ready
+    // then waits for the slower generation, not for the sum.
+    let generations: Vec<Generation> = missing.iter().map(|s| start_generating(*s, settings, clock.now())).collect();
+    for generation in generations {
+        let key = finish(generation).await?;
+        let state = key.state;
         match store.insert_key(&key).await {
             Ok(()) => tracing::info!(kid = %key.kid, state = state.as_str(), "signing key created"),
             Err(StoreError::Conflict(_)) => {}
