@@ -11,6 +11,15 @@ pub fn token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A 96-bit label that must be unique, not secret (request ids): from the
+/// thread's CSPRNG (seeded by the OS), without a system call per value.
+pub fn label() -> String {
+    use rand::RngCore;
+    let mut buf = [0u8; 12];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
 /// A client identifier: 128 bits.
 pub fn client_id() -> String {
     token(16)

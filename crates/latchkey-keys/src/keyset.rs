@@ -1,5 +1,5 @@
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use base64::Engine;
@@ -102,7 +102,16 @@ pub struct KeySet {
     jwks: Arc<[u8]>,
     etag: String,
     fingerprint: String,
+    /// SHA-256 of tokens whose signature verified against this set. A
+    /// resource server introspects (or calls UserInfo with) the same token
+    /// many times; the RSA verification is ~70% of such a request's CPU and
+    /// its answer cannot change while the keys do not, and a new key set
+    /// starts with an empty memo (a withdrawn key stops verifying at once).
+    verified: Mutex<HashSet<[u8; 32]>>,
 }
+
+/// Entries kept in the memo (32 bytes each) before it starts over.
+const VERIFIED_CAPACITY: usize = 16_384;
 
 impl KeySet {
     /// Builds the set: the JWKS lists the signing key first, then the others
@@ -131,7 +140,7 @@ impl KeySet {
         }
         let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": published })).expect("jwks").into();
         let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(&jwks))[..27]);
-        Ok(Self { signing, verifiers, jwks, etag, fingerprint })
+        Ok(Self { signing, verifiers, jwks, etag, fingerprint, verified: Mutex::new(HashSet::new()) })
     }
 
     /// Only the RFC 7517 public RSA members; anything private is dropped.
@@ -170,11 +179,24 @@ impl KeySet {
         }
         let kid = header.get("kid").and_then(|v| v.as_str()).ok_or(VerifyError::UnknownKey)?;
         let verifier = self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?;
-        let signature = decode(sig)?;
-        let signed = &token[..h.len() + 1 + p.len()];
-        verifier.verify(signed.as_bytes(), &signature).map_err(|_| VerifyError::Signature)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if !self.lock_verified().contains(&digest) {
+            let signature = decode(sig)?;
+            let signed = &token[..h.len() + 1 + p.len()];
+            verifier.verify(signed.as_bytes(), &signature).map_err(|_| VerifyError::Signature)?;
+            let mut verified = self.lock_verified();
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(digest);
+        }
         let claims = serde_json::from_slice(&decode(p)?).map_err(|_| VerifyError::Malformed)?;
         Ok(VerifiedJwt { header, claims })
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        // A set of digests cannot be left inconsistent by a panic.
+        self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn empty() -> Self {
@@ -252,5 +274,30 @@ mod tests {
 
         let jwt = set.signing_key().unwrap().sign_jwt("JWT", &serde_json::json!({"sub": "x"})).unwrap();
         assert_eq!(jwt.split('.').count(), 3);
+    }
+
+    #[test]
+    fn remembered_verifications_never_accept_other_bytes_or_withdrawn_keys() {
+        let a = generate_rsa(2048).unwrap();
+        let material = |kid: &str, jwk: &serde_json::Value, pem: &str| KeyMaterial {
+            kid: kid.to_string(),
+            key_use: KeyUse::Signing,
+            public_jwk: jwk.to_string(),
+            private_pem: Some(pem.to_string()),
+        };
+        let set = KeySet::build(vec![material(&a.kid, &a.public_jwk, &a.private_pem)]).unwrap();
+        let jwt = set.signing_key().unwrap().sign_jwt("at+jwt", &serde_json::json!({"sub": "x"})).unwrap();
+        for _ in 0..2 {
+            assert_eq!(set.verify_jwt(&jwt).unwrap().claims["sub"], "x", "first check, then remembered");
+        }
+        // Same header and signature, other claims: not the remembered token.
+        let (head, rest) = jwt.split_once('.').unwrap();
+        let sig = rest.split_once('.').unwrap().1;
+        let forged = format!("{head}.{}.{sig}", URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#));
+        assert!(matches!(set.verify_jwt(&forged), Err(VerifyError::Signature)));
+        // A set without the key (withdrawn) does not know the token.
+        let b = generate_rsa(2048).unwrap();
+        let other = KeySet::build(vec![material(&b.kid, &b.public_jwk, &b.private_pem)]).unwrap();
+        assert!(matches!(other.verify_jwt(&jwt), Err(VerifyError::UnknownKey)));
     }
 }

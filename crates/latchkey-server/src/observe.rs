@@ -7,14 +7,17 @@
 //! - `tokens_issued_total{grant_type}`, `logins_total{outcome}`, `refresh_token_reuse_total`
 //! - `store_operation_seconds{op}`, `store_errors_total{backend,kind}`, `store_ping_seconds`
 //! - `signing_key_age_seconds{state}`
+//! - `cache_lookups_total{cache,result}` (client, user and denylist caches; hit or miss)
 //!
 //! Labels are routes and codes, never ids or tokens, so series stay few and
 //! nothing secret leaves through `/metrics`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -108,7 +111,7 @@ fn request_id(req: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'='))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| latchkey_core::random::token(12))
+        .unwrap_or_else(latchkey_core::random::label)
 }
 
 /// Middleware: request id, log span, access log line, request metrics.
@@ -118,8 +121,8 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     // The route template ("/authorize"), never the raw path: bounded label
     // values, and no query strings (which carry codes) in logs.
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let route = route.unwrap_or_else(|| "unmatched".into());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
@@ -130,12 +133,49 @@ pub async fn track(req: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::debug!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request done");
     });
-    let method = method.as_str().to_string();
-    metrics::counter!("latchkey_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("latchkey_http_request_duration_seconds", "route" => route, "method" => method)
-        .record(elapsed.as_secs_f64());
+    record_request(route, &method, status, elapsed.as_secs_f64());
     res
+}
+
+/// Metric handles of one route, per method (and status).
+#[derive(Default)]
+struct RouteMetrics {
+    requests: Vec<(Method, u16, metrics::Counter)>,
+    durations: Vec<(Method, metrics::Histogram)>,
+}
+
+thread_local! {
+    /// Looking a labelled metric up in the recorder builds its key (three
+    /// label strings) and hashes it: 10-20% of a JWKS request's CPU. The
+    /// handles are cached per worker thread instead; routes are few.
+    static REQUEST_METRICS: RefCell<HashMap<String, RouteMetrics>> = RefCell::new(HashMap::new());
+}
+
+fn record_request(route: &str, method: &Method, status: u16, seconds: f64) {
+    REQUEST_METRICS.with_borrow_mut(|cache| {
+        if !cache.contains_key(route) {
+            cache.insert(route.to_string(), RouteMetrics::default());
+        }
+        let entry = cache.get_mut(route).expect("inserted above");
+        let counter = match entry.requests.iter().find(|(m, s, _)| m == method && *s == status) {
+            Some((_, _, c)) => c,
+            None => {
+                let c = metrics::counter!("latchkey_http_requests_total", "route" => route.to_string(), "method" => method.as_str().to_string(), "status" => status.to_string());
+                entry.requests.push((method.clone(), status, c));
+                &entry.requests.last().expect("pushed").2
+            }
+        };
+        counter.increment(1);
+        let histogram = match entry.durations.iter().find(|(m, _)| m == method) {
+            Some((_, h)) => h,
+            None => {
+                let h = metrics::histogram!("latchkey_http_request_duration_seconds", "route" => route.to_string(), "method" => method.as_str().to_string());
+                entry.durations.push((method.clone(), h));
+                &entry.durations.last().expect("pushed").1
+            }
+        };
+        histogram.record(seconds);
+    });
 }
 
 #[cfg(test)]
