@@ -39,8 +39,9 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     );
+    assert_eq!(doc["token_endpoint_auth_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_uri_parameter_supported"], false, "OIDC's default is true, so it must be stated");
     assert_eq!(doc["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));

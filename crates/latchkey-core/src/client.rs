@@ -44,17 +44,26 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A public client (native or browser app) that holds no secret.
     None,
+    /// A JWT signed with the client's private key (RFC 7523, OIDC Core §9);
+    /// the client registers its public keys (`jwks` or `jwks_uri`), no secret.
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+    pub const ALL: [AuthMethod; 4] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None, Self::PrivateKeyJwt];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
+    }
+
+    /// Whether clients of this method hold a secret issued by us.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -108,6 +117,15 @@ pub struct ClientSettings {
     /// Registered through the registration endpoint rather than by an operator.
     #[serde(default)]
     pub dynamically_registered: bool,
+    /// The client's public keys (a JWK Set) for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys, for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The one algorithm the client's assertions may use, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 /// A registered client.
@@ -125,7 +143,7 @@ impl Client {
     /// A newly registered client with a fresh id and, for confidential
     /// clients, a fresh 256-bit secret, returned once (only its hash is kept).
     pub fn register(settings: ClientSettings, now: i64) -> (Self, Option<String>) {
-        let secret = settings.token_endpoint_auth_method.is_confidential().then(crate::random::client_secret);
+        let secret = settings.token_endpoint_auth_method.uses_secret().then(crate::random::client_secret);
         let client = Self {
             client_id: crate::random::client_id(),
             secret_hash: secret.as_deref().map(crate::secret::hash_client_secret),
@@ -207,6 +225,8 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 /// What the operator allows, for registrations from either door.
@@ -283,13 +303,45 @@ impl ClientMetadata {
             None => AuthMethod::ClientSecretBasic,
             Some(m) => AuthMethod::parse(m).ok_or_else(|| {
                 bad(format!(
-                    "token_endpoint_auth_method {m:?} is not supported; use client_secret_basic, client_secret_post or none"
+                    "token_endpoint_auth_method {m:?} is not supported; use client_secret_basic, \
+                     client_secret_post, private_key_jwt or none"
                 ))
             })?,
         };
-        if self.jwks_uri.is_some() || self.jwks.is_some() {
-            return Err(bad("jwks and jwks_uri are not supported: no registered method uses client keys"));
-        }
+        let (jwks, jwks_uri) = match (auth_method, self.jwks, self.jwks_uri) {
+            (AuthMethod::PrivateKeyJwt, Some(_), Some(_)) => {
+                return Err(bad("jwks and jwks_uri must not both be present (RFC 7591 §2)"));
+            }
+            (AuthMethod::PrivateKeyJwt, Some(jwks), None) => {
+                crate::client_keys::validate_client_jwks(&jwks).map_err(|why| bad(format!("jwks: {why}")))?;
+                (Some(jwks), None)
+            }
+            (AuthMethod::PrivateKeyJwt, None, Some(uri)) => {
+                validate_web_uri(&uri, policy.allow_insecure_redirects)
+                    .map_err(|why| bad(format!("jwks_uri: {uri:?} {why}")))?;
+                (None, Some(uri))
+            }
+            (AuthMethod::PrivateKeyJwt, None, None) => {
+                return Err(bad("private_key_jwt needs the client's public keys: jwks or jwks_uri"));
+            }
+            (_, None, None) => (None, None),
+            (_, _, _) => {
+                return Err(bad("jwks and jwks_uri are only used with token_endpoint_auth_method private_key_jwt"));
+            }
+        };
+        let token_endpoint_auth_signing_alg = match self.token_endpoint_auth_signing_alg {
+            None => None,
+            Some(alg) if auth_method != AuthMethod::PrivateKeyJwt => {
+                return Err(bad(format!("token_endpoint_auth_signing_alg {alg:?} applies to private_key_jwt only")));
+            }
+            Some(alg) if crate::client_keys::ASSERTION_ALGORITHMS.contains(&alg.as_str()) => Some(alg),
+            Some(alg) => {
+                return Err(bad(format!(
+                    "token_endpoint_auth_signing_alg {alg:?} is not supported; use {}",
+                    crate::client_keys::ASSERTION_ALGORITHMS.join(", ")
+                )));
+            }
+        };
 
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode],
@@ -416,6 +468,9 @@ impl ClientMetadata {
             dynamically_registered: false,
             audiences: Vec::new(),
             introspection: false,
+            jwks,
+            jwks_uri,
+            token_endpoint_auth_signing_alg,
         })
     }
 }
@@ -460,8 +515,16 @@ mod tests {
             ),
             (serde_json::json!({"grant_types": ["client_credentials"], "response_types": ["code"]}), "go together"),
             (
-                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_jwt"}),
                 "not supported",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+                "jwks or jwks_uri",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "jwks_uri": "https://a.example/jwks"}),
+                "only used with token_endpoint_auth_method private_key_jwt",
             ),
             (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:x"}), "logo_uri"),
             (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "a \"b\""}), "scope"),

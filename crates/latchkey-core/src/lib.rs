@@ -3,6 +3,7 @@
 //! tests decide where they come from.
 
 pub mod client;
+pub mod client_keys;
 pub mod clock;
 pub mod error;
 pub mod grant;

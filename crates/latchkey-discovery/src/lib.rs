@@ -52,6 +52,8 @@ pub struct ProviderMetadata {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub token_endpoint_auth_methods_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims_supported: Vec<String>,
@@ -73,7 +75,11 @@ pub struct ProviderMetadata {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub backchannel_logout_supported: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::{ErrorCode, OAuthError};
 use latchkey_store::StoreError;
 
-pub mod client_auth;
 pub mod cookies;
 pub mod form;
 

@@ -23,9 +23,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Manage OAuth clients.
+    /// Manage OAuth clients (boxed: its options are many).
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -101,9 +101,19 @@ pub struct ClientCreate {
     /// Space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
-    /// client_secret_basic (default) or client_secret_post.
+    /// client_secret_basic (default), client_secret_post, or private_key_jwt
+    /// (with --jwks-uri or --jwks-file).
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
+    /// private_key_jwt: where the client publishes its public keys (JWK Set).
+    #[arg(long, value_name = "URI", conflicts_with = "jwks_file")]
+    pub jwks_uri: Option<String>,
+    /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
+    #[arg(long, value_name = "PATH")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: the one algorithm its assertions may use (RS256, PS256, ES256).
+    #[arg(long, value_name = "ALG")]
+    pub signing_alg: Option<String>,
     /// Where RP-initiated logout may return to (repeatable).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
@@ -149,10 +159,19 @@ pub struct ClientUpdate {
     pub grant_types: Vec<String>,
     #[arg(long)]
     pub scope: Option<String>,
-    /// client_secret_basic, client_secret_post or none; turning a public
-    /// client confidential prints a new secret.
+    /// client_secret_basic, client_secret_post, private_key_jwt or none;
+    /// moving to a secret method prints a new secret.
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
+    /// private_key_jwt: where the client publishes its public keys (JWK Set).
+    #[arg(long, value_name = "URI", conflicts_with = "jwks_file")]
+    pub jwks_uri: Option<String>,
+    /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
+    #[arg(long, value_name = "PATH")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: the one algorithm its assertions may use (RS256, PS256, ES256).
+    #[arg(long, value_name = "ALG")]
+    pub signing_alg: Option<String>,
     /// Replaces the post-logout redirect URIs (repeatable).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,

@@ -84,7 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ctx.print(|| "database is up to date".into(), &serde_json::json!({"migrated": true}));
             Ok(())
         }
-        Command::Client(cmd) => client::run(&ctx, cmd).await,
+        Command::Client(cmd) => client::run(&ctx, *cmd).await,
         Command::User(cmd) => user::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Session(cmd) => session::run(&ctx, cmd).await,

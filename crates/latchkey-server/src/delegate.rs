@@ -106,6 +106,11 @@ macro_rules! delegate {
             fn hit(bucket: [&str], window_seconds: [u32], now: [i64]) -> StoreResult<u64>;
         });
     };
+    ($ty:ty, $field:tt, $via:path, ReplayStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, ReplayStore {
+            fn first_use(key: [&str], expires_at: [i64], now: [i64]) -> StoreResult<bool>;
+        });
+    };
     ($ty:ty, $field:tt, $via:path, ChangeFeed) => {
         $crate::delegate::delegate_impl!($ty, $field, $via, ChangeFeed {
             fn record_change(kind: [ChangeKind], subject: [&str], now: [i64]) -> StoreResult<i64>;

@@ -25,6 +25,8 @@ use crate::commands::open_store;
 use crate::config::{ConfigError, LogFormat, RegistrationMode, Settings};
 use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
 use crate::state::{AppParts, AppState, HealthState};
+use latchkey_client_auth::{ClientAuthenticator, ClientKeys, KeyFetchSettings};
+use latchkey_core::client_keys::ASSERTION_ALGORITHMS;
 
 /// Paths relative to the issuer.
 pub const JWKS_PATH: &str = "/jwks";
@@ -70,7 +72,13 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),
-        token_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post", "none"]),
+        token_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ]),
+        token_endpoint_auth_signing_alg_values_supported: strings(&ASSERTION_ALGORITHMS),
         code_challenge_methods_supported: strings(&["S256"]),
         claims_supported: strings(&[
             "iss",
@@ -103,8 +111,19 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         claims_parameter_supported: false,
-        introspection_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post"]),
-        revocation_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post", "none"]),
+        introspection_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ]),
+        introspection_endpoint_auth_signing_alg_values_supported: strings(&ASSERTION_ALGORITHMS),
+        revocation_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ]),
+        revocation_endpoint_auth_signing_alg_values_supported: strings(&ASSERTION_ALGORITHMS),
         backchannel_logout_supported: true,
         backchannel_logout_session_supported: true,
         service_documentation: None,
@@ -318,6 +337,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             denylist: store.clone(),
             keys: ring.clone(),
             clock: clock.clone(),
+            client_auth: ClientAuthenticator::new(
+                store.clone(),
+                store.clone(),
+                ClientKeys::new(KeyFetchSettings::default()),
+                clock.clone(),
+                &settings.issuer,
+            ),
         },
     });
     let app = router(&settings, state);

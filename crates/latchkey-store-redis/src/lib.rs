@@ -24,8 +24,8 @@ use latchkey_core::grant::{
 use latchkey_core::{Client, Scope, User};
 use latchkey_store::{
     Change, ChangeFeed, ChangeKind, ClientStore, CodeStore, ConsentStore, DenylistStore, Health, InteractionStore,
-    KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, Rotation, SessionStore, StoreError,
-    StoreResult, StoredKey, UserStore, window_start,
+    KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore,
+    StoreError, StoreResult, StoredKey, UserStore, window_start,
 };
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -512,6 +512,21 @@ impl RateLimitStore for RedisStore {
             .await
             .map_err(map_err)?;
         Ok(hits)
+    }
+}
+
+#[async_trait]
+impl ReplayStore for RedisStore {
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        let first: i64 = scripts::FIRST_USE
+            .key(self.key("once", &latchkey_core::secret::hash_token(key)))
+            .arg(expires_at)
+            .arg(now)
+            .arg((expires_at - now).max(1))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(first == 1)
     }
 }
 

@@ -115,3 +115,18 @@ return f
 "#,
     )
 });
+
+/// KEYS: the record. ARGV: expires_at, now, ttl. Returns 1 the first time
+/// (or once an earlier record has expired at `now`), else 0.
+pub static FIRST_USE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local held = redis.call('GET', KEYS[1])
+if held and tonumber(held) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"#,
+    )
+});

@@ -81,6 +81,7 @@ suite!(interaction_store);
 suite!(code_store);
 suite!(refresh_token_store);
 suite!(rate_limit_store);
+suite!(replay_store);
 
 #[tokio::test]
 async fn maintenance() {

@@ -8,7 +8,7 @@ use latchkey_core::grant::{
 };
 use latchkey_store::{
     CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Purged, RateLimitStore, Redemption,
-    RefreshTokenStore, Rotation, SessionStore, StoreError, StoreResult, window_start,
+    RefreshTokenStore, ReplayStore, Rotation, SessionStore, StoreError, StoreResult, window_start,
 };
 use sqlx::Row;
 
@@ -686,11 +686,34 @@ impl Maintenance for SqlStore {
         let rate_limits = run("DELETE FROM rate_limits WHERE (bucket, window_start) IN \
             (SELECT bucket, window_start FROM rate_limits WHERE expires_at < $1 LIMIT $2)")
         .await?;
+        let used_assertions = run("DELETE FROM used_assertions WHERE key_hash IN \
+            (SELECT key_hash FROM used_assertions WHERE expires_at < $1 LIMIT $2)")
+        .await?;
         // The newest entry stays, so that sequence numbers never start over.
         let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
             AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")
         .await?;
-        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits, changes })
+        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits, changes, used_assertions })
+    }
+}
+
+#[async_trait]
+impl ReplayStore for SqlStore {
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        // Inserted, or an expired record replaced: a row comes back. A live
+        // record makes the upsert's WHERE false: no row.
+        let row = sqlx::query(
+            "INSERT INTO used_assertions (key_hash, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE used_assertions.expires_at <= $3 RETURNING key_hash",
+        )
+        .bind(latchkey_core::secret::hash_token(key))
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.is_some())
     }
 }
 

@@ -77,6 +77,7 @@ suite!(interaction_store);
 suite!(code_store);
 suite!(refresh_token_store);
 suite!(rate_limit_store);
+suite!(replay_store);
 
 mod maintenance {
     use super::*;

@@ -32,6 +32,9 @@ fn sample_client(id: &str) -> Client {
             dynamically_registered: true,
             audiences: vec!["https://api.example".into()],
             introspection: false,
+            jwks: None,
+            jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
@@ -550,4 +553,14 @@ pub async fn change_feed<S: crate::ChangeFeed + Maintenance + Clone>(store: S) {
     assert_eq!(purged.changes, 2);
     assert_eq!(store.changes_after(0, 100).await.unwrap().len(), 8);
     assert_eq!(store.latest_change().await.unwrap(), second + 8);
+}
+
+/// `ReplayStore`: a key is accepted once until it expires, then again.
+pub async fn replay_store(store: &dyn crate::ReplayStore) {
+    assert!(store.first_use("client-a:jti-1", 1_060, 1_000).await.unwrap(), "first use");
+    assert!(!store.first_use("client-a:jti-1", 1_060, 1_010).await.unwrap(), "replay");
+    assert!(!store.first_use("client-a:jti-1", 1_090, 1_059).await.unwrap(), "replay, later expiry");
+    assert!(store.first_use("client-b:jti-1", 1_060, 1_010).await.unwrap(), "another key");
+    assert!(store.first_use("client-a:jti-1", 2_000, 1_061).await.unwrap(), "after expiry the record is gone");
+    assert!(!store.first_use("client-a:jti-1", 2_000, 1_500).await.unwrap(), "and recorded again");
 }

@@ -257,6 +257,15 @@ pub trait RateLimitStore: Send + Sync + 'static {
     async fn hit(&self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64>;
 }
 
+/// One-time use of values that arrive from outside (the `jti` of a client
+/// assertion), across every replica.
+#[async_trait]
+pub trait ReplayStore: Send + Sync + 'static {
+    /// Records `key` until `expires_at`; returns true the first time, false
+    /// while an earlier record is unexpired at `now`.
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+}
+
 /// The start of the fixed window of `window_seconds` that contains `now`.
 pub fn window_start(now: i64, window_seconds: u32) -> i64 {
     let w = i64::from(window_seconds.max(1));
@@ -329,6 +338,8 @@ pub struct Purged {
     pub rate_limits: u64,
     /// Change-feed entries older than an hour.
     pub changes: u64,
+    /// Expired one-time-use records (client assertions).
+    pub used_assertions: u64,
 }
 
 impl Purged {
@@ -340,6 +351,7 @@ impl Purged {
             + self.denylist
             + self.rate_limits
             + self.changes
+            + self.used_assertions
     }
 }
 
@@ -364,6 +376,7 @@ pub trait Store:
     + RefreshTokenStore
     + DenylistStore
     + RateLimitStore
+    + ReplayStore
     + ChangeFeed
     + Maintenance
     + Health
@@ -381,6 +394,7 @@ impl<T> Store for T where
         + RefreshTokenStore
         + DenylistStore
         + RateLimitStore
+        + ReplayStore
         + ChangeFeed
         + Maintenance
         + Health

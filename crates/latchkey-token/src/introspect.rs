@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::Client;
 use latchkey_core::secret::hash_token;
-use latchkey_http::client_auth::authenticate_client;
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, json_no_store};
 use serde_json::{Value, json};
@@ -35,9 +34,9 @@ async fn inner(
         return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
-    let caller = authenticate_client(state.clients.as_ref(), headers, &form).await?;
+    let caller = state.client_auth.authenticate(headers, &form, &state.settings.endpoint("/introspect")).await?;
     if caller.is_public() {
-        return Err(TokenError::Client(latchkey_http::client_auth::ClientAuthError::UnknownClient));
+        return Err(TokenError::Client(latchkey_client_auth::ClientAuthError::UnknownClient));
     }
     let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let refresh_first = form.get("token_type_hint") == Some("refresh_token");

@@ -17,8 +17,8 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use latchkey_client_auth::{ClientAuthError, ClientAuthenticator};
 use latchkey_core::{Clock, ErrorCode, OAuthError};
-use latchkey_http::client_auth::{ClientAuthError, authenticate_client};
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, json_no_store, oauth_error_response, store_error_response};
 use latchkey_keys::KeyRing;
@@ -45,6 +45,13 @@ pub struct TokenSettings {
     pub default_audience: String,
 }
 
+impl TokenSettings {
+    /// The full URL of one of our endpoints (`path` after the issuer).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer.trim_end_matches('/'))
+    }
+}
+
 /// What the token and UserInfo endpoints need.
 #[derive(Clone)]
 pub struct TokenState {
@@ -56,6 +63,7 @@ pub struct TokenState {
     pub denylist: Arc<dyn DenylistStore>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
+    pub client_auth: ClientAuthenticator,
 }
 
 /// Routes, relative to the issuer's path.
@@ -213,7 +221,7 @@ async fn token_inner(
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
     let request = parse_request(&form)?;
-    let client = authenticate_client(state.clients.as_ref(), headers, &form).await?;
+    let client = state.client_auth.authenticate(headers, &form, &state.settings.endpoint("/token")).await?;
     let (grant_type, response) = match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => (
             "authorization_code",

@@ -1,4 +1,4 @@
-use anyhow::{anyhow, bail};
+use anyhow::{Context as _, anyhow, bail};
 use latchkey_core::client::ClientSettings;
 use latchkey_core::secret::hash_client_secret;
 use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy, random};
@@ -36,6 +36,12 @@ fn policy(ctx: &Context, allow_insecure: bool) -> RegistrationPolicy {
     RegistrationPolicy { allow_insecure_redirects: allow_insecure || ctx.settings.allow_insecure_redirects }
 }
 
+/// Reads a JWK Set file for `--jwks-file` (validated with the registration).
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
 fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
@@ -58,6 +64,9 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         tos_uri: args.tos_uri,
         contacts: non_empty(args.contacts),
         backchannel_logout_uri: args.backchannel_logout_uri,
+        jwks: args.jwks_file.as_deref().map(read_jwks).transpose()?,
+        jwks_uri: args.jwks_uri,
+        token_endpoint_auth_signing_alg: args.signing_alg,
         ..Default::default()
     };
     let mut settings = metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
@@ -115,13 +124,22 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
 async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     let mut client = find(ctx, &args.client_id).await?;
     let s = &client.settings;
-    let was_confidential = s.token_endpoint_auth_method.is_confidential();
+    let had_secret = s.token_endpoint_auth_method.uses_secret();
+    let method = args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string());
+    // Keys belong to private_key_jwt: kept unless replaced, dropped when the method changes.
+    let keyed = method == AuthMethod::PrivateKeyJwt.as_str();
+    let new_jwks = args.jwks_file.as_deref().map(read_jwks).transpose()?;
+    let replaces_keys = new_jwks.is_some() || args.jwks_uri.is_some();
+    let (jwks, jwks_uri) = match (keyed, replaces_keys) {
+        (false, _) => (None, None),
+        (true, true) => (new_jwks, args.jwks_uri),
+        (true, false) => (s.jwks.clone(), s.jwks_uri.clone()),
+    };
+    let signing_alg = if keyed { args.signing_alg.or_else(|| s.token_endpoint_auth_signing_alg.clone()) } else { None };
     // Re-validate the whole registration, exactly as `create` and the registration endpoint do.
     let metadata = ClientMetadata {
         redirect_uris: non_empty(args.redirect_uris).unwrap_or_else(|| s.redirect_uris.clone()),
-        token_endpoint_auth_method: Some(
-            args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string()),
-        ),
+        token_endpoint_auth_method: Some(method),
         grant_types: Some(
             non_empty(args.grant_types)
                 .unwrap_or_else(|| s.grant_types.iter().map(|g| g.as_str().to_string()).collect()),
@@ -141,7 +159,9 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         software_version: s.software_version.clone(),
         backchannel_logout_uri: args.backchannel_logout_uri.or_else(|| s.backchannel_logout_uri.clone()),
         backchannel_logout_session_required: Some(s.backchannel_logout_session_required),
-        ..Default::default()
+        jwks,
+        jwks_uri,
+        token_endpoint_auth_signing_alg: signing_alg,
     };
     let mut settings: ClientSettings =
         metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
@@ -155,9 +175,9 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     };
     settings.introspection = args.introspection.unwrap_or(client.settings.introspection);
     settings.dynamically_registered = client.settings.dynamically_registered;
-    let now_confidential = settings.token_endpoint_auth_method.is_confidential();
-    let new_secret = (now_confidential && !was_confidential).then(random::client_secret);
-    if !now_confidential {
+    let has_secret = settings.token_endpoint_auth_method.uses_secret();
+    let new_secret = (has_secret && !had_secret).then(random::client_secret);
+    if !has_secret {
         client.secret_hash = None;
     }
     if let Some(secret) = &new_secret {
@@ -187,8 +207,12 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
 
 async fn rotate_secret(ctx: &Context, client_id: &str) -> anyhow::Result<()> {
     let mut client = find(ctx, client_id).await?;
-    if client.settings.token_endpoint_auth_method == AuthMethod::None {
-        bail!("client {client_id} is public and has no secret");
+    match client.settings.token_endpoint_auth_method {
+        AuthMethod::None => bail!("client {client_id} is public and has no secret"),
+        AuthMethod::PrivateKeyJwt => {
+            bail!("client {client_id} authenticates with private_key_jwt and has no secret; update its keys instead")
+        }
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {}
     }
     let secret = random::client_secret();
     client.secret_hash = Some(hash_client_secret(&secret));

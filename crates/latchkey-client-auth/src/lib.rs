@@ -1,17 +1,24 @@
-//! Client authentication at the token endpoint (and, later, introspection
-//! and revocation): `client_secret_basic`, `client_secret_post`, and `none`
-//! for public clients (RFC 6749 §2.3, OIDC Core §9).
+//! Client authentication at the token, introspection and revocation
+//! endpoints (RFC 6749 §2.3, RFC 7523, OIDC Core §9): `client_secret_basic`,
+//! `client_secret_post`, `private_key_jwt`, and `none` for public clients.
+
+mod assertion;
+mod keys;
+
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::secret::verify_client_secret;
-use latchkey_core::{AuthMethod, Client, ErrorCode, OAuthError};
-use latchkey_store::{ClientStore, StoreError};
+use latchkey_core::{AuthMethod, Client, Clock, ErrorCode, OAuthError};
+use latchkey_http::form::Params;
+use latchkey_http::{oauth_error_response, store_error_response};
+use latchkey_store::{ClientStore, ReplayStore, StoreError};
 
-use crate::form::Params;
-use crate::{oauth_error_response, store_error_response};
+pub use assertion::JWT_BEARER;
+pub use keys::{ClientKeys, KeyFetchSettings};
 
 /// Why a client was not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,16 @@ pub enum ClientAuthError {
     WrongSecret,
     #[error("the client is registered for {registered}, not {used}")]
     WrongMethod { registered: &'static str, used: &'static str },
+    #[error("client_assertion_type must be {JWT_BEARER}")]
+    UnsupportedAssertionType,
+    #[error("client_assertion is missing")]
+    MissingAssertion,
+    #[error("client assertion refused: {0}")]
+    BadAssertion(&'static str),
+    #[error("client assertion already used")]
+    ReplayedAssertion,
+    #[error("the client's keys could not be fetched: {0}")]
+    KeysUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,8 +63,16 @@ impl ClientAuthError {
             }
             Self::ConflictingClientId => {
                 return oauth_error_response(&OAuthError::invalid_request(
-                    "client_id in the body differs from the Authorization header",
+                    "client_id differs from the client the credentials name",
                 ));
+            }
+            Self::UnsupportedAssertionType => {
+                return oauth_error_response(&OAuthError::invalid_request(format!(
+                    "client_assertion_type must be {JWT_BEARER}"
+                )));
+            }
+            Self::MissingAssertion => {
+                return oauth_error_response(&OAuthError::invalid_request("client_assertion is missing"));
             }
             Self::Store(e) => return store_error_response(e),
             Self::NoClient => OAuthError::new(ErrorCode::InvalidClient, "client authentication is required"),
@@ -61,11 +86,19 @@ impl ClientAuthError {
     }
 }
 
+/// What the client presented as proof.
+#[derive(Debug)]
+enum Proof {
+    Secret(String),
+    Assertion(String),
+    Nothing,
+}
+
 /// Credentials as presented.
 #[derive(Debug)]
 struct Presented {
     client_id: String,
-    secret: Option<String>,
+    proof: Proof,
     method: AuthMethod,
 }
 
@@ -115,47 +148,105 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
     };
     let form_id = form.get("client_id");
     let form_secret = form.get("client_secret");
+    let assertion = form.get("client_assertion");
+    let assertion_type = form.get("client_assertion_type");
+    if assertion.is_some() || assertion_type.is_some() {
+        if basic.is_some() || form_secret.is_some() {
+            return Err(ClientAuthError::MultipleMethods);
+        }
+        if assertion_type != Some(JWT_BEARER) {
+            return Err(ClientAuthError::UnsupportedAssertionType);
+        }
+        let assertion = assertion.ok_or(ClientAuthError::MissingAssertion)?;
+        let client_id = assertion::claimed_client(assertion)?;
+        if form_id.is_some_and(|f| f != client_id) {
+            return Err(ClientAuthError::ConflictingClientId);
+        }
+        return Ok(Presented {
+            client_id,
+            proof: Proof::Assertion(assertion.to_string()),
+            method: AuthMethod::PrivateKeyJwt,
+        });
+    }
     match (basic, form_secret) {
         (Some(_), Some(_)) => Err(ClientAuthError::MultipleMethods),
         (Some((id, secret)), None) => {
             if form_id.is_some_and(|f| f != id) {
                 return Err(ClientAuthError::ConflictingClientId);
             }
-            Ok(Presented { client_id: id, secret: Some(secret), method: AuthMethod::ClientSecretBasic })
+            Ok(Presented { client_id: id, proof: Proof::Secret(secret), method: AuthMethod::ClientSecretBasic })
         }
         (None, Some(secret)) => Ok(Presented {
             client_id: form_id.ok_or(ClientAuthError::NoClient)?.to_string(),
-            secret: Some(secret.to_string()),
+            proof: Proof::Secret(secret.to_string()),
             method: AuthMethod::ClientSecretPost,
         }),
         (None, None) => Ok(Presented {
             client_id: form_id.ok_or(ClientAuthError::NoClient)?.to_string(),
-            secret: None,
+            proof: Proof::Nothing,
             method: AuthMethod::None,
         }),
     }
 }
 
-/// Authenticates the client of a request. The method used must be the one
-/// the client registered; secrets are compared in constant time.
-pub async fn authenticate_client(
-    clients: &dyn ClientStore,
-    headers: &HeaderMap,
-    form: &Params,
-) -> Result<Client, ClientAuthError> {
-    let p = presented(headers, form)?;
-    let client = clients.get_client(&p.client_id).await?.ok_or(ClientAuthError::UnknownClient)?;
-    let registered = client.settings.token_endpoint_auth_method;
-    if registered != p.method {
-        return Err(ClientAuthError::WrongMethod { registered: registered.as_str(), used: p.method.as_str() });
-    }
-    if let Some(secret) = &p.secret {
-        let ok = client.secret_hash.as_deref().is_some_and(|h| verify_client_secret(secret, h));
-        if !ok {
-            return Err(ClientAuthError::WrongSecret);
+/// Authenticates clients; one per server, shared by the endpoints that
+/// take client credentials.
+#[derive(Clone)]
+pub struct ClientAuthenticator {
+    clients: Arc<dyn ClientStore>,
+    replay: Arc<dyn ReplayStore>,
+    keys: ClientKeys,
+    clock: Arc<dyn Clock>,
+    issuer: Arc<str>,
+    token_endpoint: Arc<str>,
+}
+
+impl ClientAuthenticator {
+    pub fn new(
+        clients: Arc<dyn ClientStore>,
+        replay: Arc<dyn ReplayStore>,
+        keys: ClientKeys,
+        clock: Arc<dyn Clock>,
+        issuer: &str,
+    ) -> Self {
+        Self {
+            clients,
+            replay,
+            keys,
+            clock,
+            issuer: issuer.into(),
+            token_endpoint: format!("{}/token", issuer.trim_end_matches('/')).into(),
         }
     }
-    Ok(client)
+
+    /// Authenticates the client of a request to `endpoint` (its full URL,
+    /// which a client assertion may name as its audience). The method used
+    /// must be the one the client registered; secrets are compared in
+    /// constant time.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        form: &Params,
+        endpoint: &str,
+    ) -> Result<Client, ClientAuthError> {
+        let p = presented(headers, form)?;
+        let client = self.clients.get_client(&p.client_id).await?.ok_or(ClientAuthError::UnknownClient)?;
+        let registered = client.settings.token_endpoint_auth_method;
+        if registered != p.method {
+            return Err(ClientAuthError::WrongMethod { registered: registered.as_str(), used: p.method.as_str() });
+        }
+        match &p.proof {
+            Proof::Secret(secret) => {
+                let ok = client.secret_hash.as_deref().is_some_and(|h| verify_client_secret(secret, h));
+                if !ok {
+                    return Err(ClientAuthError::WrongSecret);
+                }
+            }
+            Proof::Assertion(jwt) => self.check_assertion(&client, jwt, endpoint).await?,
+            Proof::Nothing => {}
+        }
+        Ok(client)
+    }
 }
 
 impl IntoResponse for ClientAuthError {

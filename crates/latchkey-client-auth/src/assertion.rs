@@ -1,0 +1,181 @@
+//! `private_key_jwt`: a JWT the client signs with its own key (RFC 7523 §3,
+//! OIDC Core §9). Checked here: the algorithm (RS256, PS256 or ES256, and
+//! the one the client registered, if it did), the signature against the
+//! client's keys, `iss` = `sub` = the client, `aud` naming us, `exp` (and
+//! `nbf`, `iat`) with a minute of clock skew, and a `jti` used only once.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwk::Jwk;
+use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
+use latchkey_core::Client;
+use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, candidate_keys};
+use serde_json::{Map, Value};
+
+use crate::{ClientAuthError, ClientAuthenticator};
+
+/// The only `client_assertion_type` (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Larger assertions are refused before any parsing.
+const MAX_ASSERTION_BYTES: usize = 16 * 1024;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY: i64 = 60;
+
+/// How far ahead `exp` may lie: an assertion is a one-time proof, and the
+/// replay record must be kept until it expires.
+const MAX_LIFETIME: i64 = 3_600;
+
+/// Longest `jti` accepted.
+const MAX_JTI: usize = 256;
+
+fn refused(why: &'static str) -> ClientAuthError {
+    ClientAuthError::BadAssertion(why)
+}
+
+type Object = Map<String, Value>;
+
+/// Header and claims, not yet verified.
+fn peek(jwt: &str) -> Result<(Object, Object), ClientAuthError> {
+    if jwt.len() > MAX_ASSERTION_BYTES {
+        return Err(refused("too large"));
+    }
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(refused("not a compact JWS"));
+    };
+    let decode = |s: &str| -> Result<Map<String, Value>, ClientAuthError> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| refused("not base64url"))?;
+        serde_json::from_slice(&bytes).map_err(|_| refused("not a JSON object"))
+    };
+    Ok((decode(h)?, decode(p)?))
+}
+
+/// The client an assertion claims to come from (its `sub`), before any
+/// verification: only to look the client up.
+pub(crate) fn claimed_client(jwt: &str) -> Result<String, ClientAuthError> {
+    let (_, claims) = peek(jwt)?;
+    match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() => Ok(sub.to_string()),
+        _ => Err(refused("no sub")),
+    }
+}
+
+/// The claims of `jwt` if one of the candidate keys verifies it.
+fn verify_with(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Option<Map<String, Value>> {
+    for key in candidate_keys(jwks, alg, kid) {
+        let Some(mut members) = key.as_object().cloned() else { continue };
+        // The kid was matched above; josekit would also demand it in the
+        // header, which RFC 7523 does not (authlib, for one, omits it).
+        members.remove("kid");
+        let Ok(jwk) = Jwk::from_map(members) else { continue };
+        let verifier: Box<dyn JwsVerifier> = match alg {
+            "RS256" => match RS256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            "PS256" => match PS256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            "ES256" => match ES256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            _ => return None,
+        };
+        // josekit checks that the header's `alg` is the verifier's.
+        if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(jwt, &*verifier) {
+            return Some(payload.claims_set().clone());
+        }
+    }
+    None
+}
+
+fn int_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, ClientAuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or(refused("a time claim is not an integer")),
+    }
+}
+
+impl ClientAuthenticator {
+    pub(crate) async fn check_assertion(
+        &self,
+        client: &Client,
+        jwt: &str,
+        endpoint: &str,
+    ) -> Result<(), ClientAuthError> {
+        let (header, _) = peek(jwt)?;
+        let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
+        if !ASSERTION_ALGORITHMS.contains(&alg) {
+            return Err(refused("algorithm not allowed"));
+        }
+        if client.settings.token_endpoint_auth_signing_alg.as_deref().is_some_and(|a| a != alg) {
+            return Err(refused("not the client's registered algorithm"));
+        }
+        let kid = header.get("kid").and_then(Value::as_str);
+
+        let claims = match (&client.settings.jwks, &client.settings.jwks_uri) {
+            (Some(jwks), _) => verify_with(jwks, alg, kid, jwt),
+            (None, Some(uri)) => {
+                let jwks =
+                    self.keys.get(uri, false).await.map_err(|e| ClientAuthError::KeysUnavailable(e.to_string()))?;
+                match verify_with(&jwks, alg, kid, jwt) {
+                    Some(claims) => Some(claims),
+                    // A key we have not seen: the client may have rotated.
+                    None if kid.is_some_and(|k| candidate_keys(&jwks, alg, Some(k)).is_empty()) => {
+                        let jwks = self
+                            .keys
+                            .get(uri, true)
+                            .await
+                            .map_err(|e| ClientAuthError::KeysUnavailable(e.to_string()))?;
+                        verify_with(&jwks, alg, kid, jwt)
+                    }
+                    None => None,
+                }
+            }
+            (None, None) => None,
+        }
+        .ok_or(refused("signature"))?;
+
+        let id = client.client_id.as_str();
+        if claims.get("iss").and_then(Value::as_str) != Some(id)
+            || claims.get("sub").and_then(Value::as_str) != Some(id)
+        {
+            return Err(refused("iss and sub must be the client_id"));
+        }
+        let accepted = [&*self.issuer, &*self.token_endpoint, endpoint];
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => accepted.contains(&a.as_str()),
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(|a| accepted.contains(&a))),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(refused("aud must name this server"));
+        }
+        let now = self.clock.now();
+        let exp = int_claim(&claims, "exp")?.ok_or(refused("no exp"))?;
+        if exp + LEEWAY <= now {
+            return Err(refused("expired"));
+        }
+        if exp > now + MAX_LIFETIME + LEEWAY {
+            return Err(refused("exp too far ahead"));
+        }
+        if int_claim(&claims, "nbf")?.is_some_and(|nbf| nbf > now + LEEWAY) {
+            return Err(refused("not yet valid"));
+        }
+        if int_claim(&claims, "iat")?.is_some_and(|iat| iat > now + LEEWAY) {
+            return Err(refused("issued in the future"));
+        }
+        let jti = match claims.get("jti").and_then(Value::as_str) {
+            Some(j) if !j.is_empty() && j.len() <= MAX_JTI => j,
+            _ => return Err(refused("jti missing or too long")),
+        };
+        if !self.replay.first_use(&format!("{id}:{jti}"), exp + LEEWAY, now).await? {
+            return Err(ClientAuthError::ReplayedAssertion);
+        }
+        Ok(())
+    }
+}

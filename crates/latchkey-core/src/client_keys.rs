@@ -1,0 +1,164 @@
+//! Rules for the public keys a client registers for `private_key_jwt`
+//! (RFC 7591 `jwks`, or the document at `jwks_uri`): what a key set must look
+//! like, and which of its keys may check an assertion of a given algorithm.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+/// Algorithms accepted for client assertions. Never `none`, never HMAC
+/// (`client_secret_jwt` would need the plain secret, which is not stored).
+pub const ASSERTION_ALGORITHMS: [&str; 3] = ["RS256", "PS256", "ES256"];
+
+/// At most this many keys in a client's set.
+pub const MAX_KEYS: usize = 10;
+
+/// Largest key set accepted, serialized (inline or fetched).
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+/// Members that only private or symmetric keys have.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+fn str_member<'a>(key: &'a Value, name: &str) -> Option<&'a str> {
+    key.get(name).and_then(Value::as_str)
+}
+
+fn decoded_len(key: &Value, name: &str) -> Option<usize> {
+    URL_SAFE_NO_PAD.decode(str_member(key, name)?).ok().map(|b| b.len())
+}
+
+/// Checks one public key; returns why it is refused.
+fn validate_key(key: &Value) -> Result<(), String> {
+    if !key.is_object() {
+        return Err("every key must be a JSON object".into());
+    }
+    if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| key.get(**m).is_some()) {
+        return Err(format!("keys must be public: member {m:?} is not allowed"));
+    }
+    if key.get("use").is_some_and(|u| u != "sig") {
+        return Err("key use must be \"sig\"".into());
+    }
+    if let Some(alg) = key.get("alg")
+        && !alg.as_str().is_some_and(|a| ASSERTION_ALGORITHMS.contains(&a))
+    {
+        return Err(format!("key alg {alg} is not supported; use {}", ASSERTION_ALGORITHMS.join(", ")));
+    }
+    match str_member(key, "kty") {
+        Some("RSA") => {
+            // 2048 bits or more; a leading zero octet is not counted.
+            let n = decoded_len(key, "n").ok_or("an RSA key needs n (base64url)")?;
+            if n < 256 {
+                return Err("RSA keys must have at least 2048 bits".into());
+            }
+            decoded_len(key, "e").ok_or("an RSA key needs e (base64url)")?;
+            Ok(())
+        }
+        Some("EC") => {
+            if str_member(key, "crv") != Some("P-256") {
+                return Err("EC keys must use the curve P-256 (ES256)".into());
+            }
+            for coordinate in ["x", "y"] {
+                if decoded_len(key, coordinate) != Some(32) {
+                    return Err(format!("an EC P-256 key needs {coordinate} (32 octets, base64url)"));
+                }
+            }
+            Ok(())
+        }
+        Some(other) => Err(format!("key type {other:?} is not supported; use RSA or EC")),
+        None => Err("every key needs kty".into()),
+    }
+}
+
+/// Checks a client's JWK Set: `{"keys": [...]}` with 1 to `MAX_KEYS` public
+/// RSA (2048 bits or more) or EC P-256 signing keys, distinct `kid`s.
+pub fn validate_client_jwks(jwks: &Value) -> Result<(), String> {
+    let keys = jwks.get("keys").and_then(Value::as_array).ok_or("must be an object with a \"keys\" array")?;
+    if keys.is_empty() || keys.len() > MAX_KEYS {
+        return Err(format!("must hold 1 to {MAX_KEYS} keys"));
+    }
+    if serde_json::to_vec(jwks).map_or(true, |b| b.len() > MAX_JWKS_BYTES) {
+        return Err(format!("must not exceed {MAX_JWKS_BYTES} bytes"));
+    }
+    let mut kids = Vec::new();
+    for key in keys {
+        validate_key(key)?;
+        if let Some(kid) = key.get("kid") {
+            let kid = kid.as_str().ok_or("kid must be a string")?;
+            if kids.contains(&kid) {
+                return Err(format!("kid {kid:?} appears twice"));
+            }
+            kids.push(kid);
+        }
+    }
+    Ok(())
+}
+
+/// The keys of `jwks` that may check an assertion with header `alg` and
+/// `kid`: the key type must fit the algorithm, a key's own `alg` must match,
+/// and with a `kid` only that key qualifies.
+pub fn candidate_keys<'a>(jwks: &'a Value, alg: &str, kid: Option<&str>) -> Vec<&'a Value> {
+    let kty = match alg {
+        "RS256" | "PS256" => "RSA",
+        "ES256" => "EC",
+        _ => return Vec::new(),
+    };
+    let keys = jwks.get("keys").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    keys.iter()
+        .filter(|k| str_member(k, "kty") == Some(kty))
+        .filter(|k| str_member(k, "alg").is_none_or(|a| a == alg))
+        .filter(|k| kid.is_none_or(|kid| str_member(k, "kid") == Some(kid)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rsa(kid: &str) -> Value {
+        json!({"kty": "RSA", "kid": kid, "n": URL_SAFE_NO_PAD.encode([0xc5u8; 256]), "e": "AQAB"})
+    }
+
+    fn ec(kid: &str) -> Value {
+        let c = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        json!({"kty": "EC", "crv": "P-256", "kid": kid, "x": c, "y": c})
+    }
+
+    #[test]
+    fn public_signing_keys_pass_and_anything_else_is_named() {
+        assert_eq!(validate_client_jwks(&json!({"keys": [rsa("a"), ec("b")]})), Ok(()));
+        let cases = [
+            (json!([]), "\"keys\" array"),
+            (json!({"keys": []}), "1 to 10"),
+            (json!({"keys": [rsa("a"), rsa("a")]}), "appears twice"),
+            (json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}), "\"k\""),
+            (json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}), "2048"),
+            (json!({"keys": [{"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}]}), "P-256"),
+            (json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]}), "OKP"),
+        ];
+        for (jwks, why) in cases {
+            let err = validate_client_jwks(&jwks).unwrap_err();
+            assert!(err.contains(why), "{jwks}: {err}");
+        }
+        let mut private = rsa("a");
+        private["d"] = "secret".into();
+        assert!(validate_client_jwks(&json!({"keys": [private]})).unwrap_err().contains("public"));
+        let mut enc = rsa("a");
+        enc["use"] = "enc".into();
+        assert!(validate_client_jwks(&json!({"keys": [enc]})).is_err());
+        let mut hmac = rsa("a");
+        hmac["alg"] = "HS256".into();
+        assert!(validate_client_jwks(&json!({"keys": [hmac]})).is_err());
+    }
+
+    #[test]
+    fn candidates_fit_the_algorithm_and_kid() {
+        let jwks = json!({"keys": [rsa("r1"), rsa("r2"), ec("e1")]});
+        assert_eq!(candidate_keys(&jwks, "RS256", None).len(), 2);
+        assert_eq!(candidate_keys(&jwks, "PS256", Some("r2")).len(), 1);
+        assert_eq!(candidate_keys(&jwks, "ES256", None).len(), 1);
+        assert!(candidate_keys(&jwks, "ES256", Some("r1")).is_empty());
+        assert!(candidate_keys(&jwks, "HS256", None).is_empty());
+        assert!(candidate_keys(&jwks, "none", None).is_empty());
+    }
+}
