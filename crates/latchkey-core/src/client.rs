@@ -126,6 +126,10 @@ pub struct ClientSettings {
     /// The one algorithm the client's assertions may use, if it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// SHA-256 of the RFC 7592 registration access token (dynamically
+    /// registered clients only); the token itself is shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_hash: Option<String>,
 }
 
 /// A registered client.
@@ -175,6 +179,7 @@ impl Client {
             obj.remove("dynamically_registered");
             obj.remove("audiences");
             obj.remove("introspection");
+            obj.remove("registration_access_token_hash");
             if self.settings.backchannel_logout_uri.is_none() {
                 obj.remove("backchannel_logout_session_required");
             }
@@ -471,6 +476,7 @@ impl ClientMetadata {
             jwks,
             jwks_uri,
             token_endpoint_auth_signing_alg,
+            registration_access_token_hash: None,
         })
     }
 }

@@ -1,4 +1,7 @@
-//! OAuth 2.0 Dynamic Client Registration (RFC 7591).
+//! OAuth 2.0 Dynamic Client Registration (RFC 7591) and its client
+//! configuration endpoint (RFC 7592): a registered client reads, replaces and
+//! deletes its registration at `registration_client_uri` with the
+//! `registration_access_token` it received (stored only as a hash).
 //!
 //! The server mounts this router only when registration is open or guarded
 //! by an initial access token; when it is closed the endpoint does not exist
@@ -8,12 +11,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use latchkey_core::client::ClientSettings;
-use latchkey_core::secret::constant_time_eq;
+use latchkey_core::secret::{constant_time_eq, hash_client_secret, hash_token, verify_client_secret};
 use latchkey_core::{Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy};
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
 use latchkey_store::{ClientStore, StoreError};
@@ -29,6 +33,9 @@ pub struct RegistrationState {
     pub policy: RegistrationPolicy,
     /// `Some` in `token` mode: the initial access token callers must present.
     pub initial_access_token: Option<Arc<str>>,
+    /// The registration endpoint's full URL; a client's configuration
+    /// endpoint is this plus `/{client_id}`.
+    pub endpoint: Arc<str>,
 }
 
 /// Routes, relative to the issuer's path.
@@ -37,7 +44,10 @@ where
     S: Clone + Send + Sync + 'static,
     RegistrationState: FromRef<S>,
 {
-    Router::new().route(path, post(register).layer(DefaultBodyLimit::max(MAX_BODY)))
+    Router::new().route(path, post(register).layer(DefaultBodyLimit::max(MAX_BODY))).route(
+        &format!("{path}/{{client_id}}"),
+        get(read).put(replace).delete(remove).layer(DefaultBodyLimit::max(MAX_BODY)),
+    )
 }
 
 /// Everything that can go wrong at this endpoint.
@@ -53,6 +63,10 @@ pub enum RegistrationError {
     TooLarge,
     #[error("malformed client metadata: {0}")]
     Malformed(String),
+    #[error("the registration access token is missing, wrong, or not this client's")]
+    NotAuthorized,
+    #[error("{0}")]
+    BadUpdate(String),
     #[error(transparent)]
     Metadata(#[from] MetadataError),
     #[error(transparent)]
@@ -65,6 +79,18 @@ impl IntoResponse for RegistrationError {
             Self::MissingToken | Self::WrongToken => {
                 OAuthError::new(ErrorCode::InvalidToken, "a valid initial access token is required")
             }
+            // RFC 7592 §2: an unknown client and a wrong token look the same.
+            Self::NotAuthorized => {
+                let mut res = oauth_error_response(&OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "a valid registration access token for this client is required",
+                ));
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                return res;
+            }
+            Self::BadUpdate(m) => OAuthError::invalid_request(m.clone()),
             Self::NotJson => OAuthError::invalid_request("content type must be application/json"),
             Self::TooLarge => OAuthError::invalid_request("request body too large"),
             Self::Malformed(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m.clone()),
@@ -127,16 +153,135 @@ async fn register(
     settings.dynamically_registered = true;
 
     let now = state.clock.now();
+    let registration_token = latchkey_core::random::token(32);
+    settings.registration_access_token_hash = Some(hash_token(&registration_token));
     let (client, secret) = Client::register(settings, now);
     state.clients.insert_client(&client).await?;
     tracing::info!(client_id = %client.client_id, "client registered dynamically");
 
+    let mut body = configuration(&state, &client, secret);
+    body["registration_access_token"] = registration_token.into();
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// The client's metadata as RFC 7591 §3.2.1 and RFC 7592 §3 return it, with
+/// a secret when one was just issued.
+fn configuration(state: &RegistrationState, client: &Client, new_secret: Option<String>) -> serde_json::Value {
     let mut body = client.metadata_json();
-    if let (Some(obj), Some(secret)) = (body.as_object_mut(), secret) {
-        obj.insert("client_secret".into(), secret.into());
-        obj.insert("client_secret_expires_at".into(), 0.into());
+    if let Some(obj) = body.as_object_mut() {
+        if let Some(secret) = new_secret {
+            obj.insert("client_secret".into(), secret.into());
+            obj.insert("client_secret_expires_at".into(), 0.into());
+        }
+        obj.insert("registration_client_uri".into(), format!("{}/{}", state.endpoint, client.client_id).into());
     }
-    let mut res = json_no_store(StatusCode::CREATED, &body);
+    body
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut res = json_no_store(status, body);
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(res)
+    res
+}
+
+/// The client named in the path, if the bearer token is its registration
+/// access token.
+async fn authorized_client(
+    state: &RegistrationState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Client, RegistrationError> {
+    let token = bearer_token(headers).ok_or(RegistrationError::NotAuthorized)?;
+    let client = state.clients.get_client(client_id).await?.ok_or(RegistrationError::NotAuthorized)?;
+    let expected = client.settings.registration_access_token_hash.as_deref().ok_or(RegistrationError::NotAuthorized)?;
+    if constant_time_eq(hash_token(token).as_bytes(), expected.as_bytes()) {
+        Ok(client)
+    } else {
+        Err(RegistrationError::NotAuthorized)
+    }
+}
+
+/// `GET /register/{client_id}` (RFC 7592 §2.1).
+async fn read(
+    State(state): State<RegistrationState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, RegistrationError> {
+    let client = authorized_client(&state, &headers, &client_id).await?;
+    Ok(json_response(StatusCode::OK, &configuration(&state, &client, None)))
+}
+
+/// Members a replacement must not carry (RFC 7592 §2.2).
+const SERVER_ONLY: [&str; 4] =
+    ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
+
+/// `PUT /register/{client_id}` (RFC 7592 §2.2): the body replaces every
+/// registered value, checked as a new registration would be. Moving to a
+/// secret method issues a secret; the registration access token stays.
+async fn replace(
+    State(state): State<RegistrationState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, RegistrationError> {
+    let mut client = authorized_client(&state, &headers, &client_id).await?;
+    if !is_json(&headers) {
+        return Err(RegistrationError::NotJson);
+    }
+    let body = body.map_err(|_| RegistrationError::TooLarge)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| RegistrationError::Malformed(format!("not valid JSON: {e}")))?;
+    let Some(members) = value.as_object() else {
+        return Err(RegistrationError::Malformed("the body must be a JSON object".into()));
+    };
+    if members.get("client_id").and_then(|v| v.as_str()) != Some(client_id.as_str()) {
+        return Err(RegistrationError::BadUpdate("client_id must be present and name this client".into()));
+    }
+    if let Some(member) = SERVER_ONLY.iter().find(|m| members.contains_key(**m)) {
+        return Err(RegistrationError::BadUpdate(format!("{member} must not be sent (RFC 7592 §2.2)")));
+    }
+    // A secret, if sent, must be the current one (§2.2): a client cannot set its own.
+    if let Some(sent) = members.get("client_secret") {
+        let ok = sent.as_str().zip(client.secret_hash.as_deref()).is_some_and(|(s, h)| verify_client_secret(s, h));
+        if !ok {
+            return Err(RegistrationError::BadUpdate("client_secret does not match the client's".into()));
+        }
+    }
+    let metadata: ClientMetadata =
+        serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
+    let mut settings: ClientSettings = metadata.validate(&state.policy)?;
+    settings.dynamically_registered = true;
+    settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
+    settings.audiences = std::mem::take(&mut client.settings.audiences);
+    settings.introspection = client.settings.introspection;
+
+    let had_secret = client.settings.token_endpoint_auth_method.uses_secret();
+    let new_secret =
+        (settings.token_endpoint_auth_method.uses_secret() && !had_secret).then(latchkey_core::random::client_secret);
+    if !settings.token_endpoint_auth_method.uses_secret() {
+        client.secret_hash = None;
+    }
+    if let Some(secret) = &new_secret {
+        client.secret_hash = Some(hash_client_secret(secret));
+    }
+    client.settings = settings;
+    client.updated_at = state.clock.now();
+    if !state.clients.update_client(&client).await? {
+        return Err(RegistrationError::NotAuthorized); // deleted meanwhile
+    }
+    tracing::info!(client_id = %client.client_id, "client registration replaced");
+    Ok(json_response(StatusCode::OK, &configuration(&state, &client, new_secret)))
+}
+
+/// `DELETE /register/{client_id}` (RFC 7592 §2.3): the client, its consents
+/// and refresh tokens go; its access tokens stop validating.
+async fn remove(
+    State(state): State<RegistrationState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, RegistrationError> {
+    let client = authorized_client(&state, &headers, &client_id).await?;
+    state.clients.delete_client(&client.client_id).await?;
+    tracing::info!(client_id = %client.client_id, "client deleted through its configuration endpoint");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

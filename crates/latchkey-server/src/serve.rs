@@ -285,6 +285,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 RegistrationMode::Token(t) => Some(t.as_str().into()),
                 _ => None,
             },
+            endpoint: format!("{}{REGISTRATION_PATH}", settings.issuer.trim_end_matches('/')).into(),
         },
         health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
         authorize: AuthorizeState {

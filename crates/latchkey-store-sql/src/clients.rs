@@ -72,12 +72,21 @@ impl ClientStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Deletes the client with its grants: the consents people gave it and
+    /// its refresh tokens (its access tokens stop validating with it).
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for statement in
+            ["DELETE FROM consents WHERE client_id = $1", "DELETE FROM refresh_tokens WHERE client_id = $1"]
+        {
+            sqlx::query(sqlx::AssertSqlSafe(statement)).bind(client_id).execute(&mut *tx).await.map_err(map_err)?;
+        }
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 }

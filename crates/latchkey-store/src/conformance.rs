@@ -35,6 +35,7 @@ fn sample_client(id: &str) -> Client {
             jwks: None,
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
+            registration_access_token_hash: None,
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,

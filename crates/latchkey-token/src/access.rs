@@ -14,8 +14,8 @@ pub enum AccessTokenError {
     Store(#[from] StoreError),
 }
 
-/// Checks signature (a published key), `typ`, issuer, expiry, and the
-/// denylist; returns the claims.
+/// Checks signature (a published key), `typ`, issuer, expiry, the denylist
+/// and that the client still exists; returns the claims.
 pub async fn validate(state: &TokenState, token: &str) -> Result<Map<String, Value>, AccessTokenError> {
     let jwt = state.keys.current().verify_jwt(token).map_err(|_| AccessTokenError::Invalid("signature"))?;
     if jwt.header.get("typ").and_then(|v| v.as_str()) != Some("at+jwt") {
@@ -32,6 +32,12 @@ pub async fn validate(state: &TokenState, token: &str) -> Result<Map<String, Val
     let jti = claims.get("jti").and_then(|v| v.as_str()).ok_or(AccessTokenError::Invalid("no jti"))?;
     if state.denylist.is_access_token_denied(jti).await? {
         return Err(AccessTokenError::Invalid("revoked"));
+    }
+    // A deleted client's tokens die with it (RFC 7592 DELETE, `client delete`).
+    let client_id =
+        claims.get("client_id").and_then(|v| v.as_str()).ok_or(AccessTokenError::Invalid("no client_id"))?;
+    if state.clients.get_client(client_id).await?.is_none() {
+        return Err(AccessTokenError::Invalid("client deleted"));
     }
     Ok(claims)
 }
