@@ -241,6 +241,80 @@ pub struct RegistrationPolicy {
     pub allow_insecure_redirects: bool,
 }
 
+/// What the operator allows clients that register themselves (RFC 7591 and
+/// 7592), beyond the rules every client follows. Empty lists allow anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelfRegistrationPolicy {
+    /// Hosts of http(s) redirect URIs: `app.example` exactly, or
+    /// `*.app.example` for its subdomains.
+    pub redirect_hosts: Vec<String>,
+    /// Schemes of redirect URIs (`https`, `com.example.app`, ...).
+    pub redirect_schemes: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Vec<String>,
+}
+
+impl SelfRegistrationPolicy {
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.redirect_hosts.iter().any(|pattern| match pattern.strip_prefix("*.") {
+            Some(parent) => host.strip_suffix(parent).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => host == *pattern,
+        })
+    }
+
+    fn check_redirect(&self, field: &str, uri: &str) -> Result<(), MetadataError> {
+        let refused = |why: String| MetadataError::InvalidRedirectUri(format!("{field}: {uri:?} {why}"));
+        let parsed = url::Url::parse(uri).map_err(|_| refused("is not a URI".into()))?;
+        if !self.redirect_schemes.is_empty() && !self.redirect_schemes.iter().any(|s| s == parsed.scheme()) {
+            return Err(refused(format!(
+                "uses a scheme this server does not allow ({})",
+                self.redirect_schemes.join(", ")
+            )));
+        }
+        if !self.redirect_hosts.is_empty() && matches!(parsed.scheme(), "http" | "https") {
+            let host = parsed.host_str().unwrap_or_default();
+            if !self.host_allowed(host) {
+                return Err(refused("is on a host this server does not allow".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the policy to settings that passed `ClientMetadata::validate`.
+    /// `scope_given`: whether the client asked for a scope; a default scope
+    /// is narrowed to what is allowed instead of refused.
+    pub fn apply(&self, settings: &mut ClientSettings, scope_given: bool) -> Result<(), MetadataError> {
+        for uri in &settings.redirect_uris {
+            self.check_redirect("redirect_uris", uri)?;
+        }
+        for uri in &settings.post_logout_redirect_uris {
+            self.check_redirect("post_logout_redirect_uris", uri)?;
+        }
+        if !self.grant_types.is_empty()
+            && let Some(g) = settings.grant_types.iter().find(|g| !self.grant_types.contains(g))
+        {
+            return Err(MetadataError::InvalidClientMetadata(format!(
+                "grant type {} is not open to self-registered clients",
+                g.as_str()
+            )));
+        }
+        if !self.scopes.is_empty() {
+            let allowed = |t: &str| self.scopes.iter().any(|s| s == t);
+            let outside: Option<String> = settings.scope.iter().find(|t| !allowed(t)).map(str::to_string);
+            if let Some(t) = outside {
+                if scope_given {
+                    return Err(MetadataError::InvalidClientMetadata(format!(
+                        "scope {t} is not open to self-registered clients"
+                    )));
+                }
+                settings.scope = Scope::from_tokens(settings.scope.iter().filter(|t| allowed(t)).collect::<Vec<_>>());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why metadata was refused; maps to RFC 7591 §3.2.2 error codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {

@@ -15,7 +15,9 @@ pub mod scope;
 pub mod secret;
 pub mod user;
 
-pub use client::{AuthMethod, Client, ClientMetadata, GrantType, MetadataError, RegistrationPolicy};
+pub use client::{
+    AuthMethod, Client, ClientMetadata, GrantType, MetadataError, RegistrationPolicy, SelfRegistrationPolicy,
+};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;

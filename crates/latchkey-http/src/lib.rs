@@ -160,3 +160,97 @@ mod tests {
         assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
     }
 }
+
+/// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    net: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a.parse::<std::net::IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.parse().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { net: addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u32) {
+            match ip {
+                std::net::IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
+                std::net::IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, width), (addr, addr_width)) = (bits(self.net), bits(ip));
+        if width != addr_width {
+            return false;
+        }
+        let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+        net & mask == addr & mask
+    }
+}
+
+/// The address a request came from: the peer's, or, when the peer is in one
+/// of the `trusted` proxy ranges, the nearest `X-Forwarded-For` entry that is not a
+/// trusted proxy (entries are appended left to right, so the right end is the
+/// part our own proxies wrote; anything left of the first stranger may be
+/// forged).
+pub fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[IpRange]) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|r| r.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<std::net::IpAddr>() else { break };
+        nearest = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    nearest
+}
+
+#[cfg(test)]
+mod client_address_tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let lb: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let edge: std::net::IpAddr = "10.0.0.3".parse().unwrap();
+        let private = [IpRange::parse("10.0.0.0/8").unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.3".parse().unwrap());
+        assert_eq!(client_address(lb, &h, &private), "203.0.113.7".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(client_address(lb, &h, &[]), lb, "an untrusted peer's header is ignored");
+        assert_eq!(client_address(lb, &HeaderMap::new(), &private), lb, "no header: the proxy itself");
+        h.insert("x-forwarded-for", "junk, 10.0.0.3".parse().unwrap());
+        assert_eq!(client_address(lb, &h, &private), edge, "stops at what cannot be parsed");
+    }
+
+    #[test]
+    fn ranges_match_by_prefix() {
+        let r = IpRange::parse("172.16.0.0/12").unwrap();
+        assert!(r.contains("172.31.255.1".parse().unwrap()));
+        assert!(!r.contains("172.32.0.1".parse().unwrap()));
+        assert!(!r.contains("::1".parse().unwrap()));
+        assert!(IpRange::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(IpRange::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+            assert!(IpRange::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

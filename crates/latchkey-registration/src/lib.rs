@@ -11,16 +11,18 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{ConnectInfo, Path};
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use latchkey_core::client::ClientSettings;
 use latchkey_core::secret::{constant_time_eq, hash_client_secret, hash_token, verify_client_secret};
-use latchkey_core::{Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy};
+use latchkey_core::{
+    Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, SelfRegistrationPolicy,
+};
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
-use latchkey_store::{ClientStore, StoreError};
+use latchkey_store::{ClientStore, RateLimitStore, StoreError};
 
 /// Largest registration request accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -36,6 +38,19 @@ pub struct RegistrationState {
     /// The registration endpoint's full URL; a client's configuration
     /// endpoint is this plus `/{client_id}`.
     pub endpoint: Arc<str>,
+    /// What self-registered clients may ask for.
+    pub self_policy: Arc<SelfRegistrationPolicy>,
+    /// Registrations allowed per source address and window (0: no limit).
+    pub limit: RegistrationLimit,
+}
+
+/// Registrations per source address, counted in the shared store.
+#[derive(Clone)]
+pub struct RegistrationLimit {
+    pub counter: Arc<dyn RateLimitStore>,
+    pub per_address: u64,
+    pub window_seconds: u32,
+    pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
 }
 
 /// Routes, relative to the issuer's path.
@@ -67,6 +82,8 @@ pub enum RegistrationError {
     NotAuthorized,
     #[error("{0}")]
     BadUpdate(String),
+    #[error("too many registrations from one address")]
+    TooMany { retry_after: u32 },
     #[error(transparent)]
     Metadata(#[from] MetadataError),
     #[error(transparent)]
@@ -91,6 +108,16 @@ impl IntoResponse for RegistrationError {
                 return res;
             }
             Self::BadUpdate(m) => OAuthError::invalid_request(m.clone()),
+            Self::TooMany { retry_after } => {
+                tracing::info!("registration refused: too many from one address");
+                let mut res = oauth_error_response(&OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many registrations from this address; try again later",
+                ));
+                *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                return res;
+            }
             Self::NotJson => OAuthError::invalid_request("content type must be application/json"),
             Self::TooLarge => OAuthError::invalid_request("request body too large"),
             Self::Malformed(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m.clone()),
@@ -132,11 +159,33 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Counts one registration attempt from the request's source address.
+async fn count_attempt(
+    state: &RegistrationState,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> Result<(), RegistrationError> {
+    let limit = &state.limit;
+    if limit.per_address == 0 {
+        return Ok(());
+    }
+    let address = latchkey_http::client_address(peer, headers, &limit.trusted_proxies);
+    let now = state.clock.now();
+    let hits = limit.counter.hit(&format!("register:{address}"), limit.window_seconds, now).await?;
+    if hits > limit.per_address {
+        let window_end = latchkey_store::window_start(now, limit.window_seconds) + i64::from(limit.window_seconds);
+        return Err(RegistrationError::TooMany { retry_after: (window_end - now).max(1) as u32 });
+    }
+    Ok(())
+}
+
 async fn register(
     State(state): State<RegistrationState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, RegistrationError> {
+    count_attempt(&state, peer.ip(), &headers).await?;
     authorize(&state, &headers)?;
     if !is_json(&headers) {
         return Err(RegistrationError::NotJson);
@@ -149,7 +198,9 @@ async fn register(
     }
     let metadata: ClientMetadata =
         serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
+    let scope_given = metadata.scope.is_some();
     let mut settings: ClientSettings = metadata.validate(&state.policy)?;
+    state.self_policy.apply(&mut settings, scope_given)?;
     settings.dynamically_registered = true;
 
     let now = state.clock.now();
@@ -249,7 +300,9 @@ async fn replace(
     }
     let metadata: ClientMetadata =
         serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
+    let scope_given = metadata.scope.is_some();
     let mut settings: ClientSettings = metadata.validate(&state.policy)?;
+    state.self_policy.apply(&mut settings, scope_given)?;
     settings.dynamically_registered = true;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.audiences = std::mem::take(&mut client.settings.audiences);

@@ -35,6 +35,8 @@ enum Kind {
     Str,
     Int,
     Bool,
+    /// A list of strings; in the environment, comma-separated.
+    List,
 }
 
 /// Every key that can be set, with its type; used to read the environment
@@ -83,6 +85,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("registration.mode", Kind::Str),
     ("registration.initial_access_token", Kind::Str),
     ("registration.allow_insecure_redirects", Kind::Bool),
+    ("registration.allowed_redirect_hosts", Kind::List),
+    ("registration.allowed_redirect_schemes", Kind::List),
+    ("registration.allowed_grant_types", Kind::List),
+    ("registration.allowed_scopes", Kind::List),
+    ("registration.max_per_address", Kind::Int),
+    ("registration.window_seconds", Kind::Int),
+    ("http.trusted_proxies", Kind::List),
     ("discovery.max_age_seconds", Kind::Int),
 ];
 
@@ -107,6 +116,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
     pub registration: RegistrationConfig,
+    pub http: HttpConfig,
     pub discovery: DiscoveryConfig,
     pub pkce: PkceConfig,
     pub sessions: SessionsConfig,
@@ -185,6 +195,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
             registration: RegistrationConfig::default(),
+            http: HttpConfig::default(),
             discovery: DiscoveryConfig::default(),
             pkce: PkceConfig::default(),
             sessions: SessionsConfig::default(),
@@ -314,13 +325,42 @@ impl Default for TokensConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistrationConfig {
     /// "closed", "token" or "open"; empty means `token` when a token is set, else `closed`.
     pub mode: String,
     pub initial_access_token: String,
     pub allow_insecure_redirects: bool,
+    pub allowed_redirect_hosts: Vec<String>,
+    pub allowed_redirect_schemes: Vec<String>,
+    pub allowed_grant_types: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub max_per_address: i64,
+    pub window_seconds: i64,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            mode: String::new(),
+            initial_access_token: String::new(),
+            allow_insecure_redirects: false,
+            allowed_redirect_hosts: Vec::new(),
+            allowed_redirect_schemes: Vec::new(),
+            allowed_grant_types: Vec::new(),
+            allowed_scopes: Vec::new(),
+            max_per_address: 20,
+            window_seconds: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Addresses of proxies (load balancers) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -381,6 +421,13 @@ pub struct Settings {
     pub id_token_ttl: i64,
     pub registration: RegistrationMode,
     pub allow_insecure_redirects: bool,
+    /// Limits on self-registered clients (registration endpoint, RFC 7592).
+    pub self_registration: latchkey_core::SelfRegistrationPolicy,
+    /// Registrations per source address and window (0 = no limit).
+    pub registrations_per_address: u64,
+    pub registration_window: u32,
+    /// Proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<latchkey_http::IpRange>,
     pub discovery_max_age_seconds: u64,
     pub code_ttl: i64,
     pub refresh_token_ttl: i64,
@@ -436,6 +483,13 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
             Kind::Str => toml::Value::String(raw),
             Kind::Int => toml::Value::Integer(
                 raw.trim().parse().map_err(|_| ConfigError::new(key, format!("{raw:?} is not a whole number")))?,
+            ),
+            Kind::List => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| toml::Value::String(v.into()))
+                    .collect(),
             ),
             Kind::Bool => toml::Value::Boolean(match raw.trim() {
                 "true" | "1" | "yes" | "on" => true,
@@ -530,6 +584,42 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         poll_interval: std::time::Duration::from_millis(poll_ms as u64),
         max_age: std::time::Duration::from_secs(max_age as u64),
     });
+    let r = &config.registration;
+    let mut allowed_grant_types = Vec::new();
+    for g in &r.allowed_grant_types {
+        allowed_grant_types.push(latchkey_core::GrantType::parse(g).ok_or_else(|| {
+            ConfigError::new("registration.allowed_grant_types", format!("{g:?} is not a supported grant type"))
+        })?);
+    }
+    for scope in &r.allowed_scopes {
+        latchkey_core::Scope::parse(scope)
+            .ok()
+            .filter(|s| s.iter().count() == 1)
+            .ok_or_else(|| ConfigError::new("registration.allowed_scopes", format!("{scope:?} is not one scope")))?;
+    }
+    for host in &r.allowed_redirect_hosts {
+        let bare = host.strip_prefix("*.").unwrap_or(host);
+        if bare.is_empty() || bare.contains(['/', ':', '*', ' ']) || bare != bare.to_ascii_lowercase() {
+            return Err(ConfigError::new(
+                "registration.allowed_redirect_hosts",
+                format!("{host:?}: use a lower-case host name, or *.name for its subdomains"),
+            ));
+        }
+    }
+    let self_registration = latchkey_core::SelfRegistrationPolicy {
+        redirect_hosts: r.allowed_redirect_hosts.clone(),
+        redirect_schemes: r.allowed_redirect_schemes.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        grant_types: allowed_grant_types,
+        scopes: r.allowed_scopes.clone(),
+    };
+    let registrations_per_address = range("registration.max_per_address", r.max_per_address, 0, 1_000_000)? as u64;
+    let registration_window = range("registration.window_seconds", r.window_seconds, 1, 86_400 * 7)? as u32;
+    let mut trusted_proxies = Vec::new();
+    for p in &config.http.trusted_proxies {
+        trusted_proxies.push(latchkey_http::IpRange::parse(p).ok_or_else(|| {
+            ConfigError::new("http.trusted_proxies", format!("{p:?} is not an IP address or CIDR block"))
+        })?);
+    }
     let shutdown_timeout = range("shutdown_timeout_seconds", config.shutdown_timeout_seconds, 0, 3_600)?;
     let log_format = match config.log_format.as_str() {
         "text" => LogFormat::Text,
@@ -671,6 +761,10 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         id_token_ttl: id_ttl,
         registration,
         allow_insecure_redirects: config.registration.allow_insecure_redirects,
+        self_registration,
+        registrations_per_address,
+        registration_window,
+        trusted_proxies,
         discovery_max_age_seconds: discovery_max_age as u64,
         code_ttl,
         refresh_token_ttl: refresh_ttl,

@@ -286,6 +286,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 _ => None,
             },
             endpoint: format!("{}{REGISTRATION_PATH}", settings.issuer.trim_end_matches('/')).into(),
+            self_policy: Arc::new(settings.self_registration.clone()),
+            limit: latchkey_registration::RegistrationLimit {
+                counter: store.clone(),
+                per_address: settings.registrations_per_address,
+                window_seconds: settings.registration_window,
+                trusted_proxies: settings.trusted_proxies.clone().into(),
+            },
         },
         health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
         authorize: AuthorizeState {
@@ -372,7 +379,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             stopping.notify_one();
         }
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+    // Connection info: the registration limit counts per source address.
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .into_future();
     let deadline = async {
         stopping.notified().await;
         tokio::time::sleep(settings.shutdown_timeout).await;
