@@ -14,14 +14,15 @@ use axum::extract::{DefaultBodyLimit, FromRef, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use latchkey_core::audit::AuditEvent;
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, password, random};
 use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
-    ClientStore, CodeStore, ConsentStore, InteractionStore, RateLimitStore, RefreshTokenStore, SessionStore,
-    StoreError, UserStore,
+    AuditStore, ClientStore, CodeStore, ConsentStore, InteractionStore, RateLimitStore, RefreshTokenStore,
+    SessionStore, StoreError, UserStore,
 };
 
 use crate::pages::{ConsentPage, FormPostPage, LoginPage, Ui, error_page, html, scope_lines};
@@ -76,6 +77,7 @@ pub struct AuthorizeState {
     pub codes: Arc<dyn CodeStore>,
     pub refresh: Arc<dyn RefreshTokenStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
+    pub audit: Arc<dyn AuditStore>,
     pub notifier: Arc<backchannel::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
@@ -538,6 +540,10 @@ async fn login_inner(
     if throttled(state, username).await? {
         tracing::warn!(event = "login_throttled", client_id = %client.client_id, "too many sign-in attempts");
         metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
+        let event = AuditEvent::new(state.clock.now(), "login.throttled", "anonymous")
+            .subject(username)
+            .client(&client.client_id);
+        latchkey_http::audit(state.audit.as_ref(), event).await;
         let mut page = again("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
         *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return Ok(page);
@@ -560,6 +566,11 @@ async fn login_inner(
         _ => {
             tracing::info!(event = "login_failure", client_id = %client.client_id, "sign-in failed");
             metrics::counter!("latchkey_logins_total", "outcome" => "failure").increment(1);
+            // The username as typed (it may not exist); never the password.
+            let event = AuditEvent::new(state.clock.now(), "login.failure", "anonymous")
+                .subject(username.chars().take(256).collect::<String>())
+                .client(&client.client_id);
+            latchkey_http::audit(state.audit.as_ref(), event).await;
             return Ok(again("Incorrect username or password."));
         }
     };
@@ -586,6 +597,11 @@ async fn login_inner(
     state.sessions.insert_session(&session).await?;
     tracing::info!(event = "login_success", user_id = %user.id, client_id = %client.client_id, "signed in");
     metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
+    let event = AuditEvent::new(now, "login.success", format!("user:{}", user.id))
+        .subject(&user.id)
+        .client(&client.client_id)
+        .detail("sid", session.auth.sid.as_str());
+    latchkey_http::audit(state.audit.as_ref(), event).await;
     let cookie = cookies::set(
         state.settings.session_cookie(),
         &session_id,
@@ -681,6 +697,10 @@ async fn consent_inner(
         scope = latchkey_core::Scope::from_tokens(existing.scope.iter().chain(req.scope.iter()).map(str::to_string));
     }
     state.consents.put_consent(&user.id, &client.client_id, &scope, now).await?;
-    tracing::info!(event = "consent_granted", user_id = %user.id, client_id = %client.client_id, scope = %req.scope, "consent granted");
+    let event = AuditEvent::new(now, "consent.granted", format!("user:{}", user.id))
+        .subject(&user.id)
+        .client(&client.client_id)
+        .detail("scope", scope.to_string());
+    latchkey_http::audit(state.audit.as_ref(), event).await;
     issue_code(state, &req, &session).await
 }

@@ -2,6 +2,7 @@
 //! time and randomness come in through [`Clock`] and [`random`], so callers and
 //! tests decide where they come from.
 
+pub mod audit;
 pub mod client;
 pub mod client_keys;
 pub mod clock;

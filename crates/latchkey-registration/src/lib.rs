@@ -16,13 +16,14 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use latchkey_core::audit::AuditEvent;
 use latchkey_core::client::ClientSettings;
 use latchkey_core::secret::{constant_time_eq, hash_client_secret, hash_token, verify_client_secret};
 use latchkey_core::{
     Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, SelfRegistrationPolicy,
 };
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
-use latchkey_store::{ClientStore, RateLimitStore, StoreError};
+use latchkey_store::{AuditStore, ClientStore, RateLimitStore, StoreError};
 
 /// Largest registration request accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -42,6 +43,7 @@ pub struct RegistrationState {
     pub self_policy: Arc<SelfRegistrationPolicy>,
     /// Registrations allowed per source address and window (0: no limit).
     pub limit: RegistrationLimit,
+    pub audit: Arc<dyn AuditStore>,
 }
 
 /// Registrations per source address, counted in the shared store.
@@ -208,7 +210,14 @@ async fn register(
     settings.registration_access_token_hash = Some(hash_token(&registration_token));
     let (client, secret) = Client::register(settings, now);
     state.clients.insert_client(&client).await?;
-    tracing::info!(client_id = %client.client_id, "client registered dynamically");
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
+    let event = AuditEvent::new(now, "client.created", "anonymous")
+        .subject(&client.client_id)
+        .client(&client.client_id)
+        .ip(address)
+        .detail("via", "registration endpoint")
+        .detail("client_name", client.settings.client_name.as_str());
+    latchkey_http::audit(state.audit.as_ref(), event).await;
 
     let mut body = configuration(&state, &client, secret);
     body["registration_access_token"] = registration_token.into();
@@ -271,6 +280,7 @@ const SERVER_ONLY: [&str; 4] =
 /// secret method issues a secret; the registration access token stays.
 async fn replace(
     State(state): State<RegistrationState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -322,7 +332,13 @@ async fn replace(
     if !state.clients.update_client(&client).await? {
         return Err(RegistrationError::NotAuthorized); // deleted meanwhile
     }
-    tracing::info!(client_id = %client.client_id, "client registration replaced");
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
+    let event = AuditEvent::new(client.updated_at, "client.updated", format!("client:{}", client.client_id))
+        .subject(&client.client_id)
+        .client(&client.client_id)
+        .ip(address)
+        .detail("via", "client configuration endpoint");
+    latchkey_http::audit(state.audit.as_ref(), event).await;
     Ok(json_response(StatusCode::OK, &configuration(&state, &client, new_secret)))
 }
 
@@ -330,11 +346,18 @@ async fn replace(
 /// and refresh tokens go; its access tokens stop validating.
 async fn remove(
     State(state): State<RegistrationState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, RegistrationError> {
     let client = authorized_client(&state, &headers, &client_id).await?;
     state.clients.delete_client(&client.client_id).await?;
-    tracing::info!(client_id = %client.client_id, "client deleted through its configuration endpoint");
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
+    let event = AuditEvent::new(state.clock.now(), "client.deleted", format!("client:{}", client.client_id))
+        .subject(&client.client_id)
+        .client(&client.client_id)
+        .ip(address)
+        .detail("via", "client configuration endpoint");
+    latchkey_http::audit(state.audit.as_ref(), event).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

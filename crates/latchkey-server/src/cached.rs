@@ -317,6 +317,7 @@ delegate!(Cached, inner, direct, ConsentStore);
 delegate!(Cached, inner, direct, InteractionStore);
 delegate!(Cached, inner, direct, RateLimitStore);
 delegate!(Cached, inner, direct, ReplayStore);
+delegate!(Cached, inner, direct, AuditStore);
 delegate!(Cached, inner, direct, ChangeFeed);
 delegate!(Cached, inner, direct, Maintenance);
 

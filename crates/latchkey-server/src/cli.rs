@@ -35,6 +35,27 @@ pub enum Command {
     /// See and end people's sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit events, oldest first.
+    List {
+        /// Only events of this kind (e.g. login.failure, client.deleted).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only events about this subject (a user, client or key id).
+        #[arg(long, allow_hyphen_values = true)]
+        subject: Option<String>,
+        /// Only events after this id (to page, pass the last id seen).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! What each command does. Commands print readable text, or JSON with `--json`;
 //! errors go to standard error and make the process exit non-zero.
 
+mod audit;
 mod client;
 mod keys;
 mod session;
@@ -78,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // No caches here, but writes still go to the change feed for the servers'.
     let store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(store, None, clock.clone()));
     let ctx = Context { settings, store, sql, clock, json: cli.json };
+    let audited = audit::event_of(&cli.command);
     let result = match cli.command {
         Command::Serve => unreachable!("handled above"),
         Command::Migrate => {
@@ -88,7 +90,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Session(cmd) => session::run(&ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(&ctx, cmd).await,
     };
+    if let (Ok(()), Some((kind, subject))) = (&result, audited) {
+        audit::record(&ctx, kind, subject).await;
+    }
     ctx.sql.close().await;
     result
 }

@@ -106,6 +106,12 @@ macro_rules! delegate {
             fn hit(bucket: [&str], window_seconds: [u32], now: [i64]) -> StoreResult<u64>;
         });
     };
+    ($ty:ty, $field:tt, $via:path, AuditStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, AuditStore {
+            fn append_audit(event: [&latchkey_core::audit::AuditEvent]) -> StoreResult<i64>;
+            fn list_audit(query: [&latchkey_store::AuditQuery]) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>>;
+        });
+    };
     ($ty:ty, $field:tt, $via:path, ReplayStore) => {
         $crate::delegate::delegate_impl!($ty, $field, $via, ReplayStore {
             fn first_use(key: [&str], expires_at: [i64], now: [i64]) -> StoreResult<bool>;

@@ -293,6 +293,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 window_seconds: settings.registration_window,
                 trusted_proxies: settings.trusted_proxies.clone().into(),
             },
+            audit: store.clone(),
         },
         health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
         authorize: AuthorizeState {
@@ -322,6 +323,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             codes: store.clone(),
             refresh: store.clone(),
             rate_limits: store.clone(),
+            audit: store.clone(),
             notifier: notifier.clone(),
             keys: ring.clone(),
             clock: clock.clone(),
@@ -352,6 +354,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 clock.clone(),
                 &settings.issuer,
             ),
+            audit: store.clone(),
         },
     });
     let app = router(&settings, state);

@@ -23,9 +23,9 @@ use latchkey_core::grant::{
 };
 use latchkey_core::{Client, Scope, User};
 use latchkey_store::{
-    Change, ChangeFeed, ChangeKind, ClientStore, CodeStore, ConsentStore, DenylistStore, Health, InteractionStore,
-    KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore,
-    StoreError, StoreResult, StoredKey, UserStore, window_start,
+    AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeStore, ConsentStore, DenylistStore,
+    Health, InteractionStore, KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore,
+    ReplayStore, Rotation, SessionStore, StoreError, StoreResult, StoredKey, UserStore, window_start,
 };
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -539,6 +539,16 @@ impl Maintenance for RedisStore {
 }
 
 // Durable state: straight to SQL.
+
+#[async_trait]
+impl AuditStore for RedisStore {
+    async fn append_audit(&self, event: &latchkey_core::audit::AuditEvent) -> StoreResult<i64> {
+        self.sql.append_audit(event).await
+    }
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>> {
+        self.sql.list_audit(query).await
+    }
+}
 
 #[async_trait]
 impl ChangeFeed for RedisStore {

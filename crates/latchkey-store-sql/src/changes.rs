@@ -10,12 +10,29 @@ use crate::{SqlStore, map_err};
 /// Concurrent writers that pick the same number retry with the next one.
 const ATTEMPTS: u32 = 16;
 
+/// Runs an INSERT that numbers its row `MAX + 1` under a primary key until
+/// it lands; returns the number. The key makes a row visible only after
+/// every lower one, so readers that page by number skip nothing.
+pub(crate) async fn insert_numbered<F, Fut>(insert: F) -> StoreResult<i64>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<i64>>,
+{
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        match insert().await {
+            Err(e @ StoreError::Conflict(_)) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.expect("at least one attempt"))
+}
+
 #[async_trait]
 impl ChangeFeed for SqlStore {
     async fn record_change(&self, kind: ChangeKind, subject: &str, now: i64) -> StoreResult<i64> {
-        let mut last = None;
-        for _ in 0..ATTEMPTS {
-            let inserted = sqlx::query(
+        insert_numbered(|| async {
+            let row = sqlx::query(
                 "INSERT INTO changes (seq, kind, subject, created_at) \
                  SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3 FROM changes RETURNING seq",
             )
@@ -24,14 +41,10 @@ impl ChangeFeed for SqlStore {
             .bind(now)
             .fetch_one(&self.pool)
             .await
-            .map_err(map_err);
-            match inserted {
-                Ok(row) => return row.try_get("seq").map_err(map_err),
-                Err(e @ StoreError::Conflict(_)) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.expect("at least one attempt"))
+            .map_err(map_err)?;
+            row.try_get("seq").map_err(map_err)
+        })
+        .await
     }
 
     async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {

@@ -97,6 +97,24 @@ mod maintenance {
     }
 }
 
+mod audit_store {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::audit_store(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::audit_store(store.clone()).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
+
 mod change_feed {
     use super::*;
 

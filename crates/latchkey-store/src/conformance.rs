@@ -565,3 +565,36 @@ pub async fn replay_store(store: &dyn crate::ReplayStore) {
     assert!(store.first_use("client-a:jti-1", 2_000, 1_061).await.unwrap(), "after expiry the record is gone");
     assert!(!store.first_use("client-a:jti-1", 2_000, 1_500).await.unwrap(), "and recorded again");
 }
+
+/// `AuditStore`: events come back in order, whole, and filtered.
+pub async fn audit_store<S: crate::AuditStore + Clone>(store: S) {
+    use latchkey_core::audit::AuditEvent;
+    let login = AuditEvent::new(1_000, "login.success", "user:u1").subject("u1").client("c1").ip("192.0.2.1");
+    let first = store.append_audit(&login).await.unwrap();
+    let deleted = AuditEvent::new(1_001, "client.deleted", "cli").subject("c1").detail("reason", "test");
+    let second = store.append_audit(&deleted).await.unwrap();
+    assert_eq!(second, first + 1);
+    let all = store.list_audit(&crate::AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all, vec![(first, login.clone()), (second, deleted.clone())]);
+    let after = store.list_audit(&crate::AuditQuery { after: first, limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(after, vec![(second, deleted.clone())]);
+    let by_kind = crate::AuditQuery { limit: 10, kind: Some("login.success".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_kind).await.unwrap(), vec![(first, login)]);
+    let by_subject = crate::AuditQuery { limit: 10, subject: Some("c1".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_subject).await.unwrap(), vec![(second, deleted)]);
+    let one = crate::AuditQuery { limit: 1, ..Default::default() };
+    assert_eq!(store.list_audit(&one).await.unwrap().len(), 1);
+
+    let writers =
+        (0..8)
+            .map(|i| {
+                let store = store.clone();
+                async move {
+                    store.append_audit(&AuditEvent::new(2_000, "login.failure", format!("user:{i}"))).await.unwrap()
+                }
+            })
+            .collect();
+    let mut ids = join_all(writers).await;
+    ids.sort_unstable();
+    assert_eq!(ids, ((second + 1)..=(second + 8)).collect::<Vec<_>>(), "no gaps, no duplicates");
+}

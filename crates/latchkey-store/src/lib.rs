@@ -266,6 +266,25 @@ pub trait ReplayStore: Send + Sync + 'static {
     async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 }
 
+/// Which audit events to list: after an id (a cursor), at most `limit`,
+/// optionally of one kind or about one subject.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub after: i64,
+    pub limit: u32,
+    pub kind: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Appends an event; returns its id (ids rise by one, in commit order).
+    async fn append_audit(&self, event: &latchkey_core::audit::AuditEvent) -> StoreResult<i64>;
+    /// Events matching `query`, oldest first.
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>>;
+}
+
 /// The start of the fixed window of `window_seconds` that contains `now`.
 pub fn window_start(now: i64, window_seconds: u32) -> i64 {
     let w = i64::from(window_seconds.max(1));
@@ -378,6 +397,7 @@ pub trait Store:
     + RateLimitStore
     + ReplayStore
     + ChangeFeed
+    + AuditStore
     + Maintenance
     + Health
 {
@@ -396,6 +416,7 @@ impl<T> Store for T where
         + RateLimitStore
         + ReplayStore
         + ChangeFeed
+        + AuditStore
         + Maintenance
         + Health
 {

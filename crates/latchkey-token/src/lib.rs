@@ -64,6 +64,7 @@ pub struct TokenState {
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
     pub client_auth: ClientAuthenticator,
+    pub audit: Arc<dyn latchkey_store::AuditStore>,
 }
 
 /// Routes, relative to the issuer's path.

@@ -32,6 +32,16 @@ pub async fn exchange(
                 grant_id = %record.grant_id,
                 "authorization code reused; tokens issued from it were revoked"
             );
+            let event = latchkey_core::audit::AuditEvent::new(
+                now,
+                "token_family.revoked",
+                format!("client:{}", client.client_id),
+            )
+            .subject(&record.auth.user_id)
+            .client(&client.client_id)
+            .detail("reason", "authorization_code_replay")
+            .detail("grant_id", record.grant_id.as_str());
+            latchkey_http::audit(state.audit.as_ref(), event).await;
             return Err(TokenError::CodeAlreadyUsed);
         }
         Redemption::WrongClient => return Err(TokenError::CodeClientMismatch),

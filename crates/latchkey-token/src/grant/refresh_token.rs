@@ -122,5 +122,13 @@ pub async fn refresh(
         live_tokens_revoked = revoked,
         "a spent refresh token was presented: the whole token family was revoked"
     );
+    let event =
+        latchkey_core::audit::AuditEvent::new(now, "token_family.revoked", format!("client:{}", client.client_id))
+            .subject(&old.auth.user_id)
+            .client(&client.client_id)
+            .detail("reason", "refresh_token_reuse")
+            .detail("grant_id", old.grant_id.as_str())
+            .detail("tokens_revoked", revoked);
+    latchkey_http::audit(state.audit.as_ref(), event).await;
     Err(TokenError::RefreshTokenReused)
 }

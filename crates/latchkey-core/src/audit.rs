@@ -1,0 +1,62 @@
+//! Audit events: what happened, who did it, to what. Never secrets: callers
+//! put ids and outcomes in `details`, not passwords or tokens.
+
+use serde::{Deserialize, Serialize};
+
+/// One security-relevant event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened, e.g. `login.failure`, `client.deleted` (docs/operations.md lists them).
+    pub kind: String,
+    /// Who did it: `user:<id>`, `client:<id>`, `cli`, `anonymous`.
+    pub actor: String,
+    /// What it was done to (a user, client or key id), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The source address, for events that arrive over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Anything else worth keeping (a JSON object).
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    pub fn new(at: i64, kind: &str, actor: impl Into<String>) -> Self {
+        Self {
+            at,
+            kind: kind.to_string(),
+            actor: actor.into(),
+            subject: None,
+            client_id: None,
+            ip: None,
+            details: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    pub fn ip(mut self, ip: impl ToString) -> Self {
+        self.ip = Some(ip.to_string());
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let Some(map) = self.details.as_object_mut() {
+            map.insert(key.to_string(), value.into());
+        }
+        self
+    }
+}

@@ -1,0 +1,66 @@
+//! The audit log (`audit_events`, migration 0006): append and page.
+
+use async_trait::async_trait;
+use latchkey_core::audit::AuditEvent;
+use latchkey_store::{AuditQuery, AuditStore, StoreError, StoreResult};
+use sqlx::Row;
+
+use crate::changes::insert_numbered;
+use crate::{SqlStore, map_err};
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<i64> {
+        let details = event.details.to_string();
+        insert_numbered(|| async {
+            let row = sqlx::query(
+                "INSERT INTO audit_events (id, at, kind, actor, subject, client_id, ip, details) \
+                 SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7 FROM audit_events RETURNING id",
+            )
+            .bind(event.at)
+            .bind(&event.kind)
+            .bind(&event.actor)
+            .bind(&event.subject)
+            .bind(&event.client_id)
+            .bind(&event.ip)
+            .bind(&details)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.try_get("id").map_err(map_err)
+        })
+        .await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, AuditEvent)>> {
+        let rows = sqlx::query(
+            "SELECT id, at, kind, actor, subject, client_id, ip, details FROM audit_events \
+             WHERE id > $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR subject = $3) ORDER BY id LIMIT $4",
+        )
+        .bind(query.after)
+        .bind(&query.kind)
+        .bind(&query.subject)
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let details: String = row.try_get("details").map_err(map_err)?;
+                Ok((
+                    row.try_get("id").map_err(map_err)?,
+                    AuditEvent {
+                        at: row.try_get("at").map_err(map_err)?,
+                        kind: row.try_get("kind").map_err(map_err)?,
+                        actor: row.try_get("actor").map_err(map_err)?,
+                        subject: row.try_get("subject").map_err(map_err)?,
+                        client_id: row.try_get("client_id").map_err(map_err)?,
+                        ip: row.try_get("ip").map_err(map_err)?,
+                        details: serde_json::from_str(&details)
+                            .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
