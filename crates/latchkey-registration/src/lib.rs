@@ -181,15 +181,12 @@ async fn count_attempt(
     Ok(())
 }
 
-async fn register(
-    State(state): State<RegistrationState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
+/// The request body as a JSON object (registration and replacement).
+fn json_object(
+    headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, RegistrationError> {
-    count_attempt(&state, peer.ip(), &headers).await?;
-    authorize(&state, &headers)?;
-    if !is_json(&headers) {
+) -> Result<serde_json::Value, RegistrationError> {
+    if !is_json(headers) {
         return Err(RegistrationError::NotJson);
     }
     let body = body.map_err(|_| RegistrationError::TooLarge)?;
@@ -198,13 +195,31 @@ async fn register(
     if !value.is_object() {
         return Err(RegistrationError::Malformed("the body must be a JSON object".into()));
     }
+    Ok(value)
+}
+
+/// Metadata checked as every self-registration is: the rules all clients
+/// follow, then the operator's policy.
+fn checked_settings(state: &RegistrationState, value: serde_json::Value) -> Result<ClientSettings, RegistrationError> {
     let metadata: ClientMetadata =
         serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
     let scope_given = metadata.scope.is_some();
-    let mut settings: ClientSettings = metadata.validate(&state.policy)?;
+    let mut settings = metadata.validate(&state.policy)?;
     state.self_policy.apply(&mut settings, scope_given)?;
     settings.dynamically_registered = true;
+    Ok(settings)
+}
 
+async fn register(
+    State(state): State<RegistrationState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, RegistrationError> {
+    count_attempt(&state, peer.ip(), &headers).await?;
+    authorize(&state, &headers)?;
+    let value = json_object(&headers, body)?;
+    let mut settings = checked_settings(&state, value)?;
     let now = state.clock.now();
     let registration_token = latchkey_core::random::token(32);
     settings.registration_access_token_hash = Some(hash_token(&registration_token));
@@ -286,15 +301,8 @@ async fn replace(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, RegistrationError> {
     let mut client = authorized_client(&state, &headers, &client_id).await?;
-    if !is_json(&headers) {
-        return Err(RegistrationError::NotJson);
-    }
-    let body = body.map_err(|_| RegistrationError::TooLarge)?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| RegistrationError::Malformed(format!("not valid JSON: {e}")))?;
-    let Some(members) = value.as_object() else {
-        return Err(RegistrationError::Malformed("the body must be a JSON object".into()));
-    };
+    let value = json_object(&headers, body)?;
+    let members = value.as_object().expect("json_object returns objects");
     if members.get("client_id").and_then(|v| v.as_str()) != Some(client_id.as_str()) {
         return Err(RegistrationError::BadUpdate("client_id must be present and name this client".into()));
     }
@@ -308,12 +316,7 @@ async fn replace(
             return Err(RegistrationError::BadUpdate("client_secret does not match the client's".into()));
         }
     }
-    let metadata: ClientMetadata =
-        serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
-    let scope_given = metadata.scope.is_some();
-    let mut settings: ClientSettings = metadata.validate(&state.policy)?;
-    state.self_policy.apply(&mut settings, scope_given)?;
-    settings.dynamically_registered = true;
+    let mut settings = checked_settings(&state, value)?;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;

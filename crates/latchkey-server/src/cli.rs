@@ -105,6 +105,20 @@ pub enum ClientCommand {
     },
 }
 
+/// The keys of a `private_key_jwt` client.
+#[derive(Debug, Args)]
+pub struct ClientKeyArgs {
+    /// private_key_jwt: where the client publishes its public keys (JWK Set).
+    #[arg(long, value_name = "URI", conflicts_with = "jwks_file")]
+    pub jwks_uri: Option<String>,
+    /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
+    #[arg(long, value_name = "PATH")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: the one algorithm its assertions may use (RS256, PS256, ES256).
+    #[arg(long, value_name = "ALG")]
+    pub signing_alg: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ClientCreate {
     /// Name shown to people on consent screens.
@@ -126,15 +140,8 @@ pub struct ClientCreate {
     /// (with --jwks-uri or --jwks-file).
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
-    /// private_key_jwt: where the client publishes its public keys (JWK Set).
-    #[arg(long, value_name = "URI", conflicts_with = "jwks_file")]
-    pub jwks_uri: Option<String>,
-    /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
-    #[arg(long, value_name = "PATH")]
-    pub jwks_file: Option<std::path::PathBuf>,
-    /// private_key_jwt: the one algorithm its assertions may use (RS256, PS256, ES256).
-    #[arg(long, value_name = "ALG")]
-    pub signing_alg: Option<String>,
+    #[command(flatten)]
+    pub keys: ClientKeyArgs,
     /// Where RP-initiated logout may return to (repeatable).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
@@ -184,15 +191,8 @@ pub struct ClientUpdate {
     /// moving to a secret method prints a new secret.
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
-    /// private_key_jwt: where the client publishes its public keys (JWK Set).
-    #[arg(long, value_name = "URI", conflicts_with = "jwks_file")]
-    pub jwks_uri: Option<String>,
-    /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
-    #[arg(long, value_name = "PATH")]
-    pub jwks_file: Option<std::path::PathBuf>,
-    /// private_key_jwt: the one algorithm its assertions may use (RS256, PS256, ES256).
-    #[arg(long, value_name = "ALG")]
-    pub signing_alg: Option<String>,
+    #[command(flatten)]
+    pub keys: ClientKeyArgs,
     /// Replaces the post-logout redirect URIs (repeatable).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,

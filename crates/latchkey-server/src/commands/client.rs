@@ -64,9 +64,9 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         tos_uri: args.tos_uri,
         contacts: non_empty(args.contacts),
         backchannel_logout_uri: args.backchannel_logout_uri,
-        jwks: args.jwks_file.as_deref().map(read_jwks).transpose()?,
-        jwks_uri: args.jwks_uri,
-        token_endpoint_auth_signing_alg: args.signing_alg,
+        jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
+        jwks_uri: args.keys.jwks_uri,
+        token_endpoint_auth_signing_alg: args.keys.signing_alg,
         ..Default::default()
     };
     let mut settings = metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
@@ -128,14 +128,15 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     let method = args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string());
     // Keys belong to private_key_jwt: kept unless replaced, dropped when the method changes.
     let keyed = method == AuthMethod::PrivateKeyJwt.as_str();
-    let new_jwks = args.jwks_file.as_deref().map(read_jwks).transpose()?;
-    let replaces_keys = new_jwks.is_some() || args.jwks_uri.is_some();
+    let new_jwks = args.keys.jwks_file.as_deref().map(read_jwks).transpose()?;
+    let replaces_keys = new_jwks.is_some() || args.keys.jwks_uri.is_some();
     let (jwks, jwks_uri) = match (keyed, replaces_keys) {
         (false, _) => (None, None),
-        (true, true) => (new_jwks, args.jwks_uri),
+        (true, true) => (new_jwks, args.keys.jwks_uri),
         (true, false) => (s.jwks.clone(), s.jwks_uri.clone()),
     };
-    let signing_alg = if keyed { args.signing_alg.or_else(|| s.token_endpoint_auth_signing_alg.clone()) } else { None };
+    let signing_alg =
+        if keyed { args.keys.signing_alg.or_else(|| s.token_endpoint_auth_signing_alg.clone()) } else { None };
     // Re-validate the whole registration, exactly as `create` and the registration endpoint do.
     let metadata = ClientMetadata {
         redirect_uris: non_empty(args.redirect_uris).unwrap_or_else(|| s.redirect_uris.clone()),
