@@ -69,6 +69,7 @@ async fn security_events_are_recorded_in_order_without_secrets(backend: Backend)
     let find = |kind: &str| events.iter().find(|e| e["kind"] == kind).unwrap();
     assert_eq!(find("login.failure")["subject"], "alice");
     assert_eq!(find("login.failure")["client_id"], client.id.as_str());
+    assert_eq!(find("login.failure")["ip"], "127.0.0.1", "sign-ins carry the source address");
     assert_eq!(find("login.success")["actor"], format!("user:{}", alice.id));
     assert_eq!(find("consent.granted")["client_id"], client.id.as_str());
     let revoked = find("token_family.revoked");

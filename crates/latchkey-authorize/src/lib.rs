@@ -57,6 +57,8 @@ pub struct AuthorizeSettings {
     /// Password attempts allowed per account and window (0 = no limit).
     pub login_max_attempts: u64,
     pub login_window: u32,
+    /// Proxies whose `X-Forwarded-For` names the person's address (for the audit log).
+    pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
 }
 
 impl AuthorizeSettings {
@@ -509,10 +511,12 @@ async fn read_form(
 
 async fn login(
     State(state): State<AuthorizeState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let result = login_inner(&state, &headers, body).await;
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let result = login_inner(&state, &headers, body, address).await;
     state.respond(result)
 }
 
@@ -520,6 +524,7 @@ async fn login_inner(
     state: &AuthorizeState,
     headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    address: std::net::IpAddr,
 ) -> Result<Response, AuthorizeError> {
     let form = read_form(headers, body).await?;
     let (mut interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Login).await?;
@@ -542,7 +547,8 @@ async fn login_inner(
         metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
         let event = AuditEvent::new(state.clock.now(), "login.throttled", "anonymous")
             .subject(username)
-            .client(&client.client_id);
+            .client(&client.client_id)
+            .ip(address);
         latchkey_http::audit(state.audit.as_ref(), event).await;
         let mut page = again("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
         *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -569,7 +575,8 @@ async fn login_inner(
             // The username as typed (it may not exist); never the password.
             let event = AuditEvent::new(state.clock.now(), "login.failure", "anonymous")
                 .subject(username.chars().take(256).collect::<String>())
-                .client(&client.client_id);
+                .client(&client.client_id)
+                .ip(address);
             latchkey_http::audit(state.audit.as_ref(), event).await;
             return Ok(again("Incorrect username or password."));
         }
@@ -600,6 +607,7 @@ async fn login_inner(
     let event = AuditEvent::new(now, "login.success", format!("user:{}", user.id))
         .subject(&user.id)
         .client(&client.client_id)
+        .ip(address)
         .detail("sid", session.auth.sid.as_str());
     latchkey_http::audit(state.audit.as_ref(), event).await;
     let cookie = cookies::set(

@@ -309,6 +309,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 secure_cookies: settings.issuer.starts_with("https://"),
                 login_max_attempts: settings.login_max_attempts,
                 login_window: settings.login_window,
+                trusted_proxies: settings.trusted_proxies.clone().into(),
                 ui: Ui {
                     product_name: settings.product_name.clone(),
                     logo_uri: settings.logo_uri.clone(),
