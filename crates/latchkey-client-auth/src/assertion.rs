@@ -12,7 +12,7 @@ use latchkey_core::Client;
 use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, candidate_keys};
 use serde_json::{Map, Value};
 
-use crate::{ClientAuthError, ClientAuthenticator};
+use crate::{ClientAuthError, ClientAuthenticator, Endpoint};
 
 /// The only `client_assertion_type` (RFC 7523 §2.2).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -34,7 +34,7 @@ fn refused(why: &'static str) -> ClientAuthError {
     ClientAuthError::BadAssertion(why)
 }
 
-type Object = Map<String, Value>;
+pub(crate) type Object = Map<String, Value>;
 
 /// Header and claims, not yet verified.
 fn peek(jwt: &str) -> Result<(Object, Object), ClientAuthError> {
@@ -53,11 +53,12 @@ fn peek(jwt: &str) -> Result<(Object, Object), ClientAuthError> {
 }
 
 /// The client an assertion claims to come from (its `sub`), before any
-/// verification: only to look the client up.
-pub(crate) fn claimed_client(jwt: &str) -> Result<String, ClientAuthError> {
-    let (_, claims) = peek(jwt)?;
+/// verification: only to look the client up. Also returns the header, which
+/// `check_assertion` needs next.
+pub(crate) fn claimed_client(jwt: &str) -> Result<(String, Object), ClientAuthError> {
+    let (header, claims) = peek(jwt)?;
     match claims.get("sub").and_then(Value::as_str) {
-        Some(sub) if !sub.is_empty() => Ok(sub.to_string()),
+        Some(sub) if !sub.is_empty() => Ok((sub.to_string(), header)),
         _ => Err(refused("no sub")),
     }
 }
@@ -105,9 +106,9 @@ impl ClientAuthenticator {
         &self,
         client: &Client,
         jwt: &str,
-        endpoint: &str,
+        header: &Object,
+        endpoint: Endpoint,
     ) -> Result<(), ClientAuthError> {
-        let (header, _) = peek(jwt)?;
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
         if !ASSERTION_ALGORITHMS.contains(&alg) {
             return Err(refused("algorithm not allowed"));
@@ -146,7 +147,13 @@ impl ClientAuthenticator {
         {
             return Err(refused("iss and sub must be the client_id"));
         }
-        let accepted = [&*self.issuer, &*self.token_endpoint, endpoint];
+        let [token, introspection, revocation] = &*self.endpoints;
+        let called = match endpoint {
+            Endpoint::Token => token,
+            Endpoint::Introspection => introspection,
+            Endpoint::Revocation => revocation,
+        };
+        let accepted = [&*self.issuer, token.as_str(), called.as_str()];
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => accepted.contains(&a.as_str()),
             Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(|a| accepted.contains(&a))),

@@ -90,7 +90,8 @@ impl ClientAuthError {
 #[derive(Debug)]
 enum Proof {
     Secret(String),
-    Assertion(String),
+    /// The JWT and its (unverified) header.
+    Assertion(String, assertion::Object),
     Nothing,
 }
 
@@ -158,13 +159,13 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
             return Err(ClientAuthError::UnsupportedAssertionType);
         }
         let assertion = assertion.ok_or(ClientAuthError::MissingAssertion)?;
-        let client_id = assertion::claimed_client(assertion)?;
+        let (client_id, header) = assertion::claimed_client(assertion)?;
         if form_id.is_some_and(|f| f != client_id) {
             return Err(ClientAuthError::ConflictingClientId);
         }
         return Ok(Presented {
             client_id,
-            proof: Proof::Assertion(assertion.to_string()),
+            proof: Proof::Assertion(assertion.to_string(), header),
             method: AuthMethod::PrivateKeyJwt,
         });
     }
@@ -189,6 +190,15 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
     }
 }
 
+/// The endpoints that take client credentials; each is an accepted
+/// audience of the assertions sent to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Introspection,
+    Revocation,
+}
+
 /// Authenticates clients; one per server, shared by the endpoints that
 /// take client credentials.
 #[derive(Clone)]
@@ -198,7 +208,8 @@ pub struct ClientAuthenticator {
     keys: ClientKeys,
     clock: Arc<dyn Clock>,
     issuer: Arc<str>,
-    token_endpoint: Arc<str>,
+    /// Full URLs of the token, introspection and revocation endpoints.
+    endpoints: Arc<[String; 3]>,
 }
 
 impl ClientAuthenticator {
@@ -215,19 +226,21 @@ impl ClientAuthenticator {
             keys,
             clock,
             issuer: issuer.into(),
-            token_endpoint: format!("{}/token", issuer.trim_end_matches('/')).into(),
+            endpoints: Arc::new(
+                ["/token", "/introspect", "/revoke"].map(|p| format!("{}{p}", issuer.trim_end_matches('/'))),
+            ),
         }
     }
 
-    /// Authenticates the client of a request to `endpoint` (its full URL,
-    /// which a client assertion may name as its audience). The method used
+    /// Authenticates the client of a request to `endpoint` (whose URL a
+    /// client assertion may name as its audience). The method used
     /// must be the one the client registered; secrets are compared in
     /// constant time.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         form: &Params,
-        endpoint: &str,
+        endpoint: Endpoint,
     ) -> Result<Client, ClientAuthError> {
         let p = presented(headers, form)?;
         let client = self.clients.get_client(&p.client_id).await?.ok_or(ClientAuthError::UnknownClient)?;
@@ -242,7 +255,7 @@ impl ClientAuthenticator {
                     return Err(ClientAuthError::WrongSecret);
                 }
             }
-            Proof::Assertion(jwt) => self.check_assertion(&client, jwt, endpoint).await?,
+            Proof::Assertion(jwt, header) => self.check_assertion(&client, jwt, header, endpoint).await?,
             Proof::Nothing => {}
         }
         Ok(client)

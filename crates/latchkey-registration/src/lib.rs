@@ -161,17 +161,12 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Counts one registration attempt from the request's source address.
-async fn count_attempt(
-    state: &RegistrationState,
-    peer: std::net::IpAddr,
-    headers: &HeaderMap,
-) -> Result<(), RegistrationError> {
+/// Counts one registration attempt from `address`.
+async fn count_attempt(state: &RegistrationState, address: std::net::IpAddr) -> Result<(), RegistrationError> {
     let limit = &state.limit;
     if limit.per_address == 0 {
         return Ok(());
     }
-    let address = latchkey_http::client_address(peer, headers, &limit.trusted_proxies);
     let now = state.clock.now();
     let hits = limit.counter.hit(&format!("register:{address}"), limit.window_seconds, now).await?;
     if hits > limit.per_address {
@@ -216,7 +211,8 @@ async fn register(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, RegistrationError> {
-    count_attempt(&state, peer.ip(), &headers).await?;
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
+    count_attempt(&state, address).await?;
     authorize(&state, &headers)?;
     let value = json_object(&headers, body)?;
     let mut settings = checked_settings(&state, value)?;
@@ -225,7 +221,6 @@ async fn register(
     settings.registration_access_token_hash = Some(hash_token(&registration_token));
     let (client, secret) = Client::register(settings, now);
     state.clients.insert_client(&client).await?;
-    let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
     let event = AuditEvent::new(now, "client.created", "anonymous")
         .subject(&client.client_id)
         .client(&client.client_id)

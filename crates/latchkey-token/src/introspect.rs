@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_client_auth::Endpoint;
 use latchkey_core::Client;
 use latchkey_core::secret::hash_token;
 use latchkey_http::form::is_form;
@@ -34,7 +35,7 @@ async fn inner(
         return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
-    let caller = state.client_auth.authenticate(headers, &form, &state.settings.endpoint("/introspect")).await?;
+    let caller = state.client_auth.authenticate(headers, &form, Endpoint::Introspection).await?;
     if caller.is_public() {
         return Err(TokenError::Client(latchkey_client_auth::ClientAuthError::UnknownClient));
     }

@@ -17,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use latchkey_client_auth::{ClientAuthError, ClientAuthenticator};
+use latchkey_client_auth::{ClientAuthError, ClientAuthenticator, Endpoint};
 use latchkey_core::{Clock, ErrorCode, OAuthError};
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, json_no_store, oauth_error_response, store_error_response};
@@ -43,13 +43,6 @@ pub struct TokenSettings {
     pub refresh_without_offline_access: bool,
     /// `aud` of access tokens issued without a resource indicator.
     pub default_audience: String,
-}
-
-impl TokenSettings {
-    /// The full URL of one of our endpoints (`path` after the issuer).
-    pub fn endpoint(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer.trim_end_matches('/'))
-    }
 }
 
 /// What the token and UserInfo endpoints need.
@@ -222,7 +215,7 @@ async fn token_inner(
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
     let request = parse_request(&form)?;
-    let client = state.client_auth.authenticate(headers, &form, &state.settings.endpoint("/token")).await?;
+    let client = state.client_auth.authenticate(headers, &form, Endpoint::Token).await?;
     let (grant_type, response) = match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => (
             "authorization_code",

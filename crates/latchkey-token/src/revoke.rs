@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_client_auth::Endpoint;
 use latchkey_core::secret::hash_token;
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, no_store_headers};
@@ -40,7 +41,7 @@ async fn inner(
         return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
     let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
-    let client = state.client_auth.authenticate(headers, &form, &state.settings.endpoint("/revoke")).await?;
+    let client = state.client_auth.authenticate(headers, &form, Endpoint::Revocation).await?;
     let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let now = state.clock.now();
 
