@@ -34,5 +34,6 @@ delegate!(Metered, 0, timed, DenylistStore);
 delegate!(Metered, 0, timed, RateLimitStore);
 delegate!(Metered, 0, timed, ReplayStore);
 delegate!(Metered, 0, timed, AuditStore);
+delegate!(Metered, 0, timed, AdminStore);
 delegate!(Metered, 0, timed, ChangeFeed);
 delegate!(Metered, 0, timed, Maintenance);
