@@ -267,6 +267,7 @@ async fn clients_are_managed_and_paged(backend: Backend) {
         assert!(page.json().get("client_secret").is_none(), "a public client has no secret");
         ids.push(str_of(&page.json(), "client_id").to_string());
     }
+    let app = ids[1].clone(); // a public client created above
     ids.push(rs.id.clone());
     let (items, pages) = admin.walk("/clients", 3).await;
     let mut seen: Vec<String> = items.iter().map(|c| str_of(c, "client_id").to_string()).collect();
@@ -278,7 +279,7 @@ async fn clients_are_managed_and_paged(backend: Backend) {
     // Replace: becomes public, the secret goes; back to a secret method issues a new one.
     let page = admin
         .put(
-            &format!("/clients/{}", ids[0]),
+            &format!("/clients/{app}"),
             &json!({"client_name": "Renamed", "redirect_uris": [CB], "token_endpoint_auth_method": "none"}),
         )
         .await;
@@ -286,7 +287,7 @@ async fn clients_are_managed_and_paged(backend: Backend) {
     assert_eq!(page.json()["client_name"], "Renamed");
     let page = admin
         .put(
-            &format!("/clients/{}", ids[0]),
+            &format!("/clients/{app}"),
             &json!({"client_name": "Renamed", "redirect_uris": [CB], "token_endpoint_auth_method": "client_secret_post"}),
         )
         .await;
