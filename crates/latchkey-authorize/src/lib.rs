@@ -1,6 +1,7 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with its
 //! login and consent pages, the session cookie, and code issuance.
 
+pub mod account;
 pub mod backchannel;
 pub mod logout;
 pub mod pages;
@@ -97,6 +98,11 @@ where
         .route("/consent", post(consent))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/logout/confirm", post(logout::confirm))
+        .route(account::PATH, get(account::show))
+        .route("/account/login", post(account::login))
+        .route("/account/apps/revoke", post(account::revoke_app))
+        .route("/account/sessions/end", post(account::end_session))
+        .route("/account/password", post(account::change_password))
         .route("/assets/latchkey.css", get(pages::stylesheet))
         .layer(DefaultBodyLimit::max(32 * 1024))
 }
@@ -413,6 +419,7 @@ fn consent_page(
     csrf: &str,
 ) -> Response {
     let action = state.path("/consent");
+    let account = state.path(account::PATH);
     let s = &client.settings;
     let page = ConsentPage {
         ui: &state.settings.ui,
@@ -426,6 +433,7 @@ fn consent_page(
         scopes: scope_lines(&req.scope),
         interaction,
         csrf,
+        account: &account,
     };
     html(StatusCode::OK, &page, Some(&req.target.redirect_uri), false)
 }
@@ -542,47 +550,102 @@ async fn login_inner(
             Some(message),
         )
     };
-    if throttled(state, username).await? {
-        tracing::warn!(event = "login_throttled", client_id = %client.client_id, "too many sign-in attempts");
-        metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
-        let event = AuditEvent::new(state.clock.now(), "login.throttled", "anonymous")
-            .subject(username)
-            .client(&client.client_id)
+    let user = match check_password(state, username, password, Some(&client.client_id), address).await? {
+        PasswordCheck::Accepted(user) => *user,
+        PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
+        PasswordCheck::Throttled => {
+            let mut page =
+                again("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(page);
+        }
+    };
+    let (session, cookie) = start_session(state, headers, &user, Some(&client.client_id), address).await?;
+
+    let mut res = match proceed_after_login(state, &client, req, (session, user), &mut interaction, &form).await {
+        Ok(r) => r,
+        Err(e) => state.respond(Err(e)),
+    };
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// What a sign-in attempt came to.
+pub(crate) enum PasswordCheck {
+    Accepted(Box<User>),
+    /// Wrong username or password, or a disabled account (indistinguishable).
+    Refused,
+    /// Too many attempts on this account.
+    Throttled,
+}
+
+/// Checks a username and password: counts the attempt against the
+/// account's limit, runs exactly one Argon2 verification (even for unknown
+/// users, so timing tells nothing), and records failures in the audit log.
+/// `client_id` is the app being signed in to (none at `/account`).
+pub(crate) async fn check_password(
+    state: &AuthorizeState,
+    username: &str,
+    password: &str,
+    client_id: Option<&str>,
+    address: std::net::IpAddr,
+) -> Result<PasswordCheck, StoreError> {
+    let client = client_id.unwrap_or("-");
+    let audit = |kind: &str| {
+        let event = AuditEvent::new(state.clock.now(), kind, "anonymous")
+            .subject(username.chars().take(256).collect::<String>())
             .ip(address);
-        latchkey_http::audit(state.audit.as_ref(), event).await;
-        let mut page = again("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
-        *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(page);
+        match client_id {
+            Some(id) => event.client(id),
+            None => event,
+        }
+    };
+    if throttled(state, username).await? {
+        tracing::warn!(event = "login_throttled", client_id = %client, "too many sign-in attempts");
+        metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
+        latchkey_http::audit(state.audit.as_ref(), audit("login.throttled")).await;
+        return Ok(PasswordCheck::Throttled);
     }
     let user = if username.is_empty() || username.len() > 256 || password.len() > password::MAX_LEN {
         None
     } else {
         state.users.find_user_by_username(username).await?
     };
-    // Always run one Argon2 verification so that timing does not tell whether the user exists.
-    let hash =
-        user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_string());
-    let password_owned = password.to_string();
-    // Argon2id needs 19 MiB per check: at most one check per core at a time,
-    // so that a burst of sign-ins queues instead of growing memory without bound.
-    let _permit = PASSWORD_CHECKS.acquire().await.ok();
-    let verified = tokio::task::spawn_blocking(move || password::verify(&password_owned, &hash)).await.unwrap_or(false);
-    let user = match user {
-        Some(u) if verified && !u.disabled && u.password_hash.is_some() => u,
+    let verified = verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    match user {
+        Some(u) if verified && !u.disabled && u.password_hash.is_some() => Ok(PasswordCheck::Accepted(Box::new(u))),
         _ => {
-            tracing::info!(event = "login_failure", client_id = %client.client_id, "sign-in failed");
+            tracing::info!(event = "login_failure", client_id = %client, "sign-in failed");
             metrics::counter!("latchkey_logins_total", "outcome" => "failure").increment(1);
             // The username as typed (it may not exist); never the password.
-            let event = AuditEvent::new(state.clock.now(), "login.failure", "anonymous")
-                .subject(username.chars().take(256).collect::<String>())
-                .client(&client.client_id)
-                .ip(address);
-            latchkey_http::audit(state.audit.as_ref(), event).await;
-            return Ok(again("Incorrect username or password."));
+            latchkey_http::audit(state.audit.as_ref(), audit("login.failure")).await;
+            Ok(PasswordCheck::Refused)
         }
-    };
+    }
+}
+
+/// One Argon2 verification against `hash` (or a dummy hash, so that a
+/// missing account costs the same time). Argon2id needs 19 MiB per check: at
+/// most one check per core at a time, so that a burst of sign-ins queues
+/// instead of growing memory without bound.
+pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> bool {
+    let hash = hash.unwrap_or_else(|| password::dummy_hash()).to_string();
+    let password = password.to_string();
+    let _permit = PASSWORD_CHECKS.acquire().await.ok();
+    tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false)
+}
+
+/// Starts a session for a person who just proved who they are, with a fresh
+/// id (no session fixation: the browser's old session ends), and returns it
+/// with its cookie.
+pub(crate) async fn start_session(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    user: &User,
+    client_id: Option<&str>,
+    address: std::net::IpAddr,
+) -> Result<(Session, HeaderValue), StoreError> {
     let now = state.clock.now();
-    // A fresh session id on every sign-in (no session fixation); the old one ends.
     if let Some(old) = cookies::get(headers, state.settings.session_cookie()) {
         logout::end_session(state, &hash_token(old)).await?;
     }
@@ -602,13 +665,15 @@ async fn login_inner(
         client_ids: Vec::new(),
     };
     state.sessions.insert_session(&session).await?;
-    tracing::info!(event = "login_success", user_id = %user.id, client_id = %client.client_id, "signed in");
+    tracing::info!(event = "login_success", user_id = %user.id, client_id = %client_id.unwrap_or("-"), "signed in");
     metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
-    let event = AuditEvent::new(now, "login.success", format!("user:{}", user.id))
+    let mut event = AuditEvent::new(now, "login.success", format!("user:{}", user.id))
         .subject(&user.id)
-        .client(&client.client_id)
         .ip(address)
         .detail("sid", session.auth.sid.as_str());
+    if let Some(id) = client_id {
+        event = event.client(id);
+    }
     latchkey_http::audit(state.audit.as_ref(), event).await;
     let cookie = cookies::set(
         state.settings.session_cookie(),
@@ -616,13 +681,7 @@ async fn login_inner(
         state.settings.secure_cookies,
         Some(state.settings.session_ttl),
     );
-
-    let mut res = match proceed_after_login(state, &client, req, (session, user), &mut interaction, &form).await {
-        Ok(r) => r,
-        Err(e) => state.respond(Err(e)),
-    };
-    res.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(res)
+    Ok((session, cookie))
 }
 
 /// Counts a password attempt on the account (by a hash of its lowercased

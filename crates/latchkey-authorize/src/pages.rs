@@ -45,6 +45,51 @@ pub struct ConsentPage<'a> {
     pub scopes: Vec<&'static str>,
     pub interaction: &'a str,
     pub csrf: &'a str,
+    /// Where the person can later withdraw the consent (`/account`).
+    pub account: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account_login.html")]
+pub struct AccountLoginPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// An app the person has allowed, as `/account` lists it.
+pub struct AccountApp {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: Vec<&'static str>,
+    pub granted: String,
+    pub updated: String,
+}
+
+/// A session of the person, as `/account` lists it.
+pub struct AccountSession {
+    pub sid: String,
+    pub current: bool,
+    pub created: String,
+    pub last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub ui: &'a Ui,
+    pub username: &'a str,
+    pub csrf: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub apps: Vec<AccountApp>,
+    pub sessions: Vec<AccountSession>,
+    pub has_password: bool,
+    pub revoke_action: &'a str,
+    pub end_session_action: &'a str,
+    pub password_action: &'a str,
 }
 
 #[derive(Template)]

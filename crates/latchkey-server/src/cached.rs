@@ -278,6 +278,11 @@ impl RefreshTokenStore for Cached {
         self.changed(ChangeKind::AccessTokens, "").await;
         Ok(revoked)
     }
+    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64> {
+        let revoked = self.inner.revoke_client_grants(user_id, client_id, now).await?;
+        self.changed(ChangeKind::AccessTokens, "").await;
+        Ok(revoked)
+    }
 }
 
 #[async_trait]

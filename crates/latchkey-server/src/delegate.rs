@@ -68,6 +68,7 @@ macro_rules! delegate {
             fn get_consent(user_id: [&str], client_id: [&str]) -> StoreResult<Option<Consent>>;
             fn put_consent(user_id: [&str], client_id: [&str], scope: [&Scope], now: [i64]) -> StoreResult<()>;
             fn delete_consent(user_id: [&str], client_id: [&str]) -> StoreResult<bool>;
+            fn list_user_consents(user_id: [&str]) -> StoreResult<Vec<Consent>>;
         });
     };
     ($ty:ty, $field:tt, $via:path, InteractionStore) => {
@@ -93,6 +94,7 @@ macro_rules! delegate {
             fn add_family_access_token(token_hash: [&str], access_jti: [&str], access_exp: [i64]) -> StoreResult<()>;
             fn revoke_refresh_family(grant_id: [&str], now: [i64]) -> StoreResult<u64>;
             fn revoke_session_families(sid: [&str], include_offline: [bool], now: [i64]) -> StoreResult<u64>;
+            fn revoke_client_grants(user_id: [&str], client_id: [&str], now: [i64]) -> StoreResult<u64>;
         });
     };
     ($ty:ty, $field:tt, $via:path, DenylistStore) => {

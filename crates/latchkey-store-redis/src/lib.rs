@@ -35,6 +35,10 @@ use redis::{AsyncCommands, RedisError};
 /// How long a spent code stays known after it expires, so that a late replay
 /// is still recognised and revokes what the code produced.
 pub const CODE_REPLAY_WINDOW_SECONDS: i64 = 3_600;
+/// How long a code stays in its (user, client) index: longer than any
+/// access token issued from it can live (codes live minutes, access tokens at
+/// most a day).
+const GRANT_INDEX_SECONDS: i64 = 2 * 86_400;
 
 /// How to reach Redis.
 #[derive(Debug, Clone)]
@@ -124,6 +128,12 @@ impl RedisStore {
 
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
+    }
+
+    /// The sorted set of codes `client_id` received for `user_id`
+    /// (length-prefixed, so no pair of ids can collide).
+    fn grant_index(&self, user_id: &str, client_id: &str) -> String {
+        self.key("grants", &format!("{}:{user_id}:{client_id}", user_id.len()))
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -380,6 +390,15 @@ impl CodeStore for RedisStore {
             .ignore()
             .expire(&key, self.ttl(code.expires_at + CODE_REPLAY_WINDOW_SECONDS))
             .ignore();
+        // The codes a client holds for a person, so that revoking the app
+        // reaches access tokens issued without a refresh token.
+        let index = self.grant_index(&code.auth.user_id, &code.client_id);
+        pipe.zadd(&index, &code.code_hash, code.created_at)
+            .ignore()
+            .zrembyscore(&index, "-inf", code.created_at - GRANT_INDEX_SECONDS)
+            .ignore()
+            .expire(&index, GRANT_INDEX_SECONDS)
+            .ignore();
         pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
     }
 
@@ -414,6 +433,7 @@ impl CodeStore for RedisStore {
             .key(&code_key)
             .arg(access_jti)
             .arg(access_exp)
+            .arg(self.ttl(access_exp))
             .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;
@@ -483,6 +503,26 @@ impl RefreshTokenStore for RedisStore {
 
     async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
         let (families, denied) = self.sql.revoke_session_families_returning(sid, include_offline, now).await?;
+        self.deny_all(denied).await?;
+        Ok(families)
+    }
+
+    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64> {
+        let index = self.grant_index(user_id, client_id);
+        let codes: Vec<String> = self.conn().zrange(&index, 0, -1).await.map_err(map_err)?;
+        for code_hash in &codes {
+            // Marks the code revoked and denies its access token; its family
+            // (if it has refresh tokens) is revoked below.
+            let found: Option<(String, Option<String>, Option<String>)> = scripts::REVOKE_CODE
+                .key(self.key("code", code_hash))
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(map_err)?;
+            if let Some((_, Some(jti), Some(exp))) = found {
+                self.deny_access_token(&jti, int("code access_exp", Some(exp))?).await?;
+            }
+        }
+        let (families, denied) = self.sql.revoke_client_grants_returning(user_id, client_id, now).await?;
         self.deny_all(denied).await?;
         Ok(families)
     }
@@ -637,6 +677,9 @@ impl ConsentStore for RedisStore {
     }
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool> {
         self.sql.delete_consent(user_id, client_id).await
+    }
+    async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<latchkey_core::grant::Consent>> {
+        self.sql.list_user_consents(user_id).await
     }
 }
 

@@ -90,14 +90,17 @@ return {'redeemed', f[2]}
     )
 });
 
-/// KEYS: code. ARGV: access_jti, access_exp. 1 if recorded; 0 if the code
-/// was revoked (or is gone).
+/// KEYS: code. ARGV: access_jti, access_exp, seconds until access_exp. 1 if
+/// recorded (the code is then kept at least as long as its access token, so
+/// that revoking the grant can still find it); 0 if the code was revoked (or
+/// is gone).
 pub static RECORD_ISSUED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[1], 'revoked') then return 0 end
 redis.call('HSET', KEYS[1], 'access_jti', ARGV[1], 'access_exp', ARGV[2])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 return 1
 "#,
     )

@@ -209,6 +209,29 @@ impl ConsentStore for SqlStore {
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+        let rows = sqlx::query(
+            "SELECT client_id, scope, granted_at, updated_at FROM consents WHERE user_id = $1 \
+             ORDER BY updated_at DESC, client_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope").map_err(map_err)?;
+                Ok(Consent {
+                    user_id: user_id.to_string(),
+                    client_id: row.try_get("client_id").map_err(map_err)?,
+                    scope: Scope::parse(&scope).map_err(|e| corrupt("consent scope", e))?,
+                    granted_at: row.try_get("granted_at").map_err(map_err)?,
+                    updated_at: row.try_get("updated_at").map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
 }
 
 fn stage_str(s: InteractionStage) -> &'static str {
@@ -511,6 +534,47 @@ impl SqlStore {
         Ok((live.rows_affected(), denied))
     }
 
+    /// Every family `client_id` holds for `user_id`: those with refresh
+    /// tokens, and those of codes whose access tokens may still be live.
+    async fn revoke_client_grants_inner(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+        deny_here: bool,
+    ) -> StoreResult<(u64, DeniedAccessTokens)> {
+        let rows = sqlx::query(
+            "SELECT grant_id FROM refresh_tokens WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL \
+             UNION SELECT grant_id FROM authorization_codes WHERE user_id = $1 AND client_id = $2 \
+             AND (access_exp > $3 OR access_jti IS NULL)",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut families = 0;
+        let mut denied = Vec::new();
+        for row in rows {
+            let grant_id: String = row.try_get("grant_id").map_err(map_err)?;
+            let (live, tokens) = self.revoke_family(&grant_id, now, deny_here).await?;
+            families += u64::from(live > 0);
+            denied.extend(tokens);
+        }
+        Ok((families, denied))
+    }
+
+    /// `revoke_client_grants`, returning the access tokens to deny.
+    pub async fn revoke_client_grants_returning(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<(u64, DeniedAccessTokens)> {
+        self.revoke_client_grants_inner(user_id, client_id, now, false).await
+    }
+
     async fn revoke_session(
         &self,
         sid: &str,
@@ -613,6 +677,10 @@ impl RefreshTokenStore for SqlStore {
 
     async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
         Ok(self.revoke_session(sid, include_offline, now, true).await?.0)
+    }
+
+    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64> {
+        Ok(self.revoke_client_grants_inner(user_id, client_id, now, true).await?.0)
     }
 }
 

@@ -267,8 +267,14 @@ pub async fn consent_store(store: &dyn ConsentStore) {
     assert_eq!(c.scope.to_string(), "email openid profile");
     assert_eq!((c.granted_at, c.updated_at), (100, 200));
     assert_eq!(store.get_consent("u1", "c2").await.unwrap(), None);
+    store.put_consent("u1", "c2", &Scope::parse("openid").unwrap(), 300).await.unwrap();
+    store.put_consent("u2", "c1", &Scope::parse("openid").unwrap(), 400).await.unwrap();
+    let listed: Vec<_> = store.list_user_consents("u1").await.unwrap().into_iter().map(|c| c.client_id).collect();
+    assert_eq!(listed, ["c2", "c1"], "most recently updated first, this user's only");
     assert!(store.delete_consent("u1", "c1").await.unwrap());
     assert!(!store.delete_consent("u1", "c1").await.unwrap());
+    assert_eq!(store.list_user_consents("u1").await.unwrap().len(), 1);
+    assert!(store.list_user_consents("nobody").await.unwrap().is_empty());
 }
 
 /// `InteractionStore`: expiry, update, single deletion.
@@ -477,6 +483,35 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
     assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_none());
     assert_eq!(store.revoke_session_families("sid-x", true, 401).await.unwrap(), 1);
     assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_some());
+
+    // A person cutting an app off: its families and its code-only access
+    // tokens end, for that person and that app only.
+    for (code_hash, user, client, with_refresh) in [
+        ("code-g1", "u-g", "client-g", true),
+        ("code-g2", "u-g", "client-g", false),
+        ("code-g3", "u-other", "client-g", true),
+        ("code-g4", "u-g", "client-h", true),
+    ] {
+        let mut c = code(code_hash, client, 10_000);
+        c.auth = auth(user);
+        store.insert_code(&c).await.unwrap();
+        assert!(matches!(store.redeem_code(code_hash, client, 100).await.unwrap(), Redemption::Redeemed(_)));
+        let rt = with_refresh.then(|| {
+            let mut rt = refresh(&format!("rt-{code_hash}"), &c.grant_id, 100);
+            rt.client_id = client.into();
+            rt.auth = auth(user);
+            rt
+        });
+        assert!(store.record_issued(code_hash, &format!("j-{code_hash}"), 2_000, rt.as_ref()).await.unwrap());
+    }
+    assert_eq!(store.revoke_client_grants("u-g", "client-g", 500).await.unwrap(), 1, "one live family");
+    for (jti, denied) in [("j-code-g1", true), ("j-code-g2", true), ("j-code-g3", false), ("j-code-g4", false)] {
+        assert_eq!(store.is_access_token_denied(jti).await.unwrap(), denied, "{jti}");
+    }
+    assert!(store.get_refresh_token("rt-code-g1").await.unwrap().unwrap().revoked_at.is_some());
+    assert!(store.get_refresh_token("rt-code-g3").await.unwrap().unwrap().revoked_at.is_none());
+    assert!(store.get_refresh_token("rt-code-g4").await.unwrap().unwrap().revoked_at.is_none());
+    assert_eq!(store.revoke_client_grants("u-g", "client-g", 501).await.unwrap(), 0, "nothing left");
 }
 
 /// `Maintenance`: what the store itself must delete (records a backend

@@ -160,6 +160,8 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// Inserts or replaces the consent's scope (the caller merges).
     async fn put_consent(&self, user_id: &str, client_id: &str, scope: &Scope, now: i64) -> StoreResult<()>;
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool>;
+    /// A user's consents, most recently updated first.
+    async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
 }
 
 /// Pending authorization requests waiting for login or consent.
@@ -242,6 +244,10 @@ pub trait RefreshTokenStore: Send + Sync + 'static {
     /// Revokes the families issued in session `sid` (all, or only those not
     /// issued for offline access); returns the number of families.
     async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64>;
+    /// Revokes everything `client_id` holds for `user_id` (the person cut
+    /// the app off): every refresh-token family, and every unexpired access
+    /// token issued from a code or a refresh. Returns the number of families.
+    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64>;
 }
 
 /// Access tokens revoked before they expire (consulted by UserInfo and introspection).
