@@ -17,6 +17,7 @@ on_both_backends!(
     tokens_are_checked_for_presence_scope_expiry_and_revocation,
     clients_are_managed_and_paged,
     users_are_managed_and_their_sessions_ended,
+    revoking_a_consent_ends_that_apps_tokens_for_that_person,
 );
 on_sql_backends!(keys_and_the_audit_log);
 backend_variants!(the_api_is_off_unless_enabled: sqlite => Sqlite if true);
@@ -420,6 +421,52 @@ async fn users_are_managed_and_their_sessions_ended(backend: Backend) {
     assert_eq!(revoked[0]["details"]["sid"], sid.as_str());
 }
 
+async fn revoking_a_consent_ends_that_apps_tokens_for_that_person(backend: Backend) {
+    let Env { db, server, alice } = env(backend, ENABLED).await;
+    let (token_id, bearer) = admin_token(&db, &["consents:read", "consents:write"], &[]);
+    let admin = Admin::new(&server.issuer, &bearer);
+    let cut = offline_client(&db, "Cut off", &[]);
+    let kept = offline_client(&db, "Kept", &[]);
+    let rs = resource_server(&db);
+    let cut_tokens = tokens_for(&server, &Browser::new(&server), &cut, &alice, OFFLINE_SCOPES).await;
+    let kept_tokens = tokens_for(&server, &Browser::new(&server), &kept, &alice, OFFLINE_SCOPES).await;
+    let access = str_of(&cut_tokens, "access_token").to_string();
+    assert!(is_active(&server, auth_of(&rs), &access).await);
+
+    let page = admin.get(&format!("/users/{}/consents", alice.id)).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let mut granted: Vec<String> =
+        page.json()["items"].as_array().unwrap().iter().map(|c| str_of(c, "client_id").to_string()).collect();
+    granted.sort();
+    let mut expected = vec![cut.id.clone(), kept.id.clone()];
+    expected.sort();
+    assert_eq!(granted, expected);
+    assert!(page.json()["items"][0]["scope"].as_str().unwrap().contains("offline_access"));
+    assert_error(&admin.get("/users/nobody/consents").await, 404, "not_found", "unknown user");
+
+    let page = admin.delete(&format!("/users/{}/consents/{}", alice.id, cut.id)).await;
+    assert_eq!(page.status, 204, "{}", page.describe());
+    let refused = refresh(&server, auth_of(&cut), str_of(&cut_tokens, "refresh_token"), None).await;
+    assert_eq!(refused.status, 400, "the cut-off app's refresh token fails: {}", refused.describe());
+    let inactive =
+        eventually(Duration::from_secs(5), || async { !is_active(&server, auth_of(&rs), &access).await }).await;
+    assert!(inactive, "its access token is inactive at introspection");
+    refresh_ok(&server, &kept, str_of(&kept_tokens, "refresh_token")).await;
+    let page = admin.get(&format!("/users/{}/consents", alice.id)).await;
+    assert_eq!(page.json()["items"].as_array().unwrap().len(), 1);
+    assert_error(
+        &admin.delete(&format!("/users/{}/consents/{}", alice.id, cut.id)).await,
+        404,
+        "not_found",
+        "nothing left to revoke",
+    );
+    let revoked = audit_events(&db, "consent.revoked");
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["actor"], format!("admin:{token_id}"));
+    assert_eq!(revoked[0]["client_id"], cut.id.as_str());
+    assert_error(&admin.get(&format!("/users/{}/sessions", alice.id)).await, 403, "insufficient_scope", "scope");
+}
+
 async fn keys_and_the_audit_log(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = Server::start(&db, ENABLED).await;
@@ -524,7 +571,7 @@ async fn every_documented_route_is_served(backend: Backend) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 17);
+    assert_eq!(checked, 19);
 }
 
 /// The schemathesis executable: `LATCHKEY_TEST_SCHEMATHESIS`, else on PATH.

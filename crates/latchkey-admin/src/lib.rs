@@ -11,6 +11,7 @@
 
 mod audit;
 mod clients;
+mod consents;
 mod error;
 mod keys;
 mod sessions;
@@ -136,6 +137,8 @@ where
         .route(&path("/clients/{client_id}"), get(clients::read).put(clients::replace).delete(clients::remove))
         .route(&path("/users"), get(users::list).post(users::create))
         .route(&path("/users/{user_id}"), get(users::read).patch(users::update).delete(users::remove))
+        .route(&path("/users/{user_id}/consents"), get(consents::list))
+        .route(&path("/users/{user_id}/consents/{client_id}"), delete(consents::revoke))
         .route(&path("/users/{user_id}/sessions"), get(sessions::list))
         .route(&path("/users/{user_id}/sessions/{sid}"), delete(sessions::end))
         .route(&path("/keys"), get(keys::list))
@@ -312,6 +315,8 @@ mod tests {
             ("/clients/{client_id}", &["get", "put", "delete"]),
             ("/users", &["get", "post"]),
             ("/users/{user_id}", &["get", "patch", "delete"]),
+            ("/users/{user_id}/consents", &["get"]),
+            ("/users/{user_id}/consents/{client_id}", &["delete"]),
             ("/users/{user_id}/sessions", &["get"]),
             ("/users/{user_id}/sessions/{sid}", &["delete"]),
             ("/keys", &["get"]),
