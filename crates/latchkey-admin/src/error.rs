@@ -98,3 +98,41 @@ impl IntoResponse for AdminError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_have_their_status_code_challenge_and_no_store() {
+        let cases = [
+            (AdminError::Unauthorized, 401, "invalid_token", true),
+            (AdminError::InsufficientScope("users:read"), 403, "insufficient_scope", true),
+            (AdminError::bad("x"), 400, "invalid_request", false),
+            (AdminError::not_found("x"), 404, "not_found", false),
+            (AdminError::Conflict("x".into()), 409, "conflict", false),
+            (AdminError::TooLarge, 413, "invalid_request", false),
+            (AdminError::Store(StoreError::Unavailable("down".into())), 503, "temporarily_unavailable", false),
+            (AdminError::Store(StoreError::Conflict("dup".into())), 409, "conflict", false),
+            (AdminError::Store(StoreError::Backend("boom".into())), 500, "server_error", false),
+            (OpError::NotFound("kid".into()).into(), 404, "not_found", false),
+            (OpError::Refused("wait".into()).into(), 409, "conflict", false),
+        ];
+        for (error, status, code, challenge) in cases {
+            let what = format!("{error:?}");
+            let res = error.into_response();
+            assert_eq!(res.status().as_u16(), status, "{what}");
+            assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store", "{what}");
+            let header = res.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_string());
+            assert_eq!(header.is_some(), challenge, "{what}");
+            if let Some(h) = header {
+                assert!(h.starts_with("Bearer realm=\"latchkey-admin\""), "{h}");
+            }
+            let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"], code, "{what}");
+            assert!(body["error_description"].is_string(), "{what}");
+            assert!(!body.to_string().contains("boom"), "internal details stay in the log");
+        }
+    }
+}
