@@ -19,7 +19,7 @@ on_both_backends!(
     users_are_managed_and_their_sessions_ended,
     revoking_a_consent_ends_that_apps_tokens_for_that_person,
 );
-on_sql_backends!(keys_and_the_audit_log);
+on_both_backends!(keys_and_the_audit_log);
 backend_variants!(the_api_is_off_unless_enabled: sqlite => Sqlite if true);
 backend_variants!(a_separate_listener_serves_only_the_admin_api: sqlite => Sqlite if true);
 backend_variants!(every_documented_route_is_served: sqlite => Sqlite if true);
