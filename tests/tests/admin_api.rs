@@ -142,7 +142,9 @@ async fn tokens_are_checked_for_presence_scope_expiry_and_revocation(backend: Ba
     ] {
         let page = caller.get("/clients").await;
         assert_error(&page, 401, "invalid_token", who);
-        assert!(page.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")), "{who}: a Bearer challenge");
+        let challenge = page.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Bearer realm=\"latchkey-admin\""), "{who}: a Bearer challenge: {challenge}");
+        assert_eq!(challenge.contains("error=\"invalid_token\""), who != "no token", "{who}: {challenge}");
     }
 
     let admin = Admin::new(&server.issuer, &reader);

@@ -10,7 +10,10 @@ use crate::OpError;
 /// Everything that can go wrong in an admin request.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// No bearer token, or an unknown, revoked or expired one.
+    /// No bearer token at all (RFC 6750 §3.1: the challenge has no error code).
+    #[error("an admin API token is required")]
+    NoToken,
+    /// An unknown, revoked or expired token, or a malformed Authorization header.
     #[error("a valid admin API token is required")]
     Unauthorized,
     #[error("the token lacks the scope {0}")]
@@ -58,6 +61,12 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let description = self.to_string();
         match self {
+            Self::NoToken => {
+                let mut res = body(StatusCode::UNAUTHORIZED, "invalid_token", &description);
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"latchkey-admin\""));
+                res
+            }
             Self::Unauthorized => {
                 let mut res = body(StatusCode::UNAUTHORIZED, "invalid_token", &description);
                 res.headers_mut().insert(
@@ -106,6 +115,7 @@ mod tests {
     #[tokio::test]
     async fn errors_have_their_status_code_challenge_and_no_store() {
         let cases = [
+            (AdminError::NoToken, 401, "invalid_token", true),
             (AdminError::Unauthorized, 401, "invalid_token", true),
             (AdminError::InsufficientScope("users:read"), 403, "insufficient_scope", true),
             (AdminError::bad("x"), 400, "invalid_request", false),

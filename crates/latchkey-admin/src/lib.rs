@@ -175,7 +175,11 @@ pub(crate) async fn authorize(
     headers: &HeaderMap,
     scope: &'static str,
 ) -> Result<Caller, AdminError> {
-    let presented = latchkey_http::bearer_token(headers).ok_or(AdminError::Unauthorized)?;
+    let presented = match latchkey_http::bearer_token(headers) {
+        Some(token) => token,
+        None if headers.contains_key(header::AUTHORIZATION) => return Err(AdminError::Unauthorized),
+        None => return Err(AdminError::NoToken),
+    };
     let token = state.store.find_admin_token(&hash_token(presented)).await?.ok_or(AdminError::Unauthorized)?;
     let now = state.clock.now();
     if token.expires_at.is_some_and(|exp| exp <= now) {
