@@ -5,6 +5,7 @@
 mod audit;
 mod changes;
 mod clients;
+mod federation;
 mod flow;
 pub use flow::DeniedAccessTokens;
 mod keys;
