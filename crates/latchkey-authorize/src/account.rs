@@ -20,18 +20,23 @@ use latchkey_core::{User, password};
 use latchkey_http::{Params, cookies};
 use latchkey_store::StoreError;
 
-use crate::pages::{AccountApp, AccountLoginPage, AccountPage, AccountSession, html, scope_lines};
+use crate::pages::{
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
+    scope_lines,
+};
 use crate::{
-    AuthorizeError, AuthorizeState, CSRF_COOKIE, PASSWORD_CHECKS, PasswordCheck, check_password, csrf_token,
-    current_session, logout, read_form, start_session, throttled, verify_password,
+    AuthorizeError, AuthorizeState, CSRF_COOKIE, PASSWORD_CHECKS, PasswordCheck, SignInMethod, check_password,
+    csrf_token, current_session, logout, read_form, start_session, throttled, verify_password,
 };
 
 pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 3] = [
+const NOTICES: [(&str, &str); 5] = [
     ("app-revoked", "The app no longer has access to your account."),
+    ("linked", "You can now sign in with that account too."),
+    ("unlinked", "That sign-in method was removed."),
     ("session-ended", "The session has ended."),
     ("password-changed", "Your password has been changed, and your other sessions have ended."),
 ];
@@ -92,7 +97,7 @@ async fn login_inner(
             return Ok(sign_in_page(state, headers, username, message, StatusCode::TOO_MANY_REQUESTS));
         }
     };
-    let (_, cookie) = start_session(state, headers, &user, None, address).await?;
+    let (_, cookie) = start_session(state, headers, &user, None, address, SignInMethod::password()).await?;
     let mut res = see_other(&state.path(PATH));
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
@@ -270,7 +275,7 @@ async fn new_password_hash(
 
 /// The form of a signed-in person, its CSRF token checked; `None` when no
 /// one is signed in (the caller sends the browser to the sign-in form).
-async fn signed_in_form(
+pub(crate) async fn signed_in_form(
     state: &AuthorizeState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -356,6 +361,30 @@ async fn account_page(
             sid: s.auth.sid,
         })
         .collect();
+    let identities = state
+        .identities
+        .list_user_identities(&user.id)
+        .await?
+        .into_iter()
+        .map(|l| AccountIdentity {
+            provider: state
+                .upstreams
+                .get(&l.provider)
+                .map_or_else(|| l.provider.clone(), |u| u.settings.display_name.clone()),
+            linked: utc(l.linked_at),
+            issuer: l.issuer,
+            subject: l.subject,
+        })
+        .collect();
+    let link_buttons = state
+        .upstreams
+        .iter()
+        .map(|u| UpstreamButton {
+            action: state.path(&format!("/account/link/{}", u.settings.id)),
+            label: format!("Link your {} account", u.settings.display_name),
+        })
+        .collect();
+    let unlink = state.path("/account/unlink");
     let csrf = session_csrf(state, headers);
     let (revoke, end, password) =
         (state.path("/account/apps/revoke"), state.path("/account/sessions/end"), state.path("/account/password"));
@@ -368,14 +397,19 @@ async fn account_page(
         apps,
         sessions,
         has_password: user.password_hash.is_some(),
+        identities,
+        link_buttons,
+        unlink_action: &unlink,
         revoke_action: &revoke,
         end_session_action: &end,
         password_action: &password,
     };
-    Ok(html(status, &page, None, false))
+    // The link buttons' answers redirect to the providers.
+    let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();
+    Ok(html_with(status, &page, &targets, false))
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         res.headers_mut().insert(header::LOCATION, v);

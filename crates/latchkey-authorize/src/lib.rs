@@ -6,6 +6,7 @@ pub mod backchannel;
 pub mod logout;
 pub mod pages;
 pub mod request;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -22,11 +23,13 @@ use latchkey_core::{Client, Clock, OAuthError, User, password, random};
 use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
-    AuditStore, ClientStore, CodeStore, ConsentStore, InteractionStore, RateLimitStore, RefreshTokenStore,
-    SessionStore, StoreError, UserStore,
+    AuditStore, ClientStore, CodeStore, ConsentStore, FederatedIdentityStore, InteractionStore, RateLimitStore,
+    RefreshTokenStore, SessionStore, StoreError, UserStore,
 };
 
-use crate::pages::{ConsentPage, FormPostPage, LoginPage, Ui, error_page, html, scope_lines};
+use crate::pages::{
+    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with, scope_lines,
+};
 use crate::request::{AuthorizationRequest, ResponseMode, Target};
 
 /// `acr` of a password sign-in.
@@ -60,6 +63,8 @@ pub struct AuthorizeSettings {
     pub login_window: u32,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the audit log).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// The login page offers the password form (else only upstream providers).
+    pub password_login: bool,
 }
 
 impl AuthorizeSettings {
@@ -81,6 +86,8 @@ pub struct AuthorizeState {
     pub refresh: Arc<dyn RefreshTokenStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub audit: Arc<dyn AuditStore>,
+    pub identities: Arc<dyn FederatedIdentityStore>,
+    pub upstreams: latchkey_federation::Upstreams,
     pub notifier: Arc<backchannel::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
@@ -103,6 +110,10 @@ where
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
+        .route("/account/link/{id}", post(upstream::link_start))
+        .route("/account/unlink", post(upstream::unlink))
+        .route("/upstream/{id}/start", post(upstream::start))
+        .route("/upstream/{id}/callback", get(upstream::callback))
         .route("/assets/latchkey.css", get(pages::stylesheet))
         .layer(DefaultBodyLimit::max(32 * 1024))
 }
@@ -397,6 +408,14 @@ fn login_page(
     error: Option<&str>,
 ) -> Response {
     let action = state.path("/login");
+    let upstreams = state
+        .upstreams
+        .iter()
+        .map(|u| UpstreamButton {
+            action: state.path(&format!("/upstream/{}/start", u.settings.id)),
+            label: u.settings.button_label.clone(),
+        })
+        .collect();
     let page = LoginPage {
         ui: &state.settings.ui,
         action: &action,
@@ -405,9 +424,15 @@ fn login_page(
         csrf,
         username,
         error,
+        upstreams,
+        password_login: state.settings.password_login,
+        realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    html(status, &page, Some(&req.target.redirect_uri), false)
+    // The buttons' answers redirect to the providers.
+    let mut targets = vec![req.target.redirect_uri.as_str()];
+    targets.extend(state.upstreams.iter().map(|u| u.settings.issuer.as_str()));
+    html_with(status, &page, &targets, false)
 }
 
 fn consent_page(
@@ -550,6 +575,13 @@ async fn login_inner(
             Some(message),
         )
     };
+    // Home-realm discovery: an address at a provider's domain goes there.
+    if let Some(upstream) = state.upstreams.for_address(username) {
+        return upstream::discovered(state, upstream, &interaction, username).await;
+    }
+    if !state.settings.password_login {
+        return Ok(again("Sign in with one of the providers below, or with an email address of your organization."));
+    }
     let user = match check_password(state, username, password, Some(&client.client_id), address).await? {
         PasswordCheck::Accepted(user) => *user,
         PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
@@ -560,9 +592,19 @@ async fn login_inner(
             return Ok(page);
         }
     };
-    let (session, cookie) = start_session(state, headers, &user, Some(&client.client_id), address).await?;
+    let (session, cookie) =
+        start_session(state, headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
 
-    let mut res = match proceed_after_login(state, &client, req, (session, user), &mut interaction, &form).await {
+    let mut res = match proceed_after_login(
+        state,
+        &client,
+        req,
+        (session, user),
+        &mut interaction,
+        form.get("interaction").unwrap_or(""),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => state.respond(Err(e)),
     };
@@ -635,6 +677,20 @@ pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> bool 
     tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false)
 }
 
+/// How a person proved who they are: the session's `amr` and `acr`.
+pub(crate) struct SignInMethod {
+    pub amr: Vec<String>,
+    pub acr: String,
+    /// The upstream provider's id, for a federated sign-in.
+    pub upstream: Option<String>,
+}
+
+impl SignInMethod {
+    pub fn password() -> Self {
+        Self { amr: vec!["pwd".into()], acr: ACR_PASSWORD.into(), upstream: None }
+    }
+}
+
 /// Starts a session for a person who just proved who they are, with a fresh
 /// id (no session fixation: the browser's old session ends), and returns it
 /// with its cookie.
@@ -644,6 +700,7 @@ pub(crate) async fn start_session(
     user: &User,
     client_id: Option<&str>,
     address: std::net::IpAddr,
+    method: SignInMethod,
 ) -> Result<(Session, HeaderValue), StoreError> {
     let now = state.clock.now();
     if let Some(old) = cookies::get(headers, state.settings.session_cookie()) {
@@ -655,8 +712,8 @@ pub(crate) async fn start_session(
         auth: Authentication {
             user_id: user.id.clone(),
             auth_time: now,
-            amr: vec!["pwd".into()],
-            acr: ACR_PASSWORD.into(),
+            amr: method.amr,
+            acr: method.acr,
             sid: random::token(16),
         },
         created_at: now,
@@ -673,6 +730,9 @@ pub(crate) async fn start_session(
         .detail("sid", session.auth.sid.as_str());
     if let Some(id) = client_id {
         event = event.client(id);
+    }
+    if let Some(upstream) = method.upstream {
+        event = event.detail("upstream", upstream);
     }
     latchkey_http::audit(state.audit.as_ref(), event).await;
     let cookie = cookies::set(
@@ -704,7 +764,7 @@ async fn proceed_after_login(
     req: AuthorizationRequest,
     session: (Session, User),
     interaction: &mut Interaction,
-    form: &Params,
+    interaction_id: &str,
 ) -> Result<Response, AuthorizeError> {
     let (session, user) = session;
     let consented = has_consent(state, client, &req, &user).await?;
@@ -717,8 +777,7 @@ async fn proceed_after_login(
     interaction.stage = InteractionStage::Consent;
     interaction.user_id = Some(user.id.clone());
     state.interactions.update_interaction(interaction).await?;
-    let id = form.get("interaction").unwrap_or("");
-    Ok(consent_page(state, client, &req, &user, id, &interaction.csrf))
+    Ok(consent_page(state, client, &req, &user, interaction_id, &interaction.csrf))
 }
 
 async fn consent(

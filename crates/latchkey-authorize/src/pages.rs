@@ -19,6 +19,12 @@ pub struct Ui {
     pub css_href: String,
 }
 
+/// A sign-in button of an upstream provider.
+pub struct UpstreamButton {
+    pub action: String,
+    pub label: String,
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
@@ -29,6 +35,12 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    pub upstreams: Vec<UpstreamButton>,
+    /// The username/password form is offered.
+    pub password_login: bool,
+    /// Some provider takes addresses of its domains (home-realm discovery):
+    /// the password may be left empty.
+    pub realm_discovery: bool,
 }
 
 #[derive(Template)]
@@ -76,6 +88,14 @@ pub struct AccountSession {
     pub last_seen: String,
 }
 
+/// An upstream account linked to the person's account.
+pub struct AccountIdentity {
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub linked: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
@@ -87,6 +107,10 @@ pub struct AccountPage<'a> {
     pub apps: Vec<AccountApp>,
     pub sessions: Vec<AccountSession>,
     pub has_password: bool,
+    pub identities: Vec<AccountIdentity>,
+    /// "Link" buttons, one per upstream provider.
+    pub link_buttons: Vec<UpstreamButton>,
+    pub unlink_action: &'a str,
     pub revoke_action: &'a str,
     pub end_session_action: &'a str,
     pub password_action: &'a str,
@@ -127,6 +151,12 @@ pub fn form_action_source(redirect_uri: &str) -> String {
 /// Renders a page with the security headers. `redirect_uri` widens
 /// `form-action` to that client; `script` allows the auto-submit script.
 pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>, script: bool) -> Response {
+    html_with(status, page, redirect_uri.as_slice(), script)
+}
+
+/// Like [`html`], with `form-action` widened to every URL of `form_targets`
+/// (forms whose answer redirects there: the client, upstream providers).
+pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str], script: bool) -> Response {
     let body = match page.render() {
         Ok(b) => b,
         Err(e) => {
@@ -134,10 +164,14 @@ pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
         }
     };
-    let form_action = match redirect_uri {
-        Some(uri) => format!("'self' {}", form_action_source(uri)),
-        None => "'self'".into(),
-    };
+    let mut form_action = String::from("'self'");
+    for target in form_targets {
+        let source = form_action_source(target);
+        if !form_action.split(' ').any(|s| s == source) {
+            form_action.push(' ');
+            form_action.push_str(&source);
+        }
+    }
     let script_src = if script { format!("; script-src {}", *AUTO_SUBMIT_HASH) } else { String::new() };
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {form_action}; \
@@ -220,10 +254,14 @@ mod tests {
             csrf: "c",
             username: "\"><script>alert(1)</script>",
             error: None,
+            upstreams: vec![UpstreamButton { action: "/upstream/x/start".into(), label: "<i>Corp</i>".into() }],
+            password_login: true,
+            realm_discovery: false,
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));
         assert!(!body.contains("<b>App</b>"));
+        assert!(!body.contains("<i>Corp</i>"));
         assert!(body.contains("App"));
     }
 }

@@ -49,6 +49,28 @@ pub struct Consent {
 pub enum InteractionStage {
     Login,
     Consent,
+    /// The person went to an upstream identity provider; the record is keyed
+    /// by the `state` sent there and holds what the return needs.
+    Upstream,
+}
+
+impl InteractionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Consent => "consent",
+            Self::Upstream => "upstream",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "login" => Self::Login,
+            "consent" => Self::Consent,
+            "upstream" => Self::Upstream,
+            _ => return None,
+        })
+    }
 }
 
 /// A validated authorization request waiting for the person (login, consent).

@@ -326,6 +326,7 @@ delegate!(Cached, inner, direct, AuditStore);
 delegate!(Cached, inner, direct, AdminStore);
 delegate!(Cached, inner, direct, ChangeFeed);
 delegate!(Cached, inner, direct, Maintenance);
+delegate!(Cached, inner, direct, FederatedIdentityStore);
 
 /// Reads the change feed every `poll_interval` and applies it to `caches`,
 /// starting after `after` (the feed's newest entry when the caches were

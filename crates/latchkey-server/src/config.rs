@@ -54,6 +54,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("redis.timeout_ms", Kind::Int),
     ("login.max_attempts", Kind::Int),
     ("login.window_seconds", Kind::Int),
+    ("login.password_enabled", Kind::Bool),
     ("cache.mode", Kind::Str),
     ("cache.poll_interval_ms", Kind::Int),
     ("cache.max_age_seconds", Kind::Int),
@@ -125,6 +126,54 @@ pub struct Config {
     pub ui: UiConfig,
     pub gc: GcConfig,
     pub admin: AdminConfig,
+    /// Upstream OpenID Connect providers (`[[upstream]]` tables).
+    #[serde(rename = "upstream")]
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+/// One `[[upstream]]` table (docs/federation.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    pub id: String,
+    pub display_name: String,
+    pub button_label: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub client_secret_file: String,
+    pub scopes: Vec<String>,
+    pub email_domains: Vec<String>,
+    pub allowed_email_domains: Vec<String>,
+    pub require_email_verified: bool,
+    pub provisioning: bool,
+    pub username_claim: String,
+    pub userinfo: bool,
+    pub metadata_refresh_seconds: i64,
+    pub timeout_seconds: i64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            display_name: String::new(),
+            button_label: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            client_secret_file: String::new(),
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            email_domains: Vec::new(),
+            allowed_email_domains: Vec::new(),
+            require_email_verified: true,
+            provisioning: true,
+            username_claim: "email".into(),
+            userinfo: true,
+            metadata_refresh_seconds: 3600,
+            timeout_seconds: 5,
+        }
+    }
 }
 
 /// The admin API (`/admin/api/v1`): off unless enabled.
@@ -193,6 +242,7 @@ impl Default for UiConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            upstreams: Vec::new(),
             issuer: "http://localhost:8080".into(),
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://./data/latchkey.db".into(),
@@ -262,11 +312,12 @@ impl Default for MetricsConfig {
 pub struct LoginConfig {
     pub max_attempts: i64,
     pub window_seconds: i64,
+    pub password_enabled: bool,
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        Self { max_attempts: 10, window_seconds: 300 }
+        Self { max_attempts: 10, window_seconds: 300, password_enabled: true }
     }
 }
 
@@ -457,6 +508,9 @@ pub struct Settings {
     pub gc_batch: u32,
     pub product_name: String,
     pub logo_uri: Option<String>,
+    /// The login page offers the password form.
+    pub password_login: bool,
+    pub upstreams: Vec<latchkey_federation::UpstreamSettings>,
     /// Where the admin API is served, if it is enabled.
     pub admin: AdminListener,
 }
@@ -528,7 +582,23 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
         };
         set_path(&mut table, key, value);
     }
+    // Upstream client secrets may come from the environment instead of the
+    // file: LATCHKEY_UPSTREAM_<ID>_CLIENT_SECRET (id upper-cased, '-' as '_').
+    if let Some(toml::Value::Array(list)) = table.get_mut("upstream") {
+        for entry in list.iter_mut() {
+            let toml::Value::Table(t) = entry else { continue };
+            let Some(toml::Value::String(id)) = t.get("id") else { continue };
+            if let Some(secret) = env(&upstream_secret_env(id)) {
+                t.insert("client_secret".into(), toml::Value::String(secret));
+            }
+        }
+    }
     Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::new("config", e.to_string()))
+}
+
+/// The environment variable holding an upstream's client secret.
+pub fn upstream_secret_env(id: &str) -> String {
+    format!("LATCHKEY_UPSTREAM_{}_CLIENT_SECRET", id.replace('-', "_").to_uppercase())
 }
 
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
@@ -595,6 +665,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             ));
         }
     };
+    let upstreams = validate_upstreams(config)?;
     let login_max_attempts = range("login.max_attempts", config.login.max_attempts, 0, 1_000_000)? as u64;
     let login_window = range("login.window_seconds", config.login.window_seconds, 1, 86_400)? as u32;
     let cache_on = match config.cache.mode.as_str() {
@@ -828,7 +899,116 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         product_name,
         logo_uri,
         admin,
+        password_login: config.login.password_enabled,
+        upstreams,
     })
+}
+
+/// Checks the `[[upstream]]` tables. Errors name the table by its position
+/// (`upstream[0].issuer`), since the environment cannot set these.
+fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::UpstreamSettings>, ConfigError> {
+    let mut out: Vec<latchkey_federation::UpstreamSettings> = Vec::new();
+    for (i, u) in config.upstreams.iter().enumerate() {
+        let err = |field: &str, message: String| ConfigError {
+            key: format!("upstream[{i}].{field}"),
+            env: "config file only".into(),
+            message,
+        };
+        let id_ok = !u.id.is_empty()
+            && u.id.len() <= 32
+            && u.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(err("id", format!("{:?}: 1 to 32 lowercase letters, digits or '-'", u.id)));
+        }
+        if out.iter().any(|o| o.id == u.id) {
+            return Err(err("id", format!("{:?} is used twice", u.id)));
+        }
+        let issuer = Url::parse(&u.issuer).map_err(|_| err("issuer", format!("{:?} is not a URL", u.issuer)))?;
+        let loopback = is_loopback(&issuer);
+        if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
+            return Err(err("issuer", format!("{:?} must be https (plain http only on loopback)", u.issuer)));
+        }
+        if u.client_id.is_empty() {
+            return Err(err("client_id", "is required".into()));
+        }
+        let client_secret = match (u.client_secret.as_str(), u.client_secret_file.as_str()) {
+            ("", "") => None,
+            (secret, "") => Some(secret.to_string()),
+            ("", file) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| err("client_secret_file", format!("cannot read {file}: {e}")))?
+                    .trim()
+                    .to_string(),
+            ),
+            _ => return Err(err("client_secret", "set client_secret or client_secret_file, not both".into())),
+        };
+        if !u.scopes.iter().any(|s| s == "openid") {
+            return Err(err("scopes", "must include openid".into()));
+        }
+        if !matches!(u.username_claim.as_str(), "email" | "preferred_username" | "sub") {
+            return Err(err("username_claim", format!("{:?}: use email, preferred_username or sub", u.username_claim)));
+        }
+        let domains = |field: &str, list: &[String]| -> Result<Vec<String>, ConfigError> {
+            list.iter()
+                .map(|d| {
+                    let d = d.trim().to_ascii_lowercase();
+                    if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) {
+                        Err(err(field, format!("{d:?} is not a domain")))
+                    } else {
+                        Ok(d)
+                    }
+                })
+                .collect()
+        };
+        let email_domains = domains("email_domains", &u.email_domains)?;
+        if let Some(taken) =
+            out.iter().find_map(|o| email_domains.iter().find(|d| o.email_domains.contains(d)).map(|d| (d, &o.id)))
+        {
+            return Err(err("email_domains", format!("{} already goes to upstream {:?}", taken.0, taken.1)));
+        }
+        let refresh = range_of(&err, "metadata_refresh_seconds", u.metadata_refresh_seconds, 60, 86_400)?;
+        let timeout = range_of(&err, "timeout_seconds", u.timeout_seconds, 1, 60)?;
+        let display_name = if u.display_name.is_empty() { u.id.clone() } else { u.display_name.clone() };
+        out.push(latchkey_federation::UpstreamSettings {
+            id: u.id.clone(),
+            button_label: if u.button_label.is_empty() {
+                format!("Sign in with {display_name}")
+            } else {
+                u.button_label.clone()
+            },
+            display_name,
+            // Exactly as configured: it must equal the ID tokens' `iss`.
+            issuer: u.issuer.clone(),
+            client_id: u.client_id.clone(),
+            client_secret,
+            scopes: u.scopes.clone(),
+            email_domains,
+            allowed_email_domains: domains("allowed_email_domains", &u.allowed_email_domains)?,
+            require_email_verified: u.require_email_verified,
+            provisioning: u.provisioning,
+            username_claim: u.username_claim.clone(),
+            userinfo: u.userinfo,
+            metadata_refresh: std::time::Duration::from_secs(refresh as u64),
+            timeout: std::time::Duration::from_secs(timeout as u64),
+        });
+    }
+    if !config.login.password_enabled && out.is_empty() {
+        return Err(ConfigError::new(
+            "login.password_enabled",
+            "false leaves no way to sign in: configure an [[upstream]] provider",
+        ));
+    }
+    Ok(out)
+}
+
+fn range_of(
+    err: &dyn Fn(&str, String) -> ConfigError,
+    field: &str,
+    value: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    if (min..=max).contains(&value) { Ok(value) } else { Err(err(field, format!("{value} is not in {min}..={max}"))) }
 }
 
 /// The issuer must be an https URL (plain http only on loopback) with no

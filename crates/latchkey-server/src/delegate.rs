@@ -137,6 +137,14 @@ macro_rules! delegate {
             fn latest_change() -> StoreResult<i64>;
         });
     };
+    ($ty:ty, $field:tt, $via:path, FederatedIdentityStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, FederatedIdentityStore {
+            fn link_identity(identity: [&latchkey_store::FederatedIdentity]) -> StoreResult<()>;
+            fn find_identity(issuer: [&str], subject: [&str]) -> StoreResult<Option<latchkey_store::FederatedIdentity>>;
+            fn list_user_identities(user_id: [&str]) -> StoreResult<Vec<latchkey_store::FederatedIdentity>>;
+            fn unlink_identity(user_id: [&str], issuer: [&str], subject: [&str]) -> StoreResult<bool>;
+        });
+    };
     ($ty:ty, $field:tt, $via:path, Maintenance) => {
         $crate::delegate::delegate_impl!($ty, $field, $via, Maintenance {
             fn purge_expired(now: [i64], batch: [u32]) -> StoreResult<Purged>;

@@ -37,3 +37,4 @@ delegate!(Metered, 0, timed, AuditStore);
 delegate!(Metered, 0, timed, AdminStore);
 delegate!(Metered, 0, timed, ChangeFeed);
 delegate!(Metered, 0, timed, Maintenance);
+delegate!(Metered, 0, timed, FederatedIdentityStore);

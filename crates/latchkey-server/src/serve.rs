@@ -103,7 +103,12 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             "phone_number",
             "phone_number_verified",
         ]),
-        acr_values_supported: strings(&[latchkey_authorize::ACR_PASSWORD]),
+        acr_values_supported: if settings.upstreams.is_empty() {
+            strings(&[latchkey_authorize::ACR_PASSWORD])
+        } else {
+            // An upstream's own acr values are passed through as well.
+            strings(&[latchkey_authorize::ACR_PASSWORD, latchkey_authorize::upstream::ACR_FEDERATED])
+        },
         display_values_supported: strings(&["page", "popup", "touch", "wap"]),
         ui_locales_supported: strings(&["en"]),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
@@ -128,6 +133,19 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         backchannel_logout_session_supported: true,
         service_documentation: None,
     }
+}
+
+/// The configured upstream providers, each with its callback URL.
+fn upstreams(settings: &Settings) -> anyhow::Result<latchkey_federation::Upstreams> {
+    let mut list = Vec::new();
+    for u in &settings.upstreams {
+        let callback = format!("{}/upstream/{}/callback", settings.issuer, u.id);
+        list.push(
+            latchkey_federation::Upstream::new(u.clone(), &callback)
+                .map_err(|e| anyhow::anyhow!("upstream {}: {e}", u.id))?,
+        );
+    }
+    Ok(latchkey_federation::Upstreams::new(list))
 }
 
 /// Builds the full router for the given state.
@@ -299,6 +317,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             login_max_attempts: settings.login_max_attempts,
             login_window: settings.login_window,
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            password_login: settings.password_login,
             ui: Ui {
                 product_name: settings.product_name.clone(),
                 logo_uri: settings.logo_uri.clone(),
@@ -314,6 +333,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         refresh: store.clone(),
         rate_limits: store.clone(),
         audit: store.clone(),
+        identities: store.clone(),
+        upstreams: upstreams(&settings)?,
         notifier: notifier.clone(),
         keys: ring.clone(),
         clock: clock.clone(),

@@ -24,9 +24,9 @@ use latchkey_core::grant::{
 use latchkey_core::{Client, Scope, User};
 use latchkey_store::{
     AdminStore, AdminToken, AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeStore,
-    ConsentStore, DenylistStore, Health, InteractionStore, KeyStore, Maintenance, Purged, RateLimitStore, Redemption,
-    RefreshTokenStore, ReplayStore, Rotation, SessionStore, StoreError, StoreResult, StoredKey, UserStore,
-    window_start,
+    ConsentStore, DenylistStore, FederatedIdentity, FederatedIdentityStore, Health, InteractionStore, KeyStore,
+    Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore,
+    StoreError, StoreResult, StoredKey, UserStore, window_start,
 };
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -295,13 +295,6 @@ impl SessionStore for RedisStore {
     }
 }
 
-fn stage_str(s: InteractionStage) -> &'static str {
-    match s {
-        InteractionStage::Login => "login",
-        InteractionStage::Consent => "consent",
-    }
-}
-
 #[async_trait]
 impl InteractionStore for RedisStore {
     async fn insert_interaction(&self, i: &Interaction) -> StoreResult<()> {
@@ -312,7 +305,7 @@ impl InteractionStore for RedisStore {
                 &key,
                 &[
                     ("csrf", i.csrf.clone()),
-                    ("stage", stage_str(i.stage).to_string()),
+                    ("stage", i.stage.as_str().to_string()),
                     ("user_id", i.user_id.clone().unwrap_or_default()),
                     ("request", i.request.clone()),
                     ("created_at", i.created_at.to_string()),
@@ -336,11 +329,11 @@ impl InteractionStore for RedisStore {
         let Some(csrf) = f.next().flatten() else {
             return Ok(None);
         };
-        let stage = match f.next().flatten().as_deref() {
-            Some("login") => InteractionStage::Login,
-            Some("consent") => InteractionStage::Consent,
-            other => return Err(corrupt("interaction stage", format!("{other:?}"))),
-        };
+        let stage = f.next().flatten();
+        let stage = stage
+            .as_deref()
+            .and_then(InteractionStage::parse)
+            .ok_or_else(|| corrupt("interaction stage", format!("{stage:?}")))?;
         let user_id = f.next().flatten().filter(|u| !u.is_empty());
         let request = f.next().flatten().ok_or_else(|| corrupt("interaction", "no request"))?;
         let created_at = int("interaction created_at", f.next().flatten())?;
@@ -354,7 +347,7 @@ impl InteractionStore for RedisStore {
     async fn update_interaction(&self, i: &Interaction) -> StoreResult<bool> {
         let updated: i64 = scripts::UPDATE_INTERACTION
             .key(self.key("interaction", &i.id_hash))
-            .arg(stage_str(i.stage))
+            .arg(i.stage.as_str())
             .arg(i.user_id.as_deref().unwrap_or(""))
             .invoke_async(&mut self.conn())
             .await
@@ -706,5 +699,21 @@ impl AdminStore for RedisStore {
     }
     async fn list_users_page(&self, after: latchkey_store::PageAfter<'_>, limit: u32) -> StoreResult<Vec<User>> {
         self.sql.list_users_page(after, limit).await
+    }
+}
+
+#[async_trait]
+impl FederatedIdentityStore for RedisStore {
+    async fn link_identity(&self, identity: &FederatedIdentity) -> StoreResult<()> {
+        self.sql.link_identity(identity).await
+    }
+    async fn find_identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<FederatedIdentity>> {
+        self.sql.find_identity(issuer, subject).await
+    }
+    async fn list_user_identities(&self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>> {
+        self.sql.list_user_identities(user_id).await
+    }
+    async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool> {
+        self.sql.unlink_identity(user_id, issuer, subject).await
     }
 }

@@ -83,6 +83,7 @@ suite!(refresh_token_store);
 suite!(rate_limit_store);
 suite!(replay_store);
 suite!(admin_store);
+suite!(federated_identity_store);
 
 #[tokio::test]
 async fn maintenance() {

@@ -234,13 +234,6 @@ impl ConsentStore for SqlStore {
     }
 }
 
-fn stage_str(s: InteractionStage) -> &'static str {
-    match s {
-        InteractionStage::Login => "login",
-        InteractionStage::Consent => "consent",
-    }
-}
-
 #[async_trait]
 impl InteractionStore for SqlStore {
     async fn insert_interaction(&self, i: &Interaction) -> StoreResult<()> {
@@ -250,7 +243,7 @@ impl InteractionStore for SqlStore {
         )
         .bind(&i.id_hash)
         .bind(&i.csrf)
-        .bind(stage_str(i.stage))
+        .bind(i.stage.as_str())
         .bind(&i.user_id)
         .bind(&i.request)
         .bind(i.created_at)
@@ -278,11 +271,7 @@ impl InteractionStore for SqlStore {
         Ok(Some(Interaction {
             id_hash: id_hash.to_string(),
             csrf: row.try_get("csrf").map_err(map_err)?,
-            stage: match stage.as_str() {
-                "login" => InteractionStage::Login,
-                "consent" => InteractionStage::Consent,
-                other => return Err(corrupt("interaction stage", other)),
-            },
+            stage: InteractionStage::parse(&stage).ok_or_else(|| corrupt("interaction stage", &stage))?,
             user_id: row.try_get("user_id").map_err(map_err)?,
             request: row.try_get("request").map_err(map_err)?,
             created_at: row.try_get("created_at").map_err(map_err)?,
@@ -293,7 +282,7 @@ impl InteractionStore for SqlStore {
     async fn update_interaction(&self, i: &Interaction) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE interactions SET stage = $2, user_id = $3 WHERE id_hash = $1")
             .bind(&i.id_hash)
-            .bind(stage_str(i.stage))
+            .bind(i.stage.as_str())
             .bind(&i.user_id)
             .execute(&self.pool)
             .await

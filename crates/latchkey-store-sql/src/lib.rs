@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod changes;
 mod clients;
+mod federation;
 mod flow;
 pub use flow::DeniedAccessTokens;
 mod keys;

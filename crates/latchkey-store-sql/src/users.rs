@@ -97,8 +97,15 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await.map_err(map_err)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Its upstream links go with it (the upstream account may sign up again).
+        sqlx::query("DELETE FROM federated_identities WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 }

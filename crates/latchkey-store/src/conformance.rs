@@ -701,3 +701,34 @@ pub async fn admin_store<S: crate::AdminStore + ClientStore + UserStore>(store: 
     }
     assert_eq!(users, ["u-1", "u-2", "u-3", "u-4", "u-5"]);
 }
+
+/// `FederatedIdentityStore`: one link per upstream account, listed per user.
+pub async fn federated_identity_store(store: &dyn crate::FederatedIdentityStore) {
+    use crate::{FederatedIdentity, StoreError};
+    let link = |issuer: &str, subject: &str, user: &str, at: i64| FederatedIdentity {
+        issuer: issuer.into(),
+        subject: subject.into(),
+        user_id: user.into(),
+        provider: "corp".into(),
+        linked_at: at,
+    };
+    assert_eq!(store.find_identity("https://idp.example", "s1").await.unwrap(), None);
+    store.link_identity(&link("https://idp.example", "s1", "u1", 100)).await.unwrap();
+    store.link_identity(&link("https://other.example", "s1", "u1", 200)).await.unwrap();
+    store.link_identity(&link("https://idp.example", "s2", "u2", 300)).await.unwrap();
+    assert!(
+        matches!(
+            store.link_identity(&link("https://idp.example", "s1", "u2", 400)).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "an upstream account links to one local account"
+    );
+    let found = store.find_identity("https://idp.example", "s1").await.unwrap().unwrap();
+    assert_eq!(found, link("https://idp.example", "s1", "u1", 100));
+    let issuers: Vec<_> = store.list_user_identities("u1").await.unwrap().into_iter().map(|l| l.issuer).collect();
+    assert_eq!(issuers, ["https://idp.example", "https://other.example"]);
+    assert!(!store.unlink_identity("u2", "https://idp.example", "s1").await.unwrap(), "not u2's link");
+    assert!(store.unlink_identity("u1", "https://idp.example", "s1").await.unwrap());
+    assert_eq!(store.find_identity("https://idp.example", "s1").await.unwrap(), None);
+    assert_eq!(store.list_user_identities("u1").await.unwrap().len(), 1);
+}

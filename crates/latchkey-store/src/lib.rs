@@ -275,6 +275,29 @@ pub trait ReplayStore: Send + Sync + 'static {
     async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 }
 
+/// A local account's link to an account at an upstream identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub user_id: String,
+    /// The configured upstream's id.
+    pub provider: String,
+    pub linked_at: i64,
+}
+
+/// Links between local accounts and upstream accounts, keyed by (issuer, subject).
+#[async_trait]
+pub trait FederatedIdentityStore: Send + Sync + 'static {
+    /// Links; `Conflict` if (issuer, subject) is linked already.
+    async fn link_identity(&self, identity: &FederatedIdentity) -> StoreResult<()>;
+    async fn find_identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<FederatedIdentity>>;
+    /// A user's links, oldest first.
+    async fn list_user_identities(&self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>>;
+    /// Removes a link of `user_id`; false if there was none.
+    async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool>;
+}
+
 /// Which audit events to list: after an id (a cursor), at most `limit`,
 /// optionally of one kind or about one subject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -408,6 +431,7 @@ pub trait Store:
     + ChangeFeed
     + AuditStore
     + AdminStore
+    + FederatedIdentityStore
     + Maintenance
     + Health
 {
@@ -428,6 +452,7 @@ impl<T> Store for T where
         + ChangeFeed
         + AuditStore
         + AdminStore
+        + FederatedIdentityStore
         + Maintenance
         + Health
 {

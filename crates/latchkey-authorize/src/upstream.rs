@@ -1,0 +1,493 @@
+//! Signing in through an upstream identity provider (docs/federation.md):
+//! the login page's buttons and home-realm discovery lead here, the
+//! provider's answer comes back to the callback, and the person is then
+//! recognised by (upstream issuer, upstream subject), provisioned on first
+//! sign-in if the provider allows it, or linked to the signed-in account.
+//!
+//! What is kept while the person is away is an interaction record of stage
+//! `Upstream`, keyed by the hash of the `state` sent upstream and bound to
+//! the browser's CSRF cookie: an unknown, replayed or foreign callback finds
+//! nothing and fails closed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use latchkey_core::audit::AuditEvent;
+use latchkey_core::grant::{Interaction, InteractionStage};
+use latchkey_core::secret::{constant_time_eq, hash_token};
+use latchkey_core::user::UserClaims;
+use latchkey_core::{User, random};
+use latchkey_federation::{FederationError, Upstream, UpstreamIdentity};
+use latchkey_http::{Params, cookies};
+use latchkey_store::{FederatedIdentity, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::account::see_other;
+use crate::request::AuthorizationRequest;
+use crate::{
+    AuthorizeError, AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, load_interaction,
+    proceed_after_login, read_form, start_session,
+};
+
+/// `acr` of a sign-in at an upstream provider that sent none.
+pub const ACR_FEDERATED: &str = "urn:latchkey:acr:federated";
+/// `amr` of a sign-in at an upstream provider that sent none.
+pub const AMR_FEDERATED: &str = "fed";
+
+/// What the callback needs, kept server-side while the person is upstream.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    provider: String,
+    nonce: String,
+    pkce_verifier: String,
+    purpose: Purpose,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Purpose {
+    /// Signing in for an authorization request (its interaction's hash).
+    Login { interaction: String },
+    /// Linking the upstream account to this signed-in account.
+    Link { user_id: String },
+}
+
+fn not_found() -> AuthorizeError {
+    AuthorizeError::page(StatusCode::NOT_FOUND, "There is no such sign-in provider.")
+}
+
+fn upstream_of<'a>(state: &'a AuthorizeState, id: &str) -> Result<&'a Arc<Upstream>, AuthorizeError> {
+    state.upstreams.get(id).ok_or_else(not_found)
+}
+
+/// `POST /upstream/{id}/start`: a button on the login page.
+pub async fn start(
+    State(state): State<AuthorizeState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let upstream = upstream_of(&state, &id)?;
+        let form = read_form(&headers, body).await?;
+        let (interaction, req, _) = load_interaction(&state, &headers, &form, InteractionStage::Login).await?;
+        let purpose = Purpose::Login { interaction: interaction.id_hash.clone() };
+        go_upstream(&state, upstream, purpose, &interaction.csrf, req.login_hint.as_deref()).await
+    }
+    .await;
+    state.respond(result)
+}
+
+/// Home-realm discovery from the login form: the address's domain belongs to
+/// `upstream`.
+pub(crate) async fn discovered(
+    state: &AuthorizeState,
+    upstream: &Upstream,
+    interaction: &Interaction,
+    address: &str,
+) -> Result<Response, AuthorizeError> {
+    let purpose = Purpose::Login { interaction: interaction.id_hash.clone() };
+    go_upstream(state, upstream, purpose, &interaction.csrf, Some(address)).await
+}
+
+/// `POST /account/link/{id}`: link an upstream account to the signed-in one.
+pub async fn link_start(
+    State(state): State<AuthorizeState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let upstream = upstream_of(&state, &id)?;
+        let Some((_, user, _)) = crate::account::signed_in_form(&state, &headers, body).await? else {
+            return Ok(see_other(&state.path(crate::account::PATH)));
+        };
+        // The browser's CSRF cookie binds the callback to this browser.
+        let (csrf, new_csrf) = csrf_token(&headers);
+        let mut res = go_upstream(&state, upstream, Purpose::Link { user_id: user.id.clone() }, &csrf, None).await?;
+        if new_csrf {
+            res.headers_mut()
+                .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
+        }
+        Ok(res)
+    }
+    .await;
+    state.respond(result)
+}
+
+/// Sends the browser upstream, keeping what its return needs.
+async fn go_upstream(
+    state: &AuthorizeState,
+    upstream: &Upstream,
+    purpose: Purpose,
+    csrf: &str,
+    login_hint: Option<&str>,
+) -> Result<Response, AuthorizeError> {
+    let started = upstream.start(login_hint).await.map_err(|e| federation_page(upstream, e))?;
+    let now = state.clock.now();
+    let pending = Pending {
+        provider: upstream.settings.id.clone(),
+        nonce: started.nonce,
+        pkce_verifier: started.pkce_verifier,
+        purpose,
+    };
+    let record = Interaction {
+        id_hash: hash_token(&started.state),
+        csrf: csrf.to_string(),
+        stage: InteractionStage::Upstream,
+        user_id: None,
+        request: serde_json::to_string(&pending).expect("pending serializes"),
+        created_at: now,
+        expires_at: now + state.settings.interaction_ttl,
+    };
+    state.interactions.insert_interaction(&record).await?;
+    tracing::info!(event = "upstream_redirect", upstream = %upstream.settings.id, "sent to the upstream provider");
+    Ok(see_other(&started.url))
+}
+
+/// `GET /upstream/{id}/callback`: where the provider sends the person back.
+pub async fn callback(
+    State(state): State<AuthorizeState>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let result = callback_inner(&state, &id, &headers, query.as_deref().unwrap_or(""), address).await;
+    state.respond(result)
+}
+
+async fn callback_inner(
+    state: &AuthorizeState,
+    id: &str,
+    headers: &HeaderMap,
+    query: &str,
+    address: std::net::IpAddr,
+) -> Result<Response, AuthorizeError> {
+    let upstream = upstream_of(state, id)?;
+    let (params, _) = Params::parse_lenient(query.as_bytes());
+    let expired = || {
+        AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired or was already completed. Go back to the application and start again.",
+        )
+    };
+    let returned_state = params.get("state").filter(|s| !s.is_empty() && s.len() <= 512).ok_or_else(expired)?;
+    let key = hash_token(returned_state);
+    let record = state.interactions.get_interaction(&key, state.clock.now()).await?.ok_or_else(expired)?;
+    if record.stage != InteractionStage::Upstream {
+        return Err(expired());
+    }
+    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
+    if !constant_time_eq(cookie.as_bytes(), record.csrf.as_bytes()) {
+        tracing::warn!(event = "upstream_callback_refused", upstream = %id, "callback from another browser");
+        return Err(AuthorizeError::page(
+            StatusCode::FORBIDDEN,
+            "This sign-in was started in another browser. Go back to the application and start again here.",
+        ));
+    }
+    // Single use: of two returns with one state, one finds nothing.
+    if !state.interactions.delete_interaction(&key).await? {
+        return Err(expired());
+    }
+    let pending: Pending = serde_json::from_str(&record.request)
+        .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("upstream interaction: {e}"))))?;
+    if pending.provider != upstream.settings.id {
+        return Err(expired());
+    }
+    let name = &upstream.settings.display_name;
+    if let Some(error) = params.get("error") {
+        tracing::info!(event = "upstream_error", upstream = %id, error = %error.chars().take(64).collect::<String>(), "the upstream provider returned an error");
+        let message = match error {
+            "access_denied" => format!("Sign-in at {name} was cancelled or refused."),
+            "login_required" | "interaction_required" | "consent_required" => {
+                format!("{name} needs you to sign in again.")
+            }
+            _ => format!("{name} could not sign you in."),
+        };
+        return Err(AuthorizeError::Page(
+            StatusCode::FORBIDDEN,
+            format!("{message} Go back to the application and try again."),
+        ));
+    }
+    let code = params.get("code").filter(|c| !c.is_empty() && c.len() <= 4096).ok_or_else(|| {
+        AuthorizeError::page(StatusCode::BAD_REQUEST, format!("{name} did not complete the sign-in."))
+    })?;
+    let identity = upstream
+        .finish(code, &pending.pkce_verifier, &pending.nonce)
+        .await
+        .map_err(|e| federation_page(upstream, e))?;
+    match pending.purpose {
+        Purpose::Login { interaction } => finish_login(state, headers, upstream, identity, &interaction, address).await,
+        Purpose::Link { user_id } => finish_link(state, headers, upstream, identity, &user_id).await,
+    }
+}
+
+/// The page for a failed exchange with the provider; details go to the log only.
+fn federation_page(upstream: &Upstream, error: FederationError) -> AuthorizeError {
+    let name = &upstream.settings.display_name;
+    match error {
+        FederationError::Unreachable(detail) => {
+            tracing::warn!(event = "upstream_unreachable", upstream = %upstream.settings.id, detail = %detail, "upstream provider unreachable");
+            AuthorizeError::Page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{name} cannot be reached right now. Please try again in a moment."),
+            )
+        }
+        FederationError::Invalid(detail) => {
+            tracing::warn!(event = "upstream_rejected", upstream = %upstream.settings.id, detail = %detail, "upstream answer rejected");
+            AuthorizeError::Page(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "The answer from {name} could not be verified, so you were not signed in. Go back to the application and try again."
+                ),
+            )
+        }
+    }
+}
+
+async fn finish_login(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    upstream: &Upstream,
+    identity: UpstreamIdentity,
+    interaction_hash: &str,
+    address: std::net::IpAddr,
+) -> Result<Response, AuthorizeError> {
+    let user = match state.identities.find_identity(&identity.issuer, &identity.subject).await? {
+        Some(link) => state.users.get_user(&link.user_id).await?.ok_or_else(|| {
+            AuthorizeError::page(StatusCode::FORBIDDEN, "The account linked to this sign-in no longer exists.")
+        })?,
+        None => provision(state, upstream, &identity).await?,
+    };
+    if user.disabled {
+        return Err(AuthorizeError::page(StatusCode::FORBIDDEN, "This account is disabled."));
+    }
+    let expired = || {
+        AuthorizeError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request has expired. Go back to the application and start again.",
+        )
+    };
+    let mut interaction =
+        state.interactions.get_interaction(interaction_hash, state.clock.now()).await?.ok_or_else(expired)?;
+    if interaction.stage != InteractionStage::Login {
+        return Err(expired());
+    }
+    let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
+        .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("interaction request: {e}"))))?;
+    let client = state.clients.get_client(&req.target.client_id).await?.ok_or_else(|| {
+        AuthorizeError::page(StatusCode::BAD_REQUEST, "The application is no longer registered here.")
+    })?;
+    let method = SignInMethod {
+        amr: if identity.amr.is_empty() { vec![AMR_FEDERATED.into()] } else { identity.amr.clone() },
+        acr: identity.acr.clone().unwrap_or_else(|| ACR_FEDERATED.into()),
+        upstream: Some(upstream.settings.id.clone()),
+    };
+    let (session, cookie) = start_session(state, headers, &user, Some(&client.client_id), address, method).await?;
+    // The interaction's id went into a page of another origin's flow; the
+    // consent form (if any) gets a fresh one.
+    let fresh = random::token(32);
+    if !state.interactions.delete_interaction(interaction_hash).await? {
+        return Err(expired());
+    }
+    interaction.id_hash = hash_token(&fresh);
+    state.interactions.insert_interaction(&interaction).await?;
+    let mut res = match proceed_after_login(state, &client, req, (session, user), &mut interaction, &fresh).await {
+        Ok(r) => r,
+        Err(e) => state.respond(Err(e)),
+    };
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// Just-in-time provisioning: a local account for an upstream account seen
+/// for the first time, if the provider's policy allows it. Never joined to
+/// an existing account by email or username.
+async fn provision(
+    state: &AuthorizeState,
+    upstream: &Upstream,
+    identity: &UpstreamIdentity,
+) -> Result<User, AuthorizeError> {
+    let s = &upstream.settings;
+    let refuse = |message: String| AuthorizeError::Page(StatusCode::FORBIDDEN, message);
+    if !s.provisioning {
+        return Err(refuse(format!(
+            "No account here is linked to your {} account. Sign in with your password and link it on your account page, or ask an administrator.",
+            s.display_name
+        )));
+    }
+    if s.require_email_verified && (identity.email.is_none() || !identity.email_verified) {
+        return Err(refuse(format!(
+            "{} did not confirm your email address, so no account can be created for you.",
+            s.display_name
+        )));
+    }
+    if !s.allowed_email_domains.is_empty() {
+        let domain = identity.email_domain().unwrap_or_default();
+        if !s.allowed_email_domains.contains(&domain) {
+            return Err(refuse("Accounts from your organization cannot sign in here.".into()));
+        }
+    }
+    let username = match s.username_claim.as_str() {
+        "email" => identity.email.clone(),
+        "preferred_username" => identity.preferred_username.clone(),
+        _ => Some(identity.subject.clone()),
+    }
+    .filter(|u| latchkey_core::user::validate_username(u).is_ok())
+    .ok_or_else(|| refuse(format!("{} did not provide a usable {}.", s.display_name, s.username_claim)))?;
+    let now = state.clock.now();
+    let user = User {
+        id: random::subject(),
+        username: username.clone(),
+        password_hash: None,
+        disabled: false,
+        claims: UserClaims {
+            email: identity.email.clone(),
+            email_verified: identity.email.is_some() && identity.email_verified,
+            name: identity.name.clone(),
+            given_name: identity.given_name.clone(),
+            family_name: identity.family_name.clone(),
+            ..UserClaims::default()
+        },
+        created_at: now,
+        updated_at: now,
+    };
+    match state.users.insert_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(AuthorizeError::Page(
+                StatusCode::CONFLICT,
+                format!(
+                    "An account named {username} already exists here. Sign in with its password, then link your {} account on your account page.",
+                    s.display_name
+                ),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let link = FederatedIdentity {
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        user_id: user.id.clone(),
+        provider: s.id.clone(),
+        linked_at: now,
+    };
+    match state.identities.link_identity(&link).await {
+        Ok(()) => {}
+        // A concurrent first sign-in of the same person won: use its account.
+        Err(StoreError::Conflict(_)) => {
+            state.users.delete_user(&user.id).await?;
+            let winner = state.identities.find_identity(&link.issuer, &link.subject).await?;
+            return match winner {
+                Some(w) => state
+                    .users
+                    .get_user(&w.user_id)
+                    .await?
+                    .ok_or_else(|| AuthorizeError::page(StatusCode::CONFLICT, "Please try signing in again.")),
+                None => Err(AuthorizeError::page(StatusCode::CONFLICT, "Please try signing in again.")),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(event = "user_provisioned", upstream = %s.id, user_id = %user.id, "account created from an upstream sign-in");
+    let event = AuditEvent::new(now, "user.provisioned", format!("upstream:{}", s.id))
+        .subject(&user.id)
+        .detail("issuer", identity.issuer.as_str())
+        .detail("upstream_subject", identity.subject.as_str());
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    Ok(user)
+}
+
+async fn finish_link(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    upstream: &Upstream,
+    identity: UpstreamIdentity,
+    user_id: &str,
+) -> Result<Response, AuthorizeError> {
+    // Both identities proven: the session (password) and the upstream sign-in.
+    let signed_in = current_session(state, headers).await?.filter(|(_, u)| u.id == user_id);
+    let Some((_, user)) = signed_in else {
+        return Err(AuthorizeError::page(
+            StatusCode::FORBIDDEN,
+            "You are no longer signed in to the account you wanted to link. Sign in and try again.",
+        ));
+    };
+    let name = &upstream.settings.display_name;
+    match state.identities.find_identity(&identity.issuer, &identity.subject).await? {
+        Some(existing) if existing.user_id == user.id => {}
+        Some(_) => {
+            return Err(AuthorizeError::Page(
+                StatusCode::CONFLICT,
+                format!("This {name} account is already linked to another account here."),
+            ));
+        }
+        None => {
+            let now = state.clock.now();
+            let link = FederatedIdentity {
+                issuer: identity.issuer.clone(),
+                subject: identity.subject.clone(),
+                user_id: user.id.clone(),
+                provider: upstream.settings.id.clone(),
+                linked_at: now,
+            };
+            match state.identities.link_identity(&link).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    return Err(AuthorizeError::Page(
+                        StatusCode::CONFLICT,
+                        format!("This {name} account is already linked to another account here."),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let event = AuditEvent::new(now, "identity.linked", format!("user:{}", user.id))
+                .subject(&user.id)
+                .detail("upstream", upstream.settings.id.as_str())
+                .detail("issuer", identity.issuer.as_str())
+                .detail("upstream_subject", identity.subject.as_str());
+            latchkey_http::audit(state.audit.as_ref(), event).await;
+        }
+    }
+    Ok(see_other(&state.path("/account?done=linked")))
+}
+
+/// `POST /account/unlink`: remove a link (never the last way to sign in).
+pub async fn unlink(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let Some((_, user, form)) = crate::account::signed_in_form(&state, &headers, body).await? else {
+            return Ok(see_other(&state.path(crate::account::PATH)));
+        };
+        let (issuer, subject) = (form.get("issuer").unwrap_or(""), form.get("subject").unwrap_or(""));
+        let links = state.identities.list_user_identities(&user.id).await?;
+        if !links.iter().any(|l| l.issuer == issuer && l.subject == subject) {
+            return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "That sign-in method is not linked."));
+        }
+        if user.password_hash.is_none() && links.len() == 1 {
+            return Err(AuthorizeError::page(
+                StatusCode::BAD_REQUEST,
+                "This is the only way to sign in to your account, so it cannot be removed.",
+            ));
+        }
+        state.identities.unlink_identity(&user.id, issuer, subject).await?;
+        let event = AuditEvent::new(state.clock.now(), "identity.unlinked", format!("user:{}", user.id))
+            .subject(&user.id)
+            .detail("issuer", issuer)
+            .detail("upstream_subject", subject);
+        latchkey_http::audit(state.audit.as_ref(), event).await;
+        Ok(see_other(&state.path("/account?done=unlinked")))
+    }
+    .await;
+    state.respond(result)
+}

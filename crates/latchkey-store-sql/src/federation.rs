@@ -1,0 +1,72 @@
+//! Links to upstream accounts (`federated_identities`, migration 0009).
+
+use async_trait::async_trait;
+use latchkey_store::{FederatedIdentity, FederatedIdentityStore, StoreResult};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{SqlStore, map_err};
+
+fn identity(row: &AnyRow) -> StoreResult<FederatedIdentity> {
+    Ok(FederatedIdentity {
+        issuer: row.try_get("issuer").map_err(map_err)?,
+        subject: row.try_get("subject").map_err(map_err)?,
+        user_id: row.try_get("user_id").map_err(map_err)?,
+        provider: row.try_get("provider").map_err(map_err)?,
+        linked_at: row.try_get("linked_at").map_err(map_err)?,
+    })
+}
+
+#[async_trait]
+impl FederatedIdentityStore for SqlStore {
+    async fn link_identity(&self, link: &FederatedIdentity) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO federated_identities (issuer, subject, user_id, provider, linked_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&link.issuer)
+        .bind(&link.subject)
+        .bind(&link.user_id)
+        .bind(&link.provider)
+        .bind(link.linked_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<FederatedIdentity>> {
+        let row = sqlx::query(
+            "SELECT issuer, subject, user_id, provider, linked_at FROM federated_identities \
+             WHERE issuer = $1 AND subject = $2",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(identity).transpose()
+    }
+
+    async fn list_user_identities(&self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>> {
+        let rows = sqlx::query(
+            "SELECT issuer, subject, user_id, provider, linked_at FROM federated_identities \
+             WHERE user_id = $1 ORDER BY linked_at, issuer, subject",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(identity).collect()
+    }
+
+    async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM federated_identities WHERE user_id = $1 AND issuer = $2 AND subject = $3")
+            .bind(user_id)
+            .bind(issuer)
+            .bind(subject)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,271 @@
+//! Enterprise SSO (docs/federation.md): Latchkey signs people in through an
+//! upstream OpenID Connect provider, here a second Latchkey on loopback
+//! (behind a small proxy that can re-sign its ID tokens with another key), and stays the issuer the
+//! app sees. The app is the `openidconnect` crate; the chain is app →
+//! Latchkey → upstream login → back → code → tokens. Every upstream error
+//! fails closed with a page. (node-oidc-provider as the upstream:
+//! `federation_node.rs`.)
+
+mod common;
+#[path = "common/upstream.rs"]
+mod upstream;
+
+use common::flow::*;
+use latchkey_tests::*;
+use upstream::*;
+
+on_both_backends!(
+    the_whole_chain_provisions_then_recognises_the_person,
+    upstream_errors_fail_closed_with_a_page,
+    linking_needs_both_identities_and_home_realm_discovery_finds_the_provider,
+);
+
+async fn the_whole_chain_provisions_then_recognises_the_person(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let down = Downstream::start(backend, &up, "").await;
+    let app = confidential(&down.db);
+
+    // The login page offers the provider beside the password form.
+    let b = Browser::new(&down.server);
+    let rp = Rp::discover(&down.server, &app).await;
+    let (url, nonce, verifier) = rp.authorize_url(&["email", "profile"]);
+    let login = b.get(&url).await;
+    assert!(login.is_login(), "{}", login.describe());
+    assert!(login.body.contains("Sign in with Corp SSO"), "the provider's button: {}", login.describe());
+    let csp = login.header("content-security-policy").unwrap();
+    assert!(csp.contains(&up.issuer), "form-action allows the provider's origin: {csp}");
+
+    // Upstream and back; Latchkey asks for consent for the app; the app gets a code.
+    let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "allow").await;
+    let flow = b.drive(back, None, "allow").await;
+    assert_eq!(flow.saw_consent, 1, "consent for the app, at Latchkey");
+    let (claims, raw) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+
+    // A local account, provisioned from the upstream claims, no password.
+    let shown = cli_json(&down.db, &["user", "show", "ursula@corp.example"]);
+    assert_eq!(shown["id"], claims.subject().as_str(), "{shown}");
+    assert_eq!(shown["has_password"], false, "{shown}");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ursula@corp.example"));
+    assert_eq!(claims.email_verified(), Some(true));
+    assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Ursula Upstream"));
+    // The session reflects the upstream authentication: its amr passed
+    // through, its acr too.
+    assert_eq!(raw["amr"], serde_json::json!(["pwd"]), "{raw}");
+    assert_eq!(raw["acr"], "urn:latchkey:acr:password", "{raw}");
+    assert_ne!(claims.subject().as_str(), ursula.id, "our own subject, not the upstream's");
+
+    // A second sign-in, another browser: the same account (by issuer and
+    // subject), no new one.
+    let b2 = Browser::new(&down.server);
+    let (url, nonce, verifier) = rp.authorize_url(&["email"]);
+    let login = b2.get(&url).await;
+    let back = sign_in_upstream(&b2, &up, &login, "corp", &ursula, "allow").await;
+    let flow = b2.drive(back, None, "allow").await;
+    let (again, _) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(again.subject(), claims.subject());
+    let users = cli_json(&down.db, &["user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 2, "alice and ursula only: {users}");
+
+    // The audit log tells how.
+    let provisioned = cli_json(&down.db, &["audit", "list", "--kind", "user.provisioned"]);
+    assert_eq!(provisioned.as_array().unwrap().len(), 1, "{provisioned}");
+    assert_eq!(provisioned[0]["actor"], "upstream:corp");
+    let logins = cli_json(&down.db, &["audit", "list", "--kind", "login.success"]);
+    assert!(logins.as_array().unwrap().iter().all(|e| e["details"]["upstream"] == "corp"), "{logins}");
+}
+
+async fn upstream_errors_fail_closed_with_a_page(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let down = Downstream::start(backend, &up, "").await;
+    let app = confidential(&down.db);
+    let no_session = |page: &Page, what: &str| {
+        assert!(page.set_cookie("latchkey_session").is_none_or(|c| c.deletes()), "{what}: no session was started");
+    };
+
+    // Denied at the upstream's consent screen.
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "deny").await;
+    assert_error_page(&back, 403, "cancelled or refused", "denied upstream");
+    no_session(&back, "denied upstream");
+
+    // A good return, then: a forged state, the same return twice, and the
+    // return in another browser.
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let callback = to_callback(&b, &up, &login, "corp", &ursula).await;
+    let forged = set_param(&callback, "state", "forged-state-value");
+    assert_error_page(&b.get(&forged).await, 400, "expired or was already completed", "a forged state");
+    let other_browser = Browser::new(&down.server);
+    let page = other_browser.get(&callback).await;
+    assert_error_page(&page, 403, "another browser", "the callback in another browser");
+    no_session(&page, "another browser");
+    // The right browser still completes it, once.
+    let done = b.get(&callback).await;
+    assert!(done.is_consent() || done.is_redirect(), "the first return works: {}", done.describe());
+    assert_error_page(&b.get(&callback).await, 400, "expired or was already completed", "a replayed callback");
+
+    // A nonce that does not match (the upstream signs what it was sent).
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let to_upstream = start_upstream(&b, &login, "corp").await;
+    let tampered = set_param(&to_upstream, "nonce", "not-the-nonce-latchkey-sent");
+    let callback = upstream_login(&up, &b, &tampered, &ursula, "allow").await;
+    let page = b.get(&callback).await;
+    assert_error_page(&page, 502, "could not be verified", "nonce mismatch");
+    no_session(&page, "nonce mismatch");
+    let logged =
+        eventually(std::time::Duration::from_secs(3), || async { down.server.log().contains("upstream_rejected") })
+            .await;
+    assert!(logged, "logged for the operator");
+
+    // An ID token whose signature does not verify with the published keys.
+    up.proxy.forge_id_tokens(true).await;
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let callback = to_callback(&b, &up, &login, "corp", &ursula).await;
+    let page = b.get(&callback).await;
+    assert_error_page(&page, 502, "could not be verified", "ID token signed by a wrong key");
+    no_session(&page, "wrong key");
+    up.proxy.forge_id_tokens(false).await;
+
+    // An upstream that is down: a page within the timeout, not a hang.
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let started = std::time::Instant::now();
+    let page = b
+        .post_form(
+            "/upstream/gone/start",
+            &Params::new()
+                .set("interaction", &login.input("interaction").unwrap())
+                .set("csrf", &login.input("csrf").unwrap()),
+        )
+        .await;
+    assert_error_page(&page, 503, "cannot be reached", "upstream down");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "bounded by the timeout: {:?}", started.elapsed());
+
+    // Unknown provider, missing state.
+    let page = b.get(&down.server.url("/upstream/nope/callback?state=x&code=y")).await;
+    assert_eq!(page.status, 404, "{}", page.describe());
+    assert_error_page(&b.get(&down.server.url("/upstream/corp/callback")).await, 400, "expired", "no state");
+
+    // After all that, the normal chain still works.
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "allow").await;
+    let flow = b.drive(back, None, "allow").await;
+    assert!(!flow.code().is_empty());
+    assert!(!down.server.log().contains("panicked"));
+}
+
+async fn linking_needs_both_identities_and_home_realm_discovery_finds_the_provider(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let unverified = up.user("uma", "uma@corp.example", false);
+    let outsider = up.user("olga", "olga@elsewhere.example", true);
+    let clash = up.user("carol", "carol@corp.example", true);
+    let down = Downstream::start(backend, &up, "").await;
+    create_user(&down.db, "carol@corp.example", "carol-local-password", &[]);
+    let app = confidential(&down.db);
+
+    // Alice (a local account) links her corp account from /account.
+    let b = Browser::new(&down.server);
+    let form = b.get(&down.server.url("/account")).await;
+    let res = b
+        .post_form(
+            "/account/login",
+            &Params::new()
+                .set("csrf", &form.input("csrf").unwrap())
+                .set("username", "alice")
+                .set("password", &down.alice.password),
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    let account = b.get(&down.server.url("/account")).await;
+    assert!(account.body.contains("Link your Corp SSO account"), "{}", account.describe());
+    let csrf = account.input("csrf").unwrap();
+    let res = b.post_form("/account/link/corp", &Params::new().set("csrf", &csrf)).await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    let callback = upstream_login(&up, &b, &res.location().unwrap(), &ursula, "allow").await;
+    let res = b.get(&callback).await;
+    assert_eq!(res.location().as_deref(), Some("/account?done=linked"), "{}", res.describe());
+    let account = b.get(&down.server.url("/account?done=linked")).await;
+    assert!(account.body.contains(&format!("data-issuer=\"{}\"", up.issuer)), "{}", account.describe());
+
+    // Home-realm discovery: typing a corp address goes to the provider, and
+    // the linked account (alice's) signs in, not a new one.
+    let rp = Rp::discover(&down.server, &app).await;
+    let b2 = Browser::new(&down.server);
+    let (url, nonce, verifier) = rp.authorize_url(&[]);
+    let login = b2.get(&url).await;
+    assert!(login.body.contains("Username or work email"), "{}", login.describe());
+    let res = b2
+        .post_form(
+            "/login",
+            &Params::new()
+                .set("interaction", &login.input("interaction").unwrap())
+                .set("csrf", &login.input("csrf").unwrap())
+                .set("username", "Ursula@Corp.Example")
+                .set("password", ""),
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    let to = res.location().unwrap();
+    assert!(to.starts_with(&format!("{}/authorize?", up.issuer)), "{to}");
+    assert!(to.contains("login_hint=Ursula%40Corp.Example"), "the address goes along as login_hint: {to}");
+    let callback = upstream_login(&up, &b2, &to, &ursula, "allow").await;
+    let flow = b2.drive(b2.get(&callback).await, None, "allow").await;
+    let (claims, _) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(claims.subject().as_str(), down.alice.id, "the linked account");
+
+    // The same upstream account cannot be linked to a second account.
+    let bob = create_user(&down.db, "bob", "bob-password-123", &[]);
+    let b3 = Browser::new(&down.server);
+    let form = b3.get(&down.server.url("/account")).await;
+    b3.post_form(
+        "/account/login",
+        &Params::new().set("csrf", &form.input("csrf").unwrap()).set("username", "bob").set("password", &bob.password),
+    )
+    .await;
+    let csrf = b3.get(&down.server.url("/account")).await.input("csrf").unwrap();
+    let res = b3.post_form("/account/link/corp", &Params::new().set("csrf", &csrf)).await;
+    let callback = upstream_login(&up, &b3, &res.location().unwrap(), &ursula, "allow").await;
+    assert_error_page(&b3.get(&callback).await, 409, "already linked to another account", "a second link");
+
+    // Provisioning policy: unverified email, another domain, and a local
+    // account of the same name (never joined by name or email).
+    for (user, status, message) in [
+        (&unverified, 403, "did not confirm your email address"),
+        (&outsider, 403, "cannot sign in here"),
+        (&clash, 409, "already exists here"),
+    ] {
+        let b = Browser::new(&down.server);
+        let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+        let back = sign_in_upstream(&b, &up, &login, "corp", user, "allow").await;
+        assert_error_page(&back, status, message, &user.username);
+    }
+    let users = cli_json(&down.db, &["user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 3, "alice, carol, bob; nobody provisioned: {users}");
+
+    // Unlinking alice's only upstream account is fine (she has a password).
+    let account = b.get(&down.server.url("/account")).await;
+    let res = b
+        .post_form(
+            "/account/unlink",
+            &Params::new()
+                .set("csrf", &account.input("csrf").unwrap())
+                .set("issuer", &up.issuer)
+                .set("subject", &ursula.id),
+        )
+        .await;
+    assert_eq!(res.location().as_deref(), Some("/account?done=unlinked"), "{}", res.describe());
+    let kinds: Vec<String> = cli_json(&down.db, &["audit", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains(&"identity.linked".into()) && kinds.contains(&"identity.unlinked".into()), "{kinds:?}");
+}
