@@ -24,6 +24,7 @@ backend_variants!(the_api_is_off_unless_enabled: sqlite => Sqlite if true);
 backend_variants!(a_separate_listener_serves_only_the_admin_api: sqlite => Sqlite if true);
 backend_variants!(every_documented_route_is_served: sqlite => Sqlite if true);
 backend_variants!(schemathesis_finds_no_failures: sqlite => Sqlite if true);
+backend_variants!(a_database_outage_answers_503: postgres => Postgres if true);
 
 const ENABLED: &[(&str, &str)] = &[("LATCHKEY_ADMIN_ENABLED", "true")];
 const ALL_SCOPES: &[&str] = &[
@@ -574,6 +575,39 @@ async fn every_documented_route_is_served(backend: Backend) {
         }
     }
     assert_eq!(checked, 19);
+}
+
+/// While the database is down the API answers 503 in its JSON shape (never
+/// 500), and it recovers without a restart.
+async fn a_database_outage_answers_503(_backend: Backend) {
+    // A PostgreSQL server of the test's own, so that it can be stopped.
+    let mut db = TestDb::new(Backend::Sqlite).await;
+    let Some(pg) = OwnPostgres::start(db.dir.path()) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install postgresql");
+        eprintln!("PostgreSQL is not installed: outage test not run");
+        return;
+    };
+    db.url = pg.url();
+    let mut env = ENABLED.to_vec();
+    env.push(("LATCHKEY_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1"));
+    let server = Server::start(&db, &env).await;
+    let (_, bearer) = admin_token(&db, ALL_SCOPES, &[]);
+    let admin = Admin::new(&server.issuer, &bearer);
+    assert_eq!(admin.get("/clients").await.status, 200);
+
+    pg.stop();
+    for page in [
+        admin.get("/clients").await,
+        admin.post("/users", &json!({"username": "during"})).await,
+        admin.get("/audit-events").await,
+    ] {
+        assert_error(&page, 503, "temporarily_unavailable", "database down");
+    }
+    pg.run();
+    let back = eventually(Duration::from_secs(20), || async { admin.get("/clients").await.status == 200 }).await;
+    assert!(back, "the API recovers:\n{}", tail(&server.log(), 30));
+    assert_eq!(admin.post("/users", &json!({"username": "after"})).await.status, 201);
+    assert!(!server.log().contains("panicked"));
 }
 
 /// The schemathesis executable: `LATCHKEY_TEST_SCHEMATHESIS`, else on PATH.
