@@ -160,12 +160,8 @@ pub struct Downstream {
 impl Downstream {
     /// `extra` is appended to the `corp` table.
     pub async fn start(backend: Backend, up: &Upstream, extra: &str) -> Downstream {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("latchkey.toml");
-        std::fs::write(
-            &path,
-            format!(
-                r#"
+        let config = format!(
+            r#"
 [[upstream]]
 id = "corp"
 display_name = "Corp SSO"
@@ -184,15 +180,22 @@ issuer = "http://127.0.0.1:{closed}"
 client_id = "nobody"
 timeout_seconds = 1
 "#,
-                issuer = up.issuer,
-                id = up.client.id,
-                secret = up.client.secret(),
-                closed = free_port(),
-            ),
-        )
-        .unwrap();
+            issuer = up.issuer,
+            id = up.client.id,
+            secret = up.client.secret(),
+            closed = free_port(),
+        );
+        let down = Downstream::with_config(backend, &config).await;
+        up.allow_callback(&format!("{}/upstream/corp/callback", down.server.issuer));
+        down
+    }
+
+    /// A downstream Latchkey with this configuration file.
+    pub async fn with_config(backend: Backend, config: &str) -> Downstream {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latchkey.toml");
+        std::fs::write(&path, config).unwrap();
         let Env { db, server, alice } = env(backend, &[("LATCHKEY_CONFIG", path.to_str().unwrap())]).await;
-        up.allow_callback(&format!("{}/upstream/corp/callback", server.issuer));
         Downstream { db, server, alice, _config: dir }
     }
 }
