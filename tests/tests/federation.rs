@@ -20,6 +20,7 @@ on_both_backends!(
     linking_needs_both_identities_and_home_realm_discovery_finds_the_provider,
     latchkey_authenticates_upstream_with_a_private_key,
 );
+on_sql_backends!(the_password_form_can_be_turned_off);
 
 async fn the_whole_chain_provisions_then_recognises_the_person(backend: Backend) {
     let up = Upstream::start().await;
@@ -341,4 +342,41 @@ timeout_seconds = 3
     // The upstream saw an assertion, not a secret.
     let log = up.server.log();
     assert!(!log.contains("invalid_client"), "{log}");
+}
+
+async fn the_password_form_can_be_turned_off(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let down = Downstream::start(backend, &up, "").await;
+    let app = confidential(&down.db);
+    // Same database, a second server with the password form off.
+    let server = Server::start(
+        &down.db,
+        &[("LATCHKEY_LOGIN_PASSWORD_ENABLED", "false"), ("LATCHKEY_CONFIG", down.config_path())],
+    )
+    .await;
+    up.allow_callback(&format!("{}/upstream/corp/callback", server.issuer));
+    let b = Browser::new(&server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    assert_eq!(login.status, 200, "{}", login.describe());
+    assert!(login.input("password").is_none(), "no password field: {}", login.describe());
+    assert!(login.body.contains("Sign in with Corp SSO"));
+    // A password posted anyway is not checked.
+    let res = b
+        .post_form(
+            "/login",
+            &Params::new()
+                .set("interaction", &login.input("interaction").unwrap())
+                .set("csrf", &login.input("csrf").unwrap())
+                .set("username", "alice")
+                .set("password", &down.alice.password),
+        )
+        .await;
+    assert_eq!(res.status, 401, "{}", res.describe());
+    assert!(res.set_cookie("latchkey_session").is_none(), "no session from a password");
+    // The provider still works.
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "allow").await;
+    let flow = b.drive(back, None, "allow").await;
+    assert!(!flow.code().is_empty());
 }

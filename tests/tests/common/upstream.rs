@@ -143,7 +143,7 @@ impl Upstream {
     }
 
     /// Registers the downstream's callback with the upstream's client.
-    fn allow_callback(&self, callback: &str) {
+    pub fn allow_callback(&self, callback: &str) {
         cli(&self.db, &["client", "update", &self.client.id, "--redirect-uri", callback], &[], None).ok();
     }
 }
@@ -154,6 +154,7 @@ pub struct Downstream {
     pub db: TestDb,
     pub server: Server,
     pub alice: User,
+    config_file: std::path::PathBuf,
     _config: tempfile::TempDir,
 }
 
@@ -190,13 +191,18 @@ timeout_seconds = 1
         down
     }
 
+    /// The configuration file's path.
+    pub fn config_path(&self) -> &str {
+        self.config_file.to_str().unwrap()
+    }
+
     /// A downstream Latchkey with this configuration file.
     pub async fn with_config(backend: Backend, config: &str) -> Downstream {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latchkey.toml");
         std::fs::write(&path, config).unwrap();
         let Env { db, server, alice } = env(backend, &[("LATCHKEY_CONFIG", path.to_str().unwrap())]).await;
-        Downstream { db, server, alice, _config: dir }
+        Downstream { db, server, alice, config_file: path, _config: dir }
     }
 }
 
