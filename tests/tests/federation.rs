@@ -18,7 +18,9 @@ on_both_backends!(
     the_whole_chain_provisions_then_recognises_the_person,
     upstream_errors_fail_closed_with_a_page,
     linking_needs_both_identities_and_home_realm_discovery_finds_the_provider,
+    latchkey_authenticates_upstream_with_a_private_key,
 );
+on_sql_backends!(the_password_form_can_be_turned_off);
 
 async fn the_whole_chain_provisions_then_recognises_the_person(backend: Backend) {
     let up = Upstream::start().await;
@@ -268,4 +270,113 @@ async fn linking_needs_both_identities_and_home_realm_discovery_finds_the_provid
         .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect();
     assert!(kinds.contains(&"identity.linked".into()) && kinds.contains(&"identity.unlinked".into()), "{kinds:?}");
+}
+
+async fn latchkey_authenticates_upstream_with_a_private_key(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    // A client at the upstream that authenticates with private_key_jwt.
+    let key = josekit::jws::RS256.generate_key_pair(2048).unwrap();
+    let mut public = key.to_jwk_public_key();
+    public.set_key_id("downstream-1");
+    let dir = tempfile::tempdir().unwrap();
+    let (jwks, pem) = (dir.path().join("jwks.json"), dir.path().join("key.pem"));
+    std::fs::write(
+        &jwks,
+        serde_json::json!({ "keys": [serde_json::from_str::<Value>(&public.to_string()).unwrap()] }).to_string(),
+    )
+    .unwrap();
+    std::fs::write(&pem, key.to_pem_private_key()).unwrap();
+    let created = cli_json(
+        &up.db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Keyed downstream",
+            "--redirect-uri",
+            "https://placeholder.example/cb",
+            "--scope",
+            "openid email profile",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            jwks.to_str().unwrap(),
+        ],
+    );
+    assert!(created["client_secret"].is_null(), "{created}");
+    let client_id = created["client_id"].as_str().unwrap();
+    let config = format!(
+        r#"
+[[upstream]]
+id = "corp"
+display_name = "Corp SSO"
+issuer = "{issuer}"
+client_id = "{client_id}"
+private_key_file = "{pem}"
+private_key_id = "downstream-1"
+timeout_seconds = 3
+"#,
+        issuer = up.issuer,
+        pem = pem.display(),
+    );
+    let down = Downstream::with_config(backend, &config).await;
+    let callback = format!("{}/upstream/corp/callback", down.server.issuer);
+    cli(&up.db, &["client", "update", client_id, "--redirect-uri", &callback], &[], None).ok();
+
+    let app = confidential(&down.db);
+    let rp = Rp::discover(&down.server, &app).await;
+    let b = Browser::new(&down.server);
+    let (url, nonce, verifier) = rp.authorize_url(&["email"]);
+    let login = b.get(&url).await;
+    let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "allow").await;
+    assert!(
+        back.is_consent(),
+        "{}\n{}",
+        back.describe(),
+        up.server.log().lines().rev().take(8).collect::<Vec<_>>().join("\n")
+    );
+    let flow = b.drive(back, None, "allow").await;
+    let (claims, _) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ursula@corp.example"));
+    // The upstream saw an assertion, not a secret.
+    let log = up.server.log();
+    assert!(!log.contains("invalid_client"), "{log}");
+}
+
+async fn the_password_form_can_be_turned_off(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let down = Downstream::start(backend, &up, "").await;
+    let app = confidential(&down.db);
+    // Same database, a second server with the password form off.
+    let server = Server::start(
+        &down.db,
+        &[("LATCHKEY_LOGIN_PASSWORD_ENABLED", "false"), ("LATCHKEY_CONFIG", down.config_path())],
+    )
+    .await;
+    up.allow_callback(&format!("{}/upstream/corp/callback", server.issuer));
+    let b = Browser::new(&server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    assert_eq!(login.status, 200, "{}", login.describe());
+    assert!(login.input("password").is_none(), "no password field: {}", login.describe());
+    assert!(login.body.contains("Sign in with Corp SSO"));
+    // A password posted anyway is not checked.
+    let res = b
+        .post_form(
+            "/login",
+            &Params::new()
+                .set("interaction", &login.input("interaction").unwrap())
+                .set("csrf", &login.input("csrf").unwrap())
+                .set("username", "alice")
+                .set("password", &down.alice.password),
+        )
+        .await;
+    assert_eq!(res.status, 401, "{}", res.describe());
+    assert!(res.set_cookie("latchkey_session").is_none(), "no session from a password");
+    // The provider still works.
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "allow").await;
+    let flow = b.drive(back, None, "allow").await;
+    assert!(!flow.code().is_empty());
 }

@@ -30,7 +30,10 @@ pub struct UpstreamSettings {
     pub button_label: String,
     pub issuer: String,
     pub client_id: String,
+    /// How Latchkey authenticates at the upstream's token endpoint: a
+    /// secret, a private key (`private_key_jwt`), or neither (PKCE only).
     pub client_secret: Option<String>,
+    pub private_key: Option<PrivateKey>,
     pub scopes: Vec<String>,
     /// Home-realm discovery: addresses at these domains go straight here.
     pub email_domains: Vec<String>,
@@ -50,6 +53,51 @@ pub struct UpstreamSettings {
     pub metadata_refresh: Duration,
     /// Timeout of every request to the upstream.
     pub timeout: Duration,
+}
+
+/// An RSA private key (PKCS#8 or PKCS#1 PEM) for `private_key_jwt` (RFC
+/// 7523) at the upstream; its public half is registered there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey {
+    pub pem: String,
+    /// The `kid` of the public key at the upstream, if it has one.
+    pub kid: Option<String>,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl PrivateKey {
+    /// Checks that the PEM is an RSA private key.
+    pub fn validate(&self) -> Result<(), String> {
+        josekit::jws::RS256.signer_from_pem(self.pem.as_bytes()).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// A client assertion for `audience` (the token endpoint), valid one minute.
+    fn assertion(&self, client_id: &str, audience: &str) -> Result<String, String> {
+        use josekit::jws::JwsHeader;
+        use josekit::jwt::JwtPayload;
+        let signer = josekit::jws::RS256.signer_from_pem(self.pem.as_bytes()).map_err(|e| e.to_string())?;
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        if let Some(kid) = &self.kid {
+            header.set_key_id(kid);
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut payload = JwtPayload::new();
+        payload.set_issuer(client_id);
+        payload.set_subject(client_id);
+        payload.set_audience(vec![audience]);
+        payload.set_jwt_id(CsrfToken::new_random().secret());
+        // Whole seconds (josekit's own setters may write fractions).
+        for (claim, at) in [("iat", now), ("exp", now + 60)] {
+            payload.set_claim(claim, Some(at.into())).map_err(|e| e.to_string())?;
+        }
+        josekit::jwt::encode_with_signer(&payload, &header, &signer).map_err(|e| e.to_string())
+    }
 }
 
 /// Why signing in upstream did not work; each maps to a page.
@@ -197,19 +245,27 @@ impl Upstream {
         pkce_verifier: &str,
         nonce: &str,
     ) -> Result<UpstreamIdentity, FederationError> {
-        let client = self.client(self.metadata(false).await?);
-        let tokens = client
+        let metadata = self.metadata(false).await?;
+        let token_endpoint = metadata.token_endpoint().map(|u| u.to_string()).unwrap_or_default();
+        let client = self.client(metadata);
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| FederationError::Invalid(format!("no token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| match &e {
-                openidconnect::RequestTokenError::Request(_) => {
-                    FederationError::Unreachable(format!("token request failed: {}", error_chain(&e)))
-                }
-                _ => FederationError::Invalid(format!("token request refused: {}", error_chain(&e))),
-            })?;
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
+        if let Some(key) = &self.settings.private_key {
+            let assertion = key
+                .assertion(&self.settings.client_id, &token_endpoint)
+                .map_err(|e| FederationError::Invalid(format!("cannot sign the client assertion: {e}")))?;
+            request = request
+                .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                .add_extra_param("client_assertion", assertion);
+        }
+        let tokens = request.request_async(&self.http).await.map_err(|e| match &e {
+            openidconnect::RequestTokenError::Request(_) => {
+                FederationError::Unreachable(format!("token request failed: {}", error_chain(&e)))
+            }
+            _ => FederationError::Invalid(format!("token request refused: {}", error_chain(&e))),
+        })?;
         let id_token = tokens.id_token().ok_or_else(|| FederationError::Invalid("no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_string());
         let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
@@ -329,6 +385,7 @@ mod tests {
             issuer: "https://idp.example".into(),
             client_id: "c".into(),
             client_secret: None,
+            private_key: None,
             scopes: vec!["openid".into()],
             email_domains: domains.iter().map(|d| d.to_string()).collect(),
             allowed_email_domains: Vec::new(),

@@ -142,6 +142,8 @@ pub struct UpstreamConfig {
     pub client_id: String,
     pub client_secret: String,
     pub client_secret_file: String,
+    pub private_key_file: String,
+    pub private_key_id: String,
     pub scopes: Vec<String>,
     pub email_domains: Vec<String>,
     pub allowed_email_domains: Vec<String>,
@@ -163,6 +165,8 @@ impl Default for UpstreamConfig {
             client_id: String::new(),
             client_secret: String::new(),
             client_secret_file: String::new(),
+            private_key_file: String::new(),
+            private_key_id: String::new(),
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
             email_domains: Vec::new(),
             allowed_email_domains: Vec::new(),
@@ -942,6 +946,21 @@ fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::Upstre
             ),
             _ => return Err(err("client_secret", "set client_secret or client_secret_file, not both".into())),
         };
+        let private_key = match u.private_key_file.as_str() {
+            "" => None,
+            _ if client_secret.is_some() => {
+                return Err(err("private_key_file", "set a client secret or a private key, not both".into()));
+            }
+            file => {
+                let key = latchkey_federation::PrivateKey {
+                    pem: std::fs::read_to_string(file)
+                        .map_err(|e| err("private_key_file", format!("cannot read {file}: {e}")))?,
+                    kid: (!u.private_key_id.is_empty()).then(|| u.private_key_id.clone()),
+                };
+                key.validate().map_err(|e| err("private_key_file", format!("{file}: not an RSA private key ({e})")))?;
+                Some(key)
+            }
+        };
         if !u.scopes.iter().any(|s| s == "openid") {
             return Err(err("scopes", "must include openid".into()));
         }
@@ -981,6 +1000,7 @@ fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::Upstre
             issuer: u.issuer.clone(),
             client_id: u.client_id.clone(),
             client_secret,
+            private_key,
             scopes: u.scopes.clone(),
             email_domains,
             allowed_email_domains: domains("allowed_email_domains", &u.allowed_email_domains)?,

@@ -143,7 +143,7 @@ impl Upstream {
     }
 
     /// Registers the downstream's callback with the upstream's client.
-    fn allow_callback(&self, callback: &str) {
+    pub fn allow_callback(&self, callback: &str) {
         cli(&self.db, &["client", "update", &self.client.id, "--redirect-uri", callback], &[], None).ok();
     }
 }
@@ -154,18 +154,15 @@ pub struct Downstream {
     pub db: TestDb,
     pub server: Server,
     pub alice: User,
+    config_file: std::path::PathBuf,
     _config: tempfile::TempDir,
 }
 
 impl Downstream {
     /// `extra` is appended to the `corp` table.
     pub async fn start(backend: Backend, up: &Upstream, extra: &str) -> Downstream {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("latchkey.toml");
-        std::fs::write(
-            &path,
-            format!(
-                r#"
+        let config = format!(
+            r#"
 [[upstream]]
 id = "corp"
 display_name = "Corp SSO"
@@ -184,16 +181,28 @@ issuer = "http://127.0.0.1:{closed}"
 client_id = "nobody"
 timeout_seconds = 1
 "#,
-                issuer = up.issuer,
-                id = up.client.id,
-                secret = up.client.secret(),
-                closed = free_port(),
-            ),
-        )
-        .unwrap();
+            issuer = up.issuer,
+            id = up.client.id,
+            secret = up.client.secret(),
+            closed = free_port(),
+        );
+        let down = Downstream::with_config(backend, &config).await;
+        up.allow_callback(&format!("{}/upstream/corp/callback", down.server.issuer));
+        down
+    }
+
+    /// The configuration file's path.
+    pub fn config_path(&self) -> &str {
+        self.config_file.to_str().unwrap()
+    }
+
+    /// A downstream Latchkey with this configuration file.
+    pub async fn with_config(backend: Backend, config: &str) -> Downstream {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latchkey.toml");
+        std::fs::write(&path, config).unwrap();
         let Env { db, server, alice } = env(backend, &[("LATCHKEY_CONFIG", path.to_str().unwrap())]).await;
-        up.allow_callback(&format!("{}/upstream/corp/callback", server.issuer));
-        Downstream { db, server, alice, _config: dir }
+        Downstream { db, server, alice, config_file: path, _config: dir }
     }
 }
 
