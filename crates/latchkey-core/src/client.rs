@@ -333,6 +333,15 @@ impl From<MetadataError> for OAuthError {
     }
 }
 
+/// Resource indicators a client may ask tokens for: absolute URIs without
+/// a fragment (RFC 8707 §2). Shared by the CLI and the admin API.
+pub fn check_audiences(list: &[String]) -> Result<(), String> {
+    match list.iter().find(|a| url::Url::parse(a).is_err() || a.contains('#')) {
+        Some(a) => Err(format!("audience {a:?} must be an absolute URI without a fragment")),
+        None => Ok(()),
+    }
+}
+
 const MAX_REDIRECT_URIS: usize = 20;
 const MAX_CONTACTS: usize = 10;
 const MAX_TEXT: usize = 200;

@@ -323,6 +323,7 @@ delegate!(Cached, inner, direct, InteractionStore);
 delegate!(Cached, inner, direct, RateLimitStore);
 delegate!(Cached, inner, direct, ReplayStore);
 delegate!(Cached, inner, direct, AuditStore);
+delegate!(Cached, inner, direct, AdminStore);
 delegate!(Cached, inner, direct, ChangeFeed);
 delegate!(Cached, inner, direct, Maintenance);
 delegate!(Cached, inner, direct, FederatedIdentityStore);

@@ -38,6 +38,41 @@ pub enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the admin API (its tokens).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Admin API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(AdminTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create a token; it is printed once, only its SHA-256 is stored.
+    Create {
+        /// What the token is for (shown by `list` and in the audit log).
+        #[arg(long)]
+        name: String,
+        /// A scope (repeatable): clients:read, clients:write, users:read,
+        /// users:write, consents:read, consents:write, sessions:read,
+        /// sessions:write, keys:read, keys:write, audit:read.
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// The token stops working this many seconds from now (default: never).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..=10 * 365 * 86_400))]
+        expires_in: Option<i64>,
+    },
+    /// List tokens (never their values).
+    List,
+    /// Revoke a token by id: it stops working at once.
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

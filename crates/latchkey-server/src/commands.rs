@@ -1,6 +1,7 @@
 //! What each command does. Commands print readable text, or JSON with `--json`;
 //! errors go to standard error and make the process exit non-zero.
 
+mod admin;
 mod audit;
 mod client;
 mod keys;
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Session(cmd) => session::run(&ctx, cmd).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Command::Admin(cmd) => admin::run(&ctx, cmd).await,
     };
     if let (Ok(()), Some((kind, subject))) = (&result, audited) {
         audit::record(&ctx, kind, subject).await;

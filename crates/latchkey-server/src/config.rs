@@ -94,6 +94,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("registration.window_seconds", Kind::Int),
     ("http.trusted_proxies", Kind::List),
     ("discovery.max_age_seconds", Kind::Int),
+    ("admin.enabled", Kind::Bool),
+    ("admin.listen", Kind::Str),
 ];
 
 /// Short aliases for the most used variables.
@@ -123,6 +125,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
     pub gc: GcConfig,
+    pub admin: AdminConfig,
     /// Upstream OpenID Connect providers (`[[upstream]]` tables).
     #[serde(rename = "upstream")]
     pub upstreams: Vec<UpstreamConfig>,
@@ -175,6 +178,16 @@ impl Default for UpstreamConfig {
             timeout_seconds: 5,
         }
     }
+}
+
+/// The admin API (`/admin/api/v1`): off unless enabled.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub enabled: bool,
+    /// A separate listener for the admin API (e.g. 127.0.0.1:9001); empty:
+    /// the API is served on the public listener.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +268,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             ui: UiConfig::default(),
             gc: GcConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -501,6 +515,19 @@ pub struct Settings {
     /// The login page offers the password form.
     pub password_login: bool,
     pub upstreams: Vec<latchkey_federation::UpstreamSettings>,
+    /// Where the admin API is served, if it is enabled.
+    pub admin: AdminListener,
+}
+
+/// Where the admin API is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminListener {
+    /// `admin.enabled = false`: `/admin/api/v1` does not exist.
+    Disabled,
+    /// On the public listener.
+    Public,
+    /// On its own listener only.
+    Separate(SocketAddr),
 }
 
 impl Settings {
@@ -812,6 +839,26 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         }
     };
 
+    let admin = match (config.admin.enabled, config.admin.listen.as_str()) {
+        (false, "") => AdminListener::Disabled,
+        (false, _) => {
+            return Err(ConfigError::new("admin.listen", "is set but admin.enabled is false; enable the admin API"));
+        }
+        (true, "") => AdminListener::Public,
+        (true, addr) => {
+            let addr: SocketAddr = addr.parse().map_err(|_| {
+                ConfigError::new("admin.listen", format!("{addr:?} is not an address like 127.0.0.1:9001"))
+            })?;
+            if addr == listen {
+                return Err(ConfigError::new(
+                    "admin.listen",
+                    "is the public listener's address; leave it empty to serve the admin API there",
+                ));
+            }
+            AdminListener::Separate(addr)
+        }
+    };
+
     Ok(Settings {
         issuer,
         issuer_path,
@@ -855,6 +902,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         gc_batch: gc_batch as u32,
         product_name,
         logo_uri,
+        admin,
         password_login: config.login.password_enabled,
         upstreams,
     })
@@ -1048,6 +1096,24 @@ mod tests {
         assert_eq!(s.registration, RegistrationMode::Closed);
         assert_eq!(s.rsa_bits, 2048);
         assert!(s.key_refresh_interval.as_secs() <= 60);
+        assert_eq!(s.admin, AdminListener::Disabled, "the admin API is off by default");
+    }
+
+    #[test]
+    fn admin_api_settings() {
+        let s = settings(&[("LATCHKEY_ADMIN_ENABLED", "true")]).unwrap();
+        assert_eq!(s.admin, AdminListener::Public);
+        let s = settings(&[("LATCHKEY_ADMIN_ENABLED", "true"), ("LATCHKEY_ADMIN_LISTEN", "127.0.0.1:9001")]).unwrap();
+        assert_eq!(s.admin, AdminListener::Separate("127.0.0.1:9001".parse().unwrap()));
+        for (pairs, why) in [
+            (&[("LATCHKEY_ADMIN_LISTEN", "127.0.0.1:9001")][..], "is set but"),
+            (&[("LATCHKEY_ADMIN_ENABLED", "true"), ("LATCHKEY_ADMIN_LISTEN", "nine")][..], "not an address"),
+            (&[("LATCHKEY_ADMIN_ENABLED", "true"), ("LATCHKEY_ADMIN_LISTEN", "127.0.0.1:8080")][..], "public"),
+        ] {
+            let e = settings(pairs).unwrap_err();
+            assert_eq!(e.key, "admin.listen");
+            assert!(e.to_string().contains(why), "{e}");
+        }
     }
 
     #[test]

@@ -114,6 +114,17 @@ macro_rules! delegate {
             fn list_audit(query: [&latchkey_store::AuditQuery]) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>>;
         });
     };
+    ($ty:ty, $field:tt, $via:path, AdminStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, AdminStore {
+            fn insert_admin_token(token: [&latchkey_store::AdminToken]) -> StoreResult<()>;
+            fn find_admin_token(token_hash: [&str]) -> StoreResult<Option<latchkey_store::AdminToken>>;
+            fn list_admin_tokens() -> StoreResult<Vec<latchkey_store::AdminToken>>;
+            fn delete_admin_token(id: [&str]) -> StoreResult<bool>;
+            fn touch_admin_token(id: [&str], now: [i64]) -> StoreResult<()>;
+            fn list_clients_page(after: [latchkey_store::PageAfter<'_>], limit: [u32]) -> StoreResult<Vec<Client>>;
+            fn list_users_page(after: [latchkey_store::PageAfter<'_>], limit: [u32]) -> StoreResult<Vec<User>>;
+        });
+    };
     ($ty:ty, $field:tt, $via:path, ReplayStore) => {
         $crate::delegate::delegate_impl!($ty, $field, $via, ReplayStore {
             fn first_use(key: [&str], expires_at: [i64], now: [i64]) -> StoreResult<bool>;

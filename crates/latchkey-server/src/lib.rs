@@ -1,6 +1,7 @@
 //! The `latchkey` binary: configuration, command line, application state and
 //! the one place where the router is assembled.
 
+pub mod admin_ops;
 pub mod cached;
 pub mod cli;
 pub mod commands;

@@ -34,6 +34,7 @@ delegate!(Metered, 0, timed, DenylistStore);
 delegate!(Metered, 0, timed, RateLimitStore);
 delegate!(Metered, 0, timed, ReplayStore);
 delegate!(Metered, 0, timed, AuditStore);
+delegate!(Metered, 0, timed, AdminStore);
 delegate!(Metered, 0, timed, ChangeFeed);
 delegate!(Metered, 0, timed, Maintenance);
 delegate!(Metered, 0, timed, FederatedIdentityStore);

@@ -22,7 +22,7 @@ use latchkey_token::{TokenSettings, TokenState};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::commands::open_store;
-use crate::config::{ConfigError, LogFormat, RegistrationMode, Settings};
+use crate::config::{AdminListener, ConfigError, LogFormat, RegistrationMode, Settings};
 use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
 use crate::state::{AppParts, AppState, HealthState};
 use latchkey_client_auth::{ClientAuthenticator, ClientKeys, KeyFetchSettings};
@@ -172,6 +172,21 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     if settings.metrics {
         app = app.route("/metrics", get(crate::observe::metrics_endpoint));
     }
+    // The admin API sits at the host root (not under the issuer's path).
+    if settings.admin == AdminListener::Public {
+        app = app.merge(latchkey_admin::router());
+    }
+    finish(app, state)
+}
+
+/// The router of the separate admin listener (`admin.listen`): the admin API only.
+pub fn admin_router(state: AppState) -> Router {
+    finish(latchkey_admin::router(), state)
+}
+
+/// What every listener's router gets: the JSON 404, request tracking,
+/// security headers and the request timeout.
+fn finish(app: Router<AppState>, state: AppState) -> Router {
     let app = app
         .fallback(latchkey_http::not_found)
         .layer(axum::middleware::from_fn(crate::observe::track))
@@ -288,6 +303,54 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let notifier =
         Arc::new(BackchannelNotifier::new(settings.issuer.clone(), store.clone(), ring.clone(), clock.clone()));
+    let authorize = AuthorizeState {
+        settings: Arc::new(AuthorizeSettings {
+            issuer: settings.issuer.clone(),
+            base_path: settings.issuer_path.clone(),
+            code_ttl: settings.code_ttl,
+            session_ttl: settings.session_ttl,
+            session_idle_ttl: settings.session_idle_ttl,
+            end_revokes: settings.end_revokes,
+            interaction_ttl: 600,
+            require_pkce_for_confidential: settings.require_pkce_for_confidential,
+            secure_cookies: settings.issuer.starts_with("https://"),
+            login_max_attempts: settings.login_max_attempts,
+            login_window: settings.login_window,
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+            password_login: settings.password_login,
+            ui: Ui {
+                product_name: settings.product_name.clone(),
+                logo_uri: settings.logo_uri.clone(),
+                css_href: format!("{}/assets/latchkey.css", settings.issuer_path),
+            },
+        }),
+        clients: store.clone(),
+        users: store.clone(),
+        sessions: store.clone(),
+        consents: store.clone(),
+        interactions: store.clone(),
+        codes: store.clone(),
+        refresh: store.clone(),
+        rate_limits: store.clone(),
+        audit: store.clone(),
+        identities: store.clone(),
+        upstreams: upstreams(&settings)?,
+        notifier: notifier.clone(),
+        keys: ring.clone(),
+        clock: clock.clone(),
+    };
+    let admin = latchkey_admin::AdminState {
+        store: store.clone(),
+        ops: Arc::new(crate::admin_ops::ServerAdminOps {
+            store: store.clone(),
+            clock: clock.clone(),
+            settings: Arc::new(settings.clone()),
+            authorize: authorize.clone(),
+        }),
+        clock: clock.clone(),
+        policy: RegistrationPolicy { allow_insecure_redirects: settings.allow_insecure_redirects },
+        trusted_proxies: settings.trusted_proxies.clone().into(),
+    };
     let state = AppState::new(AppParts {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
@@ -314,42 +377,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             audit: store.clone(),
         },
         health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
-        authorize: AuthorizeState {
-            settings: Arc::new(AuthorizeSettings {
-                issuer: settings.issuer.clone(),
-                base_path: settings.issuer_path.clone(),
-                code_ttl: settings.code_ttl,
-                session_ttl: settings.session_ttl,
-                session_idle_ttl: settings.session_idle_ttl,
-                end_revokes: settings.end_revokes,
-                interaction_ttl: 600,
-                require_pkce_for_confidential: settings.require_pkce_for_confidential,
-                secure_cookies: settings.issuer.starts_with("https://"),
-                login_max_attempts: settings.login_max_attempts,
-                login_window: settings.login_window,
-                trusted_proxies: settings.trusted_proxies.clone().into(),
-                password_login: settings.password_login,
-                ui: Ui {
-                    product_name: settings.product_name.clone(),
-                    logo_uri: settings.logo_uri.clone(),
-                    css_href: format!("{}/assets/latchkey.css", settings.issuer_path),
-                },
-            }),
-            clients: store.clone(),
-            users: store.clone(),
-            sessions: store.clone(),
-            consents: store.clone(),
-            interactions: store.clone(),
-            codes: store.clone(),
-            refresh: store.clone(),
-            rate_limits: store.clone(),
-            audit: store.clone(),
-            identities: store.clone(),
-            upstreams: upstreams(&settings)?,
-            notifier: notifier.clone(),
-            keys: ring.clone(),
-            clock: clock.clone(),
-        },
+        authorize: authorize.clone(),
         metrics,
         token: TokenState {
             settings: Arc::new(TokenSettings {
@@ -378,9 +406,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             ),
             audit: store.clone(),
         },
+        admin,
     });
-    let app = router(&settings, state);
+    let app = router(&settings, state.clone());
 
+    let admin_listener = match settings.admin {
+        AdminListener::Separate(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| ConfigError::new("admin.listen", format!("cannot listen on {addr}: {e}")))?,
+        ),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| ConfigError::new("listen", format!("cannot listen on {}: {e}", settings.listen)))?;
@@ -397,13 +434,32 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // On SIGTERM/ctrl-c: stop accepting, let in-flight requests finish, but
     // for at most `shutdown_timeout` (a hung client must not block a deploy).
     let stopping = Arc::new(tokio::sync::Notify::new());
+    let (stop_admin, admin_stopped) = tokio::sync::watch::channel(false);
     let signal = {
         let stopping = stopping.clone();
         async move {
             shutdown_signal().await;
+            let _ = stop_admin.send(true);
             stopping.notify_one();
         }
     };
+    let admin_server = admin_listener.map(|admin_listener| {
+        if let Ok(addr) = admin_listener.local_addr() {
+            tracing::info!("admin API on its own listener at http://{addr}/admin/api/v1");
+        }
+        let app = admin_router(state.clone());
+        let mut stopped = admin_stopped;
+        tokio::spawn(async move {
+            let served = axum::serve(admin_listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the admin listener failed");
+            }
+        })
+    });
     // Connection info: the registration limit counts per source address.
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(signal)
@@ -421,6 +477,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     refresher.abort();
     gc.abort();
+    if let Some(admin) = admin_server {
+        admin.abort();
+    }
     sql.close().await;
     tracing::info!("stopped");
     Ok(())

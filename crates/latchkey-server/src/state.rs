@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use latchkey_admin::AdminState;
 use latchkey_authorize::AuthorizeState;
 use latchkey_discovery::DiscoveryState;
 use latchkey_registration::RegistrationState;
@@ -42,6 +43,7 @@ pub struct AppParts {
     pub health: HealthState,
     pub authorize: AuthorizeState,
     pub token: TokenState,
+    pub admin: AdminState,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -78,5 +80,11 @@ impl FromRef<AppState> for RegistrationState {
 impl FromRef<AppState> for HealthState {
     fn from_ref(s: &AppState) -> Self {
         s.health.clone()
+    }
+}
+
+impl FromRef<AppState> for AdminState {
+    fn from_ref(s: &AppState) -> Self {
+        s.admin.clone()
     }
 }

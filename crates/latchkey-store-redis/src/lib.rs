@@ -23,10 +23,10 @@ use latchkey_core::grant::{
 };
 use latchkey_core::{Client, Scope, User};
 use latchkey_store::{
-    AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeStore, ConsentStore, DenylistStore,
-    FederatedIdentity, FederatedIdentityStore, Health, InteractionStore, KeyStore, Maintenance, Purged, RateLimitStore,
-    Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore, StoreError, StoreResult, StoredKey, UserStore,
-    window_start,
+    AdminStore, AdminToken, AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeStore,
+    ConsentStore, DenylistStore, FederatedIdentity, FederatedIdentityStore, Health, InteractionStore, KeyStore,
+    Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore,
+    StoreError, StoreResult, StoredKey, UserStore, window_start,
 };
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -673,6 +673,32 @@ impl ConsentStore for RedisStore {
     }
     async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<latchkey_core::grant::Consent>> {
         self.sql.list_user_consents(user_id).await
+    }
+}
+
+/// Admin tokens and the admin API's listings are durable: the SQL store's.
+#[async_trait]
+impl AdminStore for RedisStore {
+    async fn insert_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
+        self.sql.insert_admin_token(token).await
+    }
+    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
+        self.sql.find_admin_token(token_hash).await
+    }
+    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminToken>> {
+        self.sql.list_admin_tokens().await
+    }
+    async fn delete_admin_token(&self, id: &str) -> StoreResult<bool> {
+        self.sql.delete_admin_token(id).await
+    }
+    async fn touch_admin_token(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.sql.touch_admin_token(id, now).await
+    }
+    async fn list_clients_page(&self, after: latchkey_store::PageAfter<'_>, limit: u32) -> StoreResult<Vec<Client>> {
+        self.sql.list_clients_page(after, limit).await
+    }
+    async fn list_users_page(&self, after: latchkey_store::PageAfter<'_>, limit: u32) -> StoreResult<Vec<User>> {
+        self.sql.list_users_page(after, limit).await
     }
 }
 

@@ -82,6 +82,7 @@ suite!(code_store);
 suite!(refresh_token_store);
 suite!(rate_limit_store);
 suite!(replay_store);
+suite!(admin_store);
 suite!(federated_identity_store);
 
 #[tokio::test]

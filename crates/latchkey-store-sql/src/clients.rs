@@ -12,7 +12,7 @@ macro_rules! columns {
     };
 }
 
-fn decode(row: &AnyRow) -> StoreResult<Client> {
+pub(crate) fn decode(row: &AnyRow) -> StoreResult<Client> {
     let settings: String = row.try_get("settings").map_err(map_err)?;
     Ok(Client {
         client_id: row.try_get("client_id").map_err(map_err)?,

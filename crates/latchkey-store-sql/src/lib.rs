@@ -2,6 +2,7 @@
 //! codebase: runtime queries on sqlx's `AnyPool` with `$1` placeholders, and
 //! one migrations folder of portable SQL (`/migrations`).
 
+mod admin;
 mod audit;
 mod changes;
 mod clients;

@@ -13,7 +13,7 @@ macro_rules! columns {
     };
 }
 
-fn decode(row: &AnyRow) -> StoreResult<User> {
+pub(crate) fn decode(row: &AnyRow) -> StoreResult<User> {
     let claims: String = row.try_get("claims").map_err(map_err)?;
     let disabled: i64 = row.try_get("disabled").map_err(map_err)?;
     Ok(User {

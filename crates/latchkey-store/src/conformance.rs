@@ -634,6 +634,74 @@ pub async fn audit_store<S: crate::AuditStore + Clone>(store: S) {
     assert_eq!(ids, ((second + 1)..=(second + 8)).collect::<Vec<_>>(), "no gaps, no duplicates");
 }
 
+/// `AdminStore`: tokens found by hash only, listed, touched, revoked; client
+/// and user listings paged by `(created_at, id)` with no row lost or repeated.
+pub async fn admin_store<S: crate::AdminStore + ClientStore + UserStore>(store: &S) {
+    use crate::AdminToken;
+    assert!(store.list_admin_tokens().await.unwrap().is_empty());
+    let token = AdminToken {
+        id: "t-1".into(),
+        name: "deploy bot".into(),
+        token_hash: "hash-1".into(),
+        scopes: vec!["clients:read".into(), "clients:write".into()],
+        created_at: 1_000,
+        expires_at: Some(2_000),
+        last_used_at: None,
+    };
+    store.insert_admin_token(&token).await.unwrap();
+    let forever = AdminToken { id: "t-2".into(), token_hash: "hash-2".into(), expires_at: None, ..token.clone() };
+    store.insert_admin_token(&forever).await.unwrap();
+    assert_eq!(store.find_admin_token("hash-1").await.unwrap(), Some(token.clone()));
+    assert_eq!(store.find_admin_token("t-1").await.unwrap(), None, "found by hash, not by id");
+    match store.insert_admin_token(&AdminToken { id: "t-3".into(), ..token.clone() }).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("a duplicate hash must conflict, got {other:?}"),
+    }
+    store.touch_admin_token("t-1", 1_500).await.unwrap();
+    assert_eq!(store.find_admin_token("hash-1").await.unwrap().unwrap().last_used_at, Some(1_500));
+    let ids: Vec<_> = store.list_admin_tokens().await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["t-1", "t-2"]);
+    assert!(store.delete_admin_token("t-1").await.unwrap());
+    assert!(!store.delete_admin_token("t-1").await.unwrap());
+    assert_eq!(store.find_admin_token("hash-1").await.unwrap(), None);
+    assert_eq!(store.find_admin_token("hash-2").await.unwrap(), Some(forever));
+
+    // Five clients, two sharing a creation time: pages of two walk all five in order.
+    let mut expected = Vec::new();
+    for (i, at) in [(1, 10), (2, 20), (3, 20), (4, 30), (5, 40)] {
+        let mut c = sample_client(&format!("c-{i}"));
+        c.created_at = at;
+        store.insert_client(&c).await.unwrap();
+        expected.push(c.client_id.clone());
+        let mut u = sample_user(&format!("u-{i}"), &format!("user{i}"));
+        u.created_at = at;
+        store.insert_user(&u).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = store.list_clients_page(after.as_ref().map(|(t, id)| (*t, id.as_str())), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().map(|c| c.client_id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => after = Some((last.created_at, last.client_id.clone())),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    let mut users = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = store.list_users_page(after.as_ref().map(|(t, id)| (*t, id.as_str())), 3).await.unwrap();
+        users.extend(page.iter().map(|u| u.id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 3 => after = Some((last.created_at, last.id.clone())),
+            _ => break,
+        }
+    }
+    assert_eq!(users, ["u-1", "u-2", "u-3", "u-4", "u-5"]);
+}
+
 /// `FederatedIdentityStore`: one link per upstream account, listed per user.
 pub async fn federated_identity_store(store: &dyn crate::FederatedIdentityStore) {
     use crate::{FederatedIdentity, StoreError};

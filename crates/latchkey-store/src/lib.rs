@@ -10,6 +10,9 @@ use async_trait::async_trait;
 use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
 use latchkey_core::{Client, Scope, User};
 
+mod admin;
+pub use admin::{AdminStore, AdminToken, PageAfter};
+
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
@@ -427,6 +430,7 @@ pub trait Store:
     + ReplayStore
     + ChangeFeed
     + AuditStore
+    + AdminStore
     + FederatedIdentityStore
     + Maintenance
     + Health
@@ -447,6 +451,7 @@ impl<T> Store for T where
         + ReplayStore
         + ChangeFeed
         + AuditStore
+        + AdminStore
         + FederatedIdentityStore
         + Maintenance
         + Health

@@ -33,7 +33,12 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
             KeysCommand::List => return None,
         },
         Command::Session(SessionCommand::Revoke { user, .. }) => ("session.revoked", Some(user.clone())),
-        Command::Session(SessionCommand::List { .. }) | Command::Audit(_) | Command::Serve | Command::Migrate => {
+        // Admin token commands record their own events (with the token's id).
+        Command::Session(SessionCommand::List { .. })
+        | Command::Audit(_)
+        | Command::Admin(_)
+        | Command::Serve
+        | Command::Migrate => {
             return None;
         }
     })

@@ -233,11 +233,7 @@ async fn rotate_secret(ctx: &Context, client_id: &str) -> anyhow::Result<()> {
 
 /// Resource indicators: absolute URIs without a fragment (RFC 8707 §2).
 fn check_audiences(list: Vec<String>) -> anyhow::Result<Vec<String>> {
-    for a in &list {
-        if url::Url::parse(a).is_err() || a.contains('#') {
-            bail!("--audience {a:?} must be an absolute URI without a fragment");
-        }
-    }
+    latchkey_core::client::check_audiences(&list).map_err(|e| anyhow!("--{e}"))?;
     Ok(list)
 }
 

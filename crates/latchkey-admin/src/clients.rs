@@ -1,0 +1,201 @@
+//! `/clients`: list, read, create, replace (PUT), delete. Metadata is
+//! validated by `ClientMetadata::validate`, exactly as the CLI and the
+//! registration endpoint do; secrets are issued once and stored hashed.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::client::{ClientSettings, check_audiences};
+use latchkey_core::secret::hash_client_secret;
+use latchkey_core::{Client, ClientMetadata};
+use serde_json::{Map, Value};
+
+use crate::{AdminError, AdminState, PageParams, audit, authorize, encode_cursor, json, json_body, page, query};
+
+/// Members a client body may carry: RFC 7591 metadata, and the settings
+/// only operators set.
+const METADATA: &[&str] = &[
+    "redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "response_types",
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "policy_uri",
+    "tos_uri",
+    "scope",
+    "contacts",
+    "post_logout_redirect_uris",
+    "software_id",
+    "software_version",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "jwks_uri",
+    "jwks",
+    "token_endpoint_auth_signing_alg",
+];
+const OPERATOR: &[&str] = &["skip_consent", "audiences", "introspection"];
+
+/// The client as the admin API shows it (never its secret or its hashes).
+pub(crate) fn client_json(c: &Client) -> Value {
+    let mut v = c.metadata_json();
+    v["skip_consent"] = c.settings.skip_consent.into();
+    v["dynamically_registered"] = c.settings.dynamically_registered.into();
+    v["audiences"] = c.settings.audiences.clone().into();
+    v["introspection"] = c.settings.introspection.into();
+    v["updated_at"] = c.updated_at.into();
+    v
+}
+
+pub(crate) fn id_of(p: Result<Path<String>, PathRejection>) -> Result<String, AdminError> {
+    p.map(|Path(id)| id).map_err(|e| AdminError::bad(e.body_text()))
+}
+
+pub(crate) async fn list(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Response, AdminError> {
+    authorize(&state, &peer, &headers, "clients:read").await?;
+    let (limit, after) = query(params)?.keyset()?;
+    let clients = state.store.list_clients_page(after.as_ref().map(|(t, id)| (*t, id.as_str())), limit).await?;
+    let next = match clients.last() {
+        Some(last) if clients.len() == limit as usize => Some(encode_cursor(last.created_at, &last.client_id)),
+        _ => None,
+    };
+    Ok(page(clients.iter().map(client_json).collect(), next))
+}
+
+async fn find(state: &AdminState, client_id: &str) -> Result<Client, AdminError> {
+    state.store.get_client(client_id).await?.ok_or_else(|| AdminError::not_found(format!("no client {client_id:?}")))
+}
+
+pub(crate) async fn read(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    client_id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    authorize(&state, &peer, &headers, "clients:read").await?;
+    let client = find(&state, &id_of(client_id)?).await?;
+    Ok(json(StatusCode::OK, &client_json(&client)))
+}
+
+/// A client body checked as the CLI checks `latchkey client create`.
+fn settings_of(state: &AdminState, body: Map<String, Value>) -> Result<ClientSettings, AdminError> {
+    if let Some(unknown) = body.keys().find(|k| !METADATA.contains(&k.as_str()) && !OPERATOR.contains(&k.as_str())) {
+        return Err(AdminError::bad(format!("unknown member {unknown:?}")));
+    }
+    let mut metadata_members = body.clone();
+    metadata_members.retain(|k, _| METADATA.contains(&k.as_str()));
+    let metadata: ClientMetadata = serde_json::from_value(Value::Object(metadata_members))
+        .map_err(|e| AdminError::bad(format!("invalid client metadata: {e}")))?;
+    let mut settings = metadata.validate(&state.policy).map_err(|e| AdminError::bad(e.to_string()))?;
+    if settings.client_name.trim().is_empty() {
+        return Err(AdminError::bad("client_name is required"));
+    }
+    let flag = |name: &str| match body.get(name) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(AdminError::bad(format!("{name} must be a boolean"))),
+    };
+    settings.skip_consent = flag("skip_consent")?;
+    settings.introspection = flag("introspection")?;
+    settings.audiences = match body.get("audiences") {
+        None => Vec::new(),
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|_| AdminError::bad("audiences must be an array of strings"))?
+        }
+    };
+    check_audiences(&settings.audiences).map_err(AdminError::bad)?;
+    Ok(settings)
+}
+
+pub(crate) async fn create(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "clients:write").await?;
+    let body: Map<String, Value> = json_body(&headers, body)?;
+    let settings = settings_of(&state, body)?;
+    let now = state.clock.now();
+    let (client, secret) = Client::register(settings, now);
+    state.store.insert_client(&client).await?;
+    let event = caller
+        .event(now, "client.created")
+        .subject(&client.client_id)
+        .client(&client.client_id)
+        .detail("client_name", client.settings.client_name.as_str());
+    audit(&state, event).await;
+    let mut body = client_json(&client);
+    if let Some(secret) = secret {
+        body["client_secret"] = secret.into();
+    }
+    Ok(json(StatusCode::CREATED, &body))
+}
+
+/// `PUT`: the body replaces the whole registration (members left out take
+/// their defaults), checked as a new one. Moving to a secret method issues
+/// a secret (returned once); moving away drops it; the secret stays otherwise.
+pub(crate) async fn replace(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    client_id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "clients:write").await?;
+    let client_id = id_of(client_id)?;
+    let body: Map<String, Value> = json_body(&headers, body)?;
+    let mut client = find(&state, &client_id).await?;
+    let mut settings = settings_of(&state, body)?;
+    settings.dynamically_registered = client.settings.dynamically_registered;
+    settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
+    let had_secret = client.settings.token_endpoint_auth_method.uses_secret();
+    let has_secret = settings.token_endpoint_auth_method.uses_secret();
+    let new_secret = (has_secret && !had_secret).then(latchkey_core::random::client_secret);
+    if !has_secret {
+        client.secret_hash = None;
+    }
+    if let Some(secret) = &new_secret {
+        client.secret_hash = Some(hash_client_secret(secret));
+    }
+    client.settings = settings;
+    client.updated_at = state.clock.now();
+    if !state.store.update_client(&client).await? {
+        return Err(AdminError::not_found(format!("no client {client_id:?}")));
+    }
+    let event = caller.event(client.updated_at, "client.updated").subject(&client.client_id).client(&client.client_id);
+    audit(&state, event).await;
+    let mut body = client_json(&client);
+    if let Some(secret) = new_secret {
+        body["client_secret"] = secret.into();
+    }
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// Deletes the client with its consents and refresh tokens (as `latchkey
+/// client delete`); its access tokens stop validating with it.
+pub(crate) async fn remove(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    client_id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "clients:write").await?;
+    let client_id = id_of(client_id)?;
+    if !state.store.delete_client(&client_id).await? {
+        return Err(AdminError::not_found(format!("no client {client_id:?}")));
+    }
+    let event = caller.event(state.clock.now(), "client.deleted").subject(&client_id).client(&client_id);
+    audit(&state, event).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,64 @@
+//! `/users/{user_id}/sessions`: a person's active sessions, and ending one
+//! (as signing out does: refresh tokens revoked per `sessions.end_revokes`,
+//! clients notified over the back channel). Not paginated: a person's
+//! unexpired sessions are few.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::grant::Session;
+use serde_json::Value;
+
+use crate::clients::id_of;
+use crate::{AdminError, AdminState, audit, authorize, page};
+
+fn session_json(s: &Session) -> Value {
+    serde_json::json!({
+        "sid": s.auth.sid,
+        "user_id": s.auth.user_id,
+        "auth_time": s.auth.auth_time,
+        "amr": s.auth.amr,
+        "acr": s.auth.acr,
+        "created_at": s.created_at,
+        "last_seen_at": s.last_seen_at,
+        "expires_at": s.expires_at,
+        "clients": s.client_ids,
+    })
+}
+
+pub(crate) async fn list(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user_id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    authorize(&state, &peer, &headers, "sessions:read").await?;
+    let user = crate::users::find(&state, &id_of(user_id)?).await?;
+    let sessions = state.store.list_user_sessions(&user.id, state.clock.now()).await?;
+    Ok(page(sessions.iter().map(session_json).collect(), None))
+}
+
+pub(crate) async fn end(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "sessions:write").await?;
+    let Path((user_id, sid)) = ids.map_err(|e| AdminError::bad(e.body_text()))?;
+    let now = state.clock.now();
+    let session = state
+        .store
+        .find_session_by_sid(&sid, now)
+        .await?
+        .filter(|s| s.auth.user_id == user_id)
+        .ok_or_else(|| AdminError::not_found(format!("user {user_id:?} has no active session {sid:?}")))?;
+    if state.ops.end_session(&session.id_hash).await?.is_none() {
+        return Err(AdminError::not_found(format!("user {user_id:?} has no active session {sid:?}")));
+    }
+    audit(&state, caller.event(now, "session.revoked").subject(&user_id).detail("sid", sid.as_str())).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,248 @@
+//! `/users`: list, read, create (with an optional password, hashed with
+//! Argon2id), update (PATCH: username, password, disabled, claims), delete.
+//! Password hashes are never returned.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::user::validate_username;
+use latchkey_core::{User, UserClaims, password};
+use latchkey_store::StoreError;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::clients::id_of;
+use crate::{AdminError, AdminState, PageParams, audit, authorize, encode_cursor, json, json_body, page, query};
+
+pub(crate) fn user_json(u: &User) -> Value {
+    serde_json::json!({
+        "id": u.id,
+        "username": u.username,
+        "disabled": u.disabled,
+        "has_password": u.password_hash.is_some(),
+        "claims": claims_json(&u.claims),
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+fn claims_json(c: &UserClaims) -> Value {
+    serde_json::json!({
+        "email": c.email,
+        "email_verified": c.email_verified,
+        "name": c.name,
+        "given_name": c.given_name,
+        "family_name": c.family_name,
+        "phone_number": c.phone_number,
+        "phone_number_verified": c.phone_number_verified,
+    })
+}
+
+/// Claims as sent; every member optional, unknown members refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimsBody {
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    phone_number: Option<String>,
+    #[serde(default)]
+    phone_number_verified: bool,
+}
+
+/// The rules of `latchkey user create`: text claims of at most 256
+/// characters without control characters (empty means unset), a plausible
+/// email address, and verified flags only for values that are set.
+fn checked_claims(body: ClaimsBody) -> Result<UserClaims, AdminError> {
+    let text = |field: &str, v: Option<String>| -> Result<Option<String>, AdminError> {
+        match v {
+            Some(v) if v.trim().is_empty() => Ok(None),
+            Some(v) if v.chars().any(char::is_control) || v.chars().count() > 256 => {
+                Err(AdminError::bad(format!("{field} must be at most 256 characters without control characters")))
+            }
+            other => Ok(other),
+        }
+    };
+    let email = text("email", body.email)?;
+    if let Some(e) = &email {
+        let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
+        if !ok {
+            return Err(AdminError::bad(format!("email {e:?} is not an email address")));
+        }
+    }
+    let phone_number = text("phone_number", body.phone_number)?;
+    Ok(UserClaims {
+        email_verified: body.email_verified && email.is_some(),
+        email,
+        name: text("name", body.name)?,
+        given_name: text("given_name", body.given_name)?,
+        family_name: text("family_name", body.family_name)?,
+        phone_number_verified: body.phone_number_verified && phone_number.is_some(),
+        phone_number,
+    })
+}
+
+fn checked_username(username: &str) -> Result<(), AdminError> {
+    validate_username(username).map_err(|e| AdminError::bad(format!("username {e}")))
+}
+
+/// Hashes a new password off the async threads (Argon2id takes a while).
+async fn hash_password(plain: String) -> Result<String, AdminError> {
+    password::check_policy(&plain).map_err(AdminError::bad)?;
+    tokio::task::spawn_blocking(move || password::hash(&plain))
+        .await
+        .map_err(|e| AdminError::Internal(e.to_string()))?
+        .map_err(AdminError::Internal)
+}
+
+pub(crate) async fn list(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Response, AdminError> {
+    authorize(&state, &peer, &headers, "users:read").await?;
+    let (limit, after) = query(params)?.keyset()?;
+    let users = state.store.list_users_page(after.as_ref().map(|(t, id)| (*t, id.as_str())), limit).await?;
+    let next = match users.last() {
+        Some(last) if users.len() == limit as usize => Some(encode_cursor(last.created_at, &last.id)),
+        _ => None,
+    };
+    Ok(page(users.iter().map(user_json).collect(), next))
+}
+
+pub(crate) async fn find(state: &AdminState, id: &str) -> Result<User, AdminError> {
+    state.store.get_user(id).await?.ok_or_else(|| AdminError::not_found(format!("no user {id:?}")))
+}
+
+pub(crate) async fn read(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    authorize(&state, &peer, &headers, "users:read").await?;
+    let user = find(&state, &id_of(id)?).await?;
+    Ok(json(StatusCode::OK, &user_json(&user)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    password: Option<String>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    claims: ClaimsBody,
+}
+
+fn taken(e: StoreError, username: &str) -> AdminError {
+    match e {
+        StoreError::Conflict(_) => AdminError::Conflict(format!("username {username:?} is taken")),
+        e => e.into(),
+    }
+}
+
+pub(crate) async fn create(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "users:write").await?;
+    let body: NewUserBody = json_body(&headers, body)?;
+    checked_username(&body.username)?;
+    let claims = checked_claims(body.claims)?;
+    if state.store.find_user_by_username(&body.username).await?.is_some() {
+        return Err(AdminError::Conflict(format!("username {:?} is taken", body.username)));
+    }
+    let password_hash = match body.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let now = state.clock.now();
+    let user = User {
+        id: latchkey_core::random::subject(),
+        username: body.username,
+        password_hash,
+        disabled: body.disabled,
+        claims,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.insert_user(&user).await.map_err(|e| taken(e, &user.username))?;
+    audit(&state, caller.event(now, "user.created").subject(&user.id).detail("username", user.username.as_str())).await;
+    Ok(json(StatusCode::CREATED, &user_json(&user)))
+}
+
+/// PATCH: members present are changed; `claims`, when present, replaces
+/// every claim.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    username: Option<String>,
+    password: Option<String>,
+    disabled: Option<bool>,
+    claims: Option<ClaimsBody>,
+}
+
+pub(crate) async fn update(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "users:write").await?;
+    let id = id_of(id)?;
+    let patch: UserPatch = json_body(&headers, body)?;
+    let mut user = find(&state, &id).await?;
+    let mut changed = Vec::new();
+    if let Some(username) = patch.username {
+        checked_username(&username)?;
+        user.username = username;
+        changed.push("username");
+    }
+    if let Some(claims) = patch.claims {
+        user.claims = checked_claims(claims)?;
+        changed.push("claims");
+    }
+    if let Some(disabled) = patch.disabled {
+        user.disabled = disabled;
+        changed.push("disabled");
+    }
+    if let Some(p) = patch.password {
+        user.password_hash = Some(hash_password(p).await?);
+        changed.push("password");
+    }
+    user.updated_at = state.clock.now();
+    if !state.store.update_user(&user).await.map_err(|e| taken(e, &user.username))? {
+        return Err(AdminError::not_found(format!("no user {id:?}")));
+    }
+    let event = caller.event(user.updated_at, "user.updated").subject(&user.id).detail("changed", changed);
+    audit(&state, event).await;
+    Ok(json(StatusCode::OK, &user_json(&user)))
+}
+
+pub(crate) async fn remove(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "users:write").await?;
+    let id = id_of(id)?;
+    if !state.store.delete_user(&id).await? {
+        return Err(AdminError::not_found(format!("no user {id:?}")));
+    }
+    audit(&state, caller.event(state.clock.now(), "user.deleted").subject(&id)).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
