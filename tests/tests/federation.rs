@@ -109,6 +109,14 @@ async fn upstream_errors_fail_closed_with_a_page(backend: Backend) {
     assert!(done.is_consent() || done.is_redirect(), "the first return works: {}", done.describe());
     assert_error_page(&b.get(&callback).await, 400, "expired or was already completed", "a replayed callback");
 
+    // A callback naming another issuer (RFC 9207 mix-up defence).
+    let b = Browser::new(&down.server);
+    let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;
+    let callback = to_callback(&b, &up, &login, "corp", &ursula).await;
+    assert!(callback.contains("iss="), "the upstream Latchkey sends iss: {callback}");
+    let mixed = set_param(&callback, "iss", "https://evil.example");
+    assert_error_page(&b.get(&mixed).await, 400, "does not come from Corp SSO", "another issuer");
+
     // A nonce that does not match (the upstream signs what it was sent).
     let b = Browser::new(&down.server);
     let login = b.authorize(&code_request(&app.id, &pkce()).set("scope", "openid")).await;

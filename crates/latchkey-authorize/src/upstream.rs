@@ -202,6 +202,15 @@ async fn callback_inner(
         return Err(expired());
     }
     let name = &upstream.settings.display_name;
+    // RFC 9207: a provider that names itself must be the one we sent the
+    // person to (each provider also has its own callback URL).
+    if params.get("iss").is_some_and(|iss| iss != upstream.settings.issuer) {
+        tracing::warn!(event = "upstream_rejected", upstream = %id, "callback names another issuer");
+        return Err(AuthorizeError::Page(
+            StatusCode::BAD_REQUEST,
+            format!("This answer does not come from {name}. Go back to the application and try again."),
+        ));
+    }
     if let Some(error) = params.get("error") {
         tracing::info!(event = "upstream_error", upstream = %id, error = %error.chars().take(64).collect::<String>(), "the upstream provider returned an error");
         let message = match error {
