@@ -10,7 +10,11 @@ use common::flow::*;
 use latchkey_tests::*;
 use lifecycle::*;
 
-on_both_backends!(a_client_reads_and_replaces_its_registration, deleting_a_registration_ends_its_tokens_and_consents,);
+on_both_backends!(
+    a_client_reads_and_replaces_its_registration,
+    deleting_a_registration_ends_its_tokens_and_consents,
+    an_operator_edit_keeps_the_registration_access_token,
+);
 
 const OPEN: &[(&str, &str)] = &[("LATCHKEY_REGISTRATION_MODE", "open")];
 
@@ -180,4 +184,16 @@ async fn deleting_a_registration_ends_its_tokens_and_consents(backend: Backend) 
         assert_eq!(n, 0, "{table} of the deleted client");
     }
     pool.close().await;
+}
+
+async fn an_operator_edit_keeps_the_registration_access_token(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::start(&db, OPEN).await;
+    let reg = register(&server, json!({"client_name": "Self", "redirect_uris": ["https://app.example/cb"]})).await;
+    let (id, uri, token) =
+        (str_of(&reg, "client_id"), str_of(&reg, "registration_client_uri"), str_of(&reg, "registration_access_token"));
+    cli(&db, &["client", "update", id, "--name", "Renamed by the operator"], &[], None).ok();
+    let page = configure(reqwest::Method::GET, uri, Some(token), None).await;
+    assert_eq!(page.status, 200, "the client still reads its registration: {}", page.describe());
+    assert_eq!(page.json()["client_name"], "Renamed by the operator");
 }

@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::client::{ClientSettings, check_audiences};
-use latchkey_core::secret::hash_client_secret;
 use latchkey_core::{Client, ClientMetadata};
 use serde_json::{Map, Value};
 
@@ -159,17 +158,7 @@ pub(crate) async fn replace(
     let mut settings = settings_of(&state, body)?;
     settings.dynamically_registered = client.settings.dynamically_registered;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
-    let had_secret = client.settings.token_endpoint_auth_method.uses_secret();
-    let has_secret = settings.token_endpoint_auth_method.uses_secret();
-    let new_secret = (has_secret && !had_secret).then(latchkey_core::random::client_secret);
-    if !has_secret {
-        client.secret_hash = None;
-    }
-    if let Some(secret) = &new_secret {
-        client.secret_hash = Some(hash_client_secret(secret));
-    }
-    client.settings = settings;
-    client.updated_at = state.clock.now();
+    let new_secret = client.replace_settings(settings, state.clock.now());
     if !state.store.update_client(&client).await? {
         return Err(AdminError::not_found(format!("no client {client_id:?}")));
     }

@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::audit::AuditEvent;
+use latchkey_core::calendar::readable;
 use latchkey_core::grant::Session;
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{User, password};
@@ -344,8 +345,8 @@ async fn account_page(
         apps.push(AccountApp {
             name,
             scopes: scope_lines(&consent.scope),
-            granted: utc(consent.granted_at),
-            updated: utc(consent.updated_at),
+            granted: readable(consent.granted_at),
+            updated: readable(consent.updated_at),
             client_id: consent.client_id,
         });
     }
@@ -356,8 +357,8 @@ async fn account_page(
         .into_iter()
         .map(|s| AccountSession {
             current: s.id_hash == session.id_hash,
-            created: utc(s.created_at),
-            last_seen: utc(s.last_seen_at),
+            created: readable(s.created_at),
+            last_seen: readable(s.last_seen_at),
             sid: s.auth.sid,
         })
         .collect();
@@ -371,7 +372,7 @@ async fn account_page(
                 .upstreams
                 .get(&l.provider)
                 .map_or_else(|| l.provider.clone(), |u| u.settings.display_name.clone()),
-            linked: utc(l.linked_at),
+            linked: readable(l.linked_at),
             issuer: l.issuer,
             subject: l.subject,
         })
@@ -416,33 +417,4 @@ pub(crate) fn see_other(location: &str) -> Response {
     }
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-/// Unix seconds as "2026-11-27 13:45 UTC" (proleptic Gregorian calendar).
-pub fn utc(ts: i64) -> String {
-    let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3_600, secs % 3_600 / 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::utc;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(utc(1_795_787_100), "2026-11-27 13:45 UTC");
-        assert_eq!(utc(-1), "1969-12-31 23:59 UTC");
-    }
 }

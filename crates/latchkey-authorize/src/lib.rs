@@ -523,12 +523,21 @@ async fn load_interaction(
     if interaction.stage != stage {
         return Err(expired());
     }
+    let (req, client) = request_of(state, &interaction).await?;
+    Ok((interaction, req, client))
+}
+
+/// The authorization request an interaction holds, and its client.
+async fn request_of(
+    state: &AuthorizeState,
+    interaction: &Interaction,
+) -> Result<(AuthorizationRequest, Client), AuthorizeError> {
     let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
         .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("interaction request: {e}"))))?;
     let client = state.clients.get_client(&req.target.client_id).await?.ok_or_else(|| {
         AuthorizeError::page(StatusCode::BAD_REQUEST, "The application is no longer registered here.")
     })?;
-    Ok((interaction, req, client))
+    Ok((req, client))
 }
 
 async fn read_form(

@@ -28,10 +28,9 @@ use latchkey_store::{FederatedIdentity, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::account::see_other;
-use crate::request::AuthorizationRequest;
 use crate::{
     AuthorizeError, AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, load_interaction,
-    proceed_after_login, read_form, start_session,
+    proceed_after_login, read_form, request_of, start_session,
 };
 
 /// `acr` of a sign-in at an upstream provider that sent none.
@@ -289,11 +288,7 @@ async fn finish_login(
     if interaction.stage != InteractionStage::Login {
         return Err(expired());
     }
-    let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
-        .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("interaction request: {e}"))))?;
-    let client = state.clients.get_client(&req.target.client_id).await?.ok_or_else(|| {
-        AuthorizeError::page(StatusCode::BAD_REQUEST, "The application is no longer registered here.")
-    })?;
+    let (req, client) = request_of(state, &interaction).await?;
     let method = SignInMethod {
         amr: if identity.amr.is_empty() { vec![AMR_FEDERATED.into()] } else { identity.amr.clone() },
         acr: identity.acr.clone().unwrap_or_else(|| ACR_FEDERATED.into()),

@@ -144,6 +144,24 @@ pub struct Client {
 }
 
 impl Client {
+    /// Replaces the settings. A client that moves to a secret-based method
+    /// gets a fresh secret (returned once; only its hash is kept); one that
+    /// moves away from secrets loses its hash.
+    pub fn replace_settings(&mut self, settings: ClientSettings, now: i64) -> Option<String> {
+        let had_secret = self.settings.token_endpoint_auth_method.uses_secret();
+        let has_secret = settings.token_endpoint_auth_method.uses_secret();
+        let new_secret = (has_secret && !had_secret).then(crate::random::client_secret);
+        if !has_secret {
+            self.secret_hash = None;
+        }
+        if let Some(secret) = &new_secret {
+            self.secret_hash = Some(crate::secret::hash_client_secret(secret));
+        }
+        self.settings = settings;
+        self.updated_at = now;
+        new_secret
+    }
+
     /// A newly registered client with a fresh id and, for confidential
     /// clients, a fresh 256-bit secret, returned once (only its hash is kept).
     pub fn register(settings: ClientSettings, now: i64) -> (Self, Option<String>) {

@@ -3,6 +3,7 @@
 //! tests decide where they come from.
 
 pub mod audit;
+pub mod calendar;
 pub mod client;
 pub mod client_keys;
 pub mod clock;

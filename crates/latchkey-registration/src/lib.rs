@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::client::ClientSettings;
-use latchkey_core::secret::{constant_time_eq, hash_client_secret, hash_token, verify_client_secret};
+use latchkey_core::secret::{constant_time_eq, hash_token, verify_client_secret};
 use latchkey_core::{
     Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, SelfRegistrationPolicy,
 };
@@ -316,17 +316,7 @@ async fn replace(
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;
 
-    let had_secret = client.settings.token_endpoint_auth_method.uses_secret();
-    let new_secret =
-        (settings.token_endpoint_auth_method.uses_secret() && !had_secret).then(latchkey_core::random::client_secret);
-    if !settings.token_endpoint_auth_method.uses_secret() {
-        client.secret_hash = None;
-    }
-    if let Some(secret) = &new_secret {
-        client.secret_hash = Some(hash_client_secret(secret));
-    }
-    client.settings = settings;
-    client.updated_at = state.clock.now();
+    let new_secret = client.replace_settings(settings, state.clock.now());
     if !state.clients.update_client(&client).await? {
         return Err(RegistrationError::NotAuthorized); // deleted meanwhile
     }

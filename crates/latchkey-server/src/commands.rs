@@ -103,27 +103,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Formats Unix seconds as an RFC 3339 UTC timestamp.
 pub fn timestamp(secs: i64) -> String {
-    // Civil-from-days (Howard Hinnant's algorithm): no date crate needed for display.
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn timestamps() {
-        assert_eq!(super::timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(super::timestamp(951_782_400), "2000-02-29T00:00:00Z");
-    }
+    latchkey_core::calendar::rfc3339(secs)
 }

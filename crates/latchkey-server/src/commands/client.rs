@@ -124,7 +124,6 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
 async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     let mut client = find(ctx, &args.client_id).await?;
     let s = &client.settings;
-    let had_secret = s.token_endpoint_auth_method.uses_secret();
     let method = args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string());
     // Keys belong to private_key_jwt: kept unless replaced, dropped when the method changes.
     let keyed = method == AuthMethod::PrivateKeyJwt.as_str();
@@ -176,16 +175,9 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     };
     settings.introspection = args.introspection.unwrap_or(client.settings.introspection);
     settings.dynamically_registered = client.settings.dynamically_registered;
-    let has_secret = settings.token_endpoint_auth_method.uses_secret();
-    let new_secret = (has_secret && !had_secret).then(random::client_secret);
-    if !has_secret {
-        client.secret_hash = None;
-    }
-    if let Some(secret) = &new_secret {
-        client.secret_hash = Some(hash_client_secret(secret));
-    }
-    client.settings = settings;
-    client.updated_at = ctx.clock.now();
+    // An operator's edit does not take the client's RFC 7592 access away.
+    settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
+    let new_secret = client.replace_settings(settings, ctx.clock.now());
     if !ctx.store.update_client(&client).await? {
         bail!("no client with id {:?}", client.client_id);
     }
