@@ -104,7 +104,9 @@ fn verify_with(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Option<
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, StatementError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or(StatementError::Invalid("a time claim of the statement is not an integer")),
+        Some(v) => {
+            v.as_i64().map(Some).ok_or(StatementError::Invalid("a time claim of the statement is not an integer"))
+        }
     }
 }
 

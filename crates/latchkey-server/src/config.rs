@@ -933,8 +933,8 @@ fn validate_software_statements(
     let jwks = match r.software_statement_jwks_file.as_str() {
         "" => None,
         path => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| ConfigError::new(FILE, format!("cannot read {path}: {e}")))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(FILE, format!("cannot read {path}: {e}")))?;
             let jwks: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| ConfigError::new(FILE, format!("{path} is not a JSON Web Key Set: {e}")))?;
             latchkey_core::client_keys::validate_client_jwks(&jwks)
