@@ -159,6 +159,7 @@ pub(crate) async fn replace(
     let mut settings = settings_of(&state, body)?;
     settings.dynamically_registered = client.settings.dynamically_registered;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
+    settings.software_statement_issuer = client.settings.software_statement_issuer.take();
     let had_secret = client.settings.token_endpoint_auth_method.uses_secret();
     let has_secret = settings.token_endpoint_auth_method.uses_secret();
     let new_secret = (has_secret && !had_secret).then(latchkey_core::random::client_secret);

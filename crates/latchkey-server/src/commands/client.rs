@@ -176,6 +176,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     };
     settings.introspection = args.introspection.unwrap_or(client.settings.introspection);
     settings.dynamically_registered = client.settings.dynamically_registered;
+    settings.software_statement_issuer = client.settings.software_statement_issuer.clone();
     let has_secret = settings.token_endpoint_auth_method.uses_secret();
     let new_secret = (has_secret && !had_secret).then(random::client_secret);
     if !has_secret {
