@@ -158,6 +158,7 @@ pub(crate) async fn replace(
     let mut settings = settings_of(&state, body)?;
     settings.dynamically_registered = client.settings.dynamically_registered;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
+    settings.software_statement_issuer = client.settings.software_statement_issuer.take();
     let new_secret = client.replace_settings(settings, state.clock.now());
     if !state.store.update_client(&client).await? {
         return Err(AdminError::not_found(format!("no client {client_id:?}")));

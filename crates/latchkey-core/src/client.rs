@@ -100,6 +100,10 @@ pub struct ClientSettings {
     pub software_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
+    /// The `iss` of the verified software statement (RFC 7591 §2.3) the
+    /// client registered with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_statement_issuer: Option<String>,
     /// OIDC Back-Channel Logout 1.0: where logout tokens are posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
@@ -198,6 +202,7 @@ impl Client {
             obj.remove("audiences");
             obj.remove("introspection");
             obj.remove("registration_access_token_hash");
+            obj.remove("software_statement_issuer");
             if self.settings.backchannel_logout_uri.is_none() {
                 obj.remove("backchannel_logout_session_required");
             }
@@ -568,6 +573,7 @@ impl ClientMetadata {
             tos_uri,
             software_id: self.software_id,
             software_version: self.software_version,
+            software_statement_issuer: None,
             backchannel_logout_session_required: self.backchannel_logout_session_required.unwrap_or(false),
             backchannel_logout_uri,
             skip_consent: false,

@@ -27,6 +27,8 @@ pub enum ErrorCode {
     InvalidTarget,
     InvalidRedirectUri,
     InvalidClientMetadata,
+    InvalidSoftwareStatement,
+    UnapprovedSoftwareStatement,
     InteractionRequired,
     LoginRequired,
     AccountSelectionRequired,
@@ -57,6 +59,8 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
             Self::InteractionRequired => "interaction_required",
             Self::LoginRequired => "login_required",
             Self::AccountSelectionRequired => "account_selection_required",
@@ -175,6 +179,8 @@ mod tests {
             ErrorCode::LoginRequired,
             ErrorCode::TemporarilyUnavailable,
             ErrorCode::UnsupportedTokenType,
+            ErrorCode::InvalidSoftwareStatement,
+            ErrorCode::UnapprovedSoftwareStatement,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -7,6 +7,8 @@
 //! by an initial access token; when it is closed the endpoint does not exist
 //! and discovery does not name it.
 
+pub mod software_statement;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,6 +26,8 @@ use latchkey_core::{
 };
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
 use latchkey_store::{AuditStore, ClientStore, RateLimitStore, StoreError};
+pub use software_statement::SoftwareStatementPolicy;
+use software_statement::StatementError;
 
 /// Largest registration request accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -44,6 +48,9 @@ pub struct RegistrationState {
     /// Registrations allowed per source address and window (0: no limit).
     pub limit: RegistrationLimit,
     pub audit: Arc<dyn AuditStore>,
+    /// Software statements (RFC 7591 §2.3): trusted keys, accepted issuers,
+    /// whether one is required.
+    pub software_statements: Arc<SoftwareStatementPolicy>,
 }
 
 /// Registrations per source address, counted in the shared store.
@@ -86,6 +93,10 @@ pub enum RegistrationError {
     BadUpdate(String),
     #[error("too many registrations from one address")]
     TooMany { retry_after: u32 },
+    #[error("{0}")]
+    InvalidStatement(&'static str),
+    #[error("{0}")]
+    UnapprovedStatement(&'static str),
     #[error(transparent)]
     Metadata(#[from] MetadataError),
     #[error(transparent)]
@@ -123,6 +134,8 @@ impl IntoResponse for RegistrationError {
             Self::NotJson => OAuthError::invalid_request("content type must be application/json"),
             Self::TooLarge => OAuthError::invalid_request("request body too large"),
             Self::Malformed(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m.clone()),
+            Self::InvalidStatement(m) => OAuthError::new(ErrorCode::InvalidSoftwareStatement, *m),
+            Self::UnapprovedStatement(m) => OAuthError::new(ErrorCode::UnapprovedSoftwareStatement, *m),
             Self::Metadata(e) => e.clone().into(),
             Self::Store(StoreError::Unavailable(_)) => {
                 tracing::warn!(error = %self, "registration: store unavailable");
@@ -193,15 +206,31 @@ fn json_object(
     Ok(value)
 }
 
-/// Metadata checked as every self-registration is: the rules all clients
-/// follow, then the operator's policy.
-fn checked_settings(state: &RegistrationState, value: serde_json::Value) -> Result<ClientSettings, RegistrationError> {
+impl From<StatementError> for RegistrationError {
+    fn from(e: StatementError) -> Self {
+        match e {
+            StatementError::Invalid(m) => Self::InvalidStatement(m),
+            StatementError::Unapproved(m) => Self::UnapprovedStatement(m),
+        }
+    }
+}
+
+/// Metadata checked as every self-registration is: a software statement's
+/// claims over the body's members (RFC 7591 §2.3), then the rules all
+/// clients follow, then the operator's policy.
+fn checked_settings(
+    state: &RegistrationState,
+    mut value: serde_json::Value,
+) -> Result<ClientSettings, RegistrationError> {
+    let members = value.as_object_mut().ok_or_else(|| RegistrationError::Malformed("not a JSON object".into()))?;
+    let statement = state.software_statements.apply(members, state.clock.now())?;
     let metadata: ClientMetadata =
         serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
     let scope_given = metadata.scope.is_some();
     let mut settings = metadata.validate(&state.policy)?;
     state.self_policy.apply(&mut settings, scope_given)?;
     settings.dynamically_registered = true;
+    settings.software_statement_issuer = statement.issuer;
     Ok(settings)
 }
 
@@ -227,11 +256,20 @@ async fn register(
         .ip(address)
         .detail("via", "registration endpoint")
         .detail("client_name", client.settings.client_name.as_str());
+    let event = with_statement_issuer(event, &client);
     latchkey_http::audit(state.audit.as_ref(), event).await;
 
     let mut body = configuration(&state, &client, secret);
     body["registration_access_token"] = registration_token.into();
     Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// Names the issuer of the software statement the client registered with.
+fn with_statement_issuer(event: AuditEvent, client: &Client) -> AuditEvent {
+    match &client.settings.software_statement_issuer {
+        Some(iss) => event.detail("software_statement_iss", iss.as_str()),
+        None => event,
+    }
 }
 
 /// The client's metadata as RFC 7591 §3.2.1 and RFC 7592 §3 return it, with
@@ -326,6 +364,7 @@ async fn replace(
         .client(&client.client_id)
         .ip(address)
         .detail("via", "client configuration endpoint");
+    let event = with_statement_issuer(event, &client);
     latchkey_http::audit(state.audit.as_ref(), event).await;
     Ok(json_response(StatusCode::OK, &configuration(&state, &client, new_secret)))
 }

@@ -92,6 +92,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("registration.allowed_scopes", Kind::List),
     ("registration.max_per_address", Kind::Int),
     ("registration.window_seconds", Kind::Int),
+    ("registration.software_statement_required", Kind::Bool),
+    ("registration.software_statement_jwks_file", Kind::Str),
+    ("registration.software_statement_issuers", Kind::List),
     ("http.trusted_proxies", Kind::List),
     ("discovery.max_age_seconds", Kind::Int),
     ("admin.enabled", Kind::Bool),
@@ -407,6 +410,12 @@ pub struct RegistrationConfig {
     pub allowed_scopes: Vec<String>,
     pub max_per_address: i64,
     pub window_seconds: i64,
+    /// Refuse registrations without a software statement (RFC 7591 §2.3).
+    pub software_statement_required: bool,
+    /// A JWK Set of the public keys that may sign software statements.
+    pub software_statement_jwks_file: String,
+    /// Accepted `iss` of software statements; empty: any trusted key's.
+    pub software_statement_issuers: Vec<String>,
 }
 
 impl Default for RegistrationConfig {
@@ -421,6 +430,9 @@ impl Default for RegistrationConfig {
             allowed_scopes: Vec::new(),
             max_per_address: 20,
             window_seconds: 3600,
+            software_statement_required: false,
+            software_statement_jwks_file: String::new(),
+            software_statement_issuers: Vec::new(),
         }
     }
 }
@@ -495,6 +507,8 @@ pub struct Settings {
     /// Registrations per source address and window (0 = no limit).
     pub registrations_per_address: u64,
     pub registration_window: u32,
+    /// Software statements: trusted keys, accepted issuers, whether required.
+    pub software_statements: latchkey_registration::SoftwareStatementPolicy,
     /// Proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<latchkey_http::IpRange>,
     pub discovery_max_age_seconds: u64,
@@ -716,6 +730,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     };
     let registrations_per_address = range("registration.max_per_address", r.max_per_address, 0, 1_000_000)? as u64;
     let registration_window = range("registration.window_seconds", r.window_seconds, 1, 86_400 * 7)? as u32;
+    let software_statements = validate_software_statements(r)?;
     let mut trusted_proxies = Vec::new();
     for p in &config.http.trusted_proxies {
         trusted_proxies.push(latchkey_http::IpRange::parse(p).ok_or_else(|| {
@@ -886,6 +901,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         self_registration,
         registrations_per_address,
         registration_window,
+        software_statements,
         trusted_proxies,
         discovery_max_age_seconds: discovery_max_age as u64,
         code_ttl,
@@ -905,6 +921,49 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         admin,
         password_login: config.login.password_enabled,
         upstreams,
+    })
+}
+
+/// The `registration.software_statement_*` keys: the trusted key set is
+/// read and checked now, so a bad file stops the server at startup.
+fn validate_software_statements(
+    r: &RegistrationConfig,
+) -> Result<latchkey_registration::SoftwareStatementPolicy, ConfigError> {
+    const FILE: &str = "registration.software_statement_jwks_file";
+    let jwks = match r.software_statement_jwks_file.as_str() {
+        "" => None,
+        path => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(FILE, format!("cannot read {path}: {e}")))?;
+            let jwks: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| ConfigError::new(FILE, format!("{path} is not a JSON Web Key Set: {e}")))?;
+            latchkey_core::client_keys::validate_client_jwks(&jwks)
+                .map_err(|why| ConfigError::new(FILE, format!("{path}: the key set {why}")))?;
+            Some(jwks)
+        }
+    };
+    if r.software_statement_required && jwks.is_none() {
+        return Err(ConfigError::new(
+            "registration.software_statement_required",
+            format!("is true but no {FILE} names the keys that may sign them"),
+        ));
+    }
+    if !r.software_statement_issuers.is_empty() && jwks.is_none() {
+        return Err(ConfigError::new(
+            "registration.software_statement_issuers",
+            format!("is set but no {FILE} names the issuers' keys"),
+        ));
+    }
+    if let Some(iss) = r.software_statement_issuers.iter().find(|i| i.trim().is_empty() || i.trim() != i.as_str()) {
+        return Err(ConfigError::new(
+            "registration.software_statement_issuers",
+            format!("{iss:?} is not an issuer (empty, or with spaces around it)"),
+        ));
+    }
+    Ok(latchkey_registration::SoftwareStatementPolicy {
+        required: r.software_statement_required,
+        jwks,
+        issuers: r.software_statement_issuers.clone(),
     })
 }
 
@@ -1149,6 +1208,21 @@ mod tests {
             (&[("LATCHKEY_REGISTRATION_MODE", "maybe")], "registration.mode", "not closed"),
             (&[("LATCHKEY_REGISTRATION_TOKEN", "short")], "registration.initial_access_token", "16"),
             (&[("LATCHKEY_LOG_FORMAT", "xml")], "log_format", "text or json"),
+            (
+                &[("LATCHKEY_REGISTRATION_SOFTWARE_STATEMENT_REQUIRED", "true")],
+                "registration.software_statement_required",
+                "software_statement_jwks_file",
+            ),
+            (
+                &[("LATCHKEY_REGISTRATION_SOFTWARE_STATEMENT_ISSUERS", "https://a.example")],
+                "registration.software_statement_issuers",
+                "software_statement_jwks_file",
+            ),
+            (
+                &[("LATCHKEY_REGISTRATION_SOFTWARE_STATEMENT_JWKS_FILE", "/nonexistent/jwks.json")],
+                "registration.software_statement_jwks_file",
+                "cannot read",
+            ),
         ];
         for (env, key, needle) in cases {
             let err = settings(env).unwrap_err();

@@ -375,6 +375,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 trusted_proxies: settings.trusted_proxies.clone().into(),
             },
             audit: store.clone(),
+            software_statements: Arc::new(settings.software_statements.clone()),
         },
         health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
         authorize: authorize.clone(),

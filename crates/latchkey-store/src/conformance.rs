@@ -26,6 +26,7 @@ fn sample_client(id: &str) -> Client {
             tos_uri: None,
             software_id: None,
             software_version: None,
+            software_statement_issuer: Some("https://issuer.example".into()),
             backchannel_logout_uri: Some("https://app.example/logout".into()),
             backchannel_logout_session_required: true,
             skip_consent: false,

@@ -175,8 +175,10 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     };
     settings.introspection = args.introspection.unwrap_or(client.settings.introspection);
     settings.dynamically_registered = client.settings.dynamically_registered;
-    // An operator's edit does not take the client's RFC 7592 access away.
+    // An operator's edit does not take the client's RFC 7592 access away,
+    // nor forget who vouched for it.
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
+    settings.software_statement_issuer = client.settings.software_statement_issuer.clone();
     let new_secret = client.replace_settings(settings, ctx.clock.now());
     if !ctx.store.update_client(&client).await? {
         bail!("no client with id {:?}", client.client_id);
