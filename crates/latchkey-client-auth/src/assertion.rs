@@ -6,10 +6,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use josekit::jwk::Jwk;
-use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
 use latchkey_core::Client;
-use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, candidate_keys};
+use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, candidate_keys, verify_jws};
 use serde_json::{Map, Value};
 
 use crate::{ClientAuthError, ClientAuthenticator, Endpoint};
@@ -63,37 +61,6 @@ pub(crate) fn claimed_client(jwt: &str) -> Result<(String, Object), ClientAuthEr
     }
 }
 
-/// The claims of `jwt` if one of the candidate keys verifies it.
-fn verify_with(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Option<Map<String, Value>> {
-    for key in candidate_keys(jwks, alg, kid) {
-        let Some(mut members) = key.as_object().cloned() else { continue };
-        // The kid was matched above; josekit would also demand it in the
-        // header, which RFC 7523 does not (authlib, for one, omits it).
-        members.remove("kid");
-        let Ok(jwk) = Jwk::from_map(members) else { continue };
-        let verifier: Box<dyn JwsVerifier> = match alg {
-            "RS256" => match RS256.verifier_from_jwk(&jwk) {
-                Ok(v) => Box::new(v),
-                Err(_) => continue,
-            },
-            "PS256" => match PS256.verifier_from_jwk(&jwk) {
-                Ok(v) => Box::new(v),
-                Err(_) => continue,
-            },
-            "ES256" => match ES256.verifier_from_jwk(&jwk) {
-                Ok(v) => Box::new(v),
-                Err(_) => continue,
-            },
-            _ => return None,
-        };
-        // josekit checks that the header's `alg` is the verifier's.
-        if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(jwt, &*verifier) {
-            return Some(payload.claims_set().clone());
-        }
-    }
-    None
-}
-
 fn int_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, ClientAuthError> {
     match claims.get(name) {
         None => Ok(None),
@@ -119,11 +86,11 @@ impl ClientAuthenticator {
         let kid = header.get("kid").and_then(Value::as_str);
 
         let claims = match (&client.settings.jwks, &client.settings.jwks_uri) {
-            (Some(jwks), _) => verify_with(jwks, alg, kid, jwt),
+            (Some(jwks), _) => verify_jws(jwks, alg, kid, jwt),
             (None, Some(uri)) => {
                 let jwks =
                     self.keys.get(uri, false).await.map_err(|e| ClientAuthError::KeysUnavailable(e.to_string()))?;
-                match verify_with(&jwks, alg, kid, jwt) {
+                match verify_jws(&jwks, alg, kid, jwt) {
                     Some(claims) => Some(claims),
                     // A key we have not seen: the client may have rotated.
                     None if kid.is_some_and(|k| candidate_keys(&jwks, alg, Some(k)).is_empty()) => {
@@ -132,7 +99,7 @@ impl ClientAuthenticator {
                             .get(uri, true)
                             .await
                             .map_err(|e| ClientAuthError::KeysUnavailable(e.to_string()))?;
-                        verify_with(&jwks, alg, kid, jwt)
+                        verify_jws(&jwks, alg, kid, jwt)
                     }
                     None => None,
                 }

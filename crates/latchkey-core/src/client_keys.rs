@@ -4,7 +4,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
+use josekit::jwk::Jwk;
+use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
+use serde_json::{Map, Value};
 
 /// Algorithms accepted for client assertions. Never `none`, never HMAC
 /// (`client_secret_jwt` would need the plain secret, which is not stored).
@@ -108,6 +110,39 @@ pub fn candidate_keys<'a>(jwks: &'a Value, alg: &str, kid: Option<&str>) -> Vec<
         .filter(|k| str_member(k, "alg").is_none_or(|a| a == alg))
         .filter(|k| kid.is_none_or(|kid| str_member(k, "kid") == Some(kid)))
         .collect()
+}
+
+/// The claims of `jwt` (a JWS signed with `alg`, one of
+/// [`ASSERTION_ALGORITHMS`]) if one of the candidate keys of `jwks` verifies
+/// it: client assertions (RFC 7523) and software statements (RFC 7591).
+pub fn verify_jws(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Option<Map<String, Value>> {
+    for key in candidate_keys(jwks, alg, kid) {
+        let Some(mut members) = key.as_object().cloned() else { continue };
+        // The kid was matched above; josekit would also demand it in the
+        // header, which RFC 7523 does not (authlib, for one, omits it).
+        members.remove("kid");
+        let Ok(jwk) = Jwk::from_map(members) else { continue };
+        let verifier: Box<dyn JwsVerifier> = match alg {
+            "RS256" => match RS256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            "PS256" => match PS256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            "ES256" => match ES256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            _ => return None,
+        };
+        // josekit checks that the header's `alg` is the verifier's.
+        if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(jwt, &*verifier) {
+            return Some(payload.claims_set().clone());
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -8,9 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use josekit::jwk::Jwk;
-use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
-use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, candidate_keys};
+use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, verify_jws};
 use serde_json::{Map, Value};
 
 /// What the operator trusts and requires.
@@ -71,36 +69,6 @@ fn decode_part(s: &str) -> Result<Map<String, Value>, StatementError> {
     serde_json::from_slice(&bytes).map_err(|_| StatementError::Invalid("the statement is not a JSON object"))
 }
 
-/// The claims of `jwt` if one of the candidate keys verifies it.
-fn verify_with(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Option<Map<String, Value>> {
-    for key in candidate_keys(jwks, alg, kid) {
-        let Some(mut members) = key.as_object().cloned() else { continue };
-        // The kid was matched above; josekit would also demand it in the header.
-        members.remove("kid");
-        let Ok(jwk) = Jwk::from_map(members) else { continue };
-        let verifier: Box<dyn JwsVerifier> = match alg {
-            "RS256" => match RS256.verifier_from_jwk(&jwk) {
-                Ok(v) => Box::new(v),
-                Err(_) => continue,
-            },
-            "PS256" => match PS256.verifier_from_jwk(&jwk) {
-                Ok(v) => Box::new(v),
-                Err(_) => continue,
-            },
-            "ES256" => match ES256.verifier_from_jwk(&jwk) {
-                Ok(v) => Box::new(v),
-                Err(_) => continue,
-            },
-            _ => return None,
-        };
-        // josekit checks that the header's `alg` is the verifier's.
-        if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(jwt, &*verifier) {
-            return Some(payload.claims_set().clone());
-        }
-    }
-    None
-}
-
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, StatementError> {
     match claims.get(name) {
         None => Ok(None),
@@ -158,7 +126,7 @@ impl SoftwareStatementPolicy {
         let Some(jwks) = &self.jwks else {
             return Err(StatementError::Unapproved("this server trusts no software statement issuers"));
         };
-        let claims = verify_with(jwks, alg, kid, jwt)
+        let claims = verify_jws(jwks, alg, kid, jwt)
             .ok_or(StatementError::Invalid("the statement's signature does not verify with a trusted key"))?;
         if time_claim(&claims, "exp")?.is_some_and(|exp| exp + LEEWAY <= now) {
             return Err(StatementError::Invalid("the statement has expired"));
@@ -183,7 +151,7 @@ impl SoftwareStatementPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use josekit::jws::{HS256, JwsHeader};
+    use josekit::jws::{ES256, HS256, JwsHeader};
     use josekit::jwt::JwtPayload;
     use serde_json::json;
 
