@@ -10,24 +10,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::grant::Session;
-use serde_json::Value;
 
 use crate::clients::id_of;
 use crate::{AdminError, AdminState, audit, authorize, page};
-
-fn session_json(s: &Session) -> Value {
-    serde_json::json!({
-        "sid": s.auth.sid,
-        "user_id": s.auth.user_id,
-        "auth_time": s.auth.auth_time,
-        "amr": s.auth.amr,
-        "acr": s.auth.acr,
-        "created_at": s.created_at,
-        "last_seen_at": s.last_seen_at,
-        "expires_at": s.expires_at,
-        "clients": s.client_ids,
-    })
-}
 
 pub(crate) async fn list(
     State(state): State<AdminState>,
@@ -38,7 +23,7 @@ pub(crate) async fn list(
     authorize(&state, &peer, &headers, "sessions:read").await?;
     let user = crate::users::find(&state, &id_of(user_id)?).await?;
     let sessions = state.store.list_user_sessions(&user.id, state.clock.now()).await?;
-    Ok(page(sessions.iter().map(session_json).collect(), None))
+    Ok(page(sessions.iter().map(Session::summary_json).collect(), None))
 }
 
 pub(crate) async fn end(

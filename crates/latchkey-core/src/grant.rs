@@ -33,6 +33,24 @@ pub struct Session {
     pub client_ids: Vec<String>,
 }
 
+impl Session {
+    /// What operators see of a session (CLI and admin API): everything but
+    /// the hash of its cookie.
+    pub fn summary_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sid": self.auth.sid,
+            "user_id": self.auth.user_id,
+            "auth_time": self.auth.auth_time,
+            "amr": self.auth.amr,
+            "acr": self.auth.acr,
+            "created_at": self.created_at,
+            "last_seen_at": self.last_seen_at,
+            "expires_at": self.expires_at,
+            "clients": self.client_ids,
+        })
+    }
+}
+
 /// Scopes a person granted to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {

@@ -20,7 +20,7 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
         SessionCommand::List { user } => {
             let user = super::user::find(ctx, &user).await?;
             let sessions = ctx.store.list_user_sessions(&user.id, ctx.clock.now()).await?;
-            let json = serde_json::Value::Array(sessions.iter().map(session_json).collect());
+            let json = serde_json::Value::Array(sessions.iter().map(Session::summary_json).collect());
             ctx.print(
                 || {
                     if sessions.is_empty() {
@@ -92,18 +92,4 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-fn session_json(s: &Session) -> serde_json::Value {
-    serde_json::json!({
-        "sid": s.auth.sid,
-        "user_id": s.auth.user_id,
-        "auth_time": s.auth.auth_time,
-        "amr": s.auth.amr,
-        "acr": s.auth.acr,
-        "created_at": s.created_at,
-        "last_seen_at": s.last_seen_at,
-        "expires_at": s.expires_at,
-        "clients": s.client_ids,
-    })
 }
