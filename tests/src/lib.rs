@@ -760,3 +760,22 @@ impl Drop for OwnPostgres {
 fn running_as_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
+
+/// A Python with authlib: Debian's (python3-authlib, which `.ci/run`
+/// installs) before any other on the PATH. None when absent outside CI.
+pub fn authlib_python() -> Option<&'static str> {
+    let works = |python: &str| {
+        std::process::Command::new(python)
+            .args(["-c", "import authlib, requests"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    match ["/usr/bin/python3", "python3"].into_iter().find(|p| works(p)) {
+        Some(python) => Some(python),
+        None if std::env::var_os("CI").is_some() => panic!("CI must install python3-authlib (.ci/run does)"),
+        None => {
+            eprintln!("python3 with authlib and requests not found: skipped");
+            None
+        }
+    }
+}

@@ -394,25 +394,6 @@ async fn registration_refuses_keys_that_cannot_work() {
     assert_eq!(page.status, 200, "{}", page.describe());
 }
 
-/// A Python with authlib: Debian's (python3-authlib, which `.ci/run`
-/// installs) before any other on the PATH. None when absent outside CI.
-fn authlib_python() -> Option<&'static str> {
-    let works = |python: &str| {
-        std::process::Command::new(python)
-            .args(["-c", "import authlib, requests"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    match ["/usr/bin/python3", "python3"].into_iter().find(|p| works(p)) {
-        Some(python) => Some(python),
-        None if std::env::var_os("CI").is_some() => panic!("CI must install python3-authlib (.ci/run does)"),
-        None => {
-            eprintln!("python3 with authlib and requests not found: skipped");
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_independent_library_authenticates_with_private_key_jwt() {
     let Some(python) = authlib_python() else { return };

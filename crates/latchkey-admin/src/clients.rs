@@ -126,7 +126,7 @@ pub(crate) async fn create(
     let body: Map<String, Value> = json_body(&headers, body)?;
     let settings = settings_of(&state, body)?;
     let now = state.clock.now();
-    let (client, secret) = Client::register(settings, now);
+    let (client, secret) = Client::register(settings, now, state.policy.client_secret_key.as_ref());
     state.store.insert_client(&client).await?;
     let event = caller
         .event(now, "client.created")
@@ -159,7 +159,7 @@ pub(crate) async fn replace(
     settings.dynamically_registered = client.settings.dynamically_registered;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.software_statement_issuer = client.settings.software_statement_issuer.take();
-    let new_secret = client.replace_settings(settings, state.clock.now());
+    let new_secret = client.replace_settings(settings, state.clock.now(), state.policy.client_secret_key.as_ref());
     if !state.store.update_client(&client).await? {
         return Err(AdminError::not_found(format!("no client {client_id:?}")));
     }

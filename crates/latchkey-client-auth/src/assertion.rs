@@ -1,13 +1,14 @@
-//! `private_key_jwt`: a JWT the client signs with its own key (RFC 7523 §3,
-//! OIDC Core §9). Checked here: the algorithm (RS256, PS256 or ES256, and
-//! the one the client registered, if it did), the signature against the
-//! client's keys, `iss` = `sub` = the client, `aud` naming us, `exp` (and
-//! `nbf`, `iat`) with a minute of clock skew, and a `jti` used only once.
+//! `private_key_jwt` and `client_secret_jwt`: a JWT the client signs with its
+//! own key or, with HMAC, with its secret (RFC 7523 §3, OIDC Core §9).
+//! Checked here: the algorithm (RS256, PS256 or ES256 for the first, HS256,
+//! HS384 or HS512 for the second, and the one the client registered, if it
+//! did), the signature, `iss` = `sub` = the client, `aud` naming us, `exp`
+//! (and `nbf`, `iat`) with a minute of clock skew, and a `jti` used only once.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_core::Client;
-use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, candidate_keys, verify_jws};
+use latchkey_core::client_keys::{candidate_keys, verify_hmac_jws, verify_jws};
+use latchkey_core::{AuthMethod, Client};
 use serde_json::{Map, Value};
 
 use crate::{ClientAuthError, ClientAuthenticator, Endpoint};
@@ -77,7 +78,8 @@ impl ClientAuthenticator {
         endpoint: Endpoint,
     ) -> Result<(), ClientAuthError> {
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
-        if !ASSERTION_ALGORITHMS.contains(&alg) {
+        let method = client.settings.token_endpoint_auth_method;
+        if !method.assertion_algorithms().contains(&alg) {
             return Err(refused("algorithm not allowed"));
         }
         if client.settings.token_endpoint_auth_signing_alg.as_deref().is_some_and(|a| a != alg) {
@@ -86,6 +88,9 @@ impl ClientAuthenticator {
         let kid = header.get("kid").and_then(Value::as_str);
 
         let claims = match (&client.settings.jwks, &client.settings.jwks_uri) {
+            _ if method == AuthMethod::ClientSecretJwt => client
+                .assertion_secret(self.secret_key.as_ref())
+                .and_then(|secret| verify_hmac_jws(secret.as_bytes(), alg, jwt)),
             (Some(jwks), _) => verify_jws(jwks, alg, kid, jwt),
             (None, Some(uri)) => {
                 let jwks =

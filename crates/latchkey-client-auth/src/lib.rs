@@ -1,6 +1,7 @@
 //! Client authentication at the token, introspection and revocation
 //! endpoints (RFC 6749 §2.3, RFC 7523, OIDC Core §9): `client_secret_basic`,
-//! `client_secret_post`, `private_key_jwt`, and `none` for public clients.
+//! `client_secret_post`, `private_key_jwt`, `client_secret_jwt`, and `none`
+//! for public clients.
 
 mod assertion;
 mod keys;
@@ -11,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use latchkey_core::secret::verify_client_secret;
+use latchkey_core::secret::ClientSecretKey;
 use latchkey_core::{AuthMethod, Client, Clock, ErrorCode, OAuthError};
 use latchkey_http::form::Params;
 use latchkey_http::{oauth_error_response, store_error_response};
@@ -163,10 +164,13 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
         if form_id.is_some_and(|f| f != client_id) {
             return Err(ClientAuthError::ConflictingClientId);
         }
+        // The algorithm names the method, which must be the registered one:
+        // an HMAC assertion never reaches a client registered for public keys.
+        let hmac = header.get("alg").and_then(|a| a.as_str()).is_some_and(|a| a.starts_with("HS"));
         return Ok(Presented {
             client_id,
             proof: Proof::Assertion(assertion.to_string(), header),
-            method: AuthMethod::PrivateKeyJwt,
+            method: if hmac { AuthMethod::ClientSecretJwt } else { AuthMethod::PrivateKeyJwt },
         });
     }
     match (basic, form_secret) {
@@ -206,6 +210,8 @@ pub struct ClientAuthenticator {
     clients: Arc<dyn ClientStore>,
     replay: Arc<dyn ReplayStore>,
     keys: ClientKeys,
+    /// Derives `client_secret_jwt` secrets; `None` without `keys.encryption_key`.
+    secret_key: Option<ClientSecretKey>,
     clock: Arc<dyn Clock>,
     issuer: Arc<str>,
     /// Full URLs of the token, introspection and revocation endpoints.
@@ -217,6 +223,7 @@ impl ClientAuthenticator {
         clients: Arc<dyn ClientStore>,
         replay: Arc<dyn ReplayStore>,
         keys: ClientKeys,
+        secret_key: Option<ClientSecretKey>,
         clock: Arc<dyn Clock>,
         issuer: &str,
     ) -> Self {
@@ -224,6 +231,7 @@ impl ClientAuthenticator {
             clients,
             replay,
             keys,
+            secret_key,
             clock,
             issuer: issuer.into(),
             endpoints: Arc::new(
@@ -250,8 +258,7 @@ impl ClientAuthenticator {
         }
         match &p.proof {
             Proof::Secret(secret) => {
-                let ok = client.secret_hash.as_deref().is_some_and(|h| verify_client_secret(secret, h));
-                if !ok {
+                if !client.verify_secret(secret, self.secret_key.as_ref()) {
                     return Err(ClientAuthError::WrongSecret);
                 }
             }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorCode, OAuthError};
 use crate::redirect_uri::{validate_redirect_uri, validate_web_uri};
 use crate::scope::Scope;
+use crate::secret::ClientSecretKey;
 
 /// Grant types a client may be registered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,10 +48,15 @@ pub enum AuthMethod {
     /// A JWT signed with the client's private key (RFC 7523, OIDC Core §9);
     /// the client registers its public keys (`jwks` or `jwks_uri`), no secret.
     PrivateKeyJwt,
+    /// A JWT signed with HMAC, keyed by the client secret (OIDC Core §9). The
+    /// secret is derived, not stored (see [`crate::secret::ClientSecretKey`]),
+    /// so this needs `keys.encryption_key`.
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 4] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None, Self::PrivateKeyJwt];
+    pub const ALL: [AuthMethod; 5] =
+        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None, Self::PrivateKeyJwt, Self::ClientSecretJwt];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,12 +64,27 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
         }
     }
 
     /// Whether clients of this method hold a secret issued by us.
     pub fn uses_secret(self) -> bool {
-        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt)
+    }
+
+    /// Whether the method authenticates with a signed JWT (RFC 7523).
+    pub fn uses_assertion(self) -> bool {
+        matches!(self, Self::PrivateKeyJwt | Self::ClientSecretJwt)
+    }
+
+    /// The algorithms this method's assertions may be signed with.
+    pub fn assertion_algorithms(self) -> &'static [&'static str] {
+        match self {
+            Self::PrivateKeyJwt => &crate::client_keys::ASSERTION_ALGORITHMS,
+            Self::ClientSecretJwt => &crate::client_keys::HMAC_ALGORITHMS,
+            _ => &[],
+        }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -147,37 +168,94 @@ pub struct Client {
     pub updated_at: i64,
 }
 
+/// How a client's secret is kept: `client_secret_basic` and `_post` secrets
+/// are random and stored as a hash; `client_secret_jwt` ones are derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretKind {
+    None,
+    Hashed,
+    Derived,
+}
+
+impl SecretKind {
+    fn of(method: AuthMethod) -> Self {
+        match method {
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => Self::Hashed,
+            AuthMethod::ClientSecretJwt => Self::Derived,
+            AuthMethod::None | AuthMethod::PrivateKeyJwt => Self::None,
+        }
+    }
+}
+
 impl Client {
-    /// Replaces the settings. A client that moves to a secret-based method
-    /// gets a fresh secret (returned once; only its hash is kept); one that
-    /// moves away from secrets loses its hash.
-    pub fn replace_settings(&mut self, settings: ClientSettings, now: i64) -> Option<String> {
-        let had_secret = self.settings.token_endpoint_auth_method.uses_secret();
-        let has_secret = settings.token_endpoint_auth_method.uses_secret();
-        let new_secret = (has_secret && !had_secret).then(crate::random::client_secret);
-        if !has_secret {
-            self.secret_hash = None;
-        }
-        if let Some(secret) = &new_secret {
-            self.secret_hash = Some(crate::secret::hash_client_secret(secret));
-        }
+    /// Replaces the settings. A client that moves to a method with another
+    /// kind of secret gets a fresh one (returned once; never stored in
+    /// plain); one that moves away from secrets loses it.
+    pub fn replace_settings(
+        &mut self,
+        settings: ClientSettings,
+        now: i64,
+        secret_key: Option<&ClientSecretKey>,
+    ) -> Option<String> {
+        let changes_kind = SecretKind::of(self.settings.token_endpoint_auth_method)
+            != SecretKind::of(settings.token_endpoint_auth_method);
         self.settings = settings;
         self.updated_at = now;
-        new_secret
+        if changes_kind { self.issue_secret(secret_key) } else { None }
     }
 
-    /// A newly registered client with a fresh id and, for confidential
-    /// clients, a fresh 256-bit secret, returned once (only its hash is kept).
-    pub fn register(settings: ClientSettings, now: i64) -> (Self, Option<String>) {
-        let secret = settings.token_endpoint_auth_method.uses_secret().then(crate::random::client_secret);
-        let client = Self {
+    /// A newly registered client with a fresh id and, for clients with a
+    /// secret, a fresh 256-bit one, returned once.
+    pub fn register(
+        settings: ClientSettings,
+        now: i64,
+        secret_key: Option<&ClientSecretKey>,
+    ) -> (Self, Option<String>) {
+        let mut client = Self {
             client_id: crate::random::client_id(),
-            secret_hash: secret.as_deref().map(crate::secret::hash_client_secret),
+            secret_hash: None,
             settings,
             created_at: now,
             updated_at: now,
         };
+        let secret = client.issue_secret(secret_key);
         (client, secret)
+    }
+
+    /// Gives the client a new secret as its method needs (the old one stops
+    /// working) and returns it; `None` for methods without a secret, and for
+    /// `client_secret_jwt` without the server's key, which registration
+    /// refuses beforehand.
+    pub fn issue_secret(&mut self, secret_key: Option<&ClientSecretKey>) -> Option<String> {
+        let (secret, stored) = match (SecretKind::of(self.settings.token_endpoint_auth_method), secret_key) {
+            (SecretKind::Hashed, _) => {
+                let secret = crate::random::client_secret();
+                let stored = crate::secret::hash_client_secret(&secret);
+                (Some(secret), Some(stored))
+            }
+            (SecretKind::Derived, Some(key)) => {
+                let (secret, stored) = key.issue(&self.client_id);
+                (Some(secret), Some(stored))
+            }
+            (SecretKind::Derived, None) | (SecretKind::None, _) => (None, None),
+        };
+        self.secret_hash = stored;
+        secret
+    }
+
+    /// Whether `secret` is this client's secret (compared in constant time).
+    pub fn verify_secret(&self, secret: &str, secret_key: Option<&ClientSecretKey>) -> bool {
+        match (self.secret_hash.as_deref(), self.assertion_secret(secret_key)) {
+            (_, Some(derived)) => crate::secret::constant_time_eq(secret.as_bytes(), derived.as_bytes()),
+            (Some(stored), None) => crate::secret::verify_client_secret(secret, stored),
+            (None, None) => false,
+        }
+    }
+
+    /// The HMAC key of a `client_secret_jwt` client's assertions: its
+    /// secret, derived again.
+    pub fn assertion_secret(&self, secret_key: Option<&ClientSecretKey>) -> Option<String> {
+        secret_key?.recover(&self.client_id, self.secret_hash.as_deref()?)
     }
 
     pub fn is_public(&self) -> bool {
@@ -262,6 +340,9 @@ pub struct ClientMetadata {
 pub struct RegistrationPolicy {
     /// Permit plain-http redirect URIs on non-loopback hosts (development only).
     pub allow_insecure_redirects: bool,
+    /// The key `client_secret_jwt` secrets are derived with; without it that
+    /// method is refused.
+    pub client_secret_key: Option<ClientSecretKey>,
 }
 
 /// What the operator allows clients that register themselves (RFC 7591 and
@@ -412,12 +493,15 @@ impl ClientMetadata {
     pub fn validate(self, policy: &RegistrationPolicy) -> Result<ClientSettings, MetadataError> {
         let auth_method = match self.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
-            Some(m) => AuthMethod::parse(m).ok_or_else(|| {
-                bad(format!(
-                    "token_endpoint_auth_method {m:?} is not supported; use client_secret_basic, \
-                     client_secret_post, private_key_jwt or none"
-                ))
-            })?,
+            Some(m) => AuthMethod::parse(m)
+                .filter(|m| *m != AuthMethod::ClientSecretJwt || policy.client_secret_key.is_some())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "token_endpoint_auth_method {m:?} is not supported; use client_secret_basic, \
+                         client_secret_post, private_key_jwt{} or none",
+                        if policy.client_secret_key.is_some() { ", client_secret_jwt" } else { "" }
+                    ))
+                })?,
         };
         let (jwks, jwks_uri) = match (auth_method, self.jwks, self.jwks_uri) {
             (AuthMethod::PrivateKeyJwt, Some(_), Some(_)) => {
@@ -442,14 +526,17 @@ impl ClientMetadata {
         };
         let token_endpoint_auth_signing_alg = match self.token_endpoint_auth_signing_alg {
             None => None,
-            Some(alg) if auth_method != AuthMethod::PrivateKeyJwt => {
-                return Err(bad(format!("token_endpoint_auth_signing_alg {alg:?} applies to private_key_jwt only")));
+            Some(alg) if !auth_method.uses_assertion() => {
+                return Err(bad(format!(
+                    "token_endpoint_auth_signing_alg {alg:?} applies to private_key_jwt and client_secret_jwt only"
+                )));
             }
-            Some(alg) if crate::client_keys::ASSERTION_ALGORITHMS.contains(&alg.as_str()) => Some(alg),
+            Some(alg) if auth_method.assertion_algorithms().contains(&alg.as_str()) => Some(alg),
             Some(alg) => {
                 return Err(bad(format!(
-                    "token_endpoint_auth_signing_alg {alg:?} is not supported; use {}",
-                    crate::client_keys::ASSERTION_ALGORITHMS.join(", ")
+                    "token_endpoint_auth_signing_alg {alg:?} is not supported with {}; use {}",
+                    auth_method.as_str(),
+                    auth_method.assertion_algorithms().join(", ")
                 )));
             }
         };

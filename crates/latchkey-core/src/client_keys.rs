@@ -8,9 +8,12 @@ use josekit::jwk::Jwk;
 use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
 use serde_json::{Map, Value};
 
-/// Algorithms accepted for client assertions. Never `none`, never HMAC
-/// (`client_secret_jwt` would need the plain secret, which is not stored).
+/// Algorithms accepted for `private_key_jwt` assertions. Never `none`, never
+/// HMAC: an HMAC assertion is `client_secret_jwt`, a method of its own.
 pub const ASSERTION_ALGORITHMS: [&str; 3] = ["RS256", "PS256", "ES256"];
+
+/// Algorithms accepted for `client_secret_jwt` assertions.
+pub const HMAC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
 
 /// At most this many keys in a client's set.
 pub const MAX_KEYS: usize = 10;
@@ -145,6 +148,62 @@ pub fn verify_jws(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Opti
     None
 }
 
+/// The claims of `jwt` if it is a JWS made with `alg` (one of
+/// [`HMAC_ALGORITHMS`]) keyed by `secret`: `client_secret_jwt` assertions,
+/// whose key is the octets of the client secret (OIDC Core §10.1). Done here
+/// rather than with josekit, whose HMAC check is not constant-time.
+pub fn verify_hmac_jws(secret: &[u8], alg: &str, jwt: &str) -> Option<Map<String, Value>> {
+    use hmac::{Hmac, Mac};
+    use subtle::ConstantTimeEq;
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let object =
+        |s: &str| -> Option<Map<String, Value>> { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).ok()?).ok() };
+    let header = object(h)?;
+    // No JWS extension is understood, so none may be critical (RFC 7515 §4.1.11).
+    if header.get("alg").and_then(Value::as_str) != Some(alg) || header.contains_key("crit") {
+        return None;
+    }
+    // A key shorter than the hash is not allowed (RFC 7518 §3.2).
+    let min_key = match alg {
+        "HS256" => 32,
+        "HS384" => 48,
+        _ => 64,
+    };
+    if secret.len() < min_key {
+        return None;
+    }
+    let signing_input = &jwt.as_bytes()[..h.len() + 1 + p.len()];
+    let expected = match alg {
+        "HS256" => Hmac::<sha2::Sha256>::new_from_slice(secret)
+            .ok()?
+            .chain_update(signing_input)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        "HS384" => Hmac::<sha2::Sha384>::new_from_slice(secret)
+            .ok()?
+            .chain_update(signing_input)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        "HS512" => Hmac::<sha2::Sha512>::new_from_slice(secret)
+            .ok()?
+            .chain_update(signing_input)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        _ => return None,
+    };
+    let given = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    if !bool::from(expected.ct_eq(&given)) {
+        return None;
+    }
+    object(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +243,41 @@ mod tests {
         let mut hmac = rsa("a");
         hmac["alg"] = "HS256".into();
         assert!(validate_client_jwks(&json!({"keys": [hmac]})).is_err());
+    }
+
+    #[test]
+    fn hmac_assertions_verify_only_with_their_secret_and_algorithm() {
+        use josekit::jws::{HS256, HS512, JwsHeader};
+        use josekit::jwt::{self, JwtPayload};
+        let mut payload = JwtPayload::new();
+        payload.set_subject("c1");
+        let sign = |alg: &str, key: &[u8]| {
+            let mut header = JwsHeader::new();
+            header.set_token_type("JWT");
+            match alg {
+                "HS256" => jwt::encode_with_signer(&payload, &header, &HS256.signer_from_bytes(key).unwrap()),
+                _ => jwt::encode_with_signer(&payload, &header, &HS512.signer_from_bytes(key).unwrap()),
+            }
+            .unwrap()
+        };
+        let secret = b"a secret of sixty-four bytes, long enough for HMAC with SHA-512.";
+        assert_eq!(secret.len(), 64);
+        let token = sign("HS256", secret);
+        assert_eq!(verify_hmac_jws(secret, "HS256", &token).unwrap()["sub"], "c1");
+        assert!(
+            verify_hmac_jws(b"another secret of 64 bytes, long enough for HMAC with SHA-512...", "HS256", &token)
+                .is_none()
+        );
+        assert!(verify_hmac_jws(&secret[..32], "HS512", &sign("HS512", secret)).is_none(), "too short a key");
+        assert!(verify_hmac_jws(secret, "HS512", &token).is_none(), "the header names the algorithm");
+        assert!(verify_hmac_jws(secret, "HS512", &sign("HS512", secret)).is_some());
+        let mut tampered = token.clone();
+        tampered.push('A');
+        assert!(verify_hmac_jws(secret, "HS256", &tampered).is_none());
+        let (head, _) = token.split_once('.').unwrap();
+        assert!(verify_hmac_jws(secret, "HS256", &format!("{head}.e30.")).is_none());
+        assert!(verify_hmac_jws(secret, "none", &token).is_none());
+        assert!(verify_hmac_jws(secret, "HS256", "a.b").is_none());
     }
 
     #[test]

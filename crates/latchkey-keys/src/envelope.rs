@@ -43,6 +43,15 @@ impl EncryptionKey {
             .map_err(|v: Vec<u8>| KeyError::InvalidEncryptionKey(format!("{} bytes, need 32", v.len())))?;
         Ok(Self(arr))
     }
+
+    /// The key for `client_secret_jwt` secrets, derived under its own label
+    /// so that the root key is never used for two purposes.
+    pub fn client_secret_key(&self) -> latchkey_core::secret::ClientSecretKey {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"latchkey/subkey/client-secret-jwt/v1");
+        latchkey_core::secret::ClientSecretKey::new(mac.finalize().into_bytes().into())
+    }
 }
 
 /// Seals a PEM private key when an encryption key is given; returns it unchanged otherwise.

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::client::ClientSettings;
-use latchkey_core::secret::{constant_time_eq, hash_token, verify_client_secret};
+use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{
     Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, SelfRegistrationPolicy,
 };
@@ -248,7 +248,7 @@ async fn register(
     let now = state.clock.now();
     let registration_token = latchkey_core::random::token(32);
     settings.registration_access_token_hash = Some(hash_token(&registration_token));
-    let (client, secret) = Client::register(settings, now);
+    let (client, secret) = Client::register(settings, now, state.policy.client_secret_key.as_ref());
     state.clients.insert_client(&client).await?;
     let event = AuditEvent::new(now, "client.created", "anonymous")
         .subject(&client.client_id)
@@ -344,7 +344,7 @@ async fn replace(
     }
     // A secret, if sent, must be the current one (§2.2): a client cannot set its own.
     if let Some(sent) = members.get("client_secret") {
-        let ok = sent.as_str().zip(client.secret_hash.as_deref()).is_some_and(|(s, h)| verify_client_secret(s, h));
+        let ok = sent.as_str().is_some_and(|s| client.verify_secret(s, state.policy.client_secret_key.as_ref()));
         if !ok {
             return Err(RegistrationError::BadUpdate("client_secret does not match the client's".into()));
         }
@@ -354,7 +354,7 @@ async fn replace(
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;
 
-    let new_secret = client.replace_settings(settings, state.clock.now());
+    let new_secret = client.replace_settings(settings, state.clock.now(), state.policy.client_secret_key.as_ref());
     if !state.clients.update_client(&client).await? {
         return Err(RegistrationError::NotAuthorized); // deleted meanwhile
     }

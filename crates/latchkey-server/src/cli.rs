@@ -149,7 +149,8 @@ pub struct ClientKeyArgs {
     /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
     #[arg(long, value_name = "PATH")]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// private_key_jwt: the one algorithm its assertions may use (RS256, PS256, ES256).
+    /// private_key_jwt or client_secret_jwt: the one algorithm its assertions
+    /// may use (RS256, PS256, ES256; HS256, HS384, HS512).
     #[arg(long, value_name = "ALG")]
     pub signing_alg: Option<String>,
 }
@@ -171,8 +172,9 @@ pub struct ClientCreate {
     /// Space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
-    /// client_secret_basic (default), client_secret_post, or private_key_jwt
-    /// (with --jwks-uri or --jwks-file).
+    /// client_secret_basic (default), client_secret_post, private_key_jwt
+    /// (with --jwks-uri or --jwks-file), or client_secret_jwt (needs
+    /// keys.encryption_key).
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
     #[command(flatten)]
@@ -222,8 +224,9 @@ pub struct ClientUpdate {
     pub grant_types: Vec<String>,
     #[arg(long)]
     pub scope: Option<String>,
-    /// client_secret_basic, client_secret_post, private_key_jwt or none;
-    /// moving to a secret method prints a new secret.
+    /// client_secret_basic, client_secret_post, private_key_jwt,
+    /// client_secret_jwt or none; moving to another kind of secret prints a
+    /// new secret.
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
     #[command(flatten)]

@@ -545,6 +545,15 @@ pub enum AdminListener {
 }
 
 impl Settings {
+    /// What every door that registers clients (CLI, registration endpoint,
+    /// admin API) enforces and needs.
+    pub fn registration_policy(&self) -> latchkey_core::RegistrationPolicy {
+        latchkey_core::RegistrationPolicy {
+            allow_insecure_redirects: self.allow_insecure_redirects,
+            client_secret_key: self.encryption_key.as_ref().map(EncryptionKey::client_secret_key),
+        }
+    }
+
     /// How long a retired key must stay published: until every token it
     /// signed has expired and every cached JWKS has been refreshed.
     pub fn retired_key_grace(&self) -> i64 {

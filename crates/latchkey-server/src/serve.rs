@@ -13,9 +13,9 @@ use axum::routing::get;
 use latchkey_authorize::backchannel::BackchannelNotifier;
 use latchkey_authorize::pages::Ui;
 use latchkey_authorize::{AuthorizeSettings, AuthorizeState};
-use latchkey_core::{Clock, RegistrationPolicy, SystemClock};
+use latchkey_core::{Clock, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
-use latchkey_keys::KeyRing;
+use latchkey_keys::{EncryptionKey, KeyRing};
 use latchkey_registration::RegistrationState;
 use latchkey_store::{KeyStore, Maintenance};
 use latchkey_token::{TokenSettings, TokenState};
@@ -26,7 +26,7 @@ use crate::config::{AdminListener, ConfigError, LogFormat, RegistrationMode, Set
 use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
 use crate::state::{AppParts, AppState, HealthState};
 use latchkey_client_auth::{ClientAuthenticator, ClientKeys, KeyFetchSettings};
-use latchkey_core::client_keys::ASSERTION_ALGORITHMS;
+use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, HMAC_ALGORITHMS};
 
 /// Paths relative to the issuer.
 pub const JWKS_PATH: &str = "/jwks";
@@ -56,6 +56,22 @@ fn strings(v: &[&str]) -> Vec<String> {
 /// The provider metadata: exactly what this build implements.
 pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
     let url = |path: &str| format!("{}{path}", settings.issuer);
+    // client_secret_jwt only where its secrets can be derived (keys.encryption_key).
+    let secret_jwt = settings.encryption_key.is_some();
+    let auth_methods = |public: bool| {
+        let mut methods = strings(&["client_secret_basic", "client_secret_post", "private_key_jwt"]);
+        if secret_jwt {
+            methods.push("client_secret_jwt".into());
+        }
+        if public {
+            methods.push("none".into());
+        }
+        methods
+    };
+    let mut assertion_algorithms = strings(&ASSERTION_ALGORITHMS);
+    if secret_jwt {
+        assertion_algorithms.extend(strings(&HMAC_ALGORITHMS));
+    }
     ProviderMetadata {
         issuer: settings.issuer.clone(),
         authorization_endpoint: Some(url("/authorize")),
@@ -72,13 +88,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),
-        token_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-            "none",
-        ]),
-        token_endpoint_auth_signing_alg_values_supported: strings(&ASSERTION_ALGORITHMS),
+        token_endpoint_auth_methods_supported: auth_methods(true),
+        token_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
         code_challenge_methods_supported: strings(&["S256"]),
         claims_supported: strings(&[
             "iss",
@@ -116,19 +127,10 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         claims_parameter_supported: false,
-        introspection_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-        ]),
-        introspection_endpoint_auth_signing_alg_values_supported: strings(&ASSERTION_ALGORITHMS),
-        revocation_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-            "none",
-        ]),
-        revocation_endpoint_auth_signing_alg_values_supported: strings(&ASSERTION_ALGORITHMS),
+        introspection_endpoint_auth_methods_supported: auth_methods(false),
+        introspection_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
+        revocation_endpoint_auth_methods_supported: auth_methods(true),
+        revocation_endpoint_auth_signing_alg_values_supported: assertion_algorithms,
         backchannel_logout_supported: true,
         backchannel_logout_session_supported: true,
         service_documentation: None,
@@ -348,7 +350,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             authorize: authorize.clone(),
         }),
         clock: clock.clone(),
-        policy: RegistrationPolicy { allow_insecure_redirects: settings.allow_insecure_redirects },
+        policy: settings.registration_policy(),
         trusted_proxies: settings.trusted_proxies.clone().into(),
     };
     let state = AppState::new(AppParts {
@@ -361,7 +363,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         registration: RegistrationState {
             clients: store.clone(),
             clock: clock.clone(),
-            policy: RegistrationPolicy { allow_insecure_redirects: settings.allow_insecure_redirects },
+            policy: settings.registration_policy(),
             initial_access_token: match &settings.registration {
                 RegistrationMode::Token(t) => Some(t.as_str().into()),
                 _ => None,
@@ -402,6 +404,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 store.clone(),
                 store.clone(),
                 ClientKeys::new(KeyFetchSettings::default()),
+                settings.encryption_key.as_ref().map(EncryptionKey::client_secret_key),
                 clock.clone(),
                 &settings.issuer,
             ),

@@ -853,7 +853,8 @@ pub async fn post_with_auth(server: &Server, path: &str, auth: Auth<'_>, form: &
 }
 
 /// Sends `n` identical `POST /token` requests (form `body`, `Authorization:
-/// auth`) released together by a barrier; returns (status, JSON body) of each.
+/// auth` unless empty) released together by a barrier; returns (status, JSON
+/// body) of each.
 pub async fn concurrent_token_requests(server: &Server, auth: &str, body: &str, n: usize) -> Vec<(u16, Value)> {
     let url = server.url("/token");
     let c = http();
@@ -864,14 +865,11 @@ pub async fn concurrent_token_requests(server: &Server, auth: &str, body: &str, 
             (c.clone(), url.clone(), body.to_string(), auth.to_string(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let res = c
-                .post(url)
-                .header("authorization", auth)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let mut req = c.post(url);
+            if !auth.is_empty() {
+                req = req.header("authorization", auth);
+            }
+            let res = req.header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
             let status = res.status().as_u16();
             let json: Value = res.json().await.unwrap_or(Value::Null);
             (status, json)

@@ -1,7 +1,6 @@
 use anyhow::{Context as _, anyhow, bail};
 use latchkey_core::client::ClientSettings;
-use latchkey_core::secret::hash_client_secret;
-use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy, random};
+use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy};
 use latchkey_store::StoreError;
 
 use super::{Context, timestamp};
@@ -33,7 +32,9 @@ async fn find(ctx: &Context, client_id: &str) -> anyhow::Result<Client> {
 }
 
 fn policy(ctx: &Context, allow_insecure: bool) -> RegistrationPolicy {
-    RegistrationPolicy { allow_insecure_redirects: allow_insecure || ctx.settings.allow_insecure_redirects }
+    let mut policy = ctx.settings.registration_policy();
+    policy.allow_insecure_redirects |= allow_insecure;
+    policy
 }
 
 /// Reads a JWK Set file for `--jwks-file` (validated with the registration).
@@ -77,7 +78,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
     settings.audiences = check_audiences(args.audiences)?;
     settings.introspection = args.introspection.unwrap_or(false);
     let now = ctx.clock.now();
-    let (client, secret) = Client::register(settings, now);
+    let (client, secret) =
+        Client::register(settings, now, ctx.settings.registration_policy().client_secret_key.as_ref());
     ctx.store.insert_client(&client).await?;
     let mut json = client_json(&client);
     json["client_secret"] = secret.clone().map_or(serde_json::Value::Null, Into::into);
@@ -127,6 +129,8 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     let method = args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string());
     // Keys belong to private_key_jwt: kept unless replaced, dropped when the method changes.
     let keyed = method == AuthMethod::PrivateKeyJwt.as_str();
+    // A signing algorithm applies to either JWT method, not across them.
+    let same_jwt_method = method == s.token_endpoint_auth_method.as_str();
     let new_jwks = args.keys.jwks_file.as_deref().map(read_jwks).transpose()?;
     let replaces_keys = new_jwks.is_some() || args.keys.jwks_uri.is_some();
     let (jwks, jwks_uri) = match (keyed, replaces_keys) {
@@ -134,8 +138,12 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         (true, true) => (new_jwks, args.keys.jwks_uri),
         (true, false) => (s.jwks.clone(), s.jwks_uri.clone()),
     };
-    let signing_alg =
-        if keyed { args.keys.signing_alg.or_else(|| s.token_endpoint_auth_signing_alg.clone()) } else { None };
+    let signing_alg = match AuthMethod::parse(&method) {
+        Some(m) if m.uses_assertion() => {
+            args.keys.signing_alg.or_else(|| s.token_endpoint_auth_signing_alg.clone().filter(|_| same_jwt_method))
+        }
+        _ => None,
+    };
     // Re-validate the whole registration, exactly as `create` and the registration endpoint do.
     let metadata = ClientMetadata {
         redirect_uris: non_empty(args.redirect_uris).unwrap_or_else(|| s.redirect_uris.clone()),
@@ -179,7 +187,8 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     // nor forget who vouched for it.
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.software_statement_issuer = client.settings.software_statement_issuer.clone();
-    let new_secret = client.replace_settings(settings, ctx.clock.now());
+    let secret_key = ctx.settings.registration_policy().client_secret_key;
+    let new_secret = client.replace_settings(settings, ctx.clock.now(), secret_key.as_ref());
     if !ctx.store.update_client(&client).await? {
         bail!("no client with id {:?}", client.client_id);
     }
@@ -207,10 +216,14 @@ async fn rotate_secret(ctx: &Context, client_id: &str) -> anyhow::Result<()> {
         AuthMethod::PrivateKeyJwt => {
             bail!("client {client_id} authenticates with private_key_jwt and has no secret; update its keys instead")
         }
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {}
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt => {}
     }
-    let secret = random::client_secret();
-    client.secret_hash = Some(hash_client_secret(&secret));
+    let secret_key = ctx.settings.registration_policy().client_secret_key;
+    let secret = client.issue_secret(secret_key.as_ref()).ok_or_else(|| {
+        anyhow!(
+            "client {client_id} uses client_secret_jwt, whose secrets need keys.encryption_key as the servers have it"
+        )
+    })?;
     client.updated_at = ctx.clock.now();
     match ctx.store.update_client(&client).await {
         Ok(true) => {}
