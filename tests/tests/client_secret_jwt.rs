@@ -303,7 +303,7 @@ async fn without_a_root_key_client_secret_jwt_is_not_offered() {
         None,
     );
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("not supported"), "{}", out.stderr);
+    assert!(out.stderr.contains("not supported here") && out.stderr.contains("keys.encryption_key"), "{}", out.stderr);
 }
 
 /// Dynamic registration (RFC 7591) issues the secret once; RFC 7592 PUT

@@ -496,8 +496,13 @@ impl ClientMetadata {
             Some(m) => AuthMethod::parse(m)
                 .filter(|m| *m != AuthMethod::ClientSecretJwt || policy.client_secret_key.is_some())
                 .ok_or_else(|| {
+                    let why = if m == AuthMethod::ClientSecretJwt.as_str() {
+                        " here (it needs the server's keys.encryption_key)"
+                    } else {
+                        ""
+                    };
                     bad(format!(
-                        "token_endpoint_auth_method {m:?} is not supported; use client_secret_basic, \
+                        "token_endpoint_auth_method {m:?} is not supported{why}; use client_secret_basic, \
                          client_secret_post, private_key_jwt{} or none",
                         if policy.client_secret_key.is_some() { ", client_secret_jwt" } else { "" }
                     ))
