@@ -23,7 +23,7 @@ on_both_backends!(keys_and_the_audit_log);
 backend_variants!(the_api_is_off_unless_enabled: sqlite => Sqlite if true);
 backend_variants!(a_separate_listener_serves_only_the_admin_api: sqlite => Sqlite if true);
 backend_variants!(every_documented_route_is_served: sqlite => Sqlite if true);
-backend_variants!(schemathesis_finds_no_failures: sqlite => Sqlite if true);
+on_both_backends!(schemathesis_finds_no_failures);
 backend_variants!(a_database_outage_answers_503: postgres => Postgres if true);
 
 const ENABLED: &[(&str, &str)] = &[("LATCHKEY_ADMIN_ENABLED", "true")];
