@@ -20,12 +20,22 @@ const configuration = {
     redirect_uris: [REDIRECT_URI],
     token_endpoint_auth_method: 'client_secret_basic',
   }],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  // displayName and roles: non-standard claims (as Entra and others name
+  // them) for Latchkey's claim mapping.
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'displayName', 'roles'] },
   async findAccount(ctx, id) {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, email: `${id}@node.example`, email_verified: true, name: `Node ${id}` };
+        return {
+          sub: id,
+          email: `${id}@node.example`,
+          email_verified: true,
+          name: `Node ${id}`,
+          displayName: `${id} (Node)`,
+          // One name Latchkey cannot keep (white space): dropped, not fatal.
+          roles: ['node-staff', `${id}-team`, 'not a group'],
+        };
       },
     };
   },

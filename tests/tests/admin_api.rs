@@ -405,6 +405,31 @@ async fn users_are_managed_and_their_sessions_ended(backend: Backend) {
     let refused = refresh(&server, auth_of(&client), &rt, None).await;
     assert_eq!(refused.status, 400, "a disabled user's refresh token fails: {}", refused.describe());
 
+    // Groups: their own member, set on creation, replaced by PATCH, kept
+    // when the claims are replaced.
+    let page = admin.post("/users", &json!({"username": "gus", "groups": ["staff", "ops", "staff"]})).await;
+    assert_eq!(page.status, 201, "{}", page.describe());
+    let gus = page.json();
+    assert_eq!(gus["groups"], json!(["staff", "ops"]), "duplicates removed");
+    let gus_path = format!("/users/{}", str_of(&gus, "id"));
+    assert_eq!(admin.get(&format!("/users/{bob_id}")).await.json()["groups"], json!([]));
+    let page = admin.patch(&gus_path, &json!({"claims": {"name": "Gus"}})).await;
+    assert_eq!(
+        (page.json()["groups"].clone(), page.json()["claims"]["name"].clone()),
+        (json!(["staff", "ops"]), json!("Gus"))
+    );
+    let page = admin.patch(&gus_path, &json!({"groups": ["admins"]})).await;
+    assert_eq!(page.json()["groups"], json!(["admins"]));
+    assert_eq!(page.json()["claims"]["name"], "Gus", "groups leave the claims alone");
+    for groups in [json!(["two words"]), json!([""]), json!(["x".repeat(129)]), json!([1]), json!("admins")] {
+        let body = json!({"groups": groups});
+        assert_error(&admin.patch(&gus_path, &body).await, 400, "invalid_request", &body.to_string());
+    }
+    let many: Vec<String> = (0..=100).map(|i| format!("g{i}")).collect();
+    assert_error(&admin.patch(&gus_path, &json!({"groups": many})).await, 400, "invalid_request", "101 groups");
+    assert_eq!(admin.get(&gus_path).await.json()["groups"], json!(["admins"]), "refusals change nothing");
+    assert_eq!(admin.delete(&gus_path).await.status, 204);
+
     // Paging over users, then delete.
     for i in 0..4 {
         assert_eq!(admin.post("/users", &json!({"username": format!("user{i}")})).await.status, 201);
@@ -416,9 +441,10 @@ async fn users_are_managed_and_their_sessions_ended(backend: Backend) {
     assert_error(&admin.get(&format!("/users/{bob_id}")).await, 404, "not_found", "deleted user");
     assert_eq!(
         audit_events(&db, "user.created").iter().filter(|e| str_of(e, "actor").starts_with("admin:")).count(),
-        5
+        6,
+        "bob, gus and four more"
     );
-    assert_eq!(audit_events(&db, "user.deleted").len(), 1);
+    assert_eq!(audit_events(&db, "user.deleted").len(), 2, "gus and bob");
     let revoked = audit_events(&db, "session.revoked");
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0]["details"]["sid"], sid.as_str());

@@ -1,10 +1,10 @@
-//! `latchkey user …`: Argon2id password hashes, standard claims, unique
-//! usernames, clear errors that write nothing.
+//! `latchkey user …`: Argon2id password hashes, standard claims, groups,
+//! unique usernames, clear errors that write nothing.
 
 use latchkey_tests::*;
 use sqlx::Row;
 
-on_both_backends!(user_lifecycle, bad_user_input_writes_nothing);
+on_both_backends!(user_lifecycle, groups_are_set_added_and_removed, bad_user_input_writes_nothing);
 
 async fn password_hash_of(db: &TestDb, username: &str) -> Option<String> {
     let pool = db.pool().await;
@@ -83,6 +83,49 @@ async fn user_lifecycle(backend: Backend) {
 
     cli_json(&db, &["user", "delete", "bob"]);
     assert_eq!(cli_json(&db, &["user", "list"]).as_array().unwrap().len(), 1);
+}
+
+async fn groups_are_set_added_and_removed(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let args = ["user", "create", "--username", "gina", "--group", "staff", "--group", "/org/ops", "--group", "staff"];
+    let gina = cli_json(&db, &args);
+    assert_eq!(gina["groups"], json!(["staff", "/org/ops"]), "duplicates removed, order kept: {gina}");
+    assert!(gina["claims"].get("groups").is_none(), "groups beside the claims, as in the admin API: {gina}");
+    let shown = cli(&db, &["user", "show", "gina"], &[], None).ok();
+    assert!(shown.stdout.contains("groups:         staff, /org/ops"), "{}", shown.stdout);
+
+    let update = |args: &[&str]| cli_json(&db, &[&["user", "update", "gina"][..], args].concat())["groups"].clone();
+    assert_eq!(update(&["--add-group", "admins", "--remove-group", "staff"]), json!(["/org/ops", "admins"]));
+    assert_eq!(update(&["--group", "a", "--group", "b"]), json!(["a", "b"]), "--group replaces");
+    assert_eq!(update(&["--clear-groups", "--add-group", "c"]), json!(["c"]));
+    assert_eq!(update(&["--name", "Gina"]), json!(["c"]), "other changes keep the groups");
+    assert_eq!(update(&["--clear-groups"]), json!([]));
+
+    // Stored with the claims: still there after a restart of the CLI, and
+    // users without groups store none.
+    let pool = db.pool().await;
+    let row = sqlx::query("SELECT claims FROM users WHERE username = $1").bind("gina").fetch_one(&pool).await.unwrap();
+    assert!(!row.get::<String, _>("claims").contains("groups"), "no groups, no member");
+    pool.close().await;
+
+    for (args, needle) in [
+        (&["user", "create", "--username", "hal", "--group", "two words"][..], "white space"),
+        (&["user", "create", "--username", "hal", "--group", ""][..], "1 to 128"),
+        (&["user", "update", "gina", "--add-group", "tab\there"][..], "white space"),
+        (&["user", "update", "gina", "--group", "a", "--add-group", "b"][..], "cannot be used with"),
+    ] {
+        let out = cli(&db, args, &[], None);
+        assert_ne!(out.code, 0, "{args:?} must fail");
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+    assert!(cli(&db, &["user", "show", "hal"], &[], None).code != 0, "nothing was written");
+    let many: Vec<String> = (0..=100).map(|i| format!("g{i}")).collect();
+    let mut args = vec!["user", "update", "gina"];
+    for g in &many {
+        args.extend(["--add-group", g.as_str()]);
+    }
+    let out = cli(&db, &args, &[], None);
+    assert!(out.code != 0 && out.stderr.contains("at most 100"), "{}", out.stderr);
 }
 
 async fn bad_user_input_writes_nothing(backend: Backend) {

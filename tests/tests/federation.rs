@@ -19,6 +19,7 @@ on_both_backends!(
     upstream_errors_fail_closed_with_a_page,
     linking_needs_both_identities_and_home_realm_discovery_finds_the_provider,
     latchkey_authenticates_upstream_with_a_private_key,
+    groups_and_mapped_claims_come_from_upstream_and_stay_fresh,
 );
 on_sql_backends!(the_password_form_can_be_turned_off);
 
@@ -225,10 +226,13 @@ async fn linking_needs_both_identities_and_home_realm_discovery_finds_the_provid
     let to = res.location().unwrap();
     assert!(to.starts_with(&format!("{}/authorize?", up.issuer)), "{to}");
     assert!(to.contains("login_hint=Ursula%40Corp.Example"), "the address goes along as login_hint: {to}");
+    let alice_before = cli_json(&down.db, &["user", "show", "alice"]);
     let callback = upstream_login(&up, &b2, &to, &ursula, "allow").await;
     let flow = b2.drive(b2.get(&callback).await, None, "allow").await;
     let (claims, _) = rp.exchange(&flow.code(), &verifier, &nonce).await;
     assert_eq!(claims.subject().as_str(), down.alice.id, "the linked account");
+    let alice_after = cli_json(&down.db, &["user", "show", "alice"]);
+    assert_eq!(alice_after["claims"], alice_before["claims"], "a linked local account keeps its own claims");
 
     // The same upstream account cannot be linked to a second account.
     let bob = create_user(&down.db, "bob", "bob-password-123", &[]);
@@ -387,4 +391,83 @@ async fn the_password_form_can_be_turned_off(backend: Backend) {
     let back = sign_in_upstream(&b, &up, &login, "corp", &ursula, "allow").await;
     let flow = b.drive(back, None, "allow").await;
     assert!(!flow.code().is_empty());
+}
+
+/// Groups and claim mapping (docs/federation.md): the upstream Latchkey
+/// releases `groups` (its user's groups) and `preferred_username`; the
+/// downstream maps `groups` → groups (added to `default_groups`) and
+/// `preferred_username` → name, and refreshes both on the next sign-in of the
+/// account it provisioned. The app sees `groups` only with the `groups` scope.
+async fn groups_and_mapped_claims_come_from_upstream_and_stay_fresh(backend: Backend) {
+    let up = Upstream::start().await;
+    up.allow_groups_scope();
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    cli(&up.db, &["user", "update", "ursula", "--group", "corp-staff", "--group", "corp-eng"], &[], None).ok();
+    let extra = r#"
+scopes = ["openid", "email", "profile", "groups"]
+default_groups = ["sso-users"]
+[upstream.claims]
+groups = "groups"
+name = "preferred_username"
+"#;
+    let down = Downstream::start(backend, &up, extra).await;
+    let app = create_client(&down.db, "Groups App", &["--redirect-uri", CB, "--scope", "openid email profile groups"]);
+    let rp = Rp::discover(&down.server, &app).await;
+
+    // First sign-in, asking for groups: provisioned with default_groups plus
+    // the upstream's, and the mapped name.
+    let sign_in = |scopes: &'static [&'static str]| {
+        let (up, down, rp, ursula) = (&up, &down, &rp, &ursula);
+        async move {
+            let b = Browser::new(&down.server);
+            let (url, nonce, verifier) = rp.authorize_url(scopes);
+            let login = b.get(&url).await;
+            let back = sign_in_upstream(&b, up, &login, "corp", ursula, "allow").await;
+            let flow = b.drive(back, None, "allow").await;
+            let consent = flow.saw_consent;
+            let (_, raw, access_token) = rp.exchange_all(&flow.code(), &verifier, &nonce).await;
+            (raw, access_token, consent)
+        }
+    };
+    let (raw, access_token, _) = sign_in(&["email", "profile", "groups"]).await;
+    let expected = serde_json::json!(["sso-users", "corp-staff", "corp-eng"]);
+    assert_eq!(raw["groups"], expected, "the ID token: {raw}");
+    assert_eq!(raw["name"], "ursula", "name from the upstream's preferred_username: {raw}");
+    assert_eq!(rp.userinfo(&access_token).await["groups"], expected);
+    let (_, at) = jwt_parts(&access_token);
+    assert_eq!(at["groups"], expected, "RFC 9068 §2.2.3.1: the access token too: {at}");
+    let shown = cli_json(&down.db, &["user", "show", "ursula@corp.example"]);
+    assert_eq!(shown["groups"], expected, "{shown}");
+
+    // Without the groups scope, no groups anywhere.
+    let (raw, access_token, _) = sign_in(&["email", "profile"]).await;
+    assert!(raw.get("groups").is_none(), "{raw}");
+    assert!(rp.userinfo(&access_token).await.get("groups").is_none());
+    assert!(jwt_parts(&access_token).1.get("groups").is_none());
+
+    // The upstream changes the person: the next sign-in brings the change
+    // (the upstream is the source of truth of the account it provisioned).
+    cli(&up.db, &["user", "update", "ursula", "--remove-group", "corp-eng", "--add-group", "corp-admins"], &[], None)
+        .ok();
+    cli(&up.db, &["user", "update", "ursula", "--username", "ursula.u", "--given-name", "Ursa"], &[], None).ok();
+    let renamed = User { username: "ursula.u".into(), ..ursula.clone() };
+    let b = Browser::new(&down.server);
+    let (url, nonce, verifier) = rp.authorize_url(&["profile", "groups"]);
+    let login = b.get(&url).await;
+    let back = sign_in_upstream(&b, &up, &login, "corp", &renamed, "allow").await;
+    let flow = b.drive(back, None, "allow").await;
+    // On two replicas the token endpoint may be the other one, whose cache
+    // drops the old account within one poll of the change feed.
+    wait_for_change_feed();
+    let (_, raw, _) = rp.exchange_all(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(raw["groups"], serde_json::json!(["sso-users", "corp-staff", "corp-admins"]), "{raw}");
+    assert_eq!((&raw["name"], &raw["given_name"]), (&"ursula.u".into(), &"Ursa".into()), "{raw}");
+    let shown = cli_json(&down.db, &["user", "show", "ursula@corp.example"]);
+    assert_eq!(shown["username"], "ursula@corp.example", "the local username never changes: {shown}");
+    let updated = cli_json(&down.db, &["audit", "list", "--kind", "user.updated"]);
+    let refreshed = updated.as_array().unwrap().iter().find(|e| e["actor"] == "upstream:corp");
+    let changed =
+        refreshed.unwrap_or_else(|| panic!("audited as the upstream's change: {updated}"))["details"]["changed"]
+            .to_string();
+    assert!(changed.contains("groups") && changed.contains("given_name"), "{changed}");
 }

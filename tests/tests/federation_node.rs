@@ -2,7 +2,8 @@
 //! implementation) as the upstream: app (`openidconnect`) → Latchkey →
 //! node-oidc-provider's sign-in and consent → back → code → tokens. The
 //! upstream puts scope claims in UserInfo only, so this also covers the
-//! UserInfo step. Needs Node.js and `npm ci --prefix tests/node` (`.ci/run`
+//! UserInfo step, and claim mapping from non-standard claims (`displayName`,
+//! `roles`). Needs Node.js and `npm ci --prefix tests/node` (`.ci/run`
 //! does both; without them this test says so and passes only outside CI).
 
 mod common;
@@ -117,18 +118,22 @@ client_id = "latchkey"
 client_secret = "latchkey-test-secret-0123456789"
 email_domains = ["node.example"]
 timeout_seconds = 3
+default_groups = ["node-users"]
+[upstream.claims]
+name = "displayName"
+groups = "roles"
 "#
     );
     let down = Downstream::with_config(backend, &config).await;
     let Some(node) = NodeUpstream::start(port, &format!("{}/upstream/node/callback", down.server.issuer)).await else {
         return;
     };
-    let app = confidential(&down.db);
+    let app = create_client(&down.db, "Groups App", &["--redirect-uri", CB, "--scope", "openid email profile groups"]);
     let rp = Rp::discover(&down.server, &app).await;
 
     for round in 0..2 {
         let b = Browser::new(&down.server);
-        let (url, nonce, verifier) = rp.authorize_url(&["email", "profile"]);
+        let (url, nonce, verifier) = rp.authorize_url(&["email", "profile", "groups"]);
         let login = b.get(&url).await;
         assert!(login.body.contains("Sign in with Node IdP"), "{}", login.describe());
         let to = start_upstream(&b, &login, "node").await;
@@ -141,7 +146,10 @@ timeout_seconds = 3
         let (claims, raw) = rp.exchange(&flow.code(), &verifier, &nonce).await;
         // Claims from the upstream's UserInfo (its ID token carries none).
         assert_eq!(claims.email().map(|e| e.as_str()), Some("nadia@node.example"), "round {round}: {raw}");
-        assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Node nadia"));
+        // Mapped: name from displayName, groups from roles ("not a group"
+        // is no valid name: dropped, the sign-in goes on).
+        assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("nadia (Node)"), "{raw}");
+        assert_eq!(raw["groups"], serde_json::json!(["node-users", "node-staff", "nadia-team"]), "{raw}");
         let amr = raw["amr"].as_array().cloned().unwrap_or_default();
         assert!(!amr.is_empty(), "an amr: {raw}");
         let shown = cli_json(&down.db, &["user", "show", "nadia@node.example"]);

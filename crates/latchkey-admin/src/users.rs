@@ -1,5 +1,6 @@
 //! `/users`: list, read, create (with an optional password, hashed with
-//! Argon2id), update (PATCH: username, password, disabled, claims), delete.
+//! Argon2id), update (PATCH: username, password, disabled, claims, groups),
+//! delete.
 //! Password hashes are never returned.
 
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::user::validate_username;
+use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims, password};
 use latchkey_store::StoreError;
 use serde::Deserialize;
@@ -25,6 +26,7 @@ pub(crate) fn user_json(u: &User) -> Value {
         "disabled": u.disabled,
         "has_password": u.password_hash.is_some(),
         "claims": claims_json(&u.claims),
+        "groups": u.claims.groups,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
     })
@@ -59,7 +61,8 @@ struct ClaimsBody {
 
 /// The rules of `latchkey user create`: text claims of at most 256
 /// characters without control characters (empty means unset), a plausible
-/// email address, and verified flags only for values that are set.
+/// email address, and verified flags only for values that are set. Groups
+/// are a member of their own (`groups`), so they start empty here.
 fn checked_claims(body: ClaimsBody) -> Result<UserClaims, AdminError> {
     let text = |field: &str, v: Option<String>| -> Result<Option<String>, AdminError> {
         match v {
@@ -86,7 +89,12 @@ fn checked_claims(body: ClaimsBody) -> Result<UserClaims, AdminError> {
         family_name: text("family_name", body.family_name)?,
         phone_number_verified: body.phone_number_verified && phone_number.is_some(),
         phone_number,
+        groups: Vec::new(),
     })
+}
+
+fn checked_groups(groups: &[String]) -> Result<Vec<String>, AdminError> {
+    validate_groups(groups).map_err(AdminError::bad)
 }
 
 fn checked_username(username: &str) -> Result<(), AdminError> {
@@ -142,6 +150,8 @@ struct NewUserBody {
     disabled: bool,
     #[serde(default)]
     claims: ClaimsBody,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 fn taken(e: StoreError, username: &str) -> AdminError {
@@ -160,7 +170,8 @@ pub(crate) async fn create(
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let body: NewUserBody = json_body(&headers, body)?;
     checked_username(&body.username)?;
-    let claims = checked_claims(body.claims)?;
+    let mut claims = checked_claims(body.claims)?;
+    claims.groups = checked_groups(&body.groups)?;
     if state.store.find_user_by_username(&body.username).await?.is_some() {
         return Err(AdminError::Conflict(format!("username {:?} is taken", body.username)));
     }
@@ -184,7 +195,7 @@ pub(crate) async fn create(
 }
 
 /// PATCH: members present are changed; `claims`, when present, replaces
-/// every claim.
+/// every claim; `groups`, when present, replaces the groups (and only them).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UserPatch {
@@ -192,6 +203,7 @@ struct UserPatch {
     password: Option<String>,
     disabled: Option<bool>,
     claims: Option<ClaimsBody>,
+    groups: Option<Vec<String>>,
 }
 
 pub(crate) async fn update(
@@ -212,8 +224,12 @@ pub(crate) async fn update(
         changed.push("username");
     }
     if let Some(claims) = patch.claims {
-        user.claims = checked_claims(claims)?;
+        user.claims = UserClaims { groups: std::mem::take(&mut user.claims.groups), ..checked_claims(claims)? };
         changed.push("claims");
+    }
+    if let Some(groups) = patch.groups {
+        user.claims.groups = checked_groups(&groups)?;
+        changed.push("groups");
     }
     if let Some(disabled) = patch.disabled {
         user.disabled = disabled;

@@ -211,6 +211,7 @@ pub fn describe_scope(scope: &str) -> &'static str {
         "profile" => "See your name and username",
         "email" => "See your email address",
         "phone" => "See your phone number",
+        "groups" => "See which groups you belong to",
         "address" => "See your postal address",
         "offline_access" => "Keep access while you are not using it",
         _ => "Use an API on your behalf",
@@ -236,6 +237,12 @@ pub type SharedUi = Arc<Ui>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_in_plain_words() {
+        let lines = scope_lines(&latchkey_core::Scope::parse("groups openid").unwrap());
+        assert_eq!(lines, ["Know who you are (your account identifier)", "See which groups you belong to"]);
+    }
 
     #[test]
     fn form_action_sources() {

@@ -22,7 +22,7 @@ use latchkey_core::grant::{Interaction, InteractionStage};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::user::UserClaims;
 use latchkey_core::{User, random};
-use latchkey_federation::{FederationError, Upstream, UpstreamIdentity};
+use latchkey_federation::{ClaimUpdate, FederationError, Upstream, UpstreamIdentity};
 use latchkey_http::{Params, cookies};
 use latchkey_store::{FederatedIdentity, StoreError};
 use serde::{Deserialize, Serialize};
@@ -269,9 +269,17 @@ async fn finish_login(
     address: std::net::IpAddr,
 ) -> Result<Response, AuthorizeError> {
     let user = match state.identities.find_identity(&identity.issuer, &identity.subject).await? {
-        Some(link) => state.users.get_user(&link.user_id).await?.ok_or_else(|| {
-            AuthorizeError::page(StatusCode::FORBIDDEN, "The account linked to this sign-in no longer exists.")
-        })?,
+        Some(link) => {
+            let user = state.users.get_user(&link.user_id).await?.ok_or_else(|| {
+                AuthorizeError::page(StatusCode::FORBIDDEN, "The account linked to this sign-in no longer exists.")
+            })?;
+            let refresh = match upstream.settings.update_claims {
+                ClaimUpdate::Provisioned => link.provisioned,
+                ClaimUpdate::Always => true,
+                ClaimUpdate::Never => false,
+            };
+            if refresh && !user.disabled { refresh_claims(state, upstream, &identity, user).await? } else { user }
+        }
         None => provision(state, upstream, &identity).await?,
     };
     if user.disabled {
@@ -340,9 +348,8 @@ async fn provision(
         }
     }
     let username = match s.username_claim.as_str() {
-        "email" => identity.email.clone(),
-        "preferred_username" => identity.preferred_username.clone(),
-        _ => Some(identity.subject.clone()),
+        "sub" => Some(identity.subject.clone()),
+        _ => identity.username.clone(),
     }
     .filter(|u| latchkey_core::user::validate_username(u).is_ok())
     .ok_or_else(|| refuse(format!("{} did not provide a usable {}.", s.display_name, s.username_claim)))?;
@@ -352,14 +359,7 @@ async fn provision(
         username: username.clone(),
         password_hash: None,
         disabled: false,
-        claims: UserClaims {
-            email: identity.email.clone(),
-            email_verified: identity.email.is_some() && identity.email_verified,
-            name: identity.name.clone(),
-            given_name: identity.given_name.clone(),
-            family_name: identity.family_name.clone(),
-            ..UserClaims::default()
-        },
+        claims: mapped_claims(upstream, identity, None),
         created_at: now,
         updated_at: now,
     };
@@ -382,6 +382,7 @@ async fn provision(
         user_id: user.id.clone(),
         provider: s.id.clone(),
         linked_at: now,
+        provisioned: true,
     };
     match state.identities.link_identity(&link).await {
         Ok(()) => {}
@@ -405,6 +406,101 @@ async fn provision(
         .subject(&user.id)
         .detail("issuer", identity.issuer.as_str())
         .detail("upstream_subject", identity.subject.as_str());
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    Ok(user)
+}
+
+/// An account's claims (`existing`, or a new account's) with every claim
+/// the upstream's claim map fills replaced by the upstream's value (absent
+/// upstream: unset). Groups, when mapped, become `default_groups` plus the
+/// upstream's valid groups; when not mapped, a new account gets
+/// `default_groups` and an existing one keeps its own.
+fn mapped_claims(upstream: &Upstream, identity: &UpstreamIdentity, existing: Option<UserClaims>) -> UserClaims {
+    let s = &upstream.settings;
+    let mapped = |claim: &str| s.claims.source(claim).is_some();
+    let is_new = existing.is_none();
+    let mut claims = existing.unwrap_or_default();
+    let (old_email, old_phone) = (claims.email.clone(), claims.phone_number.clone());
+    for (claim, slot, value) in [
+        ("email", &mut claims.email, &identity.email),
+        ("name", &mut claims.name, &identity.name),
+        ("given_name", &mut claims.given_name, &identity.given_name),
+        ("family_name", &mut claims.family_name, &identity.family_name),
+        ("phone_number", &mut claims.phone_number, &identity.phone_number),
+    ] {
+        if mapped(claim) {
+            slot.clone_from(value);
+        }
+    }
+    // A flag belongs to its value: the upstream's flag counts for the
+    // upstream's value only, and a value that changed without a mapped flag
+    // is not verified.
+    let flag = |slot: &mut bool, value: &Option<String>, old: &Option<String>, theirs: (&Option<String>, bool), f| {
+        if mapped(f) {
+            *slot = value.is_some() && value == theirs.0 && theirs.1;
+        } else if value != old {
+            *slot = false;
+        }
+    };
+    flag(
+        &mut claims.email_verified,
+        &claims.email,
+        &old_email,
+        (&identity.email, identity.email_verified),
+        "email_verified",
+    );
+    flag(
+        &mut claims.phone_number_verified,
+        &claims.phone_number,
+        &old_phone,
+        (&identity.phone_number, identity.phone_number_verified),
+        "phone_number_verified",
+    );
+    if mapped("groups") {
+        let (groups, dropped) = latchkey_core::user::merge_groups([&s.default_groups[..], &identity.groups[..]]);
+        if dropped > 0 {
+            tracing::warn!(event = "upstream_groups_dropped", upstream = %s.id, dropped, "groups that are not valid names (or too many) were left out");
+        }
+        claims.groups = groups;
+    } else if is_new {
+        claims.groups = s.default_groups.clone();
+    }
+    claims
+}
+
+/// The upstream stays the source of truth of what it maps: its current
+/// claims replace the account's (the username is never changed: apps and
+/// people know the account by it).
+async fn refresh_claims(
+    state: &AuthorizeState,
+    upstream: &Upstream,
+    identity: &UpstreamIdentity,
+    mut user: User,
+) -> Result<User, AuthorizeError> {
+    let claims = mapped_claims(upstream, identity, Some(user.claims.clone()));
+    if claims == user.claims {
+        return Ok(user);
+    }
+    let changed: Vec<&str> = [
+        ("email", user.claims.email != claims.email),
+        ("email_verified", user.claims.email_verified != claims.email_verified),
+        ("name", user.claims.name != claims.name),
+        ("given_name", user.claims.given_name != claims.given_name),
+        ("family_name", user.claims.family_name != claims.family_name),
+        ("phone_number", user.claims.phone_number != claims.phone_number),
+        ("phone_number_verified", user.claims.phone_number_verified != claims.phone_number_verified),
+        ("groups", user.claims.groups != claims.groups),
+    ]
+    .into_iter()
+    .filter_map(|(c, differs)| differs.then_some(c))
+    .collect();
+    user.claims = claims;
+    user.updated_at = state.clock.now();
+    // A deleted account (raced with an admin) simply signs in as it was read.
+    state.users.update_user(&user).await?;
+    let event = AuditEvent::new(user.updated_at, "user.updated", format!("upstream:{}", upstream.settings.id))
+        .subject(&user.id)
+        .detail("changed", changed);
     latchkey_http::audit(state.audit.as_ref(), event).await;
     Ok(user)
 }
@@ -441,6 +537,7 @@ async fn finish_link(
                 user_id: user.id.clone(),
                 provider: upstream.settings.id.clone(),
                 linked_at: now,
+                provisioned: false,
             };
             match state.identities.link_identity(&link).await {
                 Ok(()) => {}
@@ -494,4 +591,97 @@ pub async fn unlink(
     }
     .await;
     state.respond(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use latchkey_federation::{ClaimMap, UpstreamSettings};
+
+    use super::*;
+
+    fn upstream(map: &[(&str, Option<&str>)], default_groups: &[&str]) -> Upstream {
+        let mut claims = ClaimMap::default();
+        for (claim, source) in map {
+            claims.set(claim, source.map(str::to_string)).unwrap();
+        }
+        let settings = UpstreamSettings {
+            id: "corp".into(),
+            display_name: "Corp".into(),
+            button_label: "Corp".into(),
+            issuer: "https://idp.example".into(),
+            client_id: "c".into(),
+            client_secret: None,
+            private_key: None,
+            scopes: vec!["openid".into()],
+            email_domains: Vec::new(),
+            allowed_email_domains: Vec::new(),
+            require_email_verified: true,
+            provisioning: true,
+            username_claim: "email".into(),
+            claims,
+            default_groups: default_groups.iter().map(|g| g.to_string()).collect(),
+            update_claims: ClaimUpdate::Provisioned,
+            userinfo: false,
+            metadata_refresh: Duration::from_secs(3600),
+            timeout: Duration::from_secs(5),
+        };
+        Upstream::new(settings, "http://127.0.0.1/upstream/corp/callback").unwrap()
+    }
+
+    fn ann(groups: &[&str]) -> UpstreamIdentity {
+        UpstreamIdentity {
+            email: Some("ann@corp.example".into()),
+            email_verified: true,
+            name: Some("Ann".into()),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..UpstreamIdentity::default()
+        }
+    }
+
+    #[test]
+    fn new_accounts_get_default_groups_plus_mapped_ones() {
+        let up = upstream(&[("groups", Some("roles"))], &["sso"]);
+        let c = mapped_claims(&up, &ann(&["eng", "sso", "bad name"]), None);
+        assert_eq!(c.groups, ["sso", "eng"], "defaults first, no duplicates, invalid names dropped");
+        assert_eq!(
+            (c.email.as_deref(), c.email_verified, c.name.as_deref()),
+            (Some("ann@corp.example"), true, Some("Ann"))
+        );
+
+        let unmapped = upstream(&[], &["sso"]);
+        assert_eq!(mapped_claims(&unmapped, &ann(&["eng"]), None).groups, ["sso"], "groups not mapped: defaults only");
+    }
+
+    #[test]
+    fn a_refresh_replaces_mapped_claims_and_keeps_the_rest() {
+        let local = UserClaims {
+            email: Some("ann@corp.example".into()),
+            email_verified: true,
+            name: Some("Old".into()),
+            phone_number: Some("+1 555 0100".into()),
+            groups: vec!["sso".into(), "eng".into(), "local".into()],
+            ..UserClaims::default()
+        };
+        // Groups mapped: defaults plus the upstream's now (eng is gone).
+        let up = upstream(&[("groups", Some("roles")), ("phone_number", None)], &["sso"]);
+        let c = mapped_claims(&up, &ann(&["ops"]), Some(local.clone()));
+        assert_eq!(c.groups, ["sso", "ops"]);
+        assert_eq!(c.name.as_deref(), Some("Ann"));
+        assert_eq!(c.phone_number.as_deref(), Some("+1 555 0100"), "not mapped: kept");
+
+        // Groups not mapped: the account's own groups stay.
+        let c = mapped_claims(&upstream(&[], &["sso"]), &ann(&["ops"]), Some(local.clone()));
+        assert_eq!(c.groups, local.groups);
+        assert_eq!(c.phone_number, None, "mapped and absent upstream: cleared");
+
+        // A new address without a mapped flag is not verified; the same one keeps its flag.
+        let no_flag = upstream(&[("email_verified", None)], &[]);
+        let moved = UpstreamIdentity { email: Some("ann@new.example".into()), ..ann(&[]) };
+        assert!(!mapped_claims(&no_flag, &moved, Some(local.clone())).email_verified);
+        assert!(mapped_claims(&no_flag, &ann(&[]), Some(local.clone())).email_verified);
+        let unverified = UpstreamIdentity { email_verified: false, ..ann(&[]) };
+        assert!(!mapped_claims(&upstream(&[], &[]), &unverified, Some(local)).email_verified);
+    }
 }

@@ -20,6 +20,10 @@ pub struct UserClaims {
     pub phone_number: Option<String>,
     #[serde(default)]
     pub phone_number_verified: bool,
+    /// Group names (the `groups` scope and claim). Stored with the other
+    /// claims as JSON; absent in claims stored before groups existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// A user account. `id` is the stable, opaque `sub`.
@@ -55,6 +59,59 @@ pub fn validate_username(username: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// At most this many groups per account: they travel in every ID token and
+/// access token of the `groups` scope, so the list stays small.
+pub const MAX_GROUPS: usize = 100;
+/// At most this many characters per group name (room for Entra's object ids,
+/// Keycloak's group paths and Okta's names).
+pub const MAX_GROUP_LEN: usize = 128;
+
+/// Checks one group name: 1 to 128 characters, no white space or control
+/// characters (names are compared exactly, case included).
+pub fn validate_group(name: &str) -> Result<(), String> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_GROUP_LEN {
+        return Err(format!("group {name:?} must be 1 to {MAX_GROUP_LEN} characters long"));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("group {name:?} must not contain white space or control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a list of groups an operator gave: every name valid, at most
+/// `MAX_GROUPS`; duplicates are removed, the first order kept.
+pub fn validate_groups<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.as_ref();
+        validate_group(name)?;
+        if !out.iter().any(|g| g == name) {
+            out.push(name.to_string());
+        }
+    }
+    if out.len() > MAX_GROUPS {
+        return Err(format!("at most {MAX_GROUPS} groups"));
+    }
+    Ok(out)
+}
+
+/// Merges group lists from elsewhere (an upstream provider): invalid names
+/// and duplicates are dropped, and the result is cut at `MAX_GROUPS`.
+/// Returns the list and how many names were dropped.
+pub fn merge_groups<'a>(lists: impl IntoIterator<Item = &'a [String]>) -> (Vec<String>, usize) {
+    let mut out: Vec<String> = Vec::new();
+    let mut dropped = 0;
+    for name in lists.into_iter().flatten() {
+        if validate_group(name).is_err() || out.len() == MAX_GROUPS {
+            dropped += 1;
+        } else if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    (out, dropped)
+}
+
 /// The key that makes usernames unique regardless of case.
 pub fn username_key(username: &str) -> String {
     username.to_lowercase()
@@ -72,5 +129,43 @@ mod tests {
         assert!(validate_username("al ice").is_err());
         assert!(validate_username(&"a".repeat(65)).is_err());
         assert_eq!(username_key("Alice"), "alice");
+    }
+
+    #[test]
+    fn group_names() {
+        assert!(validate_group("admins").is_ok());
+        assert!(validate_group("/org/team-a").is_ok());
+        assert!(validate_group("0f3c6a8e-1b7d-4a4c-9c1e-6f2b8a7d5e41").is_ok());
+        assert!(validate_group("Ärzte").is_ok());
+        assert!(validate_group(&"g".repeat(MAX_GROUP_LEN)).is_ok());
+        for bad in ["", "two words", "tab\there", "nl\n", "nul\0", "\u{85}next"] {
+            assert!(validate_group(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_group(&"g".repeat(MAX_GROUP_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn group_lists() {
+        assert_eq!(validate_groups(["b", "a", "b"]).unwrap(), vec!["b", "a"]);
+        assert!(validate_groups(["ok", ""]).is_err());
+        let many: Vec<String> = (0..=MAX_GROUPS).map(|i| format!("g{i}")).collect();
+        assert!(validate_groups(&many[..MAX_GROUPS]).is_ok());
+        assert!(validate_groups(&many).unwrap_err().contains("at most"));
+
+        let defaults = ["staff".to_string()];
+        let upstream = ["staff".to_string(), "bad name".into(), "".into(), "admins".into()];
+        assert_eq!(merge_groups([&defaults[..], &upstream[..]]), (vec!["staff".to_string(), "admins".into()], 2));
+        let (kept, dropped) = merge_groups([&many[..]]);
+        assert_eq!((kept.len(), dropped), (MAX_GROUPS, 1));
+    }
+
+    #[test]
+    fn stored_claims_without_groups_still_read() {
+        let old: UserClaims = serde_json::from_str(r#"{"email":"a@example.com","email_verified":true}"#).unwrap();
+        assert!(old.groups.is_empty());
+        // And no groups, no member: stored claims stay as they were.
+        assert!(!serde_json::to_string(&old).unwrap().contains("groups"));
+        let with = UserClaims { groups: vec!["g".into()], ..old };
+        assert!(serde_json::to_string(&with).unwrap().contains(r#""groups":["g"]"#));
     }
 }

@@ -9,16 +9,18 @@
 //! means locally (linking, provisioning, sessions) is the authorization
 //! crate's business.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreUserInfoClaims,
-};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoClaims,
 };
+use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 /// One configured upstream provider.
@@ -44,15 +46,76 @@ pub struct UpstreamSettings {
     pub require_email_verified: bool,
     /// Create a local account on first sign-in (else only linked accounts may sign in).
     pub provisioning: bool,
-    /// Which upstream claim becomes the local username: `email`,
-    /// `preferred_username` or `sub`.
+    /// Which upstream claim becomes the local username: `email` (the
+    /// mapped email), `sub`, or the name of any string claim
+    /// (`preferred_username`, `upn`…).
     pub username_claim: String,
+    /// Which upstream claim fills which Latchkey claim.
+    pub claims: ClaimMap,
+    /// Groups of every account this upstream provisions.
+    pub default_groups: Vec<String>,
+    /// Whose claims are refreshed from the upstream on each sign-in.
+    pub update_claims: ClaimUpdate,
     /// Fetch UserInfo after the code exchange (when the upstream has one).
     pub userinfo: bool,
     /// How long discovery metadata and keys are trusted before a refresh.
     pub metadata_refresh: Duration,
     /// Timeout of every request to the upstream.
     pub timeout: Duration,
+}
+
+/// Latchkey claims that an upstream claim can fill (`[upstream.claims]`).
+pub const MAPPABLE_CLAIMS: &[&str] = &[
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "phone_number",
+    "phone_number_verified",
+    "groups",
+];
+
+/// For each Latchkey claim, the name of the upstream claim (top level of
+/// the ID token merged with UserInfo) that fills it; `None`: not taken from
+/// the upstream. By default each standard claim comes from the claim of the
+/// same name, and groups from nowhere (importing group membership, which
+/// apps authorize by, is an explicit decision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMap(Vec<(&'static str, Option<String>)>);
+
+impl Default for ClaimMap {
+    fn default() -> Self {
+        Self(MAPPABLE_CLAIMS.iter().map(|&c| (c, (c != "groups").then(|| c.to_string()))).collect())
+    }
+}
+
+impl ClaimMap {
+    /// The upstream claim that fills `claim`, if any.
+    pub fn source(&self, claim: &str) -> Option<&str> {
+        self.0.iter().find(|(c, _)| *c == claim).and_then(|(_, s)| s.as_deref())
+    }
+
+    /// Maps `claim` to `upstream` (`None`: do not take it from the upstream).
+    pub fn set(&mut self, claim: &str, upstream: Option<String>) -> Result<(), String> {
+        let slot = self.0.iter_mut().find(|(c, _)| *c == claim).ok_or_else(|| {
+            format!("{claim:?} is not a Latchkey claim that can be mapped: use one of {}", MAPPABLE_CLAIMS.join(", "))
+        })?;
+        slot.1 = upstream;
+        Ok(())
+    }
+}
+
+/// Whose claims a sign-in through the upstream refreshes (the mapped ones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClaimUpdate {
+    /// Accounts this upstream provisioned: it stays their source of truth.
+    #[default]
+    Provisioned,
+    /// Also existing local accounts that were linked to it.
+    Always,
+    /// None: claims are copied once, at provisioning.
+    Never,
 }
 
 /// An RSA private key (PKCS#8 or PKCS#1 PEM) for `private_key_jwt` (RFC
@@ -121,7 +184,9 @@ pub struct Started {
     pub pkce_verifier: String,
 }
 
-/// The person as the upstream vouches for them.
+/// The person as the upstream vouches for them, its claims already mapped
+/// to Latchkey's (`UpstreamSettings::claims`); a claim that is not mapped,
+/// absent or unusable is `None` / `false` / empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpstreamIdentity {
     pub issuer: String,
@@ -131,7 +196,12 @@ pub struct UpstreamIdentity {
     pub name: Option<String>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
-    pub preferred_username: Option<String>,
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
+    /// The mapped groups claim as sent (names not yet checked).
+    pub groups: Vec<String>,
+    /// The value of `username_claim`.
+    pub username: Option<String>,
     /// The upstream's `amr`, when it sent one.
     pub amr: Vec<String>,
     pub acr: Option<String>,
@@ -268,7 +338,7 @@ impl Upstream {
         })?;
         let id_token = tokens.id_token().ok_or_else(|| FederationError::Invalid("no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_string());
-        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(claims) => claims.clone(),
             // A key the cached JWKS lacks (the upstream rotated): fetch the
             // metadata and keys again, once.
@@ -281,53 +351,113 @@ impl Upstream {
             }
             Err(e) => return Err(FederationError::Invalid(format!("ID token rejected: {}", error_chain(&e)))),
         };
-        let mut identity = identity_of(&claims);
+        // Every claim as sent, non-standard ones (`roles`, `mail`…) included:
+        // the payload of the ID token whose signature and claims were just
+        // verified (the library's typed claims keep only standard ones).
+        let mut claims = jwt_payload(&id_token.to_string())
+            .ok_or_else(|| FederationError::Invalid("ID token payload is not a JSON object".into()))?;
         if self.settings.userinfo && client.user_info(tokens.access_token().clone(), None).is_ok() {
-            let info: CoreUserInfoClaims = client
-                .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+            let info: UserInfoClaims<OtherClaims, CoreGenderClaim> = client
+                .user_info(tokens.access_token().clone(), Some(verified.subject().clone()))
                 .map_err(|e| FederationError::Invalid(e.to_string()))?
                 .request_async(&self.http)
                 .await
                 .map_err(|e| FederationError::Invalid(format!("UserInfo failed: {}", error_chain(&e))))?;
-            merge_userinfo(&mut identity, &info);
+            let info = match serde_json::to_value(&info) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            merge_userinfo(&mut claims, info, &self.settings.claims);
         }
+        let mut identity = map_claims(&self.settings, &claims);
+        identity.issuer = verified.issuer().to_string();
+        identity.subject = verified.subject().to_string();
+        identity.amr =
+            verified.auth_method_refs().map(|v| v.iter().map(|m| m.to_string()).collect()).unwrap_or_default();
+        identity.acr = verified.auth_context_ref().map(|a| a.to_string());
         Ok(identity)
     }
 }
 
-fn identity_of(claims: &CoreIdTokenClaims) -> UpstreamIdentity {
-    UpstreamIdentity {
-        issuer: claims.issuer().to_string(),
-        subject: claims.subject().to_string(),
-        email: claims.email().map(|e| e.to_string()),
-        email_verified: claims.email_verified().unwrap_or(false),
-        name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
-        given_name: claims.given_name().and_then(|n| n.get(None)).map(|n| n.to_string()),
-        family_name: claims.family_name().and_then(|n| n.get(None)).map(|n| n.to_string()),
-        preferred_username: claims.preferred_username().map(|u| u.to_string()),
-        amr: claims.auth_method_refs().map(|v| v.iter().map(|m| m.to_string()).collect()).unwrap_or_default(),
-        acr: claims.auth_context_ref().map(|a| a.to_string()),
+/// Claims beyond the standard ones, kept as JSON (UserInfo's `roles`, `groups`…).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct OtherClaims {
+    #[serde(flatten)]
+    rest: HashMap<String, Value>,
+}
+
+impl AdditionalClaims for OtherClaims {}
+
+/// The claims of a compact JWS (whose signature the caller checked).
+fn jwt_payload(jwt: &str) -> Option<Map<String, Value>> {
+    let payload = jwt.split('.').nth(1)?;
+    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
     }
 }
 
 /// Fills what the ID token lacked from UserInfo (whose `sub` the library
-/// checked against the ID token's).
-fn merge_userinfo(identity: &mut UpstreamIdentity, info: &CoreUserInfoClaims) {
-    if identity.email.is_none()
-        && let Some(email) = info.email()
-    {
-        identity.email = Some(email.to_string());
-        identity.email_verified = info.email_verified().unwrap_or(false);
-    }
-    let fill = |slot: &mut Option<String>, value: Option<String>| {
-        if slot.is_none() {
-            *slot = value;
+/// checked against the ID token's). The ID token wins; the email's
+/// verification flag comes with the address it belongs to.
+fn merge_userinfo(claims: &mut Map<String, Value>, info: Map<String, Value>, map: &ClaimMap) {
+    let email = map.source("email").unwrap_or_default();
+    let verified = map.source("email_verified").unwrap_or_default();
+    let same_email = claims.get(email).is_none() || claims.get(email) == info.get(email);
+    for (k, v) in info {
+        if k == verified && !same_email {
+            continue;
         }
+        claims.entry(k).or_insert(v);
+    }
+}
+
+/// At most 256 characters without control characters (the rule for claims
+/// an operator sets); anything else from upstream is dropped.
+fn text(v: Option<&Value>) -> Option<String> {
+    let s = v?.as_str()?.trim();
+    (!s.is_empty() && s.chars().count() <= 256 && !s.chars().any(char::is_control)).then(|| s.to_string())
+}
+
+/// A boolean, or the strings "true"/"false" some providers send.
+fn flag(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// A list of strings, or one string (one group); other members are skipped.
+fn list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Latchkey's view of the upstream's claims, through the claim map.
+fn map_claims(s: &UpstreamSettings, claims: &Map<String, Value>) -> UpstreamIdentity {
+    let get = |claim: &str| s.claims.source(claim).and_then(|name| claims.get(name));
+    let email = text(get("email"));
+    let phone_number = text(get("phone_number"));
+    let username = match s.username_claim.as_str() {
+        "email" => email.clone(),
+        name => text(claims.get(name)),
     };
-    fill(&mut identity.name, info.name().and_then(|n| n.get(None)).map(|n| n.to_string()));
-    fill(&mut identity.given_name, info.given_name().and_then(|n| n.get(None)).map(|n| n.to_string()));
-    fill(&mut identity.family_name, info.family_name().and_then(|n| n.get(None)).map(|n| n.to_string()));
-    fill(&mut identity.preferred_username, info.preferred_username().map(|u| u.to_string()));
+    UpstreamIdentity {
+        email_verified: email.is_some() && flag(get("email_verified")),
+        email,
+        name: text(get("name")),
+        given_name: text(get("given_name")),
+        family_name: text(get("family_name")),
+        phone_number_verified: phone_number.is_some() && flag(get("phone_number_verified")),
+        phone_number,
+        groups: list(get("groups")),
+        username,
+        ..UpstreamIdentity::default()
+    }
 }
 
 /// An error with its sources, on one line (library errors nest the cause).
@@ -392,10 +522,80 @@ mod tests {
             require_email_verified: true,
             provisioning: true,
             username_claim: "email".into(),
+            claims: ClaimMap::default(),
+            default_groups: Vec::new(),
+            update_claims: ClaimUpdate::default(),
             userinfo: false,
             metadata_refresh: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn claims_are_mapped_by_name() {
+        let mut s = settings("corp", &[]);
+        s.claims.set("name", Some("displayName".into())).unwrap();
+        s.claims.set("email", Some("mail".into())).unwrap();
+        s.claims.set("groups", Some("roles".into())).unwrap();
+        s.claims.set("family_name", None).unwrap();
+        s.username_claim = "upn".into();
+        let claims = serde_json::json!({
+            "sub": "s1",
+            "email": "ignored@example.com",
+            "mail": "ann@corp.example",
+            "email_verified": "true",
+            "name": "ignored",
+            "displayName": "Ann Example",
+            "family_name": "Example",
+            "given_name": "bad\u{7}name",
+            "roles": ["staff", 7, "admins"],
+            "upn": "ann@corp.example",
+        });
+        let id = map_claims(&s, claims.as_object().unwrap());
+        assert_eq!(id.email.as_deref(), Some("ann@corp.example"));
+        assert!(id.email_verified, "the string \"true\" counts");
+        assert_eq!(id.name.as_deref(), Some("Ann Example"));
+        assert_eq!(id.family_name, None, "not mapped");
+        assert_eq!(id.given_name, None, "control characters: dropped");
+        assert_eq!(id.groups, ["staff", "admins"]);
+        assert_eq!(id.username.as_deref(), Some("ann@corp.example"));
+
+        // One group as a plain string; no email, so not verified either.
+        let claims = serde_json::json!({"roles": "staff", "email_verified": true});
+        let id = map_claims(&s, claims.as_object().unwrap());
+        assert_eq!((id.groups, id.email, id.email_verified), (vec!["staff".to_string()], None, false));
+        // Groups are not taken from the upstream unless mapped.
+        let claims = serde_json::json!({"groups": ["g"]});
+        assert!(map_claims(&settings("x", &[]), claims.as_object().unwrap()).groups.is_empty());
+    }
+
+    #[test]
+    fn unknown_claims_cannot_be_mapped() {
+        let err = ClaimMap::default().set("nickname", Some("nick".into())).unwrap_err();
+        assert!(err.contains("\"nickname\" is not a Latchkey claim") && err.contains("groups"), "{err}");
+    }
+
+    #[test]
+    fn userinfo_fills_gaps_and_keeps_email_and_its_flag_together() {
+        let map = ClaimMap::default();
+        let mut claims = serde_json::json!({"sub": "s", "email": "a@x.example"}).as_object().unwrap().clone();
+        let info = serde_json::json!({"sub": "s", "email": "b@x.example", "email_verified": true, "roles": ["r"]});
+        merge_userinfo(&mut claims, info.as_object().unwrap().clone(), &map);
+        assert_eq!(claims["email"], "a@x.example", "the ID token wins");
+        assert!(!claims.contains_key("email_verified"), "b's flag is not a's");
+        assert_eq!(claims["roles"], serde_json::json!(["r"]));
+
+        let mut claims = serde_json::json!({"sub": "s"}).as_object().unwrap().clone();
+        merge_userinfo(&mut claims, info.as_object().unwrap().clone(), &map);
+        assert_eq!((&claims["email"], &claims["email_verified"]), (&"b@x.example".into(), &true.into()));
+    }
+
+    #[test]
+    fn jwt_payloads() {
+        let jwt = format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(br#"{"sub":"s","roles":["a"]}"#));
+        assert_eq!(jwt_payload(&jwt).unwrap()["roles"], serde_json::json!(["a"]));
+        assert!(jwt_payload("e30.bm90IGpzb24.sig").is_none());
+        assert!(jwt_payload("nodots").is_none());
     }
 
     #[test]

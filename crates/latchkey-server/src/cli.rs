@@ -317,6 +317,9 @@ pub struct UserCreate {
     pub family_name: Option<String>,
     #[arg(long)]
     pub phone: Option<String>,
+    /// A group the user belongs to (repeatable): released as the `groups` claim.
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +340,18 @@ pub struct UserUpdate {
     pub family_name: Option<String>,
     #[arg(long)]
     pub phone: Option<String>,
+    /// Replaces the user's groups with these (repeatable).
+    #[arg(long = "group", value_name = "GROUP", conflicts_with_all = ["clear_groups", "add_groups", "remove_groups"])]
+    pub groups: Vec<String>,
+    /// Adds a group (repeatable).
+    #[arg(long = "add-group", value_name = "GROUP")]
+    pub add_groups: Vec<String>,
+    /// Removes a group (repeatable).
+    #[arg(long = "remove-group", value_name = "GROUP")]
+    pub remove_groups: Vec<String>,
+    /// Removes every group (before any --add-group).
+    #[arg(long)]
+    pub clear_groups: bool,
 }
 
 #[derive(Debug, Subcommand)]

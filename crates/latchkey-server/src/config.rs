@@ -153,6 +153,11 @@ pub struct UpstreamConfig {
     pub require_email_verified: bool,
     pub provisioning: bool,
     pub username_claim: String,
+    /// `[upstream.claims]`: Latchkey claim = upstream claim name ("" = not taken from upstream).
+    pub claims: std::collections::BTreeMap<String, String>,
+    pub default_groups: Vec<String>,
+    /// `provisioned`, `always` or `never`.
+    pub update_claims: String,
     pub userinfo: bool,
     pub metadata_refresh_seconds: i64,
     pub timeout_seconds: i64,
@@ -176,6 +181,9 @@ impl Default for UpstreamConfig {
             require_email_verified: true,
             provisioning: true,
             username_claim: "email".into(),
+            claims: Default::default(),
+            default_groups: Vec::new(),
+            update_claims: "provisioned".into(),
             userinfo: true,
             metadata_refresh_seconds: 3600,
             timeout_seconds: 5,
@@ -1032,9 +1040,36 @@ fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::Upstre
         if !u.scopes.iter().any(|s| s == "openid") {
             return Err(err("scopes", "must include openid".into()));
         }
-        if !matches!(u.username_claim.as_str(), "email" | "preferred_username" | "sub") {
-            return Err(err("username_claim", format!("{:?}: use email, preferred_username or sub", u.username_claim)));
+        let claim_name_ok =
+            |n: &str| !n.is_empty() && n.len() <= 64 && !n.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !claim_name_ok(&u.username_claim) {
+            return Err(err(
+                "username_claim",
+                format!("{:?}: name an upstream claim (email, preferred_username, sub, upn…)", u.username_claim),
+            ));
         }
+        let mut claims = latchkey_federation::ClaimMap::default();
+        for (claim, source) in &u.claims {
+            if !source.is_empty() && !claim_name_ok(source) {
+                return Err(err(
+                    &format!("claims.{claim}"),
+                    format!("{source:?} is not a claim name (1 to 64 characters, no white space)"),
+                ));
+            }
+            claims
+                .set(claim, (!source.is_empty()).then(|| source.clone()))
+                .map_err(|e| err(&format!("claims.{claim}"), e))?;
+        }
+        let default_groups =
+            latchkey_core::user::validate_groups(&u.default_groups).map_err(|e| err("default_groups", e))?;
+        let update_claims = match u.update_claims.as_str() {
+            "provisioned" => latchkey_federation::ClaimUpdate::Provisioned,
+            "always" => latchkey_federation::ClaimUpdate::Always,
+            "never" => latchkey_federation::ClaimUpdate::Never,
+            other => {
+                return Err(err("update_claims", format!("{other:?}: use provisioned, always or never")));
+            }
+        };
         let domains = |field: &str, list: &[String]| -> Result<Vec<String>, ConfigError> {
             list.iter()
                 .map(|d| {
@@ -1075,6 +1110,9 @@ fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::Upstre
             require_email_verified: u.require_email_verified,
             provisioning: u.provisioning,
             username_claim: u.username_claim.clone(),
+            claims,
+            default_groups,
+            update_claims,
             userinfo: u.userinfo,
             metadata_refresh: std::time::Duration::from_secs(refresh as u64),
             timeout: std::time::Duration::from_secs(timeout as u64),
@@ -1255,6 +1293,61 @@ mod tests {
         assert!(err.message.contains("isuer"), "{err}");
         let err = load(Some(&dir.join("missing.toml")), &env_of(&[])).unwrap_err();
         assert!(err.message.contains("cannot read"));
+    }
+
+    /// Settings from one `[[upstream]]` table (`extra` appended to a valid one).
+    fn upstream(extra: &str) -> Result<latchkey_federation::UpstreamSettings, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("latchkey-upstream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{:x}.toml", extra.len() * 31 + extra.bytes().map(usize::from).sum::<usize>()));
+        let table =
+            format!("[[upstream]]\nid = \"corp\"\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n{extra}");
+        std::fs::write(&file, table).unwrap();
+        let settings = validate(&load(Some(&file), &env_of(&[]))?);
+        let _ = std::fs::remove_file(&file);
+        Ok(settings?.upstreams.remove(0))
+    }
+
+    #[test]
+    fn upstream_claim_mapping_and_groups() {
+        let u = upstream("").unwrap();
+        assert_eq!(u.claims, latchkey_federation::ClaimMap::default());
+        assert_eq!(u.claims.source("email"), Some("email"));
+        assert_eq!(u.claims.source("groups"), None, "groups are imported only when mapped");
+        assert!(u.default_groups.is_empty());
+        assert_eq!(u.update_claims, latchkey_federation::ClaimUpdate::Provisioned);
+
+        let u = upstream(
+            "username_claim = \"upn\"\ndefault_groups = [\"staff\", \"staff\", \"sso\"]\nupdate_claims = \"always\"\n\
+             [upstream.claims]\nname = \"displayName\"\nemail = \"mail\"\ngroups = \"roles\"\nphone_number = \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(u.username_claim, "upn");
+        assert_eq!(u.default_groups, ["staff", "sso"]);
+        assert_eq!(u.update_claims, latchkey_federation::ClaimUpdate::Always);
+        assert_eq!(
+            (u.claims.source("name"), u.claims.source("email"), u.claims.source("groups")),
+            (Some("displayName"), Some("mail"), Some("roles"))
+        );
+        assert_eq!(u.claims.source("phone_number"), None, "\"\" maps nothing");
+        assert_eq!(u.claims.source("given_name"), Some("given_name"));
+
+        for (extra, key, needle) in [
+            ("[upstream.claims]\nnickname = \"nick\"\n", "upstream[0].claims.nickname", "not a Latchkey claim"),
+            ("[upstream.claims]\nusername = \"upn\"\n", "upstream[0].claims.username", "groups"),
+            ("[upstream.claims]\nname = \"display name\"\n", "upstream[0].claims.name", "not a claim name"),
+            ("default_groups = [\"two words\"]\n", "upstream[0].default_groups", "white space"),
+            ("default_groups = [\"\"]\n", "upstream[0].default_groups", "1 to 128"),
+            ("update_claims = \"sometimes\"\n", "upstream[0].update_claims", "provisioned, always or never"),
+            ("username_claim = \"\"\n", "upstream[0].username_claim", "upstream claim"),
+        ] {
+            let err = upstream(extra).unwrap_err();
+            assert_eq!(err.key, key, "{extra}: {err}");
+            assert!(err.to_string().contains(needle), "{extra}: {err}");
+        }
+        let too_many: Vec<String> = (0..=100).map(|i| format!("\"g{i}\"")).collect();
+        let err = upstream(&format!("default_groups = [{}]\n", too_many.join(", "))).unwrap_err();
+        assert!(err.to_string().contains("at most 100"), "{err}");
     }
 
     #[test]

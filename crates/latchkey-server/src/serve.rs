@@ -82,7 +82,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         end_session_endpoint: Some(url("/logout")),
         jwks_uri: url(JWKS_PATH),
         registration_endpoint: (settings.registration != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
-        scopes_supported: strings(&["openid", "profile", "email", "phone", "offline_access"]),
+        scopes_supported: strings(&["openid", "profile", "email", "phone", "groups", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query", "form_post"]),
         grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
@@ -113,6 +113,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             "email_verified",
             "phone_number",
             "phone_number_verified",
+            "groups",
         ]),
         acr_values_supported: if settings.upstreams.is_empty() {
             strings(&[latchkey_authorize::ACR_PASSWORD])

@@ -1,4 +1,4 @@
-//! Links to upstream accounts (`federated_identities`, migration 0009).
+//! Links to upstream accounts (`federated_identities`, migrations 0009 and 0010).
 
 use async_trait::async_trait;
 use latchkey_store::{FederatedIdentity, FederatedIdentityStore, StoreResult};
@@ -14,6 +14,7 @@ fn identity(row: &AnyRow) -> StoreResult<FederatedIdentity> {
         user_id: row.try_get("user_id").map_err(map_err)?,
         provider: row.try_get("provider").map_err(map_err)?,
         linked_at: row.try_get("linked_at").map_err(map_err)?,
+        provisioned: row.try_get::<i64, _>("provisioned").map_err(map_err)? != 0,
     })
 }
 
@@ -21,13 +22,15 @@ fn identity(row: &AnyRow) -> StoreResult<FederatedIdentity> {
 impl FederatedIdentityStore for SqlStore {
     async fn link_identity(&self, link: &FederatedIdentity) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO federated_identities (issuer, subject, user_id, provider, linked_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO federated_identities (issuer, subject, user_id, provider, linked_at, provisioned) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&link.issuer)
         .bind(&link.subject)
         .bind(&link.user_id)
         .bind(&link.provider)
         .bind(link.linked_at)
+        .bind(i64::from(link.provisioned))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -36,7 +39,7 @@ impl FederatedIdentityStore for SqlStore {
 
     async fn find_identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<FederatedIdentity>> {
         let row = sqlx::query(
-            "SELECT issuer, subject, user_id, provider, linked_at FROM federated_identities \
+            "SELECT issuer, subject, user_id, provider, linked_at, provisioned FROM federated_identities \
              WHERE issuer = $1 AND subject = $2",
         )
         .bind(issuer)
@@ -49,7 +52,7 @@ impl FederatedIdentityStore for SqlStore {
 
     async fn list_user_identities(&self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>> {
         let rows = sqlx::query(
-            "SELECT issuer, subject, user_id, provider, linked_at FROM federated_identities \
+            "SELECT issuer, subject, user_id, provider, linked_at, provisioned FROM federated_identities \
              WHERE user_id = $1 ORDER BY linked_at, issuer, subject",
         )
         .bind(user_id)

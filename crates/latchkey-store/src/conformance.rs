@@ -93,6 +93,7 @@ fn sample_user(id: &str, username: &str) -> User {
             family_name: Some("O'Brien".into()),
             phone_number: None,
             phone_number_verified: false,
+            groups: vec!["staff".into(), "/org/team-ä".into()],
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
@@ -712,6 +713,7 @@ pub async fn federated_identity_store(store: &dyn crate::FederatedIdentityStore)
         user_id: user.into(),
         provider: "corp".into(),
         linked_at: at,
+        provisioned: at == 100,
     };
     assert_eq!(store.find_identity("https://idp.example", "s1").await.unwrap(), None);
     store.link_identity(&link("https://idp.example", "s1", "u1", 100)).await.unwrap();
@@ -726,6 +728,8 @@ pub async fn federated_identity_store(store: &dyn crate::FederatedIdentityStore)
     );
     let found = store.find_identity("https://idp.example", "s1").await.unwrap().unwrap();
     assert_eq!(found, link("https://idp.example", "s1", "u1", 100));
+    assert!(found.provisioned);
+    assert!(!store.find_identity("https://other.example", "s1").await.unwrap().unwrap().provisioned);
     let issuers: Vec<_> = store.list_user_identities("u1").await.unwrap().into_iter().map(|l| l.issuer).collect();
     assert_eq!(issuers, ["https://idp.example", "https://other.example"]);
     assert!(!store.unlink_identity("u2", "https://idp.example", "s1").await.unwrap(), "not u2's link");

@@ -284,6 +284,10 @@ pub struct FederatedIdentity {
     /// The configured upstream's id.
     pub provider: String,
     pub linked_at: i64,
+    /// The link was made by just-in-time provisioning (the upstream created
+    /// the account), not by a person linking an existing account: decides
+    /// whether the upstream's claims are refreshed on later sign-ins.
+    pub provisioned: bool,
 }
 
 /// Links between local accounts and upstream accounts, keyed by (issuer, subject).

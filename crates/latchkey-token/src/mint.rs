@@ -7,7 +7,7 @@ use latchkey_core::{Client, Scope, User, random};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::claims::user_claims;
+use crate::claims::{groups_claim, user_claims};
 use crate::{TokenError, TokenState};
 
 /// The token response body (RFC 6749 §5.1).
@@ -67,7 +67,7 @@ pub fn mint_tokens(
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.access_token_ttl;
-    let access_claims = serde_json::json!({
+    let mut access_claims = serde_json::json!({
         "iss": s.issuer,
         "sub": user.id,
         "aud": s.default_audience,
@@ -80,6 +80,10 @@ pub fn mint_tokens(
         "acr": auth.acr,
         "amr": auth.amr,
     });
+    // RFC 9068 §2.2.3.1: resource servers authorize by group from the token itself.
+    if let Some(groups) = groups_claim(user, scope) {
+        access_claims["groups"] = groups;
+    }
     let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {

@@ -142,6 +142,12 @@ impl Upstream {
         create_user(&self.db, username, &password, &extra)
     }
 
+    /// Lets the downstream's client at the upstream ask for `groups` too.
+    pub fn allow_groups_scope(&self) {
+        let args = ["client", "update", &self.client.id, "--scope", "openid email profile groups"];
+        cli(&self.db, &args, &[], None).ok();
+    }
+
     /// Registers the downstream's callback with the upstream's client.
     pub fn allow_callback(&self, callback: &str) {
         cli(&self.db, &["client", "update", &self.client.id, "--redirect-uri", callback], &[], None).ok();
@@ -319,6 +325,18 @@ impl Rp {
     /// Exchanges the code and validates the ID token as an app would;
     /// returns its claims, and the raw claims for what the library does not model.
     pub async fn exchange(&self, code: &str, verifier: &PkceCodeVerifier, nonce: &Nonce) -> (CoreIdTokenClaims, Value) {
+        let (claims, raw, _) = self.exchange_all(code, verifier, nonce).await;
+        (claims, raw)
+    }
+
+    /// `exchange`, and the access token too.
+    pub async fn exchange_all(
+        &self,
+        code: &str,
+        verifier: &PkceCodeVerifier,
+        nonce: &Nonce,
+    ) -> (CoreIdTokenClaims, Value, String) {
+        use openidconnect::OAuth2TokenResponse;
         let tokens = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -334,6 +352,13 @@ impl Rp {
             .clone();
         let (_, raw) = jwt_parts(&id_token.to_string());
         assert_eq!(raw["iss"], self.issuer.as_str(), "Latchkey stays the issuer the app sees");
-        (claims, raw)
+        (claims, raw, tokens.access_token().secret().clone())
+    }
+
+    /// UserInfo with `access_token`, as JSON.
+    pub async fn userinfo(&self, access_token: &str) -> Value {
+        let res = rp_http().get(format!("{}/userinfo", self.issuer)).bearer_auth(access_token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
     }
 }

@@ -1,7 +1,7 @@
 use std::io::BufRead;
 
 use anyhow::{anyhow, bail};
-use latchkey_core::user::validate_username;
+use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims, random};
 use latchkey_store::StoreError;
 
@@ -88,6 +88,7 @@ async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
         family_name: optional("family-name", args.family_name)?,
         phone_number: optional("phone", args.phone)?,
         phone_number_verified: false,
+        groups: validate_groups(&args.groups).map_err(|e| anyhow!("--group: {e}"))?,
     };
     if ctx.store.find_user_by_username(&args.username).await?.is_some() {
         bail!("username {:?} is taken", args.username);
@@ -173,6 +174,13 @@ async fn update(ctx: &Context, args: UserUpdate) -> anyhow::Result<()> {
             *slot = optional(field, value)?;
         }
     }
+    let mut groups = user.claims.groups.clone();
+    if !args.groups.is_empty() || args.clear_groups {
+        groups = args.groups;
+    }
+    groups.extend(args.add_groups);
+    groups.retain(|g| !args.remove_groups.contains(g));
+    user.claims.groups = validate_groups(&groups).map_err(|e| anyhow!("--group: {e}"))?;
     save(ctx, &mut user).await?;
     ctx.print(|| describe(&user), &user_json(&user));
     Ok(())
@@ -203,7 +211,9 @@ fn user_json(u: &User) -> serde_json::Value {
         "username": u.username,
         "disabled": u.disabled,
         "has_password": u.password_hash.is_some(),
-        "claims": u.claims,
+        // Groups beside the claims, as in the admin API.
+        "claims": UserClaims { groups: Vec::new(), ..u.claims.clone() },
+        "groups": u.claims.groups,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
     })
@@ -214,7 +224,8 @@ fn describe(u: &User) -> String {
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     format!(
         "id (sub):       {}\nusername:       {}\nstatus:         {}\npassword:       {}\nemail:          {}{}\n\
-         name:           {}\ngiven name:     {}\nfamily name:    {}\nphone:          {}\ncreated:        {}",
+         name:           {}\ngiven name:     {}\nfamily name:    {}\nphone:          {}\ngroups:         {}\n\
+         created:        {}",
         u.id,
         u.username,
         if u.disabled { "disabled" } else { "active" },
@@ -225,6 +236,7 @@ fn describe(u: &User) -> String {
         or_dash(&c.given_name),
         or_dash(&c.family_name),
         or_dash(&c.phone_number),
+        if c.groups.is_empty() { "-".to_string() } else { c.groups.join(", ") },
         timestamp(u.created_at),
     )
 }

@@ -9,7 +9,7 @@ use crate::mint::{TokenResponse, mint_client_token};
 use crate::{TokenError, TokenState};
 
 /// Scopes that make sense only with a person present.
-const PERSONAL: &[&str] = &["openid", "offline_access", "profile", "email", "phone", "address"];
+const PERSONAL: &[&str] = &["openid", "offline_access", "profile", "email", "phone", "address", "groups"];
 
 pub async fn issue(
     state: &TokenState,
