@@ -779,3 +779,24 @@ pub fn authlib_python() -> Option<&'static str> {
         }
     }
 }
+
+/// Runs `tests/python/<script>` with `args` (an independent client library
+/// against `server`) and returns the JSON report it prints as its last line;
+/// a failed run fails the test with its output and the server's last lines.
+pub async fn python_report(python: &str, script: &str, args: &[String], server: &Server) -> serde_json::Value {
+    let out = tokio::process::Command::new(python)
+        .arg(repo_root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = server.log();
+    let log_tail = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{log_tail}",
+        String::from_utf8_lossy(&out.stderr),
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the script's JSON report")
+}

@@ -377,21 +377,9 @@ async fn an_independent_library_authenticates_with_client_secret_jwt() {
     let db = TestDb::new(Backend::Sqlite).await;
     let server = Server::start(&db, WITH_KEY).await;
     let (id, secret) = register_secret_jwt(&db, &[]);
-    let script = repo_root().join("tests/python/authlib_client_secret_jwt.py");
-    let out = tokio::process::Command::new(python)
-        .arg(&script)
-        .args([server.url("/token"), id.clone(), secret])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "authlib run failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail(&server.log(), 20)
-    );
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let report =
+        python_report(python, "authlib_client_secret_jwt.py", &[server.url("/token"), id.clone(), secret], &server)
+            .await;
     let at = str_of(&report["hs256_token"], "access_token");
     assert_eq!(verify_jwt(&server, at).await["client_id"], id.as_str(), "authlib's token verifies");
     assert_eq!(report["hs512_status"], 200, "{report}");

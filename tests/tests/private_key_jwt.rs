@@ -403,21 +403,8 @@ async fn an_independent_library_authenticates_with_private_key_jwt() {
     let id = register_keyed(&db, Ok(&jwks_of(&[&key])), &[]);
     let pem = db.dir.path().join("client-key.pem");
     std::fs::write(&pem, &key.private_pem).unwrap();
-    let script = repo_root().join("tests/python/authlib_private_key_jwt.py");
-    let out = tokio::process::Command::new(python)
-        .arg(&script)
-        .args([server.url("/token"), id.clone(), pem.display().to_string(), "authlib-1".into()])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "authlib run failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail(&server.log(), 20)
-    );
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let args = [server.url("/token"), id.clone(), pem.display().to_string(), "authlib-1".into()];
+    let report = python_report(python, "authlib_private_key_jwt.py", &args, &server).await;
     assert_eq!(report["key_n"], key.public["n"], "authlib signed with the registered key");
     // authlib's token, checked the way a resource server would.
     let at = str_of(&report["token"], "access_token");
