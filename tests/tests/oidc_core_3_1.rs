@@ -5,6 +5,8 @@
 //! part is driven by the test browser. Contract: docs/authorization-flow.md.
 
 mod common;
+#[path = "common/lifecycle.rs"]
+mod lifecycle;
 
 use std::collections::BTreeSet;
 
@@ -23,6 +25,7 @@ on_both_backends!(
     userinfo_token_transports_and_cors,
     userinfo_errors,
     scopes_decide_the_claims,
+    groups_reach_every_token_and_answer_only_with_their_scope,
 );
 
 fn rp_http() -> openidconnect::reqwest::Client {
@@ -487,4 +490,28 @@ async fn scopes_decide_the_claims(backend: Backend) {
             );
         }
     }
+}
+
+/// A local account's groups (set with the CLI) travel with the `groups`
+/// scope in the ID token, the access token (RFC 9068 §2.2.3.1), UserInfo and
+/// introspection, and nowhere without it.
+async fn groups_reach_every_token_and_answer_only_with_their_scope(backend: Backend) {
+    let Env { db, server, .. } = env(backend, &[]).await;
+    let grace = create_user(&db, "grace", PASSWORD, &["--group", "staff", "--group", "admins"]);
+    let client = create_client(&db, "Groups", &["--redirect-uri", CB, "--scope", "openid profile groups"]);
+    let browser = Browser::new(&server);
+    let want = serde_json::json!(["staff", "admins"]);
+    let t = tokens_for(&server, &browser, &client, &grace, "openid groups").await;
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(verify_jwt(&server, t["id_token"].as_str().unwrap()).await["groups"], want, "ID token");
+    assert_eq!(verify_jwt(&server, at).await["groups"], want, "access token");
+    assert_eq!(userinfo_get(&server, Some(&format!("Bearer {at}"))).await.json()["groups"], want, "UserInfo");
+    assert_eq!(lifecycle::introspect_ok(&server, auth_of(&client), at).await["groups"], want, "introspection");
+
+    let t = tokens_for(&server, &browser, &client, &grace, "openid profile").await;
+    let at = t["access_token"].as_str().unwrap();
+    assert!(verify_jwt(&server, t["id_token"].as_str().unwrap()).await.get("groups").is_none());
+    assert!(verify_jwt(&server, at).await.get("groups").is_none());
+    assert!(userinfo_get(&server, Some(&format!("Bearer {at}"))).await.json().get("groups").is_none());
+    assert!(lifecycle::introspect_ok(&server, auth_of(&client), at).await.get("groups").is_none());
 }

@@ -87,7 +87,9 @@ async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Resul
         return Ok(None);
     }
     let mut out = json!({"active": true, "token_type": "Bearer"});
-    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr"] {
+    // `groups` as the token carries it (the `groups` scope), for resource
+    // servers that introspect instead of reading the JWT.
+    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "groups"] {
         if let Some(v) = claims.get(k) {
             out[k] = v.clone();
         }
