@@ -20,6 +20,7 @@ on_both_backends!(
     linking_needs_both_identities_and_home_realm_discovery_finds_the_provider,
     latchkey_authenticates_upstream_with_a_private_key,
     groups_and_mapped_claims_come_from_upstream_and_stay_fresh,
+    update_claims_always_refreshes_a_linked_account,
 );
 on_sql_backends!(the_password_form_can_be_turned_off);
 
@@ -171,17 +172,9 @@ async fn upstream_errors_fail_closed_with_a_page(backend: Backend) {
     assert!(!down.server.log().contains("panicked"));
 }
 
-async fn linking_needs_both_identities_and_home_realm_discovery_finds_the_provider(backend: Backend) {
-    let up = Upstream::start().await;
-    let ursula = up.user("ursula", "ursula@corp.example", true);
-    let unverified = up.user("uma", "uma@corp.example", false);
-    let outsider = up.user("olga", "olga@elsewhere.example", true);
-    let clash = up.user("carol", "carol@corp.example", true);
-    let down = Downstream::start(backend, &up, "").await;
-    create_user(&down.db, "carol@corp.example", "carol-local-password", &[]);
-    let app = confidential(&down.db);
-
-    // Alice (a local account) links her corp account from /account.
+/// Alice (a local account) signs in at /account with her password and links
+/// `user`'s upstream account there (both identities proven); her browser.
+async fn link_alice(down: &Downstream, up: &Upstream, user: &User) -> Browser {
     let b = Browser::new(&down.server);
     let form = b.get(&down.server.url("/account")).await;
     let res = b
@@ -199,11 +192,61 @@ async fn linking_needs_both_identities_and_home_realm_discovery_finds_the_provid
     let csrf = account.input("csrf").unwrap();
     let res = b.post_form("/account/link/corp", &Params::new().set("csrf", &csrf)).await;
     assert_eq!(res.status, 303, "{}", res.describe());
-    let callback = upstream_login(&up, &b, &res.location().unwrap(), &ursula, "allow").await;
+    let callback = upstream_login(up, &b, &res.location().unwrap(), user, "allow").await;
     let res = b.get(&callback).await;
     assert_eq!(res.location().as_deref(), Some("/account?done=linked"), "{}", res.describe());
     let account = b.get(&down.server.url("/account?done=linked")).await;
     assert!(account.body.contains(&format!("data-issuer=\"{}\"", up.issuer)), "{}", account.describe());
+    b
+}
+
+/// `update_claims = "always"`: a linked local account takes the upstream's
+/// mapped claims at its next upstream sign-in (by default it keeps its own,
+/// see the linking test); the username stays.
+async fn update_claims_always_refreshes_a_linked_account(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let down = Downstream::start(backend, &up, "update_claims = \"always\"\n").await;
+    let app = confidential(&down.db);
+    let alice_before = cli_json(&down.db, &["user", "show", "alice"]);
+    link_alice(&down, &up, &ursula).await;
+    assert_eq!(cli_json(&down.db, &["user", "show", "alice"])["claims"], alice_before["claims"], "linking alone");
+
+    let rp = Rp::discover(&down.server, &app).await;
+    let b = Browser::new(&down.server);
+    let (url, nonce, verifier) = rp.authorize_url(&["email", "profile"]);
+    let login = b.get(&url).await;
+    let to = start_upstream(&b, &login, "corp").await;
+    let callback = upstream_login(&up, &b, &to, &ursula, "allow").await;
+    let flow = b.drive(b.get(&callback).await, None, "allow").await;
+    // On the cluster, the other replica's user cache learns of the refresh
+    // from the change feed.
+    wait_for_change_feed();
+    let (claims, _) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(claims.subject().as_str(), down.alice.id, "the linked account");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ursula@corp.example"), "the upstream's address now");
+    let alice = cli_json(&down.db, &["user", "show", "alice"]);
+    assert_eq!(alice["username"], "alice", "the username never changes");
+    assert_eq!(alice["claims"]["email"], "ursula@corp.example", "{alice}");
+    assert_eq!(alice["claims"]["email_verified"], true, "{alice}");
+    assert_eq!(alice["claims"]["name"], "Ursula Upstream", "{alice}");
+    assert_ne!(alice["claims"], alice_before["claims"]);
+    let kinds = cli_json(&down.db, &["audit", "list"]).to_string();
+    assert!(kinds.contains("upstream:corp") && kinds.contains("user.updated"), "the refresh is audited: {kinds}");
+}
+
+async fn linking_needs_both_identities_and_home_realm_discovery_finds_the_provider(backend: Backend) {
+    let up = Upstream::start().await;
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let unverified = up.user("uma", "uma@corp.example", false);
+    let outsider = up.user("olga", "olga@elsewhere.example", true);
+    let clash = up.user("carol", "carol@corp.example", true);
+    let down = Downstream::start(backend, &up, "").await;
+    create_user(&down.db, "carol@corp.example", "carol-local-password", &[]);
+    let app = confidential(&down.db);
+
+    // Alice (a local account) links her corp account from /account.
+    let b = link_alice(&down, &up, &ursula).await;
 
     // Home-realm discovery: typing a corp address goes to the provider, and
     // the linked account (alice's) signs in, not a new one.
