@@ -5,9 +5,8 @@
 //! did), the signature, `iss` = `sub` = the client, `aud` naming us, `exp`
 //! (and `nbf`, `iat`) with a minute of clock skew, and a `jti` used only once.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::client_keys::{candidate_keys, verify_hmac_jws, verify_jws};
+use latchkey_core::jws::{JwsShapeError, decode_unverified};
 use latchkey_core::{AuthMethod, Client};
 use serde_json::{Map, Value};
 
@@ -40,15 +39,12 @@ fn peek(jwt: &str) -> Result<(Object, Object), ClientAuthError> {
     if jwt.len() > MAX_ASSERTION_BYTES {
         return Err(refused("too large"));
     }
-    let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(refused("not a compact JWS"));
-    };
-    let decode = |s: &str| -> Result<Map<String, Value>, ClientAuthError> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| refused("not base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| refused("not a JSON object"))
-    };
-    Ok((decode(h)?, decode(p)?))
+    let jws = decode_unverified(jwt).map_err(|e| match e {
+        JwsShapeError::NotCompact => refused("not a compact JWS"),
+        JwsShapeError::NotBase64url => refused("not base64url"),
+        JwsShapeError::NotJsonObject => refused("not a JSON object"),
+    })?;
+    Ok((jws.header, jws.payload))
 }
 
 /// The client an assertion claims to come from (its `sub`), before any

@@ -68,11 +68,6 @@ impl AuthMethod {
         }
     }
 
-    /// Whether clients of this method hold a secret issued by us.
-    pub fn uses_secret(self) -> bool {
-        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt)
-    }
-
     /// Whether the method authenticates with a signed JWT (RFC 7523).
     pub fn uses_assertion(self) -> bool {
         matches!(self, Self::PrivateKeyJwt | Self::ClientSecretJwt)

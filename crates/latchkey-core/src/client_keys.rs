@@ -153,55 +153,31 @@ pub fn verify_jws(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Opti
 /// whose key is the octets of the client secret (OIDC Core §10.1). Done here
 /// rather than with josekit, whose HMAC check is not constant-time.
 pub fn verify_hmac_jws(secret: &[u8], alg: &str, jwt: &str) -> Option<Map<String, Value>> {
-    use hmac::{Hmac, Mac};
+    use hmac::{Mac, SimpleHmac};
     use subtle::ConstantTimeEq;
-    let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let object =
-        |s: &str| -> Option<Map<String, Value>> { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).ok()?).ok() };
-    let header = object(h)?;
+    fn mac<D: sha2::Digest + hmac::digest::core_api::BlockSizeUser>(key: &[u8], input: &[u8]) -> Option<Vec<u8>> {
+        Some(SimpleHmac::<D>::new_from_slice(key).ok()?.chain_update(input).finalize().into_bytes().to_vec())
+    }
+    let jws = crate::jws::decode_unverified(jwt).ok()?;
     // No JWS extension is understood, so none may be critical (RFC 7515 §4.1.11).
-    if header.get("alg").and_then(Value::as_str) != Some(alg) || header.contains_key("crit") {
+    if jws.header.get("alg").and_then(Value::as_str) != Some(alg) || jws.header.contains_key("crit") {
         return None;
     }
     // A key shorter than the hash is not allowed (RFC 7518 §3.2).
-    let min_key = match alg {
-        "HS256" => 32,
-        "HS384" => 48,
-        _ => 64,
+    let (min_key, expected) = match alg {
+        "HS256" => (32, mac::<sha2::Sha256>(secret, jws.signing_input.as_bytes())?),
+        "HS384" => (48, mac::<sha2::Sha384>(secret, jws.signing_input.as_bytes())?),
+        "HS512" => (64, mac::<sha2::Sha512>(secret, jws.signing_input.as_bytes())?),
+        _ => return None,
     };
     if secret.len() < min_key {
         return None;
     }
-    let signing_input = &jwt.as_bytes()[..h.len() + 1 + p.len()];
-    let expected = match alg {
-        "HS256" => Hmac::<sha2::Sha256>::new_from_slice(secret)
-            .ok()?
-            .chain_update(signing_input)
-            .finalize()
-            .into_bytes()
-            .to_vec(),
-        "HS384" => Hmac::<sha2::Sha384>::new_from_slice(secret)
-            .ok()?
-            .chain_update(signing_input)
-            .finalize()
-            .into_bytes()
-            .to_vec(),
-        "HS512" => Hmac::<sha2::Sha512>::new_from_slice(secret)
-            .ok()?
-            .chain_update(signing_input)
-            .finalize()
-            .into_bytes()
-            .to_vec(),
-        _ => return None,
-    };
-    let given = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    let given = URL_SAFE_NO_PAD.decode(jws.signature).ok()?;
     if !bool::from(expected.ct_eq(&given)) {
         return None;
     }
-    object(p)
+    Some(jws.payload)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod client_keys;
 pub mod clock;
 pub mod error;
 pub mod grant;
+pub mod jws;
 pub mod password;
 pub mod pkce;
 pub mod random;

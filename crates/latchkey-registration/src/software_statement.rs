@@ -6,9 +6,8 @@
 //! then take precedence over the same members of the request body, and the
 //! result is checked like any other metadata.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, verify_jws};
+use latchkey_core::jws::{JwsShapeError, decode_unverified};
 use serde_json::{Map, Value};
 
 /// What the operator trusts and requires.
@@ -64,11 +63,6 @@ pub struct Verified {
     pub issuer: Option<String>,
 }
 
-fn decode_part(s: &str) -> Result<Map<String, Value>, StatementError> {
-    let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| StatementError::Invalid("the statement is not base64url"))?;
-    serde_json::from_slice(&bytes).map_err(|_| StatementError::Invalid("the statement is not a JSON object"))
-}
-
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, StatementError> {
     match claims.get(name) {
         None => Ok(None),
@@ -108,12 +102,16 @@ impl SoftwareStatementPolicy {
         if jwt.len() > MAX_STATEMENT_BYTES {
             return Err(StatementError::Invalid("the statement is too large"));
         }
-        let mut parts = jwt.split('.');
-        let (Some(h), Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(StatementError::Invalid("the statement is not a compact JWS"));
+        let header = match decode_unverified(jwt) {
+            Ok(jws) => jws.header,
+            Err(JwsShapeError::NotCompact) => {
+                return Err(StatementError::Invalid("the statement is not a compact JWS"));
+            }
+            Err(JwsShapeError::NotBase64url) => return Err(StatementError::Invalid("the statement is not base64url")),
+            Err(JwsShapeError::NotJsonObject) => {
+                return Err(StatementError::Invalid("the statement is not a JSON object"));
+            }
         };
-        let header = decode_part(h)?;
-        decode_part(p)?;
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
         if !ASSERTION_ALGORITHMS.contains(&alg) {
             return Err(StatementError::Invalid("the statement's algorithm is not allowed; use RS256, PS256 or ES256"));
@@ -151,6 +149,8 @@ impl SoftwareStatementPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use josekit::jws::{ES256, HS256, JwsHeader};
     use josekit::jwt::JwtPayload;
     use serde_json::json;

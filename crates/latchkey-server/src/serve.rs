@@ -15,7 +15,7 @@ use latchkey_authorize::pages::Ui;
 use latchkey_authorize::{AuthorizeSettings, AuthorizeState};
 use latchkey_core::{Clock, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
-use latchkey_keys::{EncryptionKey, KeyRing};
+use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
 use latchkey_store::{KeyStore, Maintenance};
 use latchkey_token::{TokenSettings, TokenState};
@@ -342,6 +342,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         keys: ring.clone(),
         clock: clock.clone(),
     };
+    // One policy (and one client_secret_jwt key) for every door that
+    // registers clients and for client authentication.
+    let registration_policy = settings.registration_policy();
     let admin = latchkey_admin::AdminState {
         store: store.clone(),
         ops: Arc::new(crate::admin_ops::ServerAdminOps {
@@ -351,7 +354,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             authorize: authorize.clone(),
         }),
         clock: clock.clone(),
-        policy: settings.registration_policy(),
+        policy: registration_policy.clone(),
         trusted_proxies: settings.trusted_proxies.clone().into(),
     };
     let state = AppState::new(AppParts {
@@ -364,7 +367,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         registration: RegistrationState {
             clients: store.clone(),
             clock: clock.clone(),
-            policy: settings.registration_policy(),
+            policy: registration_policy.clone(),
             initial_access_token: match &settings.registration {
                 RegistrationMode::Token(t) => Some(t.as_str().into()),
                 _ => None,
@@ -405,7 +408,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 store.clone(),
                 store.clone(),
                 ClientKeys::new(KeyFetchSettings::default()),
-                settings.encryption_key.as_ref().map(EncryptionKey::client_secret_key),
+                registration_policy.client_secret_key.clone(),
                 clock.clone(),
                 &settings.issuer,
             ),

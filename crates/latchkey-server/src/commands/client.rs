@@ -70,7 +70,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
         ..Default::default()
     };
-    let mut settings = metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
+    let policy = policy(ctx, args.allow_insecure_redirect);
+    let mut settings = metadata.validate(&policy).map_err(|e| anyhow!("{e}"))?;
     if settings.client_name.is_empty() {
         bail!("--name must not be empty");
     }
@@ -78,8 +79,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
     settings.audiences = check_audiences(args.audiences)?;
     settings.introspection = args.introspection.unwrap_or(false);
     let now = ctx.clock.now();
-    let (client, secret) =
-        Client::register(settings, now, ctx.settings.registration_policy().client_secret_key.as_ref());
+    let (client, secret) = Client::register(settings, now, policy.client_secret_key.as_ref());
     ctx.store.insert_client(&client).await?;
     let mut json = client_json(&client);
     json["client_secret"] = secret.clone().map_or(serde_json::Value::Null, Into::into);
@@ -171,8 +171,8 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,
     };
-    let mut settings: ClientSettings =
-        metadata.validate(&policy(ctx, args.allow_insecure_redirect)).map_err(|e| anyhow!("{e}"))?;
+    let policy = policy(ctx, args.allow_insecure_redirect);
+    let mut settings: ClientSettings = metadata.validate(&policy).map_err(|e| anyhow!("{e}"))?;
     if settings.client_name.is_empty() {
         bail!("--name must not be empty");
     }
@@ -187,8 +187,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     // nor forget who vouched for it.
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.software_statement_issuer = client.settings.software_statement_issuer.clone();
-    let secret_key = ctx.settings.registration_policy().client_secret_key;
-    let new_secret = client.replace_settings(settings, ctx.clock.now(), secret_key.as_ref());
+    let new_secret = client.replace_settings(settings, ctx.clock.now(), policy.client_secret_key.as_ref());
     if !ctx.store.update_client(&client).await? {
         bail!("no client with id {:?}", client.client_id);
     }
