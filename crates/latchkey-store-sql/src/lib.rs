@@ -179,17 +179,17 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 /// Whether a database error code says the database cannot serve right now
 /// (away, full, out of resources, busy) rather than that the query is wrong.
 /// Such failures are answered with 503 and `Retry-After`.
-fn is_transient(code: &str) -> bool {
-    match code.parse::<i32>() {
+fn is_transient(backend: Backend, code: &str) -> bool {
+    match backend {
         // SQLite's (extended) result codes; the primary code is the low byte:
         // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL.
-        Ok(n) => matches!(n & 0xff, 5..=10 | 13..=15),
+        Backend::Sqlite => code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5..=10 | 13..=15)),
         // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient
         // resources such as a full disk (53), operator intervention:
         // shutdown, statement timeout (57), system errors such as I/O (58),
         // serialization failures and deadlocks (40001, 40P01), a standby
         // that refuses writes after a failover (25006), lock not available (55P03).
-        Err(_) => {
+        Backend::Postgres => {
             ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
                 || ["40001", "40P01", "25006", "55P03"].contains(&code)
         }
@@ -199,7 +199,12 @@ fn is_transient(code: &str) -> bool {
 fn classify(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
-        sqlx::Error::Database(db) if db.code().is_some_and(|c| is_transient(&c)) => {
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| {
+                let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                is_transient(if sqlite { Backend::Sqlite } else { Backend::Postgres }, &c)
+            }) =>
+        {
             StoreError::Unavailable(e.to_string())
         }
         sqlx::Error::Io(_)
@@ -237,13 +242,19 @@ mod tests {
     fn a_full_disk_or_an_absent_server_is_transient_a_bad_query_is_not() {
         // SQLite: FULL, BUSY, IOERR_WRITE (extended), READONLY; PostgreSQL:
         // disk_full, admin_shutdown, connection_failure, io_error, deadlock.
-        for code in ["13", "5", "778", "8", "53100", "57P01", "08006", "58030", "40P01", "25006"] {
-            assert!(is_transient(code), "{code}");
+        for code in ["13", "5", "778", "8"] {
+            assert!(is_transient(Backend::Sqlite, code), "{code}");
         }
-        // SQLite: ERROR, CONSTRAINT, CORRUPT; PostgreSQL: syntax error,
-        // undefined column, not-null violation.
-        for code in ["1", "19", "2067", "11", "42601", "42703", "23502"] {
-            assert!(!is_transient(code), "{code}");
+        for code in ["53100", "57P01", "08006", "58030", "40P01", "25006"] {
+            assert!(is_transient(Backend::Postgres, code), "{code}");
+        }
+        // SQLite: ERROR, CONSTRAINT, CONSTRAINT_UNIQUE, CORRUPT; PostgreSQL:
+        // syntax error, undefined column, not-null violation.
+        for code in ["1", "19", "2067", "11"] {
+            assert!(!is_transient(Backend::Sqlite, code), "{code}");
+        }
+        for code in ["42601", "42703", "23502"] {
+            assert!(!is_transient(Backend::Postgres, code), "{code}");
         }
     }
 }
