@@ -67,7 +67,6 @@ impl Figures {
             out.push_str(&format!("{k}: {v}\n"));
         }
         println!("{out}");
-        eprintln!("{out}");
     }
 }
 
@@ -334,4 +333,169 @@ async fn a_full_disk_gives_503s_and_recovers_without_restart_or_loss() {
     assert_eq!(figures.count("after", 503), 0, "full service after space is freed:\n{}", tail(&log, 30));
     assert_eq!(integrity(&db).await, "ok");
     let _ = last;
+}
+
+// ---------------------------------------------------------------------------
+// Slow and oversized requests.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads one HTTP/1.1 response (head and a Content-Length body); None if the
+/// server closed the connection first.
+async fn read_response(stream: &mut TcpStream) -> Option<(u16, String)> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_string();
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            while data.len() < end + 4 + length {
+                let n = stream.read(&mut buf).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                data.extend_from_slice(&buf[..n]);
+            }
+            let status = head.split(' ').nth(1)?.parse().ok()?;
+            return Some((status, head));
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn get_request(path: &str, extra: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n").into_bytes()
+}
+
+/// Whether the server closed `stream` (a read sees the end) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(within, stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+/// A slowloris client: sends a request's headers one byte every `pace`
+/// until the server closes the connection; returns how long that took.
+async fn slowloris(port: u16, pace: Duration, give_up: Duration) -> Option<Duration> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let started = Instant::now();
+    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").await;
+    let mut buf = [0u8; 64];
+    while started.elapsed() < give_up {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return Some(started.elapsed()),
+                Ok(_) => panic!("a response to half a request"),
+            },
+            _ = tokio::time::sleep(pace) => {
+                if stream.write_all(b"a").await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_idle_connections_closed_but_not_too_soon() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &db,
+        &[("LATCHKEY_HTTP_HEADER_READ_TIMEOUT_SECONDS", "2"), ("LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_SECONDS", "5")],
+    )
+    .await;
+    let mut figures = Figures::new("slow headers (slowloris), idle keep-alive");
+    let clients = if long_mode() { 1000 } else { 200 };
+    let slow: Vec<_> = (0..clients)
+        .map(|_| tokio::spawn(slowloris(server.port, Duration::from_millis(500), Duration::from_secs(20))))
+        .collect();
+    // Meanwhile, everyone else is served as usual.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut worst = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let status = http().get(server.url("/healthz")).send().await.unwrap().status().as_u16();
+        figures.add("during", status);
+        worst = worst.max(started.elapsed());
+    }
+    let mut cut_off = Vec::new();
+    for task in slow {
+        cut_off.push(task.await.unwrap().expect("a slow client was never cut off"));
+    }
+    let latest = cut_off.iter().max().unwrap();
+    let earliest = cut_off.iter().min().unwrap();
+    figures.note("slow clients", clients);
+    figures.note("cut off after (s)", format!("{:.1} to {:.1}", earliest.as_secs_f64(), latest.as_secs_f64()));
+    figures.note("slowest other request (ms)", worst.as_millis());
+
+    // A connection that sends nothing owes its headers as well.
+    let mut silent = TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(4)).await, "a silent connection is closed");
+
+    // Keep-alive: idle longer than the header timeout is fine, longer than
+    // the idle timeout is not.
+    let mut conn = TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    conn.write_all(&get_request("/healthz", "")).await.unwrap();
+    assert_eq!(read_response(&mut conn).await.map(|r| r.0), Some(200));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    conn.write_all(&get_request("/healthz", "")).await.unwrap();
+    assert_eq!(read_response(&mut conn).await.map(|r| r.0), Some(200), "idle 3 s: still open");
+    let idle = Instant::now();
+    assert!(closed_within(&mut conn, Duration::from_secs(8)).await, "an idle connection is closed");
+    figures.note("idle keep-alive closed after (s)", format!("{:.1}", idle.elapsed().as_secs_f64()));
+    figures.print();
+    assert!(*earliest >= Duration::from_millis(1900), "not before the header timeout: {earliest:?}");
+    assert!(*latest < Duration::from_secs(5), "soon after the header timeout: {latest:?}");
+    assert!(idle.elapsed() >= Duration::from_millis(4900), "not before the idle timeout: {:?}", idle.elapsed());
+    assert_eq!(figures.count("during", 200), 20);
+    assert!(worst < Duration::from_secs(2), "slow clients do not slow others: {worst:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_get_431_and_large_but_fair_ones_pass() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(&db, &[]).await;
+    let mut figures = Figures::new("oversized headers");
+    for (size, expected) in [(16 * 1024, 200), (30 * 1024, 200), (40 * 1024, 431), (500 * 1024, 431)] {
+        let mut conn = TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+        let started = Instant::now();
+        let header = format!("Cookie: big={}\r\n", "a".repeat(size));
+        // A server that answers early may close before all of it is sent.
+        let _ = conn.write_all(&get_request("/healthz", &header)).await;
+        let status = read_response(&mut conn).await.map(|r| r.0).unwrap_or(0);
+        figures.add("answers", status);
+        figures
+            .note(&format!("{} KiB header", size / 1024), format!("{status} in {} ms", started.elapsed().as_millis()));
+        assert_eq!(status, expected, "a {size}-byte header");
+    }
+    figures.print();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_wait_for_a_free_one() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(&db, &[("LATCHKEY_HTTP_MAX_CONNECTIONS", "3")]).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut conn = TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+        conn.write_all(&get_request("/healthz", "")).await.unwrap();
+        assert_eq!(read_response(&mut conn).await.map(|r| r.0), Some(200));
+        open.push(conn);
+    }
+    let mut fourth = TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    fourth.write_all(&get_request("/healthz", "")).await.unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(800), read_response(&mut fourth)).await;
+    assert!(early.is_err(), "the fourth connection waits while three are open");
+    drop(open.pop());
+    let served = tokio::time::timeout(Duration::from_secs(3), read_response(&mut fourth)).await;
+    assert_eq!(served.ok().flatten().map(|r| r.0), Some(200), "served once one closed");
+    assert!(server.log().contains("connection limit reached"), "the operator is told");
 }

@@ -96,6 +96,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("registration.software_statement_jwks_file", Kind::Str),
     ("registration.software_statement_issuers", Kind::List),
     ("http.trusted_proxies", Kind::List),
+    ("http.header_read_timeout_seconds", Kind::Int),
+    ("http.keepalive_timeout_seconds", Kind::Int),
+    ("http.max_header_bytes", Kind::Int),
+    ("http.max_connections", Kind::Int),
     ("discovery.max_age_seconds", Kind::Int),
     ("admin.enabled", Kind::Bool),
     ("admin.listen", Kind::Str),
@@ -445,11 +449,32 @@ impl Default for RegistrationConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Addresses of proxies (load balancers) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout_seconds: i64,
+    /// An idle keep-alive connection is closed after this.
+    pub keepalive_timeout_seconds: i64,
+    /// Request line and headers together; more gets 431.
+    pub max_header_bytes: i64,
+    /// Connections open at once.
+    pub max_connections: i64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let limits = crate::connections::ConnectionLimits::default();
+        Self {
+            trusted_proxies: Vec::new(),
+            header_read_timeout_seconds: limits.header_read_timeout.as_secs() as i64,
+            keepalive_timeout_seconds: limits.idle_timeout.as_secs() as i64,
+            max_header_bytes: limits.max_header_bytes as i64,
+            max_connections: i64::from(limits.max_connections),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -519,6 +544,8 @@ pub struct Settings {
     pub software_statements: latchkey_registration::SoftwareStatementPolicy,
     /// Proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<latchkey_http::IpRange>,
+    /// Bounds on connections: header and idle timeouts, header size, count.
+    pub connections: crate::connections::ConnectionLimits,
     pub discovery_max_age_seconds: u64,
     pub code_ttl: i64,
     pub refresh_token_ttl: i64,
@@ -754,6 +781,24 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             ConfigError::new("http.trusted_proxies", format!("{p:?} is not an IP address or CIDR block"))
         })?);
     }
+    let h = &config.http;
+    let connections = crate::connections::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(range(
+            "http.header_read_timeout_seconds",
+            h.header_read_timeout_seconds,
+            1,
+            300,
+        )? as u64),
+        idle_timeout: std::time::Duration::from_secs(range(
+            "http.keepalive_timeout_seconds",
+            h.keepalive_timeout_seconds,
+            1,
+            3_600,
+        )? as u64),
+        // hyper needs room for at least its 8 KiB read buffer.
+        max_header_bytes: range("http.max_header_bytes", h.max_header_bytes, 8 * 1024, 1024 * 1024)? as usize,
+        max_connections: range("http.max_connections", h.max_connections, 1, 1_000_000)? as u32,
+    };
     let shutdown_timeout = range("shutdown_timeout_seconds", config.shutdown_timeout_seconds, 0, 3_600)?;
     let log_format = match config.log_format.as_str() {
         "text" => LogFormat::Text,
@@ -920,6 +965,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         registration_window,
         software_statements,
         trusted_proxies,
+        connections,
         discovery_max_age_seconds: discovery_max_age as u64,
         code_ttl,
         refresh_token_ttl: refresh_ttl,

@@ -470,27 +470,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
         let app = admin_router(state.clone());
         let mut stopped = admin_stopped;
-        tokio::spawn(async move {
-            let served = axum::serve(admin_listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the admin listener failed");
-            }
-        })
+        let stop = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(crate::connections::serve(admin_listener, app, settings.connections, stop))
     });
-    // Connection info: the registration limit counts per source address.
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = crate::connections::serve(listener, app, settings.connections, signal);
     let deadline = async {
         stopping.notified().await;
         tokio::time::sleep(settings.shutdown_timeout).await;
     };
     tokio::select! {
-        served = server => served.context("serving")?,
+        _ = server => {}
         _ = deadline => tracing::warn!(
             timeout_s = settings.shutdown_timeout.as_secs(),
             "requests still in flight after the shutdown timeout; exiting anyway"
