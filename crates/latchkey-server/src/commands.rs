@@ -52,8 +52,12 @@ pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
 }
 
 /// Opens the database named by the settings and applies pending migrations,
-/// then Redis if configured. Returns the store and the SQL pool underneath.
-pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc<dyn Store>, SqlStore)> {
+/// then Redis if configured. Returns the store, the SQL pool underneath, and
+/// the Redis store if there is one.
+pub async fn open_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<dyn Store>, SqlStore, Option<RedisStore>)> {
     let sql = SqlStore::connect(&settings.database_url, settings.db_max_connections, settings.db_acquire_timeout)
         .await
         .map_err(|e| {
@@ -61,22 +65,22 @@ pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::R
         })?;
     sql.migrate().await.context("applying database migrations")?;
     let Some(redis) = &settings.redis else {
-        return Ok((Arc::new(sql.clone()), sql));
+        return Ok((Arc::new(sql.clone()), sql, None));
     };
     let store = RedisStore::connect(sql.clone(), redis, clock)
         .await
         .map_err(|e| ConfigError::new("redis_url", format!("cannot open {}: {e}", config::redact(&redis.url))))?;
-    Ok((Arc::new(store), sql))
+    Ok((Arc::new(store.clone()), sql, Some(store)))
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, hooks: crate::Hooks) -> anyhow::Result<()> {
     let settings = settings(&cli).map_err(|e| anyhow!("configuration: {e}"))?;
     if let Command::Serve = cli.command {
-        return crate::serve::serve(settings).await;
+        return crate::serve::serve_with(settings, hooks).await;
     }
     crate::serve::init_logging(&settings, Some("warn"));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let (store, sql, _) = open_store(&settings, clock.clone()).await?;
     // No caches here, but writes still go to the change feed for the servers'.
     let store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(store, None, clock.clone()));
     let ctx = Context { settings, store, sql, clock, json: cli.json };

@@ -23,6 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::commands::open_store;
 use crate::config::{AdminListener, ConfigError, LogFormat, RegistrationMode, Settings};
+use crate::health::StoreHealth;
 use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
 use crate::state::{AppParts, AppState, HealthState};
 use latchkey_client_auth::{ClientAuthenticator, ClientKeys, KeyFetchSettings};
@@ -215,26 +216,20 @@ async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
+/// Ready while every store answers and database writes succeed, as the
+/// health probe last found (it runs every second, and at once when a
+/// request's store call fails).
 async fn readyz(State(health): State<HealthState>) -> Response {
-    let started = std::time::Instant::now();
-    let outcome = tokio::time::timeout(health.timeout, health.database.ping()).await;
-    metrics::histogram!("latchkey_store_ping_seconds").record(started.elapsed().as_secs_f64());
-    match outcome {
-        Ok(Ok(())) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
-            )
-                .into_response()
+    let stores = &health.stores;
+    let mut body = serde_json::json!({"status": "ready"});
+    if !stores.ready() {
+        body = serde_json::json!({"status": "unavailable", "database": stores.database().as_str()});
+        if let Some(redis) = stores.redis() {
+            body["redis"] = redis.as_str().into();
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "database": "timeout"})),
-        )
-            .into_response(),
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
+    axum::Json(body).into_response()
 }
 
 /// Deletes expired codes, interactions, sessions, refresh tokens and denylist
@@ -290,14 +285,29 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    serve_with(settings, crate::Hooks::default()).await
+}
+
+/// `serve`, with what a binary adds (`Hooks`).
+pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Result<()> {
     init_logging(&settings, None);
     let started = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
     let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
-    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let (store, sql, redis) = open_store(&settings, clock.clone()).await?;
+    let store = match hooks.wrap_store {
+        Some(wrap) => wrap(store),
+        None => store,
+    };
     let store: Arc<dyn latchkey_store::Store> =
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
+    // Fail fast on a store the probe found down; caches (outside) still serve.
+    let health = StoreHealth::new(redis.is_some());
+    let sql_probe = sql.prober(crate::health::PROBE_TIMEOUT);
+    let probe = crate::health::spawn_probe(health.clone(), sql_probe.clone(), redis.clone(), clock.clone());
+    let store: Arc<dyn latchkey_store::Store> =
+        Arc::new(crate::guarded::Guarded::new(store, health.clone(), redis.is_some()));
     // Caches outside the metering, so that store metrics count real reads only.
     let caches = settings.cache.map(|c| Arc::new(crate::cached::Caches::new(c)));
     let feed_start = match &caches {
@@ -396,7 +406,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             audit: store.clone(),
             software_statements: Arc::new(settings.software_statements.clone()),
         },
-        health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
+        health: HealthState { stores: health.clone() },
         authorize: authorize.clone(),
         metrics,
         token: TokenState {
@@ -489,6 +499,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     refresher.abort();
     gc.abort();
+    probe.abort();
+    sql_probe.close().await;
     if let Some(admin) = admin_server {
         admin.abort();
     }

@@ -11,7 +11,10 @@
 //! store expects a single Redis primary (with replicas or Sentinel), not
 //! Redis Cluster.
 
+mod backends;
 mod scripts;
+
+pub use backends::{Backends, backends_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,7 +149,8 @@ impl RedisStore {
         (expires_at - self.clock.now()).max(1)
     }
 
-    async fn ping_redis(&self) -> StoreResult<()> {
+    /// `PING` to Redis alone (the store's `ping` checks SQL as well).
+    pub async fn ping_redis(&self) -> StoreResult<()> {
         let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(map_err)?;
         if pong == "PONG" { Ok(()) } else { Err(StoreError::Backend(format!("unexpected PING answer {pong:?}"))) }
     }

@@ -15,7 +15,7 @@ mod users;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use latchkey_store::{Health, StoreError, StoreResult};
+use latchkey_store::{Health, StoreError, StoreResult, window_start};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
@@ -89,25 +89,22 @@ impl SqlStore {
                 url.push_str("mode=rwc");
             }
         }
-        let mut options = AnyPoolOptions::new()
+        let pool = pool_options(backend)
             .max_connections(max_connections.max(1))
-            .min_connections(0)
             .acquire_timeout(acquire_timeout)
-            .after_release(|conn, _meta| Box::pin(release_clean(conn)));
-        if backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options.connect(&url).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+            .connect(&url)
+            .await
+            .map_err(|e| ConnectError::Connect(e.to_string()))?;
         Ok(Self { pool, backend })
+    }
+
+    /// A probe of this database on a connection of its own, so that a busy
+    /// pool never makes a healthy database look down; every check is
+    /// bounded by `timeout`.
+    pub fn prober(&self, timeout: Duration) -> SqlProbe {
+        let options = self.pool.connect_options().as_ref().clone();
+        let pool = pool_options(self.backend).max_connections(1).acquire_timeout(timeout).connect_lazy_with(options);
+        SqlProbe { pool, timeout }
     }
 
     /// Applies pending migrations.
@@ -121,6 +118,66 @@ impl SqlStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Pool settings common to the store's pool and the probe's: SQLite's
+/// pragmas on every new connection, and no connection reused from inside a
+/// transaction.
+fn pool_options(backend: Backend) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().min_connections(0).after_release(|conn, _meta| Box::pin(release_clean(conn)));
+    if backend != Backend::Sqlite {
+        return options;
+    }
+    options.after_connect(|conn, _meta| {
+        Box::pin(async move {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+            )
+            .await?;
+            Ok(())
+        })
+    })
+}
+
+/// Checks that the database answers and takes writes (for readiness and
+/// for failing fast during an outage), on its own connection.
+#[derive(Clone, Debug)]
+pub struct SqlProbe {
+    pool: AnyPool,
+    timeout: Duration,
+}
+
+impl SqlProbe {
+    /// `SELECT 1`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.bounded(sqlx::query("SELECT 1").execute(&self.pool)).await
+    }
+
+    /// One small write: a counter row per minute in `rate_limits` (expired
+    /// rows go with the garbage collection, like any counter's).
+    pub async fn write(&self, now: i64) -> StoreResult<()> {
+        let minute = window_start(now, 60);
+        let write = sqlx::query(
+            "INSERT INTO rate_limits (bucket, window_start, hits, expires_at) VALUES ('latchkey:write-probe', $1, 1, $2) \
+             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1",
+        )
+        .bind(minute)
+        .bind(minute + 60)
+        .execute(&self.pool);
+        self.bounded(write).await
+    }
+
+    async fn bounded<T>(&self, f: impl std::future::Future<Output = Result<T, sqlx::Error>>) -> StoreResult<()> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(result) => result.map(|_| ()).map_err(map_err),
+            Err(_) => Err(StoreError::Unavailable(format!("no answer within {} ms", self.timeout.as_millis()))),
+        }
     }
 
     pub async fn close(&self) {
