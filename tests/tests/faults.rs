@@ -622,3 +622,186 @@ async fn connections_over_the_limit_wait_for_a_free_one() {
     assert_eq!(served.ok().flatten().map(|r| r.0), Some(200), "served once one closed");
     assert!(server.log().contains("connection limit reached"), "the operator is told");
 }
+
+// ---------------------------------------------------------------------------
+// Injected commit failures: no credential without its record.
+
+on_sql_backends!(every_failed_write_is_a_503_and_no_credential_comes_without_its_record);
+
+/// Checks that every credential `page` hands out is stored: a session
+/// cookie, an interaction in a form, a code in a redirect, a refresh token,
+/// a registered client. Returns how many it found.
+async fn only_stored_credentials(pool: &sqlx::AnyPool, page: &Page, what: &str) -> usize {
+    let mut found = Vec::new();
+    if let Some(c) = page.set_cookie("latchkey_session").filter(|c| !c.deletes()) {
+        found.push(("sessions", "id_hash", hash(&c.value)));
+    }
+    if page.status == 200 && (page.is_login() || page.is_consent()) {
+        found.push(("interactions", "id_hash", hash(&page.input("interaction").unwrap())));
+    }
+    if let Some(code) = page.location().and_then(|l| get(&query_pairs(&l), "code")) {
+        found.push(("authorization_codes", "code_hash", hash(&code)));
+    }
+    if page.header("content-type").is_some_and(|t| t.starts_with("application/json")) {
+        let body = page.json();
+        if let Some(rt) = body["refresh_token"].as_str() {
+            found.push(("refresh_tokens", "token_hash", hash(rt)));
+        }
+        if let (Some(id), true) = (body["client_id"].as_str(), body["registration_access_token"].is_string()) {
+            found.push(("clients", "client_id", id.to_string()));
+        }
+    }
+    for (table, column, key) in &found {
+        let sql = format!("SELECT 1 AS x FROM {table} WHERE {column} = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(pool).await.unwrap();
+        assert!(row.is_some(), "{what}: {table} lacks the record of what the response handed out: {}", page.describe());
+    }
+    if page.status == 503 {
+        assert!(page.header("retry-after").is_some(), "{what}: a 503 says when to retry: {}", page.describe());
+        if page.header("content-type").is_some_and(|t| t.starts_with("application/json")) {
+            assert_eq!(page.json()["error"], "temporarily_unavailable", "{what}");
+        } else {
+            assert!(page.body.contains("Temporarily unavailable"), "{what}: the page says so: {}", page.describe());
+        }
+    }
+    found.len()
+}
+
+/// What a client that meets a 503 does: sends the same request again (at
+/// most `tries` times). Every answer is checked.
+async fn with_retries<F, Fut>(pool: &sqlx::AnyPool, what: &str, tries: usize, send: F) -> (Page, usize)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Page>,
+{
+    let mut unavailable = 0;
+    for _ in 0..tries {
+        let page = send().await;
+        only_stored_credentials(pool, &page, what).await;
+        if page.status != 503 {
+            return (page, unavailable);
+        }
+        unavailable += 1;
+    }
+    panic!("{what}: still 503 after {tries} tries");
+}
+
+/// Registration, sign-in (authorize, login, consent), code exchange and a
+/// refresh, as a persistent client does it: a 503 is retried, and a step
+/// that cannot be retried (a spent interaction or code) starts over from
+/// `/authorize`. Returns the 503s met.
+async fn whole_flow(server: &Server, pool: &sqlx::AnyPool, alice: &User) -> usize {
+    let c = http();
+    let meta = json!({"redirect_uris": [CB], "grant_types": ["authorization_code", "refresh_token"],
+        "scope": OFFLINE_SCOPES, "client_name": "Fault-tolerant RP"});
+    let (reg, mut unavailable) = with_retries(pool, "register", 3, || async {
+        Page::of(c.post(server.url("/register")).json(&meta).send().await.unwrap()).await
+    })
+    .await;
+    assert_eq!(reg.status, 201, "{}", reg.describe());
+    let reg = reg.json();
+    let client =
+        TestClient { id: str_of(&reg, "client_id").into(), secret: Some(str_of(&reg, "client_secret").into()) };
+    let b = Browser::new(server);
+    for _attempt in 0..4 {
+        let p = pkce();
+        let params = code_request(&client.id, &p).set("scope", OFFLINE_SCOPES);
+        let (mut page, n) = with_retries(pool, "authorize", 3, || b.authorize(&params)).await;
+        unavailable += n;
+        if page.is_login() {
+            let form = page;
+            let (next, n) = with_retries(pool, "login", 3, || b.login(&form, &alice.username, &alice.password)).await;
+            unavailable += n;
+            page = next;
+        }
+        if page.status == 200 && page.is_consent() {
+            let form = page;
+            let (next, n) = with_retries(pool, "consent", 3, || b.consent(&form, "allow")).await;
+            unavailable += n;
+            page = next;
+        }
+        let Some(code) = page.location().and_then(|l| get(&query_pairs(&l), "code")) else {
+            // A spent interaction: start over (the session, if any, is kept).
+            assert_eq!(page.status, 400, "{}", page.describe());
+            continue;
+        };
+        let grant = code_grant(&code, Some(&p.verifier));
+        let (res, n) = with_retries(pool, "code exchange", 3, || token(server, auth_of(&client), &grant)).await;
+        unavailable += n;
+        if res.status != 200 {
+            // Spent by the attempt that failed after redeeming it.
+            assert_eq!(res.json()["error"], "invalid_grant", "{}", res.describe());
+            continue;
+        }
+        let rt = str_of(&res.json(), "refresh_token").to_string();
+        let (res, n) = with_retries(pool, "refresh", 3, || refresh(server, auth_of(&client), &rt, None)).await;
+        unavailable += n;
+        assert_eq!(res.status, 200, "{}", res.describe());
+        // What the client ends with works.
+        let newest = str_of(&res.json(), "refresh_token").to_string();
+        let (res, n) = with_retries(pool, "refresh", 3, || refresh(server, auth_of(&client), &newest, None)).await;
+        assert_eq!(res.status, 200, "{}", res.describe());
+        return unavailable + n;
+    }
+    panic!("the flow never completed");
+}
+
+async fn every_failed_write_is_a_503_and_no_credential_comes_without_its_record(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let faults = db.dir.path().join("faults");
+    std::fs::write(&faults, "").unwrap();
+    let faults_env = faults.display().to_string();
+    let server = Server::start(
+        &db,
+        &[
+            ("LATCHKEY_TEST_FAULTS", faults_env.as_str()),
+            ("LATCHKEY_REGISTRATION_MODE", "open"),
+            ("LATCHKEY_REGISTRATION_MAX_PER_ADDRESS", "0"),
+            ("LATCHKEY_LOGIN_MAX_ATTEMPTS", "0"),
+            // A refresh whose answer was lost is retried with the same token
+            // and gets the successor that was committed (docs/deployment.md).
+            ("LATCHKEY_TOKENS_REFRESH_GRACE_SECONDS", "30"),
+        ],
+    )
+    .await;
+    let alice = create_alice(&db);
+    let pool = db.pool().await;
+    let clean = whole_flow(&server, &pool, &alice).await;
+    assert_eq!(clean, 0, "without faults, no 503");
+    let mut figures = Figures::new(&format!("injected commit failures ({backend:?})"));
+    let injected = |log: &str| log.matches("injected store failure").count();
+    // Fail the first write of the flow, then the second, and so on, until
+    // the flow has no Nth write.
+    for n in 1.. {
+        assert!(n < 60, "the flow has a bounded number of writes");
+        std::fs::write(&faults, format!("{n}\n")).unwrap();
+        let before = injected(&server.log());
+        let unavailable = whole_flow(&server, &pool, &alice).await;
+        let log = server.log();
+        if injected(&log) == before {
+            figures.note("writes in the flow", n - 1);
+            break;
+        }
+        let line = log.lines().rev().find(|l| l.contains("injected store failure")).unwrap();
+        let op = line
+            .split("op=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or("?")
+            .trim_matches('"')
+            .to_string();
+        figures.add("write failed", if unavailable > 0 { 503 } else { 200 });
+        figures.note(&format!("write {n}: {op}"), format!("{unavailable} × 503"));
+        if op != "append_audit" {
+            assert!(unavailable > 0, "the failed {op} (write {n}) was answered with a 503");
+        }
+    }
+    // A write that committed but whose answer was lost: the client hears
+    // 503, holds nothing new, and its retry finds the work done or refused.
+    std::fs::write(&faults, "1 rotate_refresh_token after\n").unwrap();
+    let unavailable = whole_flow(&server, &pool, &alice).await;
+    assert!(unavailable > 0, "the lost answer was a 503");
+    figures.note("a rotation committed but its answer lost", format!("{unavailable} × 503, then its successor"));
+    figures.print();
+    pool.close().await;
+}
