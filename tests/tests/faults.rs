@@ -674,14 +674,12 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Page>,
 {
-    let mut unavailable = 0;
-    for _ in 0..tries {
+    for unavailable in 0..tries {
         let page = send().await;
         only_stored_credentials(pool, &page, what).await;
         if page.status != 503 {
             return (page, unavailable);
         }
-        unavailable += 1;
     }
     panic!("{what}: still 503 after {tries} tries");
 }
