@@ -55,6 +55,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("login.max_attempts", Kind::Int),
     ("login.window_seconds", Kind::Int),
     ("login.password_enabled", Kind::Bool),
+    ("login.interaction_ttl_seconds", Kind::Int),
+    ("audit.retention_days", Kind::Int),
     ("cache.mode", Kind::Str),
     ("cache.poll_interval_ms", Kind::Int),
     ("cache.max_age_seconds", Kind::Int),
@@ -132,6 +134,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
     pub gc: GcConfig,
+    pub audit: AuditConfig,
     pub admin: AdminConfig,
     /// Upstream OpenID Connect providers (`[[upstream]]` tables).
     #[serde(rename = "upstream")]
@@ -283,6 +286,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             ui: UiConfig::default(),
             gc: GcConfig::default(),
+            audit: AuditConfig::default(),
             admin: AdminConfig::default(),
         }
     }
@@ -332,11 +336,27 @@ pub struct LoginConfig {
     pub max_attempts: i64,
     pub window_seconds: i64,
     pub password_enabled: bool,
+    /// How long a sign-in in progress (its login and consent pages) stays valid.
+    pub interaction_ttl_seconds: i64,
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        Self { max_attempts: 10, window_seconds: 300, password_enabled: true }
+        Self { max_attempts: 10, window_seconds: 300, password_enabled: true, interaction_ttl_seconds: 600 }
+    }
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Events older than this are deleted by the garbage collection (0 = kept forever).
+    pub retention_days: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 365 }
     }
 }
 
@@ -559,6 +579,10 @@ pub struct Settings {
     pub refresh_without_offline_access: bool,
     pub gc_interval: std::time::Duration,
     pub gc_batch: u32,
+    /// Audit events older than this are deleted (None = kept forever).
+    pub audit_retention: Option<std::time::Duration>,
+    /// Lifetime of a sign-in in progress (seconds).
+    pub interaction_ttl: i64,
     pub product_name: String,
     pub logo_uri: Option<String>,
     /// The login page offers the password form.
@@ -903,6 +927,9 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     let refresh_grace = range("tokens.refresh_grace_seconds", config.tokens.refresh_grace_seconds, 0, 300)?;
     let gc_interval = range("gc.interval_seconds", config.gc.interval_seconds, 1, 86400)?;
     let gc_batch = range("gc.batch_size", config.gc.batch_size, 1, 100_000)?;
+    let retention_days = range("audit.retention_days", config.audit.retention_days, 0, 100 * 365)?;
+    let audit_retention = (retention_days > 0).then(|| std::time::Duration::from_secs(retention_days as u64 * 86_400));
+    let interaction_ttl = range("login.interaction_ttl_seconds", config.login.interaction_ttl_seconds, 60, 86_400)?;
     let product_name = config.ui.product_name.trim().to_string();
     if product_name.is_empty() || product_name.chars().count() > 60 {
         return Err(ConfigError::new("ui.product_name", "must be 1 to 60 characters"));
@@ -979,6 +1006,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         refresh_without_offline_access: config.tokens.refresh_without_offline_access,
         gc_interval: std::time::Duration::from_secs(gc_interval as u64),
         gc_batch: gc_batch as u32,
+        audit_retention,
+        interaction_ttl,
         product_name,
         logo_uri,
         admin,

@@ -114,6 +114,7 @@ macro_rules! delegate {
         $crate::delegate::delegate_impl!($ty, $field, $via, AuditStore {
             fn append_audit(event: [&latchkey_core::audit::AuditEvent]) -> StoreResult<i64>;
             fn list_audit(query: [&latchkey_store::AuditQuery]) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>>;
+            fn delete_audit_before(before: [i64], limit: [u32]) -> StoreResult<u64>;
         });
     };
     ($ty:ty, $field:tt, $via:path, AdminStore) => {

@@ -17,7 +17,7 @@ use latchkey_core::{Clock, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
 use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
-use latchkey_store::{KeyStore, Maintenance};
+use latchkey_store::KeyStore;
 use latchkey_token::{TokenSettings, TokenState};
 use tower_http::timeout::TimeoutLayer;
 
@@ -233,13 +233,14 @@ async fn readyz(State(health): State<HealthState>) -> Response {
 }
 
 /// Deletes expired codes, interactions, sessions, refresh tokens and denylist
-/// entries in bounded batches, so that no table only grows. Every replica
-/// runs it; the deletes are idempotent.
+/// entries, and audit events past their retention, in bounded batches, so
+/// that no table only grows. Every replica runs it; the deletes are idempotent.
 fn spawn_gc(
-    store: Arc<dyn Maintenance>,
+    store: Arc<dyn latchkey_store::Store>,
     clock: Arc<dyn Clock>,
     interval: Duration,
     batch: u32,
+    audit_retention: Option<Duration>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
@@ -257,6 +258,12 @@ fn spawn_gc(
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "clean-up of expired records failed"),
+            }
+            let Some(retention) = audit_retention else { continue };
+            match store.delete_audit_before(clock.now() - retention.as_secs() as i64, batch).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(audit_events = n, "audit events past their retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "clean-up of old audit events failed"),
             }
         }
     })
@@ -337,7 +344,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
             session_ttl: settings.session_ttl,
             session_idle_ttl: settings.session_idle_ttl,
             end_revokes: settings.end_revokes,
-            interaction_ttl: 600,
+            interaction_ttl: settings.interaction_ttl,
             require_pkce_for_confidential: settings.require_pkce_for_confidential,
             secure_cookies: settings.issuer.starts_with("https://"),
             login_max_attempts: settings.login_max_attempts,
@@ -461,7 +468,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
-    let gc = spawn_gc(store.clone(), clock.clone(), settings.gc_interval, settings.gc_batch);
+    let gc = spawn_gc(store.clone(), clock.clone(), settings.gc_interval, settings.gc_batch, settings.audit_retention);
     // On SIGTERM/ctrl-c: stop accepting, let in-flight requests finish, but
     // for at most `shutdown_timeout` (a hung client must not block a deploy).
     let stopping = Arc::new(tokio::sync::Notify::new());

@@ -586,6 +586,9 @@ impl AuditStore for RedisStore {
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>> {
         self.sql.list_audit(query).await
     }
+    async fn delete_audit_before(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        self.sql.delete_audit_before(before, limit).await
+    }
 }
 
 #[async_trait]

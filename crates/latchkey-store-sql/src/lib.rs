@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use latchkey_store::{Health, StoreError, StoreResult, window_start};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 
 /// The migrations in `/migrations`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
@@ -107,9 +107,41 @@ impl SqlStore {
         SqlProbe { pool, timeout }
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations. A SQLite database made before
+    /// incremental auto-vacuum was on is converted once (a `VACUUM`).
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| ConnectError::Migrate(e.to_string()))
+        MIGRATOR.run(&self.pool).await.map_err(|e| ConnectError::Migrate(e.to_string()))?;
+        if self.backend == Backend::Sqlite {
+            self.convert_to_incremental_vacuum().await;
+        }
+        Ok(())
+    }
+
+    /// New SQLite databases get `auto_vacuum = INCREMENTAL` before their
+    /// first table; an older one needs a `VACUUM` to switch, which rewrites
+    /// the file (it needs that much free space, and holds the database for
+    /// as long as it takes). A failure leaves the file as it was: logged,
+    /// not fatal, and tried again at the next start.
+    async fn convert_to_incremental_vacuum(&self) {
+        let mode = sqlx::query("PRAGMA auto_vacuum").fetch_one(&self.pool).await.and_then(|r| r.try_get::<i64, _>(0));
+        if !matches!(mode, Ok(0)) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        tracing::info!("converting the SQLite database to incremental auto-vacuum (a one-time VACUUM)");
+        let converted = async {
+            let mut conn = self.pool.acquire().await?;
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;").await?;
+            Ok::<_, sqlx::Error>(())
+        };
+        match converted.await {
+            Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "SQLite database converted"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot convert the SQLite database to incremental auto-vacuum now; space freed by \
+                 garbage collection is reused but not returned to the file system (tried again at the next start)"
+            ),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -135,8 +167,9 @@ fn pool_options(backend: Backend) -> AnyPoolOptions {
     }
     options.after_connect(|conn, _meta| {
         Box::pin(async move {
+            // auto_vacuum first: it only takes on a database without tables.
             conn.execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
             )
             .await?;
