@@ -22,11 +22,12 @@ use sqlx::Row;
 // ---------------------------------------------------------------------------
 // Figures.
 
-/// Answers by phase and status, and whatever else a scenario measured.
+/// Answers by phase (in the order phases came) and status, and whatever
+/// else a scenario measured.
 #[derive(Default, Debug)]
 struct Figures {
     name: String,
-    statuses: BTreeMap<(&'static str, u16), u64>,
+    statuses: Vec<(&'static str, BTreeMap<u16, u64>)>,
     notes: Vec<(String, String)>,
 }
 
@@ -35,38 +36,46 @@ impl Figures {
         Figures { name: name.into(), ..Default::default() }
     }
     fn add(&mut self, phase: &'static str, status: u16) {
-        *self.statuses.entry((phase, status)).or_default() += 1;
+        if self.statuses.last().is_none_or(|(p, _)| *p != phase) {
+            if let Some(i) = self.statuses.iter().position(|(p, _)| *p == phase) {
+                *self.statuses[i].1.entry(status).or_default() += 1;
+                return;
+            }
+            self.statuses.push((phase, BTreeMap::new()));
+        }
+        *self.statuses.last_mut().unwrap().1.entry(status).or_default() += 1;
     }
     fn count(&self, phase: &str, status: u16) -> u64 {
-        self.statuses.iter().filter(|((p, s), _)| *p == phase && *s == status).map(|(_, n)| n).sum()
+        self.statuses.iter().filter(|(p, _)| *p == phase).filter_map(|(_, by)| by.get(&status)).sum()
     }
     fn statuses(&self, phase: &str) -> Vec<u16> {
-        self.statuses.keys().filter(|(p, _)| *p == phase).map(|(_, s)| *s).collect()
+        self.statuses.iter().filter(|(p, _)| *p == phase).flat_map(|(_, by)| by.keys().copied()).collect()
     }
     fn requests(&self) -> u64 {
-        self.statuses.values().sum()
+        self.statuses.iter().flat_map(|(_, by)| by.values()).sum()
     }
     fn note(&mut self, what: &str, value: impl std::fmt::Display) {
         self.notes.push((what.into(), value.to_string()));
     }
-    /// One block per scenario, for the log and for bench/faults.
+    /// One block per scenario: on standard error, uncaptured, so that a
+    /// plain `cargo test` (CI) shows it too; and appended to the file named
+    /// by `LATCHKEY_FAULTS_REPORT` (bench/faults).
     fn print(&self) {
+        use std::io::Write;
         let mut out = format!("\n== fault scenario: {} ==\n", self.name);
         out.push_str(&format!("requests: {}\n", self.requests()));
-        let phases: Vec<&str> = {
-            let mut v: Vec<&str> = self.statuses.keys().map(|(p, _)| *p).collect();
-            v.dedup();
-            v
-        };
-        for phase in phases {
-            let by: Vec<String> =
-                self.statuses.iter().filter(|((p, _), _)| *p == phase).map(|((_, s), n)| format!("{s}: {n}")).collect();
+        for (phase, by) in &self.statuses {
+            let by: Vec<String> = by.iter().map(|(s, n)| format!("{s}: {n}")).collect();
             out.push_str(&format!("  {phase}: {}\n", by.join(", ")));
         }
         for (k, v) in &self.notes {
             out.push_str(&format!("{k}: {v}\n"));
         }
-        println!("{out}");
+        let _ = std::io::stderr().write_all(out.as_bytes());
+        if let Some(path) = std::env::var_os("LATCHKEY_FAULTS_REPORT") {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+            let _ = file.and_then(|mut f| f.write_all(out.as_bytes()));
+        }
     }
 }
 
@@ -97,50 +106,79 @@ struct Load {
     stop: Arc<AtomicBool>,
     figures: Arc<Mutex<Figures>>,
     received: Arc<Received>,
+    /// How long each 503 took, by the phase its request was sent in.
+    unavailable: Arc<Mutex<Vec<(&'static str, Duration)>>>,
     tasks: Vec<tokio::task::JoinHandle<Option<String>>>,
+}
+
+/// A refresh on a kept-alive connection, as a real client sends it; None
+/// when there was no HTTP answer (the server was killed, say).
+async fn try_refresh(c: &reqwest::Client, server: &str, client: &TestClient, rt: &str) -> Option<Page> {
+    let form = Params::new().set("grant_type", "refresh_token").set("refresh_token", rt);
+    let res = c
+        .post(format!("{server}/token"))
+        .header("authorization", basic_header(&client.id, client.secret()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.encode())
+        .send()
+        .await
+        .ok()?;
+    Some(Page::of(res).await)
 }
 
 impl Load {
     /// `refreshers` people rotating their refresh token in a loop, and
     /// `signers` people signing in again and again (each sign-in writes an
-    /// interaction, a session, a code and a refresh token).
-    async fn start(server: &Server, db: &TestDb, client: &TestClient, refreshers: usize, signers: usize) -> Load {
+    /// interaction, a session, a code and a refresh token). `tag` keeps
+    /// their usernames apart from another load's on the same database.
+    async fn start(
+        server: &Server,
+        db: &TestDb,
+        client: &TestClient,
+        tag: &str,
+        refreshers: usize,
+        signers: usize,
+    ) -> Load {
         let phase = Arc::new(Mutex::new("before"));
         let stop = Arc::new(AtomicBool::new(false));
         let figures = Arc::new(Mutex::new(Figures::default()));
         let received = Arc::new(Received::default());
+        let unavailable: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
         let mut tasks = Vec::new();
         for i in 0..refreshers {
-            let user = create_user(db, &format!("refresher{i}"), PASSWORD, &[]);
+            let user = create_user(db, &format!("{tag}-refresher{i}"), PASSWORD, &[]);
             let t = tokens_for(server, &Browser::new(server), client, &user, OFFLINE_SCOPES).await;
             let mut rt = str_of(&t, "refresh_token").to_string();
             received.push(&rt);
-            let (server, client) = (server.view(usize::MAX), client.clone());
+            let (url, client) = (server.issuer.clone(), client.clone());
             let (phase, stop, figures, received) = (phase.clone(), stop.clone(), figures.clone(), received.clone());
+            let unavailable = unavailable.clone();
             tasks.push(tokio::spawn(async move {
+                let http = http();
                 while !stop.load(Ordering::SeqCst) {
-                    let res = refresh(&server, auth_of(&client), &rt, None).await;
-                    let status = res.status.as_u16();
-                    let now = *phase.lock().unwrap();
-                    figures.lock().unwrap().add(now, status);
-                    match status {
-                        200 => {
+                    let sent = (*phase.lock().unwrap(), Instant::now());
+                    let res = try_refresh(&http, &url, &client, &rt).await;
+                    let status = res.as_ref().map_or(0, |r| r.status.as_u16());
+                    figures.lock().unwrap().add(*phase.lock().unwrap(), status);
+                    match (status, res) {
+                        (200, Some(res)) => {
                             rt = str_of(&res.json(), "refresh_token").to_string();
                             received.push(&rt);
                         }
-                        503 => {
+                        (503, Some(res)) => {
+                            unavailable.lock().unwrap().push((sent.0, sent.1.elapsed()));
                             assert_eq!(res.json()["error"], "temporarily_unavailable", "{}", res.describe());
                             assert!(res.header("retry-after").is_some(), "503 with Retry-After: {}", res.describe());
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
-                        _ => {}
+                        _ => tokio::time::sleep(Duration::from_millis(20)).await,
                     }
                 }
                 Some(rt)
             }));
         }
         for i in 0..signers {
-            let user = create_user(db, &format!("signer{i}"), PASSWORD, &[]);
+            let user = create_user(db, &format!("{tag}-signer{i}"), PASSWORD, &[]);
             let (server, client) = (server.view(usize::MAX), client.clone());
             let (phase, stop, figures, received) = (phase.clone(), stop.clone(), figures.clone(), received.clone());
             tasks.push(tokio::spawn(async move {
@@ -161,7 +199,7 @@ impl Load {
                 None
             }));
         }
-        Load { phase, stop, figures, received, tasks }
+        Load { phase, stop, figures, received, unavailable, tasks }
     }
 
     fn phase(&self, phase: &'static str) {
@@ -173,8 +211,16 @@ impl Load {
         self.figures.lock().unwrap().count(phase, status)
     }
 
-    /// Stops the load; returns the figures and every refresh token a
-    /// refresher holds at the end.
+    /// The median and slowest 503 of requests sent in `phase`.
+    fn unavailable_times(&self, phase: &str) -> Option<(Duration, Duration)> {
+        let mut times: Vec<Duration> =
+            self.unavailable.lock().unwrap().iter().filter(|(p, _)| *p == phase).map(|(_, t)| *t).collect();
+        times.sort();
+        Some((*times.get(times.len() / 2)?, *times.last()?))
+    }
+
+    /// Stops the load; returns the figures, every refresh token a
+    /// refresher holds at the end, and every one received.
     async fn finish(self) -> (Figures, Vec<String>, Arc<Received>) {
         self.stop.store(true, Ordering::SeqCst);
         let mut last = Vec::new();
@@ -346,7 +392,7 @@ async fn full_disk(name: &str, db: &TestDb, disk: &SmallDisk) {
     // People sign in again and again here: no throttling of their attempts.
     let mut server = Server::start(db, &[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "0")]).await;
     let client = offline_client(db, "Loaded RP", &[]);
-    let load = Load::start(&server, db, &client, 4, 1).await;
+    let load = Load::start(&server, db, &client, "disk", 4, 1).await;
     // One more person, who refreshes right after space is freed.
     let user = create_user(db, "first-after", PASSWORD, &[]);
     let mut first_after =
@@ -456,6 +502,196 @@ async fn full_disk(name: &str, db: &TestDb, disk: &SmallDisk) {
         let res = refresh(&server, auth_of(&client), rt, None).await;
         assert_eq!(res.status, 200, "a refresh token survived the crash: {}", res.describe());
     }
+}
+
+// ---------------------------------------------------------------------------
+// A crash under load.
+
+on_sql_backends!(a_crash_under_load_loses_no_credential);
+
+/// SIGKILL under load, then a restart on the same database, twice (five
+/// times in the long mode): every refresh token a client received is in the
+/// database, and each client's newest one still works. The grace window
+/// lets a client whose answer died with the process retry with its old
+/// token (docs/deployment.md).
+async fn a_crash_under_load_loses_no_credential(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let env = [("LATCHKEY_TOKENS_REFRESH_GRACE_SECONDS", "30")];
+    let mut figures = Figures::new(&format!("kill -9 under load ({backend:?})"));
+    let client = offline_client(&db, "Loaded RP", &[]);
+    let rounds = if long_mode() { 5 } else { 2 };
+    let mut received = Vec::new();
+    let mut restarts = Vec::new();
+    for round in 0..rounds {
+        let mut server = Server::start(&db, &env).await;
+        let load = Load::start(&server, &db, &client, &format!("crash{round}"), 6, 0).await;
+        tokio::time::sleep(Duration::from_secs(if long_mode() { 10 } else { 2 })).await;
+        load.phase("killed");
+        server.kill_replica(0);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (load_figures, last, got) = load.finish().await;
+        for (phase, by) in load_figures.statuses {
+            for (status, n) in by {
+                for _ in 0..n {
+                    figures.add(phase, status);
+                }
+            }
+        }
+        received.extend(got.all());
+        let started = Instant::now();
+        let server = Server::start(&db, &env).await;
+        restarts.push(started.elapsed().as_millis());
+        for rt in &last {
+            let res = refresh(&server, auth_of(&client), rt, None).await;
+            assert_eq!(res.status, 200, "round {round}: a client's newest refresh token works: {}", res.describe());
+        }
+    }
+    let missing = missing_refresh_tokens(&db, &received).await;
+    figures.note("restarts (ms to listening)", format!("{restarts:?}"));
+    figures.note("refresh tokens received", received.len());
+    figures.note("lost credentials", missing.len());
+    if backend == Backend::Sqlite {
+        figures.note("integrity", integrity(&db).await);
+    }
+    figures.print();
+    assert!(missing.is_empty(), "{} refresh tokens a client received are not stored", missing.len());
+    for s in figures.statuses("before") {
+        assert!(s == 200, "only 200 before the crash, not {s}");
+    }
+    if backend == Backend::Sqlite {
+        assert_eq!(integrity(&db).await, "ok");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A database outage.
+
+/// PostgreSQL stopped under load (5 s; a minute in the long mode): only
+/// 503s, each at once once the outage is known, full service again as soon
+/// as it is back, no restart, nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_fails_fast_and_recovers_without_restart_or_loss() {
+    let Some(_) = postgres_admin_url() else { return };
+    let mut db = TestDb::new(Backend::Postgres).await;
+    let Some(pg) = OwnPostgres::start(db.dir.path()) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install postgresql");
+        return;
+    };
+    db.url = pg.url();
+    let mut figures = Figures::new("PostgreSQL outage (default pool timeout, 5 s)");
+    let server = Server::start(&db, &[]).await;
+    let client = offline_client(&db, "Loaded RP", &[]);
+    let load = Load::start(&server, &db, &client, "outage", 6, 0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    load.phase("stopping");
+    let stopped = Instant::now();
+    pg.stop();
+    let ready = |server: &Server| {
+        let url = server.url("/readyz");
+        async move { http().get(url).send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    };
+    let known = eventually(Duration::from_secs(5), || async { ready(&server).await == 503 }).await;
+    assert!(known, "/readyz says the database is down");
+    figures.note("outage known after (ms)", stopped.elapsed().as_millis());
+    load.phase("down");
+    tokio::time::sleep(Duration::from_secs(if long_mode() { 60 } else { 5 })).await;
+    load.phase("restarting");
+    pg.run();
+    let back = Instant::now();
+    let recovered = eventually(Duration::from_secs(10), || async { ready(&server).await == 200 }).await;
+    assert!(recovered, "/readyz recovers without a restart");
+    figures.note("ready again after the database (ms)", back.elapsed().as_millis());
+    load.phase("after");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let times = load.unavailable_times("down");
+    let (load_figures, last, received) = load.finish().await;
+    figures.statuses = load_figures.statuses;
+    let (median, slowest) = times.expect("503s while the database was known down");
+    figures.note("503 while known down: median (ms)", median.as_millis());
+    figures.note("503 while known down: slowest (ms)", slowest.as_millis());
+    for rt in &last {
+        assert_eq!(refresh(&server, auth_of(&client), rt, None).await.status, 200, "a refresh token survived");
+    }
+    let missing = missing_refresh_tokens(&db, &received.all()).await;
+    figures.note("lost credentials", missing.len());
+    figures.print();
+    assert!(missing.is_empty());
+    for phase in ["stopping", "down", "restarting", "after"] {
+        for s in figures.statuses(phase) {
+            assert!(s == 200 || s == 503, "{phase}: only 200 and 503, never {s}");
+        }
+    }
+    assert_eq!(figures.statuses("down"), vec![503], "nothing but 503 while down");
+    assert_eq!(figures.statuses("after"), vec![200], "full service after");
+    // Not the 5 s pool timeout: at once (on a loaded machine, well under it).
+    assert!(slowest < Duration::from_secs(2), "no request waits for the pool timeout: {slowest:?}");
+}
+
+// ---------------------------------------------------------------------------
+// A soak.
+
+/// What the kernel says about a process: open descriptors, threads, RSS (kB).
+fn process_figures(pid: u32) -> (usize, usize, u64) {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (fds, field("Threads:") as usize, field("VmRSS:"))
+}
+
+/// Steady load with sign-ins and slow clients mixed in (15 s; ten minutes
+/// in the long mode): descriptors and threads come back to where they were,
+/// and memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_leaks_no_descriptor_thread_or_memory() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server =
+        Server::start(&db, &[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "0"), ("LATCHKEY_HTTP_HEADER_READ_TIMEOUT_SECONDS", "2")])
+            .await;
+    let client = offline_client(&db, "Loaded RP", &[]);
+    let mut figures = Figures::new("soak");
+    let load = Load::start(&server, &db, &client, "soak", 6, 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let start = process_figures(server.pid());
+    let seconds = if long_mode() { 600 } else { 15 };
+    let started = Instant::now();
+    let mut peak = start;
+    let mut slow = 0;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        // A few slow clients come and go, cut off by the header timeout.
+        for _ in 0..5 {
+            tokio::spawn(slowloris(server.port, Duration::from_millis(200), Duration::from_secs(30)));
+            slow += 1;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = process_figures(server.pid());
+        peak = (peak.0.max(now.0), peak.1.max(now.1), peak.2.max(now.2));
+    }
+    let (load_figures, _, received) = load.finish().await;
+    // Let the last slow clients be cut off.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = process_figures(server.pid());
+    figures.statuses = load_figures.statuses;
+    figures.note("seconds", seconds);
+    figures.note("slow clients", slow);
+    figures.note("descriptors (start, peak, end)", format!("{}, {}, {}", start.0, peak.0, end.0));
+    figures.note("threads (start, peak, end)", format!("{}, {}, {}", start.1, peak.1, end.1));
+    figures.note("RSS kB (start, peak, end)", format!("{}, {}, {}", start.2, peak.2, end.2));
+    let missing = missing_refresh_tokens(&db, &received.all()).await;
+    figures.note("lost credentials", missing.len());
+    figures.print();
+    assert!(missing.is_empty());
+    assert_eq!(figures.statuses("before"), vec![200], "only 200s");
+    assert!(end.0 <= start.0 + 4, "descriptors come back: {start:?} -> {end:?}");
+    assert!(end.1 <= start.1 + 4, "threads come back: {start:?} -> {end:?}");
+    assert!(end.2 < start.2 * 3 + 100_000, "memory stays bounded: {start:?} -> {end:?}");
 }
 
 // ---------------------------------------------------------------------------
