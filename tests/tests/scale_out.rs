@@ -430,7 +430,8 @@ async fn redis_down_for_ten_seconds_under_load_only_503s_and_nothing_lost() {
 /// Once the outage is known (the store's probe failed), a request that
 /// needs the store gets its 503 at once, not after `timeout` (the pool's or
 /// the command's, which it would otherwise wait for). On a machine as busy
-/// as a test run, "at once" means no slower than an ordinary answer.
+/// as a test run, "at once" means about as fast as an ordinary answer
+/// (tests/tests/faults.rs measures it alone: a few milliseconds).
 fn fails_fast(tally: &Tally, timeout: Duration) {
     let (median, slowest) = tally.unavailable_times("down").expect("503s while the store was known down");
     let (usual, _) = tally.unavailable_times("before").expect("answers before the outage");
@@ -440,7 +441,7 @@ fn fails_fast(tally: &Tally, timeout: Duration) {
         slowest.as_millis(),
         usual.as_millis()
     );
-    assert!(median <= usual.max(Duration::from_millis(100)), "503 at once: median {median:?}, usually {usual:?}");
+    assert!(median <= 2 * usual + Duration::from_millis(100), "503 at once: median {median:?}, usually {usual:?}");
     assert!(slowest < timeout, "no request waits for the {timeout:?} timeout: slowest {slowest:?}");
 }
 

@@ -162,6 +162,8 @@ struct Activity {
     state: AtomicU8,
     /// Milliseconds after `opened` when `state` began.
     since_ms: AtomicU64,
+    /// Wakes the watchdog when the state changes (its deadline moves).
+    changed: tokio::sync::Notify,
 }
 
 /// Waiting for the next request.
@@ -180,7 +182,12 @@ enum Expired {
 impl Activity {
     fn new() -> Self {
         // A new connection owes its first request's headers.
-        Self { opened: Instant::now(), state: AtomicU8::new(HEADERS), since_ms: AtomicU64::new(0) }
+        Self {
+            opened: Instant::now(),
+            state: AtomicU8::new(HEADERS),
+            since_ms: AtomicU64::new(0),
+            changed: tokio::sync::Notify::new(),
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -191,8 +198,16 @@ impl Activity {
     fn on_read(&self) {
         if self.state.load(Ordering::Acquire) == IDLE {
             self.since_ms.store(self.now_ms(), Ordering::Release);
-            let _ = self.state.compare_exchange(IDLE, HEADERS, Ordering::AcqRel, Ordering::Acquire);
+            if self.state.compare_exchange(IDLE, HEADERS, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                self.changed.notify_one();
+            }
         }
+    }
+
+    fn set(&self, state: u8) {
+        self.since_ms.store(self.now_ms(), Ordering::Release);
+        self.state.store(state, Ordering::Release);
+        self.changed.notify_one();
     }
 
     /// Resolves when the current state has lasted too long: headers always,
@@ -207,11 +222,15 @@ impl Activity {
                 _ => None,
             };
             let now = self.opened.elapsed();
-            match deadline {
+            // Busy: no deadline here (the request timeout bounds it).
+            let wait = match deadline {
                 Some((at, expired)) if at <= now => return expired,
-                Some((at, _)) => tokio::time::sleep(at - now).await,
-                // Busy: look again later (the request timeout bounds it).
-                None => tokio::time::sleep(limits.header_read_timeout.min(limits.idle_timeout)).await,
+                Some((at, _)) => at - now,
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.changed.notified() => {}
             }
         }
     }
@@ -222,15 +241,14 @@ struct Busy(Arc<Activity>);
 
 impl Busy {
     fn new(activity: Arc<Activity>) -> Self {
-        activity.state.store(BUSY, Ordering::Release);
+        activity.set(BUSY);
         Self(activity)
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.since_ms.store(self.0.now_ms(), Ordering::Release);
-        self.0.state.store(IDLE, Ordering::Release);
+        self.0.set(IDLE);
     }
 }
 
@@ -309,8 +327,16 @@ mod tests {
         let waited = tokio::time::timeout(Duration::from_millis(300), a.expired(limits(), true)).await;
         assert!(waited.is_err(), "a request in flight is bounded by the request timeout, not here");
         drop(busy);
-        // Bytes on an idle connection start the header clock.
+        // Bytes on an idle connection start the header clock, even for a
+        // watchdog already waiting for the (later) idle deadline.
+        let waiting = {
+            let a = a.clone();
+            tokio::spawn(async move { a.expired(limits(), true).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
         a.on_read();
-        assert_eq!(a.expired(limits(), false).await, Expired::Headers);
+        assert_eq!(waiting.await.unwrap(), Expired::Headers);
+        assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
     }
 }

@@ -20,8 +20,6 @@ use latchkey_store_redis::{Backends, RedisStore};
 use latchkey_store_sql::SqlProbe;
 use tokio::sync::{Notify, watch};
 
-/// How long a probe may take before its backend counts as down.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Probe interval while all is well, and while something is wrong.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 const PROBE_EVERY_WHEN_DOWN: Duration = Duration::from_millis(100);
@@ -220,11 +218,15 @@ fn is_disk_full(error: &str) -> bool {
     ["disk full", "No space left", "53100", "(code: 13)"].iter().any(|s| error.contains(s))
 }
 
-/// Runs the probe until the process ends.
+/// Runs the probe until the process ends. A refused connection counts as
+/// down at once; a store that answers slowly counts as down only after
+/// `sql`'s timeout (the pool's acquire timeout) or `redis`'s (the command
+/// timeout): what a request would have waited anyway. So an overloaded
+/// server is not mistaken for an outage.
 pub fn spawn_probe(
     health: Arc<StoreHealth>,
     sql: SqlProbe,
-    redis: Option<RedisStore>,
+    redis: Option<(RedisStore, Duration)>,
     clock: Arc<dyn Clock>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -256,13 +258,11 @@ pub fn spawn_probe(
                     }
                 }
             }
-            if let (Some(redis), Some(state)) = (&redis, &health.redis) {
+            if let (Some((redis, timeout)), Some(state)) = (&redis, &health.redis) {
                 let started = Instant::now();
-                let ping = match tokio::time::timeout(PROBE_TIMEOUT, redis.ping_redis()).await {
+                let ping = match tokio::time::timeout(*timeout, redis.ping_redis()).await {
                     Ok(result) => result,
-                    Err(_) => {
-                        Err(StoreError::Unavailable(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())))
-                    }
+                    Err(_) => Err(StoreError::Unavailable(format!("no answer within {} ms", timeout.as_millis()))),
                 };
                 metrics::histogram!("latchkey_store_ping_seconds", "backend" => "redis")
                     .record(started.elapsed().as_secs_f64());

@@ -311,8 +311,9 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
     // Fail fast on a store the probe found down; caches (outside) still serve.
     let health = StoreHealth::new(redis.is_some());
-    let sql_probe = sql.prober(crate::health::PROBE_TIMEOUT);
-    let probe = crate::health::spawn_probe(health.clone(), sql_probe.clone(), redis.clone(), clock.clone());
+    let sql_probe = sql.prober(settings.db_acquire_timeout);
+    let redis_probe = redis.clone().zip(settings.redis.as_ref().map(|r| r.timeout));
+    let probe = crate::health::spawn_probe(health.clone(), sql_probe.clone(), redis_probe, clock.clone());
     let store: Arc<dyn latchkey_store::Store> =
         Arc::new(crate::guarded::Guarded::new(store, health.clone(), redis.is_some()));
     // Caches outside the metering, so that store metrics count real reads only.

@@ -12,6 +12,7 @@ pub use flow::DeniedAccessTokens;
 mod keys;
 mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -99,12 +100,12 @@ impl SqlStore {
     }
 
     /// A probe of this database on a connection of its own, so that a busy
-    /// pool never makes a healthy database look down; every check is
-    /// bounded by `timeout`.
+    /// pool never makes a healthy database look down. A refused connection
+    /// fails the probe at once (a pool would retry until its timeout); a
+    /// database that answers slowly gets `timeout`.
     pub fn prober(&self, timeout: Duration) -> SqlProbe {
         let options = self.pool.connect_options().as_ref().clone();
-        let pool = pool_options(self.backend).max_connections(1).acquire_timeout(timeout).connect_lazy_with(options);
-        SqlProbe { pool, timeout }
+        SqlProbe(Arc::new(ProbeInner { options, backend: self.backend, timeout, conn: Default::default() }))
     }
 
     /// Applies pending migrations. A SQLite database made before
@@ -165,31 +166,37 @@ fn pool_options(backend: Backend) -> AnyPoolOptions {
     if backend != Backend::Sqlite {
         return options;
     }
-    options.after_connect(|conn, _meta| {
-        Box::pin(async move {
-            // auto_vacuum first: it only takes on a database without tables.
-            conn.execute(
-                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-            )
-            .await?;
-            Ok(())
-        })
-    })
+    options.after_connect(|conn, _meta| Box::pin(async move { sqlite_pragmas(conn).await }))
+}
+
+/// What every SQLite connection sets.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    // auto_vacuum first: it only takes on a database without tables.
+    conn.execute(
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Checks that the database answers and takes writes (for readiness and
 /// for failing fast during an outage), on its own connection.
 #[derive(Clone, Debug)]
-pub struct SqlProbe {
-    pool: AnyPool,
+pub struct SqlProbe(Arc<ProbeInner>);
+
+#[derive(Debug)]
+struct ProbeInner {
+    options: sqlx::any::AnyConnectOptions,
+    backend: Backend,
     timeout: Duration,
+    conn: tokio::sync::Mutex<Option<sqlx::AnyConnection>>,
 }
 
 impl SqlProbe {
     /// `SELECT 1`.
     pub async fn ping(&self) -> StoreResult<()> {
-        self.bounded(sqlx::query("SELECT 1").execute(&self.pool)).await
+        self.run(sqlx::query("SELECT 1")).await
     }
 
     /// One small write: a counter row per minute in `rate_limits` (expired
@@ -201,20 +208,42 @@ impl SqlProbe {
              ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1",
         )
         .bind(minute)
-        .bind(minute + 60)
-        .execute(&self.pool);
-        self.bounded(write).await
+        .bind(minute + 60);
+        self.run(write).await
     }
 
-    async fn bounded<T>(&self, f: impl std::future::Future<Output = Result<T, sqlx::Error>>) -> StoreResult<()> {
-        match tokio::time::timeout(self.timeout, f).await {
+    /// Runs `query` on the probe's connection (opened first if needed),
+    /// within the timeout; a connection that failed is dropped.
+    async fn run<'q>(&self, query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>) -> StoreResult<()> {
+        use sqlx::Connection as _;
+        let p = &self.0;
+        let mut conn = p.conn.lock().await;
+        let ran = tokio::time::timeout(p.timeout, async {
+            if conn.is_none() {
+                let mut new = sqlx::AnyConnection::connect_with(&p.options).await?;
+                if p.backend == Backend::Sqlite {
+                    sqlite_pragmas(&mut new).await?;
+                }
+                *conn = Some(new);
+            }
+            query.execute(conn.as_mut().expect("just opened")).await
+        })
+        .await;
+        let result = match ran {
             Ok(result) => result.map(|_| ()).map_err(map_err),
-            Err(_) => Err(StoreError::Unavailable(format!("no answer within {} ms", self.timeout.as_millis()))),
+            Err(_) => Err(StoreError::Unavailable(format!("no answer within {} ms", p.timeout.as_millis()))),
+        };
+        if result.is_err() {
+            *conn = None;
         }
+        result
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        use sqlx::Connection as _;
+        if let Some(conn) = self.0.conn.lock().await.take() {
+            let _ = conn.close().await;
+        }
     }
 }
 
