@@ -151,26 +151,27 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
         ("LATCHKEY_ADMIN_ENABLED", "true"),
     ];
     let Env { db, server, alice } = env(backend, &env_vars).await;
-    // Fresh browsers, alternating replicas: a signed-in one would show the
-    // account page instead of the sign-in form.
-    let b0 = || browser_at(&server, 0);
-    let b1 = || browser_at(&server, 1);
+    // Browsers on either replica that never sign in; a successful sign-in
+    // takes a fresh one (a signed-in browser gets the account page, not the
+    // sign-in form).
+    let guessers = [browser_at(&server, 0), browser_at(&server, 1)];
+    let [g0, g1] = &guessers;
     // A signed-in session, for the password change later.
     let own = Browser::new(&server);
     assert_signed_in(&sign_in(&own, "alice", &alice.password, None).await, "alice's own session");
 
     for i in 0..10 {
-        let b = if i % 2 == 0 { b0() } else { b1() };
-        assert_wrong(&sign_in(&b, "Alice", "guess", None).await, &format!("guess {i}"));
+        let b = if i % 2 == 0 { g0 } else { g1 };
+        assert_wrong(&sign_in(b, "Alice", "guess", None).await, &format!("guess {i}"));
     }
-    let refused = sign_in(&b1(), "alice", &alice.password, None).await;
+    let refused = sign_in(g1, "alice", &alice.password, None).await;
     let retry = assert_refused(&refused, LOCKED, "the right password while locked");
     assert!((3..=4).contains(&retry), "the 11th failure locks for 4 s: {retry}");
 
     // Each further attempt doubles the lock, up to max_lock_seconds.
     let mut retries = Vec::new();
     for _ in 0..3 {
-        retries.push(assert_refused(&sign_in(&b0(), "alice", "guess", None).await, LOCKED, "while locked"));
+        retries.push(assert_refused(&sign_in(g0, "alice", "guess", None).await, LOCKED, "while locked"));
     }
     let expected = [7..=8, 15..=16, 15..=16];
     assert!(retries.iter().zip(expected).all(|(r, e)| e.contains(r)), "8, 16, 16 s: {retries:?}");
@@ -186,9 +187,9 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
 
     // An account that does not exist gets the same answer.
     for _ in 0..10 {
-        assert_wrong(&sign_in(&b0(), "nobody", "guess", None).await, "nobody");
+        assert_wrong(&sign_in(g0, "nobody", "guess", None).await, "nobody");
     }
-    let unknown = sign_in(&b0(), "nobody", "guess", None).await;
+    let unknown = sign_in(g0, "nobody", "guess", None).await;
     assert!((3..=4).contains(&assert_refused(&unknown, LOCKED, "an unknown account")), "as long");
     let normalize = |p: &Page, name: &str| {
         let csrf = p.input("csrf").unwrap();
@@ -200,7 +201,7 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
     // The operator unlocks at once.
     let out = cli_json(&db, &["user", "unlock", "alice"]);
     assert_eq!((out["was_locked"].clone(), out["failures_cleared"].clone()), (json!(true), json!(14)));
-    assert_signed_in(&sign_in(&b1(), "alice", &alice.password, None).await, "after user unlock");
+    assert_signed_in(&sign_in(&browser_at(&server, 1), "alice", &alice.password, None).await, "after user unlock");
     assert_eq!(cli_json(&db, &["user", "unlock", "alice"])["was_locked"], false);
     let unlocked = audit_of(&db, "user.unlocked");
     assert_eq!((unlocked.len(), unlocked[0]["actor"].clone()), (2, json!("cli")), "both commands are recorded");
@@ -212,7 +213,7 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
         http().request(method, server.url(&format!("/admin/api/v1/users/{}/lock", alice.id))).bearer_auth(&token)
     };
     for _ in 0..10 {
-        assert_wrong(&sign_in(&b0(), "alice", "guess", None).await, "guess");
+        assert_wrong(&sign_in(g0, "alice", "guess", None).await, "guess");
     }
     let status: Value = admin(reqwest::Method::GET).send().await.unwrap().json().await.unwrap();
     assert_eq!((status["locked"].clone(), status["failures"].clone()), (json!(true), json!(10)), "{status}");
@@ -220,9 +221,9 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
     while now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_signed_in(&sign_in(&b1(), "alice", &alice.password, None).await, "after the lock expired");
-    assert_wrong(&sign_in(&b0(), "alice", "guess", None).await, "a typo after a success is one failure");
-    assert_signed_in(&sign_in(&b0(), "alice", &alice.password, None).await, "and the next success");
+    assert_signed_in(&sign_in(&browser_at(&server, 1), "alice", &alice.password, None).await, "after the lock expired");
+    assert_wrong(&sign_in(g0, "alice", "guess", None).await, "a typo after a success is one failure");
+    assert_signed_in(&sign_in(&browser_at(&server, 0), "alice", &alice.password, None).await, "and the next success");
 
     // The password change counts failures against the same account, and the
     // sign-in form then refuses; the admin API shows and clears the lock.
@@ -236,7 +237,7 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
             .set("confirm_password", "a new passphrase")
     };
     for _ in 0..5 {
-        assert_wrong(&sign_in(&b0(), "alice", "guess", None).await, "guess");
+        assert_wrong(&sign_in(g0, "alice", "guess", None).await, "guess");
     }
     for _ in 0..5 {
         let res = own.post_form("/account/password", &change("guess")).await;
@@ -244,7 +245,7 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
     }
     let res = own.post_form("/account/password", &change(&alice.password)).await;
     assert_eq!(res.status, 429, "the password change is refused while locked: {}", res.describe());
-    assert_refused(&sign_in(&b1(), "alice", &alice.password, None).await, LOCKED, "locked by password changes");
+    assert_refused(&sign_in(g1, "alice", &alice.password, None).await, LOCKED, "locked by password changes");
     let status: Value = admin(reqwest::Method::GET).send().await.unwrap().json().await.unwrap();
     assert_eq!((status["locked"].clone(), status["failures"].clone()), (json!(true), json!(12)), "{status}");
     assert!(status["locked_until"].as_i64().unwrap() > now(), "{status}");
@@ -252,7 +253,10 @@ async fn failures_lock_the_account_before_any_password_check(backend: Backend) {
     assert_eq!(res, json!({"user_id": alice.id, "was_locked": true, "failures_cleared": 12}));
     let status: Value = admin(reqwest::Method::GET).send().await.unwrap().json().await.unwrap();
     assert_eq!(status, json!({"user_id": alice.id, "locked": false, "locked_until": null, "failures": 0}));
-    assert_signed_in(&sign_in(&b0(), "alice", &alice.password, None).await, "after the admin API's unlock");
+    assert_signed_in(
+        &sign_in(&browser_at(&server, 0), "alice", &alice.password, None).await,
+        "after the admin API's unlock",
+    );
     assert!(audit_of(&db, "user.unlocked").iter().any(|e| str_of(e, "actor").starts_with("admin:")));
 
     assert!(metric(&server, "latchkey_login_locks_total{limit=\"account\"}").await >= 4.0);
@@ -277,12 +281,13 @@ async fn failures_across_accounts_trip_the_address_limit(backend: Backend) {
     let Env { db, server, alice } = env(backend, &env_vars).await;
     let bob = create_user(&db, "bob", "bob's long password", &[]);
     let sprayer = "203.0.113.7";
+    let guessers = [browser_at(&server, 0), browser_at(&server, 1)];
     for i in 0..10 {
-        let b = browser_at(&server, i);
-        assert_wrong(&sign_in(&b, &format!("user{i}"), "Winter2024!", Some(sprayer)).await, &format!("account {i}"));
+        let b = &guessers[i % 2];
+        assert_wrong(&sign_in(b, &format!("user{i}"), "Winter2024!", Some(sprayer)).await, &format!("account {i}"));
     }
-    let b = browser_at(&server, 1);
-    let retry = assert_refused(&sign_in(&b, "user10", "Winter2024!", Some(sprayer)).await, FROM_NETWORK, "11th");
+    let retry =
+        assert_refused(&sign_in(&guessers[1], "user10", "Winter2024!", Some(sprayer)).await, FROM_NETWORK, "11th");
     assert!((1..=900).contains(&retry), "until the count ends: {retry}");
     let res = sign_in(&browser_at(&server, 0), "bob", &bob.password, Some(sprayer)).await;
     assert_refused(&res, FROM_NETWORK, "even a right password from that address");
