@@ -592,7 +592,7 @@ async fn metrics_count_requests_tokens_sign_ins_and_key_ages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_sign_in_attempts_are_throttled_across_replicas() {
-    let Some(Env { db, server, alice }) = cluster(&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "3")]).await else { return };
+    let Some(Env { db, server, alice }) = cluster(&[("LATCHKEY_LOGIN_MAX_FAILURES", "3")]).await else { return };
     let client = confidential(&db);
     let mut statuses = Vec::new();
     for i in 0..4 {
@@ -600,11 +600,15 @@ async fn too_many_sign_in_attempts_are_throttled_across_replicas() {
         let page = b.authorize(&code_request(&client.id, &pkce()).set("scope", "openid")).await;
         statuses.push(b.login(&page, "alice", "wrong").await.status.as_u16());
     }
-    assert_eq!(statuses, vec![401, 401, 401, 429], "the fourth attempt, on either replica, is refused");
+    assert_eq!(
+        statuses,
+        vec![401, 401, 401, 429],
+        "the third failure locks: the fourth attempt, on either replica, is refused"
+    );
     let b = browser_at(&server, 0);
     let page = b.authorize(&code_request(&client.id, &pkce()).set("scope", "openid")).await;
     let last = b.login(&page, &alice.username, &alice.password).await;
-    assert_eq!(last.status, 429, "even the right password waits for the window: {}", last.describe());
+    assert_eq!(last.status, 429, "even the right password waits for the lock: {}", last.describe());
     assert!(last.body.contains("Too many sign-in attempts"), "{}", last.describe());
 }
 

@@ -296,6 +296,11 @@ pub enum UserCommand {
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
+    /// Forget a user's failed sign-ins, which ends a sign-in lock at once.
+    Unlock {
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -52,8 +52,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("database.acquire_timeout_seconds", Kind::Int),
     ("redis.key_prefix", Kind::Str),
     ("redis.timeout_ms", Kind::Int),
-    ("login.max_attempts", Kind::Int),
+    ("login.max_failures", Kind::Int),
+    ("login.max_failures_per_address", Kind::Int),
     ("login.window_seconds", Kind::Int),
+    ("login.lock_seconds", Kind::Int),
+    ("login.max_lock_seconds", Kind::Int),
+    // The old name of login.max_failures, still accepted.
+    ("login.max_attempts", Kind::Int),
     ("login.password_enabled", Kind::Bool),
     ("cache.mode", Kind::Str),
     ("cache.poll_interval_ms", Kind::Int),
@@ -325,14 +330,28 @@ impl Default for MetricsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginConfig {
-    pub max_attempts: i64,
+    /// Failed sign-ins of one account before it is locked; unset: 10.
+    pub max_failures: Option<i64>,
+    /// The old name of `max_failures` (which counted every attempt).
+    pub max_attempts: Option<i64>,
+    pub max_failures_per_address: i64,
     pub window_seconds: i64,
+    pub lock_seconds: i64,
+    pub max_lock_seconds: i64,
     pub password_enabled: bool,
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        Self { max_attempts: 10, window_seconds: 300, password_enabled: true }
+        Self {
+            max_failures: None,
+            max_attempts: None,
+            max_failures_per_address: 100,
+            window_seconds: 900,
+            lock_seconds: 60,
+            max_lock_seconds: 900,
+            password_enabled: true,
+        }
     }
 }
 
@@ -488,9 +507,11 @@ pub struct Settings {
     pub database_url: String,
     /// Redis for hot state; None keeps everything in the SQL database.
     pub redis: Option<latchkey_store_redis::RedisSettings>,
-    /// Sign-in attempts allowed per account and window (0 = no limit).
-    pub login_max_attempts: u64,
-    pub login_window: u32,
+    /// Failed sign-ins allowed per account and per source address, and the
+    /// locks beyond (docs/operations.md, "Sign-in limits").
+    pub login_limits: latchkey_core::lockout::LockPolicy,
+    /// What the operator should change, though it still works (logged by `serve`).
+    pub warnings: Vec<String>,
     /// In-memory caches of clients, users and denylist answers (None = off).
     pub cache: Option<crate::cached::CacheSettings>,
     /// How long SIGTERM waits for in-flight requests.
@@ -701,8 +722,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         }
     };
     let upstreams = validate_upstreams(config)?;
-    let login_max_attempts = range("login.max_attempts", config.login.max_attempts, 0, 1_000_000)? as u64;
-    let login_window = range("login.window_seconds", config.login.window_seconds, 1, 86_400)? as u32;
+    let mut warnings = Vec::new();
+    let login_limits = validate_login_limits(&config.login, &mut warnings)?;
     let cache_on = match config.cache.mode.as_str() {
         // With Redis, replicas share hot state and see one another's
         // revocations at once; a per-process cache would delay that.
@@ -897,8 +918,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         listen,
         database_url: config.database_url.clone(),
         redis,
-        login_max_attempts,
-        login_window,
+        login_limits,
+        warnings,
         cache,
         shutdown_timeout: std::time::Duration::from_secs(shutdown_timeout as u64),
         metrics: config.metrics.enabled,
@@ -938,6 +959,47 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         admin,
         password_login: config.login.password_enabled,
         upstreams,
+    })
+}
+
+/// The `login.*` limits. `login.max_attempts`, the old name of
+/// `login.max_failures`, still works (with a warning), but not beside it.
+fn validate_login_limits(
+    login: &LoginConfig,
+    warnings: &mut Vec<String>,
+) -> Result<latchkey_core::lockout::LockPolicy, ConfigError> {
+    let max_failures = match (login.max_attempts, login.max_failures) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "login.max_attempts",
+                "is the old name of login.max_failures (LATCHKEY_LOGIN_MAX_FAILURES); set only that one",
+            ));
+        }
+        (Some(old), None) => {
+            warnings.push(
+                "`login.max_attempts` (LATCHKEY_LOGIN_MAX_ATTEMPTS) is now `login.max_failures` \
+                 (LATCHKEY_LOGIN_MAX_FAILURES) and counts failed sign-ins only; rename it"
+                    .into(),
+            );
+            range("login.max_attempts", old, 0, 1_000_000)?
+        }
+        (None, new) => range("login.max_failures", new.unwrap_or(10), 0, 1_000_000)?,
+    };
+    let lock_seconds = range("login.lock_seconds", login.lock_seconds, 1, 86_400)?;
+    let max_lock_seconds = range("login.max_lock_seconds", login.max_lock_seconds, 1, 7 * 86_400)?;
+    if max_lock_seconds < lock_seconds {
+        return Err(ConfigError::new(
+            "login.max_lock_seconds",
+            format!("{max_lock_seconds} is shorter than login.lock_seconds ({lock_seconds})"),
+        ));
+    }
+    Ok(latchkey_core::lockout::LockPolicy {
+        max_failures: max_failures as u64,
+        max_failures_per_address: range("login.max_failures_per_address", login.max_failures_per_address, 0, 1_000_000)?
+            as u64,
+        window_seconds: range("login.window_seconds", login.window_seconds, 1, 86_400)? as u32,
+        lock_seconds: lock_seconds as u32,
+        max_lock_seconds: max_lock_seconds as u32,
     })
 }
 
@@ -1203,6 +1265,34 @@ mod tests {
         assert_eq!(s.rsa_bits, 2048);
         assert!(s.key_refresh_interval.as_secs() <= 60);
         assert_eq!(s.admin, AdminListener::Disabled, "the admin API is off by default");
+    }
+
+    #[test]
+    fn sign_in_limits_and_the_old_key() {
+        let s = settings(&[]).unwrap();
+        let expected = latchkey_core::lockout::LockPolicy {
+            max_failures: 10,
+            max_failures_per_address: 100,
+            window_seconds: 900,
+            lock_seconds: 60,
+            max_lock_seconds: 900,
+        };
+        assert_eq!(s.login_limits, expected);
+        assert!(s.warnings.is_empty());
+        let s = settings(&[("LATCHKEY_LOGIN_MAX_FAILURES", "5"), ("LATCHKEY_LOGIN_LOCK_SECONDS", "2")]).unwrap();
+        assert_eq!((s.login_limits.max_failures, s.login_limits.lock_seconds), (5, 2));
+        // The old name still works, with a warning naming the new one.
+        let s = settings(&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "3")]).unwrap();
+        assert_eq!(s.login_limits.max_failures, 3);
+        assert!(s.warnings.iter().any(|w| w.contains("login.max_failures")), "{:?}", s.warnings);
+        let e = settings(&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "3"), ("LATCHKEY_LOGIN_MAX_FAILURES", "4")]).unwrap_err();
+        assert_eq!(e.key, "login.max_attempts");
+        assert!(e.to_string().contains("login.max_failures"), "{e}");
+        let e =
+            settings(&[("LATCHKEY_LOGIN_LOCK_SECONDS", "600"), ("LATCHKEY_LOGIN_MAX_LOCK_SECONDS", "60")]).unwrap_err();
+        assert_eq!(e.key, "login.max_lock_seconds");
+        let e = settings(&[("LATCHKEY_LOGIN_WINDOW_SECONDS", "0")]).unwrap_err();
+        assert_eq!(e.key, "login.window_seconds");
     }
 
     #[test]

@@ -278,6 +278,9 @@ async fn shutdown_signal() {
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings, None);
+    for warning in &settings.warnings {
+        tracing::warn!("configuration: {warning}");
+    }
     let started = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
@@ -317,8 +320,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             interaction_ttl: 600,
             require_pkce_for_confidential: settings.require_pkce_for_confidential,
             secure_cookies: settings.issuer.starts_with("https://"),
-            login_max_attempts: settings.login_max_attempts,
-            login_window: settings.login_window,
+            login_limits: settings.login_limits,
             trusted_proxies: settings.trusted_proxies.clone().into(),
             password_login: settings.password_login,
             ui: Ui {
@@ -334,7 +336,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         interactions: store.clone(),
         codes: store.clone(),
         refresh: store.clone(),
-        rate_limits: store.clone(),
+        failures: store.clone(),
         audit: store.clone(),
         identities: store.clone(),
         upstreams: upstreams(&settings)?,

@@ -25,6 +25,7 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
             UserCommand::Disable { user } => ("user.disabled", Some(user.clone())),
             UserCommand::Enable { user } => ("user.enabled", Some(user.clone())),
             UserCommand::Delete { user } => ("user.deleted", Some(user.clone())),
+            UserCommand::Unlock { user } => ("user.unlocked", Some(user.clone())),
             UserCommand::List | UserCommand::Show { .. } => return None,
         },
         Command::Keys(cmd) => match cmd {
