@@ -10,6 +10,10 @@ pub struct Cli {
     /// TOML configuration file (default: none; also LATCHKEY_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// The database, overriding database_url from the file and
+    /// LATCHKEY_DATABASE_URL (sqlite://PATH or postgres://USER@HOST/DB).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,

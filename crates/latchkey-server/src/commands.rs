@@ -14,7 +14,7 @@ use anyhow::{Context as _, anyhow};
 use latchkey_core::{Clock, SystemClock};
 use latchkey_store::Store;
 use latchkey_store_redis::RedisStore;
-use latchkey_store_sql::SqlStore;
+use latchkey_store_sql::{OpenMode, SqlStore};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigError, Settings};
@@ -44,21 +44,45 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Reads and validates the configuration.
+/// Reads and validates the configuration; `--database-url` wins over the
+/// environment and the file.
 pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
     let path = config::config_path(cli.config.clone(), &env_var);
-    let config = config::load(path.as_deref(), &env_var)?;
-    config::validate(&config)
+    let mut config = config::load(path.as_deref(), &env_var)?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = url.clone();
+    }
+    config::validate(&config).map_err(|e| match e.key.as_str() {
+        "database_url" if cli.database_url.is_some() => e,
+        _ => config::locate(e, path.as_deref(), &env_var),
+    })
 }
 
 /// Opens the database named by the settings and applies pending migrations,
 /// then Redis if configured. Returns the store and the SQL pool underneath.
-pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc<dyn Store>, SqlStore)> {
-    let sql = SqlStore::connect(&settings.database_url, settings.db_max_connections, settings.db_acquire_timeout)
-        .await
-        .map_err(|e| {
-            ConfigError::new("database_url", format!("cannot open {}: {e}", config::redact(&settings.database_url)))
+/// Only `serve` and `migrate` pass [`OpenMode::Create`]: every other command
+/// refuses a database that does not exist rather than start an empty one.
+pub async fn open_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    mode: OpenMode,
+) -> anyhow::Result<(Arc<dyn Store>, SqlStore)> {
+    let url = &settings.database_url;
+    if mode == OpenMode::Existing
+        && let Some(file) = latchkey_store_sql::sqlite_file(url)
+        && !file.exists()
+    {
+        return Err(anyhow!(missing_database(&format!("no database at {}", file.display()), url)));
+    }
+    let sql =
+        SqlStore::open(url, settings.db_max_connections, settings.db_acquire_timeout, mode).await.map_err(|e| {
+            ConfigError::new("database_url", format!("cannot open {}: {e}", config::database_location(url)))
         })?;
+    if mode == OpenMode::Existing && !sql.is_initialised().await? {
+        sql.close().await;
+        let what = format!("{} is not a Latchkey database (it has no tables)", config::database_location(url));
+        return Err(anyhow!(missing_database(&what, url)));
+    }
     sql.migrate().await.context("applying database migrations")?;
     let Some(redis) = &settings.redis else {
         return Ok((Arc::new(sql.clone()), sql));
@@ -69,6 +93,25 @@ pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::R
     Ok((Arc::new(store), sql))
 }
 
+/// Why a command that needs an existing database found none, and how to
+/// point it at the server's.
+fn missing_database(what: &str, url: &str) -> String {
+    let here = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "?".into());
+    format!(
+        "{what}.\n\
+         database_url is {shown}. A relative SQLite path is looked up in the directory a command runs in \
+         (here {here}), and so is the server's: the default sqlite://./data/latchkey.db is the data/ folder \
+         beside wherever `latchkey serve` was started.\n\
+         Only `latchkey serve` and `latchkey migrate` create a database. Point this command at the server's \
+         database with one of:\n  \
+         --database-url sqlite:///ABSOLUTE/PATH/latchkey.db   (or postgres://USER@HOST/DB)\n  \
+         LATCHKEY_DATABASE_URL=sqlite:///ABSOLUTE/PATH/latchkey.db\n  \
+         --config PATH   (the server's configuration file; also LATCHKEY_CONFIG)\n\
+         `latchkey serve` logs the absolute path of its database when it starts.",
+        shown = config::redact(url),
+    )
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = settings(&cli).map_err(|e| anyhow!("configuration: {e}"))?;
     if let Command::Serve = cli.command {
@@ -76,7 +119,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     crate::serve::init_logging(&settings, Some("warn"));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let mode = if let Command::Migrate = cli.command { OpenMode::Create } else { OpenMode::Existing };
+    let (store, sql) = open_store(&settings, clock.clone(), mode).await?;
     // No caches here, but writes still go to the change feed for the servers'.
     let store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(store, None, clock.clone()));
     let ctx = Context { settings, store, sql, clock, json: cli.json };

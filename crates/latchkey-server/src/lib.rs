@@ -6,6 +6,7 @@ pub mod cached;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_file;
 mod delegate;
 pub mod keys;
 pub mod metered;

@@ -282,7 +282,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
     let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
-    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let (store, sql) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
+    tracing::info!(database = %crate::config::database_location(&settings.database_url), "database opened");
     let store: Arc<dyn latchkey_store::Store> =
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
     // Caches outside the metering, so that store metrics count real reads only.
@@ -434,7 +435,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         spawn_refresher(key_store, ring, clock.clone(), settings.encryption_key.clone(), settings.key_refresh_interval);
     tracing::info!(
         issuer = %settings.issuer,
-        database = %crate::config::redact(&settings.database_url),
+        database = %crate::config::database_location(&settings.database_url),
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );

@@ -69,15 +69,44 @@ fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// The database file a `sqlite:` URL names, made absolute against the
+/// current directory (where a relative path is looked up); None for other
+/// URLs and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(sqlite_path(url)?);
+    Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// Whether opening may create the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// SQLite: create the file and its folder if missing (`serve`, `migrate`).
+    Create,
+    /// SQLite: the file must exist already (every other command).
+    Existing,
+}
+
 impl SqlStore {
     /// Opens a pool. For SQLite the file and its folder are created if
     /// missing, and WAL mode with a busy timeout is set on every connection.
     pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> Result<Self, ConnectError> {
+        Self::open(url, max_connections, acquire_timeout, OpenMode::Create).await
+    }
+
+    /// Opens a pool; with [`OpenMode::Existing`] a missing SQLite file is an
+    /// error rather than a new, empty database.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        mode: OpenMode,
+    ) -> Result<Self, ConnectError> {
         let backend = Backend::of_url(url).ok_or(ConnectError::UnsupportedScheme)?;
         install_default_drivers();
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
-            if let Some(path) = sqlite_path(&url)
+            if mode == OpenMode::Create
+                && let Some(path) = sqlite_path(&url)
                 && let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
@@ -86,7 +115,7 @@ impl SqlStore {
             }
             if !url.contains("mode=") {
                 url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str("mode=rwc");
+                url.push_str(if mode == OpenMode::Create { "mode=rwc" } else { "mode=rw" });
             }
         }
         let mut options = AnyPoolOptions::new()
@@ -107,6 +136,17 @@ impl SqlStore {
         }
         let pool = options.connect(&url).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
         Ok(Self { pool, backend })
+    }
+
+    /// Whether migrations were ever applied here: false for an empty
+    /// database that Latchkey did not create (a wrong database name, a stray
+    /// empty file). Errors other than a missing table are passed on.
+    pub async fn is_initialised(&self) -> StoreResult<bool> {
+        match sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&self.pool).await {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(_)) => Ok(false),
+            Err(e) => Err(map_err(e)),
+        }
     }
 
     /// Applies pending migrations.
