@@ -7,7 +7,7 @@ use sqlx::Row;
 on_both_backends!(create_show_list_update_delete, secrets_are_hashed_and_rotate, bad_input_writes_nothing);
 
 async fn create_show_list_update_delete(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let created = cli_json(
         &db,
         &[
@@ -105,7 +105,7 @@ async fn create_show_list_update_delete(backend: Backend) {
 }
 
 async fn secrets_are_hashed_and_rotate(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let created = cli_json(&db, &["client", "create", "--name", "Svc", "--grant-type", "client_credentials"]);
     let id = created["client_id"].as_str().unwrap();
     let secret = created["client_secret"].as_str().unwrap().to_string();
@@ -162,7 +162,7 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 async fn bad_input_writes_nothing(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let cases: &[(&[&str], &str)] = &[
         (&["client", "create", "--name", "X", "--redirect-uri", "/relative"], "absolute"),
         (&["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb#frag"], "fragment"),

@@ -145,6 +145,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
+/// Rows under a header: each column as wide as its widest cell, two spaces
+/// apart, the last column unpadded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i + 1 < widths.len() {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
 /// Formats Unix seconds as an RFC 3339 UTC timestamp.
 pub fn timestamp(secs: i64) -> String {
     latchkey_core::calendar::rfc3339(secs)

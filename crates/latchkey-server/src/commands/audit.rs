@@ -5,7 +5,7 @@
 use latchkey_core::audit::AuditEvent;
 use latchkey_store::AuditQuery;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::{AuditCommand, ClientCommand, Command, KeysCommand, SessionCommand, UserCommand};
 
 /// The audit kind and subject of a command that changes something.
@@ -72,20 +72,22 @@ pub async fn run(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
             if events.is_empty() {
                 return "no audit events".into();
             }
-            events
+            let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let rows: Vec<Vec<String>> = events
                 .iter()
                 .map(|(id, e)| {
-                    format!(
-                        "{id:>6} {} {:<22} {:<20} {}{}",
+                    vec![
+                        id.to_string(),
                         timestamp(e.at),
-                        e.kind,
-                        e.actor,
-                        e.subject.as_deref().unwrap_or("-"),
-                        e.ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default()
-                    )
+                        e.kind.clone(),
+                        e.actor.clone(),
+                        or_dash(&e.subject),
+                        or_dash(&e.client_id),
+                        or_dash(&e.ip),
+                    ]
                 })
-                .collect::<Vec<_>>()
-                .join("\n")
+                .collect();
+            table(&["ID", "TIME", "KIND", "ACTOR", "SUBJECT", "CLIENT", "IP"], &rows)
         },
         &serde_json::Value::Array(json),
     );
