@@ -175,6 +175,8 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     if settings.metrics {
         app = app.route("/metrics", get(crate::observe::metrics_endpoint));
     }
+    // Browsers ask for it at the host root: no icon, and no 404 in the logs.
+    app = app.route("/favicon.ico", get(favicon));
     // The admin API sits at the host root (not under the issuer's path).
     if settings.admin == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
@@ -187,11 +189,15 @@ pub fn admin_router(state: AppState) -> Router {
     finish(latchkey_admin::router(), state)
 }
 
-/// What every listener's router gets: the JSON 404, request tracking,
-/// security headers and the request timeout.
+async fn favicon() -> Response {
+    (StatusCode::NO_CONTENT, [(axum::http::header::CACHE_CONTROL, "public, max-age=86400")]).into_response()
+}
+
+/// What every listener's router gets: the 404 (a page for browsers, JSON for
+/// programs), request tracking, security headers and the request timeout.
 fn finish(app: Router<AppState>, state: AppState) -> Router {
     let app = app
-        .fallback(latchkey_http::not_found)
+        .fallback(latchkey_authorize::not_found)
         .layer(axum::middleware::from_fn(crate::observe::track))
         .with_state(state);
     latchkey_http::with_security_headers(app)
