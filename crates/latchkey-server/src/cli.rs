@@ -61,6 +61,38 @@ pub enum Command {
     /// Manage the admin API (its tokens).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Look inside tokens, on this machine (no website needed).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token's header and claims (times in UTC and relative), what
+    /// kind of token it is, and a verdict: the signature checked against
+    /// this server's keys (from its database) or another issuer's, and the
+    /// issuer, audience, expiry, not-before and typ. A refresh token is
+    /// looked up instead. Exits 0 only when every check passed.
+    Inspect(TokenInspect),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenInspect {
+    /// The token, or - to read it from standard input (keeps it out of the
+    /// shell's history and the process list).
+    #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
+    pub token: String,
+    /// A token from another issuer: fetch its discovery document, then its
+    /// JWKS, and check the token's iss against this URL.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Check the signature with the JWK Set at this URL (the issuer is then
+    /// checked only if --issuer is given too).
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// The audience the token must be for (its aud claim).
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

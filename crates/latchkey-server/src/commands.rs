@@ -6,6 +6,7 @@ mod audit;
 mod client;
 mod keys;
 mod session;
+mod token;
 pub(crate) mod user;
 
 use std::sync::Arc;
@@ -67,6 +68,20 @@ pub async fn open_store(
     clock: Arc<dyn Clock>,
     mode: OpenMode,
 ) -> anyhow::Result<(Arc<dyn Store>, SqlStore)> {
+    let sql = open_sql(settings, mode).await?;
+    sql.migrate().await.context("applying database migrations")?;
+    let Some(redis) = &settings.redis else {
+        return Ok((Arc::new(sql.clone()), sql));
+    };
+    let store = RedisStore::connect(sql.clone(), redis, clock)
+        .await
+        .map_err(|e| ConfigError::new("redis_url", format!("cannot open {}: {e}", config::redact(&redis.url))))?;
+    Ok((Arc::new(store), sql))
+}
+
+/// The SQL database alone, not migrated; with [`OpenMode::Existing`] it
+/// must exist and hold Latchkey's tables.
+pub async fn open_sql(settings: &Settings, mode: OpenMode) -> anyhow::Result<SqlStore> {
     let url = &settings.database_url;
     if mode == OpenMode::Existing
         && let Some(file) = latchkey_store_sql::sqlite_file(url)
@@ -83,14 +98,7 @@ pub async fn open_store(
         let what = format!("{} is not a Latchkey database (it has no tables)", config::database_location(url));
         return Err(anyhow!(missing_database(&what, url)));
     }
-    sql.migrate().await.context("applying database migrations")?;
-    let Some(redis) = &settings.redis else {
-        return Ok((Arc::new(sql.clone()), sql));
-    };
-    let store = RedisStore::connect(sql.clone(), redis, clock)
-        .await
-        .map_err(|e| ConfigError::new("redis_url", format!("cannot open {}: {e}", config::redact(&redis.url))))?;
-    Ok((Arc::new(store), sql))
+    Ok(sql)
 }
 
 /// Why a command that needs an existing database found none, and how to
@@ -118,6 +126,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return crate::serve::serve(settings).await;
     }
     crate::serve::init_logging(&settings, Some("warn"));
+    // Inspection reads the database if it can, and works without it.
+    if let Command::Token(cmd) = cli.command {
+        return token::run(&settings, cmd, cli.json).await;
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mode = if let Command::Migrate = cli.command { OpenMode::Create } else { OpenMode::Existing };
     let (store, sql) = open_store(&settings, clock.clone(), mode).await?;
@@ -126,7 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context { settings, store, sql, clock, json: cli.json };
     let audited = audit::event_of(&cli.command);
     let result = match cli.command {
-        Command::Serve => unreachable!("handled above"),
+        Command::Serve | Command::Token(_) => unreachable!("handled above"),
         Command::Migrate => {
             ctx.print(|| "database is up to date".into(), &serde_json::json!({"migrated": true}));
             Ok(())

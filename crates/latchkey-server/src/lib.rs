@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod config_file;
 mod delegate;
+pub mod inspect;
 pub mod keys;
 pub mod metered;
 pub mod observe;

@@ -37,6 +37,7 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::Session(SessionCommand::List { .. })
         | Command::Audit(_)
         | Command::Admin(_)
+        | Command::Token(_)
         | Command::Serve
         | Command::Migrate => {
             return None;
