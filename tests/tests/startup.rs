@@ -106,7 +106,7 @@ async fn zero_setup_default_runs_on_embedded_sqlite() {
         }
     }
     let base = format!("http://127.0.0.1:{}", free_port());
-    let mut child = cmd
+    let child = cmd
         .current_dir(dir.path())
         .env("LATCHKEY_LISTEN", base.trim_start_matches("http://"))
         .arg("serve")
