@@ -15,7 +15,7 @@ use anyhow::{Context as _, anyhow};
 use latchkey_core::{Clock, SystemClock};
 use latchkey_store::Store;
 use latchkey_store_redis::RedisStore;
-use latchkey_store_sql::{OpenMode, SqlStore};
+use latchkey_store_sql::{ConnectError, OpenMode, SqlStore};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigError, Settings};
@@ -89,16 +89,17 @@ pub async fn open_sql(settings: &Settings, mode: OpenMode) -> anyhow::Result<Sql
     {
         return Err(anyhow!(missing_database(&format!("no database at {}", file.display()), url)));
     }
-    let sql =
-        SqlStore::open(url, settings.db_max_connections, settings.db_acquire_timeout, mode).await.map_err(|e| {
-            ConfigError::new("database_url", format!("cannot open {}: {e}", config::database_location(url)))
-        })?;
-    if mode == OpenMode::Existing && !sql.is_initialised().await? {
-        sql.close().await;
-        let what = format!("{} is not a Latchkey database (it has no tables)", config::database_location(url));
-        return Err(anyhow!(missing_database(&what, url)));
+    match SqlStore::open(url, settings.db_max_connections, settings.db_acquire_timeout, mode).await {
+        Ok(sql) => Ok(sql),
+        Err(ConnectError::NotLatchkey) => {
+            let what = format!("{} is not a Latchkey database (it has no tables)", config::database_location(url));
+            Err(anyhow!(missing_database(&what, url)))
+        }
+        Err(e) => {
+            let message = format!("cannot open {}: {e}", config::database_location(url));
+            Err(ConfigError::new("database_url", message).into())
+        }
     }
-    Ok(sql)
 }
 
 /// Why a command that needs an existing database found none, and how to

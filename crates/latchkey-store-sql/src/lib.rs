@@ -53,6 +53,9 @@ pub enum ConnectError {
     Connect(String),
     #[error("cannot apply migrations: {0}")]
     Migrate(String),
+    /// [`OpenMode::Existing`]: the database has none of Latchkey's tables.
+    #[error("it is not a Latchkey database (it has no tables of Latchkey's)")]
+    NotLatchkey,
 }
 
 /// All SQL-backed stores over one connection pool.
@@ -82,7 +85,8 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 pub enum OpenMode {
     /// SQLite: create the file and its folder if missing (`serve`, `migrate`).
     Create,
-    /// SQLite: the file must exist already (every other command).
+    /// The database must exist and hold Latchkey's tables (every other
+    /// command); nothing is written to it before that is known.
     Existing,
 }
 
@@ -104,6 +108,23 @@ impl SqlStore {
         let backend = Backend::of_url(url).ok_or(ConnectError::UnsupportedScheme)?;
         install_default_drivers();
         let mut url = url.to_string();
+        if backend == Backend::Sqlite && mode == OpenMode::Existing {
+            // Read-only and without the pragmas (WAL would rewrite the file):
+            // a file that is not ours is left as it was.
+            let mut probe = url.clone();
+            if !probe.contains("mode=") {
+                probe.push(if probe.contains('?') { '&' } else { '?' });
+                probe.push_str("mode=ro");
+            }
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&probe)
+                .await
+                .map_err(|e| ConnectError::Connect(e.to_string()))?;
+            let initialised = has_migrations(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
+            if !initialised? {
+                return Err(ConnectError::NotLatchkey);
+            }
+        }
         if backend == Backend::Sqlite {
             if mode == OpenMode::Create
                 && let Some(path) = sqlite_path(&url)
@@ -135,18 +156,15 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
-        Ok(Self { pool, backend })
-    }
-
-    /// Whether migrations were ever applied here: false for an empty
-    /// database that Latchkey did not create (a wrong database name, a stray
-    /// empty file). Errors other than a missing table are passed on.
-    pub async fn is_initialised(&self) -> StoreResult<bool> {
-        match sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&self.pool).await {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(_)) => Ok(false),
-            Err(e) => Err(map_err(e)),
+        if backend == Backend::Postgres && mode == OpenMode::Existing {
+            let mut conn = pool.acquire().await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+            if !has_migrations(&mut conn).await? {
+                drop(conn);
+                pool.close().await;
+                return Err(ConnectError::NotLatchkey);
+            }
         }
+        Ok(Self { pool, backend })
     }
 
     /// Applies pending migrations.
@@ -208,6 +226,16 @@ fn classify(e: sqlx::Error) -> StoreError {
             StoreError::Corrupt(e.to_string())
         }
         _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Whether migrations were ever applied to the database: false for one
+/// that Latchkey did not create (a wrong database name, a stray empty file).
+async fn has_migrations(conn: &mut sqlx::AnyConnection) -> Result<bool, ConnectError> {
+    match sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut *conn).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(_)) => Ok(false),
+        Err(e) => Err(ConnectError::Connect(e.to_string())),
     }
 }
 
