@@ -169,7 +169,16 @@ impl SqlStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| ConnectError::Migrate(e.to_string()))
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            // Migrations only go forward: an older binary cannot undo a newer one's.
+            sqlx::migrate::MigrateError::VersionMissing(v) => ConnectError::Migrate(format!(
+                "the database was migrated by a newer Latchkey (migration {v} is unknown to this version, {}); \
+                 run that version or a newer one, or restore the backup taken before the upgrade \
+                 (docs/upgrading.md)",
+                env!("CARGO_PKG_VERSION")
+            )),
+            e => ConnectError::Migrate(e.to_string()),
+        })
     }
 
     pub fn backend(&self) -> Backend {
