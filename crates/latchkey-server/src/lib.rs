@@ -6,6 +6,8 @@ pub mod cached;
 pub mod cli;
 pub mod commands;
 pub mod config;
+#[cfg(test)]
+mod config_docs;
 pub mod config_file;
 mod delegate;
 pub mod inspect;

@@ -94,3 +94,24 @@ pub async fn run(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// `audit list --kind` accepts exactly the kinds docs/operations.md
+    /// describes ("Audit log" table, first column).
+    #[test]
+    fn the_kinds_are_the_documented_ones() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md")).unwrap();
+        let table = doc.split("## Audit log").nth(1).unwrap().split("\n\n").nth(2).unwrap();
+        let mut documented: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .filter_map(|row| row.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .collect();
+        let mut kinds = latchkey_core::audit::KINDS.to_vec();
+        documented.sort();
+        kinds.sort();
+        assert_eq!(documented, kinds);
+    }
+}
