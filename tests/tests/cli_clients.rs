@@ -67,6 +67,20 @@ async fn create_show_list_update_delete(backend: Backend) {
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&id.as_str()));
     assert!(list.as_array().unwrap().iter().all(|c| c.get("client_secret").is_none()), "list never shows secrets");
+    // As text: a header, and every column starting where its heading does.
+    let text = cli(&db, &["client", "list"], &[], None).ok().stdout;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let header = lines[0];
+    assert!(header.starts_with("CLIENT_ID") && header.ends_with("NAME"), "{text}");
+    for column in ["TYPE", "AUTH_METHOD", "GRANT_TYPES", "NAME"] {
+        let at = header.find(column).unwrap();
+        for row in &lines[1..] {
+            assert_eq!(&row[at - 2..at], "  ", "{column} of {row:?}:\n{text}");
+            assert_ne!(row.as_bytes()[at], b' ', "{column} of {row:?}:\n{text}");
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("client_secret_post") && l.ends_with("Batch")), "{text}");
 
     let text = cli(&db, &["client", "show", &id], &[], None).ok().stdout;
     assert!(text.contains("Photo App") && text.contains("https://photos.example/cb"), "{text}");
@@ -167,11 +181,33 @@ async fn bad_input_writes_nothing(backend: Backend) {
         (&["client", "create", "--name", "X", "--redirect-uri", "/relative"], "absolute"),
         (&["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb#frag"], "fragment"),
         (&["client", "create", "--name", "X", "--redirect-uri", "http://a.example/cb"], "loopback"),
+        // ... and says which flag and setting allow it.
+        (
+            &["client", "create", "--name", "X", "--redirect-uri", "http://a.example/cb"],
+            "--allow-insecure-redirect accepts plain http",
+        ),
+        (
+            &[
+                "client",
+                "create",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--logo-uri",
+                "http://a.example/l",
+            ],
+            "registration.allow_insecure_redirects",
+        ),
         (&["client", "create", "--name", "X", "--redirect-uri", "javascript:alert(1)"], "javascript"),
         (&["client", "create", "--name", "X"], "redirect_uris is required"),
         (
             &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--grant-type", "password"],
-            "not supported",
+            "[possible values: authorization_code, refresh_token, client_credentials]",
+        ),
+        (
+            &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "basic"],
+            "possible values: client_secret_basic, client_secret_post",
         ),
         (&["client", "create", "--name", "X", "--public", "--grant-type", "client_credentials"], "public client"),
         (
