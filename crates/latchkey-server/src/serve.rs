@@ -151,7 +151,8 @@ fn upstreams(settings: &Settings) -> anyhow::Result<latchkey_federation::Upstrea
     Ok(latchkey_federation::Upstreams::new(list))
 }
 
-/// Builds the full router for the given state.
+/// Builds the full router for the given state; unknown paths get a page
+/// (browsers) or JSON (programs).
 pub fn router(settings: &Settings, state: AppState) -> Router {
     let mut api: Router<AppState> = Router::new()
         .merge(latchkey_discovery::router(JWKS_PATH))
@@ -181,25 +182,23 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     if settings.admin == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
     }
-    finish(app, state)
+    finish(app.fallback(latchkey_authorize::not_found), state)
 }
 
-/// The router of the separate admin listener (`admin.listen`): the admin API only.
+/// The router of the separate admin listener (`admin.listen`): the admin API
+/// only, and JSON 404s (there is no page to show there).
 pub fn admin_router(state: AppState) -> Router {
-    finish(latchkey_admin::router(), state)
+    finish(latchkey_admin::router().fallback(latchkey_http::not_found), state)
 }
 
 async fn favicon() -> Response {
     (StatusCode::NO_CONTENT, [(axum::http::header::CACHE_CONTROL, "public, max-age=86400")]).into_response()
 }
 
-/// What every listener's router gets: the 404 (a page for browsers, JSON for
-/// programs), request tracking, security headers and the request timeout.
+/// What every listener's router gets after its 404 fallback: request
+/// tracking, security headers and the request timeout.
 fn finish(app: Router<AppState>, state: AppState) -> Router {
-    let app = app
-        .fallback(latchkey_authorize::not_found)
-        .layer(axum::middleware::from_fn(crate::observe::track))
-        .with_state(state);
+    let app = app.layer(axum::middleware::from_fn(crate::observe::track)).with_state(state);
     latchkey_http::with_security_headers(app)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
 }
