@@ -105,12 +105,17 @@ pub async fn open_sql(settings: &Settings, mode: OpenMode) -> anyhow::Result<Sql
 /// Why a command that needs an existing database found none, and how to
 /// point it at the server's.
 fn missing_database(what: &str, url: &str) -> String {
-    let here = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "?".into());
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+    let relative = if path.is_some_and(|p| !p.starts_with('/')) {
+        let here = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "?".into());
+        format!(", a path relative to the directory this command runs in (here {here})")
+    } else {
+        String::new()
+    };
     format!(
         "{what}.\n\
-         database_url is {shown}. A relative SQLite path is looked up in the directory a command runs in \
-         (here {here}), and so is the server's: the default sqlite://./data/latchkey.db is the data/ folder \
-         beside wherever `latchkey serve` was started.\n\
+         database_url is {shown}{relative}. The server's default, sqlite://./data/latchkey.db, is relative \
+         too: the data/ folder beside wherever `latchkey serve` was started.\n\
          Only `latchkey serve` and `latchkey migrate` create a database. Point this command at the server's \
          database with one of:\n  \
          --database-url sqlite:///ABSOLUTE/PATH/latchkey.db   (or postgres://USER@HOST/DB)\n  \
