@@ -116,6 +116,7 @@ where
         .route("/upstream/{id}/start", post(upstream::start))
         .route("/upstream/{id}/callback", get(upstream::callback))
         .route("/assets/latchkey.css", get(pages::stylesheet))
+        .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))
 }
 
@@ -219,6 +220,28 @@ impl AuthorizeState {
     fn path(&self, p: &str) -> String {
         format!("{}{p}", self.settings.base_path)
     }
+}
+
+/// The issuer's root: the product name and where a person or a developer
+/// goes from here.
+async fn home(State(state): State<AuthorizeState>) -> Response {
+    let account = state.path(account::PATH);
+    let discovery = state.path("/.well-known/openid-configuration");
+    html(
+        StatusCode::OK,
+        &pages::HomePage { ui: &state.settings.ui, account: &account, discovery: &discovery },
+        None,
+        false,
+    )
+}
+
+/// Unknown paths: a page for browsers, the usual JSON error for programs.
+pub async fn not_found(State(state): State<AuthorizeState>, headers: HeaderMap) -> Response {
+    if !pages::wants_html(&headers) {
+        return latchkey_http::not_found().await;
+    }
+    let home = format!("{}/", state.settings.base_path);
+    html(StatusCode::NOT_FOUND, &pages::NotFoundPage { ui: &state.settings.ui, home: &home }, None, false)
 }
 
 async fn authorize_get(State(state): State<AuthorizeState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {

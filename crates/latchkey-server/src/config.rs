@@ -10,18 +10,29 @@ use latchkey_keys::EncryptionKey;
 use serde::Deserialize;
 use url::Url;
 
-/// A configuration problem, named by its key so that the operator knows what to fix.
+/// A configuration problem, named by its key so that the operator knows what
+/// to fix, and by its place in the configuration file when it was set there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{key}` ({env}): {message}")]
 pub struct ConfigError {
     pub key: String,
     pub env: String,
     pub message: String,
+    /// `FILE:LINE:COLUMN` of the key, when the file sets it.
+    pub at: Option<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(at) = &self.at {
+            write!(f, "{at}: ")?;
+        }
+        write!(f, "`{}` ({}): {}", self.key, self.env, self.message)
+    }
 }
 
 impl ConfigError {
     pub fn new(key: &str, message: impl Into<String>) -> Self {
-        Self { key: key.to_string(), env: env_name(key), message: message.into() }
+        Self { key: key.to_string(), env: env_name(key), message: message.into(), at: None }
     }
 }
 
@@ -598,8 +609,11 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-            text.parse::<toml::Table>()
-                .map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?
+            let table = text.parse::<toml::Table>().map_err(|e| file_error(path, &text, &e, "is not valid TOML: "))?;
+            // Unknown keys and values of the wrong type, while their place
+            // in the file is still known (the environment is merged below).
+            toml::from_str::<Config>(&text).map_err(|e| file_error(path, &text, &e, ""))?;
+            table
         }
         None => toml::Table::new(),
     };
@@ -650,6 +664,56 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
         }
     }
     Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::new("config", e.to_string()))
+}
+
+/// An error of the file's syntax or shape, at its line and column, with the
+/// key that was probably meant when the key is unknown.
+fn file_error(path: &Path, text: &str, e: &toml::de::Error, what: &str) -> ConfigError {
+    let span = e.span();
+    let mut message = match crate::config_file::unknown_field(e.message()) {
+        Some((name, expected)) => {
+            let key = span.as_ref().and_then(|s| crate::config_file::key_at(text, s.start));
+            unknown_key_message(key.as_deref().unwrap_or(name), name, &expected)
+        }
+        None => format!("{what}{}", e.message().trim_end()),
+    };
+    if span.is_none() {
+        message = format!("{}: {message}", path.display());
+    }
+    ConfigError {
+        at: span.map(|s| crate::config_file::position(path, text, s.start)),
+        ..ConfigError::new("config", message)
+    }
+}
+
+/// "unknown key `keys.rsa_bitz`; did you mean `rsa_bits`?", or where a key
+/// of that name belongs, or the keys allowed there.
+fn unknown_key_message(full: &str, name: &str, expected: &[&str]) -> String {
+    let section = full.rsplit_once('.').map(|(s, _)| s);
+    if let Some(near) = crate::config_file::nearest(name, expected.iter().copied()) {
+        let near = section.map(|s| format!("{s}.{near}")).unwrap_or_else(|| near.to_string());
+        return format!("unknown key `{full}`; did you mean `{near}`?");
+    }
+    // The right name in the wrong section: `[keys] access_token_ttl_seconds`.
+    if let Some((elsewhere, _)) = KEYS.iter().find(|(k, _)| k.rsplit('.').next() == Some(name) && *k != full) {
+        return format!("unknown key `{full}`; did you mean `{elsewhere}`?");
+    }
+    let place = section.map(|s| format!(" in `{s}`")).unwrap_or_default();
+    format!("unknown key `{full}`; the keys allowed{place} are {}", expected.join(", "))
+}
+
+/// Adds the file position of the key a validation error names, when the
+/// file set it and the environment did not override it.
+pub fn locate(mut err: ConfigError, path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> ConfigError {
+    let from_env =
+        env(&err.env).is_some() || ALIASES.iter().any(|(alias, key)| *key == err.key && env(alias).is_some());
+    if let (None, Some(path), false) = (&err.at, path, from_env)
+        && let Ok(text) = std::fs::read_to_string(path)
+        && let Some(span) = crate::config_file::key_span(&text, &err.key)
+    {
+        err.at = Some(crate::config_file::position(path, &text, span.start));
+    }
+    err
 }
 
 /// The environment variable holding an upstream's client secret.
@@ -1055,6 +1119,7 @@ fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::Upstre
             key: format!("upstream[{i}].{field}"),
             env: "config file only".into(),
             message,
+            at: None,
         };
         let id_ok = !u.id.is_empty()
             && u.id.len() <= 32
@@ -1236,6 +1301,16 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Where the database is, for logs and messages: the absolute path of a
+/// SQLite file (a relative one depends on the directory the process runs
+/// in), or the URL without its password.
+pub fn database_location(url: &str) -> String {
+    match latchkey_store_sql::sqlite_file(url) {
+        Some(file) => format!("SQLite file {}", file.display()),
+        None => redact(url),
+    }
+}
+
 /// The config file named by `--config`, else by `LATCHKEY_CONFIG`.
 pub fn config_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     flag.or_else(|| env("LATCHKEY_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from))
@@ -1381,6 +1456,32 @@ mod tests {
         std::fs::write(&file, "isuer = \"typo\"\n").unwrap();
         let err = load(Some(&file), &env_of(&[])).unwrap_err();
         assert!(err.message.contains("isuer"), "{err}");
+        assert_eq!(err.at, Some(format!("{}:1:1", file.display())));
+        assert!(err.message.contains("did you mean `issuer`?"), "{err}");
+        // A typo in a section, a key in the wrong section, a wrong type.
+        for (text, at, needle) in [
+            ("issuer = \"https://a.example\"\n[keys]\nrsa_bitz = 4096\n", ":3:1", "did you mean `keys.rsa_bits`?"),
+            ("[keys]\naccess_token_ttl_seconds = 5\n", ":2:1", "did you mean `tokens.access_token_ttl_seconds`?"),
+            ("[keys]\ncolour = 5\n", ":2:1", "the keys allowed in `keys` are algorithm, rsa_bits"),
+            ("[keys]\nrsa_bits = \"many\"\n", ":2:12", "invalid type"),
+            ("[keys\n", ":1:6", "not valid TOML"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = load(Some(&file), &env_of(&[])).unwrap_err();
+            assert!(err.at.as_deref().is_some_and(|a| a.ends_with(at)), "{text}: {err}");
+            assert!(err.to_string().starts_with(&file.display().to_string()), "{err}");
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
+        // A value the validation refuses is located in the file, unless the
+        // environment set it.
+        std::fs::write(&file, "issuer = \"https://a.example\"\n\n[keys]\nrsa_bits = 1024\n").unwrap();
+        let err = validate(&load(Some(&file), &env_of(&[])).unwrap()).unwrap_err();
+        let err = locate(err, Some(&file), &env_of(&[]));
+        assert_eq!(err.at, Some(format!("{}:4:1", file.display())));
+        assert_eq!(err.key, "keys.rsa_bits");
+        let env = env_of(&[("LATCHKEY_KEYS_RSA_BITS", "1024")]);
+        let err = locate(validate(&load(Some(&file), &env).unwrap()).unwrap_err(), Some(&file), &env);
+        assert_eq!(err.at, None, "set by the environment: {err}");
         let err = load(Some(&dir.join("missing.toml")), &env_of(&[])).unwrap_err();
         assert!(err.message.contains("cannot read"));
     }

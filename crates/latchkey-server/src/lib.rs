@@ -6,7 +6,11 @@ pub mod cached;
 pub mod cli;
 pub mod commands;
 pub mod config;
+#[cfg(test)]
+mod config_docs;
+pub mod config_file;
 mod delegate;
+pub mod inspect;
 pub mod keys;
 pub mod metered;
 pub mod observe;

@@ -151,7 +151,8 @@ fn upstreams(settings: &Settings) -> anyhow::Result<latchkey_federation::Upstrea
     Ok(latchkey_federation::Upstreams::new(list))
 }
 
-/// Builds the full router for the given state.
+/// Builds the full router for the given state; unknown paths get a page
+/// (browsers) or JSON (programs).
 pub fn router(settings: &Settings, state: AppState) -> Router {
     let mut api: Router<AppState> = Router::new()
         .merge(latchkey_discovery::router(JWKS_PATH))
@@ -175,25 +176,29 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     if settings.metrics {
         app = app.route("/metrics", get(crate::observe::metrics_endpoint));
     }
+    // Browsers ask for it at the host root: no icon, and no 404 in the logs.
+    app = app.route("/favicon.ico", get(favicon));
     // The admin API sits at the host root (not under the issuer's path).
     if settings.admin == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
     }
-    finish(app, state)
+    finish(app.fallback(latchkey_authorize::not_found), state)
 }
 
-/// The router of the separate admin listener (`admin.listen`): the admin API only.
+/// The router of the separate admin listener (`admin.listen`): the admin API
+/// only, and JSON 404s (there is no page to show there).
 pub fn admin_router(state: AppState) -> Router {
-    finish(latchkey_admin::router(), state)
+    finish(latchkey_admin::router().fallback(latchkey_http::not_found), state)
 }
 
-/// What every listener's router gets: the JSON 404, request tracking,
-/// security headers and the request timeout.
+async fn favicon() -> Response {
+    (StatusCode::NO_CONTENT, [(axum::http::header::CACHE_CONTROL, "public, max-age=86400")]).into_response()
+}
+
+/// What every listener's router gets after its 404 fallback: request
+/// tracking, security headers and the request timeout.
 fn finish(app: Router<AppState>, state: AppState) -> Router {
-    let app = app
-        .fallback(latchkey_http::not_found)
-        .layer(axum::middleware::from_fn(crate::observe::track))
-        .with_state(state);
+    let app = app.layer(axum::middleware::from_fn(crate::observe::track)).with_state(state);
     latchkey_http::with_security_headers(app)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
 }
@@ -285,7 +290,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
     let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
-    let (store, sql) = open_store(&settings, clock.clone()).await?;
+    let (store, sql) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
+    tracing::info!(database = %crate::config::database_location(&settings.database_url), "database opened");
     let store: Arc<dyn latchkey_store::Store> =
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
     // Caches outside the metering, so that store metrics count real reads only.
@@ -436,7 +442,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         spawn_refresher(key_store, ring, clock.clone(), settings.encryption_key.clone(), settings.key_refresh_interval);
     tracing::info!(
         issuer = %settings.issuer,
-        database = %crate::config::redact(&settings.database_url),
+        database = %crate::config::database_location(&settings.database_url),
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );

@@ -5,7 +5,7 @@ use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims, random};
 use latchkey_store::StoreError;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::{UserCommand, UserCreate, UserUpdate};
 use latchkey_core::password;
 
@@ -159,17 +159,18 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
             if users.is_empty() {
                 return "no users".into();
             }
-            let mut out = format!("{:<24} {:<24} {:<9} EMAIL", "ID", "USERNAME", "STATUS");
-            for u in &users {
-                out.push_str(&format!(
-                    "\n{:<24} {:<24} {:<9} {}",
-                    u.id,
-                    u.username,
-                    if u.disabled { "disabled" } else { "active" },
-                    u.claims.email.as_deref().unwrap_or("-")
-                ));
-            }
-            out
+            let rows: Vec<Vec<String>> = users
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.id.clone(),
+                        u.username.clone(),
+                        if u.disabled { "disabled" } else { "active" }.into(),
+                        u.claims.email.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            table(&["ID", "USERNAME", "STATUS", "EMAIL"], &rows)
         },
         &json,
     );
