@@ -373,6 +373,7 @@ pub enum UserCommand {
     },
     /// Forget a user's failed sign-ins, which ends a sign-in lock at once.
     Unlock {
+        /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
