@@ -678,12 +678,20 @@ pub(crate) async fn check_password(
 /// One Argon2 verification against `hash` (or a dummy hash, so that a
 /// missing account costs the same time). Argon2id needs 19 MiB per check: at
 /// most one check per core at a time, so that a burst of sign-ins queues
-/// instead of growing memory without bound.
+/// instead of growing memory without bound; queued checks reuse the memory
+/// of finished ones, and it is freed when none is left (`password::demand`).
 pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let hash = hash.unwrap_or_else(|| password::dummy_hash()).to_string();
     let password = password.to_string();
+    let wanted = password::demand();
     let _permit = PASSWORD_CHECKS.acquire().await.ok();
-    tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let ok = password::verify(&password, &hash);
+        drop(wanted);
+        ok
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// How a person proved who they are: the session's `amr` and `acr`.
