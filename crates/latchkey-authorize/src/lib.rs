@@ -704,18 +704,45 @@ pub(crate) async fn check_password(
 }
 
 /// One Argon2 verification against `hash` (or a dummy hash, so that a
-/// missing account costs the same time), holding one of the
-/// `PASSWORD_CHECKS` permits. Argon2id needs 19 MiB per check: at most one
-/// check per core at a time, so that a burst of sign-ins queues instead of
-/// growing memory without bound.
-pub(crate) async fn verify_password(
-    _permit: tokio::sync::SemaphorePermit<'static>,
-    password: &str,
-    hash: Option<&str>,
-) -> bool {
+/// missing account costs the same time), in its turn. Argon2id needs 19 MiB
+/// per check: at most one check per core at a time, so that a burst of
+/// sign-ins queues instead of growing memory without bound; queued checks
+/// reuse the memory of finished ones, and it is freed when none is left
+/// (`password::demand`).
+pub(crate) async fn verify_password(turn: PasswordTurn, password: &str, hash: Option<&str>) -> bool {
     let hash = hash.unwrap_or_else(|| password::dummy_hash()).to_string();
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let ok = password::verify(&password, &hash);
+        drop(turn);
+        ok
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A turn to run one Argon2 check: one of the `PASSWORD_CHECKS` permits,
+/// and the announcement, made before queueing for it, that keeps finished
+/// checks' memory for the checks still waiting.
+pub(crate) struct PasswordTurn {
+    _wanted: password::Demand,
+    _permit: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl PasswordTurn {
+    /// A turn at once if a permit is free.
+    pub(crate) fn try_now(wanted: password::Demand) -> Result<Self, password::Demand> {
+        match PASSWORD_CHECKS.try_acquire() {
+            Ok(permit) => Ok(Self { _wanted: wanted, _permit: permit }),
+            Err(_) => Err(wanted),
+        }
+    }
+
+    /// Waits for a permit; `None` only if the semaphore was closed.
+    pub(crate) async fn wait(wanted: password::Demand) -> Option<Self> {
+        let permit = PASSWORD_CHECKS.acquire().await.ok()?;
+        Some(Self { _wanted: wanted, _permit: permit })
+    }
 }
 
 /// How a person proved who they are: the session's `amr` and `acr`.

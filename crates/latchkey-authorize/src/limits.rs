@@ -10,9 +10,8 @@ use std::net::IpAddr;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::lockout::{account_key, address_key};
 use latchkey_store::StoreError;
-use tokio::sync::SemaphorePermit;
 
-use crate::{AuthorizeState, PASSWORD_CHECKS};
+use crate::{AuthorizeState, PasswordTurn};
 
 /// Which limit refused an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +91,7 @@ impl<'a> Attempt<'a> {
 
     /// Lets the attempt through the limits and to an Argon2 slot, or records
     /// the refusal and returns it.
-    pub async fn admit(&mut self) -> Result<Result<SemaphorePermit<'static>, Refusal>, StoreError> {
+    pub async fn admit(&mut self) -> Result<Result<PasswordTurn, Refusal>, StoreError> {
         let refusal = match self.gate().await? {
             Some(refusal) => refusal,
             None => match self.permit().await? {
@@ -131,14 +130,17 @@ impl<'a> Attempt<'a> {
     /// through the limits again, since failures ahead of it may have locked
     /// its account meanwhile: a burst of guesses cannot all pass the gate
     /// before the first of them fails.
-    async fn permit(&mut self) -> Result<Result<SemaphorePermit<'static>, Refusal>, StoreError> {
-        if let Ok(permit) = PASSWORD_CHECKS.try_acquire() {
-            return Ok(Ok(permit));
-        }
-        let permit = PASSWORD_CHECKS.acquire().await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    async fn permit(&mut self) -> Result<Result<PasswordTurn, Refusal>, StoreError> {
+        let wanted = match PasswordTurn::try_now(latchkey_core::password::demand()) {
+            Ok(turn) => return Ok(Ok(turn)),
+            Err(wanted) => wanted,
+        };
+        let turn = PasswordTurn::wait(wanted)
+            .await
+            .ok_or_else(|| StoreError::Backend("the password checks are closed".into()))?;
         match self.gate().await? {
             Some(refusal) => Ok(Err(refusal)),
-            None => Ok(Ok(permit)),
+            None => Ok(Ok(turn)),
         }
     }
 

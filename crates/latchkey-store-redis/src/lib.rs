@@ -11,6 +11,7 @@
 //! store expects a single Redis primary (with replicas or Sentinel), not
 //! Redis Cluster.
 
+mod connection;
 mod scripts;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ use latchkey_store::{
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError};
+
+use crate::connection::RetryingConnection;
 
 /// How long a spent code stays known after it expires, so that a late replay
 /// is still recognised and revokes what the code produced.
@@ -103,7 +106,8 @@ fn int(what: &str, v: Option<String>) -> StoreResult<i64> {
 
 impl RedisStore {
     /// Connects (and checks the server answers) within `settings.timeout`.
-    /// Later, a lost connection is re-established on the next command.
+    /// Later, a lost connection is re-established by the command that finds
+    /// it lost, which is then retried once on the new one (`connection.rs`).
     pub async fn connect(sql: SqlStore, settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, ConnectError> {
         let client = redis::Client::open(settings.url.as_str()).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
@@ -136,8 +140,8 @@ impl RedisStore {
         self.key("grants", &format!("{}:{user_id}:{client_id}", user_id.len()))
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    fn conn(&self) -> RetryingConnection {
+        RetryingConnection(self.conn.clone())
     }
 
     /// Seconds until `expires_at`, at least one (a key must never be
