@@ -167,6 +167,15 @@ impl TestDb {
         }
     }
 
+    /// A database with Latchkey's tables, as `latchkey migrate` leaves it, for
+    /// tests that run CLI commands before or without a server: only `serve`
+    /// and `migrate` create a database.
+    pub async fn migrated(backend: Backend) -> Self {
+        let db = Self::new(backend).await;
+        cli(&db, &["migrate"], &[], None).ok();
+        db
+    }
+
     /// A pool on the test database, for assertions about what is stored.
     pub async fn pool(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();

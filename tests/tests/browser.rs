@@ -39,6 +39,8 @@ async fn login_and_consent_in_a_real_browser() {
         return;
     }
     let db = TestDb::new(Backend::Sqlite).await;
+    // The server first: it creates the database the CLI then writes to.
+    let server = Server::start(&db, &[]).await;
     let receiver = Receiver::start();
     let redirect_uri = receiver.url("/cb");
     let client = cli_json(&db, &["client", "create", "--name", "Browser App", "--redirect-uri", &redirect_uri]);
@@ -51,7 +53,6 @@ async fn login_and_consent_in_a_real_browser() {
         Some(&format!("{PASSWORD}\n")),
     )
     .ok();
-    let server = Server::start(&db, &[]).await;
 
     let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));

@@ -7,7 +7,7 @@ use sqlx::Row;
 on_both_backends!(create_show_list_update_delete, secrets_are_hashed_and_rotate, bad_input_writes_nothing);
 
 async fn create_show_list_update_delete(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let created = cli_json(
         &db,
         &[
@@ -67,6 +67,20 @@ async fn create_show_list_update_delete(backend: Backend) {
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&id.as_str()));
     assert!(list.as_array().unwrap().iter().all(|c| c.get("client_secret").is_none()), "list never shows secrets");
+    // As text: a header, and every column starting where its heading does.
+    let text = cli(&db, &["client", "list"], &[], None).ok().stdout;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let header = lines[0];
+    assert!(header.starts_with("CLIENT_ID") && header.ends_with("NAME"), "{text}");
+    for column in ["TYPE", "AUTH_METHOD", "GRANT_TYPES", "NAME"] {
+        let at = header.find(column).unwrap();
+        for row in &lines[1..] {
+            assert_eq!(&row[at - 2..at], "  ", "{column} of {row:?}:\n{text}");
+            assert_ne!(row.as_bytes()[at], b' ', "{column} of {row:?}:\n{text}");
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("client_secret_post") && l.ends_with("Batch")), "{text}");
 
     let text = cli(&db, &["client", "show", &id], &[], None).ok().stdout;
     assert!(text.contains("Photo App") && text.contains("https://photos.example/cb"), "{text}");
@@ -105,7 +119,7 @@ async fn create_show_list_update_delete(backend: Backend) {
 }
 
 async fn secrets_are_hashed_and_rotate(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let created = cli_json(&db, &["client", "create", "--name", "Svc", "--grant-type", "client_credentials"]);
     let id = created["client_id"].as_str().unwrap();
     let secret = created["client_secret"].as_str().unwrap().to_string();
@@ -162,16 +176,38 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 async fn bad_input_writes_nothing(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let cases: &[(&[&str], &str)] = &[
         (&["client", "create", "--name", "X", "--redirect-uri", "/relative"], "absolute"),
         (&["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb#frag"], "fragment"),
         (&["client", "create", "--name", "X", "--redirect-uri", "http://a.example/cb"], "loopback"),
+        // ... and says which flag and setting allow it.
+        (
+            &["client", "create", "--name", "X", "--redirect-uri", "http://a.example/cb"],
+            "--allow-insecure-redirect accepts plain http",
+        ),
+        (
+            &[
+                "client",
+                "create",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--logo-uri",
+                "http://a.example/l",
+            ],
+            "registration.allow_insecure_redirects",
+        ),
         (&["client", "create", "--name", "X", "--redirect-uri", "javascript:alert(1)"], "javascript"),
         (&["client", "create", "--name", "X"], "redirect_uris is required"),
         (
             &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--grant-type", "password"],
-            "not supported",
+            "[possible values: authorization_code, refresh_token, client_credentials]",
+        ),
+        (
+            &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "basic"],
+            "possible values: client_secret_basic, client_secret_post",
         ),
         (&["client", "create", "--name", "X", "--public", "--grant-type", "client_credentials"], "public client"),
         (

@@ -19,7 +19,7 @@ async fn password_hash_of(db: &TestDb, username: &str) -> Option<String> {
 }
 
 async fn user_lifecycle(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let out = cli(
         &db,
         &[
@@ -86,7 +86,7 @@ async fn user_lifecycle(backend: Backend) {
 }
 
 async fn groups_are_set_added_and_removed(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     let args = ["user", "create", "--username", "gina", "--group", "staff", "--group", "/org/ops", "--group", "staff"];
     let gina = cli_json(&db, &args);
     assert_eq!(gina["groups"], json!(["staff", "/org/ops"]), "duplicates removed, order kept: {gina}");
@@ -129,7 +129,7 @@ async fn groups_are_set_added_and_removed(backend: Backend) {
 }
 
 async fn bad_user_input_writes_nothing(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     cli(&db, &["user", "create", "--username", "carol", "--password-stdin"], &[], Some("long enough pw\n")).ok();
     type Case<'a> = (&'a [&'a str], Option<&'a str>, &'a str);
     let cases: &[Case] = &[

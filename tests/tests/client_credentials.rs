@@ -31,7 +31,7 @@ fn service(db: &TestDb, scope: &str) -> TestClient {
 async fn client_create_registers_the_lifecycle_flags(backend: Backend) {
     // The contract names these `client create` flags; the stored client must
     // carry them (as `client show` reports it).
-    let db = TestDb::new(backend).await;
+    let db = TestDb::migrated(backend).await;
     cli(&db, &["migrate"], &[], None).ok();
     let created = cli_json(
         &db,

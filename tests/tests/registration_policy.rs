@@ -1,6 +1,7 @@
 //! What the operator allows self-registered clients (docs/registration.md,
 //! "Registration policy"): redirect-URI hosts and schemes, grant types,
-//! scopes, and registrations per source address.
+//! scopes, and anonymous registrations per source address (whoever holds the
+//! initial access token is not limited).
 
 mod common;
 #[path = "common/lifecycle.rs"]
@@ -10,12 +11,98 @@ use common::flow::*;
 use latchkey_tests::*;
 use lifecycle::*;
 
+on_both_backends!(
+    registrations_with_the_initial_access_token_are_not_limited,
+    open_registrations_are_limited_per_forwarded_address
+);
+
 async fn register(server: &Server, metadata: &Value, forwarded_for: Option<&str>) -> Page {
-    let mut req = http().post(server.url("/register")).json(metadata);
+    register_with(&http(), &server.url("/register"), metadata, forwarded_for, None).await
+}
+
+/// `POST url` with `metadata`, `X-Forwarded-For` and a bearer token if given.
+async fn register_at(url: &str, metadata: &Value, forwarded_for: Option<&str>, token: Option<&str>) -> Page {
+    register_with(&http(), url, metadata, forwarded_for, token).await
+}
+
+/// The same through `client` (one per worker: building a client is slow).
+async fn register_with(
+    client: &reqwest::Client,
+    url: &str,
+    metadata: &Value,
+    forwarded_for: Option<&str>,
+    token: Option<&str>,
+) -> Page {
+    let mut req = client.post(url).json(metadata);
     if let Some(xff) = forwarded_for {
         req = req.header("x-forwarded-for", xff);
     }
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
     Page::of(req.send().await.unwrap()).await
+}
+
+const INITIAL_TOKEN: &str = "provisioning-token-0123456789";
+
+/// A platform provisioning tenants: 200 registrations with the initial
+/// access token within a minute, from one address, on the default limit
+/// (20 per hour): all 201. Callers without the right token are still
+/// limited per address, and do not lock the operator out.
+async fn registrations_with_the_initial_access_token_are_not_limited(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::start(&db, &[("LATCHKEY_REGISTRATION_TOKEN", INITIAL_TOKEN)]).await;
+    let url = server.url("/register");
+    let metadata = json!({"client_name": "Tenant", "redirect_uris": ["https://tenant.example/cb"]});
+    let started = std::time::Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (url, metadata) = (url.clone(), metadata.clone());
+        workers.push(tokio::spawn(async move {
+            let client = http();
+            for i in 0..25 {
+                let page = register_with(&client, &url, &metadata, None, Some(INITIAL_TOKEN)).await;
+                assert_eq!(page.status, 201, "worker {w}, registration {i}: {}", page.describe());
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    eprintln!("200 registrations in {:?}", started.elapsed());
+    assert_eq!(cli_json(&db, &["client", "list"]).as_array().unwrap().len(), 200);
+
+    for i in 0..20 {
+        let page = register_at(&url, &metadata, None, Some("a-guessed-token-0123456789")).await;
+        assert_oauth_error(&page, 401, "invalid_token", &format!("wrong token {i}"));
+    }
+    let page = register_at(&url, &metadata, None, Some("a-guessed-token-0123456789")).await;
+    assert_oauth_error(&page, 429, "temporarily_unavailable", "the 21st anonymous attempt");
+    assert_oauth_error(&register_at(&url, &metadata, None, None).await, 429, "temporarily_unavailable", "no token");
+    let page = register_at(&url, &metadata, None, Some(INITIAL_TOKEN)).await;
+    assert_eq!(page.status, 201, "the operator's token still works: {}", page.describe());
+}
+
+/// Open registration stays limited per address, counted across replicas;
+/// behind a trusted proxy, per forwarded address. (Straight to the
+/// replicas: the cluster's nginx replaces X-Forwarded-For.)
+async fn open_registrations_are_limited_per_forwarded_address(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let env = [
+        ("LATCHKEY_REGISTRATION_MODE", "open"),
+        ("LATCHKEY_REGISTRATION_MAX_PER_ADDRESS", "3"),
+        ("LATCHKEY_HTTP_TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let server = Server::start(&db, &env).await;
+    let at = |i: usize| server.replica_url(i % server.replicas.len(), "/register");
+    let metadata = json!({"client_name": "App", "redirect_uris": ["https://app.example/cb"]});
+    for i in 0..3 {
+        assert_eq!(register_at(&at(i), &metadata, Some("203.0.113.1"), None).await.status, 201);
+    }
+    let page = register_at(&at(3), &metadata, Some("203.0.113.1"), None).await;
+    assert_oauth_error(&page, 429, "temporarily_unavailable", "the fourth from one address");
+    assert!(page.header("retry-after").is_some());
+    assert_eq!(register_at(&at(4), &metadata, Some("203.0.113.2"), None).await.status, 201, "another address");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,8 @@ on_both_backends!(
     grant_type_errors,
     code_reuse_is_refused_and_revokes_the_tokens,
     concurrent_redemptions_succeed_exactly_once,
+    a_corrected_request_redeems_the_code,
+    concurrent_redemptions_with_typos_succeed_exactly_once,
     codes_are_bound_to_client_redirect_uri_and_verifier,
     verifier_for_a_code_without_challenge,
     codes_expire,
@@ -331,6 +333,94 @@ async fn concurrent_redemptions_succeed_exactly_once(backend: Backend) {
     let at = winner.unwrap()["access_token"].as_str().unwrap().to_string();
     let page = userinfo_get(&server, Some(&format!("Bearer {at}"))).await;
     assert_invalid_token(&page, "access token of a code that was replayed concurrently");
+}
+
+/// `token_family.revoked` audit events.
+fn revocations(db: &TestDb) -> Vec<Value> {
+    cli_json(db, &["audit", "list", "--kind", "token_family.revoked"]).as_array().unwrap().clone()
+}
+
+/// A token request that is malformed or fails a check the client can
+/// correct (PKCE verifier, redirect_uri, its own authentication) leaves the
+/// code unspent: the corrected request redeems it, and nothing looks like a
+/// replay. Once redeemed, any later use, however sloppy, is a replay that
+/// revokes what the code gave.
+async fn a_corrected_request_redeems_the_code(backend: Backend) {
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let client = create_client(
+        &db,
+        "Offline",
+        &["--redirect-uri", CB, "--grant-type", "authorization_code", "--grant-type", "refresh_token"],
+    );
+    let b = Browser::new(&server);
+    let p = pkce();
+    let code = code_for(&b, &code_request(&client.id, &p).set("scope", "openid offline_access"), &alice).await;
+    let auth = auth_of(&client);
+    let right = code_grant(&code, Some(&p.verifier));
+    for (form, what, says) in [
+        (code_grant(&code, None), "no code_verifier", "code_verifier is required"),
+        (code_grant(&code, Some(&pkce().verifier)), "another code_verifier", "does not match"),
+        (code_grant(&code, Some("too-short")), "a malformed code_verifier", "43 to 128"),
+        (right.clone().without("redirect_uri"), "no redirect_uri", "redirect_uri"),
+        (right.clone().set("redirect_uri", "https://app.example/cb/"), "another redirect_uri", "redirect_uri"),
+    ] {
+        let body = assert_oauth_error(&token(&server, auth, &form).await, 400, "invalid_grant", what);
+        assert!(body["error_description"].as_str().unwrap().contains(says), "{what}: {body}");
+    }
+    let duplicated = right.clone().add("code_verifier", &p.verifier);
+    assert_oauth_error(&token(&server, auth, &duplicated).await, 400, "invalid_request", "a repeated parameter");
+    let res = token(&server, Auth::Basic(&client.id, "not the secret"), &right).await;
+    assert_oauth_error(&res, 401, "invalid_client", "a wrong client secret");
+
+    let ok = token(&server, auth, &right).await;
+    assert_eq!(ok.status, 200, "the corrected request redeems the code: {}", ok.describe());
+    let tokens = ok.json();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let refresh_token = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+    assert_eq!(userinfo_get(&server, Some(&bearer)).await.status, 200);
+    assert!(!server.log().contains("authorization code reused"), "no typo looks like a replay");
+    assert!(revocations(&db).is_empty(), "nothing was revoked");
+
+    // A replay after the redemption, even one that would fail the checks.
+    let replay = token(&server, auth, &code_grant(&code, None)).await;
+    let body = assert_oauth_error(&replay, 400, "invalid_grant", "a replay");
+    assert_eq!(body["error_description"], "the code was already used");
+    assert_invalid_token(&userinfo_get(&server, Some(&bearer)).await, "the access token of a replayed code");
+    let form = Params::new().set("grant_type", "refresh_token").set("refresh_token", &refresh_token);
+    assert_oauth_error(&token(&server, auth, &form).await, 400, "invalid_grant", "its refresh token");
+    assert!(server.log().contains("authorization code reused"));
+    assert_eq!(revocations(&db).len(), 1);
+}
+
+/// Requests with a wrong verifier racing correct ones for one code: exactly
+/// one correct request wins, no wrong one does.
+async fn concurrent_redemptions_with_typos_succeed_exactly_once(backend: Backend) {
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let client = confidential(&db);
+    let b = Browser::new(&server);
+    let p = pkce();
+    let code = code_for(&b, &code_request(&client.id, &p), &alice).await;
+    let auth = basic_header(&client.id, client.secret());
+    let right = code_grant(&code, Some(&p.verifier)).encode();
+    let wrong = code_grant(&code, Some(&pkce().verifier)).encode();
+    let (typos, correct) = tokio::join!(
+        concurrent_token_requests(&server, &auth, &wrong, 10),
+        concurrent_token_requests(&server, &auth, &right, 10)
+    );
+    for (status, json) in &typos {
+        assert!(*status == 400 && json["error"] == "invalid_grant", "a wrong verifier never wins: {status} {json}");
+    }
+    let won = correct.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(
+        won,
+        1,
+        "{correct:?}
+{}",
+        tail(&server.log(), 40)
+    );
+    for (status, json) in correct.iter().filter(|(status, _)| *status != 200) {
+        assert!(*status == 400 && json["error"] == "invalid_grant", "{status} {json}");
+    }
 }
 
 async fn codes_are_bound_to_client_redirect_uri_and_verifier(backend: Backend) {

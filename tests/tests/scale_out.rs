@@ -445,6 +445,78 @@ fn fails_fast(tally: &Tally, timeout: Duration) {
     assert!(slowest < timeout, "no request waits for the {timeout:?} timeout: slowest {slowest:?}");
 }
 
+/// Whether the Redis on `port` answers `PING` (not `-LOADING`): it is back.
+fn redis_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 64];
+    s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+}
+
+/// Starts `redis` again and returns once it answers `PING`.
+fn start_redis_again(redis: &mut OwnRedis) {
+    redis.run();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !redis_answers(redis.port) {
+        assert!(Instant::now() < deadline, "Redis answers PING after its restart");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_request_after_a_redis_restart_succeeds_on_every_replica() {
+    if !cluster_available() {
+        return;
+    }
+    let mut db = TestDb::new(Backend::Cluster).await;
+    let mut redis = OwnRedis::start(db.dir.path());
+    db.redis = Some((redis.url(), "restart:".into()));
+    let mut server = Server::start(&db, &[("LATCHKEY_REDIS_TIMEOUT_MS", "500")]).await;
+    let alice = create_alice(&db);
+    let client = offline_client(&db, "RP", &[]);
+    let at0 = browser_at(&server, 0);
+    let t = tokens_for(&server, &at0, &client, &alice, OFFLINE_SCOPES).await;
+    let access_token = str_of(&t, "access_token").to_string();
+    // One browser (one session) talking to each replica directly.
+    let at: Vec<Browser> = (0..2)
+        .map(|i| Browser { http: at0.http.clone(), jar: at0.jar.clone(), issuer: server.replicas[i].clone() })
+        .collect();
+    for (i, b) in at.iter().enumerate() {
+        assert!(has_code(&silent_code(b, &client).await), "replica {i} uses Redis before the restart");
+    }
+
+    // A restart no request saw: every replica's connection is dead. The
+    // first request of each needs its session from Redis.
+    redis.stop();
+    start_redis_again(&mut redis);
+    for (i, b) in at.iter().enumerate() {
+        let page = silent_code(b, &client).await;
+        assert!(has_code(&page), "replica {i}: the first request after the restart succeeds: {}", page.describe());
+    }
+
+    // Requests during the outage fail (and so do the reconnects they start);
+    // the first one after Redis answers again succeeds on every replica.
+    let replicas: Vec<Server> = (0..2).map(|i| server.view(i)).collect();
+    redis.stop();
+    let mut during = Vec::new();
+    for r in &replicas {
+        during.push(userinfo_status(r, &access_token).await);
+    }
+    start_redis_again(&mut redis);
+    assert_eq!(during, vec![503, 503], "the outage was felt on both replicas");
+    for (i, r) in replicas.iter().enumerate() {
+        let status = userinfo_status(r, &access_token).await;
+        assert_eq!(status, 200, "replica {i}: the first request after Redis is back succeeds");
+    }
+    for (i, b) in at.iter().enumerate() {
+        let page = silent_code(b, &client).await;
+        assert!(has_code(&page), "replica {i}: the session survived the restart: {}", page.describe());
+    }
+    assert!(!server.log().contains("panicked"), "no panic:\n{}", tail(&server.log(), 40));
+    server.terminate();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_under_load_only_503s_and_nothing_lost() {
     if !cluster_available() {
@@ -636,7 +708,7 @@ async fn metrics_count_requests_tokens_sign_ins_and_key_ages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_sign_in_attempts_are_throttled_across_replicas() {
-    let Some(Env { db, server, alice }) = cluster(&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "3")]).await else { return };
+    let Some(Env { db, server, alice }) = cluster(&[("LATCHKEY_LOGIN_MAX_FAILURES", "3")]).await else { return };
     let client = confidential(&db);
     let mut statuses = Vec::new();
     for i in 0..4 {
@@ -644,11 +716,15 @@ async fn too_many_sign_in_attempts_are_throttled_across_replicas() {
         let page = b.authorize(&code_request(&client.id, &pkce()).set("scope", "openid")).await;
         statuses.push(b.login(&page, "alice", "wrong").await.status.as_u16());
     }
-    assert_eq!(statuses, vec![401, 401, 401, 429], "the fourth attempt, on either replica, is refused");
+    assert_eq!(
+        statuses,
+        vec![401, 401, 401, 429],
+        "the third failure locks: the fourth attempt, on either replica, is refused"
+    );
     let b = browser_at(&server, 0);
     let page = b.authorize(&code_request(&client.id, &pkce()).set("scope", "openid")).await;
     let last = b.login(&page, &alice.username, &alice.password).await;
-    assert_eq!(last.status, 429, "even the right password waits for the window: {}", last.describe());
+    assert_eq!(last.status, 429, "even the right password waits for the lock: {}", last.describe());
     assert!(last.body.contains("Too many sign-in attempts"), "{}", last.describe());
 }
 

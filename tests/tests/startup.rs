@@ -88,11 +88,16 @@ fn config_file_with_a_typo_is_refused() {
     let (code, stderr) = serve_expecting_failure(&[("LATCHKEY_CONFIG", file.to_str().unwrap())]);
     assert_ne!(code, 0);
     assert!(stderr.contains("rsa_bitz"), "{stderr}");
+    // Where it is, and what was meant.
+    assert!(stderr.contains(&format!("{}:3:1:", file.display())), "{stderr}");
+    assert!(stderr.contains("did you mean `keys.rsa_bits`?"), "{stderr}");
 }
 
 #[tokio::test]
 async fn zero_setup_default_runs_on_embedded_sqlite() {
-    // The README's first command, exactly: no config, no environment.
+    // The README's first command: no config, no environment but the port
+    // (the suite uses free ports only; the default 127.0.0.1:8080 is
+    // checked by the configuration's unit tests).
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(&*BIN);
     for (k, _) in std::env::vars() {
@@ -100,25 +105,42 @@ async fn zero_setup_default_runs_on_embedded_sqlite() {
             cmd.env_remove(k);
         }
     }
-    let mut child =
-        cmd.current_dir(dir.path()).arg("serve").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let child = cmd
+        .current_dir(dir.path())
+        .env("LATCHKEY_LISTEN", base.trim_start_matches("http://"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let client = http();
     let up = eventually(Duration::from_secs(30), || {
         let client = client.clone();
-        async move { client.get("http://127.0.0.1:8080/readyz").send().await.is_ok_and(|r| r.status() == 200) }
+        let url = format!("{base}/readyz");
+        async move { client.get(url).send().await.is_ok_and(|r| r.status() == 200) }
     })
     .await;
     let doc: Value = if up {
-        client.get("http://127.0.0.1:8080/.well-known/openid-configuration").send().await.unwrap().json().await.unwrap()
+        let url = format!("{base}/.well-known/openid-configuration");
+        client.get(url).send().await.unwrap().json().await.unwrap()
     } else {
         Value::Null
     };
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let status = child.wait().unwrap();
-    assert!(up, "the default server did not answer on 127.0.0.1:8080");
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(up, "the default server did not answer on {base}: {log}");
     assert_eq!(doc["issuer"], "http://localhost:8080");
-    assert!(dir.path().join("data/latchkey.db").exists(), "SQLite file created under ./data");
-    assert!(status.success(), "SIGTERM exits cleanly: {status}");
+    let file = dir.path().join("data/latchkey.db");
+    assert!(file.exists(), "SQLite file created under ./data");
+    // The log names the absolute path (the CLI run elsewhere would not find it).
+    let absolute = std::fs::canonicalize(dir.path()).unwrap().join("data/latchkey.db");
+    assert!(
+        log.contains(&file.display().to_string()) || log.contains(&absolute.display().to_string()),
+        "serve logs the absolute database path: {log}"
+    );
+    assert!(output.status.success(), "SIGTERM exits cleanly: {}", output.status);
 }
 
 async fn health_and_readiness(backend: Backend) {
@@ -136,6 +158,28 @@ async fn health_and_readiness(backend: Backend) {
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_request");
+
+    // A person who opens the server, or a wrong address, in a browser.
+    let browser = |path: &str| c.get(server.url(path)).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    let res = browser("/").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("<h1 id=\"heading\">Latchkey</h1>"), "{page}");
+    assert!(
+        page.contains("href=\"/account\"") && page.contains("href=\"/.well-known/openid-configuration\""),
+        "{page}"
+    );
+    assert!(page.contains("/assets/latchkey.css"), "the same look as the other pages: {page}");
+    let res = browser("/no/such/thing").send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("Page not found"));
+    let res = c.get(server.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(res.status(), 204, "no icon, and no 404 in the logs");
+    let json = c.get(server.url("/")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(json.status(), 200, "the landing page is a page for anyone");
 
     if backend == Backend::Postgres {
         // The database goes away: readiness fails, liveness does not, nothing panics.

@@ -141,6 +141,7 @@ where
         .route(&path("/users/{user_id}/consents/{client_id}"), delete(consents::revoke))
         .route(&path("/users/{user_id}/sessions"), get(sessions::list))
         .route(&path("/users/{user_id}/sessions/{sid}"), delete(sessions::end))
+        .route(&path("/users/{user_id}/lock"), get(users::lock).delete(users::unlock))
         .route(&path("/keys"), get(keys::list))
         .route(&path("/keys/rotate"), post(keys::rotate))
         .route(&path("/keys/{kid}/retire"), post(keys::retire))
@@ -323,6 +324,7 @@ mod tests {
             ("/users/{user_id}/consents/{client_id}", &["delete"]),
             ("/users/{user_id}/sessions", &["get"]),
             ("/users/{user_id}/sessions/{sid}", &["delete"]),
+            ("/users/{user_id}/lock", &["get", "delete"]),
             ("/keys", &["get"]),
             ("/keys/rotate", &["post"]),
             ("/keys/{kid}/retire", &["post"]),

@@ -1,6 +1,6 @@
 //! `/users`: list, read, create (with an optional password, hashed with
 //! Argon2id), update (PATCH: username, password, disabled, claims, groups),
-//! delete.
+//! delete; an account's sign-in lock: read and clear.
 //! Password hashes are never returned.
 
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_core::lockout::account_key;
 use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims, password};
 use latchkey_store::StoreError;
@@ -261,4 +262,53 @@ pub(crate) async fn remove(
     }
     audit(&state, caller.event(state.clock.now(), "user.deleted").subject(&id)).await;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /users/{user_id}/lock`: the account's failed sign-ins and lock.
+pub(crate) async fn lock(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    authorize(&state, &peer, &headers, "users:read").await?;
+    let user = find(&state, &id_of(id)?).await?;
+    let now = state.clock.now();
+    let count = state.store.get_failures(&account_key(&user.username), now).await?;
+    let locked = count.filter(|c| c.locked_at(now));
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "user_id": user.id,
+            "locked": locked.is_some(),
+            "locked_until": locked.map(|c| c.locked_until),
+            "failures": count.map_or(0, |c| c.count),
+        }),
+    ))
+}
+
+/// `DELETE /users/{user_id}/lock`: forgets the account's failed sign-ins,
+/// which ends its lock (as `latchkey user unlock`).
+pub(crate) async fn unlock(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "users:write").await?;
+    let user = find(&state, &id_of(id)?).await?;
+    let now = state.clock.now();
+    let cleared = state.store.clear_failures(&account_key(&user.username), now).await?;
+    let was_locked = cleared.is_some_and(|c| c.locked_at(now));
+    let failures = cleared.map_or(0, |c| c.count);
+    let event = caller
+        .event(now, "user.unlocked")
+        .subject(&user.id)
+        .detail("was_locked", was_locked)
+        .detail("failures_cleared", failures);
+    audit(&state, event).await;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"user_id": user.id, "was_locked": was_locked, "failures_cleared": failures}),
+    ))
 }

@@ -21,13 +21,14 @@ use latchkey_core::{User, password};
 use latchkey_http::{Params, cookies};
 use latchkey_store::StoreError;
 
+use crate::limits::Attempt;
 use crate::pages::{
     AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
     scope_lines,
 };
 use crate::{
     AuthorizeError, AuthorizeState, CSRF_COOKIE, PASSWORD_CHECKS, PasswordCheck, SignInMethod, check_password,
-    csrf_token, current_session, logout, read_form, start_session, throttled, verify_password,
+    csrf_token, current_session, logout, read_form, start_session, verify_password,
 };
 
 pub const PATH: &str = "/account";
@@ -93,9 +94,11 @@ async fn login_inner(
             let message = Some("Incorrect username or password.");
             return Ok(sign_in_page(state, headers, username, message, StatusCode::UNAUTHORIZED));
         }
-        PasswordCheck::Throttled => {
-            let message = Some("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
-            return Ok(sign_in_page(state, headers, username, message, StatusCode::TOO_MANY_REQUESTS));
+        PasswordCheck::Throttled(refusal) => {
+            let message = Some(refusal.limit.message());
+            let mut page = sign_in_page(state, headers, username, message, StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
+            return Ok(page);
         }
     };
     let (_, cookie) = start_session(state, headers, &user, None, address, SignInMethod::password()).await?;
@@ -187,14 +190,16 @@ async fn end_session_inner(
     Ok(see_other(&state.path("/account?done=session-ended")))
 }
 
-/// `POST /account/password`: needs the current password (counted against
-/// the account's sign-in limit); the other sessions end.
+/// `POST /account/password`: needs the current password (checked within
+/// the sign-in limits, like a sign-in); the other sessions end.
 pub async fn change_password(
     State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = change_password_inner(&state, &headers, body).await;
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let result = change_password_inner(&state, &headers, body, address).await;
     state.respond(result)
 }
 
@@ -202,11 +207,12 @@ async fn change_password_inner(
     state: &AuthorizeState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    address: IpAddr,
 ) -> Result<Response, AuthorizeError> {
     let Some((session, mut user, form)) = signed_in_form(state, headers, body).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
-    let hash = match new_password_hash(state, &user, &form).await? {
+    let hash = match new_password_hash(state, &user, &form, address).await? {
         Ok(hash) => hash,
         Err((status, message)) => {
             return account_page(state, headers, &session, &user, None, Some(&message), status).await;
@@ -233,13 +239,15 @@ async fn change_password_inner(
     Ok(see_other(&state.path("/account?done=password-changed")))
 }
 
-/// Checks a password change form: the current password (counted against the
-/// account's sign-in limit), the confirmation, the policy. Returns the new
-/// password's hash, or the status and message to show.
+/// Checks a password change form: the current password (within the
+/// account's and the address's sign-in limits, like a sign-in), the
+/// confirmation, the policy. Returns the new password's hash, or the status
+/// and message to show.
 async fn new_password_hash(
     state: &AuthorizeState,
     user: &User,
     form: &Params,
+    address: IpAddr,
 ) -> Result<Result<String, (StatusCode, String)>, StoreError> {
     let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
     let current = form.get("current_password").unwrap_or("");
@@ -247,16 +255,20 @@ async fn new_password_hash(
     if user.password_hash.is_none() {
         return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
     }
-    if throttled(state, &user.username).await? {
-        let message = "Too many password attempts for this account. Please wait a few minutes and try again.";
-        return refuse(StatusCode::TOO_MANY_REQUESTS, message);
-    }
-    if current.len() > password::MAX_LEN || !verify_password(current, user.password_hash.as_deref()).await {
-        let event =
-            AuditEvent::new(state.clock.now(), "password.change_failed", format!("user:{}", user.id)).subject(&user.id);
+    let mut attempt = Attempt::new(state, &user.username, address, None).of_user(&user.id);
+    let permit = match attempt.admit().await? {
+        Ok(permit) => permit,
+        Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.limit.message()),
+    };
+    if current.len() > password::MAX_LEN || !verify_password(permit, current, user.password_hash.as_deref()).await {
+        let event = AuditEvent::new(state.clock.now(), "password.change_failed", format!("user:{}", user.id))
+            .subject(&user.id)
+            .ip(address);
         latchkey_http::audit(state.audit.as_ref(), event).await;
+        attempt.failed().await?;
         return refuse(StatusCode::BAD_REQUEST, "Your current password is not correct.");
     }
+    attempt.succeeded().await?;
     if new != form.get("confirm_password").unwrap_or("") {
         return refuse(StatusCode::BAD_REQUEST, "The new passwords do not match.");
     }

@@ -1,7 +1,9 @@
 //! OIDC Back-Channel Logout 1.0: when a session ends, every client that
 //! received tokens in it and registered a `backchannel_logout_uri` gets a
-//! signed logout token, in the background, with bounded retries and a
-//! per-request timeout, never delaying the person's own logout.
+//! signed logout token, all clients at once, with bounded retries and a
+//! per-request timeout. RP-initiated logout waits up to `redirect_wait` for
+//! the deliveries before it redirects (so that the app the browser returns
+//! to already knows); what is slower carries on in the background.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +26,13 @@ pub struct BackchannelNotifier {
     /// time and memory that most servers, with no back-channel clients, never need.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
     pub attempts: u32,
+    /// How long a logout redirect waits for all deliveries together.
+    pub redirect_wait: Duration,
 }
 
 impl BackchannelNotifier {
     pub fn new(issuer: String, clients: Arc<dyn ClientStore>, keys: Arc<KeyRing>, clock: Arc<dyn Clock>) -> Self {
-        Self { issuer, clients, keys, clock, http: Arc::default(), attempts: 3 }
+        Self { issuer, clients, keys, clock, http: Arc::default(), attempts: 3, redirect_wait: Duration::from_secs(2) }
     }
 
     fn http(&self) -> &reqwest::Client {
@@ -41,8 +45,10 @@ impl BackchannelNotifier {
         })
     }
 
-    /// Notifies the session's clients in the background; the handle lets a
-    /// short-lived process (the CLI) wait for delivery.
+    /// Notifies the session's clients in the background; the handle (done
+    /// when every client has its token or gave up) lets a logout redirect or
+    /// a short-lived process (the CLI) wait for delivery. Dropping it leaves
+    /// the deliveries running.
     pub fn session_ended(&self, session: &Session) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         let session = session.clone();

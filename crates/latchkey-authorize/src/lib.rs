@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod backchannel;
+mod limits;
 pub mod logout;
 pub mod pages;
 pub mod request;
@@ -23,7 +24,7 @@ use latchkey_core::{Client, Clock, OAuthError, User, password, random};
 use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
-    AuditStore, ClientStore, CodeStore, ConsentStore, FederatedIdentityStore, InteractionStore, RateLimitStore,
+    AuditStore, ClientStore, CodeStore, ConsentStore, FailureStore, FederatedIdentityStore, InteractionStore,
     RefreshTokenStore, SessionStore, StoreError, UserStore,
 };
 
@@ -58,10 +59,10 @@ pub struct AuthorizeSettings {
     /// Issuer is https: cookies are `Secure` and the session cookie is `__Host-` prefixed.
     pub secure_cookies: bool,
     pub ui: Ui,
-    /// Password attempts allowed per account and window (0 = no limit).
-    pub login_max_attempts: u64,
-    pub login_window: u32,
-    /// Proxies whose `X-Forwarded-For` names the person's address (for the audit log).
+    /// Failed sign-ins allowed per account and per source address, and the locks beyond.
+    pub login_limits: latchkey_core::lockout::LockPolicy,
+    /// Proxies whose `X-Forwarded-For` names the person's address (for the
+    /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
     /// The login page offers the password form (else only upstream providers).
     pub password_login: bool,
@@ -84,7 +85,7 @@ pub struct AuthorizeState {
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
     pub refresh: Arc<dyn RefreshTokenStore>,
-    pub rate_limits: Arc<dyn RateLimitStore>,
+    pub failures: Arc<dyn FailureStore>,
     pub audit: Arc<dyn AuditStore>,
     pub identities: Arc<dyn FederatedIdentityStore>,
     pub upstreams: latchkey_federation::Upstreams,
@@ -115,6 +116,7 @@ where
         .route("/upstream/{id}/start", post(upstream::start))
         .route("/upstream/{id}/callback", get(upstream::callback))
         .route("/assets/latchkey.css", get(pages::stylesheet))
+        .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))
 }
 
@@ -218,6 +220,28 @@ impl AuthorizeState {
     fn path(&self, p: &str) -> String {
         format!("{}{p}", self.settings.base_path)
     }
+}
+
+/// The issuer's root: the product name and where a person or a developer
+/// goes from here.
+async fn home(State(state): State<AuthorizeState>) -> Response {
+    let account = state.path(account::PATH);
+    let discovery = state.path("/.well-known/openid-configuration");
+    html(
+        StatusCode::OK,
+        &pages::HomePage { ui: &state.settings.ui, account: &account, discovery: &discovery },
+        None,
+        false,
+    )
+}
+
+/// Unknown paths: a page for browsers, the usual JSON error for programs.
+pub async fn not_found(State(state): State<AuthorizeState>, headers: HeaderMap) -> Response {
+    if !pages::wants_html(&headers) {
+        return latchkey_http::not_found().await;
+    }
+    let home = format!("{}/", state.settings.base_path);
+    html(StatusCode::NOT_FOUND, &pages::NotFoundPage { ui: &state.settings.ui, home: &home }, None, false)
 }
 
 async fn authorize_get(State(state): State<AuthorizeState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
@@ -594,10 +618,10 @@ async fn login_inner(
     let user = match check_password(state, username, password, Some(&client.client_id), address).await? {
         PasswordCheck::Accepted(user) => *user,
         PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
-        PasswordCheck::Throttled => {
-            let mut page =
-                again("Too many sign-in attempts for this account. Please wait a few minutes and try again.");
+        PasswordCheck::Throttled(refusal) => {
+            let mut page = again(refusal.limit.message());
             *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
             return Ok(page);
         }
     };
@@ -626,14 +650,17 @@ pub(crate) enum PasswordCheck {
     Accepted(Box<User>),
     /// Wrong username or password, or a disabled account (indistinguishable).
     Refused,
-    /// Too many attempts on this account.
-    Throttled,
+    /// Too many failures on this account or from this address: refused
+    /// without a check.
+    Throttled(limits::Refusal),
 }
 
-/// Checks a username and password: counts the attempt against the
-/// account's limit, runs exactly one Argon2 verification (even for unknown
-/// users, so timing tells nothing), and records failures in the audit log.
-/// `client_id` is the app being signed in to (none at `/account`).
+/// Checks a username and password within the sign-in limits
+/// (`limits::Attempt`): a locked account or address is refused before any
+/// check; otherwise exactly one Argon2 verification runs (even for unknown
+/// users, so timing tells nothing), a failure is counted and recorded in the
+/// audit log, and a success clears the account's failures. `client_id` is
+/// the app being signed in to (none at `/account`).
 pub(crate) async fn check_password(
     state: &AuthorizeState,
     username: &str,
@@ -641,49 +668,81 @@ pub(crate) async fn check_password(
     client_id: Option<&str>,
     address: std::net::IpAddr,
 ) -> Result<PasswordCheck, StoreError> {
-    let client = client_id.unwrap_or("-");
-    let audit = |kind: &str| {
-        let event = AuditEvent::new(state.clock.now(), kind, "anonymous")
-            .subject(username.chars().take(256).collect::<String>())
-            .ip(address);
-        match client_id {
-            Some(id) => event.client(id),
-            None => event,
-        }
+    let mut attempt = limits::Attempt::new(state, username, address, client_id);
+    let permit = match attempt.admit().await? {
+        Ok(permit) => permit,
+        Err(refusal) => return Ok(PasswordCheck::Throttled(refusal)),
     };
-    if throttled(state, username).await? {
-        tracing::warn!(event = "login_throttled", client_id = %client, "too many sign-in attempts");
-        metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
-        latchkey_http::audit(state.audit.as_ref(), audit("login.throttled")).await;
-        return Ok(PasswordCheck::Throttled);
-    }
     let user = if username.is_empty() || username.len() > 256 || password.len() > password::MAX_LEN {
         None
     } else {
         state.users.find_user_by_username(username).await?
     };
-    let verified = verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    let verified = verify_password(permit, password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     match user {
-        Some(u) if verified && !u.disabled && u.password_hash.is_some() => Ok(PasswordCheck::Accepted(Box::new(u))),
+        Some(u) if verified && !u.disabled && u.password_hash.is_some() => {
+            attempt.succeeded().await?;
+            Ok(PasswordCheck::Accepted(Box::new(u)))
+        }
         _ => {
+            let client = client_id.unwrap_or("-");
             tracing::info!(event = "login_failure", client_id = %client, "sign-in failed");
             metrics::counter!("latchkey_logins_total", "outcome" => "failure").increment(1);
             // The username as typed (it may not exist); never the password.
-            latchkey_http::audit(state.audit.as_ref(), audit("login.failure")).await;
+            let event = AuditEvent::new(state.clock.now(), "login.failure", "anonymous")
+                .subject(username.chars().take(256).collect::<String>())
+                .ip(address);
+            let event = match client_id {
+                Some(id) => event.client(id),
+                None => event,
+            };
+            latchkey_http::audit(state.audit.as_ref(), event).await;
+            attempt.failed().await?;
             Ok(PasswordCheck::Refused)
         }
     }
 }
 
 /// One Argon2 verification against `hash` (or a dummy hash, so that a
-/// missing account costs the same time). Argon2id needs 19 MiB per check: at
-/// most one check per core at a time, so that a burst of sign-ins queues
-/// instead of growing memory without bound.
-pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> bool {
+/// missing account costs the same time), in its turn. Argon2id needs 19 MiB
+/// per check: at most one check per core at a time, so that a burst of
+/// sign-ins queues instead of growing memory without bound; queued checks
+/// reuse the memory of finished ones, and it is freed when none is left
+/// (`password::demand`).
+pub(crate) async fn verify_password(turn: PasswordTurn, password: &str, hash: Option<&str>) -> bool {
     let hash = hash.unwrap_or_else(|| password::dummy_hash()).to_string();
     let password = password.to_string();
-    let _permit = PASSWORD_CHECKS.acquire().await.ok();
-    tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let ok = password::verify(&password, &hash);
+        drop(turn);
+        ok
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A turn to run one Argon2 check: one of the `PASSWORD_CHECKS` permits,
+/// and the announcement, made before queueing for it, that keeps finished
+/// checks' memory for the checks still waiting.
+pub(crate) struct PasswordTurn {
+    _wanted: password::Demand,
+    _permit: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl PasswordTurn {
+    /// A turn at once if a permit is free.
+    pub(crate) fn try_now(wanted: password::Demand) -> Result<Self, password::Demand> {
+        match PASSWORD_CHECKS.try_acquire() {
+            Ok(permit) => Ok(Self { _wanted: wanted, _permit: permit }),
+            Err(_) => Err(wanted),
+        }
+    }
+
+    /// Waits for a permit; `None` only if the semaphore was closed.
+    pub(crate) async fn wait(wanted: password::Demand) -> Option<Self> {
+        let permit = PASSWORD_CHECKS.acquire().await.ok()?;
+        Some(Self { _wanted: wanted, _permit: permit })
+    }
 }
 
 /// How a person proved who they are: the session's `amr` and `acr`.
@@ -751,20 +810,6 @@ pub(crate) async fn start_session(
         Some(state.settings.session_ttl),
     );
     Ok((session, cookie))
-}
-
-/// Counts a password attempt on the account (by a hash of its lowercased
-/// username, so that the counter names no one) and says whether it is over
-/// the limit. Counted before the password is checked, so a guesser learns
-/// nothing once throttled.
-async fn throttled(state: &AuthorizeState, username: &str) -> Result<bool, StoreError> {
-    let max = state.settings.login_max_attempts;
-    if max == 0 || username.is_empty() {
-        return Ok(false);
-    }
-    let bucket = format!("login:{}", hash_token(&username.to_lowercase()));
-    let hits = state.rate_limits.hit(&bucket, state.settings.login_window, state.clock.now()).await?;
-    Ok(hits > max)
 }
 
 async fn proceed_after_login(

@@ -70,6 +70,19 @@ pub async fn end_session(
     Ok(Some((session, delivery)))
 }
 
+/// Ends the session the person asked to leave, then waits (at most
+/// `redirect_wait`, for all of them at once) until its apps have their
+/// back-channel logout tokens: the app the browser is sent back to must
+/// already know. Deliveries still pending keep their retries in the background.
+async fn end_session_before_redirect(state: &AuthorizeState, id_hash: &str) -> Result<(), StoreError> {
+    if let Some((_, delivery)) = end_session(state, id_hash).await?
+        && tokio::time::timeout(state.notifier.redirect_wait, delivery).await.is_err()
+    {
+        tracing::info!("back-channel logout still in progress; redirecting without waiting longer");
+    }
+    Ok(())
+}
+
 /// A validated logout request.
 struct LogoutRequest {
     client: Option<Client>,
@@ -172,7 +185,7 @@ async fn handle(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Re
     let tied = req.hint_sid.as_deref() == Some(session.auth.sid.as_str())
         || (req.hint_sid.is_none() && req.hint_sub.as_deref() == Some(user.id.as_str()));
     if tied {
-        end_session(state, &session.id_hash).await?;
+        end_session_before_redirect(state, &session.id_hash).await?;
         return Ok(finish(state, &req, true));
     }
     // Not provably from this person's app: ask first (OIDC RP-Initiated Logout §2).
@@ -249,7 +262,7 @@ pub async fn confirm(
             return Ok(html(StatusCode::OK, &SignedOutPage { ui: &state.settings.ui, signed_out: false }, None, false));
         }
         if let Some(cookie) = cookies::get(&headers, state.settings.session_cookie()) {
-            end_session(&state, &hash_token(cookie)).await?;
+            end_session_before_redirect(&state, &hash_token(cookie)).await?;
         }
         Ok(finish(&state, &req, true))
     }

@@ -124,6 +124,22 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
+/// The page at the issuer's root, for a person who opens the server itself.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage<'a> {
+    pub ui: &'a Ui,
+    pub account: &'a str,
+    pub discovery: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+pub struct NotFoundPage<'a> {
+    pub ui: &'a Ui,
+    pub home: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
@@ -192,6 +208,12 @@ pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str]
 /// An error page that never redirects.
 pub fn error_page(ui: &Ui, status: StatusCode, title: &str, message: &str) -> Response {
     html(status, &ErrorPage { ui, title, message }, None, false)
+}
+
+/// Whether a request comes from a browser that wants a page, by `Accept`
+/// (programs ask for JSON or anything).
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"))
 }
 
 /// The stylesheet, cached for a day.

@@ -3,6 +3,39 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Every kind of event Latchkey records (docs/operations.md, "Audit log",
+/// describes each), so that a filter with a typo is an error, not an empty list.
+pub const KINDS: &[&str] = &[
+    "login.success",
+    "login.failure",
+    "login.throttled",
+    "login.locked",
+    "consent.granted",
+    "consent.revoked",
+    "token_family.revoked",
+    "client.created",
+    "client.updated",
+    "client.deleted",
+    "client.secret_rotated",
+    "user.created",
+    "user.updated",
+    "user.password_set",
+    "user.disabled",
+    "user.enabled",
+    "user.deleted",
+    "user.provisioned",
+    "user.unlocked",
+    "session.revoked",
+    "identity.linked",
+    "identity.unlinked",
+    "password.changed",
+    "password.change_failed",
+    "key.rotated",
+    "key.retired",
+    "admin_token.created",
+    "admin_token.revoked",
+];
+
 /// One security-relevant event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod error;
 pub mod grant;
 pub mod jws;
+pub mod lockout;
 pub mod password;
 pub mod pkce;
 pub mod random;

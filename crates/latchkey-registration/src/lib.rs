@@ -45,7 +45,8 @@ pub struct RegistrationState {
     pub endpoint: Arc<str>,
     /// What self-registered clients may ask for.
     pub self_policy: Arc<SelfRegistrationPolicy>,
-    /// Registrations allowed per source address and window (0: no limit).
+    /// Registrations allowed per source address and window (0: no limit),
+    /// for callers without the initial access token.
     pub limit: RegistrationLimit,
     pub audit: Arc<dyn AuditStore>,
     /// Software statements (RFC 7591 §2.3): trusted keys, accepted issuers,
@@ -154,13 +155,15 @@ impl IntoResponse for RegistrationError {
     }
 }
 
-fn authorize(state: &RegistrationState, headers: &HeaderMap) -> Result<(), RegistrationError> {
+/// Checks the initial access token in `token` mode: `Ok(true)` when the
+/// caller presented it, `Ok(false)` in open mode.
+fn authorize(state: &RegistrationState, headers: &HeaderMap) -> Result<bool, RegistrationError> {
     let Some(expected) = &state.initial_access_token else {
-        return Ok(());
+        return Ok(false);
     };
     let presented = bearer_token(headers).ok_or(RegistrationError::MissingToken)?;
     if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-        Ok(())
+        Ok(true)
     } else {
         Err(RegistrationError::WrongToken)
     }
@@ -241,8 +244,14 @@ async fn register(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, RegistrationError> {
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
-    count_attempt(&state, address).await?;
-    authorize(&state, &headers)?;
+    // The per-address limit is for anonymous callers (open mode, or a wrong
+    // token): whoever holds the operator's initial access token may
+    // provision as many clients as it needs.
+    let authorized = authorize(&state, &headers);
+    if !matches!(authorized, Ok(true)) {
+        count_attempt(&state, address).await?;
+    }
+    authorized?;
     let value = json_object(&headers, body)?;
     let mut settings = checked_settings(&state, value)?;
     let now = state.clock.now();

@@ -290,6 +290,9 @@ impl CodeStore for Cached {
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
         self.inner.insert_code(code).await
     }
+    async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<latchkey_store::CodeLookup> {
+        self.inner.find_code(code_hash, now).await
+    }
     async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
         self.inner.redeem_code(code_hash, client_id, now).await
     }
@@ -321,6 +324,7 @@ delegate!(Cached, inner, direct, SessionStore);
 delegate!(Cached, inner, direct, ConsentStore);
 delegate!(Cached, inner, direct, InteractionStore);
 delegate!(Cached, inner, direct, RateLimitStore);
+delegate!(Cached, inner, direct, FailureStore);
 delegate!(Cached, inner, direct, ReplayStore);
 delegate!(Cached, inner, direct, AuditStore);
 delegate!(Cached, inner, direct, AdminStore);

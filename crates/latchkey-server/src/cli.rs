@@ -2,7 +2,23 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
+
+/// Grant types a client may be registered for.
+pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+/// Client authentication methods `client create` takes (`none` is `--public`).
+pub const CREATE_AUTH_METHODS: [&str; 4] =
+    ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"];
+/// Client authentication methods `client update` takes.
+pub const UPDATE_AUTH_METHODS: [&str; 5] =
+    ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"];
+/// Algorithms of client assertions (private_key_jwt, then client_secret_jwt).
+pub const SIGNING_ALGS: [&str; 6] = ["RS256", "PS256", "ES256", "HS256", "HS384", "HS512"];
+
+fn grant_types() -> PossibleValuesParser {
+    PossibleValuesParser::new(GRANT_TYPES)
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, about = "Latchkey: an OAuth 2.0 / OpenID Connect authorization server")]
@@ -10,6 +26,10 @@ pub struct Cli {
     /// TOML configuration file (default: none; also LATCHKEY_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// The database, overriding database_url from the file and
+    /// LATCHKEY_DATABASE_URL (sqlite://PATH or postgres://USER@HOST/DB).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -23,7 +43,7 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Manage OAuth clients (boxed: its options are many).
+    /// Manage OAuth clients (apps).
     #[command(subcommand)]
     Client(Box<ClientCommand>),
     /// Manage user accounts.
@@ -41,6 +61,38 @@ pub enum Command {
     /// Manage the admin API (its tokens).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Look inside tokens, on this machine (no website needed).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token's header and claims (times in UTC and relative), what
+    /// kind of token it is, and a verdict: the signature checked against
+    /// this server's keys (from its database) or another issuer's, and the
+    /// issuer, audience, expiry, not-before and typ. A refresh token is
+    /// looked up instead. Exits 0 only when every check passed.
+    Inspect(TokenInspect),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenInspect {
+    /// The token, or - to read it from standard input (keeps it out of the
+    /// shell's history and the process list).
+    #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
+    pub token: String,
+    /// A token from another issuer: fetch its discovery document, then its
+    /// JWKS, and check the token's iss against this URL.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Check the signature with the JWK Set at this URL (the issuer is then
+    /// checked only if --issuer is given too).
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// The audience the token must be for (its aud claim).
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,10 +109,9 @@ pub enum AdminTokenCommand {
         /// What the token is for (shown by `list` and in the audit log).
         #[arg(long)]
         name: String,
-        /// A scope (repeatable): clients:read, clients:write, users:read,
-        /// users:write, consents:read, consents:write, sessions:read,
-        /// sessions:write, keys:read, keys:write, audit:read.
-        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        /// A scope (repeatable): what the token may read or change.
+        #[arg(long = "scope", value_name = "SCOPE", required = true,
+              value_parser = PossibleValuesParser::new(latchkey_admin::SCOPES.iter().copied()))]
         scopes: Vec<String>,
         /// The token stops working this many seconds from now (default: never).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..=10 * 365 * 86_400))]
@@ -70,6 +121,7 @@ pub enum AdminTokenCommand {
     List,
     /// Revoke a token by id: it stops working at once.
     Revoke {
+        /// The token's id, as `list` shows it (not the token itself).
         #[arg(allow_hyphen_values = true)]
         id: String,
     },
@@ -79,8 +131,8 @@ pub enum AdminTokenCommand {
 pub enum AuditCommand {
     /// List audit events, oldest first.
     List {
-        /// Only events of this kind (e.g. login.failure, client.deleted).
-        #[arg(long)]
+        /// Only events of this kind (docs/operations.md, "Audit log").
+        #[arg(long, value_parser = PossibleValuesParser::new(latchkey_core::audit::KINDS.iter().copied()))]
         kind: Option<String>,
         /// Only events about this subject (a user, client or key id).
         #[arg(long, allow_hyphen_values = true)]
@@ -88,6 +140,7 @@ pub enum AuditCommand {
         /// Only events after this id (to page, pass the last id seen).
         #[arg(long, default_value_t = 0)]
         after: i64,
+        /// At most this many events (1 to 10000).
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },
@@ -123,6 +176,7 @@ pub enum ClientCommand {
     List,
     /// Show one client.
     Show {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
@@ -130,11 +184,13 @@ pub enum ClientCommand {
     Update(ClientUpdate),
     /// Delete a client.
     Delete {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Replace a confidential client's secret; the new one is printed once.
     RotateSecret {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
@@ -149,9 +205,9 @@ pub struct ClientKeyArgs {
     /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
     #[arg(long, value_name = "PATH")]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// private_key_jwt or client_secret_jwt: the one algorithm its assertions
-    /// may use (RS256, PS256, ES256; HS256, HS384, HS512).
-    #[arg(long, value_name = "ALG")]
+    /// private_key_jwt (RS256, PS256, ES256) or client_secret_jwt (HS256,
+    /// HS384, HS512): the one algorithm its assertions may use.
+    #[arg(long, value_name = "ALG", value_parser = PossibleValuesParser::new(SIGNING_ALGS))]
     pub signing_alg: Option<String>,
 }
 
@@ -166,16 +222,18 @@ pub struct ClientCreate {
     /// Public client (native or browser app): no secret, auth method `none`.
     #[arg(long, conflicts_with = "auth_method")]
     pub public: bool,
-    /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
-    #[arg(long = "grant-type", value_name = "GRANT")]
+    /// Grant type (repeatable; default authorization_code).
+    #[arg(long = "grant-type", value_name = "GRANT", value_parser = grant_types())]
     pub grant_types: Vec<String>,
-    /// Space-separated scopes the client may request.
+    /// Space-separated scopes the client may request (default: openid
+    /// profile email phone, and offline_access with refresh_token).
     #[arg(long)]
     pub scope: Option<String>,
-    /// client_secret_basic (default), client_secret_post, private_key_jwt
-    /// (with --jwks-uri or --jwks-file), or client_secret_jwt (needs
-    /// keys.encryption_key).
-    #[arg(long = "auth-method", value_name = "METHOD")]
+    /// How it authenticates at the token endpoint (default
+    /// client_secret_basic); private_key_jwt needs --jwks-uri or
+    /// --jwks-file, client_secret_jwt needs keys.encryption_key. A client
+    /// without a secret: --public.
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = PossibleValuesParser::new(CREATE_AUTH_METHODS))]
     pub auth_method: Option<String>,
     #[command(flatten)]
     pub keys: ClientKeyArgs,
@@ -188,13 +246,17 @@ pub struct ClientCreate {
     /// First-party client: people are not asked for consent.
     #[arg(long)]
     pub skip_consent: bool,
-    #[arg(long)]
+    /// The app's logo, shown on the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub logo_uri: Option<String>,
-    #[arg(long)]
+    /// The app's home page, linked from the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub client_uri: Option<String>,
-    #[arg(long)]
+    /// The app's privacy policy, linked from the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub policy_uri: Option<String>,
-    #[arg(long)]
+    /// The app's terms of service, linked from the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub tos_uri: Option<String>,
     /// Resource indicator (RFC 8707) the client may request tokens for (repeatable).
     #[arg(long = "audience", value_name = "URI")]
@@ -212,39 +274,47 @@ pub struct ClientCreate {
 
 #[derive(Debug, Args)]
 pub struct ClientUpdate {
+    /// The client's id.
     #[arg(allow_hyphen_values = true)]
     pub client_id: String,
+    /// Name shown to people on consent screens.
     #[arg(long)]
     pub name: Option<String>,
     /// Replaces every registered redirect URI (repeatable).
     #[arg(long = "redirect-uri", value_name = "URI")]
     pub redirect_uris: Vec<String>,
     /// Replaces the grant types (repeatable).
-    #[arg(long = "grant-type", value_name = "GRANT")]
+    #[arg(long = "grant-type", value_name = "GRANT", value_parser = grant_types())]
     pub grant_types: Vec<String>,
+    /// Replaces the space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
-    /// client_secret_basic, client_secret_post, private_key_jwt,
-    /// client_secret_jwt or none; moving to another kind of secret prints a
-    /// new secret.
-    #[arg(long = "auth-method", value_name = "METHOD")]
+    /// How it authenticates at the token endpoint; moving to another kind of
+    /// secret prints a new secret.
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = PossibleValuesParser::new(UPDATE_AUTH_METHODS))]
     pub auth_method: Option<String>,
     #[command(flatten)]
     pub keys: ClientKeyArgs,
     /// Replaces the post-logout redirect URIs (repeatable).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Allow plain-http redirect URIs on non-loopback hosts (development only).
     #[arg(long)]
     pub allow_insecure_redirect: bool,
+    /// First-party client (true): people are not asked for consent.
     #[arg(long, value_name = "BOOL")]
     pub skip_consent: Option<bool>,
-    #[arg(long)]
+    /// The app's logo, shown on the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub logo_uri: Option<String>,
-    #[arg(long)]
+    /// The app's home page, linked from the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub client_uri: Option<String>,
-    #[arg(long)]
+    /// The app's privacy policy, linked from the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub policy_uri: Option<String>,
-    #[arg(long)]
+    /// The app's terms of service, linked from the consent page (https).
+    #[arg(long, value_name = "URI")]
     pub tos_uri: Option<String>,
     /// Resource indicator (RFC 8707) the client may request tokens for (repeatable).
     #[arg(long = "audience", value_name = "URI")]
@@ -268,6 +338,7 @@ pub enum UserCommand {
     List,
     /// Show one user (by username or id).
     Show {
+        /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
@@ -275,6 +346,7 @@ pub enum UserCommand {
     Update(UserUpdate),
     /// Set a new password, read from standard input.
     SetPassword {
+        /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
         /// Read the password from the first line of standard input.
@@ -283,16 +355,25 @@ pub enum UserCommand {
     },
     /// Stop a user from signing in.
     Disable {
+        /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
     /// Let a disabled user sign in again.
     Enable {
+        /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
     /// Delete a user.
     Delete {
+        /// Username (any case) or user id.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
+    /// Forget a user's failed sign-ins, which ends a sign-in lock at once.
+    Unlock {
+        /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
@@ -300,21 +381,28 @@ pub enum UserCommand {
 
 #[derive(Debug, Args)]
 pub struct UserCreate {
+    /// The name people sign in with (unique, any case).
     #[arg(long)]
     pub username: String,
     /// Read the password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
+    /// Email address (the `email` claim).
     #[arg(long)]
     pub email: Option<String>,
+    /// The email address is known to be the person's (`email_verified`).
     #[arg(long)]
     pub email_verified: bool,
+    /// Full name (the `name` claim).
     #[arg(long)]
     pub name: Option<String>,
+    /// Given name (the `given_name` claim).
     #[arg(long)]
     pub given_name: Option<String>,
+    /// Family name (the `family_name` claim).
     #[arg(long)]
     pub family_name: Option<String>,
+    /// Phone number (the `phone_number` claim).
     #[arg(long)]
     pub phone: Option<String>,
     /// A group the user belongs to (repeatable): released as the `groups` claim.
@@ -324,20 +412,28 @@ pub struct UserCreate {
 
 #[derive(Debug, Args)]
 pub struct UserUpdate {
+    /// Username (any case) or user id.
     #[arg(allow_hyphen_values = true)]
     pub user: String,
+    /// A new username.
     #[arg(long)]
     pub username: Option<String>,
+    /// Email address; a new one is unverified until --email-verified true.
     #[arg(long)]
     pub email: Option<String>,
+    /// Whether the email address is known to be the person's.
     #[arg(long, value_name = "BOOL")]
     pub email_verified: Option<bool>,
+    /// Full name ("" clears it).
     #[arg(long)]
     pub name: Option<String>,
+    /// Given name ("" clears it).
     #[arg(long)]
     pub given_name: Option<String>,
+    /// Family name ("" clears it).
     #[arg(long)]
     pub family_name: Option<String>,
+    /// Phone number ("" clears it).
     #[arg(long)]
     pub phone: Option<String>,
     /// Replaces the user's groups with these (repeatable).
@@ -366,10 +462,72 @@ pub enum KeysCommand {
     },
     /// Retire a key that does not sign; with --now, withdraw it from the JWKS at once.
     Retire {
+        /// The key's id (kid), as `keys list` shows it.
         #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Stop publishing the key now (after a compromise): tokens it signed stop verifying.
         #[arg(long)]
         now: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, with its command's path.
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in cmd.get_arguments() {
+            out.push((path.to_string(), arg.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_option_has_help_and_no_internal_notes() {
+        Cli::command().debug_assert();
+        let mut args = Vec::new();
+        walk(&Cli::command(), "latchkey", &mut args);
+        for (path, arg) in &args {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(!help.trim().is_empty(), "{path} {id} has no help text");
+        }
+        let mut commands = vec![Cli::command()];
+        while let Some(cmd) = commands.pop() {
+            let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!about.is_empty() || cmd.get_name() == "help", "{} has no description", cmd.get_name());
+            assert!(!about.contains("boxed"), "{about}");
+            commands.extend(cmd.get_subcommands().cloned());
+        }
+    }
+
+    #[test]
+    fn listed_values_are_the_ones_the_server_knows() {
+        for g in GRANT_TYPES {
+            assert!(latchkey_core::GrantType::parse(g).is_some(), "{g}");
+        }
+        for m in UPDATE_AUTH_METHODS {
+            assert!(latchkey_core::AuthMethod::parse(m).is_some(), "{m}");
+        }
+        let algs: Vec<&str> = latchkey_core::client_keys::ASSERTION_ALGORITHMS
+            .iter()
+            .chain(latchkey_core::client_keys::HMAC_ALGORITHMS.iter())
+            .copied()
+            .collect();
+        assert_eq!(algs, SIGNING_ALGS);
+        let err = Cli::try_parse_from(["latchkey", "audit", "list", "--kind", "login.failur"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("login.failure") && text.contains("client.deleted"), "{text}");
+        let err = Cli::try_parse_from(["latchkey", "client", "create", "--name", "x", "--grant-type", "implicit"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("authorization_code, refresh_token, client_credentials"), "{err}");
+    }
 }

@@ -10,18 +10,29 @@ use latchkey_keys::EncryptionKey;
 use serde::Deserialize;
 use url::Url;
 
-/// A configuration problem, named by its key so that the operator knows what to fix.
+/// A configuration problem, named by its key so that the operator knows what
+/// to fix, and by its place in the configuration file when it was set there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{key}` ({env}): {message}")]
 pub struct ConfigError {
     pub key: String,
     pub env: String,
     pub message: String,
+    /// `FILE:LINE:COLUMN` of the key, when the file sets it.
+    pub at: Option<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(at) = &self.at {
+            write!(f, "{at}: ")?;
+        }
+        write!(f, "`{}` ({}): {}", self.key, self.env, self.message)
+    }
 }
 
 impl ConfigError {
     pub fn new(key: &str, message: impl Into<String>) -> Self {
-        Self { key: key.to_string(), env: env_name(key), message: message.into() }
+        Self { key: key.to_string(), env: env_name(key), message: message.into(), at: None }
     }
 }
 
@@ -52,8 +63,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("database.acquire_timeout_seconds", Kind::Int),
     ("redis.key_prefix", Kind::Str),
     ("redis.timeout_ms", Kind::Int),
-    ("login.max_attempts", Kind::Int),
+    ("login.max_failures", Kind::Int),
+    ("login.max_failures_per_address", Kind::Int),
     ("login.window_seconds", Kind::Int),
+    ("login.lock_seconds", Kind::Int),
+    ("login.max_lock_seconds", Kind::Int),
+    // The old name of login.max_failures, still accepted.
+    ("login.max_attempts", Kind::Int),
     ("login.password_enabled", Kind::Bool),
     ("login.interaction_ttl_seconds", Kind::Int),
     ("audit.retention_days", Kind::Int),
@@ -333,8 +349,14 @@ impl Default for MetricsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginConfig {
-    pub max_attempts: i64,
+    /// Failed sign-ins of one account before it is locked; unset: 10.
+    pub max_failures: Option<i64>,
+    /// The old name of `max_failures` (which counted every attempt).
+    pub max_attempts: Option<i64>,
+    pub max_failures_per_address: i64,
     pub window_seconds: i64,
+    pub lock_seconds: i64,
+    pub max_lock_seconds: i64,
     pub password_enabled: bool,
     /// How long a sign-in in progress (its login and consent pages) stays valid.
     pub interaction_ttl_seconds: i64,
@@ -342,7 +364,16 @@ pub struct LoginConfig {
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        Self { max_attempts: 10, window_seconds: 300, password_enabled: true, interaction_ttl_seconds: 600 }
+        Self {
+            max_failures: None,
+            max_attempts: None,
+            max_failures_per_address: 100,
+            window_seconds: 900,
+            lock_seconds: 60,
+            max_lock_seconds: 900,
+            password_enabled: true,
+            interaction_ttl_seconds: 600,
+        }
     }
 }
 
@@ -533,9 +564,11 @@ pub struct Settings {
     pub database_url: String,
     /// Redis for hot state; None keeps everything in the SQL database.
     pub redis: Option<latchkey_store_redis::RedisSettings>,
-    /// Sign-in attempts allowed per account and window (0 = no limit).
-    pub login_max_attempts: u64,
-    pub login_window: u32,
+    /// Failed sign-ins allowed per account and per source address, and the
+    /// locks beyond (docs/operations.md, "Sign-in limits").
+    pub login_limits: latchkey_core::lockout::LockPolicy,
+    /// What the operator should change, though it still works (logged by `serve`).
+    pub warnings: Vec<String>,
     /// In-memory caches of clients, users and denylist answers (None = off).
     pub cache: Option<crate::cached::CacheSettings>,
     /// How long SIGTERM waits for in-flight requests.
@@ -628,8 +661,11 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-            text.parse::<toml::Table>()
-                .map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?
+            let table = text.parse::<toml::Table>().map_err(|e| file_error(path, &text, &e, "is not valid TOML: "))?;
+            // Unknown keys and values of the wrong type, while their place
+            // in the file is still known (the environment is merged below).
+            toml::from_str::<Config>(&text).map_err(|e| file_error(path, &text, &e, ""))?;
+            table
         }
         None => toml::Table::new(),
     };
@@ -680,6 +716,56 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result
         }
     }
     Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::new("config", e.to_string()))
+}
+
+/// An error of the file's syntax or shape, at its line and column, with the
+/// key that was probably meant when the key is unknown.
+fn file_error(path: &Path, text: &str, e: &toml::de::Error, what: &str) -> ConfigError {
+    let span = e.span();
+    let mut message = match crate::config_file::unknown_field(e.message()) {
+        Some((name, expected)) => {
+            let key = span.as_ref().and_then(|s| crate::config_file::key_at(text, s.start));
+            unknown_key_message(key.as_deref().unwrap_or(name), name, &expected)
+        }
+        None => format!("{what}{}", e.message().trim_end()),
+    };
+    if span.is_none() {
+        message = format!("{}: {message}", path.display());
+    }
+    ConfigError {
+        at: span.map(|s| crate::config_file::position(path, text, s.start)),
+        ..ConfigError::new("config", message)
+    }
+}
+
+/// "unknown key `keys.rsa_bitz`; did you mean `rsa_bits`?", or where a key
+/// of that name belongs, or the keys allowed there.
+fn unknown_key_message(full: &str, name: &str, expected: &[&str]) -> String {
+    let section = full.rsplit_once('.').map(|(s, _)| s);
+    if let Some(near) = crate::config_file::nearest(name, expected.iter().copied()) {
+        let near = section.map(|s| format!("{s}.{near}")).unwrap_or_else(|| near.to_string());
+        return format!("unknown key `{full}`; did you mean `{near}`?");
+    }
+    // The right name in the wrong section: `[keys] access_token_ttl_seconds`.
+    if let Some((elsewhere, _)) = KEYS.iter().find(|(k, _)| k.rsplit('.').next() == Some(name) && *k != full) {
+        return format!("unknown key `{full}`; did you mean `{elsewhere}`?");
+    }
+    let place = section.map(|s| format!(" in `{s}`")).unwrap_or_default();
+    format!("unknown key `{full}`; the keys allowed{place} are {}", expected.join(", "))
+}
+
+/// Adds the file position of the key a validation error names, when the
+/// file set it and the environment did not override it.
+pub fn locate(mut err: ConfigError, path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> ConfigError {
+    let from_env =
+        env(&err.env).is_some() || ALIASES.iter().any(|(alias, key)| *key == err.key && env(alias).is_some());
+    if let (None, Some(path), false) = (&err.at, path, from_env)
+        && let Ok(text) = std::fs::read_to_string(path)
+        && let Some(span) = crate::config_file::key_span(&text, &err.key)
+    {
+        err.at = Some(crate::config_file::position(path, &text, span.start));
+    }
+    err
 }
 
 /// The environment variable holding an upstream's client secret.
@@ -752,8 +838,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         }
     };
     let upstreams = validate_upstreams(config)?;
-    let login_max_attempts = range("login.max_attempts", config.login.max_attempts, 0, 1_000_000)? as u64;
-    let login_window = range("login.window_seconds", config.login.window_seconds, 1, 86_400)? as u32;
+    let mut warnings = Vec::new();
+    let login_limits = validate_login_limits(&config.login, &mut warnings)?;
     let cache_on = match config.cache.mode.as_str() {
         // With Redis, replicas share hot state and see one another's
         // revocations at once; a per-process cache would delay that.
@@ -969,8 +1055,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         listen,
         database_url: config.database_url.clone(),
         redis,
-        login_max_attempts,
-        login_window,
+        login_limits,
+        warnings,
         cache,
         shutdown_timeout: std::time::Duration::from_secs(shutdown_timeout as u64),
         metrics: config.metrics.enabled,
@@ -1013,6 +1099,47 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         admin,
         password_login: config.login.password_enabled,
         upstreams,
+    })
+}
+
+/// The `login.*` limits. `login.max_attempts`, the old name of
+/// `login.max_failures`, still works (with a warning), but not beside it.
+fn validate_login_limits(
+    login: &LoginConfig,
+    warnings: &mut Vec<String>,
+) -> Result<latchkey_core::lockout::LockPolicy, ConfigError> {
+    let max_failures = match (login.max_attempts, login.max_failures) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "login.max_attempts",
+                "is the old name of login.max_failures (LATCHKEY_LOGIN_MAX_FAILURES); set only that one",
+            ));
+        }
+        (Some(old), None) => {
+            warnings.push(
+                "`login.max_attempts` (LATCHKEY_LOGIN_MAX_ATTEMPTS) is now `login.max_failures` \
+                 (LATCHKEY_LOGIN_MAX_FAILURES) and counts failed sign-ins only; rename it"
+                    .into(),
+            );
+            range("login.max_attempts", old, 0, 1_000_000)?
+        }
+        (None, new) => range("login.max_failures", new.unwrap_or(10), 0, 1_000_000)?,
+    };
+    let lock_seconds = range("login.lock_seconds", login.lock_seconds, 1, 86_400)?;
+    let max_lock_seconds = range("login.max_lock_seconds", login.max_lock_seconds, 1, 7 * 86_400)?;
+    if max_lock_seconds < lock_seconds {
+        return Err(ConfigError::new(
+            "login.max_lock_seconds",
+            format!("{max_lock_seconds} is shorter than login.lock_seconds ({lock_seconds})"),
+        ));
+    }
+    Ok(latchkey_core::lockout::LockPolicy {
+        max_failures: max_failures as u64,
+        max_failures_per_address: range("login.max_failures_per_address", login.max_failures_per_address, 0, 1_000_000)?
+            as u64,
+        window_seconds: range("login.window_seconds", login.window_seconds, 1, 86_400)? as u32,
+        lock_seconds: lock_seconds as u32,
+        max_lock_seconds: max_lock_seconds as u32,
     })
 }
 
@@ -1068,6 +1195,7 @@ fn validate_upstreams(config: &Config) -> Result<Vec<latchkey_federation::Upstre
             key: format!("upstream[{i}].{field}"),
             env: "config file only".into(),
             message,
+            at: None,
         };
         let id_ok = !u.id.is_empty()
             && u.id.len() <= 32
@@ -1249,6 +1377,16 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Where the database is, for logs and messages: the absolute path of a
+/// SQLite file (a relative one depends on the directory the process runs
+/// in), or the URL without its password.
+pub fn database_location(url: &str) -> String {
+    match latchkey_store_sql::sqlite_file(url) {
+        Some(file) => format!("SQLite file {}", file.display()),
+        None => redact(url),
+    }
+}
+
 /// The config file named by `--config`, else by `LATCHKEY_CONFIG`.
 pub fn config_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     flag.or_else(|| env("LATCHKEY_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from))
@@ -1278,6 +1416,34 @@ mod tests {
         assert_eq!(s.rsa_bits, 2048);
         assert!(s.key_refresh_interval.as_secs() <= 60);
         assert_eq!(s.admin, AdminListener::Disabled, "the admin API is off by default");
+    }
+
+    #[test]
+    fn sign_in_limits_and_the_old_key() {
+        let s = settings(&[]).unwrap();
+        let expected = latchkey_core::lockout::LockPolicy {
+            max_failures: 10,
+            max_failures_per_address: 100,
+            window_seconds: 900,
+            lock_seconds: 60,
+            max_lock_seconds: 900,
+        };
+        assert_eq!(s.login_limits, expected);
+        assert!(s.warnings.is_empty());
+        let s = settings(&[("LATCHKEY_LOGIN_MAX_FAILURES", "5"), ("LATCHKEY_LOGIN_LOCK_SECONDS", "2")]).unwrap();
+        assert_eq!((s.login_limits.max_failures, s.login_limits.lock_seconds), (5, 2));
+        // The old name still works, with a warning naming the new one.
+        let s = settings(&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "3")]).unwrap();
+        assert_eq!(s.login_limits.max_failures, 3);
+        assert!(s.warnings.iter().any(|w| w.contains("login.max_failures")), "{:?}", s.warnings);
+        let e = settings(&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "3"), ("LATCHKEY_LOGIN_MAX_FAILURES", "4")]).unwrap_err();
+        assert_eq!(e.key, "login.max_attempts");
+        assert!(e.to_string().contains("login.max_failures"), "{e}");
+        let e =
+            settings(&[("LATCHKEY_LOGIN_LOCK_SECONDS", "600"), ("LATCHKEY_LOGIN_MAX_LOCK_SECONDS", "60")]).unwrap_err();
+        assert_eq!(e.key, "login.max_lock_seconds");
+        let e = settings(&[("LATCHKEY_LOGIN_WINDOW_SECONDS", "0")]).unwrap_err();
+        assert_eq!(e.key, "login.window_seconds");
     }
 
     #[test]
@@ -1366,6 +1532,32 @@ mod tests {
         std::fs::write(&file, "isuer = \"typo\"\n").unwrap();
         let err = load(Some(&file), &env_of(&[])).unwrap_err();
         assert!(err.message.contains("isuer"), "{err}");
+        assert_eq!(err.at, Some(format!("{}:1:1", file.display())));
+        assert!(err.message.contains("did you mean `issuer`?"), "{err}");
+        // A typo in a section, a key in the wrong section, a wrong type.
+        for (text, at, needle) in [
+            ("issuer = \"https://a.example\"\n[keys]\nrsa_bitz = 4096\n", ":3:1", "did you mean `keys.rsa_bits`?"),
+            ("[keys]\naccess_token_ttl_seconds = 5\n", ":2:1", "did you mean `tokens.access_token_ttl_seconds`?"),
+            ("[keys]\ncolour = 5\n", ":2:1", "the keys allowed in `keys` are algorithm, rsa_bits"),
+            ("[keys]\nrsa_bits = \"many\"\n", ":2:12", "invalid type"),
+            ("[keys\n", ":1:6", "not valid TOML"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = load(Some(&file), &env_of(&[])).unwrap_err();
+            assert!(err.at.as_deref().is_some_and(|a| a.ends_with(at)), "{text}: {err}");
+            assert!(err.to_string().starts_with(&file.display().to_string()), "{err}");
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
+        // A value the validation refuses is located in the file, unless the
+        // environment set it.
+        std::fs::write(&file, "issuer = \"https://a.example\"\n\n[keys]\nrsa_bits = 1024\n").unwrap();
+        let err = validate(&load(Some(&file), &env_of(&[])).unwrap()).unwrap_err();
+        let err = locate(err, Some(&file), &env_of(&[]));
+        assert_eq!(err.at, Some(format!("{}:4:1", file.display())));
+        assert_eq!(err.key, "keys.rsa_bits");
+        let env = env_of(&[("LATCHKEY_KEYS_RSA_BITS", "1024")]);
+        let err = locate(validate(&load(Some(&file), &env).unwrap()).unwrap_err(), Some(&file), &env);
+        assert_eq!(err.at, None, "set by the environment: {err}");
         let err = load(Some(&dir.join("missing.toml")), &env_of(&[])).unwrap_err();
         assert!(err.message.contains("cannot read"));
     }

@@ -84,6 +84,7 @@ macro_rules! delegate {
     ($ty:ty, $field:tt, $via:path, CodeStore) => {
         $crate::delegate::delegate_impl!($ty, $field, $via, CodeStore {
             fn insert_code(code: [&AuthorizationCode]) -> StoreResult<()>;
+            fn find_code(code_hash: [&str], now: [i64]) -> StoreResult<latchkey_store::CodeLookup>;
             fn redeem_code(code_hash: [&str], client_id: [&str], now: [i64]) -> StoreResult<Redemption>;
             fn record_issued(code_hash: [&str], access_jti: [&str], access_exp: [i64], refresh: [Option<&RefreshToken>]) -> StoreResult<bool>;
             fn revoke_code_grant(code_hash: [&str], now: [i64]) -> StoreResult<()>;
@@ -108,6 +109,14 @@ macro_rules! delegate {
     ($ty:ty, $field:tt, $via:path, RateLimitStore) => {
         $crate::delegate::delegate_impl!($ty, $field, $via, RateLimitStore {
             fn hit(bucket: [&str], window_seconds: [u32], now: [i64]) -> StoreResult<u64>;
+        });
+    };
+    ($ty:ty, $field:tt, $via:path, FailureStore) => {
+        $crate::delegate::delegate_impl!($ty, $field, $via, FailureStore {
+            fn get_failures(key: [&str], now: [i64]) -> StoreResult<Option<latchkey_store::Failures>>;
+            fn add_failure(key: [&str], now: [i64], window_seconds: [u32]) -> StoreResult<latchkey_store::Failures>;
+            fn lock_failures(key: [&str], until: [i64]) -> StoreResult<()>;
+            fn clear_failures(key: [&str], now: [i64]) -> StoreResult<Option<latchkey_store::Failures>>;
         });
     };
     ($ty:ty, $field:tt, $via:path, AuditStore) => {

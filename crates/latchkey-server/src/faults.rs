@@ -123,6 +123,7 @@ delegate!(FailingStore, inner, inject, CodeStore);
 delegate!(FailingStore, inner, inject, RefreshTokenStore);
 delegate!(FailingStore, inner, inject, DenylistStore);
 delegate!(FailingStore, inner, inject, RateLimitStore);
+delegate!(FailingStore, inner, inject, FailureStore);
 delegate!(FailingStore, inner, inject, ReplayStore);
 delegate!(FailingStore, inner, inject, AuditStore);
 delegate!(FailingStore, inner, inject, AdminStore);

@@ -73,6 +73,7 @@ delegate!(Guarded, inner, guard, CodeStore);
 delegate!(Guarded, inner, guard, RefreshTokenStore);
 delegate!(Guarded, inner, guard, DenylistStore);
 delegate!(Guarded, inner, guard, RateLimitStore);
+delegate!(Guarded, inner, guard, FailureStore);
 delegate!(Guarded, inner, guard, ReplayStore);
 delegate!(Guarded, inner, guard, AuditStore);
 delegate!(Guarded, inner, guard, AdminStore);

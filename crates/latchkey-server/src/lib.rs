@@ -6,12 +6,16 @@ pub mod cached;
 pub mod cli;
 pub mod commands;
 pub mod config;
+#[cfg(test)]
+mod config_docs;
+pub mod config_file;
 pub mod connections;
 mod delegate;
 #[doc(hidden)]
 pub mod faults;
 pub mod guarded;
 pub mod health;
+pub mod inspect;
 pub mod keys;
 pub mod metered;
 pub mod observe;
@@ -42,6 +46,7 @@ pub fn main() -> ExitCode {
 
 /// Entry point with hooks (the end-to-end tests' binary).
 pub fn main_with(hooks: Hooks) -> ExitCode {
+    return_large_blocks_to_the_os();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -55,6 +60,25 @@ pub fn main_with(hooks: Hooks) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// glibc serves a block of 128 KiB or more with its own mapping, returned to
+/// the system when freed, but then raises that threshold to the size of the
+/// block (up to 32 MiB): after the first 19 MiB Argon2 block is freed, later
+/// ones come from the threads' heaps (up to 8 per core) and stay there when
+/// freed. 32 concurrent sign-ins left the server at 350-480 MiB for good
+/// (docs/performance.md, "Memory after a burst of sign-ins"). A fixed
+/// threshold keeps large blocks mapped: freed, they are given back at once.
+/// Before any thread starts, as `mallopt` requires; an operator's own
+/// `MALLOC_MMAP_THRESHOLD_` wins.
+fn return_large_blocks_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: `mallopt` only changes a malloc tunable; no other thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
         }
     }
 }

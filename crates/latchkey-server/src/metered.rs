@@ -32,6 +32,7 @@ delegate!(Metered, 0, timed, CodeStore);
 delegate!(Metered, 0, timed, RefreshTokenStore);
 delegate!(Metered, 0, timed, DenylistStore);
 delegate!(Metered, 0, timed, RateLimitStore);
+delegate!(Metered, 0, timed, FailureStore);
 delegate!(Metered, 0, timed, ReplayStore);
 delegate!(Metered, 0, timed, AuditStore);
 delegate!(Metered, 0, timed, AdminStore);

@@ -5,6 +5,7 @@
 //! Metric names (all prefixed `latchkey_`):
 //! - `http_requests_total{route,method,status}`, `http_request_duration_seconds{route,method}`
 //! - `tokens_issued_total{grant_type}`, `logins_total{outcome}`, `refresh_token_reuse_total`
+//! - `login_locks_total{limit}`, `login_throttled_total{limit}` (sign-in limits: account or address)
 //! - `store_operation_seconds{op}`, `store_errors_total{backend,kind}`, `store_ping_seconds`
 //! - `signing_key_age_seconds{state}`
 //! - `cache_lookups_total{cache,result}` (client, user and denylist caches; hit or miss)
@@ -66,6 +67,14 @@ fn describe() {
     );
     metrics::describe_counter!("latchkey_tokens_issued_total", "Token responses by grant type.");
     metrics::describe_counter!("latchkey_logins_total", "Password sign-ins by outcome.");
+    metrics::describe_counter!(
+        "latchkey_login_locks_total",
+        "Locks set by failed sign-ins, by limit (account, address)."
+    );
+    metrics::describe_counter!(
+        "latchkey_login_throttled_total",
+        "Sign-ins refused without a password check, by limit (account, address)."
+    );
     metrics::describe_counter!(
         "latchkey_refresh_token_reuse_total",
         "Spent refresh tokens presented again (each revoked its family)."

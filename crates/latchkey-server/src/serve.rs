@@ -152,7 +152,8 @@ fn upstreams(settings: &Settings) -> anyhow::Result<latchkey_federation::Upstrea
     Ok(latchkey_federation::Upstreams::new(list))
 }
 
-/// Builds the full router for the given state.
+/// Builds the full router for the given state; unknown paths get a page
+/// (browsers) or JSON (programs).
 pub fn router(settings: &Settings, state: AppState) -> Router {
     let mut api: Router<AppState> = Router::new()
         .merge(latchkey_discovery::router(JWKS_PATH))
@@ -176,25 +177,29 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     if settings.metrics {
         app = app.route("/metrics", get(crate::observe::metrics_endpoint));
     }
+    // Browsers ask for it at the host root: no icon, and no 404 in the logs.
+    app = app.route("/favicon.ico", get(favicon));
     // The admin API sits at the host root (not under the issuer's path).
     if settings.admin == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
     }
-    finish(app, state)
+    finish(app.fallback(latchkey_authorize::not_found), state)
 }
 
-/// The router of the separate admin listener (`admin.listen`): the admin API only.
+/// The router of the separate admin listener (`admin.listen`): the admin API
+/// only, and JSON 404s (there is no page to show there).
 pub fn admin_router(state: AppState) -> Router {
-    finish(latchkey_admin::router(), state)
+    finish(latchkey_admin::router().fallback(latchkey_http::not_found), state)
 }
 
-/// What every listener's router gets: the JSON 404, request tracking,
-/// security headers and the request timeout.
+async fn favicon() -> Response {
+    (StatusCode::NO_CONTENT, [(axum::http::header::CACHE_CONTROL, "public, max-age=86400")]).into_response()
+}
+
+/// What every listener's router gets after its 404 fallback: request
+/// tracking, security headers and the request timeout.
 fn finish(app: Router<AppState>, state: AppState) -> Router {
-    let app = app
-        .fallback(latchkey_http::not_found)
-        .layer(axum::middleware::from_fn(crate::observe::track))
-        .with_state(state);
+    let app = app.layer(axum::middleware::from_fn(crate::observe::track)).with_state(state);
     latchkey_http::with_security_headers(app)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(axum::middleware::map_response(retry_after))
@@ -298,11 +303,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `serve`, with what a binary adds (`Hooks`).
 pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Result<()> {
     init_logging(&settings, None);
+    for warning in &settings.warnings {
+        tracing::warn!("configuration: {warning}");
+    }
     let started = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
     let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
-    let (store, sql, redis) = open_store(&settings, clock.clone()).await?;
+    let (store, sql, redis) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
+    tracing::info!(database = %crate::config::database_location(&settings.database_url), "database opened");
     let store = match hooks.wrap_store {
         Some(wrap) => wrap(store),
         None => store,
@@ -348,8 +357,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
             interaction_ttl: settings.interaction_ttl,
             require_pkce_for_confidential: settings.require_pkce_for_confidential,
             secure_cookies: settings.issuer.starts_with("https://"),
-            login_max_attempts: settings.login_max_attempts,
-            login_window: settings.login_window,
+            login_limits: settings.login_limits,
             trusted_proxies: settings.trusted_proxies.clone().into(),
             password_login: settings.password_login,
             ui: Ui {
@@ -365,7 +373,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         interactions: store.clone(),
         codes: store.clone(),
         refresh: store.clone(),
-        rate_limits: store.clone(),
+        failures: store.clone(),
         audit: store.clone(),
         identities: store.clone(),
         upstreams: upstreams(&settings)?,
@@ -465,7 +473,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         spawn_refresher(key_store, ring, clock.clone(), settings.encryption_key.clone(), settings.key_refresh_interval);
     tracing::info!(
         issuer = %settings.issuer,
-        database = %crate::config::redact(&settings.database_url),
+        database = %crate::config::database_location(&settings.database_url),
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );

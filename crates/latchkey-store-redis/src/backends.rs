@@ -11,7 +11,7 @@ pub struct Backends {
 }
 
 /// Operations served from Redis alone: sessions, interactions, codes, the
-/// denylist, rate limits and one-time use.
+/// denylist, rate limits, sign-in failure counts and one-time use.
 const REDIS_ONLY: &[&str] = &[
     "insert_session",
     "get_session",
@@ -25,10 +25,15 @@ const REDIS_ONLY: &[&str] = &[
     "update_interaction",
     "delete_interaction",
     "insert_code",
+    "find_code",
     "redeem_code",
     "deny_access_token",
     "is_access_token_denied",
     "hit",
+    "get_failures",
+    "add_failure",
+    "lock_failures",
+    "clear_failures",
     "first_use",
 ];
 

@@ -1,6 +1,6 @@
 //! The scaled-out store: Redis holds the hot state (sessions, pending
-//! interactions, authorization codes, the access-token denylist and
-//! rate-limit counters); the SQL store keeps the durable state (clients,
+//! interactions, authorization codes, the access-token denylist, rate-limit
+//! counters and failed sign-ins); the SQL store keeps the durable state (clients,
 //! users, consents, keys, refresh tokens). Every replica shares both, so any
 //! replica can serve any request.
 //!
@@ -12,6 +12,7 @@
 //! Redis Cluster.
 
 mod backends;
+mod connection;
 mod scripts;
 
 pub use backends::{Backends, backends_of};
@@ -26,14 +27,16 @@ use latchkey_core::grant::{
 };
 use latchkey_core::{Client, Scope, User};
 use latchkey_store::{
-    AdminStore, AdminToken, AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeStore,
-    ConsentStore, DenylistStore, FederatedIdentity, FederatedIdentityStore, Health, InteractionStore, KeyStore,
-    Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore,
-    StoreError, StoreResult, StoredKey, UserStore, window_start,
+    AdminStore, AdminToken, AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeLookup, CodeStore,
+    ConsentStore, DenylistStore, FailureStore, Failures, FederatedIdentity, FederatedIdentityStore, Health,
+    InteractionStore, KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore,
+    Rotation, SessionStore, StoreError, StoreResult, StoredKey, UserStore, window_start,
 };
 use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError};
+
+use crate::connection::RetryingConnection;
 
 /// How long a spent code stays known after it expires, so that a late replay
 /// is still recognised and revokes what the code produced.
@@ -106,7 +109,8 @@ fn int(what: &str, v: Option<String>) -> StoreResult<i64> {
 
 impl RedisStore {
     /// Connects (and checks the server answers) within `settings.timeout`.
-    /// Later, a lost connection is re-established on the next command.
+    /// Later, a lost connection is re-established by the command that finds
+    /// it lost, which is then retried once on the new one (`connection.rs`).
     pub async fn connect(sql: SqlStore, settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, ConnectError> {
         let client = redis::Client::open(settings.url.as_str()).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
@@ -139,8 +143,8 @@ impl RedisStore {
         self.key("grants", &format!("{}:{user_id}:{client_id}", user_id.len()))
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    fn conn(&self) -> RetryingConnection {
+        RetryingConnection(self.conn.clone())
     }
 
     /// Seconds until `expires_at`, at least one (a key must never be
@@ -399,6 +403,27 @@ impl CodeStore for RedisStore {
         pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
     }
 
+    async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeLookup> {
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("code", code_hash))
+            .arg(&["data", "expires_at", "consumed_at"])
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let mut f = fields.into_iter();
+        let Some(data) = f.next().flatten() else {
+            return Ok(CodeLookup::NotFound);
+        };
+        let expires_at = int("code expires_at", f.next().flatten())?;
+        Ok(if f.next().flatten().is_some() {
+            CodeLookup::Spent(decode_code(&data)?)
+        } else if expires_at > now {
+            CodeLookup::Redeemable(decode_code(&data)?)
+        } else {
+            CodeLookup::NotFound
+        })
+    }
+
     async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
         // The script checks client, use and expiry and marks the code spent in
         // one atomic step: of concurrent redemptions exactly one wins.
@@ -550,6 +575,65 @@ impl RateLimitStore for RedisStore {
             .await
             .map_err(map_err)?;
         Ok(hits)
+    }
+}
+
+fn failures_of(fields: Vec<Option<String>>) -> StoreResult<Failures> {
+    let mut f = fields.into_iter();
+    Ok(Failures {
+        count: int("failures count", f.next().flatten())?.max(0) as u64,
+        locked_until: int("failures locked_until", f.next().flatten())?,
+        expires_at: int("failures expires_at", f.next().flatten())?,
+    })
+}
+
+#[async_trait]
+impl FailureStore for RedisStore {
+    async fn get_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("failures", key))
+            .arg(&["count", "locked_until", "expires_at"])
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        if fields.first().is_none_or(Option::is_none) {
+            return Ok(None);
+        }
+        Ok(Some(failures_of(fields)?).filter(|f| f.expires_at > now))
+    }
+
+    async fn add_failure(&self, key: &str, now: i64, window_seconds: u32) -> StoreResult<Failures> {
+        let (count, locked_until, expires_at): (i64, i64, i64) = scripts::ADD_FAILURE
+            .key(self.key("failures", key))
+            .arg(now)
+            .arg(window_seconds)
+            .arg(self.clock.now())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(Failures { count: count.max(0) as u64, locked_until, expires_at })
+    }
+
+    async fn lock_failures(&self, key: &str, until: i64) -> StoreResult<()> {
+        scripts::LOCK_FAILURES
+            .key(self.key("failures", key))
+            .arg(until)
+            .arg(self.clock.now())
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn clear_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
+        let fields: Option<Vec<Option<String>>> = scripts::CLEAR_FAILURES
+            .key(self.key("failures", key))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        match fields {
+            Some(fields) => Ok(Some(failures_of(fields)?).filter(|f| f.expires_at > now)),
+            None => Ok(None),
+        }
     }
 }
 

@@ -133,3 +133,53 @@ return 1
 "#,
     )
 });
+
+/// KEYS: the count. ARGV: now, window_seconds, the clock's now (for the
+/// TTL). Counts one failure, starting over if the count has ended at `now`;
+/// returns {count, locked_until, expires_at}.
+pub static ADD_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local now = tonumber(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'count', 'locked_until', 'expires_at')
+local count, locked, expires = 1, 0, now + tonumber(ARGV[2])
+if f[1] and tonumber(f[3]) > now then
+  count, locked, expires = tonumber(f[1]) + 1, tonumber(f[2]), tonumber(f[3])
+end
+redis.call('HSET', KEYS[1], 'count', count, 'locked_until', locked, 'expires_at', expires)
+redis.call('EXPIRE', KEYS[1], math.max(1, expires - tonumber(ARGV[3])))
+return {count, locked, expires}
+"#,
+    )
+});
+
+/// KEYS: the count. ARGV: until, the clock's now. Locks until `until` unless
+/// locked longer; the count then lives at least that long.
+pub static LOCK_FAILURES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'locked_until', 'expires_at')
+if not f[1] then return 0 end
+local lock = tonumber(ARGV[1])
+if tonumber(f[1]) < lock then redis.call('HSET', KEYS[1], 'locked_until', lock) end
+if tonumber(f[2]) < lock then
+  redis.call('HSET', KEYS[1], 'expires_at', lock)
+  redis.call('EXPIRE', KEYS[1], math.max(1, lock - tonumber(ARGV[2])))
+end
+return 1
+"#,
+    )
+});
+
+/// KEYS: the count. Deletes it and returns {count, locked_until,
+/// expires_at}, or nil if there was none.
+pub static CLEAR_FAILURES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'count', 'locked_until', 'expires_at')
+if not f[1] then return nil end
+redis.call('DEL', KEYS[1])
+return f
+"#,
+    )
+});

@@ -85,6 +85,15 @@ suite!(replay_store);
 suite!(admin_store);
 suite!(federated_identity_store);
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failure_store() {
+    if let Some(f) = fixture().await {
+        // Counts live in Redis and end by TTL, not by purge.
+        conformance::failure_store(f.store.clone(), false).await;
+        f.check_ttls_and_clean().await;
+    }
+}
+
 #[tokio::test]
 async fn maintenance() {
     if let Some(f) = fixture().await {

@@ -7,8 +7,9 @@ use latchkey_core::grant::{
     Session,
 };
 use latchkey_store::{
-    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, Purged, RateLimitStore, Redemption,
-    RefreshTokenStore, ReplayStore, Rotation, SessionStore, StoreError, StoreResult, window_start,
+    CodeLookup, CodeStore, ConsentStore, DenylistStore, FailureStore, Failures, InteractionStore, Maintenance, Purged,
+    RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore, StoreError, StoreResult,
+    window_start,
 };
 use sqlx::Row;
 
@@ -324,18 +325,44 @@ impl CodeStore for SqlStore {
         Ok(())
     }
 
+    async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeLookup> {
+        let Some(row) =
+            sqlx::query("SELECT data, consumed_at, expires_at FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
+        else {
+            return Ok(CodeLookup::NotFound);
+        };
+        let data: String = row.try_get("data").map_err(map_err)?;
+        let consumed: Option<i64> = row.try_get("consumed_at").map_err(map_err)?;
+        let expires_at: i64 = row.try_get("expires_at").map_err(map_err)?;
+        Ok(if consumed.is_some() {
+            CodeLookup::Spent(decode_code(&data)?)
+        } else if expires_at > now {
+            CodeLookup::Redeemable(decode_code(&data)?)
+        } else {
+            CodeLookup::NotFound
+        })
+    }
+
     async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
         // One conditional UPDATE decides the winner, on SQLite and PostgreSQL alike.
         let won = sqlx::query(
             "UPDATE authorization_codes SET consumed_at = $3 \
-             WHERE code_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3",
+             WHERE code_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 RETURNING data",
         )
         .bind(code_hash)
         .bind(client_id)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
+        if let Some(row) = won {
+            let data: String = row.try_get("data").map_err(map_err)?;
+            return Ok(Redemption::Redeemed(decode_code(&data)?));
+        }
         let Some(row) = sqlx::query(
             "SELECT client_id, data, consumed_at, expires_at FROM authorization_codes WHERE code_hash = $1",
         )
@@ -347,9 +374,6 @@ impl CodeStore for SqlStore {
             return Ok(Redemption::NotFound);
         };
         let data: String = row.try_get("data").map_err(map_err)?;
-        if won.rows_affected() == 1 {
-            return Ok(Redemption::Redeemed(decode_code(&data)?));
-        }
         let owner: String = row.try_get("client_id").map_err(map_err)?;
         let consumed: Option<i64> = row.try_get("consumed_at").map_err(map_err)?;
         let expires_at: i64 = row.try_get("expires_at").map_err(map_err)?;
@@ -743,6 +767,10 @@ impl Maintenance for SqlStore {
         let rate_limits = run("DELETE FROM rate_limits WHERE (bucket, window_start) IN \
             (SELECT bucket, window_start FROM rate_limits WHERE expires_at < $1 LIMIT $2)")
         .await?;
+        let failures = run("DELETE FROM login_failures WHERE bucket IN \
+            (SELECT bucket FROM login_failures WHERE expires_at < $1 LIMIT $2)")
+        .await?;
+        let rate_limits = rate_limits + failures;
         let used_assertions = run("DELETE FROM used_assertions WHERE key_hash IN \
             (SELECT key_hash FROM used_assertions WHERE expires_at < $1 LIMIT $2)")
         .await?;
@@ -798,5 +826,74 @@ impl RateLimitStore for SqlStore {
         .map_err(map_err)?;
         let hits: i64 = row.try_get("hits").map_err(map_err)?;
         Ok(hits.max(0) as u64)
+    }
+}
+
+fn decode_failures(row: &sqlx::any::AnyRow) -> StoreResult<Failures> {
+    let count: i64 = row.try_get("failures").map_err(map_err)?;
+    Ok(Failures {
+        count: count.max(0) as u64,
+        locked_until: row.try_get("locked_until").map_err(map_err)?,
+        expires_at: row.try_get("expires_at").map_err(map_err)?,
+    })
+}
+
+#[async_trait]
+impl FailureStore for SqlStore {
+    async fn get_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
+        let row = sqlx::query(
+            "SELECT failures, locked_until, expires_at FROM login_failures WHERE bucket = $1 AND expires_at > $2",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(decode_failures).transpose()
+    }
+
+    async fn add_failure(&self, key: &str, now: i64, window_seconds: u32) -> StoreResult<Failures> {
+        // One upsert counts and, for a count that has ended, starts over; the
+        // SET expressions all read the row as it was.
+        let row = sqlx::query(
+            "INSERT INTO login_failures (bucket, failures, locked_until, expires_at) VALUES ($1, 1, 0, $3) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+             failures = CASE WHEN login_failures.expires_at > $2 THEN login_failures.failures + 1 ELSE 1 END, \
+             locked_until = CASE WHEN login_failures.expires_at > $2 THEN login_failures.locked_until ELSE 0 END, \
+             expires_at = CASE WHEN login_failures.expires_at > $2 THEN login_failures.expires_at ELSE $3 END \
+             RETURNING failures, locked_until, expires_at",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now + i64::from(window_seconds))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        decode_failures(&row)
+    }
+
+    async fn lock_failures(&self, key: &str, until: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE login_failures SET \
+             locked_until = CASE WHEN locked_until < $2 THEN $2 ELSE locked_until END, \
+             expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END \
+             WHERE bucket = $1",
+        )
+        .bind(key)
+        .bind(until)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn clear_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
+        let row =
+            sqlx::query("DELETE FROM login_failures WHERE bucket = $1 RETURNING failures, locked_until, expires_at")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(row.as_ref().map(decode_failures).transpose()?.filter(|f| f.expires_at > now))
     }
 }

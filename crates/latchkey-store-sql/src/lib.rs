@@ -54,6 +54,9 @@ pub enum ConnectError {
     Connect(String),
     #[error("cannot apply migrations: {0}")]
     Migrate(String),
+    /// [`OpenMode::Existing`]: the database has none of Latchkey's tables.
+    #[error("it is not a Latchkey database (it has no tables of Latchkey's)")]
+    NotLatchkey,
 }
 
 /// All SQL-backed stores over one connection pool.
@@ -70,15 +73,62 @@ fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// The database file a `sqlite:` URL names, made absolute against the
+/// current directory (where a relative path is looked up); None for other
+/// URLs and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(sqlite_path(url)?);
+    Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// Whether opening may create the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// SQLite: create the file and its folder if missing (`serve`, `migrate`).
+    Create,
+    /// The database must exist and hold Latchkey's tables (every other
+    /// command); nothing is written to it before that is known.
+    Existing,
+}
+
 impl SqlStore {
     /// Opens a pool. For SQLite the file and its folder are created if
     /// missing, and WAL mode with a busy timeout is set on every connection.
     pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> Result<Self, ConnectError> {
+        Self::open(url, max_connections, acquire_timeout, OpenMode::Create).await
+    }
+
+    /// Opens a pool; with [`OpenMode::Existing`] a missing SQLite file is an
+    /// error rather than a new, empty database.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        mode: OpenMode,
+    ) -> Result<Self, ConnectError> {
         let backend = Backend::of_url(url).ok_or(ConnectError::UnsupportedScheme)?;
         install_default_drivers();
         let mut url = url.to_string();
+        if backend == Backend::Sqlite && mode == OpenMode::Existing {
+            // Read-only and without the pragmas (WAL would rewrite the file):
+            // a file that is not ours is left as it was.
+            let mut probe = url.clone();
+            if !probe.contains("mode=") {
+                probe.push(if probe.contains('?') { '&' } else { '?' });
+                probe.push_str("mode=ro");
+            }
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&probe)
+                .await
+                .map_err(|e| ConnectError::Connect(e.to_string()))?;
+            let initialised = has_migrations(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
+            if !initialised? {
+                return Err(ConnectError::NotLatchkey);
+            }
+        }
         if backend == Backend::Sqlite {
-            if let Some(path) = sqlite_path(&url)
+            if mode == OpenMode::Create
+                && let Some(path) = sqlite_path(&url)
                 && let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
@@ -87,7 +137,7 @@ impl SqlStore {
             }
             if !url.contains("mode=") {
                 url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str("mode=rwc");
+                url.push_str(if mode == OpenMode::Create { "mode=rwc" } else { "mode=rw" });
             }
         }
         let pool = pool_options(backend)
@@ -96,6 +146,14 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(|e| ConnectError::Connect(e.to_string()))?;
+        if backend == Backend::Postgres && mode == OpenMode::Existing {
+            let mut conn = pool.acquire().await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+            if !has_migrations(&mut conn).await? {
+                drop(conn);
+                pool.close().await;
+                return Err(ConnectError::NotLatchkey);
+            }
+        }
         Ok(Self { pool, backend })
     }
 
@@ -111,7 +169,16 @@ impl SqlStore {
     /// Applies pending migrations. A SQLite database made before
     /// incremental auto-vacuum was on is converted once (a `VACUUM`).
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| ConnectError::Migrate(e.to_string()))?;
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            // Migrations only go forward: an older binary cannot undo a newer one's.
+            sqlx::migrate::MigrateError::VersionMissing(v) => ConnectError::Migrate(format!(
+                "the database was migrated by a newer Latchkey (migration {v} is unknown to this version, {}); \
+                 run that version or a newer one, or restore the backup taken before the upgrade \
+                 (docs/upgrading.md)",
+                env!("CARGO_PKG_VERSION")
+            )),
+            e => ConnectError::Migrate(e.to_string()),
+        })?;
         if self.backend == Backend::Sqlite {
             self.convert_to_incremental_vacuum().await;
         }
@@ -336,6 +403,16 @@ fn classify(e: sqlx::Error) -> StoreError {
             StoreError::Corrupt(e.to_string())
         }
         _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Whether migrations were ever applied to the database: false for one
+/// that Latchkey did not create (a wrong database name, a stray empty file).
+async fn has_migrations(conn: &mut sqlx::AnyConnection) -> Result<bool, ConnectError> {
+    match sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut *conn).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(_)) => Ok(false),
+        Err(e) => Err(ConnectError::Connect(e.to_string())),
     }
 }
 

@@ -81,6 +81,24 @@ suite!(replay_store);
 suite!(admin_store);
 suite!(federated_identity_store);
 
+mod failure_store {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::failure_store(store, true).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::failure_store(store.clone(), true).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
+
 mod maintenance {
     use super::*;
 

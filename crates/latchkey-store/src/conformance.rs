@@ -210,8 +210,8 @@ pub async fn key_store(store: &dyn KeyStore) {
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
 
 use crate::{
-    CodeStore, ConsentStore, DenylistStore, InteractionStore, Maintenance, RateLimitStore, Redemption,
-    RefreshTokenStore, Rotation, SessionStore,
+    CodeLookup, CodeStore, ConsentStore, DenylistStore, FailureStore, Failures, InteractionStore, Maintenance,
+    RateLimitStore, Redemption, RefreshTokenStore, Rotation, SessionStore,
 };
 
 fn auth(user: &str) -> Authentication {
@@ -322,10 +322,18 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
 pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store: &S) {
     let c = code("code-1", "client-a", 160);
     store.insert_code(&c).await.unwrap();
+    // Looking a code up never spends it, whoever asks.
+    assert_eq!(store.find_code("code-1", 105).await.unwrap(), CodeLookup::Redeemable(c.clone()));
+    assert_eq!(store.find_code("code-1", 106).await.unwrap(), CodeLookup::Redeemable(c.clone()));
+    assert_eq!(store.find_code("missing", 105).await.unwrap(), CodeLookup::NotFound);
     assert_eq!(store.redeem_code("code-1", "client-b", 110).await.unwrap(), Redemption::WrongClient);
+    assert_eq!(store.find_code("code-1", 110).await.unwrap(), CodeLookup::Redeemable(c.clone()), "still unspent");
     assert_eq!(store.redeem_code("missing", "client-a", 110).await.unwrap(), Redemption::NotFound);
     assert_eq!(store.redeem_code("code-1", "client-a", 110).await.unwrap(), Redemption::Redeemed(c.clone()));
     assert_eq!(store.redeem_code("code-1", "client-a", 111).await.unwrap(), Redemption::AlreadyUsed(c.clone()));
+    assert_eq!(store.find_code("code-1", 111).await.unwrap(), CodeLookup::Spent(c.clone()));
+    // A spent code is still known after it expires, so that a late replay is recognised.
+    assert_eq!(store.find_code("code-1", 1_000).await.unwrap(), CodeLookup::Spent(c.clone()));
 
     let rt = refresh("rt-1", &c.grant_id, 110);
     assert!(store.record_issued("code-1", "jti-1", 1_000, Some(&rt)).await.unwrap());
@@ -342,6 +350,8 @@ pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store:
 
     let expired = code("code-2", "client-a", 150);
     store.insert_code(&expired).await.unwrap();
+    assert_eq!(store.find_code("code-2", 149).await.unwrap(), CodeLookup::Redeemable(expired.clone()));
+    assert_eq!(store.find_code("code-2", 150).await.unwrap(), CodeLookup::NotFound, "expired unspent");
     assert_eq!(store.redeem_code("code-2", "client-a", 150).await.unwrap(), Redemption::NotFound);
 }
 
@@ -554,6 +564,57 @@ pub async fn rate_limit_store(store: &dyn RateLimitStore) {
     // 1_000 lies in the window [960, 1_020); 1_020 starts the next one.
     assert_eq!(store.hit("login:alice", 60, 1_020).await.unwrap(), 1, "a new window starts from zero");
     assert_eq!(store.hit("login:alice", 60, 1_079).await.unwrap(), 2);
+}
+
+/// `FailureStore`: counts start, grow and end with their window; locks only
+/// grow and keep their count alive; clearing forgets; keys are separate;
+/// concurrent failures are all counted. `purged_here`: ended counts are
+/// garbage-collected by `purge_expired` (not where they expire on their own).
+pub async fn failure_store<S: FailureStore + Maintenance + Clone>(store: S, purged_here: bool) {
+    let f = |count, locked_until, expires_at| Failures { count, locked_until, expires_at };
+    assert_eq!(store.get_failures("account:a", 1_000).await.unwrap(), None);
+    assert_eq!(store.add_failure("account:a", 1_000, 300).await.unwrap(), f(1, 0, 1_300));
+    assert_eq!(store.add_failure("account:a", 1_100, 300).await.unwrap(), f(2, 0, 1_300), "the window stays");
+    assert_eq!(store.add_failure("account:b", 1_100, 300).await.unwrap(), f(1, 0, 1_400), "keys are separate");
+    assert_eq!(store.get_failures("account:a", 1_299).await.unwrap(), Some(f(2, 0, 1_300)));
+    assert_eq!(store.get_failures("account:a", 1_300).await.unwrap(), None, "the count ended");
+    assert_eq!(store.add_failure("account:a", 1_300, 300).await.unwrap(), f(1, 0, 1_600), "and starts over");
+
+    // A lock only grows, and keeps its count alive past the window.
+    store.lock_failures("account:a", 1_500).await.unwrap();
+    assert_eq!(store.get_failures("account:a", 1_400).await.unwrap(), Some(f(1, 1_500, 1_600)));
+    assert!(store.get_failures("account:a", 1_400).await.unwrap().unwrap().locked_at(1_499));
+    assert!(!store.get_failures("account:a", 1_400).await.unwrap().unwrap().locked_at(1_500));
+    store.lock_failures("account:a", 1_450).await.unwrap();
+    assert_eq!(store.get_failures("account:a", 1_400).await.unwrap().unwrap().locked_until, 1_500, "not shortened");
+    store.lock_failures("account:a", 1_900).await.unwrap();
+    assert_eq!(store.add_failure("account:a", 1_700, 300).await.unwrap(), f(2, 1_900, 1_900), "counted while locked");
+    assert_eq!(store.get_failures("account:a", 1_900).await.unwrap(), None, "the count ends with its lock");
+    store.lock_failures("account:none", 5_000).await.unwrap();
+    assert_eq!(store.get_failures("account:none", 1_000).await.unwrap(), None, "no count, no lock");
+
+    // Clearing returns what was live, and forgets it.
+    assert_eq!(store.clear_failures("account:b", 1_200).await.unwrap(), Some(f(1, 0, 1_400)));
+    assert_eq!(store.get_failures("account:b", 1_200).await.unwrap(), None);
+    assert_eq!(store.clear_failures("account:b", 1_200).await.unwrap(), None);
+    store.add_failure("account:c", 1_000, 10).await.unwrap();
+    assert_eq!(store.clear_failures("account:c", 2_000).await.unwrap(), None, "an ended count is not reported");
+
+    // Concurrent failures are each counted once.
+    let tasks = (0..20).map(|_| {
+        let s = store.clone();
+        async move { s.add_failure("address:203.0.113.7", 3_000, 600).await.unwrap().count }
+    });
+    let mut counts = join_all(tasks.collect()).await;
+    counts.sort();
+    assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
+
+    if purged_here {
+        store.add_failure("account:old", 1_000, 60).await.unwrap();
+        let purged = store.purge_expired(10_000, 1_000).await.unwrap();
+        assert!(purged.rate_limits >= 1, "ended counts are purged: {purged:?}");
+        assert_eq!(store.add_failure("account:old", 10_000, 60).await.unwrap(), f(1, 0, 10_060));
+    }
 }
 
 /// `ChangeFeed`: sequence numbers rise by one, readers page through them, and

@@ -189,11 +189,30 @@ pub enum Redemption {
     NotFound,
 }
 
+/// A code as stored, looked up without spending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeLookup {
+    /// Unspent and unexpired.
+    Redeemable(AuthorizationCode),
+    /// Spent before (known for a while after it expires, so that a late
+    /// replay is still recognised).
+    Spent(AuthorizationCode),
+    /// Unknown, or expired unspent.
+    NotFound,
+}
+
 /// Authorization codes and what is issued from them. Redemption is atomic:
 /// of any number of concurrent redemptions, exactly one is `Redeemed`.
+///
+/// The token endpoint looks a code up first and checks what the client can
+/// correct (its `redirect_uri`, its PKCE verifier) against it: a request that
+/// fails those checks leaves the code unspent. The fields checked never
+/// change, so the look-up and the redemption need no transaction together.
 #[async_trait]
 pub trait CodeStore: Send + Sync + 'static {
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// The code, whatever client asks, without spending it.
+    async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeLookup>;
     async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption>;
     /// Records the tokens issued for a redeemed code, in one transaction:
     /// the access token's `jti` and expiry, and the refresh token if any.
@@ -264,6 +283,44 @@ pub trait RateLimitStore: Send + Sync + 'static {
     /// contains `now`, and returns the hits in that window so far (this one
     /// included). Windows expire on their own.
     async fn hit(&self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64>;
+}
+
+/// Failed sign-ins counted under one key (an account, a source address),
+/// and the lock they led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    /// Failures since the count started.
+    pub count: u64,
+    /// Refused until then (Unix seconds; 0 when never locked).
+    pub locked_until: i64,
+    /// When the count ends: its first failure plus the window, or the end
+    /// of its lock if that is later.
+    pub expires_at: i64,
+}
+
+impl Failures {
+    pub fn locked_at(&self, now: i64) -> bool {
+        self.locked_until > now
+    }
+}
+
+/// Failed sign-ins per account and per source address, and their locks,
+/// shared by every replica (docs/operations.md, "Sign-in limits").
+#[async_trait]
+pub trait FailureStore: Send + Sync + 'static {
+    /// The count under `key`, unless it has ended at `now`.
+    async fn get_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>>;
+    /// Counts one failure at `now` and returns the count after it, in one
+    /// atomic step. A missing or ended count starts over: one failure, no
+    /// lock, ending `window_seconds` from now.
+    async fn add_failure(&self, key: &str, now: i64, window_seconds: u32) -> StoreResult<Failures>;
+    /// Locks `key` until `until`, unless it is locked longer already; the
+    /// count then lasts at least until the lock ends. Nothing happens
+    /// without a count.
+    async fn lock_failures(&self, key: &str, until: i64) -> StoreResult<()>;
+    /// Forgets `key` (a correct password, an operator's unlock) and returns
+    /// what it held, if that had not ended at `now`.
+    async fn clear_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>>;
 }
 
 /// One-time use of values that arrive from outside (the `jti` of a client
@@ -435,6 +492,7 @@ pub trait Store:
     + RefreshTokenStore
     + DenylistStore
     + RateLimitStore
+    + FailureStore
     + ReplayStore
     + ChangeFeed
     + AuditStore
@@ -456,6 +514,7 @@ impl<T> Store for T where
         + RefreshTokenStore
         + DenylistStore
         + RateLimitStore
+        + FailureStore
         + ReplayStore
         + ChangeFeed
         + AuditStore

@@ -14,7 +14,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -229,11 +229,13 @@ impl Received {
 }
 
 /// A plain HTTP/1.1 server on 127.0.0.1 that records every request and
-/// answers with `status` (or never answers, when `status` is 0).
+/// answers with `status` (or never answers, when `status` is 0), after
+/// `set_delay` if one is set.
 pub struct Receiver {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -244,22 +246,24 @@ impl Receiver {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(status));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         {
-            let (requests, status, stop) = (requests.clone(), status.clone(), stop.clone());
+            let (requests, status, delay_ms, stop) = (requests.clone(), status.clone(), delay_ms.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             let (requests, status, stop) = (requests.clone(), status.clone(), stop.clone());
-                            std::thread::spawn(move || serve_one(stream, &requests, &status, &stop));
+                            let delay = Duration::from_millis(delay_ms.load(Ordering::SeqCst));
+                            std::thread::spawn(move || serve_one(stream, &requests, &status, delay, &stop));
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(10)),
                     }
                 }
             });
         }
-        Receiver { port, requests, status, stop }
+        Receiver { port, requests, status, delay_ms, stop }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -268,6 +272,11 @@ impl Receiver {
 
     pub fn set_status(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answers only `delay` after each request arrived.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -294,7 +303,13 @@ impl Drop for Receiver {
     }
 }
 
-fn serve_one(mut stream: TcpStream, requests: &Mutex<Vec<Received>>, status: &AtomicU16, stop: &AtomicBool) {
+fn serve_one(
+    mut stream: TcpStream,
+    requests: &Mutex<Vec<Received>>,
+    status: &AtomicU16,
+    delay: Duration,
+    stop: &AtomicBool,
+) {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut buf = Vec::new();
@@ -327,6 +342,7 @@ fn serve_one(mut stream: TcpStream, requests: &Mutex<Vec<Received>>, status: &At
     }
     let body = String::from_utf8_lossy(&buf[head_end..(head_end + len).min(buf.len())]).into_owned();
     requests.lock().unwrap().push(Received { at: Instant::now(), method, path, headers, body });
+    std::thread::sleep(delay);
     let code = status.load(Ordering::SeqCst);
     if code == 0 {
         // Never answer: hold the connection until the test ends.

@@ -6,7 +6,7 @@ use anyhow::bail;
 use latchkey_core::audit::AuditEvent;
 use latchkey_store::AdminToken;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::{AdminCommand, AdminTokenCommand};
 
 pub async fn run(ctx: &Context, cmd: AdminCommand) -> anyhow::Result<()> {
@@ -54,6 +54,13 @@ async fn create(ctx: &Context, name: String, scopes: Vec<String>, expires_in: Op
         .detail("name", token.name.as_str())
         .detail("scopes", token.scopes.clone());
     record(ctx, event).await;
+    if ctx.settings.admin == crate::config::AdminListener::Disabled {
+        // Standard error, so that `--json` output stays parseable.
+        eprintln!(
+            "warning: the admin API is off (admin.enabled = false, LATCHKEY_ADMIN_ENABLED) in the configuration \
+             this command read; the token works once the servers run with it on (docs/admin-api.md)"
+        );
+    }
     let mut json = token_json(&token);
     json["token"] = value.clone().into();
     ctx.print(
@@ -76,19 +83,12 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
             if tokens.is_empty() {
                 return "no admin tokens".into();
             }
-            let mut out = format!("{:<20} {:<20} {:<21} {:<21} SCOPES", "ID", "NAME", "EXPIRES", "LAST USED");
-            for t in &tokens {
-                let at = |v: Option<i64>| v.map(timestamp).unwrap_or_else(|| "-".into());
-                out.push_str(&format!(
-                    "\n{:<20} {:<20} {:<21} {:<21} {}",
-                    t.id,
-                    t.name,
-                    at(t.expires_at),
-                    at(t.last_used_at),
-                    t.scopes.join(" ")
-                ));
-            }
-            out
+            let at = |v: Option<i64>| v.map(timestamp).unwrap_or_else(|| "-".into());
+            let rows: Vec<Vec<String>> = tokens
+                .iter()
+                .map(|t| vec![t.id.clone(), t.name.clone(), at(t.expires_at), at(t.last_used_at), t.scopes.join(" ")])
+                .collect();
+            table(&["ID", "NAME", "EXPIRES", "LAST_USED", "SCOPES"], &rows)
         },
         &json,
     );

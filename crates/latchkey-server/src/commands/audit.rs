@@ -5,7 +5,7 @@
 use latchkey_core::audit::AuditEvent;
 use latchkey_store::AuditQuery;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::{AuditCommand, ClientCommand, Command, KeysCommand, SessionCommand, UserCommand};
 
 /// The audit kind and subject of a command that changes something.
@@ -25,6 +25,7 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
             UserCommand::Disable { user } => ("user.disabled", Some(user.clone())),
             UserCommand::Enable { user } => ("user.enabled", Some(user.clone())),
             UserCommand::Delete { user } => ("user.deleted", Some(user.clone())),
+            UserCommand::Unlock { user } => ("user.unlocked", Some(user.clone())),
             UserCommand::List | UserCommand::Show { .. } => return None,
         },
         Command::Keys(cmd) => match cmd {
@@ -37,6 +38,7 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::Session(SessionCommand::List { .. })
         | Command::Audit(_)
         | Command::Admin(_)
+        | Command::Token(_)
         | Command::Serve
         | Command::Migrate => {
             return None;
@@ -72,22 +74,45 @@ pub async fn run(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
             if events.is_empty() {
                 return "no audit events".into();
             }
-            events
+            let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let rows: Vec<Vec<String>> = events
                 .iter()
                 .map(|(id, e)| {
-                    format!(
-                        "{id:>6} {} {:<22} {:<20} {}{}",
+                    vec![
+                        id.to_string(),
                         timestamp(e.at),
-                        e.kind,
-                        e.actor,
-                        e.subject.as_deref().unwrap_or("-"),
-                        e.ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default()
-                    )
+                        e.kind.clone(),
+                        e.actor.clone(),
+                        or_dash(&e.subject),
+                        or_dash(&e.client_id),
+                        or_dash(&e.ip),
+                    ]
                 })
-                .collect::<Vec<_>>()
-                .join("\n")
+                .collect();
+            table(&["ID", "TIME", "KIND", "ACTOR", "SUBJECT", "CLIENT", "IP"], &rows)
         },
         &serde_json::Value::Array(json),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `audit list --kind` accepts exactly the kinds docs/operations.md
+    /// describes ("Audit log" table, first column).
+    #[test]
+    fn the_kinds_are_the_documented_ones() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md")).unwrap();
+        let table = doc.split("## Audit log").nth(1).unwrap().split("\n\n").nth(2).unwrap();
+        let mut documented: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .filter_map(|row| row.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .collect();
+        let mut kinds = latchkey_core::audit::KINDS.to_vec();
+        documented.sort();
+        kinds.sort();
+        assert_eq!(documented, kinds);
+    }
 }

@@ -3,7 +3,7 @@ use latchkey_core::client::ClientSettings;
 use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy};
 use latchkey_store::StoreError;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};
 
 pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
@@ -35,6 +35,25 @@ fn policy(ctx: &Context, allow_insecure: bool) -> RegistrationPolicy {
     let mut policy = ctx.settings.registration_policy();
     policy.allow_insecure_redirects |= allow_insecure;
     policy
+}
+
+/// Validates the metadata; when plain http is what was refused (the same
+/// metadata passes that check with insecure URIs allowed), the error says
+/// which flag and setting allow it.
+fn validate(metadata: ClientMetadata, policy: &RegistrationPolicy) -> anyhow::Result<ClientSettings> {
+    let refused = match metadata.clone().validate(policy) {
+        Ok(settings) => return Ok(settings),
+        Err(e) => e.to_string(),
+    };
+    let lenient = RegistrationPolicy { allow_insecure_redirects: true, ..policy.clone() };
+    let hint = match metadata.validate(&lenient) {
+        Err(e) if e.to_string() == refused => "",
+        _ => {
+            "\n--allow-insecure-redirect accepts plain http on a host other than localhost, 127.0.0.1 or [::1] for \
+             this client (development only); registration.allow_insecure_redirects does so for every client"
+        }
+    };
+    Err(anyhow!("{refused}{hint}"))
 }
 
 /// Reads a JWK Set file for `--jwks-file` (validated with the registration).
@@ -71,7 +90,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         ..Default::default()
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
-    let mut settings = metadata.validate(&policy).map_err(|e| anyhow!("{e}"))?;
+    let mut settings = validate(metadata, &policy)?;
     if settings.client_name.is_empty() {
         bail!("--name must not be empty");
     }
@@ -106,17 +125,20 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
             if clients.is_empty() {
                 return "no clients".into();
             }
-            let mut out = format!("{:<24} {:<20} {:<8} NAME", "CLIENT_ID", "AUTH_METHOD", "TYPE");
-            for c in &clients {
-                out.push_str(&format!(
-                    "\n{:<24} {:<20} {:<8} {}",
-                    c.client_id,
-                    c.settings.token_endpoint_auth_method.as_str(),
-                    if c.is_public() { "public" } else { "confidential" },
-                    c.settings.client_name
-                ));
-            }
-            out
+            let rows: Vec<Vec<String>> = clients
+                .iter()
+                .map(|c| {
+                    let s = &c.settings;
+                    vec![
+                        c.client_id.clone(),
+                        if c.is_public() { "public" } else { "confidential" }.into(),
+                        s.token_endpoint_auth_method.as_str().into(),
+                        s.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(","),
+                        s.client_name.clone(),
+                    ]
+                })
+                .collect();
+            table(&["CLIENT_ID", "TYPE", "AUTH_METHOD", "GRANT_TYPES", "NAME"], &rows)
         },
         &json,
     );
@@ -172,7 +194,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         token_endpoint_auth_signing_alg: signing_alg,
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
-    let mut settings: ClientSettings = metadata.validate(&policy).map_err(|e| anyhow!("{e}"))?;
+    let mut settings: ClientSettings = validate(metadata, &policy)?;
     if settings.client_name.is_empty() {
         bail!("--name must not be empty");
     }

@@ -1,7 +1,7 @@
 use anyhow::anyhow;
 use latchkey_store::StoredKey;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::KeysCommand;
 use crate::keys::{retire, rotate};
 
@@ -11,7 +11,7 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             // Listing reads public data only; keys are created by `serve` or `rotate`.
             let keys = ctx.store.list_keys().await?;
             let json = serde_json::Value::Array(keys.iter().map(key_json).collect());
-            ctx.print(|| table(&keys), &json);
+            ctx.print(|| key_table(&keys), &json);
             Ok(())
         }
         KeysCommand::Rotate { force } => {
@@ -51,18 +51,16 @@ fn key_json(k: &StoredKey) -> serde_json::Value {
     })
 }
 
-fn table(keys: &[StoredKey]) -> String {
-    let mut out = format!("{:<44} {:<8} {:<21} {:<21} REMOVE_AFTER", "KID", "STATE", "CREATED", "ACTIVATED");
-    let t = |v: Option<i64>| v.map(timestamp).unwrap_or_else(|| "-".into());
-    for k in keys {
-        out.push_str(&format!(
-            "\n{:<44} {:<8} {:<21} {:<21} {}",
-            k.kid,
-            k.state.as_str(),
-            timestamp(k.created_at),
-            t(k.activated_at),
-            t(k.remove_after)
-        ));
+fn key_table(keys: &[StoredKey]) -> String {
+    if keys.is_empty() {
+        return "no signing keys yet: `latchkey serve` creates them when it first starts".into();
     }
-    out
+    let t = |v: Option<i64>| v.map(timestamp).unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![k.kid.clone(), k.state.as_str().into(), timestamp(k.created_at), t(k.activated_at), t(k.remove_after)]
+        })
+        .collect();
+    table(&["KID", "STATE", "CREATED", "ACTIVATED", "REMOVE_AFTER"], &rows)
 }

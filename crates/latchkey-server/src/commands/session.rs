@@ -11,7 +11,7 @@ use latchkey_authorize::logout::EndRevokes;
 use latchkey_core::grant::Session;
 use latchkey_keys::KeyRing;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::SessionCommand;
 use crate::keys::load_key_set;
 
@@ -26,17 +26,18 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                     if sessions.is_empty() {
                         return format!("{} has no active sessions", user.username);
                     }
-                    let mut out = format!("{:<24} {:<21} {:<21} CLIENTS", "SESSION (sid)", "SIGNED IN", "LAST SEEN");
-                    for s in &sessions {
-                        out.push_str(&format!(
-                            "\n{:<24} {:<21} {:<21} {}",
-                            s.auth.sid,
-                            timestamp(s.auth.auth_time),
-                            timestamp(s.last_seen_at),
-                            if s.client_ids.is_empty() { "-".to_string() } else { s.client_ids.join(" ") }
-                        ));
-                    }
-                    out
+                    let rows: Vec<Vec<String>> = sessions
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                s.auth.sid.clone(),
+                                timestamp(s.auth.auth_time),
+                                timestamp(s.last_seen_at),
+                                if s.client_ids.is_empty() { "-".to_string() } else { s.client_ids.join(" ") },
+                            ]
+                        })
+                        .collect();
+                    table(&["SID", "SIGNED_IN", "LAST_SEEN", "CLIENTS"], &rows)
                 },
                 &json,
             );

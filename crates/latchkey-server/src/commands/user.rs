@@ -5,7 +5,7 @@ use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims, random};
 use latchkey_store::StoreError;
 
-use super::{Context, timestamp};
+use super::{Context, table, timestamp};
 use crate::cli::{UserCommand, UserCreate, UserUpdate};
 use latchkey_core::password;
 
@@ -28,6 +28,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
+        UserCommand::Unlock { user } => unlock(ctx, &user).await,
         UserCommand::Delete { user } => {
             let user = find(ctx, &user).await?;
             if !ctx.store.delete_user(&user.id).await? {
@@ -37,6 +38,34 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Forgets the account's failed sign-ins (kept under its username, in any
+/// case), which ends its lock on every server at once.
+async fn unlock(ctx: &Context, user: &str) -> anyhow::Result<()> {
+    let user = find(ctx, user).await?;
+    let now = ctx.clock.now();
+    let cleared = ctx.store.clear_failures(&latchkey_core::lockout::account_key(&user.username), now).await?;
+    let was_locked = cleared.filter(|c| c.locked_at(now));
+    let failures = cleared.map_or(0, |c| c.count);
+    ctx.print(
+        || match was_locked {
+            Some(c) => format!(
+                "{} unlocked (was locked until {}; {failures} failed sign-ins forgotten)",
+                user.username,
+                timestamp(c.locked_until)
+            ),
+            None if failures > 0 => format!("{} was not locked; {failures} failed sign-ins forgotten", user.username),
+            None => format!("{} was not locked", user.username),
+        },
+        &serde_json::json!({
+            "user_id": user.id,
+            "username": user.username,
+            "was_locked": was_locked.is_some(),
+            "failures_cleared": failures,
+        }),
+    );
+    Ok(())
 }
 
 /// A user by username (ignoring case) or by id.
@@ -130,17 +159,18 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
             if users.is_empty() {
                 return "no users".into();
             }
-            let mut out = format!("{:<24} {:<24} {:<9} EMAIL", "ID", "USERNAME", "STATUS");
-            for u in &users {
-                out.push_str(&format!(
-                    "\n{:<24} {:<24} {:<9} {}",
-                    u.id,
-                    u.username,
-                    if u.disabled { "disabled" } else { "active" },
-                    u.claims.email.as_deref().unwrap_or("-")
-                ));
-            }
-            out
+            let rows: Vec<Vec<String>> = users
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.id.clone(),
+                        u.username.clone(),
+                        if u.disabled { "disabled" } else { "active" }.into(),
+                        u.claims.email.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            table(&["ID", "USERNAME", "STATUS", "EMAIL"], &rows)
         },
         &json,
     );

@@ -1,10 +1,10 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
 
-use latchkey_core::grant::RefreshToken;
+use latchkey_core::grant::{AuthorizationCode, RefreshToken};
 use latchkey_core::pkce::{is_valid_verifier, verify_s256};
 use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, GrantType, random};
-use latchkey_store::Redemption;
+use latchkey_store::{CodeLookup, Redemption};
 
 use crate::mint::{TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
@@ -21,53 +21,25 @@ pub async fn exchange(
     }
     let code_hash = hash_token(code);
     let now = state.clock.now();
+    // Look first, and check what the client can correct before anything is
+    // spent: a request with a typo fails and leaves the code redeemable.
+    let record = match state.codes.find_code(&code_hash, now).await? {
+        CodeLookup::Redeemable(record) | CodeLookup::Spent(record) if record.client_id != client.client_id => {
+            return Err(TokenError::CodeClientMismatch);
+        }
+        CodeLookup::Redeemable(record) => record,
+        CodeLookup::Spent(record) => return Err(replayed(state, client, &code_hash, &record, now).await?),
+        CodeLookup::NotFound => return Err(TokenError::CodeNotFound),
+    };
+    check_binding(&record, redirect_uri, code_verifier)?;
+    // Only now is the code spent; of concurrent redemptions one wins, and
+    // the others are replays.
     let record = match state.codes.redeem_code(&code_hash, &client.client_id, now).await? {
         Redemption::Redeemed(record) => record,
-        Redemption::AlreadyUsed(record) => {
-            // A replayed code: whoever holds it, revoke what the first use got (RFC 6749 §4.1.2).
-            state.codes.revoke_code_grant(&code_hash, now).await?;
-            tracing::warn!(
-                event = "code_replay",
-                client_id = %client.client_id,
-                grant_id = %record.grant_id,
-                "authorization code reused; tokens issued from it were revoked"
-            );
-            let event = latchkey_core::audit::AuditEvent::new(
-                now,
-                "token_family.revoked",
-                format!("client:{}", client.client_id),
-            )
-            .subject(&record.auth.user_id)
-            .client(&client.client_id)
-            .detail("reason", "authorization_code_replay")
-            .detail("grant_id", record.grant_id.as_str());
-            latchkey_http::audit(state.audit.as_ref(), event).await;
-            return Err(TokenError::CodeAlreadyUsed);
-        }
+        Redemption::AlreadyUsed(record) => return Err(replayed(state, client, &code_hash, &record, now).await?),
         Redemption::WrongClient => return Err(TokenError::CodeClientMismatch),
         Redemption::NotFound => return Err(TokenError::CodeNotFound),
     };
-    // RFC 6749 §4.1.3: redirect_uri must be present and identical if it was in the request.
-    match (record.redirect_uri_sent, redirect_uri) {
-        (true, Some(uri)) if uri == record.redirect_uri => {}
-        (false, None) => {}
-        (false, Some(uri)) if uri == record.redirect_uri => {}
-        _ => return Err(TokenError::RedirectUriMismatch),
-    }
-    match (&record.code_challenge, code_verifier) {
-        (Some(challenge), Some(verifier)) => {
-            if !is_valid_verifier(verifier) {
-                return Err(TokenError::Pkce("code_verifier must be 43 to 128 unreserved characters"));
-            }
-            if !verify_s256(verifier, challenge) {
-                return Err(TokenError::Pkce("code_verifier does not match the code_challenge"));
-            }
-        }
-        (Some(_), None) => return Err(TokenError::Pkce("code_verifier is required")),
-        // A verifier for a code issued without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
-        (None, Some(_)) => return Err(TokenError::Pkce("the authorization request had no code_challenge")),
-        (None, None) => {}
-    }
     let user = match state.users.get_user(&record.auth.user_id).await? {
         Some(u) if !u.disabled => u,
         _ => return Err(TokenError::UserGone),
@@ -103,4 +75,61 @@ pub async fn exchange(
     }
     tracing::info!(event = "tokens_issued", grant = "authorization_code", client_id = %client.client_id, "tokens issued");
     Ok(minted.response(refresh.map(|(v, _)| v)))
+}
+
+/// The checks a legitimate client can fail and correct: the `redirect_uri`
+/// of the authorization request, and the PKCE verifier of its challenge.
+fn check_binding(
+    record: &AuthorizationCode,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<(), TokenError> {
+    // RFC 6749 §4.1.3: redirect_uri must be present and identical if it was in the request.
+    match (record.redirect_uri_sent, redirect_uri) {
+        (true, Some(uri)) if uri == record.redirect_uri => {}
+        (false, None) => {}
+        (false, Some(uri)) if uri == record.redirect_uri => {}
+        _ => return Err(TokenError::RedirectUriMismatch),
+    }
+    match (&record.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) => {
+            if !is_valid_verifier(verifier) {
+                return Err(TokenError::Pkce("code_verifier must be 43 to 128 unreserved characters"));
+            }
+            if !verify_s256(verifier, challenge) {
+                return Err(TokenError::Pkce("code_verifier does not match the code_challenge"));
+            }
+        }
+        (Some(_), None) => return Err(TokenError::Pkce("code_verifier is required")),
+        // A verifier for a code issued without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
+        (None, Some(_)) => return Err(TokenError::Pkce("the authorization request had no code_challenge")),
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// A code that was redeemed before came back: whoever holds it, revoke what
+/// the first redemption got (RFC 6749 §4.1.2), and refuse.
+async fn replayed(
+    state: &TokenState,
+    client: &Client,
+    code_hash: &str,
+    record: &AuthorizationCode,
+    now: i64,
+) -> Result<TokenError, TokenError> {
+    state.codes.revoke_code_grant(code_hash, now).await?;
+    tracing::warn!(
+        event = "code_replay",
+        client_id = %client.client_id,
+        grant_id = %record.grant_id,
+        "authorization code reused; tokens issued from it were revoked"
+    );
+    let event =
+        latchkey_core::audit::AuditEvent::new(now, "token_family.revoked", format!("client:{}", client.client_id))
+            .subject(&record.auth.user_id)
+            .client(&client.client_id)
+            .detail("reason", "authorization_code_replay")
+            .detail("grant_id", record.grant_id.as_str());
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    Ok(TokenError::CodeAlreadyUsed)
 }
