@@ -5,6 +5,11 @@
 //! flight when their backend goes down are abandoned too; writes in flight
 //! run to their end, because abandoning one could leave a commit behind
 //! that the client never hears of.
+//!
+//! One read at a time still tries a backend marked down, for at most
+//! `TRIAL_TIMEOUT`: when the store is back (a Redis restart between two
+//! probes, say), that read succeeds, marks it up, and the request is served
+//! instead of getting a 503 until the next probe.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,10 +45,24 @@ fn fail_fast(backend: &'static str) -> StoreError {
     StoreError::Unavailable(format!("{backend} is down (failing fast)"))
 }
 
+/// How long a read may try a backend that is marked down.
+const TRIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+
 async fn guard<T>(this: &Guarded, op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
     let needs = this.needs(op);
     if let Some(down) = this.health.down_among(needs) {
-        return Err(fail_fast(down));
+        let trial = if is_read(op) { this.health.trial(needs) } else { None };
+        let Some(trial) = trial else {
+            return Err(fail_fast(down));
+        };
+        let result = match tokio::time::timeout(TRIAL_TIMEOUT, call).await {
+            Ok(Err(StoreError::Unavailable(_))) | Err(_) => return Err(fail_fast(down)),
+            // It answered (even an error of its own): it is back.
+            Ok(answered) => answered,
+        };
+        drop(trial);
+        this.health.call_succeeded(needs);
+        return result;
     }
     let result = if is_read(op) {
         tokio::select! {

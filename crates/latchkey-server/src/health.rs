@@ -34,11 +34,19 @@ struct Backend {
     up: AtomicBool,
     changed: watch::Sender<bool>,
     since: std::sync::Mutex<Instant>,
+    /// A read is trying the backend although it is marked down.
+    trial: AtomicBool,
 }
 
 impl Backend {
     fn new(name: &'static str) -> Self {
-        Self { name, up: AtomicBool::new(true), changed: watch::Sender::new(true), since: Instant::now().into() }
+        Self {
+            name,
+            up: AtomicBool::new(true),
+            changed: watch::Sender::new(true),
+            since: Instant::now().into(),
+            trial: AtomicBool::new(false),
+        }
     }
 
     fn is_up(&self) -> bool {
@@ -95,6 +103,15 @@ pub struct StoreHealth {
     wake: Notify,
 }
 
+/// The right to try a backend that is marked down (see `StoreHealth::trial`).
+pub struct Trial<'a>(&'a Backend);
+
+impl Drop for Trial<'_> {
+    fn drop(&mut self) {
+        self.0.trial.store(false, Ordering::Release);
+    }
+}
+
 /// What `/readyz` reports for one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
@@ -138,6 +155,20 @@ impl StoreHealth {
     /// The name of a backend among `needs` that is down, if any.
     pub fn down_among(&self, needs: Backends) -> Option<&'static str> {
         self.backends(needs).find(|b| !b.is_up()).map(|b| b.name)
+    }
+
+    /// While a backend among `needs` is down, one read at a time may still
+    /// try it (a half-open circuit breaker): the first request after the
+    /// store is back then succeeds instead of waiting for the probe. Returns
+    /// the trial's permit, released on drop; None if another read is trying.
+    pub fn trial(&self, needs: Backends) -> Option<Trial<'_>> {
+        let mut down = self.backends(needs).filter(|b| !b.is_up());
+        let backend = down.next()?;
+        if down.next().is_some() {
+            return None; // both stores down: nothing to learn from one read
+        }
+        backend.trial.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        Some(Trial(backend))
     }
 
     /// Resolves, with its name, when a backend among `needs` goes down.
@@ -307,6 +338,12 @@ mod tests {
         assert_eq!(h.down_among(REDIS), None, "Redis is still up");
         assert!(!h.ready());
         assert_eq!(h.database(), Condition::Unreachable);
+        // One read at a time may try it.
+        let trial = h.trial(SQL).expect("a trial");
+        assert!(h.trial(SQL).is_none(), "one at a time");
+        drop(trial);
+        assert!(h.trial(SQL).is_some());
+        assert!(h.trial(REDIS).is_none(), "Redis is up: no trial needed");
         // A call that succeeded on it brings it back.
         h.call_succeeded(SQL);
         assert!(h.ready());
