@@ -518,13 +518,15 @@ async fn a_crash_under_load_loses_no_credential(backend: Backend) {
     let db = TestDb::new(backend).await;
     let env = [("LATCHKEY_TOKENS_REFRESH_GRACE_SECONDS", "30")];
     let mut figures = Figures::new(&format!("kill -9 under load ({backend:?})"));
-    let client = offline_client(&db, "Loaded RP", &[]);
     let rounds = if long_mode() { 5 } else { 2 };
     let mut received = Vec::new();
     let mut restarts = Vec::new();
+    let mut client = None;
     for round in 0..rounds {
         let mut server = Server::start(&db, &env).await;
-        let load = Load::start(&server, &db, &client, &format!("crash{round}"), 6, 0).await;
+        // The CLI needs the database the first server created.
+        let client = client.get_or_insert_with(|| offline_client(&db, "Loaded RP", &[]));
+        let load = Load::start(&server, &db, client, &format!("crash{round}"), 6, 0).await;
         tokio::time::sleep(Duration::from_secs(if long_mode() { 10 } else { 2 })).await;
         load.phase("killed");
         server.kill_replica(0);
@@ -542,7 +544,7 @@ async fn a_crash_under_load_loses_no_credential(backend: Backend) {
         let server = Server::start(&db, &env).await;
         restarts.push(started.elapsed().as_millis());
         for rt in &last {
-            let res = refresh(&server, auth_of(&client), rt, None).await;
+            let res = refresh(&server, auth_of(client), rt, None).await;
             assert_eq!(res.status, 200, "round {round}: a client's newest refresh token works: {}", res.describe());
         }
     }
