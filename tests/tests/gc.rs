@@ -18,6 +18,8 @@ on_sql_backends!(
     denylist_entries_go_after_the_token_expires,
     expired_sessions_refresh_tokens_interactions_and_old_codes_go,
     at_most_batch_size_per_pass,
+    audit_events_past_their_retention_go_in_batches_and_the_newest_stays,
+    a_sign_in_in_progress_lives_as_long_as_configured,
 );
 
 const GC: (&str, &str) = ("LATCHKEY_GC_INTERVAL_SECONDS", "1");
@@ -154,5 +156,128 @@ async fn at_most_batch_size_per_pass(backend: Backend) {
     for w in seen.windows(2) {
         assert_eq!(w[0] - w[1], 1, "one entry per pass with gc.batch_size = 1: {seen:?}");
     }
+    pool.close().await;
+}
+
+/// Adds audit events at `at` straight into the table (as old events would be).
+async fn old_events(pool: &sqlx::AnyPool, n: usize, at: i64) {
+    for _ in 0..n {
+        exec(
+            pool,
+            &format!(
+                "INSERT INTO audit_events (id, at, kind, actor, details) \
+                 SELECT COALESCE(MAX(id), 0) + 1, {at}, 'login.failure', 'anonymous', '{{}}' FROM audit_events"
+            ),
+        )
+        .await;
+    }
+}
+
+async fn audit_events_past_their_retention_go_in_batches_and_the_newest_stays(backend: Backend) {
+    let Env { db, server, alice } = env(
+        backend,
+        &[
+            ("LATCHKEY_GC_INTERVAL_SECONDS", "1"),
+            ("LATCHKEY_GC_BATCH_SIZE", "2"),
+            ("LATCHKEY_AUDIT_RETENTION_DAYS", "30"),
+        ],
+    )
+    .await;
+    let pool = db.pool().await;
+    // Five events from 40 days ago, then this sign-in's (recent).
+    old_events(&pool, 5, now() - 40 * 86_400).await;
+    let client = confidential(&db);
+    code_for(&Browser::new(&server), &code_request(&client.id, &pkce()).set("scope", "openid"), &alice).await;
+    let recent = count(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE at >= {}", now() - 86_400)).await;
+    assert!(recent >= 1, "the sign-in was recorded");
+    let mut seen = Vec::new();
+    let old = format!("SELECT COUNT(*) FROM audit_events WHERE at < {}", now() - 86_400);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let n = count(&pool, &old).await;
+        if seen.last() != Some(&n) {
+            seen.push(n);
+        }
+        if n == 0 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.last(), Some(&0), "events past retention are deleted: {seen:?}\n{}", tail(&server.log(), 20));
+    for w in seen.windows(2) {
+        assert!(w[0] - w[1] <= 2, "at most gc.batch_size per pass: {seen:?}");
+    }
+    let left = count(&pool, "SELECT COUNT(*) FROM audit_events").await;
+    assert_eq!(left, recent, "recent events stay");
+    let listed = cli_json(&db, &["audit", "list"]);
+    assert!(listed.to_string().contains("login.success"), "{listed}");
+
+    // The newest event stays even past retention, so ids never start over.
+    let newest = count(&pool, "SELECT MAX(id) FROM audit_events").await;
+    exec(&pool, "UPDATE audit_events SET at = at - 400 * 86400").await;
+    let pool_ref = &pool;
+    let gone = eventually(Duration::from_secs(6), || async move {
+        count(pool_ref, "SELECT COUNT(*) FROM audit_events").await == 1
+    })
+    .await;
+    assert!(gone, "all but the newest deleted");
+    assert_eq!(count(&pool, "SELECT MAX(id) FROM audit_events").await, newest);
+    pool.close().await;
+}
+
+async fn a_sign_in_in_progress_lives_as_long_as_configured(backend: Backend) {
+    let lifetime = |env_value: Option<&'static str>| async move {
+        let extra: Vec<(&str, &str)> =
+            env_value.map(|v| vec![("LATCHKEY_LOGIN_INTERACTION_TTL_SECONDS", v)]).unwrap_or_default();
+        let Env { db, server, .. } = env(backend, &extra).await;
+        let client = confidential(&db);
+        let page = Browser::new(&server).authorize(&code_request(&client.id, &pkce()).set("scope", "openid")).await;
+        assert!(page.is_login(), "{}", page.describe());
+        let pool = db.pool().await;
+        let ttl = count(&pool, "SELECT expires_at - created_at FROM interactions").await;
+        pool.close().await;
+        ttl
+    };
+    assert_eq!(lifetime(None).await, 600, "ten minutes by default");
+    assert_eq!(lifetime(Some("90")).await, 90);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_gives_freed_pages_back_to_the_file_system() {
+    let Env { db, server, .. } = env(Backend::Sqlite, &[GC, ("LATCHKEY_GC_BATCH_SIZE", "100000")]).await;
+    let pool = db.pool().await;
+    assert_eq!(count(&pool, "PRAGMA auto_vacuum").await, 2, "incremental auto-vacuum from the start");
+    let pages = count(&pool, "PRAGMA page_count").await;
+    // About 4 MB of expired counters.
+    let pad = "x".repeat(1000);
+    for i in 0..4000 {
+        exec(&pool, &format!("INSERT INTO rate_limits VALUES ('gc-{i}-{pad}', 0, 1, 1)")).await;
+    }
+    let full = count(&pool, "PRAGMA page_count").await;
+    assert!(full > pages + 500, "{pages} -> {full} pages");
+    let pool_ref = &pool;
+    let shrunk =
+        eventually(Duration::from_secs(8), || async move { count(pool_ref, "PRAGMA page_count").await < pages + 100 })
+            .await;
+    let after = count(&pool, "PRAGMA page_count").await;
+    assert!(shrunk, "the file gives its free pages back: {pages} -> {full} -> {after}\n{}", tail(&server.log(), 10));
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM rate_limits WHERE bucket LIKE 'gc-%'").await, 0);
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_sqlite_database_is_converted_to_incremental_auto_vacuum_once() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    // A database made without auto-vacuum (as every one was before).
+    let path = db.dir.path().join("db");
+    std::fs::create_dir_all(&path).unwrap();
+    let old =
+        sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&format!("{}?mode=rwc", db.url)).await.unwrap();
+    exec(&old, "CREATE TABLE before_upgrade (x INTEGER)").await;
+    assert_eq!(count(&old, "PRAGMA auto_vacuum").await, 0);
+    old.close().await;
+    let out = cli(&db, &["migrate"], &[], None).ok();
+    let pool = db.pool().await;
+    assert_eq!(count(&pool, "PRAGMA auto_vacuum").await, 2, "converted: {}", out.stderr);
     pool.close().await;
 }

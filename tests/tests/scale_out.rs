@@ -169,13 +169,28 @@ async fn a_key_rotation_reaches_every_replica_within_the_refresh_interval() {
 // ---------------------------------------------------------------------------
 // Outages and crashes under load.
 
-/// Status counts of one kind of request, before, during and after an event.
+/// Status counts of one kind of request, before, during and after an event,
+/// and how long each 503 took to arrive.
 #[derive(Default, Debug)]
-struct Tally(BTreeMap<(&'static str, &'static str, u16), u32>);
+struct Tally(BTreeMap<(&'static str, &'static str, u16), u32>, Vec<(&'static str, Duration)>);
 
 impl Tally {
     fn add(&mut self, phase: &'static str, what: &'static str, status: u16) {
         *self.0.entry((phase, what, status)).or_default() += 1;
+    }
+    /// Counts an answer in the phase it arrived in; times a 503 in the
+    /// phase its request was sent in.
+    fn timed(&mut self, phase: &'static str, what: &'static str, status: u16, sent: (&'static str, Instant)) {
+        self.add(phase, what, status);
+        if status == 503 || sent.0 == "before" {
+            self.1.push((sent.0, sent.1.elapsed()));
+        }
+    }
+    /// The median and the slowest 503 of `phase`.
+    fn unavailable_times(&self, phase: &str) -> Option<(Duration, Duration)> {
+        let mut times: Vec<Duration> = self.1.iter().filter(|(p, _)| *p == phase).map(|(_, t)| *t).collect();
+        times.sort();
+        Some((*times.get(times.len() / 2)?, *times.last()?))
     }
     fn statuses(&self, phase: &str) -> Vec<u16> {
         self.0.keys().filter(|(p, _, _)| *p == phase).map(|(_, _, s)| *s).collect()
@@ -225,9 +240,10 @@ async fn load(
         let (phase, stop, tally) = (phase.clone(), stop.clone(), tally.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let sent = (*phase.lock().unwrap(), Instant::now());
                 let res = refresh(&server, auth_of(&client), &person.refresh_token, None).await;
                 let now = *phase.lock().unwrap();
-                tally.lock().unwrap().add(now, "refresh", res.status.as_u16());
+                tally.lock().unwrap().timed(now, "refresh", res.status.as_u16(), sent);
                 if res.status == 200 {
                     let t = res.json();
                     person.refresh_token = str_of(&t, "refresh_token").into();
@@ -236,8 +252,10 @@ async fn load(
                     let body = res.json();
                     assert_eq!(body["error"], "temporarily_unavailable", "a JSON OAuth error: {body}");
                 }
+                let sent = (*phase.lock().unwrap(), Instant::now());
                 let status = userinfo_status(&server, &person.access_token).await;
-                tally.lock().unwrap().add(*phase.lock().unwrap(), "userinfo", status);
+                tally.lock().unwrap().timed(*phase.lock().unwrap(), "userinfo", status, sent);
+                let sent = (*phase.lock().unwrap(), Instant::now());
                 let page = silent_code(&person.browser, &client).await;
                 let status = if has_code(&page) { 200 } else { page.status.as_u16() };
                 if page.status == 503 {
@@ -247,7 +265,7 @@ async fn load(
                         page.describe()
                     );
                 }
-                tally.lock().unwrap().add(*phase.lock().unwrap(), "authorize", status);
+                tally.lock().unwrap().timed(*phase.lock().unwrap(), "authorize", status, sent);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             person
@@ -295,8 +313,8 @@ where
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (crowd, tally) = loader.await.unwrap();
-    eprintln!("{tally:?}");
-    for phase in ["before", "during", "after", "settled"] {
+    eprintln!("{:?}", tally.0);
+    for phase in ["before", "during", "down", "after", "settled"] {
         for s in tally.statuses(phase) {
             assert!(s == 200 || s == 503, "{phase}: only 200 and 503, never {s}: {tally:?}");
         }
@@ -323,9 +341,13 @@ async fn outage(
     stop();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(ready().await, 503, "/readyz fails while the store is down");
+    // Known to be down from here: requests that need the store fail fast.
+    *phase.lock().unwrap() = "down";
     tokio::time::sleep(down - Duration::from_secs(1)).await;
     start();
+    let started = Instant::now();
     assert!(eventually(Duration::from_secs(10), || async { ready().await == 200 }).await, "/readyz recovers");
+    eprintln!("outage: /readyz 200 again {} ms after the store came back", started.elapsed().as_millis());
 }
 
 /// A Redis server of this test's own (so it can be stopped), persisting
@@ -390,7 +412,8 @@ async fn redis_down_for_ten_seconds_under_load_only_503s_and_nothing_lost() {
     let mut db = TestDb::new(Backend::Cluster).await;
     let redis = Arc::new(Mutex::new(OwnRedis::start(db.dir.path())));
     db.redis = Some((redis.lock().unwrap().url(), "outage:".into()));
-    let mut server = Server::start(&db, &[("LATCHKEY_REDIS_TIMEOUT_MS", "500")]).await;
+    // A command timeout long enough to tell waiting for it from failing fast.
+    let mut server = Server::start(&db, &[("LATCHKEY_REDIS_TIMEOUT_MS", "3000")]).await;
     let r = redis.clone();
     let srv = server.view(usize::MAX);
     let tally = under_load(&server, &db, move |phase| {
@@ -398,9 +421,28 @@ async fn redis_down_for_ten_seconds_under_load_only_503s_and_nothing_lost() {
         outage(phase, srv, Duration::from_secs(10), move || r.lock().unwrap().stop(), move || r2.lock().unwrap().run())
     })
     .await;
-    assert!(tally.count("during", 503) > 0, "the outage was felt: {tally:?}");
+    assert!(tally.count("down", 503) > 0, "the outage was felt: {tally:?}");
+    fails_fast(&tally, Duration::from_secs(3));
     assert!(!server.log().contains("panicked"), "no panic:\n{}", tail(&server.log(), 40));
     server.terminate();
+}
+
+/// Once the outage is known (the store's probe failed), a request that
+/// needs the store gets its 503 at once, not after `timeout` (the pool's or
+/// the command's, which it would otherwise wait for). On a machine as busy
+/// as a test run, "at once" means about as fast as an ordinary answer
+/// (tests/tests/faults.rs measures it alone: a few milliseconds).
+fn fails_fast(tally: &Tally, timeout: Duration) {
+    let (median, slowest) = tally.unavailable_times("down").expect("503s while the store was known down");
+    let (usual, _) = tally.unavailable_times("before").expect("answers before the outage");
+    eprintln!(
+        "outage: 503 while known down: median {} ms, slowest {} ms (any answer before the outage: median {} ms)",
+        median.as_millis(),
+        slowest.as_millis(),
+        usual.as_millis()
+    );
+    assert!(median <= 2 * usual + Duration::from_millis(100), "503 at once: median {median:?}, usually {usual:?}");
+    assert!(slowest < timeout, "no request waits for the {timeout:?} timeout: slowest {slowest:?}");
 }
 
 /// Whether the Redis on `port` answers `PING` (not `-LOADING`): it is back.
@@ -487,7 +529,8 @@ async fn postgres_down_under_load_only_503s_and_nothing_lost() {
     };
     let pg = Arc::new(pg);
     db.url = pg.url();
-    let mut server = Server::start(&db, &[("LATCHKEY_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]).await;
+    // The default pool timeout (5 s): failing fast does not depend on it.
+    let mut server = Server::start(&db, &[]).await;
     let p = pg.clone();
     let srv = server.view(usize::MAX);
     let tally = under_load(&server, &db, move |phase| {
@@ -495,7 +538,8 @@ async fn postgres_down_under_load_only_503s_and_nothing_lost() {
         outage(phase, srv, Duration::from_secs(6), move || p.stop(), move || p2.run())
     })
     .await;
-    assert!(tally.count("during", 503) > 0, "the outage was felt: {tally:?}");
+    assert!(tally.count("down", 503) > 0, "the outage was felt: {tally:?}");
+    fails_fast(&tally, Duration::from_secs(5));
     assert!(!server.log().contains("panicked"), "no panic:\n{}", tail(&server.log(), 40));
     server.terminate();
 }

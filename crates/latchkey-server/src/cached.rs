@@ -171,7 +171,7 @@ impl Cached {
     }
 }
 
-async fn direct<T>(_op: &'static str, f: impl Future<Output = T>) -> T {
+async fn direct<T>(_: &Cached, _op: &'static str, f: impl Future<Output = T>) -> T {
     f.await
 }
 

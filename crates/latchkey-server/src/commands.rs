@@ -60,23 +60,24 @@ pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
 }
 
 /// Opens the database named by the settings and applies pending migrations,
-/// then Redis if configured. Returns the store and the SQL pool underneath.
-/// Only `serve` and `migrate` pass [`OpenMode::Create`]: every other command
-/// refuses a database that does not exist rather than start an empty one.
+/// then Redis if configured. Returns the store, the SQL pool underneath, and
+/// the Redis store if there is one. Only `serve` and `migrate` pass
+/// [`OpenMode::Create`]: every other command refuses a database that does
+/// not exist rather than start an empty one.
 pub async fn open_store(
     settings: &Settings,
     clock: Arc<dyn Clock>,
     mode: OpenMode,
-) -> anyhow::Result<(Arc<dyn Store>, SqlStore)> {
+) -> anyhow::Result<(Arc<dyn Store>, SqlStore, Option<RedisStore>)> {
     let sql = open_sql(settings, mode).await?;
     sql.migrate().await.context("applying database migrations")?;
     let Some(redis) = &settings.redis else {
-        return Ok((Arc::new(sql.clone()), sql));
+        return Ok((Arc::new(sql.clone()), sql, None));
     };
     let store = RedisStore::connect(sql.clone(), redis, clock)
         .await
         .map_err(|e| ConfigError::new("redis_url", format!("cannot open {}: {e}", config::redact(&redis.url))))?;
-    Ok((Arc::new(store), sql))
+    Ok((Arc::new(store.clone()), sql, Some(store)))
 }
 
 /// The SQL database alone, not migrated; with [`OpenMode::Existing`] it
@@ -126,10 +127,10 @@ fn missing_database(what: &str, url: &str) -> String {
     )
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, hooks: crate::Hooks) -> anyhow::Result<()> {
     let settings = settings(&cli).map_err(|e| anyhow!("configuration: {e}"))?;
     if let Command::Serve = cli.command {
-        return crate::serve::serve(settings).await;
+        return crate::serve::serve_with(settings, hooks).await;
     }
     crate::serve::init_logging(&settings, Some("warn"));
     // Inspection reads the database if it can, and works without it.
@@ -138,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mode = if let Command::Migrate = cli.command { OpenMode::Create } else { OpenMode::Existing };
-    let (store, sql) = open_store(&settings, clock.clone(), mode).await?;
+    let (store, sql, _) = open_store(&settings, clock.clone(), mode).await?;
     // No caches here, but writes still go to the change feed for the servers'.
     let store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(store, None, clock.clone()));
     let ctx = Context { settings, store, sql, clock, json: cli.json };

@@ -71,6 +71,8 @@ const KEYS: &[(&str, Kind)] = &[
     // The old name of login.max_failures, still accepted.
     ("login.max_attempts", Kind::Int),
     ("login.password_enabled", Kind::Bool),
+    ("login.interaction_ttl_seconds", Kind::Int),
+    ("audit.retention_days", Kind::Int),
     ("cache.mode", Kind::Str),
     ("cache.poll_interval_ms", Kind::Int),
     ("cache.max_age_seconds", Kind::Int),
@@ -112,6 +114,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("registration.software_statement_jwks_file", Kind::Str),
     ("registration.software_statement_issuers", Kind::List),
     ("http.trusted_proxies", Kind::List),
+    ("http.header_read_timeout_seconds", Kind::Int),
+    ("http.keepalive_timeout_seconds", Kind::Int),
+    ("http.max_header_bytes", Kind::Int),
+    ("http.max_connections", Kind::Int),
     ("discovery.max_age_seconds", Kind::Int),
     ("admin.enabled", Kind::Bool),
     ("admin.listen", Kind::Str),
@@ -144,6 +150,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
     pub gc: GcConfig,
+    pub audit: AuditConfig,
     pub admin: AdminConfig,
     /// Upstream OpenID Connect providers (`[[upstream]]` tables).
     #[serde(rename = "upstream")]
@@ -295,6 +302,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             ui: UiConfig::default(),
             gc: GcConfig::default(),
+            audit: AuditConfig::default(),
             admin: AdminConfig::default(),
         }
     }
@@ -350,6 +358,8 @@ pub struct LoginConfig {
     pub lock_seconds: i64,
     pub max_lock_seconds: i64,
     pub password_enabled: bool,
+    /// How long a sign-in in progress (its login and consent pages) stays valid.
+    pub interaction_ttl_seconds: i64,
 }
 
 impl Default for LoginConfig {
@@ -362,7 +372,22 @@ impl Default for LoginConfig {
             lock_seconds: 60,
             max_lock_seconds: 900,
             password_enabled: true,
+            interaction_ttl_seconds: 600,
         }
+    }
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Events older than this are deleted by the garbage collection (0 = kept forever).
+    pub retention_days: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 365 }
     }
 }
 
@@ -475,11 +500,32 @@ impl Default for RegistrationConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Addresses of proxies (load balancers) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout_seconds: i64,
+    /// An idle keep-alive connection is closed after this.
+    pub keepalive_timeout_seconds: i64,
+    /// Request line and headers together; more gets 431.
+    pub max_header_bytes: i64,
+    /// Connections open at once.
+    pub max_connections: i64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let limits = crate::connections::ConnectionLimits::default();
+        Self {
+            trusted_proxies: Vec::new(),
+            header_read_timeout_seconds: limits.header_read_timeout.as_secs() as i64,
+            keepalive_timeout_seconds: limits.idle_timeout.as_secs() as i64,
+            max_header_bytes: limits.max_header_bytes as i64,
+            max_connections: i64::from(limits.max_connections),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -551,6 +597,8 @@ pub struct Settings {
     pub software_statements: latchkey_registration::SoftwareStatementPolicy,
     /// Proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<latchkey_http::IpRange>,
+    /// Bounds on connections: header and idle timeouts, header size, count.
+    pub connections: crate::connections::ConnectionLimits,
     pub discovery_max_age_seconds: u64,
     pub code_ttl: i64,
     pub refresh_token_ttl: i64,
@@ -564,6 +612,10 @@ pub struct Settings {
     pub refresh_without_offline_access: bool,
     pub gc_interval: std::time::Duration,
     pub gc_batch: u32,
+    /// Audit events older than this are deleted (None = kept forever).
+    pub audit_retention: Option<std::time::Duration>,
+    /// Lifetime of a sign-in in progress (seconds).
+    pub interaction_ttl: i64,
     pub product_name: String,
     pub logo_uri: Option<String>,
     /// The login page offers the password form.
@@ -839,6 +891,24 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
             ConfigError::new("http.trusted_proxies", format!("{p:?} is not an IP address or CIDR block"))
         })?);
     }
+    let h = &config.http;
+    let connections = crate::connections::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(range(
+            "http.header_read_timeout_seconds",
+            h.header_read_timeout_seconds,
+            1,
+            300,
+        )? as u64),
+        idle_timeout: std::time::Duration::from_secs(range(
+            "http.keepalive_timeout_seconds",
+            h.keepalive_timeout_seconds,
+            1,
+            3_600,
+        )? as u64),
+        // hyper needs room for at least its 8 KiB read buffer.
+        max_header_bytes: range("http.max_header_bytes", h.max_header_bytes, 8 * 1024, 1024 * 1024)? as usize,
+        max_connections: range("http.max_connections", h.max_connections, 1, 1_000_000)? as u32,
+    };
     let shutdown_timeout = range("shutdown_timeout_seconds", config.shutdown_timeout_seconds, 0, 3_600)?;
     let log_format = match config.log_format.as_str() {
         "text" => LogFormat::Text,
@@ -943,6 +1013,9 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     let refresh_grace = range("tokens.refresh_grace_seconds", config.tokens.refresh_grace_seconds, 0, 300)?;
     let gc_interval = range("gc.interval_seconds", config.gc.interval_seconds, 1, 86400)?;
     let gc_batch = range("gc.batch_size", config.gc.batch_size, 1, 100_000)?;
+    let retention_days = range("audit.retention_days", config.audit.retention_days, 0, 100 * 365)?;
+    let audit_retention = (retention_days > 0).then(|| std::time::Duration::from_secs(retention_days as u64 * 86_400));
+    let interaction_ttl = range("login.interaction_ttl_seconds", config.login.interaction_ttl_seconds, 60, 86_400)?;
     let product_name = config.ui.product_name.trim().to_string();
     if product_name.is_empty() || product_name.chars().count() > 60 {
         return Err(ConfigError::new("ui.product_name", "must be 1 to 60 characters"));
@@ -1005,6 +1078,7 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         registration_window,
         software_statements,
         trusted_proxies,
+        connections,
         discovery_max_age_seconds: discovery_max_age as u64,
         code_ttl,
         refresh_token_ttl: refresh_ttl,
@@ -1018,6 +1092,8 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
         refresh_without_offline_access: config.tokens.refresh_without_offline_access,
         gc_interval: std::time::Duration::from_secs(gc_interval as u64),
         gc_batch: gc_batch as u32,
+        audit_retention,
+        interaction_ttl,
         product_name,
         logo_uri,
         admin,

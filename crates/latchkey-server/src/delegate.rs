@@ -1,7 +1,9 @@
 //! One list of every store trait's methods, for wrappers that forward calls to
 //! an inner store (`Metered` times them, `Cached` forwards what it does not
-//! cache). `delegate!(Wrapper, field, via, Trait)` implements `Trait` for
-//! `Wrapper` as `via("method", self.field.method(args)).await`.
+//! cache, `Guarded` fails fast while a backend is down, `FailingStore`
+//! injects faults in tests). `delegate!(Wrapper, field, via, Trait)`
+//! implements `Trait` for `Wrapper` as
+//! `via(self, "method", self.field.method(args)).await`.
 
 /// Implements one trait from its method list.
 macro_rules! delegate_impl {
@@ -11,7 +13,7 @@ macro_rules! delegate_impl {
         #[async_trait::async_trait]
         impl latchkey_store::$trait for $ty {
             $(async fn $name(&self, $($arg: $($argty)*),*) -> $ret {
-                $via(stringify!($name), self.$field.$name($($arg),*)).await
+                $via(self, stringify!($name), self.$field.$name($($arg),*)).await
             })*
         }
     };
@@ -121,6 +123,7 @@ macro_rules! delegate {
         $crate::delegate::delegate_impl!($ty, $field, $via, AuditStore {
             fn append_audit(event: [&latchkey_core::audit::AuditEvent]) -> StoreResult<i64>;
             fn list_audit(query: [&latchkey_store::AuditQuery]) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>>;
+            fn delete_audit_before(before: [i64], limit: [u32]) -> StoreResult<u64>;
         });
     };
     ($ty:ty, $field:tt, $via:path, AdminStore) => {
@@ -162,3 +165,11 @@ macro_rules! delegate {
 }
 
 pub(crate) use {delegate, delegate_impl};
+
+/// Whether a store method (by name) only reads; every other one writes.
+pub(crate) fn is_read(op: &str) -> bool {
+    op.starts_with("get_")
+        || op.starts_with("list_")
+        || op.starts_with("find_")
+        || matches!(op, "changes_after" | "latest_change" | "is_access_token_denied" | "ping")
+}

@@ -9,7 +9,12 @@ pub mod config;
 #[cfg(test)]
 mod config_docs;
 pub mod config_file;
+pub mod connections;
 mod delegate;
+#[doc(hidden)]
+pub mod faults;
+pub mod guarded;
+pub mod health;
 pub mod inspect;
 pub mod keys;
 pub mod metered;
@@ -22,8 +27,25 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Entry point shared by the `latchkey` binary and the end-to-end tests' copy of it.
+/// A wrapper around the store (see [`Hooks::wrap_store`]).
+pub type StoreLayer = fn(std::sync::Arc<dyn latchkey_store::Store>) -> std::sync::Arc<dyn latchkey_store::Store>;
+
+/// What a binary adds to `serve` beyond the configuration. The `latchkey`
+/// binary adds nothing; the end-to-end tests' binary wraps the store in
+/// [`faults::FailingStore`] when its test asks for injected failures.
+#[derive(Default, Clone, Copy)]
+pub struct Hooks {
+    /// Wraps the store right above the backends (below metrics, health and caches).
+    pub wrap_store: Option<StoreLayer>,
+}
+
+/// Entry point of the `latchkey` binary.
 pub fn main() -> ExitCode {
+    main_with(Hooks::default())
+}
+
+/// Entry point with hooks (the end-to-end tests' binary).
+pub fn main_with(hooks: Hooks) -> ExitCode {
     return_large_blocks_to_the_os();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -33,7 +55,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(commands::run(cli, hooks)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -14,7 +14,7 @@ use crate::delegate::delegate;
 /// The store, timed.
 pub struct Metered(pub Arc<dyn Store>);
 
-async fn timed<T>(op: &'static str, f: impl std::future::Future<Output = T>) -> T {
+async fn timed<T>(_: &Metered, op: &'static str, f: impl std::future::Future<Output = T>) -> T {
     let started = Instant::now();
     let out = f.await;
     metrics::histogram!("latchkey_store_operation_seconds", "op" => op).record(started.elapsed().as_secs_f64());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use latchkey_authorize::backchannel::BackchannelNotifier;
@@ -17,12 +17,13 @@ use latchkey_core::{Clock, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
 use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
-use latchkey_store::{KeyStore, Maintenance};
+use latchkey_store::KeyStore;
 use latchkey_token::{TokenSettings, TokenState};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::commands::open_store;
 use crate::config::{AdminListener, ConfigError, LogFormat, RegistrationMode, Settings};
+use crate::health::StoreHealth;
 use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
 use crate::state::{AppParts, AppState, HealthState};
 use latchkey_client_auth::{ClientAuthenticator, ClientKeys, KeyFetchSettings};
@@ -201,42 +202,50 @@ fn finish(app: Router<AppState>, state: AppState) -> Router {
     let app = app.layer(axum::middleware::from_fn(crate::observe::track)).with_state(state);
     latchkey_http::with_security_headers(app)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(axum::middleware::map_response(retry_after))
+}
+
+/// Seconds a client is asked to wait after a `503`.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Every `503` (a store that is away, full or failing fast, a request over
+/// its time limit) says when to try again.
+async fn retry_after(mut res: Response) -> Response {
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::RETRY_AFTER) {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    res
 }
 
 async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
+/// Ready while every store answers and database writes succeed, as the
+/// health probe last found (it runs every second, and at once when a
+/// request's store call fails).
 async fn readyz(State(health): State<HealthState>) -> Response {
-    let started = std::time::Instant::now();
-    let outcome = tokio::time::timeout(health.timeout, health.database.ping()).await;
-    metrics::histogram!("latchkey_store_ping_seconds").record(started.elapsed().as_secs_f64());
-    match outcome {
-        Ok(Ok(())) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
-            )
-                .into_response()
+    let stores = &health.stores;
+    let mut body = serde_json::json!({"status": "ready"});
+    if !stores.ready() {
+        body = serde_json::json!({"status": "unavailable", "database": stores.database().as_str()});
+        if let Some(redis) = stores.redis() {
+            body["redis"] = redis.as_str().into();
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "database": "timeout"})),
-        )
-            .into_response(),
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
+    axum::Json(body).into_response()
 }
 
 /// Deletes expired codes, interactions, sessions, refresh tokens and denylist
-/// entries in bounded batches, so that no table only grows. Every replica
-/// runs it; the deletes are idempotent.
+/// entries, and audit events past their retention, in bounded batches, so
+/// that no table only grows. Every replica runs it; the deletes are idempotent.
 fn spawn_gc(
-    store: Arc<dyn Maintenance>,
+    store: Arc<dyn latchkey_store::Store>,
     clock: Arc<dyn Clock>,
     interval: Duration,
     batch: u32,
+    audit_retention: Option<Duration>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
@@ -254,6 +263,12 @@ fn spawn_gc(
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "clean-up of expired records failed"),
+            }
+            let Some(retention) = audit_retention else { continue };
+            match store.delete_audit_before(clock.now() - retention.as_secs() as i64, batch).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(audit_events = n, "audit events past their retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "clean-up of old audit events failed"),
             }
         }
     })
@@ -282,6 +297,11 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    serve_with(settings, crate::Hooks::default()).await
+}
+
+/// `serve`, with what a binary adds (`Hooks`).
+pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Result<()> {
     init_logging(&settings, None);
     for warning in &settings.warnings {
         tracing::warn!("configuration: {warning}");
@@ -290,10 +310,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
     let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
-    let (store, sql) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
+    let (store, sql, redis) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
     tracing::info!(database = %crate::config::database_location(&settings.database_url), "database opened");
+    let store = match hooks.wrap_store {
+        Some(wrap) => wrap(store),
+        None => store,
+    };
     let store: Arc<dyn latchkey_store::Store> =
         if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
+    // Fail fast on a store the probe found down; caches (outside) still serve.
+    let health = StoreHealth::new(redis.is_some());
+    let sql_probe = sql.prober(settings.db_acquire_timeout);
+    let redis_probe = redis.clone().zip(settings.redis.as_ref().map(|r| r.timeout));
+    let probe = crate::health::spawn_probe(health.clone(), sql_probe.clone(), redis_probe, clock.clone());
+    let store: Arc<dyn latchkey_store::Store> =
+        Arc::new(crate::guarded::Guarded::new(store, health.clone(), redis.is_some()));
     // Caches outside the metering, so that store metrics count real reads only.
     let caches = settings.cache.map(|c| Arc::new(crate::cached::Caches::new(c)));
     let feed_start = match &caches {
@@ -323,7 +354,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             session_ttl: settings.session_ttl,
             session_idle_ttl: settings.session_idle_ttl,
             end_revokes: settings.end_revokes,
-            interaction_ttl: 600,
+            interaction_ttl: settings.interaction_ttl,
             require_pkce_for_confidential: settings.require_pkce_for_confidential,
             secure_cookies: settings.issuer.starts_with("https://"),
             login_limits: settings.login_limits,
@@ -391,7 +422,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             audit: store.clone(),
             software_statements: Arc::new(settings.software_statements.clone()),
         },
-        health: HealthState { database: store.clone(), timeout: Duration::from_secs(2) },
+        health: HealthState { stores: health.clone() },
         authorize: authorize.clone(),
         metrics,
         token: TokenState {
@@ -446,7 +477,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
-    let gc = spawn_gc(store.clone(), clock.clone(), settings.gc_interval, settings.gc_batch);
+    let gc = spawn_gc(store.clone(), clock.clone(), settings.gc_interval, settings.gc_batch, settings.audit_retention);
     // On SIGTERM/ctrl-c: stop accepting, let in-flight requests finish, but
     // for at most `shutdown_timeout` (a hung client must not block a deploy).
     let stopping = Arc::new(tokio::sync::Notify::new());
@@ -465,27 +496,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
         let app = admin_router(state.clone());
         let mut stopped = admin_stopped;
-        tokio::spawn(async move {
-            let served = axum::serve(admin_listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the admin listener failed");
-            }
-        })
+        let stop = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(crate::connections::serve(admin_listener, app, settings.connections, stop))
     });
-    // Connection info: the registration limit counts per source address.
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = crate::connections::serve(listener, app, settings.connections, signal);
     let deadline = async {
         stopping.notified().await;
         tokio::time::sleep(settings.shutdown_timeout).await;
     };
     tokio::select! {
-        served = server => served.context("serving")?,
+        _ = server => {}
         _ = deadline => tracing::warn!(
             timeout_s = settings.shutdown_timeout.as_secs(),
             "requests still in flight after the shutdown timeout; exiting anyway"
@@ -493,6 +515,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     refresher.abort();
     gc.abort();
+    probe.abort();
+    sql_probe.close().await;
     if let Some(admin) = admin_server {
         admin.abort();
     }

@@ -8,14 +8,12 @@ use latchkey_admin::AdminState;
 use latchkey_authorize::AuthorizeState;
 use latchkey_discovery::DiscoveryState;
 use latchkey_registration::RegistrationState;
-use latchkey_store::Health;
 use latchkey_token::TokenState;
 
 /// What the health endpoints need.
 #[derive(Clone)]
 pub struct HealthState {
-    pub database: Arc<dyn Health>,
-    pub timeout: std::time::Duration,
+    pub stores: Arc<crate::health::StoreHealth>,
 }
 
 /// Shared by every request. axum clones the router's state once per request,

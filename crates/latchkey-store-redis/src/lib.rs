@@ -11,8 +11,11 @@
 //! store expects a single Redis primary (with replicas or Sentinel), not
 //! Redis Cluster.
 
+mod backends;
 mod connection;
 mod scripts;
+
+pub use backends::{Backends, backends_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,7 +153,8 @@ impl RedisStore {
         (expires_at - self.clock.now()).max(1)
     }
 
-    async fn ping_redis(&self) -> StoreResult<()> {
+    /// `PING` to Redis alone (the store's `ping` checks SQL as well).
+    pub async fn ping_redis(&self) -> StoreResult<()> {
         let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(map_err)?;
         if pong == "PONG" { Ok(()) } else { Err(StoreError::Backend(format!("unexpected PING answer {pong:?}"))) }
     }
@@ -665,6 +669,9 @@ impl AuditStore for RedisStore {
     }
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>> {
         self.sql.list_audit(query).await
+    }
+    async fn delete_audit_before(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        self.sql.delete_audit_before(before, limit).await
     }
 }
 

@@ -778,6 +778,14 @@ impl Maintenance for SqlStore {
         let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
             AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")
         .await?;
+        if self.backend() == crate::Backend::Sqlite {
+            // Give back up to `batch` free pages to the file system (with
+            // auto_vacuum = INCREMENTAL; a no-op on a database without it).
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA incremental_vacuum({batch})")))
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        }
         Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits, changes, used_assertions })
     }
 }

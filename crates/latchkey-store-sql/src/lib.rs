@@ -12,13 +12,14 @@ pub use flow::DeniedAccessTokens;
 mod keys;
 mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use latchkey_store::{Health, StoreError, StoreResult};
+use latchkey_store::{Health, StoreError, StoreResult, window_start};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 
 /// The migrations in `/migrations`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
@@ -139,23 +140,12 @@ impl SqlStore {
                 url.push_str(if mode == OpenMode::Create { "mode=rwc" } else { "mode=rw" });
             }
         }
-        let mut options = AnyPoolOptions::new()
+        let pool = pool_options(backend)
             .max_connections(max_connections.max(1))
-            .min_connections(0)
-            .acquire_timeout(acquire_timeout);
-        if backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options.connect(&url).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+            .acquire_timeout(acquire_timeout)
+            .connect(&url)
+            .await
+            .map_err(|e| ConnectError::Connect(e.to_string()))?;
         if backend == Backend::Postgres && mode == OpenMode::Existing {
             let mut conn = pool.acquire().await.map_err(|e| ConnectError::Connect(e.to_string()))?;
             if !has_migrations(&mut conn).await? {
@@ -167,7 +157,17 @@ impl SqlStore {
         Ok(Self { pool, backend })
     }
 
-    /// Applies pending migrations.
+    /// A probe of this database on a connection of its own, so that a busy
+    /// pool never makes a healthy database look down. A refused connection
+    /// fails the probe at once (a pool would retry until its timeout); a
+    /// database that answers slowly gets `timeout`.
+    pub fn prober(&self, timeout: Duration) -> SqlProbe {
+        let options = self.pool.connect_options().as_ref().clone();
+        SqlProbe(Arc::new(ProbeInner { options, backend: self.backend, timeout, conn: Default::default() }))
+    }
+
+    /// Applies pending migrations. A SQLite database made before
+    /// incremental auto-vacuum was on is converted once (a `VACUUM`).
     pub async fn migrate(&self) -> Result<(), ConnectError> {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
             // Migrations only go forward: an older binary cannot undo a newer one's.
@@ -178,7 +178,38 @@ impl SqlStore {
                 env!("CARGO_PKG_VERSION")
             )),
             e => ConnectError::Migrate(e.to_string()),
-        })
+        })?;
+        if self.backend == Backend::Sqlite {
+            self.convert_to_incremental_vacuum().await;
+        }
+        Ok(())
+    }
+
+    /// New SQLite databases get `auto_vacuum = INCREMENTAL` before their
+    /// first table; an older one needs a `VACUUM` to switch, which rewrites
+    /// the file (it needs that much free space, and holds the database for
+    /// as long as it takes). A failure leaves the file as it was: logged,
+    /// not fatal, and tried again at the next start.
+    async fn convert_to_incremental_vacuum(&self) {
+        let mode = sqlx::query("PRAGMA auto_vacuum").fetch_one(&self.pool).await.and_then(|r| r.try_get::<i64, _>(0));
+        if !matches!(mode, Ok(0)) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        tracing::info!("converting the SQLite database to incremental auto-vacuum (a one-time VACUUM)");
+        let converted = async {
+            let mut conn = self.pool.acquire().await?;
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;").await?;
+            Ok::<_, sqlx::Error>(())
+        };
+        match converted.await {
+            Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "SQLite database converted"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot convert the SQLite database to incremental auto-vacuum now; space freed by \
+                 garbage collection is reused but not returned to the file system (tried again at the next start)"
+            ),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -194,11 +225,127 @@ impl SqlStore {
     }
 }
 
+/// Pool settings common to the store's pool and the probe's: SQLite's
+/// pragmas on every new connection, and no connection reused from inside a
+/// transaction.
+fn pool_options(backend: Backend) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().min_connections(0).after_release(|conn, _meta| Box::pin(release_clean(conn)));
+    if backend != Backend::Sqlite {
+        return options;
+    }
+    options.after_connect(|conn, _meta| Box::pin(async move { sqlite_pragmas(conn).await }))
+}
+
+/// What every SQLite connection sets.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    // auto_vacuum first: it only takes on a database without tables.
+    conn.execute(
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Checks that the database answers and takes writes (for readiness and
+/// for failing fast during an outage), on its own connection.
+#[derive(Clone, Debug)]
+pub struct SqlProbe(Arc<ProbeInner>);
+
+#[derive(Debug)]
+struct ProbeInner {
+    options: sqlx::any::AnyConnectOptions,
+    backend: Backend,
+    timeout: Duration,
+    conn: tokio::sync::Mutex<Option<sqlx::AnyConnection>>,
+}
+
+impl SqlProbe {
+    /// `SELECT 1`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.run(sqlx::query("SELECT 1")).await
+    }
+
+    /// One small write: a counter row per minute in `rate_limits` (expired
+    /// rows go with the garbage collection, like any counter's).
+    pub async fn write(&self, now: i64) -> StoreResult<()> {
+        let minute = window_start(now, 60);
+        let write = sqlx::query(
+            "INSERT INTO rate_limits (bucket, window_start, hits, expires_at) VALUES ('latchkey:write-probe', $1, 1, $2) \
+             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1",
+        )
+        .bind(minute)
+        .bind(minute + 60);
+        self.run(write).await
+    }
+
+    /// Runs `query` on the probe's connection (opened first if needed),
+    /// within the timeout; a connection that failed is dropped.
+    async fn run<'q>(&self, query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>) -> StoreResult<()> {
+        use sqlx::Connection as _;
+        let p = &self.0;
+        let mut conn = p.conn.lock().await;
+        let ran = tokio::time::timeout(p.timeout, async {
+            if conn.is_none() {
+                let mut new = sqlx::AnyConnection::connect_with(&p.options).await?;
+                if p.backend == Backend::Sqlite {
+                    sqlite_pragmas(&mut new).await?;
+                }
+                *conn = Some(new);
+            }
+            query.execute(conn.as_mut().expect("just opened")).await
+        })
+        .await;
+        let result = match ran {
+            Ok(result) => result.map(|_| ()).map_err(map_err),
+            Err(_) => Err(StoreError::Unavailable(format!("no answer within {} ms", p.timeout.as_millis()))),
+        };
+        if result.is_err() {
+            *conn = None;
+        }
+        result
+    }
+
+    pub async fn close(&self) {
+        use sqlx::Connection as _;
+        if let Some(conn) = self.0.conn.lock().await.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
 #[async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(map_err)
     }
+}
+
+/// Whether a connection going back to the pool is outside any transaction;
+/// one that is not is closed instead (closing rolls back what it holds).
+///
+/// A failed transaction is rolled back when its `Transaction` is dropped.
+/// On SQLite an error such as `SQLITE_FULL` may already have rolled it back
+/// (https://sqlite.org/lang_transaction.html, "Response To Errors Within A
+/// Transaction"): the `ROLLBACK` then fails, sqlx still counts one open
+/// transaction, and the connection's next `begin` becomes a `SAVEPOINT`
+/// whose failure leaves a real transaction open. That connection would hold
+/// the write lock ("database is locked" for everyone else) and its later
+/// "commits" would only release savepoints, so answers it gave would be
+/// lost at the next restart. Such a connection never serves again.
+async fn release_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if conn.is_in_transaction() {
+        // SQLite runs a dropped transaction's rollback on its worker thread:
+        // wait for it, then look again.
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            metrics::counter!("latchkey_store_connections_discarded_total", "backend" => "sql").increment(1);
+            tracing::warn!("a database connection was left inside a failed transaction; closing it");
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Maps sqlx errors onto the store's vocabulary.
@@ -215,13 +362,34 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     error
 }
 
+/// Whether a database error code says the database cannot serve right now
+/// (away, full, out of resources, busy) rather than that the query is wrong.
+/// Such failures are answered with 503 and `Retry-After`.
+fn is_transient(backend: Backend, code: &str) -> bool {
+    match backend {
+        // SQLite's (extended) result codes; the primary code is the low byte:
+        // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL.
+        Backend::Sqlite => code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5..=10 | 13..=15)),
+        // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient
+        // resources such as a full disk (53), operator intervention:
+        // shutdown, statement timeout (57), system errors such as I/O (58),
+        // serialization failures and deadlocks (40001, 40P01), a standby
+        // that refuses writes after a failover (25006), lock not available (55P03).
+        Backend::Postgres => {
+            ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+                || ["40001", "40P01", "25006", "55P03"].contains(&code)
+        }
+    }
+}
+
 fn classify(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
-        // PostgreSQL shutting down or not accepting connections (SQLSTATE
-        // class 08, 57P01-57P03, 53300): the server is away, not the query wrong.
         sqlx::Error::Database(db)
-            if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300") =>
+            if db.code().is_some_and(|c| {
+                let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                is_transient(if sqlite { Backend::Sqlite } else { Backend::Postgres }, &c)
+            }) =>
         {
             StoreError::Unavailable(e.to_string())
         }
@@ -264,5 +432,25 @@ mod tests {
         assert_eq!(Backend::of_url("mysql://u@h/db"), None);
         assert_eq!(sqlite_path("sqlite://./data/x.db?mode=rwc"), Some("./data/x.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn a_full_disk_or_an_absent_server_is_transient_a_bad_query_is_not() {
+        // SQLite: FULL, BUSY, IOERR_WRITE (extended), READONLY; PostgreSQL:
+        // disk_full, admin_shutdown, connection_failure, io_error, deadlock.
+        for code in ["13", "5", "778", "8"] {
+            assert!(is_transient(Backend::Sqlite, code), "{code}");
+        }
+        for code in ["53100", "57P01", "08006", "58030", "40P01", "25006"] {
+            assert!(is_transient(Backend::Postgres, code), "{code}");
+        }
+        // SQLite: ERROR, CONSTRAINT, CONSTRAINT_UNIQUE, CORRUPT; PostgreSQL:
+        // syntax error, undefined column, not-null violation.
+        for code in ["1", "19", "2067", "11"] {
+            assert!(!is_transient(Backend::Sqlite, code), "{code}");
+        }
+        for code in ["42601", "42703", "23502"] {
+            assert!(!is_transient(Backend::Postgres, code), "{code}");
+        }
     }
 }

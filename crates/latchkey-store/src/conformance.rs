@@ -695,6 +695,19 @@ pub async fn audit_store<S: crate::AuditStore + Clone>(store: S) {
     let mut ids = join_all(writers).await;
     ids.sort_unstable();
     assert_eq!(ids, ((second + 1)..=(second + 8)).collect::<Vec<_>>(), "no gaps, no duplicates");
+
+    // Retention: older than 1_500 are the first two; a batch of one takes one.
+    assert_eq!(store.delete_audit_before(1_500, 1).await.unwrap(), 1);
+    assert_eq!(store.delete_audit_before(1_500, 100).await.unwrap(), 1);
+    assert_eq!(store.delete_audit_before(1_500, 100).await.unwrap(), 0);
+    let left = store.list_audit(&crate::AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(left.first().map(|e| e.0), Some(second + 1), "the oldest went first");
+    // Even past retention, the newest stays: ids never start over.
+    assert_eq!(store.delete_audit_before(10_000, 100).await.unwrap(), 7);
+    let last = store.list_audit(&crate::AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(last.len(), 1);
+    let next = store.append_audit(&AuditEvent::new(3_000, "login.failure", "anonymous")).await.unwrap();
+    assert_eq!(next, second + 9);
 }
 
 /// `AdminStore`: tokens found by hash only, listed, touched, revoked; client

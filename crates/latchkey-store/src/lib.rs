@@ -376,6 +376,10 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn append_audit(&self, event: &latchkey_core::audit::AuditEvent) -> StoreResult<i64>;
     /// Events matching `query`, oldest first.
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>>;
+    /// Deletes events older than `before`, looking at the `limit` oldest
+    /// only (a bounded batch); the newest event always stays, so that ids
+    /// never start over. Returns how many were deleted.
+    async fn delete_audit_before(&self, before: i64, limit: u32) -> StoreResult<u64>;
 }
 
 /// The start of the fixed window of `window_seconds` that contains `now`.
