@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::grant::Consent;
+use latchkey_store::cascade::Revocations;
 use serde_json::Value;
 
 use crate::clients::id_of;

@@ -20,6 +20,7 @@ use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{User, password};
 use latchkey_http::{Params, cookies};
 use latchkey_store::StoreError;
+use latchkey_store::cascade::Revocations;
 
 use crate::limits::Attempt;
 use crate::pages::{

@@ -25,7 +25,7 @@ use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
     AuditStore, ClientStore, CodeStore, ConsentStore, FailureStore, FederatedIdentityStore, InteractionStore,
-    RefreshTokenStore, SessionStore, StoreError, UserStore,
+    SessionStore, Store, StoreError, UserStore,
 };
 
 use crate::pages::{
@@ -84,7 +84,8 @@ pub struct AuthorizeState {
     pub consents: Arc<dyn ConsentStore>,
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
-    pub refresh: Arc<dyn RefreshTokenStore>,
+    /// Refresh tokens, with their units of work (revoking families).
+    pub refresh: Arc<dyn Store>,
     pub failures: Arc<dyn FailureStore>,
     pub audit: Arc<dyn AuditStore>,
     pub identities: Arc<dyn FederatedIdentityStore>,

@@ -13,6 +13,7 @@ use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, random};
 use latchkey_http::{Params, cookies, form::is_form};
 use latchkey_store::StoreError;
+use latchkey_store::cascade::Revocations;
 
 use crate::pages::{Ui, error_page, html};
 use crate::{AuthorizeError, AuthorizeState, CSRF_COOKIE, current_session};

@@ -10,7 +10,6 @@ pub mod config;
 mod config_docs;
 pub mod config_file;
 pub mod connections;
-mod delegate;
 #[doc(hidden)]
 pub mod faults;
 pub mod guarded;

@@ -22,7 +22,7 @@ use latchkey_core::{Clock, ErrorCode, OAuthError};
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, json_no_store, oauth_error_response, store_error_response};
 use latchkey_keys::KeyRing;
-use latchkey_store::{ClientStore, CodeStore, DenylistStore, RefreshTokenStore, StoreError, UserStore};
+use latchkey_store::{ClientStore, DenylistStore, Store, StoreError, UserStore};
 
 pub use claims::user_claims;
 
@@ -51,8 +51,10 @@ pub struct TokenState {
     pub settings: Arc<TokenSettings>,
     pub clients: Arc<dyn ClientStore>,
     pub users: Arc<dyn UserStore>,
-    pub codes: Arc<dyn CodeStore>,
-    pub refresh: Arc<dyn RefreshTokenStore>,
+    /// Codes, with their units of work (recording what a code issued, revoking it).
+    pub codes: Arc<dyn Store>,
+    /// Refresh tokens, with their units of work (revoking a family).
+    pub refresh: Arc<dyn Store>,
     pub denylist: Arc<dyn DenylistStore>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,

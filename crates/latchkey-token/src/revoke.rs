@@ -11,6 +11,7 @@ use latchkey_client_auth::Endpoint;
 use latchkey_core::secret::hash_token;
 use latchkey_http::form::is_form;
 use latchkey_http::{Params, no_store_headers};
+use latchkey_store::cascade::Revocations;
 
 use crate::access::{AccessTokenError, validate};
 use crate::{TokenError, TokenState};
@@ -47,7 +48,7 @@ async fn inner(
 
     if let Some(record) = state.refresh.get_refresh_token(&hash_token(token)).await? {
         if record.token.client_id == client.client_id {
-            let n = state.refresh.revoke_refresh_family(&record.token.grant_id, now).await?;
+            let n = state.refresh.revoke_family(&record.token.grant_id, now).await?;
             tracing::info!(event = "token_revoked", kind = "refresh_token", client_id = %client.client_id, live = n, "refresh token family revoked");
         } else {
             tracing::info!(client_id = %client.client_id, "revocation of another client's refresh token ignored");

@@ -10,6 +10,7 @@ use latchkey_authorize::backchannel::BackchannelNotifier;
 use latchkey_authorize::logout::EndRevokes;
 use latchkey_core::grant::Session;
 use latchkey_keys::KeyRing;
+use latchkey_store::cascade::Revocations;
 
 use super::{Context, table, timestamp};
 use crate::cli::SessionCommand;
