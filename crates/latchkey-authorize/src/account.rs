@@ -20,7 +20,6 @@ use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{User, password};
 use latchkey_http::{Params, cookies};
 use latchkey_store::StoreError;
-use latchkey_store::cascade::Revocations;
 
 use crate::limits::Attempt;
 use crate::pages::{
@@ -133,9 +132,9 @@ async fn revoke_app_inner(
         return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "No app was chosen."));
     }
     let now = state.clock.now();
-    let had_consent = state.consents.delete_consent(&user.id, client_id).await?;
-    let families = state.refresh.revoke_client_grants(&user.id, client_id, now).await?;
-    if had_consent || families > 0 {
+    let revoked = latchkey_domain::consents::revoke_consent(&*state.store, &user.id, client_id, now).await?;
+    let families = revoked.families;
+    if revoked.found_anything() {
         tracing::info!(event = "consent_revoked", user_id = %user.id, client_id, families, "app access revoked");
         let event = AuditEvent::new(now, "consent.revoked", format!("user:{}", user.id))
             .subject(&user.id)

@@ -2,7 +2,6 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
-pub mod backchannel;
 mod limits;
 pub mod logout;
 pub mod pages;
@@ -84,13 +83,14 @@ pub struct AuthorizeState {
     pub consents: Arc<dyn ConsentStore>,
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
-    /// Refresh tokens, with their units of work (revoking families).
-    pub refresh: Arc<dyn Store>,
+    /// The whole store, for the operations of `latchkey_domain` (their
+    /// units of work span several of the traits above).
+    pub store: Arc<dyn Store>,
     pub failures: Arc<dyn FailureStore>,
     pub audit: Arc<dyn AuditStore>,
     pub identities: Arc<dyn FederatedIdentityStore>,
     pub upstreams: latchkey_federation::Upstreams,
-    pub notifier: Arc<backchannel::BackchannelNotifier>,
+    pub notifier: Arc<latchkey_domain::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
 }

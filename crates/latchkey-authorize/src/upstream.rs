@@ -22,6 +22,7 @@ use latchkey_core::grant::{Interaction, InteractionStage};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::user::UserClaims;
 use latchkey_core::{User, random};
+use latchkey_domain::accounts::{self, Linked, ProvisionError, Provisioned};
 use latchkey_federation::{ClaimUpdate, FederationError, Upstream, UpstreamIdentity};
 use latchkey_http::{Params, cookies};
 use latchkey_store::{FederatedIdentity, StoreError};
@@ -363,19 +364,6 @@ async fn provision(
         created_at: now,
         updated_at: now,
     };
-    match state.users.insert_user(&user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(AuthorizeError::Page(
-                StatusCode::CONFLICT,
-                format!(
-                    "An account named {username} already exists here. Sign in with its password, then link your {} account on your account page.",
-                    s.display_name
-                ),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
     let link = FederatedIdentity {
         issuer: identity.issuer.clone(),
         subject: identity.subject.clone(),
@@ -384,23 +372,24 @@ async fn provision(
         linked_at: now,
         provisioned: true,
     };
-    match state.identities.link_identity(&link).await {
-        Ok(()) => {}
-        // A concurrent first sign-in of the same person won: use its account.
-        Err(StoreError::Conflict(_)) => {
-            state.users.delete_user(&user.id).await?;
-            let winner = state.identities.find_identity(&link.issuer, &link.subject).await?;
-            return match winner {
-                Some(w) => state
-                    .users
-                    .get_user(&w.user_id)
-                    .await?
-                    .ok_or_else(|| AuthorizeError::page(StatusCode::CONFLICT, "Please try signing in again.")),
-                None => Err(AuthorizeError::page(StatusCode::CONFLICT, "Please try signing in again.")),
-            };
+    let user = match accounts::provision(&*state.store, user, &link).await {
+        Ok(Provisioned::Created(user)) => user,
+        // A concurrent first sign-in of the same person won: its account.
+        Ok(Provisioned::Existing(user)) => return Ok(user),
+        Err(ProvisionError::UsernameTaken) => {
+            return Err(AuthorizeError::Page(
+                StatusCode::CONFLICT,
+                format!(
+                    "An account named {username} already exists here. Sign in with its password, then link your {} account on your account page.",
+                    s.display_name
+                ),
+            ));
         }
-        Err(e) => return Err(e.into()),
-    }
+        Err(ProvisionError::TryAgain) => {
+            return Err(AuthorizeError::page(StatusCode::CONFLICT, "Please try signing in again."));
+        }
+        Err(ProvisionError::Store(e)) => return Err(e.into()),
+    };
     tracing::info!(event = "user_provisioned", upstream = %s.id, user_id = %user.id, "account created from an upstream sign-in");
     let event = AuditEvent::new(now, "user.provisioned", format!("upstream:{}", s.id))
         .subject(&user.id)
@@ -521,34 +510,24 @@ async fn finish_link(
         ));
     };
     let name = &upstream.settings.display_name;
-    match state.identities.find_identity(&identity.issuer, &identity.subject).await? {
-        Some(existing) if existing.user_id == user.id => {}
-        Some(_) => {
+    let now = state.clock.now();
+    let link = FederatedIdentity {
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        user_id: user.id.clone(),
+        provider: upstream.settings.id.clone(),
+        linked_at: now,
+        provisioned: false,
+    };
+    match accounts::link(&*state.store, &link).await? {
+        Linked::AlreadyLinked => {}
+        Linked::LinkedElsewhere => {
             return Err(AuthorizeError::Page(
                 StatusCode::CONFLICT,
                 format!("This {name} account is already linked to another account here."),
             ));
         }
-        None => {
-            let now = state.clock.now();
-            let link = FederatedIdentity {
-                issuer: identity.issuer.clone(),
-                subject: identity.subject.clone(),
-                user_id: user.id.clone(),
-                provider: upstream.settings.id.clone(),
-                linked_at: now,
-                provisioned: false,
-            };
-            match state.identities.link_identity(&link).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => {
-                    return Err(AuthorizeError::Page(
-                        StatusCode::CONFLICT,
-                        format!("This {name} account is already linked to another account here."),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
+        Linked::Linked => {
             let event = AuditEvent::new(now, "identity.linked", format!("user:{}", user.id))
                 .subject(&user.id)
                 .detail("upstream", upstream.settings.id.as_str())

@@ -606,7 +606,7 @@ pub struct Settings {
     pub require_pkce_for_confidential: bool,
     pub session_ttl: i64,
     pub session_idle_ttl: i64,
-    pub end_revokes: latchkey_authorize::logout::EndRevokes,
+    pub end_revokes: latchkey_domain::EndRevokes,
     pub refresh_idle_ttl: i64,
     pub refresh_grace: i64,
     pub refresh_without_offline_access: bool,
@@ -648,6 +648,16 @@ impl Settings {
 
     /// How long a retired key must stay published: until every token it
     /// signed has expired and every cached JWKS has been refreshed.
+    /// What the key operations (`latchkey_domain::keys`) need.
+    pub fn key_settings(&self) -> latchkey_domain::keys::KeySettings {
+        latchkey_domain::keys::KeySettings {
+            rsa_bits: self.rsa_bits,
+            encryption_key: self.encryption_key.clone(),
+            min_publish_seconds: self.key_min_publish_seconds,
+            retired_grace_seconds: self.retired_key_grace(),
+        }
+    }
+
     pub fn retired_key_grace(&self) -> i64 {
         self.access_token_ttl.max(self.id_token_ttl)
             + self.jwks_max_age_seconds as i64
@@ -998,9 +1008,9 @@ pub fn validate(config: &Config) -> Result<Settings, ConfigError> {
     let session_ttl = range("sessions.ttl_seconds", config.sessions.ttl_seconds, 60, 365 * 86400)?;
     let session_idle_ttl = range("sessions.idle_ttl_seconds", config.sessions.idle_ttl_seconds, 60, 365 * 86400)?;
     let end_revokes = match config.sessions.end_revokes.as_str() {
-        "session_bound" => latchkey_authorize::logout::EndRevokes::SessionBound,
-        "all" => latchkey_authorize::logout::EndRevokes::All,
-        "none" => latchkey_authorize::logout::EndRevokes::Nothing,
+        "session_bound" => latchkey_domain::EndRevokes::SessionBound,
+        "all" => latchkey_domain::EndRevokes::All,
+        "none" => latchkey_domain::EndRevokes::Nothing,
         other => {
             return Err(ConfigError::new(
                 "sessions.end_revokes",

@@ -1,7 +1,6 @@
 //! The `latchkey` binary: configuration, command line, application state and
 //! the one place where the router is assembled.
 
-pub mod admin_ops;
 pub mod cached;
 pub mod cli;
 pub mod commands;
