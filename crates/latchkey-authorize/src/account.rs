@@ -21,15 +21,16 @@ use latchkey_core::{User, password};
 use latchkey_http::{Params, cookies};
 use latchkey_store::StoreError;
 
-use crate::limits::Attempt;
 use crate::pages::{
     AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
     scope_lines,
 };
 use crate::{
-    AuthorizeError, AuthorizeState, CSRF_COOKIE, PASSWORD_CHECKS, PasswordCheck, SignInMethod, check_password,
-    csrf_token, current_session, logout, read_form, start_session, verify_password,
+    AuthorizeError, AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, read_form,
+    start_session,
 };
+use latchkey_domain::limits::Attempt;
+use latchkey_domain::sign_in::{PasswordCheck, check_password, hash_new_password, verify_password};
 
 pub const PATH: &str = "/account";
 
@@ -88,7 +89,7 @@ async fn login_inner(
     }
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
-    let user = match check_password(state, username, password, None, address).await? {
+    let user = match check_password(&state.sign_in(), username, password, None, address).await? {
         PasswordCheck::Accepted(user) => *user,
         PasswordCheck::Refused => {
             let message = Some("Incorrect username or password.");
@@ -255,7 +256,8 @@ async fn new_password_hash(
     if user.password_hash.is_none() {
         return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
     }
-    let mut attempt = Attempt::new(state, &user.username, address, None).of_user(&user.id);
+    let sign_in = state.sign_in();
+    let mut attempt = Attempt::new(&sign_in, &user.username, address, None).of_user(&user.id);
     let permit = match attempt.admit().await? {
         Ok(permit) => permit,
         Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.limit.message()),
@@ -275,11 +277,9 @@ async fn new_password_hash(
     if let Err(reason) = password::check_policy(new) {
         return refuse(StatusCode::BAD_REQUEST, &format!("The new password is not accepted: {reason}."));
     }
-    let new = new.to_string();
-    let _permit = PASSWORD_CHECKS.acquire().await.ok();
-    match tokio::task::spawn_blocking(move || password::hash(&new)).await {
-        Ok(Ok(hash)) => Ok(Ok(hash)),
-        _ => {
+    match hash_new_password(new.to_string()).await {
+        Some(hash) => Ok(Ok(hash)),
+        None => {
             tracing::error!("password hashing failed");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "Your password could not be changed. Please try again.")
         }

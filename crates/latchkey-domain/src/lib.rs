@@ -3,6 +3,7 @@
 //! the CLI call them and keep only transport: parsing, rendering, status
 //! codes, audit records in their own words.
 //!
+//! - [`sign_in`]: checking a password within the sign-in limits ([`limits`]).
 //! - [`sessions`]: ending a session (its refresh tokens as configured, its
 //!   clients told over the back channel).
 //! - [`consents`]: cutting an app off (the consent and everything issued
@@ -16,7 +17,9 @@ pub mod accounts;
 pub mod backchannel;
 pub mod consents;
 pub mod keys;
+pub mod limits;
 pub mod sessions;
+pub mod sign_in;
 
 pub use backchannel::BackchannelNotifier;
 pub use sessions::{EndRevokes, EndedSession, end_session};

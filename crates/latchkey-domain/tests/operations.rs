@@ -201,3 +201,43 @@ async fn linking_refuses_an_upstream_account_linked_elsewhere() {
     assert_eq!(link(&*store, &identity("sub-1", "u2")).await.unwrap(), Linked::LinkedElsewhere);
     assert_eq!(store.list_user_identities("u2").await.unwrap(), vec![]);
 }
+
+#[tokio::test]
+async fn a_password_sign_in_is_checked_within_the_limits() {
+    use latchkey_core::lockout::LockPolicy;
+    use latchkey_core::{Clock, MockClock};
+    use latchkey_domain::limits::Limit;
+    use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
+    let (store, _dir) = store().await;
+    let mut ann = user("u-ann", "ann");
+    ann.password_hash = Some(latchkey_core::password::hash("correct horse battery").unwrap());
+    store.insert_user(&ann).await.unwrap();
+    let clock = MockClock::new(10_000);
+    let limits = LockPolicy {
+        max_failures: 2,
+        max_failures_per_address: 0,
+        window_seconds: 600,
+        lock_seconds: 60,
+        max_lock_seconds: 600,
+    };
+    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits: &limits };
+    let ip = "192.0.2.7".parse().unwrap();
+
+    let ok = check_password(&sign_in, "ann", "correct horse battery", Some("app"), ip).await.unwrap();
+    assert!(matches!(ok, PasswordCheck::Accepted(ref u) if u.id == "u-ann"));
+    for _ in 0..2 {
+        let wrong = check_password(&sign_in, "ann", "wrong", Some("app"), ip).await.unwrap();
+        assert!(matches!(wrong, PasswordCheck::Refused));
+    }
+    // Locked: even the right password is refused without a check, until the lock ends.
+    match check_password(&sign_in, "ann", "correct horse battery", Some("app"), ip).await.unwrap() {
+        PasswordCheck::Throttled(refusal) => {
+            assert_eq!(refusal.limit, Limit::Account);
+            assert!(refusal.retry_after(clock.now()) >= 60);
+        }
+        _ => panic!("a locked account is refused"),
+    }
+    let failures = store.list_audit(&latchkey_store::AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert!(failures.iter().any(|(_, e)| e.kind == "login.failure"), "failures reach the audit log");
+    assert!(failures.iter().any(|(_, e)| e.kind == "login.locked"), "the lock reaches the audit log");
+}

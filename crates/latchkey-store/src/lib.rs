@@ -32,6 +32,26 @@ pub mod __private {
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+/// Records an audit event: a log line (target `audit`) and a row in the audit
+/// log. A failed write is logged and counted, not returned: the action it
+/// describes has happened, and refusing it now would not undo it.
+pub async fn record_audit(log: &dyn AuditStore, event: latchkey_core::audit::AuditEvent) {
+    tracing::info!(
+        target: "audit",
+        kind = %event.kind,
+        actor = %event.actor,
+        subject = event.subject.as_deref().unwrap_or(""),
+        client_id = event.client_id.as_deref().unwrap_or(""),
+        ip = event.ip.as_deref().unwrap_or(""),
+        details = %event.details,
+        "audit event"
+    );
+    if let Err(e) = log.append_audit(&event).await {
+        metrics::counter!("latchkey_audit_write_failures_total").increment(1);
+        tracing::error!(error = %e, kind = %event.kind, "audit event not stored");
+    }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
