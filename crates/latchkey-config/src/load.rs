@@ -331,3 +331,136 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
 pub fn config_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     flag.or_else(|| env("LATCHKEY_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn from_env(pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        load(None, &env_of(pairs))
+    }
+
+    fn from_file(text: &str, pairs: &[(&str, &str)]) -> (PathBuf, Result<Loaded, ConfigError>) {
+        let dir = std::env::temp_dir().join(format!("latchkey-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{:x}.toml", text.bytes().map(usize::from).sum::<usize>() * 31 + text.len()));
+        std::fs::write(&file, text).unwrap();
+        let loaded = load(Some(&file), &env_of(pairs));
+        (file, loaded)
+    }
+
+    #[test]
+    fn every_declared_key_has_its_variable_and_no_two_share_one() {
+        let vars = variables();
+        let mut names: Vec<&str> = vars.iter().map(|(v, _)| v.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), vars.len(), "two keys map to one variable");
+        for (var, key) in [
+            ("LATCHKEY_TOKENS_ACCESS_TOKEN_TTL_SECONDS", "tokens.access_token_ttl_seconds"),
+            ("LATCHKEY_REGISTRATION_TOKEN", "registration.initial_access_token"),
+            ("LATCHKEY_LOGIN_MAX_ATTEMPTS", "login.max_attempts"),
+            ("LATCHKEY_SHUTDOWN_TIMEOUT_SECONDS", "shutdown_timeout_seconds"),
+        ] {
+            assert!(vars.iter().any(|(v, k)| v == var && *k == key), "{var}");
+        }
+        assert!(!vars.iter().any(|(v, _)| v.starts_with("LATCHKEY_UPSTREAM_")), "upstream tables are the file's");
+    }
+
+    #[test]
+    fn variables_are_read_by_the_kind_of_their_key() {
+        let c = from_env(&[
+            ("LATCHKEY_HTTP_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ("LATCHKEY_REGISTRATION_ALLOWED_GRANT_TYPES", "authorization_code,refresh_token"),
+            ("LATCHKEY_METRICS_ENABLED", "off"),
+            ("LATCHKEY_ADMIN_ENABLED", "yes"),
+            ("LATCHKEY_ADMIN_LISTEN", "127.0.0.1:9001"),
+            ("LATCHKEY_REDIS_URL", ""),
+            ("LATCHKEY_TOKENS_REFRESH_GRACE_SECONDS", "20"),
+            ("LATCHKEY_REDIS_TIMEOUT_MS", "1500"),
+            ("LATCHKEY_SESSIONS_END_REVOKES", "none"),
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(c.http.trusted_proxies.iter().map(|r| r.to_string()).collect::<Vec<_>>(), ["10.0.0.0/8", "::1"]);
+        assert_eq!(c.registration.allowed_grant_types.len(), 2);
+        assert!(!c.metrics.enabled && c.admin.enabled);
+        assert_eq!(c.admin.listen, Some("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(c.redis_url, None, "empty is unset");
+        assert_eq!(c.tokens.refresh_grace_seconds.duration(), std::time::Duration::from_secs(20));
+        assert_eq!(c.redis.timeout_ms.duration(), std::time::Duration::from_millis(1500));
+        assert_eq!(c.sessions.end_revokes, crate::EndRevokes::Nothing);
+        // The long name wins over the alias.
+        let c = from_env(&[
+            ("LATCHKEY_REGISTRATION_TOKEN", "short-alias-token-0000"),
+            ("LATCHKEY_REGISTRATION_INITIAL_ACCESS_TOKEN", "long-name-token-000000"),
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(c.registration.initial_access_token.as_deref(), Some("long-name-token-000000"));
+    }
+
+    #[test]
+    fn refused_values_name_the_key_the_variable_and_the_choices() {
+        for (pairs, key, needle) in [
+            (&[("LATCHKEY_METRICS_ENABLED", "maybe")][..], "metrics.enabled", "not true or false"),
+            (&[("LATCHKEY_LOG_FORMAT", "xml")][..], "log_format", "\"xml\" is not text or json"),
+            (&[("LATCHKEY_CACHE_MODE", "sometimes")][..], "cache.mode", "is not auto, on or off"),
+            (&[("LATCHKEY_HTTP_TRUSTED_PROXIES", "10.0.0.0/33")][..], "http.trusted_proxies", "CIDR"),
+            (&[("LATCHKEY_REGISTRATION_ALLOWED_GRANT_TYPES", "password")][..], "registration.allowed_grant_types", "is not"),
+            (&[("LATCHKEY_TOKENS_CODE_TTL_SECONDS", "-5")][..], "tokens.code_ttl_seconds", "use 1 to 600 seconds"),
+            (&[("LATCHKEY_GC_BATCH_SIZE", "0")][..], "gc.batch_size", "use 1 to 100000"),
+            (&[("LATCHKEY_AUDIT_RETENTION_DAYS", "99999")][..], "audit.retention_days", "days"),
+            (&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "-1")][..], "login.max_attempts", "out of range"),
+        ] {
+            let e = from_env(pairs).unwrap_err();
+            assert_eq!(e.key, key, "{pairs:?}: {e}");
+            assert_eq!(e.env, env_name(key));
+            assert!(e.to_string().contains(needle), "{pairs:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_old_name_works_with_a_warning_and_not_beside_the_new_one() {
+        let (_, l) = from_file("[login]\nmax_attempts = 4\n", &[]);
+        let l = l.unwrap();
+        assert_eq!(l.config.login.max_failures, 4);
+        assert!(l.warnings[0].contains("LATCHKEY_LOGIN_MAX_FAILURES"), "{:?}", l.warnings);
+        let (file, l) = from_file("[login]\nmax_attempts = 4\n", &[("LATCHKEY_LOGIN_MAX_FAILURES", "5")]);
+        let e = l.unwrap_err();
+        assert_eq!(e.key, "login.max_attempts");
+        assert!(e.message.contains("login.max_failures"), "{e}");
+        assert_eq!(e.at, Some(format!("{}:2:1", file.display())));
+    }
+
+    #[test]
+    fn file_errors_point_at_the_key_or_the_value() {
+        let (file, l) = from_file("[cache]\nmode = \"sometimes\"\n", &[]);
+        let e = l.unwrap_err();
+        assert_eq!((e.key.as_str(), e.at), ("cache.mode", Some(format!("{}:2:1", file.display()))));
+        let (file, l) = from_file("[http]\nmax_connections = \"many\"\n", &[]);
+        let e = l.unwrap_err();
+        assert_eq!(e.key, "http.max_connections");
+        assert_eq!(e.at, Some(format!("{}:2:19", file.display())), "{e}");
+        let (_, l) = from_file("[[upstream]]\nid = \"a\"\ntimeout_seconds = 0\n", &[]);
+        let e = l.unwrap_err();
+        assert_eq!((e.key.as_str(), e.env.as_str()), ("upstream[0].timeout_seconds", FILE_ONLY));
+        assert!(e.at.unwrap().ends_with(":3:1"));
+        let (_, l) = from_file("[[upstream]]\nid = \"a\"\ncolour = 1\n", &[]);
+        let e = l.unwrap_err();
+        assert!(e.message.contains("unknown key `upstream[0].colour`"), "{e}");
+    }
+
+    #[test]
+    fn upstream_secrets_come_from_their_variable() {
+        let text = "[[upstream]]\nid = \"corp-sso\"\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n";
+        let (_, l) = from_file(text, &[("LATCHKEY_UPSTREAM_CORP_SSO_CLIENT_SECRET", "s3cret")]);
+        assert_eq!(l.unwrap().config.upstreams[0].client_secret.as_deref(), Some("s3cret"));
+    }
+}
