@@ -413,7 +413,11 @@ mod tests {
             (&[("LATCHKEY_LOG_FORMAT", "xml")][..], "log_format", "\"xml\" is not text or json"),
             (&[("LATCHKEY_CACHE_MODE", "sometimes")][..], "cache.mode", "is not auto, on or off"),
             (&[("LATCHKEY_HTTP_TRUSTED_PROXIES", "10.0.0.0/33")][..], "http.trusted_proxies", "CIDR"),
-            (&[("LATCHKEY_REGISTRATION_ALLOWED_GRANT_TYPES", "password")][..], "registration.allowed_grant_types", "is not"),
+            (
+                &[("LATCHKEY_REGISTRATION_ALLOWED_GRANT_TYPES", "password")][..],
+                "registration.allowed_grant_types",
+                "is not",
+            ),
             (&[("LATCHKEY_TOKENS_CODE_TTL_SECONDS", "-5")][..], "tokens.code_ttl_seconds", "use 1 to 600 seconds"),
             (&[("LATCHKEY_GC_BATCH_SIZE", "0")][..], "gc.batch_size", "use 1 to 100000"),
             (&[("LATCHKEY_AUDIT_RETENTION_DAYS", "99999")][..], "audit.retention_days", "days"),

@@ -408,11 +408,19 @@ mod tests {
     }
 
     #[test]
-    fn the_example_config_is_the_defaults_and_starts() {
+    fn example_config_documents_every_key_and_parses() {
         let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/latchkey.example.toml");
+        let text = std::fs::read_to_string(example).unwrap();
+        for (_, key) in latchkey_config::load::variables() {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(text.contains(&format!("{leaf} =")), "example config lacks {key}");
+        }
         let s = load(Some(Path::new(example)), &env_of(&[]), None).unwrap();
-        assert_eq!(s.config.issuer, Config::default().issuer);
-        assert_eq!(s.config.tokens.access_token_ttl_seconds, Config::default().tokens.access_token_ttl_seconds);
+        let defaults = Config::default();
+        assert_eq!(s.config.issuer, defaults.issuer);
+        assert_eq!(s.config.keys.rsa_bits, defaults.keys.rsa_bits);
+        assert_eq!(s.config.keys.refresh_interval_seconds, defaults.keys.refresh_interval_seconds);
+        assert_eq!(s.config.tokens.access_token_ttl_seconds, defaults.tokens.access_token_ttl_seconds);
         assert!(s.redis.is_none() && s.encryption_key.is_none() && s.upstreams.is_empty());
     }
 

@@ -8,25 +8,10 @@ use std::path::PathBuf;
 
 use crate::config::Config;
 
-/// Tables of the configuration (`[keys]`, `[[upstream]]`, …).
-const SECTIONS: &[&str] = &[
-    "database",
-    "redis",
-    "login",
-    "cache",
-    "metrics",
-    "keys",
-    "tokens",
-    "registration",
-    "http",
-    "discovery",
-    "pkce",
-    "sessions",
-    "ui",
-    "gc",
-    "admin",
-    "upstream",
-];
+/// Tables of the configuration (`[keys]`, `[[upstream]]`, …), as declared.
+fn sections() -> impl Iterator<Item = &'static str> {
+    latchkey_config::schema::sections().iter().map(|s| s.name.as_str()).filter(|s| !s.is_empty())
+}
 
 /// Variables that are not settings: the file, the log filter, those of the
 /// tests, scripts/cluster and bench/run, upstream secrets
@@ -90,7 +75,7 @@ fn dotted_names(text: &str) -> Vec<String> {
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
             && name.split_once('.').is_some_and(|(s, rest)| {
                 // A section, or a typo of one (`session.end_revokes`).
-                !rest.is_empty() && latchkey_config::file::nearest(s, SECTIONS.iter().copied()).is_some()
+                !rest.is_empty() && latchkey_config::file::nearest(s, sections()).is_some()
             })
             && !latchkey_core::audit::KINDS.contains(&name)
             && !["rs", "md", "toml", "json", "sql", "conf", "html", "css", "db", "lua", "sh", "py", "mjs", "yml"]
