@@ -70,7 +70,7 @@ pub(crate) struct Attempt<'a> {
 
 impl<'a> Attempt<'a> {
     pub fn new(state: &'a AuthorizeState, username: &'a str, ip: IpAddr, client_id: Option<&'a str>) -> Self {
-        let policy = &state.settings.login_limits;
+        let policy = &state.settings.login.lock_policy();
         Self {
             state,
             username,
@@ -186,7 +186,7 @@ impl<'a> Attempt<'a> {
         let Some(key) = &self.account else {
             return Ok(None);
         };
-        let policy = &self.state.settings.login_limits;
+        let policy = &self.state.settings.login.lock_policy();
         let now = self.state.clock.now();
         let count = self.state.failures.add_failure(key, now, policy.window_seconds).await?;
         let Some(seconds) = policy.account_lock_seconds(count.count) else {
@@ -206,7 +206,7 @@ impl<'a> Attempt<'a> {
         let Some(key) = &self.address else {
             return Ok(());
         };
-        let policy = &self.state.settings.login_limits;
+        let policy = &self.state.settings.login.lock_policy();
         let now = self.state.clock.now();
         let count = self.state.failures.add_failure(key, now, policy.window_seconds).await?;
         if policy.address_limited(count.count) && !count.locked_at(now) {

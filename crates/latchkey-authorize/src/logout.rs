@@ -35,16 +35,8 @@ struct SignedOutPage<'a> {
     signed_out: bool,
 }
 
-/// Which refresh tokens end with a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndRevokes {
-    /// None: refresh tokens live their own life.
-    Nothing,
-    /// Those not issued for offline access (the OIDC intent; default).
-    SessionBound,
-    /// All refresh tokens issued in the session.
-    All,
-}
+/// Which refresh tokens end with a session (`sessions.end_revokes`).
+pub use latchkey_config::EndRevokes;
 
 /// Ends a session everywhere: deletes it, revokes its refresh tokens as
 /// configured, and notifies its clients over the back channel.
@@ -56,7 +48,7 @@ pub async fn end_session(
         return Ok(None);
     };
     let now = state.clock.now();
-    match state.settings.end_revokes {
+    match state.settings.sessions.end_revokes {
         EndRevokes::Nothing => {}
         EndRevokes::SessionBound => {
             state.refresh.revoke_session_families(&session.auth.sid, false, now).await?;

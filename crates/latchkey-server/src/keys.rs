@@ -53,7 +53,7 @@ type Generation = tokio::task::JoinHandle<Result<StoredKey, KeyOpError>>;
 /// Starts generating a key on the blocking pool: RSA key generation takes
 /// hundreds of milliseconds and must not hold an executor thread.
 fn start_generating(state: KeyState, settings: &Settings, now: i64) -> Generation {
-    let bits = settings.rsa_bits;
+    let bits = settings.config.keys.rsa_bits;
     let enc = settings.encryption_key.clone();
     tokio::task::spawn_blocking(move || new_key(state, bits, enc.as_ref(), now))
 }
@@ -218,11 +218,12 @@ pub async fn rotate(
     let next =
         keys.iter().find(|k| k.state == KeyState::Next).ok_or_else(|| KeyOpError::Refused("no next key".into()))?;
     let age = now - next.created_at;
-    if !force && age < settings.key_min_publish_seconds {
+    if !force && age < settings.config.keys.min_publish_seconds.secs() {
         return Err(KeyOpError::Refused(format!(
             "the next key {} has been published for {age} s only; resource servers may not have it yet \
              (keys.min_publish_seconds = {}). Wait, or pass --force",
-            next.kid, settings.key_min_publish_seconds
+            next.kid,
+            settings.config.keys.min_publish_seconds.get()
         )));
     }
     let new_next = generate(KeyState::Next, settings, now).await?;

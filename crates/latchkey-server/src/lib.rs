@@ -8,7 +8,6 @@ pub mod commands;
 pub mod config;
 #[cfg(test)]
 mod config_docs;
-pub mod config_file;
 pub mod connections;
 mod delegate;
 #[doc(hidden)]

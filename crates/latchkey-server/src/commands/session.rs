@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("cannot load signing keys for logout tokens: {e}"))?
                 .expect("a first load builds");
             let notifier = BackchannelNotifier::new(
-                ctx.settings.issuer.clone(),
+                ctx.settings.config.issuer.clone(),
                 ctx.store.clone(),
                 Arc::new(KeyRing::new(keys)),
                 ctx.clock.clone(),
@@ -69,7 +69,7 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
             let mut deliveries = Vec::new();
             for s in chosen {
                 if let Some(gone) = ctx.store.delete_session(&s.id_hash).await? {
-                    match ctx.settings.end_revokes {
+                    match ctx.settings.config.sessions.end_revokes {
                         EndRevokes::Nothing => {}
                         EndRevokes::SessionBound => {
                             ctx.store.revoke_session_families(&gone.auth.sid, false, now).await?;
