@@ -36,33 +36,48 @@ use crate::request::{AuthorizationRequest, ResponseMode, Target};
 pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 
-/// Settings the authorization endpoint needs.
+/// Settings the authorization endpoint needs: the sections of the
+/// configuration it reads, and what follows from the issuer.
 #[derive(Debug, Clone)]
 pub struct AuthorizeSettings {
     pub issuer: String,
     /// Path prefix of the issuer ("" or "/tenant"), for form actions.
     pub base_path: String,
-    pub code_ttl: i64,
-    pub session_ttl: i64,
-    /// A session unused this long ends.
-    pub session_idle_ttl: i64,
-    /// Which refresh tokens end with a session.
-    pub end_revokes: logout::EndRevokes,
-    pub interaction_ttl: i64,
-    pub require_pkce_for_confidential: bool,
     /// Issuer is https: cookies are `Secure` and the session cookie is `__Host-` prefixed.
     pub secure_cookies: bool,
     pub ui: Ui,
-    /// Failed sign-ins allowed per account and per source address, and the locks beyond.
-    pub login_limits: latchkey_core::lockout::LockPolicy,
+    /// Sign-in limits, the password form, the lifetime of a sign-in in progress.
+    pub login: latchkey_config::Login,
+    /// Session lifetimes, and which refresh tokens end with a session.
+    pub sessions: latchkey_config::Sessions,
+    pub pkce: latchkey_config::Pkce,
+    /// The lifetime of authorization codes.
+    pub tokens: latchkey_config::Tokens,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
-    /// The login page offers the password form (else only upstream providers).
-    pub password_login: bool,
 }
 
 impl AuthorizeSettings {
+    pub fn from_config(config: &latchkey_config::Config) -> Self {
+        let base_path = config.issuer_path();
+        Self {
+            issuer: config.issuer.clone(),
+            secure_cookies: config.secure_cookies(),
+            ui: Ui {
+                product_name: config.ui.product_name.trim().to_string(),
+                logo_uri: config.ui.logo_uri.clone(),
+                css_href: format!("{base_path}/assets/latchkey.css"),
+            },
+            base_path,
+            login: config.login.clone(),
+            sessions: config.sessions.clone(),
+            pkce: config.pkce.clone(),
+            tokens: config.tokens.clone(),
+            trusted_proxies: config.http.trusted_proxies.clone().into(),
+        }
+    }
+
     pub fn session_cookie(&self) -> &'static str {
         if self.secure_cookies { "__Host-latchkey_session" } else { "latchkey_session" }
     }
@@ -143,7 +158,7 @@ impl AuthorizeState {
             failures: &*self.failures,
             audit: &*self.audit,
             clock: &*self.clock,
-            limits: &self.settings.login_limits,
+            limits: self.settings.login.lock_policy(),
         }
     }
 
@@ -279,7 +294,7 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
         .map_err(|e| AuthorizeError::page(StatusCode::BAD_REQUEST, e.to_string()))?;
     let client = client.expect("target() proved the client exists");
     let redirect = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
-    let require_pkce = state.settings.require_pkce_for_confidential;
+    let require_pkce = state.settings.pkce.require_for_confidential;
     let mut req = request::validate(&params, &repeated, &client, target.clone(), require_pkce).map_err(redirect)?;
     if let Some(hint) = params.get("id_token_hint") {
         req.hint_sub = Some(id_token_hint_subject(state, hint).map_err(redirect)?);
@@ -309,7 +324,7 @@ pub(crate) async fn current_session(
     let Some(session) = state.sessions.get_session(&hash_token(cookie), now).await? else {
         return Ok(None);
     };
-    if now - session.last_seen_at > state.settings.session_idle_ttl {
+    if now - session.last_seen_at > state.settings.sessions.idle_ttl_seconds.secs() {
         // Idle too long: the session is over, with everything ending a session implies.
         logout::end_session(state, &session.id_hash).await?;
         return Ok(None);
@@ -411,7 +426,7 @@ async fn start_interaction(
         user_id: user.map(|u| u.id.clone()),
         request: serde_json::to_string(req).expect("request serializes"),
         created_at: now,
-        expires_at: now + state.settings.interaction_ttl,
+        expires_at: now + state.settings.login.interaction_ttl_seconds.secs(),
     };
     state.interactions.insert_interaction(&interaction).await?;
     let mut res = match (stage, user) {
@@ -456,7 +471,7 @@ fn login_page(
         username,
         error,
         upstreams,
-        password_login: state.settings.password_login,
+        password_login: state.settings.login.password_enabled,
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
@@ -512,7 +527,7 @@ async fn issue_code(
         code_challenge: req.code_challenge.clone(),
         auth: session.auth.clone(),
         created_at: now,
-        expires_at: now + state.settings.code_ttl,
+        expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
     };
     state.codes.insert_code(&record).await?;
     state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;
@@ -619,7 +634,7 @@ async fn login_inner(
     if let Some(upstream) = state.upstreams.for_address(username) {
         return upstream::discovered(state, upstream, &interaction, username).await;
     }
-    if !state.settings.password_login {
+    if !state.settings.login.password_enabled {
         return Ok(again("Sign in with one of the providers below, or with an email address of your organization."));
     }
     let user = match check_password(&state.sign_in(), username, password, Some(&client.client_id), address).await? {
@@ -692,7 +707,7 @@ pub(crate) async fn start_session(
             sid: random::token(16),
         },
         created_at: now,
-        expires_at: now + state.settings.session_ttl,
+        expires_at: now + state.settings.sessions.ttl_seconds.secs(),
         last_seen_at: now,
         client_ids: Vec::new(),
     };
@@ -714,7 +729,7 @@ pub(crate) async fn start_session(
         state.settings.session_cookie(),
         &session_id,
         state.settings.secure_cookies,
-        Some(state.settings.session_ttl),
+        Some(state.settings.sessions.ttl_seconds.secs()),
     );
     Ok((session, cookie))
 }

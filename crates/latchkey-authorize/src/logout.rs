@@ -40,8 +40,14 @@ pub use latchkey_domain::EndRevokes;
 /// Ends a session everywhere ([`latchkey_domain::end_session`]) with this
 /// server's settings and back channel.
 pub async fn end_session(state: &AuthorizeState, id_hash: &str) -> Result<Option<EndedSession>, StoreError> {
-    latchkey_domain::end_session(&*state.store, &state.notifier, state.settings.end_revokes, id_hash, state.clock.now())
-        .await
+    latchkey_domain::end_session(
+        &*state.store,
+        &state.notifier,
+        state.settings.sessions.end_revokes,
+        id_hash,
+        state.clock.now(),
+    )
+    .await
 }
 
 /// Ends the session the person asked to leave, then waits (at most

@@ -143,7 +143,7 @@ async fn go_upstream(
         user_id: None,
         request: serde_json::to_string(&pending).expect("pending serializes"),
         created_at: now,
-        expires_at: now + state.settings.interaction_ttl,
+        expires_at: now + state.settings.login.interaction_ttl_seconds.secs(),
     };
     state.interactions.insert_interaction(&record).await?;
     tracing::info!(event = "upstream_redirect", upstream = %upstream.settings.id, "sent to the upstream provider");

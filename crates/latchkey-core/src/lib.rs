@@ -9,6 +9,7 @@ pub mod client_keys;
 pub mod clock;
 pub mod error;
 pub mod grant;
+pub mod ip;
 pub mod jws;
 pub mod lockout;
 pub mod password;

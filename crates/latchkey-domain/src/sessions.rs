@@ -9,15 +9,7 @@ use latchkey_store::{Store, StoreResult};
 use crate::backchannel::BackchannelNotifier;
 
 /// Which refresh tokens end with a session (`sessions.end_revokes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndRevokes {
-    /// None: refresh tokens live their own life.
-    Nothing,
-    /// Those not issued for offline access (the OIDC intent; default).
-    SessionBound,
-    /// All refresh tokens issued in the session.
-    All,
-}
+pub use latchkey_config::EndRevokes;
 
 /// A session that was ended, and the delivery of its back-channel logout
 /// tokens (done when every client has its token or gave up). Dropping the

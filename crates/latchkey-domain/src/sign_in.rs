@@ -21,7 +21,7 @@ pub struct SignIn<'a> {
     pub failures: &'a dyn FailureStore,
     pub audit: &'a dyn AuditStore,
     pub clock: &'a dyn Clock,
-    pub limits: &'a LockPolicy,
+    pub limits: LockPolicy,
 }
 
 /// What a sign-in attempt came to.

@@ -105,15 +105,63 @@ impl ClaimMap {
 }
 
 /// Whose claims a sign-in through the upstream refreshes (the mapped ones).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ClaimUpdate {
-    /// Accounts this upstream provisioned: it stays their source of truth.
-    #[default]
-    Provisioned,
-    /// Also existing local accounts that were linked to it.
-    Always,
-    /// None: claims are copied once, at provisioning.
-    Never,
+pub use latchkey_config::ClaimUpdate;
+
+impl UpstreamSettings {
+    /// The `index`-th `[[upstream]]` table, with its secret or private key
+    /// read from their files and its claim mapping checked. The table's own
+    /// rules were checked when the configuration was loaded.
+    pub fn from_config(index: usize, u: &latchkey_config::Upstream) -> Result<Self, latchkey_config::ConfigError> {
+        let err = |field: &str, message: String| latchkey_config::ConfigError::upstream(index, field, message);
+        let read = |field: &str, file: &std::path::Path| {
+            std::fs::read_to_string(file).map_err(|e| err(field, format!("cannot read {}: {e}", file.display())))
+        };
+        let client_secret = match (&u.client_secret, &u.client_secret_file) {
+            (Some(secret), _) => Some(secret.clone()),
+            (None, Some(file)) => Some(read("client_secret_file", file)?.trim().to_string()),
+            (None, None) => None,
+        };
+        let private_key = match &u.private_key_file {
+            None => None,
+            Some(file) => {
+                let key = PrivateKey { pem: read("private_key_file", file)?, kid: u.private_key_id.clone() };
+                key.validate().map_err(|e| {
+                    err("private_key_file", format!("{}: not an RSA private key ({e})", file.display()))
+                })?;
+                Some(key)
+            }
+        };
+        let mut claims = ClaimMap::default();
+        for (claim, source) in &u.claims {
+            claims
+                .set(claim, (!source.is_empty()).then(|| source.clone()))
+                .map_err(|e| err(&format!("claims.{claim}"), e))?;
+        }
+        let default_groups =
+            latchkey_core::user::validate_groups(&u.default_groups).map_err(|e| err("default_groups", e))?;
+        Ok(Self {
+            id: u.id.clone(),
+            display_name: u.display_name(),
+            button_label: u.button_label(),
+            // Exactly as configured: it must equal the ID tokens' `iss`.
+            issuer: u.issuer.clone(),
+            client_id: u.client_id.clone(),
+            client_secret,
+            private_key,
+            scopes: u.scopes.clone(),
+            email_domains: u.email_domains(),
+            allowed_email_domains: u.allowed_email_domains(),
+            require_email_verified: u.require_email_verified,
+            provisioning: u.provisioning,
+            username_claim: u.username_claim.clone(),
+            claims,
+            default_groups,
+            update_claims: u.update_claims,
+            userinfo: u.userinfo,
+            metadata_refresh: u.metadata_refresh_seconds.duration(),
+            timeout: u.timeout_seconds.duration(),
+        })
+    }
 }
 
 /// An RSA private key (PKCS#8 or PKCS#1 PEM) for `private_key_jwt` (RFC

@@ -161,39 +161,7 @@ mod tests {
     }
 }
 
-/// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    net: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl IpRange {
-    pub fn parse(s: &str) -> Option<Self> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a.parse::<std::net::IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
-            None => (s.parse().ok()?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Self { net: addr, prefix })
-    }
-
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        let bits = |ip: std::net::IpAddr| -> (u128, u32) {
-            match ip {
-                std::net::IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
-                std::net::IpAddr::V6(v) => (u128::from(v), 128),
-            }
-        };
-        let ((net, width), (addr, addr_width)) = (bits(self.net), bits(ip));
-        if width != addr_width {
-            return false;
-        }
-        let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
-        net & mask == addr & mask
-    }
-}
+pub use latchkey_core::ip::IpRange;
 
 /// The address a request came from: the peer's, or, when the peer is in one
 /// of the `trusted` proxy ranges, the nearest `X-Forwarded-For` entry that is not a

@@ -49,14 +49,7 @@ fn env_var(name: &str) -> Option<String> {
 /// environment and the file.
 pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
     let path = config::config_path(cli.config.clone(), &env_var);
-    let mut config = config::load(path.as_deref(), &env_var)?;
-    if let Some(url) = &cli.database_url {
-        config.database_url = url.clone();
-    }
-    config::validate(&config).map_err(|e| match e.key.as_str() {
-        "database_url" if cli.database_url.is_some() => e,
-        _ => config::locate(e, path.as_deref(), &env_var),
-    })
+    config::load(path.as_deref(), &env_var, cli.database_url.as_deref())
 }
 
 /// Opens the database named by the settings and applies pending migrations,
@@ -85,14 +78,21 @@ pub async fn open_store(
 /// The SQL database alone, not migrated; with [`OpenMode::Existing`] it
 /// must exist and hold Latchkey's tables.
 pub async fn open_sql(settings: &Settings, mode: OpenMode) -> anyhow::Result<SqlStore> {
-    let url = &settings.database_url;
+    let url = &settings.config.database_url;
     if mode == OpenMode::Existing
         && let Some(file) = latchkey_store_sql::sqlite_file(url)
         && !file.exists()
     {
         return Err(anyhow!(missing_database(&format!("no database at {}", file.display()), url)));
     }
-    match SqlStore::open(url, settings.db_max_connections, settings.db_acquire_timeout, mode).await {
+    match SqlStore::open(
+        url,
+        settings.config.database.max_connections,
+        settings.config.database.acquire_timeout_seconds.duration(),
+        mode,
+    )
+    .await
+    {
         Ok(sql) => Ok(sql),
         Err(ConnectError::NotLatchkey) => {
             let what = format!("{} is not a Latchkey database (it has no tables)", config::database_location(url));

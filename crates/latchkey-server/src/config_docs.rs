@@ -1,31 +1,17 @@
 //! The documentation names only settings that exist: every `section.key` in
 //! backticks, every `LATCHKEY_*` variable and every TOML example in
 //! README.md and docs/ is checked against what the configuration loader
-//! accepts. Serde decides, so nothing here lists the settings a second time.
+//! accepts. Serde and the declarations decide, so nothing here lists the
+//! settings a second time.
 
 use std::path::PathBuf;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 
-/// Tables of the configuration (`[keys]`, `[[upstream]]`, …).
-const SECTIONS: &[&str] = &[
-    "database",
-    "redis",
-    "login",
-    "cache",
-    "metrics",
-    "keys",
-    "tokens",
-    "registration",
-    "http",
-    "discovery",
-    "pkce",
-    "sessions",
-    "ui",
-    "gc",
-    "admin",
-    "upstream",
-];
+/// Tables of the configuration (`[keys]`, `[[upstream]]`, …), as declared.
+fn sections() -> impl Iterator<Item = &'static str> {
+    latchkey_config::schema::sections().iter().map(|s| s.name.as_str()).filter(|s| !s.is_empty())
+}
 
 /// Variables that are not settings: the file, the log filter, those of the
 /// tests, scripts/cluster and bench/run, upstream secrets
@@ -49,6 +35,9 @@ fn documents() -> Vec<(String, String)> {
 /// Whether serde knows `path` (`keys.rsa_bits`, `upstream.claims`): a value
 /// of the wrong type is fine, an unknown field is not.
 fn is_setting(path: &str) -> bool {
+    if latchkey_config::RENAMED.iter().any(|r| r.old == path) {
+        return true;
+    }
     let (section, rest) = path.split_once('.').expect("a dotted path");
     let mut leaf = toml::Value::Integer(0);
     for part in rest.rsplit('.') {
@@ -67,17 +56,13 @@ fn is_setting(path: &str) -> bool {
     }
 }
 
-/// Whether the loader reads `var` (as a setting or an alias of one).
+/// Whether the loader reads `var` (as a setting, an alias or an old name of one).
 fn is_variable(var: &str) -> bool {
     let prefixed = |p: &&str| format!("{var}_").starts_with(p);
     if OTHER_VARIABLES.contains(&var) || OTHER_PREFIXES.iter().any(prefixed) {
         return true;
     }
-    let plain = format!("{:?}", config::load(None, &|_| None).unwrap());
-    match config::load(None, &|name| (name == var).then(|| "x".to_string())) {
-        Ok(c) => format!("{c:?}") != plain,
-        Err(_) => true, // read, and refused as a value of its type
-    }
+    latchkey_config::load::variables().iter().any(|(name, _)| name == var)
 }
 
 /// Backticked `a.b` names whose first part is a section.
@@ -90,7 +75,7 @@ fn dotted_names(text: &str) -> Vec<String> {
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
             && name.split_once('.').is_some_and(|(s, rest)| {
                 // A section, or a typo of one (`session.end_revokes`).
-                !rest.is_empty() && crate::config_file::nearest(s, SECTIONS.iter().copied()).is_some()
+                !rest.is_empty() && latchkey_config::file::nearest(s, sections()).is_some()
             })
             && !latchkey_core::audit::KINDS.contains(&name)
             && !["rs", "md", "toml", "json", "sql", "conf", "html", "css", "db", "lua", "sh", "py", "mjs", "yml"]

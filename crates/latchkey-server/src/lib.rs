@@ -7,7 +7,6 @@ pub mod commands;
 pub mod config;
 #[cfg(test)]
 mod config_docs;
-pub mod config_file;
 pub mod connections;
 #[doc(hidden)]
 pub mod faults;

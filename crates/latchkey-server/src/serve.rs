@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use latchkey_authorize::pages::Ui;
 use latchkey_authorize::{AuthorizeSettings, AuthorizeState};
 use latchkey_core::{Clock, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
@@ -37,14 +36,14 @@ pub const REGISTRATION_PATH: &str = "/register";
 /// `default_level` caps the CLI's chatter (warnings only) while `serve` uses
 /// the configured level.
 pub fn init_logging(settings: &Settings, default_level: Option<&str>) {
-    let level = default_level.unwrap_or(&settings.log_level);
+    let level = default_level.unwrap_or(&settings.config.log_level);
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let _ = match settings.log_format {
+    let _ = match settings.config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Text => builder.try_init(),
     };
@@ -56,7 +55,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 /// The provider metadata: exactly what this build implements.
 pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
-    let url = |path: &str| format!("{}{path}", settings.issuer);
+    let url = |path: &str| format!("{}{path}", settings.config.issuer);
     // client_secret_jwt only where its secrets can be derived (keys.encryption_key).
     let secret_jwt = settings.encryption_key.is_some();
     let auth_methods = |public: bool| {
@@ -74,7 +73,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         assertion_algorithms.extend(strings(&HMAC_ALGORITHMS));
     }
     ProviderMetadata {
-        issuer: settings.issuer.clone(),
+        issuer: settings.config.issuer.clone(),
         authorization_endpoint: Some(url("/authorize")),
         token_endpoint: Some(url("/token")),
         userinfo_endpoint: Some(url("/userinfo")),
@@ -82,7 +81,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         revocation_endpoint: Some(url("/revoke")),
         end_session_endpoint: Some(url("/logout")),
         jwks_uri: url(JWKS_PATH),
-        registration_endpoint: (settings.registration != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
+        registration_endpoint: (settings.registration() != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
         scopes_supported: strings(&["openid", "profile", "email", "phone", "groups", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query", "form_post"]),
@@ -143,7 +142,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
 fn upstreams(settings: &Settings) -> anyhow::Result<latchkey_federation::Upstreams> {
     let mut list = Vec::new();
     for u in &settings.upstreams {
-        let callback = format!("{}/upstream/{}/callback", settings.issuer, u.id);
+        let callback = format!("{}/upstream/{}/callback", settings.config.issuer, u.id);
         list.push(
             latchkey_federation::Upstream::new(u.clone(), &callback)
                 .map_err(|e| anyhow::anyhow!("upstream {}: {e}", u.id))?,
@@ -161,7 +160,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(latchkey_authorize::router())
         .merge(latchkey_token::router());
-    if settings.registration != RegistrationMode::Closed {
+    if settings.registration() != RegistrationMode::Closed {
         api = api.merge(latchkey_registration::router(REGISTRATION_PATH));
     }
     let mut app = if settings.issuer_path.is_empty() {
@@ -174,13 +173,13 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
     };
-    if settings.metrics {
+    if settings.config.metrics.enabled {
         app = app.route("/metrics", get(crate::observe::metrics_endpoint));
     }
     // Browsers ask for it at the host root: no icon, and no 404 in the logs.
     app = app.route("/favicon.ico", get(favicon));
     // The admin API sits at the host root (not under the issuer's path).
-    if settings.admin == AdminListener::Public {
+    if settings.admin() == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
     }
     finish(app.fallback(latchkey_authorize::not_found), state)
@@ -309,24 +308,25 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
     let started = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Before anything records a metric (the key loader sets key-age gauges).
-    let metrics = if settings.metrics { crate::observe::install_metrics() } else { None };
+    let config = &settings.config;
+    let metrics = if config.metrics.enabled { crate::observe::install_metrics() } else { None };
     let (store, sql, redis) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
-    tracing::info!(database = %crate::config::database_location(&settings.database_url), "database opened");
+    tracing::info!(database = %crate::config::database_location(&config.database_url), "database opened");
     let store = match hooks.wrap_store {
         Some(wrap) => wrap(store),
         None => store,
     };
     let store: Arc<dyn latchkey_store::Store> =
-        if settings.metrics { Arc::new(crate::metered::Metered(store)) } else { store };
+        if config.metrics.enabled { Arc::new(crate::metered::Metered(store)) } else { store };
     // Fail fast on a store the probe found down; caches (outside) still serve.
     let health = StoreHealth::new(redis.is_some());
-    let sql_probe = sql.prober(settings.db_acquire_timeout);
+    let sql_probe = sql.prober(config.database.acquire_timeout_seconds.duration());
     let redis_probe = redis.clone().zip(settings.redis.as_ref().map(|r| r.timeout));
     let probe = crate::health::spawn_probe(health.clone(), sql_probe.clone(), redis_probe, clock.clone());
     let store: Arc<dyn latchkey_store::Store> =
         Arc::new(crate::guarded::Guarded::new(store, health.clone(), redis.is_some()));
     // Caches outside the metering, so that store metrics count real reads only.
-    let caches = settings.cache.map(|c| Arc::new(crate::cached::Caches::new(c)));
+    let caches = settings.cache().map(|c| Arc::new(crate::cached::Caches::new(c)));
     let feed_start = match &caches {
         Some(_) => store.latest_change().await.context("reading the change feed")?,
         None => 0,
@@ -347,27 +347,9 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
     let ring = Arc::new(KeyRing::new(key_set));
 
     let notifier =
-        Arc::new(BackchannelNotifier::new(settings.issuer.clone(), store.clone(), ring.clone(), clock.clone()));
+        Arc::new(BackchannelNotifier::new(config.issuer.clone(), store.clone(), ring.clone(), clock.clone()));
     let authorize = AuthorizeState {
-        settings: Arc::new(AuthorizeSettings {
-            issuer: settings.issuer.clone(),
-            base_path: settings.issuer_path.clone(),
-            code_ttl: settings.code_ttl,
-            session_ttl: settings.session_ttl,
-            session_idle_ttl: settings.session_idle_ttl,
-            end_revokes: settings.end_revokes,
-            interaction_ttl: settings.interaction_ttl,
-            require_pkce_for_confidential: settings.require_pkce_for_confidential,
-            secure_cookies: settings.issuer.starts_with("https://"),
-            login_limits: settings.login_limits,
-            trusted_proxies: settings.trusted_proxies.clone().into(),
-            password_login: settings.password_login,
-            ui: Ui {
-                product_name: settings.product_name.clone(),
-                logo_uri: settings.logo_uri.clone(),
-                css_href: format!("{}/assets/latchkey.css", settings.issuer_path),
-            },
-        }),
+        settings: Arc::new(AuthorizeSettings::from_config(config)),
         clients: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
@@ -390,33 +372,33 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         store: store.clone(),
         keys: settings.key_settings(),
         notifier: notifier.clone(),
-        end_revokes: settings.end_revokes,
+        end_revokes: config.sessions.end_revokes,
         clock: clock.clone(),
         policy: registration_policy.clone(),
-        trusted_proxies: settings.trusted_proxies.clone().into(),
+        trusted_proxies: config.http.trusted_proxies.clone().into(),
     };
     let state = AppState::new(AppParts {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
             ring.clone(),
-            settings.discovery_max_age_seconds,
-            settings.jwks_max_age_seconds,
+            config.discovery.max_age_seconds.get(),
+            config.keys.jwks_max_age_seconds.get(),
         ),
         registration: RegistrationState {
             clients: store.clone(),
             clock: clock.clone(),
             policy: registration_policy.clone(),
-            initial_access_token: match &settings.registration {
+            initial_access_token: match settings.registration() {
                 RegistrationMode::Token(t) => Some(t.as_str().into()),
                 _ => None,
             },
-            endpoint: format!("{}{REGISTRATION_PATH}", settings.issuer.trim_end_matches('/')).into(),
-            self_policy: Arc::new(settings.self_registration.clone()),
+            endpoint: format!("{}{REGISTRATION_PATH}", config.issuer.trim_end_matches('/')).into(),
+            self_policy: Arc::new(config.registration.self_registration()),
             limit: latchkey_registration::RegistrationLimit {
                 counter: store.clone(),
-                per_address: settings.registrations_per_address,
-                window_seconds: settings.registration_window,
-                trusted_proxies: settings.trusted_proxies.clone().into(),
+                per_address: config.registration.max_per_address,
+                window_seconds: u32::try_from(config.registration.window_seconds.get()).unwrap_or(u32::MAX),
+                trusted_proxies: config.http.trusted_proxies.clone().into(),
             },
             audit: store.clone(),
             software_statements: Arc::new(settings.software_statements.clone()),
@@ -425,16 +407,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         authorize: authorize.clone(),
         metrics,
         token: TokenState {
-            settings: Arc::new(TokenSettings {
-                issuer: settings.issuer.clone(),
-                access_token_ttl: settings.access_token_ttl,
-                id_token_ttl: settings.id_token_ttl,
-                refresh_token_ttl: settings.refresh_token_ttl,
-                refresh_idle_ttl: settings.refresh_idle_ttl,
-                refresh_grace: settings.refresh_grace,
-                refresh_without_offline_access: settings.refresh_without_offline_access,
-                default_audience: settings.default_audience.clone(),
-            }),
+            settings: Arc::new(TokenSettings::from_config(config)),
             clients: store.clone(),
             users: store.clone(),
             codes: store.clone(),
@@ -448,7 +421,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
                 ClientKeys::new(KeyFetchSettings::default()),
                 registration_policy.client_secret_key.clone(),
                 clock.clone(),
-                &settings.issuer,
+                &config.issuer,
             ),
             audit: store.clone(),
         },
@@ -456,7 +429,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
     });
     let app = router(&settings, state.clone());
 
-    let admin_listener = match settings.admin {
+    let admin_listener = match settings.admin() {
         AdminListener::Separate(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -464,19 +437,30 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         ),
         _ => None,
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| ConfigError::new("listen", format!("cannot listen on {}: {e}", settings.listen)))?;
+        .map_err(|e| ConfigError::new("listen", format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
-    let refresher =
-        spawn_refresher(key_store, ring, clock.clone(), settings.encryption_key.clone(), settings.key_refresh_interval);
+    let refresher = spawn_refresher(
+        key_store,
+        ring,
+        clock.clone(),
+        settings.encryption_key.clone(),
+        config.keys.refresh_interval_seconds.duration(),
+    );
     tracing::info!(
-        issuer = %settings.issuer,
-        database = %crate::config::database_location(&settings.database_url),
+        issuer = %config.issuer,
+        database = %crate::config::database_location(&config.database_url),
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
-    let gc = spawn_gc(store.clone(), clock.clone(), settings.gc_interval, settings.gc_batch, settings.audit_retention);
+    let gc = spawn_gc(
+        store.clone(),
+        clock.clone(),
+        config.gc.interval_seconds.duration(),
+        config.gc.batch_size,
+        config.audit.retention(),
+    );
     // On SIGTERM/ctrl-c: stop accepting, let in-flight requests finish, but
     // for at most `shutdown_timeout` (a hung client must not block a deploy).
     let stopping = Arc::new(tokio::sync::Notify::new());
@@ -498,17 +482,17 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         let stop = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        tokio::spawn(crate::connections::serve(admin_listener, app, settings.connections, stop))
+        tokio::spawn(crate::connections::serve(admin_listener, app, settings.connections(), stop))
     });
-    let server = crate::connections::serve(listener, app, settings.connections, signal);
+    let server = crate::connections::serve(listener, app, settings.connections(), signal);
     let deadline = async {
         stopping.notified().await;
-        tokio::time::sleep(settings.shutdown_timeout).await;
+        tokio::time::sleep(config.shutdown_timeout_seconds.duration()).await;
     };
     tokio::select! {
         _ = server => {}
         _ = deadline => tracing::warn!(
-            timeout_s = settings.shutdown_timeout.as_secs(),
+            timeout_s = config.shutdown_timeout_seconds.get(),
             "requests still in flight after the shutdown timeout; exiting anyway"
         ),
     }

@@ -30,19 +30,20 @@ pub use claims::user_claims;
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
     pub issuer: String,
-    pub access_token_ttl: i64,
-    pub id_token_ttl: i64,
-    /// Absolute lifetime of a refresh-token family.
-    pub refresh_token_ttl: i64,
-    /// A refresh token unused this long expires.
-    pub refresh_idle_ttl: i64,
-    /// A duplicate refresh within this many seconds gets the same successor.
-    pub refresh_grace: i64,
-    /// Issue refresh tokens to non-OpenID requests of clients with the
-    /// refresh_token grant even without `offline_access`.
-    pub refresh_without_offline_access: bool,
-    /// `aud` of access tokens issued without a resource indicator.
-    pub default_audience: String,
+    /// Lifetimes of tokens, and how refresh tokens behave (`[tokens]`).
+    pub tokens: latchkey_config::Tokens,
+}
+
+impl TokenSettings {
+    pub fn from_config(config: &latchkey_config::Config) -> Self {
+        Self { issuer: config.issuer.clone(), tokens: config.tokens.clone() }
+    }
+
+    /// `aud` of access tokens issued without a resource indicator:
+    /// `tokens.default_audience`, else the issuer.
+    pub fn default_audience(&self) -> &str {
+        self.tokens.default_audience.as_deref().unwrap_or(&self.issuer)
+    }
 }
 
 /// What the token and UserInfo endpoints need.

@@ -66,11 +66,11 @@ pub fn mint_tokens(
     let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
     let s = &state.settings;
     let jti = random::token(16);
-    let expires_at = now + s.access_token_ttl;
+    let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
     let mut access_claims = serde_json::json!({
         "iss": s.issuer,
         "sub": user.id,
-        "aud": s.default_audience,
+        "aud": s.default_audience(),
         "client_id": client.client_id,
         "scope": scope.to_string(),
         "exp": expires_at,
@@ -92,7 +92,7 @@ pub fn mint_tokens(
         claims.insert("sub".into(), user.id.clone().into());
         claims.insert("aud".into(), client.client_id.clone().into());
         claims.insert("azp".into(), client.client_id.clone().into());
-        claims.insert("exp".into(), (now + s.id_token_ttl).into());
+        claims.insert("exp".into(), (now + s.tokens.id_token_ttl_seconds.secs()).into());
         claims.insert("iat".into(), now.into());
         claims.insert("auth_time".into(), auth.auth_time.into());
         if let Some(nonce) = nonce {
@@ -109,7 +109,14 @@ pub fn mint_tokens(
     } else {
         None
     };
-    Ok(Minted { access_token, jti, expires_at, expires_in: s.access_token_ttl, scope: scope.clone(), id_token })
+    Ok(Minted {
+        access_token,
+        jti,
+        expires_at,
+        expires_in: s.tokens.access_token_ttl_seconds.secs(),
+        scope: scope.clone(),
+        id_token,
+    })
 }
 
 /// An access token for the client itself (client_credentials): `sub` is the client.
@@ -124,7 +131,7 @@ pub fn mint_client_token(
     let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
     let s = &state.settings;
     let jti = random::token(16);
-    let expires_at = now + s.access_token_ttl;
+    let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
     let mut claims = serde_json::json!({
         "iss": s.issuer,
         "sub": client.client_id,
@@ -138,7 +145,14 @@ pub fn mint_client_token(
         claims["scope"] = scope.to_string().into();
     }
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(|e| TokenError::Signing(e.to_string()))?;
-    Ok(Minted { access_token, jti, expires_at, expires_in: s.access_token_ttl, scope: scope.clone(), id_token: None })
+    Ok(Minted {
+        access_token,
+        jti,
+        expires_at,
+        expires_in: s.tokens.access_token_ttl_seconds.secs(),
+        scope: scope.clone(),
+        id_token: None,
+    })
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ async fn create(ctx: &Context, name: String, scopes: Vec<String>, expires_in: Op
         .detail("name", token.name.as_str())
         .detail("scopes", token.scopes.clone());
     record(ctx, event).await;
-    if ctx.settings.admin == crate::config::AdminListener::Disabled {
+    if ctx.settings.admin() == crate::config::AdminListener::Disabled {
         // Standard error, so that `--json` output stays parseable.
         eprintln!(
             "warning: the admin API is off (admin.enabled = false, LATCHKEY_ADMIN_ENABLED) in the configuration \

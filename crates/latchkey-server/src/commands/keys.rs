@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
                     format!(
                         "signing key is now {active}; new next key {next}\n\
                          running servers switch within {} s",
-                        ctx.settings.key_refresh_interval.as_secs()
+                        ctx.settings.config.keys.refresh_interval_seconds.get()
                     )
                 },
                 &serde_json::json!({"active": active, "next": next}),

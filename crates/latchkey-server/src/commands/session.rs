@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("cannot load signing keys for logout tokens: {e}"))?
                 .expect("a first load builds");
             let notifier = BackchannelNotifier::new(
-                ctx.settings.issuer.clone(),
+                ctx.settings.config.issuer.clone(),
                 ctx.store.clone(),
                 Arc::new(KeyRing::new(keys)),
                 ctx.clock.clone(),
@@ -67,9 +67,14 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
             let mut ended = Vec::new();
             let mut deliveries = Vec::new();
             for s in chosen {
-                let ended_here =
-                    latchkey_domain::end_session(&*ctx.store, &notifier, ctx.settings.end_revokes, &s.id_hash, now)
-                        .await?;
+                let ended_here = latchkey_domain::end_session(
+                    &*ctx.store,
+                    &notifier,
+                    ctx.settings.config.sessions.end_revokes,
+                    &s.id_hash,
+                    now,
+                )
+                .await?;
                 if let Some(gone) = ended_here {
                     tracing::info!(event = "session_ended", user_id = %user.id, sid = %gone.session.auth.sid, "session revoked by an operator");
                     deliveries.push(gone.delivery);

@@ -62,7 +62,7 @@ async fn jwt(settings: &Settings, args: &TokenInspect, token: &str, now: i64, js
     let (keys, issuer) = if remote {
         (remote_keys(args).await, args.issuer.clone())
     } else {
-        (local_keys(settings, now).await, Some(settings.issuer.clone()))
+        (local_keys(settings, now).await, Some(settings.config.issuer.clone()))
     };
     let expect =
         Expectations { keys, issuer: issuer.as_deref(), audience: args.audience.as_deref(), local: !remote, now };
@@ -94,7 +94,7 @@ async fn local_keys(settings: &Settings, now: i64) -> Result<Keys, String> {
         .collect();
     Ok(Keys {
         jwks: json!({ "keys": keys }),
-        source: format!("this server's database ({})", crate::config::database_location(&settings.database_url)),
+        source: format!("this server's database ({})", crate::config::database_location(&settings.config.database_url)),
     })
 }
 

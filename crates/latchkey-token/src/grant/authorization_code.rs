@@ -47,7 +47,7 @@ pub async fn exchange(
     };
 
     let offline = record.scope.contains("offline_access");
-    let session_bound = state.settings.refresh_without_offline_access && !record.scope.contains("openid");
+    let session_bound = state.settings.tokens.refresh_without_offline_access && !record.scope.contains("openid");
     let refresh = ((offline || session_bound) && client.allows_grant(GrantType::RefreshToken)).then(|| {
         let value = random::token(32);
         let stored = RefreshToken {
@@ -58,8 +58,14 @@ pub async fn exchange(
             auth: record.auth.clone(),
             offline,
             created_at: now,
-            expires_at: now + state.settings.refresh_idle_ttl.min(state.settings.refresh_token_ttl),
-            family_expires_at: now + state.settings.refresh_token_ttl,
+            expires_at: now
+                + state
+                    .settings
+                    .tokens
+                    .refresh_idle_ttl_seconds
+                    .secs()
+                    .min(state.settings.tokens.refresh_token_ttl_seconds.secs()),
+            family_expires_at: now + state.settings.tokens.refresh_token_ttl_seconds.secs(),
         };
         (value, stored)
     });

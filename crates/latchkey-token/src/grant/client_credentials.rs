@@ -33,7 +33,7 @@ pub async fn issue(
         }
     };
     let audience = match resource {
-        None => state.settings.default_audience.clone(),
+        None => state.settings.default_audience().to_string(),
         Some(r) => {
             let valid = Url::parse(r).is_ok() && !r.contains('#');
             if !valid {

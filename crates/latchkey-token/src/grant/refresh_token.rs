@@ -71,7 +71,8 @@ pub async fn refresh(
             auth: old.auth.clone(),
             offline: old.offline,
             created_at: now,
-            expires_at: (now + state.settings.refresh_idle_ttl).min(old.family_expires_at.max(now)),
+            expires_at: (now + state.settings.tokens.refresh_idle_ttl_seconds.secs())
+                .min(old.family_expires_at.max(now)),
             family_expires_at: old.family_expires_at,
         };
         let sealed = seal_private_key(&successor_value, SEAL_AAD, Some(&successor_key(value)))
@@ -99,7 +100,7 @@ pub async fn refresh(
 
     // Spent already (before, or by a concurrent request that just won).
     let record = state.refresh.get_refresh_token(&old_hash).await?.ok_or(TokenError::RefreshTokenInvalid)?;
-    let grace = state.settings.refresh_grace;
+    let grace = state.settings.tokens.refresh_grace_seconds.secs();
     if let (Some(consumed_at), Some(sealed), None) = (record.consumed_at, &record.successor_sealed, record.revoked_at)
         && grace > 0
         && now - consumed_at <= grace

@@ -49,6 +49,15 @@ fn segments(path: &str) -> Vec<(&str, Option<usize>)> {
 
 /// The byte range of the key `path` in the TOML `text`, if the file sets it.
 pub fn key_span(text: &str, path: &str) -> Option<Range<usize>> {
+    span(text, path, false)
+}
+
+/// The byte range of the value of the key `path`, if the file sets it.
+pub fn value_span(text: &str, path: &str) -> Option<Range<usize>> {
+    span(text, path, true)
+}
+
+fn span(text: &str, path: &str, value: bool) -> Option<Range<usize>> {
     let doc = ImDocument::parse(text).ok()?;
     let mut table: &dyn TableLike = doc.as_table();
     let segs = segments(path);
@@ -56,10 +65,10 @@ pub fn key_span(text: &str, path: &str) -> Option<Range<usize>> {
         let (key, item) = table.get_key_value(name)?;
         let item = match index {
             Some(n) => match item {
-                Item::ArrayOfTables(list) => return descend(list.get(*n)?, &segs[i + 1..], key.span()),
+                Item::ArrayOfTables(list) => return descend(list.get(*n)?, &segs[i + 1..], key.span(), value),
                 _ => item.as_array()?.get(*n).and_then(|v| v.as_inline_table()).map(|t| t as &dyn TableLike)?,
             },
-            None if i + 1 == segs.len() => return key.span(),
+            None if i + 1 == segs.len() => return if value { item.span() } else { key.span() },
             None => item.as_table_like()?,
         };
         table = item;
@@ -72,12 +81,22 @@ fn descend(
     table: &dyn TableLike,
     rest: &[(&str, Option<usize>)],
     fallback: Option<Range<usize>>,
+    value: bool,
 ) -> Option<Range<usize>> {
     let Some(((name, _), more)) = rest.split_first() else {
         return fallback;
     };
     let (key, item) = table.get_key_value(name)?;
-    if more.is_empty() { key.span() } else { descend(item.as_table_like()?, more, key.span()) }
+    if more.is_empty() {
+        if value { item.span() } else { key.span() }
+    } else {
+        descend(item.as_table_like()?, more, key.span(), value)
+    }
+}
+
+/// A key path without its indices: `upstream[0].id` → `upstream.id`.
+pub fn without_indices(path: &str) -> String {
+    segments(path).iter().map(|(name, _)| *name).collect::<Vec<_>>().join(".")
 }
 
 /// The path of the key whose name starts at byte `offset` (the reverse of
@@ -138,7 +157,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The parts of serde's "unknown field `x`, expected one of `a`, `b`"
 /// message: the unknown name and the names allowed there.
 pub fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
-    let rest = message.strip_prefix("unknown field `")?;
+    unknown_name(message, "field")
+}
+
+/// The same for "unknown variant `x`, ..." (`what` = `variant`).
+pub fn unknown_name<'a>(message: &'a str, what: &str) -> Option<(&'a str, Vec<&'a str>)> {
+    let rest = message.strip_prefix(&format!("unknown {what} `"))?;
     let (name, rest) = rest.split_once('`')?;
     let expected = rest.split('`').skip(1).step_by(2).collect();
     Some((name, expected))
@@ -169,6 +193,9 @@ mod tests {
             let span = key_span(FILE, path).unwrap();
             assert_eq!(key_at(FILE, span.start).as_deref(), Some(path));
         }
+        let v = value_span(FILE, "keys.rsa_bits").unwrap();
+        assert_eq!(&FILE[v], "4096");
+        assert_eq!(without_indices("upstream[1].claims.name"), "upstream.claims.name");
         let dotted = "keys.rsa_bits = 3072\n";
         assert_eq!(key_span(dotted, "keys.rsa_bits").map(|s| line_col(dotted, s.start).column), Some(6));
     }
