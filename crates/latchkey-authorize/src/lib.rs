@@ -794,11 +794,8 @@ async fn consent_inner(
         ));
     }
     let now = state.clock.now();
-    let mut scope = req.scope.clone();
-    if let Some(existing) = state.consents.get_consent(&user.id, &client.client_id).await? {
-        scope = latchkey_core::Scope::from_tokens(existing.scope.iter().chain(req.scope.iter()).map(str::to_string));
-    }
-    state.consents.put_consent(&user.id, &client.client_id, &scope, now).await?;
+    let scope =
+        latchkey_domain::consents::grant_consent(&*state.store, &user.id, &client.client_id, &req.scope, now).await?;
     let event = AuditEvent::new(now, "consent.granted", format!("user:{}", user.id))
         .subject(&user.id)
         .client(&client.client_id)

@@ -1,7 +1,29 @@
-//! Cutting an app off, at `/account` or through the admin API.
+//! Consent: granting an app what it asked for (the consent page), and
+//! cutting an app off (at `/account` or through the admin API).
 
+use latchkey_core::Scope;
 use latchkey_store::cascade::revoke_client_grants_in;
 use latchkey_store::{Store, StoreResult};
+
+/// Records that `user_id` granted `client_id` the scopes of `scope`, on top
+/// of what it granted before (a consent only grows until it is revoked), in
+/// one unit of work; returns the consent's scope now.
+pub async fn grant_consent(
+    store: &dyn Store,
+    user_id: &str,
+    client_id: &str,
+    scope: &Scope,
+    now: i64,
+) -> StoreResult<Scope> {
+    let tx = store.begin().await?;
+    let granted = match tx.get_consent(user_id, client_id).await? {
+        Some(existing) => Scope::from_tokens(existing.scope.iter().chain(scope.iter()).map(str::to_string)),
+        None => scope.clone(),
+    };
+    tx.put_consent(user_id, client_id, &granted, now).await?;
+    tx.commit().await?;
+    Ok(granted)
+}
 
 /// What revoking a consent found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 //! - [`sign_in`]: checking a password within the sign-in limits ([`limits`]).
 //! - [`sessions`]: ending a session (its refresh tokens as configured, its
 //!   clients told over the back channel).
-//! - [`consents`]: cutting an app off (the consent and everything issued
-//!   under it, in one unit of work).
+//! - [`consents`]: granting consent, and cutting an app off (the consent
+//!   and everything issued under it, in one unit of work).
 //! - [`accounts`]: provisioning a federated account (in one unit of work)
 //!   and linking one.
 //! - [`keys`]: creating, rotating and retiring signing keys.

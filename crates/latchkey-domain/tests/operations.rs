@@ -241,3 +241,16 @@ async fn a_password_sign_in_is_checked_within_the_limits() {
     assert!(failures.iter().any(|(_, e)| e.kind == "login.failure"), "failures reach the audit log");
     assert!(failures.iter().any(|(_, e)| e.kind == "login.locked"), "the lock reaches the audit log");
 }
+
+#[tokio::test]
+async fn a_consent_grows_with_each_grant() {
+    use latchkey_domain::consents::grant_consent;
+    let (store, _dir) = store().await;
+    let first = grant_consent(&*store, "u1", "app", &Scope::parse("openid email").unwrap(), 1_000).await.unwrap();
+    assert_eq!(first.to_string(), Scope::parse("openid email").unwrap().to_string());
+    let second = grant_consent(&*store, "u1", "app", &Scope::parse("openid profile").unwrap(), 2_000).await.unwrap();
+    assert_eq!(second.to_string(), Scope::parse("openid email profile").unwrap().to_string());
+    let stored = store.get_consent("u1", "app").await.unwrap().expect("granted");
+    assert_eq!(stored.scope.to_string(), second.to_string());
+    assert_eq!((stored.granted_at, stored.updated_at), (1_000, 2_000));
+}
