@@ -326,6 +326,8 @@ pub struct App {
     pub store: Arc<dyn latchkey_store::Store>,
     pub ring: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
+    /// The in-memory caches (none when `cache.mode` turns them off).
+    pub caches: Option<Arc<crate::cached::Caches>>,
     key_store: Arc<dyn KeyStore>,
     pub(crate) sql: latchkey_store_sql::SqlStore,
     sql_probe: latchkey_store_sql::SqlProbe,
@@ -376,7 +378,7 @@ pub async fn build(
     };
     let store: Arc<dyn latchkey_store::Store> =
         Arc::new(crate::cached::Cached::new(store, caches.clone(), clock.clone()));
-    if let Some(caches) = caches {
+    if let Some(caches) = caches.clone() {
         tokio::spawn(crate::cached::poll_changes(store.clone(), caches, feed_start));
     }
     let key_store: Arc<dyn KeyStore> = store.clone();
@@ -498,12 +500,12 @@ pub async fn build(
         },
         admin,
     });
-    Ok(App { state, store, ring, clock, key_store, sql, sql_probe, probe })
+    Ok(App { state, store, ring, clock, caches, key_store, sql, sql_probe, probe })
 }
 
 /// Binds the listeners and serves `built` until SIGTERM or Ctrl-C.
 async fn listen(settings: Settings, built: App, started: std::time::Instant) -> anyhow::Result<()> {
-    let App { state, store, ring, clock, key_store, sql, sql_probe, probe } = built;
+    let App { state, store, ring, clock, key_store, sql, sql_probe, probe, .. } = built;
     let app = router(&settings, state.clone());
 
     let admin_listener = match settings.admin {

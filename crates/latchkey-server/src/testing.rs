@@ -68,6 +68,8 @@ pub struct TestApp {
     /// The database as the CLI opens it: the backend itself, writes recorded
     /// in the change feed for the server's caches.
     cli_store: Arc<dyn Store>,
+    /// The backend alone: writes here reach no cache and no change feed.
+    backend: Arc<dyn Store>,
     _dir: tempfile::TempDir,
 }
 
@@ -115,13 +117,24 @@ impl TestApp {
             .await
             .expect("build the app");
         let router = app.router(&settings);
-        let cli_store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(raw, None, shared));
-        TestApp { settings, app, clock, router, cli_store, _dir: dir }
+        let cli_store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(raw.clone(), None, shared));
+        TestApp { settings, app, clock, router, cli_store, backend: raw, _dir: dir }
+    }
+
+    /// The mock clock's time, in Unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// The store the endpoints use (every layer `serve` puts on it).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.app.store
+    }
+
+    /// The backend alone, below every layer: a write here is one the caches
+    /// never hear of (a writer that crashed before its change-feed entry).
+    pub fn backend(&self) -> &Arc<dyn Store> {
+        &self.backend
     }
 
     /// `ISSUER` + `path`.
@@ -182,13 +195,28 @@ impl TestApp {
         };
         let result = crate::commands::execute(&ctx, cli.command).await;
         if result.is_ok() && changes_cached_rows(args) {
-            tokio::time::sleep(Duration::from_millis(3 * CACHE_POLL_MS)).await;
+            self.wait_for_change_feed().await;
         }
         let Io::Captured { output, .. } = ctx.io else { unreachable!("captured above") };
         CliOutput {
             ok: result.is_ok(),
             stdout: output.into_inner().unwrap_or_else(|p| p.into_inner()),
             error: result.err().map(|e| format!("{e:#}")).unwrap_or_default(),
+        }
+    }
+
+    /// Waits until the server's caches have read the change feed from
+    /// start to end at least once after this call (at once without caches):
+    /// then every change recorded before it applies here.
+    pub async fn wait_for_change_feed(&self) {
+        let Some(caches) = &self.app.caches else { return };
+        // A read in progress may have passed the newest entry already; the
+        // next one starts after this call.
+        let target = caches.polls() + 2;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while caches.polls() < target {
+            assert!(tokio::time::Instant::now() < deadline, "the change feed was not read within 10 s");
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
