@@ -801,7 +801,7 @@ mod tests {
 
     #[test]
     fn signing_algorithms_belong_to_their_method() {
-        let key = ClientSecretKey::from_bytes([7; 32]);
+        let key = ClientSecretKey::new([7; 32]);
         let p = RegistrationPolicy { client_secret_key: Some(key), ..Default::default() };
         let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "use": "sig",
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]});
