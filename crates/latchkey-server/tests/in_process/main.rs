@@ -15,4 +15,5 @@ mod client_auth;
 mod discovery;
 mod introspection;
 mod revocation;
+mod sign_in_limits;
 mod token;
