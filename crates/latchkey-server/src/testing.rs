@@ -1,5 +1,5 @@
 //! In-process test harness (feature `testing`): the application `serve`
-//! builds ([`crate::serve::build`]), on a SQLite file of its own, driven
+//! builds ([`crate::serve::build`]), on an in-memory SQLite database of its own, driven
 //! with `tower::ServiceExt::oneshot` instead of a socket, time from a
 //! [`MockClock`], and fixtures made by the CLI's own code
 //! ([`crate::commands::execute`]) rather than CLI processes.
@@ -70,7 +70,8 @@ pub struct TestApp {
     cli_store: Arc<dyn Store>,
     /// The backend alone: writes here reach no cache and no change feed.
     backend: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    /// Keeps the in-memory database alive (a pooled connection, never used).
+    _anchor: Mutex<Box<dyn std::any::Any + Send>>,
 }
 
 impl TestApp {
@@ -88,8 +89,10 @@ impl TestApp {
     /// Like [`TestApp::with_env`], with what a binary adds (e.g. a store
     /// wrapper that injects faults).
     pub async fn build(env: &[(&str, &str)], hooks: crate::Hooks) -> TestApp {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let database_url = format!("sqlite://{}/latchkey.db", dir.path().display());
+        // A named in-memory database, shared by the pool's connections and
+        // gone with the last of them: nothing touches the disk.
+        let database_url =
+            format!("sqlite:file:latchkey-test-{}?mode=memory&cache=shared", latchkey_core::random::token(12));
         let poll = CACHE_POLL_MS.to_string();
         let mut vars: Vec<(&str, &str)> = vec![
             ("LATCHKEY_DATABASE_URL", &database_url),
@@ -109,6 +112,10 @@ impl TestApp {
         .await
         .expect("open the test database");
         sql.migrate().await.expect("migrate the test database");
+        // An in-memory database ends with its last connection; one held for
+        // the app's life keeps it whatever the pool closes.
+        let anchor: Box<dyn std::any::Any + Send> =
+            Box::new(sql.pool().acquire().await.expect("a connection that keeps the database"));
         let raw: Arc<dyn Store> = Arc::new(sql.clone());
         for (pair, state) in key_pairs().iter().zip([KeyState::Active, KeyState::Next]) {
             raw.insert_key(&stored_key(pair, state, &settings, clock.now())).await.expect("insert a signing key");
@@ -118,7 +125,7 @@ impl TestApp {
             .expect("build the app");
         let router = app.router(&settings);
         let cli_store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(raw.clone(), None, shared));
-        TestApp { settings, app, clock, router, cli_store, backend: raw, _dir: dir }
+        TestApp { settings, app, clock, router, cli_store, backend: raw, _anchor: Mutex::new(anchor) }
     }
 
     /// The mock clock's time, in Unix seconds.

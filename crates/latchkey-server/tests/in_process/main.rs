@@ -1,5 +1,5 @@
 //! In-process tests of endpoint logic: the router `serve` builds, driven with
-//! `tower::ServiceExt::oneshot` on a SQLite file of its own, time from a mock
+//! `tower::ServiceExt::oneshot` on an in-memory SQLite database of its own, time from a mock
 //! clock, fixtures made by the CLI's own code (`latchkey_server::testing`).
 //! One binary, so that it links once; each test has its own app.
 //!
