@@ -358,4 +358,59 @@ mod tests {
         assert!(matches!(form::<Mixed>("limit=many").unwrap_err(), FormError::Invalid(_)));
         assert!(matches!(form::<Mixed>("limit=-1").unwrap_err(), FormError::Invalid(_)));
     }
+
+    #[derive(Debug, Deserialize)]
+    struct RevocationLike {
+        token: String,
+        token_type_hint: Option<String>,
+    }
+
+    async fn extract(content_type: Option<&str>, body: &str) -> Result<RevocationLike, FormRejection> {
+        let mut req = axum::http::Request::builder().method("POST").uri("/revoke");
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+        Form::<RevocationLike>::from_request(req, &()).await.map(|Form(f)| f)
+    }
+
+    /// The rejection as the client sees it: status, OAuth error code, description.
+    async fn answered(rejection: FormRejection) -> (StatusCode, serde_json::Value) {
+        let res = rejection.into_response();
+        let status = res.status();
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_extractor_answers_in_oauths_words() {
+        const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+        let f =
+            extract(Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"), "token=t&unknown=ignored").await.unwrap();
+        assert_eq!((f.token.as_str(), f.token_type_hint), ("t", None), "unknown parameters are ignored");
+
+        let repeated = extract(FORM, "token=a&token=b").await.unwrap_err();
+        assert!(matches!(&repeated, FormRejection::Invalid(FormError::Repeated(p)) if p == "token"));
+        let (status, body) = answered(repeated).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "invalid_request");
+        assert_eq!(body["error_description"], "parameter token is repeated");
+
+        // A repeat of a parameter the endpoint does not read is refused too (RFC 6749 §3.1).
+        let (_, body) = answered(extract(FORM, "token=a&x=1&x=1").await.unwrap_err()).await;
+        assert_eq!(body["error_description"], "parameter x is repeated");
+
+        for missing in ["token_type_hint=access_token", "token=", ""] {
+            let (status, body) = answered(extract(FORM, missing).await.unwrap_err()).await;
+            assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &"invalid_request".into()), "{missing}");
+            assert_eq!(body["error_description"], "token is required");
+        }
+
+        let not_form = extract(Some("application/json"), r#"{"token":"t"}"#).await.unwrap_err();
+        assert!(matches!(not_form, FormRejection::NotForm { empty: false }));
+        let (status, body) = answered(not_form).await;
+        assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &"invalid_request".into()));
+        assert!(matches!(extract(None, "").await.unwrap_err(), FormRejection::NotForm { empty: true }));
+    }
 }
