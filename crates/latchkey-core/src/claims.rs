@@ -459,6 +459,10 @@ mod tests {
             "sub": "u-1", "sid": "s", "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
         });
         assert_eq!(serde_json::to_string(&logout).unwrap(), serde_json::to_string(&before).unwrap());
+        assert_eq!(serde_json::from_value::<LogoutTokenClaims>(before).unwrap(), logout);
+        // A logout token must carry the back-channel logout event (§2.4).
+        let no_event = json!({"iss": "i", "aud": "app", "iat": 0, "exp": 1, "jti": "j", "events": {}});
+        assert!(serde_json::from_value::<LogoutTokenClaims>(no_event).is_err());
     }
 
     #[test]
