@@ -14,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::secret::ClientSecretKey;
 use latchkey_core::{AuthMethod, Client, Clock, ErrorCode, OAuthError};
-use latchkey_http::form::Params;
 use latchkey_http::{oauth_error_response, store_error_response};
 use latchkey_store::{ClientStore, ReplayStore, StoreError};
 
@@ -104,6 +103,16 @@ struct Presented {
     method: AuthMethod,
 }
 
+/// The client credentials a form may carry (RFC 6749 §2.3.1, RFC 7521 §4.2);
+/// endpoints flatten it into their own form (`#[serde(flatten)]`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ClientCredentials {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion: Option<String>,
+    pub client_assertion_type: Option<String>,
+}
+
 /// Whether the request carries an `Authorization: Basic` header.
 pub fn uses_basic(headers: &HeaderMap) -> bool {
     headers
@@ -124,7 +133,7 @@ fn form_decode(s: &str) -> Option<String> {
     Some(out)
 }
 
-fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuthError> {
+fn presented(headers: &HeaderMap, form: &ClientCredentials) -> Result<Presented, ClientAuthError> {
     let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
     let basic = match auth_headers.next() {
         None => None,
@@ -148,10 +157,10 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
             Some((id, secret))
         }
     };
-    let form_id = form.get("client_id");
-    let form_secret = form.get("client_secret");
-    let assertion = form.get("client_assertion");
-    let assertion_type = form.get("client_assertion_type");
+    let form_id = form.client_id.as_deref();
+    let form_secret = form.client_secret.as_deref();
+    let assertion = form.client_assertion.as_deref();
+    let assertion_type = form.client_assertion_type.as_deref();
     if assertion.is_some() || assertion_type.is_some() {
         if basic.is_some() || form_secret.is_some() {
             return Err(ClientAuthError::MultipleMethods);
@@ -247,7 +256,7 @@ impl ClientAuthenticator {
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
-        form: &Params,
+        form: &ClientCredentials,
         endpoint: Endpoint,
     ) -> Result<Client, ClientAuthError> {
         let p = presented(headers, form)?;
@@ -291,8 +300,8 @@ mod tests {
         format!("Basic {}", STANDARD.encode(user_pass))
     }
 
-    fn form(body: &str) -> Params {
-        Params::parse(body.as_bytes()).unwrap()
+    fn form(body: &str) -> ClientCredentials {
+        latchkey_http::Params::parse(body.as_bytes()).unwrap().deserialize().unwrap()
     }
 
     /// An unsigned assertion is enough here: `presented` only reads who it
@@ -302,7 +311,7 @@ mod tests {
         format!("{}.{}.c2ln", b64(serde_json::json!({"alg": alg})), b64(serde_json::json!({"sub": sub})))
     }
 
-    fn assertion_form(jwt: &str, extra: &str) -> Params {
+    fn assertion_form(jwt: &str, extra: &str) -> ClientCredentials {
         form(&format!("client_assertion_type={}&client_assertion={jwt}{extra}", JWT_BEARER.replace(':', "%3A")))
     }
 

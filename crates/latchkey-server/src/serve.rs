@@ -158,7 +158,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .merge(latchkey_discovery::router(JWKS_PATH))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(latchkey_authorize::router())
+        .merge(latchkey_authorize::router(state.authorize.clone()))
         .merge(latchkey_token::router());
     if settings.registration() != RegistrationMode::Closed {
         api = api.merge(latchkey_registration::router(REGISTRATION_PATH));
