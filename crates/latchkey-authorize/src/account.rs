@@ -8,8 +8,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,17 +16,16 @@ use latchkey_core::calendar::readable;
 use latchkey_core::grant::Session;
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{User, password};
-use latchkey_http::{Params, cookies};
+use latchkey_http::{Form, FormRejection, cookies};
 use latchkey_store::StoreError;
+use serde::Deserialize;
 
+use crate::failure::Failure;
 use crate::pages::{
     AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
     scope_lines,
 };
-use crate::{
-    AuthorizeError, AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, read_form,
-    start_session,
-};
+use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
 use latchkey_domain::limits::Attempt;
 use latchkey_domain::sign_in::{PasswordCheck, check_password, hash_new_password, verify_password};
 
@@ -44,23 +41,70 @@ const NOTICES: [(&str, &str); 5] = [
     ("password-changed", "Your password has been changed, and your other sessions have ended."),
 ];
 
-/// `GET /account`: the account page, or the sign-in form.
-pub async fn show(State(state): State<AuthorizeState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let result = show_inner(&state, &headers, query.as_deref()).await;
-    state.respond(result)
+/// How `/account` and its forms fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("unreadable form")]
+    Form(FormRejection),
+    /// The form's CSRF token does not match.
+    #[error("CSRF token mismatch")]
+    Forged,
+    #[error("no app chosen")]
+    NoAppChosen,
+    /// Unknown, ended, or another person's session.
+    #[error("no such session")]
+    SessionAlreadyEnded,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-async fn show_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<Response, AuthorizeError> {
-    let Some((session, user)) = current_session(state, headers).await? else {
-        return Ok(sign_in_page(state, headers, "", None, StatusCode::OK));
+impl From<AccountError> for Failure {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Form(rejection) => Failure::form(&rejection),
+            AccountError::Forged => Failure::page(
+                StatusCode::FORBIDDEN,
+                "This form could not be verified. Make sure cookies are enabled, reload the page and try again.",
+            ),
+            AccountError::NoAppChosen => Failure::page(StatusCode::BAD_REQUEST, "No app was chosen."),
+            AccountError::SessionAlreadyEnded => {
+                Failure::page(StatusCode::BAD_REQUEST, "That session has already ended.")
+            }
+            AccountError::Store(e) => Failure::store(&e),
+        }
+    }
+}
+
+impl IntoResponse for AccountError {
+    fn into_response(self) -> Response {
+        Failure::from(self).into_response()
+    }
+}
+
+/// `GET /account`: the account page, or the sign-in form.
+pub async fn show(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AccountError> {
+    let state = &state;
+    let Some((session, user)) = current_session(state, &headers).await? else {
+        return Ok(sign_in_page(state, &headers, "", None, StatusCode::OK));
     };
-    let done = query.and_then(|q| q.strip_prefix("done="));
+    let done = query.as_deref().and_then(|q| q.strip_prefix("done="));
     let notice = NOTICES.iter().find(|(key, _)| Some(*key) == done).map(|(_, message)| *message);
-    account_page(state, headers, &session, &user, notice, None, StatusCode::OK).await
+    Ok(account_page(state, &headers, &session, &user, notice, None, StatusCode::OK).await?)
+}
+
+/// The sign-in form of `/account` (`account_login.html`).
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
 }
 
 /// `POST /account/login`.
@@ -68,44 +112,40 @@ pub async fn login(
     State(state): State<AuthorizeState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Result<Response, AccountError> {
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
-    let result = login_inner(&state, &headers, body, address).await;
-    state.respond(result)
-}
-
-async fn login_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    address: IpAddr,
-) -> Result<Response, AuthorizeError> {
-    let form = read_form(headers, body).await?;
-    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
-    let submitted = form.get("csrf").unwrap_or("");
-    if submitted.is_empty() || !constant_time_eq(submitted.as_bytes(), cookie.as_bytes()) {
+    let Form(form) = form.map_err(AccountError::Form)?;
+    let state = &state;
+    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
+    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
         return Err(csrf_refused());
     }
-    let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("");
-    let user = match check_password(&state.sign_in(), username, password, None, address).await? {
+    let username = form.username.as_str();
+    let user = match check_password(&state.sign_in(), username, &form.password, None, address).await? {
         PasswordCheck::Accepted(user) => *user,
         PasswordCheck::Refused => {
             let message = Some("Incorrect username or password.");
-            return Ok(sign_in_page(state, headers, username, message, StatusCode::UNAUTHORIZED));
+            return Ok(sign_in_page(state, &headers, username, message, StatusCode::UNAUTHORIZED));
         }
         PasswordCheck::Throttled(refusal) => {
             let message = Some(refusal.limit.message());
-            let mut page = sign_in_page(state, headers, username, message, StatusCode::TOO_MANY_REQUESTS);
+            let mut page = sign_in_page(state, &headers, username, message, StatusCode::TOO_MANY_REQUESTS);
             page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
             return Ok(page);
         }
     };
-    let (_, cookie) = start_session(state, headers, &user, None, address, SignInMethod::password()).await?;
+    let (_, cookie) = start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
     let mut res = see_other(&state.path(PATH));
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// `POST /account/apps/revoke`'s form.
+#[derive(Debug, Deserialize)]
+pub struct RevokeAppForm {
+    #[serde(default)]
+    client_id: String,
 }
 
 /// `POST /account/apps/revoke`: the app loses its consent, every refresh
@@ -114,23 +154,15 @@ async fn login_inner(
 pub async fn revoke_app(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = revoke_app_inner(&state, &headers, body).await;
-    state.respond(result)
-}
-
-async fn revoke_app_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AuthorizeError> {
-    let Some((_, user, form)) = signed_in_form(state, headers, body).await? else {
+    form: Result<Form<SignedInForm<RevokeAppForm>>, FormRejection>,
+) -> Result<Response, AccountError> {
+    let state = &state;
+    let Some((_, user, form)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
-    let client_id = form.get("client_id").unwrap_or("");
+    let client_id = form.client_id.as_str();
     if client_id.is_empty() || client_id.len() > 256 {
-        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "No app was chosen."));
+        return Err(AccountError::NoAppChosen);
     }
     let now = state.clock.now();
     let revoked = latchkey_domain::consents::revoke_consent(&*state.store, &user.id, client_id, now).await?;
@@ -146,26 +178,25 @@ async fn revoke_app_inner(
     Ok(see_other(&state.path("/account?done=app-revoked")))
 }
 
+/// `POST /account/sessions/end`'s form.
+#[derive(Debug, Deserialize)]
+pub struct EndSessionForm {
+    #[serde(default)]
+    sid: String,
+}
+
 /// `POST /account/sessions/end`: ends one of the person's sessions (this
 /// one included), with everything ending a session implies.
 pub async fn end_session(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = end_session_inner(&state, &headers, body).await;
-    state.respond(result)
-}
-
-async fn end_session_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AuthorizeError> {
-    let Some((current, user, form)) = signed_in_form(state, headers, body).await? else {
+    form: Result<Form<SignedInForm<EndSessionForm>>, FormRejection>,
+) -> Result<Response, AccountError> {
+    let state = &state;
+    let Some((current, user, form)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
-    let sid = form.get("sid").unwrap_or("");
+    let sid = form.sid.as_str();
     let now = state.clock.now();
     // Another person's session is treated like an unknown one.
     let target = match sid.len() {
@@ -173,7 +204,7 @@ async fn end_session_inner(
         _ => None,
     };
     let Some(target) = target else {
-        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "That session has already ended."));
+        return Err(AccountError::SessionAlreadyEnded);
     };
     logout::end_session(state, &target.id_hash).await?;
     let event = AuditEvent::new(now, "session.revoked", format!("user:{}", user.id))
@@ -191,32 +222,34 @@ async fn end_session_inner(
     Ok(see_other(&state.path("/account?done=session-ended")))
 }
 
+/// `POST /account/password`'s form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
 /// `POST /account/password`: needs the current password (checked within
 /// the sign-in limits, like a sign-in); the other sessions end.
 pub async fn change_password(
     State(state): State<AuthorizeState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+    form: Result<Form<SignedInForm<PasswordForm>>, FormRejection>,
+) -> Result<Response, AccountError> {
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
-    let result = change_password_inner(&state, &headers, body, address).await;
-    state.respond(result)
-}
-
-async fn change_password_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    address: IpAddr,
-) -> Result<Response, AuthorizeError> {
-    let Some((session, mut user, form)) = signed_in_form(state, headers, body).await? else {
+    let state = &state;
+    let Some((session, mut user, form)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
     let hash = match new_password_hash(state, &user, &form, address).await? {
         Ok(hash) => hash,
         Err((status, message)) => {
-            return account_page(state, headers, &session, &user, None, Some(&message), status).await;
+            return Ok(account_page(state, &headers, &session, &user, None, Some(&message), status).await?);
         }
     };
     let now = state.clock.now();
@@ -247,12 +280,12 @@ async fn change_password_inner(
 async fn new_password_hash(
     state: &AuthorizeState,
     user: &User,
-    form: &Params,
+    form: &PasswordForm,
     address: IpAddr,
 ) -> Result<Result<String, (StatusCode, String)>, StoreError> {
     let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
-    let current = form.get("current_password").unwrap_or("");
-    let new = form.get("new_password").unwrap_or("");
+    let current = form.current_password.as_str();
+    let new = form.new_password.as_str();
     if user.password_hash.is_none() {
         return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
     }
@@ -271,7 +304,7 @@ async fn new_password_hash(
         return refuse(StatusCode::BAD_REQUEST, "Your current password is not correct.");
     }
     attempt.succeeded().await?;
-    if new != form.get("confirm_password").unwrap_or("") {
+    if new != form.confirm_password {
         return refuse(StatusCode::BAD_REQUEST, "The new passwords do not match.");
     }
     if let Err(reason) = password::check_policy(new) {
@@ -286,23 +319,32 @@ async fn new_password_hash(
     }
 }
 
+/// A form of a signed-in person: its CSRF token (bound to the session) and
+/// the form's own fields.
+#[derive(Debug, Deserialize)]
+pub struct SignedInForm<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
 /// The form of a signed-in person, its CSRF token checked; `None` when no
 /// one is signed in (the caller sends the browser to the sign-in form).
-pub(crate) async fn signed_in_form(
+pub(crate) async fn signed_in_form<T>(
     state: &AuthorizeState,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Option<(Session, User, Params)>, AuthorizeError> {
-    let form = read_form(headers, body).await?;
+    form: Result<Form<SignedInForm<T>>, FormRejection>,
+) -> Result<Option<(Session, User, T)>, AccountError> {
+    let Form(form) = form.map_err(AccountError::Form)?;
     let Some((session, user)) = current_session(state, headers).await? else {
         return Ok(None);
     };
     let expected = session_csrf(state, headers);
-    let submitted = form.get("csrf").unwrap_or("");
-    if submitted.is_empty() || !constant_time_eq(submitted.as_bytes(), expected.as_bytes()) {
+    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), expected.as_bytes()) {
         return Err(csrf_refused());
     }
-    Ok(Some((session, user, form)))
+    Ok(Some((session, user, form.fields)))
 }
 
 /// The CSRF token of a signed-in browser: bound to its session cookie, which
@@ -312,12 +354,9 @@ fn session_csrf(state: &AuthorizeState, headers: &HeaderMap) -> String {
     hash_token(&format!("account-csrf:{cookie}"))
 }
 
-fn csrf_refused() -> AuthorizeError {
+fn csrf_refused() -> AccountError {
     tracing::info!("account form refused: CSRF token mismatch");
-    AuthorizeError::page(
-        StatusCode::FORBIDDEN,
-        "This form could not be verified. Make sure cookies are enabled, reload the page and try again.",
-    )
+    AccountError::Forged
 }
 
 fn sign_in_page(
@@ -346,7 +385,7 @@ async fn account_page(
     notice: Option<&str>,
     error: Option<&str>,
     status: StatusCode,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, StoreError> {
     let now = state.clock.now();
     let mut apps = Vec::new();
     for consent in state.consents.list_user_consents(&user.id).await? {

@@ -2,6 +2,7 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
+mod failure;
 pub mod logout;
 pub mod pages;
 pub mod request;
@@ -11,26 +12,30 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRef, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use latchkey_core::audit::AuditEvent;
+use latchkey_core::claims::IdTokenClaims;
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, random};
 use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
-use latchkey_http::{Params, cookies, form::is_form};
+use latchkey_http::{Form, FormRejection, Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
     AuditStore, ClientStore, CodeStore, ConsentStore, FailureStore, FederatedIdentityStore, InteractionStore,
     SessionStore, Store, StoreError, UserStore,
 };
 
+use serde::Deserialize;
+
+use crate::failure::{Failure, InteractionError};
 use crate::pages::{
     ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with, scope_lines,
 };
-use crate::request::{AuthorizationRequest, ResponseMode, Target};
+use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
 
 /// `acr` of a password sign-in.
 pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
@@ -105,11 +110,11 @@ pub struct AuthorizeState {
     pub clock: Arc<dyn Clock>,
 }
 
-/// Routes, relative to the issuer's path.
-pub fn router<S>() -> Router<S>
+/// Routes, relative to the issuer's path. Their failures are drawn with
+/// `state`'s branding (`failure::render_failures`).
+pub fn router<S>(state: AuthorizeState) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
-    AuthorizeState: FromRef<S>,
 {
     Router::new()
         .route("/authorize", get(authorize_get).post(authorize_post))
@@ -129,14 +134,22 @@ where
         .route("/assets/latchkey.css", get(pages::stylesheet))
         .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), failure::render_failures))
+        .with_state(state)
 }
 
-/// Everything that ends an authorization request.
+/// How `/authorize` fails.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorizeError {
-    /// Shown to the person; never redirected.
-    #[error("{1}")]
-    Page(StatusCode, String),
+    /// A POST that is not a form.
+    #[error("not a form submission")]
+    NotForm,
+    #[error("request too large")]
+    TooLarge,
+    /// The client or its redirect URI is not proven: shown to the person,
+    /// never redirected.
+    #[error("{0}")]
+    Request(#[from] PageError),
     /// Sent back to the client.
     #[error("{1}")]
     Redirect(Target, OAuthError),
@@ -144,9 +157,43 @@ pub enum AuthorizeError {
     Store(#[from] StoreError),
 }
 
-impl AuthorizeError {
-    fn page(status: StatusCode, message: impl Into<String>) -> Self {
-        Self::Page(status, message.into())
+impl From<AuthorizeError> for Failure {
+    fn from(e: AuthorizeError) -> Self {
+        match e {
+            AuthorizeError::NotForm => Failure::page(StatusCode::BAD_REQUEST, "The request is not a form submission."),
+            AuthorizeError::TooLarge => Failure::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
+            AuthorizeError::Request(e) => Failure::page(StatusCode::BAD_REQUEST, e.to_string()),
+            AuthorizeError::Redirect(target, error) => Failure::ToClient { target, error },
+            AuthorizeError::Store(e) => Failure::store(&e),
+        }
+    }
+}
+
+impl IntoResponse for AuthorizeError {
+    fn into_response(self) -> Response {
+        Failure::from(self).into_response()
+    }
+}
+
+/// How the flow steps shared by the sign-in routes (after a password or an
+/// upstream provider proved who the person is) fail.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Another request completed the interaction meanwhile.
+    #[error("the interaction was already completed")]
+    AlreadyCompleted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<FlowError> for Failure {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::AlreadyCompleted => {
+                Failure::page(StatusCode::BAD_REQUEST, "This sign-in request was already completed.")
+            }
+            FlowError::Store(e) => Failure::store(&e),
+        }
     }
 }
 
@@ -159,39 +206,6 @@ impl AuthorizeState {
             audit: &*self.audit,
             clock: &*self.clock,
             limits: self.settings.login.lock_policy(),
-        }
-    }
-
-    fn respond(&self, result: Result<Response, AuthorizeError>) -> Response {
-        let ui = &self.settings.ui;
-        match result {
-            Ok(r) => r,
-            Err(AuthorizeError::Page(status, message)) => {
-                error_page(ui, status, "This request cannot be completed", &message)
-            }
-            Err(AuthorizeError::Redirect(target, error)) => {
-                let mut fields: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
-                if let Some(d) = &error.description {
-                    fields.push(("error_description", d));
-                }
-                self.to_client(&target, fields)
-            }
-            Err(AuthorizeError::Store(e)) => {
-                let unavailable = matches!(e, StoreError::Unavailable(_));
-                if unavailable {
-                    tracing::warn!(error = %e, "authorization: store unavailable");
-                } else {
-                    tracing::error!(error = %e, "authorization: store failure");
-                }
-                let status =
-                    if unavailable { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
-                error_page(
-                    ui,
-                    status,
-                    "Temporarily unavailable",
-                    "Sign-in is temporarily unavailable. Please try again in a moment.",
-                )
-            }
         }
     }
 
@@ -266,22 +280,25 @@ pub async fn not_found(State(state): State<AuthorizeState>, headers: HeaderMap) 
     html(StatusCode::NOT_FOUND, &pages::NotFoundPage { ui: &state.settings.ui, home: &home }, None, false)
 }
 
-async fn authorize_get(State(state): State<AuthorizeState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let result = authorize(&state, &headers, query.unwrap_or_default().as_bytes()).await;
-    state.respond(result)
+async fn authorize_get(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AuthorizeError> {
+    authorize(&state, &headers, query.unwrap_or_default().as_bytes()).await
 }
 
 async fn authorize_post(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let result = match body {
+) -> Result<Response, AuthorizeError> {
+    // Parsed leniently (`request::target` reports repeats where they can be reported), so not a `Form`.
+    match body {
         Ok(body) if is_form(&headers) => authorize(&state, &headers, &body).await,
-        Ok(_) => Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "The request is not a form submission.")),
-        Err(_) => Err(AuthorizeError::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.")),
-    };
-    state.respond(result)
+        Ok(_) => Err(AuthorizeError::NotForm),
+        Err(_) => Err(AuthorizeError::TooLarge),
+    }
 }
 
 async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Result<Response, AuthorizeError> {
@@ -290,8 +307,7 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
         Some(id) if id.len() <= 256 => state.clients.get_client(id).await?,
         _ => None,
     };
-    let target = request::target(&params, &repeated, client.as_ref())
-        .map_err(|e| AuthorizeError::page(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let target = request::target(&params, &repeated, client.as_ref())?;
     let client = client.expect("target() proved the client exists");
     let redirect = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
     let require_pkce = state.settings.pkce.require_for_confidential;
@@ -306,17 +322,17 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
 /// The `sub` of an ID token we issued (expired ones are fine: it is a hint).
 fn id_token_hint_subject(state: &AuthorizeState, hint: &str) -> Result<String, OAuthError> {
     let invalid = || OAuthError::invalid_request("id_token_hint is not an ID token issued by this server");
-    let jwt = state.keys.current().verify_jwt(hint).map_err(|_| invalid())?;
-    if jwt.claims.get("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
+    let jwt = state.keys.current().verify_jwt::<IdTokenClaims>(hint).map_err(|_| invalid())?;
+    if jwt.claims.iss != state.settings.issuer {
         return Err(invalid());
     }
-    jwt.claims.get("sub").and_then(|v| v.as_str()).map(str::to_string).ok_or_else(invalid)
+    Ok(jwt.claims.sub)
 }
 
 pub(crate) async fn current_session(
     state: &AuthorizeState,
     headers: &HeaderMap,
-) -> Result<Option<(Session, User)>, AuthorizeError> {
+) -> Result<Option<(Session, User)>, StoreError> {
     let Some(cookie) = cookies::get(headers, state.settings.session_cookie()) else {
         return Ok(None);
     };
@@ -364,7 +380,7 @@ async fn proceed(
                 "the user is not signed in",
             )));
         }
-        return start_interaction(state, client, &req, InteractionStage::Login, None, headers).await;
+        return Ok(start_interaction(state, client, &req, InteractionStage::Login, None, headers).await?);
     }
     let (session, user) = session.expect("signed in");
     let consented = has_consent(state, client, &req, &user).await?;
@@ -375,9 +391,9 @@ async fn proceed(
                 "the user has not consented",
             )));
         }
-        return start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await;
+        return Ok(start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await?);
     }
-    issue_code(state, &req, &session).await
+    Ok(issue_code(state, &req, &session).await?)
 }
 
 /// Whether the request may skip the consent page: a first-party client, or a
@@ -387,7 +403,7 @@ async fn has_consent(
     client: &Client,
     req: &AuthorizationRequest,
     user: &User,
-) -> Result<bool, AuthorizeError> {
+) -> Result<bool, StoreError> {
     if client.settings.skip_consent {
         return Ok(true);
     }
@@ -415,7 +431,7 @@ async fn start_interaction(
     stage: InteractionStage,
     user: Option<&User>,
     headers: &HeaderMap,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, StoreError> {
     let now = state.clock.now();
     let id = random::token(32);
     let (csrf, new_csrf) = csrf_token(headers);
@@ -513,7 +529,7 @@ async fn issue_code(
     state: &AuthorizeState,
     req: &AuthorizationRequest,
     session: &Session,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, StoreError> {
     let now = state.clock.now();
     let code = random::token(32);
     let record = AuthorizationCode {
@@ -538,36 +554,39 @@ async fn issue_code(
     Ok(state.to_client(&req.target, vec![("code", &code)]))
 }
 
+/// The fields every form of the sign-in flow carries: its interaction and
+/// the CSRF token (the browser's double-submit cookie).
+#[derive(Debug, Deserialize)]
+pub struct InteractionForm {
+    interaction: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
 /// Loads the interaction a form refers to and checks its CSRF binding.
 async fn load_interaction(
     state: &AuthorizeState,
     headers: &HeaderMap,
-    form: &Params,
+    form: &InteractionForm,
     stage: InteractionStage,
-) -> Result<(Interaction, AuthorizationRequest, Client), AuthorizeError> {
-    let expired = || {
-        AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in request has expired or was already used. Go back to the application and start again.",
-        )
-    };
-    let id = form.get("interaction").ok_or_else(expired)?;
-    let interaction =
-        state.interactions.get_interaction(&hash_token(id), state.clock.now()).await?.ok_or_else(expired)?;
+) -> Result<(Interaction, AuthorizationRequest, Client), InteractionError> {
+    let id = form.interaction.as_deref().ok_or(InteractionError::Expired)?;
+    let interaction = state
+        .interactions
+        .get_interaction(&hash_token(id), state.clock.now())
+        .await?
+        .ok_or(InteractionError::Expired)?;
     let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
-    let submitted = form.get("csrf").unwrap_or("");
+    let submitted = form.csrf.as_str();
     if submitted.is_empty()
         || !constant_time_eq(submitted.as_bytes(), cookie.as_bytes())
         || !constant_time_eq(submitted.as_bytes(), interaction.csrf.as_bytes())
     {
         tracing::info!("form refused: CSRF token mismatch");
-        return Err(AuthorizeError::page(
-            StatusCode::FORBIDDEN,
-            "This form could not be verified. Make sure cookies are enabled, go back to the application and start again.",
-        ));
+        return Err(InteractionError::Forged);
     }
     if interaction.stage != stage {
-        return Err(expired());
+        return Err(InteractionError::Expired);
     }
     let (req, client) = request_of(state, &interaction).await?;
     Ok((interaction, req, client))
@@ -577,62 +596,77 @@ async fn load_interaction(
 async fn request_of(
     state: &AuthorizeState,
     interaction: &Interaction,
-) -> Result<(AuthorizationRequest, Client), AuthorizeError> {
+) -> Result<(AuthorizationRequest, Client), InteractionError> {
     let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
-        .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("interaction request: {e}"))))?;
-    let client = state.clients.get_client(&req.target.client_id).await?.ok_or_else(|| {
-        AuthorizeError::page(StatusCode::BAD_REQUEST, "The application is no longer registered here.")
-    })?;
+        .map_err(|e| StoreError::Corrupt(format!("interaction request: {e}")))?;
+    let client = state.clients.get_client(&req.target.client_id).await?.ok_or(InteractionError::AppGone)?;
     Ok((req, client))
 }
 
-async fn read_form(
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Params, AuthorizeError> {
-    let body = body.map_err(|_| AuthorizeError::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."))?;
-    if !is_form(headers) {
-        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "The request is not a form submission."));
+/// The login page's form (`login.html`).
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(flatten)]
+    interaction: InteractionForm,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// How `POST /login` fails.
+#[derive(Debug, thiserror::Error)]
+enum LoginError {
+    #[error("unreadable form")]
+    Form(FormRejection),
+    #[error(transparent)]
+    Interaction(#[from] InteractionError),
+    /// Home-realm discovery sent the person to a provider that failed.
+    #[error(transparent)]
+    Upstream(#[from] upstream::UpstreamError),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<LoginError> for Failure {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Form(rejection) => Failure::form(&rejection),
+            LoginError::Interaction(e) => e.into(),
+            LoginError::Upstream(e) => e.into(),
+            LoginError::Flow(e) => e.into(),
+            LoginError::Store(e) => Failure::store(&e),
+        }
     }
-    Params::parse(&body).map_err(|e| AuthorizeError::page(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        Failure::from(self).into_response()
+    }
 }
 
 async fn login(
     State(state): State<AuthorizeState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, LoginError> {
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
-    let result = login_inner(&state, &headers, body, address).await;
-    state.respond(result)
-}
-
-async fn login_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-    address: std::net::IpAddr,
-) -> Result<Response, AuthorizeError> {
-    let form = read_form(headers, body).await?;
-    let (mut interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Login).await?;
-    let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("");
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::Login).await?;
+    let (username, password) = (form.username.as_str(), form.password.as_str());
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
     // The login form again, with a message (the person's username kept).
-    let again = |message: &str| {
-        login_page(
-            state,
-            &client,
-            &req,
-            form.get("interaction").unwrap_or(""),
-            &interaction.csrf,
-            username,
-            Some(message),
-        )
-    };
+    let again =
+        |message: &str| login_page(state, &client, &req, interaction_id, &interaction.csrf, username, Some(message));
     // Home-realm discovery: an address at a provider's domain goes there.
     if let Some(upstream) = state.upstreams.for_address(username) {
-        return upstream::discovered(state, upstream, &interaction, username).await;
+        return Ok(upstream::discovered(state, upstream, &interaction, username).await?);
     }
     if !state.settings.login.password_enabled {
         return Ok(again("Sign in with one of the providers below, or with an email address of your organization."));
@@ -648,21 +682,12 @@ async fn login_inner(
         }
     };
     let (session, cookie) =
-        start_session(state, headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
+        start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
 
-    let mut res = match proceed_after_login(
-        state,
-        &client,
-        req,
-        (session, user),
-        &mut interaction,
-        form.get("interaction").unwrap_or(""),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => state.respond(Err(e)),
-    };
+    // Signed in whatever comes next: the cookie goes with an error page too.
+    let mut res = proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id)
+        .await
+        .unwrap_or_else(|e| LoginError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }
@@ -741,14 +766,14 @@ async fn proceed_after_login(
     session: (Session, User),
     interaction: &mut Interaction,
     interaction_id: &str,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, FlowError> {
     let (session, user) = session;
     let consented = has_consent(state, client, &req, &user).await?;
     if consented {
         if !state.interactions.delete_interaction(&interaction.id_hash).await? {
-            return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "This sign-in request was already completed."));
+            return Err(FlowError::AlreadyCompleted);
         }
-        return issue_code(state, &req, &session).await;
+        return Ok(issue_code(state, &req, &session).await?);
     }
     interaction.stage = InteractionStage::Consent;
     interaction.user_id = Some(user.id.clone());
@@ -756,42 +781,85 @@ async fn proceed_after_login(
     Ok(consent_page(state, client, &req, &user, interaction_id, &interaction.csrf))
 }
 
+/// The consent page's form (`consent.html`).
+#[derive(Debug, Deserialize)]
+struct ConsentForm {
+    #[serde(flatten)]
+    interaction: InteractionForm,
+    /// `allow` or `deny`.
+    decision: Option<String>,
+}
+
+/// How `POST /consent` fails.
+#[derive(Debug, thiserror::Error)]
+enum ConsentError {
+    #[error("unreadable form")]
+    Form(FormRejection),
+    #[error(transparent)]
+    Interaction(#[from] InteractionError),
+    /// The person who reached the consent page is no longer signed in here.
+    #[error("the session ended")]
+    SessionEnded,
+    #[error("neither allow nor deny")]
+    NoDecision,
+    /// Another request completed the interaction meanwhile.
+    #[error("already completed")]
+    AlreadyCompleted,
+    /// The person said no: `access_denied` for the client.
+    #[error("consent denied")]
+    Denied(Target),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ConsentError> for Failure {
+    fn from(e: ConsentError) -> Self {
+        let bad = |message: &str| Failure::page(StatusCode::BAD_REQUEST, message);
+        match e {
+            ConsentError::Form(rejection) => Failure::form(&rejection),
+            ConsentError::Interaction(e) => e.into(),
+            ConsentError::SessionEnded => bad("Your session has ended. Go back to the application and sign in again."),
+            ConsentError::NoDecision => bad("Choose Allow or Deny."),
+            ConsentError::AlreadyCompleted => bad("This request was already completed."),
+            ConsentError::Denied(target) => Failure::ToClient {
+                target,
+                error: OAuthError::new(latchkey_core::ErrorCode::AccessDenied, "the user denied the request"),
+            },
+            ConsentError::Store(e) => Failure::store(&e),
+        }
+    }
+}
+
+impl IntoResponse for ConsentError {
+    fn into_response(self) -> Response {
+        Failure::from(self).into_response()
+    }
+}
+
 async fn consent(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let result = consent_inner(&state, &headers, body).await;
-    state.respond(result)
-}
-
-async fn consent_inner(
-    state: &AuthorizeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, AuthorizeError> {
-    let form = read_form(headers, body).await?;
-    let (interaction, req, client) = load_interaction(state, headers, &form, InteractionStage::Consent).await?;
-    let session = current_session(state, headers).await?;
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Result<Response, ConsentError> {
+    let Form(form) = form.map_err(ConsentError::Form)?;
+    let state = &state;
+    let (interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::Consent).await?;
+    let session = current_session(state, &headers).await?;
     let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
-        return Err(AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "Your session has ended. Go back to the application and sign in again.",
-        ));
+        return Err(ConsentError::SessionEnded);
     };
-    let decision = form.get("decision");
-    if !matches!(decision, Some("allow" | "deny")) {
-        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."));
-    }
+    let allow = match form.decision.as_deref() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return Err(ConsentError::NoDecision),
+    };
     if !state.interactions.delete_interaction(&interaction.id_hash).await? {
-        return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "This request was already completed."));
+        return Err(ConsentError::AlreadyCompleted);
     }
-    if decision == Some("deny") {
+    if !allow {
         tracing::info!(event = "consent_denied", user_id = %user.id, client_id = %client.client_id, "consent denied");
-        return Err(AuthorizeError::Redirect(
-            req.target.clone(),
-            OAuthError::new(latchkey_core::ErrorCode::AccessDenied, "the user denied the request"),
-        ));
+        return Err(ConsentError::Denied(req.target));
     }
     let now = state.clock.now();
     let scope =
@@ -801,5 +869,5 @@ async fn consent_inner(
         .client(&client.client_id)
         .detail("scope", scope.to_string());
     latchkey_http::audit(state.audit.as_ref(), event).await;
-    issue_code(state, &req, &session).await
+    Ok(issue_code(state, &req, &session).await?)
 }

@@ -4,18 +4,20 @@
 //! (exact match) or shows a "signed out" page.
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_core::claims::IdTokenClaims;
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, random};
 use latchkey_domain::EndedSession;
-use latchkey_http::{Params, cookies, form::is_form};
+use latchkey_http::{Form, FormError, FormRejection, Params, cookies};
 use latchkey_store::StoreError;
+use serde::Deserialize;
 
-use crate::pages::{Ui, error_page, html};
-use crate::{AuthorizeError, AuthorizeState, CSRF_COOKIE, current_session};
+use crate::failure::Failure;
+use crate::pages::{Ui, html};
+use crate::{AuthorizeState, CSRF_COOKIE, current_session};
 
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -63,6 +65,16 @@ async fn end_session_before_redirect(state: &AuthorizeState, id_hash: &str) -> R
     Ok(())
 }
 
+/// A logout request's parameters (OIDC RP-Initiated Logout §2), from the
+/// query, a form, or the confirmation page's hidden fields.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutParams {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
 /// A validated logout request.
 struct LogoutRequest {
     client: Option<Client>,
@@ -72,31 +84,85 @@ struct LogoutRequest {
     hint_sid: Option<String>,
 }
 
-fn bad(message: &str) -> AuthorizeError {
-    AuthorizeError::Page(StatusCode::BAD_REQUEST, message.to_string())
+/// How `/logout` and `/logout/confirm` fail.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    #[error("request too large")]
+    TooLarge,
+    /// The same, at `/logout/confirm` (which has always answered 400).
+    #[error("request too large")]
+    ConfirmationTooLarge,
+    #[error("not a form submission")]
+    NotForm,
+    /// A repeated parameter.
+    #[error(transparent)]
+    Params(#[from] FormError),
+    /// Not verified with our keys, of another issuer, or not an ID token's claims.
+    #[error("the id_token_hint is not ours")]
+    ForeignHint,
+    #[error("client_id differs from the hint's audience")]
+    ClientMismatch,
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("post_logout_redirect_uri without a client")]
+    RedirectWithoutClient,
+    #[error("unregistered post_logout_redirect_uri")]
+    UnregisteredRedirect,
+    /// The confirmation's CSRF token does not match the browser's cookie.
+    #[error("CSRF token mismatch")]
+    Forged,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-async fn validate(state: &AuthorizeState, params: &Params) -> Result<LogoutRequest, AuthorizeError> {
-    let (mut hint_sub, mut hint_sid, mut hint_aud) = (None, None, None);
-    if let Some(hint) = params.get("id_token_hint") {
-        let jwt = state
-            .keys
-            .current()
-            .verify_jwt(hint)
-            .map_err(|_| bad("The id_token_hint was not issued by this server."))?;
-        if jwt.claims.get("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
-            return Err(bad("The id_token_hint was not issued by this server."));
-        }
-        hint_sub = jwt.claims.get("sub").and_then(|v| v.as_str()).map(str::to_string);
-        hint_sid = jwt.claims.get("sid").and_then(|v| v.as_str()).map(str::to_string);
-        hint_aud = match jwt.claims.get("aud") {
-            Some(serde_json::Value::String(a)) => Some(a.clone()),
-            Some(serde_json::Value::Array(a)) => a.first().and_then(|v| v.as_str()).map(str::to_string),
-            _ => None,
+impl From<LogoutError> for Failure {
+    fn from(e: LogoutError) -> Self {
+        let page = |status: StatusCode, message: String| Failure::Page {
+            status,
+            title: "Sign-out request cannot be completed",
+            message,
         };
+        let bad = |message: &str| page(StatusCode::BAD_REQUEST, message.to_string());
+        match e {
+            LogoutError::TooLarge => page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.".into()),
+            LogoutError::ConfirmationTooLarge => bad("The request is too large."),
+            LogoutError::NotForm => bad("The request is not a form submission."),
+            LogoutError::Params(e) => bad(&e.to_string()),
+            LogoutError::ForeignHint => bad("The id_token_hint was not issued by this server."),
+            LogoutError::ClientMismatch => bad("client_id does not match the id_token_hint."),
+            LogoutError::UnknownClient => bad("The application is not registered here."),
+            LogoutError::RedirectWithoutClient => bad("A post_logout_redirect_uri needs client_id or id_token_hint."),
+            LogoutError::UnregisteredRedirect => {
+                bad("The post_logout_redirect_uri is not registered for this application.")
+            }
+            LogoutError::Forged => page(
+                StatusCode::FORBIDDEN,
+                "This form could not be verified. Make sure cookies are enabled and try again.".into(),
+            ),
+            LogoutError::Store(e) => Failure::store(&e),
+        }
     }
-    let client_id = match (params.get("client_id"), hint_aud.as_deref()) {
-        (Some(a), Some(b)) if a != b => return Err(bad("client_id does not match the id_token_hint.")),
+}
+
+impl IntoResponse for LogoutError {
+    fn into_response(self) -> Response {
+        Failure::from(self).into_response()
+    }
+}
+
+async fn validate(state: &AuthorizeState, params: &LogoutParams) -> Result<LogoutRequest, LogoutError> {
+    let (mut hint_sub, mut hint_sid, mut hint_aud) = (None, None, None);
+    if let Some(hint) = &params.id_token_hint {
+        let jwt = state.keys.current().verify_jwt::<IdTokenClaims>(hint).map_err(|_| LogoutError::ForeignHint)?;
+        if jwt.claims.iss != state.settings.issuer {
+            return Err(LogoutError::ForeignHint);
+        }
+        hint_aud = jwt.claims.aud.first().map(str::to_string);
+        hint_sub = Some(jwt.claims.sub);
+        hint_sid = jwt.claims.sid;
+    }
+    let client_id = match (params.client_id.as_deref(), hint_aud.as_deref()) {
+        (Some(a), Some(b)) if a != b => return Err(LogoutError::ClientMismatch),
         (Some(a), _) => Some(a.to_string()),
         (None, b) => b.map(str::to_string),
     };
@@ -105,26 +171,19 @@ async fn validate(state: &AuthorizeState, params: &Params) -> Result<LogoutReque
         _ => None,
     };
     if client_id.is_some() && client.is_none() {
-        return Err(bad("The application is not registered here."));
+        return Err(LogoutError::UnknownClient);
     }
-    let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {
+    let post_logout_redirect_uri = match &params.post_logout_redirect_uri {
         None => None,
         Some(uri) => {
-            let client =
-                client.as_ref().ok_or_else(|| bad("A post_logout_redirect_uri needs client_id or id_token_hint."))?;
+            let client = client.as_ref().ok_or(LogoutError::RedirectWithoutClient)?;
             if !client.settings.post_logout_redirect_uris.iter().any(|u| u == uri) {
-                return Err(bad("The post_logout_redirect_uri is not registered for this application."));
+                return Err(LogoutError::UnregisteredRedirect);
             }
-            Some(uri.to_string())
+            Some(uri.clone())
         }
     };
-    Ok(LogoutRequest {
-        client,
-        post_logout_redirect_uri,
-        state: params.get("state").map(str::to_string),
-        hint_sub,
-        hint_sid,
-    })
+    Ok(LogoutRequest { client, post_logout_redirect_uri, state: params.state.clone(), hint_sub, hint_sid })
 }
 
 fn finish(state: &AuthorizeState, req: &LogoutRequest, signed_out: bool) -> Response {
@@ -154,9 +213,8 @@ fn finish(state: &AuthorizeState, req: &LogoutRequest, signed_out: bool) -> Resp
     res
 }
 
-async fn handle(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Result<Response, AuthorizeError> {
-    let params = Params::parse(input).map_err(|e| bad(&e.to_string()))?;
-    let req = validate(state, &params).await?;
+async fn handle(state: &AuthorizeState, headers: &HeaderMap, params: &LogoutParams) -> Result<Response, LogoutError> {
+    let req = validate(state, params).await?;
     let session = current_session(state, headers).await?;
     let Some((session, user)) = session else {
         // Nothing to end here; still honour the redirect.
@@ -200,62 +258,63 @@ async fn handle(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Re
     Ok(res)
 }
 
-pub async fn logout_get(State(state): State<AuthorizeState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let result = handle(&state, &headers, q.unwrap_or_default().as_bytes()).await;
-    respond(&state, result)
+pub async fn logout_get(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, LogoutError> {
+    let params: LogoutParams = Params::parse(q.unwrap_or_default().as_bytes())?.deserialize()?;
+    handle(&state, &headers, &params).await
 }
 
 pub async fn logout_post(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let result = match body {
-        Ok(b) if is_form(&headers) || b.is_empty() => handle(&state, &headers, &b).await,
-        Ok(_) => Err(bad("The request is not a form submission.")),
-        Err(_) => Err(AuthorizeError::Page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.".into())),
+    form: Result<Form<LogoutParams>, FormRejection>,
+) -> Result<Response, LogoutError> {
+    let params = match form {
+        Ok(Form(params)) => params,
+        // An empty POST is a logout without parameters.
+        Err(FormRejection::NotForm { empty: true }) => LogoutParams::default(),
+        Err(FormRejection::NotForm { empty: false }) => return Err(LogoutError::NotForm),
+        Err(FormRejection::Body(_)) => return Err(LogoutError::TooLarge),
+        Err(FormRejection::Invalid(e)) => return Err(e.into()),
     };
-    respond(&state, result)
+    handle(&state, &headers, &params).await
+}
+
+/// The confirmation page's form (`logout.html`): the request, carried over.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    /// `logout` to sign out; anything else keeps the session.
+    decision: Option<String>,
+    #[serde(flatten)]
+    request: LogoutParams,
 }
 
 pub async fn confirm(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let result = async {
-        let body = body.map_err(|_| bad("The request is too large."))?;
-        if !is_form(&headers) {
-            return Err(bad("The request is not a form submission."));
-        }
-        let form = Params::parse(&body).map_err(|e| bad(&e.to_string()))?;
-        let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
-        let submitted = form.get("csrf").unwrap_or("");
-        if submitted.is_empty() || !constant_time_eq(submitted.as_bytes(), cookie.as_bytes()) {
-            return Err(AuthorizeError::Page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled and try again.".into(),
-            ));
-        }
-        let req = validate(&state, &form).await?;
-        if form.get("decision") != Some("logout") {
-            return Ok(html(StatusCode::OK, &SignedOutPage { ui: &state.settings.ui, signed_out: false }, None, false));
-        }
-        if let Some(cookie) = cookies::get(&headers, state.settings.session_cookie()) {
-            end_session_before_redirect(&state, &hash_token(cookie)).await?;
-        }
-        Ok(finish(&state, &req, true))
+    form: Result<Form<ConfirmForm>, FormRejection>,
+) -> Result<Response, LogoutError> {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(FormRejection::Body(_)) => return Err(LogoutError::ConfirmationTooLarge),
+        Err(FormRejection::NotForm { .. }) => return Err(LogoutError::NotForm),
+        Err(FormRejection::Invalid(e)) => return Err(e.into()),
+    };
+    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
+    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+        return Err(LogoutError::Forged);
     }
-    .await;
-    respond(&state, result)
-}
-
-fn respond(state: &AuthorizeState, result: Result<Response, AuthorizeError>) -> Response {
-    match result {
-        Ok(r) => r,
-        Err(AuthorizeError::Page(status, message)) => {
-            error_page(&state.settings.ui, status, "Sign-out request cannot be completed", &message)
-        }
-        Err(e) => state.respond(Err(e)),
+    let req = validate(&state, &form.request).await?;
+    if form.decision.as_deref() != Some("logout") {
+        return Ok(html(StatusCode::OK, &SignedOutPage { ui: &state.settings.ui, signed_out: false }, None, false));
     }
+    if let Some(cookie) = cookies::get(&headers, state.settings.session_cookie()) {
+        end_session_before_redirect(&state, &hash_token(cookie)).await?;
+    }
+    Ok(finish(&state, &req, true))
 }

@@ -206,3 +206,169 @@ pub fn validate(
         hint_sub: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use latchkey_core::{ClientMetadata, RegistrationPolicy};
+
+    use super::*;
+
+    const CB: &str = "https://app.example/cb";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client(extra: serde_json::Value) -> Client {
+        let mut json = serde_json::json!({"redirect_uris": [CB], "scope": "openid profile email"});
+        json.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let metadata: ClientMetadata = serde_json::from_value(json).unwrap();
+        Client::register(metadata.validate(&RegistrationPolicy::default()).unwrap(), 0, None).0
+    }
+
+    fn parse(query: &str) -> (Params, Vec<String>) {
+        Params::parse_lenient(query.as_bytes())
+    }
+
+    /// Phase 1 then phase 2, as the endpoint runs them.
+    fn run(client: &Client, query: &str, require_pkce: bool) -> Result<AuthorizationRequest, OAuthError> {
+        let (params, repeated) = parse(query);
+        let target = target(&params, &repeated, Some(client)).expect("phase 1 passes");
+        validate(&params, &repeated, client, target, require_pkce)
+    }
+
+    fn valid(id: &str) -> String {
+        format!(
+            "response_type=code&client_id={id}&redirect_uri={}&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            CB.replace(':', "%3A").replace('/', "%2F")
+        )
+    }
+
+    fn assert_error(result: Result<AuthorizationRequest, OAuthError>, code: ErrorCode, needle: &str, what: &str) {
+        let err = result.expect_err(what);
+        assert_eq!(err.code, code, "{what}: {err:?}");
+        assert!(err.description.as_deref().unwrap_or_default().contains(needle), "{what}: {err:?}");
+    }
+
+    #[test]
+    fn phase_one_proves_the_client_and_its_redirect_uri_or_shows_a_page() {
+        let c = client(serde_json::json!({}));
+        let t = target(&parse(&valid(&c.client_id)).0, &[], Some(&c)).unwrap();
+        assert_eq!((t.redirect_uri.as_str(), t.redirect_uri_sent, t.response_mode), (CB, true, ResponseMode::Query));
+        assert_eq!(t.state.as_deref(), Some("s"));
+        // With one registered URI, redirect_uri may be left out (RFC 6749 §3.1.2.3).
+        let t = target(&parse(&format!("client_id={}", c.client_id)).0, &[], Some(&c)).unwrap();
+        assert_eq!((t.redirect_uri.as_str(), t.redirect_uri_sent), (CB, false));
+        let two = client(serde_json::json!({"redirect_uris": [CB, "https://app.example/other"]}));
+        let only_id = format!("client_id={}", two.client_id);
+        assert_eq!(target(&parse(&only_id).0, &[], Some(&two)), Err(PageError::MissingRedirectUri));
+        for (query, client, want) in [
+            ("redirect_uri=x".to_string(), Some(&c), PageError::MissingClientId),
+            (format!("client_id={}", c.client_id), None, PageError::UnknownClient),
+            (
+                format!("client_id={}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb%2F", c.client_id),
+                Some(&c),
+                PageError::UnregisteredRedirectUri,
+            ),
+            (format!("client_id={0}&client_id={0}", c.client_id), Some(&c), PageError::RepeatedClientId),
+            (format!("{}&redirect_uri=x", valid(&c.client_id)), Some(&c), PageError::RepeatedRedirectUri),
+        ] {
+            let (params, repeated) = parse(&query);
+            assert_eq!(target(&params, &repeated, client), Err(want.clone()), "{query}");
+        }
+        // A repeated state is not echoed, since neither value can be trusted.
+        let (params, repeated) = parse(&format!("{}&state=t&response_mode=form_post", valid(&c.client_id)));
+        let t = target(&params, &repeated, Some(&c)).unwrap();
+        assert_eq!((t.state, t.response_mode), (None, ResponseMode::FormPost));
+    }
+
+    #[test]
+    fn a_valid_request_is_read_in_full() {
+        let c = client(serde_json::json!({}));
+        let query = format!(
+            "{}&nonce=n&prompt=login+consent&max_age=0&login_hint=alice&display=popup&scope=openid+email",
+            valid(&c.client_id)
+        );
+        let req = run(&c, &query.replace("&scope=openid&", "&"), false).unwrap();
+        assert_eq!(req.scope.to_string(), "email openid");
+        assert_eq!(req.code_challenge.as_deref(), Some(CHALLENGE));
+        assert_eq!(req.nonce.as_deref(), Some("n"));
+        assert_eq!(req.max_age, Some(0));
+        assert_eq!(req.login_hint.as_deref(), Some("alice"));
+        assert_eq!(req.prompt, Prompt { login: true, consent: true, ..Default::default() });
+    }
+
+    #[test]
+    fn phase_two_errors_name_their_rfc_code() {
+        let c = client(serde_json::json!({}));
+        let ok = valid(&c.client_id);
+        let without =
+            |name: &str| ok.split('&').filter(|p| !p.starts_with(&format!("{name}="))).collect::<Vec<_>>().join("&");
+        use ErrorCode::*;
+        for (query, code, needle) in [
+            (format!("{ok}&nonce=a&nonce=b"), InvalidRequest, "nonce is repeated"),
+            (format!("{ok}&request=eyJ"), RequestNotSupported, "request objects"),
+            (format!("{ok}&request_uri=urn%3Ax"), RequestUriNotSupported, "request_uri"),
+            (without("response_type"), InvalidRequest, "response_type is required"),
+            (ok.replace("response_type=code", "response_type=token"), UnsupportedResponseType, "code"),
+            (format!("{ok}&response_mode=fragment"), InvalidRequest, "response_mode"),
+            (without("scope"), InvalidScope, "scope is required"),
+            (ok.replace("scope=openid", "scope=+"), InvalidScope, "scope is required"),
+            (ok.replace("scope=openid", "scope=openid+admin"), InvalidScope, "may not request scope admin"),
+            (ok.replace("scope=openid", "scope=a%22b"), InvalidScope, ""),
+            (without("code_challenge"), InvalidRequest, "without code_challenge"),
+            (without("code_challenge_method"), InvalidRequest, "must be S256"),
+            (ok.replace("method=S256", "method=plain"), InvalidRequest, "plain is not allowed"),
+            (ok.replace(CHALLENGE, &CHALLENGE[1..]), InvalidRequest, "43 base64url"),
+            (format!("{ok}&prompt=none+login"), InvalidRequest, "cannot be combined"),
+            (format!("{ok}&prompt=sometimes"), InvalidRequest, "unknown prompt value sometimes"),
+            (format!("{ok}&max_age=-1"), InvalidRequest, "max_age"),
+            (format!("{ok}&max_age=soon"), InvalidRequest, "max_age"),
+            (format!("{ok}&display=tv"), InvalidRequest, "display"),
+        ] {
+            assert_error(run(&c, &query, false), code, needle, &query);
+        }
+    }
+
+    #[test]
+    fn parameters_are_limited_to_4096_bytes() {
+        let c = client(serde_json::json!({}));
+        for name in ["state", "nonce", "login_hint"] {
+            let at = format!("{}&{name}={}", valid(&c.client_id).replace("&state=s", ""), "x".repeat(MAX_PARAM));
+            assert!(run(&c, &at, false).is_ok(), "{name} at the limit");
+            let over = format!("{at}x");
+            assert_error(run(&c, &over, false), ErrorCode::InvalidRequest, &format!("{name} is too long"), name);
+        }
+    }
+
+    #[test]
+    fn pkce_is_required_of_public_clients_and_where_configured() {
+        let confidential = client(serde_json::json!({}));
+        let public = client(serde_json::json!({"token_endpoint_auth_method": "none"}));
+        let no_pkce = |c: &Client| {
+            valid(&c.client_id).split('&').filter(|p| !p.starts_with("code_challenge")).collect::<Vec<_>>().join("&")
+        };
+        assert_eq!(run(&confidential, &no_pkce(&confidential), false).unwrap().code_challenge, None);
+        assert_error(
+            run(&confidential, &no_pkce(&confidential), true),
+            ErrorCode::InvalidRequest,
+            "PKCE is required",
+            "required by config",
+        );
+        assert_error(
+            run(&public, &no_pkce(&public), false),
+            ErrorCode::InvalidRequest,
+            "PKCE is required",
+            "public client",
+        );
+        assert!(run(&public, &valid(&public.client_id), true).is_ok());
+    }
+
+    #[test]
+    fn only_clients_registered_for_the_code_flow_may_use_it() {
+        let machine = client(serde_json::json!({"grant_types": ["client_credentials"], "response_types": []}));
+        assert_error(
+            run(&machine, &valid(&machine.client_id), false),
+            ErrorCode::UnauthorizedClient,
+            "authorization code flow",
+            "a client_credentials client",
+        );
+    }
+}

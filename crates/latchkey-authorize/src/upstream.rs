@@ -12,11 +12,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::grant::{Interaction, InteractionStage};
 use latchkey_core::secret::{constant_time_eq, hash_token};
@@ -24,14 +22,15 @@ use latchkey_core::user::UserClaims;
 use latchkey_core::{User, random};
 use latchkey_domain::accounts::{self, Linked, ProvisionError, Provisioned};
 use latchkey_federation::{ClaimUpdate, FederationError, Upstream, UpstreamIdentity};
-use latchkey_http::{Params, cookies};
+use latchkey_http::{Form, FormRejection, Params, cookies};
 use latchkey_store::{FederatedIdentity, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::account::see_other;
+use crate::account::{AccountError, SignedInForm, see_other, signed_in_form};
+use crate::failure::{Failure, InteractionError};
 use crate::{
-    AuthorizeError, AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, load_interaction,
-    proceed_after_login, read_form, request_of, start_session,
+    AuthorizeState, CSRF_COOKIE, FlowError, InteractionForm, SignInMethod, csrf_token, current_session,
+    load_interaction, proceed_after_login, request_of, start_session,
 };
 
 /// `acr` of a sign-in at an upstream provider that sent none.
@@ -57,12 +56,190 @@ enum Purpose {
     Link { user_id: String },
 }
 
-fn not_found() -> AuthorizeError {
-    AuthorizeError::page(StatusCode::NOT_FOUND, "There is no such sign-in provider.")
+/// How the upstream sign-in routes fail (`/upstream/{id}/start`, its
+/// callback, `/account/link/{id}`, `/account/unlink`). Details of a failed
+/// exchange with the provider go to the log only.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("no such provider")]
+    UnknownProvider,
+    #[error("unreadable form")]
+    Form(FormRejection),
+    #[error(transparent)]
+    Interaction(#[from] InteractionError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The callback's `state` is unknown, used, or another provider's.
+    #[error("unknown or used state")]
+    Expired,
+    /// The callback came to another browser than the one that left.
+    #[error("callback from another browser")]
+    OtherBrowser,
+    /// The callback names another issuer (RFC 9207).
+    #[error("callback names another issuer")]
+    WrongIssuer { provider: String },
+    /// The provider answered with an error code.
+    #[error("the provider returned {error}")]
+    Refused { provider: String, error: String },
+    /// A callback with neither an error nor a code.
+    #[error("no code")]
+    Incomplete { provider: String },
+    #[error("the provider is unreachable")]
+    Unreachable { provider: String },
+    /// Its answer (token response, ID token) did not verify.
+    #[error("the provider's answer did not verify")]
+    Unverifiable { provider: String },
+    #[error("the linked account is gone")]
+    LinkedAccountGone,
+    #[error("the account is disabled")]
+    Disabled,
+    /// The authorization request the person left from expired meanwhile.
+    #[error("the interaction expired")]
+    LoginExpired,
+    /// Just-in-time provisioning is not allowed for this person.
+    #[error("provisioning refused")]
+    NotProvisioned(Provisioning),
+    /// Provisioning lost a race with another first sign-in.
+    #[error("provisioning raced")]
+    TryAgain,
+    #[error("no longer signed in to the account to link")]
+    NotSignedIn,
+    #[error("the upstream account is linked to another account")]
+    LinkedElsewhere { provider: String },
+    #[error("no such link")]
+    NotLinked,
+    #[error("the only way to sign in")]
+    LastSignInMethod,
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-fn upstream_of<'a>(state: &'a AuthorizeState, id: &str) -> Result<&'a Arc<Upstream>, AuthorizeError> {
-    state.upstreams.get(id).ok_or_else(not_found)
+/// Why no account was provisioned for an upstream sign-in.
+#[derive(Debug)]
+pub enum Provisioning {
+    /// The provider does not provision: the person must link an account.
+    Off {
+        provider: String,
+    },
+    EmailUnverified {
+        provider: String,
+    },
+    DomainNotAllowed,
+    NoUsername {
+        provider: String,
+        claim: String,
+    },
+    UsernameTaken {
+        provider: String,
+        username: String,
+    },
+}
+
+impl From<UpstreamError> for Failure {
+    fn from(e: UpstreamError) -> Self {
+        use StatusCode as S;
+        match e {
+            UpstreamError::UnknownProvider => Failure::page(S::NOT_FOUND, "There is no such sign-in provider."),
+            UpstreamError::Form(rejection) => Failure::form(&rejection),
+            UpstreamError::Interaction(e) => e.into(),
+            UpstreamError::Account(e) => e.into(),
+            UpstreamError::Expired => Failure::page(
+                S::BAD_REQUEST,
+                "This sign-in has expired or was already completed. Go back to the application and start again.",
+            ),
+            UpstreamError::OtherBrowser => Failure::page(
+                S::FORBIDDEN,
+                "This sign-in was started in another browser. Go back to the application and start again here.",
+            ),
+            UpstreamError::WrongIssuer { provider } => Failure::page(
+                S::BAD_REQUEST,
+                format!("This answer does not come from {provider}. Go back to the application and try again."),
+            ),
+            UpstreamError::Refused { provider, error } => {
+                let message = match error.as_str() {
+                    "access_denied" => format!("Sign-in at {provider} was cancelled or refused."),
+                    "login_required" | "interaction_required" | "consent_required" => {
+                        format!("{provider} needs you to sign in again.")
+                    }
+                    _ => format!("{provider} could not sign you in."),
+                };
+                Failure::page(S::FORBIDDEN, format!("{message} Go back to the application and try again."))
+            }
+            UpstreamError::Incomplete { provider } => {
+                Failure::page(S::BAD_REQUEST, format!("{provider} did not complete the sign-in."))
+            }
+            UpstreamError::Unreachable { provider } => Failure::page(
+                S::SERVICE_UNAVAILABLE,
+                format!("{provider} cannot be reached right now. Please try again in a moment."),
+            ),
+            UpstreamError::Unverifiable { provider } => Failure::page(
+                S::BAD_GATEWAY,
+                format!(
+                    "The answer from {provider} could not be verified, so you were not signed in. Go back to the application and try again."
+                ),
+            ),
+            UpstreamError::LinkedAccountGone => {
+                Failure::page(S::FORBIDDEN, "The account linked to this sign-in no longer exists.")
+            }
+            UpstreamError::Disabled => Failure::page(S::FORBIDDEN, "This account is disabled."),
+            UpstreamError::LoginExpired => Failure::page(
+                S::BAD_REQUEST,
+                "This sign-in request has expired. Go back to the application and start again.",
+            ),
+            UpstreamError::NotProvisioned(why) => match why {
+                Provisioning::Off { provider } => Failure::page(
+                    S::FORBIDDEN,
+                    format!(
+                        "No account here is linked to your {provider} account. Sign in with your password and link it on your account page, or ask an administrator."
+                    ),
+                ),
+                Provisioning::EmailUnverified { provider } => Failure::page(
+                    S::FORBIDDEN,
+                    format!("{provider} did not confirm your email address, so no account can be created for you."),
+                ),
+                Provisioning::DomainNotAllowed => {
+                    Failure::page(S::FORBIDDEN, "Accounts from your organization cannot sign in here.")
+                }
+                Provisioning::NoUsername { provider, claim } => {
+                    Failure::page(S::FORBIDDEN, format!("{provider} did not provide a usable {claim}."))
+                }
+                Provisioning::UsernameTaken { provider, username } => Failure::page(
+                    S::CONFLICT,
+                    format!(
+                        "An account named {username} already exists here. Sign in with its password, then link your {provider} account on your account page."
+                    ),
+                ),
+            },
+            UpstreamError::TryAgain => Failure::page(S::CONFLICT, "Please try signing in again."),
+            UpstreamError::NotSignedIn => Failure::page(
+                S::FORBIDDEN,
+                "You are no longer signed in to the account you wanted to link. Sign in and try again.",
+            ),
+            UpstreamError::LinkedElsewhere { provider } => Failure::page(
+                S::CONFLICT,
+                format!("This {provider} account is already linked to another account here."),
+            ),
+            UpstreamError::NotLinked => Failure::page(S::BAD_REQUEST, "That sign-in method is not linked."),
+            UpstreamError::LastSignInMethod => Failure::page(
+                S::BAD_REQUEST,
+                "This is the only way to sign in to your account, so it cannot be removed.",
+            ),
+            UpstreamError::Flow(e) => e.into(),
+            UpstreamError::Store(e) => Failure::store(&e),
+        }
+    }
+}
+
+impl IntoResponse for UpstreamError {
+    fn into_response(self) -> Response {
+        Failure::from(self).into_response()
+    }
+}
+
+fn upstream_of<'a>(state: &'a AuthorizeState, id: &str) -> Result<&'a Arc<Upstream>, UpstreamError> {
+    state.upstreams.get(id).ok_or(UpstreamError::UnknownProvider)
 }
 
 /// `POST /upstream/{id}/start`: a button on the login page.
@@ -70,17 +247,13 @@ pub async fn start(
     State(state): State<AuthorizeState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let upstream = upstream_of(&state, &id)?;
-        let form = read_form(&headers, body).await?;
-        let (interaction, req, _) = load_interaction(&state, &headers, &form, InteractionStage::Login).await?;
-        let purpose = Purpose::Login { interaction: interaction.id_hash.clone() };
-        go_upstream(&state, upstream, purpose, &interaction.csrf, req.login_hint.as_deref()).await
-    }
-    .await;
-    state.respond(result)
+    form: Result<Form<InteractionForm>, FormRejection>,
+) -> Result<Response, UpstreamError> {
+    let upstream = upstream_of(&state, &id)?;
+    let Form(form) = form.map_err(UpstreamError::Form)?;
+    let (interaction, req, _) = load_interaction(&state, &headers, &form, InteractionStage::Login).await?;
+    let purpose = Purpose::Login { interaction: interaction.id_hash.clone() };
+    go_upstream(&state, upstream, purpose, &interaction.csrf, req.login_hint.as_deref()).await
 }
 
 /// Home-realm discovery from the login form: the address's domain belongs to
@@ -90,7 +263,7 @@ pub(crate) async fn discovered(
     upstream: &Upstream,
     interaction: &Interaction,
     address: &str,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, UpstreamError> {
     let purpose = Purpose::Login { interaction: interaction.id_hash.clone() };
     go_upstream(state, upstream, purpose, &interaction.csrf, Some(address)).await
 }
@@ -100,24 +273,20 @@ pub async fn link_start(
     State(state): State<AuthorizeState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let upstream = upstream_of(&state, &id)?;
-        let Some((_, user, _)) = crate::account::signed_in_form(&state, &headers, body).await? else {
-            return Ok(see_other(&state.path(crate::account::PATH)));
-        };
-        // The browser's CSRF cookie binds the callback to this browser.
-        let (csrf, new_csrf) = csrf_token(&headers);
-        let mut res = go_upstream(&state, upstream, Purpose::Link { user_id: user.id.clone() }, &csrf, None).await?;
-        if new_csrf {
-            res.headers_mut()
-                .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
-        }
-        Ok(res)
+    form: Result<Form<SignedInForm<()>>, FormRejection>,
+) -> Result<Response, UpstreamError> {
+    let upstream = upstream_of(&state, &id)?;
+    let Some((_, user, ())) = signed_in_form(&state, &headers, form).await? else {
+        return Ok(see_other(&state.path(crate::account::PATH)));
+    };
+    // The browser's CSRF cookie binds the callback to this browser.
+    let (csrf, new_csrf) = csrf_token(&headers);
+    let mut res = go_upstream(&state, upstream, Purpose::Link { user_id: user.id.clone() }, &csrf, None).await?;
+    if new_csrf {
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
     }
-    .await;
-    state.respond(result)
+    Ok(res)
 }
 
 /// Sends the browser upstream, keeping what its return needs.
@@ -127,8 +296,8 @@ async fn go_upstream(
     purpose: Purpose,
     csrf: &str,
     login_hint: Option<&str>,
-) -> Result<Response, AuthorizeError> {
-    let started = upstream.start(login_hint).await.map_err(|e| federation_page(upstream, e))?;
+) -> Result<Response, UpstreamError> {
+    let started = upstream.start(login_hint).await.map_err(|e| federation_failure(upstream, e))?;
     let now = state.clock.now();
     let pending = Pending {
         provider: upstream.settings.id.clone(),
@@ -150,6 +319,17 @@ async fn go_upstream(
     Ok(see_other(&started.url))
 }
 
+/// The provider's answer (RFC 6749 §4.1.2, RFC 9207), parsed leniently: a
+/// repeated parameter keeps its first value, and a forged answer fails on
+/// its `state`.
+#[derive(Debug, Deserialize)]
+struct CallbackParams {
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    code: Option<String>,
+}
+
 /// `GET /upstream/{id}/callback`: where the provider sends the person back.
 pub async fn callback(
     State(state): State<AuthorizeState>,
@@ -157,106 +337,72 @@ pub async fn callback(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, UpstreamError> {
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
-    let result = callback_inner(&state, &id, &headers, query.as_deref().unwrap_or(""), address).await;
-    state.respond(result)
-}
-
-async fn callback_inner(
-    state: &AuthorizeState,
-    id: &str,
-    headers: &HeaderMap,
-    query: &str,
-    address: std::net::IpAddr,
-) -> Result<Response, AuthorizeError> {
-    let upstream = upstream_of(state, id)?;
-    let (params, _) = Params::parse_lenient(query.as_bytes());
-    let expired = || {
-        AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has expired or was already completed. Go back to the application and start again.",
-        )
-    };
-    let returned_state = params.get("state").filter(|s| !s.is_empty() && s.len() <= 512).ok_or_else(expired)?;
+    let state = &state;
+    let upstream = upstream_of(state, &id)?;
+    let (params, _) = Params::parse_lenient(query.as_deref().unwrap_or("").as_bytes());
+    let params: CallbackParams = params.deserialize().map_err(|_| UpstreamError::Expired)?;
+    let returned_state =
+        params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512).ok_or(UpstreamError::Expired)?;
     let key = hash_token(returned_state);
-    let record = state.interactions.get_interaction(&key, state.clock.now()).await?.ok_or_else(expired)?;
+    let record = state.interactions.get_interaction(&key, state.clock.now()).await?.ok_or(UpstreamError::Expired)?;
     if record.stage != InteractionStage::Upstream {
-        return Err(expired());
+        return Err(UpstreamError::Expired);
     }
-    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
+    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
     if !constant_time_eq(cookie.as_bytes(), record.csrf.as_bytes()) {
         tracing::warn!(event = "upstream_callback_refused", upstream = %id, "callback from another browser");
-        return Err(AuthorizeError::page(
-            StatusCode::FORBIDDEN,
-            "This sign-in was started in another browser. Go back to the application and start again here.",
-        ));
+        return Err(UpstreamError::OtherBrowser);
     }
     // Single use: of two returns with one state, one finds nothing.
     if !state.interactions.delete_interaction(&key).await? {
-        return Err(expired());
+        return Err(UpstreamError::Expired);
     }
-    let pending: Pending = serde_json::from_str(&record.request)
-        .map_err(|e| AuthorizeError::Store(StoreError::Corrupt(format!("upstream interaction: {e}"))))?;
+    let pending: Pending =
+        serde_json::from_str(&record.request).map_err(|e| StoreError::Corrupt(format!("upstream interaction: {e}")))?;
     if pending.provider != upstream.settings.id {
-        return Err(expired());
+        return Err(UpstreamError::Expired);
     }
-    let name = &upstream.settings.display_name;
+    let provider = || upstream.settings.display_name.clone();
     // RFC 9207: a provider that names itself must be the one we sent the
     // person to (each provider also has its own callback URL).
-    if params.get("iss").is_some_and(|iss| iss != upstream.settings.issuer) {
+    if params.iss.as_ref().is_some_and(|iss| *iss != upstream.settings.issuer) {
         tracing::warn!(event = "upstream_rejected", upstream = %id, "callback names another issuer");
-        return Err(AuthorizeError::Page(
-            StatusCode::BAD_REQUEST,
-            format!("This answer does not come from {name}. Go back to the application and try again."),
-        ));
+        return Err(UpstreamError::WrongIssuer { provider: provider() });
     }
-    if let Some(error) = params.get("error") {
+    if let Some(error) = params.error {
         tracing::info!(event = "upstream_error", upstream = %id, error = %error.chars().take(64).collect::<String>(), "the upstream provider returned an error");
-        let message = match error {
-            "access_denied" => format!("Sign-in at {name} was cancelled or refused."),
-            "login_required" | "interaction_required" | "consent_required" => {
-                format!("{name} needs you to sign in again.")
-            }
-            _ => format!("{name} could not sign you in."),
-        };
-        return Err(AuthorizeError::Page(
-            StatusCode::FORBIDDEN,
-            format!("{message} Go back to the application and try again."),
-        ));
+        return Err(UpstreamError::Refused { provider: provider(), error });
     }
-    let code = params.get("code").filter(|c| !c.is_empty() && c.len() <= 4096).ok_or_else(|| {
-        AuthorizeError::page(StatusCode::BAD_REQUEST, format!("{name} did not complete the sign-in."))
-    })?;
+    let code = params
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.len() <= 4096)
+        .ok_or_else(|| UpstreamError::Incomplete { provider: provider() })?;
     let identity = upstream
         .finish(code, &pending.pkce_verifier, &pending.nonce)
         .await
-        .map_err(|e| federation_page(upstream, e))?;
+        .map_err(|e| federation_failure(upstream, e))?;
     match pending.purpose {
-        Purpose::Login { interaction } => finish_login(state, headers, upstream, identity, &interaction, address).await,
-        Purpose::Link { user_id } => finish_link(state, headers, upstream, identity, &user_id).await,
+        Purpose::Login { interaction } => {
+            finish_login(state, &headers, upstream, identity, &interaction, address).await
+        }
+        Purpose::Link { user_id } => finish_link(state, &headers, upstream, identity, &user_id).await,
     }
 }
 
-/// The page for a failed exchange with the provider; details go to the log only.
-fn federation_page(upstream: &Upstream, error: FederationError) -> AuthorizeError {
-    let name = &upstream.settings.display_name;
+/// A failed exchange with the provider; details go to the log only.
+fn federation_failure(upstream: &Upstream, error: FederationError) -> UpstreamError {
+    let provider = upstream.settings.display_name.clone();
     match error {
         FederationError::Unreachable(detail) => {
             tracing::warn!(event = "upstream_unreachable", upstream = %upstream.settings.id, detail = %detail, "upstream provider unreachable");
-            AuthorizeError::Page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{name} cannot be reached right now. Please try again in a moment."),
-            )
+            UpstreamError::Unreachable { provider }
         }
         FederationError::Invalid(detail) => {
             tracing::warn!(event = "upstream_rejected", upstream = %upstream.settings.id, detail = %detail, "upstream answer rejected");
-            AuthorizeError::Page(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "The answer from {name} could not be verified, so you were not signed in. Go back to the application and try again."
-                ),
-            )
+            UpstreamError::Unverifiable { provider }
         }
     }
 }
@@ -268,12 +414,10 @@ async fn finish_login(
     identity: UpstreamIdentity,
     interaction_hash: &str,
     address: std::net::IpAddr,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, UpstreamError> {
     let user = match state.identities.find_identity(&identity.issuer, &identity.subject).await? {
         Some(link) => {
-            let user = state.users.get_user(&link.user_id).await?.ok_or_else(|| {
-                AuthorizeError::page(StatusCode::FORBIDDEN, "The account linked to this sign-in no longer exists.")
-            })?;
+            let user = state.users.get_user(&link.user_id).await?.ok_or(UpstreamError::LinkedAccountGone)?;
             let refresh = match upstream.settings.update_claims {
                 ClaimUpdate::Provisioned => link.provisioned,
                 ClaimUpdate::Always => true,
@@ -284,18 +428,15 @@ async fn finish_login(
         None => provision(state, upstream, &identity).await?,
     };
     if user.disabled {
-        return Err(AuthorizeError::page(StatusCode::FORBIDDEN, "This account is disabled."));
+        return Err(UpstreamError::Disabled);
     }
-    let expired = || {
-        AuthorizeError::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in request has expired. Go back to the application and start again.",
-        )
-    };
-    let mut interaction =
-        state.interactions.get_interaction(interaction_hash, state.clock.now()).await?.ok_or_else(expired)?;
+    let mut interaction = state
+        .interactions
+        .get_interaction(interaction_hash, state.clock.now())
+        .await?
+        .ok_or(UpstreamError::LoginExpired)?;
     if interaction.stage != InteractionStage::Login {
-        return Err(expired());
+        return Err(UpstreamError::LoginExpired);
     }
     let (req, client) = request_of(state, &interaction).await?;
     let method = SignInMethod {
@@ -308,14 +449,14 @@ async fn finish_login(
     // consent form (if any) gets a fresh one.
     let fresh = random::token(32);
     if !state.interactions.delete_interaction(interaction_hash).await? {
-        return Err(expired());
+        return Err(UpstreamError::LoginExpired);
     }
     interaction.id_hash = hash_token(&fresh);
     state.interactions.insert_interaction(&interaction).await?;
-    let mut res = match proceed_after_login(state, &client, req, (session, user), &mut interaction, &fresh).await {
-        Ok(r) => r,
-        Err(e) => state.respond(Err(e)),
-    };
+    // Signed in whatever comes next: the cookie goes with an error page too.
+    let mut res = proceed_after_login(state, &client, req, (session, user), &mut interaction, &fresh)
+        .await
+        .unwrap_or_else(|e| UpstreamError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }
@@ -327,25 +468,20 @@ async fn provision(
     state: &AuthorizeState,
     upstream: &Upstream,
     identity: &UpstreamIdentity,
-) -> Result<User, AuthorizeError> {
+) -> Result<User, UpstreamError> {
     let s = &upstream.settings;
-    let refuse = |message: String| AuthorizeError::Page(StatusCode::FORBIDDEN, message);
+    let provider = || s.display_name.clone();
+    let refuse = |why: Provisioning| UpstreamError::NotProvisioned(why);
     if !s.provisioning {
-        return Err(refuse(format!(
-            "No account here is linked to your {} account. Sign in with your password and link it on your account page, or ask an administrator.",
-            s.display_name
-        )));
+        return Err(refuse(Provisioning::Off { provider: provider() }));
     }
     if s.require_email_verified && (identity.email.is_none() || !identity.email_verified) {
-        return Err(refuse(format!(
-            "{} did not confirm your email address, so no account can be created for you.",
-            s.display_name
-        )));
+        return Err(refuse(Provisioning::EmailUnverified { provider: provider() }));
     }
     if !s.allowed_email_domains.is_empty() {
         let domain = identity.email_domain().unwrap_or_default();
         if !s.allowed_email_domains.contains(&domain) {
-            return Err(refuse("Accounts from your organization cannot sign in here.".into()));
+            return Err(refuse(Provisioning::DomainNotAllowed));
         }
     }
     let username = match s.username_claim.as_str() {
@@ -353,7 +489,7 @@ async fn provision(
         _ => identity.username.clone(),
     }
     .filter(|u| latchkey_core::user::validate_username(u).is_ok())
-    .ok_or_else(|| refuse(format!("{} did not provide a usable {}.", s.display_name, s.username_claim)))?;
+    .ok_or_else(|| refuse(Provisioning::NoUsername { provider: provider(), claim: s.username_claim.clone() }))?;
     let now = state.clock.now();
     let user = User {
         id: random::subject(),
@@ -377,17 +513,9 @@ async fn provision(
         // A concurrent first sign-in of the same person won: its account.
         Ok(Provisioned::Existing(user)) => return Ok(user),
         Err(ProvisionError::UsernameTaken) => {
-            return Err(AuthorizeError::Page(
-                StatusCode::CONFLICT,
-                format!(
-                    "An account named {username} already exists here. Sign in with its password, then link your {} account on your account page.",
-                    s.display_name
-                ),
-            ));
+            return Err(refuse(Provisioning::UsernameTaken { provider: provider(), username }));
         }
-        Err(ProvisionError::TryAgain) => {
-            return Err(AuthorizeError::page(StatusCode::CONFLICT, "Please try signing in again."));
-        }
+        Err(ProvisionError::TryAgain) => return Err(UpstreamError::TryAgain),
         Err(ProvisionError::Store(e)) => return Err(e.into()),
     };
     tracing::info!(event = "user_provisioned", upstream = %s.id, user_id = %user.id, "account created from an upstream sign-in");
@@ -465,7 +593,7 @@ async fn refresh_claims(
     upstream: &Upstream,
     identity: &UpstreamIdentity,
     mut user: User,
-) -> Result<User, AuthorizeError> {
+) -> Result<User, UpstreamError> {
     let claims = mapped_claims(upstream, identity, Some(user.claims.clone()));
     if claims == user.claims {
         return Ok(user);
@@ -500,16 +628,12 @@ async fn finish_link(
     upstream: &Upstream,
     identity: UpstreamIdentity,
     user_id: &str,
-) -> Result<Response, AuthorizeError> {
+) -> Result<Response, UpstreamError> {
     // Both identities proven: the session (password) and the upstream sign-in.
     let signed_in = current_session(state, headers).await?.filter(|(_, u)| u.id == user_id);
     let Some((_, user)) = signed_in else {
-        return Err(AuthorizeError::page(
-            StatusCode::FORBIDDEN,
-            "You are no longer signed in to the account you wanted to link. Sign in and try again.",
-        ));
+        return Err(UpstreamError::NotSignedIn);
     };
-    let name = &upstream.settings.display_name;
     let now = state.clock.now();
     let link = FederatedIdentity {
         issuer: identity.issuer.clone(),
@@ -522,10 +646,7 @@ async fn finish_link(
     match accounts::link(&*state.store, &link).await? {
         Linked::AlreadyLinked => {}
         Linked::LinkedElsewhere => {
-            return Err(AuthorizeError::Page(
-                StatusCode::CONFLICT,
-                format!("This {name} account is already linked to another account here."),
-            ));
+            return Err(UpstreamError::LinkedElsewhere { provider: upstream.settings.display_name.clone() });
         }
         Linked::Linked => {
             let event = AuditEvent::new(now, "identity.linked", format!("user:{}", user.id))
@@ -539,37 +660,39 @@ async fn finish_link(
     Ok(see_other(&state.path("/account?done=linked")))
 }
 
+/// `POST /account/unlink`'s form: the link, by upstream issuer and subject.
+#[derive(Debug, Deserialize)]
+pub struct UnlinkForm {
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    subject: String,
+}
+
 /// `POST /account/unlink`: remove a link (never the last way to sign in).
 pub async fn unlink(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let Some((_, user, form)) = crate::account::signed_in_form(&state, &headers, body).await? else {
-            return Ok(see_other(&state.path(crate::account::PATH)));
-        };
-        let (issuer, subject) = (form.get("issuer").unwrap_or(""), form.get("subject").unwrap_or(""));
-        let links = state.identities.list_user_identities(&user.id).await?;
-        if !links.iter().any(|l| l.issuer == issuer && l.subject == subject) {
-            return Err(AuthorizeError::page(StatusCode::BAD_REQUEST, "That sign-in method is not linked."));
-        }
-        if user.password_hash.is_none() && links.len() == 1 {
-            return Err(AuthorizeError::page(
-                StatusCode::BAD_REQUEST,
-                "This is the only way to sign in to your account, so it cannot be removed.",
-            ));
-        }
-        state.identities.unlink_identity(&user.id, issuer, subject).await?;
-        let event = AuditEvent::new(state.clock.now(), "identity.unlinked", format!("user:{}", user.id))
-            .subject(&user.id)
-            .detail("issuer", issuer)
-            .detail("upstream_subject", subject);
-        latchkey_http::audit(state.audit.as_ref(), event).await;
-        Ok(see_other(&state.path("/account?done=unlinked")))
+    form: Result<Form<SignedInForm<UnlinkForm>>, FormRejection>,
+) -> Result<Response, UpstreamError> {
+    let Some((_, user, form)) = signed_in_form(&state, &headers, form).await? else {
+        return Ok(see_other(&state.path(crate::account::PATH)));
+    };
+    let (issuer, subject) = (form.issuer.as_str(), form.subject.as_str());
+    let links = state.identities.list_user_identities(&user.id).await?;
+    if !links.iter().any(|l| l.issuer == issuer && l.subject == subject) {
+        return Err(UpstreamError::NotLinked);
     }
-    .await;
-    state.respond(result)
+    if user.password_hash.is_none() && links.len() == 1 {
+        return Err(UpstreamError::LastSignInMethod);
+    }
+    state.identities.unlink_identity(&user.id, issuer, subject).await?;
+    let event = AuditEvent::new(state.clock.now(), "identity.unlinked", format!("user:{}", user.id))
+        .subject(&user.id)
+        .detail("issuer", issuer)
+        .detail("upstream_subject", subject);
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    Ok(see_other(&state.path("/account?done=unlinked")))
 }
 
 #[cfg(test)]

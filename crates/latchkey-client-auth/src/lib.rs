@@ -14,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::secret::ClientSecretKey;
 use latchkey_core::{AuthMethod, Client, Clock, ErrorCode, OAuthError};
-use latchkey_http::form::Params;
 use latchkey_http::{oauth_error_response, store_error_response};
 use latchkey_store::{ClientStore, ReplayStore, StoreError};
 
@@ -104,6 +103,16 @@ struct Presented {
     method: AuthMethod,
 }
 
+/// The client credentials a form may carry (RFC 6749 §2.3.1, RFC 7521 §4.2);
+/// endpoints flatten it into their own form (`#[serde(flatten)]`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ClientCredentials {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion: Option<String>,
+    pub client_assertion_type: Option<String>,
+}
+
 /// Whether the request carries an `Authorization: Basic` header.
 pub fn uses_basic(headers: &HeaderMap) -> bool {
     headers
@@ -124,7 +133,7 @@ fn form_decode(s: &str) -> Option<String> {
     Some(out)
 }
 
-fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuthError> {
+fn presented(headers: &HeaderMap, form: &ClientCredentials) -> Result<Presented, ClientAuthError> {
     let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
     let basic = match auth_headers.next() {
         None => None,
@@ -148,10 +157,10 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, ClientAuth
             Some((id, secret))
         }
     };
-    let form_id = form.get("client_id");
-    let form_secret = form.get("client_secret");
-    let assertion = form.get("client_assertion");
-    let assertion_type = form.get("client_assertion_type");
+    let form_id = form.client_id.as_deref();
+    let form_secret = form.client_secret.as_deref();
+    let assertion = form.client_assertion.as_deref();
+    let assertion_type = form.client_assertion_type.as_deref();
     if assertion.is_some() || assertion_type.is_some() {
         if basic.is_some() || form_secret.is_some() {
             return Err(ClientAuthError::MultipleMethods);
@@ -247,7 +256,7 @@ impl ClientAuthenticator {
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
-        form: &Params,
+        form: &ClientCredentials,
         endpoint: Endpoint,
     ) -> Result<Client, ClientAuthError> {
         let p = presented(headers, form)?;
@@ -272,5 +281,143 @@ impl ClientAuthenticator {
 impl IntoResponse for ClientAuthError {
     fn into_response(self) -> Response {
         self.response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(authorization: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for value in authorization {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    fn basic(user_pass: &str) -> String {
+        format!("Basic {}", STANDARD.encode(user_pass))
+    }
+
+    fn form(body: &str) -> ClientCredentials {
+        latchkey_http::Params::parse(body.as_bytes()).unwrap().deserialize().unwrap()
+    }
+
+    /// An unsigned assertion is enough here: `presented` only reads who it
+    /// claims to be and which algorithm it names.
+    fn assertion(alg: &str, sub: &str) -> String {
+        let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.c2ln", b64(serde_json::json!({"alg": alg})), b64(serde_json::json!({"sub": sub})))
+    }
+
+    fn assertion_form(jwt: &str, extra: &str) -> ClientCredentials {
+        form(&format!("client_assertion_type={}&client_assertion={jwt}{extra}", JWT_BEARER.replace(':', "%3A")))
+    }
+
+    #[test]
+    fn each_method_is_recognised_by_what_it_sends() {
+        let p = presented(&headers(&[&basic("app:s3cret")]), &form("")).unwrap();
+        assert_eq!((p.client_id.as_str(), p.method), ("app", AuthMethod::ClientSecretBasic));
+        assert!(matches!(p.proof, Proof::Secret(ref s) if s == "s3cret"));
+
+        let p = presented(&HeaderMap::new(), &form("client_id=app&client_secret=s3cret")).unwrap();
+        assert_eq!((p.client_id.as_str(), p.method), ("app", AuthMethod::ClientSecretPost));
+        assert!(matches!(p.proof, Proof::Secret(ref s) if s == "s3cret"));
+
+        let p = presented(&HeaderMap::new(), &form("client_id=app")).unwrap();
+        assert_eq!((p.client_id.as_str(), p.method), ("app", AuthMethod::None));
+        assert!(matches!(p.proof, Proof::Nothing));
+
+        for (alg, method) in [("RS256", AuthMethod::PrivateKeyJwt), ("HS256", AuthMethod::ClientSecretJwt)] {
+            let jwt = assertion(alg, "app");
+            let p = presented(&HeaderMap::new(), &assertion_form(&jwt, "")).unwrap();
+            assert_eq!((p.client_id.as_str(), p.method), ("app", method), "{alg}");
+            assert!(matches!(p.proof, Proof::Assertion(ref j, ref h) if *j == jwt && h["alg"] == alg), "{alg}");
+        }
+        // The same client_id in the body as in the credentials is fine.
+        let p = presented(&headers(&[&basic("app:s")]), &form("client_id=app")).unwrap();
+        assert_eq!(p.method, AuthMethod::ClientSecretBasic);
+        let p = presented(&HeaderMap::new(), &assertion_form(&assertion("ES256", "app"), "&client_id=app")).unwrap();
+        assert_eq!(p.method, AuthMethod::PrivateKeyJwt);
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_and_the_scheme_is_case_insensitive() {
+        // RFC 6749 §2.3.1: `%3A` is a colon inside the id, `+` a space.
+        let p = presented(&headers(&[&basic("my%3Aapp:a+b%25c:d")]), &form("")).unwrap();
+        assert_eq!(p.client_id, "my:app");
+        assert!(matches!(p.proof, Proof::Secret(ref s) if s == "a b%c:d"), "{p:?}");
+        let value = format!("bAsIc   {}", STANDARD.encode("app:s"));
+        assert!(uses_basic(&headers(&[&value])));
+        assert_eq!(presented(&headers(&[&value]), &form("")).unwrap().client_id, "app");
+        // An empty secret is a secret (and a wrong one, later); an empty id is not an id.
+        assert!(
+            matches!(presented(&headers(&[&basic("app:")]), &form("")).unwrap().proof, Proof::Secret(ref s) if s.is_empty())
+        );
+        assert!(!uses_basic(&headers(&["Bearer abc"])));
+        assert!(!uses_basic(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        let not_utf8 = format!("Basic {}", STANDARD.encode([0xff, b':', b's']));
+        for value in ["Basic", "Basic !!!", "Bearer abc", &basic("no-colon"), &basic(":secret"), &not_utf8] {
+            let err = presented(&headers(&[value]), &form("")).unwrap_err();
+            assert!(matches!(err, ClientAuthError::MalformedHeader), "{value}: {err}");
+        }
+        let two = basic("app:s");
+        let err = presented(&headers(&[&two, &two]), &form("")).unwrap_err();
+        assert!(matches!(err, ClientAuthError::MalformedHeader), "two Authorization headers: {err}");
+    }
+
+    #[test]
+    fn one_method_at_a_time_for_one_client() {
+        let b = basic("app:s");
+        let jwt = assertion("RS256", "app");
+        for (h, f, want) in [
+            (vec![b.as_str()], form("client_secret=s"), "MultipleMethods"),
+            (vec![b.as_str()], assertion_form(&jwt, ""), "MultipleMethods"),
+            (vec![], assertion_form(&jwt, "&client_id=app&client_secret=s"), "MultipleMethods"),
+            (vec![b.as_str()], form("client_id=other"), "ConflictingClientId"),
+            (vec![], assertion_form(&jwt, "&client_id=other"), "ConflictingClientId"),
+            (vec![], form("client_secret=s"), "NoClient"),
+            (vec![], form(""), "NoClient"),
+            (vec![], form(&format!("client_assertion={jwt}")), "UnsupportedAssertionType"),
+            (vec![], form("client_assertion_type=urn%3Aother&client_assertion=x"), "UnsupportedAssertionType"),
+            (vec![], form(&format!("client_assertion_type={}", JWT_BEARER.replace(':', "%3A"))), "MissingAssertion"),
+            (vec![], assertion_form("not-a-jwt", ""), "BadAssertion"),
+            (vec![], assertion_form(&assertion("RS256", ""), ""), "BadAssertion"),
+        ] {
+            let err = presented(&headers(&h), &f).unwrap_err();
+            assert!(format!("{err:?}").starts_with(want), "{h:?} {f:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_requests_answer_400_and_failed_authentication_401_with_a_challenge() {
+        for err in [
+            ClientAuthError::MultipleMethods,
+            ClientAuthError::ConflictingClientId,
+            ClientAuthError::UnsupportedAssertionType,
+            ClientAuthError::MissingAssertion,
+        ] {
+            let res = err.response();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
+        }
+        for err in [
+            ClientAuthError::NoClient,
+            ClientAuthError::MalformedHeader,
+            ClientAuthError::UnknownClient,
+            ClientAuthError::WrongSecret,
+            ClientAuthError::BadAssertion("expired"),
+            ClientAuthError::ReplayedAssertion,
+            ClientAuthError::KeysUnavailable("timeout".into()),
+        ] {
+            let res = err.response();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"latchkey\"");
+        }
     }
 }

@@ -745,4 +745,184 @@ mod tests {
         assert!(s.response_types.is_empty());
         assert_eq!(s.scope.to_string(), "api:read");
     }
+
+    fn web(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = serde_json::json!({"redirect_uris": ["https://a.example/cb"]});
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    }
+
+    #[test]
+    fn counts_and_lengths_on_both_sides_of_their_limits() {
+        let p = RegistrationPolicy::default();
+        let uris = |n: usize| (0..n).map(|i| format!("https://a.example/cb{i}")).collect::<Vec<_>>();
+        let ok = meta(serde_json::json!({"redirect_uris": uris(MAX_REDIRECT_URIS)})).validate(&p);
+        assert_eq!(ok.unwrap().redirect_uris.len(), 20);
+        let err = meta(serde_json::json!({"redirect_uris": uris(MAX_REDIRECT_URIS + 1)})).validate(&p).unwrap_err();
+        assert!(matches!(&err, MetadataError::InvalidRedirectUri(m) if m.contains("at most 20")), "{err}");
+        let err = meta(web(serde_json::json!({"post_logout_redirect_uris": uris(21)}))).validate(&p).unwrap_err();
+        assert!(err.to_string().contains("post_logout_redirect_uris"), "{err}");
+
+        let contacts = |n: usize| (0..n).map(|i| format!("ops{i}@a.example")).collect::<Vec<_>>();
+        assert!(meta(web(serde_json::json!({"contacts": contacts(MAX_CONTACTS)}))).validate(&p).is_ok());
+        let err = meta(web(serde_json::json!({"contacts": contacts(MAX_CONTACTS + 1)}))).validate(&p).unwrap_err();
+        assert!(err.to_string().contains("at most 10 contacts"), "{err}");
+        let err = meta(web(serde_json::json!({"contacts": [""]}))).validate(&p).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+
+        // Characters, not bytes: 200 two-byte characters are fine.
+        let name = "é".repeat(MAX_TEXT);
+        let s = meta(web(serde_json::json!({"client_name": name}))).validate(&p).unwrap();
+        assert_eq!(s.client_name.chars().count(), 200);
+        for field in ["client_name", "software_id", "software_version"] {
+            let err = meta(web(serde_json::json!({field: "x".repeat(MAX_TEXT + 1)}))).validate(&p).unwrap_err();
+            assert!(err.to_string().contains(&format!("{field} is longer than 200")), "{field}: {err}");
+            let err = meta(web(serde_json::json!({field: "bell\u{7}"}))).validate(&p).unwrap_err();
+            assert!(err.to_string().contains("control characters"), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_dropped_in_order_and_names_trimmed() {
+        let s = meta(serde_json::json!({
+            "redirect_uris": ["https://a.example/2", "https://a.example/1", "https://a.example/2"],
+            "grant_types": ["authorization_code", "refresh_token", "authorization_code"],
+            "response_types": ["code", "code"],
+            "client_name": "  Spaced  ",
+        }))
+        .validate(&RegistrationPolicy::default())
+        .unwrap();
+        assert_eq!(s.redirect_uris, ["https://a.example/2", "https://a.example/1"]);
+        assert_eq!(s.grant_types, [GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(s.response_types, ["code"]);
+        assert_eq!(s.client_name, "Spaced");
+        assert!(s.scope.contains("offline_access"), "the refresh grant adds offline_access to the default scope");
+    }
+
+    #[test]
+    fn signing_algorithms_belong_to_their_method() {
+        let key = ClientSecretKey::new([7; 32]);
+        let p = RegistrationPolicy { client_secret_key: Some(key), ..Default::default() };
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "use": "sig",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]});
+        let ok = meta(web(serde_json::json!({"token_endpoint_auth_method": "client_secret_jwt",
+            "token_endpoint_auth_signing_alg": "HS256"})))
+        .validate(&p);
+        assert_eq!(ok.unwrap().token_endpoint_auth_signing_alg.as_deref(), Some("HS256"));
+        for (json, needle) in [
+            (
+                serde_json::json!({"token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}),
+                "not supported with client_secret_jwt",
+            ),
+            (
+                serde_json::json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks, "token_endpoint_auth_signing_alg": "HS256"}),
+                "not supported with private_key_jwt",
+            ),
+            (
+                serde_json::json!({"token_endpoint_auth_signing_alg": "RS256"}),
+                "private_key_jwt and client_secret_jwt only",
+            ),
+            (
+                serde_json::json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks, "jwks_uri": "https://a.example/jwks"}),
+                "must not both",
+            ),
+        ] {
+            let err = meta(web(json.clone())).validate(&p).unwrap_err();
+            assert!(err.to_string().contains(needle), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn self_registration_hosts_match_exactly_or_by_subdomain() {
+        let policy = SelfRegistrationPolicy {
+            redirect_hosts: vec!["app.example".into(), "*.corp.example".into()],
+            ..Default::default()
+        };
+        for yes in ["app.example", "APP.example", "a.corp.example", "x.y.corp.example"] {
+            assert!(policy.host_allowed(yes), "{yes}");
+        }
+        for no in [
+            "evilapp.example",
+            "a.app.example",
+            "corp.example",
+            ".corp.example",
+            "evilcorp.example",
+            "corp.example.evil",
+        ] {
+            assert!(!policy.host_allowed(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn self_registration_policy_applies_to_every_uri_grant_and_scope() {
+        let p = RegistrationPolicy::default();
+        let settings = |json: serde_json::Value| meta(json).validate(&p).unwrap();
+        let policy = SelfRegistrationPolicy {
+            redirect_hosts: vec!["app.example".into()],
+            redirect_schemes: vec!["https".into(), "com.example.app".into()],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".into(), "profile".into()],
+        };
+        let mut ok = settings(serde_json::json!({"redirect_uris": ["https://app.example/cb", "com.example.app:/cb"]}));
+        policy.apply(&mut ok, false).unwrap();
+        assert_eq!(ok.scope.to_string(), "openid profile", "a default scope is narrowed to what is open");
+        for (json, scope_given, needle) in [
+            (
+                serde_json::json!({"redirect_uris": ["https://other.example/cb"]}),
+                false,
+                "host this server does not allow",
+            ),
+            (serde_json::json!({"redirect_uris": ["http://localhost/cb"]}), false, "scheme this server does not allow"),
+            (
+                serde_json::json!({"redirect_uris": ["https://app.example/cb"], "post_logout_redirect_uris": ["https://other.example/"]}),
+                false,
+                "post_logout_redirect_uris",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://app.example/cb"], "grant_types": ["authorization_code", "refresh_token"]}),
+                false,
+                "refresh_token is not open",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://app.example/cb"], "scope": "openid email"}),
+                true,
+                "email is not open",
+            ),
+        ] {
+            let mut s = settings(json.clone());
+            let err = policy.apply(&mut s, scope_given).unwrap_err();
+            assert!(err.to_string().contains(needle), "{json}: {err}");
+        }
+        // Hosts are checked for web URIs only; an empty list allows anything.
+        let open = SelfRegistrationPolicy::default();
+        let mut s = settings(serde_json::json!({"redirect_uris": ["http://localhost/cb"], "scope": "anything"}));
+        open.apply(&mut s, true).unwrap();
+    }
+
+    #[test]
+    fn audiences_are_absolute_uris_without_fragments() {
+        assert_eq!(check_audiences(&["https://api.example".into(), "urn:example:api".into()]), Ok(()));
+        for bad in ["/api", "api.example", "https://api.example#x", ""] {
+            assert!(check_audiences(&[bad.to_string()]).unwrap_err().contains(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_byte_for_byte() {
+        let (client, _) = Client::register(
+            meta(serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "none"}))
+                .validate(&RegistrationPolicy::default())
+                .unwrap(),
+            0,
+            None,
+        );
+        assert!(client.redirect_uri_matches("https://a.example/cb"));
+        for near in
+            ["https://a.example/cb/", "https://A.example/cb", "https://a.example/cb?", "https://a.example:443/cb"]
+        {
+            assert!(!client.redirect_uri_matches(near), "{near}");
+        }
+        assert!(client.is_public() && client.allows_grant(GrantType::AuthorizationCode));
+        assert!(!client.allows_grant(GrantType::ClientCredentials));
+    }
 }

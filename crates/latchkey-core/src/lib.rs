@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod claims;
 pub mod client;
 pub mod client_keys;
 pub mod clock;

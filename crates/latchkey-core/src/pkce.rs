@@ -42,4 +42,46 @@ mod tests {
         assert!(!is_valid_verifier(&format!("{}+", "a".repeat(43))));
         assert!(!is_valid_s256_challenge("plain-challenge"));
     }
+
+    #[test]
+    fn verifier_length_and_alphabet_on_both_sides() {
+        assert!(!is_valid_verifier(&"a".repeat(42)));
+        assert!(is_valid_verifier(&"a".repeat(43)));
+        assert!(is_valid_verifier(&"a".repeat(128)));
+        // Every unreserved character (RFC 3986 §2.3), and nothing else.
+        let all = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+        assert!(is_valid_verifier(all));
+        for c in ['+', '/', '=', ' ', '%', '\u{e9}', '\0'] {
+            let v = format!("{}{c}", "a".repeat(50));
+            assert!(!is_valid_verifier(&v), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn challenges_are_unpadded_base64url_of_exactly_43_characters() {
+        let good = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(is_valid_s256_challenge(good));
+        for bad in [
+            &good[..42],
+            &format!("{good}="),
+            &format!("{good}A"),
+            &good.replace('-', "+"),
+            &good.replace('E', "/"),
+            &good.replace('9', "."),
+        ] {
+            assert!(!is_valid_s256_challenge(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_challenge_verifies() {
+        let verifier = "x".repeat(60);
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        assert!(verify_s256(&verifier, &challenge));
+        assert!(!verify_s256(&verifier, &challenge.to_lowercase()), "case matters");
+        assert!(!verify_s256(&verifier, &challenge[..42]), "a prefix is not the challenge");
+        assert!(!verify_s256(&verifier, &format!("{challenge}=")), "nor is it padded");
+        assert!(!verify_s256(&challenge, &challenge), "plain is not S256");
+        assert!(!verify_s256(&verifier, ""));
+    }
 }

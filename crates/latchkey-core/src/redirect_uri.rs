@@ -127,4 +127,77 @@ mod tests {
         assert!(validate_web_uri("https://example.com/logo.png", false).is_ok());
         assert!(validate_web_uri("com.example.app:/x", false).is_err());
     }
+
+    #[test]
+    fn the_length_limit_on_both_sides() {
+        let base = "https://a.example/";
+        let at_limit = format!("{base}{}", "x".repeat(MAX_URI_LEN - base.len()));
+        assert_eq!(at_limit.len(), MAX_URI_LEN);
+        assert_eq!(validate_redirect_uri(&at_limit, false), Ok(()));
+        assert_eq!(validate_web_uri(&at_limit, false), Ok(()));
+        let over = format!("{at_limit}x");
+        assert!(validate_redirect_uri(&over, false).unwrap_err().contains("longer than 2000"));
+        assert!(validate_web_uri(&over, false).unwrap_err().contains("longer than 2000"));
+    }
+
+    #[test]
+    fn loopback_means_the_loopback_addresses_and_localhost_only() {
+        let loopback = |s: &str| is_loopback(&Url::parse(s).unwrap());
+        for yes in
+            ["http://localhost/", "http://LOCALHOST:8080/", "http://127.0.0.1/", "http://127.8.9.10/", "http://[::1]/"]
+        {
+            assert!(loopback(yes), "{yes}");
+        }
+        for no in [
+            "http://localhost.example/",
+            "http://mylocalhost/",
+            "http://128.0.0.1/",
+            "http://0.0.0.0/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::2]/",
+            "com.example.app:/cb",
+        ] {
+            assert!(!loopback(no), "{no}");
+        }
+        // Which is what plain http is allowed on.
+        assert!(validate_redirect_uri("http://127.8.9.10/cb", false).is_ok());
+        assert!(validate_redirect_uri("http://localhost.example/cb", false).is_err());
+    }
+
+    #[test]
+    fn schemes_that_run_code_are_refused_even_when_insecure_is_allowed() {
+        for scheme in FORBIDDEN_SCHEMES {
+            let uri = format!("{scheme}:x.example/cb");
+            let err = validate_redirect_uri(&uri, true).unwrap_err();
+            assert!(err.contains(&format!("the {scheme} scheme")), "{uri}: {err}");
+            assert!(validate_web_uri(&uri, true).is_err(), "{uri}");
+        }
+    }
+
+    #[test]
+    fn white_space_and_controls_anywhere() {
+        for bad in [
+            " https://a.example/cb",
+            "https://a.example/cb ",
+            "https://a.example/c\tb",
+            "https://a.example/cb\r\nLocation: x",
+            "https://a.example/\u{a0}cb",
+            "https://a.example/cb\u{7f}",
+        ] {
+            assert!(validate_redirect_uri(bad, true).unwrap_err().contains("white space"), "{bad:?}");
+        }
+        // Escaped, they are just bytes of the path.
+        assert_eq!(validate_redirect_uri("https://a.example/c%20b", false), Ok(()));
+    }
+
+    #[test]
+    fn web_links_need_a_host_and_https() {
+        // The URL standard reads `https:cb` as `https://cb/`, so a web URI
+        // always has a host once it parses; one with an empty host does not.
+        for bad in ["https://", "https://:443/cb", "http://"] {
+            assert!(validate_redirect_uri(bad, true).unwrap_err().contains("absolute"), "{bad}");
+        }
+        assert_eq!(validate_web_uri("http://localhost/logo.png", false), Ok(()));
+        assert!(validate_web_uri("ftp://files.example/logo.png", true).unwrap_err().contains("https"));
+    }
 }

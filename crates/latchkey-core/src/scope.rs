@@ -95,4 +95,37 @@ mod tests {
         assert!(Scope::parse("tab\there").is_err());
         assert!(Scope::parse("").unwrap().is_empty());
     }
+
+    #[test]
+    fn the_grammar_at_its_edges() {
+        // scope-token = 1*( %x21 / %x23-5B / %x5D-7E ): the first and last
+        // byte of each range in, their neighbours out.
+        for ok in ["!", "#", "[", "]", "~", "a:b/c.d-e_f", "https://api.example/read"] {
+            assert!(Scope::parse(ok).is_ok_and(|s| s.contains(ok)), "{ok:?} is a scope token");
+        }
+        for bad in ["\"", "\\", "\u{7f}", "\u{1f}", "caf\u{e9}", "a\u{a0}b", "line\nbreak"] {
+            assert_eq!(Scope::parse(bad), Err(InvalidScope(bad.to_string())), "{bad:?}");
+        }
+        // Only the space separates; leading, trailing and repeated ones are tolerated.
+        assert_eq!(Scope::parse("  openid   email ").unwrap().to_string(), "email openid");
+    }
+
+    #[test]
+    fn a_set_without_duplicates_or_order() {
+        let twice = Scope::parse("openid email openid").unwrap();
+        assert_eq!(twice.iter().collect::<Vec<_>>(), ["email", "openid"]);
+        assert_eq!(twice, Scope::from_tokens(["openid", "email"]));
+        assert_eq!(Scope::default().to_string(), "");
+        assert!(Scope::default().is_subset(&twice), "the empty scope is in every scope");
+        assert!(twice.is_subset(&twice));
+    }
+
+    #[test]
+    fn serde_uses_the_string_form_and_checks_it() {
+        let s = Scope::parse("profile openid").unwrap();
+        assert_eq!(serde_json::to_value(&s).unwrap(), serde_json::json!("openid profile"));
+        let back: Scope = serde_json::from_value(serde_json::json!("profile  openid")).unwrap();
+        assert_eq!(back, s);
+        assert!(serde_json::from_value::<Scope>(serde_json::json!("open\"id")).is_err());
+    }
 }

@@ -8,12 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_core::claims::{LogoutEvents, LogoutTokenClaims};
 use latchkey_core::grant::Session;
 use latchkey_core::{Clock, random};
 use latchkey_keys::KeyRing;
 use latchkey_store::ClientStore;
-
-const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Sends logout tokens.
 #[derive(Clone)]
@@ -77,16 +76,16 @@ impl BackchannelNotifier {
             return;
         };
         let now = self.clock.now();
-        let claims = serde_json::json!({
-            "iss": self.issuer,
-            "aud": client_id,
-            "iat": now,
-            "exp": now + 120,
-            "jti": random::token(16),
-            "sub": session.auth.user_id,
-            "sid": session.auth.sid,
-            "events": { EVENT: {} },
-        });
+        let claims = LogoutTokenClaims {
+            aud: client_id.into(),
+            events: LogoutEvents::default(),
+            exp: now + 120,
+            iat: now,
+            iss: self.issuer.clone(),
+            jti: random::token(16),
+            sid: Some(session.auth.sid.clone()),
+            sub: Some(session.auth.user_id.clone()),
+        };
         let token = match self.keys.current().signing_key().map(|k| k.sign_jwt("logout+jwt", &claims)) {
             Some(Ok(t)) => t,
             _ => {

@@ -11,7 +11,7 @@ use latchkey_store::StoreError;
 pub mod cookies;
 pub mod form;
 
-pub use form::{FormError, Params};
+pub use form::{Form, FormError, FormRejection, Params};
 use set_headers::SetHeaders;
 
 mod set_headers {

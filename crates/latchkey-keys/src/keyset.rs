@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
 use josekit::jws::{JwsSigner, JwsVerifier, RS256};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::KeyError;
@@ -62,9 +64,10 @@ impl SigningKey {
         "RS256"
     }
 
-    /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
-    pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, KeyError> {
-        let header = serde_json::json!({"alg": "RS256", "typ": typ, "kid": self.kid});
+    /// Signs `claims` (`latchkey_core::claims`' structs, or any JSON
+    /// object) as a compact JWS with header `{alg, typ, kid}`.
+    pub fn sign_jwt<C: Serialize + ?Sized>(&self, typ: &str, claims: &C) -> Result<String, KeyError> {
+        let header = SigningHeader { alg: "RS256", typ, kid: &self.kid };
         let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).expect("claims serialize"), &mut out);
@@ -73,6 +76,22 @@ impl SigningKey {
         URL_SAFE_NO_PAD.encode_string(signature, &mut out);
         Ok(out)
     }
+}
+
+/// The header we sign with (in the order `json!` wrote it before).
+#[derive(Serialize)]
+struct SigningHeader<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// The members of a JWS header (RFC 7515 §4.1) a verified token is read by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct JwsHeader {
+    pub alg: Option<String>,
+    pub kid: Option<String>,
+    pub typ: Option<String>,
 }
 
 /// Why a JWT did not verify.
@@ -86,13 +105,17 @@ pub enum VerifyError {
     UnknownKey,
     #[error("bad signature")]
     Signature,
+    /// Signed by us, but the claims are not of the kind asked for.
+    #[error("the claims are not of the expected kind: {0}")]
+    Claims(String),
 }
 
-/// A verified JWT's header and claims.
+/// A verified JWT's header and claims (`C`: one of `latchkey_core::claims`'
+/// structs, or a JSON map for any claims).
 #[derive(Debug, Clone)]
-pub struct VerifiedJwt {
-    pub header: serde_json::Map<String, serde_json::Value>,
-    pub claims: serde_json::Map<String, serde_json::Value>,
+pub struct VerifiedJwt<C = serde_json::Map<String, serde_json::Value>> {
+    pub header: JwsHeader,
+    pub claims: C,
 }
 
 /// Everything derived from the current keys, built once per change.
@@ -164,20 +187,20 @@ impl KeySet {
             .join(",")
     }
 
-    /// Verifies a compact RS256 JWS signed by any published key. Claims
-    /// (issuer, audience, expiry) are the caller's to check.
-    pub fn verify_jwt(&self, token: &str) -> Result<VerifiedJwt, VerifyError> {
+    /// Verifies a compact RS256 JWS signed by any published key and reads
+    /// its claims as a `C`. Claims (issuer, audience, expiry) are the
+    /// caller's to check.
+    pub fn verify_jwt<C: DeserializeOwned>(&self, token: &str) -> Result<VerifiedJwt<C>, VerifyError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(VerifyError::Malformed);
         };
         let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Malformed);
-        let header: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&decode(h)?).map_err(|_| VerifyError::Malformed)?;
-        if header.get("alg").and_then(|v| v.as_str()) != Some("RS256") {
+        let header: JwsHeader = serde_json::from_slice(&decode(h)?).map_err(|_| VerifyError::Malformed)?;
+        if header.alg.as_deref() != Some("RS256") {
             return Err(VerifyError::Algorithm);
         }
-        let kid = header.get("kid").and_then(|v| v.as_str()).ok_or(VerifyError::UnknownKey)?;
+        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
         let verifier = self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if !self.lock_verified().contains(&digest) {
@@ -190,7 +213,13 @@ impl KeySet {
             }
             verified.insert(digest);
         }
-        let claims = serde_json::from_slice(&decode(p)?).map_err(|_| VerifyError::Malformed)?;
+        let payload = decode(p)?;
+        // A payload that is not JSON at all is malformed; JSON of another shape is another kind of token.
+        let claims = match serde_json::from_slice(&payload) {
+            Ok(claims) => claims,
+            Err(e) if e.is_data() => return Err(VerifyError::Claims(e.to_string())),
+            Err(_) => return Err(VerifyError::Malformed),
+        };
         Ok(VerifiedJwt { header, claims })
     }
 
@@ -274,6 +303,8 @@ mod tests {
 
         let jwt = set.signing_key().unwrap().sign_jwt("JWT", &serde_json::json!({"sub": "x"})).unwrap();
         assert_eq!(jwt.split('.').count(), 3);
+        let header = URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(header).unwrap(), format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{}"}}"#, a.kid));
     }
 
     #[test]
@@ -288,16 +319,25 @@ mod tests {
         let set = KeySet::build(vec![material(&a.kid, &a.public_jwk, &a.private_pem)]).unwrap();
         let jwt = set.signing_key().unwrap().sign_jwt("at+jwt", &serde_json::json!({"sub": "x"})).unwrap();
         for _ in 0..2 {
-            assert_eq!(set.verify_jwt(&jwt).unwrap().claims["sub"], "x", "first check, then remembered");
+            let verified = set.verify_jwt::<serde_json::Value>(&jwt).unwrap();
+            assert_eq!(verified.claims["sub"], "x", "first check, then remembered");
+            assert_eq!(verified.header.typ.as_deref(), Some("at+jwt"));
         }
         // Same header and signature, other claims: not the remembered token.
         let (head, rest) = jwt.split_once('.').unwrap();
         let sig = rest.split_once('.').unwrap().1;
         let forged = format!("{head}.{}.{sig}", URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#));
-        assert!(matches!(set.verify_jwt(&forged), Err(VerifyError::Signature)));
+        assert!(matches!(set.verify_jwt::<serde_json::Value>(&forged), Err(VerifyError::Signature)));
         // A set without the key (withdrawn) does not know the token.
         let b = generate_rsa(2048).unwrap();
         let other = KeySet::build(vec![material(&b.kid, &b.public_jwk, &b.private_pem)]).unwrap();
-        assert!(matches!(other.verify_jwt(&jwt), Err(VerifyError::UnknownKey)));
+        assert!(matches!(other.verify_jwt::<serde_json::Value>(&jwt), Err(VerifyError::UnknownKey)));
+        // Verified, but asked for claims it does not have.
+        #[derive(Debug, serde::Deserialize)]
+        struct NeedsJti {
+            #[allow(dead_code)]
+            jti: String,
+        }
+        assert!(matches!(set.verify_jwt::<NeedsJti>(&jwt), Err(VerifyError::Claims(_))));
     }
 }

@@ -11,7 +11,7 @@ mod keyset;
 mod rsa;
 
 pub use envelope::{EncryptionKey, open_private_key, seal_private_key};
-pub use keyset::{KeyMaterial, KeyRing, KeySet, KeyUse, SigningKey, VerifiedJwt, VerifyError};
+pub use keyset::{JwsHeader, KeyMaterial, KeyRing, KeySet, KeyUse, SigningKey, VerifiedJwt, VerifyError};
 pub use rsa::{GeneratedKey, generate_rsa, thumbprint};
 
 /// Why a key operation failed.

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -126,11 +127,25 @@ pub struct Caches {
     users: Map<User>,
     /// Access-token ids to whether they are denied; both answers are kept.
     denied: Map<bool>,
+    /// Completed reads of the change feed, so that a test can wait for one
+    /// that began after its write.
+    polls: AtomicU64,
 }
 
 impl Caches {
     pub fn new(settings: CacheSettings) -> Self {
-        Self { settings, clients: Map::new("client"), users: Map::new("user"), denied: Map::new("denylist") }
+        Self {
+            settings,
+            clients: Map::new("client"),
+            users: Map::new("user"),
+            denied: Map::new("denylist"),
+            polls: AtomicU64::new(0),
+        }
+    }
+
+    /// How many times [`poll_changes`] has read the change feed to its end.
+    pub fn polls(&self) -> u64 {
+        self.polls.load(Ordering::Acquire)
     }
 
     /// Drops what `change` makes stale.
@@ -446,6 +461,7 @@ pub async fn poll_changes(feed: Arc<dyn ChangeFeed>, caches: Arc<Caches>, mut af
                 }
             }
         }
+        caches.polls.fetch_add(1, Ordering::Release);
     }
 }
 

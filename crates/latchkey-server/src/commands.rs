@@ -28,15 +28,43 @@ pub struct Context {
     pub sql: SqlStore,
     pub clock: Arc<dyn Clock>,
     pub json: bool,
+    pub io: Io,
+}
+
+/// Where a command reads its input and writes its output.
+#[derive(Debug, Default)]
+pub enum Io {
+    /// The process's standard input and output.
+    #[default]
+    Std,
+    /// `input` as standard input, output kept in `output`: a command run
+    /// in-process (`testing::TestApp::cli`).
+    Captured { input: String, output: std::sync::Mutex<String> },
 }
 
 impl Context {
     /// Prints `value` as JSON with `--json`, else `text`.
     pub fn print(&self, text: impl FnOnce() -> String, value: &serde_json::Value) {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(value).expect("JSON serializes"));
-        } else {
-            println!("{}", text());
+        let out = if self.json { serde_json::to_string_pretty(value).expect("JSON serializes") } else { text() };
+        match &self.io {
+            Io::Std => println!("{out}"),
+            Io::Captured { output, .. } => {
+                let mut output = output.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                output.push_str(&out);
+                output.push('\n');
+            }
+        }
+    }
+
+    /// One line of standard input, with its line ending.
+    pub fn read_line(&self) -> std::io::Result<String> {
+        match &self.io {
+            Io::Std => {
+                let mut line = String::new();
+                std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
+                Ok(line)
+            }
+            Io::Captured { input, .. } => Ok(input.split_inclusive('\n').next().unwrap_or_default().to_string()),
         }
     }
 }
@@ -144,25 +172,32 @@ pub async fn run(cli: Cli, hooks: crate::Hooks) -> anyhow::Result<()> {
     let (store, sql, _) = open_store(&settings, clock.clone(), mode).await?;
     // No caches here, but writes still go to the change feed for the servers'.
     let store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(store, None, clock.clone()));
-    let ctx = Context { settings, store, sql, clock, json: cli.json };
-    let audited = audit::event_of(&cli.command);
-    let result = match cli.command {
-        Command::Serve | Command::Token(_) => unreachable!("handled above"),
+    let ctx = Context { settings, store, sql, clock, json: cli.json, io: Io::Std };
+    let result = execute(&ctx, cli.command).await;
+    ctx.sql.close().await;
+    result
+}
+
+/// Runs a command on the database (not `serve` or `token`) and records it in
+/// the audit log if it changed something.
+pub async fn execute(ctx: &Context, command: Command) -> anyhow::Result<()> {
+    let audited = audit::event_of(&command);
+    let result = match command {
+        Command::Serve | Command::Token(_) => Err(anyhow!("serve and token commands do not run on a Context")),
         Command::Migrate => {
             ctx.print(|| "database is up to date".into(), &serde_json::json!({"migrated": true}));
             Ok(())
         }
-        Command::Client(cmd) => client::run(&ctx, *cmd).await,
-        Command::User(cmd) => user::run(&ctx, cmd).await,
-        Command::Keys(cmd) => keys::run(&ctx, cmd).await,
-        Command::Session(cmd) => session::run(&ctx, cmd).await,
-        Command::Audit(cmd) => audit::run(&ctx, cmd).await,
-        Command::Admin(cmd) => admin::run(&ctx, cmd).await,
+        Command::Client(cmd) => client::run(ctx, *cmd).await,
+        Command::User(cmd) => user::run(ctx, cmd).await,
+        Command::Keys(cmd) => keys::run(ctx, cmd).await,
+        Command::Session(cmd) => session::run(ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(ctx, cmd).await,
+        Command::Admin(cmd) => admin::run(ctx, cmd).await,
     };
     if let (Ok(()), Some((kind, subject))) = (&result, audited) {
-        audit::record(&ctx, kind, subject).await;
+        audit::record(ctx, kind, subject).await;
     }
-    ctx.sql.close().await;
     result
 }
 

@@ -5,12 +5,10 @@
 //! checks every other JWT Latchkey receives.
 
 use latchkey_core::calendar::rfc3339;
+use latchkey_core::claims::{BACKCHANNEL_LOGOUT_EVENT, RegisteredClaims};
 use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, verify_jws};
 use latchkey_core::jws::decode_unverified;
 use serde_json::{Map, Value, json};
-
-/// The OpenID Connect Back-Channel Logout event.
-const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Claims shown as times.
 const TIME_CLAIMS: [&str; 5] = ["exp", "iat", "nbf", "auth_time", "updated_at"];
@@ -65,7 +63,9 @@ pub fn classify(header: &Map<String, Value>, claims: &Map<String, Value>) -> Kin
     if typ.as_deref() == Some("at+jwt") {
         return Kind::AccessToken;
     }
-    if typ.as_deref() == Some("logout+jwt") || claims.get("events").is_some_and(|e| e.get(LOGOUT_EVENT).is_some()) {
+    if typ.as_deref() == Some("logout+jwt")
+        || claims.get("events").is_some_and(|e| e.get(BACKCHANNEL_LOGOUT_EVENT).is_some())
+    {
         return Kind::LogoutToken;
     }
     if has("client_id") && (has("scope") || has("jti")) && !has("nonce") && !has("at_hash") {
@@ -140,7 +140,8 @@ pub fn inspect(token: &str, expect: &Expectations) -> Result<Report, String> {
     let kind = classify(&header, &claims);
     let now = expect.now;
     let str_of = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-    let int_of = |k: &str| claims.get(k).and_then(Value::as_i64);
+    // The claims every check reads, from a token of anywhere: a claim of the wrong type counts as absent.
+    let registered: RegisteredClaims = serde_json::from_value(Value::Object(claims.clone())).unwrap_or_default();
     let mut checks = Vec::new();
 
     let alg = str_of(&header, "alg").unwrap_or_default();
@@ -173,8 +174,7 @@ pub fn inspect(token: &str, expect: &Expectations) -> Result<Report, String> {
         }
     });
 
-    let iss = str_of(&claims, "iss");
-    checks.push(match (expect.issuer, &iss) {
+    checks.push(match (expect.issuer, &registered.iss) {
         (None, _) => check("issuer", Status::Skip, "no issuer to compare with: give --issuer"),
         (Some(_), None) => check("issuer", Status::Fail, "no iss claim"),
         (Some(want), Some(got)) if want == got => check("issuer", Status::Pass, got.clone()),
@@ -188,26 +188,22 @@ pub fn inspect(token: &str, expect: &Expectations) -> Result<Report, String> {
         }
     });
 
-    let auds: Vec<String> = match claims.get("aud") {
-        Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
-    };
+    let auds: Vec<&str> = registered.aud.iter().flat_map(|a| a.iter()).collect();
     checks.push(match expect.audience {
         None => check("audience", Status::Skip, "give --audience to check it"),
-        Some(want) if auds.iter().any(|a| a == want) => check("audience", Status::Pass, want),
+        Some(want) if auds.contains(&want) => check("audience", Status::Pass, want),
         Some(want) if auds.is_empty() => check("audience", Status::Fail, format!("no aud claim; wanted {want}")),
         Some(want) => check("audience", Status::Fail, format!("aud {} does not include {want}", auds.join(" "))),
     });
 
-    checks.push(match int_of("exp") {
+    checks.push(match registered.exp {
         Some(exp) if now < exp => check("expiry", Status::Pass, format!("expires {}", relative(exp - now))),
         Some(exp) => check("expiry", Status::Fail, format!("expired {}", relative(exp - now))),
         None if kind.must_expire() => check("expiry", Status::Fail, "no exp claim"),
         None => check("expiry", Status::Skip, "no exp claim: it never expires"),
     });
 
-    checks.push(match int_of("nbf") {
+    checks.push(match registered.nbf {
         Some(nbf) if nbf <= now => check("not-before", Status::Pass, format!("valid since {}", relative(nbf - now))),
         Some(nbf) => {
             check("not-before", Status::Fail, format!("not valid until {} ({})", rfc3339(nbf), relative(nbf - now)))
@@ -418,7 +414,7 @@ mod tests {
             .sign_jwt(
                 "logout+jwt",
                 &json!({"iss": ISS, "aud": "c", "iat": NOW, "exp": NOW + 120, "jti": "j", "sid": "s",
-                        "events": {LOGOUT_EVENT: {}}}),
+                        "events": {BACKCHANNEL_LOGOUT_EVENT: {}}}),
             )
             .unwrap();
         let report = inspect(&logout, &expect(&s, Some("other"))).unwrap();
@@ -467,6 +463,21 @@ mod tests {
         let no_keys = Expectations { keys: Err("no database".into()), ..expect(&s, None) };
         assert_eq!(status(&inspect(&token, &no_keys).unwrap(), "signature").0, Status::Fail);
         assert!(inspect("not-a-token", &expect(&s, None)).is_err());
+    }
+
+    #[test]
+    fn claims_of_the_wrong_type_count_as_absent() {
+        let s = signer();
+        let token = s
+            .key
+            .sign_jwt("JWT", &json!({"iss": 7, "aud": ["https://a", "https://api"], "exp": "soon", "nbf": NOW - 1}))
+            .unwrap();
+        let report = inspect(&token, &expect(&s, Some("https://api"))).unwrap();
+        assert_eq!(status(&report, "issuer"), (Status::Fail, "no iss claim".into()));
+        assert_eq!(status(&report, "audience").0, Status::Pass, "one of several audiences");
+        assert_eq!(status(&report, "expiry").0, Status::Skip, "a string is no exp");
+        assert_eq!(status(&report, "not-before").0, Status::Pass);
+        assert_eq!(report.claims["exp"], "soon", "shown as it is");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub mod observe;
 
 pub mod serve;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::process::ExitCode;
 

@@ -158,7 +158,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .merge(latchkey_discovery::router(JWKS_PATH))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(latchkey_authorize::router())
+        .merge(latchkey_authorize::router(state.authorize.clone()))
         .merge(latchkey_token::router());
     if settings.registration() != RegistrationMode::Closed {
         api = api.merge(latchkey_registration::router(REGISTRATION_PATH));
@@ -312,6 +312,52 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
     let metrics = if config.metrics.enabled { crate::observe::install_metrics() } else { None };
     let (store, sql, redis) = open_store(&settings, clock.clone(), latchkey_store_sql::OpenMode::Create).await?;
     tracing::info!(database = %crate::config::database_location(&config.database_url), "database opened");
+    let built = build(settings.clone(), (store, sql, redis), clock, metrics, hooks).await?;
+    listen(settings, built, started).await
+}
+
+/// The application `serve` runs, built from an opened store: the store's
+/// layers (fault hook, metrics, health guard, caches), the signing keys, the
+/// state of every endpoint, and the background tasks they need (health probe,
+/// change-feed poller). `serve` and the in-process tests (`testing::TestApp`)
+/// both build it here, so that tests exercise the production wiring.
+pub struct App {
+    pub state: AppState,
+    pub store: Arc<dyn latchkey_store::Store>,
+    pub ring: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+    /// The in-memory caches (none when `cache.mode` turns them off).
+    pub caches: Option<Arc<crate::cached::Caches>>,
+    key_store: Arc<dyn KeyStore>,
+    pub(crate) sql: latchkey_store_sql::SqlStore,
+    sql_probe: latchkey_store_sql::SqlProbe,
+    probe: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// The router of the public listener (see [`router`]).
+    pub fn router(&self, settings: &Settings) -> Router {
+        router(settings, self.state.clone())
+    }
+
+    /// Stops the background tasks and closes the pools.
+    pub async fn close(self) {
+        self.probe.abort();
+        self.sql_probe.close().await;
+        self.sql.close().await;
+    }
+}
+
+/// Builds the [`App`] on `opened`, what `open_store` returned.
+pub async fn build(
+    settings: Settings,
+    opened: (Arc<dyn latchkey_store::Store>, latchkey_store_sql::SqlStore, Option<latchkey_store_redis::RedisStore>),
+    clock: Arc<dyn Clock>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    hooks: crate::Hooks,
+) -> anyhow::Result<App> {
+    let (store, sql, redis) = opened;
+    let config = &settings.config;
     let store = match hooks.wrap_store {
         Some(wrap) => wrap(store),
         None => store,
@@ -333,7 +379,7 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
     };
     let store: Arc<dyn latchkey_store::Store> =
         Arc::new(crate::cached::Cached::new(store, caches.clone(), clock.clone()));
-    if let Some(caches) = caches {
+    if let Some(caches) = caches.clone() {
         tokio::spawn(crate::cached::poll_changes(store.clone(), caches, feed_start));
     }
     let key_store: Arc<dyn KeyStore> = store.clone();
@@ -427,6 +473,13 @@ pub async fn serve_with(settings: Settings, hooks: crate::Hooks) -> anyhow::Resu
         },
         admin,
     });
+    Ok(App { state, store, ring, clock, caches, key_store, sql, sql_probe, probe })
+}
+
+/// Binds the listeners and serves `built` until SIGTERM or Ctrl-C.
+async fn listen(settings: Settings, built: App, started: std::time::Instant) -> anyhow::Result<()> {
+    let App { state, store, ring, clock, key_store, sql, sql_probe, probe, .. } = built;
+    let config = &settings.config;
     let app = router(&settings, state.clone());
 
     let admin_listener = match settings.admin() {

@@ -1,7 +1,8 @@
-//! Validation of our own access tokens, shared by UserInfo and introspection.
+//! Validation of our own access tokens, shared by UserInfo, introspection
+//! and revocation.
 
+use latchkey_core::claims::AccessTokenClaims;
 use latchkey_store::StoreError;
-use serde_json::{Map, Value};
 
 use crate::TokenState;
 
@@ -14,29 +15,29 @@ pub enum AccessTokenError {
     Store(#[from] StoreError),
 }
 
-/// Checks signature (a published key), `typ`, issuer, expiry, the denylist
-/// and that the client still exists; returns the claims.
-pub async fn validate(state: &TokenState, token: &str) -> Result<Map<String, Value>, AccessTokenError> {
-    let jwt = state.keys.current().verify_jwt(token).map_err(|_| AccessTokenError::Invalid("signature"))?;
-    if jwt.header.get("typ").and_then(|v| v.as_str()) != Some("at+jwt") {
+/// Checks signature (a published key), `typ`, the claims of an access
+/// token, issuer, expiry, the denylist and that the client still exists;
+/// returns the claims.
+pub async fn validate(state: &TokenState, token: &str) -> Result<AccessTokenClaims, AccessTokenError> {
+    let jwt = state.keys.current().verify_jwt::<AccessTokenClaims>(token).map_err(|e| match e {
+        latchkey_keys::VerifyError::Claims(_) => AccessTokenError::Invalid("not an access token's claims"),
+        _ => AccessTokenError::Invalid("signature"),
+    })?;
+    if jwt.header.typ.as_deref() != Some("at+jwt") {
         return Err(AccessTokenError::Invalid("not an access token"));
     }
     let claims = jwt.claims;
-    if claims.get("iss").and_then(|v| v.as_str()) != Some(state.settings.issuer.as_str()) {
+    if claims.iss != state.settings.issuer {
         return Err(AccessTokenError::Invalid("issuer"));
     }
-    let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or(AccessTokenError::Invalid("no exp"))?;
-    if exp <= state.clock.now() {
+    if claims.exp <= state.clock.now() {
         return Err(AccessTokenError::Invalid("expired"));
     }
-    let jti = claims.get("jti").and_then(|v| v.as_str()).ok_or(AccessTokenError::Invalid("no jti"))?;
-    if state.denylist.is_access_token_denied(jti).await? {
+    if state.denylist.is_access_token_denied(&claims.jti).await? {
         return Err(AccessTokenError::Invalid("revoked"));
     }
     // A deleted client's tokens die with it (RFC 7592 DELETE, `client delete`).
-    let client_id =
-        claims.get("client_id").and_then(|v| v.as_str()).ok_or(AccessTokenError::Invalid("no client_id"))?;
-    if state.clients.get_client(client_id).await?.is_none() {
+    if state.clients.get_client(&claims.client_id).await?.is_none() {
         return Err(AccessTokenError::Invalid("client deleted"));
     }
     Ok(claims)

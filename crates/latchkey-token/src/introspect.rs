@@ -3,44 +3,49 @@
 //! with `introspection` (a resource server) about any. Everything else, and
 //! every invalid token, is `{"active": false}`.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_client_auth::Endpoint;
+use latchkey_client_auth::{ClientCredentials, Endpoint};
 use latchkey_core::Client;
+use latchkey_core::claims::Audience;
 use latchkey_core::secret::hash_token;
-use latchkey_http::form::is_form;
-use latchkey_http::{Params, json_no_store};
+use latchkey_http::{Form, FormRejection, json_no_store};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access::{AccessTokenError, validate};
 use crate::{TokenError, TokenState};
 
+/// The introspection form (RFC 7662 §2.1). `token` is checked after the
+/// client is authenticated: an unauthenticated caller learns nothing.
+#[derive(Debug, Deserialize)]
+pub struct IntrospectionForm {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    #[serde(flatten)]
+    client: ClientCredentials,
+}
+
 pub async fn introspect(
     State(state): State<TokenState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    form: Result<Form<IntrospectionForm>, FormRejection>,
 ) -> Response {
-    inner(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    let result = match form {
+        Ok(Form(form)) => inner(&state, &headers, form).await,
+        Err(e) => Err(TokenError::InvalidRequest(e.message())),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn inner(
-    state: &TokenState,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, TokenError> {
-    let body = body.map_err(|_| TokenError::InvalidRequest("request body too large".into()))?;
-    if !is_form(headers) {
-        return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
-    }
-    let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
-    let caller = state.client_auth.authenticate(headers, &form, Endpoint::Introspection).await?;
+async fn inner(state: &TokenState, headers: &HeaderMap, form: IntrospectionForm) -> Result<Response, TokenError> {
+    let caller = state.client_auth.authenticate(headers, &form.client, Endpoint::Introspection).await?;
     if caller.is_public() {
         return Err(TokenError::Client(latchkey_client_auth::ClientAuthError::UnknownClient));
     }
-    let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
-    let refresh_first = form.get("token_type_hint") == Some("refresh_token");
+    let token = form.token.as_deref().ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
+    let refresh_first = form.token_type_hint.as_deref() == Some("refresh_token");
     let mut answer = None;
     for kind in if refresh_first { [true, false] } else { [false, true] } {
         answer = if kind {
@@ -55,15 +60,34 @@ async fn inner(
     Ok(json_no_store(StatusCode::OK, &answer.unwrap_or_else(|| json!({"active": false}))))
 }
 
-fn may_see(caller: &Client, client_id: Option<&str>, aud: Option<&Value>) -> bool {
-    if caller.settings.introspection || client_id == Some(caller.client_id.as_str()) {
-        return true;
-    }
-    match aud {
-        Some(Value::String(a)) => *a == caller.client_id,
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(caller.client_id.as_str())),
-        _ => false,
-    }
+/// Whether `caller` may learn about a token of `client_id` for `aud`.
+fn may_see(caller: &Client, client_id: &str, aud: Option<&Audience>) -> bool {
+    caller.settings.introspection || client_id == caller.client_id || aud.is_some_and(|a| a.contains(&caller.client_id))
+}
+
+/// The introspection answer for an active token (RFC 7662 §2.2).
+#[derive(Debug, Serialize)]
+struct Active<'a> {
+    active: bool,
+    token_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    client_id: &'a str,
+    sub: &'a str,
+    exp: i64,
+    iat: i64,
+    iss: &'a str,
+    aud: &'a Audience,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    /// As the token carries it (the `groups` scope), for resource servers
+    /// that introspect instead of reading the JWT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<&'a [String]>,
 }
 
 async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Result<Option<Value>, TokenError> {
@@ -75,26 +99,29 @@ async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Resul
         Err(AccessTokenError::Invalid(_)) => return Ok(None),
         Err(AccessTokenError::Store(e)) => return Err(e.into()),
     };
-    let client_id = claims.get("client_id").and_then(|v| v.as_str());
-    if !may_see(caller, client_id, claims.get("aud")) {
+    if !may_see(caller, &claims.client_id, Some(&claims.aud)) {
         return Ok(None);
     }
     // A token of a person who is gone or disabled is no longer active.
-    if let Some(sub) = claims.get("sub").and_then(|v| v.as_str())
-        && Some(sub) != client_id
-        && state.users.get_user(sub).await?.is_none_or(|u| u.disabled)
-    {
+    if !claims.is_client_token() && state.users.get_user(&claims.sub).await?.is_none_or(|u| u.disabled) {
         return Ok(None);
     }
-    let mut out = json!({"active": true, "token_type": "Bearer"});
-    // `groups` as the token carries it (the `groups` scope), for resource
-    // servers that introspect instead of reading the JWT.
-    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "groups"] {
-        if let Some(v) = claims.get(k) {
-            out[k] = v.clone();
-        }
-    }
-    Ok(Some(out))
+    let active = Active {
+        active: true,
+        token_type: "Bearer",
+        scope: claims.scope.as_ref().map(|s| s.to_string()),
+        client_id: &claims.client_id,
+        sub: &claims.sub,
+        exp: claims.exp,
+        iat: claims.iat,
+        iss: &claims.iss,
+        aud: &claims.aud,
+        jti: Some(&claims.jti),
+        auth_time: claims.auth_time,
+        acr: claims.acr.as_deref(),
+        groups: claims.groups.as_deref(),
+    };
+    Ok(Some(serde_json::to_value(active).expect("introspection answer serializes")))
 }
 
 async fn refresh_token(state: &TokenState, caller: &Client, token: &str) -> Result<Option<Value>, TokenError> {
@@ -106,21 +133,27 @@ async fn refresh_token(state: &TokenState, caller: &Client, token: &str) -> Resu
     if record.consumed_at.is_some() || record.revoked_at.is_some() || t.expires_at <= now {
         return Ok(None);
     }
-    if !may_see(caller, Some(&t.client_id), None) {
+    if !may_see(caller, &t.client_id, None) {
         return Ok(None);
     }
     if state.users.get_user(&t.auth.user_id).await?.is_none_or(|u| u.disabled) {
         return Ok(None);
     }
-    Ok(Some(json!({
-        "active": true,
-        "token_type": "refresh_token",
-        "scope": t.scope.to_string(),
-        "client_id": t.client_id,
-        "sub": t.auth.user_id,
-        "exp": t.expires_at,
-        "iat": t.created_at,
-        "iss": state.settings.issuer,
-        "aud": t.client_id,
-    })))
+    let aud = Audience::One(t.client_id.clone());
+    let active = Active {
+        active: true,
+        token_type: "refresh_token",
+        scope: Some(t.scope.to_string()),
+        client_id: &t.client_id,
+        sub: &t.auth.user_id,
+        exp: t.expires_at,
+        iat: t.created_at,
+        iss: &state.settings.issuer,
+        aud: &aud,
+        jti: None,
+        auth_time: None,
+        acr: None,
+        groups: None,
+    };
+    Ok(Some(serde_json::to_value(active).expect("introspection answer serializes")))
 }

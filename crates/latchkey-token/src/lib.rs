@@ -2,7 +2,6 @@
 //! `grant_type`) and UserInfo (OIDC Core §5.3).
 
 mod access;
-mod claims;
 mod grant;
 mod introspect;
 mod mint;
@@ -12,19 +11,18 @@ mod userinfo;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use latchkey_client_auth::{ClientAuthError, ClientAuthenticator, Endpoint};
+use latchkey_client_auth::{ClientAuthError, ClientAuthenticator, ClientCredentials, Endpoint};
 use latchkey_core::{Clock, ErrorCode, OAuthError};
-use latchkey_http::form::is_form;
-use latchkey_http::{Params, json_no_store, oauth_error_response, store_error_response};
+use latchkey_http::{
+    Form, FormError, FormRejection, json_no_store, oauth_error_response, payload_too_large, store_error_response,
+};
 use latchkey_keys::KeyRing;
 use latchkey_store::{ClientStore, DenylistStore, Store, StoreError, UserStore};
-
-pub use claims::user_claims;
+use serde::Deserialize;
 
 /// Settings the token endpoint needs.
 #[derive(Debug, Clone)]
@@ -82,11 +80,44 @@ where
         )
 }
 
-/// A token request, tagged by `grant_type`.
-enum TokenRequest<'a> {
-    AuthorizationCode { code: &'a str, redirect_uri: Option<&'a str>, code_verifier: Option<&'a str> },
-    RefreshToken { refresh_token: &'a str, scope: Option<&'a str> },
-    ClientCredentials { scope: Option<&'a str>, resource: Option<&'a str> },
+/// A token request (RFC 6749 §4.1.3, §6, §4.4), tagged by `grant_type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+enum TokenRequest {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+    ClientCredentials {
+        scope: Option<String>,
+        /// RFC 8707's resource indicator, or `audience` (the older name many clients send).
+        resource: Option<String>,
+        audience: Option<String>,
+    },
+}
+
+impl TokenRequest {
+    fn grant_type(&self) -> &'static str {
+        match self {
+            Self::AuthorizationCode { .. } => "authorization_code",
+            Self::RefreshToken { .. } => "refresh_token",
+            Self::ClientCredentials { .. } => "client_credentials",
+        }
+    }
+}
+
+/// The token endpoint's form: the request and the client's credentials.
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    #[serde(flatten)]
+    request: TokenRequest,
+    #[serde(flatten)]
+    client: ClientCredentials,
 }
 
 /// Everything that can go wrong at the token endpoint.
@@ -165,70 +196,46 @@ impl IntoResponse for TokenError {
     }
 }
 
-fn parse_request(form: &Params) -> Result<TokenRequest<'_>, TokenError> {
-    match form.get("grant_type") {
-        None => Err(TokenError::InvalidRequest("grant_type is required".into())),
-        Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
-            code: form.get("code").ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?,
-            redirect_uri: form.get("redirect_uri"),
-            code_verifier: form.get("code_verifier"),
-        }),
-        Some("refresh_token") => Ok(TokenRequest::RefreshToken {
-            refresh_token: form
-                .get("refresh_token")
-                .ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".into()))?,
-            scope: form.get("scope"),
-        }),
-        Some("client_credentials") => {
-            if form.contains("resource") && form.contains("audience") {
-                return Err(TokenError::InvalidRequest("send resource or audience, not both".into()));
-            }
-            Ok(TokenRequest::ClientCredentials {
-                scope: form.get("scope"),
-                resource: form.get("resource").or_else(|| form.get("audience")),
-            })
-        }
-        Some(other) => Err(TokenError::UnsupportedGrantType(other.to_string())),
-    }
-}
-
 async fn token(
     State(state): State<TokenState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    token_inner(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    let form = match form {
+        Ok(Form(form)) => form,
+        // An oversized body is 413 here (introspection and revocation answer 400).
+        Err(FormRejection::Body(_)) => return payload_too_large(),
+        Err(FormRejection::Invalid(FormError::Unsupported(grant_type))) => {
+            return TokenError::UnsupportedGrantType(grant_type).into_response();
+        }
+        Err(e) => return TokenError::InvalidRequest(e.message()).into_response(),
+    };
+    token_inner(&state, &headers, form).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn token_inner(
-    state: &TokenState,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, TokenError> {
-    let body = match body {
-        Ok(b) => b,
-        Err(_) => {
-            let mut res = oauth_error_response(&OAuthError::invalid_request("request body too large"));
-            *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return Ok(res);
-        }
-    };
-    if !is_form(headers) {
-        return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
+async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -> Result<Response, TokenError> {
+    if let TokenRequest::ClientCredentials { resource: Some(_), audience: Some(_), .. } = &form.request {
+        return Err(TokenError::InvalidRequest("send resource or audience, not both".into()));
     }
-    let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
-    let request = parse_request(&form)?;
-    let client = state.client_auth.authenticate(headers, &form, Endpoint::Token).await?;
-    let (grant_type, response) = match request {
-        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => (
-            "authorization_code",
-            grant::authorization_code::exchange(state, &client, code, redirect_uri, code_verifier).await?,
-        ),
-        TokenRequest::RefreshToken { refresh_token, scope } => {
-            ("refresh_token", grant::refresh_token::refresh(state, &client, refresh_token, scope).await?)
+    let client = state.client_auth.authenticate(headers, &form.client, Endpoint::Token).await?;
+    let grant_type = form.request.grant_type();
+    let response = match form.request {
+        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+            grant::authorization_code::exchange(
+                state,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await?
         }
-        TokenRequest::ClientCredentials { scope, resource } => {
-            ("client_credentials", grant::client_credentials::issue(state, &client, scope, resource).await?)
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            grant::refresh_token::refresh(state, &client, &refresh_token, scope.as_deref()).await?
+        }
+        TokenRequest::ClientCredentials { scope, resource, audience } => {
+            let resource = resource.or(audience);
+            grant::client_credentials::issue(state, &client, scope.as_deref(), resource.as_deref()).await?
         }
     };
     metrics::counter!("latchkey_tokens_issued_total", "grant_type" => grant_type).increment(1);

@@ -2,12 +2,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_core::claims::{AccessTokenClaims, IdTokenClaims, StandardClaims};
 use latchkey_core::grant::Authentication;
 use latchkey_core::{Client, Scope, User, random};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::claims::{groups_claim, user_claims};
 use crate::{TokenError, TokenState};
 
 /// The token response body (RFC 6749 §5.1).
@@ -67,45 +67,36 @@ pub fn mint_tokens(
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let mut access_claims = serde_json::json!({
-        "iss": s.issuer,
-        "sub": user.id,
-        "aud": s.default_audience(),
-        "client_id": client.client_id,
-        "scope": scope.to_string(),
-        "exp": expires_at,
-        "iat": now,
-        "jti": jti,
-        "auth_time": auth.auth_time,
-        "acr": auth.acr,
-        "amr": auth.amr,
-    });
-    // RFC 9068 §2.2.3.1: resource servers authorize by group from the token itself.
-    if let Some(groups) = groups_claim(user, scope) {
-        access_claims["groups"] = groups;
-    }
+    let access_claims = AccessTokenClaims::person(
+        &s.issuer,
+        s.default_audience(),
+        &client.client_id,
+        user,
+        scope,
+        auth,
+        jti.clone(),
+        now,
+        expires_at,
+    );
     let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {
-        let mut claims = serde_json::Map::new();
-        claims.insert("iss".into(), s.issuer.clone().into());
-        claims.insert("sub".into(), user.id.clone().into());
-        claims.insert("aud".into(), client.client_id.clone().into());
-        claims.insert("azp".into(), client.client_id.clone().into());
-        claims.insert("exp".into(), (now + s.tokens.id_token_ttl_seconds.secs()).into());
-        claims.insert("iat".into(), now.into());
-        claims.insert("auth_time".into(), auth.auth_time.into());
-        if let Some(nonce) = nonce {
-            claims.insert("nonce".into(), nonce.into());
-        }
-        claims.insert("at_hash".into(), at_hash(&access_token).into());
-        claims.insert("acr".into(), auth.acr.clone().into());
-        claims.insert("amr".into(), auth.amr.clone().into());
-        claims.insert("sid".into(), auth.sid.clone().into());
-        for (k, v) in user_claims(user, scope) {
-            claims.entry(k).or_insert(v);
-        }
-        Some(key.sign_jwt("JWT", &claims.into()).map_err(|e| TokenError::Signing(e.to_string()))?)
+        let claims = IdTokenClaims {
+            acr: Some(auth.acr.clone()),
+            amr: Some(auth.amr.clone()),
+            at_hash: Some(at_hash(&access_token)),
+            aud: client.client_id.as_str().into(),
+            auth_time: Some(auth.auth_time),
+            azp: Some(client.client_id.clone()),
+            exp: now + s.tokens.id_token_ttl_seconds.secs(),
+            iat: now,
+            iss: s.issuer.clone(),
+            nonce: nonce.map(str::to_string),
+            sid: Some(auth.sid.clone()),
+            sub: user.id.clone(),
+            profile: StandardClaims::released(user, scope),
+        };
+        Some(key.sign_jwt("JWT", &claims).map_err(|e| TokenError::Signing(e.to_string()))?)
     } else {
         None
     };
@@ -132,18 +123,7 @@ pub fn mint_client_token(
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let mut claims = serde_json::json!({
-        "iss": s.issuer,
-        "sub": client.client_id,
-        "aud": audience,
-        "client_id": client.client_id,
-        "exp": expires_at,
-        "iat": now,
-        "jti": jti,
-    });
-    if !scope.is_empty() {
-        claims["scope"] = scope.to_string().into();
-    }
+    let claims = AccessTokenClaims::client(&s.issuer, audience, &client.client_id, scope, jti.clone(), now, expires_at);
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(|e| TokenError::Signing(e.to_string()))?;
     Ok(Minted {
         access_token,

@@ -3,25 +3,37 @@
 //! revoke only its own tokens; anything else, known or not, gets the same
 //! 200, so that revocation cannot be used to probe for tokens.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_client_auth::Endpoint;
+use latchkey_client_auth::{ClientCredentials, Endpoint};
 use latchkey_core::secret::hash_token;
-use latchkey_http::form::is_form;
-use latchkey_http::{Params, no_store_headers};
+use latchkey_http::{Form, FormRejection, no_store_headers};
 use latchkey_store::cascade::Revocations;
+use serde::Deserialize;
 
 use crate::access::{AccessTokenError, validate};
 use crate::{TokenError, TokenState};
 
+/// The revocation form (RFC 7009 §2.1); `token_type_hint` is not needed:
+/// a refresh token is looked up first, anything else is tried as an access token.
+#[derive(Debug, Deserialize)]
+pub struct RevocationForm {
+    token: Option<String>,
+    #[serde(flatten)]
+    client: ClientCredentials,
+}
+
 pub async fn revoke(
     State(state): State<TokenState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    form: Result<Form<RevocationForm>, FormRejection>,
 ) -> Response {
-    match inner(&state, &headers, body).await {
+    let result = match form {
+        Ok(Form(form)) => inner(&state, &headers, form).await,
+        Err(e) => Err(TokenError::InvalidRequest(e.message())),
+    };
+    match result {
         Ok(()) => {
             let mut res = StatusCode::OK.into_response();
             no_store_headers(res.headers_mut());
@@ -32,18 +44,9 @@ pub async fn revoke(
     }
 }
 
-async fn inner(
-    state: &TokenState,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(), TokenError> {
-    let body = body.map_err(|_| TokenError::InvalidRequest("request body too large".into()))?;
-    if !is_form(headers) {
-        return Err(TokenError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
-    }
-    let form = Params::parse(&body).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
-    let client = state.client_auth.authenticate(headers, &form, Endpoint::Revocation).await?;
-    let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
+async fn inner(state: &TokenState, headers: &HeaderMap, form: RevocationForm) -> Result<(), TokenError> {
+    let client = state.client_auth.authenticate(headers, &form.client, Endpoint::Revocation).await?;
+    let token = form.token.as_deref().ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let now = state.clock.now();
 
     if let Some(record) = state.refresh.get_refresh_token(&hash_token(token)).await? {
@@ -58,13 +61,8 @@ async fn inner(
     if token.split('.').count() == 3 {
         match validate(state, token).await {
             Ok(claims) => {
-                let owner = claims.get("client_id").and_then(|v| v.as_str());
-                let jti = claims.get("jti").and_then(|v| v.as_str());
-                let exp = claims.get("exp").and_then(|v| v.as_i64());
-                if let (Some(jti), Some(exp)) = (jti, exp)
-                    && owner == Some(client.client_id.as_str())
-                {
-                    state.denylist.deny_access_token(jti, exp).await?;
+                if claims.client_id == client.client_id {
+                    state.denylist.deny_access_token(&claims.jti, claims.exp).await?;
                     tracing::info!(event = "token_revoked", kind = "access_token", client_id = %client.client_id, "access token revoked");
                 }
             }

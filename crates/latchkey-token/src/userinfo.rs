@@ -1,17 +1,16 @@
 //! UserInfo (OIDC Core §5.3): GET and POST, bearer token in the header or
 //! (POST) the form body, CORS open for browser apps.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{ErrorCode, OAuthError, Scope};
-use latchkey_http::form::is_form;
-use latchkey_http::{Params, bearer_token, oauth_error_response, store_error_response};
+use latchkey_core::claims::{StandardClaims, UserInfoClaims};
+use latchkey_core::{ErrorCode, OAuthError};
+use latchkey_http::{Form, FormRejection, bearer_token, oauth_error_response, store_error_response};
 use latchkey_store::StoreError;
+use serde::Deserialize;
 
 use crate::TokenState;
-use crate::claims::user_claims;
 
 /// Why a UserInfo request failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,22 +93,29 @@ pub async fn get(State(state): State<TokenState>, headers: HeaderMap) -> Respons
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A UserInfo POST body (RFC 6750 §2.2): the token, if not in the header.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserInfoForm {
+    access_token: Option<String>,
+}
+
 pub async fn post(
     State(state): State<TokenState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    form: Result<Form<UserInfoForm>, FormRejection>,
 ) -> Response {
     let result = async {
         let from_header = header_token(&headers)?;
-        let body = body.map_err(|_| UserInfoError::Malformed)?;
-        let form = if is_form(&headers) && !body.is_empty() {
-            Params::parse(&body).map_err(|_| UserInfoError::Malformed)?
-        } else {
-            Params::default()
+        let form = match form {
+            Ok(Form(form)) => form,
+            // A body of another type carries no token.
+            Err(FormRejection::NotForm { .. }) => UserInfoForm::default(),
+            Err(_) => return Err(UserInfoError::Malformed),
         };
-        let token = match (from_header, form.get("access_token")) {
+        let token = match (from_header, form.access_token) {
             (Some(_), Some(_)) => return Err(UserInfoError::TwoTokens),
-            (Some(t), None) | (None, Some(t)) => t.to_string(),
+            (Some(t), None) => t.to_string(),
+            (None, Some(t)) => t,
             (None, None) => return Err(UserInfoError::NoToken),
         };
         respond(&state, &token).await
@@ -124,22 +130,16 @@ async fn respond(state: &TokenState, token: &str) -> Result<Response, UserInfoEr
         Err(crate::access::AccessTokenError::Invalid(why)) => return Err(UserInfoError::InvalidToken(why)),
         Err(crate::access::AccessTokenError::Store(e)) => return Err(UserInfoError::Store(e)),
     };
-    let claim = |k: &str| claims.get(k);
-    let scope = claim("scope")
-        .and_then(|v| v.as_str())
-        .and_then(|s| Scope::parse(s).ok())
-        .ok_or(UserInfoError::InvalidToken("scope"))?;
+    let scope = claims.scope.ok_or(UserInfoError::InvalidToken("scope"))?;
     if !scope.contains("openid") {
         return Err(UserInfoError::InsufficientScope);
     }
-    let sub = claim("sub").and_then(|v| v.as_str()).ok_or(UserInfoError::InvalidToken("no sub"))?;
-    let user = match state.users.get_user(sub).await? {
+    let user = match state.users.get_user(&claims.sub).await? {
         Some(u) if !u.disabled => u,
         _ => return Err(UserInfoError::InvalidToken("user gone")),
     };
-    let mut body = user_claims(&user, &scope);
-    body.insert("sub".into(), user.id.clone().into());
-    let mut res = axum::Json(serde_json::Value::Object(body)).into_response();
+    let body = UserInfoClaims { profile: StandardClaims::released(&user, &scope), sub: user.id };
+    let mut res = axum::Json(body).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

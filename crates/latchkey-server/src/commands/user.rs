@@ -1,5 +1,3 @@
-use std::io::BufRead;
-
 use anyhow::{anyhow, bail};
 use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims, random};
@@ -21,7 +19,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Update(args) => update(ctx, args).await,
         UserCommand::SetPassword { user, .. } => {
             let mut user = find(ctx, &user).await?;
-            user.password_hash = Some(read_and_hash_password()?);
+            user.password_hash = Some(read_and_hash_password(ctx)?);
             save(ctx, &mut user).await?;
             ctx.print(|| format!("password set for {}", user.username), &user_json(&user));
             Ok(())
@@ -76,9 +74,8 @@ pub(crate) async fn find(ctx: &Context, user: &str) -> anyhow::Result<User> {
     ctx.store.get_user(user).await?.ok_or_else(|| anyhow!("no user with username or id {user:?}"))
 }
 
-fn read_and_hash_password() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+fn read_and_hash_password(ctx: &Context) -> anyhow::Result<String> {
+    let line = ctx.read_line()?;
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     password::check_policy(password).map_err(|e| anyhow!(e))?;
@@ -122,7 +119,7 @@ async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
     if ctx.store.find_user_by_username(&args.username).await?.is_some() {
         bail!("username {:?} is taken", args.username);
     }
-    let password_hash = if args.password_stdin { Some(read_and_hash_password()?) } else { None };
+    let password_hash = if args.password_stdin { Some(read_and_hash_password(ctx)?) } else { None };
     let now = ctx.clock.now();
     let user = User {
         id: random::subject(),

@@ -1,0 +1,154 @@
+//! What the tests share: the usual client and person, PKCE, and the code
+//! flow up to tokens.
+
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_server::testing::{Browser, TestApp, TestClient, TestResponse, TestUser};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+/// The redirect URI most tests register.
+pub const CB: &str = "https://app.example/cb";
+/// Alice's password: spaces, `&`, `=`, `+`, `%` and non-ASCII must survive
+/// form encoding.
+pub const PASSWORD: &str = "Tr0ub4dor & 3 = +% ünï";
+/// Scopes most tests request.
+pub const SCOPES: &str = "openid profile email";
+
+/// A confidential (`client_secret_basic`) client registered for [`CB`].
+pub async fn confidential(app: &TestApp) -> TestClient {
+    app.create_client("Test App", &["--redirect-uri", CB]).await
+}
+
+/// A public client registered for [`CB`].
+pub async fn public(app: &TestApp) -> TestClient {
+    app.create_client("Public App", &["--redirect-uri", CB, "--public"]).await
+}
+
+pub async fn alice(app: &TestApp) -> TestUser {
+    app.create_user("alice", PASSWORD, &["--email", "alice@example.com", "--email-verified", "--name", "Alice Liddell"])
+        .await
+}
+
+/// A PKCE pair (RFC 7636), the challenge computed here rather than by the server's code.
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+pub fn pkce() -> Pkce {
+    let verifier = latchkey_core::random::token(48);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    Pkce { verifier, challenge }
+}
+
+/// Request parameters, in order (repeats allowed on purpose).
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Replaces every `name` with one `name=value`.
+    pub fn set(mut self, name: &str, value: &str) -> Self {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.into(), value.into()));
+        self
+    }
+
+    /// Appends `name=value`, keeping any earlier one.
+    pub fn add(mut self, name: &str, value: &str) -> Self {
+        self.0.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn without(mut self, name: &str) -> Self {
+        self.0.retain(|(k, _)| k != name);
+        self
+    }
+
+    pub fn encode(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.0).finish()
+    }
+
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+}
+
+/// A valid code request for `client_id` at [`CB`] with [`SCOPES`].
+pub fn code_request(client_id: &str, pkce: &Pkce) -> Params {
+    Params::default()
+        .set("response_type", "code")
+        .set("client_id", client_id)
+        .set("redirect_uri", CB)
+        .set("scope", SCOPES)
+        .set("state", "s-1")
+        .set("code_challenge", &pkce.challenge)
+        .set("code_challenge_method", "S256")
+}
+
+/// The single value of `name` among `pairs`; panics when absent or repeated.
+pub fn one(pairs: &[(String, String)], name: &str) -> String {
+    let found: Vec<&String> = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect();
+    assert_eq!(found.len(), 1, "exactly one {name:?} in {pairs:?}");
+    found[0].clone()
+}
+
+pub fn get(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// `GET /authorize?params` from `browser`.
+pub async fn authorize(browser: &Browser<'_>, params: &Params) -> TestResponse {
+    browser.get(&format!("/authorize?{}", params.encode())).await
+}
+
+/// Signs `user` in and allows `params`; returns the code from the redirect.
+pub async fn code_for(browser: &Browser<'_>, user: &TestUser, params: &Params) -> String {
+    let res = browser.drive(authorize(browser, params).await, user).await;
+    let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
+    assert!(location.starts_with(CB), "{}", res.describe());
+    one(&res.location_params(), "code")
+}
+
+/// The token endpoint with `client`'s secret (Basic) or, for a public
+/// client, its `client_id` in the form.
+pub async fn token(app: &TestApp, client: &TestClient, form: &[(&str, &str)]) -> TestResponse {
+    match &client.secret {
+        Some(secret) => app.post("/token").basic(&client.id, secret).form(form).await,
+        None => {
+            let mut all = form.to_vec();
+            all.push(("client_id", &client.id));
+            app.post("/token").form(&all).await
+        }
+    }
+}
+
+/// The whole code flow: tokens for `user` at `client` with `scope`.
+pub async fn tokens(app: &TestApp, client: &TestClient, user: &TestUser, scope: &str) -> Value {
+    let browser = app.browser();
+    let p = pkce();
+    let code = code_for(&browser, user, &code_request(&client.id, &p).set("scope", scope)).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let res = token(app, client, &form).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    res.json()
+}
+
+/// An OAuth error response (RFC 6749 §5.2): status, `error`, a description
+/// in the allowed characters, and never cached.
+pub fn assert_oauth_error(res: &TestResponse, status: u16, error: &str, what: &str) {
+    assert_eq!(res.status.as_u16(), status, "{what}: {}", res.describe());
+    let body = res.json();
+    assert_eq!(body["error"], error, "{what}: {body}");
+    if let Some(desc) = body["error_description"].as_str() {
+        assert!(desc.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)), "{what}: {desc:?}");
+    }
+    assert_eq!(res.header("cache-control"), Some("no-store"), "{what}");
+}

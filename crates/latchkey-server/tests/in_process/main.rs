@@ -1,0 +1,19 @@
+//! In-process tests of endpoint logic: the router `serve` builds, driven with
+//! `tower::ServiceExt::oneshot` on an in-memory SQLite database of its own, time from a mock
+//! clock, fixtures made by the CLI's own code (`latchkey_server::testing`).
+//! One binary, so that it links once; each test has its own app.
+//!
+//! What needs processes (several replicas, outages, the browser, federation,
+//! the CLI as people run it) and everything that must hold on PostgreSQL and
+//! Redis too is tested end to end in `tests/`.
+
+mod common;
+
+mod authorize;
+mod caches;
+mod client_auth;
+mod discovery;
+mod introspection;
+mod revocation;
+mod sign_in_limits;
+mod token;
