@@ -46,9 +46,9 @@ pub(crate) async fn revoke(
     let Path((user_id, client_id)) = ids.map_err(|e| AdminError::bad(e.body_text()))?;
     let now = state.clock.now();
     // As at /account: the grants go even if the consent was already gone.
-    let had_consent = state.store.delete_consent(&user_id, &client_id).await?;
-    let families = state.store.revoke_client_grants(&user_id, &client_id, now).await?;
-    if !had_consent && families == 0 {
+    let revoked = latchkey_domain::consents::revoke_consent(&*state.store, &user_id, &client_id, now).await?;
+    let families = revoked.families;
+    if !revoked.found_anything() {
         return Err(AdminError::not_found(format!("user {user_id:?} has granted nothing to client {client_id:?}")));
     }
     let event =

@@ -3,9 +3,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_domain::keys::KeyOpError;
 use latchkey_store::StoreError;
-
-use crate::OpError;
 
 /// Everything that can go wrong in an admin request.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +41,13 @@ impl AdminError {
     }
 }
 
-impl From<OpError> for AdminError {
-    fn from(e: OpError) -> Self {
+impl From<KeyOpError> for AdminError {
+    fn from(e: KeyOpError) -> Self {
         match e {
-            OpError::NotFound(m) => Self::NotFound(m),
-            OpError::Refused(m) => Self::Conflict(m),
-            OpError::Store(e) => Self::Store(e),
-            OpError::Internal(m) => Self::Internal(m),
+            KeyOpError::Store(e) => Self::Store(e),
+            KeyOpError::Key(e) => Self::Internal(e.to_string()),
+            KeyOpError::UnknownKey(kid) => Self::NotFound(format!("no key with kid {kid:?}")),
+            KeyOpError::Refused(m) => Self::Conflict(m),
         }
     }
 }
@@ -125,8 +124,8 @@ mod tests {
             (AdminError::Store(StoreError::Unavailable("down".into())), 503, "temporarily_unavailable", false),
             (AdminError::Store(StoreError::Conflict("dup".into())), 409, "conflict", false),
             (AdminError::Store(StoreError::Backend("boom".into())), 500, "server_error", false),
-            (OpError::NotFound("kid".into()).into(), 404, "not_found", false),
-            (OpError::Refused("wait".into()).into(), 409, "conflict", false),
+            (KeyOpError::UnknownKey("kid".into()).into(), 404, "not_found", false),
+            (KeyOpError::Refused("wait".into()).into(), 409, "conflict", false),
         ];
         for (error, status, code, challenge) in cases {
             let what = format!("{error:?}");

@@ -54,7 +54,7 @@ pub(crate) async fn rotate(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "keys:write").await?;
     let body: RotateBody = optional_json_body(&headers, body)?;
-    let (active, next) = state.ops.rotate_keys(body.force).await?;
+    let (active, next) = latchkey_domain::keys::rotate(&*state.store, &*state.clock, &state.keys, body.force).await?;
     let event = caller.event(state.clock.now(), "key.rotated").subject(&active).detail("next", next.as_str());
     audit(&state, event).await;
     Ok(json(StatusCode::OK, &serde_json::json!({"active": active, "next": next})))
@@ -77,7 +77,7 @@ pub(crate) async fn retire(
     let caller = authorize(&state, &peer, &headers, "keys:write").await?;
     let kid = id_of(kid)?;
     let body: RetireBody = optional_json_body(&headers, body)?;
-    let message = state.ops.retire_key(&kid, body.now).await?;
+    let message = latchkey_domain::keys::retire(&*state.store, &*state.clock, &state.keys, &kid, body.now).await?;
     audit(&state, caller.event(state.clock.now(), "key.retired").subject(&kid).detail("now", body.now)).await;
     Ok(json(StatusCode::OK, &serde_json::json!({"retired": kid, "removed": body.now, "message": message})))
 }

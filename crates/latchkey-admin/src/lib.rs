@@ -30,10 +30,9 @@ use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::audit::AuditEvent;
-use latchkey_core::grant::Session;
 use latchkey_core::secret::hash_token;
 use latchkey_core::{Clock, RegistrationPolicy};
-use latchkey_store::{AdminToken, Store, StoreError};
+use latchkey_store::{AdminToken, Store};
 use serde::de::DeserializeOwned;
 
 pub use error::AdminError;
@@ -87,37 +86,16 @@ fn hex_id() -> String {
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Operations that need more than the store: they live in the server, which
-/// knows the key settings and the logout machinery.
-#[async_trait::async_trait]
-pub trait AdminOps: Send + Sync + 'static {
-    /// Rotates signing keys (as `latchkey keys rotate`); returns (active, next).
-    async fn rotate_keys(&self, force: bool) -> Result<(String, String), OpError>;
-    /// Retires a key that does not sign (as `latchkey keys retire`).
-    async fn retire_key(&self, kid: &str, immediately: bool) -> Result<String, OpError>;
-    /// Ends a session as signing out does: deletes it, revokes its refresh
-    /// tokens as `sessions.end_revokes` says, notifies its clients.
-    async fn end_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
-}
-
-/// Why an [`AdminOps`] operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OpError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
-
 /// What the admin API needs.
 #[derive(Clone)]
 pub struct AdminState {
     pub store: Arc<dyn Store>,
-    pub ops: Arc<dyn AdminOps>,
+    /// What rotating and retiring signing keys needs of the configuration.
+    pub keys: latchkey_domain::keys::KeySettings,
+    /// Ending a session as signing out does: its refresh tokens revoked as
+    /// `sessions.end_revokes` says, its clients told over the back channel.
+    pub notifier: Arc<latchkey_domain::BackchannelNotifier>,
+    pub end_revokes: latchkey_domain::EndRevokes,
     pub clock: Arc<dyn Clock>,
     /// The redirect-URI rules clients created here follow (as the CLI's).
     pub policy: RegistrationPolicy,

@@ -41,7 +41,10 @@ pub(crate) async fn end(
         .await?
         .filter(|s| s.auth.user_id == user_id)
         .ok_or_else(|| AdminError::not_found(format!("user {user_id:?} has no active session {sid:?}")))?;
-    if state.ops.end_session(&session.id_hash).await?.is_none() {
+    // The back-channel notices are delivered in the background.
+    let ended =
+        latchkey_domain::end_session(&*state.store, &state.notifier, state.end_revokes, &session.id_hash, now).await?;
+    if ended.is_none() {
         return Err(AdminError::not_found(format!("user {user_id:?} has no active session {sid:?}")));
     }
     audit(&state, caller.event(now, "session.revoked").subject(&user_id).detail("sid", sid.as_str())).await;

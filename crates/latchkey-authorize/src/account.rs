@@ -21,15 +21,13 @@ use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::Failure;
-use crate::limits::Attempt;
 use crate::pages::{
     AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
     scope_lines,
 };
-use crate::{
-    AuthorizeState, CSRF_COOKIE, PASSWORD_CHECKS, PasswordCheck, SignInMethod, check_password, csrf_token,
-    current_session, logout, start_session, verify_password,
-};
+use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
+use latchkey_domain::limits::Attempt;
+use latchkey_domain::sign_in::{PasswordCheck, check_password, hash_new_password, verify_password};
 
 pub const PATH: &str = "/account";
 
@@ -124,7 +122,7 @@ pub async fn login(
         return Err(csrf_refused());
     }
     let username = form.username.as_str();
-    let user = match check_password(state, username, &form.password, None, address).await? {
+    let user = match check_password(&state.sign_in(), username, &form.password, None, address).await? {
         PasswordCheck::Accepted(user) => *user,
         PasswordCheck::Refused => {
             let message = Some("Incorrect username or password.");
@@ -167,9 +165,9 @@ pub async fn revoke_app(
         return Err(AccountError::NoAppChosen);
     }
     let now = state.clock.now();
-    let had_consent = state.consents.delete_consent(&user.id, client_id).await?;
-    let families = state.refresh.revoke_client_grants(&user.id, client_id, now).await?;
-    if had_consent || families > 0 {
+    let revoked = latchkey_domain::consents::revoke_consent(&*state.store, &user.id, client_id, now).await?;
+    let families = revoked.families;
+    if revoked.found_anything() {
         tracing::info!(event = "consent_revoked", user_id = %user.id, client_id, families, "app access revoked");
         let event = AuditEvent::new(now, "consent.revoked", format!("user:{}", user.id))
             .subject(&user.id)
@@ -291,7 +289,8 @@ async fn new_password_hash(
     if user.password_hash.is_none() {
         return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
     }
-    let mut attempt = Attempt::new(state, &user.username, address, None).of_user(&user.id);
+    let sign_in = state.sign_in();
+    let mut attempt = Attempt::new(&sign_in, &user.username, address, None).of_user(&user.id);
     let permit = match attempt.admit().await? {
         Ok(permit) => permit,
         Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.limit.message()),
@@ -311,11 +310,9 @@ async fn new_password_hash(
     if let Err(reason) = password::check_policy(new) {
         return refuse(StatusCode::BAD_REQUEST, &format!("The new password is not accepted: {reason}."));
     }
-    let new = new.to_string();
-    let _permit = PASSWORD_CHECKS.acquire().await.ok();
-    match tokio::task::spawn_blocking(move || password::hash(&new)).await {
-        Ok(Ok(hash)) => Ok(Ok(hash)),
-        _ => {
+    match hash_new_password(new.to_string()).await {
+        Some(hash) => Ok(Ok(hash)),
+        None => {
             tracing::error!("password hashing failed");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "Your password could not be changed. Please try again.")
         }

@@ -2,9 +2,7 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
-pub mod backchannel;
 mod failure;
-mod limits;
 pub mod logout;
 pub mod pages;
 pub mod request;
@@ -22,12 +20,13 @@ use latchkey_core::audit::AuditEvent;
 use latchkey_core::claims::IdTokenClaims;
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
-use latchkey_core::{Client, Clock, OAuthError, User, password, random};
+use latchkey_core::{Client, Clock, OAuthError, User, random};
+use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
 use latchkey_http::{Form, FormRejection, Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
     AuditStore, ClientStore, CodeStore, ConsentStore, FailureStore, FederatedIdentityStore, InteractionStore,
-    RefreshTokenStore, SessionStore, StoreError, UserStore,
+    SessionStore, Store, StoreError, UserStore,
 };
 
 use serde::Deserialize;
@@ -41,11 +40,6 @@ use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
 /// `acr` of a password sign-in.
 pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
-
-/// Concurrent Argon2 verifications allowed: one per available core.
-static PASSWORD_CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
-});
 
 /// Settings the authorization endpoint needs: the sections of the
 /// configuration it reads, and what follows from the issuer.
@@ -104,12 +98,14 @@ pub struct AuthorizeState {
     pub consents: Arc<dyn ConsentStore>,
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
-    pub refresh: Arc<dyn RefreshTokenStore>,
+    /// The whole store, for the operations of `latchkey_domain` (their
+    /// units of work span several of the traits above).
+    pub store: Arc<dyn Store>,
     pub failures: Arc<dyn FailureStore>,
     pub audit: Arc<dyn AuditStore>,
     pub identities: Arc<dyn FederatedIdentityStore>,
     pub upstreams: latchkey_federation::Upstreams,
-    pub notifier: Arc<backchannel::BackchannelNotifier>,
+    pub notifier: Arc<latchkey_domain::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
 }
@@ -202,6 +198,17 @@ impl From<FlowError> for Failure {
 }
 
 impl AuthorizeState {
+    /// What checking a password needs, from this state.
+    pub(crate) fn sign_in(&self) -> SignIn<'_> {
+        SignIn {
+            users: &*self.users,
+            failures: &*self.failures,
+            audit: &*self.audit,
+            clock: &*self.clock,
+            limits: self.settings.login.lock_policy(),
+        }
+    }
+
     /// Sends a response to the client's redirect URI, with `state` and `iss`.
     fn to_client<'a>(&'a self, target: &'a Target, mut fields: Vec<(&'a str, &'a str)>) -> Response {
         if let Some(state) = &target.state {
@@ -664,7 +671,7 @@ async fn login(
     if !state.settings.login.password_enabled {
         return Ok(again("Sign in with one of the providers below, or with an email address of your organization."));
     }
-    let user = match check_password(state, username, password, Some(&client.client_id), address).await? {
+    let user = match check_password(&state.sign_in(), username, password, Some(&client.client_id), address).await? {
         PasswordCheck::Accepted(user) => *user,
         PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
         PasswordCheck::Throttled(refusal) => {
@@ -683,106 +690,6 @@ async fn login(
         .unwrap_or_else(|e| LoginError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
-}
-
-/// What a sign-in attempt came to.
-pub(crate) enum PasswordCheck {
-    Accepted(Box<User>),
-    /// Wrong username or password, or a disabled account (indistinguishable).
-    Refused,
-    /// Too many failures on this account or from this address: refused
-    /// without a check.
-    Throttled(limits::Refusal),
-}
-
-/// Checks a username and password within the sign-in limits
-/// (`limits::Attempt`): a locked account or address is refused before any
-/// check; otherwise exactly one Argon2 verification runs (even for unknown
-/// users, so timing tells nothing), a failure is counted and recorded in the
-/// audit log, and a success clears the account's failures. `client_id` is
-/// the app being signed in to (none at `/account`).
-pub(crate) async fn check_password(
-    state: &AuthorizeState,
-    username: &str,
-    password: &str,
-    client_id: Option<&str>,
-    address: std::net::IpAddr,
-) -> Result<PasswordCheck, StoreError> {
-    let mut attempt = limits::Attempt::new(state, username, address, client_id);
-    let permit = match attempt.admit().await? {
-        Ok(permit) => permit,
-        Err(refusal) => return Ok(PasswordCheck::Throttled(refusal)),
-    };
-    let user = if username.is_empty() || username.len() > 256 || password.len() > password::MAX_LEN {
-        None
-    } else {
-        state.users.find_user_by_username(username).await?
-    };
-    let verified = verify_password(permit, password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
-    match user {
-        Some(u) if verified && !u.disabled && u.password_hash.is_some() => {
-            attempt.succeeded().await?;
-            Ok(PasswordCheck::Accepted(Box::new(u)))
-        }
-        _ => {
-            let client = client_id.unwrap_or("-");
-            tracing::info!(event = "login_failure", client_id = %client, "sign-in failed");
-            metrics::counter!("latchkey_logins_total", "outcome" => "failure").increment(1);
-            // The username as typed (it may not exist); never the password.
-            let event = AuditEvent::new(state.clock.now(), "login.failure", "anonymous")
-                .subject(username.chars().take(256).collect::<String>())
-                .ip(address);
-            let event = match client_id {
-                Some(id) => event.client(id),
-                None => event,
-            };
-            latchkey_http::audit(state.audit.as_ref(), event).await;
-            attempt.failed().await?;
-            Ok(PasswordCheck::Refused)
-        }
-    }
-}
-
-/// One Argon2 verification against `hash` (or a dummy hash, so that a
-/// missing account costs the same time), in its turn. Argon2id needs 19 MiB
-/// per check: at most one check per core at a time, so that a burst of
-/// sign-ins queues instead of growing memory without bound; queued checks
-/// reuse the memory of finished ones, and it is freed when none is left
-/// (`password::demand`).
-pub(crate) async fn verify_password(turn: PasswordTurn, password: &str, hash: Option<&str>) -> bool {
-    let hash = hash.unwrap_or_else(|| password::dummy_hash()).to_string();
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
-        let ok = password::verify(&password, &hash);
-        drop(turn);
-        ok
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// A turn to run one Argon2 check: one of the `PASSWORD_CHECKS` permits,
-/// and the announcement, made before queueing for it, that keeps finished
-/// checks' memory for the checks still waiting.
-pub(crate) struct PasswordTurn {
-    _wanted: password::Demand,
-    _permit: tokio::sync::SemaphorePermit<'static>,
-}
-
-impl PasswordTurn {
-    /// A turn at once if a permit is free.
-    pub(crate) fn try_now(wanted: password::Demand) -> Result<Self, password::Demand> {
-        match PASSWORD_CHECKS.try_acquire() {
-            Ok(permit) => Ok(Self { _wanted: wanted, _permit: permit }),
-            Err(_) => Err(wanted),
-        }
-    }
-
-    /// Waits for a permit; `None` only if the semaphore was closed.
-    pub(crate) async fn wait(wanted: password::Demand) -> Option<Self> {
-        let permit = PASSWORD_CHECKS.acquire().await.ok()?;
-        Some(Self { _wanted: wanted, _permit: permit })
-    }
 }
 
 /// How a person proved who they are: the session's `amr` and `acr`.
@@ -955,11 +862,8 @@ async fn consent(
         return Err(ConsentError::Denied(req.target));
     }
     let now = state.clock.now();
-    let mut scope = req.scope.clone();
-    if let Some(existing) = state.consents.get_consent(&user.id, &client.client_id).await? {
-        scope = latchkey_core::Scope::from_tokens(existing.scope.iter().chain(req.scope.iter()).map(str::to_string));
-    }
-    state.consents.put_consent(&user.id, &client.client_id, &scope, now).await?;
+    let scope =
+        latchkey_domain::consents::grant_consent(&*state.store, &user.id, &client.client_id, &req.scope, now).await?;
     let event = AuditEvent::new(now, "consent.granted", format!("user:{}", user.id))
         .subject(&user.id)
         .client(&client.client_id)

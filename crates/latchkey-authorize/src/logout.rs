@@ -8,9 +8,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::claims::IdTokenClaims;
-use latchkey_core::grant::Session;
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, random};
+use latchkey_domain::EndedSession;
 use latchkey_http::{Form, FormError, FormRejection, Params, cookies};
 use latchkey_store::StoreError;
 use serde::Deserialize;
@@ -37,31 +37,19 @@ struct SignedOutPage<'a> {
     signed_out: bool,
 }
 
-/// Which refresh tokens end with a session (`sessions.end_revokes`).
-pub use latchkey_config::EndRevokes;
+pub use latchkey_domain::EndRevokes;
 
-/// Ends a session everywhere: deletes it, revokes its refresh tokens as
-/// configured, and notifies its clients over the back channel.
-pub async fn end_session(
-    state: &AuthorizeState,
-    id_hash: &str,
-) -> Result<Option<(Session, tokio::task::JoinHandle<()>)>, StoreError> {
-    let Some(session) = state.sessions.delete_session(id_hash).await? else {
-        return Ok(None);
-    };
-    let now = state.clock.now();
-    match state.settings.sessions.end_revokes {
-        EndRevokes::Nothing => {}
-        EndRevokes::SessionBound => {
-            state.refresh.revoke_session_families(&session.auth.sid, false, now).await?;
-        }
-        EndRevokes::All => {
-            state.refresh.revoke_session_families(&session.auth.sid, true, now).await?;
-        }
-    }
-    tracing::info!(event = "session_ended", user_id = %session.auth.user_id, sid = %session.auth.sid, "session ended");
-    let delivery = state.notifier.session_ended(&session);
-    Ok(Some((session, delivery)))
+/// Ends a session everywhere ([`latchkey_domain::end_session`]) with this
+/// server's settings and back channel.
+pub async fn end_session(state: &AuthorizeState, id_hash: &str) -> Result<Option<EndedSession>, StoreError> {
+    latchkey_domain::end_session(
+        &*state.store,
+        &state.notifier,
+        state.settings.sessions.end_revokes,
+        id_hash,
+        state.clock.now(),
+    )
+    .await
 }
 
 /// Ends the session the person asked to leave, then waits (at most
@@ -69,8 +57,8 @@ pub async fn end_session(
 /// back-channel logout tokens: the app the browser is sent back to must
 /// already know. Deliveries still pending keep their retries in the background.
 async fn end_session_before_redirect(state: &AuthorizeState, id_hash: &str) -> Result<(), StoreError> {
-    if let Some((_, delivery)) = end_session(state, id_hash).await?
-        && tokio::time::timeout(state.notifier.redirect_wait, delivery).await.is_err()
+    if let Some(ended) = end_session(state, id_hash).await?
+        && tokio::time::timeout(state.notifier.redirect_wait, ended.delivery).await.is_err()
     {
         tracing::info!("back-channel logout still in progress; redirecting without waiting longer");
     }

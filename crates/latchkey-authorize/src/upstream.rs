@@ -20,6 +20,7 @@ use latchkey_core::grant::{Interaction, InteractionStage};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::user::UserClaims;
 use latchkey_core::{User, random};
+use latchkey_domain::accounts::{self, Linked, ProvisionError, Provisioned};
 use latchkey_federation::{ClaimUpdate, FederationError, Upstream, UpstreamIdentity};
 use latchkey_http::{Form, FormRejection, Params, cookies};
 use latchkey_store::{FederatedIdentity, StoreError};
@@ -499,13 +500,6 @@ async fn provision(
         created_at: now,
         updated_at: now,
     };
-    match state.users.insert_user(&user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(refuse(Provisioning::UsernameTaken { provider: provider(), username }));
-        }
-        Err(e) => return Err(e.into()),
-    }
     let link = FederatedIdentity {
         issuer: identity.issuer.clone(),
         subject: identity.subject.clone(),
@@ -514,19 +508,16 @@ async fn provision(
         linked_at: now,
         provisioned: true,
     };
-    match state.identities.link_identity(&link).await {
-        Ok(()) => {}
-        // A concurrent first sign-in of the same person won: use its account.
-        Err(StoreError::Conflict(_)) => {
-            state.users.delete_user(&user.id).await?;
-            let winner = state.identities.find_identity(&link.issuer, &link.subject).await?;
-            return match winner {
-                Some(w) => state.users.get_user(&w.user_id).await?.ok_or(UpstreamError::TryAgain),
-                None => Err(UpstreamError::TryAgain),
-            };
+    let user = match accounts::provision(&*state.store, user, &link).await {
+        Ok(Provisioned::Created(user)) => user,
+        // A concurrent first sign-in of the same person won: its account.
+        Ok(Provisioned::Existing(user)) => return Ok(user),
+        Err(ProvisionError::UsernameTaken) => {
+            return Err(refuse(Provisioning::UsernameTaken { provider: provider(), username }));
         }
-        Err(e) => return Err(e.into()),
-    }
+        Err(ProvisionError::TryAgain) => return Err(UpstreamError::TryAgain),
+        Err(ProvisionError::Store(e)) => return Err(e.into()),
+    };
     tracing::info!(event = "user_provisioned", upstream = %s.id, user_id = %user.id, "account created from an upstream sign-in");
     let event = AuditEvent::new(now, "user.provisioned", format!("upstream:{}", s.id))
         .subject(&user.id)
@@ -643,25 +634,21 @@ async fn finish_link(
     let Some((_, user)) = signed_in else {
         return Err(UpstreamError::NotSignedIn);
     };
-    let linked_elsewhere = || UpstreamError::LinkedElsewhere { provider: upstream.settings.display_name.clone() };
-    match state.identities.find_identity(&identity.issuer, &identity.subject).await? {
-        Some(existing) if existing.user_id == user.id => {}
-        Some(_) => return Err(linked_elsewhere()),
-        None => {
-            let now = state.clock.now();
-            let link = FederatedIdentity {
-                issuer: identity.issuer.clone(),
-                subject: identity.subject.clone(),
-                user_id: user.id.clone(),
-                provider: upstream.settings.id.clone(),
-                linked_at: now,
-                provisioned: false,
-            };
-            match state.identities.link_identity(&link).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => return Err(linked_elsewhere()),
-                Err(e) => return Err(e.into()),
-            }
+    let now = state.clock.now();
+    let link = FederatedIdentity {
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        user_id: user.id.clone(),
+        provider: upstream.settings.id.clone(),
+        linked_at: now,
+        provisioned: false,
+    };
+    match accounts::link(&*state.store, &link).await? {
+        Linked::AlreadyLinked => {}
+        Linked::LinkedElsewhere => {
+            return Err(UpstreamError::LinkedElsewhere { provider: upstream.settings.display_name.clone() });
+        }
+        Linked::Linked => {
             let event = AuditEvent::new(now, "identity.linked", format!("user:{}", user.id))
                 .subject(&user.id)
                 .detail("upstream", upstream.settings.id.as_str())

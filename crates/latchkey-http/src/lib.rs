@@ -223,22 +223,5 @@ mod client_address_tests {
     }
 }
 
-/// Records an audit event: a log line (target `audit`) and a row in the audit
-/// log. A failed write is logged and counted, not returned: the action it
-/// describes has happened, and refusing it now would not undo it.
-pub async fn audit(log: &dyn latchkey_store::AuditStore, event: latchkey_core::audit::AuditEvent) {
-    tracing::info!(
-        target: "audit",
-        kind = %event.kind,
-        actor = %event.actor,
-        subject = event.subject.as_deref().unwrap_or(""),
-        client_id = event.client_id.as_deref().unwrap_or(""),
-        ip = event.ip.as_deref().unwrap_or(""),
-        details = %event.details,
-        "audit event"
-    );
-    if let Err(e) = log.append_audit(&event).await {
-        metrics::counter!("latchkey_audit_write_failures_total").increment(1);
-        tracing::error!(error = %e, kind = %event.kind, "audit event not stored");
-    }
-}
+/// Records an audit event (see [`latchkey_store::record_audit`]).
+pub use latchkey_store::record_audit as audit;

@@ -12,6 +12,10 @@
 //! A read that raced an invalidation must not put the old row back: each map
 //! has a generation, bumped by every invalidation, and a fetched row is stored
 //! only if the generation it started under is still current.
+//!
+//! Inside a unit of work, reads go to the transaction (which sees its own
+//! writes) and the changes it makes are applied and recorded once it has
+//! committed; a rolled-back unit of work changes nothing.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,14 +24,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
-use latchkey_core::{Client, Clock, Scope, User};
+use latchkey_core::{Client, Clock, User};
 use latchkey_store::{
-    Change, ChangeFeed, ChangeKind, ClientStore, CodeStore, DenylistStore, Purged, Redemption, RefreshTokenStore,
-    Rotation, Store, StoreResult, StoredKey, UserStore,
+    Change, ChangeFeed, ChangeKind, ClientStore, DenylistStore, IssuedToken, Store, StoreResult, Transaction,
+    UnitOfWork, UserStore,
 };
-
-use crate::delegate::delegate;
 
 /// How the caches behave (`[cache]` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,15 +164,18 @@ impl Caches {
 /// way (the CLI runs without caches but must tell the servers).
 pub struct Cached {
     inner: Arc<dyn Store>,
+    changes: Changes,
+}
+
+/// Where a write's change goes: this process's caches, and the feed.
+#[derive(Clone)]
+struct Changes {
+    feed: Arc<dyn Store>,
     caches: Option<Arc<Caches>>,
     clock: Arc<dyn Clock>,
 }
 
-impl Cached {
-    pub fn new(inner: Arc<dyn Store>, caches: Option<Arc<Caches>>, clock: Arc<dyn Clock>) -> Self {
-        Self { inner, caches, clock }
-    }
-
+impl Changes {
     /// Drops the stale entry here, then tells every other process. A failed
     /// feed write is logged, not returned: the write itself took effect, and
     /// other processes stop trusting the entry after `max_age` anyway.
@@ -180,13 +184,27 @@ impl Cached {
         if let Some(caches) = &self.caches {
             caches.apply(&change);
         }
-        if let Err(e) = self.inner.record_change(kind, subject, self.clock.now()).await {
+        if let Err(e) = self.feed.record_change(kind, subject, self.clock.now()).await {
             tracing::warn!(error = %e, kind = kind.as_str(), "cannot record a change for other servers' caches");
         }
     }
 }
 
-async fn direct<T>(_: &Cached, _op: &'static str, f: impl Future<Output = T>) -> T {
+impl Cached {
+    pub fn new(inner: Arc<dyn Store>, caches: Option<Arc<Caches>>, clock: Arc<dyn Clock>) -> Self {
+        Self { changes: Changes { feed: inner.clone(), caches, clock }, inner }
+    }
+
+    fn caches(&self) -> Option<&Caches> {
+        self.changes.caches.as_deref()
+    }
+
+    async fn changed(&self, kind: ChangeKind, subject: &str) {
+        self.changes.changed(kind, subject).await;
+    }
+}
+
+async fn direct<S, T>(_: &S, _op: &'static str, f: impl Future<Output = T>) -> T {
     f.await
 }
 
@@ -196,7 +214,7 @@ impl ClientStore for Cached {
         self.inner.insert_client(client).await
     }
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        match &self.caches {
+        match self.caches() {
             Some(c) => c.clients.get_or_fetch(client_id, c.settings.max_age, self.inner.get_client(client_id)).await,
             None => self.inner.get_client(client_id).await,
         }
@@ -222,7 +240,7 @@ impl UserStore for Cached {
         self.inner.insert_user(user).await
     }
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        match &self.caches {
+        match self.caches() {
             Some(c) => c.users.get_or_fetch(id, c.settings.max_age, self.inner.get_user(id)).await,
             None => self.inner.get_user(id).await,
         }
@@ -245,6 +263,10 @@ impl UserStore for Cached {
     }
 }
 
+// Denying several access tokens at once (a revoked family, a session's
+// families) names ids the caches may hold under other keys' answers: every
+// denylist answer goes.
+
 #[async_trait]
 impl DenylistStore for Cached {
     async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
@@ -252,8 +274,15 @@ impl DenylistStore for Cached {
         self.changed(ChangeKind::AccessToken, jti).await;
         Ok(())
     }
+    async fn deny_access_tokens(&self, tokens: &[IssuedToken]) -> StoreResult<()> {
+        self.inner.deny_access_tokens(tokens).await?;
+        if !tokens.is_empty() {
+            self.changed(ChangeKind::AccessTokens, "").await;
+        }
+        Ok(())
+    }
     async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool> {
-        match &self.caches {
+        match self.caches() {
             Some(c) => {
                 let fetch = async { self.inner.is_access_token_denied(jti).await.map(Some) };
                 Ok(c.denied.get_or_fetch(jti, c.settings.max_age, fetch).await?.unwrap_or(true))
@@ -263,89 +292,140 @@ impl DenylistStore for Cached {
     }
 }
 
-// Revoking a refresh-token family or a session's families denies access
-// tokens whose ids only the store knows: every denylist answer goes.
+latchkey_store::delegate!(Cached, inner, direct, KeyStore);
+latchkey_store::delegate!(Cached, inner, direct, Health);
+latchkey_store::delegate!(Cached, inner, direct, SessionStore);
+latchkey_store::delegate!(Cached, inner, direct, ConsentStore);
+latchkey_store::delegate!(Cached, inner, direct, InteractionStore);
+latchkey_store::delegate!(Cached, inner, direct, CodeStore);
+latchkey_store::delegate!(Cached, inner, direct, RefreshTokenStore);
+latchkey_store::delegate!(Cached, inner, direct, RateLimitStore);
+latchkey_store::delegate!(Cached, inner, direct, FailureStore);
+latchkey_store::delegate!(Cached, inner, direct, ReplayStore);
+latchkey_store::delegate!(Cached, inner, direct, AuditStore);
+latchkey_store::delegate!(Cached, inner, direct, AdminStore);
+latchkey_store::delegate!(Cached, inner, direct, ChangeFeed);
+latchkey_store::delegate!(Cached, inner, direct, Maintenance);
+latchkey_store::delegate!(Cached, inner, direct, FederatedIdentityStore);
 
 #[async_trait]
-impl RefreshTokenStore for Cached {
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.inner.get_refresh_token(token_hash).await
+impl UnitOfWork for Cached {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        let inner = self.inner.begin().await?;
+        Ok(Box::new(CachedTransaction { inner, changes: self.changes.clone(), pending: Mutex::default() }))
     }
-    async fn rotate_refresh_token(
-        &self,
-        old_hash: &str,
-        client_id: &str,
-        now: i64,
-        rotation: Rotation<'_>,
-    ) -> StoreResult<bool> {
-        self.inner.rotate_refresh_token(old_hash, client_id, now, rotation).await
-    }
-    async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()> {
-        self.inner.add_family_access_token(token_hash, access_jti, access_exp).await
-    }
-    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        let revoked = self.inner.revoke_refresh_family(grant_id, now).await?;
-        self.changed(ChangeKind::AccessTokens, "").await;
-        Ok(revoked)
-    }
-    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
-        let revoked = self.inner.revoke_session_families(sid, include_offline, now).await?;
-        self.changed(ChangeKind::AccessTokens, "").await;
-        Ok(revoked)
-    }
-    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64> {
-        let revoked = self.inner.revoke_client_grants(user_id, client_id, now).await?;
-        self.changed(ChangeKind::AccessTokens, "").await;
-        Ok(revoked)
+}
+
+/// A unit of work of a `Cached` store: reads go to the transaction, and the
+/// changes its writes make wait for its commit.
+struct CachedTransaction {
+    inner: Box<dyn Transaction>,
+    changes: Changes,
+    pending: Mutex<Vec<(ChangeKind, String)>>,
+}
+
+impl CachedTransaction {
+    fn changed(&self, kind: ChangeKind, subject: &str) {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push((kind, subject.to_string()));
     }
 }
 
 #[async_trait]
-impl CodeStore for Cached {
-    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
-        self.inner.insert_code(code).await
+impl ClientStore for CachedTransaction {
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        self.inner.insert_client(client).await
     }
-    async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<latchkey_store::CodeLookup> {
-        self.inner.find_code(code_hash, now).await
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        self.inner.get_client(client_id).await
     }
-    async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
-        self.inner.redeem_code(code_hash, client_id, now).await
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.inner.list_clients().await
     }
-    async fn record_issued(
-        &self,
-        code_hash: &str,
-        access_jti: &str,
-        access_exp: i64,
-        refresh: Option<&RefreshToken>,
-    ) -> StoreResult<bool> {
-        let recorded = self.inner.record_issued(code_hash, access_jti, access_exp, refresh).await?;
-        if !recorded {
-            // The code was replayed meanwhile and its grant revoked, this
-            // access token included.
-            self.changed(ChangeKind::AccessTokens, "").await;
-        }
-        Ok(recorded)
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        let updated = self.inner.update_client(client).await?;
+        self.changed(ChangeKind::Client, &client.client_id);
+        Ok(updated)
     }
-    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()> {
-        self.inner.revoke_code_grant(code_hash, now).await?;
-        self.changed(ChangeKind::AccessTokens, "").await;
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let deleted = self.inner.delete_client(client_id).await?;
+        self.changed(ChangeKind::Client, client_id);
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl UserStore for CachedTransaction {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        self.inner.insert_user(user).await
+    }
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.get_user(id).await
+    }
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_username(username).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.inner.list_users().await
+    }
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let updated = self.inner.update_user(user).await?;
+        self.changed(ChangeKind::User, &user.id);
+        Ok(updated)
+    }
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let deleted = self.inner.delete_user(id).await?;
+        self.changed(ChangeKind::User, id);
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl DenylistStore for CachedTransaction {
+    async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.inner.deny_access_token(jti, expires_at).await?;
+        self.changed(ChangeKind::AccessToken, jti);
         Ok(())
     }
+    async fn deny_access_tokens(&self, tokens: &[IssuedToken]) -> StoreResult<()> {
+        self.inner.deny_access_tokens(tokens).await?;
+        if !tokens.is_empty() {
+            self.changed(ChangeKind::AccessTokens, "");
+        }
+        Ok(())
+    }
+    async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool> {
+        self.inner.is_access_token_denied(jti).await
+    }
 }
 
-delegate!(Cached, inner, direct, KeyStore);
-delegate!(Cached, inner, direct, Health);
-delegate!(Cached, inner, direct, SessionStore);
-delegate!(Cached, inner, direct, ConsentStore);
-delegate!(Cached, inner, direct, InteractionStore);
-delegate!(Cached, inner, direct, RateLimitStore);
-delegate!(Cached, inner, direct, FailureStore);
-delegate!(Cached, inner, direct, ReplayStore);
-delegate!(Cached, inner, direct, AuditStore);
-delegate!(Cached, inner, direct, AdminStore);
-delegate!(Cached, inner, direct, ChangeFeed);
-delegate!(Cached, inner, direct, Maintenance);
-delegate!(Cached, inner, direct, FederatedIdentityStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, KeyStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, SessionStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, ConsentStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, InteractionStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, CodeStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, RefreshTokenStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, RateLimitStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, FailureStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, ReplayStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, AuditStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, AdminStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, ChangeFeed);
+latchkey_store::delegate!(CachedTransaction, inner, direct, FederatedIdentityStore);
+
+#[async_trait]
+impl Transaction for CachedTransaction {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let Self { inner, changes, pending } = *self;
+        inner.commit().await?;
+        for (kind, subject) in pending.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            changes.changed(kind, &subject).await;
+        }
+        Ok(())
+    }
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        self.inner.rollback().await
+    }
+}
 
 /// Reads the change feed every `poll_interval` and applies it to `caches`,
 /// starting after `after` (the feed's newest entry when the caches were

@@ -81,8 +81,9 @@ pub fn settings(cli: &Cli) -> Result<Settings, ConfigError> {
 }
 
 /// Opens the database named by the settings and applies pending migrations,
-/// then Redis if configured. Returns the store, the SQL pool underneath, and
-/// the Redis store if there is one. Only `serve` and `migrate` pass
+/// then Redis if configured (for the hot state, beside the database: a
+/// `Split`). Returns the store, the SQL pool underneath, and the Redis store
+/// if there is one. Only `serve` and `migrate` pass
 /// [`OpenMode::Create`]: every other command refuses a database that does
 /// not exist rather than start an empty one.
 pub async fn open_store(
@@ -95,10 +96,11 @@ pub async fn open_store(
     let Some(redis) = &settings.redis else {
         return Ok((Arc::new(sql.clone()), sql, None));
     };
-    let store = RedisStore::connect(sql.clone(), redis, clock)
+    let hot = RedisStore::connect(redis, clock)
         .await
         .map_err(|e| ConfigError::new("redis_url", format!("cannot open {}: {e}", config::redact(&redis.url))))?;
-    Ok((Arc::new(store.clone()), sql, Some(store)))
+    let store = latchkey_store::Split::new(Arc::new(hot.clone()), Arc::new(sql.clone()));
+    Ok((Arc::new(store), sql, Some(hot)))
 }
 
 /// The SQL database alone, not migrated; with [`OpenMode::Existing`] it

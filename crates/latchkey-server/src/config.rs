@@ -74,6 +74,16 @@ impl Settings {
     pub fn retired_key_grace(&self) -> i64 {
         self.config.retired_key_grace()
     }
+
+    /// What the key operations (`latchkey_domain::keys`) need.
+    pub fn key_settings(&self) -> latchkey_domain::keys::KeySettings {
+        latchkey_domain::keys::KeySettings {
+            rsa_bits: self.config.keys.rsa_bits,
+            encryption_key: self.encryption_key.clone(),
+            min_publish_seconds: self.config.keys.min_publish_seconds.secs(),
+            retired_grace_seconds: self.retired_key_grace(),
+        }
+    }
 }
 
 /// Loads, checks and resolves the configuration. `database_url` (the

@@ -11,16 +11,17 @@
 //! `Unavailable`: before it reaches the store, or with `after`, once it has
 //! committed (its answer lost on the way). Each fault fires once; writing
 //! new content arms the next one. Every injected fault is logged.
+//!
+//! Inside a unit of work every write counts too, and so does its `commit`:
+//! a failure before the commit rolls the whole unit back, one `after` it
+//! leaves it committed with its answer lost.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
-use latchkey_core::{Client, Scope, User};
-use latchkey_store::{Change, ChangeKind, Purged, Redemption, Rotation, Store, StoreError, StoreResult, StoredKey};
-
-use crate::delegate::{delegate, is_read};
+use async_trait::async_trait;
+use latchkey_store::{Store, StoreError, StoreResult, Transaction, UnitOfWork, is_read};
 
 /// The environment variable naming the fault file.
 pub const FAULTS_ENV: &str = "LATCHKEY_TEST_FAULTS";
@@ -30,7 +31,7 @@ pub fn wrap_from_env(store: Arc<dyn Store>) -> Arc<dyn Store> {
     match std::env::var_os(FAULTS_ENV) {
         Some(path) => {
             tracing::warn!(file = %PathBuf::from(&path).display(), "fault injection is on (test binary)");
-            Arc::new(FailingStore { inner: store, trigger: Trigger { path: path.into(), armed: Mutex::default() } })
+            Arc::new(FailingStore::new(store, path.into()))
         }
         None => store,
     }
@@ -39,7 +40,19 @@ pub fn wrap_from_env(store: Arc<dyn Store>) -> Arc<dyn Store> {
 /// The store, failing the write the fault file names.
 pub struct FailingStore {
     inner: Arc<dyn Store>,
-    trigger: Trigger,
+    trigger: Arc<Trigger>,
+}
+
+impl FailingStore {
+    pub fn new(inner: Arc<dyn Store>, fault_file: PathBuf) -> Self {
+        Self { inner, trigger: Arc::new(Trigger { path: fault_file, armed: Mutex::default() }) }
+    }
+}
+
+/// A unit of work of a `FailingStore`: its writes and its commit count.
+struct FailingTransaction {
+    inner: Box<dyn Transaction>,
+    trigger: Arc<Trigger>,
 }
 
 /// The fault file and what it armed.
@@ -90,15 +103,32 @@ impl Trigger {
     }
 }
 
-async fn inject<T>(
-    this: &FailingStore,
+/// The store and its units of work, for `inject`.
+trait HasTrigger {
+    fn trigger(&self) -> &Trigger;
+}
+
+impl HasTrigger for FailingStore {
+    fn trigger(&self) -> &Trigger {
+        &self.trigger
+    }
+}
+
+impl HasTrigger for FailingTransaction {
+    fn trigger(&self) -> &Trigger {
+        &self.trigger
+    }
+}
+
+async fn inject<S: HasTrigger, T>(
+    this: &S,
     op: &'static str,
     call: impl Future<Output = StoreResult<T>>,
 ) -> StoreResult<T> {
     if is_read(op) {
         return call.await;
     }
-    match this.trigger.decide(op) {
+    match this.trigger().decide(op) {
         Fault::None => call.await,
         Fault::Before => {
             tracing::warn!(op, when = "before", "injected store failure");
@@ -112,24 +142,43 @@ async fn inject<T>(
     }
 }
 
-delegate!(FailingStore, inner, inject, ClientStore);
-delegate!(FailingStore, inner, inject, UserStore);
-delegate!(FailingStore, inner, inject, KeyStore);
-delegate!(FailingStore, inner, inject, Health);
-delegate!(FailingStore, inner, inject, SessionStore);
-delegate!(FailingStore, inner, inject, ConsentStore);
-delegate!(FailingStore, inner, inject, InteractionStore);
-delegate!(FailingStore, inner, inject, CodeStore);
-delegate!(FailingStore, inner, inject, RefreshTokenStore);
-delegate!(FailingStore, inner, inject, DenylistStore);
-delegate!(FailingStore, inner, inject, RateLimitStore);
-delegate!(FailingStore, inner, inject, FailureStore);
-delegate!(FailingStore, inner, inject, ReplayStore);
-delegate!(FailingStore, inner, inject, AuditStore);
-delegate!(FailingStore, inner, inject, AdminStore);
-delegate!(FailingStore, inner, inject, ChangeFeed);
-delegate!(FailingStore, inner, inject, Maintenance);
-delegate!(FailingStore, inner, inject, FederatedIdentityStore);
+latchkey_store::delegate_operations!(FailingStore, inner, inject);
+latchkey_store::delegate!(FailingStore, inner, inject, Health);
+latchkey_store::delegate!(FailingStore, inner, inject, Maintenance);
+latchkey_store::delegate_operations!(FailingTransaction, inner, inject);
+
+#[async_trait]
+impl UnitOfWork for FailingStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        let inner = self.inner.begin().await?;
+        Ok(Box::new(FailingTransaction { inner, trigger: self.trigger.clone() }))
+    }
+}
+
+#[async_trait]
+impl Transaction for FailingTransaction {
+    /// A failure before the commit rolls the unit of work back: nothing of
+    /// it is written.
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        match self.trigger.decide("commit") {
+            Fault::None => self.inner.commit().await,
+            Fault::Before => {
+                let rolled_back = self.inner.rollback().await.is_ok();
+                tracing::warn!(op = "commit", when = "before", rolled_back, "injected store failure");
+                Err(StoreError::Unavailable("injected failure of commit".into()))
+            }
+            Fault::After => {
+                let committed = self.inner.commit().await.is_ok();
+                tracing::warn!(op = "commit", when = "after", committed, "injected store failure");
+                Err(StoreError::Unavailable("injected failure of commit (after it ran)".into()))
+            }
+        }
+    }
+
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        self.inner.rollback().await
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -14,17 +14,28 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
-use latchkey_core::{Client, Scope, User};
-use latchkey_store::{Change, ChangeKind, Purged, Redemption, Rotation, Store, StoreError, StoreResult, StoredKey};
+use async_trait::async_trait;
+use latchkey_store::{Store, StoreError, StoreResult, Transaction, UnitOfWork, is_read};
 use latchkey_store_redis::{Backends, backends_of};
 
-use crate::delegate::{delegate, is_read};
 use crate::health::StoreHealth;
 
 /// The store, failing fast on a backend that is down.
 pub struct Guarded {
     inner: Arc<dyn Store>,
+    guard: Guard,
+}
+
+/// A unit of work of a `Guarded` store: each of its operations (and its
+/// commit) is guarded like a call on the store.
+struct GuardedTransaction {
+    inner: Box<dyn Transaction>,
+    guard: Guard,
+}
+
+/// What a guarded call consults.
+#[derive(Clone)]
+struct Guard {
     health: Arc<StoreHealth>,
     /// Redis holds the hot state: calls need one backend or the other.
     with_redis: bool,
@@ -32,11 +43,36 @@ pub struct Guarded {
 
 impl Guarded {
     pub fn new(inner: Arc<dyn Store>, health: Arc<StoreHealth>, with_redis: bool) -> Self {
-        Self { inner, health, with_redis }
+        Self { inner, guard: Guard { health, with_redis } }
     }
+}
 
+impl Guard {
     fn needs(&self, op: &str) -> Backends {
         if self.with_redis { backends_of(op) } else { Backends { sql: true, redis: false } }
+    }
+}
+
+/// The store and its units of work, for `guarded`.
+trait HasGuard {
+    fn guard(&self) -> &Guard;
+}
+
+impl HasGuard for Guard {
+    fn guard(&self) -> &Guard {
+        self
+    }
+}
+
+impl HasGuard for Guarded {
+    fn guard(&self) -> &Guard {
+        &self.guard
+    }
+}
+
+impl HasGuard for GuardedTransaction {
+    fn guard(&self) -> &Guard {
+        &self.guard
     }
 }
 
@@ -48,10 +84,15 @@ fn fail_fast(backend: &'static str) -> StoreError {
 /// How long a read may try a backend that is marked down.
 const TRIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
 
-async fn guard<T>(this: &Guarded, op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-    let needs = this.needs(op);
-    if let Some(down) = this.health.down_among(needs) {
-        let trial = if is_read(op) { this.health.trial(needs) } else { None };
+async fn guarded<S: HasGuard, T>(
+    this: &S,
+    op: &'static str,
+    call: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    let Guard { health, .. } = this.guard();
+    let needs = this.guard().needs(op);
+    if let Some(down) = health.down_among(needs) {
+        let trial = if is_read(op) { health.trial(needs) } else { None };
         let Some(trial) = trial else {
             return Err(fail_fast(down));
         };
@@ -61,41 +102,47 @@ async fn guard<T>(this: &Guarded, op: &'static str, call: impl Future<Output = S
             Ok(answered) => answered,
         };
         drop(trial);
-        this.health.call_succeeded(needs);
+        health.call_succeeded(needs);
         return result;
     }
     let result = if is_read(op) {
         tokio::select! {
             biased;
             result = call => result,
-            down = this.health.goes_down(needs) => Err(fail_fast(down)),
+            down = health.goes_down(needs) => Err(fail_fast(down)),
         }
     } else {
         call.await
     };
     match &result {
-        Ok(_) => this.health.call_succeeded(needs),
-        Err(e @ StoreError::Unavailable(_)) => this.health.call_failed(!is_read(op), e),
+        Ok(_) => health.call_succeeded(needs),
+        Err(e @ StoreError::Unavailable(_)) => health.call_failed(!is_read(op), e),
         Err(_) => {}
     }
     result
 }
 
-delegate!(Guarded, inner, guard, ClientStore);
-delegate!(Guarded, inner, guard, UserStore);
-delegate!(Guarded, inner, guard, KeyStore);
-delegate!(Guarded, inner, guard, Health);
-delegate!(Guarded, inner, guard, SessionStore);
-delegate!(Guarded, inner, guard, ConsentStore);
-delegate!(Guarded, inner, guard, InteractionStore);
-delegate!(Guarded, inner, guard, CodeStore);
-delegate!(Guarded, inner, guard, RefreshTokenStore);
-delegate!(Guarded, inner, guard, DenylistStore);
-delegate!(Guarded, inner, guard, RateLimitStore);
-delegate!(Guarded, inner, guard, FailureStore);
-delegate!(Guarded, inner, guard, ReplayStore);
-delegate!(Guarded, inner, guard, AuditStore);
-delegate!(Guarded, inner, guard, AdminStore);
-delegate!(Guarded, inner, guard, ChangeFeed);
-delegate!(Guarded, inner, guard, Maintenance);
-delegate!(Guarded, inner, guard, FederatedIdentityStore);
+latchkey_store::delegate_operations!(Guarded, inner, guarded);
+latchkey_store::delegate!(Guarded, inner, guarded, Health);
+latchkey_store::delegate!(Guarded, inner, guarded, Maintenance);
+latchkey_store::delegate_operations!(GuardedTransaction, inner, guarded);
+
+#[async_trait]
+impl UnitOfWork for Guarded {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        let inner = guarded(self, "begin", self.inner.begin()).await?;
+        Ok(Box::new(GuardedTransaction { inner, guard: self.guard.clone() }))
+    }
+}
+
+#[async_trait]
+impl Transaction for GuardedTransaction {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let Self { inner, guard } = *self;
+        guarded(&guard, "commit", inner.commit()).await
+    }
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        let Self { inner, guard } = *self;
+        guarded(&guard, "rollback", inner.rollback()).await
+    }
+}

@@ -1,7 +1,6 @@
 //! The `latchkey` binary: configuration, command line, application state and
 //! the one place where the router is assembled.
 
-pub mod admin_ops;
 pub mod cached;
 pub mod cli;
 pub mod commands;
@@ -9,7 +8,6 @@ pub mod config;
 #[cfg(test)]
 mod config_docs;
 pub mod connections;
-mod delegate;
 #[doc(hidden)]
 pub mod faults;
 pub mod guarded;

@@ -1,41 +1,49 @@
 //! Store latency metrics: `Metered` wraps the store and records every
 //! operation's duration in `latchkey_store_operation_seconds{op}` (errors are
 //! counted by the backends themselves, in `latchkey_store_errors_total`).
+//! Inside a unit of work each operation is timed the same way, and so are
+//! `begin` and `commit`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
-use latchkey_core::{Client, Scope, User};
-use latchkey_store::{Change, ChangeKind, Purged, Redemption, Rotation, Store, StoreResult, StoredKey};
-
-use crate::delegate::delegate;
+use async_trait::async_trait;
+use latchkey_store::{Store, StoreResult, Transaction, UnitOfWork};
 
 /// The store, timed.
 pub struct Metered(pub Arc<dyn Store>);
 
-async fn timed<T>(_: &Metered, op: &'static str, f: impl std::future::Future<Output = T>) -> T {
+/// A unit of work of a `Metered` store, timed.
+struct MeteredTransaction(Box<dyn Transaction>);
+
+async fn timed<S, T>(_: &S, op: &'static str, f: impl std::future::Future<Output = T>) -> T {
     let started = Instant::now();
     let out = f.await;
     metrics::histogram!("latchkey_store_operation_seconds", "op" => op).record(started.elapsed().as_secs_f64());
     out
 }
 
-delegate!(Metered, 0, timed, ClientStore);
-delegate!(Metered, 0, timed, UserStore);
-delegate!(Metered, 0, timed, KeyStore);
-delegate!(Metered, 0, timed, Health);
-delegate!(Metered, 0, timed, SessionStore);
-delegate!(Metered, 0, timed, ConsentStore);
-delegate!(Metered, 0, timed, InteractionStore);
-delegate!(Metered, 0, timed, CodeStore);
-delegate!(Metered, 0, timed, RefreshTokenStore);
-delegate!(Metered, 0, timed, DenylistStore);
-delegate!(Metered, 0, timed, RateLimitStore);
-delegate!(Metered, 0, timed, FailureStore);
-delegate!(Metered, 0, timed, ReplayStore);
-delegate!(Metered, 0, timed, AuditStore);
-delegate!(Metered, 0, timed, AdminStore);
-delegate!(Metered, 0, timed, ChangeFeed);
-delegate!(Metered, 0, timed, Maintenance);
-delegate!(Metered, 0, timed, FederatedIdentityStore);
+latchkey_store::delegate_operations!(Metered, 0, timed);
+latchkey_store::delegate!(Metered, 0, timed, Health);
+latchkey_store::delegate!(Metered, 0, timed, Maintenance);
+latchkey_store::delegate_operations!(MeteredTransaction, 0, timed);
+
+#[async_trait]
+impl UnitOfWork for Metered {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        let tx = timed(self, "begin", self.0.begin()).await?;
+        Ok(Box::new(MeteredTransaction(tx)))
+    }
+}
+
+#[async_trait]
+impl Transaction for MeteredTransaction {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let this = *self;
+        timed(&(), "commit", this.0.commit()).await
+    }
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        let this = *self;
+        timed(&(), "rollback", this.0.rollback()).await
+    }
+}

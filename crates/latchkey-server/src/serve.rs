@@ -10,10 +10,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use latchkey_authorize::backchannel::BackchannelNotifier;
 use latchkey_authorize::{AuthorizeSettings, AuthorizeState};
 use latchkey_core::{Clock, SystemClock};
 use latchkey_discovery::{DiscoveryState, ProviderMetadata};
+use latchkey_domain::BackchannelNotifier;
 use latchkey_keys::KeyRing;
 use latchkey_registration::RegistrationState;
 use latchkey_store::KeyStore;
@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::commands::open_store;
 use crate::config::{AdminListener, ConfigError, LogFormat, RegistrationMode, Settings};
 use crate::health::StoreHealth;
-use crate::keys::{ensure_keys, load_key_set, spawn_refresher};
+use crate::keys::{load_key_set, spawn_refresher};
 use crate::state::{AppParts, AppState, HealthState};
 use latchkey_client_auth::{ClientAuthenticator, ClientKeys, KeyFetchSettings};
 use latchkey_core::client_keys::{ASSERTION_ALGORITHMS, HMAC_ALGORITHMS};
@@ -383,7 +383,9 @@ pub async fn build(
         tokio::spawn(crate::cached::poll_changes(store.clone(), caches, feed_start));
     }
     let key_store: Arc<dyn KeyStore> = store.clone();
-    ensure_keys(key_store.as_ref(), clock.as_ref(), &settings).await.context("preparing signing keys")?;
+    latchkey_domain::keys::ensure_keys(key_store.as_ref(), clock.as_ref(), &settings.key_settings())
+        .await
+        .context("preparing signing keys")?;
     let key_set = load_key_set(key_store.as_ref(), settings.encryption_key.as_ref(), clock.now(), None)
         .await
         .map_err(|e| ConfigError::new("keys.encryption_key", format!("cannot load the signing keys: {e}")))?
@@ -400,7 +402,7 @@ pub async fn build(
         consents: store.clone(),
         interactions: store.clone(),
         codes: store.clone(),
-        refresh: store.clone(),
+        store: store.clone(),
         failures: store.clone(),
         audit: store.clone(),
         identities: store.clone(),
@@ -414,12 +416,9 @@ pub async fn build(
     let registration_policy = settings.registration_policy();
     let admin = latchkey_admin::AdminState {
         store: store.clone(),
-        ops: Arc::new(crate::admin_ops::ServerAdminOps {
-            store: store.clone(),
-            clock: clock.clone(),
-            settings: Arc::new(settings.clone()),
-            authorize: authorize.clone(),
-        }),
+        keys: settings.key_settings(),
+        notifier: notifier.clone(),
+        end_revokes: config.sessions.end_revokes,
         clock: clock.clone(),
         policy: registration_policy.clone(),
         trusted_proxies: config.http.trusted_proxies.clone().into(),

@@ -1,7 +1,8 @@
-//! The scaled-out store: Redis holds the hot state (sessions, pending
+//! The hot state of a scaled-out deployment in Redis: sessions, pending
 //! interactions, authorization codes, the access-token denylist, rate-limit
-//! counters and failed sign-ins); the SQL store keeps the durable state (clients,
-//! users, consents, keys, refresh tokens). Every replica shares both, so any
+//! counters, failed sign-ins and one-time use. `latchkey_store::Split` puts
+//! it beside the SQL store, which keeps the durable state (clients, users,
+//! consents, keys, refresh tokens). Every replica shares both, so any
 //! replica can serve any request.
 //!
 //! Every key is written with a TTL (the record's own expiry, plus a replay
@@ -22,17 +23,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latchkey_core::Clock;
-use latchkey_core::grant::{
-    Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, RefreshTokenRecord, Session,
-};
-use latchkey_core::{Client, Scope, User};
+use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_store::{
-    AdminStore, AdminToken, AuditQuery, AuditStore, Change, ChangeFeed, ChangeKind, ClientStore, CodeLookup, CodeStore,
-    ConsentStore, DenylistStore, FailureStore, Failures, FederatedIdentity, FederatedIdentityStore, Health,
-    InteractionStore, KeyStore, Maintenance, Purged, RateLimitStore, Redemption, RefreshTokenStore, ReplayStore,
-    Rotation, SessionStore, StoreError, StoreResult, StoredKey, UserStore, window_start,
+    CodeLookup, CodeStore, DenylistStore, FailureStore, Failures, Health, InteractionStore, IssuedToken,
+    RateLimitStore, Redemption, ReplayStore, RevokedCode, SessionStore, StoreError, StoreResult, window_start,
 };
-use latchkey_store_sql::{DeniedAccessTokens, SqlStore};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError};
 
@@ -66,10 +61,9 @@ pub enum ConnectError {
     Unreachable(String),
 }
 
-/// SQL for durable state, Redis for hot state. Cheap to clone.
+/// The hot state in Redis. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisStore {
-    sql: SqlStore,
     conn: ConnectionManager,
     prefix: Arc<str>,
     /// Only used to turn absolute expiry times into TTLs.
@@ -111,7 +105,7 @@ impl RedisStore {
     /// Connects (and checks the server answers) within `settings.timeout`.
     /// Later, a lost connection is re-established by the command that finds
     /// it lost, which is then retried once on the new one (`connection.rs`).
-    pub async fn connect(sql: SqlStore, settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, ConnectError> {
+    pub async fn connect(settings: &RedisSettings, clock: Arc<dyn Clock>) -> Result<Self, ConnectError> {
         let client = redis::Client::open(settings.url.as_str()).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
@@ -123,14 +117,9 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
-        let store = Self { sql, conn, prefix: settings.key_prefix.as_str().into(), clock };
+        let store = Self { conn, prefix: settings.key_prefix.as_str().into(), clock };
         store.ping_redis().await.map_err(|e| ConnectError::Unreachable(e.to_string()))?;
         Ok(store)
-    }
-
-    /// The SQL store underneath (durable state).
-    pub fn sql(&self) -> &SqlStore {
-        &self.sql
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -153,21 +142,27 @@ impl RedisStore {
         (expires_at - self.clock.now()).max(1)
     }
 
-    /// `PING` to Redis alone (the store's `ping` checks SQL as well).
+    /// `PING`.
     pub async fn ping_redis(&self) -> StoreResult<()> {
         let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(map_err)?;
         if pong == "PONG" { Ok(()) } else { Err(StoreError::Backend(format!("unexpected PING answer {pong:?}"))) }
     }
 
-    async fn deny_all(&self, denied: DeniedAccessTokens) -> StoreResult<()> {
-        if denied.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for (jti, exp) in &denied {
-            pipe.cmd("SET").arg(self.key("denied", jti)).arg(1).arg("EX").arg(self.ttl(*exp)).ignore();
-        }
-        pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
+    /// Marks a code revoked (the script) and returns its grant and access token.
+    async fn revoke_code_key(&self, code_hash: &str) -> StoreResult<Option<RevokedCode>> {
+        let found: Option<(String, Option<String>, Option<String>)> = scripts::REVOKE_CODE
+            .key(self.key("code", code_hash))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let Some((grant_id, jti, exp)) = found else {
+            return Ok(None);
+        };
+        let access_token = match (jti, exp) {
+            (Some(jti), Some(exp)) => Some(IssuedToken::new(jti, int("code access_exp", Some(exp))?)),
+            _ => None,
+        };
+        Ok(Some(RevokedCode { grant_id, access_token }))
     }
 
     async fn load_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
@@ -210,7 +205,6 @@ fn decode_session(
 #[async_trait]
 impl Health for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.sql.ping().await?;
         self.ping_redis().await
     }
 }
@@ -443,110 +437,39 @@ impl CodeStore for RedisStore {
         })
     }
 
-    async fn record_issued(
-        &self,
-        code_hash: &str,
-        access_jti: &str,
-        access_exp: i64,
-        refresh: Option<&RefreshToken>,
-    ) -> StoreResult<bool> {
-        let code_key = self.key("code", code_hash);
+    async fn record_code_access(&self, code_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<bool> {
         let recorded: i64 = scripts::RECORD_ISSUED
-            .key(&code_key)
+            .key(self.key("code", code_hash))
             .arg(access_jti)
             .arg(access_exp)
             .arg(self.ttl(access_exp))
             .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;
-        if recorded != 1 {
-            // Revoked by a concurrent replay: the access token is born revoked.
-            self.deny_access_token(access_jti, access_exp).await?;
-            return Ok(false);
-        }
-        let Some(rt) = refresh else {
-            return Ok(true);
-        };
-        self.sql.insert_refresh_token(rt, access_jti, access_exp).await?;
-        // A replay may have revoked the code between the script and the
-        // insert, and then found no refresh token to revoke: check again, and
-        // revoke the family ourselves if so.
-        let revoked: Option<String> = self.conn().hget(&code_key, "revoked").await.map_err(map_err)?;
-        if revoked.is_some() {
-            let (_, denied) = self.sql.revoke_family_returning(&rt.grant_id, self.clock.now()).await?;
-            self.deny_all(denied).await?;
-            return Ok(false);
-        }
-        Ok(true)
+        Ok(recorded == 1)
     }
 
-    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()> {
-        let found: Option<(String, Option<String>, Option<String>)> = scripts::REVOKE_CODE
-            .key(self.key("code", code_hash))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(map_err)?;
-        let Some((grant_id, access_jti, access_exp)) = found else {
-            return Ok(());
-        };
-        if let (Some(jti), Some(exp)) = (access_jti, access_exp) {
-            self.deny_access_token(&jti, int("code access_exp", Some(exp))?).await?;
-        }
-        let (_, denied) = self.sql.revoke_family_returning(&grant_id, now).await?;
-        self.deny_all(denied).await
-    }
-}
-
-#[async_trait]
-impl RefreshTokenStore for RedisStore {
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.sql.get_refresh_token(token_hash).await
+    async fn is_code_revoked(&self, code_hash: &str) -> StoreResult<bool> {
+        let revoked: Option<String> =
+            self.conn().hget(self.key("code", code_hash), "revoked").await.map_err(map_err)?;
+        Ok(revoked.is_some())
     }
 
-    async fn rotate_refresh_token(
-        &self,
-        old_hash: &str,
-        client_id: &str,
-        now: i64,
-        rotation: Rotation<'_>,
-    ) -> StoreResult<bool> {
-        self.sql.rotate_refresh_token(old_hash, client_id, now, rotation).await
+    async fn revoke_code(&self, code_hash: &str) -> StoreResult<Option<RevokedCode>> {
+        self.revoke_code_key(code_hash).await
     }
 
-    async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()> {
-        self.sql.add_family_access_token(token_hash, access_jti, access_exp).await
-    }
-
-    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        let (live, denied) = self.sql.revoke_family_returning(grant_id, now).await?;
-        self.deny_all(denied).await?;
-        Ok(live)
-    }
-
-    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
-        let (families, denied) = self.sql.revoke_session_families_returning(sid, include_offline, now).await?;
-        self.deny_all(denied).await?;
-        Ok(families)
-    }
-
-    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64> {
+    /// The codes of the (user, client) index: every code the client received
+    /// for the person in the last two days, longer than any access token
+    /// issued from one lives.
+    async fn revoke_client_codes(&self, user_id: &str, client_id: &str, _now: i64) -> StoreResult<Vec<RevokedCode>> {
         let index = self.grant_index(user_id, client_id);
         let codes: Vec<String> = self.conn().zrange(&index, 0, -1).await.map_err(map_err)?;
+        let mut revoked = Vec::with_capacity(codes.len());
         for code_hash in &codes {
-            // Marks the code revoked and denies its access token; its family
-            // (if it has refresh tokens) is revoked below.
-            let found: Option<(String, Option<String>, Option<String>)> = scripts::REVOKE_CODE
-                .key(self.key("code", code_hash))
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(map_err)?;
-            if let Some((_, Some(jti), Some(exp))) = found {
-                self.deny_access_token(&jti, int("code access_exp", Some(exp))?).await?;
-            }
+            revoked.extend(self.revoke_code_key(code_hash).await?);
         }
-        let (families, denied) = self.sql.revoke_client_grants_returning(user_id, client_id, now).await?;
-        self.deny_all(denied).await?;
-        Ok(families)
+        Ok(revoked)
     }
 }
 
@@ -554,6 +477,22 @@ impl RefreshTokenStore for RedisStore {
 impl DenylistStore for RedisStore {
     async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         self.conn().set_ex(self.key("denied", jti), 1, self.ttl(expires_at) as u64).await.map_err(map_err)
+    }
+
+    async fn deny_access_tokens(&self, tokens: &[IssuedToken]) -> StoreResult<()> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for token in tokens {
+            pipe.cmd("SET")
+                .arg(self.key("denied", &token.jti))
+                .arg(1)
+                .arg("EX")
+                .arg(self.ttl(token.expires_at))
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
     }
 
     async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool> {
@@ -649,162 +588,5 @@ impl ReplayStore for RedisStore {
             .await
             .map_err(map_err)?;
         Ok(first == 1)
-    }
-}
-
-#[async_trait]
-impl Maintenance for RedisStore {
-    /// Redis expires its keys itself; this purges the durable state only.
-    async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged> {
-        self.sql.purge_expired(now, batch).await
-    }
-}
-
-// Durable state: straight to SQL.
-
-#[async_trait]
-impl AuditStore for RedisStore {
-    async fn append_audit(&self, event: &latchkey_core::audit::AuditEvent) -> StoreResult<i64> {
-        self.sql.append_audit(event).await
-    }
-    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, latchkey_core::audit::AuditEvent)>> {
-        self.sql.list_audit(query).await
-    }
-    async fn delete_audit_before(&self, before: i64, limit: u32) -> StoreResult<u64> {
-        self.sql.delete_audit_before(before, limit).await
-    }
-}
-
-#[async_trait]
-impl ChangeFeed for RedisStore {
-    async fn record_change(&self, kind: ChangeKind, subject: &str, now: i64) -> StoreResult<i64> {
-        self.sql.record_change(kind, subject, now).await
-    }
-    async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {
-        self.sql.changes_after(after, limit).await
-    }
-    async fn latest_change(&self) -> StoreResult<i64> {
-        self.sql.latest_change().await
-    }
-}
-
-#[async_trait]
-impl ClientStore for RedisStore {
-    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
-        self.sql.insert_client(client).await
-    }
-    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        self.sql.get_client(client_id).await
-    }
-    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.sql.list_clients().await
-    }
-    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
-        self.sql.update_client(client).await
-    }
-    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        self.sql.delete_client(client_id).await
-    }
-}
-
-#[async_trait]
-impl UserStore for RedisStore {
-    async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        self.sql.insert_user(user).await
-    }
-    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        self.sql.get_user(id).await
-    }
-    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        self.sql.find_user_by_username(username).await
-    }
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.sql.list_users().await
-    }
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        self.sql.update_user(user).await
-    }
-    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
-        self.sql.delete_user(id).await
-    }
-}
-
-#[async_trait]
-impl KeyStore for RedisStore {
-    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        self.sql.list_keys().await
-    }
-    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
-        self.sql.insert_key(key).await
-    }
-    async fn rotate_keys(&self, next_kid: &str, new_next: &StoredKey, now: i64, remove_after: i64) -> StoreResult<()> {
-        self.sql.rotate_keys(next_kid, new_next, now, remove_after).await
-    }
-    async fn retire_next_key(&self, kid: &str, now: i64, remove_after: i64) -> StoreResult<bool> {
-        self.sql.retire_next_key(kid, now, remove_after).await
-    }
-    async fn set_key_remove_after(&self, kid: &str, remove_after: i64) -> StoreResult<bool> {
-        self.sql.set_key_remove_after(kid, remove_after).await
-    }
-    async fn delete_expired_keys(&self, now: i64) -> StoreResult<u64> {
-        self.sql.delete_expired_keys(now).await
-    }
-}
-
-#[async_trait]
-impl ConsentStore for RedisStore {
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<latchkey_core::grant::Consent>> {
-        self.sql.get_consent(user_id, client_id).await
-    }
-    async fn put_consent(&self, user_id: &str, client_id: &str, scope: &Scope, now: i64) -> StoreResult<()> {
-        self.sql.put_consent(user_id, client_id, scope, now).await
-    }
-    async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool> {
-        self.sql.delete_consent(user_id, client_id).await
-    }
-    async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<latchkey_core::grant::Consent>> {
-        self.sql.list_user_consents(user_id).await
-    }
-}
-
-/// Admin tokens and the admin API's listings are durable: the SQL store's.
-#[async_trait]
-impl AdminStore for RedisStore {
-    async fn insert_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
-        self.sql.insert_admin_token(token).await
-    }
-    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
-        self.sql.find_admin_token(token_hash).await
-    }
-    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminToken>> {
-        self.sql.list_admin_tokens().await
-    }
-    async fn delete_admin_token(&self, id: &str) -> StoreResult<bool> {
-        self.sql.delete_admin_token(id).await
-    }
-    async fn touch_admin_token(&self, id: &str, now: i64) -> StoreResult<()> {
-        self.sql.touch_admin_token(id, now).await
-    }
-    async fn list_clients_page(&self, after: latchkey_store::PageAfter<'_>, limit: u32) -> StoreResult<Vec<Client>> {
-        self.sql.list_clients_page(after, limit).await
-    }
-    async fn list_users_page(&self, after: latchkey_store::PageAfter<'_>, limit: u32) -> StoreResult<Vec<User>> {
-        self.sql.list_users_page(after, limit).await
-    }
-}
-
-#[async_trait]
-impl FederatedIdentityStore for RedisStore {
-    async fn link_identity(&self, identity: &FederatedIdentity) -> StoreResult<()> {
-        self.sql.link_identity(identity).await
-    }
-    async fn find_identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<FederatedIdentity>> {
-        self.sql.find_identity(issuer, subject).await
-    }
-    async fn list_user_identities(&self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>> {
-        self.sql.list_user_identities(user_id).await
-    }
-    async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool> {
-        self.sql.unlink_identity(user_id, issuer, subject).await
     }
 }

@@ -1,5 +1,6 @@
-//! Runs the shared store conformance suite on Redis (hot state) over SQLite
-//! (durable state), when `LATCHKEY_TEST_REDIS_URL` names a Redis server (CI
+//! Runs the shared store conformance suite on Redis (hot state) beside
+//! SQLite (durable state), composed as the server composes them
+//! (`latchkey_store::Split`), when `LATCHKEY_TEST_REDIS_URL` names a Redis server (CI
 //! always sets it; the test fails rather than skips when `CI` is set and it
 //! is missing). Each test uses its own key prefix, so tests share one server.
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::MockClock;
-use latchkey_store::conformance;
+use latchkey_store::{Split, conformance};
 use latchkey_store_redis::{RedisSettings, RedisStore};
 use latchkey_store_sql::SqlStore;
 
@@ -23,7 +24,7 @@ fn redis_url() -> Option<String> {
 }
 
 struct Fixture {
-    store: RedisStore,
+    store: Split,
     url: String,
     prefix: String,
     _dir: tempfile::TempDir,
@@ -39,7 +40,8 @@ async fn fixture() -> Option<Fixture> {
     let prefix = format!("lk-test-{:016x}:", rand::random::<u64>());
     let settings = RedisSettings { url: url.clone(), key_prefix: prefix.clone(), timeout: Duration::from_secs(2) };
     // The suite's times are small numbers: a clock at 0 turns them into TTLs.
-    let store = RedisStore::connect(sql, &settings, Arc::new(MockClock::new(0))).await.unwrap();
+    let redis = RedisStore::connect(&settings, Arc::new(MockClock::new(0))).await.unwrap();
+    let store = Split::new(Arc::new(redis), Arc::new(sql));
     Some(Fixture { store, url, prefix, _dir: dir })
 }
 
@@ -84,6 +86,16 @@ suite!(rate_limit_store);
 suite!(replay_store);
 suite!(admin_store);
 suite!(federated_identity_store);
+suite!(denylist_store);
+suite!(unit_of_work);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unit_of_work_concurrent() {
+    if let Some(f) = fixture().await {
+        conformance::unit_of_work_concurrent(Arc::new(f.store.clone())).await;
+        f.check_ttls_and_clean().await;
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failure_store() {
@@ -144,9 +156,6 @@ async fn records_expire_by_ttl() {
 
 #[tokio::test]
 async fn unreachable_redis_is_unavailable_not_a_hang() {
-    let dir = tempfile::tempdir().unwrap();
-    let sql =
-        SqlStore::connect(&format!("sqlite://{}/s.db", dir.path().display()), 1, Duration::from_secs(5)).await.unwrap();
     // A port nothing listens on: connecting fails within the timeout.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let settings = RedisSettings {
@@ -155,7 +164,7 @@ async fn unreachable_redis_is_unavailable_not_a_hang() {
         timeout: Duration::from_millis(500),
     };
     let started = std::time::Instant::now();
-    let err = RedisStore::connect(sql, &settings, Arc::new(MockClock::new(0))).await.err().expect("no Redis there");
+    let err = RedisStore::connect(&settings, Arc::new(MockClock::new(0))).await.err().expect("no Redis there");
     assert!(matches!(err, latchkey_store_redis::ConnectError::Unreachable(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
 }

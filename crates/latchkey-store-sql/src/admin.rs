@@ -1,13 +1,12 @@
 //! Admin API tokens (`admin_tokens`, migration 0007) and the keyset-paginated
 //! listings of clients and users the admin API pages through.
 
-use async_trait::async_trait;
 use latchkey_core::{Client, User};
-use latchkey_store::{AdminStore, AdminToken, PageAfter, StoreResult};
+use latchkey_store::{AdminToken, PageAfter, StoreResult};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
 fn decode(row: &AnyRow) -> StoreResult<AdminToken> {
     let scopes: String = row.try_get("scopes").map_err(map_err)?;
@@ -28,9 +27,8 @@ macro_rules! columns {
     };
 }
 
-#[async_trait]
-impl AdminStore for SqlStore {
-    async fn insert_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn insert_admin_token(&mut self, token: &AdminToken) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO admin_tokens (id, name, token_hash, scopes, created_at, expires_at, last_used_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -42,49 +40,49 @@ impl AdminStore for SqlStore {
         .bind(token.created_at)
         .bind(token.expires_at)
         .bind(token.last_used_at)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
+    pub(crate) async fn find_admin_token(&mut self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM admin_tokens WHERE token_hash = $1"))
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
         row.as_ref().map(decode).transpose()
     }
 
-    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminToken>> {
+    pub(crate) async fn list_admin_tokens(&mut self) -> StoreResult<Vec<AdminToken>> {
         let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM admin_tokens ORDER BY created_at, id"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 
-    async fn delete_admin_token(&self, id: &str) -> StoreResult<bool> {
+    pub(crate) async fn delete_admin_token(&mut self, id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM admin_tokens WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn touch_admin_token(&self, id: &str, now: i64) -> StoreResult<()> {
+    pub(crate) async fn touch_admin_token(&mut self, id: &str, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE admin_tokens SET last_used_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
-    async fn list_clients_page(&self, after: PageAfter<'_>, limit: u32) -> StoreResult<Vec<Client>> {
+    pub(crate) async fn list_clients_page(&mut self, after: PageAfter<'_>, limit: u32) -> StoreResult<Vec<Client>> {
         let (at, id) = after.unwrap_or((i64::MIN, ""));
         let rows = sqlx::query(
             "SELECT client_id, secret_hash, settings, created_at, updated_at FROM clients \
@@ -94,13 +92,13 @@ impl AdminStore for SqlStore {
         .bind(at)
         .bind(id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
         rows.iter().map(crate::clients::decode).collect()
     }
 
-    async fn list_users_page(&self, after: PageAfter<'_>, limit: u32) -> StoreResult<Vec<User>> {
+    pub(crate) async fn list_users_page(&mut self, after: PageAfter<'_>, limit: u32) -> StoreResult<Vec<User>> {
         let (at, id) = after.unwrap_or((i64::MIN, ""));
         let rows = sqlx::query(
             "SELECT id, username, password_hash, disabled, claims, created_at, updated_at FROM users \
@@ -109,7 +107,7 @@ impl AdminStore for SqlStore {
         .bind(at)
         .bind(id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
         rows.iter().map(crate::users::decode).collect()

@@ -1,20 +1,17 @@
 //! The audit log (`audit_events`, migration 0006): append, page, and
 //! delete what is past retention.
 
-use async_trait::async_trait;
 use latchkey_core::audit::AuditEvent;
-use latchkey_store::{AuditQuery, AuditStore, StoreError, StoreResult};
+use latchkey_store::{AuditQuery, StoreError, StoreResult};
 use sqlx::Row;
 
-use crate::changes::insert_numbered;
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
-#[async_trait]
-impl AuditStore for SqlStore {
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<i64> {
+impl Db<'_> {
+    pub(crate) async fn append_audit(&mut self, event: &AuditEvent) -> StoreResult<i64> {
         let details = event.details.to_string();
-        insert_numbered(|| async {
-            let row = sqlx::query(
+        self.insert_numbered(|| {
+            sqlx::query(
                 "INSERT INTO audit_events (id, at, kind, actor, subject, client_id, ip, details) \
                  SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7 FROM audit_events RETURNING id",
             )
@@ -25,15 +22,11 @@ impl AuditStore for SqlStore {
             .bind(&event.client_id)
             .bind(&event.ip)
             .bind(&details)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.try_get("id").map_err(map_err)
         })
         .await
     }
 
-    async fn delete_audit_before(&self, before: i64, limit: u32) -> StoreResult<u64> {
+    pub(crate) async fn delete_audit_before(&mut self, before: i64, limit: u32) -> StoreResult<u64> {
         // Ids rise with time: the oldest `limit` rows are the candidates, so
         // a pass costs the same however long the log is, with no index on `at`.
         let done = sqlx::query(
@@ -43,13 +36,13 @@ impl AuditStore for SqlStore {
         )
         .bind(before)
         .bind(i64::from(limit))
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected())
     }
 
-    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, AuditEvent)>> {
+    pub(crate) async fn list_audit(&mut self, query: &AuditQuery) -> StoreResult<Vec<(i64, AuditEvent)>> {
         let rows = sqlx::query(
             "SELECT id, at, kind, actor, subject, client_id, ip, details FROM audit_events \
              WHERE id > $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR subject = $3) ORDER BY id LIMIT $4",
@@ -58,7 +51,7 @@ impl AuditStore for SqlStore {
         .bind(&query.kind)
         .bind(&query.subject)
         .bind(i64::from(query.limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
         rows.iter()

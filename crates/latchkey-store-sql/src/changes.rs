@@ -1,57 +1,69 @@
 //! The change feed (`changes` table): see migration 0004 for why sequence
 //! numbers are assigned as MAX + 1.
 
-use async_trait::async_trait;
-use latchkey_store::{Change, ChangeFeed, ChangeKind, StoreError, StoreResult};
-use sqlx::Row;
+use latchkey_store::{Change, ChangeKind, StoreError, StoreResult};
+use sqlx::{Connection as _, Row};
 
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
 /// Concurrent writers that pick the same number retry with the next one.
 const ATTEMPTS: u32 = 16;
 
-/// Runs an INSERT that numbers its row `MAX + 1` under a primary key until
-/// it lands; returns the number. The key makes a row visible only after
-/// every lower one, so readers that page by number skip nothing.
-pub(crate) async fn insert_numbered<F, Fut>(insert: F) -> StoreResult<i64>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<i64>>,
-{
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        match insert().await {
-            Err(e @ StoreError::Conflict(_)) => last = Some(e),
-            other => return other,
+type Insert<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl Db<'_> {
+    /// Runs an INSERT that numbers its row `MAX + 1` under a primary key
+    /// (and returns it) until it lands; returns the number. The key makes a
+    /// row visible only after every lower one, so readers that page by
+    /// number skip nothing. Inside a transaction each attempt runs in a
+    /// savepoint: a failed statement would end the whole transaction
+    /// (PostgreSQL).
+    pub(crate) async fn insert_numbered<'q>(&mut self, insert: impl Fn() -> Insert<'q>) -> StoreResult<i64> {
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let attempt = if self.0.is_in_transaction() {
+                let mut savepoint = self.0.begin().await.map_err(map_err)?;
+                match insert().fetch_one(&mut *savepoint).await {
+                    Ok(row) => {
+                        savepoint.commit().await.map_err(map_err)?;
+                        Ok(row)
+                    }
+                    Err(e) => {
+                        savepoint.rollback().await.map_err(map_err)?;
+                        Err(e)
+                    }
+                }
+            } else {
+                insert().fetch_one(&mut *self.0).await
+            };
+            match attempt.map_err(map_err).and_then(|row| row.try_get::<i64, _>(0).map_err(map_err)) {
+                Err(e @ StoreError::Conflict(_)) => last = Some(e),
+                other => return other,
+            }
         }
+        Err(last.expect("at least one attempt"))
     }
-    Err(last.expect("at least one attempt"))
 }
 
-#[async_trait]
-impl ChangeFeed for SqlStore {
-    async fn record_change(&self, kind: ChangeKind, subject: &str, now: i64) -> StoreResult<i64> {
-        insert_numbered(|| async {
-            let row = sqlx::query(
+impl Db<'_> {
+    pub(crate) async fn record_change(&mut self, kind: ChangeKind, subject: &str, now: i64) -> StoreResult<i64> {
+        self.insert_numbered(|| {
+            sqlx::query(
                 "INSERT INTO changes (seq, kind, subject, created_at) \
                  SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3 FROM changes RETURNING seq",
             )
             .bind(kind.as_str())
             .bind(subject)
             .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.try_get("seq").map_err(map_err)
         })
         .await
     }
 
-    async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {
+    pub(crate) async fn changes_after(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {
         let rows = sqlx::query("SELECT seq, kind, subject FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(map_err)?;
         rows.iter()
@@ -67,9 +79,9 @@ impl ChangeFeed for SqlStore {
             .collect()
     }
 
-    async fn latest_change(&self) -> StoreResult<i64> {
+    pub(crate) async fn latest_change(&mut self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.0)
             .await
             .map_err(map_err)?;
         row.try_get("seq").map_err(map_err)

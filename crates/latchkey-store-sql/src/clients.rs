@@ -1,10 +1,9 @@
-use async_trait::async_trait;
 use latchkey_core::Client;
-use latchkey_store::{ClientStore, StoreError, StoreResult};
-use sqlx::Row;
+use latchkey_store::{StoreError, StoreResult};
 use sqlx::any::AnyRow;
+use sqlx::{Connection as _, Row};
 
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
 macro_rules! columns {
     () => {
@@ -27,46 +26,45 @@ fn settings_json(client: &Client) -> String {
     serde_json::to_string(&client.settings).expect("client settings serialize")
 }
 
-#[async_trait]
-impl ClientStore for SqlStore {
-    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
         sqlx::query(concat!("INSERT INTO clients (", columns!(), ") VALUES ($1, $2, $3, $4, $5)"))
             .bind(&client.client_id)
             .bind(&client.secret_hash)
             .bind(settings_json(client))
             .bind(client.created_at)
             .bind(client.updated_at)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
-    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+    pub(crate) async fn get_client(&mut self, client_id: &str) -> StoreResult<Option<Client>> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1"))
             .bind(client_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
         row.as_ref().map(decode).transpose()
     }
 
-    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+    pub(crate) async fn list_clients(&mut self) -> StoreResult<Vec<Client>> {
         let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM clients ORDER BY created_at, client_id"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 
-    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+    pub(crate) async fn update_client(&mut self, client: &Client) -> StoreResult<bool> {
         let done =
             sqlx::query("UPDATE clients SET secret_hash = $2, settings = $3, updated_at = $4 WHERE client_id = $1")
                 .bind(&client.client_id)
                 .bind(&client.secret_hash)
                 .bind(settings_json(client))
                 .bind(client.updated_at)
-                .execute(&self.pool)
+                .execute(&mut *self.0)
                 .await
                 .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -74,8 +72,8 @@ impl ClientStore for SqlStore {
 
     /// Deletes the client with its grants: the consents people gave it and
     /// its refresh tokens (its access tokens stop validating with it).
-    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+    pub(crate) async fn delete_client(&mut self, client_id: &str) -> StoreResult<bool> {
+        let mut tx = self.0.begin().await.map_err(map_err)?;
         for statement in
             ["DELETE FROM consents WHERE client_id = $1", "DELETE FROM refresh_tokens WHERE client_id = $1"]
         {

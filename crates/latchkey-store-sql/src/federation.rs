@@ -1,11 +1,10 @@
 //! Links to upstream accounts (`federated_identities`, migrations 0009 and 0010).
 
-use async_trait::async_trait;
-use latchkey_store::{FederatedIdentity, FederatedIdentityStore, StoreResult};
+use latchkey_store::{FederatedIdentity, StoreResult};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
 fn identity(row: &AnyRow) -> StoreResult<FederatedIdentity> {
     Ok(FederatedIdentity {
@@ -18,9 +17,8 @@ fn identity(row: &AnyRow) -> StoreResult<FederatedIdentity> {
     })
 }
 
-#[async_trait]
-impl FederatedIdentityStore for SqlStore {
-    async fn link_identity(&self, link: &FederatedIdentity) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn link_identity(&mut self, link: &FederatedIdentity) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO federated_identities (issuer, subject, user_id, provider, linked_at, provisioned) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -31,43 +29,47 @@ impl FederatedIdentityStore for SqlStore {
         .bind(&link.provider)
         .bind(link.linked_at)
         .bind(i64::from(link.provisioned))
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn find_identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<FederatedIdentity>> {
+    pub(crate) async fn find_identity(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<FederatedIdentity>> {
         let row = sqlx::query(
             "SELECT issuer, subject, user_id, provider, linked_at, provisioned FROM federated_identities \
              WHERE issuer = $1 AND subject = $2",
         )
         .bind(issuer)
         .bind(subject)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?;
         row.as_ref().map(identity).transpose()
     }
 
-    async fn list_user_identities(&self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>> {
+    pub(crate) async fn list_user_identities(&mut self, user_id: &str) -> StoreResult<Vec<FederatedIdentity>> {
         let rows = sqlx::query(
             "SELECT issuer, subject, user_id, provider, linked_at, provisioned FROM federated_identities \
              WHERE user_id = $1 ORDER BY linked_at, issuer, subject",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
         rows.iter().map(identity).collect()
     }
 
-    async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool> {
+    pub(crate) async fn unlink_identity(&mut self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM federated_identities WHERE user_id = $1 AND issuer = $2 AND subject = $3")
             .bind(user_id)
             .bind(issuer)
             .bind(subject)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)

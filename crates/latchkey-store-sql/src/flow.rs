@@ -1,33 +1,31 @@
 //! Stores of the authorization code flow.
 
-use async_trait::async_trait;
 use latchkey_core::Scope;
 use latchkey_core::grant::{
     Authentication, AuthorizationCode, Consent, Interaction, InteractionStage, RefreshToken, RefreshTokenRecord,
     Session,
 };
 use latchkey_store::{
-    CodeLookup, CodeStore, ConsentStore, DenylistStore, FailureStore, Failures, InteractionStore, Maintenance, Purged,
-    RateLimitStore, Redemption, RefreshTokenStore, ReplayStore, Rotation, SessionStore, StoreError, StoreResult,
-    window_start,
+    CodeLookup, Failures, IssuedToken, Purged, Redemption, RevokedCode, RevokedFamily, Rotation, StoreError,
+    StoreResult, window_start,
 };
-use sqlx::Row;
+use sqlx::{Connection as _, Row};
 
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-impl SqlStore {
-    async fn decode_session(&self, row: &sqlx::any::AnyRow) -> StoreResult<Session> {
+impl Db<'_> {
+    pub(crate) async fn decode_session(&mut self, row: &sqlx::any::AnyRow) -> StoreResult<Session> {
         let id_hash: String = row.try_get("id_hash").map_err(map_err)?;
         let auth: String = row.try_get("auth").map_err(map_err)?;
         let auth: Authentication = serde_json::from_str(&auth).map_err(|e| corrupt("session", e))?;
         let clients =
             sqlx::query("SELECT client_id FROM session_clients WHERE session_id_hash = $1 ORDER BY client_id")
                 .bind(&id_hash)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.0)
                 .await
                 .map_err(map_err)?;
         Ok(Session {
@@ -47,9 +45,8 @@ macro_rules! session_columns {
     };
 }
 
-#[async_trait]
-impl SessionStore for SqlStore {
-    async fn insert_session(&self, s: &Session) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn insert_session(&mut self, s: &Session) -> StoreResult<()> {
         let auth = serde_json::to_string(&s.auth).expect("auth serializes");
         sqlx::query(
             "INSERT INTO sessions (id_hash, sid, user_id, auth, created_at, expires_at, last_seen_at) \
@@ -62,13 +59,13 @@ impl SessionStore for SqlStore {
         .bind(s.created_at)
         .bind(s.expires_at)
         .bind(s.last_seen_at)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+    pub(crate) async fn get_session(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
         let row = sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
@@ -76,7 +73,7 @@ impl SessionStore for SqlStore {
         ))
         .bind(id_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?;
         match row {
@@ -85,37 +82,37 @@ impl SessionStore for SqlStore {
         }
     }
 
-    async fn add_session_client(&self, id_hash: &str, client_id: &str) -> StoreResult<()> {
+    pub(crate) async fn add_session_client(&mut self, id_hash: &str, client_id: &str) -> StoreResult<()> {
         sqlx::query("INSERT INTO session_clients (session_id_hash, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(id_hash)
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
-    async fn touch_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
+    pub(crate) async fn touch_session(&mut self, id_hash: &str, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2")
             .bind(id_hash)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
-    async fn delete_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+    pub(crate) async fn delete_session(&mut self, id_hash: &str) -> StoreResult<Option<Session>> {
         let row = sqlx::query(concat!("SELECT ", session_columns!(), " FROM sessions WHERE id_hash = $1"))
             .bind(id_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
         let Some(row) = row else {
             return Ok(None);
         };
         let session = self.decode_session(&row).await?;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.0.begin().await.map_err(map_err)?;
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(&mut *tx)
@@ -131,14 +128,14 @@ impl SessionStore for SqlStore {
         Ok((done.rows_affected() == 1).then_some(session))
     }
 
-    async fn list_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<Session>> {
+    pub(crate) async fn list_user_sessions(&mut self, user_id: &str, now: i64) -> StoreResult<Vec<Session>> {
         let rows = sqlx::query(
             "SELECT id_hash, auth, created_at, expires_at, last_seen_at FROM sessions \
              WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id_hash",
         )
         .bind(user_id)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -148,12 +145,12 @@ impl SessionStore for SqlStore {
         Ok(out)
     }
 
-    async fn find_session_by_sid(&self, sid: &str, now: i64) -> StoreResult<Option<Session>> {
+    pub(crate) async fn find_session_by_sid(&mut self, sid: &str, now: i64) -> StoreResult<Option<Session>> {
         let row =
             sqlx::query(concat!("SELECT ", session_columns!(), " FROM sessions WHERE sid = $1 AND expires_at > $2"))
                 .bind(sid)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.0)
                 .await
                 .map_err(map_err)?;
         match row {
@@ -163,14 +160,13 @@ impl SessionStore for SqlStore {
     }
 }
 
-#[async_trait]
-impl ConsentStore for SqlStore {
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
+impl Db<'_> {
+    pub(crate) async fn get_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
         let Some(row) =
             sqlx::query("SELECT scope, granted_at, updated_at FROM consents WHERE user_id = $1 AND client_id = $2")
                 .bind(user_id)
                 .bind(client_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.0)
                 .await
                 .map_err(map_err)?
         else {
@@ -186,7 +182,13 @@ impl ConsentStore for SqlStore {
         }))
     }
 
-    async fn put_consent(&self, user_id: &str, client_id: &str, scope: &Scope, now: i64) -> StoreResult<()> {
+    pub(crate) async fn put_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        scope: &Scope,
+        now: i64,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, granted_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at",
@@ -195,29 +197,29 @@ impl ConsentStore for SqlStore {
         .bind(client_id)
         .bind(scope.to_string())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool> {
+    pub(crate) async fn delete_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+    pub(crate) async fn list_user_consents(&mut self, user_id: &str) -> StoreResult<Vec<Consent>> {
         let rows = sqlx::query(
             "SELECT client_id, scope, granted_at, updated_at FROM consents WHERE user_id = $1 \
              ORDER BY updated_at DESC, client_id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
         rows.iter()
@@ -235,9 +237,8 @@ impl ConsentStore for SqlStore {
     }
 }
 
-#[async_trait]
-impl InteractionStore for SqlStore {
-    async fn insert_interaction(&self, i: &Interaction) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn insert_interaction(&mut self, i: &Interaction) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO interactions (id_hash, csrf, stage, user_id, request, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -249,20 +250,20 @@ impl InteractionStore for SqlStore {
         .bind(&i.request)
         .bind(i.created_at)
         .bind(i.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn get_interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
+    pub(crate) async fn get_interaction(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
         let Some(row) = sqlx::query(
             "SELECT csrf, stage, user_id, request, created_at, expires_at FROM interactions \
              WHERE id_hash = $1 AND expires_at > $2",
         )
         .bind(id_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?
         else {
@@ -280,21 +281,21 @@ impl InteractionStore for SqlStore {
         }))
     }
 
-    async fn update_interaction(&self, i: &Interaction) -> StoreResult<bool> {
+    pub(crate) async fn update_interaction(&mut self, i: &Interaction) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE interactions SET stage = $2, user_id = $3 WHERE id_hash = $1")
             .bind(&i.id_hash)
             .bind(i.stage.as_str())
             .bind(&i.user_id)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_interaction(&self, id_hash: &str) -> StoreResult<bool> {
+    pub(crate) async fn delete_interaction(&mut self, id_hash: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM interactions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -305,9 +306,8 @@ fn decode_code(data: &str) -> StoreResult<AuthorizationCode> {
     serde_json::from_str(data).map_err(|e| corrupt("authorization code", e))
 }
 
-#[async_trait]
-impl CodeStore for SqlStore {
-    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn insert_code(&mut self, code: &AuthorizationCode) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, grant_id, user_id, data, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -319,17 +319,17 @@ impl CodeStore for SqlStore {
         .bind(serde_json::to_string(code).expect("code serializes"))
         .bind(code.created_at)
         .bind(code.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeLookup> {
+    pub(crate) async fn find_code(&mut self, code_hash: &str, now: i64) -> StoreResult<CodeLookup> {
         let Some(row) =
             sqlx::query("SELECT data, consumed_at, expires_at FROM authorization_codes WHERE code_hash = $1")
                 .bind(code_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.0)
                 .await
                 .map_err(map_err)?
         else {
@@ -347,7 +347,7 @@ impl CodeStore for SqlStore {
         })
     }
 
-    async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
+    pub(crate) async fn redeem_code(&mut self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption> {
         // One conditional UPDATE decides the winner, on SQLite and PostgreSQL alike.
         let won = sqlx::query(
             "UPDATE authorization_codes SET consumed_at = $3 \
@@ -356,7 +356,7 @@ impl CodeStore for SqlStore {
         .bind(code_hash)
         .bind(client_id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?;
         if let Some(row) = won {
@@ -367,7 +367,7 @@ impl CodeStore for SqlStore {
             "SELECT client_id, data, consumed_at, expires_at FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?
         else {
@@ -388,54 +388,74 @@ impl CodeStore for SqlStore {
         })
     }
 
-    async fn record_issued(
-        &self,
+    pub(crate) async fn record_code_access(
+        &mut self,
         code_hash: &str,
         access_jti: &str,
         access_exp: i64,
-        refresh: Option<&RefreshToken>,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
         let done = sqlx::query(
             "UPDATE authorization_codes SET access_jti = $2, access_exp = $3 WHERE code_hash = $1 AND revoked = 0",
         )
         .bind(code_hash)
         .bind(access_jti)
         .bind(access_exp)
-        .execute(&mut *tx)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            // Revoked by a concurrent replay: the access token is born revoked
-            // and no refresh token is kept.
-            sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(access_jti)
-                .bind(access_exp)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            tx.commit().await.map_err(map_err)?;
-            return Ok(false);
-        }
-        if let Some(rt) = refresh {
-            insert_refresh(rt, access_jti, access_exp).execute(&mut *tx).await.map_err(map_err)?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()> {
-        let row = sqlx::query("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
+    pub(crate) async fn is_code_revoked(&mut self, code_hash: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT revoked FROM authorization_codes WHERE code_hash = $1")
             .bind(code_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
-        let Some(row) = row else {
-            return Ok(());
-        };
-        let grant_id: String = row.try_get("grant_id").map_err(map_err)?;
-        self.revoke_family(&grant_id, now, true).await.map(|_| ())
+        Ok(match row {
+            Some(row) => row.try_get::<i64, _>("revoked").map_err(map_err)? != 0,
+            None => false,
+        })
     }
+
+    pub(crate) async fn revoke_code(&mut self, code_hash: &str) -> StoreResult<Option<RevokedCode>> {
+        let row = sqlx::query(
+            "UPDATE authorization_codes SET revoked = 1 WHERE code_hash = $1 RETURNING grant_id, access_jti, access_exp",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(revoked_code).transpose()
+    }
+
+    pub(crate) async fn revoke_client_codes(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<RevokedCode>> {
+        let rows = sqlx::query(
+            "UPDATE authorization_codes SET revoked = 1 WHERE user_id = $1 AND client_id = $2 \
+             AND (access_exp > $3 OR access_jti IS NULL) RETURNING grant_id, access_jti, access_exp",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(revoked_code).collect()
+    }
+}
+
+fn revoked_code(row: &sqlx::any::AnyRow) -> StoreResult<RevokedCode> {
+    let jti: Option<String> = row.try_get("access_jti").map_err(map_err)?;
+    let exp: Option<i64> = row.try_get("access_exp").map_err(map_err)?;
+    Ok(RevokedCode {
+        grant_id: row.try_get("grant_id").map_err(map_err)?,
+        access_token: jti.zip(exp).map(|(jti, exp)| IssuedToken::new(jti, exp)),
+    })
 }
 
 /// The INSERT of a refresh token row.
@@ -460,171 +480,13 @@ fn insert_refresh<'q>(
     .bind(access_exp)
 }
 
-/// Access tokens (`jti`, expiry) that a revocation made invalid.
-pub type DeniedAccessTokens = Vec<(String, i64)>;
-
-impl SqlStore {
-    /// Inserts a refresh token issued with the access token `access_jti`
-    /// (for a store that keeps codes elsewhere).
-    pub async fn insert_refresh_token(&self, rt: &RefreshToken, access_jti: &str, access_exp: i64) -> StoreResult<()> {
-        insert_refresh(rt, access_jti, access_exp).execute(&self.pool).await.map_err(map_err)?;
-        Ok(())
-    }
-
-    /// Revokes a family like `revoke_refresh_family`, but returns the access
-    /// tokens to deny instead of denying them here (for a store that keeps the
-    /// denylist elsewhere). Returns (live refresh tokens, access tokens).
-    pub async fn revoke_family_returning(&self, grant_id: &str, now: i64) -> StoreResult<(u64, DeniedAccessTokens)> {
-        self.revoke_family(grant_id, now, false).await
-    }
-
-    /// `revoke_session_families`, returning the access tokens to deny.
-    pub async fn revoke_session_families_returning(
-        &self,
-        sid: &str,
-        include_offline: bool,
-        now: i64,
-    ) -> StoreResult<(u64, DeniedAccessTokens)> {
-        self.revoke_session(sid, include_offline, now, false).await
-    }
-
-    /// Revokes a family in one transaction: marks its refresh tokens revoked
-    /// and collects the access tokens issued from its code and its refreshes;
-    /// with `deny_here`, denies them in the same transaction.
-    async fn revoke_family(&self, grant_id: &str, now: i64, deny_here: bool) -> StoreResult<(u64, DeniedAccessTokens)> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("UPDATE authorization_codes SET revoked = 1 WHERE grant_id = $1")
-            .bind(grant_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let live = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
-        )
-        .bind(grant_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
-            .bind(grant_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let rows = sqlx::query(
-            "SELECT access_jti AS jti, access_exp AS exp FROM authorization_codes \
-             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 \
-             UNION SELECT access_jti AS jti, access_exp AS exp FROM refresh_tokens \
-             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 \
-             UNION SELECT jti, expires_at AS exp FROM family_access_tokens WHERE grant_id = $1 AND expires_at > $2",
-        )
-        .bind(grant_id)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let mut denied = Vec::with_capacity(rows.len());
-        for row in &rows {
-            denied.push((
-                row.try_get::<String, _>("jti").map_err(map_err)?,
-                row.try_get::<i64, _>("exp").map_err(map_err)?,
-            ));
-        }
-        if deny_here {
-            for (jti, exp) in &denied {
-                sqlx::query(
-                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(jti)
-                .bind(exp)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            }
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok((live.rows_affected(), denied))
-    }
-
-    /// Every family `client_id` holds for `user_id`: those with refresh
-    /// tokens, and those of codes whose access tokens may still be live.
-    async fn revoke_client_grants_inner(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        now: i64,
-        deny_here: bool,
-    ) -> StoreResult<(u64, DeniedAccessTokens)> {
-        let rows = sqlx::query(
-            "SELECT grant_id FROM refresh_tokens WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL \
-             UNION SELECT grant_id FROM authorization_codes WHERE user_id = $1 AND client_id = $2 \
-             AND (access_exp > $3 OR access_jti IS NULL)",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let mut families = 0;
-        let mut denied = Vec::new();
-        for row in rows {
-            let grant_id: String = row.try_get("grant_id").map_err(map_err)?;
-            let (live, tokens) = self.revoke_family(&grant_id, now, deny_here).await?;
-            families += u64::from(live > 0);
-            denied.extend(tokens);
-        }
-        Ok((families, denied))
-    }
-
-    /// `revoke_client_grants`, returning the access tokens to deny.
-    pub async fn revoke_client_grants_returning(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        now: i64,
-    ) -> StoreResult<(u64, DeniedAccessTokens)> {
-        self.revoke_client_grants_inner(user_id, client_id, now, false).await
-    }
-
-    async fn revoke_session(
-        &self,
-        sid: &str,
-        include_offline: bool,
-        now: i64,
-        deny_here: bool,
-    ) -> StoreResult<(u64, DeniedAccessTokens)> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT grant_id, data FROM refresh_tokens WHERE sid = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
-        )
-        .bind(sid)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let mut families = 0;
-        let mut denied = Vec::new();
-        for row in rows {
-            let data: String = row.try_get("data").map_err(map_err)?;
-            let token: RefreshToken = serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))?;
-            if token.offline && !include_offline {
-                continue;
-            }
-            denied.extend(self.revoke_family(&token.grant_id, now, deny_here).await?.1);
-            families += 1;
-        }
-        Ok((families, denied))
-    }
-}
-
-#[async_trait]
-impl RefreshTokenStore for SqlStore {
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
+impl Db<'_> {
+    pub(crate) async fn get_refresh_token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
         let row = sqlx::query(
             "SELECT data, consumed_at, revoked_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?;
         let Some(row) = row else {
@@ -639,15 +501,25 @@ impl RefreshTokenStore for SqlStore {
         }))
     }
 
-    async fn rotate_refresh_token(
-        &self,
+    pub(crate) async fn insert_refresh_token(
+        &mut self,
+        rt: &RefreshToken,
+        access_jti: &str,
+        access_exp: i64,
+    ) -> StoreResult<()> {
+        insert_refresh(rt, access_jti, access_exp).execute(&mut *self.0).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn rotate_refresh_token(
+        &mut self,
         old_hash: &str,
         client_id: &str,
         now: i64,
         rotation: Rotation<'_>,
     ) -> StoreResult<bool> {
         let Rotation { successor, successor_sealed, access_jti, access_exp } = rotation;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.0.begin().await.map_err(map_err)?;
         // The conditional UPDATE decides the one winner among concurrent uses.
         let won = sqlx::query(
             "UPDATE refresh_tokens SET consumed_at = $3, successor_hash = $4, successor_sealed = $5 \
@@ -670,7 +542,12 @@ impl RefreshTokenStore for SqlStore {
         Ok(true)
     }
 
-    async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()> {
+    pub(crate) async fn add_family_access_token(
+        &mut self,
+        token_hash: &str,
+        access_jti: &str,
+        access_exp: i64,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO family_access_tokens (jti, grant_id, expires_at) \
              SELECT $2, grant_id, $3 FROM refresh_tokens WHERE token_hash = $1",
@@ -678,49 +555,117 @@ impl RefreshTokenStore for SqlStore {
         .bind(token_hash)
         .bind(access_jti)
         .bind(access_exp)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        Ok(self.revoke_family(grant_id, now, true).await?.0)
+    /// In one transaction (a savepoint inside a unit of work): marks the
+    /// family's refresh tokens revoked and collects the access tokens issued
+    /// with them and within the grace window.
+    pub(crate) async fn revoke_refresh_tokens(&mut self, grant_id: &str, now: i64) -> StoreResult<RevokedFamily> {
+        let mut tx = self.0.begin().await.map_err(map_err)?;
+        let live = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
+        )
+        .bind(grant_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let rows = sqlx::query(
+            "SELECT access_jti AS jti, access_exp AS exp FROM refresh_tokens \
+             WHERE grant_id = $1 AND access_jti IS NOT NULL AND access_exp > $2 \
+             UNION SELECT jti, expires_at AS exp FROM family_access_tokens WHERE grant_id = $1 AND expires_at > $2",
+        )
+        .bind(grant_id)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut access_tokens = Vec::with_capacity(rows.len());
+        for row in &rows {
+            access_tokens.push(IssuedToken::new(
+                row.try_get::<String, _>("jti").map_err(map_err)?,
+                row.try_get::<i64, _>("exp").map_err(map_err)?,
+            ));
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(RevokedFamily { live: live.rows_affected(), access_tokens })
     }
 
-    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64> {
-        Ok(self.revoke_session(sid, include_offline, now, true).await?.0)
+    pub(crate) async fn list_session_families(&mut self, sid: &str, include_offline: bool) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT grant_id, data FROM refresh_tokens WHERE sid = $1 AND revoked_at IS NULL AND consumed_at IS NULL \
+             ORDER BY created_at, grant_id",
+        )
+        .bind(sid)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        let mut families: Vec<String> = Vec::new();
+        for row in rows {
+            let data: String = row.try_get("data").map_err(map_err)?;
+            let token: RefreshToken = serde_json::from_str(&data).map_err(|e| corrupt("refresh token", e))?;
+            if (include_offline || !token.offline) && !families.contains(&token.grant_id) {
+                families.push(token.grant_id);
+            }
+        }
+        Ok(families)
     }
 
-    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64> {
-        Ok(self.revoke_client_grants_inner(user_id, client_id, now, true).await?.0)
+    pub(crate) async fn list_client_families(&mut self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT grant_id FROM refresh_tokens WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL \
+             ORDER BY grant_id",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| r.try_get("grant_id").map_err(map_err)).collect()
     }
 }
 
-#[async_trait]
-impl DenylistStore for SqlStore {
-    async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn deny_access_token(&mut self, jti: &str, expires_at: i64) -> StoreResult<()> {
         sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(jti)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
-    async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool> {
+    pub(crate) async fn deny_access_tokens(&mut self, tokens: &[IssuedToken]) -> StoreResult<()> {
+        for token in tokens {
+            self.deny_access_token(&token.jti, token.expires_at).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn is_access_token_denied(&mut self, jti: &str) -> StoreResult<bool> {
         let row = sqlx::query("SELECT 1 AS hit FROM revoked_access_tokens WHERE jti = $1")
             .bind(jti)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(row.is_some())
     }
 }
 
-#[async_trait]
-impl Maintenance for SqlStore {
+/// Runs on the pool, never inside a unit of work.
+#[async_trait::async_trait]
+impl latchkey_store::Maintenance for crate::SqlStore {
     async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged> {
         let batch = i64::from(batch);
         let run = |sql: &'static str| {
@@ -790,9 +735,8 @@ impl Maintenance for SqlStore {
     }
 }
 
-#[async_trait]
-impl ReplayStore for SqlStore {
-    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+impl Db<'_> {
+    pub(crate) async fn first_use(&mut self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
         // Inserted, or an expired record replaced: a row comes back. A live
         // record makes the upsert's WHERE false: no row.
         let row = sqlx::query(
@@ -803,16 +747,15 @@ impl ReplayStore for SqlStore {
         .bind(latchkey_core::secret::hash_token(key))
         .bind(expires_at)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(row.is_some())
     }
 }
 
-#[async_trait]
-impl RateLimitStore for SqlStore {
-    async fn hit(&self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64> {
+impl Db<'_> {
+    pub(crate) async fn hit(&mut self, bucket: &str, window_seconds: u32, now: i64) -> StoreResult<u64> {
         let start = window_start(now, window_seconds);
         let row = sqlx::query(
             "INSERT INTO rate_limits (bucket, window_start, hits, expires_at) VALUES ($1, $2, 1, $3) \
@@ -821,7 +764,7 @@ impl RateLimitStore for SqlStore {
         .bind(bucket)
         .bind(start)
         .bind(start + i64::from(window_seconds))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.0)
         .await
         .map_err(map_err)?;
         let hits: i64 = row.try_get("hits").map_err(map_err)?;
@@ -838,21 +781,20 @@ fn decode_failures(row: &sqlx::any::AnyRow) -> StoreResult<Failures> {
     })
 }
 
-#[async_trait]
-impl FailureStore for SqlStore {
-    async fn get_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
+impl Db<'_> {
+    pub(crate) async fn get_failures(&mut self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
         let row = sqlx::query(
             "SELECT failures, locked_until, expires_at FROM login_failures WHERE bucket = $1 AND expires_at > $2",
         )
         .bind(key)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(map_err)?;
         row.as_ref().map(decode_failures).transpose()
     }
 
-    async fn add_failure(&self, key: &str, now: i64, window_seconds: u32) -> StoreResult<Failures> {
+    pub(crate) async fn add_failure(&mut self, key: &str, now: i64, window_seconds: u32) -> StoreResult<Failures> {
         // One upsert counts and, for a count that has ended, starts over; the
         // SET expressions all read the row as it was.
         let row = sqlx::query(
@@ -866,13 +808,13 @@ impl FailureStore for SqlStore {
         .bind(key)
         .bind(now)
         .bind(now + i64::from(window_seconds))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.0)
         .await
         .map_err(map_err)?;
         decode_failures(&row)
     }
 
-    async fn lock_failures(&self, key: &str, until: i64) -> StoreResult<()> {
+    pub(crate) async fn lock_failures(&mut self, key: &str, until: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE login_failures SET \
              locked_until = CASE WHEN locked_until < $2 THEN $2 ELSE locked_until END, \
@@ -881,17 +823,17 @@ impl FailureStore for SqlStore {
         )
         .bind(key)
         .bind(until)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn clear_failures(&self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
+    pub(crate) async fn clear_failures(&mut self, key: &str, now: i64) -> StoreResult<Option<Failures>> {
         let row =
             sqlx::query("DELETE FROM login_failures WHERE bucket = $1 RETURNING failures, locked_until, expires_at")
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.0)
                 .await
                 .map_err(map_err)?;
         Ok(row.as_ref().map(decode_failures).transpose()?.filter(|f| f.expires_at > now))

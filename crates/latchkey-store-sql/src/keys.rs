@@ -1,9 +1,8 @@
-use async_trait::async_trait;
-use latchkey_store::{KeyState, KeyStore, StoreError, StoreResult, StoredKey};
-use sqlx::Row;
+use latchkey_store::{KeyState, StoreError, StoreResult, StoredKey};
 use sqlx::any::AnyRow;
+use sqlx::{Connection as _, Row};
 
-use crate::{SqlStore, map_err};
+use crate::{Db, map_err};
 
 macro_rules! columns {
     () => {
@@ -42,23 +41,28 @@ fn insert_query(key: &StoredKey) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any:
     .bind(key.remove_after)
 }
 
-#[async_trait]
-impl KeyStore for SqlStore {
-    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
+impl Db<'_> {
+    pub(crate) async fn list_keys(&mut self) -> StoreResult<Vec<StoredKey>> {
         let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM signing_keys ORDER BY created_at DESC, kid"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 
-    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
-        insert_query(key).execute(&self.pool).await.map_err(map_err)?;
+    pub(crate) async fn insert_key(&mut self, key: &StoredKey) -> StoreResult<()> {
+        insert_query(key).execute(&mut *self.0).await.map_err(map_err)?;
         Ok(())
     }
 
-    async fn rotate_keys(&self, next_kid: &str, new_next: &StoredKey, now: i64, remove_after: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+    pub(crate) async fn rotate_keys(
+        &mut self,
+        next_kid: &str,
+        new_next: &StoredKey,
+        now: i64,
+        remove_after: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.0.begin().await.map_err(map_err)?;
         // Take the write lock first (SQLite) and make sure the expected key is next.
         let promoted_probe =
             sqlx::query("UPDATE signing_keys SET created_at = created_at WHERE kid = $1 AND state = 'next'")
@@ -87,33 +91,33 @@ impl KeyStore for SqlStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn retire_next_key(&self, kid: &str, now: i64, remove_after: i64) -> StoreResult<bool> {
+    pub(crate) async fn retire_next_key(&mut self, kid: &str, now: i64, remove_after: i64) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE signing_keys SET state = 'retired', retired_at = $2, remove_after = $3 WHERE kid = $1 AND state = 'next'",
         )
         .bind(kid)
         .bind(now)
         .bind(remove_after)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_key_remove_after(&self, kid: &str, remove_after: i64) -> StoreResult<bool> {
+    pub(crate) async fn set_key_remove_after(&mut self, kid: &str, remove_after: i64) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE signing_keys SET remove_after = $2 WHERE kid = $1 AND state = 'retired'")
             .bind(kid)
             .bind(remove_after)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_expired_keys(&self, now: i64) -> StoreResult<u64> {
+    pub(crate) async fn delete_expired_keys(&mut self, now: i64) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM signing_keys WHERE state = 'retired' AND remove_after <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.0)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())

@@ -8,7 +8,6 @@ mod changes;
 mod clients;
 mod federation;
 mod flow;
-pub use flow::DeniedAccessTokens;
 mod keys;
 mod users;
 
@@ -16,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use latchkey_store::{Health, StoreError, StoreResult, window_start};
+use latchkey_store::{Health, StoreError, StoreResult, Transaction, UnitOfWork, window_start};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
@@ -238,10 +237,16 @@ fn pool_options(backend: Backend) -> AnyPoolOptions {
 
 /// What every SQLite connection sets.
 async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-    // auto_vacuum first: it only takes on a database without tables.
+    // auto_vacuum first: it only takes on a database without tables. Setting
+    // it waits for the write lock, so it is set only where it takes: a new
+    // connection must not wait for a unit of work in progress to end.
+    let fresh =
+        sqlx::query("SELECT COUNT(*) FROM sqlite_master").fetch_one(&mut *conn).await?.try_get::<i64, _>(0)? == 0;
+    if fresh {
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL").await?;
+    }
     conn.execute(
-        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
     )
     .await?;
     Ok(())
@@ -311,6 +316,74 @@ impl SqlProbe {
         if let Some(conn) = self.0.conn.lock().await.take() {
             let _ = conn.close().await;
         }
+    }
+}
+
+/// Every query of the store, on one connection: a pooled one for a call on
+/// [`SqlStore`], or a unit of work's ([`SqlTransaction`]). Each store module
+/// adds the methods of its trait; both types get the trait from the one
+/// method list (`latchkey_store::store_methods!`), so no query is written twice.
+pub(crate) struct Db<'c>(pub(crate) &'c mut sqlx::AnyConnection);
+
+/// Implements a store trait by running each method on `self.connection()`.
+macro_rules! on_connection {
+    (($ty:ty) $trait:ident { $(fn $name:ident($($arg:ident: [$($argty:tt)*]),*) -> $ret:ty;)* }) => {
+        #[async_trait]
+        impl latchkey_store::$trait for $ty {
+            $(async fn $name(&self, $($arg: $($argty)*),*) -> $ret {
+                let mut conn = self.connection().await?;
+                Db(&mut *conn).$name($($arg),*).await
+            })*
+        }
+    };
+}
+pub(crate) use on_connection;
+
+latchkey_store::for_each_operations_trait!([crate::on_connection](SqlStore));
+latchkey_store::for_each_operations_trait!([crate::on_connection](SqlTransaction));
+
+impl SqlStore {
+    async fn connection(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.pool.acquire().await.map_err(map_err)
+    }
+}
+
+/// A unit of work on the database: one connection, inside a transaction
+/// until it is committed or rolled back (dropping it rolls back).
+pub struct SqlTransaction {
+    tx: tokio::sync::Mutex<sqlx::Transaction<'static, sqlx::Any>>,
+}
+
+impl SqlTransaction {
+    async fn connection(&self) -> StoreResult<tokio::sync::MappedMutexGuard<'_, sqlx::AnyConnection>> {
+        Ok(tokio::sync::MutexGuard::map(self.tx.lock().await, |tx| &mut **tx))
+    }
+}
+
+#[async_trait]
+impl Transaction for SqlTransaction {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.into_inner().commit().await.map_err(map_err)
+    }
+
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        self.tx.into_inner().rollback().await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SqlStore {
+    /// On SQLite the transaction takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): one that read first and wrote later could find the
+    /// database changed under it and fail at its first write instead of
+    /// waiting its turn.
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(map_err)?;
+        Ok(Box::new(SqlTransaction { tx: tokio::sync::Mutex::new(tx) }))
     }
 }
 

@@ -1,11 +1,10 @@
-use async_trait::async_trait;
 use latchkey_core::User;
 use latchkey_core::user::username_key;
-use latchkey_store::{StoreError, StoreResult, UserStore};
-use sqlx::Row;
+use latchkey_store::{StoreError, StoreResult};
 use sqlx::any::AnyRow;
+use sqlx::{Connection as _, Row};
 
-use crate::{SqlStore, flag, map_err};
+use crate::{Db, flag, map_err};
 
 macro_rules! columns {
     () => {
@@ -31,9 +30,8 @@ fn claims_json(user: &User) -> String {
     serde_json::to_string(&user.claims).expect("claims serialize")
 }
 
-#[async_trait]
-impl UserStore for SqlStore {
-    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+impl Db<'_> {
+    pub(crate) async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, username, username_key, password_hash, disabled, claims, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -46,39 +44,39 @@ impl UserStore for SqlStore {
         .bind(claims_json(user))
         .bind(user.created_at)
         .bind(user.updated_at)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+    pub(crate) async fn get_user(&mut self, id: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
         row.as_ref().map(decode).transpose()
     }
 
-    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+    pub(crate) async fn find_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE username_key = $1"))
             .bind(username_key(username))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(map_err)?;
         row.as_ref().map(decode).transpose()
     }
 
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
+    pub(crate) async fn list_users(&mut self) -> StoreResult<Vec<User>> {
         let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM users ORDER BY created_at, username_key"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+    pub(crate) async fn update_user(&mut self, user: &User) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE users SET username = $2, username_key = $3, password_hash = $4, disabled = $5, \
              claims = $6, updated_at = $7 WHERE id = $1",
@@ -90,14 +88,14 @@ impl UserStore for SqlStore {
         .bind(flag(user.disabled))
         .bind(claims_json(user))
         .bind(user.updated_at)
-        .execute(&self.pool)
+        .execute(&mut *self.0)
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+    pub(crate) async fn delete_user(&mut self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.0.begin().await.map_err(map_err)?;
         // Its upstream links go with it (the upstream account may sign up again).
         sqlx::query("DELETE FROM federated_identities WHERE user_id = $1")
             .bind(id)

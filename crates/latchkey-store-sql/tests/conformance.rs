@@ -80,6 +80,8 @@ suite!(rate_limit_store);
 suite!(replay_store);
 suite!(admin_store);
 suite!(federated_identity_store);
+suite!(denylist_store);
+suite!(unit_of_work);
 
 mod failure_store {
     use super::*;
@@ -166,6 +168,24 @@ mod code_store_concurrent_redemption {
     async fn postgres_backend() {
         if let Some((store, admin, name)) = postgres().await {
             conformance::code_store_concurrent_redemption(store.clone()).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
+
+mod unit_of_work_concurrent {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::unit_of_work_concurrent(std::sync::Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::unit_of_work_concurrent(std::sync::Arc::new(store.clone())).await;
             drop_postgres(store, admin, name).await;
         }
     }

@@ -209,9 +209,10 @@ pub async fn key_store(store: &dyn KeyStore) {
 
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
 
+use crate::cascade::Revocations;
 use crate::{
-    CodeLookup, CodeStore, ConsentStore, DenylistStore, FailureStore, Failures, InteractionStore, Maintenance,
-    RateLimitStore, Redemption, RefreshTokenStore, Rotation, SessionStore,
+    CodeLookup, CodeStore, ConsentStore, FailureStore, Failures, InteractionStore, IssuedToken, Maintenance,
+    RateLimitStore, Redemption, RevokedCode, Rotation, SessionStore, Store,
 };
 
 fn auth(user: &str) -> Authentication {
@@ -318,8 +319,9 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
 }
 
 /// `CodeStore` with `RefreshTokenStore` and `DenylistStore`: single
-/// redemption, client binding, expiry, replay revocation reaching the family.
-pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store: &S) {
+/// redemption, client binding, expiry, replay revocation reaching the family
+/// (the cascade of [`crate::cascade`] over this backend's operations).
+pub async fn code_store(store: &dyn Store) {
     let c = code("code-1", "client-a", 160);
     store.insert_code(&c).await.unwrap();
     // Looking a code up never spends it, whoever asks.
@@ -335,18 +337,29 @@ pub async fn code_store<S: CodeStore + RefreshTokenStore + DenylistStore>(store:
     // A spent code is still known after it expires, so that a late replay is recognised.
     assert_eq!(store.find_code("code-1", 1_000).await.unwrap(), CodeLookup::Spent(c.clone()));
 
+    assert!(!store.is_code_revoked("code-1").await.unwrap());
     let rt = refresh("rt-1", &c.grant_id, 110);
-    assert!(store.record_issued("code-1", "jti-1", 1_000, Some(&rt)).await.unwrap());
+    assert!(store.record_issued("code-1", "jti-1", 1_000, Some(&rt), 110).await.unwrap());
     assert_eq!(store.get_refresh_token("rt-1").await.unwrap().unwrap().token, rt);
     assert!(!store.is_access_token_denied("jti-1").await.unwrap());
     store.revoke_code_grant("code-1", 120).await.unwrap();
+    assert!(store.is_code_revoked("code-1").await.unwrap());
     assert!(store.is_access_token_denied("jti-1").await.unwrap());
     assert_eq!(store.get_refresh_token("rt-1").await.unwrap().unwrap().revoked_at, Some(120));
     // Once revoked, what is issued from it afterwards is born revoked.
     let late = refresh("rt-late", &c.grant_id, 130);
-    assert!(!store.record_issued("code-1", "jti-2", 1_000, Some(&late)).await.unwrap());
+    assert!(!store.record_issued("code-1", "jti-2", 1_000, Some(&late), 130).await.unwrap());
     assert!(store.is_access_token_denied("jti-2").await.unwrap());
     assert!(store.get_refresh_token("rt-late").await.unwrap().is_none(), "no refresh token is kept");
+    assert!(!store.record_code_access("code-1", "jti-3", 1_000).await.unwrap(), "a revoked code records nothing");
+    assert!(!store.record_code_access("missing", "jti-3", 1_000).await.unwrap());
+    assert_eq!(
+        store.revoke_code("code-1").await.unwrap(),
+        Some(RevokedCode { grant_id: c.grant_id.clone(), access_token: Some(IssuedToken::new("jti-1", 1_000)) }),
+        "revoking again finds the grant and the access token first recorded"
+    );
+    assert_eq!(store.revoke_code("missing").await.unwrap(), None);
+    assert!(!store.is_code_revoked("missing").await.unwrap());
 
     let expired = code("code-2", "client-a", 150);
     store.insert_code(&expired).await.unwrap();
@@ -367,6 +380,129 @@ pub async fn code_store_concurrent_redemption<S: CodeStore + Clone>(store: S) {
     let won = results.iter().filter(|r| matches!(r, Redemption::Redeemed(_))).count();
     let replays = results.iter().filter(|r| matches!(r, Redemption::AlreadyUsed(_))).count();
     assert_eq!((won, replays), (1, 19), "{results:?}");
+}
+
+/// `DenylistStore`: single and batch denial, each denied until its expiry.
+pub async fn denylist_store(store: &dyn Store) {
+    assert!(!store.is_access_token_denied("d-1").await.unwrap());
+    store.deny_access_token("d-1", 10_000).await.unwrap();
+    store.deny_access_token("d-1", 10_000).await.unwrap();
+    store.deny_access_tokens(&[]).await.unwrap();
+    store.deny_access_tokens(&[IssuedToken::new("d-2", 10_000), IssuedToken::new("d-3", 10_000)]).await.unwrap();
+    for jti in ["d-1", "d-2", "d-3"] {
+        assert!(store.is_access_token_denied(jti).await.unwrap(), "{jti}");
+    }
+    assert!(!store.is_access_token_denied("d-4").await.unwrap());
+}
+
+/// `UnitOfWork`: what a transaction writes it reads back at once; others
+/// see it only once it is committed, and never if it is rolled back or
+/// dropped halfway (a caller that failed). This is the durable state; in a
+/// split store the hot state is not part of a unit of work.
+pub async fn unit_of_work(store: &dyn Store) {
+    let link = |user: &str| crate::FederatedIdentity {
+        issuer: "https://idp.example".into(),
+        subject: format!("sub-{user}"),
+        user_id: user.into(),
+        provider: "corp".into(),
+        linked_at: 100,
+        provisioned: true,
+    };
+    let tx = store.begin().await.unwrap();
+    tx.insert_user(&sample_user("u-tx1", "committed")).await.unwrap();
+    tx.link_identity(&link("u-tx1")).await.unwrap();
+    assert!(tx.get_user("u-tx1").await.unwrap().is_some(), "a transaction reads its own writes");
+    assert_eq!(store.get_user("u-tx1").await.unwrap(), None, "nobody else sees them before the commit");
+    tx.commit().await.unwrap();
+    assert!(store.get_user("u-tx1").await.unwrap().is_some(), "committed: visible");
+    assert!(store.find_identity("https://idp.example", "sub-u-tx1").await.unwrap().is_some());
+
+    let tx = store.begin().await.unwrap();
+    tx.insert_user(&sample_user("u-tx2", "rolled-back")).await.unwrap();
+    tx.insert_client(&sample_client("c-tx2")).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.get_user("u-tx2").await.unwrap(), None, "rolled back: nothing");
+    assert_eq!(store.get_client("c-tx2").await.unwrap(), None);
+
+    {
+        let tx = store.begin().await.unwrap();
+        tx.insert_user(&sample_user("u-tx3", "dropped")).await.unwrap();
+        tx.link_identity(&link("u-tx3")).await.unwrap();
+    }
+    assert_eq!(store.get_user("u-tx3").await.unwrap(), None, "dropped without a commit: nothing");
+    assert_eq!(store.find_identity("https://idp.example", "sub-u-tx3").await.unwrap(), None);
+
+    // A write that conflicts fails inside the unit of work; rolled back,
+    // nothing written before it stays (no orphan).
+    let tx = store.begin().await.unwrap();
+    tx.insert_user(&sample_user("u-tx4", "orphan")).await.unwrap();
+    match tx.link_identity(&link("u-tx1")).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("a second link of one upstream account must conflict, got {other:?}"),
+    }
+    tx.rollback().await.unwrap();
+    assert_eq!(store.get_user("u-tx4").await.unwrap(), None);
+
+    // A revocation inside a larger unit of work commits with it, or not at all.
+    let c = code("code-u", "client-a", 10_000);
+    store.insert_code(&c).await.unwrap();
+    assert!(matches!(store.redeem_code("code-u", "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
+    assert!(
+        store.record_issued("code-u", "jti-u", 2_000, Some(&refresh("rt-u", &c.grant_id, 100)), 100).await.unwrap()
+    );
+    {
+        let tx = store.begin().await.unwrap();
+        assert_eq!(crate::cascade::revoke_family_in(&*tx, &c.grant_id, 200).await.unwrap(), 1);
+    }
+    assert_eq!(store.get_refresh_token("rt-u").await.unwrap().unwrap().revoked_at, None, "dropped: not revoked");
+    let tx = store.begin().await.unwrap();
+    assert_eq!(crate::cascade::revoke_family_in(&*tx, &c.grant_id, 200).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(store.get_refresh_token("rt-u").await.unwrap().unwrap().revoked_at, Some(200));
+    assert!(store.is_access_token_denied("jti-u").await.unwrap());
+}
+
+/// Single use stays single inside units of work: of concurrent
+/// transactions that each rotate one refresh token (or redeem one code),
+/// exactly one wins, and only the winner's successor exists.
+pub async fn unit_of_work_concurrent(store: std::sync::Arc<dyn Store>) {
+    let c = code("code-c", "client-a", 10_000);
+    store.insert_code(&c).await.unwrap();
+    assert!(matches!(store.redeem_code("code-c", "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
+    assert!(
+        store.record_issued("code-c", "jti-c", 2_000, Some(&refresh("rc-0", &c.grant_id, 100)), 100).await.unwrap()
+    );
+    store.insert_code(&code("code-c2", "client-a", 10_000)).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let grant = c.grant_id.clone();
+            async move {
+                let successor = refresh(&format!("rc-{}", i + 1), &grant, 200);
+                let tx = store.begin().await.unwrap();
+                let rotated = tx
+                    .rotate_refresh_token(
+                        "rc-0",
+                        "client-a",
+                        200,
+                        Rotation { successor: &successor, successor_sealed: "s", access_jti: "j", access_exp: 2_000 },
+                    )
+                    .await
+                    .unwrap();
+                let redeemed = tx.redeem_code("code-c2", "client-a", 200).await.unwrap();
+                tx.commit().await.unwrap();
+                (rotated, matches!(redeemed, Redemption::Redeemed(_)))
+            }
+        })
+        .collect();
+    let results = join_all(tasks).await;
+    assert_eq!(results.iter().filter(|(rotated, _)| *rotated).count(), 1, "one rotation won: {results:?}");
+    assert_eq!(results.iter().filter(|(_, redeemed)| *redeemed).count(), 1, "one redemption won: {results:?}");
+    let mut successors = 0;
+    for i in 1..=8 {
+        successors += usize::from(store.get_refresh_token(&format!("rc-{i}")).await.unwrap().is_some());
+    }
+    assert_eq!(successors, 1, "only the winner's successor exists");
 }
 
 /// Polls futures concurrently without an executor dependency.
@@ -405,12 +541,12 @@ fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
 
 /// `RefreshTokenStore`: one winner per rotation, family revocation reaches
 /// every token and access token, session-bound revocation spares offline tokens.
-pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStore + Maintenance>(store: &S) {
+pub async fn refresh_token_store(store: &dyn Store) {
     let c = code("code-r", "client-a", 10_000);
     store.insert_code(&c).await.unwrap();
     assert!(matches!(store.redeem_code("code-r", "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
     let first = refresh("r1", &c.grant_id, 100);
-    assert!(store.record_issued("code-r", "jti-code", 2_000, Some(&first)).await.unwrap());
+    assert!(store.record_issued("code-r", "jti-code", 2_000, Some(&first), 100).await.unwrap());
 
     let second = refresh("r2", &c.grant_id, 200);
     assert!(
@@ -457,7 +593,7 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
     assert!(store.get_refresh_token("r3").await.unwrap().is_none(), "the loser wrote nothing");
     store.add_family_access_token("r1", "jti-grace", 2_000).await.unwrap();
 
-    assert_eq!(store.revoke_refresh_family(&c.grant_id, 300).await.unwrap(), 1, "r2 was the live one");
+    assert_eq!(store.revoke_family(&c.grant_id, 300).await.unwrap(), 1, "r2 was the live one");
     for jti in ["jti-code", "jti-2", "jti-grace"] {
         assert!(store.is_access_token_denied(jti).await.unwrap(), "{jti} denied with its family");
     }
@@ -488,8 +624,10 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
         let mut rt = refresh(&format!("rt-{code_hash}"), &c.grant_id, 100);
         rt.auth.sid = "sid-x".into();
         rt.offline = offline;
-        assert!(store.record_issued(code_hash, &format!("j-{code_hash}"), 2_000, Some(&rt)).await.unwrap());
+        assert!(store.record_issued(code_hash, &format!("j-{code_hash}"), 2_000, Some(&rt), 100).await.unwrap());
     }
+    assert_eq!(store.list_session_families("sid-x", true).await.unwrap().len(), 2);
+    assert_eq!(store.list_session_families("sid-x", false).await.unwrap(), ["grant-code-s1"]);
     assert_eq!(store.revoke_session_families("sid-x", false, 400).await.unwrap(), 1);
     assert!(store.get_refresh_token("rt-code-s1").await.unwrap().unwrap().revoked_at.is_some());
     assert!(store.get_refresh_token("rt-code-s2").await.unwrap().unwrap().revoked_at.is_none());
@@ -514,8 +652,9 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
             rt.auth = auth(user);
             rt
         });
-        assert!(store.record_issued(code_hash, &format!("j-{code_hash}"), 2_000, rt.as_ref()).await.unwrap());
+        assert!(store.record_issued(code_hash, &format!("j-{code_hash}"), 2_000, rt.as_ref(), 100).await.unwrap());
     }
+    assert_eq!(store.list_client_families("u-g", "client-g").await.unwrap(), ["grant-code-g1"]);
     assert_eq!(store.revoke_client_grants("u-g", "client-g", 500).await.unwrap(), 1, "one live family");
     for (jti, denied) in [("j-code-g1", true), ("j-code-g2", true), ("j-code-g3", false), ("j-code-g4", false)] {
         assert_eq!(store.is_access_token_denied(jti).await.unwrap(), denied, "{jti}");
@@ -529,14 +668,11 @@ pub async fn refresh_token_store<S: CodeStore + RefreshTokenStore + DenylistStor
 /// `Maintenance`: what the store itself must delete (records a backend
 /// expires on its own, like Redis keys with TTLs, are not counted) goes in
 /// batches, and every kind of durable record is purged.
-pub async fn maintenance<S: CodeStore + RefreshTokenStore + DenylistStore + Maintenance>(
-    store: &S,
-    denylist_purged_here: bool,
-) {
+pub async fn maintenance(store: &dyn Store, denylist_purged_here: bool) {
     let c = code("code-m", "client-a", 10_000);
     store.insert_code(&c).await.unwrap();
     assert!(matches!(store.redeem_code("code-m", "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
-    assert!(store.record_issued("code-m", "jti-m", 2_000, Some(&refresh("rm", &c.grant_id, 100))).await.unwrap());
+    assert!(store.record_issued("code-m", "jti-m", 2_000, Some(&refresh("rm", &c.grant_id, 100)), 100).await.unwrap());
     store.deny_access_token("old-jti", 50).await.unwrap();
     let purged = store.purge_expired(100_000, 1).await.unwrap();
     if denylist_purged_here {

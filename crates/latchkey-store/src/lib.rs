@@ -12,9 +12,45 @@ use latchkey_core::{Client, Scope, User};
 
 mod admin;
 pub use admin::{AdminStore, AdminToken, PageAfter};
+pub mod cascade;
+mod methods;
+pub use methods::is_read;
+mod split;
+pub use split::{Half, HotStore, Split};
+
+/// What the method list (`store_methods!`) names, for wrappers in other crates.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use latchkey_core::audit::AuditEvent;
+    pub use latchkey_core::grant::{
+        AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session,
+    };
+    pub use latchkey_core::{Client, Scope, User};
+}
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+/// Records an audit event: a log line (target `audit`) and a row in the audit
+/// log. A failed write is logged and counted, not returned: the action it
+/// describes has happened, and refusing it now would not undo it.
+pub async fn record_audit(log: &dyn AuditStore, event: latchkey_core::audit::AuditEvent) {
+    tracing::info!(
+        target: "audit",
+        kind = %event.kind,
+        actor = %event.actor,
+        subject = event.subject.as_deref().unwrap_or(""),
+        client_id = event.client_id.as_deref().unwrap_or(""),
+        ip = event.ip.as_deref().unwrap_or(""),
+        details = %event.details,
+        "audit event"
+    );
+    if let Err(e) = log.append_audit(&event).await {
+        metrics::counter!("latchkey_audit_write_failures_total").increment(1);
+        tracing::error!(error = %e, kind = %event.kind, "audit event not stored");
+    }
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -201,33 +237,56 @@ pub enum CodeLookup {
     NotFound,
 }
 
-/// Authorization codes and what is issued from them. Redemption is atomic:
-/// of any number of concurrent redemptions, exactly one is `Redeemed`.
+/// An access token, by its id and expiry: what a revocation denies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+impl IssuedToken {
+    pub fn new(jti: impl Into<String>, expires_at: i64) -> Self {
+        Self { jti: jti.into(), expires_at }
+    }
+}
+
+/// A code marked revoked: its grant (the refresh-token family it started)
+/// and the access token issued from it, if one was recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedCode {
+    pub grant_id: String,
+    pub access_token: Option<IssuedToken>,
+}
+
+/// Authorization codes. Redemption is atomic: of any number of concurrent
+/// redemptions, exactly one is `Redeemed`.
 ///
 /// The token endpoint looks a code up first and checks what the client can
 /// correct (its `redirect_uri`, its PKCE verifier) against it: a request that
 /// fails those checks leaves the code unspent. The fields checked never
 /// change, so the look-up and the redemption need no transaction together.
+///
+/// What happens to the tokens issued from a code when it is replayed is
+/// written once, over these operations, in [`cascade`].
 #[async_trait]
 pub trait CodeStore: Send + Sync + 'static {
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
     /// The code, whatever client asks, without spending it.
     async fn find_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeLookup>;
     async fn redeem_code(&self, code_hash: &str, client_id: &str, now: i64) -> StoreResult<Redemption>;
-    /// Records the tokens issued for a redeemed code, in one transaction:
-    /// the access token's `jti` and expiry, and the refresh token if any.
-    /// If a replay revoked the code meanwhile, the access token is denied at
-    /// once, no refresh token is kept, and the result is false.
-    async fn record_issued(
-        &self,
-        code_hash: &str,
-        access_jti: &str,
-        access_exp: i64,
-        refresh: Option<&RefreshToken>,
-    ) -> StoreResult<bool>;
-    /// After a replay: revokes everything issued from the code (its refresh
-    /// token family is revoked, its access tokens denied until expiry).
-    async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()>;
+    /// Records the access token issued from a redeemed code (and keeps the
+    /// code at least as long as the token lives). False, writing nothing,
+    /// if the code was revoked meanwhile (a replay) or is gone.
+    async fn record_code_access(&self, code_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<bool>;
+    /// Whether the code was revoked (false for an unknown one).
+    async fn is_code_revoked(&self, code_hash: &str) -> StoreResult<bool>;
+    /// Marks the code revoked, so that nothing more is recorded for it;
+    /// returns its grant and its access token, or None if it is unknown.
+    async fn revoke_code(&self, code_hash: &str) -> StoreResult<Option<RevokedCode>>;
+    /// Marks revoked every code `client_id` received for `user_id` whose
+    /// access token may still be live at `now` (or is not recorded yet), and
+    /// returns them.
+    async fn revoke_client_codes(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<Vec<RevokedCode>>;
 }
 
 /// What a rotation writes: the successor, its sealed copy for the grace
@@ -240,10 +299,25 @@ pub struct Rotation<'a> {
     pub access_exp: i64,
 }
 
-/// Refresh tokens, rotated on every use.
+/// What revoking a family's refresh tokens found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevokedFamily {
+    /// Refresh tokens that were live (unconsumed, unrevoked) until now.
+    pub live: u64,
+    /// The access tokens issued in the family (with its first token, its
+    /// rotations, and within the grace window) that are unexpired at `now`.
+    pub access_tokens: Vec<IssuedToken>,
+}
+
+/// Refresh tokens, rotated on every use. Revoking a family (its refresh
+/// tokens and its access tokens) is written once, over these operations
+/// and the denylist, in [`cascade`].
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync + 'static {
     async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Inserts the first refresh token of a family, with the access token
+    /// issued alongside it.
+    async fn insert_refresh_token(&self, token: &RefreshToken, access_jti: &str, access_exp: i64) -> StoreResult<()>;
     /// In one transaction: marks `old_hash` consumed (only if it belongs to
     /// `client_id`, is unconsumed, unrevoked and unexpired), remembers the
     /// sealed successor, and inserts the successor with the access token
@@ -257,22 +331,23 @@ pub trait RefreshTokenStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Records an access token issued with an unchanged refresh token (grace window).
     async fn add_family_access_token(&self, token_hash: &str, access_jti: &str, access_exp: i64) -> StoreResult<()>;
-    /// Revokes every refresh token of a family and denies every access token
-    /// issued in it; returns how many refresh tokens were live.
-    async fn revoke_refresh_family(&self, grant_id: &str, now: i64) -> StoreResult<u64>;
-    /// Revokes the families issued in session `sid` (all, or only those not
-    /// issued for offline access); returns the number of families.
-    async fn revoke_session_families(&self, sid: &str, include_offline: bool, now: i64) -> StoreResult<u64>;
-    /// Revokes everything `client_id` holds for `user_id` (the person cut
-    /// the app off): every refresh-token family, and every unexpired access
-    /// token issued from a code or a refresh. Returns the number of families.
-    async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<u64>;
+    /// In one step: marks every refresh token of the family revoked at `now`;
+    /// returns how many were live and the family's access tokens unexpired
+    /// at `now` (for the caller to deny).
+    async fn revoke_refresh_tokens(&self, grant_id: &str, now: i64) -> StoreResult<RevokedFamily>;
+    /// The families with a live refresh token issued in session `sid` (all,
+    /// or only those not issued for offline access).
+    async fn list_session_families(&self, sid: &str, include_offline: bool) -> StoreResult<Vec<String>>;
+    /// The families `client_id` holds for `user_id` that are not revoked.
+    async fn list_client_families(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
 }
 
 /// Access tokens revoked before they expire (consulted by UserInfo and introspection).
 #[async_trait]
 pub trait DenylistStore: Send + Sync + 'static {
     async fn deny_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    /// Denies several at once (a revoked family's, a session's).
+    async fn deny_access_tokens(&self, tokens: &[IssuedToken]) -> StoreResult<()>;
     async fn is_access_token_denied(&self, jti: &str) -> StoreResult<bool>;
 }
 
@@ -478,10 +553,9 @@ pub trait Maintenance: Send + Sync + 'static {
     async fn purge_expired(&self, now: i64, batch: u32) -> StoreResult<Purged>;
 }
 
-/// Everything a server needs, from one backend: the SQL store alone, or
-/// Redis for hot state over it. Endpoints still receive only the traits they
-/// use (`Arc<dyn Store>` upcasts to any of them).
-pub trait Store:
+/// Every operation on stored records: what a [`Store`] offers, and what a
+/// [`Transaction`] offers inside a unit of work.
+pub trait Operations:
     ClientStore
     + UserStore
     + KeyStore
@@ -498,12 +572,10 @@ pub trait Store:
     + AuditStore
     + AdminStore
     + FederatedIdentityStore
-    + Maintenance
-    + Health
 {
 }
 
-impl<T> Store for T where
+impl<T> Operations for T where
     T: ClientStore
         + UserStore
         + KeyStore
@@ -520,7 +592,33 @@ impl<T> Store for T where
         + AuditStore
         + AdminStore
         + FederatedIdentityStore
-        + Maintenance
-        + Health
 {
 }
+
+/// A unit of work: operations that write more than once, made visible
+/// together at `commit` or not at all. Dropping it without committing
+/// rolls it back.
+///
+/// It covers the durable state (the SQL database). Where hot state lives
+/// apart (Redis, see [`Split`]), its operations take effect at once, each
+/// atomic on its own (Lua scripts), and are not undone by a rollback: a
+/// cascade orders its steps so that a failure leaves nothing a client
+/// could use.
+#[async_trait]
+pub trait Transaction: Operations {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+    async fn rollback(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Starts units of work.
+#[async_trait]
+pub trait UnitOfWork: Send + Sync + 'static {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
+}
+
+/// Everything a server needs, from one backend: the SQL store alone, or
+/// Redis for hot state over it ([`Split`]). Endpoints still receive only the
+/// traits they use (`Arc<dyn Store>` upcasts to any of them).
+pub trait Store: Operations + UnitOfWork + Maintenance + Health {}
+
+impl<T> Store for T where T: Operations + UnitOfWork + Maintenance + Health {}

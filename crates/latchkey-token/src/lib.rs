@@ -21,7 +21,7 @@ use latchkey_http::{
     Form, FormError, FormRejection, json_no_store, oauth_error_response, payload_too_large, store_error_response,
 };
 use latchkey_keys::KeyRing;
-use latchkey_store::{ClientStore, CodeStore, DenylistStore, RefreshTokenStore, StoreError, UserStore};
+use latchkey_store::{ClientStore, DenylistStore, Store, StoreError, UserStore};
 use serde::Deserialize;
 
 /// Settings the token endpoint needs.
@@ -50,8 +50,10 @@ pub struct TokenState {
     pub settings: Arc<TokenSettings>,
     pub clients: Arc<dyn ClientStore>,
     pub users: Arc<dyn UserStore>,
-    pub codes: Arc<dyn CodeStore>,
-    pub refresh: Arc<dyn RefreshTokenStore>,
+    /// Codes, with their units of work (recording what a code issued, revoking it).
+    pub codes: Arc<dyn Store>,
+    /// Refresh tokens, with their units of work (revoking a family).
+    pub refresh: Arc<dyn Store>,
     pub denylist: Arc<dyn DenylistStore>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,

@@ -3,7 +3,7 @@ use latchkey_store::StoredKey;
 
 use super::{Context, table, timestamp};
 use crate::cli::KeysCommand;
-use crate::keys::{retire, rotate};
+use latchkey_domain::keys::{retire, rotate};
 
 pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
@@ -15,8 +15,9 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Rotate { force } => {
-            let (active, next) =
-                rotate(&*ctx.store, ctx.clock.as_ref(), &ctx.settings, force).await.map_err(|e| anyhow!("{e}"))?;
+            let (active, next) = rotate(&*ctx.store, ctx.clock.as_ref(), &ctx.settings.key_settings(), force)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
             ctx.print(
                 || {
                     format!(
@@ -30,8 +31,9 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Retire { kid, now } => {
-            let message =
-                retire(&*ctx.store, ctx.clock.as_ref(), &ctx.settings, &kid, now).await.map_err(|e| anyhow!("{e}"))?;
+            let message = retire(&*ctx.store, ctx.clock.as_ref(), &ctx.settings.key_settings(), &kid, now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
             ctx.print(|| message.clone(), &serde_json::json!({"retired": kid, "removed": now}));
             Ok(())
         }

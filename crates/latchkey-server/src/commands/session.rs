@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
-use latchkey_authorize::backchannel::BackchannelNotifier;
-use latchkey_authorize::logout::EndRevokes;
 use latchkey_core::grant::Session;
+use latchkey_domain::BackchannelNotifier;
 use latchkey_keys::KeyRing;
 
 use super::{Context, table, timestamp};
@@ -68,19 +67,18 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
             let mut ended = Vec::new();
             let mut deliveries = Vec::new();
             for s in chosen {
-                if let Some(gone) = ctx.store.delete_session(&s.id_hash).await? {
-                    match ctx.settings.config.sessions.end_revokes {
-                        EndRevokes::Nothing => {}
-                        EndRevokes::SessionBound => {
-                            ctx.store.revoke_session_families(&gone.auth.sid, false, now).await?;
-                        }
-                        EndRevokes::All => {
-                            ctx.store.revoke_session_families(&gone.auth.sid, true, now).await?;
-                        }
-                    }
-                    tracing::info!(event = "session_ended", user_id = %user.id, sid = %gone.auth.sid, "session revoked by an operator");
-                    deliveries.push(notifier.session_ended(&gone));
-                    ended.push(gone.auth.sid.clone());
+                let ended_here = latchkey_domain::end_session(
+                    &*ctx.store,
+                    &notifier,
+                    ctx.settings.config.sessions.end_revokes,
+                    &s.id_hash,
+                    now,
+                )
+                .await?;
+                if let Some(gone) = ended_here {
+                    tracing::info!(event = "session_ended", user_id = %user.id, sid = %gone.session.auth.sid, "session revoked by an operator");
+                    deliveries.push(gone.delivery);
+                    ended.push(gone.session.auth.sid.clone());
                 }
             }
             for d in deliveries {

@@ -6,6 +6,7 @@
 
 use latchkey_server::testing::{TestApp, TestClient};
 use latchkey_store::ChangeKind;
+use latchkey_store::cascade::Revocations;
 
 use crate::common::*;
 
@@ -97,7 +98,7 @@ async fn a_revoked_family_clears_every_denylist_answer() {
     let rt_hash = latchkey_core::secret::hash_token(t["refresh_token"].as_str().unwrap());
     let record = app.backend().get_refresh_token(&rt_hash).await.unwrap().expect("the refresh token");
     let grant_id = record.token.grant_id;
-    app.backend().revoke_refresh_family(&grant_id, app.clock_now()).await.unwrap();
+    app.backend().revoke_family(&grant_id, app.clock_now()).await.unwrap();
     assert!(active(&app, &client, at).await, "nothing told this server yet");
     app.backend().record_change(ChangeKind::AccessTokens, "", app.clock_now()).await.unwrap();
     app.wait_for_change_feed().await;

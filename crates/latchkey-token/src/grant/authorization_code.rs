@@ -4,6 +4,7 @@ use latchkey_core::grant::{AuthorizationCode, RefreshToken};
 use latchkey_core::pkce::{is_valid_verifier, verify_s256};
 use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, GrantType, random};
+use latchkey_store::cascade::Revocations;
 use latchkey_store::{CodeLookup, Redemption};
 
 use crate::mint::{TokenResponse, mint_tokens};
@@ -70,8 +71,10 @@ pub async fn exchange(
     });
     let minted = mint_tokens(state, client, &user, &record.scope, &record.auth, record.nonce.as_deref(), now)?;
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
-    let recorded =
-        state.codes.record_issued(&code_hash, &minted.jti, minted.expires_at, refresh.as_ref().map(|(_, s)| s)).await?;
+    let recorded = state
+        .codes
+        .record_issued(&code_hash, &minted.jti, minted.expires_at, refresh.as_ref().map(|(_, s)| s), now)
+        .await?;
     if !recorded {
         // A concurrent replay came first: this exchange still answers (the one
         // success of the race), but its access token is already revoked and

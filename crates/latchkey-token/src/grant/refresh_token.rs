@@ -8,6 +8,7 @@ use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, GrantType, Scope, random};
 use latchkey_keys::{EncryptionKey, open_private_key, seal_private_key};
 use latchkey_store::Rotation;
+use latchkey_store::cascade::Revocations;
 use sha2::{Digest, Sha256};
 
 use crate::mint::{TokenResponse, mint_tokens};
@@ -113,7 +114,7 @@ pub async fn refresh(
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));
     }
-    let revoked = state.refresh.revoke_refresh_family(&old.grant_id, now).await?;
+    let revoked = state.refresh.revoke_family(&old.grant_id, now).await?;
     metrics::counter!("latchkey_refresh_token_reuse_total").increment(1);
     tracing::warn!(
         event = "refresh_token_reuse",

@@ -9,13 +9,13 @@ use std::net::IpAddr;
 
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::lockout::{account_key, address_key};
-use latchkey_store::StoreError;
+use latchkey_store::{StoreError, record_audit};
 
-use crate::{AuthorizeState, PasswordTurn};
+use crate::sign_in::{PasswordTurn, SignIn};
 
 /// Which limit refused an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
+pub enum Limit {
     Account,
     Address,
 }
@@ -39,7 +39,7 @@ impl Limit {
 
 /// An attempt refused without a password check.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Refusal {
+pub struct Refusal {
     pub limit: Limit,
     /// When the lock ends (Unix seconds).
     pub until: i64,
@@ -53,8 +53,8 @@ impl Refusal {
 }
 
 /// One password attempt, from the limits' point of view.
-pub(crate) struct Attempt<'a> {
-    state: &'a AuthorizeState,
+pub struct Attempt<'a> {
+    ctx: &'a SignIn<'a>,
     /// The username as typed (for the audit log).
     username: &'a str,
     ip: IpAddr,
@@ -69,10 +69,10 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
-    pub fn new(state: &'a AuthorizeState, username: &'a str, ip: IpAddr, client_id: Option<&'a str>) -> Self {
-        let policy = &state.settings.login.lock_policy();
+    pub fn new(ctx: &'a SignIn<'a>, username: &'a str, ip: IpAddr, client_id: Option<&'a str>) -> Self {
+        let policy = ctx.limits;
         Self {
-            state,
+            ctx,
             username,
             ip,
             actor: "anonymous".into(),
@@ -106,8 +106,8 @@ impl<'a> Attempt<'a> {
     /// address or its account is locked. Reads only what the username as
     /// typed names, so an unknown account looks exactly like a real one.
     async fn gate(&mut self) -> Result<Option<Refusal>, StoreError> {
-        let now = self.state.clock.now();
-        let failures = &self.state.failures;
+        let now = self.ctx.clock.now();
+        let failures = self.ctx.failures;
         // The address first: a refused sprayer must not lengthen the locks
         // of the accounts it tries.
         if let Some(key) = &self.address
@@ -162,7 +162,7 @@ impl<'a> Attempt<'a> {
             self.count_address().await?;
         }
         let event = self.event("login.throttled").detail("limit", refusal.limit.as_str()).detail("until", until);
-        latchkey_http::audit(self.state.audit.as_ref(), event).await;
+        record_audit(self.ctx.audit, event).await;
         Ok(Refusal { until, ..refusal })
     }
 
@@ -175,7 +175,7 @@ impl<'a> Attempt<'a> {
     /// Records a correct password: the account's failures are forgotten.
     pub async fn succeeded(&self) -> Result<(), StoreError> {
         if let (Some(key), true) = (&self.account, self.account_counted) {
-            self.state.failures.clear_failures(key, self.state.clock.now()).await?;
+            self.ctx.failures.clear_failures(key, self.ctx.clock.now()).await?;
         }
         Ok(())
     }
@@ -186,14 +186,14 @@ impl<'a> Attempt<'a> {
         let Some(key) = &self.account else {
             return Ok(None);
         };
-        let policy = &self.state.settings.login.lock_policy();
-        let now = self.state.clock.now();
-        let count = self.state.failures.add_failure(key, now, policy.window_seconds).await?;
+        let policy = &self.ctx.limits;
+        let now = self.ctx.clock.now();
+        let count = self.ctx.failures.add_failure(key, now, policy.window_seconds).await?;
         let Some(seconds) = policy.account_lock_seconds(count.count) else {
             return Ok(None);
         };
         let until = now + seconds;
-        self.state.failures.lock_failures(key, until).await?;
+        self.ctx.failures.lock_failures(key, until).await?;
         if !count.locked_at(now) {
             self.locked(Limit::Account, count.count, until).await;
         }
@@ -206,11 +206,11 @@ impl<'a> Attempt<'a> {
         let Some(key) = &self.address else {
             return Ok(());
         };
-        let policy = &self.state.settings.login.lock_policy();
-        let now = self.state.clock.now();
-        let count = self.state.failures.add_failure(key, now, policy.window_seconds).await?;
+        let policy = &self.ctx.limits;
+        let now = self.ctx.clock.now();
+        let count = self.ctx.failures.add_failure(key, now, policy.window_seconds).await?;
         if policy.address_limited(count.count) && !count.locked_at(now) {
-            self.state.failures.lock_failures(key, count.expires_at).await?;
+            self.ctx.failures.lock_failures(key, count.expires_at).await?;
             self.locked(Limit::Address, count.count, count.expires_at).await;
         }
         Ok(())
@@ -224,13 +224,13 @@ impl<'a> Attempt<'a> {
             .detail("limit", limit.as_str())
             .detail("failures", failures)
             .detail("until", until);
-        latchkey_http::audit(self.state.audit.as_ref(), event).await;
+        record_audit(self.ctx.audit, event).await;
     }
 
     /// An audit event about this attempt: the username as typed (never the
     /// password), the address, the app.
     fn event(&self, kind: &str) -> AuditEvent {
-        let event = AuditEvent::new(self.state.clock.now(), kind, self.actor.as_str())
+        let event = AuditEvent::new(self.ctx.clock.now(), kind, self.actor.as_str())
             .subject(self.username.chars().take(256).collect::<String>())
             .ip(self.ip);
         match self.client_id {

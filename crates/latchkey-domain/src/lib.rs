@@ -1,0 +1,25 @@
+//! The operations of the product, once each, as plain async functions over
+//! storage. The browser endpoints (`latchkey-authorize`), the admin API and
+//! the CLI call them and keep only transport: parsing, rendering, status
+//! codes, audit records in their own words.
+//!
+//! - [`sign_in`]: checking a password within the sign-in limits ([`limits`]).
+//! - [`sessions`]: ending a session (its refresh tokens as configured, its
+//!   clients told over the back channel).
+//! - [`consents`]: granting consent, and cutting an app off (the consent
+//!   and everything issued under it, in one unit of work).
+//! - [`accounts`]: provisioning a federated account (in one unit of work)
+//!   and linking one.
+//! - [`keys`]: creating, rotating and retiring signing keys.
+//! - [`backchannel`]: OIDC Back-Channel Logout delivery.
+
+pub mod accounts;
+pub mod backchannel;
+pub mod consents;
+pub mod keys;
+pub mod limits;
+pub mod sessions;
+pub mod sign_in;
+
+pub use backchannel::BackchannelNotifier;
+pub use sessions::{EndRevokes, EndedSession, end_session};

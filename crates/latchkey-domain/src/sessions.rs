@@ -1,0 +1,50 @@
+//! Ending a session: signing out, an idle session found, a new sign-in in
+//! the same browser, the person at `/account`, an operator (admin API or
+//! `latchkey session revoke`) — all the same operation.
+
+use latchkey_core::grant::Session;
+use latchkey_store::cascade::Revocations;
+use latchkey_store::{Store, StoreResult};
+
+use crate::backchannel::BackchannelNotifier;
+
+/// Which refresh tokens end with a session (`sessions.end_revokes`).
+pub use latchkey_config::EndRevokes;
+
+/// A session that was ended, and the delivery of its back-channel logout
+/// tokens (done when every client has its token or gave up). Dropping the
+/// handle leaves the deliveries running.
+pub struct EndedSession {
+    pub session: Session,
+    pub delivery: tokio::task::JoinHandle<()>,
+}
+
+/// Ends a session everywhere: deletes it, revokes its refresh-token
+/// families as `end_revokes` says, and notifies its clients over the back
+/// channel. None if there was no such session (already ended).
+///
+/// The session goes first, on its own: where sessions live apart from
+/// refresh tokens (Redis), an outage of the database must not keep a person
+/// signed in. The families then go in a unit of work of their own.
+pub async fn end_session(
+    store: &dyn Store,
+    notifier: &BackchannelNotifier,
+    end_revokes: EndRevokes,
+    id_hash: &str,
+    now: i64,
+) -> StoreResult<Option<EndedSession>> {
+    let Some(session) = store.delete_session(id_hash).await? else {
+        return Ok(None);
+    };
+    let include_offline = match end_revokes {
+        EndRevokes::Nothing => None,
+        EndRevokes::SessionBound => Some(false),
+        EndRevokes::All => Some(true),
+    };
+    if let Some(include_offline) = include_offline {
+        store.revoke_session_families(&session.auth.sid, include_offline, now).await?;
+    }
+    tracing::info!(event = "session_ended", user_id = %session.auth.user_id, sid = %session.auth.sid, "session ended");
+    let delivery = notifier.session_ended(&session);
+    Ok(Some(EndedSession { session, delivery }))
+}

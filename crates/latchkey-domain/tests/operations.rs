@@ -1,0 +1,256 @@
+//! The domain operations on a real store (SQLite in a temporary directory):
+//! what each one leaves behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::grant::{Authentication, AuthorizationCode, RefreshToken, Session};
+use latchkey_core::{Scope, SystemClock};
+use latchkey_domain::consents::revoke_consent;
+use latchkey_domain::{BackchannelNotifier, EndRevokes, end_session};
+use latchkey_keys::{KeyRing, KeySet};
+use latchkey_store::cascade::Revocations;
+use latchkey_store::{Redemption, Store};
+use latchkey_store_sql::SqlStore;
+
+async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let store = SqlStore::connect(&url, 4, Duration::from_secs(5)).await.unwrap();
+    store.migrate().await.unwrap();
+    (Arc::new(store), dir)
+}
+
+fn notifier(store: &Arc<dyn Store>) -> BackchannelNotifier {
+    BackchannelNotifier::new(
+        "https://id.example".into(),
+        store.clone(),
+        Arc::new(KeyRing::new(KeySet::empty())),
+        Arc::new(SystemClock),
+    )
+}
+
+fn auth(user: &str, sid: &str) -> Authentication {
+    Authentication {
+        user_id: user.into(),
+        auth_time: 1_000,
+        amr: vec!["pwd".into()],
+        acr: "urn:latchkey:acr:password".into(),
+        sid: sid.into(),
+    }
+}
+
+fn session(id_hash: &str, sid: &str) -> Session {
+    Session {
+        id_hash: id_hash.into(),
+        auth: auth("u1", sid),
+        created_at: 1_000,
+        expires_at: 100_000,
+        last_seen_at: 1_000,
+        client_ids: vec![],
+    }
+}
+
+/// Redeems a code `client` received for `user` in session `sid`, and
+/// records an access token (`j-{code_hash}`) and, if `offline` is given, a
+/// refresh token (`rt-{code_hash}`) for it.
+async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid: &str, offline: Option<bool>) {
+    let code = AuthorizationCode {
+        code_hash: code_hash.into(),
+        client_id: client.into(),
+        grant_id: format!("grant-{code_hash}"),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_uri_sent: true,
+        scope: Scope::parse("openid offline_access").unwrap(),
+        nonce: None,
+        code_challenge: None,
+        auth: auth(user, sid),
+        created_at: 1_000,
+        expires_at: 1_600,
+    };
+    store.insert_code(&code).await.unwrap();
+    assert!(matches!(store.redeem_code(code_hash, client, 1_100).await.unwrap(), Redemption::Redeemed(_)));
+    let refresh = offline.map(|offline| RefreshToken {
+        token_hash: format!("rt-{code_hash}"),
+        grant_id: code.grant_id.clone(),
+        client_id: client.into(),
+        scope: code.scope.clone(),
+        auth: code.auth.clone(),
+        offline,
+        created_at: 1_100,
+        expires_at: 50_000,
+        family_expires_at: 90_000,
+    });
+    let jti = format!("j-{code_hash}");
+    assert!(store.record_issued(code_hash, &jti, 5_000, refresh.as_ref(), 1_100).await.unwrap());
+}
+
+async fn revoked(store: &dyn Store, token_hash: &str) -> bool {
+    store.get_refresh_token(token_hash).await.unwrap().expect("stored").revoked_at.is_some()
+}
+
+#[tokio::test]
+async fn ending_a_session_revokes_what_end_revokes_says() {
+    let (store, _dir) = store().await;
+    let notifier = notifier(&store);
+    for (n, end_revokes, bound_revoked, offline_revoked) in [
+        (1, EndRevokes::Nothing, false, false),
+        (2, EndRevokes::SessionBound, true, false),
+        (3, EndRevokes::All, true, true),
+    ] {
+        let (id_hash, sid) = (format!("h{n}"), format!("sid-{n}"));
+        store.insert_session(&session(&id_hash, &sid)).await.unwrap();
+        issue(&*store, &format!("bound-{n}"), "u1", "app", &sid, Some(false)).await;
+        issue(&*store, &format!("offline-{n}"), "u1", "app", &sid, Some(true)).await;
+
+        let ended = end_session(&*store, &notifier, end_revokes, &id_hash, 2_000).await.unwrap().expect("ended");
+        assert_eq!(ended.session.auth.sid, sid);
+        ended.delivery.await.unwrap();
+        assert_eq!(store.get_session(&id_hash, 2_000).await.unwrap(), None, "{end_revokes:?}: the session is gone");
+        assert_eq!(revoked(&*store, &format!("rt-bound-{n}")).await, bound_revoked, "{end_revokes:?}");
+        assert_eq!(revoked(&*store, &format!("rt-offline-{n}")).await, offline_revoked, "{end_revokes:?}");
+        assert_eq!(store.is_access_token_denied(&format!("j-bound-{n}")).await.unwrap(), bound_revoked);
+        assert!(
+            end_session(&*store, &notifier, end_revokes, &id_hash, 2_001).await.unwrap().is_none(),
+            "a session ends once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoking_consent_takes_the_apps_grants_for_that_person_only() {
+    let (store, _dir) = store().await;
+    let scope = Scope::parse("openid").unwrap();
+    store.put_consent("u1", "app", &scope, 1_000).await.unwrap();
+    store.put_consent("u1", "other-app", &scope, 1_000).await.unwrap();
+    issue(&*store, "c1", "u1", "app", "sid-a", Some(true)).await;
+    issue(&*store, "c2", "u1", "app", "sid-a", None).await;
+    issue(&*store, "c3", "u2", "app", "sid-b", Some(true)).await;
+    issue(&*store, "c4", "u1", "other-app", "sid-a", Some(true)).await;
+
+    let found = revoke_consent(&*store, "u1", "app", 2_000).await.unwrap();
+    assert!(found.had_consent);
+    assert_eq!(found.families, 1);
+    assert!(found.found_anything());
+    assert_eq!(store.get_consent("u1", "app").await.unwrap(), None);
+    assert!(store.get_consent("u1", "other-app").await.unwrap().is_some());
+    assert!(revoked(&*store, "rt-c1").await);
+    assert!(store.is_access_token_denied("j-c1").await.unwrap());
+    assert!(store.is_access_token_denied("j-c2").await.unwrap(), "a code's access token without refresh goes too");
+    assert!(!revoked(&*store, "rt-c3").await, "another person's grant stays");
+    assert!(!revoked(&*store, "rt-c4").await, "another app's grant stays");
+
+    let again = revoke_consent(&*store, "u1", "app", 2_001).await.unwrap();
+    assert!(!again.found_anything(), "nothing left to revoke: {again:?}");
+}
+
+fn user(id: &str, username: &str) -> latchkey_core::User {
+    latchkey_core::User {
+        id: id.into(),
+        username: username.into(),
+        password_hash: None,
+        disabled: false,
+        claims: Default::default(),
+        created_at: 1_000,
+        updated_at: 1_000,
+    }
+}
+
+fn identity(subject: &str, user_id: &str) -> latchkey_store::FederatedIdentity {
+    latchkey_store::FederatedIdentity {
+        issuer: "https://upstream.example".into(),
+        subject: subject.into(),
+        user_id: user_id.into(),
+        provider: "upstream".into(),
+        linked_at: 1_000,
+        provisioned: true,
+    }
+}
+
+#[tokio::test]
+async fn provisioning_creates_and_links_together_or_not_at_all() {
+    use latchkey_domain::accounts::{ProvisionError, Provisioned, provision};
+    let (store, _dir) = store().await;
+
+    let created = provision(&*store, user("u-ann", "ann"), &identity("sub-ann", "u-ann")).await.unwrap();
+    assert!(matches!(created, Provisioned::Created(ref u) if u.id == "u-ann"), "{created:?}");
+    assert_eq!(store.find_identity("https://upstream.example", "sub-ann").await.unwrap().unwrap().user_id, "u-ann");
+
+    // The upstream account was linked meanwhile (a concurrent first
+    // sign-in): its account is used, and the new one is not left behind.
+    let winner = provision(&*store, user("u-ann-2", "ann2"), &identity("sub-ann", "u-ann-2")).await.unwrap();
+    assert!(matches!(winner, Provisioned::Existing(ref u) if u.id == "u-ann"), "{winner:?}");
+    assert_eq!(store.get_user("u-ann-2").await.unwrap(), None, "no orphan account");
+    assert_eq!(store.find_user_by_username("ann2").await.unwrap(), None, "no orphan account");
+
+    // A username another account has: nothing is created or linked.
+    let taken = provision(&*store, user("u-bob", "ann"), &identity("sub-bob", "u-bob")).await;
+    assert!(matches!(taken, Err(ProvisionError::UsernameTaken)), "{taken:?}");
+    assert_eq!(store.get_user("u-bob").await.unwrap(), None);
+    assert_eq!(store.find_identity("https://upstream.example", "sub-bob").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn linking_refuses_an_upstream_account_linked_elsewhere() {
+    use latchkey_domain::accounts::{Linked, link};
+    let (store, _dir) = store().await;
+    store.insert_user(&user("u1", "ann")).await.unwrap();
+    store.insert_user(&user("u2", "bob")).await.unwrap();
+    assert_eq!(link(&*store, &identity("sub-1", "u1")).await.unwrap(), Linked::Linked);
+    assert_eq!(link(&*store, &identity("sub-1", "u1")).await.unwrap(), Linked::AlreadyLinked);
+    assert_eq!(link(&*store, &identity("sub-1", "u2")).await.unwrap(), Linked::LinkedElsewhere);
+    assert_eq!(store.list_user_identities("u2").await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn a_password_sign_in_is_checked_within_the_limits() {
+    use latchkey_core::lockout::LockPolicy;
+    use latchkey_core::{Clock, MockClock};
+    use latchkey_domain::limits::Limit;
+    use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
+    let (store, _dir) = store().await;
+    let mut ann = user("u-ann", "ann");
+    ann.password_hash = Some(latchkey_core::password::hash("correct horse battery").unwrap());
+    store.insert_user(&ann).await.unwrap();
+    let clock = MockClock::new(10_000);
+    let limits = LockPolicy {
+        max_failures: 2,
+        max_failures_per_address: 0,
+        window_seconds: 600,
+        lock_seconds: 60,
+        max_lock_seconds: 600,
+    };
+    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits };
+    let ip = "192.0.2.7".parse().unwrap();
+
+    let ok = check_password(&sign_in, "ann", "correct horse battery", Some("app"), ip).await.unwrap();
+    assert!(matches!(ok, PasswordCheck::Accepted(ref u) if u.id == "u-ann"));
+    for _ in 0..2 {
+        let wrong = check_password(&sign_in, "ann", "wrong", Some("app"), ip).await.unwrap();
+        assert!(matches!(wrong, PasswordCheck::Refused));
+    }
+    // Locked: even the right password is refused without a check, until the lock ends.
+    match check_password(&sign_in, "ann", "correct horse battery", Some("app"), ip).await.unwrap() {
+        PasswordCheck::Throttled(refusal) => {
+            assert_eq!(refusal.limit, Limit::Account);
+            assert!(refusal.retry_after(clock.now()) >= 60);
+        }
+        _ => panic!("a locked account is refused"),
+    }
+    let failures = store.list_audit(&latchkey_store::AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert!(failures.iter().any(|(_, e)| e.kind == "login.failure"), "failures reach the audit log");
+    assert!(failures.iter().any(|(_, e)| e.kind == "login.locked"), "the lock reaches the audit log");
+}
+
+#[tokio::test]
+async fn a_consent_grows_with_each_grant() {
+    use latchkey_domain::consents::grant_consent;
+    let (store, _dir) = store().await;
+    let first = grant_consent(&*store, "u1", "app", &Scope::parse("openid email").unwrap(), 1_000).await.unwrap();
+    assert_eq!(first.to_string(), Scope::parse("openid email").unwrap().to_string());
+    let second = grant_consent(&*store, "u1", "app", &Scope::parse("openid profile").unwrap(), 2_000).await.unwrap();
+    assert_eq!(second.to_string(), Scope::parse("openid email profile").unwrap().to_string());
+    let stored = store.get_consent("u1", "app").await.unwrap().expect("granted");
+    assert_eq!(stored.scope.to_string(), second.to_string());
+    assert_eq!((stored.granted_at, stored.updated_at), (1_000, 2_000));
+}
