@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::lockout::account_key;
 use latchkey_core::user::{validate_groups, validate_username};
-use latchkey_core::{User, UserClaims, password};
-use latchkey_store::StoreError;
+use latchkey_core::{User, UserClaims};
+use latchkey_domain::users::{self, NewUser, UserError};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -102,13 +102,16 @@ fn checked_username(username: &str) -> Result<(), AdminError> {
     validate_username(username).map_err(|e| AdminError::bad(format!("username {e}")))
 }
 
-/// Hashes a new password off the async threads (Argon2id takes a while).
-async fn hash_password(plain: String) -> Result<String, AdminError> {
-    password::check_policy(&plain).map_err(AdminError::bad)?;
-    tokio::task::spawn_blocking(move || password::hash(&plain))
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?
-        .map_err(AdminError::Internal)
+/// A domain refusal in the admin API's words; `id` names the user asked
+/// for when it is gone.
+fn user_error(e: UserError, id: &str) -> AdminError {
+    match e {
+        UserError::Taken(username) => AdminError::Conflict(format!("username {username:?} is taken")),
+        UserError::NotFound(_) => AdminError::not_found(format!("no user {id:?}")),
+        UserError::Policy(m) => AdminError::bad(m),
+        UserError::Hash(m) => AdminError::Internal(m),
+        UserError::Store(e) => e.into(),
+    }
 }
 
 pub(crate) async fn list(
@@ -155,13 +158,6 @@ struct NewUserBody {
     groups: Vec<String>,
 }
 
-fn taken(e: StoreError, username: &str) -> AdminError {
-    match e {
-        StoreError::Conflict(_) => AdminError::Conflict(format!("username {username:?} is taken")),
-        e => e.into(),
-    }
-}
-
 pub(crate) async fn create(
     State(state): State<AdminState>,
     peer: ConnectInfo<SocketAddr>,
@@ -173,24 +169,9 @@ pub(crate) async fn create(
     checked_username(&body.username)?;
     let mut claims = checked_claims(body.claims)?;
     claims.groups = checked_groups(&body.groups)?;
-    if state.store.find_user_by_username(&body.username).await?.is_some() {
-        return Err(AdminError::Conflict(format!("username {:?} is taken", body.username)));
-    }
-    let password_hash = match body.password {
-        Some(p) => Some(hash_password(p).await?),
-        None => None,
-    };
     let now = state.clock.now();
-    let user = User {
-        id: latchkey_core::random::subject(),
-        username: body.username,
-        password_hash,
-        disabled: body.disabled,
-        claims,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.insert_user(&user).await.map_err(|e| taken(e, &user.username))?;
+    let new = NewUser { username: body.username, password: body.password, disabled: body.disabled, claims };
+    let user = users::create_user(&*state.store, new, now).await.map_err(|e| user_error(e, ""))?;
     audit(&state, caller.event(now, "user.created").subject(&user.id).detail("username", user.username.as_str())).await;
     Ok(json(StatusCode::CREATED, &user_json(&user)))
 }
@@ -237,13 +218,10 @@ pub(crate) async fn update(
         changed.push("disabled");
     }
     if let Some(p) = patch.password {
-        user.password_hash = Some(hash_password(p).await?);
+        user.password_hash = Some(users::hash_password(p).await.map_err(|e| user_error(e, &id))?);
         changed.push("password");
     }
-    user.updated_at = state.clock.now();
-    if !state.store.update_user(&user).await.map_err(|e| taken(e, &user.username))? {
-        return Err(AdminError::not_found(format!("no user {id:?}")));
-    }
+    users::save_user(&*state.store, &mut user, state.clock.now()).await.map_err(|e| user_error(e, &id))?;
     let event = caller.event(user.updated_at, "user.updated").subject(&user.id).detail("changed", changed);
     audit(&state, event).await;
     Ok(json(StatusCode::OK, &user_json(&user)))
@@ -257,7 +235,7 @@ pub(crate) async fn remove(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let id = id_of(id)?;
-    if !state.store.delete_user(&id).await? {
+    if !users::delete_user(&*state.store, &id).await.map_err(|e| user_error(e, &id))? {
         return Err(AdminError::not_found(format!("no user {id:?}")));
     }
     audit(&state, caller.event(state.clock.now(), "user.deleted").subject(&id)).await;

@@ -11,6 +11,7 @@
 //! - [`accounts`]: provisioning a federated account (in one unit of work)
 //!   and linking one.
 //! - [`keys`]: creating, rotating and retiring signing keys.
+//! - [`users`]: creating, saving (password, disabled) and deleting a user.
 //! - [`backchannel`]: OIDC Back-Channel Logout delivery.
 
 pub mod accounts;
@@ -20,6 +21,7 @@ pub mod keys;
 pub mod limits;
 pub mod sessions;
 pub mod sign_in;
+pub mod users;
 
 pub use backchannel::BackchannelNotifier;
 pub use sessions::{EndRevokes, EndedSession, end_session};

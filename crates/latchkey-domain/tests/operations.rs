@@ -254,3 +254,53 @@ async fn a_consent_grows_with_each_grant() {
     assert_eq!(stored.scope.to_string(), second.to_string());
     assert_eq!((stored.granted_at, stored.updated_at), (1_000, 2_000));
 }
+
+#[tokio::test]
+async fn creating_saving_and_deleting_a_user() {
+    use latchkey_core::{UserClaims, password};
+    use latchkey_domain::accounts::{Linked, link};
+    use latchkey_domain::users::{NewUser, UserError, create_user, delete_user, save_user, set_disabled, set_password};
+    let (store, _dir) = store().await;
+    let new = |username: &str, password: Option<&str>| NewUser {
+        username: username.into(),
+        password: password.map(str::to_string),
+        disabled: false,
+        claims: UserClaims { email: Some("ann@example.com".into()), ..UserClaims::default() },
+    };
+
+    // Created with a fresh subject and the password hashed, never kept in clear.
+    let mut ann = create_user(&*store, new("ann", Some("correct horse battery")), 1_000).await.unwrap();
+    let stored = store.get_user(&ann.id).await.unwrap().expect("stored");
+    assert_eq!(stored, ann);
+    let hash = stored.password_hash.clone().expect("a password");
+    assert_ne!(hash, "correct horse battery");
+    assert!(password::verify("correct horse battery", &hash));
+    assert_eq!((stored.created_at, stored.updated_at), (1_000, 1_000));
+
+    // A username taken (in any case) or a password the policy refuses: nothing is created.
+    assert!(matches!(create_user(&*store, new("ANN", None), 1_001).await, Err(UserError::Taken(u)) if u == "ANN"));
+    assert!(matches!(create_user(&*store, new("bob", Some("short")), 1_001).await, Err(UserError::Policy(_))));
+    assert_eq!(store.find_user_by_username("bob").await.unwrap(), None);
+    let mut bob = create_user(&*store, new("bob", None), 1_002).await.unwrap();
+    assert_eq!(bob.password_hash, None);
+
+    // Saving: stamped, a taken username refused; passwords and the disabled flag kept.
+    set_password(&*store, &mut bob, "another fine password".into(), 1_010).await.unwrap();
+    set_disabled(&*store, &mut bob, true, 1_011).await.unwrap();
+    let stored = store.get_user(&bob.id).await.unwrap().unwrap();
+    assert!(stored.disabled);
+    assert_eq!(stored.updated_at, 1_011);
+    assert!(password::verify("another fine password", stored.password_hash.as_deref().unwrap()));
+    assert!(matches!(set_password(&*store, &mut bob, "short".into(), 1_012).await, Err(UserError::Policy(_))));
+    bob.username = "ann".into();
+    assert!(matches!(save_user(&*store, &mut bob, 1_013).await, Err(UserError::Taken(_))));
+    assert_eq!(store.get_user(&bob.id).await.unwrap().unwrap().username, "bob");
+
+    // Deleting takes the account's upstream links with it; a gone user is not found.
+    assert_eq!(link(&*store, &identity("sub-ann", &ann.id)).await.unwrap(), Linked::Linked);
+    assert!(delete_user(&*store, &ann.id).await.unwrap());
+    assert!(!delete_user(&*store, &ann.id).await.unwrap(), "deleted once");
+    assert_eq!(store.get_user(&ann.id).await.unwrap(), None);
+    assert_eq!(store.find_identity("https://upstream.example", "sub-ann").await.unwrap(), None);
+    assert!(matches!(save_user(&*store, &mut ann, 1_020).await, Err(UserError::NotFound(u)) if u == "ann"));
+}

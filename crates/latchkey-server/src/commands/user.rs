@@ -1,11 +1,10 @@
 use anyhow::{anyhow, bail};
 use latchkey_core::user::{validate_groups, validate_username};
-use latchkey_core::{User, UserClaims, random};
-use latchkey_store::StoreError;
+use latchkey_core::{User, UserClaims};
+use latchkey_domain::users::{self, NewUser};
 
 use super::{Context, table, timestamp};
 use crate::cli::{UserCommand, UserCreate, UserUpdate};
-use latchkey_core::password;
 
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
@@ -19,8 +18,8 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Update(args) => update(ctx, args).await,
         UserCommand::SetPassword { user, .. } => {
             let mut user = find(ctx, &user).await?;
-            user.password_hash = Some(read_and_hash_password(ctx)?);
-            save(ctx, &mut user).await?;
+            let password = read_password(ctx)?;
+            users::set_password(&*ctx.store, &mut user, password, ctx.clock.now()).await?;
             ctx.print(|| format!("password set for {}", user.username), &user_json(&user));
             Ok(())
         }
@@ -29,7 +28,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Unlock { user } => unlock(ctx, &user).await,
         UserCommand::Delete { user } => {
             let user = find(ctx, &user).await?;
-            if !ctx.store.delete_user(&user.id).await? {
+            if !users::delete_user(&*ctx.store, &user.id).await? {
                 bail!("no user {:?}", user.username);
             }
             ctx.print(|| format!("deleted user {}", user.username), &serde_json::json!({"deleted": user.id}));
@@ -74,12 +73,12 @@ pub(crate) async fn find(ctx: &Context, user: &str) -> anyhow::Result<User> {
     ctx.store.get_user(user).await?.ok_or_else(|| anyhow!("no user with username or id {user:?}"))
 }
 
-fn read_and_hash_password(ctx: &Context) -> anyhow::Result<String> {
+/// The password on the first line of standard input (its line ending
+/// dropped); the domain checks it against the policy and hashes it.
+fn read_password(ctx: &Context) -> anyhow::Result<String> {
     let line = ctx.read_line()?;
     let password = line.strip_suffix('\n').unwrap_or(&line);
-    let password = password.strip_suffix('\r').unwrap_or(password);
-    password::check_policy(password).map_err(|e| anyhow!(e))?;
-    password::hash(password).map_err(|e| anyhow!("cannot hash the password: {e}"))
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_string())
 }
 
 fn optional(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
@@ -116,25 +115,9 @@ async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
         phone_number_verified: false,
         groups: validate_groups(&args.groups).map_err(|e| anyhow!("--group: {e}"))?,
     };
-    if ctx.store.find_user_by_username(&args.username).await?.is_some() {
-        bail!("username {:?} is taken", args.username);
-    }
-    let password_hash = if args.password_stdin { Some(read_and_hash_password(ctx)?) } else { None };
-    let now = ctx.clock.now();
-    let user = User {
-        id: random::subject(),
-        username: args.username,
-        password_hash,
-        disabled: false,
-        claims,
-        created_at: now,
-        updated_at: now,
-    };
-    match ctx.store.insert_user(&user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => bail!("username {:?} is taken", user.username),
-        Err(e) => return Err(e.into()),
-    }
+    let password = if args.password_stdin { Some(read_password(ctx)?) } else { None };
+    let new = NewUser { username: args.username, password, disabled: false, claims };
+    let user = users::create_user(&*ctx.store, new, ctx.clock.now()).await?;
     ctx.print(
         || {
             let mut s = describe(&user);
@@ -208,28 +191,17 @@ async fn update(ctx: &Context, args: UserUpdate) -> anyhow::Result<()> {
     groups.extend(args.add_groups);
     groups.retain(|g| !args.remove_groups.contains(g));
     user.claims.groups = validate_groups(&groups).map_err(|e| anyhow!("--group: {e}"))?;
-    save(ctx, &mut user).await?;
+    users::save_user(&*ctx.store, &mut user, ctx.clock.now()).await?;
     ctx.print(|| describe(&user), &user_json(&user));
     Ok(())
 }
 
 async fn set_disabled(ctx: &Context, user: &str, disabled: bool) -> anyhow::Result<()> {
     let mut user = find(ctx, user).await?;
-    user.disabled = disabled;
-    save(ctx, &mut user).await?;
+    users::set_disabled(&*ctx.store, &mut user, disabled, ctx.clock.now()).await?;
     let word = if disabled { "disabled" } else { "enabled" };
     ctx.print(|| format!("{word} user {}", user.username), &user_json(&user));
     Ok(())
-}
-
-async fn save(ctx: &Context, user: &mut User) -> anyhow::Result<()> {
-    user.updated_at = ctx.clock.now();
-    match ctx.store.update_user(user).await {
-        Ok(true) => Ok(()),
-        Ok(false) => bail!("no user {:?}", user.username),
-        Err(StoreError::Conflict(_)) => bail!("username {:?} is taken", user.username),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn user_json(u: &User) -> serde_json::Value {
