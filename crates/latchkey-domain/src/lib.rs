@@ -11,6 +11,8 @@
 //! - [`accounts`]: provisioning a federated account (in one unit of work)
 //!   and linking one.
 //! - [`keys`]: creating, rotating and retiring signing keys.
+//! - [`tokens`]: redeeming a code (a replay revokes what it got), rotating
+//!   a refresh token, revoking a refresh-token family.
 //! - [`users`]: creating, saving (password, disabled) and deleting a user.
 //! - [`backchannel`]: OIDC Back-Channel Logout delivery.
 
@@ -21,6 +23,7 @@ pub mod keys;
 pub mod limits;
 pub mod sessions;
 pub mod sign_in;
+pub mod tokens;
 pub mod users;
 
 pub use backchannel::BackchannelNotifier;

@@ -304,3 +304,31 @@ async fn creating_saving_and_deleting_a_user() {
     assert_eq!(store.find_identity("https://upstream.example", "sub-ann").await.unwrap(), None);
     assert!(matches!(save_user(&*store, &mut ann, 1_020).await, Err(UserError::NotFound(u)) if u == "ann"));
 }
+
+#[tokio::test]
+async fn a_replayed_code_a_rotation_and_a_revoked_family() {
+    use latchkey_domain::tokens::{redeem_code, revoke_family, revoke_replayed_code, rotate_refresh_token};
+    use latchkey_store::Rotation;
+    let (store, _dir) = store().await;
+
+    // A code redeemed once comes back: it is refused, and what it got is revoked.
+    issue(&*store, "c1", "u1", "app", "sid-1", Some(true)).await;
+    assert!(matches!(redeem_code(&*store, "c1", "app", 1_200).await.unwrap(), Redemption::AlreadyUsed(_)));
+    revoke_replayed_code(&*store, "c1", 1_200).await.unwrap();
+    assert!(revoked(&*store, "rt-c1").await, "the family of a replayed code is revoked");
+    assert!(store.is_access_token_denied("j-c1").await.unwrap(), "its access token is denied");
+
+    // A rotation is won once; revoking the family takes the successor and its access token.
+    issue(&*store, "c2", "u1", "app", "sid-1", Some(true)).await;
+    let old = store.get_refresh_token("rt-c2").await.unwrap().expect("stored").token;
+    let successor = RefreshToken { token_hash: "rt-c2-next".into(), created_at: 1_300, ..old.clone() };
+    let rotation =
+        Rotation { successor: &successor, successor_sealed: "sealed", access_jti: "j-c2-next", access_exp: 5_000 };
+    assert!(rotate_refresh_token(&*store, "rt-c2", "app", 1_300, rotation).await.unwrap());
+    assert!(!rotate_refresh_token(&*store, "rt-c2", "app", 1_301, rotation).await.unwrap(), "rotated once");
+    assert!(!revoked(&*store, "rt-c2-next").await);
+    assert_eq!(revoke_family(&*store, &old.grant_id, 1_400).await.unwrap(), 1, "one live refresh token");
+    assert!(revoked(&*store, "rt-c2-next").await);
+    assert!(store.is_access_token_denied("j-c2-next").await.unwrap());
+    assert!(store.is_access_token_denied("j-c2").await.unwrap());
+}

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_client_auth::{ClientCredentials, Endpoint};
 use latchkey_core::secret::hash_token;
+use latchkey_domain::tokens;
 use latchkey_http::{Form, FormRejection, no_store_headers};
-use latchkey_store::cascade::Revocations;
 use serde::Deserialize;
 
 use crate::access::{AccessTokenError, validate};
@@ -51,7 +51,7 @@ async fn inner(state: &TokenState, headers: &HeaderMap, form: RevocationForm) ->
 
     if let Some(record) = state.refresh.get_refresh_token(&hash_token(token)).await? {
         if record.token.client_id == client.client_id {
-            let n = state.refresh.revoke_family(&record.token.grant_id, now).await?;
+            let n = tokens::revoke_family(&*state.refresh, &record.token.grant_id, now).await?;
             tracing::info!(event = "token_revoked", kind = "refresh_token", client_id = %client.client_id, live = n, "refresh token family revoked");
         } else {
             tracing::info!(client_id = %client.client_id, "revocation of another client's refresh token ignored");

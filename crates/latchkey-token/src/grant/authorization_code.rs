@@ -4,7 +4,7 @@ use latchkey_core::grant::{AuthorizationCode, RefreshToken};
 use latchkey_core::pkce::{is_valid_verifier, verify_s256};
 use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, GrantType, random};
-use latchkey_store::cascade::Revocations;
+use latchkey_domain::tokens;
 use latchkey_store::{CodeLookup, Redemption};
 
 use crate::mint::{TokenResponse, mint_tokens};
@@ -35,7 +35,7 @@ pub async fn exchange(
     check_binding(&record, redirect_uri, code_verifier)?;
     // Only now is the code spent; of concurrent redemptions one wins, and
     // the others are replays.
-    let record = match state.codes.redeem_code(&code_hash, &client.client_id, now).await? {
+    let record = match tokens::redeem_code(&*state.codes, &code_hash, &client.client_id, now).await? {
         Redemption::Redeemed(record) => record,
         Redemption::AlreadyUsed(record) => return Err(replayed(state, client, &code_hash, &record, now).await?),
         Redemption::WrongClient => return Err(TokenError::CodeClientMismatch),
@@ -71,10 +71,9 @@ pub async fn exchange(
     });
     let minted = mint_tokens(state, client, &user, &record.scope, &record.auth, record.nonce.as_deref(), now)?;
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
-    let recorded = state
-        .codes
-        .record_issued(&code_hash, &minted.jti, minted.expires_at, refresh.as_ref().map(|(_, s)| s), now)
-        .await?;
+    let issued_refresh = refresh.as_ref().map(|(_, s)| s);
+    let recorded =
+        tokens::record_issued(&*state.codes, &code_hash, &minted.jti, minted.expires_at, issued_refresh, now).await?;
     if !recorded {
         // A concurrent replay came first: this exchange still answers (the one
         // success of the race), but its access token is already revoked and
@@ -126,7 +125,7 @@ async fn replayed(
     record: &AuthorizationCode,
     now: i64,
 ) -> Result<TokenError, TokenError> {
-    state.codes.revoke_code_grant(code_hash, now).await?;
+    tokens::revoke_replayed_code(&*state.codes, code_hash, now).await?;
     tracing::warn!(
         event = "code_replay",
         client_id = %client.client_id,

@@ -6,9 +6,9 @@
 use latchkey_core::grant::RefreshToken;
 use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, GrantType, Scope, random};
+use latchkey_domain::tokens;
 use latchkey_keys::{EncryptionKey, open_private_key, seal_private_key};
 use latchkey_store::Rotation;
-use latchkey_store::cascade::Revocations;
 use sha2::{Digest, Sha256};
 
 use crate::mint::{TokenResponse, mint_tokens};
@@ -78,20 +78,13 @@ pub async fn refresh(
         let sealed = seal_private_key(&successor_value, SEAL_AAD, Some(&successor_key(value)))
             .map_err(|e| TokenError::Signing(e.to_string()))?;
         let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, now)?;
-        let won = state
-            .refresh
-            .rotate_refresh_token(
-                &old_hash,
-                &client.client_id,
-                now,
-                Rotation {
-                    successor: &successor,
-                    successor_sealed: &sealed,
-                    access_jti: &minted.jti,
-                    access_exp: minted.expires_at,
-                },
-            )
-            .await?;
+        let rotation = Rotation {
+            successor: &successor,
+            successor_sealed: &sealed,
+            access_jti: &minted.jti,
+            access_exp: minted.expires_at,
+        };
+        let won = tokens::rotate_refresh_token(&*state.refresh, &old_hash, &client.client_id, now, rotation).await?;
         if won {
             tracing::info!(event = "tokens_issued", grant = "refresh_token", client_id = %client.client_id, "refresh token rotated");
             return Ok(minted.response(Some(successor_value)));
@@ -114,7 +107,7 @@ pub async fn refresh(
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));
     }
-    let revoked = state.refresh.revoke_family(&old.grant_id, now).await?;
+    let revoked = tokens::revoke_family(&*state.refresh, &old.grant_id, now).await?;
     metrics::counter!("latchkey_refresh_token_reuse_total").increment(1);
     tracing::warn!(
         event = "refresh_token_reuse",
