@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::client::{ClientSettings, check_audiences};
 use latchkey_core::{Client, ClientMetadata};
+use latchkey_domain::clients::{self, Replaced};
 use serde_json::{Map, Value};
 
 use crate::{AdminError, AdminState, PageParams, audit, authorize, encode_cursor, json, json_body, page, query};
@@ -126,8 +127,8 @@ pub(crate) async fn create(
     let body: Map<String, Value> = json_body(&headers, body)?;
     let settings = settings_of(&state, body)?;
     let now = state.clock.now();
-    let (client, secret) = Client::register(settings, now, state.policy.client_secret_key.as_ref());
-    state.store.insert_client(&client).await?;
+    let (client, secret) =
+        clients::create_client(&*state.store, settings, now, state.policy.client_secret_key.as_ref()).await?;
     let event = caller
         .event(now, "client.created")
         .subject(&client.client_id)
@@ -159,10 +160,13 @@ pub(crate) async fn replace(
     settings.dynamically_registered = client.settings.dynamically_registered;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.software_statement_issuer = client.settings.software_statement_issuer.take();
-    let new_secret = client.replace_settings(settings, state.clock.now(), state.policy.client_secret_key.as_ref());
-    if !state.store.update_client(&client).await? {
+    let now = state.clock.now();
+    let secret_key = state.policy.client_secret_key.as_ref();
+    let Some(Replaced { new_secret }) =
+        clients::replace_client(&*state.store, &mut client, settings, now, secret_key).await?
+    else {
         return Err(AdminError::not_found(format!("no client {client_id:?}")));
-    }
+    };
     let event = caller.event(client.updated_at, "client.updated").subject(&client.client_id).client(&client.client_id);
     audit(&state, event).await;
     let mut body = client_json(&client);
@@ -182,7 +186,7 @@ pub(crate) async fn remove(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "clients:write").await?;
     let client_id = id_of(client_id)?;
-    if !state.store.delete_client(&client_id).await? {
+    if !clients::delete_client(&*state.store, &client_id).await? {
         return Err(AdminError::not_found(format!("no client {client_id:?}")));
     }
     let event = caller.event(state.clock.now(), "client.deleted").subject(&client_id).client(&client_id);

@@ -4,6 +4,8 @@
 //! codes, audit records in their own words.
 //!
 //! - [`sign_in`]: checking a password within the sign-in limits ([`limits`]).
+//! - [`clients`]: registering, replacing the settings of and deleting a
+//!   client.
 //! - [`sessions`]: ending a session (its refresh tokens as configured, its
 //!   clients told over the back channel).
 //! - [`consents`]: granting consent, and cutting an app off (the consent
@@ -18,6 +20,7 @@
 
 pub mod accounts;
 pub mod backchannel;
+pub mod clients;
 pub mod consents;
 pub mod keys;
 pub mod limits;

@@ -332,3 +332,54 @@ async fn a_replayed_code_a_rotation_and_a_revoked_family() {
     assert!(store.is_access_token_denied("j-c2-next").await.unwrap());
     assert!(store.is_access_token_denied("j-c2").await.unwrap());
 }
+
+#[tokio::test]
+async fn registering_replacing_and_deleting_a_client() {
+    use latchkey_core::{AuthMethod, ClientMetadata, RegistrationPolicy};
+    use latchkey_domain::clients::{Replaced, create_client, delete_client, replace_client};
+    let (store, _dir) = store().await;
+    let policy = RegistrationPolicy::default();
+    let settings = |method: &str| {
+        let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
+            "client_name": "App",
+            "redirect_uris": ["https://app.example/cb"],
+            "token_endpoint_auth_method": method,
+        }))
+        .unwrap();
+        metadata.validate(&policy).unwrap()
+    };
+
+    // A confidential client gets a secret once; only its hash is stored.
+    let (mut client, secret) = create_client(&*store, settings("client_secret_basic"), 1_000, None).await.unwrap();
+    let secret = secret.expect("a secret");
+    let stored = store.get_client(&client.client_id).await.unwrap().expect("stored");
+    assert_eq!(stored, client);
+    assert_ne!(stored.secret_hash.as_deref(), Some(secret.as_str()));
+    assert!(stored.verify_secret(&secret, None));
+
+    // Same kind of secret: kept. Public: dropped. Back to a secret: a new one.
+    let same = replace_client(&*store, &mut client, settings("client_secret_post"), 1_100, None).await.unwrap();
+    assert_eq!(same, Some(Replaced { new_secret: None }));
+    assert!(store.get_client(&client.client_id).await.unwrap().unwrap().verify_secret(&secret, None));
+    let public = replace_client(&*store, &mut client, settings("none"), 1_200, None).await.unwrap();
+    assert_eq!(public, Some(Replaced { new_secret: None }));
+    let stored = store.get_client(&client.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.settings.token_endpoint_auth_method, stored.secret_hash, stored.updated_at),
+        (AuthMethod::None, None, 1_200)
+    );
+    let again = replace_client(&*store, &mut client, settings("client_secret_basic"), 1_300, None).await.unwrap();
+    let new_secret = again.and_then(|r| r.new_secret).expect("a fresh secret");
+    assert!(store.get_client(&client.client_id).await.unwrap().unwrap().verify_secret(&new_secret, None));
+
+    // Deleting takes the client's consents and refresh tokens with it.
+    store.put_consent("u1", &client.client_id, &Scope::parse("openid").unwrap(), 1_400).await.unwrap();
+    issue(&*store, "c1", "u1", &client.client_id, "sid-1", Some(true)).await;
+    assert!(delete_client(&*store, &client.client_id).await.unwrap());
+    assert!(!delete_client(&*store, &client.client_id).await.unwrap(), "deleted once");
+    assert_eq!(store.get_client(&client.client_id).await.unwrap(), None);
+    assert_eq!(store.get_consent("u1", &client.client_id).await.unwrap(), None);
+    assert!(store.get_refresh_token("rt-c1").await.unwrap().is_none());
+    let gone = replace_client(&*store, &mut client, settings("none"), 1_500, None).await.unwrap();
+    assert_eq!(gone, None, "a deleted client is not saved again");
+}

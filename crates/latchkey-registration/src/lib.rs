@@ -24,6 +24,7 @@ use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{
     Client, ClientMetadata, Clock, ErrorCode, MetadataError, OAuthError, RegistrationPolicy, SelfRegistrationPolicy,
 };
+use latchkey_domain::clients::{self, Replaced};
 use latchkey_http::{bearer_token, json_no_store, oauth_error_response};
 use latchkey_store::{AuditStore, ClientStore, RateLimitStore, StoreError};
 pub use software_statement::SoftwareStatementPolicy;
@@ -257,8 +258,8 @@ async fn register(
     let now = state.clock.now();
     let registration_token = latchkey_core::random::token(32);
     settings.registration_access_token_hash = Some(hash_token(&registration_token));
-    let (client, secret) = Client::register(settings, now, state.policy.client_secret_key.as_ref());
-    state.clients.insert_client(&client).await?;
+    let (client, secret) =
+        clients::create_client(&*state.clients, settings, now, state.policy.client_secret_key.as_ref()).await?;
     let event = AuditEvent::new(now, "client.created", "anonymous")
         .subject(&client.client_id)
         .client(&client.client_id)
@@ -363,10 +364,12 @@ async fn replace(
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;
 
-    let new_secret = client.replace_settings(settings, state.clock.now(), state.policy.client_secret_key.as_ref());
-    if !state.clients.update_client(&client).await? {
+    let secret_key = state.policy.client_secret_key.as_ref();
+    let Some(Replaced { new_secret }) =
+        clients::replace_client(&*state.clients, &mut client, settings, state.clock.now(), secret_key).await?
+    else {
         return Err(RegistrationError::NotAuthorized); // deleted meanwhile
-    }
+    };
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
     let event = AuditEvent::new(client.updated_at, "client.updated", format!("client:{}", client.client_id))
         .subject(&client.client_id)
@@ -387,7 +390,7 @@ async fn remove(
     headers: HeaderMap,
 ) -> Result<Response, RegistrationError> {
     let client = authorized_client(&state, &headers, &client_id).await?;
-    state.clients.delete_client(&client.client_id).await?;
+    clients::delete_client(&*state.clients, &client.client_id).await?;
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
     let event = AuditEvent::new(state.clock.now(), "client.deleted", format!("client:{}", client.client_id))
         .subject(&client.client_id)

@@ -1,6 +1,7 @@
 use anyhow::{Context as _, anyhow, bail};
 use latchkey_core::client::ClientSettings;
 use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy};
+use latchkey_domain::clients::{self, Replaced};
 use latchkey_store::StoreError;
 
 use super::{Context, table, timestamp};
@@ -17,7 +18,7 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::Update(args) => update(ctx, args).await,
         ClientCommand::Delete { client_id } => {
-            if !ctx.store.delete_client(&client_id).await? {
+            if !clients::delete_client(&*ctx.store, &client_id).await? {
                 bail!("no client with id {client_id:?}");
             }
             ctx.print(|| format!("deleted client {client_id}"), &serde_json::json!({"deleted": client_id}));
@@ -98,8 +99,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
     settings.audiences = check_audiences(args.audiences)?;
     settings.introspection = args.introspection.unwrap_or(false);
     let now = ctx.clock.now();
-    let (client, secret) = Client::register(settings, now, policy.client_secret_key.as_ref());
-    ctx.store.insert_client(&client).await?;
+    let (client, secret) =
+        clients::create_client(&*ctx.store, settings, now, policy.client_secret_key.as_ref()).await?;
     let mut json = client_json(&client);
     json["client_secret"] = secret.clone().map_or(serde_json::Value::Null, Into::into);
     ctx.print(
@@ -209,10 +210,12 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     // nor forget who vouched for it.
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.software_statement_issuer = client.settings.software_statement_issuer.clone();
-    let new_secret = client.replace_settings(settings, ctx.clock.now(), policy.client_secret_key.as_ref());
-    if !ctx.store.update_client(&client).await? {
+    let secret_key = policy.client_secret_key.as_ref();
+    let Some(Replaced { new_secret }) =
+        clients::replace_client(&*ctx.store, &mut client, settings, ctx.clock.now(), secret_key).await?
+    else {
         bail!("no client with id {:?}", client.client_id);
-    }
+    };
     let mut json = client_json(&client);
     if let Some(secret) = &new_secret {
         json["client_secret"] = secret.clone().into();
