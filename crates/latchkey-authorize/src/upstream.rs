@@ -20,7 +20,7 @@ use latchkey_core::grant::{Interaction, InteractionStage};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::user::UserClaims;
 use latchkey_core::{User, random};
-use latchkey_domain::accounts::{self, Linked, ProvisionError, Provisioned};
+use latchkey_domain::accounts::{self, Linked, ProvisionError, Provisioned, UnlinkError};
 use latchkey_federation::{ClaimUpdate, FederationError, Upstream, UpstreamIdentity};
 use latchkey_http::{Form, FormRejection, Params, cookies};
 use latchkey_store::{FederatedIdentity, StoreError};
@@ -679,14 +679,12 @@ pub async fn unlink(
         return Ok(see_other(&state.path(crate::account::PATH)));
     };
     let (issuer, subject) = (form.issuer.as_str(), form.subject.as_str());
-    let links = state.identities.list_user_identities(&user.id).await?;
-    if !links.iter().any(|l| l.issuer == issuer && l.subject == subject) {
-        return Err(UpstreamError::NotLinked);
+    match accounts::unlink(&*state.identities, &user, issuer, subject).await {
+        Ok(()) => {}
+        Err(UnlinkError::NotLinked) => return Err(UpstreamError::NotLinked),
+        Err(UnlinkError::LastSignInMethod) => return Err(UpstreamError::LastSignInMethod),
+        Err(UnlinkError::Store(e)) => return Err(e.into()),
     }
-    if user.password_hash.is_none() && links.len() == 1 {
-        return Err(UpstreamError::LastSignInMethod);
-    }
-    state.identities.unlink_identity(&user.id, issuer, subject).await?;
     let event = AuditEvent::new(state.clock.now(), "identity.unlinked", format!("user:{}", user.id))
         .subject(&user.id)
         .detail("issuer", issuer)

@@ -1,9 +1,9 @@
 //! Federated accounts: a local account created for an upstream account seen
 //! for the first time (just-in-time provisioning), and an upstream account
-//! linked to a signed-in person's own.
+//! linked to a signed-in person's own, and such a link removed.
 
 use latchkey_core::User;
-use latchkey_store::{FederatedIdentity, Store, StoreError, StoreResult};
+use latchkey_store::{FederatedIdentity, FederatedIdentityStore, Store, StoreError, StoreResult};
 
 /// What provisioning found.
 #[derive(Debug)]
@@ -82,4 +82,37 @@ pub async fn link(store: &dyn Store, link: &FederatedIdentity) -> StoreResult<Li
             Err(e) => Err(e),
         },
     }
+}
+
+/// Why unlinking removed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlinkError {
+    /// The person has no such link.
+    #[error("no such link")]
+    NotLinked,
+    /// The link is the only way the person signs in (no password, no other
+    /// link): removing it would lock them out.
+    #[error("the only way to sign in")]
+    LastSignInMethod,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Removes `user`'s link to the upstream account (`issuer`, `subject`),
+/// never the last way they sign in.
+pub async fn unlink<S: FederatedIdentityStore + ?Sized>(
+    store: &S,
+    user: &User,
+    issuer: &str,
+    subject: &str,
+) -> Result<(), UnlinkError> {
+    let links = store.list_user_identities(&user.id).await?;
+    if !links.iter().any(|l| l.issuer == issuer && l.subject == subject) {
+        return Err(UnlinkError::NotLinked);
+    }
+    if user.password_hash.is_none() && links.len() == 1 {
+        return Err(UnlinkError::LastSignInMethod);
+    }
+    store.unlink_identity(&user.id, issuer, subject).await?;
+    Ok(())
 }

@@ -10,8 +10,8 @@
 //!   clients told over the back channel).
 //! - [`consents`]: granting consent, and cutting an app off (the consent
 //!   and everything issued under it, in one unit of work).
-//! - [`accounts`]: provisioning a federated account (in one unit of work)
-//!   and linking one.
+//! - [`accounts`]: provisioning a federated account (in one unit of work),
+//!   linking one, and unlinking one (never the last way to sign in).
 //! - [`keys`]: creating, rotating and retiring signing keys.
 //! - [`tokens`]: redeeming a code (a replay revokes what it got), rotating
 //!   a refresh token, revoking a refresh-token family.

@@ -383,3 +383,21 @@ async fn registering_replacing_and_deleting_a_client() {
     let gone = replace_client(&*store, &mut client, settings("none"), 1_500, None).await.unwrap();
     assert_eq!(gone, None, "a deleted client is not saved again");
 }
+
+#[tokio::test]
+async fn unlinking_never_removes_the_last_way_to_sign_in() {
+    use latchkey_domain::accounts::{UnlinkError, unlink};
+    let (store, _dir) = store().await;
+    let ann = user("u1", "ann");
+    assert_eq!(ann.password_hash, None, "no password: links are the only way in");
+    store.insert_user(&ann).await.unwrap();
+    store.link_identity(&identity("sub-1", "u1")).await.unwrap();
+    store.link_identity(&identity("sub-2", "u1")).await.unwrap();
+
+    assert!(matches!(unlink(&*store, &ann, "https://upstream.example", "sub-9").await, Err(UnlinkError::NotLinked)));
+    unlink(&*store, &ann, "https://upstream.example", "sub-1").await.unwrap();
+    assert_eq!(store.find_identity("https://upstream.example", "sub-1").await.unwrap(), None);
+    let last = unlink(&*store, &ann, "https://upstream.example", "sub-2").await;
+    assert!(matches!(last, Err(UnlinkError::LastSignInMethod)), "{last:?}");
+    assert!(store.find_identity("https://upstream.example", "sub-2").await.unwrap().is_some(), "kept");
+}
