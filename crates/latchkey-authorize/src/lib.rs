@@ -18,9 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::claims::IdTokenClaims;
-use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
+use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, random};
+use latchkey_domain::sessions::{self, NewSession, StartedSession};
 use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
 use latchkey_http::{Form, FormRejection, Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
@@ -718,25 +719,16 @@ pub(crate) async fn start_session(
     method: SignInMethod,
 ) -> Result<(Session, HeaderValue), StoreError> {
     let now = state.clock.now();
-    if let Some(old) = cookies::get(headers, state.settings.session_cookie()) {
-        logout::end_session(state, &hash_token(old)).await?;
-    }
-    let session_id = random::token(32);
-    let session = Session {
-        id_hash: hash_token(&session_id),
-        auth: Authentication {
-            user_id: user.id.clone(),
-            auth_time: now,
-            amr: method.amr,
-            acr: method.acr,
-            sid: random::token(16),
-        },
-        created_at: now,
-        expires_at: now + state.settings.sessions.ttl_seconds.secs(),
-        last_seen_at: now,
-        client_ids: Vec::new(),
+    let previous = cookies::get(headers, state.settings.session_cookie()).map(hash_token);
+    let new = NewSession {
+        user_id: user.id.clone(),
+        amr: method.amr,
+        acr: method.acr,
+        ttl_seconds: state.settings.sessions.ttl_seconds.secs(),
     };
-    state.sessions.insert_session(&session).await?;
+    let end_revokes = state.settings.sessions.end_revokes;
+    let StartedSession { session, session_id } =
+        sessions::start_session(&*state.store, &state.notifier, end_revokes, previous.as_deref(), new, now).await?;
     tracing::info!(event = "login_success", user_id = %user.id, client_id = %client_id.unwrap_or("-"), "signed in");
     metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
     let mut event = AuditEvent::new(now, "login.success", format!("user:{}", user.id))

@@ -6,8 +6,8 @@
 //! - [`sign_in`]: checking a password within the sign-in limits ([`limits`]).
 //! - [`clients`]: registering, replacing the settings of and deleting a
 //!   client.
-//! - [`sessions`]: ending a session (its refresh tokens as configured, its
-//!   clients told over the back channel).
+//! - [`sessions`]: starting a session, and ending one (its refresh tokens
+//!   as configured, its clients told over the back channel).
 //! - [`consents`]: granting consent, and cutting an app off (the consent
 //!   and everything issued under it, in one unit of work).
 //! - [`accounts`]: provisioning a federated account (in one unit of work),

@@ -1,8 +1,10 @@
-//! Ending a session: signing out, an idle session found, a new sign-in in
+//! Starting a session (a person proved who they are), and ending one: signing out, an idle session found, a new sign-in in
 //! the same browser, the person at `/account`, an operator (admin API or
 //! `latchkey session revoke`) — all the same operation.
 
-use latchkey_core::grant::Session;
+use latchkey_core::grant::{Authentication, Session};
+use latchkey_core::random;
+use latchkey_core::secret::hash_token;
 use latchkey_store::cascade::Revocations;
 use latchkey_store::{Store, StoreResult};
 
@@ -47,4 +49,53 @@ pub async fn end_session(
     tracing::info!(event = "session_ended", user_id = %session.auth.user_id, sid = %session.auth.sid, "session ended");
     let delivery = notifier.session_ended(&session);
     Ok(Some(EndedSession { session, delivery }))
+}
+
+/// A session to start: whose, how they proved it, for how long.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub user_id: String,
+    /// Authentication methods (`amr`) and context class (`acr`).
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub ttl_seconds: i64,
+}
+
+/// A started session, and its id (the cookie value; stored only hashed).
+pub struct StartedSession {
+    pub session: Session,
+    pub session_id: String,
+}
+
+/// Starts a session for a person who just proved who they are, with a fresh
+/// id and `sid` (no session fixation): the browser's previous session
+/// (`previous`, its id hash) ends first, as [`end_session`] does.
+pub async fn start_session(
+    store: &dyn Store,
+    notifier: &BackchannelNotifier,
+    end_revokes: EndRevokes,
+    previous: Option<&str>,
+    new: NewSession,
+    now: i64,
+) -> StoreResult<StartedSession> {
+    if let Some(old) = previous {
+        end_session(store, notifier, end_revokes, old, now).await?;
+    }
+    let session_id = random::token(32);
+    let session = Session {
+        id_hash: hash_token(&session_id),
+        auth: Authentication {
+            user_id: new.user_id,
+            auth_time: now,
+            amr: new.amr,
+            acr: new.acr,
+            sid: random::token(16),
+        },
+        created_at: now,
+        expires_at: now + new.ttl_seconds,
+        last_seen_at: now,
+        client_ids: Vec::new(),
+    };
+    store.insert_session(&session).await?;
+    Ok(StartedSession { session, session_id })
 }

@@ -401,3 +401,31 @@ async fn unlinking_never_removes_the_last_way_to_sign_in() {
     assert!(matches!(last, Err(UnlinkError::LastSignInMethod)), "{last:?}");
     assert!(store.find_identity("https://upstream.example", "sub-2").await.unwrap().is_some(), "kept");
 }
+
+#[tokio::test]
+async fn starting_a_session_ends_the_browsers_previous_one() {
+    use latchkey_core::secret::hash_token;
+    use latchkey_domain::sessions::{NewSession, start_session};
+    let (store, _dir) = store().await;
+    let notifier = notifier(&store);
+    let new = || NewSession {
+        user_id: "u1".into(),
+        amr: vec!["pwd".into()],
+        acr: "urn:latchkey:acr:password".into(),
+        ttl_seconds: 3_600,
+    };
+    let first = start_session(&*store, &notifier, EndRevokes::SessionBound, None, new(), 1_000).await.unwrap();
+    assert_eq!(first.session.id_hash, hash_token(&first.session_id), "stored only hashed");
+    assert_eq!((first.session.auth.auth_time, first.session.expires_at), (1_000, 4_600));
+    assert_eq!(store.get_session(&first.session.id_hash, 1_001).await.unwrap(), Some(first.session.clone()));
+    issue(&*store, "c1", "u1", "app", &first.session.auth.sid, Some(false)).await;
+
+    // Signing in again in the same browser: a fresh id and sid; the old session ends as ending does.
+    let previous = Some(first.session.id_hash.as_str());
+    let second = start_session(&*store, &notifier, EndRevokes::SessionBound, previous, new(), 2_000).await.unwrap();
+    assert_ne!(second.session.id_hash, first.session.id_hash);
+    assert_ne!(second.session.auth.sid, first.session.auth.sid);
+    assert_eq!(store.get_session(&first.session.id_hash, 2_000).await.unwrap(), None);
+    assert!(revoked(&*store, "rt-c1").await, "its session-bound refresh tokens go with it");
+    assert!(store.get_session(&second.session.id_hash, 2_000).await.unwrap().is_some());
+}
