@@ -1,6 +1,8 @@
 //! The `latchkey` binary: configuration, command line, application state and
 //! the one place where the router is assembled.
 
+#[cfg(test)]
+mod architecture_docs;
 pub mod cached;
 pub mod cli;
 pub mod commands;
