@@ -299,7 +299,7 @@ pub struct Device {
     /// Lifetime of a device code and its user code: how long the person has
     /// to enter the code at /device, sign in and approve.
     #[default(Seconds::new(600))]
-    #[schemars(range(min = 60, max = 3_600))]
+    #[schemars(range(min = 10, max = 3_600))]
     pub code_ttl_seconds: Seconds,
     /// Seconds a device waits between polls of the token endpoint at first;
     /// each slow_down adds 5 (RFC 8628 §3.5).
