@@ -281,3 +281,46 @@ async fn discovery_and_registration_know_the_grant() {
     assert_eq!(shown["grant_types"], serde_json::json!([DEVICE_GRANT]), "{shown}");
     assert!(shown["scope"].as_str().unwrap().contains("openid"), "a device signs people in: {shown}");
 }
+
+#[tokio::test]
+async fn removing_the_app_at_the_account_page_cuts_the_device_off() {
+    let app = TestApp::start().await;
+    let (client, _alice) = (tv(&app).await, alice(&app).await);
+    let grant = start(&app, &client).await;
+    let browser = app.browser();
+    let login = enter(&browser, grant["user_code"].as_str().unwrap()).await;
+    assert_eq!(sign_in_and_decide(&browser, login, "allow").await.status, 200);
+    let res = poll(&app, &client, grant["device_code"].as_str().unwrap()).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let tokens = res.json();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/userinfo").bearer(access).await.status, 200);
+
+    let page = browser.get("/account").await;
+    assert!(page.text().contains("Living Room TV"), "the device's app is listed: {}", page.describe());
+    let csrf = page.input("csrf").unwrap();
+    let res = browser.post_form("/account/apps/revoke", &[("csrf", &csrf), ("client_id", &client.id)]).await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    assert_eq!(app.get("/userinfo").bearer(access).await.status, 401, "the access token is revoked");
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let res = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_oauth_error(&res, 400, "invalid_grant", "the refresh token is revoked");
+}
+
+#[tokio::test]
+async fn clients_register_for_the_grant_with_rfc_7591() {
+    let app = TestApp::with_env(&[("LATCHKEY_REGISTRATION_MODE", "open")]).await;
+    let body = serde_json::json!({
+        "client_name": "Registered TV",
+        "grant_types": [DEVICE_GRANT, "refresh_token"],
+        "token_endpoint_auth_method": "none",
+        "scope": "openid offline_access",
+    });
+    let res = app.post("/register").json(&body).await;
+    assert_eq!(res.status, 201, "{}", res.describe());
+    let registered = res.json();
+    assert_eq!(registered["grant_types"], serde_json::json!([DEVICE_GRANT, "refresh_token"]), "{registered}");
+    let client = TestClient { id: registered["client_id"].as_str().unwrap().to_string(), secret: None };
+    let res = device_authorization(&app, &client, "openid offline_access").await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+}
