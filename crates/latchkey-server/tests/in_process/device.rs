@@ -324,3 +324,26 @@ async fn clients_register_for_the_grant_with_rfc_7591() {
     let res = device_authorization(&app, &client, "openid offline_access").await;
     assert_eq!(res.status, 200, "{}", res.describe());
 }
+
+#[tokio::test]
+async fn an_approved_device_code_is_never_an_authorization_code() {
+    let app = TestApp::start().await;
+    let _alice = alice(&app).await;
+    let client = app
+        .create_client(
+            "Hybrid",
+            &["--redirect-uri", CB, "--grant-type", "authorization_code", "--grant-type", DEVICE_GRANT],
+        )
+        .await;
+    let res = device_authorization(&app, &client, "openid").await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let grant = res.json();
+    let device_code = grant["device_code"].as_str().unwrap();
+    let browser = app.browser();
+    let login = enter(&browser, grant["user_code"].as_str().unwrap()).await;
+    assert_eq!(sign_in_and_decide(&browser, login, "allow").await.status, 200);
+    let form = [("grant_type", "authorization_code"), ("code", device_code), ("redirect_uri", CB)];
+    assert_oauth_error(&token(&app, &client, &form).await, 400, "invalid_grant", "the device code as a code");
+    let res = poll(&app, &client, device_code).await;
+    assert_eq!(res.status, 200, "still redeemable by the device: {}", res.describe());
+}
