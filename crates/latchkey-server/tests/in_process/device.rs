@@ -347,3 +347,24 @@ async fn an_approved_device_code_is_never_an_authorization_code() {
     let res = poll(&app, &client, device_code).await;
     assert_eq!(res.status, 200, "still redeemable by the device: {}", res.describe());
 }
+
+#[tokio::test]
+async fn the_admin_api_allows_the_grant_per_client() {
+    let app = TestApp::with_env(&[("LATCHKEY_ADMIN_ENABLED", "true")]).await;
+    let admin = app
+        .cli_json(&["admin", "token", "create", "--name", "ops", "--scope", "clients:write", "--scope", "clients:read"])
+        .await;
+    let bearer = admin["token"].as_str().unwrap();
+    let body = serde_json::json!({
+        "client_name": "Kiosk",
+        "grant_types": [DEVICE_GRANT],
+        "token_endpoint_auth_method": "none",
+        "scope": "openid",
+    });
+    let res = app.post("/admin/api/v1/clients").bearer(bearer).json(&body).await;
+    assert!(res.status.is_success(), "{}", res.describe());
+    let created = res.json();
+    assert_eq!(created["grant_types"], serde_json::json!([DEVICE_GRANT]), "{created}");
+    let client = TestClient { id: created["client_id"].as_str().unwrap().to_string(), secret: None };
+    assert_eq!(device_authorization(&app, &client, "openid").await.status, 200);
+}
