@@ -318,6 +318,13 @@ pub struct Device {
     #[default(Seconds::new(900))]
     #[schemars(range(min = 1, max = 86_400))]
     pub user_code_window_seconds: Seconds,
+    /// Device authorization requests from one source address per minute
+    /// (answered 429 beyond it), so that pending requests stay bounded. 60
+    /// leaves room for an office of devices behind one NAT address. 0 = no
+    /// limit.
+    #[default(60)]
+    #[schemars(range(max = 1_000_000))]
+    pub max_per_address_per_minute: u64,
 }
 
 impl Device {

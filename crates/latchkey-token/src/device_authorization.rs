@@ -1,7 +1,7 @@
 //! The device authorization endpoint (RFC 8628 §3.1, §3.2): a device asks
 //! for a device code and a user code, and shows the person where to go.
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_client_auth::{ClientCredentials, Endpoint};
@@ -35,6 +35,7 @@ struct DeviceAuthorizationResponse {
 
 pub async fn device_authorization(
     State(state): State<TokenState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<DeviceAuthorizationForm>, FormRejection>,
 ) -> Response {
@@ -46,12 +47,14 @@ pub async fn device_authorization(
         }
         Err(e) => return TokenError::InvalidRequest(e.message()).into_response(),
     };
-    authorize(&state, &headers, form).await.unwrap_or_else(IntoResponse::into_response)
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    authorize(&state, &headers, address, form).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn authorize(
     state: &TokenState,
     headers: &HeaderMap,
+    address: std::net::IpAddr,
     form: DeviceAuthorizationForm,
 ) -> Result<Response, TokenError> {
     let client = state.client_auth.authenticate(headers, &form.client, Endpoint::Token).await?;
@@ -72,6 +75,14 @@ async fn authorize(
     }
     let now = state.clock.now();
     let settings = &state.settings.device;
+    // Pending requests stay bounded: so many per address and minute.
+    if settings.max_per_address_per_minute > 0 {
+        let bucket = format!("device:{}", latchkey_core::lockout::address_key(address));
+        if state.codes.hit(&bucket, 60, now).await? > settings.max_per_address_per_minute {
+            let window_end = latchkey_store::window_start(now, 60) + 60;
+            return Err(TokenError::TooMany { retry_after: window_end - now });
+        }
+    }
     let device_code = random::token(32);
     let ttl = settings.code_ttl_seconds.secs();
     // A user code still in use (one in 2.6 × 10^10 per live code) is drawn again.

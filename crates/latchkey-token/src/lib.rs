@@ -33,11 +33,19 @@ pub struct TokenSettings {
     pub tokens: latchkey_config::Tokens,
     /// The device authorization grant (`[device]`).
     pub device: latchkey_config::Device,
+    /// Proxies whose `X-Forwarded-For` names the caller (the device
+    /// authorization endpoint's per-address limit).
+    pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
 }
 
 impl TokenSettings {
     pub fn from_config(config: &latchkey_config::Config) -> Self {
-        Self { issuer: config.issuer.clone(), tokens: config.tokens.clone(), device: config.device.clone() }
+        Self {
+            issuer: config.issuer.clone(),
+            tokens: config.tokens.clone(),
+            device: config.device.clone(),
+            trusted_proxies: config.http.trusted_proxies.clone().into(),
+        }
     }
 
     /// `aud` of access tokens issued without a resource indicator:
@@ -178,6 +186,8 @@ pub enum TokenError {
     SlowDown,
     #[error("the person denied the device")]
     DeviceDenied,
+    #[error("too many device authorizations from one address")]
+    TooMany { retry_after: i64 },
     #[error("signing failed: {0}")]
     Signing(String),
     #[error(transparent)]
@@ -218,6 +228,15 @@ impl TokenError {
             }
             Self::SlowDown => OAuthError::new(ErrorCode::SlowDown, "poll less often: the interval grew by 5 seconds"),
             // A token endpoint error: 400 (RFC 6749 §5.2), not the 403 of other endpoints.
+            Self::TooMany { retry_after } => {
+                let error = OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many device authorizations from this address; try again later",
+                );
+                let mut res = latchkey_http::oauth_error_with_status(StatusCode::TOO_MANY_REQUESTS, &error);
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.max(1).into());
+                return res;
+            }
             Self::DeviceDenied => {
                 let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
                 return latchkey_http::oauth_error_with_status(StatusCode::BAD_REQUEST, &error);

@@ -368,3 +368,27 @@ async fn the_admin_api_allows_the_grant_per_client() {
     let client = TestClient { id: created["client_id"].as_str().unwrap().to_string(), secret: None };
     assert_eq!(device_authorization(&app, &client, "openid").await.status, 200);
 }
+
+#[tokio::test]
+async fn device_authorizations_are_limited_per_address_per_minute() {
+    // The default, 60 a minute: an office of devices passes, a flood stops.
+    let app = TestApp::start().await;
+    let client = tv(&app).await;
+    // Start at the beginning of a minute, so that all 61 fall into one.
+    app.clock.advance(60 - app.clock_now().rem_euclid(60));
+    for i in 0..60 {
+        let res = device_authorization(&app, &client, "openid").await;
+        assert_eq!(res.status, 200, "request {}: {}", i + 1, res.describe());
+    }
+    let res = device_authorization(&app, &client, "openid").await;
+    assert_oauth_error(&res, 429, "temporarily_unavailable", "the 61st in a minute");
+    assert!(res.header("retry-after").is_some());
+    let other = app
+        .post("/device_authorization")
+        .form(&[("client_id", client.id.as_str()), ("scope", "openid")])
+        .from_peer("198.51.100.7:40000".parse().unwrap())
+        .await;
+    assert_eq!(other.status, 200, "another address: {}", other.describe());
+    app.clock.advance(60);
+    assert_eq!(device_authorization(&app, &client, "openid").await.status, 200, "the next minute");
+}
