@@ -44,7 +44,16 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["token_endpoint_auth_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_uri_parameter_supported"], false, "OIDC's default is true, so it must be stated");
-    assert_eq!(doc["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
+    );
+    assert_eq!(doc["device_authorization_endpoint"], closed.url("/device_authorization").as_str());
     assert_eq!(doc["introspection_endpoint"], closed.url("/introspect").as_str());
     assert_eq!(doc["revocation_endpoint"], closed.url("/revoke").as_str());
     assert_eq!(doc["end_session_endpoint"], closed.url("/logout").as_str());
@@ -52,11 +61,7 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["scopes_supported"], json!(["openid", "profile", "email", "phone", "groups", "offline_access"]));
     assert!(doc["claims_supported"].as_array().unwrap().contains(&json!("groups")), "{doc}");
     // What does not exist is not advertised.
-    for absent in [
-        "request_object_signing_alg_values_supported",
-        "pushed_authorization_request_endpoint",
-        "device_authorization_endpoint",
-    ] {
+    for absent in ["request_object_signing_alg_values_supported", "pushed_authorization_request_endpoint"] {
         assert!(doc.get(absent).is_none(), "{absent} advertised but not implemented: {doc}");
     }
     // Every advertised endpoint answers (an empty request gets an error, not a 404 or 405).
@@ -70,6 +75,8 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
         .unwrap();
     assert_eq!(token.status(), 401);
     assert_eq!(c.get(doc["userinfo_endpoint"].as_str().unwrap()).send().await.unwrap().status(), 401);
+    let device = c.post(doc["device_authorization_endpoint"].as_str().unwrap()).form(&[("client_id", "nobody")]);
+    assert_eq!(device.send().await.unwrap().status(), 401);
 
     let rfc8414: Value =
         c.get(closed.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
