@@ -271,6 +271,9 @@ async fn an_older_sqlite_database_is_converted_to_incremental_auto_vacuum_once()
     // A database made without auto-vacuum (as every one was before).
     let path = db.dir.path().join("db");
     std::fs::create_dir_all(&path).unwrap();
+    // Every test runs in a process of its own (cargo nextest): this one may
+    // be the first here to open a pool.
+    sqlx::any::install_default_drivers();
     let old =
         sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&format!("{}?mode=rwc", db.url)).await.unwrap();
     exec(&old, "CREATE TABLE before_upgrade (x INTEGER)").await;
