@@ -6,7 +6,8 @@ use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 
 /// Grant types a client may be registered for.
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANT_TYPES: [&str; 4] =
+    ["authorization_code", "refresh_token", "client_credentials", latchkey_core::client::TOKEN_EXCHANGE];
 /// Client authentication methods `client create` takes (`none` is `--public`).
 pub const CREATE_AUTH_METHODS: [&str; 4] =
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"];
@@ -270,6 +271,15 @@ pub struct ClientCreate {
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
+    /// Token exchange: an audience (a client id) or resource this client
+    /// may exchange tokens for (repeatable; none: any registered client or
+    /// known resource).
+    #[arg(long = "exchange-audience", value_name = "AUDIENCE")]
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange: a client whose tokens this client may exchange
+    /// (repeatable; none: any that issued to it or names it in aud).
+    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID")]
+    pub exchange_subject_clients: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +338,18 @@ pub struct ClientUpdate {
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
+    /// Token exchange: an audience (a client id) or resource this client
+    /// may exchange tokens for (repeatable, replaces the list; none: any registered client or
+    /// known resource).
+    #[arg(long = "exchange-audience", value_name = "AUDIENCE")]
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange: a client whose tokens this client may exchange
+    /// (repeatable, replaces the list; none: any that issued to it or names it in aud).
+    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID")]
+    pub exchange_subject_clients: Vec<String>,
+    /// Token exchange: empty both lists above (back to the default policy).
+    #[arg(long, conflicts_with_all = ["exchange_audiences", "exchange_subject_clients"])]
+    pub clear_exchange_lists: bool,
 }
 
 #[derive(Debug, Subcommand)]
