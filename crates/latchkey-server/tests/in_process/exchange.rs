@@ -262,3 +262,69 @@ async fn operators_narrow_targets_and_subject_clients_per_client() {
         .await;
     assert!(!out.ok && out.error.contains("token_exchange_audiences needs"), "{out:?}");
 }
+
+#[tokio::test]
+async fn self_registration_gets_the_grant_only_when_named_and_lists_only_narrow() {
+    let body = json!({"grant_types": ["client_credentials", GRANT], "client_name": "Svc",
+                      "token_exchange_audiences": ["orders", API]});
+    let open = TestApp::with_env(&[("LATCHKEY_REGISTRATION_MODE", "open")]).await;
+    let res = open.post("/register").json(&body).await;
+    assert_oauth_error(&res, 400, "invalid_client_metadata", "an empty allowed_grant_types does not open it");
+    assert!(res.json()["error_description"].as_str().unwrap().contains("registration.allowed_grant_types"));
+
+    let app = TestApp::with_env(&[
+        ("LATCHKEY_REGISTRATION_MODE", "open"),
+        ("LATCHKEY_REGISTRATION_ALLOWED_GRANT_TYPES", &format!("client_credentials,{GRANT}")),
+    ])
+    .await;
+    let res = app.post("/register").json(&body).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.describe());
+    let reg = res.json();
+    assert_eq!(reg["grant_types"], json!(["client_credentials", GRANT]), "{reg}");
+    assert_eq!(reg["token_exchange_audiences"], json!(["orders", API]), "{reg}");
+    let uri = reg["registration_client_uri"].as_str().unwrap().trim_start_matches("http://localhost:8080").to_string();
+    let rat = reg["registration_access_token"].as_str().unwrap().to_string();
+    let put = |members: Value| {
+        let mut v =
+            json!({"client_id": reg["client_id"], "grant_types": ["client_credentials", GRANT], "client_name": "Svc"});
+        v.as_object_mut().unwrap().extend(members.as_object().unwrap().clone());
+        v
+    };
+    // RFC 7592: widening is refused; leaving the list out keeps it; narrowing works.
+    let res = app
+        .request(axum::http::Method::PUT, &uri)
+        .bearer(&rat)
+        .json(&put(json!({"token_exchange_audiences": ["orders", "billing"]})))
+        .await;
+    assert_oauth_error(&res, 400, "invalid_client_metadata", "widening through RFC 7592");
+    let res = app.request(axum::http::Method::PUT, &uri).bearer(&rat).json(&put(json!({}))).await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.describe());
+    assert_eq!(res.json()["token_exchange_audiences"], json!(["orders", API]), "kept when left out");
+    let res = app
+        .request(axum::http::Method::PUT, &uri)
+        .bearer(&rat)
+        .json(&put(json!({"token_exchange_audiences": [API]})))
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.describe());
+    assert_eq!(res.json()["token_exchange_audiences"], json!([API]), "narrowed");
+}
+
+#[tokio::test]
+async fn the_admin_api_sets_the_lists() {
+    let app = TestApp::with_env(&[("LATCHKEY_ADMIN_ENABLED", "true")]).await;
+    let out = app.cli_json(&["admin", "token", "create", "--name", "t", "--scope", "clients:write"]).await;
+    let admin = out["token"].as_str().unwrap().to_string();
+    let body = json!({"client_name": "Svc", "grant_types": ["client_credentials", GRANT],
+                      "token_exchange_audiences": [API], "token_exchange_subject_clients": ["front"]});
+    let res = app.post("/admin/api/v1/clients").bearer(&admin).json(&body).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.describe());
+    let c = res.json();
+    assert_eq!(
+        (c["token_exchange_audiences"].clone(), c["token_exchange_subject_clients"].clone()),
+        (json!([API]), json!(["front"])),
+        "{c}"
+    );
+    let bad = json!({"client_name": "X", "grant_types": ["client_credentials"], "token_exchange_audiences": [API]});
+    let res = app.post("/admin/api/v1/clients").bearer(&admin).json(&bad).await;
+    assert_eq!(res.status.as_u16(), 400, "the lists need the grant: {}", res.describe());
+}
