@@ -5,6 +5,8 @@
 //! widening and a client without the grant refused; revoked and expired
 //! subject tokens refused. One server per test; the request's validation
 //! errors are tested in process (crates/latchkey-server/tests/in_process/exchange.rs).
+//! Also docs/device-and-exchange.md's service-to-service example, run by
+//! bash as written (on SQLite).
 
 mod common;
 #[path = "common/lifecycle.rs"]
@@ -13,6 +15,8 @@ mod lifecycle;
 use common::flow::*;
 use latchkey_tests::*;
 use lifecycle::*;
+
+use std::process::{Command, Stdio};
 
 on_both_backends!(a_chain_of_services_with_nested_act, revoked_and_expired_subjects_are_refused);
 
@@ -182,4 +186,75 @@ async fn revoked_and_expired_subjects_are_refused(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_secs((exp - now() + 1).max(0) as u64)).await;
     let res = token(&server, auth_of(&front), &to_orders(&at)).await;
     assert_oauth_error(&res, 400, "invalid_request", "an expired access token");
+}
+
+/// The `sh` blocks of docs/device-and-exchange.md's example, in order.
+fn example_blocks() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join("docs/device-and-exchange.md")).unwrap();
+    let start = text.find("\n### Example: service to service").expect("the example's section");
+    let section = &text[start + 1..];
+    let section = &section[..section[4..].find("\n#").map_or(section.len(), |i| i + 4)];
+    section.split("```sh\n").skip(1).map(|b| b[..b.find("\n```").expect("a closed block")].to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_to_service_example_runs_as_written() {
+    let blocks = example_blocks();
+    assert_eq!(blocks.len(), 3, "setup, Front's exchange, Orders' exchange: {blocks:?}");
+    let missing: Vec<&str> = ["bash", "curl", "jq"]
+        .into_iter()
+        .filter(|t| !Command::new(t).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()))
+        .collect();
+    if !missing.is_empty() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install {missing:?} (.ci/run)");
+        eprintln!("example not run: {missing:?} not installed");
+        return;
+    }
+    let Env { db, server, alice } = env(Backend::Sqlite, &[]).await;
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&*BIN, bin.path().join("latchkey")).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let run = |script: &str| {
+        let mut cmd = Command::new("bash");
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("LATCHKEY_")) {
+            cmd.env_remove(k);
+        }
+        let script = script.replace("http://localhost:8080", &server.issuer);
+        let out = cmd
+            .arg("-c")
+            .arg(format!("set -euo pipefail\n{script}"))
+            .current_dir(db.dir.path())
+            .env("PATH", &path)
+            .env("LATCHKEY_DATABASE_URL", &db.url)
+            .env("LATCHKEY_ISSUER", &server.issuer)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the example failed:\n{script}\nstdout: {stdout}\nstderr: {stderr}");
+        stdout.into_owned()
+    };
+
+    // The operator's block; its variables, kept for the next ones.
+    let vars = run(&format!("{}\ndeclare -p G AT BILLING_ID FRONT_ID FRONT_SECRET ORDERS_ID ORDERS_SECRET", blocks[0]));
+    let var = |name: &str| {
+        let line = vars.lines().find(|l| l.contains(&format!(" {name}="))).unwrap_or_else(|| panic!("{vars}"));
+        line.split('"').nth(1).unwrap().to_string()
+    };
+    wait_for_change_feed();
+    // Front signs the person in (the code flow, as the walkthrough's test does).
+    let front = TestClient { id: var("FRONT_ID"), secret: Some(var("FRONT_SECRET")) };
+    let person = tokens_for(&server, &Browser::new(&server), &front, &alice, "openid profile email").await;
+    let person = str_of(&person, "access_token");
+    let out =
+        run(&format!("{vars}\nPERSON_TOKEN='{person}'\n{}\n{}\nprintf '%s\\n' \"$TO_BILLING\"", blocks[1], blocks[2]));
+    let to_billing = out.lines().last().unwrap_or_default();
+    let c = verify_jwt(&server, to_billing).await;
+    assert_eq!(c["sub"], alice.id.as_str(), "{c}");
+    assert!(aud_contains(&c["aud"], &var("BILLING_ID")), "{c}");
+    assert_eq!(c["client_id"], var("ORDERS_ID").as_str(), "{c}");
+    assert_eq!(c["act"], json!({"sub": var("ORDERS_ID")}), "{c}");
+    assert_eq!(c["scope"], "openid profile", "{c}");
+    let inspected = &out[..out.len() - to_billing.len() - 1];
+    assert!(inspected.contains("act") && inspected.contains(&var("ORDERS_ID")), "token inspect shows act: {out}");
 }
