@@ -274,11 +274,11 @@ pub struct ClientCreate {
     /// Token exchange: an audience (a client id) or resource this client
     /// may exchange tokens for (repeatable; none: any registered client or
     /// known resource).
-    #[arg(long = "exchange-audience", value_name = "AUDIENCE")]
+    #[arg(long = "exchange-audience", value_name = "AUDIENCE", allow_hyphen_values = true)]
     pub exchange_audiences: Vec<String>,
     /// Token exchange: a client whose tokens this client may exchange
     /// (repeatable; none: any that issued to it or names it in aud).
-    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID")]
+    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID", allow_hyphen_values = true)]
     pub exchange_subject_clients: Vec<String>,
 }
 
@@ -341,11 +341,11 @@ pub struct ClientUpdate {
     /// Token exchange: an audience (a client id) or resource this client
     /// may exchange tokens for (repeatable, replaces the list; none: any registered client or
     /// known resource).
-    #[arg(long = "exchange-audience", value_name = "AUDIENCE")]
+    #[arg(long = "exchange-audience", value_name = "AUDIENCE", allow_hyphen_values = true)]
     pub exchange_audiences: Vec<String>,
     /// Token exchange: a client whose tokens this client may exchange
     /// (repeatable, replaces the list; none: any that issued to it or names it in aud).
-    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID")]
+    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID", allow_hyphen_values = true)]
     pub exchange_subject_clients: Vec<String>,
     /// Token exchange: empty both lists above (back to the default policy).
     #[arg(long, conflicts_with_all = ["exchange_audiences", "exchange_subject_clients"])]
@@ -551,5 +551,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("authorization_code, refresh_token, client_credentials"), "{err}");
+    }
+
+    #[test]
+    fn client_ids_that_start_with_a_dash_are_values() {
+        // Client ids are base64url and may start with '-'.
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "client",
+            "update",
+            "-Kx",
+            "--exchange-audience",
+            "-Ab",
+            "--exchange-subject-client",
+            "-Cd",
+        ])
+        .unwrap();
+        let Command::Client(command) = cli.command else { panic!("client") };
+        let ClientCommand::Update(u) = *command else { panic!("client update") };
+        assert_eq!((u.exchange_audiences, u.exchange_subject_clients), (vec!["-Ab".into()], vec!["-Cd".into()]));
     }
 }
