@@ -44,7 +44,15 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["token_endpoint_auth_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_uri_parameter_supported"], false, "OIDC's default is true, so it must be stated");
-    assert_eq!(doc["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
+    );
     assert_eq!(doc["introspection_endpoint"], closed.url("/introspect").as_str());
     assert_eq!(doc["revocation_endpoint"], closed.url("/revoke").as_str());
     assert_eq!(doc["end_session_endpoint"], closed.url("/logout").as_str());

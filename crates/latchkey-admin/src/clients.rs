@@ -39,6 +39,8 @@ const METADATA: &[&str] = &[
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",
+    "token_exchange_audiences",
+    "token_exchange_subject_clients",
 ];
 const OPERATOR: &[&str] = &["skip_consent", "audiences", "introspection"];
 

@@ -85,7 +85,12 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         scopes_supported: strings(&["openid", "profile", "email", "phone", "groups", "offline_access"]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query", "form_post"]),
-        grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
+        grant_types_supported: strings(&[
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            latchkey_core::client::TOKEN_EXCHANGE,
+        ]),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),
         token_endpoint_auth_methods_supported: auth_methods(true),

@@ -33,6 +33,8 @@ fn sample_client(id: &str) -> Client {
             dynamically_registered: true,
             audiences: vec!["https://api.example".into()],
             introspection: false,
+            token_exchange_audiences: vec!["https://api.example".into()],
+            token_exchange_subject_clients: vec!["other-client".into()],
             jwks: None,
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,

@@ -99,6 +99,18 @@ enum TokenRequest {
         resource: Option<String>,
         audience: Option<String>,
     },
+    /// RFC 8693 §2.1.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange {
+        subject_token: String,
+        subject_token_type: String,
+        actor_token: Option<String>,
+        actor_token_type: Option<String>,
+        resource: Option<String>,
+        audience: Option<String>,
+        scope: Option<String>,
+        requested_token_type: Option<String>,
+    },
 }
 
 impl TokenRequest {
@@ -107,6 +119,7 @@ impl TokenRequest {
             Self::AuthorizationCode { .. } => "authorization_code",
             Self::RefreshToken { .. } => "refresh_token",
             Self::ClientCredentials { .. } => "client_credentials",
+            Self::TokenExchange { .. } => "token_exchange",
         }
     }
 }
@@ -236,6 +249,28 @@ async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -
         TokenRequest::ClientCredentials { scope, resource, audience } => {
             let resource = resource.or(audience);
             grant::client_credentials::issue(state, &client, scope.as_deref(), resource.as_deref()).await?
+        }
+        TokenRequest::TokenExchange {
+            subject_token,
+            subject_token_type,
+            actor_token,
+            actor_token_type,
+            resource,
+            audience,
+            scope,
+            requested_token_type,
+        } => {
+            let request = grant::token_exchange::ExchangeRequest {
+                subject_token,
+                subject_token_type,
+                actor_token,
+                actor_token_type,
+                resource,
+                audience,
+                scope,
+                requested_token_type,
+            };
+            grant::token_exchange::exchange(state, &client, request).await?
         }
     };
     metrics::counter!("latchkey_tokens_issued_total", "grant_type" => grant_type).increment(1);

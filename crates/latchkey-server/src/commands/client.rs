@@ -87,6 +87,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
+        token_exchange_audiences: non_empty(args.exchange_audiences),
+        token_exchange_subject_clients: non_empty(args.exchange_subject_clients),
         ..Default::default()
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
@@ -192,6 +194,16 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,
+        token_exchange_audiences: Some(if args.clear_exchange_lists {
+            Vec::new()
+        } else {
+            non_empty(args.exchange_audiences).unwrap_or_else(|| s.token_exchange_audiences.clone())
+        }),
+        token_exchange_subject_clients: Some(if args.clear_exchange_lists {
+            Vec::new()
+        } else {
+            non_empty(args.exchange_subject_clients).unwrap_or_else(|| s.token_exchange_subject_clients.clone())
+        }),
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
     let mut settings: ClientSettings = validate(metadata, &policy)?;

@@ -13,6 +13,7 @@ mod authorize;
 mod caches;
 mod client_auth;
 mod discovery;
+mod exchange;
 mod introspection;
 mod revocation;
 mod sign_in_limits;
