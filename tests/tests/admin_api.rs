@@ -304,6 +304,27 @@ async fn clients_are_managed_and_paged(backend: Backend) {
         "replace unknown",
     );
 
+    // Rotate the secret: the new one works, the old one no longer does.
+    let page = admin.post(&format!("/clients/{}/secret", service.id), &json!({})).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let rotated = page.json();
+    assert_eq!(rotated["client_id"], service.id.as_str());
+    let fresh = TestClient { id: service.id.clone(), secret: Some(str_of(&rotated, "client_secret").to_string()) };
+    assert_ne!(fresh.secret, service.secret);
+    let old = token(&server, auth_of(&service), &Params::new().set("grant_type", "client_credentials")).await;
+    assert_eq!(old.status, 401, "the old secret stops working: {}", old.describe());
+    let new = token(&server, auth_of(&fresh), &Params::new().set("grant_type", "client_credentials")).await;
+    assert_eq!(new.status, 200, "the new secret works: {}", new.describe());
+    let read = admin.get(&format!("/clients/{}", service.id)).await;
+    assert!(read.json().get("client_secret").is_none(), "the rotated secret is shown once");
+    let public = ids[2].clone(); // still a public client
+    assert_error(&admin.post(&format!("/clients/{public}/secret"), &json!({})).await, 409, "conflict", "public client");
+    assert_error(&admin.post("/clients/nope/secret", &json!({})).await, 404, "not_found", "rotate unknown");
+    let rotations = audit_events(&db, "client.secret_rotated");
+    assert_eq!(rotations.len(), 1, "only the rotation that happened is audited");
+    assert_eq!(rotations[0]["actor"], format!("admin:{token_id}").as_str());
+    assert_eq!(rotations[0]["subject"], service.id.as_str());
+
     // Delete: the client's access token stops working, everywhere.
     let page = admin.delete(&format!("/clients/{}", service.id)).await;
     assert_eq!(page.status, 204, "{}", page.describe());
@@ -608,7 +629,7 @@ async fn every_documented_route_is_served(backend: Backend) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 21);
+    assert_eq!(checked, 22);
 }
 
 /// While the database is down the API answers 503 in its JSON shape (never

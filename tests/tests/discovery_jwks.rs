@@ -50,7 +50,8 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
             "authorization_code",
             "refresh_token",
             "client_credentials",
-            "urn:ietf:params:oauth:grant-type:device_code"
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
         ])
     );
     assert_eq!(doc["device_authorization_endpoint"], closed.url("/device_authorization").as_str());

@@ -248,12 +248,19 @@ async fn sqlite_gives_freed_pages_back_to_the_file_system() {
     let pool = db.pool().await;
     assert_eq!(count(&pool, "PRAGMA auto_vacuum").await, 2, "incremental auto-vacuum from the start");
     let pages = count(&pool, "PRAGMA page_count").await;
-    // About 4 MB of expired counters.
-    let pad = "x".repeat(1000);
-    for i in 0..4000 {
-        exec(&pool, &format!("INSERT INTO rate_limits VALUES ('gc-{i}-{pad}', 0, 1, 1)")).await;
-    }
-    let full = count(&pool, "PRAGMA page_count").await;
+    // About 4 MB of expired counters, written and measured in one
+    // transaction: the collector, running meanwhile, sees them all at once
+    // (row by row, it cleaned up behind the inserts on a busy machine).
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO rate_limits WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 3999) \
+         SELECT 'gc-' || i || '-' || printf('%.1000c', 'x'), 0, 1, 1 FROM n",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let full: i64 = sqlx::query("PRAGMA page_count").fetch_one(&mut *tx).await.unwrap().get(0);
+    tx.commit().await.unwrap();
     assert!(full > pages + 500, "{pages} -> {full} pages");
     let pool_ref = &pool;
     let shrunk =
@@ -271,6 +278,9 @@ async fn an_older_sqlite_database_is_converted_to_incremental_auto_vacuum_once()
     // A database made without auto-vacuum (as every one was before).
     let path = db.dir.path().join("db");
     std::fs::create_dir_all(&path).unwrap();
+    // Every test runs in a process of its own (cargo nextest): this one may
+    // be the first here to open a pool.
+    sqlx::any::install_default_drivers();
     let old =
         sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&format!("{}?mode=rwc", db.url)).await.unwrap();
     exec(&old, "CREATE TABLE before_upgrade (x INTEGER)").await;

@@ -1,4 +1,4 @@
-//! `/clients`: list, read, create, replace (PUT), delete. Metadata is
+//! `/clients`: list, read, create, replace (PUT), delete, rotate the secret. Metadata is
 //! validated by `ClientMetadata::validate`, exactly as the CLI and the
 //! registration endpoint do; secrets are issued once and stored hashed.
 
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::client::{ClientSettings, check_audiences};
 use latchkey_core::{Client, ClientMetadata};
 use latchkey_domain::clients::{self, Replaced};
+
 use serde_json::{Map, Value};
 
 use crate::{AdminError, AdminState, PageParams, audit, authorize, encode_cursor, json, json_body, page, query};
@@ -38,6 +39,8 @@ const METADATA: &[&str] = &[
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",
+    "token_exchange_audiences",
+    "token_exchange_subject_clients",
 ];
 const OPERATOR: &[&str] = &["skip_consent", "audiences", "introspection"];
 
@@ -174,6 +177,26 @@ pub(crate) async fn replace(
         body["client_secret"] = secret.into();
     }
     Ok(json(StatusCode::OK, &body))
+}
+
+/// Issues a fresh secret (as `latchkey client rotate-secret`), returned in
+/// this answer only; the old one stops working at once. Refused (409) for
+/// clients without a secret.
+pub(crate) async fn rotate_secret(
+    State(state): State<AdminState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    client_id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let caller = authorize(&state, &peer, &headers, "clients:write").await?;
+    let client_id = id_of(client_id)?;
+    let mut client = find(&state, &client_id).await?;
+    let now = state.clock.now();
+    let secret =
+        clients::rotate_secret(&*state.store, &mut client, now, state.policy.client_secret_key.as_ref()).await?;
+    let event = caller.event(now, "client.secret_rotated").subject(&client_id).client(&client_id);
+    audit(&state, event).await;
+    Ok(json(StatusCode::OK, &serde_json::json!({"client_id": client_id, "client_secret": secret})))
 }
 
 /// Deletes the client with its consents and refresh tokens (as `latchkey

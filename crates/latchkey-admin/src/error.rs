@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_domain::clients::RotateSecretError;
 use latchkey_domain::keys::KeyOpError;
 use latchkey_store::StoreError;
 
@@ -48,6 +49,16 @@ impl From<KeyOpError> for AdminError {
             KeyOpError::Key(e) => Self::Internal(e.to_string()),
             KeyOpError::UnknownKey(kid) => Self::NotFound(format!("no key with kid {kid:?}")),
             KeyOpError::Refused(m) => Self::Conflict(m),
+        }
+    }
+}
+
+impl From<RotateSecretError> for AdminError {
+    fn from(e: RotateSecretError) -> Self {
+        match e {
+            RotateSecretError::Store(e) => Self::Store(e),
+            RotateSecretError::NotFound(id) => Self::NotFound(format!("no client {id:?}")),
+            refused => Self::Conflict(refused.to_string()),
         }
     }
 }

@@ -113,6 +113,7 @@ where
         .route(&path("/openapi.json"), get(openapi))
         .route(&path("/clients"), get(clients::list).post(clients::create))
         .route(&path("/clients/{client_id}"), get(clients::read).put(clients::replace).delete(clients::remove))
+        .route(&path("/clients/{client_id}/secret"), post(clients::rotate_secret))
         .route(&path("/users"), get(users::list).post(users::create))
         .route(&path("/users/{user_id}"), get(users::read).patch(users::update).delete(users::remove))
         .route(&path("/users/{user_id}/consents"), get(consents::list))
@@ -296,6 +297,7 @@ mod tests {
             ("/openapi.json", &["get"]),
             ("/clients", &["get", "post"]),
             ("/clients/{client_id}", &["get", "put", "delete"]),
+            ("/clients/{client_id}/secret", &["post"]),
             ("/users", &["get", "post"]),
             ("/users/{user_id}", &["get", "patch", "delete"]),
             ("/users/{user_id}/consents", &["get"]),

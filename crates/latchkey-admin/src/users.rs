@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::lockout::account_key;
-use latchkey_core::user::{validate_groups, validate_username};
+use latchkey_core::user::{validate_claim_text, validate_email, validate_groups, validate_username};
 use latchkey_core::{User, UserClaims};
 use latchkey_domain::users::{self, NewUser, UserError};
 use serde::Deserialize;
@@ -65,21 +65,11 @@ struct ClaimsBody {
 /// email address, and verified flags only for values that are set. Groups
 /// are a member of their own (`groups`), so they start empty here.
 fn checked_claims(body: ClaimsBody) -> Result<UserClaims, AdminError> {
-    let text = |field: &str, v: Option<String>| -> Result<Option<String>, AdminError> {
-        match v {
-            Some(v) if v.trim().is_empty() => Ok(None),
-            Some(v) if v.chars().any(char::is_control) || v.chars().count() > 256 => {
-                Err(AdminError::bad(format!("{field} must be at most 256 characters without control characters")))
-            }
-            other => Ok(other),
-        }
-    };
+    let text =
+        |field: &str, v: Option<String>| validate_claim_text(v).map_err(|e| AdminError::bad(format!("{field} {e}")));
     let email = text("email", body.email)?;
     if let Some(e) = &email {
-        let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
-        if !ok {
-            return Err(AdminError::bad(format!("email {e:?} is not an email address")));
-        }
+        validate_email(e).map_err(|e| AdminError::bad(format!("email {e}")))?;
     }
     let phone_number = text("phone_number", body.phone_number)?;
     Ok(UserClaims {

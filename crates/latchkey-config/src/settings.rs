@@ -612,7 +612,9 @@ pub struct Registration {
     pub allowed_redirect_hosts: Vec<String>,
     /// Redirect URI schemes, e.g. ["https", "com.example.app"].
     pub allowed_redirect_schemes: Vec<String>,
-    /// Grant types, e.g. ["authorization_code", "refresh_token"].
+    /// Grant types, e.g. ["authorization_code", "refresh_token"]. Token
+    /// exchange ("urn:ietf:params:oauth:grant-type:token-exchange") is open
+    /// to self-registered clients only when this list names it.
     #[schemars(with = "Vec<String>")]
     pub allowed_grant_types: Vec<GrantType>,
     /// Scopes a client may register; a client that asks for none gets the

@@ -13,6 +13,7 @@ pub const KINDS: &[&str] = &[
     "consent.granted",
     "consent.revoked",
     "token_family.revoked",
+    "token.exchanged",
     "client.created",
     "client.updated",
     "client.deleted",

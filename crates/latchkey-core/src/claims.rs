@@ -83,6 +83,38 @@ pub struct AccessTokenClaims {
     /// RFC 9068 §2.2.3.1: resource servers authorize by group from the token itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
+    /// Token exchange with an actor (RFC 8693 §4.1): who acts for `sub`
+    /// now, and before it, in nested `act`s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+    /// Who may act for `sub` in a later exchange (RFC 8693 §4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_act: Option<Actor>,
+}
+
+/// An actor (RFC 8693 §4.1): the party that acts for the token's subject,
+/// with the actors before it nested in `act`, most recent outermost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    /// The client through which a person acts, when it is not `sub` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
+}
+
+impl Actor {
+    /// The actors from the current one back to the first.
+    pub fn chain(&self) -> impl Iterator<Item = &Actor> {
+        std::iter::successors(Some(self), |a| a.act.as_deref())
+    }
+
+    /// Whether `self` (an actor) is the one `may_act` names: the same `sub`,
+    /// and the same client when `may_act` names one.
+    pub fn satisfies(&self, may_act: &Actor) -> bool {
+        self.sub == may_act.sub && may_act.client_id.as_ref().is_none_or(|c| self.client_id.as_ref() == Some(c))
+    }
 }
 
 impl AccessTokenClaims {
@@ -112,6 +144,8 @@ impl AccessTokenClaims {
             jti,
             scope: Some(scope.clone()),
             sub: user.id.clone(),
+            act: None,
+            may_act: None,
         }
     }
 
@@ -138,13 +172,16 @@ impl AccessTokenClaims {
             jti,
             scope: (!scope.is_empty()).then(|| scope.clone()),
             sub: client_id.to_string(),
+            act: None,
+            may_act: None,
         }
     }
 
-    /// Whether `sub` is the client itself (a client_credentials token)
-    /// rather than a person.
+    /// Whether `sub` is a client (a client_credentials token, or one
+    /// exchanged from it) rather than a person: no one signed in, so no
+    /// `auth_time`, which a person's token always carries.
     pub fn is_client_token(&self) -> bool {
-        self.sub == self.client_id
+        self.sub == self.client_id || self.auth_time.is_none()
     }
 }
 
@@ -463,6 +500,34 @@ mod tests {
         // A logout token must carry the back-channel logout event (§2.4).
         let no_event = json!({"iss": "i", "aud": "app", "iat": 0, "exp": 1, "jti": "j", "events": {}});
         assert!(serde_json::from_value::<LogoutTokenClaims>(no_event).is_err());
+    }
+
+    #[test]
+    fn act_nests_and_may_act_matches() {
+        let first = Actor { sub: "svc-b".into(), client_id: None, act: None };
+        let now = Actor { sub: "u-9".into(), client_id: Some("svc-c".into()), act: Some(Box::new(first.clone())) };
+        let mut claims = AccessTokenClaims::client("i", "a", "svc", &scope("x"), "j".into(), 0, 1);
+        claims.act = Some(now.clone());
+        claims.may_act = Some(Actor { sub: "svc-d".into(), client_id: None, act: None });
+        let v = serde_json::to_value(&claims).unwrap();
+        assert_eq!(v["act"], json!({"sub": "u-9", "client_id": "svc-c", "act": {"sub": "svc-b"}}));
+        assert_eq!(v["may_act"], json!({"sub": "svc-d"}));
+        let read: AccessTokenClaims = serde_json::from_value(v).unwrap();
+        assert_eq!(read, claims);
+        assert_eq!(now.chain().map(|a| a.sub.as_str()).collect::<Vec<_>>(), ["u-9", "svc-b"]);
+        let may =
+            |sub: &str, client: Option<&str>| Actor { sub: sub.into(), client_id: client.map(Into::into), act: None };
+        assert!(first.satisfies(&may("svc-b", None)));
+        assert!(!first.satisfies(&may("svc-x", None)));
+        assert!(now.satisfies(&may("u-9", Some("svc-c"))));
+        assert!(!now.satisfies(&may("u-9", Some("svc-x"))), "the client must match when may_act names one");
+        // Tokens without the claims read as before.
+        assert!(
+            serde_json::to_value(AccessTokenClaims::client("i", "a", "s", &scope("x"), "j".into(), 0, 1))
+                .unwrap()
+                .get("act")
+                .is_none()
+        );
     }
 
     #[test]

@@ -19,7 +19,13 @@ pub enum GrantType {
     /// The device authorization grant (RFC 8628).
     #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
     DeviceCode,
+    /// Token exchange (RFC 8693), by its URN everywhere.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
+
+/// `grant_type` of token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 impl GrantType {
     pub fn as_str(self) -> &'static str {
@@ -28,6 +34,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::DeviceCode => crate::device::GRANT_TYPE,
+            Self::TokenExchange => TOKEN_EXCHANGE,
         }
     }
 
@@ -37,6 +44,7 @@ impl GrantType {
             "refresh_token" => Some(Self::RefreshToken),
             "client_credentials" => Some(Self::ClientCredentials),
             crate::device::GRANT_TYPE => Some(Self::DeviceCode),
+            TOKEN_EXCHANGE => Some(Self::TokenExchange),
             _ => None,
         }
     }
@@ -139,6 +147,16 @@ pub struct ClientSettings {
     /// A resource server allowed to introspect any token, not only its own.
     #[serde(default)]
     pub introspection: bool,
+    /// Token exchange (RFC 8693): the audiences (client ids) and resources
+    /// this client may exchange tokens for. Empty: any registered client and
+    /// any resource the server knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_audiences: Vec<String>,
+    /// Token exchange: the clients whose tokens this client may present as
+    /// subject tokens. Empty: any (the token must still be issued to this
+    /// client or name it in `aud`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_subject_clients: Vec<String>,
     /// Registered through the registration endpoint rather than by an operator.
     #[serde(default)]
     pub dynamically_registered: bool,
@@ -333,6 +351,13 @@ pub struct ClientMetadata {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// Extension (docs/device-and-exchange.md): see
+    /// [`ClientSettings::token_exchange_audiences`].
+    #[serde(default)]
+    pub token_exchange_audiences: Option<Vec<String>>,
+    /// Extension: see [`ClientSettings::token_exchange_subject_clients`].
+    #[serde(default)]
+    pub token_exchange_subject_clients: Option<Vec<String>>,
 }
 
 /// What the operator allows, for registrations from either door.
@@ -395,6 +420,14 @@ impl SelfRegistrationPolicy {
         for uri in &settings.post_logout_redirect_uris {
             self.check_redirect("post_logout_redirect_uris", uri)?;
         }
+        // Token exchange turns a token a person gave one app into one for
+        // another service: never open to self-registration by default.
+        if self.grant_types.is_empty() && settings.grant_types.contains(&GrantType::TokenExchange) {
+            return Err(MetadataError::InvalidClientMetadata(format!(
+                "grant type {TOKEN_EXCHANGE} is open to self-registered clients only when \
+                 registration.allowed_grant_types names it"
+            )));
+        }
         if !self.grant_types.is_empty()
             && let Some(g) = settings.grant_types.iter().find(|g| !self.grant_types.contains(g))
         {
@@ -444,6 +477,30 @@ pub fn check_audiences(list: &[String]) -> Result<(), String> {
         Some(a) => Err(format!("audience {a:?} must be an absolute URI without a fragment")),
         None => Ok(()),
     }
+}
+
+/// The most entries of each token exchange list.
+const MAX_EXCHANGE_ENTRIES: usize = 50;
+
+/// A token exchange list: client ids or absolute URIs, only for clients
+/// with the grant.
+fn check_exchange_list(field: &str, list: &[String], exchanges: bool) -> Result<(), MetadataError> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    if !exchanges {
+        return Err(bad(format!("{field} needs the grant type {TOKEN_EXCHANGE}")));
+    }
+    if list.len() > MAX_EXCHANGE_ENTRIES {
+        return Err(bad(format!("at most {MAX_EXCHANGE_ENTRIES} {field} may be registered")));
+    }
+    for v in list {
+        check_text(field, v)?;
+        if v.is_empty() || v.contains(char::is_whitespace) || v.contains('#') {
+            return Err(bad(format!("{field}: {v:?} must be a client id or an absolute URI without a fragment")));
+        }
+    }
+    Ok(())
 }
 
 const MAX_REDIRECT_URIS: usize = 20;
@@ -554,8 +611,8 @@ impl ClientMetadata {
                 for g in dedup(list) {
                     let grant = GrantType::parse(&g).ok_or_else(|| {
                         bad(format!(
-                            "grant type {g:?} is not supported; use authorization_code, refresh_token, client_credentials \
-                             or {}",
+                            "grant type {g:?} is not supported; use authorization_code, refresh_token, \
+                             client_credentials, {} or {TOKEN_EXCHANGE}",
                             crate::device::GRANT_TYPE
                         ))
                     })?;
@@ -573,6 +630,14 @@ impl ClientMetadata {
         if grant_types.contains(&GrantType::ClientCredentials) && !auth_method.is_confidential() {
             return Err(bad("a public client (token_endpoint_auth_method none) cannot use client_credentials"));
         }
+        let exchanges = grant_types.contains(&GrantType::TokenExchange);
+        if exchanges && !auth_method.is_confidential() {
+            return Err(bad(format!("a public client (token_endpoint_auth_method none) cannot use {TOKEN_EXCHANGE}")));
+        }
+        let token_exchange_audiences = dedup(self.token_exchange_audiences.unwrap_or_default());
+        check_exchange_list("token_exchange_audiences", &token_exchange_audiences, exchanges)?;
+        let token_exchange_subject_clients = dedup(self.token_exchange_subject_clients.unwrap_or_default());
+        check_exchange_list("token_exchange_subject_clients", &token_exchange_subject_clients, exchanges)?;
 
         let response_types = match self.response_types {
             None if uses_code => vec!["code".to_string()],
@@ -676,6 +741,8 @@ impl ClientMetadata {
             dynamically_registered: false,
             audiences: Vec::new(),
             introspection: false,
+            token_exchange_audiences,
+            token_exchange_subject_clients,
             jwks,
             jwks_uri,
             token_endpoint_auth_signing_alg,
@@ -702,6 +769,47 @@ mod tests {
         assert_eq!(s.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
         assert!(s.scope.contains("openid"));
         assert!(!s.scope.contains("offline_access"));
+    }
+
+    #[test]
+    fn token_exchange_is_confidential_and_closed_to_self_registration_by_default() {
+        let p = RegistrationPolicy::default();
+        let te = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"grant_types": ["client_credentials", TOKEN_EXCHANGE]});
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            meta(v).validate(&p)
+        };
+        let s =
+            te(serde_json::json!({"token_exchange_audiences": ["orders", "https://api.example", "orders"]})).unwrap();
+        assert_eq!(s.grant_types, vec![GrantType::ClientCredentials, GrantType::TokenExchange]);
+        assert_eq!(s.token_exchange_audiences, vec!["orders", "https://api.example"], "deduplicated");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["grant_types"][1], TOKEN_EXCHANGE, "stored and shown by its URN");
+        assert_eq!(GrantType::parse(TOKEN_EXCHANGE), Some(GrantType::TokenExchange));
+        for (extra, why) in [
+            (serde_json::json!({"token_endpoint_auth_method": "none"}), "public client"),
+            (serde_json::json!({"token_exchange_subject_clients": ["a b"]}), "must be a client id"),
+            (serde_json::json!({"token_exchange_audiences": ["https://a.example#x"]}), "without a fragment"),
+        ] {
+            let e = te(extra.clone()).unwrap_err().to_string();
+            assert!(e.contains(why), "{extra}: {e}");
+        }
+        let e = meta(serde_json::json!({"grant_types": ["client_credentials"], "token_exchange_audiences": ["a"]}))
+            .validate(&p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs the grant type"), "{e}");
+
+        // Self-registration: only when the operator's list names the grant.
+        let mut settings = te(serde_json::json!({})).unwrap();
+        let open = SelfRegistrationPolicy::default();
+        let e = open.apply(&mut settings.clone(), false).unwrap_err().to_string();
+        assert!(e.contains("registration.allowed_grant_types"), "{e}");
+        let named = SelfRegistrationPolicy {
+            grant_types: vec![GrantType::ClientCredentials, GrantType::TokenExchange],
+            ..SelfRegistrationPolicy::default()
+        };
+        named.apply(&mut settings, false).unwrap();
     }
 
     #[test]

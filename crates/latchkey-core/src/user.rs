@@ -59,6 +59,29 @@ pub fn validate_username(username: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// At most this many characters in a text claim (`name`, `email`, …).
+pub const MAX_CLAIM_LEN: usize = 256;
+
+/// Checks a text claim an operator gave: blank means unset (`None`), else at
+/// most [`MAX_CLAIM_LEN`] characters and no control characters. The error
+/// reads after the field's name, in the caller's words.
+pub fn validate_claim_text(value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) if v.chars().any(char::is_control) || v.chars().count() > MAX_CLAIM_LEN => {
+            Err(format!("must be at most {MAX_CLAIM_LEN} characters without control characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Checks that `email` looks like an address (something, `@`, a domain with
+/// a dot, no spaces): a typo is caught, deliverability is not checked.
+pub fn validate_email(email: &str) -> Result<(), String> {
+    let ok = email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !email.contains(' '));
+    if ok { Ok(()) } else { Err(format!("{email:?} is not an email address")) }
+}
+
 /// At most this many groups per account: they travel in every ID token and
 /// access token of the `groups` scope, so the list stays small.
 pub const MAX_GROUPS: usize = 100;
@@ -120,6 +143,26 @@ pub fn username_key(username: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claim_texts() {
+        assert_eq!(validate_claim_text(None), Ok(None));
+        assert_eq!(validate_claim_text(Some("  ".into())), Ok(None), "blank unsets");
+        assert_eq!(validate_claim_text(Some("Zoë Ångström".into())), Ok(Some("Zoë Ångström".into())));
+        assert!(validate_claim_text(Some("é".repeat(MAX_CLAIM_LEN))).is_ok(), "characters, not bytes");
+        assert!(validate_claim_text(Some("x".repeat(MAX_CLAIM_LEN + 1))).is_err());
+        assert!(validate_claim_text(Some("line\nbreak".into())).is_err());
+    }
+
+    #[test]
+    fn emails() {
+        for ok in ["a@example.com", "first.last+tag@mail.example.co.uk", "o'brien@example.ie"] {
+            assert_eq!(validate_email(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a", "@example.com", "a@localhost", "a b@example.com"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn usernames() {

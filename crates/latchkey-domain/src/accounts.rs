@@ -31,7 +31,7 @@ pub enum ProvisionError {
 /// Creates `user` and links `link` (naming it) in one unit of work: an
 /// outage between the two never leaves an account that nothing signs in to.
 pub async fn provision(store: &dyn Store, user: User, link: &FederatedIdentity) -> Result<Provisioned, ProvisionError> {
-    let tx = store.begin().await?;
+    let tx = store.begin_writing().await?;
     match tx.insert_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {

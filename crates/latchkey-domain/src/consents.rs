@@ -51,7 +51,8 @@ pub async fn revoke_consent(
     client_id: &str,
     now: i64,
 ) -> StoreResult<ConsentRevoked> {
-    let tx = store.begin().await?;
+    // Deleting first: the unit of work holds the write lock before it reads.
+    let tx = store.begin_writing().await?;
     let had_consent = tx.delete_consent(user_id, client_id).await?;
     let families = revoke_client_grants_in(&*tx, user_id, client_id, now).await?;
     tx.commit().await?;

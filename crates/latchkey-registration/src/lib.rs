@@ -329,6 +329,31 @@ async fn read(
     Ok(json_response(StatusCode::OK, &configuration(&state, &client, None)))
 }
 
+/// The token exchange lists only narrow through RFC 7592: one left out
+/// keeps its registered value (an operator's narrowing survives a client
+/// that does not know the extension), and one sent must stay within it.
+fn narrow_exchange_lists(
+    new: &mut ClientSettings,
+    old: &ClientSettings,
+    sent: &[String],
+) -> Result<(), RegistrationError> {
+    for (name, new, old) in [
+        ("token_exchange_audiences", &mut new.token_exchange_audiences, &old.token_exchange_audiences),
+        (
+            "token_exchange_subject_clients",
+            &mut new.token_exchange_subject_clients,
+            &old.token_exchange_subject_clients,
+        ),
+    ] {
+        if !sent.iter().any(|s| s == name) {
+            new.clone_from(old);
+        } else if !old.is_empty() && (new.is_empty() || new.iter().any(|v| !old.contains(v))) {
+            return Err(MetadataError::InvalidClientMetadata(format!("{name} may only be narrowed here")).into());
+        }
+    }
+    Ok(())
+}
+
 /// Members a replacement must not carry (RFC 7592 §2.2).
 const SERVER_ONLY: [&str; 4] =
     ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
@@ -359,10 +384,12 @@ async fn replace(
             return Err(RegistrationError::BadUpdate("client_secret does not match the client's".into()));
         }
     }
+    let sent: Vec<String> = members.keys().cloned().collect();
     let mut settings = checked_settings(&state, value)?;
     settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;
+    narrow_exchange_lists(&mut settings, &client.settings, &sent)?;
 
     let secret_key = state.policy.client_secret_key.as_ref();
     let Some(Replaced { new_secret }) =
@@ -399,4 +426,46 @@ async fn remove(
         .detail("via", "client configuration endpoint");
     latchkey_http::audit(state.audit.as_ref(), event).await;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod exchange_lists {
+    use latchkey_core::ClientMetadata;
+
+    use super::*;
+
+    fn settings(audiences: &[&str]) -> ClientSettings {
+        let mut s = serde_json::from_value::<ClientMetadata>(serde_json::json!({
+            "grant_types": ["client_credentials", latchkey_core::client::TOKEN_EXCHANGE]
+        }))
+        .unwrap()
+        .validate(&RegistrationPolicy::default())
+        .unwrap();
+        s.token_exchange_audiences = audiences.iter().map(|a| a.to_string()).collect();
+        s
+    }
+
+    #[test]
+    fn rfc_7592_only_narrows_the_token_exchange_lists() {
+        let old = settings(&["a", "b"]);
+        let sent = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // Left out: kept.
+        let mut new = settings(&[]);
+        narrow_exchange_lists(&mut new, &old, &sent(&["client_name"])).unwrap();
+        assert_eq!(new.token_exchange_audiences, ["a", "b"]);
+        // Sent narrower: taken.
+        let mut new = settings(&["b"]);
+        narrow_exchange_lists(&mut new, &old, &sent(&["token_exchange_audiences"])).unwrap();
+        assert_eq!(new.token_exchange_audiences, ["b"]);
+        // Wider, or emptied (no narrowing at all): refused.
+        for wider in [&["a", "c"][..], &[]] {
+            let mut new = settings(wider);
+            let e = narrow_exchange_lists(&mut new, &old, &sent(&["token_exchange_audiences"])).unwrap_err();
+            assert!(e.to_string().contains("only be narrowed"), "{wider:?}: {e}");
+        }
+        // No list before: anything sent narrows.
+        let mut new = settings(&["z"]);
+        narrow_exchange_lists(&mut new, &settings(&[]), &sent(&["token_exchange_audiences"])).unwrap();
+        assert_eq!(new.token_exchange_audiences, ["z"]);
+    }
 }

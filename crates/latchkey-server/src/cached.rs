@@ -315,6 +315,10 @@ impl UnitOfWork for Cached {
         let inner = self.inner.begin().await?;
         Ok(Box::new(CachedTransaction { inner, changes: self.changes.clone(), pending: Mutex::default() }))
     }
+    async fn begin_writing(&self) -> StoreResult<Box<dyn Transaction>> {
+        let inner = self.inner.begin_writing().await?;
+        Ok(Box::new(CachedTransaction { inner, changes: self.changes.clone(), pending: Mutex::default() }))
+    }
 }
 
 /// A unit of work of a `Cached` store: reads go to the transaction, and the

@@ -6,8 +6,13 @@ use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 
 /// Grant types a client may be registered for.
-pub const GRANT_TYPES: [&str; 4] =
-    ["authorization_code", "refresh_token", "client_credentials", latchkey_core::device::GRANT_TYPE];
+pub const GRANT_TYPES: [&str; 5] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    latchkey_core::device::GRANT_TYPE,
+    latchkey_core::client::TOKEN_EXCHANGE,
+];
 /// Client authentication methods `client create` takes (`none` is `--public`).
 pub const CREATE_AUTH_METHODS: [&str; 4] =
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"];
@@ -271,6 +276,15 @@ pub struct ClientCreate {
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
+    /// Token exchange: an audience (a client id) or resource this client
+    /// may exchange tokens for (repeatable; none: any registered client or
+    /// known resource).
+    #[arg(long = "exchange-audience", value_name = "AUDIENCE", allow_hyphen_values = true)]
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange: a client whose tokens this client may exchange
+    /// (repeatable; none: any that issued to it or names it in aud).
+    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID", allow_hyphen_values = true)]
+    pub exchange_subject_clients: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +343,18 @@ pub struct ClientUpdate {
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
+    /// Token exchange: an audience (a client id) or resource this client
+    /// may exchange tokens for (repeatable, replaces the list; none: any registered client or
+    /// known resource).
+    #[arg(long = "exchange-audience", value_name = "AUDIENCE", allow_hyphen_values = true)]
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange: a client whose tokens this client may exchange
+    /// (repeatable, replaces the list; none: any that issued to it or names it in aud).
+    #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID", allow_hyphen_values = true)]
+    pub exchange_subject_clients: Vec<String>,
+    /// Token exchange: empty both lists above (back to the default policy).
+    #[arg(long, conflicts_with_all = ["exchange_audiences", "exchange_subject_clients"])]
+    pub clear_exchange_lists: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -530,5 +556,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("authorization_code, refresh_token, client_credentials"), "{err}");
+    }
+
+    #[test]
+    fn client_ids_that_start_with_a_dash_are_values() {
+        // Client ids are base64url and may start with '-'.
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "client",
+            "update",
+            "-Kx",
+            "--exchange-audience",
+            "-Ab",
+            "--exchange-subject-client",
+            "-Cd",
+        ])
+        .unwrap();
+        let Command::Client(command) = cli.command else { panic!("client") };
+        let ClientCommand::Update(u) = *command else { panic!("client update") };
+        assert_eq!((u.exchange_audiences, u.exchange_subject_clients), (vec!["-Ab".into()], vec!["-Cd".into()]));
     }
 }

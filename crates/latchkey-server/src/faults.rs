@@ -153,6 +153,10 @@ impl UnitOfWork for FailingStore {
         let inner = self.inner.begin().await?;
         Ok(Box::new(FailingTransaction { inner, trigger: self.trigger.clone() }))
     }
+    async fn begin_writing(&self) -> StoreResult<Box<dyn Transaction>> {
+        let inner = self.inner.begin_writing().await?;
+        Ok(Box::new(FailingTransaction { inner, trigger: self.trigger.clone() }))
+    }
 }
 
 #[async_trait]

@@ -133,6 +133,10 @@ impl UnitOfWork for Guarded {
         let inner = guarded(self, "begin", self.inner.begin()).await?;
         Ok(Box::new(GuardedTransaction { inner, guard: self.guard.clone() }))
     }
+    async fn begin_writing(&self) -> StoreResult<Box<dyn Transaction>> {
+        let inner = guarded(self, "begin", self.inner.begin_writing()).await?;
+        Ok(Box::new(GuardedTransaction { inner, guard: self.guard.clone() }))
+    }
 }
 
 #[async_trait]

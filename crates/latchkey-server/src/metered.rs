@@ -34,6 +34,10 @@ impl UnitOfWork for Metered {
         let tx = timed(self, "begin", self.0.begin()).await?;
         Ok(Box::new(MeteredTransaction(tx)))
     }
+    async fn begin_writing(&self) -> StoreResult<Box<dyn Transaction>> {
+        let tx = timed(self, "begin", self.0.begin_writing()).await?;
+        Ok(Box::new(MeteredTransaction(tx)))
+    }
 }
 
 #[async_trait]

@@ -91,6 +91,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             "refresh_token",
             "client_credentials",
             latchkey_core::device::GRANT_TYPE,
+            latchkey_core::client::TOKEN_EXCHANGE,
         ]),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),

@@ -386,6 +386,14 @@ impl UnitOfWork for SqlStore {
         .map_err(map_err)?;
         Ok(Box::new(SqlTransaction { tx: tokio::sync::Mutex::new(tx) }))
     }
+
+    /// A deferred `BEGIN`: the first statement writes, and SQLite waits for
+    /// the lock there (busy timeout) as it would at `BEGIN IMMEDIATE`, since
+    /// the transaction has read nothing that could have gone stale.
+    async fn begin_writing(&self) -> StoreResult<Box<dyn Transaction>> {
+        let tx = self.pool.begin().await.map_err(map_err)?;
+        Ok(Box::new(SqlTransaction { tx: tokio::sync::Mutex::new(tx) }))
+    }
 }
 
 #[async_trait]

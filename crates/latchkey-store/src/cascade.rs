@@ -29,6 +29,7 @@ async fn deny(ops: &dyn Operations, tokens: Vec<IssuedToken>, now: i64) -> Store
 
 /// Revokes a refresh-token family: every refresh token of it, and every
 /// access token issued in it. Returns how many refresh tokens were live.
+/// Its first step writes (see [`UnitOfWork::begin_writing`](crate::UnitOfWork::begin_writing)).
 pub async fn revoke_family_in(ops: &dyn Operations, grant_id: &str, now: i64) -> StoreResult<u64> {
     let family = ops.revoke_refresh_tokens(grant_id, now).await?;
     deny(ops, family.access_tokens, now).await?;
@@ -36,7 +37,8 @@ pub async fn revoke_family_in(ops: &dyn Operations, grant_id: &str, now: i64) ->
 }
 
 /// After a replay of a code: the code can no longer record tokens, its
-/// family is revoked, and the access token issued from it is denied.
+/// family is revoked, and the access token issued from it is denied. Its
+/// first step writes.
 pub async fn revoke_code_grant_in(ops: &dyn Operations, code_hash: &str, now: i64) -> StoreResult<()> {
     let Some(code) = ops.revoke_code(code_hash).await? else {
         return Ok(());
@@ -127,7 +129,7 @@ impl<S: Store + ?Sized> Revocations for S {
             self.deny_access_token(access_jti, access_exp).await?;
             return Ok(false);
         };
-        let tx = self.begin().await?;
+        let tx = self.begin_writing().await?;
         if !tx.record_code_access(code_hash, access_jti, access_exp).await? {
             tx.deny_access_token(access_jti, access_exp).await?;
             tx.commit().await?;
@@ -147,13 +149,13 @@ impl<S: Store + ?Sized> Revocations for S {
     }
 
     async fn revoke_code_grant(&self, code_hash: &str, now: i64) -> StoreResult<()> {
-        let tx = self.begin().await?;
+        let tx = self.begin_writing().await?;
         revoke_code_grant_in(&*tx, code_hash, now).await?;
         tx.commit().await
     }
 
     async fn revoke_family(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        let tx = self.begin().await?;
+        let tx = self.begin_writing().await?;
         let live = revoke_family_in(&*tx, grant_id, now).await?;
         tx.commit().await?;
         Ok(live)

@@ -33,6 +33,8 @@ fn sample_client(id: &str) -> Client {
             dynamically_registered: true,
             audiences: vec!["https://api.example".into()],
             introspection: false,
+            token_exchange_audiences: vec!["https://api.example".into()],
+            token_exchange_subject_clients: vec!["other-client".into()],
             jwks: None,
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
@@ -551,6 +553,45 @@ pub async fn unit_of_work_concurrent(store: std::sync::Arc<dyn Store>) {
         successors += usize::from(store.get_refresh_token(&format!("rc-{i}")).await.unwrap().is_some());
     }
     assert_eq!(successors, 1, "only the winner's successor exists");
+
+    // Units of work begun `begin_writing` wait for each other at their first
+    // write instead of failing: concurrent token issues and revocations all
+    // succeed.
+    let mut grants = Vec::new();
+    for i in 0..8 {
+        let c = code(&format!("code-w{i}"), "client-a", 10_000);
+        store.insert_code(&c).await.unwrap();
+        assert!(matches!(store.redeem_code(&c.code_hash, "client-a", 100).await.unwrap(), Redemption::Redeemed(_)));
+        grants.push((c.code_hash.clone(), c.grant_id.clone()));
+    }
+    let issues: Vec<_> = grants
+        .iter()
+        .enumerate()
+        .map(|(i, (code_hash, grant))| {
+            let store = store.clone();
+            async move {
+                let rt = refresh(&format!("rw-{i}"), grant, 100);
+                store.record_issued(code_hash, &format!("jti-w{i}"), 2_000, Some(&rt), 100).await
+            }
+        })
+        .collect();
+    for issued in join_all(issues).await {
+        assert!(issued.expect("concurrent write-first units of work all commit"), "each code recorded its tokens");
+    }
+    let revocations: Vec<_> = grants
+        .iter()
+        .map(|(_, grant)| {
+            let store = store.clone();
+            async move { store.revoke_family(grant, 300).await }
+        })
+        .collect();
+    for live in join_all(revocations).await {
+        assert_eq!(live.expect("concurrent revocations all commit"), 1);
+    }
+    for i in 0..8 {
+        assert!(store.get_refresh_token(&format!("rw-{i}")).await.unwrap().unwrap().revoked_at.is_some());
+        assert!(store.is_access_token_denied(&format!("jti-w{i}")).await.unwrap());
+    }
 }
 
 /// Polls futures concurrently without an executor dependency.

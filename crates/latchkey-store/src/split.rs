@@ -136,6 +136,9 @@ impl UnitOfWork for Split {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
         Ok(Box::new(SplitTransaction { hot: self.hot.clone(), durable: self.durable.begin().await? }))
     }
+    async fn begin_writing(&self) -> StoreResult<Box<dyn Transaction>> {
+        Ok(Box::new(SplitTransaction { hot: self.hot.clone(), durable: self.durable.begin_writing().await? }))
+    }
 }
 
 /// A unit of work of a `Split`: the durable half's transaction, and the hot half.

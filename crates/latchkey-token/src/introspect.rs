@@ -88,6 +88,9 @@ struct Active<'a> {
     /// that introspect instead of reading the JWT.
     #[serde(skip_serializing_if = "Option::is_none")]
     groups: Option<&'a [String]>,
+    /// Who acts for `sub`, from a token exchange (RFC 8693 §4.1, §2.1 of RFC 7662 allows more members).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a latchkey_core::claims::Actor>,
 }
 
 async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Result<Option<Value>, TokenError> {
@@ -120,6 +123,7 @@ async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Resul
         auth_time: claims.auth_time,
         acr: claims.acr.as_deref(),
         groups: claims.groups.as_deref(),
+        act: claims.act.as_ref(),
     };
     Ok(Some(serde_json::to_value(active).expect("introspection answer serializes")))
 }
@@ -154,6 +158,7 @@ async fn refresh_token(state: &TokenState, caller: &Client, token: &str) -> Resu
         auth_time: None,
         acr: None,
         groups: None,
+        act: None,
     };
     Ok(Some(serde_json::to_value(active).expect("introspection answer serializes")))
 }

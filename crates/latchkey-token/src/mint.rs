@@ -22,6 +22,9 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// Token exchange only (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Signed tokens before they are recorded.
@@ -43,6 +46,7 @@ impl Minted {
             scope: self.scope.to_string(),
             id_token: self.id_token,
             refresh_token,
+            issued_token_type: None,
         }
     }
 }

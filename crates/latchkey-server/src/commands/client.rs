@@ -2,7 +2,6 @@ use anyhow::{Context as _, anyhow, bail};
 use latchkey_core::client::ClientSettings;
 use latchkey_core::{AuthMethod, Client, ClientMetadata, RegistrationPolicy};
 use latchkey_domain::clients::{self, Replaced};
-use latchkey_store::StoreError;
 
 use super::{Context, table, timestamp};
 use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};
@@ -88,6 +87,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
+        token_exchange_audiences: non_empty(args.exchange_audiences),
+        token_exchange_subject_clients: non_empty(args.exchange_subject_clients),
         ..Default::default()
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
@@ -193,6 +194,16 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,
+        token_exchange_audiences: Some(if args.clear_exchange_lists {
+            Vec::new()
+        } else {
+            non_empty(args.exchange_audiences).unwrap_or_else(|| s.token_exchange_audiences.clone())
+        }),
+        token_exchange_subject_clients: Some(if args.clear_exchange_lists {
+            Vec::new()
+        } else {
+            non_empty(args.exchange_subject_clients).unwrap_or_else(|| s.token_exchange_subject_clients.clone())
+        }),
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
     let mut settings: ClientSettings = validate(metadata, &policy)?;
@@ -235,26 +246,8 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
 
 async fn rotate_secret(ctx: &Context, client_id: &str) -> anyhow::Result<()> {
     let mut client = find(ctx, client_id).await?;
-    match client.settings.token_endpoint_auth_method {
-        AuthMethod::None => bail!("client {client_id} is public and has no secret"),
-        AuthMethod::PrivateKeyJwt => {
-            bail!("client {client_id} authenticates with private_key_jwt and has no secret; update its keys instead")
-        }
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt => {}
-    }
     let secret_key = ctx.settings.registration_policy().client_secret_key;
-    let secret = client.issue_secret(secret_key.as_ref()).ok_or_else(|| {
-        anyhow!(
-            "client {client_id} uses client_secret_jwt, whose secrets need keys.encryption_key as the servers have it"
-        )
-    })?;
-    client.updated_at = ctx.clock.now();
-    match ctx.store.update_client(&client).await {
-        Ok(true) => {}
-        Ok(false) => bail!("no client with id {client_id:?}"),
-        Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
-        Err(e) => return Err(e.into()),
-    }
+    let secret = clients::rotate_secret(&*ctx.store, &mut client, ctx.clock.now(), secret_key.as_ref()).await?;
     ctx.print(
         || format!("client_id:      {client_id}\nclient_secret:  {secret}\n\nThe old secret no longer works."),
         &serde_json::json!({"client_id": client_id, "client_secret": secret}),

@@ -76,7 +76,6 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                 )
                 .await?;
                 if let Some(gone) = ended_here {
-                    tracing::info!(event = "session_ended", user_id = %user.id, sid = %gone.session.auth.sid, "session revoked by an operator");
                     deliveries.push(gone.delivery);
                     ended.push(gone.session.auth.sid.clone());
                 }

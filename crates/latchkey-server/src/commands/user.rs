@@ -1,5 +1,5 @@
 use anyhow::{anyhow, bail};
-use latchkey_core::user::{validate_groups, validate_username};
+use latchkey_core::user::{validate_claim_text, validate_email, validate_groups, validate_username};
 use latchkey_core::{User, UserClaims};
 use latchkey_domain::users::{self, NewUser};
 
@@ -82,23 +82,14 @@ fn read_password(ctx: &Context) -> anyhow::Result<String> {
 }
 
 fn optional(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
-    match v {
-        Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) if v.chars().any(char::is_control) || v.chars().count() > 256 => {
-            bail!("--{field} must be at most 256 characters without control characters")
-        }
-        other => Ok(other),
-    }
+    validate_claim_text(v).map_err(|e| anyhow!("--{field} {e}"))
 }
 
 fn check_email(email: &Option<String>) -> anyhow::Result<()> {
-    if let Some(e) = email {
-        let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
-        if !ok {
-            bail!("--email {e:?} is not an email address");
-        }
+    match email {
+        Some(e) => validate_email(e).map_err(|e| anyhow!("--email {e}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ mod caches;
 mod client_auth;
 mod device;
 mod discovery;
+mod exchange;
 mod introspection;
 mod revocation;
 mod sign_in_limits;
