@@ -204,7 +204,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
         (
             &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--grant-type", "password"],
             "[possible values: authorization_code, refresh_token, client_credentials, \
-             urn:ietf:params:oauth:grant-type:token-exchange]",
+             urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange]",
         ),
         (
             &["client", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "basic"],

@@ -50,9 +50,11 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
             "authorization_code",
             "refresh_token",
             "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
             "urn:ietf:params:oauth:grant-type:token-exchange"
         ])
     );
+    assert_eq!(doc["device_authorization_endpoint"], closed.url("/device_authorization").as_str());
     assert_eq!(doc["introspection_endpoint"], closed.url("/introspect").as_str());
     assert_eq!(doc["revocation_endpoint"], closed.url("/revoke").as_str());
     assert_eq!(doc["end_session_endpoint"], closed.url("/logout").as_str());
@@ -60,11 +62,7 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["scopes_supported"], json!(["openid", "profile", "email", "phone", "groups", "offline_access"]));
     assert!(doc["claims_supported"].as_array().unwrap().contains(&json!("groups")), "{doc}");
     // What does not exist is not advertised.
-    for absent in [
-        "request_object_signing_alg_values_supported",
-        "pushed_authorization_request_endpoint",
-        "device_authorization_endpoint",
-    ] {
+    for absent in ["request_object_signing_alg_values_supported", "pushed_authorization_request_endpoint"] {
         assert!(doc.get(absent).is_none(), "{absent} advertised but not implemented: {doc}");
     }
     // Every advertised endpoint answers (an empty request gets an error, not a 404 or 405).
@@ -78,6 +76,8 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
         .unwrap();
     assert_eq!(token.status(), 401);
     assert_eq!(c.get(doc["userinfo_endpoint"].as_str().unwrap()).send().await.unwrap().status(), 401);
+    let device = c.post(doc["device_authorization_endpoint"].as_str().unwrap()).form(&[("client_id", "nobody")]);
+    assert_eq!(device.send().await.unwrap().status(), 401);
 
     let rfc8414: Value =
         c.get(closed.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();

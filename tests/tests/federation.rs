@@ -77,6 +77,34 @@ async fn the_whole_chain_provisions_then_recognises_the_person(backend: Backend)
     assert_eq!(provisioned[0]["actor"], "upstream:corp");
     let logins = cli_json(&down.db, &["audit", "list", "--kind", "login.success"]);
     assert!(logins.as_array().unwrap().iter().all(|e| e["details"]["upstream"] == "corp"), "{logins}");
+
+    // A device (RFC 8628): the person signs in at /device through the same
+    // provider and lands on the device's consent page.
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let tv = create_client(&down.db, "TV", &["--public", "--grant-type", grant, "--scope", "openid email"]);
+    let form = Params::new().set("scope", "openid email");
+    let res = post_with_auth(&down.server, "/device_authorization", Auth::None(&tv.id), &form).await;
+    let device = res.json();
+    let b3 = Browser::new(&down.server);
+    let page = b3.get(device["verification_uri_complete"].as_str().unwrap()).await;
+    let form =
+        Params::new().set("csrf", &page.input("csrf").unwrap()).set("user_code", device["user_code"].as_str().unwrap());
+    let login = b3.post_form("/device", &form).await;
+    assert!(login.body.contains("Sign in with Corp SSO"), "{}", login.describe());
+    let consent = sign_in_upstream(&b3, &up, &login, "corp", &ursula, "allow").await;
+    assert!(consent.body.contains(device["user_code"].as_str().unwrap()), "{}", consent.describe());
+    let form = Params::new()
+        .set("interaction", &consent.input("interaction").unwrap())
+        .set("csrf", &consent.input("csrf").unwrap())
+        .set("decision", "allow");
+    assert_eq!(b3.post_form("/device/consent", &form).await.status, 200);
+    let poll = Params::new().set("grant_type", grant).set("device_code", device["device_code"].as_str().unwrap());
+    let res = token(&down.server, Auth::None(&tv.id), &poll).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let id_token = res.json()["id_token"].as_str().unwrap().to_string();
+    let raw = verify_jwt(&down.server, &id_token).await;
+    assert_eq!(raw["sub"], claims.subject().as_str(), "the same account: {raw}");
+    assert_eq!(raw["amr"], serde_json::json!(["pwd"]), "the upstream's amr: {raw}");
 }
 
 async fn upstream_errors_fail_closed_with_a_page(backend: Backend) {

@@ -232,7 +232,7 @@ async fn grant_type_errors(backend: Backend) {
 
     let res = token(&server, auth, &Params::new().set("code", "x").set("redirect_uri", CB)).await;
     assert_oauth_error(&res, 400, "invalid_request", "missing grant_type");
-    for g in ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "bogus"] {
+    for g in ["password", "implicit", "urn:ietf:params:oauth:grant-type:saml2-bearer", "bogus"] {
         let res = token(
             &server,
             auth,
@@ -246,6 +246,11 @@ async fn grant_type_errors(backend: Backend) {
         token(&server, Auth::Basic(&machine.id, machine.secret()), &code_grant("some-code", Some(&pkce().verifier)))
             .await;
     assert_oauth_error(&res, 400, "unauthorized_client", "authorization_code for a client_credentials client");
+    // The device grant (RFC 8628) is implemented: a client without it is unauthorized.
+    let device = Params::new().set("grant_type", "urn:ietf:params:oauth:grant-type:device_code");
+    assert_oauth_error(&token(&server, auth, &device).await, 400, "invalid_request", "no device_code");
+    let res = token(&server, auth, &device.set("device_code", "x")).await;
+    assert_oauth_error(&res, 400, "unauthorized_client", "device_code for a client without that grant");
     let res = token(&server, auth, &Params::new().set("grant_type", "refresh_token").set("refresh_token", "x")).await;
     // A grant the server implements (per discovery) but the client may not
     // use is unauthorized_client; one it does not implement is unknown.

@@ -2,6 +2,7 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
+pub mod device;
 mod failure;
 pub mod logout;
 pub mod pages;
@@ -59,6 +60,8 @@ pub struct AuthorizeSettings {
     pub pkce: latchkey_config::Pkce,
     /// The lifetime of authorization codes.
     pub tokens: latchkey_config::Tokens,
+    /// The device grant's limit on wrong user codes.
+    pub device: latchkey_config::Device,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
@@ -80,6 +83,7 @@ impl AuthorizeSettings {
             sessions: config.sessions.clone(),
             pkce: config.pkce.clone(),
             tokens: config.tokens.clone(),
+            device: config.device.clone(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
         }
     }
@@ -121,6 +125,8 @@ where
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", post(login))
         .route("/consent", post(consent))
+        .route(device::PATH, get(device::show).post(device::enter))
+        .route(device::CONSENT_PATH, post(device::decide))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/logout/confirm", post(logout::confirm))
         .route(account::PATH, get(account::show))
@@ -545,6 +551,7 @@ async fn issue_code(
         auth: session.auth.clone(),
         created_at: now,
         expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
+        device: false,
     };
     state.codes.insert_code(&record).await?;
     state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;
@@ -760,6 +767,13 @@ async fn proceed_after_login(
     interaction_id: &str,
 ) -> Result<Response, FlowError> {
     let (session, user) = session;
+    // A device's request always ends at its own consent page (RFC 8628 §5.4).
+    if req.device.is_some() {
+        interaction.stage = InteractionStage::Consent;
+        interaction.user_id = Some(user.id.clone());
+        state.interactions.update_interaction(interaction).await?;
+        return Ok(device::consent_page(state, client, &req, &user, interaction_id, &interaction.csrf));
+    }
     let consented = has_consent(state, client, &req, &user).await?;
     if consented {
         if !state.interactions.delete_interaction(&interaction.id_hash).await? {

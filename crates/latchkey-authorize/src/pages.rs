@@ -61,6 +61,42 @@ pub struct ConsentPage<'a> {
     pub account: &'a str,
 }
 
+/// `/device`: the user code entry form.
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DevicePage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub user_code: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// The device's consent page (RFC 8628 §5.4: the code, and a warning).
+#[derive(Template)]
+#[template(path = "device_consent.html")]
+pub struct DeviceConsentPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub client_logo: Option<&'a str>,
+    pub username: &'a str,
+    pub user_code: &'a str,
+    pub scopes: Vec<&'static str>,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+    pub account: &'a str,
+}
+
+/// After the decision: back to the device.
+#[derive(Template)]
+#[template(path = "device_done.html")]
+pub struct DeviceDonePage<'a> {
+    pub ui: &'a Ui,
+    pub client_name: &'a str,
+    pub approved: bool,
+}
+
 #[derive(Template)]
 #[template(path = "account_login.html")]
 pub struct AccountLoginPage<'a> {

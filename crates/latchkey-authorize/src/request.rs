@@ -47,6 +47,19 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// `sub` of a valid `id_token_hint`.
     pub hint_sub: Option<String>,
+    /// A device's request entered at `/device` (RFC 8628): then the sign-in
+    /// ends at the device's consent page, not with a code for a redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceRequest>,
+}
+
+/// What the `/device` flow keeps of the device's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRequest {
+    pub device_code_hash: String,
+    /// As shown on the device (`XXXX-XXXX`), for the consent page.
+    pub user_code: String,
+    pub expires_at: i64,
 }
 
 /// Phase-1 failures: shown as a page, never redirected.
@@ -204,6 +217,7 @@ pub fn validate(
         max_age,
         login_hint: params.get("login_hint").map(str::to_string),
         hint_sub: None,
+        device: None,
     })
 }
 

@@ -76,6 +76,7 @@ pub struct Config {
     pub metrics: Metrics,
     pub keys: Keys,
     pub tokens: Tokens,
+    pub device: Device,
     pub pkce: Pkce,
     pub sessions: Sessions,
     pub gc: Gc,
@@ -287,6 +288,49 @@ impl Login {
             lock_seconds: secs(self.lock_seconds),
             max_lock_seconds: secs(self.max_lock_seconds),
         }
+    }
+}
+
+/// The device authorization grant (RFC 8628; docs/device-and-exchange.md):
+/// clients registered for urn:ietf:params:oauth:grant-type:device_code.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Device {
+    /// Lifetime of a device code and its user code: how long the person has
+    /// to enter the code at /device, sign in and approve.
+    #[default(Seconds::new(600))]
+    #[schemars(range(min = 10, max = 3_600))]
+    pub code_ttl_seconds: Seconds,
+    /// Seconds a device waits between polls of the token endpoint at first;
+    /// each slow_down adds 5 (RFC 8628 §3.5).
+    #[default(Seconds::new(5))]
+    #[schemars(range(min = 1, max = 60))]
+    pub interval_seconds: Seconds,
+    /// Wrong user codes entered at /device from one source address (IPv6:
+    /// per /64) before that address is refused until its count ends. With 8
+    /// characters from 20 letters (20^8 ≈ 2.6 × 10^10 codes), a guesser
+    /// gets this many tries per window; a person who mistypes a few times
+    /// is never stopped. 0 = no limit (not recommended).
+    #[default(20)]
+    #[schemars(range(max = 1_000_000))]
+    pub user_code_max_failures: u64,
+    /// A count of wrong user codes lasts this long from its first failure.
+    #[default(Seconds::new(900))]
+    #[schemars(range(min = 1, max = 86_400))]
+    pub user_code_window_seconds: Seconds,
+    /// Device authorization requests from one source address per minute
+    /// (answered 429 beyond it), so that pending requests stay bounded. 60
+    /// leaves room for an office of devices behind one NAT address. 0 = no
+    /// limit.
+    #[default(60)]
+    #[schemars(range(max = 1_000_000))]
+    pub max_per_address_per_minute: u64,
+}
+
+impl Device {
+    /// The limit on wrong user codes, as `latchkey_domain::device` reads it.
+    pub fn user_code_policy(&self) -> (u64, u32) {
+        (self.user_code_max_failures, u32::try_from(self.user_code_window_seconds.get()).unwrap_or(u32::MAX))
     }
 }
 

@@ -16,6 +16,9 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// The device authorization grant (RFC 8628).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
     /// Token exchange (RFC 8693), by its URN everywhere.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange,
@@ -30,6 +33,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => crate::device::GRANT_TYPE,
             Self::TokenExchange => TOKEN_EXCHANGE,
         }
     }
@@ -39,6 +43,7 @@ impl GrantType {
             "authorization_code" => Some(Self::AuthorizationCode),
             "refresh_token" => Some(Self::RefreshToken),
             "client_credentials" => Some(Self::ClientCredentials),
+            crate::device::GRANT_TYPE => Some(Self::DeviceCode),
             TOKEN_EXCHANGE => Some(Self::TokenExchange),
             _ => None,
         }
@@ -607,7 +612,8 @@ impl ClientMetadata {
                     let grant = GrantType::parse(&g).ok_or_else(|| {
                         bad(format!(
                             "grant type {g:?} is not supported; use authorization_code, refresh_token, \
-                             client_credentials or {TOKEN_EXCHANGE}"
+                             client_credentials, {} or {TOKEN_EXCHANGE}",
+                            crate::device::GRANT_TYPE
                         ))
                     })?;
                     out.push(grant);
@@ -616,8 +622,10 @@ impl ClientMetadata {
             }
         };
         let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
-        if grant_types.contains(&GrantType::RefreshToken) && !uses_code {
-            return Err(bad("the refresh_token grant type requires authorization_code"));
+        // A device signs people in too (RFC 8628), with no redirect URI.
+        let uses_device = grant_types.contains(&GrantType::DeviceCode);
+        if grant_types.contains(&GrantType::RefreshToken) && !uses_code && !uses_device {
+            return Err(bad("the refresh_token grant type requires authorization_code or the device_code grant"));
         }
         if grant_types.contains(&GrantType::ClientCredentials) && !auth_method.is_confidential() {
             return Err(bad("a public client (token_endpoint_auth_method none) cannot use client_credentials"));
@@ -665,7 +673,7 @@ impl ClientMetadata {
                 if grant_types.contains(&GrantType::RefreshToken) {
                     tokens.push("offline_access");
                 }
-                if !uses_code {
+                if !uses_code && !uses_device {
                     tokens.clear();
                 }
                 Scope::from_tokens(tokens)

@@ -124,6 +124,11 @@ pub struct AuthorizationCode {
     pub auth: Authentication,
     pub created_at: i64,
     pub expires_at: i64,
+    /// What a person approved for a device (RFC 8628), keyed by the hash of
+    /// the device code: redeemed only by the device_code grant, never as an
+    /// authorization code.
+    #[serde(default)]
+    pub device: bool,
 }
 
 /// A refresh token, stored by its hash. Tokens of one grant form a family

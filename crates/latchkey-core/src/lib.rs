@@ -8,6 +8,7 @@ pub mod claims;
 pub mod client;
 pub mod client_keys;
 pub mod clock;
+pub mod device;
 pub mod error;
 pub mod grant;
 pub mod ip;

@@ -17,11 +17,13 @@
 //!   a refresh token, revoking a refresh-token family.
 //! - [`users`]: creating, saving (password, disabled) and deleting a user.
 //! - [`backchannel`]: OIDC Back-Channel Logout delivery.
+//! - [`device`]: the limit on wrong user codes of the device grant.
 
 pub mod accounts;
 pub mod backchannel;
 pub mod clients;
 pub mod consents;
+pub mod device;
 pub mod keys;
 pub mod limits;
 pub mod sessions;

@@ -67,6 +67,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         auth: auth(user, sid),
         created_at: 1_000,
         expires_at: 1_600,
+        device: false,
     };
     store.insert_code(&code).await.unwrap();
     assert!(matches!(store.redeem_code(code_hash, client, 1_100).await.unwrap(), Redemption::Redeemed(_)));

@@ -6,8 +6,13 @@ use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 
 /// Grant types a client may be registered for.
-pub const GRANT_TYPES: [&str; 4] =
-    ["authorization_code", "refresh_token", "client_credentials", latchkey_core::client::TOKEN_EXCHANGE];
+pub const GRANT_TYPES: [&str; 5] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    latchkey_core::device::GRANT_TYPE,
+    latchkey_core::client::TOKEN_EXCHANGE,
+];
 /// Client authentication methods `client create` takes (`none` is `--public`).
 pub const CREATE_AUTH_METHODS: [&str; 4] =
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"];

@@ -23,10 +23,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latchkey_core::Clock;
+use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_store::{
-    CodeLookup, CodeStore, DenylistStore, FailureStore, Failures, Health, InteractionStore, IssuedToken,
-    RateLimitStore, Redemption, ReplayStore, RevokedCode, SessionStore, StoreError, StoreResult, window_start,
+    CodeLookup, CodeStore, DenylistStore, DeviceCodeStore, FailureStore, Failures, Health, InteractionStore,
+    IssuedToken, RateLimitStore, Redemption, ReplayStore, RevokedCode, SessionStore, StoreError, StoreResult,
+    window_start,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError};
@@ -573,6 +575,85 @@ impl FailureStore for RedisStore {
             Some(fields) => Ok(Some(failures_of(fields)?).filter(|f| f.expires_at > now)),
             None => Ok(None),
         }
+    }
+}
+
+/// How long a device request stays known after it expires, so that a late
+/// poll is told `expired_token` rather than `invalid_grant`.
+const DEVICE_EXPIRED_WINDOW_SECONDS: i64 = 3_600;
+
+#[async_trait]
+impl DeviceCodeStore for RedisStore {
+    async fn insert_device_code(&self, code: &DeviceCode) -> StoreResult<()> {
+        let inserted: i64 = scripts::INSERT_DEVICE_CODE
+            .key(self.key("device", &code.device_code_hash))
+            .key(self.key("user-code", &code.user_code_hash))
+            .arg(&code.client_id)
+            .arg(serde_json::to_string(code).expect("device code serializes"))
+            .arg(code.interval)
+            .arg(code.expires_at)
+            .arg(self.ttl(code.expires_at + DEVICE_EXPIRED_WINDOW_SECONDS))
+            .arg(&code.device_code_hash)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict("user code in use".into()));
+        }
+        Ok(())
+    }
+
+    async fn find_user_code(&self, user_code_hash: &str, now: i64) -> StoreResult<Option<DeviceCode>> {
+        let device: Option<String> = self.conn().get(self.key("user-code", user_code_hash)).await.map_err(map_err)?;
+        let Some(device) = device else {
+            return Ok(None);
+        };
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("device", &device))
+            .arg(&["data", "status", "expires_at"])
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let mut f = fields.into_iter();
+        let (Some(data), Some(status)) = (f.next().flatten(), f.next().flatten()) else {
+            return Ok(None);
+        };
+        let expires_at = int("device expires_at", f.next().flatten())?;
+        if status != DeviceStatus::Pending.as_str() || expires_at <= now {
+            return Ok(None);
+        }
+        serde_json::from_str(&data).map(Some).map_err(|e| corrupt("device code", e))
+    }
+
+    async fn decide_device_code(&self, device_code_hash: &str, status: DeviceStatus, now: i64) -> StoreResult<bool> {
+        let decided: i64 = scripts::DECIDE_DEVICE_CODE
+            .key(self.key("device", device_code_hash))
+            .arg(status.as_str())
+            .arg(now)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(decided == 1)
+    }
+
+    async fn poll_device_code(&self, device_code_hash: &str, client_id: &str, now: i64) -> StoreResult<DevicePoll> {
+        let polled: Option<(String, i64, i64, i64)> = scripts::POLL_DEVICE_CODE
+            .key(self.key("device", device_code_hash))
+            .arg(client_id)
+            .arg(now)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let Some((status, interval, slowed, expires_at)) = polled else {
+            return Ok(DevicePoll::NotFound);
+        };
+        Ok(if expires_at <= now {
+            DevicePoll::Expired
+        } else if slowed == 1 {
+            DevicePoll::SlowDown(interval)
+        } else {
+            DevicePoll::Polled(DeviceStatus::parse(&status).ok_or_else(|| corrupt("device status", status))?)
+        })
     }
 }
 

@@ -183,3 +183,51 @@ return f
 "#,
     )
 });
+
+/// KEYS: device request, user code. ARGV: client_id, data, interval,
+/// expires_at, ttl, device_code_hash. 0 if the user code is taken.
+pub static INSERT_DEVICE_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('SET', KEYS[2], ARGV[6], 'NX', 'EX', ARGV[5]) == false then return 0 end
+redis.call('HSET', KEYS[1], 'client_id', ARGV[1], 'data', ARGV[2], 'status', 'pending', 'interval', ARGV[3],
+  'expires_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"#,
+    )
+});
+
+/// KEYS: device request. ARGV: status, now. 1 if a pending, unexpired
+/// request was decided.
+pub static DECIDE_DEVICE_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at')
+if f[1] ~= 'pending' or tonumber(f[2]) <= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// KEYS: device request. ARGV: client_id, now. Returns {status, interval,
+/// slowed (0/1), expires_at}, or nil if unknown or another client's. A poll
+/// sooner than the interval after the previous one adds 5 s to it.
+pub static POLL_DEVICE_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'client_id', 'status', 'interval', 'last_poll', 'expires_at')
+if not f[1] or f[1] ~= ARGV[1] then return nil end
+local now = tonumber(ARGV[2])
+local interval = tonumber(f[3])
+local slowed = 0
+if f[4] and now < tonumber(f[4]) + interval then
+  interval = interval + 5
+  slowed = 1
+end
+redis.call('HSET', KEYS[1], 'interval', interval, 'last_poll', now)
+return {f[2], interval, slowed, tonumber(f[5])}
+"#,
+    )
+});

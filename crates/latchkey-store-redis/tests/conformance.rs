@@ -81,6 +81,7 @@ suite!(session_store);
 suite!(consent_store);
 suite!(interaction_store);
 suite!(code_store);
+suite!(device_code_store);
 suite!(refresh_token_store);
 suite!(rate_limit_store);
 suite!(replay_store);

@@ -684,6 +684,11 @@ impl latchkey_store::Maintenance for crate::SqlStore {
         let codes = run("DELETE FROM authorization_codes WHERE code_hash IN \
             (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 - 86400 LIMIT $2)")
         .await?;
+        // Device requests are kept an hour past expiry (a late poll is told expired_token).
+        let codes = codes
+            + run("DELETE FROM device_codes WHERE device_code_hash IN \
+            (SELECT device_code_hash FROM device_codes WHERE expires_at < $1 - 3600 LIMIT $2)")
+            .await?;
         let interactions = run("DELETE FROM interactions WHERE id_hash IN \
             (SELECT id_hash FROM interactions WHERE expires_at < $1 LIMIT $2)")
         .await?;

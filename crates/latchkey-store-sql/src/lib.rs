@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod changes;
 mod clients;
+mod device;
 mod federation;
 mod flow;
 mod keys;

@@ -317,6 +317,7 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
         auth: auth("u1"),
         created_at: 100,
         expires_at,
+        device: false,
     }
 }
 
@@ -382,6 +383,53 @@ pub async fn code_store_concurrent_redemption<S: CodeStore + Clone>(store: S) {
     let won = results.iter().filter(|r| matches!(r, Redemption::Redeemed(_))).count();
     let replays = results.iter().filter(|r| matches!(r, Redemption::AlreadyUsed(_))).count();
     assert_eq!((won, replays), (1, 19), "{results:?}");
+}
+
+/// `DeviceCodeStore`: look-up by user code while pending, one decision,
+/// polls that slow down (5 s more each time) and report expiry.
+pub async fn device_code_store(store: &dyn Store) {
+    use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
+    let device = |n: &str| DeviceCode {
+        device_code_hash: format!("dc-{n}"),
+        user_code_hash: format!("uc-{n}"),
+        client_id: "client-a".into(),
+        scope: Scope::parse("openid offline_access").unwrap(),
+        created_at: 100,
+        expires_at: 700,
+        interval: 5,
+    };
+    let d = device("1");
+    store.insert_device_code(&d).await.unwrap();
+    let taken = DeviceCode { device_code_hash: "dc-other".into(), ..d.clone() };
+    assert!(matches!(store.insert_device_code(&taken).await, Err(StoreError::Conflict(_))), "user code in use");
+    assert_eq!(store.find_user_code("uc-1", 200).await.unwrap(), Some(d.clone()));
+    assert_eq!(store.find_user_code("uc-nope", 200).await.unwrap(), None);
+    assert_eq!(store.find_user_code("uc-1", 700).await.unwrap(), None, "expired");
+
+    let poll = |at: i64| store.poll_device_code("dc-1", "client-a", at);
+    assert_eq!(poll(200).await.unwrap(), DevicePoll::Polled(DeviceStatus::Pending));
+    assert_eq!(poll(205).await.unwrap(), DevicePoll::Polled(DeviceStatus::Pending), "exactly the interval");
+    assert_eq!(poll(207).await.unwrap(), DevicePoll::SlowDown(10));
+    assert_eq!(poll(215).await.unwrap(), DevicePoll::SlowDown(15), "10 s after a poll: still too soon");
+    assert_eq!(poll(230).await.unwrap(), DevicePoll::Polled(DeviceStatus::Pending), "the interval stays 15");
+    assert_eq!(poll(240).await.unwrap(), DevicePoll::SlowDown(20));
+    assert_eq!(store.poll_device_code("dc-1", "client-b", 300).await.unwrap(), DevicePoll::NotFound);
+    assert_eq!(store.poll_device_code("dc-none", "client-a", 300).await.unwrap(), DevicePoll::NotFound);
+
+    assert!(store.decide_device_code("dc-1", DeviceStatus::Approved, 300).await.unwrap());
+    assert!(!store.decide_device_code("dc-1", DeviceStatus::Denied, 301).await.unwrap(), "decided once");
+    assert_eq!(store.find_user_code("uc-1", 302).await.unwrap(), None, "no longer pending");
+    assert_eq!(poll(400).await.unwrap(), DevicePoll::Polled(DeviceStatus::Approved));
+    assert_eq!(poll(700).await.unwrap(), DevicePoll::Expired);
+
+    store.insert_device_code(&device("2")).await.unwrap();
+    assert!(store.decide_device_code("dc-2", DeviceStatus::Denied, 300).await.unwrap());
+    assert_eq!(
+        store.poll_device_code("dc-2", "client-a", 300).await.unwrap(),
+        DevicePoll::Polled(DeviceStatus::Denied)
+    );
+    store.insert_device_code(&device("3")).await.unwrap();
+    assert!(!store.decide_device_code("dc-3", DeviceStatus::Approved, 700).await.unwrap(), "expired");
 }
 
 /// `DenylistStore`: single and batch denial, each denied until its expiry.

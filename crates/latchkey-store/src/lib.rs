@@ -7,6 +7,7 @@
 //! caller (the clock is never read here).
 
 use async_trait::async_trait;
+use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
 use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
 use latchkey_core::{Client, Scope, User};
 
@@ -23,6 +24,7 @@ pub use split::{Half, HotStore, Split};
 pub mod __private {
     pub use async_trait::async_trait;
     pub use latchkey_core::audit::AuditEvent;
+    pub use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
     pub use latchkey_core::grant::{
         AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session,
     };
@@ -287,6 +289,26 @@ pub trait CodeStore: Send + Sync + 'static {
     /// access token may still be live at `now` (or is not recorded yet), and
     /// returns them.
     async fn revoke_client_codes(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<Vec<RevokedCode>>;
+}
+
+/// Device authorization requests (RFC 8628), pending until the person
+/// decides at `/device`. What a person approves is stored as an
+/// [`AuthorizationCode`] (with `device` set) keyed by the device code's
+/// hash, so it is redeemed once, and revoked on replay, like any code.
+#[async_trait]
+pub trait DeviceCodeStore: Send + Sync + 'static {
+    /// Inserts a request; `Conflict` if its user code is in use (kept until
+    /// an hour after it expired), so that the caller draws another.
+    async fn insert_device_code(&self, code: &DeviceCode) -> StoreResult<()>;
+    /// The pending, unexpired request with this user code.
+    async fn find_user_code(&self, user_code_hash: &str, now: i64) -> StoreResult<Option<DeviceCode>>;
+    /// Approves or denies a pending, unexpired request; false (writing
+    /// nothing) if it was decided before, or is gone or expired.
+    async fn decide_device_code(&self, device_code_hash: &str, status: DeviceStatus, now: i64) -> StoreResult<bool>;
+    /// A poll by `client_id`, in one atomic step: remembers when it came,
+    /// and answers `SlowDown` (the interval 5 s longer from now on) if it
+    /// came sooner than the interval after the previous one.
+    async fn poll_device_code(&self, device_code_hash: &str, client_id: &str, now: i64) -> StoreResult<DevicePoll>;
 }
 
 /// What a rotation writes: the successor, its sealed copy for the grace
@@ -563,6 +585,7 @@ pub trait Operations:
     + ConsentStore
     + InteractionStore
     + CodeStore
+    + DeviceCodeStore
     + RefreshTokenStore
     + DenylistStore
     + RateLimitStore
@@ -583,6 +606,7 @@ impl<T> Operations for T where
         + ConsentStore
         + InteractionStore
         + CodeStore
+        + DeviceCodeStore
         + RefreshTokenStore
         + DenylistStore
         + RateLimitStore

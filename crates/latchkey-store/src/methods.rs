@@ -90,6 +90,14 @@ macro_rules! store_methods {
             fn revoke_client_codes(user_id: [&str], client_id: [&str], now: [i64]) -> $crate::StoreResult<Vec<$crate::RevokedCode>>;
         }}
     };
+    ([$($cb:tt)*] $args:tt, DeviceCodeStore) => {
+        $($cb)*! { $args DeviceCodeStore {
+            fn insert_device_code(code: [&$crate::__private::DeviceCode]) -> $crate::StoreResult<()>;
+            fn find_user_code(user_code_hash: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::__private::DeviceCode>>;
+            fn decide_device_code(device_code_hash: [&str], status: [$crate::__private::DeviceStatus], now: [i64]) -> $crate::StoreResult<bool>;
+            fn poll_device_code(device_code_hash: [&str], client_id: [&str], now: [i64]) -> $crate::StoreResult<$crate::__private::DevicePoll>;
+        }}
+    };
     ([$($cb:tt)*] $args:tt, RefreshTokenStore) => {
         $($cb)*! { $args RefreshTokenStore {
             fn get_refresh_token(token_hash: [&str]) -> $crate::StoreResult<Option<$crate::__private::RefreshTokenRecord>>;
@@ -177,6 +185,7 @@ macro_rules! for_each_operations_trait {
         $crate::store_methods!($cb $args, ConsentStore);
         $crate::store_methods!($cb $args, InteractionStore);
         $crate::store_methods!($cb $args, CodeStore);
+        $crate::store_methods!($cb $args, DeviceCodeStore);
         $crate::store_methods!($cb $args, RefreshTokenStore);
         $crate::store_methods!($cb $args, DenylistStore);
         $crate::store_methods!($cb $args, RateLimitStore);

@@ -14,13 +14,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::{
-    CodeStore, DenylistStore, FailureStore, Health, InteractionStore, Maintenance, Purged, RateLimitStore, ReplayStore,
-    SessionStore, Store, StoreResult, Transaction, UnitOfWork,
+    CodeStore, DenylistStore, DeviceCodeStore, FailureStore, Health, InteractionStore, Maintenance, Purged,
+    RateLimitStore, ReplayStore, SessionStore, Store, StoreResult, Transaction, UnitOfWork,
 };
 
 /// What the hot half stores.
 pub trait HotStore:
-    SessionStore + InteractionStore + CodeStore + DenylistStore + RateLimitStore + FailureStore + ReplayStore + Health
+    SessionStore
+    + InteractionStore
+    + CodeStore
+    + DeviceCodeStore
+    + DenylistStore
+    + RateLimitStore
+    + FailureStore
+    + ReplayStore
+    + Health
 {
 }
 
@@ -28,6 +36,7 @@ impl<T> HotStore for T where
     T: SessionStore
         + InteractionStore
         + CodeStore
+        + DeviceCodeStore
         + DenylistStore
         + RateLimitStore
         + FailureStore
@@ -50,6 +59,7 @@ const HOT: &[&[&str]] = &[
     crate::store_methods!([crate::__method_names](), SessionStore),
     crate::store_methods!([crate::__method_names](), InteractionStore),
     crate::store_methods!([crate::__method_names](), CodeStore),
+    crate::store_methods!([crate::__method_names](), DeviceCodeStore),
     crate::store_methods!([crate::__method_names](), DenylistStore),
     crate::store_methods!([crate::__method_names](), RateLimitStore),
     crate::store_methods!([crate::__method_names](), FailureStore),
@@ -89,6 +99,7 @@ async fn direct<S, T>(_: &S, _op: &'static str, call: impl Future<Output = T>) -
 crate::delegate!(Split, hot, direct, SessionStore);
 crate::delegate!(Split, hot, direct, InteractionStore);
 crate::delegate!(Split, hot, direct, CodeStore);
+crate::delegate!(Split, hot, direct, DeviceCodeStore);
 crate::delegate!(Split, hot, direct, DenylistStore);
 crate::delegate!(Split, hot, direct, RateLimitStore);
 crate::delegate!(Split, hot, direct, FailureStore);
@@ -139,6 +150,7 @@ struct SplitTransaction {
 crate::delegate!(SplitTransaction, hot, direct, SessionStore);
 crate::delegate!(SplitTransaction, hot, direct, InteractionStore);
 crate::delegate!(SplitTransaction, hot, direct, CodeStore);
+crate::delegate!(SplitTransaction, hot, direct, DeviceCodeStore);
 crate::delegate!(SplitTransaction, hot, direct, DenylistStore);
 crate::delegate!(SplitTransaction, hot, direct, RateLimitStore);
 crate::delegate!(SplitTransaction, hot, direct, FailureStore);
@@ -169,7 +181,16 @@ mod tests {
 
     #[test]
     fn each_operation_has_its_half() {
-        for op in ["insert_session", "redeem_code", "record_code_access", "deny_access_tokens", "hit", "first_use"] {
+        for op in [
+            "insert_session",
+            "redeem_code",
+            "poll_device_code",
+            "find_user_code",
+            "record_code_access",
+            "deny_access_tokens",
+            "hit",
+            "first_use",
+        ] {
             assert_eq!(Split::half_of(op), Half::Hot, "{op}");
         }
         for op in ["get_client", "rotate_refresh_token", "revoke_refresh_tokens", "append_audit", "begin", "commit"] {

@@ -2,6 +2,7 @@
 //! `grant_type`) and UserInfo (OIDC Core §5.3).
 
 mod access;
+mod device_authorization;
 mod grant;
 mod introspect;
 mod mint;
@@ -30,11 +31,21 @@ pub struct TokenSettings {
     pub issuer: String,
     /// Lifetimes of tokens, and how refresh tokens behave (`[tokens]`).
     pub tokens: latchkey_config::Tokens,
+    /// The device authorization grant (`[device]`).
+    pub device: latchkey_config::Device,
+    /// Proxies whose `X-Forwarded-For` names the caller (the device
+    /// authorization endpoint's per-address limit).
+    pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
 }
 
 impl TokenSettings {
     pub fn from_config(config: &latchkey_config::Config) -> Self {
-        Self { issuer: config.issuer.clone(), tokens: config.tokens.clone() }
+        Self {
+            issuer: config.issuer.clone(),
+            tokens: config.tokens.clone(),
+            device: config.device.clone(),
+            trusted_proxies: config.http.trusted_proxies.clone().into(),
+        }
     }
 
     /// `aud` of access tokens issued without a resource indicator:
@@ -69,6 +80,10 @@ where
 {
     Router::new()
         .route("/token", post(token).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route(
+            "/device_authorization",
+            post(device_authorization::device_authorization).layer(DefaultBodyLimit::max(16 * 1024)),
+        )
         .route("/introspect", post(introspect::introspect).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/revoke", post(revoke::revoke).layer(DefaultBodyLimit::max(16 * 1024)))
         .route(
@@ -99,6 +114,11 @@ enum TokenRequest {
         resource: Option<String>,
         audience: Option<String>,
     },
+    /// RFC 8628 §3.4.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode {
+        device_code: String,
+    },
     /// RFC 8693 §2.1.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange {
@@ -119,6 +139,7 @@ impl TokenRequest {
             Self::AuthorizationCode { .. } => "authorization_code",
             Self::RefreshToken { .. } => "refresh_token",
             Self::ClientCredentials { .. } => "client_credentials",
+            Self::DeviceCode { .. } => "device_code",
             Self::TokenExchange { .. } => "token_exchange",
         }
     }
@@ -166,6 +187,20 @@ pub enum TokenError {
     InvalidScope(String),
     #[error("invalid target: {0}")]
     InvalidTarget(String),
+    #[error("the device code is unknown or another client's")]
+    DeviceCodeInvalid,
+    #[error("the device code expired")]
+    DeviceCodeExpired,
+    #[error("the device code was already used")]
+    DeviceCodeUsed,
+    #[error("the person has not decided yet")]
+    AuthorizationPending,
+    #[error("polled too often")]
+    SlowDown,
+    #[error("the person denied the device")]
+    DeviceDenied,
+    #[error("too many device authorizations from one address")]
+    TooMany { retry_after: i64 },
     #[error("signing failed: {0}")]
     Signing(String),
     #[error(transparent)]
@@ -198,6 +233,27 @@ impl TokenError {
             Self::RefreshTokenReused => grant("the refresh token was already used"),
             Self::InvalidScope(m) => OAuthError::new(ErrorCode::InvalidScope, m),
             Self::InvalidTarget(m) => OAuthError::new(ErrorCode::InvalidTarget, m),
+            Self::DeviceCodeInvalid => grant("the device code is invalid"),
+            Self::DeviceCodeUsed => grant("the device code was already used"),
+            Self::DeviceCodeExpired => OAuthError::new(ErrorCode::ExpiredToken, "the device code expired"),
+            Self::AuthorizationPending => {
+                OAuthError::new(ErrorCode::AuthorizationPending, "the user has not yet approved or denied the request")
+            }
+            Self::SlowDown => OAuthError::new(ErrorCode::SlowDown, "poll less often: the interval grew by 5 seconds"),
+            // A token endpoint error: 400 (RFC 6749 §5.2), not the 403 of other endpoints.
+            Self::TooMany { retry_after } => {
+                let error = OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many device authorizations from this address; try again later",
+                );
+                let mut res = latchkey_http::oauth_error_with_status(StatusCode::TOO_MANY_REQUESTS, &error);
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.max(1).into());
+                return res;
+            }
+            Self::DeviceDenied => {
+                let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+                return latchkey_http::oauth_error_with_status(StatusCode::BAD_REQUEST, &error);
+            }
         };
         oauth_error_response(&error)
     }
@@ -250,6 +306,7 @@ async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -
             let resource = resource.or(audience);
             grant::client_credentials::issue(state, &client, scope.as_deref(), resource.as_deref()).await?
         }
+        TokenRequest::DeviceCode { device_code } => grant::device_code::poll(state, &client, &device_code).await?,
         TokenRequest::TokenExchange {
             subject_token,
             subject_token_type,

@@ -12,6 +12,7 @@ mod common;
 mod authorize;
 mod caches;
 mod client_auth;
+mod device;
 mod discovery;
 mod exchange;
 mod introspection;

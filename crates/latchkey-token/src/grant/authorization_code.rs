@@ -25,6 +25,10 @@ pub async fn exchange(
     // Look first, and check what the client can correct before anything is
     // spent: a request with a typo fails and leaves the code redeemable.
     let record = match state.codes.find_code(&code_hash, now).await? {
+        // What a person approved for a device is redeemed by the device_code grant only.
+        CodeLookup::Redeemable(record) | CodeLookup::Spent(record) if record.device => {
+            return Err(TokenError::CodeNotFound);
+        }
         CodeLookup::Redeemable(record) | CodeLookup::Spent(record) if record.client_id != client.client_id => {
             return Err(TokenError::CodeClientMismatch);
         }
@@ -41,6 +45,20 @@ pub async fn exchange(
         Redemption::WrongClient => return Err(TokenError::CodeClientMismatch),
         Redemption::NotFound => return Err(TokenError::CodeNotFound),
     };
+    issue(state, client, &code_hash, record, now).await
+}
+
+/// Issues the tokens of a redeemed code (an authorization code, or what a
+/// person approved for a device): access token, ID token with `openid`,
+/// refresh token with `offline_access`, recorded against the code.
+pub(crate) async fn issue(
+    state: &TokenState,
+    client: &Client,
+    code_hash: &str,
+    record: AuthorizationCode,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let grant = if record.device { "device_code" } else { "authorization_code" };
     let user = match state.users.get_user(&record.auth.user_id).await? {
         Some(u) if !u.disabled => u,
         _ => return Err(TokenError::UserGone),
@@ -73,7 +91,7 @@ pub async fn exchange(
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
     let issued_refresh = refresh.as_ref().map(|(_, s)| s);
     let recorded =
-        tokens::record_issued(&*state.codes, &code_hash, &minted.jti, minted.expires_at, issued_refresh, now).await?;
+        tokens::record_issued(&*state.codes, code_hash, &minted.jti, minted.expires_at, issued_refresh, now).await?;
     if !recorded {
         // A concurrent replay came first: this exchange still answers (the one
         // success of the race), but its access token is already revoked and
@@ -81,7 +99,7 @@ pub async fn exchange(
         tracing::warn!(event = "code_replay", client_id = %client.client_id, "tokens issued from a replayed code are revoked");
         return Ok(minted.response(None));
     }
-    tracing::info!(event = "tokens_issued", grant = "authorization_code", client_id = %client.client_id, "tokens issued");
+    tracing::info!(event = "tokens_issued", grant, client_id = %client.client_id, "tokens issued");
     Ok(minted.response(refresh.map(|(v, _)| v)))
 }
 
@@ -118,7 +136,7 @@ fn check_binding(
 
 /// A code that was redeemed before came back: whoever holds it, revoke what
 /// the first redemption got (RFC 6749 §4.1.2), and refuse.
-async fn replayed(
+pub(crate) async fn replayed(
     state: &TokenState,
     client: &Client,
     code_hash: &str,
@@ -136,7 +154,7 @@ async fn replayed(
         latchkey_core::audit::AuditEvent::new(now, "token_family.revoked", format!("client:{}", client.client_id))
             .subject(&record.auth.user_id)
             .client(&client.client_id)
-            .detail("reason", "authorization_code_replay")
+            .detail("reason", if record.device { "device_code_replay" } else { "authorization_code_replay" })
             .detail("grant_id", record.grant_id.as_str());
     latchkey_http::audit(state.audit.as_ref(), event).await;
     Ok(TokenError::CodeAlreadyUsed)
