@@ -17,9 +17,11 @@ pub mod lockout;
 pub mod password;
 pub mod pkce;
 pub mod random;
+pub mod recovery;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
+pub mod totp;
 pub mod user;
 
 pub use client::{
