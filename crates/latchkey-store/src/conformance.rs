@@ -1036,3 +1036,68 @@ pub async fn federated_identity_store(store: &dyn crate::FederatedIdentityStore)
     assert_eq!(store.find_identity("https://idp.example", "s1").await.unwrap(), None);
     assert_eq!(store.list_user_identities("u1").await.unwrap().len(), 1);
 }
+
+/// `FactorStore`: a pending TOTP factor until confirmed (and never replacing
+/// an active one), each time step used once even under concurrency, later
+/// steps only; recovery codes replaced as a set and spent once each.
+pub async fn factor_store(store: &dyn crate::FactorStore) {
+    assert_eq!(store.get_totp("u1").await.unwrap(), None);
+    assert!(!store.use_totp_step("u1", 10, 300).await.unwrap(), "no factor");
+    assert!(store.put_pending_totp("u1", "secret-a", 100).await.unwrap());
+    assert!(!store.use_totp_step("u1", 10, 300).await.unwrap(), "a pending factor accepts no code");
+    assert!(store.put_pending_totp("u1", "secret-b", 200).await.unwrap(), "a pending factor is replaced");
+    assert!(!store.confirm_totp("u1", "secret-a", 6, 210).await.unwrap(), "enrollment was restarted");
+    let pending = store.get_totp("u1").await.unwrap().unwrap();
+    assert_eq!((pending.secret.as_str(), pending.created_at, pending.confirmed_at), ("secret-b", 200, None));
+    assert!(store.confirm_totp("u1", "secret-b", 7, 215).await.unwrap());
+    assert!(!store.confirm_totp("u1", "secret-b", 7, 215).await.unwrap(), "confirmed once");
+    let active = store.get_totp("u1").await.unwrap().unwrap();
+    assert_eq!(
+        active,
+        crate::TotpFactor {
+            user_id: "u1".into(),
+            secret: "secret-b".into(),
+            created_at: 200,
+            confirmed_at: Some(215),
+            last_step: Some(7),
+            last_used_at: Some(215),
+        }
+    );
+    assert!(!store.put_pending_totp("u1", "secret-c", 220).await.unwrap(), "an active factor stays");
+    assert_eq!(store.get_totp("u1").await.unwrap().unwrap().secret, "secret-b");
+
+    assert!(!store.use_totp_step("u1", 7, 230).await.unwrap(), "the confirming code's step is used");
+    assert!(!store.use_totp_step("u1", 6, 230).await.unwrap(), "an earlier step");
+    let racers = (0..8).map(|_| store.use_totp_step("u1", 8, 240)).collect();
+    let won = join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "one winner for one step");
+    let after = store.get_totp("u1").await.unwrap().unwrap();
+    assert_eq!((after.last_step, after.last_used_at), (Some(8), Some(240)));
+    assert!(!store.use_totp_step("u2", 9, 240).await.unwrap(), "another person has none");
+
+    assert!(store.delete_totp("u1").await.unwrap());
+    assert!(!store.delete_totp("u1").await.unwrap());
+    assert_eq!(store.get_totp("u1").await.unwrap(), None);
+    assert!(store.put_pending_totp("u1", "secret-d", 300).await.unwrap(), "enrolls again after removal");
+    assert_eq!(store.get_totp("u1").await.unwrap().unwrap().last_step, None);
+
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 0);
+    let first: Vec<String> = (0..10).map(|i| format!("hash-{i}")).collect();
+    store.replace_recovery_codes("u1", &first, 100).await.unwrap();
+    store.replace_recovery_codes("u2", &["hash-0".to_string()], 100).await.unwrap();
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 10);
+    let racers = (0..8).map(|_| store.use_recovery_code("u1", "hash-3")).collect();
+    let won = join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "a recovery code is spent once");
+    assert!(!store.use_recovery_code("u1", "hash-x").await.unwrap());
+    assert!(!store.use_recovery_code("u2", "hash-1").await.unwrap(), "not u2's code");
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 9);
+    let second: Vec<String> = (0..10).map(|i| format!("new-{i}")).collect();
+    store.replace_recovery_codes("u1", &second, 200).await.unwrap();
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 10);
+    assert!(!store.use_recovery_code("u1", "hash-4").await.unwrap(), "old codes are gone");
+    assert!(store.use_recovery_code("u1", "new-4").await.unwrap());
+    assert_eq!(store.delete_recovery_codes("u1").await.unwrap(), 9);
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 0);
+    assert_eq!(store.get_recovery_codes_left("u2").await.unwrap(), 1, "u2 untouched");
+}

@@ -456,6 +456,53 @@ pub trait FederatedIdentityStore: Send + Sync + 'static {
     async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool>;
 }
 
+/// A person's TOTP factor (RFC 6238). One per person: pending from the start
+/// of enrollment until confirmed with a valid code, then active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpFactor {
+    pub user_id: String,
+    /// The secret's stored form, sealed with `keys.encryption_key` when one
+    /// is configured (`latchkey_domain::mfa`); the store never reads it.
+    pub secret: String,
+    pub created_at: i64,
+    /// When enrollment was confirmed; `None` while pending (a pending
+    /// factor is never asked for at sign-in).
+    pub confirmed_at: Option<i64>,
+    /// The last time step accepted: only a later one is accepted next, so
+    /// each code works once.
+    pub last_step: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// Second factors: a TOTP secret and recovery codes per person. Durable
+/// state (SQL) even with Redis configured: a factor outlives any session,
+/// and the used-step check is one conditional `UPDATE` on the person's row,
+/// so it holds across replicas without the hot half.
+#[async_trait]
+pub trait FactorStore: Send + Sync + 'static {
+    /// Saves a pending TOTP factor with `secret`, replacing a pending one;
+    /// false, writing nothing, when the person has an active factor.
+    async fn put_pending_totp(&self, user_id: &str, secret: &str, now: i64) -> StoreResult<bool>;
+    async fn get_totp(&self, user_id: &str) -> StoreResult<Option<TotpFactor>>;
+    /// Activates the pending factor if its secret is still `secret` (no
+    /// enrollment restarted meanwhile), recording `step` as used; false
+    /// otherwise.
+    async fn confirm_totp(&self, user_id: &str, secret: &str, step: i64, now: i64) -> StoreResult<bool>;
+    /// Records `step` as used by the active factor if it is later than the
+    /// last one: true for one caller only, however many race.
+    async fn use_totp_step(&self, user_id: &str, step: i64, now: i64) -> StoreResult<bool>;
+    /// Removes the TOTP factor, pending or active; false if there was none.
+    async fn delete_totp(&self, user_id: &str) -> StoreResult<bool>;
+    /// Replaces all of a person's recovery codes with these hashes, at once.
+    async fn replace_recovery_codes(&self, user_id: &str, hashes: &[String], now: i64) -> StoreResult<()>;
+    /// Spends a recovery code: true for one caller only.
+    async fn use_recovery_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
+    /// How many unused recovery codes a person has.
+    async fn get_recovery_codes_left(&self, user_id: &str) -> StoreResult<u64>;
+    /// Removes a person's recovery codes; how many there were.
+    async fn delete_recovery_codes(&self, user_id: &str) -> StoreResult<u64>;
+}
+
 /// Which audit events to list: after an id (a cursor), at most `limit`,
 /// optionally of one kind or about one subject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -595,6 +642,7 @@ pub trait Operations:
     + AuditStore
     + AdminStore
     + FederatedIdentityStore
+    + FactorStore
 {
 }
 
@@ -616,6 +664,7 @@ impl<T> Operations for T where
         + AuditStore
         + AdminStore
         + FederatedIdentityStore
+        + FactorStore
 {
 }
 
