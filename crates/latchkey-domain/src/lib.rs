@@ -18,6 +18,8 @@
 //! - [`users`]: creating, saving (password, disabled) and deleting a user.
 //! - [`backchannel`]: OIDC Back-Channel Logout delivery.
 //! - [`device`]: the limit on wrong user codes of the device grant.
+//! - [`mfa`]: second factors: enrolling TOTP, checking a TOTP or recovery
+//!   code within the sign-in limits, recovery codes, removing factors.
 
 pub mod accounts;
 pub mod backchannel;
@@ -26,6 +28,7 @@ pub mod consents;
 pub mod device;
 pub mod keys;
 pub mod limits;
+pub mod mfa;
 pub mod sessions;
 pub mod sign_in;
 pub mod tokens;
