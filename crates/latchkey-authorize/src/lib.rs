@@ -210,6 +210,7 @@ impl AuthorizeState {
         SignIn {
             users: &*self.users,
             failures: &*self.failures,
+            factors: &*self.store,
             audit: &*self.audit,
             clock: &*self.clock,
             limits: self.settings.login.lock_policy(),

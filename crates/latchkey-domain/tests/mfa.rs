@@ -137,7 +137,14 @@ async fn each_totp_code_works_once_within_one_step_of_skew() {
     let (store, _dir) = store().await;
     let clock = MockClock::new(START);
     let ctx = Factors { store: &*store, clock: &clock, encryption_key: None, issuer_name: "Latchkey" };
-    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits: limits(10) };
+    let sign_in = SignIn {
+        users: &*store,
+        failures: &*store,
+        factors: &*store,
+        audit: &*store,
+        clock: &clock,
+        limits: limits(10),
+    };
     let (secret, _) = enroll(&ctx).await;
     let check = |code: String| {
         let (ctx, sign_in) = (ctx, sign_in);
@@ -172,7 +179,14 @@ async fn recovery_codes_are_single_use_and_regenerable() {
     let (store, _dir) = store().await;
     let clock = MockClock::new(START);
     let ctx = Factors { store: &*store, clock: &clock, encryption_key: None, issuer_name: "Latchkey" };
-    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits: limits(10) };
+    let sign_in = SignIn {
+        users: &*store,
+        failures: &*store,
+        factors: &*store,
+        audit: &*store,
+        clock: &clock,
+        limits: limits(10),
+    };
     assert!(matches!(regenerate_recovery_codes(&ctx, "u-ann", "user:u-ann").await, Err(RegenerateError::NotEnrolled)));
     let (_, codes) = enroll(&ctx).await;
     let check = |code: String| {
@@ -206,7 +220,14 @@ async fn wrong_codes_count_like_wrong_passwords() {
     let (store, _dir) = store().await;
     let clock = MockClock::new(START);
     let ctx = Factors { store: &*store, clock: &clock, encryption_key: None, issuer_name: "Latchkey" };
-    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits: limits(3) };
+    let sign_in = SignIn {
+        users: &*store,
+        failures: &*store,
+        factors: &*store,
+        audit: &*store,
+        clock: &clock,
+        limits: limits(3),
+    };
     let (secret, _) = enroll(&ctx).await;
     clock.advance(30);
     let check = |code: String| {
@@ -237,7 +258,14 @@ async fn secrets_are_sealed_with_the_encryption_key() {
     let clock = MockClock::new(START);
     let key = EncryptionKey::from_bytes([7; 32]);
     let ctx = Factors { store: &*store, clock: &clock, encryption_key: Some(&key), issuer_name: "Latchkey" };
-    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits: limits(10) };
+    let sign_in = SignIn {
+        users: &*store,
+        failures: &*store,
+        factors: &*store,
+        audit: &*store,
+        clock: &clock,
+        limits: limits(10),
+    };
     let (secret, _) = enroll(&ctx).await;
     let stored = store.get_totp("u-ann").await.unwrap().unwrap().secret;
     assert!(stored.starts_with("enc:v1:") && !stored.contains(&secret), "sealed at rest");
@@ -271,7 +299,14 @@ async fn removing_factors_takes_both_and_is_audited() {
     let (store, _dir) = store().await;
     let clock = MockClock::new(START);
     let ctx = Factors { store: &*store, clock: &clock, encryption_key: None, issuer_name: "Latchkey" };
-    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits: limits(10) };
+    let sign_in = SignIn {
+        users: &*store,
+        failures: &*store,
+        factors: &*store,
+        audit: &*store,
+        clock: &clock,
+        limits: limits(10),
+    };
     let (secret, codes) = enroll(&ctx).await;
 
     assert_eq!(remove_factors(&ctx, "u-ann", "cli").await.unwrap(), Removed { totp: true, recovery_codes: 10 });
@@ -294,4 +329,47 @@ async fn removing_factors_takes_both_and_is_audited() {
     let (_, again) = enroll(&ctx).await;
     assert_eq!(status(&ctx, "u-ann").await.unwrap().recovery_codes_left, 10);
     assert!(again.iter().all(|c| !codes.contains(c)));
+}
+
+#[tokio::test]
+async fn knowing_the_password_does_not_reset_guessed_codes() {
+    use latchkey_domain::sign_in::{PasswordCheck, check_password};
+    let (store, _dir) = store().await;
+    let clock = MockClock::new(START);
+    let ctx = Factors { store: &*store, clock: &clock, encryption_key: None, issuer_name: "Latchkey" };
+    let sign_in = SignIn {
+        users: &*store,
+        failures: &*store,
+        factors: &*store,
+        audit: &*store,
+        clock: &clock,
+        limits: limits(3),
+    };
+    let mut user = ann();
+    user.password_hash = Some(latchkey_core::password::hash("correct horse battery").unwrap());
+    store.insert_user(&user).await.unwrap();
+    let (secret, _) = enroll(&ctx).await;
+    clock.advance(30);
+    let password = || check_password(&sign_in, "ann@example.com", "correct horse battery", None, ip());
+    for _ in 0..2 {
+        assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+        let wrong = wrong_code(&secret, clock.now());
+        assert_eq!(verify_code(&ctx, &sign_in, &user, &wrong, ip(), None).await.unwrap(), CodeCheck::Refused);
+    }
+    // The third wrong code after a third correct password locks the account.
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+    let wrong = wrong_code(&secret, clock.now());
+    assert_eq!(verify_code(&ctx, &sign_in, &user, &wrong, ip(), None).await.unwrap(), CodeCheck::Refused);
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Throttled(_)), "locked");
+
+    // Once the lock (doubled to 120 s by the refused attempt) ends, within
+    // the count's window, a correct code clears the count: one more typo
+    // then does not lock.
+    clock.advance(121);
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+    let right = code_at(&secret, clock.now());
+    assert_eq!(verify_code(&ctx, &sign_in, &user, &right, ip(), None).await.unwrap(), CodeCheck::Totp);
+    let wrong = wrong_code(&secret, clock.now());
+    assert_eq!(verify_code(&ctx, &sign_in, &user, &wrong, ip(), None).await.unwrap(), CodeCheck::Refused);
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
 }
