@@ -13,17 +13,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::calendar::readable;
-use latchkey_core::grant::Session;
+use latchkey_core::grant::{Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{User, password};
+use latchkey_domain::mfa::CodeCheck;
 use latchkey_http::{Form, FormRejection, cookies};
 use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::Failure;
 use crate::pages::{
-    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
-    scope_lines,
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, SecondFactorPage, UpstreamButton, html,
+    html_with, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
 use latchkey_domain::limits::Attempt;
@@ -135,7 +136,124 @@ pub async fn login(
             return Ok(page);
         }
     };
+    if latchkey_domain::mfa::status(&state.factors(), &user.id).await?.has_second_factor() {
+        return Ok(second_factor_step(state, &user, &form.csrf).await?);
+    }
     let (_, cookie) = start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
+    let mut res = see_other(&state.path(PATH));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// Where `/account`'s code page posts.
+pub const SECOND_FACTOR_PATH: &str = "/account/login/code";
+
+/// After a right password, for a person with a second factor: no session
+/// yet, but a short-lived record (an interaction without an authorization
+/// request) naming them, bound to the browser's CSRF cookie, and the code page.
+async fn second_factor_step(state: &AuthorizeState, user: &User, csrf: &str) -> Result<Response, StoreError> {
+    let now = state.clock.now();
+    let id = latchkey_core::random::token(32);
+    let interaction = Interaction {
+        id_hash: hash_token(&id),
+        csrf: csrf.to_string(),
+        stage: InteractionStage::SecondFactor,
+        user_id: Some(user.id.clone()),
+        request: String::new(),
+        created_at: now,
+        expires_at: now + state.settings.login.interaction_ttl_seconds.secs(),
+    };
+    state.interactions.insert_interaction(&interaction).await?;
+    Ok(code_page(state, &id, csrf, None, StatusCode::OK))
+}
+
+fn code_page(
+    state: &AuthorizeState,
+    interaction: &str,
+    csrf: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let action = state.path(SECOND_FACTOR_PATH);
+    let page = SecondFactorPage {
+        ui: &state.settings.ui,
+        action: &action,
+        client_name: "your account",
+        interaction,
+        csrf,
+        error,
+    };
+    html(status, &page, None, false)
+}
+
+/// `/account`'s code form.
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    interaction: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /account/login/code`: the code after the password; a right one
+/// starts a session with both factors (`amr` `pwd otp mfa`).
+pub async fn login_code(
+    State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, AccountError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let Form(form) = form.map_err(AccountError::Form)?;
+    let state = &state;
+    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
+    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+        return Err(csrf_refused());
+    }
+    let now = state.clock.now();
+    let interaction = match form.interaction.len() {
+        1..=64 => state.interactions.get_interaction(&hash_token(&form.interaction), now).await?,
+        _ => None,
+    };
+    // Expired, another stage, or another browser's: sign in again.
+    let Some(interaction) = interaction.filter(|i| {
+        i.stage == InteractionStage::SecondFactor
+            && i.request.is_empty()
+            && constant_time_eq(i.csrf.as_bytes(), form.csrf.as_bytes())
+    }) else {
+        return Ok(see_other(&state.path(PATH)));
+    };
+    let user = match interaction.user_id.as_deref() {
+        Some(id) => state.users.get_user(id).await?.filter(|u| !u.disabled),
+        None => None,
+    };
+    let Some(user) = user else {
+        return Ok(see_other(&state.path(PATH)));
+    };
+    let again = |message: &str, status| code_page(state, &form.interaction, &form.csrf, Some(message), status);
+    let code = form.code.trim();
+    let check = if code.is_empty() || code.len() > 64 {
+        CodeCheck::Refused
+    } else {
+        latchkey_domain::mfa::verify_code(&state.factors(), &state.sign_in(), &user, code, address, None).await?
+    };
+    match check {
+        CodeCheck::Totp | CodeCheck::Recovery { .. } => {}
+        CodeCheck::Refused => return Ok(again(crate::WRONG_CODE, StatusCode::UNAUTHORIZED)),
+        CodeCheck::Throttled(refusal) => {
+            let mut page = again(refusal.limit.message(), StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(now).into());
+            return Ok(page);
+        }
+    }
+    // One session per right password and code, however many tabs submit.
+    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
+        return Ok(see_other(&state.path(PATH)));
+    }
+    let method = SignInMethod::password_and_code();
+    let (_, cookie) = start_session(state, &headers, &user, None, address, method).await?;
     let mut res = see_other(&state.path(PATH));
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)

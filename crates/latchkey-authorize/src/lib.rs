@@ -22,6 +22,7 @@ use latchkey_core::claims::IdTokenClaims;
 use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, random};
+use latchkey_domain::mfa::{self, CodeCheck, Factors};
 use latchkey_domain::sessions::{self, NewSession, StartedSession};
 use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
 use latchkey_http::{Form, FormRejection, Params, cookies, form::is_form};
@@ -41,6 +42,8 @@ use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
 
 /// `acr` of a password sign-in.
 pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
+/// `acr` of a sign-in with a password and a second factor.
+pub const ACR_MFA: &str = "urn:latchkey:acr:mfa";
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 
 /// Settings the authorization endpoint needs: the sections of the
@@ -113,6 +116,8 @@ pub struct AuthorizeState {
     pub notifier: Arc<latchkey_domain::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
+    /// Seals second-factor secrets at rest (`keys.encryption_key`).
+    pub encryption_key: Option<latchkey_keys::EncryptionKey>,
 }
 
 /// Routes, relative to the issuer's path. Their failures are drawn with
@@ -124,6 +129,7 @@ where
     Router::new()
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", post(login))
+        .route(SECOND_FACTOR_PATH, post(login_code))
         .route("/consent", post(consent))
         .route(device::PATH, get(device::show).post(device::enter))
         .route(device::CONSENT_PATH, post(device::decide))
@@ -131,6 +137,7 @@ where
         .route("/logout/confirm", post(logout::confirm))
         .route(account::PATH, get(account::show))
         .route("/account/login", post(account::login))
+        .route(account::SECOND_FACTOR_PATH, post(account::login_code))
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
@@ -214,6 +221,16 @@ impl AuthorizeState {
             audit: &*self.audit,
             clock: &*self.clock,
             limits: self.settings.login.lock_policy(),
+        }
+    }
+
+    /// What the second-factor operations need, from this state.
+    pub(crate) fn factors(&self) -> Factors<'_> {
+        Factors {
+            store: &*self.store,
+            clock: &*self.clock,
+            encryption_key: self.encryption_key.as_ref(),
+            issuer_name: &self.settings.ui.product_name,
         }
     }
 
@@ -606,6 +623,10 @@ async fn request_of(
     state: &AuthorizeState,
     interaction: &Interaction,
 ) -> Result<(AuthorizationRequest, Client), InteractionError> {
+    // `/account`'s code step keeps no authorization request: not this flow's.
+    if interaction.request.is_empty() {
+        return Err(InteractionError::Expired);
+    }
     let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
         .map_err(|e| StoreError::Corrupt(format!("interaction request: {e}")))?;
     let client = state.clients.get_client(&req.target.client_id).await?.ok_or(InteractionError::AppGone)?;
@@ -690,6 +711,15 @@ async fn login(
             return Ok(page);
         }
     };
+    if mfa::status(&state.factors(), &user.id).await?.has_second_factor() {
+        // No session yet: the interaction remembers who gave the password.
+        interaction.stage = InteractionStage::SecondFactor;
+        interaction.user_id = Some(user.id.clone());
+        if !state.interactions.update_interaction(&interaction).await? {
+            return Err(InteractionError::Expired.into());
+        }
+        return Ok(second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, None));
+    }
     let (session, cookie) =
         start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
 
@@ -713,6 +743,101 @@ impl SignInMethod {
     pub fn password() -> Self {
         Self { amr: vec!["pwd".into()], acr: ACR_PASSWORD.into(), upstream: None }
     }
+
+    /// A password and a one-time code (RFC 8176: `otp`; a recovery code is
+    /// a one-time password too), two factors (`mfa`).
+    pub fn password_and_code() -> Self {
+        Self { amr: vec!["pwd".into(), "otp".into(), "mfa".into()], acr: ACR_MFA.into(), upstream: None }
+    }
+}
+
+/// What a person who typed a wrong code is told.
+pub(crate) const WRONG_CODE: &str =
+    "That code is not right. Enter the current code from your authenticator app, or a recovery code.";
+
+/// Where the second sign-in page posts its code.
+pub const SECOND_FACTOR_PATH: &str = "/login/code";
+
+fn second_factor_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    interaction: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> Response {
+    let action = state.path(SECOND_FACTOR_PATH);
+    let page = pages::SecondFactorPage {
+        ui: &state.settings.ui,
+        action: &action,
+        client_name: client_name(client),
+        interaction,
+        csrf,
+        error,
+    };
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    html(status, &page, Some(&req.target.redirect_uri), false)
+}
+
+/// The second sign-in page's form (`second_factor.html`).
+#[derive(Debug, Deserialize)]
+struct CodeForm {
+    #[serde(flatten)]
+    interaction: InteractionForm,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /login/code`: a TOTP or recovery code from the person who gave
+/// their password to this interaction. Wrong codes count against the
+/// sign-in limits like wrong passwords; a right one starts the session
+/// (`amr` `pwd otp mfa`, `acr` [`ACR_MFA`]) and the flow goes on as after a
+/// password.
+async fn login_code(
+    State(state): State<AuthorizeState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::SecondFactor).await?;
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    let user = match interaction.user_id.as_deref() {
+        Some(id) => state.users.get_user(id).await?,
+        None => None,
+    };
+    // Deleted or disabled since the password: this sign-in is over.
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return Err(InteractionError::Expired.into());
+    };
+    let again =
+        |message: &str| second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message));
+    let code = form.code.trim();
+    let check = if code.is_empty() || code.len() > 64 {
+        CodeCheck::Refused
+    } else {
+        mfa::verify_code(&state.factors(), &state.sign_in(), &user, code, address, Some(&client.client_id)).await?
+    };
+    match check {
+        CodeCheck::Totp | CodeCheck::Recovery { .. } => {}
+        CodeCheck::Refused => return Ok(again(WRONG_CODE)),
+        CodeCheck::Throttled(refusal) => {
+            let mut page = again(refusal.limit.message());
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
+            return Ok(page);
+        }
+    }
+    let method = SignInMethod::password_and_code();
+    let (session, cookie) = start_session(state, &headers, &user, Some(&client.client_id), address, method).await?;
+    let mut res = proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id)
+        .await
+        .unwrap_or_else(|e| LoginError::from(e).into_response());
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
 }
 
 /// Starts a session for a person who just proved who they are, with a fresh

@@ -43,6 +43,19 @@ pub struct LoginPage<'a> {
     pub realm_discovery: bool,
 }
 
+/// The second sign-in page: a code from an authenticator app or a recovery
+/// code, in one field named `code`.
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactorPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {

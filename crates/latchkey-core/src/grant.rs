@@ -70,6 +70,9 @@ pub enum InteractionStage {
     /// The person went to an upstream identity provider; the record is keyed
     /// by the `state` sent there and holds what the return needs.
     Upstream,
+    /// The password was right and the person has a second factor: the
+    /// record names them and waits for a code. No session exists yet.
+    SecondFactor,
 }
 
 impl InteractionStage {
@@ -78,6 +81,7 @@ impl InteractionStage {
             Self::Login => "login",
             Self::Consent => "consent",
             Self::Upstream => "upstream",
+            Self::SecondFactor => "second_factor",
         }
     }
 
@@ -86,6 +90,7 @@ impl InteractionStage {
             "login" => Self::Login,
             "consent" => Self::Consent,
             "upstream" => Self::Upstream,
+            "second_factor" => Self::SecondFactor,
             _ => return None,
         })
     }

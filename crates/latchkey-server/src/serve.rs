@@ -417,6 +417,7 @@ pub async fn build(
         notifier: notifier.clone(),
         keys: ring.clone(),
         clock: clock.clone(),
+        encryption_key: settings.encryption_key.clone(),
     };
     // One policy (and one client_secret_jwt key) for every door that
     // registers clients and for client authentication.

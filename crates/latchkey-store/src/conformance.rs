@@ -302,6 +302,18 @@ pub async fn interaction_store(store: &dyn InteractionStore) {
     assert_eq!(store.get_interaction("i1", 200).await.unwrap(), Some(i));
     assert!(store.delete_interaction("i1").await.unwrap());
     assert!(!store.delete_interaction("i1").await.unwrap(), "completes at most once");
+    // `/account`'s second-factor step: a person, no authorization request.
+    let step = Interaction {
+        id_hash: "i2".into(),
+        csrf: "csrf".into(),
+        stage: InteractionStage::SecondFactor,
+        user_id: Some("u1".into()),
+        request: String::new(),
+        created_at: 100,
+        expires_at: 700,
+    };
+    store.insert_interaction(&step).await.unwrap();
+    assert_eq!(store.get_interaction("i2", 200).await.unwrap(), Some(step));
 }
 
 fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
