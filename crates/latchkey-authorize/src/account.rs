@@ -34,7 +34,8 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 5] = [
+const NOTICES: [(&str, &str); 6] = [
+    ("mfa-removed", "Two-step verification is off: your password alone signs you in."),
     ("app-revoked", "The app no longer has access to your account."),
     ("linked", "You can now sign in with that account too."),
     ("unlinked", "That sign-in method was removed."),
@@ -467,7 +468,7 @@ pub(crate) async fn signed_in_form<T>(
 
 /// The CSRF token of a signed-in browser: bound to its session cookie, which
 /// no script and no other site can read.
-fn session_csrf(state: &AuthorizeState, headers: &HeaderMap) -> String {
+pub(crate) fn session_csrf(state: &AuthorizeState, headers: &HeaderMap) -> String {
     let cookie = cookies::get(headers, state.settings.session_cookie()).unwrap_or("");
     hash_token(&format!("account-csrf:{cookie}"))
 }
@@ -573,6 +574,7 @@ async fn account_page(
         revoke_action: &revoke,
         end_session_action: &end,
         password_action: &password,
+        mfa: crate::account_mfa::section(state, user).await?,
     };
     // The link buttons' answers redirect to the providers.
     let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();

@@ -2,6 +2,7 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
+mod account_mfa;
 pub mod device;
 mod failure;
 pub mod logout;
@@ -138,6 +139,10 @@ where
         .route(account::PATH, get(account::show))
         .route("/account/login", post(account::login))
         .route(account::SECOND_FACTOR_PATH, post(account::login_code))
+        .route(account_mfa::BEGIN_PATH, post(account_mfa::begin))
+        .route(account_mfa::CONFIRM_PATH, post(account_mfa::confirm))
+        .route(account_mfa::RECOVERY_PATH, post(account_mfa::regenerate))
+        .route(account_mfa::REMOVE_PATH, post(account_mfa::remove))
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))

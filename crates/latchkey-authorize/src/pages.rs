@@ -163,6 +163,8 @@ pub struct AccountPage<'a> {
     pub revoke_action: &'a str,
     pub end_session_action: &'a str,
     pub password_action: &'a str,
+    /// The two-step verification section.
+    pub mfa: crate::account_mfa::MfaSection,
 }
 
 #[derive(Template)]

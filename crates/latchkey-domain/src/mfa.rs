@@ -75,6 +75,17 @@ pub async fn begin_enrollment(ctx: &Factors<'_>, user: &User, actor: &str) -> Re
     Ok(Enrollment { secret: secret.to_base32(), qr_svg: totp::qr_svg(&uri), uri })
 }
 
+/// The pending enrollment of `user`, to show its QR code again (after a
+/// wrong code, or a reload); `None` when none is pending.
+pub async fn pending_enrollment(ctx: &Factors<'_>, user: &User) -> Result<Option<Enrollment>, ConfirmError> {
+    let Some(factor) = ctx.store.get_totp(&user.id).await?.filter(|f| f.confirmed_at.is_none()) else {
+        return Ok(None);
+    };
+    let secret = open(ctx, &user.id, &factor.secret).map_err(ConfirmError::Open)?;
+    let uri = secret.uri(ctx.issuer_name, &user.username);
+    Ok(Some(Enrollment { secret: secret.to_base32(), qr_svg: totp::qr_svg(&uri), uri }))
+}
+
 /// Why an enrollment could not be confirmed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {

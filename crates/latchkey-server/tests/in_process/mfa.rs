@@ -201,3 +201,88 @@ async fn the_account_page_asks_for_the_code_after_the_password() {
         .await;
     assert!(!signed_in(&other), "{}", again.describe());
 }
+
+/// The text between `start` and the next `end` in a page.
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start} in {text}")) + start.len();
+    text[from..][..text[from..].find(end).unwrap()].to_string()
+}
+
+/// Signs `user` in at `/account` (password only: no factor yet).
+async fn account_session(app: &TestApp) -> (Browser<'_>, String) {
+    let browser = app.browser();
+    let form = browser.get("/account").await;
+    let csrf = form.input("csrf").unwrap();
+    let login = [("csrf", csrf.as_str()), ("username", "alice"), ("password", PASSWORD)];
+    let res = browser.post_form("/account/login", &login).await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    let page = browser.get("/account").await;
+    let csrf = page.input("csrf").unwrap();
+    (browser, csrf)
+}
+
+#[tokio::test]
+async fn a_person_sets_up_an_authenticator_on_the_account_page() {
+    let app = TestApp::start().await;
+    let (client, alice) = (confidential(&app).await, alice(&app).await);
+    let (browser, csrf) = account_session(&app).await;
+    let page = browser.get("/account").await;
+    assert!(page.text().contains("Set up an authenticator app"), "{}", page.describe());
+
+    let setup = browser.post_form("/account/mfa/totp", &[("csrf", &csrf)]).await;
+    assert_eq!(setup.status, 200, "{}", setup.describe());
+    let text = setup.text();
+    let secret = between(&text, "<code class=\"secret\">", "</code>").replace(' ', "");
+    let uri = between(&text, "<code class=\"otpauth\">", "</code>").replace("&#38;", "&");
+    assert_eq!(
+        uri,
+        format!("otpauth://totp/Latchkey:alice?secret={secret}&issuer=Latchkey&algorithm=SHA1&digits=6&period=30")
+    );
+    assert!(text.contains("src=\"data:image/svg+xml;base64,"), "the QR code, rendered here");
+    assert!(text.contains("data-otpauth"), "the link that opens the app");
+    let secret = TotpSecret::from_base32(&secret).unwrap();
+    assert!(browser.get("/account").await.text().contains("Set up an authenticator app"), "pending until confirmed");
+
+    let wrong = browser
+        .post_form("/account/mfa/totp/confirm", &[("csrf", &csrf), ("code", &wrong_code(&secret, app.clock_now()))])
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.describe());
+    assert!(wrong.text().contains("role=\"alert\""), "{}", wrong.describe());
+    assert!(wrong.text().contains(&between(&text, "<code class=\"secret\">", "</code>")), "the same secret again");
+
+    let done = browser
+        .post_form("/account/mfa/totp/confirm", &[("csrf", &csrf), ("code", &secret.code_at(app.clock_now()))])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.describe());
+    let codes: Vec<String> =
+        done.text().split("<li><code>").skip(1).map(|s| s[..s.find('<').unwrap()].to_string()).collect();
+    assert_eq!(codes.len(), 10, "{}", done.describe());
+    let account = browser.get("/account").await.text();
+    assert!(account.contains("data-factor=\"totp\"") && account.contains("10 recovery codes left"), "{account}");
+
+    // Signing in to an app now takes a code.
+    app.clock.advance(30);
+    let other = app.browser();
+    let p = pkce();
+    let page = password_step(&other, &client, &alice, &p).await;
+    assert_code_page(&page, 200, "after setup");
+    let res = code_step(&other, &page, &secret.code_at(app.clock_now())).await;
+    let claims = id_token_claims(&app, &other, &client, &alice, &p, res).await;
+    assert_eq!(claims["acr"], "urn:latchkey:acr:mfa");
+
+    // New recovery codes replace the old ones; turning it off removes both.
+    let fresh = browser.post_form("/account/mfa/recovery-codes", &[("csrf", &csrf)]).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.describe());
+    assert!(fresh.text().contains("no longer work") && !fresh.text().contains(&codes[0]));
+    let off = browser.post_form("/account/mfa/remove", &[("csrf", &csrf)]).await;
+    assert_eq!(off.location(), Some("/account?done=mfa-removed"), "{}", off.describe());
+    assert_eq!(app.store().get_totp(&alice.id).await.unwrap(), None);
+    assert_eq!(app.store().get_recovery_codes_left(&alice.id).await.unwrap(), 0);
+    let third = app.browser();
+    let res = password_step(&third, &client, &alice, &pkce()).await;
+    assert!(res.input("code").is_none(), "the password alone again: {}", res.describe());
+
+    // A forged form does nothing.
+    let forged = browser.post_form("/account/mfa/totp", &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.describe());
+}
