@@ -137,7 +137,7 @@ pub async fn login(
             return Ok(page);
         }
     };
-    if latchkey_domain::mfa::status(&state.factors(), &user.id).await?.has_second_factor() {
+    if latchkey_domain::mfa::has_second_factor(&state.factors(), &user.id).await? {
         return Ok(second_factor_step(state, &user, &form.csrf).await?);
     }
     let (_, cookie) = start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;

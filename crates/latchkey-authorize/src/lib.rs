@@ -716,7 +716,7 @@ async fn login(
             return Ok(page);
         }
     };
-    if mfa::status(&state.factors(), &user.id).await?.has_second_factor() {
+    if mfa::has_second_factor(&state.factors(), &user.id).await? {
         // No session yet: the interaction remembers who gave the password.
         interaction.stage = InteractionStage::SecondFactor;
         interaction.user_id = Some(user.id.clone());

@@ -246,6 +246,12 @@ impl FactorStatus {
     }
 }
 
+/// Whether sign-in asks `user_id` for a second factor: one read, for the
+/// sign-in path (`status` also counts the recovery codes).
+pub async fn has_second_factor(ctx: &Factors<'_>, user_id: &str) -> Result<bool, StoreError> {
+    Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some()))
+}
+
 pub async fn status(ctx: &Factors<'_>, user_id: &str) -> Result<FactorStatus, StoreError> {
     let totp = ctx.store.get_totp(user_id).await?.and_then(|f: TotpFactor| {
         f.confirmed_at.map(|confirmed_at| TotpStatus { confirmed_at, last_used_at: f.last_used_at })
