@@ -404,6 +404,26 @@ pub enum UserCommand {
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
+    /// A user's second factors (two-step verification).
+    #[command(subcommand)]
+    Mfa(UserMfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserMfaCommand {
+    /// Show a user's second factors: the authenticator app and the recovery codes left.
+    List {
+        /// Username (any case) or user id.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
+    /// Remove all of a user's second factors (a lost device): the password
+    /// alone signs them in again until they set up a new one.
+    Reset {
+        /// Username (any case) or user id.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]

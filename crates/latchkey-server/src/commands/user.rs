@@ -4,7 +4,7 @@ use latchkey_core::{User, UserClaims};
 use latchkey_domain::users::{self, NewUser};
 
 use super::{Context, table, timestamp};
-use crate::cli::{UserCommand, UserCreate, UserUpdate};
+use crate::cli::{UserCommand, UserCreate, UserMfaCommand, UserUpdate};
 
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
@@ -26,6 +26,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
         UserCommand::Unlock { user } => unlock(ctx, &user).await,
+        UserCommand::Mfa(cmd) => mfa(ctx, cmd).await,
         UserCommand::Delete { user } => {
             let user = find(ctx, &user).await?;
             if !users::delete_user(&*ctx.store, &user.id).await? {
@@ -35,6 +36,67 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `user mfa list|reset`: what the person has set up, or removing all of it
+/// (audited as `mfa.removed` by `cli`).
+async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
+    let encryption_key = ctx.settings.encryption_key.clone();
+    let factors = latchkey_domain::mfa::Factors {
+        store: &*ctx.store,
+        clock: &*ctx.clock,
+        encryption_key: encryption_key.as_ref(),
+        issuer_name: ctx.settings.config.ui.product_name.trim(),
+    };
+    match cmd {
+        UserMfaCommand::List { user } => {
+            let user = find(ctx, &user).await?;
+            let status = latchkey_domain::mfa::status(&factors, &user.id).await?;
+            let totp = status.totp.as_ref();
+            ctx.print(
+                || match totp {
+                    Some(t) => format!(
+                        "{}: authenticator app added {}, last used {}; {} recovery codes left",
+                        user.username,
+                        timestamp(t.confirmed_at),
+                        t.last_used_at.map_or("never".to_string(), timestamp),
+                        status.recovery_codes_left
+                    ),
+                    None => format!("{}: no second factor", user.username),
+                },
+                &serde_json::json!({
+                    "user_id": user.id,
+                    "username": user.username,
+                    "totp": totp.map(|t| serde_json::json!({
+                        "confirmed_at": t.confirmed_at,
+                        "last_used_at": t.last_used_at,
+                    })),
+                    "recovery_codes_left": status.recovery_codes_left,
+                }),
+            );
+        }
+        UserMfaCommand::Reset { user } => {
+            let user = find(ctx, &user).await?;
+            let removed = latchkey_domain::mfa::remove_factors(&factors, &user.id, "cli").await?;
+            ctx.print(
+                || match removed.totp || removed.recovery_codes > 0 {
+                    true => format!(
+                        "{}: second factors removed (authenticator app: {}, recovery codes: {})",
+                        user.username,
+                        if removed.totp { "yes" } else { "none" },
+                        removed.recovery_codes
+                    ),
+                    false => format!("{}: had no second factor", user.username),
+                },
+                &serde_json::json!({
+                    "user_id": user.id,
+                    "totp_removed": removed.totp,
+                    "recovery_codes_removed": removed.recovery_codes,
+                }),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Forgets the account's failed sign-ins (kept under its username, in any

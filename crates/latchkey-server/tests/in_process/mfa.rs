@@ -286,3 +286,42 @@ async fn a_person_sets_up_an_authenticator_on_the_account_page() {
     let forged = browser.post_form("/account/mfa/totp", &[("csrf", "forged")]).await;
     assert_eq!(forged.status, 403, "{}", forged.describe());
 }
+
+/// An operator helps a person who lost their device: `user mfa list` shows
+/// the factor, `user mfa reset` removes it (audited), and the password alone
+/// signs them in again.
+#[tokio::test]
+async fn an_operator_lists_and_resets_a_persons_factors() {
+    let app = TestApp::start().await;
+    let (client, alice) = (confidential(&app).await, alice(&app).await);
+    let none = app.cli_json(&["user", "mfa", "list", "alice"]).await;
+    assert_eq!(none["totp"], Value::Null, "{none}");
+    enroll(&app, &alice).await;
+
+    let listed = app.cli_json(&["user", "mfa", "list", "ALICE"]).await;
+    assert_eq!(listed["recovery_codes_left"], 10, "{listed}");
+    assert_eq!(listed["totp"]["confirmed_at"], app.clock_now(), "{listed}");
+    let text = app.cli(&["user", "mfa", "list", "alice"]).await.ok();
+    assert!(
+        text.stdout.contains("authenticator app added") && text.stdout.contains("10 recovery codes left"),
+        "{}",
+        text.stdout
+    );
+
+    let reset = app.cli_json(&["user", "mfa", "reset", &alice.id]).await;
+    assert_eq!(reset["totp_removed"], true, "{reset}");
+    assert_eq!(reset["recovery_codes_removed"], 10, "{reset}");
+    let again = app.cli_json(&["user", "mfa", "reset", "alice"]).await;
+    assert_eq!(again["totp_removed"], false, "{again}");
+    assert!(!app.cli(&["user", "mfa", "reset", "nobody"]).await.ok, "an unknown user is an error");
+
+    let audit = app.cli_json(&["audit", "list", "--kind", "mfa.removed"]).await;
+    let events = audit.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["actor"], "cli");
+    assert_eq!(events[0]["subject"], alice.id.as_str());
+
+    let browser = app.browser();
+    let res = password_step(&browser, &client, &alice, &pkce()).await;
+    assert!(res.input("code").is_none(), "the password alone again: {}", res.describe());
+}
