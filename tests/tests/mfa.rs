@@ -1,0 +1,108 @@
+//! Two-step verification over real HTTP on every backend (docs/mfa.md): a
+//! person sets up an authenticator on `/account`, then signs in to an app
+//! with a code after the password; the ID token says `amr` `pwd otp mfa` and
+//! `acr` `urn:latchkey:acr:mfa`; a used code is refused (on the cluster, by
+//! whichever replica gets it), a code two steps away is refused, a recovery
+//! code works once. Codes come from Python's `hmac` (RFC 6238 written
+//! again, independently of the server's Rust).
+
+mod common;
+
+use common::flow::*;
+use latchkey_tests::*;
+
+on_both_backends!(an_authenticator_is_set_up_and_its_codes_sign_in_once);
+
+/// The RFC 6238 code (SHA-1, 6 digits, 30 s) of base32 `secret` at Unix time `at`.
+fn totp(secret: &str, at: i64) -> String {
+    const SCRIPT: &str = "import base64,hmac,hashlib,struct,sys
+s=sys.argv[1]; k=base64.b32decode(s+'='*(-len(s)%8))
+h=hmac.new(k,struct.pack('>Q',int(sys.argv[2])//30),hashlib.sha1).digest()
+o=h[-1]&15
+print('%06d'%((struct.unpack('>I',h[o:o+4])[0]&0x7fffffff)%1000000))";
+    let out = std::process::Command::new("python3").args(["-c", SCRIPT, secret, &at.to_string()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start}")) + start.len();
+    text[from..][..text[from..].find(end).unwrap()].to_string()
+}
+
+/// The login page of a new flow, the password given: the code page.
+async fn code_page(b: &Browser, client: &TestClient, alice: &User, pkce: &Pkce) -> Page {
+    let login = b.authorize(&code_request(&client.id, pkce)).await;
+    let page = b.login(&login, &alice.username, &alice.password).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(page.input("code").is_some(), "the second page: {}", page.describe());
+    page
+}
+
+async fn submit_code(b: &Browser, page: &Page, code: &str) -> Page {
+    let form = Params::new()
+        .set("interaction", &page.input("interaction").unwrap())
+        .set("csrf", &page.input("csrf").unwrap())
+        .set("code", code);
+    b.post_form("/login/code", &form).await
+}
+
+async fn an_authenticator_is_set_up_and_its_codes_sign_in_once(backend: Backend) {
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let client = confidential(&db);
+
+    // Set up on /account.
+    let b = Browser::new(&server);
+    let form = b.get(&format!("{}/account", server.issuer)).await;
+    let login = Params::new()
+        .set("csrf", &form.input("csrf").unwrap())
+        .set("username", &alice.username)
+        .set("password", &alice.password);
+    assert_eq!(b.post_form("/account/login", &login).await.status, 303);
+    let csrf = b.get(&format!("{}/account", server.issuer)).await.input("csrf").unwrap();
+    let setup = b.post_form("/account/mfa/totp", &Params::new().set("csrf", &csrf)).await;
+    assert_eq!(setup.status, 200, "{}", setup.describe());
+    let secret = between(&setup.body, "<code class=\"secret\">", "</code>").replace(' ', "");
+    let start = now();
+    let done = b
+        .post_form("/account/mfa/totp/confirm", &Params::new().set("csrf", &csrf).set("code", &totp(&secret, start)))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.describe());
+    let recovery: Vec<String> =
+        done.body.split("<li><code>").skip(1).map(|s| s[..s.find('<').unwrap()].to_string()).collect();
+    assert_eq!(recovery.len(), 10, "{}", done.describe());
+
+    // Signing in to the app: password, then a code from a phone one step ahead.
+    let b2 = Browser::new(&server);
+    let pkce2 = pkce();
+    let page = code_page(&b2, &client, &alice, &pkce2).await;
+    let ahead = totp(&secret, start + 30);
+    let flow = b2.drive(submit_code(&b2, &page, &ahead).await, None, "allow").await;
+    let res = token(&server, auth_of(&client), &code_grant(&flow.code(), Some(&pkce2.verifier))).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let claims = verify_jwt(&server, res.json()["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{claims}");
+    assert_eq!(claims["acr"], "urn:latchkey:acr:mfa", "{claims}");
+
+    // Another browser with the same code: refused (on the cluster, maybe by
+    // the other replica); one two steps away too; then a recovery code, once.
+    let b3 = Browser::new(&server);
+    let page = code_page(&b3, &client, &alice, &pkce()).await;
+    let replay = submit_code(&b3, &page, &ahead).await;
+    assert_eq!(replay.status, 401, "a used code: {}", replay.describe());
+    let far = submit_code(&b3, &replay, &totp(&secret, start + 90)).await;
+    assert_eq!(far.status, 401, "a code two steps ahead: {}", far.describe());
+    let used = submit_code(&b3, &far, &recovery[0]).await;
+    let flow = b3.drive(used, None, "allow").await;
+    assert!(flow.error().is_none(), "{:?}", flow.params);
+    let b4 = Browser::new(&server);
+    let page = code_page(&b4, &client, &alice, &pkce()).await;
+    assert_eq!(submit_code(&b4, &page, &recovery[0]).await.status, 401, "a used recovery code");
+
+    let audit = cli_json(&db, &["audit", "list", "--kind", "mfa.failure"]);
+    assert_eq!(audit.as_array().unwrap().len(), 3, "{audit}");
+}
