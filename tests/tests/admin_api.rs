@@ -272,6 +272,7 @@ async fn clients_are_managed_and_paged(backend: Backend) {
         ids.push(str_of(&page.json(), "client_id").to_string());
     }
     let app = ids[1].clone(); // a public client created above
+    let public = ids[2].clone(); // another, which stays public
     ids.push(rs.id.clone());
     let (items, pages) = admin.walk("/clients", 3).await;
     let mut seen: Vec<String> = items.iter().map(|c| str_of(c, "client_id").to_string()).collect();
@@ -317,7 +318,6 @@ async fn clients_are_managed_and_paged(backend: Backend) {
     assert_eq!(new.status, 200, "the new secret works: {}", new.describe());
     let read = admin.get(&format!("/clients/{}", service.id)).await;
     assert!(read.json().get("client_secret").is_none(), "the rotated secret is shown once");
-    let public = ids[2].clone(); // still a public client
     assert_error(&admin.post(&format!("/clients/{public}/secret"), &json!({})).await, 409, "conflict", "public client");
     assert_error(&admin.post("/clients/nope/secret", &json!({})).await, 404, "not_found", "rotate unknown");
     let rotations = audit_events(&db, "client.secret_rotated");

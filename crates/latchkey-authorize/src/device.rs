@@ -22,8 +22,8 @@ use crate::failure::{Failure, InteractionError};
 use crate::pages::{DeviceConsentPage, DeviceDonePage, DevicePage, html, scope_lines};
 use crate::request::{AuthorizationRequest, DeviceRequest, ResponseMode, Target};
 use crate::{
-    AuthorizeState, CSRF_COOKIE, InteractionForm, account, client_name, csrf_token, current_session, load_interaction,
-    login_page,
+    AuthorizeState, CSRF_COOKIE, DecisionError, InteractionForm, account, client_name, csrf_token, current_session,
+    load_interaction, login_page, take_decision,
 };
 
 pub const PATH: &str = "/device";
@@ -73,12 +73,8 @@ pub enum DeviceError {
     Interaction(#[from] InteractionError),
     #[error("CSRF token mismatch")]
     Forged,
-    #[error("the session ended")]
-    SessionEnded,
-    #[error("neither allow nor deny")]
-    NoDecision,
-    #[error("already completed")]
-    AlreadyCompleted,
+    #[error(transparent)]
+    Decision(#[from] DecisionError),
     #[error("the device's request expired")]
     Expired,
     #[error(transparent)]
@@ -95,9 +91,14 @@ impl From<DeviceError> for Failure {
                 StatusCode::FORBIDDEN,
                 "This form could not be verified. Make sure cookies are enabled and enter the code again.",
             ),
-            DeviceError::SessionEnded => bad("Your session has ended. Enter the code from your device again."),
-            DeviceError::NoDecision => bad("Choose Approve or Deny."),
-            DeviceError::AlreadyCompleted => bad("This request was already completed. You can return to your device."),
+            DeviceError::Decision(DecisionError::SessionEnded) => {
+                bad("Your session has ended. Enter the code from your device again.")
+            }
+            DeviceError::Decision(DecisionError::NoDecision) => bad("Choose Approve or Deny."),
+            DeviceError::Decision(DecisionError::AlreadyCompleted) => {
+                bad("This request was already completed. You can return to your device.")
+            }
+            DeviceError::Decision(DecisionError::Store(e)) => Failure::store(&e),
             DeviceError::Expired => bad("The code has expired. Start again on your device to get a new code."),
             DeviceError::Store(e) => Failure::store(&e),
         }
@@ -257,18 +258,7 @@ pub async fn decide(
     let Some(device) = req.device.clone() else {
         return Err(InteractionError::Expired.into());
     };
-    let session = current_session(state, &headers).await?;
-    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
-        return Err(DeviceError::SessionEnded);
-    };
-    let allow = match form.decision.as_deref() {
-        Some("allow") => true,
-        Some("deny") => false,
-        _ => return Err(DeviceError::NoDecision),
-    };
-    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
-        return Err(DeviceError::AlreadyCompleted);
-    }
+    let (session, user, allow) = take_decision(state, &headers, &interaction, form.decision.as_deref()).await?;
     let now = state.clock.now();
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let name = client_name(&client).to_string();

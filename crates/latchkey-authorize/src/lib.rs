@@ -927,13 +927,10 @@ struct ConsentForm {
     decision: Option<String>,
 }
 
-/// How `POST /consent` fails.
+/// Why a decision posted on a consent page (the code flow's or a device's)
+/// cannot be taken.
 #[derive(Debug, thiserror::Error)]
-enum ConsentError {
-    #[error("unreadable form")]
-    Form(FormRejection),
-    #[error(transparent)]
-    Interaction(#[from] InteractionError),
+pub enum DecisionError {
     /// The person who reached the consent page is no longer signed in here.
     #[error("the session ended")]
     SessionEnded,
@@ -942,6 +939,45 @@ enum ConsentError {
     /// Another request completed the interaction meanwhile.
     #[error("already completed")]
     AlreadyCompleted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Takes the decision posted for `interaction` (loaded at the consent
+/// stage): the person who reached the page must still be signed in, the
+/// decision must be `allow` or `deny`, and the interaction is deleted, so
+/// that only one decision is taken. Returns the session, the person and
+/// whether they allowed.
+pub(crate) async fn take_decision(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    interaction: &Interaction,
+    decision: Option<&str>,
+) -> Result<(Session, User, bool), DecisionError> {
+    let session = current_session(state, headers).await?;
+    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
+        return Err(DecisionError::SessionEnded);
+    };
+    let allow = match decision {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return Err(DecisionError::NoDecision),
+    };
+    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
+        return Err(DecisionError::AlreadyCompleted);
+    }
+    Ok((session, user, allow))
+}
+
+/// How `POST /consent` fails.
+#[derive(Debug, thiserror::Error)]
+enum ConsentError {
+    #[error("unreadable form")]
+    Form(FormRejection),
+    #[error(transparent)]
+    Interaction(#[from] InteractionError),
+    #[error(transparent)]
+    Decision(#[from] DecisionError),
     /// The person said no: `access_denied` for the client.
     #[error("consent denied")]
     Denied(Target),
@@ -955,9 +991,12 @@ impl From<ConsentError> for Failure {
         match e {
             ConsentError::Form(rejection) => Failure::form(&rejection),
             ConsentError::Interaction(e) => e.into(),
-            ConsentError::SessionEnded => bad("Your session has ended. Go back to the application and sign in again."),
-            ConsentError::NoDecision => bad("Choose Allow or Deny."),
-            ConsentError::AlreadyCompleted => bad("This request was already completed."),
+            ConsentError::Decision(DecisionError::SessionEnded) => {
+                bad("Your session has ended. Go back to the application and sign in again.")
+            }
+            ConsentError::Decision(DecisionError::NoDecision) => bad("Choose Allow or Deny."),
+            ConsentError::Decision(DecisionError::AlreadyCompleted) => bad("This request was already completed."),
+            ConsentError::Decision(DecisionError::Store(e)) => Failure::store(&e),
             ConsentError::Denied(target) => Failure::ToClient {
                 target,
                 error: OAuthError::new(latchkey_core::ErrorCode::AccessDenied, "the user denied the request"),
@@ -982,18 +1021,7 @@ async fn consent(
     let state = &state;
     let (interaction, req, client) =
         load_interaction(state, &headers, &form.interaction, InteractionStage::Consent).await?;
-    let session = current_session(state, &headers).await?;
-    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
-        return Err(ConsentError::SessionEnded);
-    };
-    let allow = match form.decision.as_deref() {
-        Some("allow") => true,
-        Some("deny") => false,
-        _ => return Err(ConsentError::NoDecision),
-    };
-    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
-        return Err(ConsentError::AlreadyCompleted);
-    }
+    let (session, user, allow) = take_decision(state, &headers, &interaction, form.decision.as_deref()).await?;
     if !allow {
         tracing::info!(event = "consent_denied", user_id = %user.id, client_id = %client.client_id, "consent denied");
         return Err(ConsentError::Denied(req.target));

@@ -121,16 +121,7 @@ enum TokenRequest {
     },
     /// RFC 8693 §2.1.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
-    TokenExchange {
-        subject_token: String,
-        subject_token_type: String,
-        actor_token: Option<String>,
-        actor_token_type: Option<String>,
-        resource: Option<String>,
-        audience: Option<String>,
-        scope: Option<String>,
-        requested_token_type: Option<String>,
-    },
+    TokenExchange(grant::token_exchange::ExchangeRequest),
 }
 
 impl TokenRequest {
@@ -140,7 +131,7 @@ impl TokenRequest {
             Self::RefreshToken { .. } => "refresh_token",
             Self::ClientCredentials { .. } => "client_credentials",
             Self::DeviceCode { .. } => "device_code",
-            Self::TokenExchange { .. } => "token_exchange",
+            Self::TokenExchange(_) => "token_exchange",
         }
     }
 }
@@ -307,28 +298,7 @@ async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -
             grant::client_credentials::issue(state, &client, scope.as_deref(), resource.as_deref()).await?
         }
         TokenRequest::DeviceCode { device_code } => grant::device_code::poll(state, &client, &device_code).await?,
-        TokenRequest::TokenExchange {
-            subject_token,
-            subject_token_type,
-            actor_token,
-            actor_token_type,
-            resource,
-            audience,
-            scope,
-            requested_token_type,
-        } => {
-            let request = grant::token_exchange::ExchangeRequest {
-                subject_token,
-                subject_token_type,
-                actor_token,
-                actor_token_type,
-                resource,
-                audience,
-                scope,
-                requested_token_type,
-            };
-            grant::token_exchange::exchange(state, &client, request).await?
-        }
+        TokenRequest::TokenExchange(request) => grant::token_exchange::exchange(state, &client, request).await?,
     };
     metrics::counter!("latchkey_tokens_issued_total", "grant_type" => grant_type).increment(1);
     Ok(json_no_store(StatusCode::OK, &response))

@@ -24,8 +24,9 @@ pub const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 pub const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 pub const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 
-/// The parameters of an exchange (RFC 8693 §2.1).
-#[derive(Debug)]
+/// The parameters of an exchange (RFC 8693 §2.1), as the token endpoint's
+/// form carries them.
+#[derive(Debug, serde::Deserialize)]
 pub struct ExchangeRequest {
     pub subject_token: String,
     pub subject_token_type: String,
