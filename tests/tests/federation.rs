@@ -54,9 +54,10 @@ async fn the_whole_chain_provisions_then_recognises_the_person(backend: Backend)
     assert_eq!(claims.email_verified(), Some(true));
     assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Ursula Upstream"));
     // The session reflects the upstream authentication: its amr passed
-    // through, its acr too.
+    // through; its acr is ours, one factor (the upstream's mfa is not trusted
+    // by default).
     assert_eq!(raw["amr"], serde_json::json!(["pwd"]), "{raw}");
-    assert_eq!(raw["acr"], "urn:latchkey:acr:password", "{raw}");
+    assert_eq!(raw["acr"], "urn:latchkey:acr:federated", "{raw}");
     assert_ne!(claims.subject().as_str(), ursula.id, "our own subject, not the upstream's");
 
     // A second sign-in, another browser: the same account (by issuer and

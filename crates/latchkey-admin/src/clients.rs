@@ -41,6 +41,8 @@ const METADATA: &[&str] = &[
     "token_endpoint_auth_signing_alg",
     "token_exchange_audiences",
     "token_exchange_subject_clients",
+    "require_mfa",
+    "default_acr_values",
 ];
 const OPERATOR: &[&str] = &["skip_consent", "audiences", "introspection"];
 

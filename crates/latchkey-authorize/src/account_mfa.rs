@@ -55,7 +55,12 @@ struct EnrollPage<'a> {
     ui: &'a Ui,
     csrf: &'a str,
     action: &'a str,
-    account: &'a str,
+    /// Cancel leads back here (on `/account`; not in the sign-in flow).
+    account: Option<&'a str>,
+    /// The sign-in flow's interaction.
+    interaction: Option<&'a str>,
+    /// Why the setup is asked for (in the sign-in flow).
+    intro: Option<&'a str>,
     /// The QR code as a `data:` URI (the pages' CSP allows `data:` images, not inline markup).
     qr: String,
     uri: &'a str,
@@ -83,6 +88,26 @@ fn enroll_page(
 ) -> Response {
     let csrf = session_csrf(state, headers);
     let (action, account) = (state.path(CONFIRM_PATH), state.path(PATH));
+    let form = EnrollForm { action: &action, csrf: &csrf, account: Some(&account), interaction: None, intro: None };
+    render_enroll(state, enrollment, form, error, status)
+}
+
+/// Where the setup page posts, and what it carries.
+pub(crate) struct EnrollForm<'a> {
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub account: Option<&'a str>,
+    pub interaction: Option<&'a str>,
+    pub intro: Option<&'a str>,
+}
+
+pub(crate) fn render_enroll(
+    state: &AuthorizeState,
+    enrollment: &Enrollment,
+    form: EnrollForm<'_>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let qr =
         format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(&enrollment.qr_svg));
     // Groups of four, as people copy it into an app by hand.
@@ -90,9 +115,11 @@ fn enroll_page(
         enrollment.secret.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c)).collect::<Vec<_>>().join(" ");
     let page = EnrollPage {
         ui: &state.settings.ui,
-        csrf: &csrf,
-        action: &action,
-        account: &account,
+        csrf: form.csrf,
+        action: form.action,
+        account: form.account,
+        interaction: form.interaction,
+        intro: form.intro,
         qr,
         uri: &enrollment.uri,
         secret,
@@ -178,7 +205,7 @@ pub async fn confirm(
     }
 }
 
-fn capitalized(message: &str) -> String {
+pub(crate) fn capitalized(message: &str) -> String {
     let mut chars = message.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default()
 }

@@ -8,6 +8,7 @@ mod failure;
 pub mod logout;
 pub mod pages;
 pub mod request;
+mod step_up;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use latchkey_core::acr::Level;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::claims::IdTokenClaims;
 use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage, Session};
@@ -39,12 +41,12 @@ use crate::failure::{Failure, InteractionError};
 use crate::pages::{
     ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with, scope_lines,
 };
-use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
+use crate::request::{AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
+use crate::step_up::{Needs, Next};
 
-/// `acr` of a password sign-in.
-pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
-/// `acr` of a sign-in with a password and a second factor.
-pub const ACR_MFA: &str = "urn:latchkey:acr:mfa";
+/// The `acr` values (`latchkey_core::acr`): a password < a password and
+/// a second factor < phishing-resistant (a passkey).
+pub use latchkey_core::acr::{ACR_MFA, ACR_PASSWORD, ACR_PHR};
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 
 /// Settings the authorization endpoint needs: the sections of the
@@ -66,6 +68,8 @@ pub struct AuthorizeSettings {
     pub tokens: latchkey_config::Tokens,
     /// The device grant's limit on wrong user codes.
     pub device: latchkey_config::Device,
+    /// Who must give a second factor.
+    pub mfa: latchkey_config::Mfa,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
@@ -88,6 +92,7 @@ impl AuthorizeSettings {
             pkce: config.pkce.clone(),
             tokens: config.tokens.clone(),
             device: config.device.clone(),
+            mfa: config.mfa.clone(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
         }
     }
@@ -131,6 +136,8 @@ where
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", post(login))
         .route(SECOND_FACTOR_PATH, post(login_code))
+        .route(ENROLL_PATH, post(login_enroll))
+        .route(CONTINUE_PATH, post(login_continue))
         .route("/consent", post(consent))
         .route(device::PATH, get(device::show).post(device::enter))
         .route(device::CONSENT_PATH, post(device::decide))
@@ -413,6 +420,26 @@ async fn proceed(
         return Ok(start_interaction(state, client, &req, InteractionStage::Login, None, headers).await?);
     }
     let (session, user) = session.expect("signed in");
+    if !just_logged_in {
+        let next = next_for(state, client, &req, &user, Level::of_session(&session.auth.acr)).await?;
+        match next {
+            Next::Proceed => {}
+            Next::Unmet => return Err(redirect(unmet())),
+            Next::Ask | Next::Enroll if req.prompt.none => {
+                return Err(redirect(OAuthError::new(
+                    latchkey_core::ErrorCode::InteractionRequired,
+                    "the request needs a stronger sign-in than the session has",
+                )));
+            }
+            Next::Ask | Next::Enroll => {
+                // A step-up: only the missing factor, then this session is upgraded.
+                let mut req = req;
+                req.first_factor = FirstFactor::Session { sid: session.auth.sid.clone() };
+                let stage = if next == Next::Ask { InteractionStage::SecondFactor } else { InteractionStage::Enroll };
+                return Ok(start_interaction(state, client, &req, stage, Some(&user), headers).await?);
+            }
+        }
+    }
     let consented = has_consent(state, client, &req, &user).await?;
     if !consented {
         if req.prompt.none {
@@ -424,6 +451,37 @@ async fn proceed(
         return Ok(start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await?);
     }
     Ok(issue_code(state, &req, &session).await?)
+}
+
+/// What comes next for `user`, who has given `have`, on `req`.
+async fn next_for(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    have: Level,
+) -> Result<Next, StoreError> {
+    let capability = mfa::strongest(&state.factors(), &user.id).await?;
+    Ok(step_up::next(Needs::of(&state.settings, client, req, user), capability, have))
+}
+
+/// Whether `session` is strong enough for `req` as it is.
+pub(crate) async fn session_suffices(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    session: &Session,
+    user: &User,
+) -> Result<bool, StoreError> {
+    Ok(next_for(state, client, req, user, Level::of_session(&session.auth.acr)).await? == Next::Proceed)
+}
+
+/// The client requires what this person cannot give here.
+fn unmet() -> OAuthError {
+    OAuthError::new(
+        latchkey_core::ErrorCode::UnmetAuthenticationRequirements,
+        "the client requires an authentication this account cannot give (a passkey)",
+    )
 }
 
 /// Whether the request may skip the consent page: a first-party client, or a
@@ -477,6 +535,8 @@ async fn start_interaction(
     state.interactions.insert_interaction(&interaction).await?;
     let mut res = match (stage, user) {
         (InteractionStage::Consent, Some(user)) => consent_page(state, client, req, user, &id, &csrf),
+        (InteractionStage::SecondFactor, Some(_)) => second_factor_page(state, client, req, &id, &csrf, None),
+        (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, user, &id, &csrf).await?,
         _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
     if new_csrf {
@@ -661,6 +721,12 @@ enum LoginError {
     Upstream(#[from] upstream::UpstreamError),
     #[error(transparent)]
     Flow(#[from] FlowError),
+    /// Sent back to the client (`unmet_authentication_requirements`).
+    #[error("{1}")]
+    ToClient(Target, OAuthError),
+    /// The person's session ended before they continued.
+    #[error("the session ended")]
+    SessionEnded,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -668,6 +734,11 @@ enum LoginError {
 impl From<LoginError> for Failure {
     fn from(e: LoginError) -> Self {
         match e {
+            LoginError::ToClient(target, error) => Failure::ToClient { target, error },
+            LoginError::SessionEnded => Failure::page(
+                StatusCode::BAD_REQUEST,
+                "Your session has ended. Go back to the application and sign in again.",
+            ),
             LoginError::Form(rejection) => Failure::form(&rejection),
             LoginError::Interaction(e) => e.into(),
             LoginError::Upstream(e) => e.into(),
@@ -716,14 +787,21 @@ async fn login(
             return Ok(page);
         }
     };
-    if mfa::has_second_factor(&state.factors(), &user.id).await? {
-        // No session yet: the interaction remembers who gave the password.
-        interaction.stage = InteractionStage::SecondFactor;
-        interaction.user_id = Some(user.id.clone());
-        if !state.interactions.update_interaction(&interaction).await? {
-            return Err(InteractionError::Expired.into());
-        }
-        return Ok(second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, None));
+    let capability = mfa::strongest(&state.factors(), &user.id).await?;
+    let next = step_up::next(Needs::of(&state.settings, &client, &req, &user), capability, Level::Single);
+    let step = after_first_factor(
+        state,
+        &client,
+        &req,
+        &user,
+        &mut interaction,
+        interaction_id,
+        next,
+        capability,
+        Level::Single,
+    );
+    if let Some(page) = step.await? {
+        return Ok(page);
     }
     let (session, cookie) =
         start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
@@ -734,6 +812,45 @@ async fn login(
         .unwrap_or_else(|e| LoginError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// After a first factor (a password, an upstream provider): the second
+/// factor's page (always for a person who has one, so that it protects
+/// them), its setup where one is required, or the client's error where the
+/// requirement cannot be met here. `None`: a session starts now.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn after_first_factor(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    interaction: &mut Interaction,
+    interaction_id: &str,
+    next: Next,
+    capability: Level,
+    have: Level,
+) -> Result<Option<Response>, LoginError> {
+    let stage = match next {
+        Next::Unmet => {
+            state.interactions.delete_interaction(&interaction.id_hash).await?;
+            return Err(LoginError::ToClient(req.target.clone(), unmet()));
+        }
+        Next::Enroll => InteractionStage::Enroll,
+        Next::Ask => InteractionStage::SecondFactor,
+        Next::Proceed if capability >= Level::Mfa && have < Level::Mfa => InteractionStage::SecondFactor,
+        Next::Proceed => return Ok(None),
+    };
+    // No session yet: the interaction remembers who gave the first factor
+    // (its request says how).
+    interaction.stage = stage;
+    interaction.user_id = Some(user.id.clone());
+    if !state.interactions.update_interaction(interaction).await? {
+        return Err(InteractionError::Expired.into());
+    }
+    Ok(Some(match stage {
+        InteractionStage::Enroll => enroll_start(state, client, user, interaction_id, &interaction.csrf).await?,
+        _ => second_factor_page(state, client, req, interaction_id, &interaction.csrf, None),
+    }))
 }
 
 /// How a person proved who they are: the session's `amr` and `acr`.
@@ -754,6 +871,172 @@ impl SignInMethod {
     pub fn password_and_code() -> Self {
         Self { amr: vec!["pwd".into(), "otp".into(), "mfa".into()], acr: ACR_MFA.into(), upstream: None }
     }
+
+    /// An upstream provider (its `amr`, or `fed`) and a local one-time code.
+    pub fn upstream_and_code(upstream: &str, amr: &[String]) -> Self {
+        let mut all = if amr.is_empty() { vec![upstream::AMR_FEDERATED.to_string()] } else { amr.to_vec() };
+        for method in ["otp", "mfa"] {
+            if !all.iter().any(|m| m == method) {
+                all.push(method.into());
+            }
+        }
+        Self { amr: all, acr: ACR_MFA.into(), upstream: Some(upstream.into()) }
+    }
+}
+
+/// What a right second factor completes: a new session after a password or
+/// an upstream provider, the browser's own session upgraded after a
+/// step-up. None if that session ended meanwhile (or is another one now).
+async fn complete_second_factor(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    user: &User,
+    client: &Client,
+    req: &AuthorizationRequest,
+    address: std::net::IpAddr,
+) -> Result<Option<(Session, HeaderValue)>, StoreError> {
+    let client_id = Some(client.client_id.as_str());
+    let method = match &req.first_factor {
+        FirstFactor::Password => SignInMethod::password_and_code(),
+        FirstFactor::Upstream { upstream, amr } => SignInMethod::upstream_and_code(upstream, amr),
+        FirstFactor::Session { sid } => {
+            let Some((session, signed_in)) = current_session(state, headers).await? else {
+                return Ok(None);
+            };
+            if session.auth.sid != *sid || signed_in.id != user.id {
+                return Ok(None);
+            }
+            return upgrade_session(state, &session, user, client_id, address, &["otp", "mfa"], Level::Mfa).await;
+        }
+    };
+    Ok(Some(start_session(state, headers, user, client_id, address, method).await?))
+}
+
+/// Adds factors to a signed-in session (a step-up, or a factor set up on
+/// `/account`): `amr` gains `amr`, `acr` becomes the stronger of the
+/// session's and `level`'s, `auth_time` is now, and the browser gets a new
+/// session id (`latchkey_domain::sessions::upgrade_session`). Returns the
+/// session and its cookie; None if it ended meanwhile.
+pub(crate) async fn upgrade_session(
+    state: &AuthorizeState,
+    session: &Session,
+    user: &User,
+    client_id: Option<&str>,
+    address: std::net::IpAddr,
+    amr: &[&str],
+    level: Level,
+) -> Result<Option<(Session, HeaderValue)>, StoreError> {
+    let now = state.clock.now();
+    let acr = Level::of_session(&session.auth.acr).max(level).acr();
+    let amr: Vec<String> = amr.iter().map(|m| m.to_string()).collect();
+    let Some(StartedSession { session, session_id }) =
+        sessions::upgrade_session(&*state.store, session, &amr, acr, now).await?
+    else {
+        return Ok(None);
+    };
+    let mut event = AuditEvent::new(now, "login.step_up", format!("user:{}", user.id))
+        .subject(&user.id)
+        .ip(address)
+        .detail("sid", session.auth.sid.as_str())
+        .detail("acr", acr);
+    if let Some(id) = client_id {
+        event = event.client(id);
+    }
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    let ttl = (session.expires_at - now).max(0);
+    let cookie = cookies::set(state.settings.session_cookie(), &session_id, state.settings.secure_cookies, Some(ttl));
+    Ok(Some((session, cookie)))
+}
+
+/// Where the setup of a required factor posts its first code.
+pub const ENROLL_PATH: &str = "/login/enroll";
+/// Where a notice in the sign-in flow goes on.
+pub const CONTINUE_PATH: &str = "/login/continue";
+
+/// Below this many recovery codes left, the person is asked to make new ones.
+pub(crate) const FEW_RECOVERY_CODES: u64 = 3;
+
+/// Starts the setup of a second factor for `user`, who must have one and
+/// has none, and shows its page.
+async fn enroll_start(
+    state: &AuthorizeState,
+    client: &Client,
+    user: &User,
+    interaction: &str,
+    csrf: &str,
+) -> Result<Response, StoreError> {
+    match mfa::begin_enrollment(&state.factors(), user, &format!("user:{}", user.id)).await {
+        Ok(enrollment) => Ok(enroll_page(state, client, &enrollment, interaction, csrf, None)),
+        // Set up meanwhile (another tab): that sign-in asks for it.
+        Err(mfa::BeginError::AlreadyEnrolled) => Ok(error_page(
+            &state.settings.ui,
+            StatusCode::CONFLICT,
+            "Already set up",
+            "An authenticator app was just set up for your account. Go back to the application and sign in again.",
+        )),
+        Err(mfa::BeginError::Store(e)) => Err(e),
+        Err(mfa::BeginError::Seal(e)) => {
+            tracing::error!(error = %e, "a TOTP secret could not be sealed");
+            Err(StoreError::Backend("sealing a secret failed".into()))
+        }
+    }
+}
+
+fn enroll_page(
+    state: &AuthorizeState,
+    client: &Client,
+    enrollment: &mfa::Enrollment,
+    interaction: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> Response {
+    let action = state.path(ENROLL_PATH);
+    let intro = format!(
+        "Two-step verification is required to continue to {}. Set up an authenticator app: it takes a minute.",
+        client_name(client)
+    );
+    let form = account_mfa::EnrollForm {
+        action: &action,
+        csrf,
+        account: None,
+        interaction: Some(interaction),
+        intro: Some(&intro),
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    account_mfa::render_enroll(state, enrollment, form, error, status)
+}
+
+/// Shows a notice and a button that goes on with the flow; the interaction
+/// waits at the `Continue` stage for the signed-in person.
+#[allow(clippy::too_many_arguments)]
+async fn continue_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    interaction: &mut Interaction,
+    interaction_id: &str,
+    title: &str,
+    notice: Option<&str>,
+    codes: Vec<String>,
+    ask_for_new_codes: bool,
+) -> Result<Response, FlowError> {
+    interaction.stage = InteractionStage::Continue;
+    if !state.interactions.update_interaction(interaction).await? {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    let (action, account) = (state.path(CONTINUE_PATH), state.path(account::PATH));
+    let page = pages::ContinuePage {
+        ui: &state.settings.ui,
+        title,
+        notice,
+        codes,
+        account: ask_for_new_codes.then_some(account.as_str()),
+        action: &action,
+        client_name: client_name(client),
+        interaction: interaction_id,
+        csrf: &interaction.csrf,
+    };
+    Ok(html(StatusCode::OK, &page, Some(&req.target.redirect_uri), false))
 }
 
 /// What a person who typed a wrong code is told.
@@ -810,14 +1093,7 @@ async fn login_code(
     let (mut interaction, req, client) =
         load_interaction(state, &headers, &form.interaction, InteractionStage::SecondFactor).await?;
     let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
-    let user = match interaction.user_id.as_deref() {
-        Some(id) => state.users.get_user(id).await?,
-        None => None,
-    };
-    // Deleted or disabled since the password: this sign-in is over.
-    let Some(user) = user.filter(|u| !u.disabled) else {
-        return Err(InteractionError::Expired.into());
-    };
+    let user = interaction_user(state, &interaction).await?;
     let again =
         |message: &str| second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message));
     let code = form.code.trim();
@@ -826,8 +1102,9 @@ async fn login_code(
     } else {
         mfa::verify_code(&state.factors(), &state.sign_in(), &user, code, address, Some(&client.client_id)).await?
     };
-    match check {
-        CodeCheck::Totp | CodeCheck::Recovery { .. } => {}
+    let recovery_codes_left = match check {
+        CodeCheck::Totp => None,
+        CodeCheck::Recovery { left } => Some(left),
         CodeCheck::Refused => return Ok(again(WRONG_CODE)),
         CodeCheck::Throttled(refusal) => {
             let mut page = again(refusal.limit.message());
@@ -835,14 +1112,122 @@ async fn login_code(
             page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
             return Ok(page);
         }
-    }
-    let method = SignInMethod::password_and_code();
-    let (session, cookie) = start_session(state, &headers, &user, Some(&client.client_id), address, method).await?;
-    let mut res = proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id)
-        .await
-        .unwrap_or_else(|e| LoginError::from(e).into_response());
+    };
+    let Some((session, cookie)) = complete_second_factor(state, &headers, &user, &client, &req, address).await? else {
+        return Err(LoginError::SessionEnded);
+    };
+    let res = match recovery_codes_left {
+        // Signed in with a recovery code: how many are left, before going on.
+        Some(left) => {
+            let notice = match left {
+                0 => "You used your last recovery code. Make new ones now, or you may be locked out if you lose your device.".to_string(),
+                1 => "You used a recovery code: 1 is left.".to_string(),
+                n => format!("You used a recovery code: {n} are left."),
+            };
+            let few = left <= FEW_RECOVERY_CODES;
+            let title = "Signed in with a recovery code";
+            continue_page(state, &client, &req, &mut interaction, interaction_id, title, Some(&notice), Vec::new(), few)
+                .await
+        }
+        None => proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await,
+    };
+    // Signed in whatever comes next: the cookie goes with an error page too.
+    let mut res = res.unwrap_or_else(|e| LoginError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// The person an interaction names, if they may still sign in.
+async fn interaction_user(state: &AuthorizeState, interaction: &Interaction) -> Result<User, LoginError> {
+    let user = match interaction.user_id.as_deref() {
+        Some(id) => state.users.get_user(id).await?,
+        None => None,
+    };
+    // Deleted or disabled since the first factor: this sign-in is over.
+    user.filter(|u| !u.disabled).ok_or_else(|| InteractionError::Expired.into())
+}
+
+/// `POST /login/enroll`: the first code from the authenticator app a person
+/// who must have a second factor just set up. A right one turns it on,
+/// completes the sign-in (both factors were given) and shows the recovery
+/// codes once; the flow goes on from there.
+async fn login_enroll(
+    State(state): State<AuthorizeState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::Enroll).await?;
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    let user = interaction_user(state, &interaction).await?;
+    let ctx = state.factors();
+    let code = form.code.trim();
+    let result = if code.len() > 64 {
+        Err(mfa::ConfirmError::WrongCode)
+    } else {
+        mfa::confirm_enrollment(&ctx, &user.id, code, &format!("user:{}", user.id)).await
+    };
+    let codes = match result {
+        Ok(codes) => codes,
+        Err(mfa::ConfirmError::Store(e)) => return Err(e.into()),
+        // Removed meanwhile (an operator's reset): start again.
+        Err(mfa::ConfirmError::NotStarted) => return Err(InteractionError::Expired.into()),
+        Err(e) => {
+            let message = account_mfa::capitalized(&e.to_string());
+            return match mfa::pending_enrollment(&ctx, &user).await {
+                Ok(Some(enrollment)) => {
+                    Ok(enroll_page(state, &client, &enrollment, interaction_id, &interaction.csrf, Some(&message)))
+                }
+                Ok(None) => Err(InteractionError::Expired.into()),
+                Err(mfa::ConfirmError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    tracing::error!(error = %e, "a pending TOTP secret could not be opened");
+                    Err(InteractionError::Expired.into())
+                }
+            };
+        }
+    };
+    let Some((_, cookie)) = complete_second_factor(state, &headers, &user, &client, &req, address).await? else {
+        return Err(LoginError::SessionEnded);
+    };
+    let notice = "Two-step verification is on.";
+    let title = "Your recovery codes";
+    let mut res =
+        continue_page(state, &client, &req, &mut interaction, interaction_id, title, Some(notice), codes, false)
+            .await
+            .unwrap_or_else(|e| LoginError::from(e).into_response());
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// The continue button's form (`sign_in_continue.html`).
+#[derive(Debug, Deserialize)]
+struct ContinueForm {
+    #[serde(flatten)]
+    interaction: InteractionForm,
+}
+
+/// `POST /login/continue`: on with the flow after a notice, for the person
+/// signed in when it was shown.
+async fn login_continue(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    form: Result<Form<ContinueForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::Continue).await?;
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    let session = current_session(state, &headers).await?;
+    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
+        return Err(LoginError::SessionEnded);
+    };
+    Ok(proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await?)
 }
 
 /// Starts a session for a person who just proved who they are, with a fresh

@@ -56,6 +56,24 @@ pub struct SecondFactorPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// A notice in the sign-in flow, then a button that goes on with it: the
+/// recovery codes of a factor just set up, or how many are left after one
+/// was used (`sign_in_continue.html`).
+#[derive(Template)]
+#[template(path = "sign_in_continue.html")]
+pub struct ContinuePage<'a> {
+    pub ui: &'a Ui,
+    pub title: &'a str,
+    pub notice: Option<&'a str>,
+    pub codes: Vec<String>,
+    /// A link to `/account`, where new recovery codes are made.
+    pub account: Option<&'a str>,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// describes each), so that a filter with a typo is an error, not an empty list.
 pub const KINDS: &[&str] = &[
     "login.success",
+    "login.step_up",
     "login.failure",
     "login.throttled",
     "login.locked",

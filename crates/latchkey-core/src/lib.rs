@@ -2,6 +2,7 @@
 //! time and randomness come in through [`Clock`] and [`random`], so callers and
 //! tests decide where they come from.
 
+pub mod acr;
 pub mod audit;
 pub mod calendar;
 pub mod claims;

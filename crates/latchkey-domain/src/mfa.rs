@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 
+use latchkey_core::acr::Level;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::totp::{self, TotpSecret};
 use latchkey_core::{Clock, User, recovery};
@@ -250,6 +251,13 @@ impl FactorStatus {
 /// sign-in path (`status` also counts the recovery codes).
 pub async fn has_second_factor(ctx: &Factors<'_>, user_id: &str) -> Result<bool, StoreError> {
     Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some()))
+}
+
+/// The strongest sign-in `user_id` can give with the factors they have:
+/// two factors with an active authenticator app, else one. (A passkey,
+/// when the person has one, makes it phishing-resistant.)
+pub async fn strongest(ctx: &Factors<'_>, user_id: &str) -> Result<Level, StoreError> {
+    Ok(if has_second_factor(ctx, user_id).await? { Level::Mfa } else { Level::Single })
 }
 
 pub async fn status(ctx: &Factors<'_>, user_id: &str) -> Result<FactorStatus, StoreError> {

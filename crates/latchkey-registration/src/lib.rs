@@ -354,6 +354,22 @@ fn narrow_exchange_lists(
     Ok(())
 }
 
+/// `require_mfa` only rises through RFC 7592: left out, the registered value
+/// stays (as the exchange lists do); sent as false while it is on, refused
+/// (an operator turns it off).
+fn keep_mfa_requirement(
+    new: &mut ClientSettings,
+    old: &ClientSettings,
+    sent: &[String],
+) -> Result<(), RegistrationError> {
+    if !sent.iter().any(|s| s == "require_mfa") {
+        new.require_mfa = old.require_mfa;
+    } else if old.require_mfa && !new.require_mfa {
+        return Err(MetadataError::InvalidClientMetadata("require_mfa may only be turned on here".into()).into());
+    }
+    Ok(())
+}
+
 /// Members a replacement must not carry (RFC 7592 §2.2).
 const SERVER_ONLY: [&str; 4] =
     ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
@@ -390,6 +406,7 @@ async fn replace(
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;
     narrow_exchange_lists(&mut settings, &client.settings, &sent)?;
+    keep_mfa_requirement(&mut settings, &client.settings, &sent)?;
 
     let secret_key = state.policy.client_secret_key.as_ref();
     let Some(Replaced { new_secret }) =

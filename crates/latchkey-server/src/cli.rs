@@ -285,6 +285,14 @@ pub struct ClientCreate {
     /// (repeatable; none: any that issued to it or names it in aud).
     #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID", allow_hyphen_values = true)]
     pub exchange_subject_clients: Vec<String>,
+    /// Everyone signing in to this client gives a second factor (or sets one
+    /// up right after the password).
+    #[arg(long)]
+    pub require_mfa: bool,
+    /// An acr value required when a request names none (repeatable):
+    /// urn:latchkey:acr:password, urn:latchkey:acr:mfa, phr (docs/mfa.md).
+    #[arg(long = "default-acr", value_name = "ACR")]
+    pub default_acr_values: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +363,17 @@ pub struct ClientUpdate {
     /// Token exchange: empty both lists above (back to the default policy).
     #[arg(long, conflicts_with_all = ["exchange_audiences", "exchange_subject_clients"])]
     pub clear_exchange_lists: bool,
+    /// Everyone signing in to this client gives a second factor (true) or
+    /// not (false).
+    #[arg(long, value_name = "BOOL")]
+    pub require_mfa: Option<bool>,
+    /// An acr value required when a request names none (repeatable,
+    /// replaces the list).
+    #[arg(long = "default-acr", value_name = "ACR")]
+    pub default_acr_values: Vec<String>,
+    /// Empty the list of default acr values.
+    #[arg(long, conflicts_with = "default_acr_values")]
+    pub clear_default_acr: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -122,11 +122,15 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             "phone_number_verified",
             "groups",
         ]),
+        // What sign-ins here can give (docs/mfa.md); acr_values naming them are honoured.
         acr_values_supported: if settings.upstreams.is_empty() {
-            strings(&[latchkey_authorize::ACR_PASSWORD])
+            strings(&[latchkey_authorize::ACR_PASSWORD, latchkey_authorize::ACR_MFA])
         } else {
-            // An upstream's own acr values are passed through as well.
-            strings(&[latchkey_authorize::ACR_PASSWORD, latchkey_authorize::upstream::ACR_FEDERATED])
+            strings(&[
+                latchkey_authorize::ACR_PASSWORD,
+                latchkey_authorize::ACR_MFA,
+                latchkey_authorize::upstream::ACR_FEDERATED,
+            ])
         },
         display_values_supported: strings(&["page", "popup", "touch", "wap"]),
         ui_locales_supported: strings(&["en"]),

@@ -39,6 +39,8 @@ fn sample_client(id: &str) -> Client {
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
             registration_access_token_hash: None,
+            require_mfa: true,
+            default_acr_values: vec!["urn:latchkey:acr:mfa".into()],
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
