@@ -34,8 +34,12 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 6] = [
+const NOTICES: [(&str, &str); 7] = [
     ("mfa-removed", "Two-step verification is off: your password alone signs you in."),
+    (
+        "recovery-code-used",
+        "You signed in with a recovery code, which no longer works. If few are left, make new ones below.",
+    ),
     ("app-revoked", "The app no longer has access to your account."),
     ("linked", "You can now sign in with that account too."),
     ("unlinked", "That sign-in method was removed."),
@@ -255,7 +259,8 @@ pub async fn login_code(
     }
     let method = SignInMethod::password_and_code();
     let (_, cookie) = start_session(state, &headers, &user, None, address, method).await?;
-    let mut res = see_other(&state.path(PATH));
+    let to = if matches!(check, CodeCheck::Recovery { .. }) { "/account?done=recovery-code-used" } else { PATH };
+    let mut res = see_other(&state.path(to));
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }
@@ -496,7 +501,7 @@ fn sign_in_page(
     res
 }
 
-async fn account_page(
+pub(crate) async fn account_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
     session: &Session,
@@ -574,7 +579,7 @@ async fn account_page(
         revoke_action: &revoke,
         end_session_action: &end,
         password_action: &password,
-        mfa: crate::account_mfa::section(state, user).await?,
+        mfa: crate::account_mfa::section(state, session, user).await?,
     };
     // The link buttons' answers redirect to the providers.
     let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();

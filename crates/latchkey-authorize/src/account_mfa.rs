@@ -4,20 +4,24 @@
 //! regenerate them, turn it off. The rules are `latchkey_domain::mfa`'s.
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use latchkey_core::User;
+use latchkey_core::acr::Level;
 use latchkey_core::calendar::readable;
-use latchkey_domain::mfa::{self, ConfirmError, Enrollment};
+use latchkey_core::grant::Session;
+use latchkey_domain::mfa::{self, CodeCheck, ConfirmError, Enrollment};
 use latchkey_http::{Form, FormRejection};
 use latchkey_store::StoreError;
 use serde::Deserialize;
 
-use crate::AuthorizeState;
-use crate::account::{AccountError, PATH, SignedInForm, see_other, session_csrf, signed_in_form};
+use crate::account::{AccountError, PATH, SignedInForm, account_page, see_other, session_csrf, signed_in_form};
 use crate::pages::{Ui, html};
+use crate::{AuthorizeState, upgrade_session};
 
 pub const BEGIN_PATH: &str = "/account/mfa/totp";
 pub const CONFIRM_PATH: &str = "/account/mfa/totp/confirm";
@@ -31,14 +35,18 @@ pub struct MfaSection {
     pub totp_added: Option<String>,
     pub totp_last_used: Option<String>,
     pub recovery_codes_left: u64,
+    /// The session gave a second factor recently: changing the factors
+    /// asks for no code.
+    pub fresh: bool,
     pub begin_action: String,
     pub recovery_action: String,
     pub remove_action: String,
 }
 
-pub(crate) async fn section(state: &AuthorizeState, user: &User) -> Result<MfaSection, StoreError> {
+pub(crate) async fn section(state: &AuthorizeState, session: &Session, user: &User) -> Result<MfaSection, StoreError> {
     let status = mfa::status(&state.factors(), &user.id).await?;
     Ok(MfaSection {
+        fresh: fresh(state, session),
         totp_added: status.totp.as_ref().map(|t| readable(t.confirmed_at)),
         totp_last_used: status.totp.as_ref().and_then(|t| t.last_used_at).map(readable),
         recovery_codes_left: status.recovery_codes_left,
@@ -136,6 +144,52 @@ fn codes_page(state: &AuthorizeState, codes: Vec<String>, enrolled: bool) -> Res
 #[derive(Debug, Deserialize)]
 pub struct NoFields {}
 
+/// Whether `session` gave a second factor within `mfa.fresh_seconds`.
+fn fresh(state: &AuthorizeState, session: &Session) -> bool {
+    Level::of_session(&session.auth.acr) >= Level::Mfa
+        && state.clock.now() - session.auth.auth_time <= state.settings.mfa.fresh_seconds.secs()
+}
+
+/// The form of a change to the factors: a current code, unless the session is fresh.
+#[derive(Debug, Deserialize)]
+pub struct ChangeFields {
+    #[serde(default)]
+    code: String,
+}
+
+/// Turning the factor off or making new recovery codes: whoever holds only
+/// a session (a borrowed laptop, a stolen cookie) must not, so a session
+/// that gave no second factor recently proves it now, with a code checked
+/// within the sign-in limits. Returns the account page with the reason when
+/// it does not.
+async fn proven_now(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    session: &Session,
+    user: &User,
+    code: &str,
+    address: IpAddr,
+) -> Result<Option<Response>, AccountError> {
+    if fresh(state, session) {
+        return Ok(None);
+    }
+    let code = code.trim();
+    let check = if code.is_empty() || code.len() > 64 {
+        CodeCheck::Refused
+    } else {
+        mfa::verify_code(&state.factors(), &state.sign_in(), user, code, address, None).await?
+    };
+    let (status, message) = match check {
+        CodeCheck::Totp | CodeCheck::Recovery { .. } => return Ok(None),
+        CodeCheck::Refused => (
+            StatusCode::UNAUTHORIZED,
+            "Enter a current code from your authenticator app (or a recovery code) to make this change.",
+        ),
+        CodeCheck::Throttled(refusal) => (StatusCode::TOO_MANY_REQUESTS, refusal.limit.message()),
+    };
+    Ok(Some(account_page(state, headers, session, user, None, Some(message), status).await?))
+}
+
 /// `POST /account/mfa/totp`: starts (or restarts) the setup and shows the QR code.
 pub async fn begin(
     State(state): State<AuthorizeState>,
@@ -169,11 +223,13 @@ pub struct ConfirmFields {
 /// and shows the recovery codes, once.
 pub async fn confirm(
     State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<SignedInForm<ConfirmFields>>, FormRejection>,
 ) -> Result<Response, AccountError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let state = &state;
-    let Some((_, user, fields)) = signed_in_form(state, &headers, form).await? else {
+    let Some((session, user, fields)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
     let ctx = state.factors();
@@ -185,7 +241,15 @@ pub async fn confirm(
         mfa::confirm_enrollment(&ctx, &user.id, code, &actor).await
     };
     let message = match result {
-        Ok(codes) => return Ok(codes_page(state, codes, true)),
+        Ok(codes) => {
+            // The person just gave a code from the app: this session has both factors now.
+            let mut page = codes_page(state, codes, true);
+            let upgraded = upgrade_session(state, &session, &user, None, address, &["otp", "mfa"], Level::Mfa).await?;
+            if let Some((_, cookie)) = upgraded {
+                page.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            return Ok(page);
+        }
         Err(ConfirmError::Store(e)) => return Err(e.into()),
         Err(ConfirmError::NotStarted) => return Ok(see_other(&state.path(PATH))),
         Err(e @ (ConfirmError::WrongCode | ConfirmError::Restarted | ConfirmError::Open(_))) => e.to_string(),
@@ -210,16 +274,25 @@ pub(crate) fn capitalized(message: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default()
 }
 
-/// `POST /account/mfa/recovery-codes`: ten new codes, shown once; the old ones stop working.
+/// `POST /account/mfa/recovery-codes`: ten new codes, shown once; the old
+/// ones stop working. Needs a current code unless the session is fresh.
 pub async fn regenerate(
     State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<SignedInForm<NoFields>>, FormRejection>,
+    form: Result<Form<SignedInForm<ChangeFields>>, FormRejection>,
 ) -> Result<Response, AccountError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let state = &state;
-    let Some((_, user, _)) = signed_in_form(state, &headers, form).await? else {
+    let Some((session, user, fields)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
+    if !mfa::has_second_factor(&state.factors(), &user.id).await? {
+        return Ok(see_other(&state.path(PATH)));
+    }
+    if let Some(refused) = proven_now(state, &headers, &session, &user, &fields.code, address).await? {
+        return Ok(refused);
+    }
     let actor = format!("user:{}", user.id);
     match mfa::regenerate_recovery_codes(&state.factors(), &user.id, &actor).await {
         Ok(codes) => Ok(codes_page(state, codes, false)),
@@ -229,16 +302,25 @@ pub async fn regenerate(
 }
 
 /// `POST /account/mfa/remove`: turns two-step verification off (the
-/// authenticator and the recovery codes).
+/// authenticator and the recovery codes). Needs a current code unless the
+/// session is fresh.
 pub async fn remove(
     State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<SignedInForm<NoFields>>, FormRejection>,
+    form: Result<Form<SignedInForm<ChangeFields>>, FormRejection>,
 ) -> Result<Response, AccountError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let state = &state;
-    let Some((_, user, _)) = signed_in_form(state, &headers, form).await? else {
+    let Some((session, user, fields)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
+    // Nothing to turn off (a pending setup only): no code to ask for.
+    if mfa::has_second_factor(&state.factors(), &user.id).await?
+        && let Some(refused) = proven_now(state, &headers, &session, &user, &fields.code, address).await?
+    {
+        return Ok(refused);
+    }
     mfa::remove_factors(&state.factors(), &user.id, &format!("user:{}", user.id)).await?;
     Ok(see_other(&state.path("/account?done=mfa-removed")))
 }

@@ -1,9 +1,10 @@
 //! Two-step sign-in on the login page: a person with an authenticator gives
 //! a code (or a recovery code) after the password, each code works once,
 //! no session exists before the code, and the ID token says what happened
-//! (`amr` `pwd otp mfa`, `acr` `urn:latchkey:acr:mfa`). Enrollment is made
-//! through the domain operations here; the `/account` page for it is still
-//! to come.
+//! (`amr` `pwd otp mfa`, `acr` `urn:latchkey:acr:mfa`). Then what a request
+//! or a policy needs: `acr_values` and step-up, `prompt=none`, the
+//! operator's and the client's requirements, a factor set up right after the
+//! password, and the code `/account` asks before the factors change.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -132,6 +133,9 @@ async fn a_recovery_code_signs_in_once() {
     let page = password_step(&browser, &client, &alice, &p).await;
     let res = code_step(&browser, &page, &recovery[0].to_uppercase()).await;
     assert!(signed_in(&browser), "{}", res.describe());
+    // The person is told how many are left before going on.
+    assert!(res.text().contains("9 are left") && res.text().contains("data-step=\"continue\""), "{}", res.describe());
+    assert!(!res.text().contains("your account page"), "enough left: not asked to make new ones");
     let claims = id_token_claims(&app, &browser, &client, &alice, &p, res).await;
     assert_eq!(claims["acr"], "urn:latchkey:acr:mfa");
 
@@ -257,8 +261,15 @@ async fn a_person_sets_up_an_authenticator_on_the_account_page() {
     let codes: Vec<String> =
         done.text().split("<li><code>").skip(1).map(|s| s[..s.find('<').unwrap()].to_string()).collect();
     assert_eq!(codes.len(), 10, "{}", done.describe());
-    let account = browser.get("/account").await.text();
-    assert!(account.contains("data-factor=\"totp\"") && account.contains("10 recovery codes left"), "{account}");
+    let account = browser.get("/account").await;
+    let text = account.text();
+    assert!(text.contains("data-factor=\"totp\"") && text.contains("10 recovery codes left"), "{text}");
+    // The code just given upgraded this session (a new cookie, so a new form token).
+    assert!(account.input("code").is_none(), "a fresh session changes factors without a code: {text}");
+    let csrf = account.input("csrf").unwrap();
+    let sessions = app.cli_json(&["session", "list", "--user", "alice"]).await;
+    assert_eq!(sessions[0]["acr"], "urn:latchkey:acr:mfa", "{sessions}");
+    assert_eq!(sessions[0]["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{sessions}");
 
     // Signing in to an app now takes a code.
     app.clock.advance(30);
@@ -324,4 +335,353 @@ async fn an_operator_lists_and_resets_a_persons_factors() {
     let browser = app.browser();
     let res = password_step(&browser, &client, &alice, &pkce()).await;
     assert!(res.input("code").is_none(), "the password alone again: {}", res.describe());
+}
+
+/// The ID token's claims for a code the flow redirected with.
+async fn claims_of(app: &TestApp, client: &TestClient, p: &Pkce, res: &TestResponse) -> Value {
+    let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
+    assert!(location.starts_with(CB), "{}", res.describe());
+    let code = one(&res.location_params(), "code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let res = token(app, client, &form).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let id_token = res.json()["id_token"].as_str().unwrap().to_string();
+    let payload = id_token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// A first-party client (no consent page), so that a signed-in request
+/// goes straight to its code.
+async fn first_party(app: &TestApp, extra: &[&str]) -> TestClient {
+    let mut args = vec!["--redirect-uri", CB, "--skip-consent"];
+    args.extend_from_slice(extra);
+    app.create_client("Payroll", &args).await
+}
+
+/// Signs `user` in with the password alone (no factor yet) and returns the
+/// ID token's claims.
+async fn password_sign_in(app: &TestApp, browser: &Browser<'_>, client: &TestClient, user: &TestUser) -> Value {
+    let p = pkce();
+    let res = password_step(browser, client, user, &p).await;
+    let res = browser.drive(res, user).await;
+    claims_of(app, client, &p, &res).await
+}
+
+const MFA: &str = "urn:latchkey:acr:mfa";
+
+/// A session from a password alone, then an app asks for two factors with
+/// `acr_values`: only the code is asked (no password), the same session is
+/// upgraded (same `sid`, new cookie, `auth_time` now), and the ID token
+/// says so. `prompt=none` gets `interaction_required` until then, and a
+/// code once the session has it.
+#[tokio::test]
+async fn acr_values_step_a_session_up_with_only_the_missing_factor() {
+    let app = TestApp::start().await;
+    let (client, alice) = (first_party(&app, &[]).await, alice(&app).await);
+    let browser = app.browser();
+    let before = password_sign_in(&app, &browser, &client, &alice).await;
+    assert_eq!(before["acr"], "urn:latchkey:acr:password");
+    // The factor is set up elsewhere (here: by the domain operation), so
+    // this session still has one factor.
+    let (secret, _) = enroll(&app, &alice).await;
+    app.clock.advance(60);
+    let old_cookie = browser.cookie("latchkey_session").unwrap();
+
+    // Without acr_values the session is enough, as before.
+    let p = pkce();
+    let res = authorize(&browser, &code_request(&client.id, &p)).await;
+    assert_eq!(claims_of(&app, &client, &p, &res).await["acr"], "urn:latchkey:acr:password");
+
+    let silent =
+        authorize(&browser, &code_request(&client.id, &pkce()).set("acr_values", MFA).set("prompt", "none")).await;
+    assert_eq!(one(&silent.location_params(), "error"), "interaction_required", "{}", silent.describe());
+
+    let p = pkce();
+    let page = authorize(&browser, &code_request(&client.id, &p).set("acr_values", &format!("phr {MFA}"))).await;
+    assert_code_page(&page, 200, "a step-up");
+    assert!(page.input("password").is_none(), "no password again");
+    let wrong = code_step(&browser, &page, &wrong_code(&secret, app.clock_now())).await;
+    assert_code_page(&wrong, 401, "a wrong code");
+    let done = code_step(&browser, &page, &secret.code_at(app.clock_now())).await;
+    let claims = claims_of(&app, &client, &p, &done).await;
+    assert_eq!(claims["acr"], MFA, "{claims}");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{claims}");
+    assert_eq!(claims["sid"], before["sid"], "the same session, upgraded");
+    assert_eq!(claims["auth_time"], app.clock_now(), "the person just authenticated");
+    assert_ne!(browser.cookie("latchkey_session").unwrap(), old_cookie, "a new session id for the stronger session");
+    let stolen = app.browser();
+    stolen.set_cookie("latchkey_session", &old_cookie);
+    let res = authorize(&stolen, &code_request(&client.id, &pkce())).await;
+    assert!(res.input("password").is_some(), "the old cookie is gone: {}", res.describe());
+
+    // Now prompt=none is answered with a code, and max_age still counts from the step-up.
+    let p = pkce();
+    let silent = authorize(&browser, &code_request(&client.id, &p).set("acr_values", MFA).set("prompt", "none")).await;
+    assert_eq!(claims_of(&app, &client, &p, &silent).await["acr"], MFA);
+    app.clock.advance(120);
+    let stale = authorize(&browser, &code_request(&client.id, &pkce()).set("max_age", "60")).await;
+    assert!(stale.input("password").is_some(), "max_age: {}", stale.describe());
+    let audit = app.cli_json(&["audit", "list", "--kind", "login.step_up"]).await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+}
+
+/// acr_values are voluntary: a person without a second factor signs in with
+/// what they have, and the token says so; values we do not know are ignored.
+#[tokio::test]
+async fn acr_values_a_person_cannot_give_are_answered_with_what_they_have() {
+    let app = TestApp::start().await;
+    let (client, alice) = (first_party(&app, &[]).await, alice(&app).await);
+    let browser = app.browser();
+    let p = pkce();
+    let page =
+        authorize(&browser, &code_request(&client.id, &p).set("acr_values", &format!("phr {MFA} urn:x:gold"))).await;
+    let form = [
+        ("interaction", page.input("interaction").unwrap()),
+        ("csrf", page.input("csrf").unwrap()),
+        ("username", "alice".into()),
+        ("password", PASSWORD.into()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post_form("/login", &pairs).await;
+    assert!(res.input("code").is_none(), "no factor to ask for: {}", res.describe());
+    assert_eq!(claims_of(&app, &client, &p, &res).await["acr"], "urn:latchkey:acr:password");
+    assert!(!app.store().get_totp(&alice.id).await.unwrap().is_some_and(|f| f.confirmed_at.is_some()));
+}
+
+/// `mfa.required`: a person without a factor sets one up right after the
+/// password (QR code, a code to confirm, the recovery codes once), then the
+/// flow goes on, with two factors in the token. Not locked out, and the
+/// second time it is the ordinary code page.
+#[tokio::test]
+async fn when_everyone_must_have_a_factor_a_person_without_one_sets_it_up_after_the_password() {
+    let app = TestApp::with_env(&[("LATCHKEY_MFA_REQUIRED", "true")]).await;
+    let (client, alice) = (confidential(&app).await, alice(&app).await);
+    let browser = app.browser();
+    let p = pkce();
+    let page = password_step(&browser, &client, &alice, &p).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let text = page.text();
+    assert!(text.contains("Two-step verification is required") && text.contains("data:image/svg+xml"), "{text}");
+    assert!(!signed_in(&browser), "no session before the factor is set up");
+    let secret = between(&text, "<code class=\"secret\">", "</code>").replace(' ', "");
+    let secret = TotpSecret::from_base32(&secret).unwrap();
+    let (interaction, csrf) = (page.input("interaction").unwrap(), page.input("csrf").unwrap());
+    let enroll_with = |code: String| {
+        let form = [("interaction", interaction.clone()), ("csrf", csrf.clone()), ("code", code)];
+        let browser = &browser;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post_form("/login/enroll", &pairs).await
+        }
+    };
+    let wrong = enroll_with(wrong_code(&secret, app.clock_now())).await;
+    assert_eq!(wrong.status, 400, "{}", wrong.describe());
+    assert!(wrong.text().contains("role=\"alert\"") && !signed_in(&browser), "{}", wrong.describe());
+    let done = enroll_with(secret.code_at(app.clock_now())).await;
+    assert_eq!(done.status, 200, "{}", done.describe());
+    assert!(signed_in(&browser));
+    let codes = done.text().split("<li><code>").count() - 1;
+    assert_eq!(codes, 10, "the recovery codes, once: {}", done.describe());
+    let claims = id_token_claims(&app, &browser, &client, &alice, &p, done).await;
+    assert_eq!(claims["acr"], MFA, "{claims}");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+    // The next sign-in asks for a code, as for anyone with a factor.
+    app.clock.advance(30);
+    let other = app.browser();
+    assert_code_page(&password_step(&other, &client, &alice, &pkce()).await, 200, "second sign-in");
+}
+
+/// `mfa.required_groups`: members give a second factor, others do not.
+#[tokio::test]
+async fn a_group_policy_applies_to_its_members_only() {
+    let app = TestApp::with_env(&[("LATCHKEY_MFA_REQUIRED_GROUPS", "admins")]).await;
+    let client = confidential(&app).await;
+    let alice = alice(&app).await;
+    let root = app.create_user("root", PASSWORD, &["--group", "admins"]).await;
+    let other = app.browser();
+    let res = password_step(&other, &client, &alice, &pkce()).await;
+    assert!(res.input("decision").is_some(), "alice is not an admin: {}", res.describe());
+    let browser = app.browser();
+    let page = password_step(&browser, &client, &root, &pkce()).await;
+    assert!(page.text().contains("Two-step verification is required"), "{}", page.describe());
+    assert!(page.input("code").is_some() && !signed_in(&browser));
+}
+
+/// A client's `require_mfa` steps up a password-only session (the person
+/// has a factor) or sets one up (they have none); `prompt=none` gets
+/// `interaction_required`. Other clients are not affected.
+#[tokio::test]
+async fn a_client_that_requires_mfa_steps_up_or_enrolls() {
+    let app = TestApp::start().await;
+    let (plain, alice) = (first_party(&app, &[]).await, alice(&app).await);
+    let strict = first_party(&app, &["--require-mfa"]).await;
+    let shown = app.cli_json(&["client", "show", &strict.id]).await;
+    assert_eq!(shown["require_mfa"], true, "{shown}");
+    let browser = app.browser();
+    password_sign_in(&app, &browser, &plain, &alice).await;
+
+    let silent = authorize(&browser, &code_request(&strict.id, &pkce()).set("prompt", "none")).await;
+    assert_eq!(one(&silent.location_params(), "error"), "interaction_required", "{}", silent.describe());
+    // No factor yet: the setup, in the signed-in session.
+    let p = pkce();
+    let page = authorize(&browser, &code_request(&strict.id, &p)).await;
+    assert!(page.text().contains("Two-step verification is required to continue to Payroll"), "{}", page.describe());
+    let secret =
+        TotpSecret::from_base32(&between(&page.text(), "<code class=\"secret\">", "</code>").replace(' ', "")).unwrap();
+    let form = [
+        ("interaction", page.input("interaction").unwrap()),
+        ("csrf", page.input("csrf").unwrap()),
+        ("code", secret.code_at(app.clock_now())),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = browser.post_form("/login/enroll", &pairs).await;
+    let res = browser.drive(done, &alice).await;
+    let claims = claims_of(&app, &strict, &p, &res).await;
+    assert_eq!(claims["acr"], MFA, "{claims}");
+    // The other client keeps working with the same (now stronger) session.
+    let p = pkce();
+    let res = authorize(&browser, &code_request(&plain.id, &p)).await;
+    assert_eq!(claims_of(&app, &plain, &p, &res).await["acr"], MFA);
+
+    // Turned off by the operator: a password-only session is enough again.
+    app.cli(&["client", "update", &strict.id, "--require-mfa", "false"]).await.ok();
+    let shown = app.cli_json(&["client", "show", &strict.id]).await;
+    assert_eq!(shown["require_mfa"], false, "{shown}");
+}
+
+/// A client that registered `default_acr_values` of `phr` (a passkey) gets
+/// `unmet_authentication_requirements` for a person who has none; one that
+/// registered `urn:latchkey:acr:mfa` is stepped up; `acr_values` in the
+/// request replace the defaults. Unknown values are refused at registration.
+#[tokio::test]
+async fn default_acr_values_are_required_and_an_impossible_one_is_unmet() {
+    let app = TestApp::start().await;
+    let alice = alice(&app).await;
+    let passkeys = first_party(&app, &["--default-acr", "phr"]).await;
+    let browser = app.browser();
+    let page = authorize(&browser, &code_request(&passkeys.id, &pkce())).await;
+    let form = [
+        ("interaction", page.input("interaction").unwrap()),
+        ("csrf", page.input("csrf").unwrap()),
+        ("username", "alice".into()),
+        ("password", PASSWORD.into()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post_form("/login", &pairs).await;
+    assert_eq!(one(&res.location_params(), "error"), "unmet_authentication_requirements", "{}", res.describe());
+    assert!(!signed_in(&browser), "no session for a sign-in that cannot be completed");
+
+    let two = first_party(&app, &["--default-acr", MFA]).await;
+    let (secret, _) = enroll(&app, &alice).await;
+    app.clock.advance(30);
+    let p = pkce();
+    let page = password_step(&browser, &two, &alice, &p).await;
+    let done = code_step(&browser, &page, &secret.code_at(app.clock_now())).await;
+    assert_eq!(claims_of(&app, &two, &p, &done).await["acr"], MFA);
+    // Signed in with two factors: the phr client is still unmet, even silently.
+    let unmet = authorize(&browser, &code_request(&passkeys.id, &pkce()).set("prompt", "none")).await;
+    assert_eq!(one(&unmet.location_params(), "error"), "unmet_authentication_requirements");
+    // The request's acr_values replace the registered ones (voluntary): the best there is.
+    let p = pkce();
+    let res = authorize(&browser, &code_request(&passkeys.id, &p).set("acr_values", "phr")).await;
+    assert_eq!(claims_of(&app, &passkeys, &p, &res).await["acr"], MFA);
+
+    let refused = app.cli(&["client", "create", "--name", "X", "--redirect-uri", CB, "--default-acr", "gold"]).await;
+    assert!(!refused.ok && refused.error.contains("default_acr_values"), "{}", refused.error);
+}
+
+/// On `/account`, a session that gave no second factor recently proves it
+/// again before the factors change; a wrong code counts as a failure.
+#[tokio::test]
+async fn changing_factors_on_the_account_page_needs_a_fresh_code() {
+    let app = TestApp::start().await;
+    let alice = alice(&app).await;
+    let (browser, _) = account_session(&app).await;
+    // Set up elsewhere: this session has the password only.
+    let (secret, _) = enroll(&app, &alice).await;
+    app.clock.advance(30);
+    let page = browser.get("/account").await;
+    assert!(page.input("code").is_some(), "a code field: {}", page.describe());
+    let csrf = page.input("csrf").unwrap();
+    for path in ["/account/mfa/recovery-codes", "/account/mfa/remove"] {
+        let res = browser.post_form(path, &[("csrf", &csrf)]).await;
+        assert_eq!(res.status, 401, "{path}: {}", res.describe());
+        assert!(res.text().contains("role=\"alert\""), "{}", res.describe());
+        let wrong = browser.post_form(path, &[("csrf", &csrf), ("code", &wrong_code(&secret, app.clock_now()))]).await;
+        assert_eq!(wrong.status, 401, "{path}: {}", wrong.describe());
+    }
+    assert!(app.store().get_totp(&alice.id).await.unwrap().is_some(), "nothing changed");
+    let failures = app.cli_json(&["audit", "list", "--kind", "mfa.failure"]).await;
+    assert_eq!(failures.as_array().unwrap().len(), 2, "the wrong codes, not the empty fields: {failures}");
+
+    let res = browser
+        .post_form("/account/mfa/recovery-codes", &[("csrf", &csrf), ("code", &secret.code_at(app.clock_now()))])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    app.clock.advance(30);
+    let off =
+        browser.post_form("/account/mfa/remove", &[("csrf", &csrf), ("code", &secret.code_at(app.clock_now()))]).await;
+    assert_eq!(off.location(), Some("/account?done=mfa-removed"), "{}", off.describe());
+    assert_eq!(app.store().get_totp(&alice.id).await.unwrap(), None);
+}
+
+/// A session that gave a second factor recently changes factors without
+/// another code; after `mfa.fresh_seconds` it asks again.
+#[tokio::test]
+async fn a_fresh_two_factor_session_changes_factors_without_another_code() {
+    let app = TestApp::start().await;
+    let alice = alice(&app).await;
+    let (secret, _) = enroll(&app, &alice).await;
+    app.clock.advance(30);
+    let browser = app.browser();
+    let form = browser.get("/account").await;
+    let csrf = form.input("csrf").unwrap();
+    let login = [("csrf", csrf.as_str()), ("username", "alice"), ("password", PASSWORD)];
+    let page = browser.post_form("/account/login", &login).await;
+    let form = [
+        ("interaction", page.input("interaction").unwrap()),
+        ("csrf", page.input("csrf").unwrap()),
+        ("code", secret.code_at(app.clock_now())),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(browser.post_form("/account/login/code", &pairs).await.status, 303);
+    let page = browser.get("/account").await;
+    assert!(page.input("code").is_none(), "fresh: {}", page.describe());
+    let csrf = page.input("csrf").unwrap();
+    let res = browser.post_form("/account/mfa/recovery-codes", &[("csrf", &csrf)]).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    app.clock.advance(301);
+    let res = browser.post_form("/account/mfa/recovery-codes", &[("csrf", &csrf)]).await;
+    assert_eq!(res.status, 401, "no longer fresh: {}", res.describe());
+}
+
+/// Signing in to `/account` with a recovery code says so there.
+#[tokio::test]
+async fn a_recovery_code_at_the_account_sign_in_is_noticed() {
+    let app = TestApp::start().await;
+    let alice = alice(&app).await;
+    let (_, codes) = enroll(&app, &alice).await;
+    let browser = app.browser();
+    let form = browser.get("/account").await;
+    let csrf = form.input("csrf").unwrap();
+    let login = [("csrf", csrf.as_str()), ("username", "alice"), ("password", PASSWORD)];
+    let page = browser.post_form("/account/login", &login).await;
+    let form = [
+        ("interaction", page.input("interaction").unwrap()),
+        ("csrf", page.input("csrf").unwrap()),
+        ("code", codes[3].clone()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post_form("/account/login/code", &pairs).await;
+    assert_eq!(res.location(), Some("/account?done=recovery-code-used"), "{}", res.describe());
+    let page = browser.get(res.location().unwrap()).await;
+    assert!(
+        page.text().contains("You signed in with a recovery code") && page.text().contains("9 recovery codes left")
+    );
 }
