@@ -4,14 +4,22 @@
 //! `acr` `urn:latchkey:acr:mfa`; a used code is refused (on the cluster, by
 //! whichever replica gets it), a code two steps away is refused, a recovery
 //! code works once. Codes come from Python's `hmac` (RFC 6238 written
-//! again, independently of the server's Rust).
+//! again, independently of the server's Rust). Then a client that requires
+//! two factors: the setup right in the sign-in, a step-up of a password-only
+//! session, `prompt=none`, all checked by the `openidconnect` relying party.
 
 mod common;
+#[path = "common/upstream.rs"]
+mod upstream;
 
 use common::flow::*;
 use latchkey_tests::*;
+use upstream::Rp;
 
-on_both_backends!(an_authenticator_is_set_up_and_its_codes_sign_in_once);
+on_both_backends!(
+    an_authenticator_is_set_up_and_its_codes_sign_in_once,
+    a_client_that_requires_two_factors_gets_them_by_setup_or_step_up,
+);
 
 /// The RFC 6238 code (SHA-1, 6 digits, 30 s) of base32 `secret` at Unix time `at`.
 fn totp(secret: &str, at: i64) -> String {
@@ -105,4 +113,54 @@ async fn an_authenticator_is_set_up_and_its_codes_sign_in_once(backend: Backend)
 
     let audit = cli_json(&db, &["audit", "list", "--kind", "mfa.failure"]);
     assert_eq!(audit.as_array().unwrap().len(), 3, "{audit}");
+}
+
+/// A password-only session meets a client registered with `require_mfa`:
+/// `prompt=none` is `interaction_required`; otherwise the person (who has no
+/// factor) sets one up right there, without a password again, and the
+/// session is upgraded: the relying party sees `acr` mfa and `amr` `pwd otp
+/// mfa`, and so does another app asking with `acr_values` afterwards, with
+/// no further step. The password-only app before saw `acr` password.
+async fn a_client_that_requires_two_factors_gets_them_by_setup_or_step_up(backend: Backend) {
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let plain = create_client(&db, "Wiki", &["--redirect-uri", CB, "--skip-consent"]);
+    let strict = create_client(&db, "Payroll", &["--redirect-uri", CB, "--skip-consent", "--require-mfa"]);
+    let (wiki, payroll) = (Rp::discover(&server, &plain).await, Rp::discover(&server, &strict).await);
+    let b = Browser::new(&server);
+
+    let (url, nonce, verifier) = wiki.authorize_url(&[]);
+    let flow = b.drive(b.get(&url).await, Some(&alice), "allow").await;
+    let (_, raw) = wiki.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(raw["acr"], "urn:latchkey:acr:password", "{raw}");
+    assert_eq!(raw["amr"], serde_json::json!(["pwd"]), "{raw}");
+    let sid = raw["sid"].clone();
+
+    let (url, _, _) = payroll.authorize_url(&[]);
+    let silent = b.drive(b.get(&format!("{url}&prompt=none")).await, None, "allow").await;
+    assert_eq!(silent.error(), Some("interaction_required".to_string()), "{:?}", silent.params);
+
+    let (url, nonce, verifier) = payroll.authorize_url(&[]);
+    let setup = b.get(&url).await;
+    assert_eq!(setup.status, 200, "{}", setup.describe());
+    assert!(setup.input("password").is_none(), "no password again: {}", setup.describe());
+    let secret = between(&setup.body, "<code class=\"secret\">", "</code>").replace(' ', "");
+    let form = Params::new()
+        .set("interaction", &setup.input("interaction").unwrap())
+        .set("csrf", &setup.input("csrf").unwrap())
+        .set("code", &totp(&secret, now()));
+    let done = b.post_form("/login/enroll", &form).await;
+    assert_eq!(done.body.split("<li><code>").count() - 1, 10, "the recovery codes: {}", done.describe());
+    let flow = b.drive(done, None, "allow").await;
+    let (claims, raw) = payroll.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:latchkey:acr:mfa"));
+    let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|m| m.as_str().to_string()).collect();
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(raw["sid"], sid, "the same session, upgraded");
+
+    // The upgraded session satisfies acr_values at the other app, silently.
+    let (url, nonce, verifier) = wiki.authorize_url(&[]);
+    let url = format!("{url}&prompt=none&acr_values=urn%3Alatchkey%3Aacr%3Amfa");
+    let flow = b.drive(b.get(&url).await, None, "allow").await;
+    let (claims, _) = wiki.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:latchkey:acr:mfa"));
 }

@@ -777,6 +777,32 @@ mod tests {
         }
     }
 
+    /// The provider's second factor counts only where the operator trusts
+    /// it; its own claims never raise the session's acr otherwise.
+    #[test]
+    fn an_upstreams_mfa_counts_only_when_trusted() {
+        let id = |amr: &[&str], acr: Option<&str>| UpstreamIdentity {
+            amr: amr.iter().map(|m| m.to_string()).collect(),
+            acr: acr.map(str::to_string),
+            ..ann(&[])
+        };
+        let untrusted = upstream(&[], &[]);
+        let mut trusted = upstream(&[], &[]);
+        trusted.settings.trust_upstream_mfa = true;
+        for (up, identity, amr, acr) in [
+            (&untrusted, id(&["pwd", "otp", "mfa"], Some(ACR_MFA)), vec!["pwd", "otp", "mfa"], ACR_FEDERATED),
+            (&untrusted, id(&[], Some("phr")), vec!["fed"], ACR_FEDERATED),
+            (&trusted, id(&["pwd", "mfa"], None), vec!["pwd", "mfa"], ACR_MFA),
+            (&trusted, id(&["hwk"], Some("phr")), vec!["hwk", "mfa"], "phr"),
+            (&trusted, id(&[], Some(ACR_MFA)), vec!["fed", "mfa"], ACR_MFA),
+            (&trusted, id(&["pwd"], Some("urn:corp:gold")), vec!["pwd"], ACR_FEDERATED),
+        ] {
+            let method = federated_method(up, &identity);
+            assert_eq!((method.amr, method.acr.as_str()), (amr.iter().map(|m| m.to_string()).collect(), acr));
+            assert_eq!(method.upstream.as_deref(), Some("corp"));
+        }
+    }
+
     #[test]
     fn new_accounts_get_default_groups_plus_mapped_ones() {
         let up = upstream(&[("groups", Some("roles"))], &["sso"]);

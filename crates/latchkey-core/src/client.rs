@@ -175,7 +175,7 @@ pub struct ClientSettings {
     pub registration_access_token_hash: Option<String>,
     /// Extension (docs/mfa.md): everyone signing in to this client gives a
     /// second factor (or sets one up right after the password).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_mfa: bool,
     /// OpenID Connect Registration §2: the `acr` values asked for when a
     /// request names none. Here they are the client's requirement: a session

@@ -761,6 +761,14 @@ impl Browser {
                 page = self.consent(&page, decision).await;
                 continue;
             }
+            if page.status == 200 && page.body.contains("data-step=\"continue\"") {
+                // A notice in the flow (recovery codes): on with it.
+                let form = Params::new()
+                    .set("interaction", &page.input("interaction").unwrap())
+                    .set("csrf", &page.input("csrf").unwrap());
+                page = self.post_form("/login/continue", &form).await;
+                continue;
+            }
             if page.status == 200 && page.is_form_post() {
                 flow.location = form_action(&page.body).unwrap();
                 flow.params = hidden_fields(&page.body);
