@@ -21,22 +21,6 @@ on_both_backends!(
     a_client_that_requires_two_factors_gets_them_by_setup_or_step_up,
 );
 
-/// The RFC 6238 code (SHA-1, 6 digits, 30 s) of base32 `secret` at Unix time `at`.
-fn totp(secret: &str, at: i64) -> String {
-    const SCRIPT: &str = "import base64,hmac,hashlib,struct,sys
-s=sys.argv[1]; k=base64.b32decode(s+'='*(-len(s)%8))
-h=hmac.new(k,struct.pack('>Q',int(sys.argv[2])//30),hashlib.sha1).digest()
-o=h[-1]&15
-print('%06d'%((struct.unpack('>I',h[o:o+4])[0]&0x7fffffff)%1000000))";
-    let out = std::process::Command::new("python3").args(["-c", SCRIPT, secret, &at.to_string()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 fn between(text: &str, start: &str, end: &str) -> String {
     let from = text.find(start).unwrap_or_else(|| panic!("no {start}")) + start.len();
     text[from..][..text[from..].find(end).unwrap()].to_string()

@@ -474,7 +474,7 @@ async fn finish_login(
 }
 
 /// The session's `amr` and `acr` after an upstream sign-in. The provider's
-/// `amr` is kept as it said; its second factor counts as ours only where
+/// `amr` is kept as it said (but `mfa`); its second factor counts as ours only where
 /// the operator trusts it (`trust_upstream_mfa`): then the `acr` says two
 /// factors (phishing-resistant if the provider said `phr`/`phrh`), else
 /// [`ACR_FEDERATED`], one factor, whatever the provider claimed.
@@ -492,6 +492,11 @@ fn federated_method(upstream: &Upstream, identity: &UpstreamIdentity) -> SignInM
     };
     if level >= Level::Mfa && !amr.iter().any(|m| m == "mfa") {
         amr.push("mfa".into());
+    }
+    // Not trusted: the provider's word that it used two factors is not
+    // passed on as ours (apps check amr for mfa too).
+    if level == Level::Single {
+        amr.retain(|m| m != "mfa");
     }
     let acr = if level == Level::Single { ACR_FEDERATED.to_string() } else { level.acr().to_string() };
     SignInMethod { amr, acr, upstream: Some(upstream.settings.id.clone()) }
@@ -790,7 +795,7 @@ mod tests {
         let mut trusted = upstream(&[], &[]);
         trusted.settings.trust_upstream_mfa = true;
         for (up, identity, amr, acr) in [
-            (&untrusted, id(&["pwd", "otp", "mfa"], Some(ACR_MFA)), vec!["pwd", "otp", "mfa"], ACR_FEDERATED),
+            (&untrusted, id(&["pwd", "otp", "mfa"], Some(ACR_MFA)), vec!["pwd", "otp"], ACR_FEDERATED),
             (&untrusted, id(&[], Some("phr")), vec!["fed"], ACR_FEDERATED),
             (&trusted, id(&["pwd", "mfa"], None), vec!["pwd", "mfa"], ACR_MFA),
             (&trusted, id(&["hwk"], Some("phr")), vec!["hwk", "mfa"], "phr"),
