@@ -1068,4 +1068,22 @@ mod tests {
         assert!(client.is_public() && client.allows_grant(GrantType::AuthorizationCode));
         assert!(!client.allows_grant(GrantType::ClientCredentials));
     }
+
+    #[test]
+    fn default_acr_values_name_classes_this_server_knows() {
+        let base = serde_json::json!({"redirect_uris": ["https://a.example/cb"]});
+        let with = |extra: serde_json::Value| {
+            let mut v = base.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            meta(v).validate(&RegistrationPolicy::default())
+        };
+        let s = with(
+            serde_json::json!({"default_acr_values": ["urn:latchkey:acr:mfa", "phr", "phr"], "require_mfa": true}),
+        )
+        .unwrap();
+        assert_eq!((s.default_acr_values, s.require_mfa), (vec!["urn:latchkey:acr:mfa".into(), "phr".into()], true));
+        let e = with(serde_json::json!({"default_acr_values": ["urn:mace:gold"]})).unwrap_err();
+        assert!(e.to_string().contains("default_acr_values"), "{e}");
+        assert!(!with(serde_json::json!({})).unwrap().require_mfa, "off by default");
+    }
 }

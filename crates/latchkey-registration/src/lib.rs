@@ -485,4 +485,21 @@ mod exchange_lists {
         narrow_exchange_lists(&mut new, &settings(&[]), &sent(&["token_exchange_audiences"])).unwrap();
         assert_eq!(new.token_exchange_audiences, ["z"]);
     }
+
+    #[test]
+    fn rfc_7592_keeps_require_mfa_and_never_turns_it_off() {
+        let sent = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut on = settings(&[]);
+        on.require_mfa = true;
+        // Left out: kept.
+        let mut new = settings(&[]);
+        keep_mfa_requirement(&mut new, &on, &sent(&["client_name"])).unwrap();
+        assert!(new.require_mfa);
+        // Turned off here: refused; turned on: taken.
+        let e = keep_mfa_requirement(&mut settings(&[]), &on, &sent(&["require_mfa"])).unwrap_err();
+        assert!(e.to_string().contains("only be turned on"), "{e}");
+        let mut new = on.clone();
+        keep_mfa_requirement(&mut new, &settings(&[]), &sent(&["require_mfa"])).unwrap();
+        assert!(new.require_mfa);
+    }
 }
