@@ -461,8 +461,13 @@ async fn next_for(
     user: &User,
     have: Level,
 ) -> Result<Next, StoreError> {
+    let needs = Needs::of(&state.settings, client, req, user);
+    // The usual signed-in request asks for nothing more: no factor lookup.
+    if needs.required.max(needs.wanted) <= have {
+        return Ok(Next::Proceed);
+    }
     let capability = mfa::strongest(&state.factors(), &user.id).await?;
-    Ok(step_up::next(Needs::of(&state.settings, client, req, user), capability, have))
+    Ok(step_up::next(needs, capability, have))
 }
 
 /// Whether `session` is strong enough for `req` as it is.

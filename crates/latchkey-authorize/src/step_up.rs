@@ -94,4 +94,22 @@ mod tests {
         assert_eq!(next(needs(PhishingResistant, Single), Single, Single), Next::Unmet);
         assert_eq!(next(needs(PhishingResistant, Single), PhishingResistant, PhishingResistant), Next::Proceed);
     }
+
+    /// The shortcut `next_for` takes (no factor lookup when the session has
+    /// what is asked) never skips a step `next` would take.
+    #[test]
+    fn a_session_with_what_is_asked_proceeds_whatever_the_person_could_give() {
+        let all = [Single, Mfa, PhishingResistant];
+        for required in all {
+            for wanted in all {
+                for have in all {
+                    for capability in all {
+                        if required.max(wanted) <= have {
+                            assert_eq!(next(needs(required, wanted), capability, have), Next::Proceed);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
