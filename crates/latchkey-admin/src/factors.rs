@@ -42,7 +42,7 @@ pub(crate) async fn list(
     Ok(json(StatusCode::OK, &with_user(&user, status.to_json())))
 }
 
-pub(crate) async fn remove(
+pub(crate) async fn reset(
     State(state): State<AdminState>,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,

@@ -122,7 +122,8 @@ where
         .route(&path("/users/{user_id}/sessions"), get(sessions::list))
         .route(&path("/users/{user_id}/sessions/{sid}"), delete(sessions::end))
         .route(&path("/users/{user_id}/lock"), get(users::lock).delete(users::unlock))
-        .route(&path("/users/{user_id}/factors"), get(factors::list).delete(factors::remove))
+        .route(&path("/users/{user_id}/factors"), get(factors::list))
+        .route(&path("/users/{user_id}/factors/reset"), post(factors::reset))
         .route(&path("/keys"), get(keys::list))
         .route(&path("/keys/rotate"), post(keys::rotate))
         .route(&path("/keys/{kid}/retire"), post(keys::retire))
@@ -312,7 +313,8 @@ mod tests {
             ("/users/{user_id}/sessions", &["get"]),
             ("/users/{user_id}/sessions/{sid}", &["delete"]),
             ("/users/{user_id}/lock", &["get", "delete"]),
-            ("/users/{user_id}/factors", &["get", "delete"]),
+            ("/users/{user_id}/factors", &["get"]),
+            ("/users/{user_id}/factors/reset", &["post"]),
             ("/keys", &["get"]),
             ("/keys/rotate", &["post"]),
             ("/keys/{kid}/retire", &["post"]),

@@ -3,7 +3,6 @@
 //! phone; each route needs its scope, the removal is audited with the admin
 //! as actor, and afterwards the password alone signs the person in.
 
-use axum::http::Method;
 use latchkey_server::testing::TestApp;
 use serde_json::json;
 
@@ -27,6 +26,7 @@ async fn the_admin_api_lists_and_removes_a_persons_factors() {
     let (client, alice) = (confidential(&app).await, alice(&app).await);
     enroll(&app, &alice).await;
     let path = FACTORS.replace("{id}", &alice.id);
+    let reset = format!("{path}/reset");
     let (_, reader) = admin_token(&app, &["users:read"]).await;
     let (writer_id, writer) = admin_token(&app, &["users:write"]).await;
 
@@ -40,16 +40,16 @@ async fn the_admin_api_lists_and_removes_a_persons_factors() {
 
     // Each route needs its own scope; an unknown person is a 404.
     assert_eq!(app.get(&path).bearer(&writer).await.status, 403);
-    assert_eq!(app.request(Method::DELETE, &path).bearer(&reader).await.status, 403);
+    assert_eq!(app.post(&reset).bearer(&reader).await.status, 403);
     assert_eq!(app.get(&FACTORS.replace("{id}", "nobody")).bearer(&reader).await.status, 404);
-    assert_eq!(app.request(Method::DELETE, &FACTORS.replace("{id}", "nobody")).bearer(&writer).await.status, 404);
+    assert_eq!(app.post(&FACTORS.replace("{id}", "nobody/reset")).bearer(&writer).await.status, 404);
     assert!(app.store().get_totp(&alice.id).await.unwrap().is_some(), "refusals remove nothing");
 
-    let removed = app.request(Method::DELETE, &path).bearer(&writer).await;
+    let removed = app.post(&reset).bearer(&writer).await;
     assert_eq!(removed.status, 200, "{}", removed.describe());
     assert_eq!(removed.json(), json!({"user_id": alice.id, "totp_removed": true, "recovery_codes_removed": 10}));
     // Again: nothing left, still a success (automation may retry).
-    let again = app.request(Method::DELETE, &path).bearer(&writer).await;
+    let again = app.post(&reset).bearer(&writer).await;
     assert_eq!(again.json(), json!({"user_id": alice.id, "totp_removed": false, "recovery_codes_removed": 0}));
     let listed = app.get(&path).bearer(&reader).await.json();
     assert_eq!((listed["totp"].clone(), listed["recovery_codes_left"].clone()), (json!(null), json!(0)));
