@@ -241,6 +241,17 @@ pub struct TotpStatus {
 }
 
 impl FactorStatus {
+    /// As `latchkey user mfa list --json` and the admin API show it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "totp": self.totp.as_ref().map(|t| serde_json::json!({
+                "confirmed_at": t.confirmed_at,
+                "last_used_at": t.last_used_at,
+            })),
+            "recovery_codes_left": self.recovery_codes_left,
+        })
+    }
+
     /// Whether sign-in asks this person for a second factor.
     pub fn has_second_factor(&self) -> bool {
         self.totp.is_some()
@@ -303,6 +314,18 @@ pub struct Removed {
     pub recovery_codes: u64,
 }
 
+impl Removed {
+    /// Whether the person had anything to remove.
+    pub fn anything(&self) -> bool {
+        self.totp || self.recovery_codes > 0
+    }
+
+    /// As `latchkey user mfa reset --json` and the admin API show it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"totp_removed": self.totp, "recovery_codes_removed": self.recovery_codes})
+    }
+}
+
 /// Removes all of `user_id`'s second factors (the TOTP factor, pending or
 /// active, and the recovery codes) in one unit of work: the person at
 /// `/account`, or an operator resetting a person who lost their device.
@@ -313,7 +336,7 @@ pub async fn remove_factors(ctx: &Factors<'_>, user_id: &str, actor: &str) -> Re
     let recovery_codes = tx.delete_recovery_codes(user_id).await?;
     tx.commit().await?;
     let removed = Removed { totp, recovery_codes };
-    if totp || recovery_codes > 0 {
+    if removed.anything() {
         let event =
             event(ctx, "mfa.removed", actor, user_id).detail("totp", totp).detail("recovery_codes", recovery_codes);
         record_audit(ctx.audit(), event).await;

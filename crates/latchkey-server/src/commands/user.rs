@@ -38,6 +38,15 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `json` with the person's id and username added.
+fn with_user(json: serde_json::Value, user: &User) -> serde_json::Value {
+    let mut out = serde_json::json!({"user_id": user.id, "username": user.username});
+    if let (Some(out), serde_json::Value::Object(fields)) = (out.as_object_mut(), json) {
+        out.extend(fields);
+    }
+    out
+}
+
 /// `user mfa list|reset`: what the person has set up, or removing all of it
 /// (audited as `mfa.removed` by `cli`).
 async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
@@ -64,22 +73,14 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
                     ),
                     None => format!("{}: no second factor", user.username),
                 },
-                &serde_json::json!({
-                    "user_id": user.id,
-                    "username": user.username,
-                    "totp": totp.map(|t| serde_json::json!({
-                        "confirmed_at": t.confirmed_at,
-                        "last_used_at": t.last_used_at,
-                    })),
-                    "recovery_codes_left": status.recovery_codes_left,
-                }),
+                &with_user(status.to_json(), &user),
             );
         }
         UserMfaCommand::Reset { user } => {
             let user = find(ctx, &user).await?;
             let removed = latchkey_domain::mfa::remove_factors(&factors, &user.id, "cli").await?;
             ctx.print(
-                || match removed.totp || removed.recovery_codes > 0 {
+                || match removed.anything() {
                     true => format!(
                         "{}: second factors removed (authenticator app: {}, recovery codes: {})",
                         user.username,
@@ -88,11 +89,7 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
                     ),
                     false => format!("{}: had no second factor", user.username),
                 },
-                &serde_json::json!({
-                    "user_id": user.id,
-                    "totp_removed": removed.totp,
-                    "recovery_codes_removed": removed.recovery_codes,
-                }),
+                &with_user(removed.to_json(), &user),
             );
         }
     }

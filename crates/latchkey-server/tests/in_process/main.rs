@@ -17,6 +17,7 @@ mod discovery;
 mod exchange;
 mod introspection;
 mod mfa;
+mod mfa_admin;
 mod revocation;
 mod sign_in_limits;
 mod token;

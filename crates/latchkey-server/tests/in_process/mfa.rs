@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::common::*;
 
 /// Enrolls `user` at the app's current time; returns the secret and the recovery codes.
-async fn enroll(app: &TestApp, user: &TestUser) -> (TotpSecret, Vec<String>) {
+pub(crate) async fn enroll(app: &TestApp, user: &TestUser) -> (TotpSecret, Vec<String>) {
     let store = app.store();
     let account = store.get_user(&user.id).await.unwrap().unwrap();
     let ctx = Factors { store: &**store, clock: &app.clock, encryption_key: None, issuer_name: "Latchkey" };
@@ -33,7 +33,12 @@ fn wrong_code(secret: &TotpSecret, now: i64) -> String {
 }
 
 /// Opens the sign-in form and gives the password: the second page.
-async fn password_step(browser: &Browser<'_>, client: &TestClient, user: &TestUser, p: &Pkce) -> TestResponse {
+pub(crate) async fn password_step(
+    browser: &Browser<'_>,
+    client: &TestClient,
+    user: &TestUser,
+    p: &Pkce,
+) -> TestResponse {
     let page = authorize(browser, &code_request(&client.id, p)).await;
     let (interaction, csrf) = (page.input("interaction").unwrap(), page.input("csrf").unwrap());
     let form = [
