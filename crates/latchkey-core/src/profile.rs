@@ -7,6 +7,8 @@
 //! to E.164 (`+4930123456`, spaces and punctuation dropped, `;ext=` kept),
 //! locales to BCP 47 with hyphens (`en_US` → `en-US`). Blank means unset.
 
+use serde_json::{Map, Value};
+
 use crate::user::{Address, UserClaims, validate_claim_text, validate_email};
 
 /// What a valid value of a claim is.
@@ -318,6 +320,58 @@ impl UserClaims {
     }
 }
 
+/// The claims as operators' tools see them (the admin API, `latchkey user
+/// --json`): every string claim (`null` when unset), both verified flags,
+/// `address` as an object or `null`. Groups are not here (they are a member
+/// of their own beside the claims).
+pub fn to_json(c: &UserClaims) -> Value {
+    let mut out = Map::new();
+    for (name, _) in STRING_CLAIMS.iter().filter(|(n, _)| !n.starts_with("address.")) {
+        out.insert((*name).into(), c.get(name).map_or(Value::Null, |v| Value::String(v.into())));
+    }
+    out.insert("email_verified".into(), c.email_verified.into());
+    out.insert("phone_number_verified".into(), c.phone_number_verified.into());
+    let address = c.address.as_ref().map_or(Value::Null, |a| serde_json::to_value(a).expect("an address serializes"));
+    out.insert("address".into(), address);
+    Value::Object(out)
+}
+
+/// Claims from the JSON of [`to_json`] (every member optional, `null` or
+/// `""` unset, unknown members refused), each checked as [`UserClaims::set`]
+/// does; a verified flag counts only with its value.
+pub fn from_json(fields: &Map<String, Value>) -> Result<UserClaims, ClaimError> {
+    let mut claims = UserClaims::default();
+    let (mut email_verified, mut phone_number_verified) = (false, false);
+    let text = |name: &str, v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        _ => Err(ClaimError::new(name, "must be a string or null")),
+    };
+    for (name, value) in fields {
+        match (name.as_str(), value) {
+            ("email_verified", Value::Bool(b)) => email_verified = *b,
+            ("phone_number_verified", Value::Bool(b)) => phone_number_verified = *b,
+            ("email_verified" | "phone_number_verified", _) => {
+                return Err(ClaimError::new(name, "must be true or false"));
+            }
+            ("address", Value::Null) => {}
+            ("address", Value::Object(parts)) => {
+                for (part, v) in parts {
+                    let name = format!("address.{part}");
+                    claims.set(&name, &text(&name, v)?)?;
+                }
+            }
+            ("address", _) => return Err(ClaimError::new(name, "must be an object or null")),
+            (name, v) if !name.contains('.') => claims.set(name, &text(name, v)?)?,
+            (name, _) => return Err(ClaimError::new(name, "is not a claim an account holds")),
+        }
+    }
+    claims.email_verified = email_verified;
+    claims.phone_number_verified = phone_number_verified;
+    claims.tidy();
+    Ok(claims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +466,36 @@ mod tests {
         assert_eq!(c.get("birthdate"), None, "a refused value changes nothing");
         for (name, _) in STRING_CLAIMS {
             assert!(UserClaims::default().slot_mut(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn claims_to_and_from_json() {
+        let body = serde_json::json!({
+            "email": "ann@example.com", "email_verified": true, "name": "Ann", "website": "https://ann.example",
+            "phone_number": "+1 425 555 1212", "phone_number_verified": true,
+            "address": {"street_address": "1 Main St", "country": "US"},
+        });
+        let claims = from_json(body.as_object().unwrap()).unwrap();
+        assert_eq!(claims.phone_number.as_deref(), Some("+14255551212"));
+        assert!(claims.email_verified && claims.phone_number_verified);
+        let json = to_json(&claims);
+        assert_eq!(json["address"], serde_json::json!({"street_address": "1 Main St", "country": "US"}));
+        assert_eq!(json["nickname"], Value::Null, "unset claims are null");
+        assert_eq!(from_json(json.as_object().unwrap()).unwrap(), claims, "round trip");
+
+        let unverified = from_json(serde_json::json!({"email_verified": true}).as_object().unwrap()).unwrap();
+        assert!(!unverified.email_verified, "no flag without its value");
+        for bad in [
+            serde_json::json!({"shoe_size": "9"}),
+            serde_json::json!({"address.country": "US"}),
+            serde_json::json!({"address": {"planet": "Mars"}}),
+            serde_json::json!({"address": "1 Main St"}),
+            serde_json::json!({"name": 7}),
+            serde_json::json!({"email_verified": "yes"}),
+            serde_json::json!({"zoneinfo": "Mars/Base"}),
+        ] {
+            assert!(from_json(bad.as_object().unwrap()).is_err(), "{bad}");
         }
     }
 }

@@ -18,6 +18,7 @@ use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoClaims,
 };
+use latchkey_core::profile::{self, ClaimKind};
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
@@ -71,8 +72,24 @@ pub const MAPPABLE_CLAIMS: &[&str] = &[
     "family_name",
     "phone_number",
     "phone_number_verified",
+    "middle_name",
+    "nickname",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "address",
     "groups",
 ];
+
+/// The mappable claims beyond names, email and phone: strings, each checked
+/// by the rule of its kind (`latchkey_core::profile`); a value that breaks
+/// it is left out, as a control character in a name is.
+pub const PROFILE_CLAIMS: &[&str] =
+    &["middle_name", "nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale"];
 
 /// For each Latchkey claim, the name of the upstream claim (top level of
 /// the ID token merged with UserInfo) that fills it; `None`: not taken from
@@ -244,6 +261,11 @@ pub struct UpstreamIdentity {
     pub family_name: Option<String>,
     pub phone_number: Option<String>,
     pub phone_number_verified: bool,
+    /// The mapped claims of [`PROFILE_CLAIMS`] that the upstream sent valid
+    /// values of, normalised.
+    pub profile: Vec<(&'static str, String)>,
+    /// The mapped `address`, its text parts (OIDC Core §5.1.1).
+    pub address: Option<latchkey_core::Address>,
     /// The mapped groups claim as sent (names not yet checked).
     pub groups: Vec<String>,
     /// The value of `username_claim`.
@@ -479,7 +501,27 @@ fn list(v: Option<&Value>) -> Vec<String> {
 fn map_claims(s: &UpstreamSettings, claims: &Map<String, Value>) -> UpstreamIdentity {
     let get = |claim: &str| s.claims.source(claim).and_then(|name| claims.get(name));
     let email = text(get("email"));
-    let phone_number = text(get("phone_number"));
+    // An upstream's phone number in E.164 (spaces and punctuation dropped),
+    // or none: Latchkey's accounts hold only international numbers.
+    let phone_number = text(get("phone_number")).and_then(|p| profile::check(ClaimKind::Phone, &p).ok().flatten());
+    let checked = |name: &str| {
+        let kind = profile::kind_of(name)?;
+        profile::check(kind, get(name)?.as_str()?).ok().flatten()
+    };
+    let profile = PROFILE_CLAIMS.iter().filter_map(|&name| Some((name, checked(name)?))).collect();
+    let address = match get("address") {
+        Some(Value::Object(parts)) => {
+            let mut claims = latchkey_core::UserClaims::default();
+            for (part, v) in parts {
+                if let Some(v) = text(Some(v)) {
+                    // Unknown members and invalid text are left out.
+                    let _ = claims.set(&format!("address.{part}"), &v);
+                }
+            }
+            claims.address
+        }
+        _ => None,
+    };
     let username = match s.username_claim.as_str() {
         "email" => email.clone(),
         name => text(claims.get(name)),
@@ -492,6 +534,8 @@ fn map_claims(s: &UpstreamSettings, claims: &Map<String, Value>) -> UpstreamIden
         family_name: text(get("family_name")),
         phone_number_verified: phone_number.is_some() && flag(get("phone_number_verified")),
         phone_number,
+        profile,
+        address,
         groups: list(get("groups")),
         username,
         ..UpstreamIdentity::default()
