@@ -81,7 +81,17 @@ async fn user_lifecycle(backend: Backend) {
     assert_eq!(updated["claims"]["email"], "a@wonderland.example");
     assert_eq!(updated["claims"]["email_verified"], false, "a new address is not verified");
     assert_eq!(updated["claims"]["name"], "Alice L.");
-    let args = ["user", "update", "alice", "--claim", "nickname=", "--claim", "birthdate=0000-05-04", "--phone-verified", "true"];
+    let args = [
+        "user",
+        "update",
+        "alice",
+        "--claim",
+        "nickname=",
+        "--claim",
+        "birthdate=0000-05-04",
+        "--phone-verified",
+        "true",
+    ];
     let updated = cli_json(&db, &args);
     assert_eq!(updated["claims"]["nickname"], Value::Null, "NAME= clears");
     assert_eq!(updated["claims"]["birthdate"], "0000-05-04");

@@ -279,9 +279,10 @@ pub async fn change_password(
 }
 
 /// `POST /account/profile`: the claims `account.editable_claims` lets
-/// people change, each checked by its rule (`latchkey_core::profile`). A
-/// field the operator did not make editable is ignored; one invalid value
-/// saves nothing and shows the form again with what was typed.
+/// people change, each checked by its rule (`latchkey_core::profile`). The
+/// form is the whole profile: an editable field left empty unsets its claim,
+/// a field the operator did not make editable is ignored, and one invalid
+/// value saves nothing and shows the form again with what was typed.
 pub async fn update_profile(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
@@ -293,10 +294,13 @@ pub async fn update_profile(
     };
     let before = user.claims.clone();
     for &claim in &state.settings.editable_claims {
-        let Some(value) = typed.get(claim) else { continue };
+        // The form carries every editable field; an empty one arrives absent
+        // (the form parser drops empty values) and unsets the claim.
+        let value = typed.get(claim).map_or("", String::as_str);
         if let Err(e) = user.claims.set(claim, value) {
             let message = format!("{}: {}", ProfileField::of(claim, None).label, e.reason);
-            let page = AccountView { error: Some(&message), typed: Some(&typed), ..AccountView::new(StatusCode::BAD_REQUEST) };
+            let page =
+                AccountView { error: Some(&message), typed: Some(&typed), ..AccountView::new(StatusCode::BAD_REQUEST) };
             return Ok(account_page_with(state, &headers, &session, &user, page).await?);
         }
     }

@@ -592,7 +592,10 @@ mod tests {
         let profile = serde_json::to_value(StandardClaims::released(&user, &scope("openid profile"))).unwrap();
         assert_eq!(profile["nickname"], "Annie");
         assert_eq!(profile["picture"], "https://example.com/ann.png");
-        assert_eq!((profile["birthdate"].clone(), profile["zoneinfo"].clone()), (json!("0000-04-30"), json!("Europe/Berlin")));
+        assert_eq!(
+            (profile["birthdate"].clone(), profile["zoneinfo"].clone()),
+            (json!("0000-04-30"), json!("Europe/Berlin"))
+        );
         assert_eq!(profile["locale"], "de-DE");
         for withheld in ["email", "phone_number", "address", "website"] {
             assert!(profile.get(withheld).is_none(), "{withheld}: {profile}");

@@ -141,8 +141,12 @@ fn check_date(text: &str) -> Result<(), String> {
 fn check_locale(text: &str) -> Result<String, String> {
     let tag = text.replace('_', "-");
     let bad = || format!("must be a BCP 47 language tag such as en-US (got {text:?})");
-    let alpha = |s: &str, r: std::ops::RangeInclusive<usize>| r.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic());
-    let alnum = |s: &str, r: std::ops::RangeInclusive<usize>| r.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let alpha = |s: &str, r: std::ops::RangeInclusive<usize>| {
+        r.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+    };
+    let alnum = |s: &str, r: std::ops::RangeInclusive<usize>| {
+        r.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
     let subtags: Vec<&str> = tag.split('-').collect();
     if tag.len() > 64 || subtags.iter().any(|s| s.is_empty()) {
         return Err(bad());
@@ -381,7 +385,8 @@ mod tests {
         assert_eq!(check(ClaimKind::Url, "https://example.com/me.png"), Ok(Some("https://example.com/me.png".into())));
         let long = format!("https://cdn.example.com/{}", "a".repeat(1000));
         assert!(check(ClaimKind::Url, &long).is_ok(), "longer than a text claim");
-        for bad in ["example.com", "javascript:alert(1)", "ftp://example.com/x", "https://", "data:image/png;base64,AA"] {
+        for bad in ["example.com", "javascript:alert(1)", "ftp://example.com/x", "https://", "data:image/png;base64,AA"]
+        {
             assert!(check(ClaimKind::Url, bad).is_err(), "{bad}");
         }
         assert!(check(ClaimKind::Url, &format!("https://e.com/{}", "a".repeat(MAX_URL_LEN))).is_err());

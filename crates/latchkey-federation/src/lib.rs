@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use latchkey_core::profile::{self, ClaimKind};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata};
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoClaims,
 };
-use latchkey_core::profile::{self, ClaimKind};
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
@@ -652,9 +652,38 @@ mod tests {
     }
 
     #[test]
+    fn profile_claims_are_checked_and_normalised() {
+        let mut s = settings("corp", &[]);
+        s.claims.set("picture", Some("photo".into())).unwrap();
+        s.claims.set("website", None).unwrap();
+        let claims = serde_json::json!({
+            "photo": format!("https://cdn.corp.example/{}", "p".repeat(400)),
+            "website": "https://ann.example",
+            "locale": "en_US",
+            "zoneinfo": "Mars/Base",
+            "birthdate": "1990-02-30",
+            "nickname": 7,
+            "phone_number": "+1 (425) 555-1212",
+            "address": {"locality": "Seattle", "country": "US", "planet": "Earth", "region": "bad\u{7}"},
+        });
+        let id = map_claims(&s, claims.as_object().unwrap());
+        let got = |name: &str| id.profile.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert!(got("picture").is_some_and(|p| p.len() > 400), "a long URL from its mapped claim");
+        assert_eq!(got("website"), None, "not mapped");
+        assert_eq!(got("locale"), Some("en-US"), "BCP 47");
+        assert_eq!((got("zoneinfo"), got("birthdate"), got("nickname")), (None, None, None), "invalid: left out");
+        assert_eq!(id.phone_number.as_deref(), Some("+14255551212"), "E.164");
+        let address = id.address.expect("address");
+        assert_eq!((address.locality.as_deref(), address.country.as_deref()), (Some("Seattle"), Some("US")));
+        assert_eq!(address.region, None, "control characters: dropped");
+        let local = map_claims(&s, serde_json::json!({"phone_number": "020 7946 0958"}).as_object().unwrap());
+        assert_eq!(local.phone_number, None, "not an international number");
+    }
+
+    #[test]
     fn unknown_claims_cannot_be_mapped() {
-        let err = ClaimMap::default().set("nickname", Some("nick".into())).unwrap_err();
-        assert!(err.contains("\"nickname\" is not a Latchkey claim") && err.contains("groups"), "{err}");
+        let err = ClaimMap::default().set("shoe_size", Some("size".into())).unwrap_err();
+        assert!(err.contains("\"shoe_size\" is not a Latchkey claim") && err.contains("groups"), "{err}");
     }
 
     #[test]
