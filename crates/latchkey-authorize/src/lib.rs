@@ -70,6 +70,8 @@ pub struct AuthorizeSettings {
     pub device: latchkey_config::Device,
     /// Who must give a second factor.
     pub mfa: latchkey_config::Mfa,
+    /// The claims people may change on `/account` (`account.editable_claims`, address parts spelt out).
+    pub editable_claims: Vec<&'static str>,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
@@ -93,6 +95,7 @@ impl AuthorizeSettings {
             tokens: config.tokens.clone(),
             device: config.device.clone(),
             mfa: config.mfa.clone(),
+            editable_claims: config.account.editable_string_claims(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
         }
     }
@@ -153,6 +156,7 @@ where
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
+        .route(account::PROFILE_PATH, post(account::update_profile))
         .route("/account/link/{id}", post(upstream::link_start))
         .route("/account/unlink", post(upstream::unlink))
         .route("/upstream/{id}/start", post(upstream::start))

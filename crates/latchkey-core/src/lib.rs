@@ -17,6 +17,7 @@ pub mod jws;
 pub mod lockout;
 pub mod password;
 pub mod pkce;
+pub mod profile;
 pub mod random;
 pub mod recovery;
 pub mod redirect_uri;
@@ -31,4 +32,4 @@ pub use client::{
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;
-pub use user::{NewUser, User, UserClaims};
+pub use user::{Address, NewUser, User, UserClaims};

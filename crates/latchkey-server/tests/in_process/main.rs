@@ -18,6 +18,7 @@ mod exchange;
 mod introspection;
 mod mfa;
 mod mfa_admin;
+mod profile;
 mod revocation;
 mod sign_in_limits;
 mod token;
