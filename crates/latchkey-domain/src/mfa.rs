@@ -249,7 +249,8 @@ impl FactorStatus {
 /// Whether sign-in asks `user_id` for a second factor: one read, for the
 /// sign-in path (`status` also counts the recovery codes).
 pub async fn has_second_factor(ctx: &Factors<'_>, user_id: &str) -> Result<bool, StoreError> {
-    Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some()))
+    Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some())
+        || crate::passkeys::has_passkey(ctx.store, user_id).await?)
 }
 
 pub async fn status(ctx: &Factors<'_>, user_id: &str) -> Result<FactorStatus, StoreError> {
