@@ -391,10 +391,22 @@ impl Server {
         if db.backend == Backend::Cluster {
             return Self::start_cluster(db, env).await;
         }
+        Self::try_start_single(db, env, "127.0.0.1").await
+    }
+
+    /// Starts one server listening on 127.0.0.1 with issuer
+    /// `http://localhost:PORT`: a host name, as WebAuthn needs (browsers
+    /// refuse passkeys on IP-address origins; localhost is a secure context
+    /// over plain http).
+    pub async fn start_on_localhost(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        Self::try_start_single(db, env, "localhost").await.unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+    }
+
+    async fn try_start_single(db: &TestDb, env: &[(&str, &str)], host: &str) -> Result<Self, String> {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let issuer = format!("http://127.0.0.1:{port}");
+            let issuer = format!("http://{host}:{port}");
             let listen = format!("127.0.0.1:{port}");
             let mut all: Vec<(&str, &str)> = vec![("LATCHKEY_ISSUER", &issuer), ("LATCHKEY_LISTEN", &listen)];
             all.extend_from_slice(env);

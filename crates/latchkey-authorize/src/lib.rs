@@ -3,10 +3,12 @@
 
 pub mod account;
 mod account_mfa;
+mod account_passkeys;
 pub mod device;
 mod failure;
 pub mod logout;
 pub mod pages;
+mod passkey_sign_in;
 pub mod request;
 pub mod upstream;
 
@@ -37,7 +39,7 @@ use serde::Deserialize;
 
 use crate::failure::{Failure, InteractionError};
 use crate::pages::{
-    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with, scope_lines,
+    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with_passkeys, scope_lines,
 };
 use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
 
@@ -45,6 +47,9 @@ use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
 pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
 /// `acr` of a sign-in with a password and a second factor.
 pub const ACR_MFA: &str = "urn:latchkey:acr:mfa";
+/// `acr` of a phishing-resistant sign-in: a passkey (alone with user
+/// verification, or after the password).
+pub const ACR_PHR: &str = "phr";
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 
 /// Settings the authorization endpoint needs: the sections of the
@@ -69,6 +74,9 @@ pub struct AuthorizeSettings {
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// The WebAuthn relying party (the issuer's host and origin); `None`
+    /// when the issuer is at an IP address, where browsers refuse passkeys.
+    pub relying_party: Option<Arc<latchkey_domain::passkeys::Webauthn>>,
 }
 
 impl AuthorizeSettings {
@@ -89,6 +97,8 @@ impl AuthorizeSettings {
             tokens: config.tokens.clone(),
             device: config.device.clone(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
+            relying_party: latchkey_domain::passkeys::relying_party(&config.issuer, config.ui.product_name.trim())
+                .map(Arc::new),
         }
     }
 
@@ -131,6 +141,8 @@ where
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", post(login))
         .route(SECOND_FACTOR_PATH, post(login_code))
+        .route(passkey_sign_in::OPTIONS_PATH, post(passkey_sign_in::options))
+        .route(passkey_sign_in::PATH, post(passkey_sign_in::finish))
         .route("/consent", post(consent))
         .route(device::PATH, get(device::show).post(device::enter))
         .route(device::CONSENT_PATH, post(device::decide))
@@ -143,6 +155,9 @@ where
         .route(account_mfa::CONFIRM_PATH, post(account_mfa::confirm))
         .route(account_mfa::RECOVERY_PATH, post(account_mfa::regenerate))
         .route(account_mfa::REMOVE_PATH, post(account_mfa::remove))
+        .route(account_passkeys::OPTIONS_PATH, post(account_passkeys::options))
+        .route(account_passkeys::REGISTER_PATH, post(account_passkeys::register))
+        .route(account_passkeys::REMOVE_PATH, post(account_passkeys::remove))
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
@@ -151,6 +166,7 @@ where
         .route("/upstream/{id}/start", post(upstream::start))
         .route("/upstream/{id}/callback", get(upstream::callback))
         .route("/assets/latchkey.css", get(pages::stylesheet))
+        .route(pages::PASSKEY_SCRIPT_PATH, get(pages::passkey_script))
         .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), failure::render_failures))
@@ -237,6 +253,24 @@ impl AuthorizeState {
             encryption_key: self.encryption_key.as_ref(),
             issuer_name: &self.settings.ui.product_name,
         }
+    }
+
+    /// What the passkey operations need; `None` where the issuer cannot be
+    /// a WebAuthn relying party.
+    pub(crate) fn passkeys(&self) -> Option<latchkey_domain::passkeys::Passkeys<'_>> {
+        let webauthn = self.settings.relying_party.as_deref()?;
+        Some(latchkey_domain::passkeys::Passkeys { store: &*self.store, clock: &*self.clock, webauthn })
+    }
+
+    /// A passkey button's form posting to `action`, asking `options` for
+    /// the challenge; `None` where passkeys cannot work.
+    pub(crate) fn passkey_form(&self, action: &str, options: &str) -> Option<pages::PasskeyForm> {
+        self.settings.relying_party.as_ref()?;
+        Some(pages::PasskeyForm {
+            action: self.path(action),
+            options: self.path(options),
+            script: self.path(pages::PASSKEY_SCRIPT_PATH),
+        })
     }
 
     /// Sends a response to the client's redirect URI, with `state` and `iss`.
@@ -490,7 +524,7 @@ fn client_name(client: &Client) -> &str {
     if client.settings.client_name.is_empty() { &client.client_id } else { &client.settings.client_name }
 }
 
-fn login_page(
+pub(crate) fn login_page(
     state: &AuthorizeState,
     client: &Client,
     req: &AuthorizationRequest,
@@ -519,12 +553,14 @@ fn login_page(
         upstreams,
         password_login: state.settings.login.password_enabled,
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
+        passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The buttons' answers redirect to the providers.
     let mut targets = vec![req.target.redirect_uri.as_str()];
     targets.extend(state.upstreams.iter().map(|u| u.settings.issuer.as_str()));
-    html_with(status, &page, &targets, false)
+    let passkeys = page.passkey.is_some();
+    html_with_passkeys(status, &page, &targets, passkeys)
 }
 
 fn consent_page(
@@ -624,7 +660,7 @@ async fn load_interaction(
 }
 
 /// The authorization request an interaction holds, and its client.
-async fn request_of(
+pub(crate) async fn request_of(
     state: &AuthorizeState,
     interaction: &Interaction,
 ) -> Result<(AuthorizationRequest, Client), InteractionError> {
@@ -651,7 +687,7 @@ struct LoginForm {
 
 /// How `POST /login` fails.
 #[derive(Debug, thiserror::Error)]
-enum LoginError {
+pub(crate) enum LoginError {
     #[error("unreadable form")]
     Form(FormRejection),
     #[error(transparent)]
@@ -723,7 +759,8 @@ async fn login(
         if !state.interactions.update_interaction(&interaction).await? {
             return Err(InteractionError::Expired.into());
         }
-        return Ok(second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, None));
+        let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+        return Ok(second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, None, passkey));
     }
     let (session, cookie) =
         start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
@@ -754,6 +791,26 @@ impl SignInMethod {
     pub fn password_and_code() -> Self {
         Self { amr: vec!["pwd".into(), "otp".into(), "mfa".into()], acr: ACR_MFA.into(), upstream: None }
     }
+
+    /// A password and a passkey (`hwk` or `swk`, `user` when the
+    /// authenticator verified the person): two factors, phishing-resistant.
+    pub fn password_and_passkey(used: latchkey_domain::passkeys::PasskeyUse) -> Self {
+        let mut amr = vec!["pwd".to_string()];
+        amr.extend(used.amr());
+        amr.push("mfa".into());
+        Self { amr, acr: ACR_PHR.into(), upstream: None }
+    }
+
+    /// A passkey alone (passwordless). User verification is required for
+    /// it, so the key (something held) and its verification (something
+    /// known or something one is) are two factors: `mfa`.
+    pub fn passkey(used: latchkey_domain::passkeys::PasskeyUse) -> Self {
+        let mut amr = used.amr();
+        if used.user_verified {
+            amr.push("mfa".into());
+        }
+        Self { amr, acr: ACR_PHR.into(), upstream: None }
+    }
 }
 
 /// What a person who typed a wrong code is told.
@@ -763,13 +820,14 @@ pub(crate) const WRONG_CODE: &str =
 /// Where the second sign-in page posts its code.
 pub const SECOND_FACTOR_PATH: &str = "/login/code";
 
-fn second_factor_page(
+pub(crate) fn second_factor_page(
     state: &AuthorizeState,
     client: &Client,
     req: &AuthorizationRequest,
     interaction: &str,
     csrf: &str,
     error: Option<&str>,
+    passkey: bool,
 ) -> Response {
     let action = state.path(SECOND_FACTOR_PATH);
     let page = pages::SecondFactorPage {
@@ -779,9 +837,11 @@ fn second_factor_page(
         interaction,
         csrf,
         error,
+        passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH).filter(|_| passkey),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    html(status, &page, Some(&req.target.redirect_uri), false)
+    let passkeys = page.passkey.is_some();
+    html_with_passkeys(status, &page, &[req.target.redirect_uri.as_str()], passkeys)
 }
 
 /// The second sign-in page's form (`second_factor.html`).
@@ -818,8 +878,10 @@ async fn login_code(
     let Some(user) = user.filter(|u| !u.disabled) else {
         return Err(InteractionError::Expired.into());
     };
-    let again =
-        |message: &str| second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message));
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+    let again = |message: &str| {
+        second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message), passkey)
+    };
     let code = form.code.trim();
     let check = if code.is_empty() || code.len() > 64 {
         CodeCheck::Refused
@@ -889,7 +951,7 @@ pub(crate) async fn start_session(
     Ok((session, cookie))
 }
 
-async fn proceed_after_login(
+pub(crate) async fn proceed_after_login(
     state: &AuthorizeState,
     client: &Client,
     req: AuthorizationRequest,

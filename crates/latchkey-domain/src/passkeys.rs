@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Url, Uuid, WebauthnBuilder,
 };
+
+pub use webauthn_rs::prelude::Webauthn;
 
 use crate::limits::{Attempt, Refusal};
 use crate::sign_in::SignIn;

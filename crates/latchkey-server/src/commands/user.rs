@@ -39,7 +39,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 /// `user mfa list|reset`: what the person has set up, or removing all of it
-/// (audited as `mfa.removed` by `cli`).
+/// (audited as `mfa.removed` and `mfa.passkey_removed` by `cli`).
 async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
     let encryption_key = ctx.settings.encryption_key.clone();
     let factors = latchkey_domain::mfa::Factors {
@@ -52,17 +52,31 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
         UserMfaCommand::List { user } => {
             let user = find(ctx, &user).await?;
             let status = latchkey_domain::mfa::status(&factors, &user.id).await?;
+            let passkeys = latchkey_domain::passkeys::list(&*ctx.store, &user.id).await?;
             let totp = status.totp.as_ref();
             ctx.print(
-                || match totp {
-                    Some(t) => format!(
-                        "{}: authenticator app added {}, last used {}; {} recovery codes left",
-                        user.username,
-                        timestamp(t.confirmed_at),
-                        t.last_used_at.map_or("never".to_string(), timestamp),
-                        status.recovery_codes_left
-                    ),
-                    None => format!("{}: no second factor", user.username),
+                || {
+                    let mut text = match totp {
+                        Some(t) => format!(
+                            "{}: authenticator app added {}, last used {}; {} recovery codes left",
+                            user.username,
+                            timestamp(t.confirmed_at),
+                            t.last_used_at.map_or("never".to_string(), timestamp),
+                            status.recovery_codes_left
+                        ),
+                        None if passkeys.is_empty() => format!("{}: no second factor", user.username),
+                        None => format!("{}: no authenticator app", user.username),
+                    };
+                    for p in &passkeys {
+                        text.push_str(&format!(
+                            "\npasskey {:?} ({}): added {}, last used {}",
+                            p.name,
+                            p.credential_id,
+                            timestamp(p.created_at),
+                            p.last_used_at.map_or("never".to_string(), timestamp),
+                        ));
+                    }
+                    text
                 },
                 &serde_json::json!({
                     "user_id": user.id,
@@ -72,19 +86,27 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
                         "last_used_at": t.last_used_at,
                     })),
                     "recovery_codes_left": status.recovery_codes_left,
+                    "passkeys": passkeys.iter().map(|p| serde_json::json!({
+                        "credential_id": p.credential_id,
+                        "name": p.name,
+                        "created_at": p.created_at,
+                        "last_used_at": p.last_used_at,
+                    })).collect::<Vec<_>>(),
                 }),
             );
         }
         UserMfaCommand::Reset { user } => {
             let user = find(ctx, &user).await?;
             let removed = latchkey_domain::mfa::remove_factors(&factors, &user.id, "cli").await?;
+            let passkeys = latchkey_domain::passkeys::remove_all(&*ctx.store, &*ctx.clock, &user.id, "cli").await?;
             ctx.print(
-                || match removed.totp || removed.recovery_codes > 0 {
+                || match removed.totp || removed.recovery_codes > 0 || passkeys > 0 {
                     true => format!(
-                        "{}: second factors removed (authenticator app: {}, recovery codes: {})",
+                        "{}: second factors removed (authenticator app: {}, recovery codes: {}, passkeys: {})",
                         user.username,
                         if removed.totp { "yes" } else { "none" },
-                        removed.recovery_codes
+                        removed.recovery_codes,
+                        passkeys
                     ),
                     false => format!("{}: had no second factor", user.username),
                 },
@@ -92,6 +114,7 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
                     "user_id": user.id,
                     "totp_removed": removed.totp,
                     "recovery_codes_removed": removed.recovery_codes,
+                    "passkeys_removed": passkeys,
                 }),
             );
         }
