@@ -237,7 +237,7 @@ async fn register_then_sign_in_as_second_factor_and_passwordless() {
         factors: &*store,
         audit: &*store,
         clock: &clock,
-        limits: limits(4),
+        limits: limits(3),
     };
     let dana = person("u-dana", "dana");
     store.insert_user(&dana).await.unwrap();
@@ -351,12 +351,13 @@ async fn register_then_sign_in_as_second_factor_and_passwordless() {
     let PasskeyCheck::Accepted(user, used) = check.await.unwrap() else { panic!("erin refused") };
     assert_eq!((user.id.as_str(), used.amr()), ("u-erin", vec!["swk".to_string(), "user".to_string()]));
 
-    // Dana's failures so far (replay, clone, no UV, erin's key) reached the
-    // limit of 4: her account is locked, even for her right passkey.
+    // Dana's failures since her last success (clone, no UV, erin's key) reached the
+    // limit of 3: her account is locked, even for her right passkey.
     let challenge = begin_sign_in(&ctx, None, "interaction:i7").await.unwrap();
     let answer = key.get(&challenge.options, ORIGIN);
     let check = finish_sign_in(&ctx, &sign_in, None, "interaction:i7", &challenge.ceremony, &answer, ip(), None);
-    assert!(matches!(check.await.unwrap(), PasskeyCheck::Throttled(_)));
+    let check = check.await.unwrap();
+    assert!(matches!(check, PasskeyCheck::Throttled(_)), "{check:?}");
     clock.advance(600);
 
     // Removed: refused; a disabled account's passkey too.
