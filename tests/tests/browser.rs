@@ -284,6 +284,8 @@ async fn passkeys_in_a_real_browser() {
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
             .url();
+        // Signed out first (WebDriver deletes the cookies of the page it is on).
+        browser.navigate(&server.url("/")).await;
         browser.call("DELETE", "/cookie", None).await;
         browser.navigate(url.as_str()).await;
         for (kind, what) in steps {
@@ -361,6 +363,7 @@ async fn passkeys_in_a_real_browser() {
     // The authenticator still holds it; the server refuses it, in a role=alert.
     browser.call("DELETE", "/cookie", None).await;
     browser.navigate(&server.url("/account")).await;
+    browser.wait_for_source("Sign in with a passkey", "the account sign-in page").await;
     browser.click("button[data-passkey=sign-in]").await;
     browser.wait_for_source("could not be used to sign in", "the refusal").await;
     let alert = browser.text("p[role=alert]:not([hidden])").await;
