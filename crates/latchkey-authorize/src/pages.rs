@@ -382,9 +382,18 @@ mod tests {
             upstreams: vec![UpstreamButton { action: "/upstream/x/start".into(), label: "<i>Corp</i>".into() }],
             password_login: true,
             realm_discovery: false,
+            passkey: Some(PasskeyForm {
+                action: "/login/passkey".into(),
+                options: "/login/passkey/options".into(),
+                script: PASSKEY_SCRIPT_PATH.into(),
+            }),
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));
+        // The passkey button, and its script from our origin; no inline script.
+        assert!(body.contains(r#"data-passkey="sign-in""#), "{body}");
+        assert!(body.contains(r#"<script src="/assets/passkey.js" defer></script>"#), "{body}");
+        assert!(!body.contains("<script>"), "{body}");
         assert!(!body.contains("<b>App</b>"));
         assert!(!body.contains("<i>Corp</i>"));
         assert!(body.contains("App"));
