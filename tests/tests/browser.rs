@@ -8,8 +8,9 @@
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
 //! `chromium chromium-driver`; `.ci/run` installs them). Without them the test
-//! fails when `CI` is set and is skipped otherwise. Runs on SQLite only: the
-//! backends are covered by the HTTP-level flow tests.
+//! fails when `CI` is set and is skipped otherwise. The login test runs on
+//! SQLite only (the backends are covered by the HTTP-level flow tests); the
+//! passkey test on the cluster where one runs.
 //!
 //! Screenshots of the pages are written to the test's temporary folder; set
 //! `LATCHKEY_TEST_SCREENSHOT_DIR` to keep copies somewhere for a look.
@@ -211,6 +212,8 @@ async fn login_and_consent_in_a_real_browser() {
 /// password, remove it, and see a removed passkey refused. The ID tokens are
 /// checked by the `openidconnect` relying party. The issuer is
 /// `http://localhost:PORT`: browsers refuse WebAuthn on IP-address origins.
+/// On the cluster where one runs (two replicas behind nginx, Redis), so that
+/// ceremonies begun on one replica finish on the other; else on SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkeys_in_a_real_browser() {
     use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -221,9 +224,11 @@ async fn passkeys_in_a_real_browser() {
     if !browser_available() {
         return;
     }
-    let db = TestDb::new(Backend::Sqlite).await;
+    let backend = if cluster_available() { Backend::Cluster } else { Backend::Sqlite };
+    let db = TestDb::new(backend).await;
     let server = Server::start_on_localhost(&db, &[]).await;
     assert!(server.issuer.starts_with("http://localhost:"), "{}", server.issuer);
+    eprintln!("passkeys on {backend:?}, replicas {:?}", server.replicas);
     let receiver = Receiver::start();
     let redirect_uri = receiver.url("/cb");
     let client = cli_json(&db, &["client", "create", "--name", "Passkey App", "--redirect-uri", &redirect_uri]);
