@@ -35,7 +35,8 @@ pub const PATH: &str = "/account";
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
 const NOTICES: [(&str, &str); 8] = [
-    ("mfa-removed", "Two-step verification is off: your password alone signs you in."),
+    // Passkeys, if any, stay: still a second step after the password.
+    ("mfa-removed", "The authenticator app and its recovery codes were removed."),
     ("passkey-added", "Your passkey was added. You can sign in with it now."),
     ("passkey-removed", "The passkey was removed."),
     ("app-revoked", "The app no longer has access to your account."),
