@@ -1,7 +1,8 @@
-//! `/users/{user_id}/factors`: a person's second factors (docs/mfa.md), and
-//! removing all of them for someone who lost their device (as `latchkey user
-//! mfa reset`). The domain operation records `mfa.removed` with the admin as
-//! actor; after it the password alone signs the person in until they set up
+//! `/users/{user_id}/factors`: a person's second factors (docs/mfa.md): the
+//! authenticator app, recovery codes and passkeys, and removing all of them
+//! for someone who lost their devices (as `latchkey user mfa reset`). The
+//! domain operation records `mfa.removed` and `mfa.passkey_removed` with the
+//! admin as actor; after it the password alone signs the person in until they set up
 //! a factor again (or sign-in policy asks them to).
 
 use std::net::SocketAddr;
@@ -50,6 +51,6 @@ pub(crate) async fn reset(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let user = crate::users::find(&state, &id_of(user_id)?).await?;
-    let removed = mfa::remove_factors(&factors(&state), &user.id, &caller.actor()).await?;
+    let removed = mfa::reset(&factors(&state), &user.id, &caller.actor()).await?;
     Ok(json(StatusCode::OK, &with_user(&user, removed.to_json())))
 }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::failure::Failure;
 use crate::pages::{
     AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage,
-    UpstreamButton, html, html_with, scope_lines,
+    UpstreamButton, html_with_passkeys, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
 use latchkey_domain::limits::Attempt;
@@ -35,12 +35,15 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 8] = [
-    ("mfa-removed", "Two-step verification is off: your password alone signs you in."),
+const NOTICES: [(&str, &str); 10] = [
     (
         "recovery-code-used",
         "You signed in with a recovery code, which no longer works. If few are left, make new ones below.",
     ),
+    // Passkeys, if any, stay: still a second step after the password.
+    ("mfa-removed", "The authenticator app and its recovery codes were removed."),
+    ("passkey-added", "Your passkey was added. You can sign in with it now."),
+    ("passkey-removed", "The passkey was removed."),
     ("app-revoked", "The app no longer has access to your account."),
     ("linked", "You can now sign in with that account too."),
     ("unlinked", "That sign-in method was removed."),
@@ -162,6 +165,7 @@ pub const SECOND_FACTOR_PATH: &str = "/account/login/code";
 /// yet, but a short-lived record (an interaction without an authorization
 /// request) naming them, bound to the browser's CSRF cookie, and the code page.
 async fn second_factor_step(state: &AuthorizeState, user: &User, csrf: &str) -> Result<Response, StoreError> {
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
     let now = state.clock.now();
     let id = latchkey_core::random::token(32);
     let interaction = Interaction {
@@ -174,17 +178,21 @@ async fn second_factor_step(state: &AuthorizeState, user: &User, csrf: &str) -> 
         expires_at: now + state.settings.login.interaction_ttl_seconds.secs(),
     };
     state.interactions.insert_interaction(&interaction).await?;
-    Ok(code_page(state, &id, csrf, None, StatusCode::OK))
+    Ok(code_page(state, &id, csrf, None, StatusCode::OK, passkey))
 }
 
-fn code_page(
+/// `/account`'s second sign-in page; `passkey` offers the passkey button.
+pub(crate) fn code_page(
     state: &AuthorizeState,
     interaction: &str,
     csrf: &str,
     error: Option<&str>,
     status: StatusCode,
+    passkey: bool,
 ) -> Response {
     let action = state.path(SECOND_FACTOR_PATH);
+    let passkey = if passkey { passkey_form(state) } else { None };
+    let with_passkeys = passkey.is_some();
     let page = SecondFactorPage {
         ui: &state.settings.ui,
         action: &action,
@@ -192,8 +200,14 @@ fn code_page(
         interaction,
         csrf,
         error,
+        passkey,
     };
-    html(status, &page, None, false)
+    html_with_passkeys(status, &page, &[], with_passkeys)
+}
+
+/// The passkey button of `/account`'s sign-in pages.
+fn passkey_form(state: &AuthorizeState) -> Option<crate::pages::PasskeyForm> {
+    state.passkey_form(crate::passkey_sign_in::PATH, crate::passkey_sign_in::OPTIONS_PATH)
 }
 
 /// `/account`'s code form.
@@ -242,7 +256,8 @@ pub async fn login_code(
     let Some(user) = user else {
         return Ok(see_other(&state.path(PATH)));
     };
-    let again = |message: &str, status| code_page(state, &form.interaction, &form.csrf, Some(message), status);
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+    let again = |message: &str, status| code_page(state, &form.interaction, &form.csrf, Some(message), status, passkey);
     let code = form.code.trim();
     let check = if code.is_empty() || code.len() > 64 {
         CodeCheck::Refused
@@ -534,7 +549,7 @@ fn csrf_refused() -> AccountError {
     AccountError::Forged
 }
 
-fn sign_in_page(
+pub(crate) fn sign_in_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
     username: &str,
@@ -543,8 +558,10 @@ fn sign_in_page(
 ) -> Response {
     let (csrf, new_csrf) = csrf_token(headers);
     let action = state.path("/account/login");
-    let page = AccountLoginPage { ui: &state.settings.ui, action: &action, csrf: &csrf, username, error };
-    let mut res = html(status, &page, None, false);
+    let passkey = passkey_form(state);
+    let with_passkeys = passkey.is_some();
+    let page = AccountLoginPage { ui: &state.settings.ui, action: &action, csrf: &csrf, username, error, passkey };
+    let mut res = html_with_passkeys(status, &page, &[], with_passkeys);
     if new_csrf {
         res.headers_mut()
             .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
@@ -657,6 +674,7 @@ async fn account_page_with(
         end_session_action: &end,
         password_action: &password,
         mfa: crate::account_mfa::section(state, session, user).await?,
+        passkeys: crate::account_passkeys::section(state, user).await?,
         profile_fields: state
             .settings
             .editable_claims
@@ -670,7 +688,8 @@ async fn account_page_with(
     };
     // The link buttons' answers redirect to the providers.
     let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();
-    Ok(html_with(status, &page, &targets, false))
+    let with_passkeys = page.passkeys.is_some();
+    Ok(html_with_passkeys(status, &page, &targets, with_passkeys))
 }
 
 pub(crate) fn see_other(location: &str) -> Response {

@@ -3,10 +3,12 @@
 
 pub mod account;
 mod account_mfa;
+mod account_passkeys;
 pub mod device;
 mod failure;
 pub mod logout;
 pub mod pages;
+mod passkey_sign_in;
 pub mod request;
 mod step_up;
 pub mod upstream;
@@ -39,7 +41,7 @@ use serde::Deserialize;
 
 use crate::failure::{Failure, InteractionError};
 use crate::pages::{
-    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with, scope_lines,
+    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with_passkeys, scope_lines,
 };
 use crate::request::{AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
 use crate::step_up::{Needs, Next};
@@ -75,6 +77,9 @@ pub struct AuthorizeSettings {
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// The WebAuthn relying party (the issuer's host and origin); `None`
+    /// when the issuer is at an IP address, where browsers refuse passkeys.
+    pub relying_party: Option<Arc<latchkey_domain::passkeys::Webauthn>>,
 }
 
 impl AuthorizeSettings {
@@ -97,6 +102,8 @@ impl AuthorizeSettings {
             mfa: config.mfa.clone(),
             editable_claims: config.account.editable_string_claims(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
+            relying_party: latchkey_domain::passkeys::relying_party(&config.issuer, config.ui.product_name.trim())
+                .map(Arc::new),
         }
     }
 
@@ -141,6 +148,8 @@ where
         .route(SECOND_FACTOR_PATH, post(login_code))
         .route(ENROLL_PATH, post(login_enroll))
         .route(CONTINUE_PATH, post(login_continue))
+        .route(passkey_sign_in::OPTIONS_PATH, post(passkey_sign_in::options))
+        .route(passkey_sign_in::PATH, post(passkey_sign_in::finish))
         .route("/consent", post(consent))
         .route(device::PATH, get(device::show).post(device::enter))
         .route(device::CONSENT_PATH, post(device::decide))
@@ -153,6 +162,9 @@ where
         .route(account_mfa::CONFIRM_PATH, post(account_mfa::confirm))
         .route(account_mfa::RECOVERY_PATH, post(account_mfa::regenerate))
         .route(account_mfa::REMOVE_PATH, post(account_mfa::remove))
+        .route(account_passkeys::OPTIONS_PATH, post(account_passkeys::options))
+        .route(account_passkeys::REGISTER_PATH, post(account_passkeys::register))
+        .route(account_passkeys::REMOVE_PATH, post(account_passkeys::remove))
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
@@ -162,6 +174,7 @@ where
         .route("/upstream/{id}/start", post(upstream::start))
         .route("/upstream/{id}/callback", get(upstream::callback))
         .route("/assets/latchkey.css", get(pages::stylesheet))
+        .route(pages::PASSKEY_SCRIPT_PATH, get(pages::passkey_script))
         .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), failure::render_failures))
@@ -248,6 +261,24 @@ impl AuthorizeState {
             encryption_key: self.encryption_key.as_ref(),
             issuer_name: &self.settings.ui.product_name,
         }
+    }
+
+    /// What the passkey operations need; `None` where the issuer cannot be
+    /// a WebAuthn relying party.
+    pub(crate) fn passkeys(&self) -> Option<latchkey_domain::passkeys::Passkeys<'_>> {
+        let webauthn = self.settings.relying_party.as_deref()?;
+        Some(latchkey_domain::passkeys::Passkeys { store: &*self.store, clock: &*self.clock, webauthn })
+    }
+
+    /// A passkey button's form posting to `action`, asking `options` for
+    /// the challenge; `None` where passkeys cannot work.
+    pub(crate) fn passkey_form(&self, action: &str, options: &str) -> Option<pages::PasskeyForm> {
+        self.settings.relying_party.as_ref()?;
+        Some(pages::PasskeyForm {
+            action: self.path(action),
+            options: self.path(options),
+            script: self.path(pages::PASSKEY_SCRIPT_PATH),
+        })
     }
 
     /// Sends a response to the client's redirect URI, with `state` and `iss`.
@@ -544,7 +575,10 @@ async fn start_interaction(
     state.interactions.insert_interaction(&interaction).await?;
     let mut res = match (stage, user) {
         (InteractionStage::Consent, Some(user)) => consent_page(state, client, req, user, &id, &csrf),
-        (InteractionStage::SecondFactor, Some(_)) => second_factor_page(state, client, req, &id, &csrf, None),
+        (InteractionStage::SecondFactor, Some(user)) => {
+            let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+            second_factor_page(state, client, req, &id, &csrf, None, passkey)
+        }
         (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, user, &id, &csrf).await?,
         _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
@@ -559,7 +593,7 @@ fn client_name(client: &Client) -> &str {
     if client.settings.client_name.is_empty() { &client.client_id } else { &client.settings.client_name }
 }
 
-fn login_page(
+pub(crate) fn login_page(
     state: &AuthorizeState,
     client: &Client,
     req: &AuthorizationRequest,
@@ -588,12 +622,14 @@ fn login_page(
         upstreams,
         password_login: state.settings.login.password_enabled,
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
+        passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The buttons' answers redirect to the providers.
     let mut targets = vec![req.target.redirect_uri.as_str()];
     targets.extend(state.upstreams.iter().map(|u| u.settings.issuer.as_str()));
-    html_with(status, &page, &targets, false)
+    let passkeys = page.passkey.is_some();
+    html_with_passkeys(status, &page, &targets, passkeys)
 }
 
 fn consent_page(
@@ -693,7 +729,7 @@ async fn load_interaction(
 }
 
 /// The authorization request an interaction holds, and its client.
-async fn request_of(
+pub(crate) async fn request_of(
     state: &AuthorizeState,
     interaction: &Interaction,
 ) -> Result<(AuthorizationRequest, Client), InteractionError> {
@@ -720,7 +756,7 @@ struct LoginForm {
 
 /// How `POST /login` fails.
 #[derive(Debug, thiserror::Error)]
-enum LoginError {
+pub(crate) enum LoginError {
     #[error("unreadable form")]
     Form(FormRejection),
     #[error(transparent)]
@@ -858,7 +894,11 @@ pub(crate) async fn after_first_factor(
     }
     Ok(Some(match stage {
         InteractionStage::Enroll => enroll_start(state, client, user, interaction_id, &interaction.csrf).await?,
-        _ => second_factor_page(state, client, req, interaction_id, &interaction.csrf, None),
+        // `strongest` is phishing-resistant exactly for a person with a passkey.
+        _ => {
+            let passkey = capability >= Level::PhishingResistant;
+            second_factor_page(state, client, req, interaction_id, &interaction.csrf, None, passkey)
+        }
     }))
 }
 
@@ -878,36 +918,74 @@ impl SignInMethod {
     /// A password and a one-time code (RFC 8176: `otp`; a recovery code is
     /// a one-time password too), two factors (`mfa`).
     pub fn password_and_code() -> Self {
-        Self { amr: vec!["pwd".into(), "otp".into(), "mfa".into()], acr: ACR_MFA.into(), upstream: None }
+        Self::first_and_second(vec!["pwd".into()], None, SecondFactor::Code)
     }
 
-    /// An upstream provider (its `amr`, or `fed`) and a local one-time code.
-    pub fn upstream_and_code(upstream: &str, amr: &[String]) -> Self {
-        let mut all = if amr.is_empty() { vec![upstream::AMR_FEDERATED.to_string()] } else { amr.to_vec() };
-        for method in ["otp", "mfa"] {
-            if !all.iter().any(|m| m == method) {
-                all.push(method.into());
+    /// A first factor's `amr` (a password's, an upstream's) and a second
+    /// factor: two factors (`mfa`), as strong as the second one.
+    fn first_and_second(mut amr: Vec<String>, upstream: Option<String>, second: SecondFactor) -> Self {
+        for method in second.amr().into_iter().chain(["mfa".to_string()]) {
+            if !amr.contains(&method) {
+                amr.push(method);
             }
         }
-        Self { amr: all, acr: ACR_MFA.into(), upstream: Some(upstream.into()) }
+        Self { amr, acr: second.level().acr().into(), upstream }
+    }
+
+    /// A passkey alone (passwordless). User verification is required for
+    /// it, so the key (something held) and its verification (something
+    /// known or something one is) are two factors: `mfa`.
+    pub fn passkey(used: latchkey_domain::passkeys::PasskeyUse) -> Self {
+        let mut amr = used.amr();
+        if used.user_verified {
+            amr.push("mfa".into());
+        }
+        Self { amr, acr: ACR_PHR.into(), upstream: None }
+    }
+}
+
+/// A second factor a person just gave.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SecondFactor {
+    /// A TOTP or recovery code (RFC 8176 `otp`).
+    Code,
+    /// A passkey (`hwk` or `swk`, and `user` when it verified the person).
+    Passkey(latchkey_domain::passkeys::PasskeyUse),
+}
+
+impl SecondFactor {
+    fn amr(self) -> Vec<String> {
+        match self {
+            Self::Code => vec!["otp".into()],
+            Self::Passkey(used) => used.amr(),
+        }
+    }
+
+    fn level(self) -> Level {
+        match self {
+            Self::Code => Level::Mfa,
+            Self::Passkey(_) => Level::PhishingResistant,
+        }
     }
 }
 
 /// What a right second factor completes: a new session after a password or
 /// an upstream provider, the browser's own session upgraded after a
 /// step-up. None if that session ended meanwhile (or is another one now).
-async fn complete_second_factor(
+pub(crate) async fn complete_second_factor(
     state: &AuthorizeState,
     headers: &HeaderMap,
-    user: &User,
-    client: &Client,
-    req: &AuthorizationRequest,
+    (user, client, req): (&User, &Client, &AuthorizationRequest),
     address: std::net::IpAddr,
+    second: SecondFactor,
 ) -> Result<Option<(Session, HeaderValue)>, StoreError> {
     let client_id = Some(client.client_id.as_str());
     let method = match &req.first_factor {
-        FirstFactor::Password => SignInMethod::password_and_code(),
-        FirstFactor::Upstream { upstream, amr } => SignInMethod::upstream_and_code(upstream, amr),
+        FirstFactor::Password => SignInMethod::first_and_second(vec!["pwd".into()], None, second),
+        FirstFactor::Upstream { upstream, amr } => {
+            let first = if amr.is_empty() { vec![upstream::AMR_FEDERATED.to_string()] } else { amr.clone() };
+            SignInMethod::first_and_second(first, Some(upstream.clone()), second)
+        }
         FirstFactor::Session { sid } => {
             let Some((session, signed_in)) = current_session(state, headers).await? else {
                 return Ok(None);
@@ -915,7 +993,10 @@ async fn complete_second_factor(
             if session.auth.sid != *sid || signed_in.id != user.id {
                 return Ok(None);
             }
-            return upgrade_session(state, &session, user, client_id, address, &["otp", "mfa"], Level::Mfa).await;
+            let mut amr = second.amr();
+            amr.push("mfa".into());
+            let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+            return upgrade_session(state, &session, user, client_id, address, &amr, second.level()).await;
         }
     };
     Ok(Some(start_session(state, headers, user, client_id, address, method).await?))
@@ -1048,6 +1129,9 @@ async fn continue_page(
     Ok(html(StatusCode::OK, &page, Some(&req.target.redirect_uri), false))
 }
 
+/// What a person is told who types a code where only a passkey will do.
+pub(crate) const PASSKEY_REQUIRED: &str = "This app asks you to sign in with a passkey: use the passkey button.";
+
 /// What a person who typed a wrong code is told.
 pub(crate) const WRONG_CODE: &str =
     "That code is not right. Enter the current code from your authenticator app, or a recovery code.";
@@ -1055,13 +1139,14 @@ pub(crate) const WRONG_CODE: &str =
 /// Where the second sign-in page posts its code.
 pub const SECOND_FACTOR_PATH: &str = "/login/code";
 
-fn second_factor_page(
+pub(crate) fn second_factor_page(
     state: &AuthorizeState,
     client: &Client,
     req: &AuthorizationRequest,
     interaction: &str,
     csrf: &str,
     error: Option<&str>,
+    passkey: bool,
 ) -> Response {
     let action = state.path(SECOND_FACTOR_PATH);
     let page = pages::SecondFactorPage {
@@ -1071,9 +1156,11 @@ fn second_factor_page(
         interaction,
         csrf,
         error,
+        passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH).filter(|_| passkey),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    html(status, &page, Some(&req.target.redirect_uri), false)
+    let passkeys = page.passkey.is_some();
+    html_with_passkeys(status, &page, &[req.target.redirect_uri.as_str()], passkeys)
 }
 
 /// The second sign-in page's form (`second_factor.html`).
@@ -1103,8 +1190,10 @@ async fn login_code(
         load_interaction(state, &headers, &form.interaction, InteractionStage::SecondFactor).await?;
     let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
     let user = interaction_user(state, &interaction).await?;
-    let again =
-        |message: &str| second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message));
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+    let again = |message: &str| {
+        second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message), passkey)
+    };
     let code = form.code.trim();
     let check = if code.is_empty() || code.len() > 64 {
         CodeCheck::Refused
@@ -1122,7 +1211,13 @@ async fn login_code(
             return Ok(page);
         }
     };
-    let Some((session, cookie)) = complete_second_factor(state, &headers, &user, &client, &req, address).await? else {
+    // A passkey is required: a code would not be enough, so it is not checked (nor counted).
+    if Needs::of(&state.settings, &client, &req, &user).required >= Level::PhishingResistant {
+        return Ok(again(PASSKEY_REQUIRED));
+    }
+    let flow = (&user, &client, &req);
+    let Some((session, cookie)) = complete_second_factor(state, &headers, flow, address, SecondFactor::Code).await?
+    else {
         return Err(LoginError::SessionEnded);
     };
     let res = match recovery_codes_left {
@@ -1200,7 +1295,8 @@ async fn login_enroll(
             };
         }
     };
-    let Some((_, cookie)) = complete_second_factor(state, &headers, &user, &client, &req, address).await? else {
+    let flow = (&user, &client, &req);
+    let Some((_, cookie)) = complete_second_factor(state, &headers, flow, address, SecondFactor::Code).await? else {
         return Err(LoginError::SessionEnded);
     };
     let notice = "Two-step verification is on.";
@@ -1283,7 +1379,7 @@ pub(crate) async fn start_session(
     Ok((session, cookie))
 }
 
-async fn proceed_after_login(
+pub(crate) async fn proceed_after_login(
     state: &AuthorizeState,
     client: &Client,
     req: AuthorizationRequest,

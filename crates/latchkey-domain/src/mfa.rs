@@ -232,6 +232,7 @@ pub struct FactorStatus {
     /// The active TOTP factor's dates, if any (a pending one is not listed).
     pub totp: Option<TotpStatus>,
     pub recovery_codes_left: u64,
+    pub passkeys: Vec<crate::passkeys::PasskeyInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +250,12 @@ impl FactorStatus {
                 "last_used_at": t.last_used_at,
             })),
             "recovery_codes_left": self.recovery_codes_left,
+            "passkeys": self.passkeys.iter().map(|p| serde_json::json!({
+                "credential_id": p.credential_id,
+                "name": p.name,
+                "created_at": p.created_at,
+                "last_used_at": p.last_used_at,
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -261,21 +268,30 @@ impl FactorStatus {
 /// Whether sign-in asks `user_id` for a second factor: one read, for the
 /// sign-in path (`status` also counts the recovery codes).
 pub async fn has_second_factor(ctx: &Factors<'_>, user_id: &str) -> Result<bool, StoreError> {
-    Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some()))
+    Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some())
+        || crate::passkeys::has_passkey(ctx.store, user_id).await?)
 }
 
 /// The strongest sign-in `user_id` can give with the factors they have:
-/// two factors with an active authenticator app, else one. (A passkey,
-/// when the person has one, makes it phishing-resistant.)
+/// phishing-resistant with a passkey, two factors with an active
+/// authenticator app, else one.
 pub async fn strongest(ctx: &Factors<'_>, user_id: &str) -> Result<Level, StoreError> {
-    Ok(if has_second_factor(ctx, user_id).await? { Level::Mfa } else { Level::Single })
+    if crate::passkeys::has_passkey(ctx.store, user_id).await? {
+        return Ok(Level::PhishingResistant);
+    }
+    let totp = ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some());
+    Ok(if totp { Level::Mfa } else { Level::Single })
 }
 
 pub async fn status(ctx: &Factors<'_>, user_id: &str) -> Result<FactorStatus, StoreError> {
     let totp = ctx.store.get_totp(user_id).await?.and_then(|f: TotpFactor| {
         f.confirmed_at.map(|confirmed_at| TotpStatus { confirmed_at, last_used_at: f.last_used_at })
     });
-    Ok(FactorStatus { totp, recovery_codes_left: ctx.store.get_recovery_codes_left(user_id).await? })
+    Ok(FactorStatus {
+        totp,
+        recovery_codes_left: ctx.store.get_recovery_codes_left(user_id).await?,
+        passkeys: crate::passkeys::list(ctx.store, user_id).await?,
+    })
 }
 
 /// Why recovery codes could not be regenerated.
@@ -312,17 +328,22 @@ pub async fn regenerate_recovery_codes(
 pub struct Removed {
     pub totp: bool,
     pub recovery_codes: u64,
+    pub passkeys: u64,
 }
 
 impl Removed {
     /// Whether the person had anything to remove.
     pub fn anything(&self) -> bool {
-        self.totp || self.recovery_codes > 0
+        self.totp || self.recovery_codes > 0 || self.passkeys > 0
     }
 
     /// As `latchkey user mfa reset --json` and the admin API show it.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"totp_removed": self.totp, "recovery_codes_removed": self.recovery_codes})
+        serde_json::json!({
+            "totp_removed": self.totp,
+            "recovery_codes_removed": self.recovery_codes,
+            "passkeys_removed": self.passkeys,
+        })
     }
 }
 
@@ -335,13 +356,22 @@ pub async fn remove_factors(ctx: &Factors<'_>, user_id: &str, actor: &str) -> Re
     let totp = tx.delete_totp(user_id).await?;
     let recovery_codes = tx.delete_recovery_codes(user_id).await?;
     tx.commit().await?;
-    let removed = Removed { totp, recovery_codes };
+    let removed = Removed { totp, recovery_codes, passkeys: 0 };
     if removed.anything() {
         let event =
             event(ctx, "mfa.removed", actor, user_id).detail("totp", totp).detail("recovery_codes", recovery_codes);
         record_audit(ctx.audit(), event).await;
     }
     Ok(removed)
+}
+
+/// Removes everything `user_id` has set up (the authenticator app, the
+/// recovery codes and the passkeys), for a person who lost their devices:
+/// `latchkey user mfa reset` and the admin API. Audited per kind removed.
+pub async fn reset(ctx: &Factors<'_>, user_id: &str, actor: &str) -> Result<Removed, StoreError> {
+    let removed = remove_factors(ctx, user_id, actor).await?;
+    let passkeys = crate::passkeys::remove_all(ctx.store, ctx.clock, user_id, actor).await?;
+    Ok(Removed { passkeys, ..removed })
 }
 
 /// The associated data that binds a sealed secret to its person.

@@ -68,7 +68,8 @@ pub async fn check_password(
             // correct code clears the account's failures
             // (`mfa::verify_code`), or knowing the password would reset the
             // count of guessed codes.
-            let second_factor = ctx.factors.get_totp(&u.id).await?.is_some_and(|f| f.confirmed_at.is_some());
+            let second_factor = ctx.factors.get_totp(&u.id).await?.is_some_and(|f| f.confirmed_at.is_some())
+                || !ctx.factors.list_passkeys(&u.id).await?.is_empty();
             if !second_factor {
                 attempt.succeeded().await?;
             }

@@ -309,8 +309,14 @@ async fn removing_factors_takes_both_and_is_audited() {
     };
     let (secret, codes) = enroll(&ctx).await;
 
-    assert_eq!(remove_factors(&ctx, "u-ann", "cli").await.unwrap(), Removed { totp: true, recovery_codes: 10 });
-    assert_eq!(remove_factors(&ctx, "u-ann", "cli").await.unwrap(), Removed { totp: false, recovery_codes: 0 });
+    assert_eq!(
+        remove_factors(&ctx, "u-ann", "cli").await.unwrap(),
+        Removed { totp: true, recovery_codes: 10, passkeys: 0 }
+    );
+    assert_eq!(
+        remove_factors(&ctx, "u-ann", "cli").await.unwrap(),
+        Removed { totp: false, recovery_codes: 0, passkeys: 0 }
+    );
     let now = status(&ctx, "u-ann").await.unwrap();
     assert!(!now.has_second_factor());
     assert_eq!(now.recovery_codes_left, 0);

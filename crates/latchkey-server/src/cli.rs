@@ -430,13 +430,13 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserMfaCommand {
-    /// Show a user's second factors: the authenticator app and the recovery codes left.
+    /// Show a user's second factors: the authenticator app, the recovery codes left, the passkeys.
     List {
         /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,
     },
-    /// Remove all of a user's second factors (a lost device): the password
+    /// Remove all of a user's second factors and passkeys (a lost device): the password
     /// alone signs them in again until they set up a new one.
     Reset {
         /// Username (any case) or user id.

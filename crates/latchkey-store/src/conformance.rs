@@ -1123,3 +1123,67 @@ pub async fn factor_store(store: &dyn crate::FactorStore) {
     assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 0);
     assert_eq!(store.get_recovery_codes_left("u2").await.unwrap(), 1, "u2 untouched");
 }
+
+/// `FactorStore`'s passkeys: any number per person, listed oldest first,
+/// each credential id registered once; a use recorded only when the counter
+/// rises (or stays 0 on an authenticator without one), once under races;
+/// ceremonies taken once and not after they expire.
+pub async fn passkey_store(store: &dyn crate::FactorStore) {
+    let key = |id: &str, user: &str, created_at: i64| crate::StoredPasskey {
+        credential_id: id.into(),
+        user_id: user.into(),
+        name: format!("key {id}"),
+        data: format!("data-{id}"),
+        sign_count: 0,
+        created_at,
+        last_used_at: None,
+    };
+    assert!(store.list_passkeys("u1").await.unwrap().is_empty());
+    store.add_passkey(&key("c2", "u1", 200)).await.unwrap();
+    store.add_passkey(&key("c1", "u1", 100)).await.unwrap();
+    store.add_passkey(&key("c3", "u2", 100)).await.unwrap();
+    assert!(
+        matches!(store.add_passkey(&key("c1", "u2", 300)).await, Err(StoreError::Conflict(_))),
+        "a credential belongs to one person"
+    );
+    let ids: Vec<_> = store.list_passkeys("u1").await.unwrap().into_iter().map(|p| p.credential_id).collect();
+    assert_eq!(ids, ["c1", "c2"]);
+    assert_eq!(store.get_passkey("c1").await.unwrap(), Some(key("c1", "u1", 100)));
+    assert_eq!(store.get_passkey("cx").await.unwrap(), None);
+
+    // An authenticator without a counter: 0 each time.
+    assert!(store.use_passkey("c1", "data-c1-b", 0, 150).await.unwrap());
+    let used = store.get_passkey("c1").await.unwrap().unwrap();
+    assert_eq!((used.data.as_str(), used.sign_count, used.last_used_at), ("data-c1-b", 0, Some(150)));
+    // One that counts: only a rising counter, and one winner per value.
+    let racers = (0..8).map(|_| store.use_passkey("c2", "data-c2-b", 5, 250)).collect();
+    let won = join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "one winner for one counter value");
+    assert!(!store.use_passkey("c2", "data-c2-c", 5, 260).await.unwrap(), "a counter that did not rise");
+    assert!(!store.use_passkey("c2", "data-c2-c", 0, 260).await.unwrap(), "a counter gone back to 0");
+    assert!(store.use_passkey("c2", "data-c2-c", 6, 270).await.unwrap());
+    assert_eq!(store.get_passkey("c2").await.unwrap().unwrap().sign_count, 6);
+    assert!(!store.use_passkey("cx", "data", 1, 270).await.unwrap(), "no such passkey");
+
+    assert!(!store.delete_passkey("u2", "c1").await.unwrap(), "not u2's passkey");
+    assert!(store.delete_passkey("u1", "c1").await.unwrap());
+    assert!(!store.delete_passkey("u1", "c1").await.unwrap());
+    store.add_passkey(&key("c4", "u1", 300)).await.unwrap();
+    assert_eq!(store.delete_passkeys("u1").await.unwrap(), 2);
+    assert!(store.list_passkeys("u1").await.unwrap().is_empty());
+    assert_eq!(store.list_passkeys("u2").await.unwrap().len(), 1, "u2 untouched");
+
+    let ceremony = |id: &str, expires_at: i64| crate::PasskeyCeremony {
+        id_hash: id.into(),
+        binding: format!("login:{id}"),
+        state: "{}".into(),
+        expires_at,
+    };
+    store.put_passkey_ceremony(&ceremony("h1", 500)).await.unwrap();
+    store.put_passkey_ceremony(&ceremony("h2", 500)).await.unwrap();
+    let racers = (0..8).map(|_| store.take_passkey_ceremony("h1", 400)).collect();
+    let taken: Vec<_> = join_all(racers).await.into_iter().filter_map(|r| r.unwrap()).collect();
+    assert_eq!(taken, [ceremony("h1", 500)], "taken once");
+    assert_eq!(store.take_passkey_ceremony("h2", 500).await.unwrap(), None, "expired");
+    assert_eq!(store.take_passkey_ceremony("h2", 400).await.unwrap(), None, "an expired one is gone");
+}

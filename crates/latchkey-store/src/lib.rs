@@ -474,6 +474,36 @@ pub struct TotpFactor {
     pub last_used_at: Option<i64>,
 }
 
+/// A person's passkey (a WebAuthn credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    /// The credential id, base64url without padding.
+    pub credential_id: String,
+    pub user_id: String,
+    /// The person's name for it ("Work laptop").
+    pub name: String,
+    /// The WebAuthn library's serialized credential (`latchkey_domain::passkeys`);
+    /// the store never reads it.
+    pub data: String,
+    /// The authenticator's signature counter (0 for those that keep none).
+    pub sign_count: i64,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A WebAuthn ceremony in progress: the challenge's server-side state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    /// Hash of the id the browser holds.
+    pub id_hash: String,
+    /// What the ceremony belongs to (a person, a sign-in in progress): the
+    /// finishing request must name the same.
+    pub binding: String,
+    /// The WebAuthn library's serialized state (the challenge).
+    pub state: String,
+    pub expires_at: i64,
+}
+
 /// Second factors: a TOTP secret and recovery codes per person. Durable
 /// state (SQL) even with Redis configured: a factor outlives any session,
 /// and the used-step check is one conditional `UPDATE` on the person's row,
@@ -501,6 +531,23 @@ pub trait FactorStore: Send + Sync + 'static {
     async fn get_recovery_codes_left(&self, user_id: &str) -> StoreResult<u64>;
     /// Removes a person's recovery codes; how many there were.
     async fn delete_recovery_codes(&self, user_id: &str) -> StoreResult<u64>;
+    /// Saves a new passkey; `Conflict` if its credential id is registered
+    /// already (to anyone).
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> StoreResult<()>;
+    /// A person's passkeys, oldest first.
+    async fn list_passkeys(&self, user_id: &str) -> StoreResult<Vec<StoredPasskey>>;
+    async fn get_passkey(&self, credential_id: &str) -> StoreResult<Option<StoredPasskey>>;
+    /// Records a use: the new `data`, counter and time, if the counter rose
+    /// (or the authenticator keeps none: 0 stored and 0 given); true for one
+    /// caller only when several race with the same counter.
+    async fn use_passkey(&self, credential_id: &str, data: &str, sign_count: i64, now: i64) -> StoreResult<bool>;
+    /// Removes one of `user_id`'s passkeys; false if they have none by that id.
+    async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
+    /// Removes all of a person's passkeys; how many there were.
+    async fn delete_passkeys(&self, user_id: &str) -> StoreResult<u64>;
+    async fn put_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> StoreResult<()>;
+    /// Takes (deletes and returns) an unexpired ceremony: once only.
+    async fn take_passkey_ceremony(&self, id_hash: &str, now: i64) -> StoreResult<Option<PasskeyCeremony>>;
 }
 
 /// Which audit events to list: after an id (a cursor), at most `limit`,

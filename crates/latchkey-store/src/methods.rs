@@ -178,6 +178,14 @@ macro_rules! store_methods {
             fn use_recovery_code(user_id: [&str], hash: [&str]) -> $crate::StoreResult<bool>;
             fn get_recovery_codes_left(user_id: [&str]) -> $crate::StoreResult<u64>;
             fn delete_recovery_codes(user_id: [&str]) -> $crate::StoreResult<u64>;
+            fn add_passkey(passkey: [&$crate::StoredPasskey]) -> $crate::StoreResult<()>;
+            fn list_passkeys(user_id: [&str]) -> $crate::StoreResult<Vec<$crate::StoredPasskey>>;
+            fn get_passkey(credential_id: [&str]) -> $crate::StoreResult<Option<$crate::StoredPasskey>>;
+            fn use_passkey(credential_id: [&str], data: [&str], sign_count: [i64], now: [i64]) -> $crate::StoreResult<bool>;
+            fn delete_passkey(user_id: [&str], credential_id: [&str]) -> $crate::StoreResult<bool>;
+            fn delete_passkeys(user_id: [&str]) -> $crate::StoreResult<u64>;
+            fn put_passkey_ceremony(ceremony: [&$crate::PasskeyCeremony]) -> $crate::StoreResult<()>;
+            fn take_passkey_ceremony(id_hash: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::PasskeyCeremony>>;
         }}
     };
     ([$($cb:tt)*] $args:tt, Maintenance) => {

@@ -49,7 +49,7 @@ fn with_user(json: serde_json::Value, user: &User) -> serde_json::Value {
 }
 
 /// `user mfa list|reset`: what the person has set up, or removing all of it
-/// (audited as `mfa.removed` by `cli`).
+/// (audited as `mfa.removed` and `mfa.passkey_removed` by `cli`).
 async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
     let encryption_key = ctx.settings.encryption_key.clone();
     let factors = latchkey_domain::mfa::Factors {
@@ -62,31 +62,46 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
         UserMfaCommand::List { user } => {
             let user = find(ctx, &user).await?;
             let status = latchkey_domain::mfa::status(&factors, &user.id).await?;
+            let passkeys = &status.passkeys;
             let totp = status.totp.as_ref();
             ctx.print(
-                || match totp {
-                    Some(t) => format!(
-                        "{}: authenticator app added {}, last used {}; {} recovery codes left",
-                        user.username,
-                        timestamp(t.confirmed_at),
-                        t.last_used_at.map_or("never".to_string(), timestamp),
-                        status.recovery_codes_left
-                    ),
-                    None => format!("{}: no second factor", user.username),
+                || {
+                    let mut text = match totp {
+                        Some(t) => format!(
+                            "{}: authenticator app added {}, last used {}; {} recovery codes left",
+                            user.username,
+                            timestamp(t.confirmed_at),
+                            t.last_used_at.map_or("never".to_string(), timestamp),
+                            status.recovery_codes_left
+                        ),
+                        None if passkeys.is_empty() => format!("{}: no second factor", user.username),
+                        None => format!("{}: no authenticator app", user.username),
+                    };
+                    for p in passkeys {
+                        text.push_str(&format!(
+                            "\npasskey {:?} ({}): added {}, last used {}",
+                            p.name,
+                            p.credential_id,
+                            timestamp(p.created_at),
+                            p.last_used_at.map_or("never".to_string(), timestamp),
+                        ));
+                    }
+                    text
                 },
                 &with_user(status.to_json(), &user),
             );
         }
         UserMfaCommand::Reset { user } => {
             let user = find(ctx, &user).await?;
-            let removed = latchkey_domain::mfa::remove_factors(&factors, &user.id, "cli").await?;
+            let removed = latchkey_domain::mfa::reset(&factors, &user.id, "cli").await?;
             ctx.print(
                 || match removed.anything() {
                     true => format!(
-                        "{}: second factors removed (authenticator app: {}, recovery codes: {})",
+                        "{}: second factors removed (authenticator app: {}, recovery codes: {}, passkeys: {})",
                         user.username,
                         if removed.totp { "yes" } else { "none" },
-                        removed.recovery_codes
+                        removed.recovery_codes,
+                        removed.passkeys
                     ),
                     false => format!("{}: had no second factor", user.username),
                 },

@@ -36,6 +36,7 @@ async fn the_admin_api_lists_and_removes_a_persons_factors() {
     assert_eq!(body["user_id"], alice.id.as_str());
     assert!(body["totp"]["confirmed_at"].is_i64(), "{body}");
     assert_eq!(body["recovery_codes_left"], 10, "{body}");
+    assert_eq!(body["passkeys"], json!([]), "{body}");
     assert!(!listed.text().contains("secret"), "no secret on the wire: {body}");
 
     // Each route needs its own scope; an unknown person is a 404.
@@ -47,10 +48,16 @@ async fn the_admin_api_lists_and_removes_a_persons_factors() {
 
     let removed = app.post(&reset).bearer(&writer).await;
     assert_eq!(removed.status, 200, "{}", removed.describe());
-    assert_eq!(removed.json(), json!({"user_id": alice.id, "totp_removed": true, "recovery_codes_removed": 10}));
+    assert_eq!(
+        removed.json(),
+        json!({"user_id": alice.id, "totp_removed": true, "recovery_codes_removed": 10, "passkeys_removed": 0})
+    );
     // Again: nothing left, still a success (automation may retry).
     let again = app.post(&reset).bearer(&writer).await;
-    assert_eq!(again.json(), json!({"user_id": alice.id, "totp_removed": false, "recovery_codes_removed": 0}));
+    assert_eq!(
+        again.json(),
+        json!({"user_id": alice.id, "totp_removed": false, "recovery_codes_removed": 0, "passkeys_removed": 0})
+    );
     let listed = app.get(&path).bearer(&reader).await.json();
     assert_eq!((listed["totp"].clone(), listed["recovery_codes_left"].clone()), (json!(null), json!(0)));
 
