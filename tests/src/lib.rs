@@ -389,12 +389,29 @@ impl Server {
     /// Starts a server; on failure returns what it logged.
     pub async fn try_start(db: &TestDb, env: &[(&str, &str)]) -> Result<Self, String> {
         if db.backend == Backend::Cluster {
-            return Self::start_cluster(db, env).await;
+            return Self::start_cluster(db, env, "127.0.0.1").await;
         }
+        Self::try_start_single(db, env, "127.0.0.1").await
+    }
+
+    /// Like [`Server::start`] (listening on 127.0.0.1), with issuer
+    /// `http://localhost:PORT`: a host name, as WebAuthn needs (browsers
+    /// refuse passkeys on IP-address origins; localhost is a secure context
+    /// over plain http).
+    pub async fn start_on_localhost(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let started = if db.backend == Backend::Cluster {
+            Self::start_cluster(db, env, "localhost").await
+        } else {
+            Self::try_start_single(db, env, "localhost").await
+        };
+        started.unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+    }
+
+    async fn try_start_single(db: &TestDb, env: &[(&str, &str)], host: &str) -> Result<Self, String> {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let issuer = format!("http://127.0.0.1:{port}");
+            let issuer = format!("http://{host}:{port}");
             let listen = format!("127.0.0.1:{port}");
             let mut all: Vec<(&str, &str)> = vec![("LATCHKEY_ISSUER", &issuer), ("LATCHKEY_LISTEN", &listen)];
             all.extend_from_slice(env);
@@ -440,9 +457,9 @@ impl Server {
 
     /// Two replicas on the test's PostgreSQL database and Redis prefix, then
     /// nginx in front, configured from `deploy/nginx.conf`.
-    async fn start_cluster(db: &TestDb, env: &[(&str, &str)]) -> Result<Self, String> {
+    async fn start_cluster(db: &TestDb, env: &[(&str, &str)], host: &str) -> Result<Self, String> {
         let lb = free_port();
-        let issuer = format!("http://127.0.0.1:{lb}");
+        let issuer = format!("http://{host}:{lb}");
         let log = Arc::new(Mutex::new(String::new()));
         let mut server =
             Server { child: None, others: Vec::new(), issuer: issuer.clone(), port: lb, replicas: Vec::new(), log };

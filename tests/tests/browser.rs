@@ -8,8 +8,9 @@
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
 //! `chromium chromium-driver`; `.ci/run` installs them). Without them the test
-//! fails when `CI` is set and is skipped otherwise. Runs on SQLite only: the
-//! backends are covered by the HTTP-level flow tests.
+//! fails when `CI` is set and is skipped otherwise. The login test runs on
+//! SQLite only (the backends are covered by the HTTP-level flow tests); the
+//! passkey test on the cluster where one runs.
 //!
 //! Screenshots of the pages are written to the test's temporary folder; set
 //! `LATCHKEY_TEST_SCREENSHOT_DIR` to keep copies somewhere for a look.
@@ -201,6 +202,184 @@ async fn login_and_consent_in_a_real_browser() {
             std::fs::copy(entry.path(), keep.join(entry.file_name())).unwrap();
         }
         eprintln!("screenshots copied to {}", keep.display());
+    }
+}
+
+/// Passkeys in a real browser with ChromeDriver's virtual authenticator
+/// (CTAP2, internal, resident keys, user verification): register one on
+/// `/account` (its script runs under the page's CSP), sign in passwordless
+/// through `/authorize` to an app, use it as the second factor after the
+/// password, remove it, and see a removed passkey refused. The ID tokens are
+/// checked by the `openidconnect` relying party. The issuer is
+/// `http://localhost:PORT`: browsers refuse WebAuthn on IP-address origins.
+/// On the cluster where one runs (two replicas behind nginx, Redis), so that
+/// ceremonies begun on one replica finish on the other; else on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_in_a_real_browser() {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
+        TokenResponse,
+    };
+    if !browser_available() {
+        return;
+    }
+    let backend = if cluster_available() { Backend::Cluster } else { Backend::Sqlite };
+    let db = TestDb::new(backend).await;
+    let server = Server::start_on_localhost(&db, &[]).await;
+    assert!(server.issuer.starts_with("http://localhost:"), "{}", server.issuer);
+    eprintln!("passkeys on {backend:?}, replicas {:?}", server.replicas);
+    let receiver = Receiver::start();
+    let redirect_uri = receiver.url("/cb");
+    let client = cli_json(&db, &["client", "create", "--name", "Passkey App", "--redirect-uri", &redirect_uri]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    let client_secret = client["client_secret"].as_str().expect("client_secret").to_string();
+    cli(&db, &["user", "create", "--username", "carol", "--password-stdin"], &[], Some(&format!("{PASSWORD}\n"))).ok();
+    let rp_http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.issuer.clone()).unwrap(), &rp_http)
+        .await
+        .unwrap_or_else(|e| panic!("discovery failed: {e:?}"));
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.clone()),
+        Some(ClientSecret::new(client_secret)),
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).unwrap());
+
+    let browser = Browser::start(db.dir.path()).await;
+    let authenticator = browser
+        .call(
+            "POST",
+            "/webauthn/authenticator",
+            Some(json!({
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                "hasUserVerification": true, "isUserVerified": true,
+            })),
+        )
+        .await;
+    let authenticator = authenticator.as_str().expect("authenticatorId").to_string();
+
+    // Register on /account, after signing in there with the password.
+    browser.navigate(&server.url("/account")).await;
+    browser.type_into("#username", "carol").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_source("Signed in as", "the account page").await;
+    browser.type_into("#passkey_name", "Virtual key").await;
+    browser.click("button[data-passkey=register]").await;
+    let page = browser.wait_for_source("Your passkey was added", "the registration notice").await;
+    assert_eq!(browser.text("[role=status]").await, "Your passkey was added. You can sign in with it now.");
+    let listed = browser.attribute("[data-passkey-id]", "data-passkey-id").await;
+    assert!(page.contains("Virtual key") && page.contains("not used yet"), "{page}");
+    let credentials = browser.call("GET", &format!("/webauthn/authenticator/{authenticator}/credentials"), None).await;
+    let credentials = credentials.as_array().expect("credentials").clone();
+    assert_eq!(credentials.len(), 1, "{credentials:?}");
+    assert_eq!(credentials[0]["isResidentCredential"], true, "a discoverable credential: {credentials:?}");
+    assert_eq!(credentials[0]["credentialId"].as_str(), Some(listed.as_str()), "the listed id is the credential's");
+
+    // A code flow through the openidconnect client, driven in the browser
+    // by `steps`, landing at the client; the ID token's amr and acr.
+    let sign_in = async |steps: &[(&str, &str)]| -> (Vec<String>, String) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, csrf, nonce) = rp
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        // Signed out first (WebDriver deletes the cookies of the page it is on).
+        browser.navigate(&server.url("/")).await;
+        browser.call("DELETE", "/cookie", None).await;
+        browser.navigate(url.as_str()).await;
+        for (kind, what) in steps {
+            match *kind {
+                "type" => {
+                    let (css, text) = what.split_once('=').unwrap();
+                    browser.type_into(css, text).await;
+                }
+                "click" => browser.click(what).await,
+                "wait" => {
+                    browser.wait_for_source(what, what).await;
+                }
+                "consent" => {
+                    if browser.source().await.contains("wants to access your account") {
+                        browser.click("button[name=decision][value=allow]").await;
+                    }
+                }
+                other => unreachable!("{other}"),
+            }
+        }
+        let landed = browser.wait_for_url(&redirect_uri).await;
+        let params: Vec<(String, String)> = url::Url::parse(&landed).unwrap().query_pairs().into_owned().collect();
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        assert_eq!(param("state").as_deref(), Some(csrf.secret().as_str()), "{landed}");
+        let code = param("code").unwrap_or_else(|| panic!("no code: {landed}\n{}", server.log()));
+        let tokens = rp
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&rp_http)
+            .await
+            .unwrap_or_else(|e| panic!("code exchange failed: {e:?}"));
+        let claims = tokens
+            .id_token()
+            .expect("an ID token")
+            .claims(&rp.id_token_verifier(), &nonce)
+            .unwrap_or_else(|e| panic!("ID token rejected: {e:?}"))
+            .clone();
+        let amr = claims.auth_method_refs().expect("amr").iter().map(|m| m.as_str().to_string()).collect();
+        let acr = claims.auth_context_ref().expect("acr").as_str().to_string();
+        (amr, acr)
+    };
+
+    // Passwordless: "Sign in with a passkey" on the login page.
+    let (amr, acr) = sign_in(&[
+        ("wait", "Sign in with a passkey"),
+        ("click", "button[data-passkey=sign-in]"),
+        ("wait", "wants to access your account"),
+        ("consent", ""),
+    ])
+    .await;
+    assert_eq!(acr, "phr");
+    assert_eq!(amr, ["hwk", "user", "mfa"], "a device-bound passkey with user verification");
+
+    // The passkey as the second factor after the password.
+    let (amr, acr) = sign_in(&[
+        ("type", "#username=carol"),
+        ("type", &format!("#password={PASSWORD}")),
+        ("click", "form button[type=submit]"),
+        ("wait", "Two-step verification"),
+        ("click", "button[data-passkey=sign-in]"),
+    ])
+    .await;
+    assert_eq!(acr, "phr");
+    assert_eq!(amr, ["pwd", "hwk", "user", "mfa"]);
+
+    // Remove it on /account (signed in by the last flow).
+    browser.navigate(&server.url("/account")).await;
+    let page = browser.wait_for_source("data-passkey-id", "the listed passkey").await;
+    assert!(!page.contains("not used yet"), "the last use is shown:\n{page}");
+    browser.click(&format!("[data-passkey-id=\"{listed}\"] button[type=submit]")).await;
+    let page = browser.wait_for_source("The passkey was removed.", "the removal notice").await;
+    assert!(!page.contains("data-passkey-id"), "{page}");
+
+    // The authenticator still holds it; the server refuses it, in a role=alert.
+    browser.call("DELETE", "/cookie", None).await;
+    browser.navigate(&server.url("/account")).await;
+    browser.wait_for_source("Sign in with a passkey", "the account sign-in page").await;
+    browser.click("button[data-passkey=sign-in]").await;
+    browser.wait_for_source("could not be used to sign in", "the refusal").await;
+    let alert = browser.text("p[role=alert]:not([hidden])").await;
+    assert_eq!(alert, "That passkey could not be used to sign in. Try again, or another way.");
+    browser.quit().await;
+
+    let audit = cli_json(&db, &["audit", "list", "--limit", "1000"]);
+    let kinds: Vec<&str> =
+        audit.as_array().map_or(Vec::new(), |a| a.iter().filter_map(|e| e["kind"].as_str()).collect());
+    for kind in ["mfa.passkey_registered", "mfa.passkey_used", "mfa.passkey_removed", "mfa.failure"] {
+        assert!(kinds.contains(&kind), "{kind} audited: {kinds:?}");
     }
 }
 
@@ -439,6 +618,25 @@ impl Browser {
     async fn click(&self, css: &str) {
         let id = self.element(css).await;
         self.call("POST", &format!("/element/{id}/click"), None).await;
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> String {
+        let id = self.element(css).await;
+        let value = self.call("GET", &format!("/element/{id}/attribute/{name}"), None).await;
+        value.as_str().unwrap_or_else(|| panic!("{css} has no {name}")).to_string()
+    }
+
+    /// Polls until the browser is at a URL starting with `prefix` (10 s); returns it.
+    async fn wait_for_url(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.current_url().await;
+            if now.starts_with(prefix) {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "not at {prefix} within 10 s; at {now}:\n{}", self.source().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn text(&self, css: &str) -> String {

@@ -54,9 +54,10 @@ async fn the_whole_chain_provisions_then_recognises_the_person(backend: Backend)
     assert_eq!(claims.email_verified(), Some(true));
     assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Ursula Upstream"));
     // The session reflects the upstream authentication: its amr passed
-    // through, its acr too.
+    // through; its acr is ours, one factor (the upstream's mfa is not trusted
+    // by default).
     assert_eq!(raw["amr"], serde_json::json!(["pwd"]), "{raw}");
-    assert_eq!(raw["acr"], "urn:latchkey:acr:password", "{raw}");
+    assert_eq!(raw["acr"], "urn:latchkey:acr:federated", "{raw}");
     assert_ne!(claims.subject().as_str(), ursula.id, "our own subject, not the upstream's");
 
     // A second sign-in, another browser: the same account (by issuer and
@@ -541,4 +542,86 @@ name = "preferred_username"
         refreshed.unwrap_or_else(|| panic!("audited as the upstream's change: {updated}"))["details"]["changed"]
             .to_string();
     assert!(changed.contains("groups") && changed.contains("given_name"), "{changed}");
+}
+
+/// An upstream's second factor (here the upstream Latchkey requires one of
+/// the downstream's client: ursula sets up an app there, RFC 6238 codes
+/// from Python) counts downstream only where `trust_upstream_mfa` says so.
+/// Untrusted, a downstream that requires two factors has ursula set one up
+/// locally right after the provider; trusted, it asks nothing more. The app
+/// sees `acr` mfa either way, and one factor (`federated`, no `mfa` in
+/// `amr`) from a downstream that neither trusts nor requires. One backend: the logic is
+/// the same on all, and three servers are not cheap.
+#[tokio::test]
+async fn an_upstreams_second_factor_counts_only_where_it_is_trusted() {
+    let up = Upstream::start().await;
+    cli(&up.db, &["client", "update", &up.client.id, "--require-mfa", "true"], &[], None).ok();
+    let ursula = up.user("ursula", "ursula@corp.example", true);
+    let table = |id: &str, trust: bool| {
+        format!(
+            "[[upstream]]\nid = \"{id}\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+             timeout_seconds = 3\ntrust_upstream_mfa = {trust}\n",
+            up.issuer,
+            up.client.id,
+            up.client.secret()
+        )
+    };
+    let untrusted =
+        Downstream::with_config(Backend::Sqlite, &format!("[mfa]\nrequired = true\n\n{}", table("corp", false))).await;
+    let trusted = Downstream::with_config(Backend::Sqlite, &table("corp", true)).await;
+    let plain = Downstream::with_config(Backend::Sqlite, &table("corp", false)).await;
+    let callbacks: Vec<String> =
+        [&untrusted, &trusted, &plain].iter().map(|d| format!("{}/upstream/corp/callback", d.server.issuer)).collect();
+    let mut args = vec!["client", "update", up.client.id.as_str()];
+    for cb in &callbacks {
+        args.extend(["--redirect-uri", cb.as_str()]);
+    }
+    cli(&up.db, &args, &[], None).ok();
+
+    // Untrusted and required: the upstream's factor (set up there now), then a local one.
+    let b = Browser::new(&untrusted.server);
+    let app = confidential(&untrusted.db);
+    let rp = Rp::discover(&untrusted.server, &app).await;
+    let (url, nonce, verifier) = rp.authorize_url(&["email"]);
+    let login = b.get(&url).await;
+    let to = start_upstream(&b, &login, "corp").await;
+    let ub = at(&b, &up.issuer);
+    let upstream_login = ub.get(&to).await;
+    let setup = ub.login(&upstream_login, &ursula.username, &ursula.password).await;
+    let form = Params::new()
+        .set("interaction", &setup.input("interaction").unwrap())
+        .set("csrf", &setup.input("csrf").unwrap())
+        .set("code", &totp(&setup_secret(&setup), now()));
+    let done = ub.post_form("/login/enroll", &form).await;
+    let back = ub.drive(done, None, "allow").await;
+    assert!(back.location.starts_with(&callbacks[0]), "{}", back.location);
+    let local = b.get(&back.location).await;
+    assert!(local.body.contains("Two-step verification is required"), "a local setup: {}", local.describe());
+    let form = Params::new()
+        .set("interaction", &local.input("interaction").unwrap())
+        .set("csrf", &local.input("csrf").unwrap())
+        .set("code", &totp(&setup_secret(&local), now()));
+    let flow = b.drive(b.post_form("/login/enroll", &form).await, None, "allow").await;
+    let (_, raw) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+    assert_eq!(raw["acr"], "urn:latchkey:acr:mfa", "{raw}");
+    assert_eq!(raw["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{raw}");
+
+    // Trusted: the upstream session's two factors are enough, nothing asked here.
+    let both = serde_json::json!(["pwd", "otp", "mfa"]);
+    for (down, acr, amr) in [
+        (&trusted, "urn:latchkey:acr:mfa", both),
+        (&plain, "urn:latchkey:acr:federated", serde_json::json!(["pwd", "otp"])),
+    ] {
+        let b = Browser { http: b.http.clone(), jar: b.jar.clone(), issuer: down.server.issuer.clone() };
+        let app = confidential(&down.db);
+        let rp = Rp::discover(&down.server, &app).await;
+        let (url, nonce, verifier) = rp.authorize_url(&["email"]);
+        let login = b.get(&url).await;
+        let to = start_upstream(&b, &login, "corp").await;
+        let back = ub.drive(ub.get(&to).await, None, "allow").await;
+        let flow = b.drive(b.get(&back.location).await, None, "allow").await;
+        let (_, raw) = rp.exchange(&flow.code(), &verifier, &nonce).await;
+        assert_eq!(raw["acr"], acr, "{raw}");
+        assert_eq!(raw["amr"], amr, "the provider's amr, mfa only where trusted: {raw}");
+    }
 }

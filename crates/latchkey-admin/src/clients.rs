@@ -41,6 +41,8 @@ const METADATA: &[&str] = &[
     "token_endpoint_auth_signing_alg",
     "token_exchange_audiences",
     "token_exchange_subject_clients",
+    "require_mfa",
+    "default_acr_values",
 ];
 const OPERATOR: &[&str] = &["skip_consent", "audiences", "introspection"];
 
@@ -51,6 +53,7 @@ pub(crate) fn client_json(c: &Client) -> Value {
     v["dynamically_registered"] = c.settings.dynamically_registered.into();
     v["audiences"] = c.settings.audiences.clone().into();
     v["introspection"] = c.settings.introspection.into();
+    v["require_mfa"] = c.settings.require_mfa.into();
     v["updated_at"] = c.updated_at.into();
     v
 }

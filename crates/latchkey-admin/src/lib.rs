@@ -1,6 +1,6 @@
 //! The admin API (docs/admin-api.md): JSON over HTTP under `/admin/api/v1`
-//! for operators' tools: clients, users, their consents and sessions, signing
-//! keys and the audit log. Callers present an admin API token
+//! for operators' tools: clients, users, their consents, sessions and second
+//! factors, signing keys and the audit log. Callers present an admin API token
 //! (`latchkey admin token create`) as a bearer token; each route needs one
 //! scope. The OpenAPI 3.1 description (`openapi.json`, served at
 //! `/admin/api/v1/openapi.json`) documents exactly these routes.
@@ -13,6 +13,7 @@ mod audit;
 mod clients;
 mod consents;
 mod error;
+mod factors;
 mod keys;
 mod sessions;
 mod users;
@@ -121,6 +122,8 @@ where
         .route(&path("/users/{user_id}/sessions"), get(sessions::list))
         .route(&path("/users/{user_id}/sessions/{sid}"), delete(sessions::end))
         .route(&path("/users/{user_id}/lock"), get(users::lock).delete(users::unlock))
+        .route(&path("/users/{user_id}/factors"), get(factors::list))
+        .route(&path("/users/{user_id}/factors/reset"), post(factors::reset))
         .route(&path("/keys"), get(keys::list))
         .route(&path("/keys/rotate"), post(keys::rotate))
         .route(&path("/keys/{kid}/retire"), post(keys::retire))
@@ -139,9 +142,14 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// The audit log's name for this caller.
+    pub fn actor(&self) -> String {
+        format!("admin:{}", self.token.id)
+    }
+
     /// An audit event done by this caller.
     pub fn event(&self, now: i64, kind: &str) -> AuditEvent {
-        AuditEvent::new(now, kind, format!("admin:{}", self.token.id)).ip(self.ip).detail("via", "admin API")
+        AuditEvent::new(now, kind, self.actor()).ip(self.ip).detail("via", "admin API")
     }
 }
 
@@ -305,6 +313,8 @@ mod tests {
             ("/users/{user_id}/sessions", &["get"]),
             ("/users/{user_id}/sessions/{sid}", &["delete"]),
             ("/users/{user_id}/lock", &["get", "delete"]),
+            ("/users/{user_id}/factors", &["get"]),
+            ("/users/{user_id}/factors/reset", &["post"]),
             ("/keys", &["get"]),
             ("/keys/rotate", &["post"]),
             ("/keys/{kid}/retire", &["post"]),

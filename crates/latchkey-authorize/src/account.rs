@@ -14,17 +14,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::calendar::readable;
-use latchkey_core::grant::Session;
+use latchkey_core::grant::{Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{User, password};
+use latchkey_domain::mfa::CodeCheck;
 use latchkey_http::{Form, FormRejection, cookies};
 use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::Failure;
 use crate::pages::{
-    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, UpstreamButton, html,
-    html_with, scope_lines,
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage,
+    UpstreamButton, html_with_passkeys, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
 use latchkey_domain::limits::Attempt;
@@ -34,7 +35,15 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 6] = [
+const NOTICES: [(&str, &str); 10] = [
+    (
+        "recovery-code-used",
+        "You signed in with a recovery code, which no longer works. If few are left, make new ones below.",
+    ),
+    // Passkeys, if any, stay: still a second step after the password.
+    ("mfa-removed", "The authenticator app and its recovery codes were removed."),
+    ("passkey-added", "Your passkey was added. You can sign in with it now."),
+    ("passkey-removed", "The passkey was removed."),
     ("app-revoked", "The app no longer has access to your account."),
     ("linked", "You can now sign in with that account too."),
     ("unlinked", "That sign-in method was removed."),
@@ -140,8 +149,138 @@ pub async fn login(
             return Ok(page);
         }
     };
+    if latchkey_domain::mfa::has_second_factor(&state.factors(), &user.id).await? {
+        return Ok(second_factor_step(state, &user, &form.csrf).await?);
+    }
     let (_, cookie) = start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
     let mut res = see_other(&state.path(PATH));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// Where `/account`'s code page posts.
+pub const SECOND_FACTOR_PATH: &str = "/account/login/code";
+
+/// After a right password, for a person with a second factor: no session
+/// yet, but a short-lived record (an interaction without an authorization
+/// request) naming them, bound to the browser's CSRF cookie, and the code page.
+async fn second_factor_step(state: &AuthorizeState, user: &User, csrf: &str) -> Result<Response, StoreError> {
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+    let now = state.clock.now();
+    let id = latchkey_core::random::token(32);
+    let interaction = Interaction {
+        id_hash: hash_token(&id),
+        csrf: csrf.to_string(),
+        stage: InteractionStage::SecondFactor,
+        user_id: Some(user.id.clone()),
+        request: String::new(),
+        created_at: now,
+        expires_at: now + state.settings.login.interaction_ttl_seconds.secs(),
+    };
+    state.interactions.insert_interaction(&interaction).await?;
+    Ok(code_page(state, &id, csrf, None, StatusCode::OK, passkey))
+}
+
+/// `/account`'s second sign-in page; `passkey` offers the passkey button.
+pub(crate) fn code_page(
+    state: &AuthorizeState,
+    interaction: &str,
+    csrf: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    passkey: bool,
+) -> Response {
+    let action = state.path(SECOND_FACTOR_PATH);
+    let passkey = if passkey { passkey_form(state) } else { None };
+    let with_passkeys = passkey.is_some();
+    let page = SecondFactorPage {
+        ui: &state.settings.ui,
+        action: &action,
+        client_name: "your account",
+        interaction,
+        csrf,
+        error,
+        passkey,
+    };
+    html_with_passkeys(status, &page, &[], with_passkeys)
+}
+
+/// The passkey button of `/account`'s sign-in pages.
+fn passkey_form(state: &AuthorizeState) -> Option<crate::pages::PasskeyForm> {
+    state.passkey_form(crate::passkey_sign_in::PATH, crate::passkey_sign_in::OPTIONS_PATH)
+}
+
+/// `/account`'s code form.
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    interaction: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /account/login/code`: the code after the password; a right one
+/// starts a session with both factors (`amr` `pwd otp mfa`).
+pub async fn login_code(
+    State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, AccountError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let Form(form) = form.map_err(AccountError::Form)?;
+    let state = &state;
+    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
+    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+        return Err(csrf_refused());
+    }
+    let now = state.clock.now();
+    let interaction = match form.interaction.len() {
+        1..=64 => state.interactions.get_interaction(&hash_token(&form.interaction), now).await?,
+        _ => None,
+    };
+    // Expired, another stage, or another browser's: sign in again.
+    let Some(interaction) = interaction.filter(|i| {
+        i.stage == InteractionStage::SecondFactor
+            && i.request.is_empty()
+            && constant_time_eq(i.csrf.as_bytes(), form.csrf.as_bytes())
+    }) else {
+        return Ok(see_other(&state.path(PATH)));
+    };
+    let user = match interaction.user_id.as_deref() {
+        Some(id) => state.users.get_user(id).await?.filter(|u| !u.disabled),
+        None => None,
+    };
+    let Some(user) = user else {
+        return Ok(see_other(&state.path(PATH)));
+    };
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+    let again = |message: &str, status| code_page(state, &form.interaction, &form.csrf, Some(message), status, passkey);
+    let code = form.code.trim();
+    let check = if code.is_empty() || code.len() > 64 {
+        CodeCheck::Refused
+    } else {
+        latchkey_domain::mfa::verify_code(&state.factors(), &state.sign_in(), &user, code, address, None).await?
+    };
+    match check {
+        CodeCheck::Totp | CodeCheck::Recovery { .. } => {}
+        CodeCheck::Refused => return Ok(again(crate::WRONG_CODE, StatusCode::UNAUTHORIZED)),
+        CodeCheck::Throttled(refusal) => {
+            let mut page = again(refusal.limit.message(), StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(now).into());
+            return Ok(page);
+        }
+    }
+    // One session per right password and code, however many tabs submit.
+    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
+        return Ok(see_other(&state.path(PATH)));
+    }
+    let method = SignInMethod::password_and_code();
+    let (_, cookie) = start_session(state, &headers, &user, None, address, method).await?;
+    let to = if matches!(check, CodeCheck::Recovery { .. }) { "/account?done=recovery-code-used" } else { PATH };
+    let mut res = see_other(&state.path(to));
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }
@@ -400,7 +539,7 @@ pub(crate) async fn signed_in_form<T>(
 
 /// The CSRF token of a signed-in browser: bound to its session cookie, which
 /// no script and no other site can read.
-fn session_csrf(state: &AuthorizeState, headers: &HeaderMap) -> String {
+pub(crate) fn session_csrf(state: &AuthorizeState, headers: &HeaderMap) -> String {
     let cookie = cookies::get(headers, state.settings.session_cookie()).unwrap_or("");
     hash_token(&format!("account-csrf:{cookie}"))
 }
@@ -410,7 +549,7 @@ fn csrf_refused() -> AccountError {
     AccountError::Forged
 }
 
-fn sign_in_page(
+pub(crate) fn sign_in_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
     username: &str,
@@ -419,8 +558,10 @@ fn sign_in_page(
 ) -> Response {
     let (csrf, new_csrf) = csrf_token(headers);
     let action = state.path("/account/login");
-    let page = AccountLoginPage { ui: &state.settings.ui, action: &action, csrf: &csrf, username, error };
-    let mut res = html(status, &page, None, false);
+    let passkey = passkey_form(state);
+    let with_passkeys = passkey.is_some();
+    let page = AccountLoginPage { ui: &state.settings.ui, action: &action, csrf: &csrf, username, error, passkey };
+    let mut res = html_with_passkeys(status, &page, &[], with_passkeys);
     if new_csrf {
         res.headers_mut()
             .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, &csrf, state.settings.secure_cookies, None));
@@ -428,7 +569,7 @@ fn sign_in_page(
     res
 }
 
-async fn account_page(
+pub(crate) async fn account_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
     session: &Session,
@@ -532,6 +673,8 @@ async fn account_page_with(
         revoke_action: &revoke,
         end_session_action: &end,
         password_action: &password,
+        mfa: crate::account_mfa::section(state, session, user).await?,
+        passkeys: crate::account_passkeys::section(state, user).await?,
         profile_fields: state
             .settings
             .editable_claims
@@ -545,7 +688,8 @@ async fn account_page_with(
     };
     // The link buttons' answers redirect to the providers.
     let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();
-    Ok(html_with(status, &page, &targets, false))
+    let with_passkeys = page.passkeys.is_some();
+    Ok(html_with_passkeys(status, &page, &targets, with_passkeys))
 }
 
 pub(crate) fn see_other(location: &str) -> Response {

@@ -184,8 +184,15 @@ pub async fn enter(
             user_code: display_user_code(&canonical),
             expires_at: device.expires_at,
         }),
+        acr_values: Vec::new(),
+        first_factor: Default::default(),
     };
-    let session = current_session(state, &headers).await?;
+    // A session weaker than the client or the operator requires signs in
+    // again, where the second factor (or its setup) follows the password.
+    let session = match current_session(state, &headers).await? {
+        Some((session, user)) if !crate::session_suffices(state, &client, &req, &session, &user).await? => None,
+        session => session,
+    };
     let id = random::token(32);
     let (csrf, _) = csrf_token(&headers);
     let mut interaction = Interaction {

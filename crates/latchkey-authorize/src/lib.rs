@@ -2,11 +2,15 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
+mod account_mfa;
+mod account_passkeys;
 pub mod device;
 mod failure;
 pub mod logout;
 pub mod pages;
+mod passkey_sign_in;
 pub mod request;
+mod step_up;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -17,11 +21,13 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use latchkey_core::acr::Level;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::claims::IdTokenClaims;
 use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, random};
+use latchkey_domain::mfa::{self, CodeCheck, Factors};
 use latchkey_domain::sessions::{self, NewSession, StartedSession};
 use latchkey_domain::sign_in::{PasswordCheck, SignIn, check_password};
 use latchkey_http::{Form, FormRejection, Params, cookies, form::is_form};
@@ -35,12 +41,14 @@ use serde::Deserialize;
 
 use crate::failure::{Failure, InteractionError};
 use crate::pages::{
-    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with, scope_lines,
+    ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with_passkeys, scope_lines,
 };
-use crate::request::{AuthorizationRequest, PageError, ResponseMode, Target};
+use crate::request::{AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
+use crate::step_up::{Needs, Next};
 
-/// `acr` of a password sign-in.
-pub const ACR_PASSWORD: &str = "urn:latchkey:acr:password";
+/// The `acr` values (`latchkey_core::acr`): a password < a password and
+/// a second factor < phishing-resistant (a passkey).
+pub use latchkey_core::acr::{ACR_MFA, ACR_PASSWORD, ACR_PHR};
 pub const CSRF_COOKIE: &str = "latchkey_csrf";
 
 /// Settings the authorization endpoint needs: the sections of the
@@ -62,11 +70,16 @@ pub struct AuthorizeSettings {
     pub tokens: latchkey_config::Tokens,
     /// The device grant's limit on wrong user codes.
     pub device: latchkey_config::Device,
+    /// Who must give a second factor.
+    pub mfa: latchkey_config::Mfa,
     /// The claims people may change on `/account` (`account.editable_claims`, address parts spelt out).
     pub editable_claims: Vec<&'static str>,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// The WebAuthn relying party (the issuer's host and origin); `None`
+    /// when the issuer is at an IP address, where browsers refuse passkeys.
+    pub relying_party: Option<Arc<latchkey_domain::passkeys::Webauthn>>,
 }
 
 impl AuthorizeSettings {
@@ -86,8 +99,11 @@ impl AuthorizeSettings {
             pkce: config.pkce.clone(),
             tokens: config.tokens.clone(),
             device: config.device.clone(),
+            mfa: config.mfa.clone(),
             editable_claims: config.account.editable_string_claims(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
+            relying_party: latchkey_domain::passkeys::relying_party(&config.issuer, config.ui.product_name.trim())
+                .map(Arc::new),
         }
     }
 
@@ -116,6 +132,8 @@ pub struct AuthorizeState {
     pub notifier: Arc<latchkey_domain::BackchannelNotifier>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
+    /// Seals second-factor secrets at rest (`keys.encryption_key`).
+    pub encryption_key: Option<latchkey_keys::EncryptionKey>,
 }
 
 /// Routes, relative to the issuer's path. Their failures are drawn with
@@ -127,6 +145,11 @@ where
     Router::new()
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", post(login))
+        .route(SECOND_FACTOR_PATH, post(login_code))
+        .route(ENROLL_PATH, post(login_enroll))
+        .route(CONTINUE_PATH, post(login_continue))
+        .route(passkey_sign_in::OPTIONS_PATH, post(passkey_sign_in::options))
+        .route(passkey_sign_in::PATH, post(passkey_sign_in::finish))
         .route("/consent", post(consent))
         .route(device::PATH, get(device::show).post(device::enter))
         .route(device::CONSENT_PATH, post(device::decide))
@@ -134,6 +157,14 @@ where
         .route("/logout/confirm", post(logout::confirm))
         .route(account::PATH, get(account::show))
         .route("/account/login", post(account::login))
+        .route(account::SECOND_FACTOR_PATH, post(account::login_code))
+        .route(account_mfa::BEGIN_PATH, post(account_mfa::begin))
+        .route(account_mfa::CONFIRM_PATH, post(account_mfa::confirm))
+        .route(account_mfa::RECOVERY_PATH, post(account_mfa::regenerate))
+        .route(account_mfa::REMOVE_PATH, post(account_mfa::remove))
+        .route(account_passkeys::OPTIONS_PATH, post(account_passkeys::options))
+        .route(account_passkeys::REGISTER_PATH, post(account_passkeys::register))
+        .route(account_passkeys::REMOVE_PATH, post(account_passkeys::remove))
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
@@ -143,6 +174,7 @@ where
         .route("/upstream/{id}/start", post(upstream::start))
         .route("/upstream/{id}/callback", get(upstream::callback))
         .route("/assets/latchkey.css", get(pages::stylesheet))
+        .route(pages::PASSKEY_SCRIPT_PATH, get(pages::passkey_script))
         .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), failure::render_failures))
@@ -214,10 +246,39 @@ impl AuthorizeState {
         SignIn {
             users: &*self.users,
             failures: &*self.failures,
+            factors: &*self.store,
             audit: &*self.audit,
             clock: &*self.clock,
             limits: self.settings.login.lock_policy(),
         }
+    }
+
+    /// What the second-factor operations need, from this state.
+    pub(crate) fn factors(&self) -> Factors<'_> {
+        Factors {
+            store: &*self.store,
+            clock: &*self.clock,
+            encryption_key: self.encryption_key.as_ref(),
+            issuer_name: &self.settings.ui.product_name,
+        }
+    }
+
+    /// What the passkey operations need; `None` where the issuer cannot be
+    /// a WebAuthn relying party.
+    pub(crate) fn passkeys(&self) -> Option<latchkey_domain::passkeys::Passkeys<'_>> {
+        let webauthn = self.settings.relying_party.as_deref()?;
+        Some(latchkey_domain::passkeys::Passkeys { store: &*self.store, clock: &*self.clock, webauthn })
+    }
+
+    /// A passkey button's form posting to `action`, asking `options` for
+    /// the challenge; `None` where passkeys cannot work.
+    pub(crate) fn passkey_form(&self, action: &str, options: &str) -> Option<pages::PasskeyForm> {
+        self.settings.relying_party.as_ref()?;
+        Some(pages::PasskeyForm {
+            action: self.path(action),
+            options: self.path(options),
+            script: self.path(pages::PASSKEY_SCRIPT_PATH),
+        })
     }
 
     /// Sends a response to the client's redirect URI, with `state` and `iss`.
@@ -394,6 +455,26 @@ async fn proceed(
         return Ok(start_interaction(state, client, &req, InteractionStage::Login, None, headers).await?);
     }
     let (session, user) = session.expect("signed in");
+    if !just_logged_in {
+        let next = next_for(state, client, &req, &user, Level::of_session(&session.auth.acr)).await?;
+        match next {
+            Next::Proceed => {}
+            Next::Unmet => return Err(redirect(unmet())),
+            Next::Ask | Next::Enroll if req.prompt.none => {
+                return Err(redirect(OAuthError::new(
+                    latchkey_core::ErrorCode::InteractionRequired,
+                    "the request needs a stronger sign-in than the session has",
+                )));
+            }
+            Next::Ask | Next::Enroll => {
+                // A step-up: only the missing factor, then this session is upgraded.
+                let mut req = req;
+                req.first_factor = FirstFactor::Session { sid: session.auth.sid.clone() };
+                let stage = if next == Next::Ask { InteractionStage::SecondFactor } else { InteractionStage::Enroll };
+                return Ok(start_interaction(state, client, &req, stage, Some(&user), headers).await?);
+            }
+        }
+    }
     let consented = has_consent(state, client, &req, &user).await?;
     if !consented {
         if req.prompt.none {
@@ -405,6 +486,42 @@ async fn proceed(
         return Ok(start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await?);
     }
     Ok(issue_code(state, &req, &session).await?)
+}
+
+/// What comes next for `user`, who has given `have`, on `req`.
+async fn next_for(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    have: Level,
+) -> Result<Next, StoreError> {
+    let needs = Needs::of(&state.settings, client, req, user);
+    // The usual signed-in request asks for nothing more: no factor lookup.
+    if needs.required.max(needs.wanted) <= have {
+        return Ok(Next::Proceed);
+    }
+    let capability = mfa::strongest(&state.factors(), &user.id).await?;
+    Ok(step_up::next(needs, capability, have))
+}
+
+/// Whether `session` is strong enough for `req` as it is.
+pub(crate) async fn session_suffices(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    session: &Session,
+    user: &User,
+) -> Result<bool, StoreError> {
+    Ok(next_for(state, client, req, user, Level::of_session(&session.auth.acr)).await? == Next::Proceed)
+}
+
+/// The client requires what this person cannot give here.
+fn unmet() -> OAuthError {
+    OAuthError::new(
+        latchkey_core::ErrorCode::UnmetAuthenticationRequirements,
+        "the client requires an authentication this account cannot give (a passkey)",
+    )
 }
 
 /// Whether the request may skip the consent page: a first-party client, or a
@@ -458,6 +575,11 @@ async fn start_interaction(
     state.interactions.insert_interaction(&interaction).await?;
     let mut res = match (stage, user) {
         (InteractionStage::Consent, Some(user)) => consent_page(state, client, req, user, &id, &csrf),
+        (InteractionStage::SecondFactor, Some(user)) => {
+            let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+            second_factor_page(state, client, req, &id, &csrf, None, passkey)
+        }
+        (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, user, &id, &csrf).await?,
         _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
     if new_csrf {
@@ -471,7 +593,7 @@ fn client_name(client: &Client) -> &str {
     if client.settings.client_name.is_empty() { &client.client_id } else { &client.settings.client_name }
 }
 
-fn login_page(
+pub(crate) fn login_page(
     state: &AuthorizeState,
     client: &Client,
     req: &AuthorizationRequest,
@@ -500,12 +622,14 @@ fn login_page(
         upstreams,
         password_login: state.settings.login.password_enabled,
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
+        passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The buttons' answers redirect to the providers.
     let mut targets = vec![req.target.redirect_uri.as_str()];
     targets.extend(state.upstreams.iter().map(|u| u.settings.issuer.as_str()));
-    html_with(status, &page, &targets, false)
+    let passkeys = page.passkey.is_some();
+    html_with_passkeys(status, &page, &targets, passkeys)
 }
 
 fn consent_page(
@@ -605,10 +729,14 @@ async fn load_interaction(
 }
 
 /// The authorization request an interaction holds, and its client.
-async fn request_of(
+pub(crate) async fn request_of(
     state: &AuthorizeState,
     interaction: &Interaction,
 ) -> Result<(AuthorizationRequest, Client), InteractionError> {
+    // `/account`'s code step keeps no authorization request: not this flow's.
+    if interaction.request.is_empty() {
+        return Err(InteractionError::Expired);
+    }
     let req: AuthorizationRequest = serde_json::from_str(&interaction.request)
         .map_err(|e| StoreError::Corrupt(format!("interaction request: {e}")))?;
     let client = state.clients.get_client(&req.target.client_id).await?.ok_or(InteractionError::AppGone)?;
@@ -628,7 +756,7 @@ struct LoginForm {
 
 /// How `POST /login` fails.
 #[derive(Debug, thiserror::Error)]
-enum LoginError {
+pub(crate) enum LoginError {
     #[error("unreadable form")]
     Form(FormRejection),
     #[error(transparent)]
@@ -638,6 +766,12 @@ enum LoginError {
     Upstream(#[from] upstream::UpstreamError),
     #[error(transparent)]
     Flow(#[from] FlowError),
+    /// Sent back to the client (`unmet_authentication_requirements`).
+    #[error("{1}")]
+    ToClient(Target, OAuthError),
+    /// The person's session ended before they continued.
+    #[error("the session ended")]
+    SessionEnded,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -645,6 +779,11 @@ enum LoginError {
 impl From<LoginError> for Failure {
     fn from(e: LoginError) -> Self {
         match e {
+            LoginError::ToClient(target, error) => Failure::ToClient { target, error },
+            LoginError::SessionEnded => Failure::page(
+                StatusCode::BAD_REQUEST,
+                "Your session has ended. Go back to the application and sign in again.",
+            ),
             LoginError::Form(rejection) => Failure::form(&rejection),
             LoginError::Interaction(e) => e.into(),
             LoginError::Upstream(e) => e.into(),
@@ -693,6 +832,22 @@ async fn login(
             return Ok(page);
         }
     };
+    let capability = mfa::strongest(&state.factors(), &user.id).await?;
+    let next = step_up::next(Needs::of(&state.settings, &client, &req, &user), capability, Level::Single);
+    let step = after_first_factor(
+        state,
+        &client,
+        &req,
+        &user,
+        &mut interaction,
+        interaction_id,
+        next,
+        capability,
+        Level::Single,
+    );
+    if let Some(page) = step.await? {
+        return Ok(page);
+    }
     let (session, cookie) =
         start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
 
@@ -702,6 +857,49 @@ async fn login(
         .unwrap_or_else(|e| LoginError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// After a first factor (a password, an upstream provider): the second
+/// factor's page (always for a person who has one, so that it protects
+/// them), its setup where one is required, or the client's error where the
+/// requirement cannot be met here. `None`: a session starts now.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn after_first_factor(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    interaction: &mut Interaction,
+    interaction_id: &str,
+    next: Next,
+    capability: Level,
+    have: Level,
+) -> Result<Option<Response>, LoginError> {
+    let stage = match next {
+        Next::Unmet => {
+            state.interactions.delete_interaction(&interaction.id_hash).await?;
+            return Err(LoginError::ToClient(req.target.clone(), unmet()));
+        }
+        Next::Enroll => InteractionStage::Enroll,
+        Next::Ask => InteractionStage::SecondFactor,
+        Next::Proceed if capability >= Level::Mfa && have < Level::Mfa => InteractionStage::SecondFactor,
+        Next::Proceed => return Ok(None),
+    };
+    // No session yet: the interaction remembers who gave the first factor
+    // (its request says how).
+    interaction.stage = stage;
+    interaction.user_id = Some(user.id.clone());
+    if !state.interactions.update_interaction(interaction).await? {
+        return Err(InteractionError::Expired.into());
+    }
+    Ok(Some(match stage {
+        InteractionStage::Enroll => enroll_start(state, client, user, interaction_id, &interaction.csrf).await?,
+        // `strongest` is phishing-resistant exactly for a person with a passkey.
+        _ => {
+            let passkey = capability >= Level::PhishingResistant;
+            second_factor_page(state, client, req, interaction_id, &interaction.csrf, None, passkey)
+        }
+    }))
 }
 
 /// How a person proved who they are: the session's `amr` and `acr`.
@@ -716,6 +914,425 @@ impl SignInMethod {
     pub fn password() -> Self {
         Self { amr: vec!["pwd".into()], acr: ACR_PASSWORD.into(), upstream: None }
     }
+
+    /// A password and a one-time code (RFC 8176: `otp`; a recovery code is
+    /// a one-time password too), two factors (`mfa`).
+    pub fn password_and_code() -> Self {
+        Self::first_and_second(vec!["pwd".into()], None, SecondFactor::Code)
+    }
+
+    /// A first factor's `amr` (a password's, an upstream's) and a second
+    /// factor: two factors (`mfa`), as strong as the second one.
+    fn first_and_second(mut amr: Vec<String>, upstream: Option<String>, second: SecondFactor) -> Self {
+        for method in second.amr().into_iter().chain(["mfa".to_string()]) {
+            if !amr.contains(&method) {
+                amr.push(method);
+            }
+        }
+        Self { amr, acr: second.level().acr().into(), upstream }
+    }
+
+    /// A passkey alone (passwordless). User verification is required for
+    /// it, so the key (something held) and its verification (something
+    /// known or something one is) are two factors: `mfa`.
+    pub fn passkey(used: latchkey_domain::passkeys::PasskeyUse) -> Self {
+        let mut amr = used.amr();
+        if used.user_verified {
+            amr.push("mfa".into());
+        }
+        Self { amr, acr: ACR_PHR.into(), upstream: None }
+    }
+}
+
+/// A second factor a person just gave.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SecondFactor {
+    /// A TOTP or recovery code (RFC 8176 `otp`).
+    Code,
+    /// A passkey (`hwk` or `swk`, and `user` when it verified the person).
+    Passkey(latchkey_domain::passkeys::PasskeyUse),
+}
+
+impl SecondFactor {
+    fn amr(self) -> Vec<String> {
+        match self {
+            Self::Code => vec!["otp".into()],
+            Self::Passkey(used) => used.amr(),
+        }
+    }
+
+    fn level(self) -> Level {
+        match self {
+            Self::Code => Level::Mfa,
+            Self::Passkey(_) => Level::PhishingResistant,
+        }
+    }
+}
+
+/// What a right second factor completes: a new session after a password or
+/// an upstream provider, the browser's own session upgraded after a
+/// step-up. None if that session ended meanwhile (or is another one now).
+pub(crate) async fn complete_second_factor(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    (user, client, req): (&User, &Client, &AuthorizationRequest),
+    address: std::net::IpAddr,
+    second: SecondFactor,
+) -> Result<Option<(Session, HeaderValue)>, StoreError> {
+    let client_id = Some(client.client_id.as_str());
+    let method = match &req.first_factor {
+        FirstFactor::Password => SignInMethod::first_and_second(vec!["pwd".into()], None, second),
+        FirstFactor::Upstream { upstream, amr } => {
+            let first = if amr.is_empty() { vec![upstream::AMR_FEDERATED.to_string()] } else { amr.clone() };
+            SignInMethod::first_and_second(first, Some(upstream.clone()), second)
+        }
+        FirstFactor::Session { sid } => {
+            let Some((session, signed_in)) = current_session(state, headers).await? else {
+                return Ok(None);
+            };
+            if session.auth.sid != *sid || signed_in.id != user.id {
+                return Ok(None);
+            }
+            let mut amr = second.amr();
+            amr.push("mfa".into());
+            let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+            return upgrade_session(state, &session, user, client_id, address, &amr, second.level()).await;
+        }
+    };
+    Ok(Some(start_session(state, headers, user, client_id, address, method).await?))
+}
+
+/// Adds factors to a signed-in session (a step-up, or a factor set up on
+/// `/account`): `amr` gains `amr`, `acr` becomes the stronger of the
+/// session's and `level`'s, `auth_time` is now, and the browser gets a new
+/// session id (`latchkey_domain::sessions::upgrade_session`). Returns the
+/// session and its cookie; None if it ended meanwhile.
+pub(crate) async fn upgrade_session(
+    state: &AuthorizeState,
+    session: &Session,
+    user: &User,
+    client_id: Option<&str>,
+    address: std::net::IpAddr,
+    amr: &[&str],
+    level: Level,
+) -> Result<Option<(Session, HeaderValue)>, StoreError> {
+    let now = state.clock.now();
+    let acr = Level::of_session(&session.auth.acr).max(level).acr();
+    let amr: Vec<String> = amr.iter().map(|m| m.to_string()).collect();
+    let Some(StartedSession { session, session_id }) =
+        sessions::upgrade_session(&*state.store, session, &amr, acr, now).await?
+    else {
+        return Ok(None);
+    };
+    let mut event = AuditEvent::new(now, "login.step_up", format!("user:{}", user.id))
+        .subject(&user.id)
+        .ip(address)
+        .detail("sid", session.auth.sid.as_str())
+        .detail("acr", acr);
+    if let Some(id) = client_id {
+        event = event.client(id);
+    }
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    let ttl = (session.expires_at - now).max(0);
+    let cookie = cookies::set(state.settings.session_cookie(), &session_id, state.settings.secure_cookies, Some(ttl));
+    Ok(Some((session, cookie)))
+}
+
+/// Where the setup of a required factor posts its first code.
+pub const ENROLL_PATH: &str = "/login/enroll";
+/// Where a notice in the sign-in flow goes on.
+pub const CONTINUE_PATH: &str = "/login/continue";
+
+/// Below this many recovery codes left, the person is asked to make new ones.
+pub(crate) const FEW_RECOVERY_CODES: u64 = 3;
+
+/// Starts the setup of a second factor for `user`, who must have one and
+/// has none, and shows its page.
+async fn enroll_start(
+    state: &AuthorizeState,
+    client: &Client,
+    user: &User,
+    interaction: &str,
+    csrf: &str,
+) -> Result<Response, StoreError> {
+    match mfa::begin_enrollment(&state.factors(), user, &format!("user:{}", user.id)).await {
+        Ok(enrollment) => Ok(enroll_page(state, client, &enrollment, interaction, csrf, None)),
+        // Set up meanwhile (another tab): that sign-in asks for it.
+        Err(mfa::BeginError::AlreadyEnrolled) => Ok(error_page(
+            &state.settings.ui,
+            StatusCode::CONFLICT,
+            "Already set up",
+            "An authenticator app was just set up for your account. Go back to the application and sign in again.",
+        )),
+        Err(mfa::BeginError::Store(e)) => Err(e),
+        Err(mfa::BeginError::Seal(e)) => {
+            tracing::error!(error = %e, "a TOTP secret could not be sealed");
+            Err(StoreError::Backend("sealing a secret failed".into()))
+        }
+    }
+}
+
+fn enroll_page(
+    state: &AuthorizeState,
+    client: &Client,
+    enrollment: &mfa::Enrollment,
+    interaction: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> Response {
+    let action = state.path(ENROLL_PATH);
+    let intro = format!(
+        "Two-step verification is required to continue to {}. Set up an authenticator app: it takes a minute.",
+        client_name(client)
+    );
+    let form = account_mfa::EnrollForm {
+        action: &action,
+        csrf,
+        account: None,
+        interaction: Some(interaction),
+        intro: Some(&intro),
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    account_mfa::render_enroll(state, enrollment, form, error, status)
+}
+
+/// Shows a notice and a button that goes on with the flow; the interaction
+/// waits at the `Continue` stage for the signed-in person.
+#[allow(clippy::too_many_arguments)]
+async fn continue_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    interaction: &mut Interaction,
+    interaction_id: &str,
+    title: &str,
+    notice: Option<&str>,
+    codes: Vec<String>,
+    ask_for_new_codes: bool,
+) -> Result<Response, FlowError> {
+    interaction.stage = InteractionStage::Continue;
+    if !state.interactions.update_interaction(interaction).await? {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    let (action, account) = (state.path(CONTINUE_PATH), state.path(account::PATH));
+    let page = pages::ContinuePage {
+        ui: &state.settings.ui,
+        title,
+        notice,
+        codes,
+        account: ask_for_new_codes.then_some(account.as_str()),
+        action: &action,
+        client_name: client_name(client),
+        interaction: interaction_id,
+        csrf: &interaction.csrf,
+    };
+    Ok(html(StatusCode::OK, &page, Some(&req.target.redirect_uri), false))
+}
+
+/// What a person is told who types a code where only a passkey will do.
+pub(crate) const PASSKEY_REQUIRED: &str = "This app asks you to sign in with a passkey: use the passkey button.";
+
+/// What a person who typed a wrong code is told.
+pub(crate) const WRONG_CODE: &str =
+    "That code is not right. Enter the current code from your authenticator app, or a recovery code.";
+
+/// Where the second sign-in page posts its code.
+pub const SECOND_FACTOR_PATH: &str = "/login/code";
+
+pub(crate) fn second_factor_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    interaction: &str,
+    csrf: &str,
+    error: Option<&str>,
+    passkey: bool,
+) -> Response {
+    let action = state.path(SECOND_FACTOR_PATH);
+    let page = pages::SecondFactorPage {
+        ui: &state.settings.ui,
+        action: &action,
+        client_name: client_name(client),
+        interaction,
+        csrf,
+        error,
+        passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH).filter(|_| passkey),
+    };
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let passkeys = page.passkey.is_some();
+    html_with_passkeys(status, &page, &[req.target.redirect_uri.as_str()], passkeys)
+}
+
+/// The second sign-in page's form (`second_factor.html`).
+#[derive(Debug, Deserialize)]
+struct CodeForm {
+    #[serde(flatten)]
+    interaction: InteractionForm,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /login/code`: a TOTP or recovery code from the person who gave
+/// their password to this interaction. Wrong codes count against the
+/// sign-in limits like wrong passwords; a right one starts the session
+/// (`amr` `pwd otp mfa`, `acr` [`ACR_MFA`]) and the flow goes on as after a
+/// password.
+async fn login_code(
+    State(state): State<AuthorizeState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::SecondFactor).await?;
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    let user = interaction_user(state, &interaction).await?;
+    let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
+    let again = |message: &str| {
+        second_factor_page(state, &client, &req, interaction_id, &interaction.csrf, Some(message), passkey)
+    };
+    let code = form.code.trim();
+    let check = if code.is_empty() || code.len() > 64 {
+        CodeCheck::Refused
+    } else {
+        mfa::verify_code(&state.factors(), &state.sign_in(), &user, code, address, Some(&client.client_id)).await?
+    };
+    let recovery_codes_left = match check {
+        CodeCheck::Totp => None,
+        CodeCheck::Recovery { left } => Some(left),
+        CodeCheck::Refused => return Ok(again(WRONG_CODE)),
+        CodeCheck::Throttled(refusal) => {
+            let mut page = again(refusal.limit.message());
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
+            return Ok(page);
+        }
+    };
+    // A passkey is required: a code would not be enough, so it is not checked (nor counted).
+    if Needs::of(&state.settings, &client, &req, &user).required >= Level::PhishingResistant {
+        return Ok(again(PASSKEY_REQUIRED));
+    }
+    let flow = (&user, &client, &req);
+    let Some((session, cookie)) = complete_second_factor(state, &headers, flow, address, SecondFactor::Code).await?
+    else {
+        return Err(LoginError::SessionEnded);
+    };
+    let res = match recovery_codes_left {
+        // Signed in with a recovery code: how many are left, before going on.
+        Some(left) => {
+            let notice = match left {
+                0 => "You used your last recovery code. Make new ones now, or you may be locked out if you lose your device.".to_string(),
+                1 => "You used a recovery code: 1 is left.".to_string(),
+                n => format!("You used a recovery code: {n} are left."),
+            };
+            let few = left <= FEW_RECOVERY_CODES;
+            let title = "Signed in with a recovery code";
+            continue_page(state, &client, &req, &mut interaction, interaction_id, title, Some(&notice), Vec::new(), few)
+                .await
+        }
+        None => proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await,
+    };
+    // Signed in whatever comes next: the cookie goes with an error page too.
+    let mut res = res.unwrap_or_else(|e| LoginError::from(e).into_response());
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// The person an interaction names, if they may still sign in.
+async fn interaction_user(state: &AuthorizeState, interaction: &Interaction) -> Result<User, LoginError> {
+    let user = match interaction.user_id.as_deref() {
+        Some(id) => state.users.get_user(id).await?,
+        None => None,
+    };
+    // Deleted or disabled since the first factor: this sign-in is over.
+    user.filter(|u| !u.disabled).ok_or_else(|| InteractionError::Expired.into())
+}
+
+/// `POST /login/enroll`: the first code from the authenticator app a person
+/// who must have a second factor just set up. A right one turns it on,
+/// completes the sign-in (both factors were given) and shows the recovery
+/// codes once; the flow goes on from there.
+async fn login_enroll(
+    State(state): State<AuthorizeState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::Enroll).await?;
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    let user = interaction_user(state, &interaction).await?;
+    let ctx = state.factors();
+    let code = form.code.trim();
+    let result = if code.len() > 64 {
+        Err(mfa::ConfirmError::WrongCode)
+    } else {
+        mfa::confirm_enrollment(&ctx, &user.id, code, &format!("user:{}", user.id)).await
+    };
+    let codes = match result {
+        Ok(codes) => codes,
+        Err(mfa::ConfirmError::Store(e)) => return Err(e.into()),
+        // Removed meanwhile (an operator's reset): start again.
+        Err(mfa::ConfirmError::NotStarted) => return Err(InteractionError::Expired.into()),
+        Err(e) => {
+            let message = account_mfa::capitalized(&e.to_string());
+            return match mfa::pending_enrollment(&ctx, &user).await {
+                Ok(Some(enrollment)) => {
+                    Ok(enroll_page(state, &client, &enrollment, interaction_id, &interaction.csrf, Some(&message)))
+                }
+                Ok(None) => Err(InteractionError::Expired.into()),
+                Err(mfa::ConfirmError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    tracing::error!(error = %e, "a pending TOTP secret could not be opened");
+                    Err(InteractionError::Expired.into())
+                }
+            };
+        }
+    };
+    let flow = (&user, &client, &req);
+    let Some((_, cookie)) = complete_second_factor(state, &headers, flow, address, SecondFactor::Code).await? else {
+        return Err(LoginError::SessionEnded);
+    };
+    let notice = "Two-step verification is on.";
+    let title = "Your recovery codes";
+    let mut res =
+        continue_page(state, &client, &req, &mut interaction, interaction_id, title, Some(notice), codes, false)
+            .await
+            .unwrap_or_else(|e| LoginError::from(e).into_response());
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// The continue button's form (`sign_in_continue.html`).
+#[derive(Debug, Deserialize)]
+struct ContinueForm {
+    #[serde(flatten)]
+    interaction: InteractionForm,
+}
+
+/// `POST /login/continue`: on with the flow after a notice, for the person
+/// signed in when it was shown.
+async fn login_continue(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    form: Result<Form<ContinueForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        load_interaction(state, &headers, &form.interaction, InteractionStage::Continue).await?;
+    let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    let session = current_session(state, &headers).await?;
+    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
+        return Err(LoginError::SessionEnded);
+    };
+    Ok(proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await?)
 }
 
 /// Starts a session for a person who just proved who they are, with a fresh
@@ -762,7 +1379,7 @@ pub(crate) async fn start_session(
     Ok((session, cookie))
 }
 
-async fn proceed_after_login(
+pub(crate) async fn proceed_after_login(
     state: &AuthorizeState,
     client: &Client,
     req: AuthorizationRequest,

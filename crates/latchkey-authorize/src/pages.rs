@@ -41,6 +41,51 @@ pub struct LoginPage<'a> {
     /// Some provider takes addresses of its domains (home-realm discovery):
     /// the password may be left empty.
     pub realm_discovery: bool,
+    /// "Sign in with a passkey" (passwordless), where the issuer can be a
+    /// WebAuthn relying party.
+    pub passkey: Option<PasskeyForm>,
+}
+
+/// A passkey button's form: where `passkey.js` asks for a challenge
+/// (`options`) and where the form posts the answer (`action`).
+#[derive(Debug, Clone)]
+pub struct PasskeyForm {
+    pub action: String,
+    pub options: String,
+    pub script: String,
+}
+
+/// The second sign-in page: a code from an authenticator app or a recovery
+/// code, in one field named `code`.
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactorPage<'a> {
+    pub ui: &'a Ui,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    /// A passkey button, for a person who has one.
+    pub passkey: Option<PasskeyForm>,
+}
+
+/// A notice in the sign-in flow, then a button that goes on with it: the
+/// recovery codes of a factor just set up, or how many are left after one
+/// was used (`sign_in_continue.html`).
+#[derive(Template)]
+#[template(path = "sign_in_continue.html")]
+pub struct ContinuePage<'a> {
+    pub ui: &'a Ui,
+    pub title: &'a str,
+    pub notice: Option<&'a str>,
+    pub codes: Vec<String>,
+    /// A link to `/account`, where new recovery codes are made.
+    pub account: Option<&'a str>,
+    pub action: &'a str,
+    pub client_name: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
 }
 
 #[derive(Template)]
@@ -105,6 +150,8 @@ pub struct AccountLoginPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// "Sign in with a passkey" (passwordless).
+    pub passkey: Option<PasskeyForm>,
 }
 
 /// An app the person has allowed, as `/account` lists it.
@@ -150,6 +197,11 @@ pub struct AccountPage<'a> {
     pub revoke_action: &'a str,
     pub end_session_action: &'a str,
     pub password_action: &'a str,
+    /// The two-step verification section.
+    pub mfa: crate::account_mfa::MfaSection,
+    /// The passkeys section (`None` where the issuer cannot be a WebAuthn
+    /// relying party: an IP address).
+    pub passkeys: Option<crate::account_passkeys::PasskeySection>,
     /// The claims the person may change (empty: no profile section).
     pub profile_fields: Vec<ProfileField>,
     pub profile_action: &'a str,
@@ -259,6 +311,20 @@ pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>
 /// Like [`html`], with `form-action` widened to every URL of `form_targets`
 /// (forms whose answer redirects there: the client, upstream providers).
 pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str], script: bool) -> Response {
+    let script_src = if script { format!("; script-src {}", *AUTO_SUBMIT_HASH) } else { String::new() };
+    render(status, page, form_targets, &script_src)
+}
+
+/// Like [`html_with`], for a page that offers passkeys (`passkeys`): its
+/// script comes from our own origin (`/assets/passkey.js`) and asks our
+/// own origin for challenges, so `script-src` and `connect-src` are
+/// `'self'`; still no inline script.
+pub fn html_with_passkeys(status: StatusCode, page: &impl Template, form_targets: &[&str], passkeys: bool) -> Response {
+    let script_src = if passkeys { "; script-src 'self'; connect-src 'self'" } else { "" };
+    render(status, page, form_targets, script_src)
+}
+
+fn render(status: StatusCode, page: &impl Template, form_targets: &[&str], script_src: &str) -> Response {
     let body = match page.render() {
         Ok(b) => b,
         Err(e) => {
@@ -274,7 +340,6 @@ pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str]
             form_action.push_str(&source);
         }
     }
-    let script_src = if script { format!("; script-src {}", *AUTO_SUBMIT_HASH) } else { String::new() };
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'{script_src}"
@@ -309,6 +374,19 @@ pub async fn stylesheet() -> Response {
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    res
+}
+
+pub const PASSKEY_SCRIPT_PATH: &str = "/assets/passkey.js";
+
+/// The passkey script (`templates/assets/passkey.js`), cached for a day.
+pub async fn passkey_script() -> Response {
+    static JS: &str = include_str!("../../../templates/assets/passkey.js");
+    let mut res = JS.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
 }
 
@@ -372,9 +450,18 @@ mod tests {
             upstreams: vec![UpstreamButton { action: "/upstream/x/start".into(), label: "<i>Corp</i>".into() }],
             password_login: true,
             realm_discovery: false,
+            passkey: Some(PasskeyForm {
+                action: "/login/passkey".into(),
+                options: "/login/passkey/options".into(),
+                script: PASSKEY_SCRIPT_PATH.into(),
+            }),
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));
+        // The passkey button, and its script from our origin; no inline script.
+        assert!(body.contains(r#"data-passkey="sign-in""#), "{body}");
+        assert!(body.contains(r#"<script src="/assets/passkey.js" defer></script>"#), "{body}");
+        assert!(!body.contains("<script>"), "{body}");
         assert!(!body.contains("<b>App</b>"));
         assert!(!body.contains("<i>Corp</i>"));
         assert!(body.contains("App"));

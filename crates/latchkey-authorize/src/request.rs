@@ -51,6 +51,31 @@ pub struct AuthorizationRequest {
     /// ends at the device's consent page, not with a code for a redirect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceRequest>,
+    /// `acr_values`, in the request's order (OIDC Core §3.1.2.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values: Vec<String>,
+    /// What the person proved before the second sign-in page or the setup
+    /// of a factor; kept with the request while those pages are shown.
+    #[serde(default, skip_serializing_if = "FirstFactor::is_password")]
+    pub first_factor: FirstFactor,
+}
+
+/// The factor a person gave before the second one is asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FirstFactor {
+    #[default]
+    Password,
+    /// An upstream provider, with the `amr` the session keeps.
+    Upstream { upstream: String, amr: Vec<String> },
+    /// The browser's session (`sid`): a step-up, which upgrades it.
+    Session { sid: String },
+}
+
+impl FirstFactor {
+    fn is_password(&self) -> bool {
+        *self == Self::Password
+    }
 }
 
 /// What the `/device` flow keeps of the device's request.
@@ -218,6 +243,11 @@ pub fn validate(
         login_hint: params.get("login_hint").map(str::to_string),
         hint_sub: None,
         device: None,
+        acr_values: params
+            .get("acr_values")
+            .map(|v| v.split(' ').filter(|a| !a.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default(),
+        first_factor: FirstFactor::Password,
     })
 }
 
@@ -297,7 +327,7 @@ mod tests {
     fn a_valid_request_is_read_in_full() {
         let c = client(serde_json::json!({}));
         let query = format!(
-            "{}&nonce=n&prompt=login+consent&max_age=0&login_hint=alice&display=popup&scope=openid+email",
+            "{}&nonce=n&prompt=login+consent&max_age=0&login_hint=alice&display=popup&scope=openid+email&acr_values=phr+urn%3Alatchkey%3Aacr%3Amfa",
             valid(&c.client_id)
         );
         let req = run(&c, &query.replace("&scope=openid&", "&"), false).unwrap();
@@ -307,6 +337,7 @@ mod tests {
         assert_eq!(req.max_age, Some(0));
         assert_eq!(req.login_hint.as_deref(), Some("alice"));
         assert_eq!(req.prompt, Prompt { login: true, consent: true, ..Default::default() });
+        assert_eq!(req.acr_values, ["phr", "urn:latchkey:acr:mfa"]);
     }
 
     #[test]

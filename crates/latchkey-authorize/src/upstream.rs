@@ -28,13 +28,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountError, SignedInForm, see_other, signed_in_form};
 use crate::failure::{Failure, InteractionError};
+use crate::request::FirstFactor;
+use crate::step_up::{self, Needs};
 use crate::{
-    AuthorizeState, CSRF_COOKIE, FlowError, InteractionForm, SignInMethod, csrf_token, current_session,
-    load_interaction, proceed_after_login, request_of, start_session,
+    ACR_MFA, AuthorizeState, CSRF_COOKIE, FlowError, InteractionForm, SignInMethod, after_first_factor, csrf_token,
+    current_session, load_interaction, proceed_after_login, request_of, start_session,
 };
+use latchkey_core::acr::Level;
 
-/// `acr` of a sign-in at an upstream provider that sent none.
-pub const ACR_FEDERATED: &str = "urn:latchkey:acr:federated";
+/// `acr` of a sign-in at an upstream provider whose second factor is not
+/// trusted (or that showed none).
+pub use latchkey_core::acr::ACR_FEDERATED;
 /// `amr` of a sign-in at an upstream provider that sent none.
 pub const AMR_FEDERATED: &str = "fed";
 
@@ -438,27 +442,64 @@ async fn finish_login(
     if interaction.stage != InteractionStage::Login {
         return Err(UpstreamError::LoginExpired);
     }
-    let (req, client) = request_of(state, &interaction).await?;
-    let method = SignInMethod {
-        amr: if identity.amr.is_empty() { vec![AMR_FEDERATED.into()] } else { identity.amr.clone() },
-        acr: identity.acr.clone().unwrap_or_else(|| ACR_FEDERATED.into()),
-        upstream: Some(upstream.settings.id.clone()),
-    };
-    let (session, cookie) = start_session(state, headers, &user, Some(&client.client_id), address, method).await?;
+    let (mut req, client) = request_of(state, &interaction).await?;
+    let method = federated_method(upstream, &identity);
     // The interaction's id went into a page of another origin's flow; the
-    // consent form (if any) gets a fresh one.
+    // next form (the second factor's, the consent's) gets a fresh one.
     let fresh = random::token(32);
     if !state.interactions.delete_interaction(interaction_hash).await? {
         return Err(UpstreamError::LoginExpired);
     }
     interaction.id_hash = hash_token(&fresh);
+    // Kept for a second factor asked here: the session's amr starts with the provider's.
+    req.first_factor = FirstFactor::Upstream { upstream: upstream.settings.id.clone(), amr: method.amr.clone() };
+    interaction.request = serde_json::to_string(&req).expect("request serializes");
     state.interactions.insert_interaction(&interaction).await?;
+    let have = Level::of_session(&method.acr);
+    let capability = latchkey_domain::mfa::strongest(&state.factors(), &user.id).await?;
+    let next = step_up::next(Needs::of(&state.settings, &client, &req, &user), capability, have);
+    let step = after_first_factor(state, &client, &req, &user, &mut interaction, &fresh, next, capability, have);
+    match step.await {
+        Ok(Some(page)) => return Ok(page),
+        Ok(None) => {}
+        Err(e) => return Ok(e.into_response()),
+    }
+    let (session, cookie) = start_session(state, headers, &user, Some(&client.client_id), address, method).await?;
     // Signed in whatever comes next: the cookie goes with an error page too.
     let mut res = proceed_after_login(state, &client, req, (session, user), &mut interaction, &fresh)
         .await
         .unwrap_or_else(|e| UpstreamError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// The session's `amr` and `acr` after an upstream sign-in. The provider's
+/// `amr` is kept as it said (but `mfa`); its second factor counts as ours only where
+/// the operator trusts it (`trust_upstream_mfa`): then the `acr` says two
+/// factors (phishing-resistant if the provider said `phr`/`phrh`), else
+/// [`ACR_FEDERATED`], one factor, whatever the provider claimed.
+fn federated_method(upstream: &Upstream, identity: &UpstreamIdentity) -> SignInMethod {
+    let mut amr = if identity.amr.is_empty() { vec![AMR_FEDERATED.to_string()] } else { identity.amr.clone() };
+    let level = if !upstream.settings.trust_upstream_mfa {
+        Level::Single
+    } else {
+        match identity.acr.as_deref() {
+            Some("phr" | "phrh") => Level::PhishingResistant,
+            Some(ACR_MFA) => Level::Mfa,
+            _ if identity.amr.iter().any(|m| m == "mfa") => Level::Mfa,
+            _ => Level::Single,
+        }
+    };
+    if level >= Level::Mfa && !amr.iter().any(|m| m == "mfa") {
+        amr.push("mfa".into());
+    }
+    // Not trusted: the provider's word that it used two factors is not
+    // passed on as ours (apps check amr for mfa too).
+    if level == Level::Single {
+        amr.retain(|m| m != "mfa");
+    }
+    let acr = if level == Level::Single { ACR_FEDERATED.to_string() } else { level.acr().to_string() };
+    SignInMethod { amr, acr, upstream: Some(upstream.settings.id.clone()) }
 }
 
 /// Just-in-time provisioning: a local account for an upstream account seen
@@ -731,6 +772,7 @@ mod tests {
             default_groups: default_groups.iter().map(|g| g.to_string()).collect(),
             update_claims: ClaimUpdate::Provisioned,
             userinfo: false,
+            trust_upstream_mfa: false,
             metadata_refresh: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
         };
@@ -744,6 +786,32 @@ mod tests {
             name: Some("Ann".into()),
             groups: groups.iter().map(|g| g.to_string()).collect(),
             ..UpstreamIdentity::default()
+        }
+    }
+
+    /// The provider's second factor counts only where the operator trusts
+    /// it; its own claims never raise the session's acr otherwise.
+    #[test]
+    fn an_upstreams_mfa_counts_only_when_trusted() {
+        let id = |amr: &[&str], acr: Option<&str>| UpstreamIdentity {
+            amr: amr.iter().map(|m| m.to_string()).collect(),
+            acr: acr.map(str::to_string),
+            ..ann(&[])
+        };
+        let untrusted = upstream(&[], &[]);
+        let mut trusted = upstream(&[], &[]);
+        trusted.settings.trust_upstream_mfa = true;
+        for (up, identity, amr, acr) in [
+            (&untrusted, id(&["pwd", "otp", "mfa"], Some(ACR_MFA)), vec!["pwd", "otp"], ACR_FEDERATED),
+            (&untrusted, id(&[], Some("phr")), vec!["fed"], ACR_FEDERATED),
+            (&trusted, id(&["pwd", "mfa"], None), vec!["pwd", "mfa"], ACR_MFA),
+            (&trusted, id(&["hwk"], Some("phr")), vec!["hwk", "mfa"], "phr"),
+            (&trusted, id(&[], Some(ACR_MFA)), vec!["fed", "mfa"], ACR_MFA),
+            (&trusted, id(&["pwd"], Some("urn:corp:gold")), vec!["pwd"], ACR_FEDERATED),
+        ] {
+            let method = federated_method(up, &identity);
+            assert_eq!((method.amr, method.acr.as_str()), (amr.iter().map(|m| m.to_string()).collect(), acr));
+            assert_eq!(method.upstream.as_deref(), Some("corp"));
         }
     }
 

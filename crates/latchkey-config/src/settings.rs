@@ -79,6 +79,7 @@ pub struct Config {
     pub device: Device,
     pub pkce: Pkce,
     pub sessions: Sessions,
+    pub mfa: Mfa,
     pub gc: Gc,
     pub audit: Audit,
     pub ui: Ui,
@@ -119,6 +120,8 @@ impl Config {
             upstream.validate(i, &self.upstreams[..i])?;
         }
         self.login.validate(!self.upstreams.is_empty())?;
+        latchkey_core::user::validate_groups(&self.mfa.required_groups)
+            .map_err(|why| ConfigError::new("mfa.required_groups", why))?;
         self.registration.validate()?;
         self.keys.validate()?;
         self.ui.validate()?;
@@ -492,6 +495,33 @@ pub struct Pkce {
     /// for all).
     #[default(true)]
     pub require_for_confidential: bool,
+}
+
+/// Two-step verification (docs/mfa.md): who must give a second factor. A
+/// person who must and has none sets one up right after the password; apps
+/// can require it too (client metadata require_mfa, default_acr_values) and
+/// ask for it per request (acr_values).
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mfa {
+    /// Everyone gives a second factor at sign-in.
+    pub required: bool,
+    /// Members of any of these groups give a second factor at sign-in.
+    #[schemars(example = examples::groups())]
+    pub required_groups: Vec<String>,
+    /// On /account, turning two-step verification off or making new
+    /// recovery codes asks for a current code, unless the session gave a
+    /// second factor this recently.
+    #[default(Seconds::new(300))]
+    #[schemars(range(max = 86_400))]
+    pub fresh_seconds: Seconds,
+}
+
+impl Mfa {
+    /// Whether the operator requires a second factor of a person in `groups`.
+    pub fn required_for(&self, groups: &[String]) -> bool {
+        self.required || groups.iter().any(|g| self.required_groups.contains(g))
+    }
 }
 
 /// Sign-in sessions.
@@ -967,6 +997,11 @@ pub struct Upstream {
     /// Also read UserInfo after the code exchange.
     #[default(true)]
     pub userinfo: bool,
+    /// Count the provider's second factor as ours: when its ID token's amr
+    /// names mfa (or its acr is phr, phrh or urn:latchkey:acr:mfa), the
+    /// session has two factors. false: a person with a local second factor,
+    /// or one the policy requires, gives it here after the provider.
+    pub trust_upstream_mfa: bool,
     /// How often the provider's discovery document and keys are read again.
     #[default(Seconds::new(3_600))]
     #[schemars(range(min = 60, max = 86_400))]
@@ -1075,6 +1110,10 @@ impl Upstream {
 
 /// Values shown in the example `[[upstream]]` table.
 mod examples {
+    pub fn groups() -> Vec<&'static str> {
+        vec!["admins"]
+    }
+
     pub fn domains() -> Vec<&'static str> {
         vec!["corp.example"]
     }

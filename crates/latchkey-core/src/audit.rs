@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// describes each), so that a filter with a typo is an error, not an empty list.
 pub const KINDS: &[&str] = &[
     "login.success",
+    "login.step_up",
     "login.failure",
     "login.throttled",
     "login.locked",
@@ -31,6 +32,15 @@ pub const KINDS: &[&str] = &[
     "identity.unlinked",
     "password.changed",
     "password.change_failed",
+    "mfa.enrollment_started",
+    "mfa.enrolled",
+    "mfa.passkey_registered",
+    "mfa.passkey_removed",
+    "mfa.passkey_used",
+    "mfa.failure",
+    "mfa.recovery_code_used",
+    "mfa.recovery_codes_generated",
+    "mfa.removed",
     "key.rotated",
     "key.retired",
     "admin_token.created",

@@ -173,6 +173,16 @@ pub struct ClientSettings {
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_access_token_hash: Option<String>,
+    /// Extension (docs/mfa.md): everyone signing in to this client gives a
+    /// second factor (or sets one up right after the password).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_mfa: bool,
+    /// OpenID Connect Registration §2: the `acr` values asked for when a
+    /// request names none. Here they are the client's requirement: a session
+    /// weaker than the weakest of them is stepped up, and one that cannot
+    /// be is `unmet_authentication_requirements` (docs/mfa.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_acr_values: Vec<String>,
 }
 
 /// A registered client.
@@ -358,6 +368,11 @@ pub struct ClientMetadata {
     /// Extension: see [`ClientSettings::token_exchange_subject_clients`].
     #[serde(default)]
     pub token_exchange_subject_clients: Option<Vec<String>>,
+    /// Extension: see [`ClientSettings::require_mfa`].
+    #[serde(default)]
+    pub require_mfa: Option<bool>,
+    #[serde(default)]
+    pub default_acr_values: Option<Vec<String>>,
 }
 
 /// What the operator allows, for registrations from either door.
@@ -639,6 +654,15 @@ impl ClientMetadata {
         let token_exchange_subject_clients = dedup(self.token_exchange_subject_clients.unwrap_or_default());
         check_exchange_list("token_exchange_subject_clients", &token_exchange_subject_clients, exchanges)?;
 
+        let default_acr_values = dedup(self.default_acr_values.unwrap_or_default());
+        if let Some(v) = default_acr_values.iter().find(|v| !crate::acr::KNOWN.contains(&v.as_str())) {
+            return Err(bad(format!(
+                "default_acr_values: {:?} is not supported; use {}",
+                v.chars().take(MAX_TEXT).collect::<String>(),
+                crate::acr::KNOWN.join(", ")
+            )));
+        }
+
         let response_types = match self.response_types {
             None if uses_code => vec!["code".to_string()],
             None => vec![],
@@ -747,6 +771,8 @@ impl ClientMetadata {
             jwks_uri,
             token_endpoint_auth_signing_alg,
             registration_access_token_hash: None,
+            require_mfa: self.require_mfa.unwrap_or(false),
+            default_acr_values,
         })
     }
 }
@@ -1041,5 +1067,23 @@ mod tests {
         }
         assert!(client.is_public() && client.allows_grant(GrantType::AuthorizationCode));
         assert!(!client.allows_grant(GrantType::ClientCredentials));
+    }
+
+    #[test]
+    fn default_acr_values_name_classes_this_server_knows() {
+        let base = serde_json::json!({"redirect_uris": ["https://a.example/cb"]});
+        let with = |extra: serde_json::Value| {
+            let mut v = base.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            meta(v).validate(&RegistrationPolicy::default())
+        };
+        let s = with(
+            serde_json::json!({"default_acr_values": ["urn:latchkey:acr:mfa", "phr", "phr"], "require_mfa": true}),
+        )
+        .unwrap();
+        assert_eq!((s.default_acr_values, s.require_mfa), (vec!["urn:latchkey:acr:mfa".into(), "phr".into()], true));
+        let e = with(serde_json::json!({"default_acr_values": ["urn:mace:gold"]})).unwrap_err();
+        assert!(e.to_string().contains("default_acr_values"), "{e}");
+        assert!(!with(serde_json::json!({})).unwrap().require_mfa, "off by default");
     }
 }

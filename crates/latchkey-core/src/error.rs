@@ -42,6 +42,9 @@ pub enum ErrorCode {
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
+    /// OpenID Connect Core §3.1.2.6: the authentication the client requires
+    /// (by its registration) cannot be given.
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -77,6 +80,7 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 
@@ -188,6 +192,7 @@ mod tests {
             ErrorCode::UnsupportedTokenType,
             ErrorCode::InvalidSoftwareStatement,
             ErrorCode::UnapprovedSoftwareStatement,
+            ErrorCode::UnmetAuthenticationRequirements,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -70,6 +70,17 @@ pub enum InteractionStage {
     /// The person went to an upstream identity provider; the record is keyed
     /// by the `state` sent there and holds what the return needs.
     Upstream,
+    /// The first factor was given (a password, an upstream provider, or the
+    /// browser's session when a request needs more than it has) and the
+    /// record names the person and waits for a code. No session exists
+    /// yet, or the existing one is upgraded (a step-up).
+    SecondFactor,
+    /// A person who must have a second factor and has none sets one up
+    /// here (the secret is pending until a code from it is entered).
+    Enroll,
+    /// Signed in; a notice is shown (the recovery codes just made, the
+    /// recovery codes left) and the flow goes on when the person continues.
+    Continue,
 }
 
 impl InteractionStage {
@@ -78,6 +89,9 @@ impl InteractionStage {
             Self::Login => "login",
             Self::Consent => "consent",
             Self::Upstream => "upstream",
+            Self::SecondFactor => "second_factor",
+            Self::Enroll => "enroll",
+            Self::Continue => "continue",
         }
     }
 
@@ -86,6 +100,9 @@ impl InteractionStage {
             "login" => Self::Login,
             "consent" => Self::Consent,
             "upstream" => Self::Upstream,
+            "second_factor" => Self::SecondFactor,
+            "enroll" => Self::Enroll,
+            "continue" => Self::Continue,
             _ => return None,
         })
     }

@@ -2,6 +2,7 @@
 //! time and randomness come in through [`Clock`] and [`random`], so callers and
 //! tests decide where they come from.
 
+pub mod acr;
 pub mod audit;
 pub mod calendar;
 pub mod claims;
@@ -18,9 +19,11 @@ pub mod password;
 pub mod pkce;
 pub mod profile;
 pub mod random;
+pub mod recovery;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
+pub mod totp;
 pub mod user;
 
 pub use client::{

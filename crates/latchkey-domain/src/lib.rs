@@ -18,6 +18,10 @@
 //! - [`users`]: creating, saving (password, disabled) and deleting a user.
 //! - [`backchannel`]: OIDC Back-Channel Logout delivery.
 //! - [`device`]: the limit on wrong user codes of the device grant.
+//! - [`mfa`]: second factors: enrolling TOTP, checking a TOTP or recovery
+//!   code within the sign-in limits, recovery codes, removing factors.
+//! - [`passkeys`]: WebAuthn: registering a passkey, signing in with one (a
+//!   second factor or passwordless), listing and removing them.
 
 pub mod accounts;
 pub mod backchannel;
@@ -26,6 +30,8 @@ pub mod consents;
 pub mod device;
 pub mod keys;
 pub mod limits;
+pub mod mfa;
+pub mod passkeys;
 pub mod sessions;
 pub mod sign_in;
 pub mod tokens;

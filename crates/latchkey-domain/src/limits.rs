@@ -38,7 +38,7 @@ impl Limit {
 }
 
 /// An attempt refused without a password check.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
     pub limit: Limit,
     /// When the lock ends (Unix seconds).
@@ -100,6 +100,16 @@ impl<'a> Attempt<'a> {
             },
         };
         Ok(Err(self.refused(refusal).await?))
+    }
+
+    /// Lets an attempt that checks no password (a second-factor code) through
+    /// the limits, or records the refusal and returns it. It needs no
+    /// Argon2 slot.
+    pub async fn admit_without_password(&mut self) -> Result<Result<(), Refusal>, StoreError> {
+        match self.gate().await? {
+            None => Ok(Ok(())),
+            Some(refusal) => Ok(Err(self.refused(refusal).await?)),
+        }
     }
 
     /// Whether the attempt may have its password checked: `Some` if its

@@ -99,3 +99,38 @@ pub async fn start_session(
     store.insert_session(&session).await?;
     Ok(StartedSession { session, session_id })
 }
+
+/// Adds factors to a signed-in session (a step-up, or a factor set up on
+/// `/account`): `amr` gains `amr` (no repeats), `acr` becomes `acr`, and
+/// `auth_time` becomes `now` (the person just authenticated, so `max_age`
+/// counts from here). The session keeps its `sid`, clients and lifetime;
+/// the browser gets a new session id, since what the old one could do
+/// changed. None if the session ended meanwhile.
+pub async fn upgrade_session(
+    store: &dyn Store,
+    session: &Session,
+    amr: &[String],
+    acr: &str,
+    now: i64,
+) -> StoreResult<Option<StartedSession>> {
+    // The sid is unique: the old record goes first.
+    let Some(old) = store.delete_session(&session.id_hash).await? else {
+        return Ok(None);
+    };
+    let mut auth = old.auth.clone();
+    for method in amr {
+        if !auth.amr.contains(method) {
+            auth.amr.push(method.clone());
+        }
+    }
+    auth.acr = acr.to_string();
+    auth.auth_time = now;
+    let session_id = random::token(32);
+    let upgraded = Session { id_hash: hash_token(&session_id), auth, last_seen_at: now, ..old };
+    store.insert_session(&upgraded).await?;
+    for client_id in &upgraded.client_ids {
+        store.add_session_client(&upgraded.id_hash, client_id).await?;
+    }
+    tracing::info!(event = "session_upgraded", user_id = %upgraded.auth.user_id, sid = %upgraded.auth.sid, "session upgraded");
+    Ok(Some(StartedSession { session: upgraded, session_id }))
+}

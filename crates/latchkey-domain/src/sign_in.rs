@@ -5,7 +5,7 @@
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::lockout::LockPolicy;
 use latchkey_core::{Clock, User, password};
-use latchkey_store::{AuditStore, FailureStore, StoreError, UserStore, record_audit};
+use latchkey_store::{AuditStore, FactorStore, FailureStore, StoreError, UserStore, record_audit};
 
 use crate::limits::{Attempt, Refusal};
 
@@ -19,6 +19,9 @@ static PASSWORD_CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync:
 pub struct SignIn<'a> {
     pub users: &'a dyn UserStore,
     pub failures: &'a dyn FailureStore,
+    /// Whether the person has a second factor still to give (see
+    /// [`check_password`]).
+    pub factors: &'a dyn FactorStore,
     pub audit: &'a dyn AuditStore,
     pub clock: &'a dyn Clock,
     pub limits: LockPolicy,
@@ -38,7 +41,8 @@ pub enum PasswordCheck {
 /// ([`Attempt`]): a locked account or address is refused before any
 /// check; otherwise exactly one Argon2 verification runs (even for unknown
 /// users, so timing tells nothing), a failure is counted and recorded in the
-/// audit log, and a success clears the account's failures. `client_id` is
+/// audit log, and a success clears the account's failures (for a person with
+/// a second factor, the correct code does). `client_id` is
 /// the app being signed in to (none at `/account`).
 pub async fn check_password(
     ctx: &SignIn<'_>,
@@ -60,7 +64,15 @@ pub async fn check_password(
     let verified = verify_password(permit, password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     match user {
         Some(u) if verified && !u.disabled && u.password_hash.is_some() => {
-            attempt.succeeded().await?;
+            // A person with a second factor is not signed in yet: only a
+            // correct code clears the account's failures
+            // (`mfa::verify_code`), or knowing the password would reset the
+            // count of guessed codes.
+            let second_factor = ctx.factors.get_totp(&u.id).await?.is_some_and(|f| f.confirmed_at.is_some())
+                || !ctx.factors.list_passkeys(&u.id).await?.is_empty();
+            if !second_factor {
+                attempt.succeeded().await?;
+            }
             Ok(PasswordCheck::Accepted(Box::new(u)))
         }
         _ => {

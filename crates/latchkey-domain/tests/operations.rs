@@ -221,7 +221,7 @@ async fn a_password_sign_in_is_checked_within_the_limits() {
         lock_seconds: 60,
         max_lock_seconds: 600,
     };
-    let sign_in = SignIn { users: &*store, failures: &*store, audit: &*store, clock: &clock, limits };
+    let sign_in = SignIn { users: &*store, failures: &*store, factors: &*store, audit: &*store, clock: &clock, limits };
     let ip = "192.0.2.7".parse().unwrap();
 
     let ok = check_password(&sign_in, "ann", "correct horse battery", Some("app"), ip).await.unwrap();

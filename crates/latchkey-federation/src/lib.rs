@@ -57,6 +57,8 @@ pub struct UpstreamSettings {
     pub update_claims: ClaimUpdate,
     /// Fetch UserInfo after the code exchange (when the upstream has one).
     pub userinfo: bool,
+    /// The provider's second factor (its `amr`/`acr`) counts as ours.
+    pub trust_upstream_mfa: bool,
     /// How long discovery metadata and keys are trusted before a refresh.
     pub metadata_refresh: Duration,
     /// Timeout of every request to the upstream.
@@ -175,6 +177,7 @@ impl UpstreamSettings {
             default_groups,
             update_claims: u.update_claims,
             userinfo: u.userinfo,
+            trust_upstream_mfa: u.trust_upstream_mfa,
             metadata_refresh: u.metadata_refresh_seconds.duration(),
             timeout: u.timeout_seconds.duration(),
         })
@@ -608,6 +611,7 @@ mod tests {
             default_groups: Vec::new(),
             update_claims: ClaimUpdate::default(),
             userinfo: false,
+            trust_upstream_mfa: false,
             metadata_refresh: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
         }

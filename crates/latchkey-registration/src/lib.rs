@@ -354,6 +354,22 @@ fn narrow_exchange_lists(
     Ok(())
 }
 
+/// `require_mfa` only rises through RFC 7592: left out, the registered value
+/// stays (as the exchange lists do); sent as false while it is on, refused
+/// (an operator turns it off).
+fn keep_mfa_requirement(
+    new: &mut ClientSettings,
+    old: &ClientSettings,
+    sent: &[String],
+) -> Result<(), RegistrationError> {
+    if !sent.iter().any(|s| s == "require_mfa") {
+        new.require_mfa = old.require_mfa;
+    } else if old.require_mfa && !new.require_mfa {
+        return Err(MetadataError::InvalidClientMetadata("require_mfa may only be turned on here".into()).into());
+    }
+    Ok(())
+}
+
 /// Members a replacement must not carry (RFC 7592 §2.2).
 const SERVER_ONLY: [&str; 4] =
     ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
@@ -390,6 +406,7 @@ async fn replace(
     settings.audiences = std::mem::take(&mut client.settings.audiences);
     settings.introspection = client.settings.introspection;
     narrow_exchange_lists(&mut settings, &client.settings, &sent)?;
+    keep_mfa_requirement(&mut settings, &client.settings, &sent)?;
 
     let secret_key = state.policy.client_secret_key.as_ref();
     let Some(Replaced { new_secret }) =
@@ -467,5 +484,22 @@ mod exchange_lists {
         let mut new = settings(&["z"]);
         narrow_exchange_lists(&mut new, &settings(&[]), &sent(&["token_exchange_audiences"])).unwrap();
         assert_eq!(new.token_exchange_audiences, ["z"]);
+    }
+
+    #[test]
+    fn rfc_7592_keeps_require_mfa_and_never_turns_it_off() {
+        let sent = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut on = settings(&[]);
+        on.require_mfa = true;
+        // Left out: kept.
+        let mut new = settings(&[]);
+        keep_mfa_requirement(&mut new, &on, &sent(&["client_name"])).unwrap();
+        assert!(new.require_mfa);
+        // Turned off here: refused; turned on: taken.
+        let e = keep_mfa_requirement(&mut settings(&[]), &on, &sent(&["require_mfa"])).unwrap_err();
+        assert!(e.to_string().contains("only be turned on"), "{e}");
+        let mut new = on.clone();
+        keep_mfa_requirement(&mut new, &settings(&[]), &sent(&["require_mfa"])).unwrap();
+        assert!(new.require_mfa);
     }
 }

@@ -308,6 +308,7 @@ latchkey_store::delegate!(Cached, inner, direct, AdminStore);
 latchkey_store::delegate!(Cached, inner, direct, ChangeFeed);
 latchkey_store::delegate!(Cached, inner, direct, Maintenance);
 latchkey_store::delegate!(Cached, inner, direct, FederatedIdentityStore);
+latchkey_store::delegate!(Cached, inner, direct, FactorStore);
 
 #[async_trait]
 impl UnitOfWork for Cached {
@@ -417,6 +418,7 @@ latchkey_store::delegate!(CachedTransaction, inner, direct, AuditStore);
 latchkey_store::delegate!(CachedTransaction, inner, direct, AdminStore);
 latchkey_store::delegate!(CachedTransaction, inner, direct, ChangeFeed);
 latchkey_store::delegate!(CachedTransaction, inner, direct, FederatedIdentityStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, FactorStore);
 
 #[async_trait]
 impl Transaction for CachedTransaction {

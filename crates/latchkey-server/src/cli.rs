@@ -285,6 +285,14 @@ pub struct ClientCreate {
     /// (repeatable; none: any that issued to it or names it in aud).
     #[arg(long = "exchange-subject-client", value_name = "CLIENT_ID", allow_hyphen_values = true)]
     pub exchange_subject_clients: Vec<String>,
+    /// Everyone signing in to this client gives a second factor (or sets one
+    /// up right after the password).
+    #[arg(long)]
+    pub require_mfa: bool,
+    /// An acr value required when a request names none (repeatable):
+    /// urn:latchkey:acr:password, urn:latchkey:acr:mfa, phr (docs/mfa.md).
+    #[arg(long = "default-acr", value_name = "ACR")]
+    pub default_acr_values: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +363,17 @@ pub struct ClientUpdate {
     /// Token exchange: empty both lists above (back to the default policy).
     #[arg(long, conflicts_with_all = ["exchange_audiences", "exchange_subject_clients"])]
     pub clear_exchange_lists: bool,
+    /// Everyone signing in to this client gives a second factor (true) or
+    /// not (false).
+    #[arg(long, value_name = "BOOL")]
+    pub require_mfa: Option<bool>,
+    /// An acr value required when a request names none (repeatable,
+    /// replaces the list).
+    #[arg(long = "default-acr", value_name = "ACR")]
+    pub default_acr_values: Vec<String>,
+    /// Empty the list of default acr values.
+    #[arg(long, conflicts_with = "default_acr_values")]
+    pub clear_default_acr: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +419,26 @@ pub enum UserCommand {
     },
     /// Forget a user's failed sign-ins, which ends a sign-in lock at once.
     Unlock {
+        /// Username (any case) or user id.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
+    /// A user's second factors (two-step verification).
+    #[command(subcommand)]
+    Mfa(UserMfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserMfaCommand {
+    /// Show a user's second factors: the authenticator app, the recovery codes left, the passkeys.
+    List {
+        /// Username (any case) or user id.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
+    /// Remove all of a user's second factors and passkeys (a lost device): the password
+    /// alone signs them in again until they set up a new one.
+    Reset {
         /// Username (any case) or user id.
         #[arg(allow_hyphen_values = true)]
         user: String,

@@ -132,11 +132,17 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             "address",
             "groups",
         ]),
-        acr_values_supported: if settings.upstreams.is_empty() {
-            strings(&[latchkey_authorize::ACR_PASSWORD])
-        } else {
-            // An upstream's own acr values are passed through as well.
-            strings(&[latchkey_authorize::ACR_PASSWORD, latchkey_authorize::upstream::ACR_FEDERATED])
+        // What sign-ins here can give (docs/mfa.md); acr_values naming them are honoured.
+        acr_values_supported: {
+            let mut acr = vec![latchkey_authorize::ACR_PASSWORD, latchkey_authorize::ACR_MFA];
+            // Passkeys need a host name for the issuer (browsers refuse WebAuthn on IP addresses).
+            if latchkey_domain::passkeys::relying_party(&settings.config.issuer, "Latchkey").is_some() {
+                acr.push(latchkey_authorize::ACR_PHR);
+            }
+            if !settings.upstreams.is_empty() {
+                acr.push(latchkey_authorize::upstream::ACR_FEDERATED);
+            }
+            strings(&acr)
         },
         display_values_supported: strings(&["page", "popup", "touch", "wap"]),
         ui_locales_supported: strings(&["en"]),
@@ -427,6 +433,7 @@ pub async fn build(
         notifier: notifier.clone(),
         keys: ring.clone(),
         clock: clock.clone(),
+        encryption_key: settings.encryption_key.clone(),
     };
     // One policy (and one client_secret_jwt key) for every door that
     // registers clients and for client authentication.

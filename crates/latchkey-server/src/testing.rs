@@ -505,6 +505,11 @@ impl Browser<'_> {
         self.cookies.lock().unwrap().get(name).cloned()
     }
 
+    /// Sets cookie `name` (another browser's, say).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.cookies.lock().unwrap().insert(name.into(), value.into());
+    }
+
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(self.app.get(path)).await
     }
@@ -558,6 +563,12 @@ impl Browser<'_> {
                     ("password", user.password.as_str()),
                 ];
                 res = self.post_form("/login", &form).await;
+            } else if res.status == StatusCode::OK && res.text().contains("data-step=\"continue\"") {
+                // A notice in the flow (recovery codes): on with it.
+                let interaction = res.input("interaction").expect("interaction field");
+                let csrf = res.input("csrf").expect("csrf field");
+                let form = [("interaction", interaction.as_str()), ("csrf", csrf.as_str())];
+                res = self.post_form("/login/continue", &form).await;
             } else if res.status == StatusCode::OK && res.input("decision").is_some() {
                 let interaction = res.input("interaction").expect("interaction field");
                 let csrf = res.input("csrf").expect("csrf field");

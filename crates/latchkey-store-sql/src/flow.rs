@@ -724,6 +724,10 @@ impl latchkey_store::Maintenance for crate::SqlStore {
         let used_assertions = run("DELETE FROM used_assertions WHERE key_hash IN \
             (SELECT key_hash FROM used_assertions WHERE expires_at < $1 LIMIT $2)")
         .await?;
+        let used_assertions = used_assertions
+            + run("DELETE FROM passkey_ceremonies WHERE id_hash IN \
+            (SELECT id_hash FROM passkey_ceremonies WHERE expires_at < $1 LIMIT $2)")
+            .await?;
         // The newest entry stays, so that sequence numbers never start over.
         let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
             AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")

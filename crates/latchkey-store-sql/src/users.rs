@@ -102,6 +102,15 @@ impl Db<'_> {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        // Its second factors too: they would otherwise wait for a new
+        // account that happened to get the same id.
+        sqlx::query("DELETE FROM totp_factors WHERE user_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("DELETE FROM passkeys WHERE user_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)

@@ -81,6 +81,8 @@ suite!(rate_limit_store);
 suite!(replay_store);
 suite!(admin_store);
 suite!(federated_identity_store);
+suite!(factor_store);
+suite!(passkey_store);
 suite!(denylist_store);
 suite!(unit_of_work);
 

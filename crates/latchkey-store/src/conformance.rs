@@ -39,6 +39,8 @@ fn sample_client(id: &str) -> Client {
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
             registration_access_token_hash: None,
+            require_mfa: true,
+            default_acr_values: vec!["urn:latchkey:acr:mfa".into()],
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
@@ -310,6 +312,18 @@ pub async fn interaction_store(store: &dyn InteractionStore) {
     assert_eq!(store.get_interaction("i1", 200).await.unwrap(), Some(i));
     assert!(store.delete_interaction("i1").await.unwrap());
     assert!(!store.delete_interaction("i1").await.unwrap(), "completes at most once");
+    // `/account`'s second-factor step: a person, no authorization request.
+    let step = Interaction {
+        id_hash: "i2".into(),
+        csrf: "csrf".into(),
+        stage: InteractionStage::SecondFactor,
+        user_id: Some("u1".into()),
+        request: String::new(),
+        created_at: 100,
+        expires_at: 700,
+    };
+    store.insert_interaction(&step).await.unwrap();
+    assert_eq!(store.get_interaction("i2", 200).await.unwrap(), Some(step));
 }
 
 fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
@@ -1043,4 +1057,133 @@ pub async fn federated_identity_store(store: &dyn crate::FederatedIdentityStore)
     assert!(store.unlink_identity("u1", "https://idp.example", "s1").await.unwrap());
     assert_eq!(store.find_identity("https://idp.example", "s1").await.unwrap(), None);
     assert_eq!(store.list_user_identities("u1").await.unwrap().len(), 1);
+}
+
+/// `FactorStore`: a pending TOTP factor until confirmed (and never replacing
+/// an active one), each time step used once even under concurrency, later
+/// steps only; recovery codes replaced as a set and spent once each.
+pub async fn factor_store(store: &dyn crate::FactorStore) {
+    assert_eq!(store.get_totp("u1").await.unwrap(), None);
+    assert!(!store.use_totp_step("u1", 10, 300).await.unwrap(), "no factor");
+    assert!(store.put_pending_totp("u1", "secret-a", 100).await.unwrap());
+    assert!(!store.use_totp_step("u1", 10, 300).await.unwrap(), "a pending factor accepts no code");
+    assert!(store.put_pending_totp("u1", "secret-b", 200).await.unwrap(), "a pending factor is replaced");
+    assert!(!store.confirm_totp("u1", "secret-a", 6, 210).await.unwrap(), "enrollment was restarted");
+    let pending = store.get_totp("u1").await.unwrap().unwrap();
+    assert_eq!((pending.secret.as_str(), pending.created_at, pending.confirmed_at), ("secret-b", 200, None));
+    assert!(store.confirm_totp("u1", "secret-b", 7, 215).await.unwrap());
+    assert!(!store.confirm_totp("u1", "secret-b", 7, 215).await.unwrap(), "confirmed once");
+    let active = store.get_totp("u1").await.unwrap().unwrap();
+    assert_eq!(
+        active,
+        crate::TotpFactor {
+            user_id: "u1".into(),
+            secret: "secret-b".into(),
+            created_at: 200,
+            confirmed_at: Some(215),
+            last_step: Some(7),
+            last_used_at: Some(215),
+        }
+    );
+    assert!(!store.put_pending_totp("u1", "secret-c", 220).await.unwrap(), "an active factor stays");
+    assert_eq!(store.get_totp("u1").await.unwrap().unwrap().secret, "secret-b");
+
+    assert!(!store.use_totp_step("u1", 7, 230).await.unwrap(), "the confirming code's step is used");
+    assert!(!store.use_totp_step("u1", 6, 230).await.unwrap(), "an earlier step");
+    let racers = (0..8).map(|_| store.use_totp_step("u1", 8, 240)).collect();
+    let won = join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "one winner for one step");
+    let after = store.get_totp("u1").await.unwrap().unwrap();
+    assert_eq!((after.last_step, after.last_used_at), (Some(8), Some(240)));
+    assert!(!store.use_totp_step("u2", 9, 240).await.unwrap(), "another person has none");
+
+    assert!(store.delete_totp("u1").await.unwrap());
+    assert!(!store.delete_totp("u1").await.unwrap());
+    assert_eq!(store.get_totp("u1").await.unwrap(), None);
+    assert!(store.put_pending_totp("u1", "secret-d", 300).await.unwrap(), "enrolls again after removal");
+    assert_eq!(store.get_totp("u1").await.unwrap().unwrap().last_step, None);
+
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 0);
+    let first: Vec<String> = (0..10).map(|i| format!("hash-{i}")).collect();
+    store.replace_recovery_codes("u1", &first, 100).await.unwrap();
+    store.replace_recovery_codes("u2", &["hash-0".to_string()], 100).await.unwrap();
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 10);
+    let racers = (0..8).map(|_| store.use_recovery_code("u1", "hash-3")).collect();
+    let won = join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "a recovery code is spent once");
+    assert!(!store.use_recovery_code("u1", "hash-x").await.unwrap());
+    assert!(!store.use_recovery_code("u2", "hash-1").await.unwrap(), "not u2's code");
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 9);
+    let second: Vec<String> = (0..10).map(|i| format!("new-{i}")).collect();
+    store.replace_recovery_codes("u1", &second, 200).await.unwrap();
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 10);
+    assert!(!store.use_recovery_code("u1", "hash-4").await.unwrap(), "old codes are gone");
+    assert!(store.use_recovery_code("u1", "new-4").await.unwrap());
+    assert_eq!(store.delete_recovery_codes("u1").await.unwrap(), 9);
+    assert_eq!(store.get_recovery_codes_left("u1").await.unwrap(), 0);
+    assert_eq!(store.get_recovery_codes_left("u2").await.unwrap(), 1, "u2 untouched");
+}
+
+/// `FactorStore`'s passkeys: any number per person, listed oldest first,
+/// each credential id registered once; a use recorded only when the counter
+/// rises (or stays 0 on an authenticator without one), once under races;
+/// ceremonies taken once and not after they expire.
+pub async fn passkey_store(store: &dyn crate::FactorStore) {
+    let key = |id: &str, user: &str, created_at: i64| crate::StoredPasskey {
+        credential_id: id.into(),
+        user_id: user.into(),
+        name: format!("key {id}"),
+        data: format!("data-{id}"),
+        sign_count: 0,
+        created_at,
+        last_used_at: None,
+    };
+    assert!(store.list_passkeys("u1").await.unwrap().is_empty());
+    store.add_passkey(&key("c2", "u1", 200)).await.unwrap();
+    store.add_passkey(&key("c1", "u1", 100)).await.unwrap();
+    store.add_passkey(&key("c3", "u2", 100)).await.unwrap();
+    assert!(
+        matches!(store.add_passkey(&key("c1", "u2", 300)).await, Err(StoreError::Conflict(_))),
+        "a credential belongs to one person"
+    );
+    let ids: Vec<_> = store.list_passkeys("u1").await.unwrap().into_iter().map(|p| p.credential_id).collect();
+    assert_eq!(ids, ["c1", "c2"]);
+    assert_eq!(store.get_passkey("c1").await.unwrap(), Some(key("c1", "u1", 100)));
+    assert_eq!(store.get_passkey("cx").await.unwrap(), None);
+
+    // An authenticator without a counter: 0 each time.
+    assert!(store.use_passkey("c1", "data-c1-b", 0, 150).await.unwrap());
+    let used = store.get_passkey("c1").await.unwrap().unwrap();
+    assert_eq!((used.data.as_str(), used.sign_count, used.last_used_at), ("data-c1-b", 0, Some(150)));
+    // One that counts: only a rising counter, and one winner per value.
+    let racers = (0..8).map(|_| store.use_passkey("c2", "data-c2-b", 5, 250)).collect();
+    let won = join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "one winner for one counter value");
+    assert!(!store.use_passkey("c2", "data-c2-c", 5, 260).await.unwrap(), "a counter that did not rise");
+    assert!(!store.use_passkey("c2", "data-c2-c", 0, 260).await.unwrap(), "a counter gone back to 0");
+    assert!(store.use_passkey("c2", "data-c2-c", 6, 270).await.unwrap());
+    assert_eq!(store.get_passkey("c2").await.unwrap().unwrap().sign_count, 6);
+    assert!(!store.use_passkey("cx", "data", 1, 270).await.unwrap(), "no such passkey");
+
+    assert!(!store.delete_passkey("u2", "c1").await.unwrap(), "not u2's passkey");
+    assert!(store.delete_passkey("u1", "c1").await.unwrap());
+    assert!(!store.delete_passkey("u1", "c1").await.unwrap());
+    store.add_passkey(&key("c4", "u1", 300)).await.unwrap();
+    assert_eq!(store.delete_passkeys("u1").await.unwrap(), 2);
+    assert!(store.list_passkeys("u1").await.unwrap().is_empty());
+    assert_eq!(store.list_passkeys("u2").await.unwrap().len(), 1, "u2 untouched");
+
+    let ceremony = |id: &str, expires_at: i64| crate::PasskeyCeremony {
+        id_hash: id.into(),
+        binding: format!("login:{id}"),
+        state: "{}".into(),
+        expires_at,
+    };
+    store.put_passkey_ceremony(&ceremony("h1", 500)).await.unwrap();
+    store.put_passkey_ceremony(&ceremony("h2", 500)).await.unwrap();
+    let racers = (0..8).map(|_| store.take_passkey_ceremony("h1", 400)).collect();
+    let taken: Vec<_> = join_all(racers).await.into_iter().filter_map(|r| r.unwrap()).collect();
+    assert_eq!(taken, [ceremony("h1", 500)], "taken once");
+    assert_eq!(store.take_passkey_ceremony("h2", 500).await.unwrap(), None, "expired");
+    assert_eq!(store.take_passkey_ceremony("h2", 400).await.unwrap(), None, "an expired one is gone");
 }

@@ -456,6 +456,100 @@ pub trait FederatedIdentityStore: Send + Sync + 'static {
     async fn unlink_identity(&self, user_id: &str, issuer: &str, subject: &str) -> StoreResult<bool>;
 }
 
+/// A person's TOTP factor (RFC 6238). One per person: pending from the start
+/// of enrollment until confirmed with a valid code, then active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpFactor {
+    pub user_id: String,
+    /// The secret's stored form, sealed with `keys.encryption_key` when one
+    /// is configured (`latchkey_domain::mfa`); the store never reads it.
+    pub secret: String,
+    pub created_at: i64,
+    /// When enrollment was confirmed; `None` while pending (a pending
+    /// factor is never asked for at sign-in).
+    pub confirmed_at: Option<i64>,
+    /// The last time step accepted: only a later one is accepted next, so
+    /// each code works once.
+    pub last_step: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// A person's passkey (a WebAuthn credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    /// The credential id, base64url without padding.
+    pub credential_id: String,
+    pub user_id: String,
+    /// The person's name for it ("Work laptop").
+    pub name: String,
+    /// The WebAuthn library's serialized credential (`latchkey_domain::passkeys`);
+    /// the store never reads it.
+    pub data: String,
+    /// The authenticator's signature counter (0 for those that keep none).
+    pub sign_count: i64,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A WebAuthn ceremony in progress: the challenge's server-side state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    /// Hash of the id the browser holds.
+    pub id_hash: String,
+    /// What the ceremony belongs to (a person, a sign-in in progress): the
+    /// finishing request must name the same.
+    pub binding: String,
+    /// The WebAuthn library's serialized state (the challenge).
+    pub state: String,
+    pub expires_at: i64,
+}
+
+/// Second factors: a TOTP secret and recovery codes per person. Durable
+/// state (SQL) even with Redis configured: a factor outlives any session,
+/// and the used-step check is one conditional `UPDATE` on the person's row,
+/// so it holds across replicas without the hot half.
+#[async_trait]
+pub trait FactorStore: Send + Sync + 'static {
+    /// Saves a pending TOTP factor with `secret`, replacing a pending one;
+    /// false, writing nothing, when the person has an active factor.
+    async fn put_pending_totp(&self, user_id: &str, secret: &str, now: i64) -> StoreResult<bool>;
+    async fn get_totp(&self, user_id: &str) -> StoreResult<Option<TotpFactor>>;
+    /// Activates the pending factor if its secret is still `secret` (no
+    /// enrollment restarted meanwhile), recording `step` as used; false
+    /// otherwise.
+    async fn confirm_totp(&self, user_id: &str, secret: &str, step: i64, now: i64) -> StoreResult<bool>;
+    /// Records `step` as used by the active factor if it is later than the
+    /// last one: true for one caller only, however many race.
+    async fn use_totp_step(&self, user_id: &str, step: i64, now: i64) -> StoreResult<bool>;
+    /// Removes the TOTP factor, pending or active; false if there was none.
+    async fn delete_totp(&self, user_id: &str) -> StoreResult<bool>;
+    /// Replaces all of a person's recovery codes with these hashes, at once.
+    async fn replace_recovery_codes(&self, user_id: &str, hashes: &[String], now: i64) -> StoreResult<()>;
+    /// Spends a recovery code: true for one caller only.
+    async fn use_recovery_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
+    /// How many unused recovery codes a person has.
+    async fn get_recovery_codes_left(&self, user_id: &str) -> StoreResult<u64>;
+    /// Removes a person's recovery codes; how many there were.
+    async fn delete_recovery_codes(&self, user_id: &str) -> StoreResult<u64>;
+    /// Saves a new passkey; `Conflict` if its credential id is registered
+    /// already (to anyone).
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> StoreResult<()>;
+    /// A person's passkeys, oldest first.
+    async fn list_passkeys(&self, user_id: &str) -> StoreResult<Vec<StoredPasskey>>;
+    async fn get_passkey(&self, credential_id: &str) -> StoreResult<Option<StoredPasskey>>;
+    /// Records a use: the new `data`, counter and time, if the counter rose
+    /// (or the authenticator keeps none: 0 stored and 0 given); true for one
+    /// caller only when several race with the same counter.
+    async fn use_passkey(&self, credential_id: &str, data: &str, sign_count: i64, now: i64) -> StoreResult<bool>;
+    /// Removes one of `user_id`'s passkeys; false if they have none by that id.
+    async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
+    /// Removes all of a person's passkeys; how many there were.
+    async fn delete_passkeys(&self, user_id: &str) -> StoreResult<u64>;
+    async fn put_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> StoreResult<()>;
+    /// Takes (deletes and returns) an unexpired ceremony: once only.
+    async fn take_passkey_ceremony(&self, id_hash: &str, now: i64) -> StoreResult<Option<PasskeyCeremony>>;
+}
+
 /// Which audit events to list: after an id (a cursor), at most `limit`,
 /// optionally of one kind or about one subject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -595,6 +689,7 @@ pub trait Operations:
     + AuditStore
     + AdminStore
     + FederatedIdentityStore
+    + FactorStore
 {
 }
 
@@ -616,6 +711,7 @@ impl<T> Operations for T where
         + AuditStore
         + AdminStore
         + FederatedIdentityStore
+        + FactorStore
 {
 }
 

@@ -167,6 +167,27 @@ macro_rules! store_methods {
             fn unlink_identity(user_id: [&str], issuer: [&str], subject: [&str]) -> $crate::StoreResult<bool>;
         }}
     };
+    ([$($cb:tt)*] $args:tt, FactorStore) => {
+        $($cb)*! { $args FactorStore {
+            fn put_pending_totp(user_id: [&str], secret: [&str], now: [i64]) -> $crate::StoreResult<bool>;
+            fn get_totp(user_id: [&str]) -> $crate::StoreResult<Option<$crate::TotpFactor>>;
+            fn confirm_totp(user_id: [&str], secret: [&str], step: [i64], now: [i64]) -> $crate::StoreResult<bool>;
+            fn use_totp_step(user_id: [&str], step: [i64], now: [i64]) -> $crate::StoreResult<bool>;
+            fn delete_totp(user_id: [&str]) -> $crate::StoreResult<bool>;
+            fn replace_recovery_codes(user_id: [&str], hashes: [&[String]], now: [i64]) -> $crate::StoreResult<()>;
+            fn use_recovery_code(user_id: [&str], hash: [&str]) -> $crate::StoreResult<bool>;
+            fn get_recovery_codes_left(user_id: [&str]) -> $crate::StoreResult<u64>;
+            fn delete_recovery_codes(user_id: [&str]) -> $crate::StoreResult<u64>;
+            fn add_passkey(passkey: [&$crate::StoredPasskey]) -> $crate::StoreResult<()>;
+            fn list_passkeys(user_id: [&str]) -> $crate::StoreResult<Vec<$crate::StoredPasskey>>;
+            fn get_passkey(credential_id: [&str]) -> $crate::StoreResult<Option<$crate::StoredPasskey>>;
+            fn use_passkey(credential_id: [&str], data: [&str], sign_count: [i64], now: [i64]) -> $crate::StoreResult<bool>;
+            fn delete_passkey(user_id: [&str], credential_id: [&str]) -> $crate::StoreResult<bool>;
+            fn delete_passkeys(user_id: [&str]) -> $crate::StoreResult<u64>;
+            fn put_passkey_ceremony(ceremony: [&$crate::PasskeyCeremony]) -> $crate::StoreResult<()>;
+            fn take_passkey_ceremony(id_hash: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::PasskeyCeremony>>;
+        }}
+    };
     ([$($cb:tt)*] $args:tt, Maintenance) => {
         $($cb)*! { $args Maintenance {
             fn purge_expired(now: [i64], batch: [u32]) -> $crate::StoreResult<$crate::Purged>;
@@ -195,6 +216,7 @@ macro_rules! for_each_operations_trait {
         $crate::store_methods!($cb $args, AuditStore);
         $crate::store_methods!($cb $args, AdminStore);
         $crate::store_methods!($cb $args, FederatedIdentityStore);
+        $crate::store_methods!($cb $args, FactorStore);
     };
 }
 

@@ -3,7 +3,7 @@
 //! is Redis (sessions, pending interactions, codes, the denylist, rate-limit
 //! and sign-in failure counters, one-time use) and the durable half the SQL
 //! database (clients, users, keys, consents, refresh tokens, the audit log,
-//! the change feed, admin tokens, upstream links).
+//! the change feed, admin tokens, upstream links, second factors).
 //!
 //! A unit of work of a `Split` is the durable half's transaction; hot-state
 //! operations made through it take effect at once (see [`Transaction`]).
@@ -113,6 +113,7 @@ crate::delegate!(Split, durable, direct, ChangeFeed);
 crate::delegate!(Split, durable, direct, AuditStore);
 crate::delegate!(Split, durable, direct, AdminStore);
 crate::delegate!(Split, durable, direct, FederatedIdentityStore);
+crate::delegate!(Split, durable, direct, FactorStore);
 
 #[async_trait]
 impl Health for Split {
@@ -164,6 +165,7 @@ crate::delegate!(SplitTransaction, durable, direct, ChangeFeed);
 crate::delegate!(SplitTransaction, durable, direct, AuditStore);
 crate::delegate!(SplitTransaction, durable, direct, AdminStore);
 crate::delegate!(SplitTransaction, durable, direct, FederatedIdentityStore);
+crate::delegate!(SplitTransaction, durable, direct, FactorStore);
 
 #[async_trait]
 impl Transaction for SplitTransaction {

@@ -761,6 +761,14 @@ impl Browser {
                 page = self.consent(&page, decision).await;
                 continue;
             }
+            if page.status == 200 && page.body.contains("data-step=\"continue\"") {
+                // A notice in the flow (recovery codes): on with it.
+                let form = Params::new()
+                    .set("interaction", &page.input("interaction").unwrap())
+                    .set("csrf", &page.input("csrf").unwrap());
+                page = self.post_form("/login/continue", &form).await;
+                continue;
+            }
             if page.status == 200 && page.is_form_post() {
                 flow.location = form_action(&page.body).unwrap();
                 flow.params = hidden_fields(&page.body);
@@ -1110,4 +1118,23 @@ fn html_helpers_read_what_the_pages_contain() {
     let p = pkce();
     assert!(p.verifier.len() >= 43 && p.verifier.len() <= 128);
     assert_eq!(p.challenge.len(), 43);
+}
+
+/// The RFC 6238 code (SHA-1, 6 digits, 30 s) of base32 `secret` at Unix time `at`.
+pub fn totp(secret: &str, at: i64) -> String {
+    const SCRIPT: &str = "import base64,hmac,hashlib,struct,sys
+s=sys.argv[1]; k=base64.b32decode(s+'='*(-len(s)%8))
+h=hmac.new(k,struct.pack('>Q',int(sys.argv[2])//30),hashlib.sha1).digest()
+o=h[-1]&15
+print('%06d'%((struct.unpack('>I',h[o:o+4])[0]&0x7fffffff)%1000000))";
+    let out = std::process::Command::new("python3").args(["-c", SCRIPT, secret, &at.to_string()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The setup page's key (base32, without the spaces it is shown with).
+pub fn setup_secret(page: &Page) -> String {
+    let start = "<code class=\"secret\">";
+    let from = page.body.find(start).unwrap_or_else(|| panic!("no key: {}", page.describe())) + start.len();
+    page.body[from..][..page.body[from..].find("</code>").unwrap()].replace(' ', "")
 }

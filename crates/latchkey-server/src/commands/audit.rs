@@ -26,7 +26,8 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
             UserCommand::Enable { user } => ("user.enabled", Some(user.clone())),
             UserCommand::Delete { user } => ("user.deleted", Some(user.clone())),
             UserCommand::Unlock { user } => ("user.unlocked", Some(user.clone())),
-            UserCommand::List | UserCommand::Show { .. } => return None,
+            // `user mfa reset` is recorded by the operation (`mfa.removed`, with what it removed).
+            UserCommand::List | UserCommand::Show { .. } | UserCommand::Mfa(_) => return None,
         },
         Command::Keys(cmd) => match cmd {
             KeysCommand::Rotate { .. } => ("key.rotated", None),

@@ -89,6 +89,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
         token_exchange_audiences: non_empty(args.exchange_audiences),
         token_exchange_subject_clients: non_empty(args.exchange_subject_clients),
+        require_mfa: Some(args.require_mfa),
+        default_acr_values: non_empty(args.default_acr_values),
         ..Default::default()
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
@@ -204,6 +206,12 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         } else {
             non_empty(args.exchange_subject_clients).unwrap_or_else(|| s.token_exchange_subject_clients.clone())
         }),
+        require_mfa: Some(args.require_mfa.unwrap_or(s.require_mfa)),
+        default_acr_values: Some(if args.clear_default_acr {
+            Vec::new()
+        } else {
+            non_empty(args.default_acr_values).unwrap_or_else(|| s.default_acr_values.clone())
+        }),
     };
     let policy = policy(ctx, args.allow_insecure_redirect);
     let mut settings: ClientSettings = validate(metadata, &policy)?;
@@ -267,6 +275,7 @@ fn client_json(c: &Client) -> serde_json::Value {
     v["dynamically_registered"] = c.settings.dynamically_registered.into();
     v["audiences"] = c.settings.audiences.clone().into();
     v["introspection"] = c.settings.introspection.into();
+    v["require_mfa"] = c.settings.require_mfa.into();
     v["updated_at"] = c.updated_at.into();
     v
 }
@@ -278,7 +287,8 @@ fn describe(c: &Client) -> String {
     };
     format!(
         "client_id:      {}\nname:           {}\ntype:           {}\nauth method:    {}\ngrant types:    {}\n\
-         redirect URIs:  {}\npost-logout:    {}\nscope:          {}\nskip consent:   {}\ncreated:        {}",
+         redirect URIs:  {}\npost-logout:    {}\nscope:          {}\nskip consent:   {}\nrequire mfa:    {}\n\
+         default acr:    {}\ncreated:        {}",
         c.client_id,
         s.client_name,
         if c.is_public() { "public" } else { "confidential" },
@@ -288,6 +298,8 @@ fn describe(c: &Client) -> String {
         list(&s.post_logout_redirect_uris),
         if s.scope.is_empty() { "-".to_string() } else { s.scope.to_string() },
         s.skip_consent,
+        s.require_mfa,
+        list(&s.default_acr_values),
         timestamp(c.created_at),
     )
 }

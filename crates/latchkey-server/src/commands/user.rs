@@ -5,7 +5,7 @@ use latchkey_core::{User, UserClaims};
 use latchkey_domain::users::{self, NewUser};
 
 use super::{Context, table, timestamp};
-use crate::cli::{UserCommand, UserCreate, UserUpdate};
+use crate::cli::{UserCommand, UserCreate, UserMfaCommand, UserUpdate};
 
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
         UserCommand::Unlock { user } => unlock(ctx, &user).await,
+        UserCommand::Mfa(cmd) => mfa(ctx, cmd).await,
         UserCommand::Delete { user } => {
             let user = find(ctx, &user).await?;
             if !users::delete_user(&*ctx.store, &user.id).await? {
@@ -36,6 +37,79 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `json` with the person's id and username added.
+fn with_user(json: serde_json::Value, user: &User) -> serde_json::Value {
+    let mut out = serde_json::json!({"user_id": user.id, "username": user.username});
+    if let (Some(out), serde_json::Value::Object(fields)) = (out.as_object_mut(), json) {
+        out.extend(fields);
+    }
+    out
+}
+
+/// `user mfa list|reset`: what the person has set up, or removing all of it
+/// (audited as `mfa.removed` and `mfa.passkey_removed` by `cli`).
+async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
+    let encryption_key = ctx.settings.encryption_key.clone();
+    let factors = latchkey_domain::mfa::Factors {
+        store: &*ctx.store,
+        clock: &*ctx.clock,
+        encryption_key: encryption_key.as_ref(),
+        issuer_name: ctx.settings.config.ui.product_name.trim(),
+    };
+    match cmd {
+        UserMfaCommand::List { user } => {
+            let user = find(ctx, &user).await?;
+            let status = latchkey_domain::mfa::status(&factors, &user.id).await?;
+            let passkeys = &status.passkeys;
+            let totp = status.totp.as_ref();
+            ctx.print(
+                || {
+                    let mut text = match totp {
+                        Some(t) => format!(
+                            "{}: authenticator app added {}, last used {}; {} recovery codes left",
+                            user.username,
+                            timestamp(t.confirmed_at),
+                            t.last_used_at.map_or("never".to_string(), timestamp),
+                            status.recovery_codes_left
+                        ),
+                        None if passkeys.is_empty() => format!("{}: no second factor", user.username),
+                        None => format!("{}: no authenticator app", user.username),
+                    };
+                    for p in passkeys {
+                        text.push_str(&format!(
+                            "\npasskey {:?} ({}): added {}, last used {}",
+                            p.name,
+                            p.credential_id,
+                            timestamp(p.created_at),
+                            p.last_used_at.map_or("never".to_string(), timestamp),
+                        ));
+                    }
+                    text
+                },
+                &with_user(status.to_json(), &user),
+            );
+        }
+        UserMfaCommand::Reset { user } => {
+            let user = find(ctx, &user).await?;
+            let removed = latchkey_domain::mfa::reset(&factors, &user.id, "cli").await?;
+            ctx.print(
+                || match removed.anything() {
+                    true => format!(
+                        "{}: second factors removed (authenticator app: {}, recovery codes: {}, passkeys: {})",
+                        user.username,
+                        if removed.totp { "yes" } else { "none" },
+                        removed.recovery_codes,
+                        removed.passkeys
+                    ),
+                    false => format!("{}: had no second factor", user.username),
+                },
+                &with_user(removed.to_json(), &user),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Forgets the account's failed sign-ins (kept under its username, in any

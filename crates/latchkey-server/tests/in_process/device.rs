@@ -392,3 +392,39 @@ async fn device_authorizations_are_limited_per_address_per_minute() {
     app.clock.advance(60);
     assert_eq!(device_authorization(&app, &client, "openid").await.status, 200, "the next minute");
 }
+
+/// A device client that requires two factors: a person signed in with a
+/// password alone signs in again at `/device` (then sets a factor up),
+/// while a client without the requirement goes straight to the consent.
+#[tokio::test]
+async fn a_device_client_that_requires_mfa_asks_a_password_only_session_again() {
+    let app = TestApp::start().await;
+    let (plain, _alice) = (tv(&app).await, alice(&app).await);
+    let strict = app
+        .create_client(
+            "Office Display",
+            &["--public", "--grant-type", DEVICE_GRANT, "--scope", "openid profile", "--require-mfa"],
+        )
+        .await;
+    let browser = app.browser();
+    // Signed in with the password through the plain device.
+    let grant = start(&app, &plain).await;
+    let login = enter(&browser, grant["user_code"].as_str().unwrap()).await;
+    assert_eq!(sign_in_and_decide(&browser, login, "allow").await.status, 200);
+    let again = start(&app, &plain).await;
+    let consent = enter(&browser, again["user_code"].as_str().unwrap()).await;
+    assert!(consent.input("decision").is_some(), "the session is enough here: {}", consent.describe());
+
+    let res = device_authorization(&app, &strict, "openid profile").await;
+    let login = enter(&browser, res.json()["user_code"].as_str().unwrap()).await;
+    assert!(login.input("password").is_some(), "signed in again: {}", login.describe());
+    let form = [
+        ("interaction", login.input("interaction").unwrap()),
+        ("csrf", login.input("csrf").unwrap()),
+        ("username", "alice".to_string()),
+        ("password", PASSWORD.to_string()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let setup = browser.post_form("/login", &pairs).await;
+    assert!(setup.text().contains("Two-step verification is required"), "{}", setup.describe());
+}

@@ -30,7 +30,15 @@ async fn client_secret_jwt_is_advertised_only_with_an_encryption_key() {
         doc["revocation_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     );
-    assert_eq!(doc["acr_values_supported"], json!(["urn:latchkey:acr:password"]), "no upstream provider");
+    assert_eq!(
+        doc["acr_values_supported"],
+        json!(["urn:latchkey:acr:password", "urn:latchkey:acr:mfa", "phr"]),
+        "no upstream provider; passkeys on a host name"
+    );
+    // Browsers refuse WebAuthn on an IP address: no passkeys, no phr.
+    let at_ip = TestApp::with_env(&[("LATCHKEY_ISSUER", "http://127.0.0.1:8080")]).await;
+    let doc_at_ip = metadata(&at_ip, "/.well-known/openid-configuration").await;
+    assert_eq!(doc_at_ip["acr_values_supported"], json!(["urn:latchkey:acr:password", "urn:latchkey:acr:mfa"]));
 
     let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     let app = TestApp::with_env(&[("LATCHKEY_KEYS_ENCRYPTION_KEY", key)]).await;

@@ -16,6 +16,8 @@ mod device;
 mod discovery;
 mod exchange;
 mod introspection;
+mod mfa;
+mod mfa_admin;
 mod profile;
 mod revocation;
 mod sign_in_limits;
