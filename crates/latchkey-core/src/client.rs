@@ -169,6 +169,10 @@ pub struct ClientSettings {
     /// The one algorithm the client's assertions may use, if it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// RFC 9126 §6: this client's authorization requests must come through
+    /// the pushed authorization request endpoint.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,6 +355,8 @@ pub struct ClientMetadata {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: Option<bool>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -746,6 +752,7 @@ impl ClientMetadata {
             jwks,
             jwks_uri,
             token_endpoint_auth_signing_alg,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests.unwrap_or(false),
             registration_access_token_hash: None,
         })
     }

@@ -273,6 +273,11 @@ pub struct ClientCreate {
     /// OIDC Back-Channel Logout endpoint of the client.
     #[arg(long, value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
+    /// Its authorization requests must come through /par (RFC 9126
+    /// require_pushed_authorization_requests).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          alias = "require-pushed-authorization-requests")]
+    pub require_par: Option<bool>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -340,6 +345,11 @@ pub struct ClientUpdate {
     /// OIDC Back-Channel Logout endpoint of the client.
     #[arg(long, value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
+    /// Its authorization requests must come through /par (RFC 9126
+    /// require_pushed_authorization_requests).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          alias = "require-pushed-authorization-requests")]
+    pub require_par: Option<bool>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -10,6 +10,7 @@ mod device;
 mod federation;
 mod flow;
 mod keys;
+mod pushed;
 mod users;
 
 use std::sync::Arc;

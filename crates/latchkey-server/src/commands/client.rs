@@ -84,6 +84,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         tos_uri: args.tos_uri,
         contacts: non_empty(args.contacts),
         backchannel_logout_uri: args.backchannel_logout_uri,
+        require_pushed_authorization_requests: args.require_par,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -191,6 +192,9 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         software_version: s.software_version.clone(),
         backchannel_logout_uri: args.backchannel_logout_uri.or_else(|| s.backchannel_logout_uri.clone()),
         backchannel_logout_session_required: Some(s.backchannel_logout_session_required),
+        require_pushed_authorization_requests: Some(
+            args.require_par.unwrap_or(s.require_pushed_authorization_requests),
+        ),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,

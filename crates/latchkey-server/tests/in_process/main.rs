@@ -16,6 +16,7 @@ mod device;
 mod discovery;
 mod exchange;
 mod introspection;
+mod par;
 mod revocation;
 mod sign_in_limits;
 mod token;
