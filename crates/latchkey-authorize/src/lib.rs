@@ -325,9 +325,13 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
     };
     // RFC 9126 §4: a request_uri from /par stands for the whole request; the
     // other parameters sent here are ignored. It is taken (used up) now: the
-    // interaction keeps the request for the pages that follow.
+    // interaction keeps the request for the pages that follow. Other
+    // request_uris (RFC 9101 references to the client's own URLs) are
+    // refused by `request::validate` with request_uri_not_supported.
     let mut pushed = false;
-    if let (Some(uri), Some(client)) = (params.get("request_uri"), client.as_ref()) {
+    if let (Some(uri), Some(client)) = (params.get("request_uri"), client.as_ref())
+        && uri.starts_with(par::REQUEST_URI_PREFIX)
+    {
         if repeated.iter().any(|r| r == "client_id") {
             return Err(PageError::RepeatedClientId.into());
         }

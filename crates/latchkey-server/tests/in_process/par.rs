@@ -97,13 +97,16 @@ async fn a_request_uri_expires_and_belongs_to_its_client() {
     app.clock.advance(60);
     assert_refused_page(&authorize_pushed(&browser, &a.id, &uri).await, "an expired request_uri");
 
-    for bogus in [
-        "urn:ietf:params:oauth:request_uri:short",
-        "https://app.example/request.jwt",
-        &format!("{PREFIX}{}", "A".repeat(43)),
-    ] {
+    for bogus in
+        [&format!("{PREFIX}short"), &format!("{PREFIX}{}", "A".repeat(43)), &format!("{PREFIX}{}", "é".repeat(43))]
+    {
         assert_refused_page(&authorize_pushed(&browser, &a.id, bogus).await, bogus);
     }
+    // A reference to the client's own URL (RFC 9101) is not supported, which
+    // goes back to the client once its redirect URI is known.
+    let by_url = code_request(&a.id, &p).set("request_uri", "https://app.example/request.jwt");
+    let res = authorize(&browser, &by_url).await;
+    assert_eq!(one(&res.location_params(), "error"), "request_uri_not_supported", "{}", res.describe());
     // A repeated request_uri is refused, never guessed between.
     let twice = Params::default().set("client_id", &a.id).set("request_uri", &uri).add("request_uri", &uri);
     assert_refused_page(&authorize(&browser, &twice).await, "two request_uris");
