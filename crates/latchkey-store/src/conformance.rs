@@ -39,6 +39,7 @@ fn sample_client(id: &str) -> Client {
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
             require_pushed_authorization_requests: true,
+            require_signed_request_object: true,
             registration_access_token_hash: None,
         },
         created_at: 1_700_000_000,
