@@ -8,6 +8,7 @@ pub mod logout;
 pub mod pages;
 pub mod par;
 pub mod request;
+mod request_object;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -342,6 +343,27 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
         (params, repeated) = Params::parse_lenient(stored.params.as_bytes());
         pushed = true;
     }
+    // RFC 9101: a signed request object's parameters replace the others.
+    // A refused one goes back to the client if the unsigned parameters name
+    // a registered redirect URI, else it is a page.
+    let mut signed = false;
+    if let (Some(jwt), Some(client)) = (params.get("request"), client.as_ref()) {
+        match request_object::expand(state, client, jwt).await {
+            Ok(expanded) if !repeated.iter().any(|r| r == "request") => {
+                (params, repeated) = (expanded, Vec::new());
+                signed = true;
+            }
+            Ok(_) => {
+                let target = request::target(&params, &repeated, Some(client))?;
+                return Err(AuthorizeError::Redirect(target, OAuthError::invalid_request("request is repeated")));
+            }
+            Err(e) => {
+                let error = request_object::refusal(e)?;
+                let target = request::target(&params, &repeated, Some(client))?;
+                return Err(AuthorizeError::Redirect(target, error));
+            }
+        }
+    }
     let target = request::target(&params, &repeated, client.as_ref())?;
     let client = client.expect("target() proved the client exists");
     let redirect = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
@@ -350,6 +372,10 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
             "pushed authorization requests are required: push the request to the pushed_authorization_request_endpoint \
              and send only client_id and request_uri here",
         )));
+    }
+    // A pushed request was held to this at /par.
+    if !pushed && !signed && client.settings.require_signed_request_object {
+        return Err(redirect(request_object::required()));
     }
     let require_pkce = state.settings.pkce.require_for_confidential;
     let mut req = request::validate(&params, &repeated, &client, target.clone(), require_pkce).map_err(redirect)?;

@@ -71,6 +71,22 @@ pub async fn push(
     for name in CREDENTIALS {
         params.remove(name);
     }
+    // RFC 9101 §3 / RFC 9126 §3: a signed request object's parameters are
+    // the only ones used.
+    if params.contains("request_uri") {
+        return invalid("request_uri must not be sent to the pushed authorization request endpoint");
+    }
+    if let Some(jwt) = params.get("request") {
+        params = match crate::request_object::expand(&state, &client, jwt).await {
+            Ok(expanded) => expanded,
+            Err(e) => match crate::request_object::refusal(e) {
+                Ok(error) => return oauth_error_response(&error),
+                Err(e) => return latchkey_http::store_error_response(&e),
+            },
+        };
+    } else if client.settings.require_signed_request_object {
+        return oauth_error_response(&crate::request_object::required());
+    }
     // With Basic or an assertion, client_id in the body is optional (and,
     // if present, was checked to name the same client).
     params.insert("client_id", &client.client_id);

@@ -1,10 +1,12 @@
 //! Client authentication at the token, introspection, revocation and pushed
 //! authorization request endpoints (RFC 6749 §2.3, RFC 7523, OIDC Core §9, RFC 9126): `client_secret_basic`,
 //! `client_secret_post`, `private_key_jwt`, `client_secret_jwt`, and `none`
-//! for public clients.
+//! for public clients; and the signed request objects (RFC 9101) clients
+//! sign with the same keys as their `private_key_jwt` assertions.
 
 mod assertion;
 mod keys;
+mod request_object;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use latchkey_store::{ClientStore, ReplayStore, StoreError};
 
 pub use assertion::JWT_BEARER;
 pub use keys::{ClientKeys, KeyFetchSettings};
+pub use request_object::{REQUEST_OBJECT_ALGORITHMS, RequestObjectError};
 
 /// Why a client was not authenticated.
 #[derive(Debug, thiserror::Error)]

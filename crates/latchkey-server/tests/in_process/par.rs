@@ -139,7 +139,7 @@ async fn pushed_parameters_are_validated_as_at_the_authorization_endpoint_and_re
         (ok.clone().set("prompt", "none login"), "invalid_request", "prompt none with login"),
         (ok.clone().set("state", &"s".repeat(4097)), "invalid_request", "a state over 4096 bytes"),
         (ok.clone().set("request_uri", &format!("{PREFIX}x")), "invalid_request", "request_uri inside a push"),
-        (ok.clone().set("request", "eyJhbGciOiJub25lIn0.e30."), "request_not_supported", "a request object"),
+        (ok.clone().set("request", "eyJhbGciOiJub25lIn0.e30."), "invalid_request_object", "an unsigned request object"),
         (ok.clone().set("id_token_hint", "not-a-token"), "invalid_request", "a bad id_token_hint"),
         (ok.clone().add("scope", "openid"), "invalid_request", "a repeated parameter"),
     ] {
