@@ -16,6 +16,7 @@ mod device;
 mod discovery;
 mod exchange;
 mod introspection;
+mod jar;
 mod par;
 mod revocation;
 mod sign_in_limits;
