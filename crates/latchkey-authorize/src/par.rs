@@ -3,7 +3,8 @@
 //! endpoint; they are validated exactly as `/authorize` validates them
 //! (errors answered here, in JSON, never by a redirect), stored for a short
 //! while, and stand in for the request when the browser brings the returned
-//! `request_uri` to `/authorize`, once.
+//! `request_uri` to `/authorize`, once. A signed request object (RFC 9101)
+//! may carry the parameters; then only its parameters are used.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -71,11 +72,11 @@ pub async fn push(
     for name in CREDENTIALS {
         params.remove(name);
     }
-    // RFC 9101 §3 / RFC 9126 §3: a signed request object's parameters are
-    // the only ones used.
+    // RFC 9126 §2.1: the one parameter that must not be pushed.
     if params.contains("request_uri") {
         return invalid("request_uri must not be sent to the pushed authorization request endpoint");
     }
+    // RFC 9126 §3: a signed request object's parameters are the only ones used.
     if let Some(jwt) = params.get("request") {
         params = match crate::request_object::expand(&state, &client, jwt).await {
             Ok(expanded) => expanded,
@@ -111,13 +112,6 @@ impl From<OAuthError> for Refusal {
 
 /// The authorization endpoint's own validation, then the request stored.
 async fn accept(state: &AuthorizeState, client: &Client, params: &Params) -> Result<Pushed, Refusal> {
-    // RFC 9126 §2.1: the one parameter that must not be pushed.
-    if params.contains("request_uri") {
-        return Err(OAuthError::invalid_request(
-            "request_uri must not be sent to the pushed authorization request endpoint",
-        )
-        .into());
-    }
     let target = request::target(params, &[], Some(client)).map_err(|e| {
         OAuthError::invalid_request(match e {
             PageError::UnregisteredRedirectUri => "redirect_uri is not registered for this client",
