@@ -39,6 +39,14 @@ async fn user_lifecycle(backend: Backend) {
             "Liddell",
             "--phone",
             "+44 20 7946 0000",
+            "--claim",
+            "nickname=Al",
+            "--claim",
+            "zoneinfo=Europe/London",
+            "--claim",
+            "address.locality=Oxford",
+            "--claim",
+            "locale=en_GB",
             "--json",
         ],
         &[],
@@ -52,7 +60,13 @@ async fn user_lifecycle(backend: Backend) {
     assert_eq!(alice["claims"]["email"], "alice@example.com");
     assert_eq!(alice["claims"]["email_verified"], true);
     assert_eq!(alice["claims"]["given_name"], "Alice");
-    assert_eq!(alice["claims"]["phone_number"], "+44 20 7946 0000");
+    assert_eq!(alice["claims"]["phone_number"], "+442079460000", "E.164");
+    assert_eq!(alice["claims"]["phone_number_verified"], false);
+    assert_eq!(alice["claims"]["nickname"], "Al");
+    assert_eq!(alice["claims"]["zoneinfo"], "Europe/London");
+    assert_eq!(alice["claims"]["locale"], "en-GB", "BCP 47");
+    assert_eq!(alice["claims"]["address"], json!({"locality": "Oxford"}));
+    assert_eq!(alice["claims"]["website"], Value::Null, "unset claims are null");
     assert!(!out.stdout.contains("correct horse"));
 
     let hash = password_hash_of(&db, "alice").await.unwrap();
@@ -67,6 +81,24 @@ async fn user_lifecycle(backend: Backend) {
     assert_eq!(updated["claims"]["email"], "a@wonderland.example");
     assert_eq!(updated["claims"]["email_verified"], false, "a new address is not verified");
     assert_eq!(updated["claims"]["name"], "Alice L.");
+    let args = [
+        "user",
+        "update",
+        "alice",
+        "--claim",
+        "nickname=",
+        "--claim",
+        "birthdate=0000-05-04",
+        "--phone-verified",
+        "true",
+    ];
+    let updated = cli_json(&db, &args);
+    assert_eq!(updated["claims"]["nickname"], Value::Null, "NAME= clears");
+    assert_eq!(updated["claims"]["birthdate"], "0000-05-04");
+    assert_eq!(updated["claims"]["phone_number_verified"], true);
+    let shown = cli(&db, &["user", "show", "alice"], &[], None).ok();
+    assert!(shown.stdout.contains("birthdate:      0000-05-04"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("phone_number:   +442079460000 (verified)"), "{}", shown.stdout);
 
     cli(&db, &["user", "set-password", "alice", "--password-stdin"], &[], Some("a brand new passphrase\n")).ok();
     let new_hash = password_hash_of(&db, "alice").await.unwrap();
@@ -141,6 +173,11 @@ async fn bad_user_input_writes_nothing(backend: Backend) {
         (&["user", "delete", "nobody"], None, "no user"),
         (&["user", "set-password", "nobody", "--password-stdin"], Some("long enough pw\n"), "no user"),
         (&["user", "update", "carol", "--username", "bad name"], None, "white space"),
+        (&["user", "update", "carol", "--claim", "birthdate=yesterday"], None, "birthdate must be"),
+        (&["user", "update", "carol", "--claim", "shoe_size=9"], None, "not a claim"),
+        (&["user", "update", "carol", "--claim", "nickname"], None, "NAME=VALUE"),
+        (&["user", "update", "carol", "--phone", "0171 555 0199"], None, "E.164"),
+        (&["user", "create", "--username", "erin", "--claim", "picture=javascript:alert(1)"], None, "URL"),
     ];
     for (args, stdin, needle) in cases {
         let out = cli(&db, args, &[], *stdin);

@@ -59,7 +59,10 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["revocation_endpoint"], closed.url("/revoke").as_str());
     assert_eq!(doc["end_session_endpoint"], closed.url("/logout").as_str());
     assert_eq!(doc["backchannel_logout_supported"], true);
-    assert_eq!(doc["scopes_supported"], json!(["openid", "profile", "email", "phone", "groups", "offline_access"]));
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["openid", "profile", "email", "phone", "address", "groups", "offline_access"])
+    );
     assert!(doc["claims_supported"].as_array().unwrap().contains(&json!("groups")), "{doc}");
     assert_eq!(doc["request_parameter_supported"], true);
     assert_eq!(doc["request_object_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));

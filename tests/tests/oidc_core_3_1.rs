@@ -133,7 +133,7 @@ async fn confidential_client_through_openidconnect(backend: Backend) {
     assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Liddell"));
     assert_eq!(claims.given_name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice"));
     assert_eq!(claims.family_name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Liddell"));
-    assert_eq!(claims.phone_number().map(|p| p.as_str()), Some("+1 555 0100"));
+    assert_eq!(claims.phone_number().map(|p| p.as_str()), Some("+15550100"));
 
     // at_hash binds the access token.
     let expected = claims.access_token_hash().expect("at_hash");
@@ -166,7 +166,7 @@ async fn confidential_client_through_openidconnect(backend: Backend) {
     assert_eq!(info.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Liddell"));
     assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
     assert!(info.updated_at().is_some(), "updated_at with profile");
-    assert_eq!(info.phone_number().map(|p| p.as_str()), Some("+1 555 0100"));
+    assert_eq!(info.phone_number().map(|p| p.as_str()), Some("+15550100"));
 
     // A second flow in the same session: same sid and auth_time, no login.
     let (tokens2, nonce2, _, flow2) = run_flow(&server, &client, &alice, &browser, &["profile"]).await;
@@ -473,7 +473,7 @@ async fn scopes_decide_the_claims(backend: Backend) {
             assert!(info["updated_at"].is_i64(), "updated_at is a number: {info}");
         }
         if scope.contains("phone") {
-            assert_eq!(info["phone_number"], "+1 555 0100");
+            assert_eq!(info["phone_number"], "+15550100", "stored in E.164");
             assert_eq!(info["phone_number_verified"], false);
         }
         if scope.contains("email") {

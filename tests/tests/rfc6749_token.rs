@@ -110,7 +110,7 @@ async fn basic_exchange_and_the_response(backend: Backend) {
     };
     assert_eq!(id["at_hash"], at_hash.as_str());
     assert_eq!(id["email"], "alice@example.com");
-    assert_eq!(id["phone_number"], "+1 555 0100");
+    assert_eq!(id["phone_number"], "+15550100");
     assert_eq!(id["name"], "Alice Liddell");
 
     // Each token has its own jti.

@@ -11,7 +11,8 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::lockout::account_key;
-use latchkey_core::user::{validate_claim_text, validate_email, validate_groups, validate_username};
+use latchkey_core::profile;
+use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims};
 use latchkey_domain::users::{self, NewUser, UserError};
 use serde::Deserialize;
@@ -26,62 +27,25 @@ pub(crate) fn user_json(u: &User) -> Value {
         "username": u.username,
         "disabled": u.disabled,
         "has_password": u.password_hash.is_some(),
-        "claims": claims_json(&u.claims),
+        "claims": profile::to_json(&u.claims),
         "groups": u.claims.groups,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
     })
 }
 
-fn claims_json(c: &UserClaims) -> Value {
-    serde_json::json!({
-        "email": c.email,
-        "email_verified": c.email_verified,
-        "name": c.name,
-        "given_name": c.given_name,
-        "family_name": c.family_name,
-        "phone_number": c.phone_number,
-        "phone_number_verified": c.phone_number_verified,
-    })
-}
-
-/// Claims as sent; every member optional, unknown members refused.
+/// Claims as sent: the members of `profile::to_json`, each optional,
+/// unknown members refused.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClaimsBody {
-    email: Option<String>,
-    #[serde(default)]
-    email_verified: bool,
-    name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    phone_number: Option<String>,
-    #[serde(default)]
-    phone_number_verified: bool,
-}
+#[serde(transparent)]
+struct ClaimsBody(serde_json::Map<String, Value>);
 
-/// The rules of `latchkey user create`: text claims of at most 256
-/// characters without control characters (empty means unset), a plausible
-/// email address, and verified flags only for values that are set. Groups
-/// are a member of their own (`groups`), so they start empty here.
+/// The rules of `latchkey user create` (`latchkey_core::profile`): checked,
+/// normalised values, empty or `null` unset, verified flags only for values
+/// that are set. Groups are a member of their own (`groups`), so they start
+/// empty here.
 fn checked_claims(body: ClaimsBody) -> Result<UserClaims, AdminError> {
-    let text =
-        |field: &str, v: Option<String>| validate_claim_text(v).map_err(|e| AdminError::bad(format!("{field} {e}")));
-    let email = text("email", body.email)?;
-    if let Some(e) = &email {
-        validate_email(e).map_err(|e| AdminError::bad(format!("email {e}")))?;
-    }
-    let phone_number = text("phone_number", body.phone_number)?;
-    Ok(UserClaims {
-        email_verified: body.email_verified && email.is_some(),
-        email,
-        name: text("name", body.name)?,
-        given_name: text("given_name", body.given_name)?,
-        family_name: text("family_name", body.family_name)?,
-        phone_number_verified: body.phone_number_verified && phone_number.is_some(),
-        phone_number,
-        groups: Vec::new(),
-    })
+    profile::from_json(&body.0).map_err(|e| AdminError::bad(e.to_string()))
 }
 
 fn checked_groups(groups: &[String]) -> Result<Vec<String>, AdminError> {

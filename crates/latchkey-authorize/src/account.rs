@@ -6,6 +6,7 @@
 //! cookie (which scripts cannot read); the sign-in form uses the browser's
 //! double-submit CSRF cookie, like the authorization flow's forms.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, RawQuery, State};
@@ -22,8 +23,8 @@ use serde::Deserialize;
 
 use crate::failure::Failure;
 use crate::pages::{
-    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, UpstreamButton, html, html_with,
-    scope_lines,
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, UpstreamButton, html,
+    html_with, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
 use latchkey_domain::limits::Attempt;
@@ -33,13 +34,17 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 5] = [
+const NOTICES: [(&str, &str); 6] = [
     ("app-revoked", "The app no longer has access to your account."),
     ("linked", "You can now sign in with that account too."),
     ("unlinked", "That sign-in method was removed."),
     ("session-ended", "The session has ended."),
     ("password-changed", "Your password has been changed, and your other sessions have ended."),
+    ("profile-saved", "Your profile has been saved."),
 ];
+
+/// Where the profile form posts.
+pub const PROFILE_PATH: &str = "/account/profile";
 
 /// How `/account` and its forms fail.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +278,52 @@ pub async fn change_password(
     Ok(see_other(&state.path("/account?done=password-changed")))
 }
 
+/// `POST /account/profile`: the claims `account.editable_claims` lets
+/// people change, each checked by its rule (`latchkey_core::profile`). The
+/// form is the whole profile: an editable field left empty unsets its claim,
+/// a field the operator did not make editable is ignored, and one invalid
+/// value saves nothing and shows the form again with what was typed.
+pub async fn update_profile(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    form: Result<Form<SignedInForm<BTreeMap<String, String>>>, FormRejection>,
+) -> Result<Response, AccountError> {
+    let state = &state;
+    let Some((session, mut user, typed)) = signed_in_form(state, &headers, form).await? else {
+        return Ok(see_other(&state.path(PATH)));
+    };
+    let before = user.claims.clone();
+    for &claim in &state.settings.editable_claims {
+        // The form carries every editable field; an empty one arrives absent
+        // (the form parser drops empty values) and unsets the claim.
+        let value = typed.get(claim).map_or("", String::as_str);
+        if let Err(e) = user.claims.set(claim, value) {
+            let message = format!("{}: {}", ProfileField::of(claim, None).label, e.reason);
+            let page =
+                AccountView { error: Some(&message), typed: Some(&typed), ..AccountView::new(StatusCode::BAD_REQUEST) };
+            return Ok(account_page_with(state, &headers, &session, &user, page).await?);
+        }
+    }
+    let changed: Vec<&str> =
+        state.settings.editable_claims.iter().copied().filter(|c| before.get(c) != user.claims.get(c)).collect();
+    if changed.is_empty() {
+        return Ok(see_other(&state.path("/account?done=profile-saved")));
+    }
+    let now = state.clock.now();
+    match latchkey_domain::users::save_user(&*state.store, &mut user, now).await {
+        Ok(()) => {}
+        Err(latchkey_domain::users::UserError::Store(e)) => return Err(e.into()),
+        // Deleted meanwhile (or renamed into a clash, which a profile edit cannot do).
+        Err(_) => return Ok(see_other(&state.path(PATH))),
+    }
+    let event = AuditEvent::new(now, "user.updated", format!("user:{}", user.id))
+        .subject(&user.id)
+        .detail("changed", changed)
+        .detail("via", "account page");
+    latchkey_http::audit(state.audit.as_ref(), event).await;
+    Ok(see_other(&state.path("/account?done=profile-saved")))
+}
+
 /// Checks a password change form: the current password (within the
 /// account's and the address's sign-in limits, like a sign-in), the
 /// confirmation, the policy. Returns the new password's hash, or the status
@@ -386,6 +437,32 @@ async fn account_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, StoreError> {
+    account_page_with(state, headers, session, user, AccountView { notice, error, ..AccountView::new(status) }).await
+}
+
+/// What the account page shows besides the account: a message, and the
+/// profile form's values as typed when they were refused.
+struct AccountView<'a> {
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    status: StatusCode,
+    typed: Option<&'a BTreeMap<String, String>>,
+}
+
+impl AccountView<'_> {
+    fn new(status: StatusCode) -> Self {
+        Self { notice: None, error: None, status, typed: None }
+    }
+}
+
+async fn account_page_with(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    session: &Session,
+    user: &User,
+    view: AccountView<'_>,
+) -> Result<Response, StoreError> {
+    let AccountView { notice, error, status, typed } = view;
     let now = state.clock.now();
     let mut apps = Vec::new();
     for consent in state.consents.list_user_consents(&user.id).await? {
@@ -455,6 +532,16 @@ async fn account_page(
         revoke_action: &revoke,
         end_session_action: &end,
         password_action: &password,
+        profile_fields: state
+            .settings
+            .editable_claims
+            .iter()
+            .map(|&claim| match typed.and_then(|t| t.get(claim)) {
+                Some(value) => ProfileField::of(claim, Some(value)),
+                None => ProfileField::of(claim, user.claims.get(claim)),
+            })
+            .collect(),
+        profile_action: &state.path(PROFILE_PATH),
     };
     // The link buttons' answers redirect to the providers.
     let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();

@@ -67,6 +67,8 @@ pub struct AuthorizeSettings {
     pub tokens: latchkey_config::Tokens,
     /// The device grant's limit on wrong user codes.
     pub device: latchkey_config::Device,
+    /// The claims people may change on `/account` (`account.editable_claims`, address parts spelt out).
+    pub editable_claims: Vec<&'static str>,
     /// Proxies whose `X-Forwarded-For` names the person's address (for the
     /// audit log and the per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
@@ -90,6 +92,7 @@ impl AuthorizeSettings {
             par: config.par.clone(),
             tokens: config.tokens.clone(),
             device: config.device.clone(),
+            editable_claims: config.account.editable_string_claims(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
         }
     }
@@ -144,6 +147,7 @@ where
         .route("/account/apps/revoke", post(account::revoke_app))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
+        .route(account::PROFILE_PATH, post(account::update_profile))
         .route("/account/link/{id}", post(upstream::link_start))
         .route("/account/unlink", post(upstream::unlink))
         .route("/upstream/{id}/start", post(upstream::start))

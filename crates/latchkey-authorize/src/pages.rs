@@ -150,6 +150,56 @@ pub struct AccountPage<'a> {
     pub revoke_action: &'a str,
     pub end_session_action: &'a str,
     pub password_action: &'a str,
+    /// The claims the person may change (empty: no profile section).
+    pub profile_fields: Vec<ProfileField>,
+    pub profile_action: &'a str,
+}
+
+/// One field of the profile form on `/account`.
+pub struct ProfileField {
+    /// The claim's name (`address.locality` for a part), the form field's name.
+    pub name: &'static str,
+    pub label: &'static str,
+    pub value: String,
+    /// `type` of the input: text or url.
+    pub input_type: &'static str,
+    /// `autocomplete` token (HTML Living Standard), so browsers fill it in.
+    pub autocomplete: &'static str,
+    /// What a valid value looks like, when it is not obvious.
+    pub hint: &'static str,
+}
+
+impl ProfileField {
+    /// The form field of `claim` with its current value.
+    pub fn of(claim: &'static str, value: Option<&str>) -> Self {
+        let (label, input_type, autocomplete, hint) = match claim {
+            "name" => ("Full name", "text", "name", ""),
+            "given_name" => ("Given name", "text", "given-name", ""),
+            "family_name" => ("Family name", "text", "family-name", ""),
+            "middle_name" => ("Middle name", "text", "additional-name", ""),
+            "nickname" => ("Nickname", "text", "nickname", ""),
+            "profile" => ("Profile page", "url", "url", "A web address, https://…"),
+            "picture" => ("Picture", "url", "photo", "A web address of an image, https://…"),
+            "website" => ("Website", "url", "url", "A web address, https://…"),
+            "gender" => ("Gender", "text", "sex", ""),
+            "birthdate" => ("Birthday", "text", "bday", "YYYY-MM-DD, or 0000-MM-DD to keep the year to yourself"),
+            "zoneinfo" => ("Time zone", "text", "off", "For example Europe/Paris or America/New_York"),
+            "locale" => ("Language", "text", "language", "For example en-US or fr-CA"),
+            "address.formatted" => ("Address, as written on a letter", "text", "street-address", ""),
+            "address.street_address" => ("Street address", "text", "address-line1", ""),
+            "address.locality" => ("City", "text", "address-level2", ""),
+            "address.region" => ("State or region", "text", "address-level1", ""),
+            "address.postal_code" => ("Postal code", "text", "postal-code", ""),
+            "address.country" => ("Country", "text", "country-name", ""),
+            _ => (claim, "text", "off", ""),
+        };
+        Self { name: claim, label, value: value.unwrap_or_default().to_string(), input_type, autocomplete, hint }
+    }
+
+    /// The `id` of the input (and its hint): the name with `.` as `-`.
+    pub fn id(&self) -> String {
+        format!("claim-{}", self.name.replace('.', "-"))
+    }
 }
 
 #[derive(Template)]

@@ -573,6 +573,15 @@ fn mapped_claims(upstream: &Upstream, identity: &UpstreamIdentity, existing: Opt
         (&identity.phone_number, identity.phone_number_verified),
         "phone_number_verified",
     );
+    for &name in latchkey_federation::PROFILE_CLAIMS {
+        if mapped(name) {
+            let value = identity.profile.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+            *claims.slot_mut(name).expect("a profile claim has a slot") = value;
+        }
+    }
+    if mapped("address") {
+        claims.address.clone_from(&identity.address);
+    }
     if mapped("groups") {
         let (groups, dropped) = latchkey_core::user::merge_groups([&s.default_groups[..], &identity.groups[..]]);
         if dropped > 0 {
@@ -598,19 +607,17 @@ async fn refresh_claims(
     if claims == user.claims {
         return Ok(user);
     }
-    let changed: Vec<&str> = [
-        ("email", user.claims.email != claims.email),
-        ("email_verified", user.claims.email_verified != claims.email_verified),
-        ("name", user.claims.name != claims.name),
-        ("given_name", user.claims.given_name != claims.given_name),
-        ("family_name", user.claims.family_name != claims.family_name),
-        ("phone_number", user.claims.phone_number != claims.phone_number),
-        ("phone_number_verified", user.claims.phone_number_verified != claims.phone_number_verified),
-        ("groups", user.claims.groups != claims.groups),
-    ]
-    .into_iter()
-    .filter_map(|(c, differs)| differs.then_some(c))
-    .collect();
+    let changed: Vec<&str> = latchkey_federation::MAPPABLE_CLAIMS
+        .iter()
+        .copied()
+        .filter(|c| match *c {
+            "email_verified" => user.claims.email_verified != claims.email_verified,
+            "phone_number_verified" => user.claims.phone_number_verified != claims.phone_number_verified,
+            "address" => user.claims.address != claims.address,
+            "groups" => user.claims.groups != claims.groups,
+            name => user.claims.get(name) != claims.get(name),
+        })
+        .collect();
     user.claims = claims;
     user.updated_at = state.clock.now();
     // A deleted account (raced with an admin) simply signs in as it was read.

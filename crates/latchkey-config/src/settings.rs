@@ -83,6 +83,7 @@ pub struct Config {
     pub gc: Gc,
     pub audit: Audit,
     pub ui: Ui,
+    pub account: Account,
     pub registration: Registration,
     pub http: Http,
     pub discovery: Discovery,
@@ -122,6 +123,7 @@ impl Config {
         self.registration.validate()?;
         self.keys.validate()?;
         self.ui.validate()?;
+        self.account.validate()?;
         self.admin.validate(self.listen)?;
         Ok(())
     }
@@ -604,6 +606,68 @@ impl Ui {
                 .map_err(|why| ConfigError::new("ui.logo_uri", format!("{uri:?} {why}")))?;
         }
         Ok(())
+    }
+}
+
+/// The account page people manage themselves at (`/account`).
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Account {
+    /// Claims people may change on /account (docs/account.md): any of name,
+    /// given_name, family_name, middle_name, nickname, profile, picture,
+    /// website, gender, birthdate, zoneinfo, locale, address. Email and
+    /// phone numbers are not (nothing verifies a change yet); an operator
+    /// sets those. Empty: none (the profile section is not shown). Claims
+    /// an upstream provider maps are overwritten at its next sign-in when
+    /// it refreshes them.
+    #[default(DEFAULT_EDITABLE_CLAIMS.iter().map(|c| c.to_string()).collect())]
+    pub editable_claims: Vec<String>,
+}
+
+/// What people may edit by default: the profile, not what proves who they are.
+const DEFAULT_EDITABLE_CLAIMS: &[&str] = &[
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "address",
+];
+
+/// The claims `account.editable_claims` may name.
+pub const SELF_EDITABLE_CLAIMS: &[&str] = DEFAULT_EDITABLE_CLAIMS;
+
+impl Account {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for claim in &self.editable_claims {
+            if !SELF_EDITABLE_CLAIMS.contains(&claim.as_str()) {
+                return Err(ConfigError::new(
+                    "account.editable_claims",
+                    format!("{claim:?} cannot be edited by people; use any of {}", SELF_EDITABLE_CLAIMS.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The string claims (`latchkey_core::profile::STRING_CLAIMS` names)
+    /// people may set: `address` stands for its parts.
+    pub fn editable_string_claims(&self) -> Vec<&'static str> {
+        latchkey_core::profile::STRING_CLAIMS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| {
+                let listed = name.split('.').next().unwrap_or(name);
+                self.editable_claims.iter().any(|c| c == listed)
+            })
+            .collect()
     }
 }
 

@@ -257,6 +257,24 @@ pub struct StandardClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthdate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoneinfo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -267,13 +285,16 @@ pub struct StandardClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<crate::Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
 }
 
 impl StandardClaims {
-    /// What `scope` releases of `user`: `profile` (names, username, last
-    /// update), `email` and `phone` (each with its verified flag, when the
-    /// account has one), and `groups`.
+    /// What `scope` releases of `user` (OIDC Core §5.4): `profile` (names,
+    /// username, profile and picture URLs, website, gender, birthdate, time
+    /// zone, locale, last update), `email` and `phone` (each with its
+    /// verified flag, when the account has one), `address`, and `groups`.
     pub fn released(user: &User, scope: &Scope) -> Self {
         let c = &user.claims;
         let mut out = Self::default();
@@ -282,6 +303,15 @@ impl StandardClaims {
             out.given_name.clone_from(&c.given_name);
             out.family_name.clone_from(&c.family_name);
             out.preferred_username = Some(user.username.clone());
+            out.middle_name.clone_from(&c.middle_name);
+            out.nickname.clone_from(&c.nickname);
+            out.profile.clone_from(&c.profile);
+            out.picture.clone_from(&c.picture);
+            out.website.clone_from(&c.website);
+            out.gender.clone_from(&c.gender);
+            out.birthdate.clone_from(&c.birthdate);
+            out.zoneinfo.clone_from(&c.zoneinfo);
+            out.locale.clone_from(&c.locale);
             out.updated_at = Some(user.updated_at);
         }
         if scope.contains("email") && c.email.is_some() {
@@ -291,6 +321,9 @@ impl StandardClaims {
         if scope.contains("phone") && c.phone_number.is_some() {
             out.phone_number.clone_from(&c.phone_number);
             out.phone_number_verified = Some(c.phone_number_verified);
+        }
+        if scope.contains("address") {
+            out.address.clone_from(&c.address);
         }
         out.groups = groups(user, scope);
         out
@@ -539,5 +572,38 @@ mod tests {
         assert_eq!(c.aud, Some(Audience::Many(vec!["x".into(), "y".into()])));
         assert_eq!((c.exp, c.nbf), (None, Some(3)));
         assert!(c.aud.unwrap().contains("y"));
+    }
+
+    #[test]
+    fn each_scope_releases_its_claims() {
+        let mut user = ann(&[]);
+        for (name, value) in [
+            ("nickname", "Annie"),
+            ("picture", "https://example.com/ann.png"),
+            ("birthdate", "0000-04-30"),
+            ("zoneinfo", "Europe/Berlin"),
+            ("locale", "de-DE"),
+            ("phone_number", "+49 30 123456"),
+            ("address.locality", "Berlin"),
+            ("address.country", "DE"),
+        ] {
+            user.claims.set(name, value).unwrap();
+        }
+        let profile = serde_json::to_value(StandardClaims::released(&user, &scope("openid profile"))).unwrap();
+        assert_eq!(profile["nickname"], "Annie");
+        assert_eq!(profile["picture"], "https://example.com/ann.png");
+        assert_eq!(
+            (profile["birthdate"].clone(), profile["zoneinfo"].clone()),
+            (json!("0000-04-30"), json!("Europe/Berlin"))
+        );
+        assert_eq!(profile["locale"], "de-DE");
+        for withheld in ["email", "phone_number", "address", "website"] {
+            assert!(profile.get(withheld).is_none(), "{withheld}: {profile}");
+        }
+        let other = serde_json::to_value(StandardClaims::released(&user, &scope("openid phone address"))).unwrap();
+        assert_eq!(other["phone_number"], "+4930123456");
+        assert_eq!(other["phone_number_verified"], false);
+        assert_eq!(other["address"], json!({"locality": "Berlin", "country": "DE"}));
+        assert!(other.get("nickname").is_none(), "{other}");
     }
 }

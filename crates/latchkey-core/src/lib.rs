@@ -16,6 +16,7 @@ pub mod jws;
 pub mod lockout;
 pub mod password;
 pub mod pkce;
+pub mod profile;
 pub mod random;
 pub mod redirect_uri;
 pub mod scope;
@@ -28,4 +29,4 @@ pub use client::{
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;
-pub use user::{NewUser, User, UserClaims};
+pub use user::{Address, NewUser, User, UserClaims};

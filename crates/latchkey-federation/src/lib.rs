@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use latchkey_core::profile::{self, ClaimKind};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata};
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce,
@@ -71,8 +72,24 @@ pub const MAPPABLE_CLAIMS: &[&str] = &[
     "family_name",
     "phone_number",
     "phone_number_verified",
+    "middle_name",
+    "nickname",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "address",
     "groups",
 ];
+
+/// The mappable claims beyond names, email and phone: strings, each checked
+/// by the rule of its kind (`latchkey_core::profile`); a value that breaks
+/// it is left out, as a control character in a name is.
+pub const PROFILE_CLAIMS: &[&str] =
+    &["middle_name", "nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale"];
 
 /// For each Latchkey claim, the name of the upstream claim (top level of
 /// the ID token merged with UserInfo) that fills it; `None`: not taken from
@@ -244,6 +261,11 @@ pub struct UpstreamIdentity {
     pub family_name: Option<String>,
     pub phone_number: Option<String>,
     pub phone_number_verified: bool,
+    /// The mapped claims of [`PROFILE_CLAIMS`] that the upstream sent valid
+    /// values of, normalised.
+    pub profile: Vec<(&'static str, String)>,
+    /// The mapped `address`, its text parts (OIDC Core §5.1.1).
+    pub address: Option<latchkey_core::Address>,
     /// The mapped groups claim as sent (names not yet checked).
     pub groups: Vec<String>,
     /// The value of `username_claim`.
@@ -479,7 +501,27 @@ fn list(v: Option<&Value>) -> Vec<String> {
 fn map_claims(s: &UpstreamSettings, claims: &Map<String, Value>) -> UpstreamIdentity {
     let get = |claim: &str| s.claims.source(claim).and_then(|name| claims.get(name));
     let email = text(get("email"));
-    let phone_number = text(get("phone_number"));
+    // An upstream's phone number in E.164 (spaces and punctuation dropped),
+    // or none: Latchkey's accounts hold only international numbers.
+    let phone_number = text(get("phone_number")).and_then(|p| profile::check(ClaimKind::Phone, &p).ok().flatten());
+    let checked = |name: &str| {
+        let kind = profile::kind_of(name)?;
+        profile::check(kind, get(name)?.as_str()?).ok().flatten()
+    };
+    let profile = PROFILE_CLAIMS.iter().filter_map(|&name| Some((name, checked(name)?))).collect();
+    let address = match get("address") {
+        Some(Value::Object(parts)) => {
+            let mut claims = latchkey_core::UserClaims::default();
+            for (part, v) in parts {
+                if let Some(v) = text(Some(v)) {
+                    // Unknown members and invalid text are left out.
+                    let _ = claims.set(&format!("address.{part}"), &v);
+                }
+            }
+            claims.address
+        }
+        _ => None,
+    };
     let username = match s.username_claim.as_str() {
         "email" => email.clone(),
         name => text(claims.get(name)),
@@ -492,6 +534,8 @@ fn map_claims(s: &UpstreamSettings, claims: &Map<String, Value>) -> UpstreamIden
         family_name: text(get("family_name")),
         phone_number_verified: phone_number.is_some() && flag(get("phone_number_verified")),
         phone_number,
+        profile,
+        address,
         groups: list(get("groups")),
         username,
         ..UpstreamIdentity::default()
@@ -608,9 +652,38 @@ mod tests {
     }
 
     #[test]
+    fn profile_claims_are_checked_and_normalised() {
+        let mut s = settings("corp", &[]);
+        s.claims.set("picture", Some("photo".into())).unwrap();
+        s.claims.set("website", None).unwrap();
+        let claims = serde_json::json!({
+            "photo": format!("https://cdn.corp.example/{}", "p".repeat(400)),
+            "website": "https://ann.example",
+            "locale": "en_US",
+            "zoneinfo": "Mars/Base",
+            "birthdate": "1990-02-30",
+            "nickname": 7,
+            "phone_number": "+1 (425) 555-1212",
+            "address": {"locality": "Seattle", "country": "US", "planet": "Earth", "region": "bad\u{7}"},
+        });
+        let id = map_claims(&s, claims.as_object().unwrap());
+        let got = |name: &str| id.profile.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert!(got("picture").is_some_and(|p| p.len() > 400), "a long URL from its mapped claim");
+        assert_eq!(got("website"), None, "not mapped");
+        assert_eq!(got("locale"), Some("en-US"), "BCP 47");
+        assert_eq!((got("zoneinfo"), got("birthdate"), got("nickname")), (None, None, None), "invalid: left out");
+        assert_eq!(id.phone_number.as_deref(), Some("+14255551212"), "E.164");
+        let address = id.address.expect("address");
+        assert_eq!((address.locality.as_deref(), address.country.as_deref()), (Some("Seattle"), Some("US")));
+        assert_eq!(address.region, None, "control characters: dropped");
+        let local = map_claims(&s, serde_json::json!({"phone_number": "020 7946 0958"}).as_object().unwrap());
+        assert_eq!(local.phone_number, None, "not an international number");
+    }
+
+    #[test]
     fn unknown_claims_cannot_be_mapped() {
-        let err = ClaimMap::default().set("nickname", Some("nick".into())).unwrap_err();
-        assert!(err.contains("\"nickname\" is not a Latchkey claim") && err.contains("groups"), "{err}");
+        let err = ClaimMap::default().set("shoe_size", Some("size".into())).unwrap_err();
+        assert!(err.contains("\"shoe_size\" is not a Latchkey claim") && err.contains("groups"), "{err}");
     }
 
     #[test]

@@ -447,9 +447,17 @@ pub struct UserCreate {
     /// Family name (the `family_name` claim).
     #[arg(long)]
     pub family_name: Option<String>,
-    /// Phone number (the `phone_number` claim).
+    /// Phone number (the `phone_number` claim), international: +44 20 7946 0958.
     #[arg(long)]
     pub phone: Option<String>,
+    /// The phone number is known to be the person's (`phone_number_verified`).
+    #[arg(long)]
+    pub phone_verified: bool,
+    /// Any other standard claim (repeatable): nickname, middle_name, profile,
+    /// picture, website, gender, birthdate, zoneinfo, locale, address.street_address,
+    /// address.locality, address.region, address.postal_code, address.country, address.formatted.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
     /// A group the user belongs to (repeatable): released as the `groups` claim.
     #[arg(long = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
@@ -478,9 +486,15 @@ pub struct UserUpdate {
     /// Family name ("" clears it).
     #[arg(long)]
     pub family_name: Option<String>,
-    /// Phone number ("" clears it).
+    /// Phone number ("" clears it); a new one is unverified until --phone-verified true.
     #[arg(long)]
     pub phone: Option<String>,
+    /// Whether the phone number is known to be the person's.
+    #[arg(long, value_name = "BOOL")]
+    pub phone_verified: Option<bool>,
+    /// Sets any standard claim (repeatable; "NAME=" clears it): see `user create --help`.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
     /// Replaces the user's groups with these (repeatable).
     #[arg(long = "group", value_name = "GROUP", conflicts_with_all = ["clear_groups", "add_groups", "remove_groups"])]
     pub groups: Vec<String>,

@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(u.claims.source("given_name"), Some("given_name"));
 
         for (extra, key, needle) in [
-            ("[upstream.claims]\nnickname = \"nick\"\n", "upstream[0].claims.nickname", "not a Latchkey claim"),
+            ("[upstream.claims]\nshoe_size = \"size\"\n", "upstream[0].claims.shoe_size", "not a Latchkey claim"),
             ("[upstream.claims]\nusername = \"upn\"\n", "upstream[0].claims.username", "groups"),
             ("[upstream.claims]\nname = \"display name\"\n", "upstream[0].claims.name", "not a claim name"),
             ("default_groups = [\"two words\"]\n", "upstream[0].default_groups", "white space"),

@@ -97,7 +97,15 @@ fn sample_user(id: &str, username: &str) -> User {
             family_name: Some("O'Brien".into()),
             phone_number: None,
             phone_number_verified: false,
+            nickname: Some("Zo".into()),
+            zoneinfo: Some("Europe/Dublin".into()),
+            address: Some(latchkey_core::Address {
+                street_address: Some("1 Sráid Mhór\nApt 2".into()),
+                country: Some("IE".into()),
+                ..Default::default()
+            }),
             groups: vec!["staff".into(), "/org/team-ä".into()],
+            ..UserClaims::default()
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,

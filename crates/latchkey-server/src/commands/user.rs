@@ -1,5 +1,6 @@
 use anyhow::{anyhow, bail};
-use latchkey_core::user::{validate_claim_text, validate_email, validate_groups, validate_username};
+use latchkey_core::profile::{self, STRING_CLAIMS};
+use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims};
 use latchkey_domain::users::{self, NewUser};
 
@@ -81,31 +82,55 @@ fn read_password(ctx: &Context) -> anyhow::Result<String> {
     Ok(password.strip_suffix('\r').unwrap_or(password).to_string())
 }
 
-fn optional(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
-    validate_claim_text(v).map_err(|e| anyhow!("--{field} {e}"))
+/// Sets each claim given by a flag (`--email` …) or as `--claim NAME=VALUE`
+/// on `claims`, with the rules of `latchkey_core::profile`; the error names
+/// the flag.
+fn set_claims(claims: &mut UserClaims, flags: ClaimFlags) -> anyhow::Result<()> {
+    let named = [
+        ("email", "email", flags.email),
+        ("name", "name", flags.name),
+        ("given-name", "given_name", flags.given_name),
+        ("family-name", "family_name", flags.family_name),
+        ("phone", "phone_number", flags.phone),
+    ];
+    for (flag, claim, value) in named {
+        if let Some(value) = value {
+            claims.set(claim, &value).map_err(|e| anyhow!("--{flag}: {}", e.reason))?;
+        }
+    }
+    for pair in flags.claims {
+        let (name, value) = pair.split_once('=').ok_or_else(|| anyhow!("--claim {pair:?}: expected NAME=VALUE"))?;
+        claims.set(name.trim(), value).map_err(|e| anyhow!("--claim: {e}"))?;
+    }
+    Ok(())
 }
 
-fn check_email(email: &Option<String>) -> anyhow::Result<()> {
-    match email {
-        Some(e) => validate_email(e).map_err(|e| anyhow!("--email {e}")),
-        None => Ok(()),
-    }
+/// The claim flags `user create` and `user update` share.
+struct ClaimFlags {
+    email: Option<String>,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    phone: Option<String>,
+    claims: Vec<String>,
 }
 
 async fn create(ctx: &Context, args: UserCreate) -> anyhow::Result<()> {
     validate_username(&args.username).map_err(|e| anyhow!("--username {e}"))?;
-    let email = optional("email", args.email)?;
-    check_email(&email)?;
-    let claims = UserClaims {
-        email_verified: args.email_verified && email.is_some(),
-        email,
-        name: optional("name", args.name)?,
-        given_name: optional("given-name", args.given_name)?,
-        family_name: optional("family-name", args.family_name)?,
-        phone_number: optional("phone", args.phone)?,
-        phone_number_verified: false,
-        groups: validate_groups(&args.groups).map_err(|e| anyhow!("--group: {e}"))?,
+    let mut claims = UserClaims::default();
+    let flags = ClaimFlags {
+        email: args.email,
+        name: args.name,
+        given_name: args.given_name,
+        family_name: args.family_name,
+        phone: args.phone,
+        claims: args.claims,
     };
+    set_claims(&mut claims, flags)?;
+    claims.email_verified = args.email_verified;
+    claims.phone_number_verified = args.phone_verified;
+    claims.tidy();
+    claims.groups = validate_groups(&args.groups).map_err(|e| anyhow!("--group: {e}"))?;
     let password = if args.password_stdin { Some(read_password(ctx)?) } else { None };
     let new = NewUser { username: args.username, password, disabled: false, claims };
     let user = users::create_user(&*ctx.store, new, ctx.clock.now()).await?;
@@ -154,27 +179,22 @@ async fn update(ctx: &Context, args: UserUpdate) -> anyhow::Result<()> {
         validate_username(&username).map_err(|e| anyhow!("--username {e}"))?;
         user.username = username;
     }
-    if args.email.is_some() {
-        let email = optional("email", args.email)?;
-        check_email(&email)?;
-        if email != user.claims.email {
-            user.claims.email_verified = false;
-        }
-        user.claims.email = email;
-    }
+    let flags = ClaimFlags {
+        email: args.email,
+        name: args.name,
+        given_name: args.given_name,
+        family_name: args.family_name,
+        phone: args.phone,
+        claims: args.claims,
+    };
+    set_claims(&mut user.claims, flags)?;
     if let Some(v) = args.email_verified {
-        user.claims.email_verified = v && user.claims.email.is_some();
+        user.claims.email_verified = v;
     }
-    for (field, value, slot) in [
-        ("name", args.name, &mut user.claims.name),
-        ("given-name", args.given_name, &mut user.claims.given_name),
-        ("family-name", args.family_name, &mut user.claims.family_name),
-        ("phone", args.phone, &mut user.claims.phone_number),
-    ] {
-        if value.is_some() {
-            *slot = optional(field, value)?;
-        }
+    if let Some(v) = args.phone_verified {
+        user.claims.phone_number_verified = v;
     }
+    user.claims.tidy();
     let mut groups = user.claims.groups.clone();
     if !args.groups.is_empty() || args.clear_groups {
         groups = args.groups;
@@ -202,7 +222,7 @@ fn user_json(u: &User) -> serde_json::Value {
         "disabled": u.disabled,
         "has_password": u.password_hash.is_some(),
         // Groups beside the claims, as in the admin API.
-        "claims": UserClaims { groups: Vec::new(), ..u.claims.clone() },
+        "claims": profile::to_json(&u.claims),
         "groups": u.claims.groups,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
@@ -211,22 +231,27 @@ fn user_json(u: &User) -> serde_json::Value {
 
 fn describe(u: &User) -> String {
     let c = &u.claims;
-    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    format!(
-        "id (sub):       {}\nusername:       {}\nstatus:         {}\npassword:       {}\nemail:          {}{}\n\
-         name:           {}\ngiven name:     {}\nfamily name:    {}\nphone:          {}\ngroups:         {}\n\
-         created:        {}",
-        u.id,
-        u.username,
-        if u.disabled { "disabled" } else { "active" },
-        if u.password_hash.is_some() { "set" } else { "not set" },
-        or_dash(&c.email),
-        if c.email_verified { " (verified)" } else { "" },
-        or_dash(&c.name),
-        or_dash(&c.given_name),
-        or_dash(&c.family_name),
-        or_dash(&c.phone_number),
-        if c.groups.is_empty() { "-".to_string() } else { c.groups.join(", ") },
-        timestamp(u.created_at),
-    )
+    let mut lines = vec![
+        ("id (sub)", u.id.clone()),
+        ("username", u.username.clone()),
+        ("status", if u.disabled { "disabled" } else { "active" }.into()),
+        ("password", if u.password_hash.is_some() { "set" } else { "not set" }.into()),
+    ];
+    // The names, email and phone always; the other claims when set.
+    const ALWAYS: &[&str] = &["email", "name", "given_name", "family_name", "phone_number"];
+    for (name, _) in STRING_CLAIMS {
+        let verified = match *name {
+            "email" => c.email_verified,
+            "phone_number" => c.phone_number_verified,
+            _ => false,
+        };
+        match c.get(name) {
+            Some(v) => lines.push((name, if verified { format!("{v} (verified)") } else { v.to_string() })),
+            None if ALWAYS.contains(name) => lines.push((name, "-".into())),
+            None => {}
+        }
+    }
+    lines.push(("groups", if c.groups.is_empty() { "-".to_string() } else { c.groups.join(", ") }));
+    lines.push(("created", timestamp(u.created_at)));
+    lines.iter().map(|(k, v)| format!("{:<15} {v}", format!("{k}:"))).collect::<Vec<_>>().join("\n")
 }

@@ -18,6 +18,7 @@ mod exchange;
 mod introspection;
 mod jar;
 mod par;
+mod profile;
 mod revocation;
 mod sign_in_limits;
 mod token;
