@@ -64,10 +64,8 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
         json!(["openid", "profile", "email", "phone", "address", "groups", "offline_access"])
     );
     assert!(doc["claims_supported"].as_array().unwrap().contains(&json!("groups")), "{doc}");
-    // What does not exist is not advertised.
-    for absent in ["request_object_signing_alg_values_supported", "pushed_authorization_request_endpoint"] {
-        assert!(doc.get(absent).is_none(), "{absent} advertised but not implemented: {doc}");
-    }
+    assert_eq!(doc["request_parameter_supported"], true);
+    assert_eq!(doc["request_object_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
     // Every advertised endpoint answers (an empty request gets an error, not a 404 or 405).
     assert_eq!(c.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().status(), 200);
     assert_eq!(c.get(doc["authorization_endpoint"].as_str().unwrap()).send().await.unwrap().status(), 400);
@@ -81,6 +79,10 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(c.get(doc["userinfo_endpoint"].as_str().unwrap()).send().await.unwrap().status(), 401);
     let device = c.post(doc["device_authorization_endpoint"].as_str().unwrap()).form(&[("client_id", "nobody")]);
     assert_eq!(device.send().await.unwrap().status(), 401);
+    assert_eq!(doc["pushed_authorization_request_endpoint"], closed.url("/par").as_str());
+    assert_eq!(doc["require_pushed_authorization_requests"], false);
+    let par = c.post(doc["pushed_authorization_request_endpoint"].as_str().unwrap()).form(&[("client_id", "nobody")]);
+    assert_eq!(par.send().await.unwrap().status(), 401);
 
     let rfc8414: Value =
         c.get(closed.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();

@@ -370,10 +370,6 @@ async fn registration_refuses_keys_that_cannot_work() {
         (with(json!({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}})), "not allowed"),
         (with(json!({"jwks_uri": "http://app.example/jwks"})), "jwks_uri"),
         (with(json!({"jwks": jwks_of(&[&key]), "token_endpoint_auth_signing_alg": "HS256"})), "HS256"),
-        (
-            json!({"client_name": "K", "redirect_uris": ["https://app.example/cb"], "jwks": jwks_of(&[&key])}),
-            "private_key_jwt",
-        ),
     ];
     for (metadata, why) in cases {
         let res = http().post(server.url("/register")).json(&metadata).send().await.unwrap();
@@ -383,6 +379,13 @@ async fn registration_refuses_keys_that_cannot_work() {
         assert_eq!(body["error"], "invalid_client_metadata", "{metadata}");
         assert!(body["error_description"].as_str().unwrap().contains(why), "{why}: {body}");
     }
+    // Keys without private_key_jwt are kept for signed request objects (RFC 9101).
+    let keys_only = json!({"client_name": "K", "redirect_uris": ["https://app.example/cb"], "jwks": jwks_of(&[&key])});
+    let res = http().post(server.url("/register")).json(&keys_only).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let registered: Value = res.json().await.unwrap();
+    assert_eq!(registered["token_endpoint_auth_method"], "client_secret_basic", "{registered}");
+    assert_eq!(registered["jwks"], jwks_of(&[&key]), "{registered}");
     let res = http().post(server.url("/register")).json(&with(json!({"jwks": jwks_of(&[&key])}))).send().await.unwrap();
     assert_eq!(res.status(), 201);
     let registered: Value = res.json().await.unwrap();

@@ -223,9 +223,9 @@ async fn phase2_errors_redirect_with_state_and_iss(backend: Backend) {
         ("id_token_hint foreign key", good.clone().set("id_token_hint", &foreign), "invalid_request"),
         ("id_token_hint for another issuer", good.clone().set("id_token_hint", &ours_other_iss), "invalid_request"),
         (
-            "request",
+            "an unsigned request object (RFC 9101)",
             good.clone().set("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."),
-            "request_not_supported",
+            "invalid_request_object",
         ),
         (
             "request_uri",

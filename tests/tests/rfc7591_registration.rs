@@ -161,7 +161,7 @@ async fn invalid_metadata_gets_rfc_errors(backend: Backend) {
         ),
         (json!({"redirect_uris": ["https://app.example/cb"], "scope": 42}), "invalid_client_metadata"),
         (
-            json!({"redirect_uris": ["https://app.example/cb"], "jwks_uri": "https://app.example/jwks"}),
+            json!({"redirect_uris": ["https://app.example/cb"], "jwks_uri": "https://app.example/jwks", "jwks": {"keys": []}}),
             "invalid_client_metadata",
         ),
         (json!(["not", "an", "object"]), "invalid_client_metadata"),

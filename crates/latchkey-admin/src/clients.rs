@@ -36,6 +36,8 @@ const METADATA: &[&str] = &[
     "software_version",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
+    "require_pushed_authorization_requests",
+    "require_signed_request_object",
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",

@@ -8,8 +8,10 @@ pub mod device;
 mod failure;
 pub mod logout;
 pub mod pages;
+pub mod par;
 mod passkey_sign_in;
 pub mod request;
+mod request_object;
 mod step_up;
 pub mod upstream;
 
@@ -34,7 +36,7 @@ use latchkey_http::{Form, FormRejection, Params, cookies, form::is_form};
 use latchkey_keys::KeyRing;
 use latchkey_store::{
     AuditStore, ClientStore, CodeStore, ConsentStore, FailureStore, FederatedIdentityStore, InteractionStore,
-    SessionStore, Store, StoreError, UserStore,
+    PushedRequestStore, SessionStore, Store, StoreError, UserStore,
 };
 
 use serde::Deserialize;
@@ -66,6 +68,9 @@ pub struct AuthorizeSettings {
     /// Session lifetimes, and which refresh tokens end with a session.
     pub sessions: latchkey_config::Sessions,
     pub pkce: latchkey_config::Pkce,
+    /// Pushed authorization requests: their lifetime, and whether every
+    /// client must use them.
+    pub par: latchkey_config::Par,
     /// The lifetime of authorization codes.
     pub tokens: latchkey_config::Tokens,
     /// The device grant's limit on wrong user codes.
@@ -97,6 +102,7 @@ impl AuthorizeSettings {
             login: config.login.clone(),
             sessions: config.sessions.clone(),
             pkce: config.pkce.clone(),
+            par: config.par.clone(),
             tokens: config.tokens.clone(),
             device: config.device.clone(),
             mfa: config.mfa.clone(),
@@ -122,6 +128,9 @@ pub struct AuthorizeState {
     pub consents: Arc<dyn ConsentStore>,
     pub interactions: Arc<dyn InteractionStore>,
     pub codes: Arc<dyn CodeStore>,
+    pub pushed: Arc<dyn PushedRequestStore>,
+    /// Client authentication at `/par`, as at the token endpoint.
+    pub client_auth: latchkey_client_auth::ClientAuthenticator,
     /// The whole store, for the operations of `latchkey_domain` (their
     /// units of work span several of the traits above).
     pub store: Arc<dyn Store>,
@@ -144,6 +153,7 @@ where
 {
     Router::new()
         .route("/authorize", get(authorize_get).post(authorize_post))
+        .route(par::PATH, post(par::push))
         .route("/login", post(login))
         .route(SECOND_FACTOR_PATH, post(login_code))
         .route(ENROLL_PATH, post(login_enroll))
@@ -374,14 +384,64 @@ async fn authorize_post(
 }
 
 async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) -> Result<Response, AuthorizeError> {
-    let (params, repeated) = Params::parse_lenient(input);
+    let (mut params, mut repeated) = Params::parse_lenient(input);
     let client = match params.get("client_id") {
         Some(id) if id.len() <= 256 => state.clients.get_client(id).await?,
         _ => None,
     };
+    // RFC 9126 §4: a request_uri from /par stands for the whole request; the
+    // other parameters sent here are ignored. It is taken (used up) now: the
+    // interaction keeps the request for the pages that follow. Other
+    // request_uris (RFC 9101 references to the client's own URLs) are
+    // refused by `request::validate` with request_uri_not_supported.
+    let mut pushed = false;
+    if let (Some(uri), Some(client)) = (params.get("request_uri"), client.as_ref())
+        && uri.starts_with(par::REQUEST_URI_PREFIX)
+    {
+        if repeated.iter().any(|r| r == "client_id") {
+            return Err(PageError::RepeatedClientId.into());
+        }
+        if repeated.iter().any(|r| r == "request_uri") {
+            return Err(PageError::InvalidRequestUri.into());
+        }
+        let stored = par::take(state, client, uri).await?.ok_or(PageError::InvalidRequestUri)?;
+        (params, repeated) = Params::parse_lenient(stored.params.as_bytes());
+        pushed = true;
+    }
+    // RFC 9101: a signed request object's parameters replace the others.
+    // A refused one goes back to the client if the unsigned parameters name
+    // a registered redirect URI, else it is a page.
+    let mut signed = false;
+    if let (Some(jwt), Some(client)) = (params.get("request"), client.as_ref()) {
+        match request_object::expand(state, client, jwt).await {
+            Ok(expanded) if !repeated.iter().any(|r| r == "request") => {
+                (params, repeated) = (expanded, Vec::new());
+                signed = true;
+            }
+            Ok(_) => {
+                let target = request::target(&params, &repeated, Some(client))?;
+                return Err(AuthorizeError::Redirect(target, OAuthError::invalid_request("request is repeated")));
+            }
+            Err(e) => {
+                let error = request_object::refusal(e)?;
+                let target = request::target(&params, &repeated, Some(client))?;
+                return Err(AuthorizeError::Redirect(target, error));
+            }
+        }
+    }
     let target = request::target(&params, &repeated, client.as_ref())?;
     let client = client.expect("target() proved the client exists");
     let redirect = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
+    if !pushed && (state.settings.par.required || client.settings.require_pushed_authorization_requests) {
+        return Err(redirect(OAuthError::invalid_request(
+            "pushed authorization requests are required: push the request to the pushed_authorization_request_endpoint \
+             and send only client_id and request_uri here",
+        )));
+    }
+    // A pushed request was held to this at /par.
+    if !pushed && !signed && client.settings.require_signed_request_object {
+        return Err(redirect(request_object::required()));
+    }
     let require_pkce = state.settings.pkce.require_for_confidential;
     let mut req = request::validate(&params, &repeated, &client, target.clone(), require_pkce).map_err(redirect)?;
     if let Some(hint) = params.get("id_token_hint") {
@@ -392,7 +452,7 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
 }
 
 /// The `sub` of an ID token we issued (expired ones are fine: it is a hint).
-fn id_token_hint_subject(state: &AuthorizeState, hint: &str) -> Result<String, OAuthError> {
+pub(crate) fn id_token_hint_subject(state: &AuthorizeState, hint: &str) -> Result<String, OAuthError> {
     let invalid = || OAuthError::invalid_request("id_token_hint is not an ID token issued by this server");
     let jwt = state.keys.current().verify_jwt::<IdTokenClaims>(hint).map_err(|_| invalid())?;
     if jwt.claims.iss != state.settings.issuer {

@@ -102,6 +102,10 @@ pub enum PageError {
     MissingRedirectUri,
     #[error("The return address (redirect_uri) is not registered for this application.")]
     UnregisteredRedirectUri,
+    /// A `request_uri` (RFC 9126) that is not one of ours, not this
+    /// client's, expired or used before.
+    #[error("This sign-in request has expired or was already used. Go back to the application and start again.")]
+    InvalidRequestUri,
 }
 
 /// Most values we accept in any one parameter.

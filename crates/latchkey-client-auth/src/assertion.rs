@@ -115,11 +115,12 @@ impl ClientAuthenticator {
         {
             return Err(refused("iss and sub must be the client_id"));
         }
-        let [token, introspection, revocation] = &*self.endpoints;
+        let [token, introspection, revocation, par] = &*self.endpoints;
         let called = match endpoint {
             Endpoint::Token => token,
             Endpoint::Introspection => introspection,
             Endpoint::Revocation => revocation,
+            Endpoint::PushedAuthorization => par,
         };
         let accepted = [&*self.issuer, token.as_str(), called.as_str()];
         let aud_ok = match claims.get("aud") {

@@ -1,10 +1,12 @@
-//! Client authentication at the token, introspection and revocation
-//! endpoints (RFC 6749 §2.3, RFC 7523, OIDC Core §9): `client_secret_basic`,
+//! Client authentication at the token, introspection, revocation and pushed
+//! authorization request endpoints (RFC 6749 §2.3, RFC 7523, OIDC Core §9, RFC 9126): `client_secret_basic`,
 //! `client_secret_post`, `private_key_jwt`, `client_secret_jwt`, and `none`
-//! for public clients.
+//! for public clients; and the signed request objects (RFC 9101) clients
+//! sign with the same keys as their `private_key_jwt` assertions.
 
 mod assertion;
 mod keys;
+mod request_object;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use latchkey_store::{ClientStore, ReplayStore, StoreError};
 
 pub use assertion::JWT_BEARER;
 pub use keys::{ClientKeys, KeyFetchSettings};
+pub use request_object::{REQUEST_OBJECT_ALGORITHMS, RequestObjectError};
 
 /// Why a client was not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +213,8 @@ pub enum Endpoint {
     Token,
     Introspection,
     Revocation,
+    /// RFC 9126 §2: the pushed authorization request endpoint.
+    PushedAuthorization,
 }
 
 /// Authenticates clients; one per server, shared by the endpoints that
@@ -223,8 +228,9 @@ pub struct ClientAuthenticator {
     secret_key: Option<ClientSecretKey>,
     clock: Arc<dyn Clock>,
     issuer: Arc<str>,
-    /// Full URLs of the token, introspection and revocation endpoints.
-    endpoints: Arc<[String; 3]>,
+    /// Full URLs of the token, introspection, revocation and pushed
+    /// authorization request endpoints.
+    endpoints: Arc<[String; 4]>,
 }
 
 impl ClientAuthenticator {
@@ -244,7 +250,7 @@ impl ClientAuthenticator {
             clock,
             issuer: issuer.into(),
             endpoints: Arc::new(
-                ["/token", "/introspect", "/revoke"].map(|p| format!("{}{p}", issuer.trim_end_matches('/'))),
+                ["/token", "/introspect", "/revoke", "/par"].map(|p| format!("{}{p}", issuer.trim_end_matches('/'))),
             ),
         }
     }

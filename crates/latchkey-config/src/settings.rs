@@ -78,6 +78,7 @@ pub struct Config {
     pub tokens: Tokens,
     pub device: Device,
     pub pkce: Pkce,
+    pub par: Par,
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub gc: Gc,
@@ -522,6 +523,24 @@ impl Mfa {
     pub fn required_for(&self, groups: &[String]) -> bool {
         self.required || groups.iter().any(|g| self.required_groups.contains(g))
     }
+}
+
+/// Pushed authorization requests (RFC 9126; docs/par-jar.md): clients POST
+/// the authorization request's parameters to /par and send the browser to
+/// /authorize with only client_id and the request_uri they got back.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Par {
+    /// How long a request_uri from /par may be brought to /authorize (it
+    /// works once). The browser follows it at once, so a minute is plenty.
+    #[default(Seconds::new(60))]
+    #[schemars(range(min = 5, max = 600))]
+    pub request_uri_ttl_seconds: Seconds,
+    /// Every client must push its authorization requests: /authorize
+    /// without a request_uri from /par is refused. Without it, a client is
+    /// held to it by its require_pushed_authorization_requests metadata.
+    #[default(false)]
+    pub required: bool,
 }
 
 /// Sign-in sessions.

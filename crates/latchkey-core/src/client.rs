@@ -160,15 +160,24 @@ pub struct ClientSettings {
     /// Registered through the registration endpoint rather than by an operator.
     #[serde(default)]
     pub dynamically_registered: bool,
-    /// The client's public keys (a JWK Set) for `private_key_jwt`.
+    /// The client's public keys (a JWK Set): for `private_key_jwt`, and to
+    /// check its signed request objects (RFC 9101).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
-    /// Where the client publishes its public keys, for `private_key_jwt`.
+    /// Where the client publishes its public keys (as `jwks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// The one algorithm the client's assertions may use, if it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// RFC 9126 §6: this client's authorization requests must come through
+    /// the pushed authorization request endpoint.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: this client's authorization requests must be signed
+    /// request objects.
+    #[serde(default)]
+    pub require_signed_request_object: bool,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -361,6 +370,10 @@ pub struct ClientMetadata {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: Option<bool>,
+    #[serde(default)]
+    pub require_signed_request_object: Option<bool>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -580,26 +593,25 @@ impl ClientMetadata {
                     ))
                 })?,
         };
-        let (jwks, jwks_uri) = match (auth_method, self.jwks, self.jwks_uri) {
-            (AuthMethod::PrivateKeyJwt, Some(_), Some(_)) => {
+        // The client's public keys: for private_key_jwt, and for signed
+        // request objects (RFC 9101) whatever the authentication method.
+        let (jwks, jwks_uri) = match (self.jwks, self.jwks_uri) {
+            (Some(_), Some(_)) => {
                 return Err(bad("jwks and jwks_uri must not both be present (RFC 7591 §2)"));
             }
-            (AuthMethod::PrivateKeyJwt, Some(jwks), None) => {
+            (Some(jwks), None) => {
                 crate::client_keys::validate_client_jwks(&jwks).map_err(|why| bad(format!("jwks: {why}")))?;
                 (Some(jwks), None)
             }
-            (AuthMethod::PrivateKeyJwt, None, Some(uri)) => {
+            (None, Some(uri)) => {
                 validate_web_uri(&uri, policy.allow_insecure_redirects)
                     .map_err(|why| bad(format!("jwks_uri: {uri:?} {why}")))?;
                 (None, Some(uri))
             }
-            (AuthMethod::PrivateKeyJwt, None, None) => {
+            (None, None) if auth_method == AuthMethod::PrivateKeyJwt => {
                 return Err(bad("private_key_jwt needs the client's public keys: jwks or jwks_uri"));
             }
-            (_, None, None) => (None, None),
-            (_, _, _) => {
-                return Err(bad("jwks and jwks_uri are only used with token_endpoint_auth_method private_key_jwt"));
-            }
+            (None, None) => (None, None),
         };
         let token_endpoint_auth_signing_alg = match self.token_endpoint_auth_signing_alg {
             None => None,
@@ -770,6 +782,8 @@ impl ClientMetadata {
             jwks,
             jwks_uri,
             token_endpoint_auth_signing_alg,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests.unwrap_or(false),
+            require_signed_request_object: self.require_signed_request_object.unwrap_or(false),
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,
@@ -866,9 +880,10 @@ mod tests {
                 "jwks or jwks_uri",
             ),
             (
-                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "jwks_uri": "https://a.example/jwks"}),
-                "only used with token_endpoint_auth_method private_key_jwt",
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "jwks_uri": "https://a.example/jwks", "jwks": {"keys": []}}),
+                "must not both be present",
             ),
+            (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "jwks": {"keys": []}}), "jwks: must hold"),
             (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:x"}), "logo_uri"),
             (serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "a \"b\""}), "scope"),
         ];

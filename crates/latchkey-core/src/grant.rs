@@ -123,6 +123,22 @@ pub struct Interaction {
     pub expires_at: i64,
 }
 
+/// A pushed authorization request (RFC 9126): the parameters a client sent
+/// to `/par`, validated there, kept under the hash of the `request_uri` it
+/// got back until the browser brings that to `/authorize`, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRequest {
+    /// SHA-256 of the random part of the `request_uri`.
+    pub uri_hash: String,
+    /// The client that pushed it; only that client may use it.
+    pub client_id: String,
+    /// The authorization request's parameters, form-encoded (client
+    /// credentials removed; owned by the authorization endpoint).
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// An issued authorization code (RFC 6749 §4.1.2), stored by its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationCode {

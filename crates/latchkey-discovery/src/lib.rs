@@ -38,6 +38,12 @@ pub struct ProviderMetadata {
     /// RFC 8628 §4.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_authorization_endpoint: Option<String>,
+    /// RFC 9126 §5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: every client must push its authorization requests
+    /// (stated either way).
+    pub require_pushed_authorization_requests: bool,
     pub jwks_uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
@@ -74,6 +80,9 @@ pub struct ProviderMetadata {
     /// Stated explicitly: OIDC Discovery's default for `request_uri_parameter_supported` is true.
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
+    /// RFC 9101: the algorithms of signed request objects.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_object_signing_alg_values_supported: Vec<String>,
     pub claims_parameter_supported: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,

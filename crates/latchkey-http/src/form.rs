@@ -97,6 +97,26 @@ impl Params {
         self.0.contains_key(name)
     }
 
+    /// Sets `name` to `value`, replacing any value it had.
+    pub fn insert(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    /// Form-encoded again, names in order (what [`parse`](Self::parse) reads back).
+    pub fn encode(&self) -> String {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for name in names {
+            out.append_pair(name, &self.0[name]);
+        }
+        out.finish()
+    }
+
     /// The parameters as a `T`; parameters `T` does not name are ignored.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, FormError> {
         T::deserialize(self)

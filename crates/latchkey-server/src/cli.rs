@@ -202,13 +202,13 @@ pub enum ClientCommand {
     },
 }
 
-/// The keys of a `private_key_jwt` client.
+/// The public keys of a client: for `private_key_jwt` and signed request objects.
 #[derive(Debug, Args)]
 pub struct ClientKeyArgs {
-    /// private_key_jwt: where the client publishes its public keys (JWK Set).
+    /// private_key_jwt and request objects: where the client publishes its public keys (JWK Set).
     #[arg(long, value_name = "URI", conflicts_with = "jwks_file")]
     pub jwks_uri: Option<String>,
-    /// private_key_jwt: a file holding the client's public keys (JWK Set JSON).
+    /// private_key_jwt and request objects: a file holding the client's public keys (JWK Set JSON).
     #[arg(long, value_name = "PATH")]
     pub jwks_file: Option<std::path::PathBuf>,
     /// private_key_jwt (RS256, PS256, ES256) or client_secret_jwt (HS256,
@@ -273,6 +273,15 @@ pub struct ClientCreate {
     /// OIDC Back-Channel Logout endpoint of the client.
     #[arg(long, value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
+    /// Its authorization requests must come through /par (RFC 9126
+    /// require_pushed_authorization_requests).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          alias = "require-pushed-authorization-requests")]
+    pub require_par: Option<bool>,
+    /// Its authorization requests must be signed request objects (RFC 9101
+    /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub require_signed_request_object: Option<bool>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -348,6 +357,15 @@ pub struct ClientUpdate {
     /// OIDC Back-Channel Logout endpoint of the client.
     #[arg(long, value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
+    /// Its authorization requests must come through /par (RFC 9126
+    /// require_pushed_authorization_requests).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          alias = "require-pushed-authorization-requests")]
+    pub require_par: Option<bool>,
+    /// Its authorization requests must be signed request objects (RFC 9101
+    /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub require_signed_request_object: Option<bool>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -81,6 +81,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         revocation_endpoint: Some(url("/revoke")),
         end_session_endpoint: Some(url("/logout")),
         device_authorization_endpoint: Some(url("/device_authorization")),
+        pushed_authorization_request_endpoint: Some(url(latchkey_authorize::par::PATH)),
+        require_pushed_authorization_requests: settings.config.par.required,
         jwks_uri: url(JWKS_PATH),
         registration_endpoint: (settings.registration() != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
         scopes_supported: strings(&["openid", "profile", "email", "phone", "address", "groups", "offline_access"]),
@@ -148,7 +150,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         ui_locales_supported: strings(&["en"]),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         authorization_response_iss_parameter_supported: true,
-        request_parameter_supported: false,
+        request_parameter_supported: true,
+        request_object_signing_alg_values_supported: strings(&latchkey_client_auth::REQUEST_OBJECT_ALGORITHMS),
         request_uri_parameter_supported: false,
         claims_parameter_supported: false,
         introspection_endpoint_auth_methods_supported: auth_methods(false),
@@ -417,6 +420,16 @@ pub async fn build(
 
     let notifier =
         Arc::new(BackchannelNotifier::new(config.issuer.clone(), store.clone(), ring.clone(), clock.clone()));
+    // One client authenticator (one cache of client key sets) for every
+    // endpoint that takes client credentials.
+    let client_auth = ClientAuthenticator::new(
+        store.clone(),
+        store.clone(),
+        ClientKeys::new(KeyFetchSettings::default()),
+        settings.registration_policy().client_secret_key.clone(),
+        clock.clone(),
+        &config.issuer,
+    );
     let authorize = AuthorizeState {
         settings: Arc::new(AuthorizeSettings::from_config(config)),
         clients: store.clone(),
@@ -425,6 +438,8 @@ pub async fn build(
         consents: store.clone(),
         interactions: store.clone(),
         codes: store.clone(),
+        pushed: store.clone(),
+        client_auth: client_auth.clone(),
         store: store.clone(),
         failures: store.clone(),
         audit: store.clone(),
@@ -485,14 +500,7 @@ pub async fn build(
             denylist: store.clone(),
             keys: ring.clone(),
             clock: clock.clone(),
-            client_auth: ClientAuthenticator::new(
-                store.clone(),
-                store.clone(),
-                ClientKeys::new(KeyFetchSettings::default()),
-                registration_policy.client_secret_key.clone(),
-                clock.clone(),
-                &config.issuer,
-            ),
+            client_auth,
             audit: store.clone(),
         },
         admin,

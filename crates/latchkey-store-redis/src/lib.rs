@@ -24,11 +24,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use latchkey_core::Clock;
 use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
-use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, Session};
+use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, PushedRequest, Session};
 use latchkey_store::{
     CodeLookup, CodeStore, DenylistStore, DeviceCodeStore, FailureStore, Failures, Health, InteractionStore,
-    IssuedToken, RateLimitStore, Redemption, ReplayStore, RevokedCode, SessionStore, StoreError, StoreResult,
-    window_start,
+    IssuedToken, PushedRequestStore, RateLimitStore, Redemption, ReplayStore, RevokedCode, SessionStore, StoreError,
+    StoreResult, window_start,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError};
@@ -654,6 +654,53 @@ impl DeviceCodeStore for RedisStore {
         } else {
             DevicePoll::Polled(DeviceStatus::parse(&status).ok_or_else(|| corrupt("device status", status))?)
         })
+    }
+}
+
+#[async_trait]
+impl PushedRequestStore for RedisStore {
+    async fn insert_pushed_request(&self, r: &PushedRequest) -> StoreResult<()> {
+        let key = self.key("pushed", &r.uri_hash);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("client_id", r.client_id.clone()),
+                    ("params", r.params.clone()),
+                    ("created_at", r.created_at.to_string()),
+                    ("expires_at", r.expires_at.to_string()),
+                ],
+            )
+            .ignore()
+            .expire(&key, self.ttl(r.expires_at))
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn()).await.map_err(map_err)
+    }
+
+    async fn take_pushed_request(
+        &self,
+        uri_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<PushedRequest>> {
+        let taken: Option<(String, String, String)> = scripts::TAKE_PUSHED_REQUEST
+            .key(self.key("pushed", uri_hash))
+            .arg(client_id)
+            .arg(now)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        let Some((params, created_at, expires_at)) = taken else {
+            return Ok(None);
+        };
+        Ok(Some(PushedRequest {
+            uri_hash: uri_hash.to_string(),
+            client_id: client_id.to_string(),
+            params,
+            created_at: int("pushed request created_at", Some(created_at))?,
+            expires_at: int("pushed request expires_at", Some(expires_at))?,
+        }))
     }
 }
 

@@ -231,3 +231,17 @@ return {f[2], interval, slowed, tonumber(f[5])}
 "#,
     )
 });
+
+/// KEYS: pushed request. ARGV: client_id, now. Returns the request's
+/// params, created_at and expires_at, deleting it, if it is the client's and
+/// unexpired; nothing otherwise (another client's request stays).
+pub static TAKE_PUSHED_REQUEST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'client_id', 'params', 'created_at', 'expires_at')
+if not f[1] or f[1] ~= ARGV[1] or tonumber(f[4]) <= tonumber(ARGV[2]) then return false end
+redis.call('DEL', KEYS[1])
+return {f[2], f[3], f[4]}
+"#,
+    )
+});

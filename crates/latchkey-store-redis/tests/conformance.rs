@@ -82,6 +82,7 @@ suite!(consent_store);
 suite!(interaction_store);
 suite!(code_store);
 suite!(device_code_store);
+suite!(pushed_request_store);
 suite!(refresh_token_store);
 suite!(rate_limit_store);
 suite!(replay_store);
@@ -122,6 +123,14 @@ async fn maintenance() {
 async fn code_store_concurrent_redemption() {
     if let Some(f) = fixture().await {
         conformance::code_store_concurrent_redemption(f.store.clone()).await;
+        f.check_ttls_and_clean().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushed_request_store_concurrent() {
+    if let Some(f) = fixture().await {
+        conformance::pushed_request_store_concurrent(f.store.clone()).await;
         f.check_ttls_and_clean().await;
     }
 }

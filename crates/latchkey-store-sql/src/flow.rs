@@ -692,6 +692,11 @@ impl latchkey_store::Maintenance for crate::SqlStore {
         let interactions = run("DELETE FROM interactions WHERE id_hash IN \
             (SELECT id_hash FROM interactions WHERE expires_at < $1 LIMIT $2)")
         .await?;
+        // Pushed authorization requests are sign-ins that have not begun yet.
+        let interactions = interactions
+            + run("DELETE FROM pushed_requests WHERE uri_hash IN \
+            (SELECT uri_hash FROM pushed_requests WHERE expires_at < $1 LIMIT $2)")
+            .await?;
         let sessions = run("DELETE FROM sessions WHERE id_hash IN \
             (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)")
         .await?;

@@ -11,6 +11,7 @@ mod factors;
 mod federation;
 mod flow;
 mod keys;
+mod pushed;
 mod users;
 
 use std::sync::Arc;

@@ -76,6 +76,7 @@ suite!(consent_store);
 suite!(interaction_store);
 suite!(code_store);
 suite!(device_code_store);
+suite!(pushed_request_store);
 suite!(refresh_token_store);
 suite!(rate_limit_store);
 suite!(replay_store);
@@ -171,6 +172,24 @@ mod code_store_concurrent_redemption {
     async fn postgres_backend() {
         if let Some((store, admin, name)) = postgres().await {
             conformance::code_store_concurrent_redemption(store.clone()).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
+
+mod pushed_request_store_concurrent {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::pushed_request_store_concurrent(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::pushed_request_store_concurrent(store.clone()).await;
             drop_postgres(store, admin, name).await;
         }
     }

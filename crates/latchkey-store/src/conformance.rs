@@ -38,6 +38,8 @@ fn sample_client(id: &str) -> Client {
             jwks: None,
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
+            require_pushed_authorization_requests: true,
+            require_signed_request_object: true,
             registration_access_token_hash: None,
             require_mfa: true,
             default_acr_values: vec!["urn:latchkey:acr:mfa".into()],
@@ -224,7 +226,7 @@ use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, Inter
 use crate::cascade::Revocations;
 use crate::{
     CodeLookup, CodeStore, ConsentStore, FailureStore, Failures, InteractionStore, IssuedToken, Maintenance,
-    RateLimitStore, Redemption, RevokedCode, Rotation, SessionStore, Store,
+    PushedRequestStore, RateLimitStore, Redemption, RevokedCode, Rotation, SessionStore, Store,
 };
 
 fn auth(user: &str) -> Authentication {
@@ -324,6 +326,46 @@ pub async fn interaction_store(store: &dyn InteractionStore) {
     };
     store.insert_interaction(&step).await.unwrap();
     assert_eq!(store.get_interaction("i2", 200).await.unwrap(), Some(step));
+}
+
+/// `PushedRequestStore`: taken once, by its client only, before it expires.
+pub async fn pushed_request_store(store: &dyn Store) {
+    use latchkey_core::grant::PushedRequest;
+    let pushed = |hash: &str| PushedRequest {
+        uri_hash: hash.into(),
+        client_id: "client-a".into(),
+        params: "response_type=code&scope=openid".into(),
+        created_at: 100,
+        expires_at: 160,
+    };
+    let p = pushed("p1");
+    store.insert_pushed_request(&p).await.unwrap();
+    assert_eq!(store.take_pushed_request("p1", "client-b", 120).await.unwrap(), None, "another client's");
+    assert_eq!(store.take_pushed_request("p-none", "client-a", 120).await.unwrap(), None, "unknown");
+    assert_eq!(store.take_pushed_request("p1", "client-a", 120).await.unwrap(), Some(p), "left by the other client");
+    assert_eq!(store.take_pushed_request("p1", "client-a", 121).await.unwrap(), None, "taken once");
+    store.insert_pushed_request(&pushed("p2")).await.unwrap();
+    assert_eq!(store.take_pushed_request("p2", "client-a", 160).await.unwrap(), None, "expired");
+}
+
+/// `PushedRequestStore` under concurrency: one of many takers gets the request.
+pub async fn pushed_request_store_concurrent<S: PushedRequestStore + Clone>(store: S) {
+    use latchkey_core::grant::PushedRequest;
+    let p = PushedRequest {
+        uri_hash: "race".into(),
+        client_id: "client-a".into(),
+        params: "scope=openid".into(),
+        created_at: 100,
+        expires_at: 10_000,
+    };
+    store.insert_pushed_request(&p).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = store.clone();
+        tasks.push(async move { s.take_pushed_request("race", "client-a", 200).await.unwrap() });
+    }
+    let taken = join_all(tasks).await.into_iter().flatten().count();
+    assert_eq!(taken, 1);
 }
 
 fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {

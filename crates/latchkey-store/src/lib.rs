@@ -8,7 +8,9 @@
 
 use async_trait::async_trait;
 use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
-use latchkey_core::grant::{AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session};
+use latchkey_core::grant::{
+    AuthorizationCode, Consent, Interaction, PushedRequest, RefreshToken, RefreshTokenRecord, Session,
+};
 use latchkey_core::{Client, Scope, User};
 
 mod admin;
@@ -26,7 +28,7 @@ pub mod __private {
     pub use latchkey_core::audit::AuditEvent;
     pub use latchkey_core::device::{DeviceCode, DevicePoll, DeviceStatus};
     pub use latchkey_core::grant::{
-        AuthorizationCode, Consent, Interaction, RefreshToken, RefreshTokenRecord, Session,
+        AuthorizationCode, Consent, Interaction, PushedRequest, RefreshToken, RefreshTokenRecord, Session,
     };
     pub use latchkey_core::{Client, Scope, User};
 }
@@ -309,6 +311,25 @@ pub trait DeviceCodeStore: Send + Sync + 'static {
     /// and answers `SlowDown` (the interval 5 s longer from now on) if it
     /// came sooner than the interval after the previous one.
     async fn poll_device_code(&self, device_code_hash: &str, client_id: &str, now: i64) -> StoreResult<DevicePoll>;
+}
+
+/// Pushed authorization requests (RFC 9126): stored at `/par`, taken once
+/// at `/authorize`.
+#[async_trait]
+pub trait PushedRequestStore: Send + Sync + 'static {
+    /// Stores a request; `Conflict` if its hash is taken (never, for random
+    /// `request_uri`s).
+    async fn insert_pushed_request(&self, request: &PushedRequest) -> StoreResult<()>;
+    /// Takes the unexpired request `client_id` pushed under `uri_hash`, in
+    /// one atomic step, so that it is used at most once across replicas.
+    /// `None` if it is unknown, expired, taken before, or another client's
+    /// (which leaves it in place).
+    async fn take_pushed_request(
+        &self,
+        uri_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<PushedRequest>>;
 }
 
 /// What a rotation writes: the successor, its sealed copy for the grace
@@ -680,6 +701,7 @@ pub trait Operations:
     + InteractionStore
     + CodeStore
     + DeviceCodeStore
+    + PushedRequestStore
     + RefreshTokenStore
     + DenylistStore
     + RateLimitStore
@@ -702,6 +724,7 @@ impl<T> Operations for T where
         + InteractionStore
         + CodeStore
         + DeviceCodeStore
+        + PushedRequestStore
         + RefreshTokenStore
         + DenylistStore
         + RateLimitStore

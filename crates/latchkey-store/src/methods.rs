@@ -98,6 +98,12 @@ macro_rules! store_methods {
             fn poll_device_code(device_code_hash: [&str], client_id: [&str], now: [i64]) -> $crate::StoreResult<$crate::__private::DevicePoll>;
         }}
     };
+    ([$($cb:tt)*] $args:tt, PushedRequestStore) => {
+        $($cb)*! { $args PushedRequestStore {
+            fn insert_pushed_request(request: [&$crate::__private::PushedRequest]) -> $crate::StoreResult<()>;
+            fn take_pushed_request(uri_hash: [&str], client_id: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::__private::PushedRequest>>;
+        }}
+    };
     ([$($cb:tt)*] $args:tt, RefreshTokenStore) => {
         $($cb)*! { $args RefreshTokenStore {
             fn get_refresh_token(token_hash: [&str]) -> $crate::StoreResult<Option<$crate::__private::RefreshTokenRecord>>;
@@ -207,6 +213,7 @@ macro_rules! for_each_operations_trait {
         $crate::store_methods!($cb $args, InteractionStore);
         $crate::store_methods!($cb $args, CodeStore);
         $crate::store_methods!($cb $args, DeviceCodeStore);
+        $crate::store_methods!($cb $args, PushedRequestStore);
         $crate::store_methods!($cb $args, RefreshTokenStore);
         $crate::store_methods!($cb $args, DenylistStore);
         $crate::store_methods!($cb $args, RateLimitStore);

@@ -1,6 +1,6 @@
 //! Hot state in one store, durable state in another: `Split` is a [`Store`]
 //! that routes each trait to one half. With Redis configured, the hot half
-//! is Redis (sessions, pending interactions, codes, the denylist, rate-limit
+//! is Redis (sessions, pending interactions, pushed requests, codes, the denylist, rate-limit
 //! and sign-in failure counters, one-time use) and the durable half the SQL
 //! database (clients, users, keys, consents, refresh tokens, the audit log,
 //! the change feed, admin tokens, upstream links, second factors).
@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use crate::{
     CodeStore, DenylistStore, DeviceCodeStore, FailureStore, Health, InteractionStore, Maintenance, Purged,
-    RateLimitStore, ReplayStore, SessionStore, Store, StoreResult, Transaction, UnitOfWork,
+    PushedRequestStore, RateLimitStore, ReplayStore, SessionStore, Store, StoreResult, Transaction, UnitOfWork,
 };
 
 /// What the hot half stores.
@@ -24,6 +24,7 @@ pub trait HotStore:
     + InteractionStore
     + CodeStore
     + DeviceCodeStore
+    + PushedRequestStore
     + DenylistStore
     + RateLimitStore
     + FailureStore
@@ -37,6 +38,7 @@ impl<T> HotStore for T where
         + InteractionStore
         + CodeStore
         + DeviceCodeStore
+        + PushedRequestStore
         + DenylistStore
         + RateLimitStore
         + FailureStore
@@ -60,6 +62,7 @@ const HOT: &[&[&str]] = &[
     crate::store_methods!([crate::__method_names](), InteractionStore),
     crate::store_methods!([crate::__method_names](), CodeStore),
     crate::store_methods!([crate::__method_names](), DeviceCodeStore),
+    crate::store_methods!([crate::__method_names](), PushedRequestStore),
     crate::store_methods!([crate::__method_names](), DenylistStore),
     crate::store_methods!([crate::__method_names](), RateLimitStore),
     crate::store_methods!([crate::__method_names](), FailureStore),
@@ -100,6 +103,7 @@ crate::delegate!(Split, hot, direct, SessionStore);
 crate::delegate!(Split, hot, direct, InteractionStore);
 crate::delegate!(Split, hot, direct, CodeStore);
 crate::delegate!(Split, hot, direct, DeviceCodeStore);
+crate::delegate!(Split, hot, direct, PushedRequestStore);
 crate::delegate!(Split, hot, direct, DenylistStore);
 crate::delegate!(Split, hot, direct, RateLimitStore);
 crate::delegate!(Split, hot, direct, FailureStore);
@@ -152,6 +156,7 @@ crate::delegate!(SplitTransaction, hot, direct, SessionStore);
 crate::delegate!(SplitTransaction, hot, direct, InteractionStore);
 crate::delegate!(SplitTransaction, hot, direct, CodeStore);
 crate::delegate!(SplitTransaction, hot, direct, DeviceCodeStore);
+crate::delegate!(SplitTransaction, hot, direct, PushedRequestStore);
 crate::delegate!(SplitTransaction, hot, direct, DenylistStore);
 crate::delegate!(SplitTransaction, hot, direct, RateLimitStore);
 crate::delegate!(SplitTransaction, hot, direct, FailureStore);
@@ -188,6 +193,7 @@ mod tests {
             "redeem_code",
             "poll_device_code",
             "find_user_code",
+            "take_pushed_request",
             "record_code_access",
             "deny_access_tokens",
             "hit",

@@ -84,6 +84,8 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         tos_uri: args.tos_uri,
         contacts: non_empty(args.contacts),
         backchannel_logout_uri: args.backchannel_logout_uri,
+        require_pushed_authorization_requests: args.require_par,
+        require_signed_request_object: args.require_signed_request_object,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -153,17 +155,13 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
     let mut client = find(ctx, &args.client_id).await?;
     let s = &client.settings;
     let method = args.auth_method.unwrap_or_else(|| s.token_endpoint_auth_method.as_str().to_string());
-    // Keys belong to private_key_jwt: kept unless replaced, dropped when the method changes.
-    let keyed = method == AuthMethod::PrivateKeyJwt.as_str();
+    // Keys serve private_key_jwt and signed request objects: kept unless replaced.
     // A signing algorithm applies to either JWT method, not across them.
     let same_jwt_method = method == s.token_endpoint_auth_method.as_str();
     let new_jwks = args.keys.jwks_file.as_deref().map(read_jwks).transpose()?;
     let replaces_keys = new_jwks.is_some() || args.keys.jwks_uri.is_some();
-    let (jwks, jwks_uri) = match (keyed, replaces_keys) {
-        (false, _) => (None, None),
-        (true, true) => (new_jwks, args.keys.jwks_uri),
-        (true, false) => (s.jwks.clone(), s.jwks_uri.clone()),
-    };
+    let (jwks, jwks_uri) =
+        if replaces_keys { (new_jwks, args.keys.jwks_uri) } else { (s.jwks.clone(), s.jwks_uri.clone()) };
     let signing_alg = match AuthMethod::parse(&method) {
         Some(m) if m.uses_assertion() => {
             args.keys.signing_alg.or_else(|| s.token_endpoint_auth_signing_alg.clone().filter(|_| same_jwt_method))
@@ -193,6 +191,12 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         software_version: s.software_version.clone(),
         backchannel_logout_uri: args.backchannel_logout_uri.or_else(|| s.backchannel_logout_uri.clone()),
         backchannel_logout_session_required: Some(s.backchannel_logout_session_required),
+        require_pushed_authorization_requests: Some(
+            args.require_par.unwrap_or(s.require_pushed_authorization_requests),
+        ),
+        require_signed_request_object: Some(
+            args.require_signed_request_object.unwrap_or(s.require_signed_request_object),
+        ),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,
