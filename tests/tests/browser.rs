@@ -218,8 +218,8 @@ async fn login_and_consent_in_a_real_browser() {
 async fn passkeys_in_a_real_browser() {
     use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
     use openidconnect::{
-        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
-        TokenResponse,
+        AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
     };
     if !browser_available() {
         return;
@@ -282,16 +282,23 @@ async fn passkeys_in_a_real_browser() {
 
     // A code flow through the openidconnect client, driven in the browser
     // by `steps`, landing at the client; the ID token's amr and acr.
-    let sign_in = async |steps: &[(&str, &str)]| -> (Vec<String>, String) {
+    // `acr`: the request's acr_values, asked of the session the browser has;
+    // without it the browser is signed out first.
+    let flow = async |steps: &[(&str, &str)], acr: Option<&str>| -> (Vec<String>, String) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, csrf, nonce) = rp
+        let mut request = rp
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge)
-            .url();
-        // Signed out first (WebDriver deletes the cookies of the page it is on).
-        browser.navigate(&server.url("/")).await;
-        browser.call("DELETE", "/cookie", None).await;
+            .set_pkce_challenge(challenge);
+        if let Some(acr) = acr {
+            request = request.add_auth_context_value(AuthenticationContextClass::new(acr.into()));
+        }
+        let (url, csrf, nonce) = request.url();
+        if acr.is_none() {
+            // WebDriver deletes the cookies of the page it is on.
+            browser.navigate(&server.url("/")).await;
+            browser.call("DELETE", "/cookie", None).await;
+        }
         browser.navigate(url.as_str()).await;
         for (kind, what) in steps {
             match *kind {
@@ -334,14 +341,27 @@ async fn passkeys_in_a_real_browser() {
         (amr, acr)
     };
 
-    // Passwordless: "Sign in with a passkey" on the login page.
-    let (amr, acr) = sign_in(&[
-        ("wait", "Sign in with a passkey"),
-        ("click", "button[data-passkey=sign-in]"),
-        ("wait", "wants to access your account"),
-        ("consent", ""),
-    ])
+    let sign_in = async |steps: &[(&str, &str)]| flow(steps, None).await;
+
+    // Step-up: the browser's session (the password, on /account) is asked
+    // for phr by an app; only the passkey is asked, and the same sign-in
+    // is upgraded (its amr keeps pwd).
+    let (amr, acr) = flow(
+        &[
+            ("wait", "Two-step verification"),
+            ("click", "button[data-passkey=sign-in]"),
+            ("wait", "wants to access your account"),
+            ("consent", ""),
+        ],
+        Some("phr"),
+    )
     .await;
+    assert_eq!(acr, "phr");
+    assert_eq!(amr, ["pwd", "hwk", "user", "mfa"], "the password session, stepped up");
+
+    // Passwordless: "Sign in with a passkey" on the login page (the
+    // consent given above is remembered).
+    let (amr, acr) = sign_in(&[("wait", "Sign in with a passkey"), ("click", "button[data-passkey=sign-in]")]).await;
     assert_eq!(acr, "phr");
     assert_eq!(amr, ["hwk", "user", "mfa"], "a device-bound passkey with user verification");
 
