@@ -136,8 +136,8 @@ pub async fn login(
         return Err(csrf_refused());
     }
     let username = form.username.as_str();
-    let user = match check_password(&state.sign_in(), username, &form.password, None, address).await? {
-        PasswordCheck::Accepted(user) => *user,
+    let (user, factors) = match check_password(&state.sign_in(), username, &form.password, None, address).await? {
+        PasswordCheck::Accepted(user, factors) => (*user, factors),
         PasswordCheck::Refused => {
             let message = Some("Incorrect username or password.");
             return Ok(sign_in_page(state, &headers, username, message, StatusCode::UNAUTHORIZED));
@@ -149,7 +149,7 @@ pub async fn login(
             return Ok(page);
         }
     };
-    if latchkey_domain::mfa::has_second_factor(&state.factors(), &user.id).await? {
+    if factors > latchkey_core::acr::Level::Single {
         return Ok(second_factor_step(state, &user, &form.csrf).await?);
     }
     let (_, cookie) = start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;

@@ -882,17 +882,17 @@ async fn login(
     if !state.settings.login.password_enabled {
         return Ok(again("Sign in with one of the providers below, or with an email address of your organization."));
     }
-    let user = match check_password(&state.sign_in(), username, password, Some(&client.client_id), address).await? {
-        PasswordCheck::Accepted(user) => *user,
-        PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
-        PasswordCheck::Throttled(refusal) => {
-            let mut page = again(refusal.limit.message());
-            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
-            return Ok(page);
-        }
-    };
-    let capability = mfa::strongest(&state.factors(), &user.id).await?;
+    let (user, capability) =
+        match check_password(&state.sign_in(), username, password, Some(&client.client_id), address).await? {
+            PasswordCheck::Accepted(user, capability) => (*user, capability),
+            PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
+            PasswordCheck::Throttled(refusal) => {
+                let mut page = again(refusal.limit.message());
+                *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
+                return Ok(page);
+            }
+        };
     let next = step_up::next(Needs::of(&state.settings, &client, &req, &user), capability, Level::Single);
     let step = after_first_factor(
         state,

@@ -16,7 +16,7 @@ use latchkey_core::audit::AuditEvent;
 use latchkey_core::totp::{self, TotpSecret};
 use latchkey_core::{Clock, User, recovery};
 use latchkey_keys::{EncryptionKey, KeyError};
-use latchkey_store::{Store, StoreError, TotpFactor, record_audit};
+use latchkey_store::{FactorStore, Store, StoreError, TotpFactor, record_audit};
 
 use crate::limits::{Attempt, Refusal};
 use crate::sign_in::SignIn;
@@ -265,21 +265,25 @@ impl FactorStatus {
     }
 }
 
-/// Whether sign-in asks `user_id` for a second factor: one read, for the
-/// sign-in path (`status` also counts the recovery codes).
+/// Whether sign-in asks `user_id` for a second factor.
 pub async fn has_second_factor(ctx: &Factors<'_>, user_id: &str) -> Result<bool, StoreError> {
-    Ok(ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some())
-        || crate::passkeys::has_passkey(ctx.store, user_id).await?)
+    Ok(strongest(ctx, user_id).await? > Level::Single)
 }
 
 /// The strongest sign-in `user_id` can give with the factors they have:
 /// phishing-resistant with a passkey, two factors with an active
 /// authenticator app, else one.
 pub async fn strongest(ctx: &Factors<'_>, user_id: &str) -> Result<Level, StoreError> {
-    if crate::passkeys::has_passkey(ctx.store, user_id).await? {
+    strongest_in(ctx.store, user_id).await
+}
+
+/// [`strongest`] from the factor store alone (the password check has no
+/// more): one read, two for a person without a passkey.
+pub async fn strongest_in(factors: &dyn FactorStore, user_id: &str) -> Result<Level, StoreError> {
+    if !factors.list_passkeys(user_id).await?.is_empty() {
         return Ok(Level::PhishingResistant);
     }
-    let totp = ctx.store.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some());
+    let totp = factors.get_totp(user_id).await?.is_some_and(|f| f.confirmed_at.is_some());
     Ok(if totp { Level::Mfa } else { Level::Single })
 }
 

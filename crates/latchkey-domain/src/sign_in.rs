@@ -2,6 +2,7 @@
 //! wherever a password is checked: the login page, `/account`'s sign-in and
 //! its password change.
 
+use latchkey_core::acr::Level;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::lockout::LockPolicy;
 use latchkey_core::{Clock, User, password};
@@ -29,7 +30,9 @@ pub struct SignIn<'a> {
 
 /// What a sign-in attempt came to.
 pub enum PasswordCheck {
-    Accepted(Box<User>),
+    /// The person, and the strongest sign-in their factors can give (read
+    /// once here, for the flow's next step).
+    Accepted(Box<User>, Level),
     /// Wrong username or password, or a disabled account (indistinguishable).
     Refused,
     /// Too many failures on this account or from this address: refused
@@ -68,12 +71,11 @@ pub async fn check_password(
             // correct code clears the account's failures
             // (`mfa::verify_code`), or knowing the password would reset the
             // count of guessed codes.
-            let second_factor = ctx.factors.get_totp(&u.id).await?.is_some_and(|f| f.confirmed_at.is_some())
-                || !ctx.factors.list_passkeys(&u.id).await?.is_empty();
-            if !second_factor {
+            let factors = crate::mfa::strongest_in(ctx.factors, &u.id).await?;
+            if factors == Level::Single {
                 attempt.succeeded().await?;
             }
-            Ok(PasswordCheck::Accepted(Box::new(u)))
+            Ok(PasswordCheck::Accepted(Box::new(u), factors))
         }
         _ => {
             let client = client_id.unwrap_or("-");

@@ -358,12 +358,12 @@ async fn knowing_the_password_does_not_reset_guessed_codes() {
     clock.advance(30);
     let password = || check_password(&sign_in, "ann@example.com", "correct horse battery", None, ip());
     for _ in 0..2 {
-        assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+        assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(..)));
         let wrong = wrong_code(&secret, clock.now());
         assert_eq!(verify_code(&ctx, &sign_in, &user, &wrong, ip(), None).await.unwrap(), CodeCheck::Refused);
     }
     // The third wrong code after a third correct password locks the account.
-    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(..)));
     let wrong = wrong_code(&secret, clock.now());
     assert_eq!(verify_code(&ctx, &sign_in, &user, &wrong, ip(), None).await.unwrap(), CodeCheck::Refused);
     assert!(matches!(password().await.unwrap(), PasswordCheck::Throttled(_)), "locked");
@@ -372,10 +372,10 @@ async fn knowing_the_password_does_not_reset_guessed_codes() {
     // the count's window, a correct code clears the count: one more typo
     // then does not lock.
     clock.advance(121);
-    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(..)));
     let right = code_at(&secret, clock.now());
     assert_eq!(verify_code(&ctx, &sign_in, &user, &right, ip(), None).await.unwrap(), CodeCheck::Totp);
     let wrong = wrong_code(&secret, clock.now());
     assert_eq!(verify_code(&ctx, &sign_in, &user, &wrong, ip(), None).await.unwrap(), CodeCheck::Refused);
-    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(_)));
+    assert!(matches!(password().await.unwrap(), PasswordCheck::Accepted(..)));
 }

@@ -225,7 +225,7 @@ async fn a_password_sign_in_is_checked_within_the_limits() {
     let ip = "192.0.2.7".parse().unwrap();
 
     let ok = check_password(&sign_in, "ann", "correct horse battery", Some("app"), ip).await.unwrap();
-    assert!(matches!(ok, PasswordCheck::Accepted(ref u) if u.id == "u-ann"));
+    assert!(matches!(ok, PasswordCheck::Accepted(ref u, _) if u.id == "u-ann"));
     for _ in 0..2 {
         let wrong = check_password(&sign_in, "ann", "wrong", Some("app"), ip).await.unwrap();
         assert!(matches!(wrong, PasswordCheck::Refused));
