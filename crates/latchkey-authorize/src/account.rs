@@ -131,8 +131,7 @@ pub async fn login(
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let Form(form) = form.map_err(AccountError::Form)?;
     let state = &state;
-    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
-    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+    if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         return Err(csrf_refused());
     }
     let username = form.username.as_str();
@@ -232,8 +231,7 @@ pub async fn login_code(
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let Form(form) = form.map_err(AccountError::Form)?;
     let state = &state;
-    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
-    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+    if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         return Err(csrf_refused());
     }
     let now = state.clock.now();

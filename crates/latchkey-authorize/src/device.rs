@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::device::{DeviceStatus, display_user_code, normalize_user_code, user_code_hash};
 use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage};
-use latchkey_core::secret::{constant_time_eq, hash_token};
+use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, User, random};
 use latchkey_domain::device::UserCodeLimit;
 use latchkey_http::{Form, FormRejection, cookies};
@@ -129,8 +129,7 @@ pub async fn enter(
 ) -> Result<Response, DeviceError> {
     let Form(form) = form.map_err(DeviceError::Form)?;
     let state = &state;
-    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
-    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+    if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         tracing::info!("device form refused: CSRF token mismatch");
         return Err(DeviceError::Forged);
     }

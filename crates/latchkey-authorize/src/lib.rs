@@ -602,6 +602,13 @@ async fn has_consent(
     Ok(consent.is_some_and(|c| req.scope.is_subset(&c.scope)))
 }
 
+/// Whether a form's CSRF token is the browser's own (the double-submit
+/// cookie, which another site can neither read nor set).
+pub(crate) fn matches_csrf_cookie(headers: &HeaderMap, submitted: &str) -> bool {
+    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
+    !submitted.is_empty() && constant_time_eq(submitted.as_bytes(), cookie.as_bytes())
+}
+
 /// The browser's CSRF token: reused if the browser has one, else new.
 fn csrf_token(headers: &HeaderMap) -> (String, bool) {
     match cookies::get(headers, CSRF_COOKIE) {
@@ -772,11 +779,8 @@ async fn load_interaction(
         .get_interaction(&hash_token(id), state.clock.now())
         .await?
         .ok_or(InteractionError::Expired)?;
-    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
     let submitted = form.csrf.as_str();
-    if submitted.is_empty()
-        || !constant_time_eq(submitted.as_bytes(), cookie.as_bytes())
-        || !constant_time_eq(submitted.as_bytes(), interaction.csrf.as_bytes())
+    if !matches_csrf_cookie(headers, submitted) || !constant_time_eq(submitted.as_bytes(), interaction.csrf.as_bytes())
     {
         tracing::info!("form refused: CSRF token mismatch");
         return Err(InteractionError::Forged);

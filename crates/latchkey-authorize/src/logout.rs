@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::claims::IdTokenClaims;
-use latchkey_core::secret::{constant_time_eq, hash_token};
+use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, random};
 use latchkey_domain::EndedSession;
 use latchkey_http::{Form, FormError, FormRejection, Params, cookies};
@@ -305,8 +305,7 @@ pub async fn confirm(
         Err(FormRejection::NotForm { .. }) => return Err(LogoutError::NotForm),
         Err(FormRejection::Invalid(e)) => return Err(e.into()),
     };
-    let cookie = cookies::get(&headers, CSRF_COOKIE).unwrap_or("");
-    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+    if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         return Err(LogoutError::Forged);
     }
     let req = validate(&state, &form.request).await?;

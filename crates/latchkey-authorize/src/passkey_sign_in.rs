@@ -18,13 +18,13 @@ use latchkey_core::grant::{Interaction, InteractionStage};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, User};
 use latchkey_domain::passkeys::{self, PasskeyCheck, PasskeyError};
-use latchkey_http::{Form, FormRejection, cookies};
+use latchkey_http::{Form, FormRejection};
 use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::InteractionError;
 use crate::request::AuthorizationRequest;
-use crate::{AuthorizeState, CSRF_COOKIE, LoginError, SecondFactor, SignInMethod, account, request_of, start_session};
+use crate::{AuthorizeState, LoginError, SecondFactor, SignInMethod, account, request_of, start_session};
 
 /// Where `passkey.js` asks for a sign-in challenge.
 pub const OPTIONS_PATH: &str = "/login/passkey/options";
@@ -63,8 +63,7 @@ async fn load(
     headers: &HeaderMap,
     form: &PasskeyForm,
 ) -> Result<(Flow, Option<User>, String), InteractionError> {
-    let cookie = cookies::get(headers, CSRF_COOKIE).unwrap_or("");
-    if form.csrf.is_empty() || !constant_time_eq(form.csrf.as_bytes(), cookie.as_bytes()) {
+    if !crate::matches_csrf_cookie(headers, &form.csrf) {
         return Err(InteractionError::Forged);
     }
     if form.interaction.is_empty() {
