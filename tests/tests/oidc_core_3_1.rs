@@ -26,6 +26,7 @@ on_both_backends!(
     userinfo_errors,
     scopes_decide_the_claims,
     groups_reach_every_token_and_answer_only_with_their_scope,
+    claims_parameter_through_openidconnect,
 );
 
 fn rp_http() -> openidconnect::reqwest::Client {
@@ -514,4 +515,54 @@ async fn groups_reach_every_token_and_answer_only_with_their_scope(backend: Back
     assert!(verify_jwt(&server, at).await.get("groups").is_none());
     assert!(userinfo_get(&server, Some(&format!("Bearer {at}"))).await.json().get("groups").is_none());
     assert!(lifecycle::introspect_ok(&server, auth_of(&client), at).await.get("groups").is_none());
+}
+
+/// The `claims` parameter (§5.5) through the library: with only `openid`
+/// asked as scope, the email reaches the ID token and the phone number
+/// UserInfo, each where it was asked and nowhere else, after the person
+/// consented to them.
+async fn claims_parameter_through_openidconnect(backend: Backend) {
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let client = create_client(&db, "Claims", &["--redirect-uri", CB, "--scope", "openid email phone"]);
+    let metadata = discover(&server).await;
+    assert_eq!(metadata.claims_parameter_supported(), Some(true));
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client.id.clone()),
+        Some(ClientSecret::new(client.secret().to_string())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CB.to_string()).unwrap());
+    let claims = serde_json::json!({
+        "id_token": {"email": {"essential": true}, "email_verified": null},
+        "userinfo": {"phone_number": null},
+    });
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_extra_param("claims", claims.to_string())
+        .set_pkce_challenge(challenge)
+        .url();
+    let browser = Browser::new(&server);
+    let flow = browser.drive(browser.get(url.as_str()).await, Some(&alice), "allow").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp_http())
+        .await
+        .unwrap_or_else(|e| panic!("code exchange failed: {e:?}"));
+    assert_eq!(tokens.scopes().map(|s| s.len()), Some(1), "the scope stays openid");
+    let id_token = tokens.id_token().expect("an ID token");
+    let id = id_token.claims(&rp.id_token_verifier(), &nonce).unwrap_or_else(|e| panic!("ID token rejected: {e:?}"));
+    assert_eq!(id.email().map(|e| e.as_str()), Some("alice@example.com"));
+    assert_eq!(id.email_verified(), Some(true));
+    assert!(id.phone_number().is_none() && id.name().is_none(), "only what was asked");
+    let info: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), Some(id.subject().clone()))
+        .unwrap()
+        .request_async(&rp_http())
+        .await
+        .unwrap_or_else(|e| panic!("UserInfo failed: {e:?}"));
+    assert_eq!(info.phone_number().map(|p| p.as_str()), Some("+15550100"));
+    assert!(info.email().is_none() && info.phone_number_verified().is_none(), "only what was asked");
 }

@@ -26,6 +26,7 @@ use axum::routing::{get, post};
 use latchkey_core::acr::Level;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::claims::IdTokenClaims;
+use latchkey_core::claims_request::{RequestedClaims, acr_satisfies};
 use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, random};
@@ -45,7 +46,7 @@ use crate::failure::{Failure, InteractionError};
 use crate::pages::{
     ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with_passkeys, scope_lines,
 };
-use crate::request::{AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
+use crate::request::{AskedAcr, AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
 use crate::step_up::{Needs, Next};
 
 /// The `acr` values (`latchkey_core::acr`): a password < a password and
@@ -545,7 +546,7 @@ async fn proceed(
         }
         return Ok(start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await?);
     }
-    Ok(issue_code(state, &req, &session).await?)
+    Ok(issue_code(state, client, &req, &session).await?)
 }
 
 /// What comes next for `user`, who has given `have`, on `req`.
@@ -599,7 +600,7 @@ async fn has_consent(
         return Ok(false);
     }
     let consent = state.consents.get_consent(&user.id, &client.client_id).await?;
-    Ok(consent.is_some_and(|c| req.scope.is_subset(&c.scope)))
+    Ok(consent.is_some_and(|c| req.consent_scope(client).is_subset(&c.scope)))
 }
 
 /// Whether a form's CSRF token is the browser's own (the double-submit
@@ -719,7 +720,7 @@ fn consent_page(
         policy_uri: s.policy_uri.as_deref(),
         tos_uri: s.tos_uri.as_deref(),
         username: &user.username,
-        scopes: scope_lines(&req.scope),
+        scopes: scope_lines(&req.consent_scope(client)),
         interaction,
         csrf,
         account: &account,
@@ -729,10 +730,31 @@ fn consent_page(
 
 async fn issue_code(
     state: &AuthorizeState,
+    client: &Client,
     req: &AuthorizationRequest,
     session: &Session,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
+    let mut auth = session.auth.clone();
+    // An essential `acr` (OIDC Core §5.5.1.1): the ID token names one of
+    // the requested classes, the first the sign-in satisfies, or the
+    // sign-in failed for this client.
+    if let Some(AskedAcr { values, essential: true }) = req.asked_acr() {
+        match values.iter().find(|v| acr_satisfies(&auth.acr, v)) {
+            Some(v) => auth.acr.clone_from(v),
+            None => {
+                let error = OAuthError::new(
+                    latchkey_core::ErrorCode::UnmetAuthenticationRequirements,
+                    "the sign-in does not meet the essential acr values requested",
+                );
+                return Ok(Failure::ToClient { target: req.target.clone(), error }.into_response());
+            }
+        }
+    }
+    let claims = match &req.claims {
+        Some(c) => c.released(&c.scopes(&client.settings.scope)),
+        None => RequestedClaims::default(),
+    };
     let code = random::token(32);
     let record = AuthorizationCode {
         code_hash: hash_token(&code),
@@ -743,10 +765,11 @@ async fn issue_code(
         scope: req.scope.clone(),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
-        auth: session.auth.clone(),
+        auth,
         created_at: now,
         expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
         device: false,
+        claims,
     };
     state.codes.insert_code(&record).await?;
     state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;
@@ -1464,7 +1487,7 @@ pub(crate) async fn proceed_after_login(
         if !state.interactions.delete_interaction(&interaction.id_hash).await? {
             return Err(FlowError::AlreadyCompleted);
         }
-        return Ok(issue_code(state, &req, &session).await?);
+        return Ok(issue_code(state, client, &req, &session).await?);
     }
     interaction.stage = InteractionStage::Consent;
     interaction.user_id = Some(user.id.clone());
@@ -1581,12 +1604,18 @@ async fn consent(
         return Err(ConsentError::Denied(req.target));
     }
     let now = state.clock.now();
-    let scope =
-        latchkey_domain::consents::grant_consent(&*state.store, &user.id, &client.client_id, &req.scope, now).await?;
+    let scope = latchkey_domain::consents::grant_consent(
+        &*state.store,
+        &user.id,
+        &client.client_id,
+        &req.consent_scope(&client),
+        now,
+    )
+    .await?;
     let event = AuditEvent::new(now, "consent.granted", format!("user:{}", user.id))
         .subject(&user.id)
         .client(&client.client_id)
         .detail("scope", scope.to_string());
     latchkey_http::audit(state.audit.as_ref(), event).await;
-    Ok(issue_code(state, &req, &session).await?)
+    Ok(issue_code(state, &client, &req, &session).await?)
 }

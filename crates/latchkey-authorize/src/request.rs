@@ -2,6 +2,7 @@
 //! until the client and its redirect URI are proven, errors are shown to the
 //! person; after that they go back to the client.
 
+use latchkey_core::claims_request::ClaimsRequest;
 use latchkey_core::pkce::is_valid_s256_challenge;
 use latchkey_core::{Client, ErrorCode, GrantType, OAuthError, Scope};
 use latchkey_http::Params;
@@ -54,10 +55,42 @@ pub struct AuthorizationRequest {
     /// `acr_values`, in the request's order (OIDC Core §3.1.2.1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acr_values: Vec<String>,
+    /// The `claims` parameter (OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ClaimsRequest>,
     /// What the person proved before the second sign-in page or the setup
     /// of a factor; kept with the request while those pages are shown.
     #[serde(default, skip_serializing_if = "FirstFactor::is_password")]
     pub first_factor: FirstFactor,
+}
+
+/// `acr` values a request asks for: `acr_values`, or the claims
+/// parameter's `acr`, which may be essential (OIDC Core §5.5.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskedAcr {
+    pub values: Vec<String>,
+    pub essential: bool,
+}
+
+impl AuthorizationRequest {
+    /// The `acr` values asked for, if any: the claims parameter's `acr`
+    /// (checked at validation) before `acr_values`.
+    pub fn asked_acr(&self) -> Option<AskedAcr> {
+        if let Some(acr) = self.claims.as_ref().and_then(|c| c.acr()) {
+            let values = acr.acr_values().unwrap_or_default();
+            return Some(AskedAcr { values, essential: acr.essential });
+        }
+        (!self.acr_values.is_empty()).then(|| AskedAcr { values: self.acr_values.clone(), essential: false })
+    }
+
+    /// What the person consents to: the scope, and the scopes of claims
+    /// asked for one by one that the client may ask for.
+    pub fn consent_scope(&self, client: &Client) -> Scope {
+        match &self.claims {
+            Some(claims) => Scope::from_tokens(self.scope.iter().chain(claims.scopes(&client.settings.scope).iter())),
+            None => self.scope.clone(),
+        }
+    }
 }
 
 /// The factor a person gave before the second one is asked.
@@ -158,9 +191,17 @@ pub fn validate(
     if params.contains("request_uri") {
         return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
     }
-    for name in
-        ["state", "nonce", "login_hint", "code_challenge", "scope", "acr_values", "ui_locales", "claims_locales"]
-    {
+    for name in [
+        "state",
+        "nonce",
+        "login_hint",
+        "code_challenge",
+        "scope",
+        "acr_values",
+        "ui_locales",
+        "claims_locales",
+        "claims",
+    ] {
         if params.get(name).is_some_and(|v| v.len() > MAX_PARAM) {
             return Err(invalid(format!("{name} is too long")));
         }
@@ -233,6 +274,13 @@ pub fn validate(
             _ => return Err(invalid("max_age must be a non-negative integer")),
         },
     };
+    let claims = match params.get("claims") {
+        None => None,
+        Some(_) if !scope.contains("openid") => {
+            return Err(invalid("the claims parameter needs the openid scope"));
+        }
+        Some(text) => Some(ClaimsRequest::parse(text).map_err(|e| invalid(e.to_string()))?),
+    };
     match params.get("display") {
         None | Some("page" | "popup" | "touch" | "wap") => {}
         Some(_) => return Err(invalid("display must be page, popup, touch or wap")),
@@ -251,6 +299,7 @@ pub fn validate(
             .get("acr_values")
             .map(|v| v.split(' ').filter(|a| !a.is_empty()).map(str::to_string).collect())
             .unwrap_or_default(),
+        claims,
         first_factor: FirstFactor::Password,
     })
 }

@@ -153,7 +153,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         request_parameter_supported: true,
         request_object_signing_alg_values_supported: strings(&latchkey_client_auth::REQUEST_OBJECT_ALGORITHMS),
         request_uri_parameter_supported: false,
-        claims_parameter_supported: false,
+        claims_parameter_supported: true,
         introspection_endpoint_auth_methods_supported: auth_methods(false),
         introspection_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods(true),

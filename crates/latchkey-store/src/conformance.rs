@@ -221,6 +221,7 @@ pub async fn key_store(store: &dyn KeyStore) {
     assert_eq!(kids, vec!["k4", "k2"]);
 }
 
+use latchkey_core::claims_request::RequestedClaims;
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
 
 use crate::cascade::Revocations;
@@ -382,6 +383,8 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
         created_at: 100,
         expires_at,
         device: false,
+        // Carried through every store as written.
+        claims: RequestedClaims { id_token: vec!["email".into()], userinfo: vec!["phone_number".into()] },
     }
 }
 
@@ -689,6 +692,7 @@ fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
         created_at: now,
         expires_at: now + 1_000,
         family_expires_at: now + 5_000,
+        claims: RequestedClaims { id_token: Vec::new(), userinfo: vec!["address".into()] },
     }
 }
 

@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::claims::{AccessTokenClaims, IdTokenClaims, StandardClaims};
+use latchkey_core::claims_request::RequestedClaims;
 use latchkey_core::grant::Authentication;
 use latchkey_core::{Client, Scope, User, random};
 use serde::Serialize;
@@ -57,21 +58,31 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
+/// What a person granted a client, as a code or refresh token carries it.
+#[derive(Clone, Copy)]
+pub struct Granted<'a> {
+    /// The access token's scope (a refresh may narrow the grant's).
+    pub scope: &'a Scope,
+    pub auth: &'a Authentication,
+    /// Claims asked for one by one (the `claims` parameter) and consented.
+    pub claims: &'a RequestedClaims,
+}
+
 pub fn mint_tokens(
     state: &TokenState,
     client: &Client,
     user: &User,
-    scope: &Scope,
-    auth: &Authentication,
+    granted: Granted<'_>,
     nonce: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
+    let Granted { scope, auth, claims } = granted;
     let keys = state.keys.current();
     let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let access_claims = AccessTokenClaims::person(
+    let mut access_claims = AccessTokenClaims::person(
         &s.issuer,
         s.default_audience(),
         &client.client_id,
@@ -82,6 +93,7 @@ pub fn mint_tokens(
         now,
         expires_at,
     );
+    access_claims.userinfo_claims.clone_from(&claims.userinfo);
     let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {
@@ -98,7 +110,7 @@ pub fn mint_tokens(
             nonce: nonce.map(str::to_string),
             sid: Some(auth.sid.clone()),
             sub: user.id.clone(),
-            profile: StandardClaims::released(user, scope),
+            profile: StandardClaims::released_with(user, scope, &claims.id_token),
         };
         Some(key.sign_jwt("JWT", &claims).map_err(|e| TokenError::Signing(e.to_string()))?)
     } else {

@@ -138,7 +138,8 @@ async fn respond(state: &TokenState, token: &str) -> Result<Response, UserInfoEr
         Some(u) if !u.disabled => u,
         _ => return Err(UserInfoError::InvalidToken("user gone")),
     };
-    let body = UserInfoClaims { profile: StandardClaims::released(&user, &scope), sub: user.id };
+    let profile = StandardClaims::released_with(&user, &scope, &claims.userinfo_claims);
+    let body = UserInfoClaims { profile, sub: user.id };
     let mut res = axum::Json(body).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

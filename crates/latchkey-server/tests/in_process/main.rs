@@ -11,6 +11,7 @@ mod common;
 
 mod authorize;
 mod caches;
+mod claims_parameter;
 mod client_auth;
 mod device;
 mod discovery;

@@ -152,6 +152,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
                 sub: subject.sub.clone(),
                 act: None,
                 may_act: None,
+                userinfo_claims: Vec::new(),
             }
         }
         None => {
