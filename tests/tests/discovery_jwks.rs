@@ -35,7 +35,11 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["token_endpoint"], closed.url("/token").as_str());
     assert_eq!(doc["userinfo_endpoint"], closed.url("/userinfo").as_str());
     assert_eq!(doc["response_types_supported"], json!(["code"]));
-    assert_eq!(doc["response_modes_supported"], json!(["query", "form_post"]));
+    assert_eq!(
+        doc["response_modes_supported"],
+        json!(["query", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"])
+    );
+    assert_eq!(doc["authorization_signing_alg_values_supported"], json!(["RS256"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],

@@ -292,54 +292,95 @@ impl AuthorizeState {
         })
     }
 
-    /// Sends a response to the client's redirect URI, with `state` and `iss`.
+    /// Sends a response to the client's redirect URI, with `state` and `iss`;
+    /// in a JARM mode, all of it inside one signed `response` JWT.
     fn to_client<'a>(&'a self, target: &'a Target, mut fields: Vec<(&'a str, &'a str)>) -> Response {
         if let Some(state) = &target.state {
             fields.push(("state", state));
         }
         fields.push(("iss", &self.settings.issuer));
-        match target.response_mode {
-            ResponseMode::Query => {
-                let mut query = url::form_urlencoded::Serializer::new(String::new());
-                for (k, v) in &fields {
-                    query.append_pair(k, v);
-                }
-                let query = query.finish();
-                let uri = &target.redirect_uri;
-                let sep = if !uri.contains('?') {
-                    "?"
-                } else if uri.ends_with('?') || uri.ends_with('&') {
-                    ""
-                } else {
-                    "&"
-                };
-                let location = format!("{uri}{sep}{query}");
-                match HeaderValue::from_str(&location) {
-                    Ok(v) => {
-                        let mut res = StatusCode::SEE_OTHER.into_response();
-                        res.headers_mut().insert(header::LOCATION, v);
-                        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                        res
-                    }
-                    Err(_) => error_page(
+        let signed = match target.response_mode.is_jwt() {
+            false => None,
+            true => match self.signed_response(target, &fields) {
+                Some(jwt) => Some(jwt),
+                None => {
+                    tracing::error!("authorization: no signing key for a JARM response");
+                    return error_page(
                         &self.settings.ui,
-                        StatusCode::BAD_REQUEST,
-                        "Invalid request",
-                        "The return address is not valid.",
-                    ),
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Temporarily unavailable",
+                        "Sign-in is temporarily unavailable. Please try again in a moment.",
+                    );
                 }
+            },
+        };
+        let fields = match &signed {
+            Some(jwt) => vec![("response", jwt.as_str())],
+            None => fields,
+        };
+        let uri = &target.redirect_uri;
+        let redirect = |separator: &str| {
+            let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &fields {
+                encoded.append_pair(k, v);
             }
-            ResponseMode::FormPost => {
+            let location = format!("{uri}{separator}{}", encoded.finish());
+            match HeaderValue::from_str(&location) {
+                Ok(v) => {
+                    let mut res = StatusCode::SEE_OTHER.into_response();
+                    res.headers_mut().insert(header::LOCATION, v);
+                    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    res
+                }
+                Err(_) => error_page(
+                    &self.settings.ui,
+                    StatusCode::BAD_REQUEST,
+                    "Invalid request",
+                    "The return address is not valid.",
+                ),
+            }
+        };
+        match target.response_mode {
+            ResponseMode::Query | ResponseMode::QueryJwt => redirect(if !uri.contains('?') {
+                "?"
+            } else if uri.ends_with('?') || uri.ends_with('&') {
+                ""
+            } else {
+                "&"
+            }),
+            // Registered redirect URIs have no fragment (RFC 6749 §3.1.2).
+            ResponseMode::FragmentJwt => redirect("#"),
+            ResponseMode::FormPost | ResponseMode::FormPostJwt => {
                 let page = FormPostPage { ui: &self.settings.ui, action: &target.redirect_uri, fields };
                 html(StatusCode::OK, &page, Some(&target.redirect_uri), true)
             }
         }
     }
 
+    /// A JARM response (§2.1): the response's parameters as claims, with
+    /// `iss`, `aud` (the client) and `exp`, signed with the current key.
+    /// `None` when no key signs (the store has none yet).
+    fn signed_response(&self, target: &Target, fields: &[(&str, &str)]) -> Option<String> {
+        let mut claims = serde_json::Map::new();
+        for (k, v) in fields {
+            claims.insert((*k).to_string(), (*v).into());
+        }
+        let now = self.clock.now();
+        claims.insert("aud".into(), target.client_id.clone().into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + JARM_LIFETIME_SECONDS).into());
+        let keys = self.keys.current();
+        let key = keys.signing_key()?;
+        key.sign_jwt("JWT", &claims).ok()
+    }
+
     fn path(&self, p: &str) -> String {
         format!("{}{p}", self.settings.base_path)
     }
 }
+
+/// How long a JARM response is valid (the specification suggests ten minutes).
+const JARM_LIFETIME_SECONDS: i64 = 600;
 
 /// The issuer's root: the product name and where a person or a developer
 /// goes from here.

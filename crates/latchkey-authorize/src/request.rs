@@ -8,13 +8,44 @@ use latchkey_core::{Client, ErrorCode, GrantType, OAuthError, Scope};
 use latchkey_http::Params;
 use serde::{Deserialize, Serialize};
 
-/// How the response reaches the client (OAuth 2.0 Multiple Response Types, Form Post).
+/// How the response reaches the client (OAuth 2.0 Multiple Response Types,
+/// Form Post, and JARM's signed responses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     Query,
     FormPost,
+    /// JARM `query.jwt` (and `jwt`, its default for `code`): one `response`
+    /// parameter, a JWT we sign, in the query.
+    QueryJwt,
+    /// JARM `fragment.jwt`: the `response` JWT in the fragment.
+    FragmentJwt,
+    /// JARM `form_post.jwt`: the `response` JWT posted by the browser.
+    FormPostJwt,
 }
+
+impl ResponseMode {
+    /// The mode a `response_mode` value names (OAuth 2.0 Multiple Response
+    /// Types §2.1, Form Post §2, JARM §2.3), if we serve it.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "query" => Self::Query,
+            "form_post" => Self::FormPost,
+            "jwt" | "query.jwt" => Self::QueryJwt,
+            "fragment.jwt" => Self::FragmentJwt,
+            "form_post.jwt" => Self::FormPostJwt,
+            _ => return None,
+        })
+    }
+
+    /// Whether the response is a signed JWT (JARM).
+    pub fn is_jwt(self) -> bool {
+        matches!(self, Self::QueryJwt | Self::FragmentJwt | Self::FormPostJwt)
+    }
+}
+
+/// The `response_mode` values discovery lists.
+pub const RESPONSE_MODES: [&str; 6] = ["query", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"];
 
 /// The `prompt` values (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,10 +193,8 @@ pub fn target(params: &Params, repeated: &[String], client: Option<&Client>) -> 
             _ => return Err(PageError::MissingRedirectUri),
         },
     };
-    let response_mode = match params.get("response_mode") {
-        Some("form_post") => ResponseMode::FormPost,
-        _ => ResponseMode::Query,
-    };
+    // An unknown mode is refused in phase 2, answered in the query.
+    let response_mode = params.get("response_mode").and_then(ResponseMode::parse).unwrap_or(ResponseMode::Query);
     let state = if repeated.iter().any(|r| r == "state") { None } else { params.get("state").map(str::to_string) };
     Ok(Target { client_id: client.client_id.clone(), redirect_uri, redirect_uri_sent: sent, response_mode, state })
 }
@@ -220,9 +249,8 @@ pub fn validate(
             "the client is not registered for the authorization code flow",
         ));
     }
-    match params.get("response_mode") {
-        None | Some("query") | Some("form_post") => {}
-        Some(_) => return Err(invalid("response_mode must be query or form_post")),
+    if params.get("response_mode").is_some_and(|m| ResponseMode::parse(m).is_none()) {
+        return Err(invalid("response_mode must be query, form_post, jwt, query.jwt, fragment.jwt or form_post.jwt"));
     }
 
     let scope = match params.get("scope") {

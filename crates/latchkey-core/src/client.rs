@@ -27,6 +27,10 @@ pub enum GrantType {
 /// `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
+/// The algorithms we sign responses for clients with (JARM's
+/// `authorization_signed_response_alg`).
+pub const RESPONSE_SIGNING_ALGORITHMS: [&str; 1] = ["RS256"];
+
 impl GrantType {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -178,6 +182,10 @@ pub struct ClientSettings {
     /// request objects.
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// JARM §3: the algorithm of this client's signed authorization
+    /// responses (`response_mode` `jwt`, …); RS256 when not named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<String>,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,6 +382,8 @@ pub struct ClientMetadata {
     pub require_pushed_authorization_requests: Option<bool>,
     #[serde(default)]
     pub require_signed_request_object: Option<bool>,
+    #[serde(default)]
+    pub authorization_signed_response_alg: Option<String>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -630,6 +640,16 @@ impl ClientMetadata {
             }
         };
 
+        let authorization_signed_response_alg = match self.authorization_signed_response_alg {
+            Some(alg) if !RESPONSE_SIGNING_ALGORITHMS.contains(&alg.as_str()) => {
+                return Err(bad(format!(
+                    "authorization_signed_response_alg {alg:?} is not supported; use {}",
+                    RESPONSE_SIGNING_ALGORITHMS.join(", ")
+                )));
+            }
+            alg => alg,
+        };
+
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode],
             Some(list) if list.is_empty() => return Err(bad("grant_types must not be empty")),
@@ -784,6 +804,7 @@ impl ClientMetadata {
             token_endpoint_auth_signing_alg,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests.unwrap_or(false),
             require_signed_request_object: self.require_signed_request_object.unwrap_or(false),
+            authorization_signed_response_alg,
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,

@@ -83,6 +83,9 @@ pub struct ProviderMetadata {
     /// RFC 9101: the algorithms of signed request objects.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub request_object_signing_alg_values_supported: Vec<String>,
+    /// JARM: the algorithms of signed authorization responses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_signing_alg_values_supported: Vec<String>,
     pub claims_parameter_supported: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,

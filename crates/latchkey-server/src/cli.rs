@@ -282,6 +282,10 @@ pub struct ClientCreate {
     /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_request_object: Option<bool>,
+    /// The algorithm of its signed authorization responses (JARM
+    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub authorization_signed_response_alg: Option<String>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -366,6 +370,10 @@ pub struct ClientUpdate {
     /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_request_object: Option<bool>,
+    /// The algorithm of its signed authorization responses (JARM
+    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub authorization_signed_response_alg: Option<String>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

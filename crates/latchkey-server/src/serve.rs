@@ -87,7 +87,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         registration_endpoint: (settings.registration() != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
         scopes_supported: strings(&["openid", "profile", "email", "phone", "address", "groups", "offline_access"]),
         response_types_supported: strings(&["code"]),
-        response_modes_supported: strings(&["query", "form_post"]),
+        response_modes_supported: strings(&latchkey_authorize::request::RESPONSE_MODES),
         grant_types_supported: strings(&[
             "authorization_code",
             "refresh_token",
@@ -153,6 +153,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         request_parameter_supported: true,
         request_object_signing_alg_values_supported: strings(&latchkey_client_auth::REQUEST_OBJECT_ALGORITHMS),
         request_uri_parameter_supported: false,
+        authorization_signing_alg_values_supported: strings(&latchkey_core::client::RESPONSE_SIGNING_ALGORITHMS),
         claims_parameter_supported: true,
         introspection_endpoint_auth_methods_supported: auth_methods(false),
         introspection_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),

@@ -40,6 +40,7 @@ fn sample_client(id: &str) -> Client {
             token_endpoint_auth_signing_alg: None,
             require_pushed_authorization_requests: true,
             require_signed_request_object: true,
+            authorization_signed_response_alg: Some("RS256".into()),
             registration_access_token_hash: None,
             require_mfa: true,
             default_acr_values: vec!["urn:latchkey:acr:mfa".into()],

@@ -18,6 +18,7 @@ mod discovery;
 mod exchange;
 mod introspection;
 mod jar;
+mod jarm;
 mod mfa;
 mod mfa_admin;
 mod par;
