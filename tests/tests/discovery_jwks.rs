@@ -162,7 +162,7 @@ async fn sign_with_active_key(db: &TestDb, claims: &Value) -> (String, String) {
     let kid: String = row.get("kid");
     let pem: String = row.get("private_key");
     pool.close().await;
-    let key = latchkey_keys::SigningKey::from_pem(&kid, &pem).unwrap();
+    let key = latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &pem).unwrap();
     (key.sign_jwt("at+jwt", claims).unwrap(), kid)
 }
 
@@ -199,7 +199,7 @@ async fn independent_verifier_accepts_tokens_of_the_active_key(backend: Backend)
     parts[1] = parts[1].chars().rev().collect();
     assert!(verify_like_a_resource_server(&server.url("/jwks"), &parts.join("."), &server.issuer).await.is_err());
     let foreign = latchkey_keys::generate_rsa(2048).unwrap();
-    let forged = latchkey_keys::SigningKey::from_pem(&kid, &foreign.private_pem)
+    let forged = latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &foreign.private_pem)
         .unwrap()
         .sign_jwt("at+jwt", &claims(&server.issuer))
         .unwrap();

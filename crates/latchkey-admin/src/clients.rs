@@ -39,6 +39,8 @@ const METADATA: &[&str] = &[
     "require_pushed_authorization_requests",
     "require_signed_request_object",
     "authorization_signed_response_alg",
+    "id_token_signed_response_alg",
+    "userinfo_signed_response_alg",
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",

@@ -170,6 +170,7 @@ pub async fn enter(
             redirect_uri_sent: false,
             response_mode: ResponseMode::Query,
             state: None,
+            response_signing_alg: None,
         },
         scope: device.scope.clone(),
         nonce: None,

@@ -370,7 +370,7 @@ impl AuthorizeState {
         claims.insert("iat".into(), now.into());
         claims.insert("exp".into(), (now + JARM_LIFETIME_SECONDS).into());
         let keys = self.keys.current();
-        let key = keys.signing_key()?;
+        let key = keys.signing_key_named(target.response_signing_alg.as_deref())?;
         key.sign_jwt("JWT", &claims).ok()
     }
 

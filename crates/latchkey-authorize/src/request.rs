@@ -65,6 +65,10 @@ pub struct Target {
     pub redirect_uri_sent: bool,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
+    /// The client's `authorization_signed_response_alg` (JARM), if it
+    /// registered one: what a JWT response is signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_signing_alg: Option<String>,
 }
 
 /// A fully validated authorization request.
@@ -196,7 +200,14 @@ pub fn target(params: &Params, repeated: &[String], client: Option<&Client>) -> 
     // An unknown mode is refused in phase 2, answered in the query.
     let response_mode = params.get("response_mode").and_then(ResponseMode::parse).unwrap_or(ResponseMode::Query);
     let state = if repeated.iter().any(|r| r == "state") { None } else { params.get("state").map(str::to_string) };
-    Ok(Target { client_id: client.client_id.clone(), redirect_uri, redirect_uri_sent: sent, response_mode, state })
+    Ok(Target {
+        client_id: client.client_id.clone(),
+        redirect_uri,
+        redirect_uri_sent: sent,
+        response_mode,
+        state,
+        response_signing_alg: client.settings.authorization_signed_response_alg.clone(),
+    })
 }
 
 fn invalid(msg: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {

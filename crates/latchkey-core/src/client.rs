@@ -27,9 +27,6 @@ pub enum GrantType {
 /// `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
-/// The algorithms we sign responses for clients with (JARM's
-/// `authorization_signed_response_alg`).
-pub const RESPONSE_SIGNING_ALGORITHMS: [&str; 1] = ["RS256"];
 
 impl GrantType {
     pub fn as_str(self) -> &'static str {
@@ -186,6 +183,14 @@ pub struct ClientSettings {
     /// responses (`response_mode` `jwt`, …); RS256 when not named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_signed_response_alg: Option<String>,
+    /// OIDC Registration §2: the algorithm of this client's ID tokens (and
+    /// logout tokens); RS256 when not named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// OIDC Registration §2: when named, UserInfo answers this client with
+    /// a JWT signed with it (`application/jwt`); plain JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<String>,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,6 +389,10 @@ pub struct ClientMetadata {
     pub require_signed_request_object: Option<bool>,
     #[serde(default)]
     pub authorization_signed_response_alg: Option<String>,
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<String>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -406,6 +415,19 @@ pub struct RegistrationPolicy {
     /// The key `client_secret_jwt` secrets are derived with; without it that
     /// method is refused.
     pub client_secret_key: Option<ClientSecretKey>,
+    /// The algorithms we sign with (`keys.algorithms`); empty: RS256 only.
+    pub signing_algorithms: Vec<String>,
+}
+
+impl RegistrationPolicy {
+    /// What a client may name as `*_signed_response_alg`.
+    pub fn signing_algorithms(&self) -> Vec<&str> {
+        if self.signing_algorithms.is_empty() {
+            vec!["RS256"]
+        } else {
+            self.signing_algorithms.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// What the operator allows clients that register themselves (RFC 7591 and
@@ -640,15 +662,20 @@ impl ClientMetadata {
             }
         };
 
-        let authorization_signed_response_alg = match self.authorization_signed_response_alg {
-            Some(alg) if !RESPONSE_SIGNING_ALGORITHMS.contains(&alg.as_str()) => {
-                return Err(bad(format!(
-                    "authorization_signed_response_alg {alg:?} is not supported; use {}",
-                    RESPONSE_SIGNING_ALGORITHMS.join(", ")
-                )));
+        // Algorithms we sign responses for this client with: those we keep keys for.
+        let signing_alg = |field: &str, alg: Option<String>| -> Result<Option<String>, MetadataError> {
+            match alg {
+                Some(alg) if !policy.signing_algorithms().contains(&alg.as_str()) => Err(bad(format!(
+                    "{field} {alg:?} is not supported; use {}",
+                    policy.signing_algorithms().join(", ")
+                ))),
+                alg => Ok(alg),
             }
-            alg => alg,
         };
+        let authorization_signed_response_alg =
+            signing_alg("authorization_signed_response_alg", self.authorization_signed_response_alg)?;
+        let id_token_signed_response_alg = signing_alg("id_token_signed_response_alg", self.id_token_signed_response_alg)?;
+        let userinfo_signed_response_alg = signing_alg("userinfo_signed_response_alg", self.userinfo_signed_response_alg)?;
 
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode],
@@ -805,6 +832,8 @@ impl ClientMetadata {
             require_pushed_authorization_requests: self.require_pushed_authorization_requests.unwrap_or(false),
             require_signed_request_object: self.require_signed_request_object.unwrap_or(false),
             authorization_signed_response_alg,
+            id_token_signed_response_alg,
+            userinfo_signed_response_alg,
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,

@@ -58,6 +58,9 @@ pub struct ProviderMetadata {
     pub grant_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Signed UserInfo answers (a client's `userinfo_signed_response_alg`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_signing_alg_values_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub token_endpoint_auth_methods_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

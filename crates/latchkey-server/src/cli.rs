@@ -286,6 +286,14 @@ pub struct ClientCreate {
     /// authorization_signed_response_alg; response_mode jwt). Default RS256.
     #[arg(long, value_name = "ALG")]
     pub authorization_signed_response_alg: Option<String>,
+    /// The algorithm of its ID tokens and logout tokens
+    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// UserInfo answers it with a JWT signed with this algorithm
+    /// (userinfo_signed_response_alg); default: plain JSON.
+    #[arg(long, value_name = "ALG")]
+    pub userinfo_signed_response_alg: Option<String>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -374,6 +382,14 @@ pub struct ClientUpdate {
     /// authorization_signed_response_alg; response_mode jwt). Default RS256.
     #[arg(long, value_name = "ALG")]
     pub authorization_signed_response_alg: Option<String>,
+    /// The algorithm of its ID tokens and logout tokens
+    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// UserInfo answers it with a JWT signed with this algorithm
+    /// (userinfo_signed_response_alg); default: plain JSON.
+    #[arg(long, value_name = "ALG")]
+    pub userinfo_signed_response_alg: Option<String>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -78,7 +78,7 @@ pub fn mint_tokens(
 ) -> Result<Minted, TokenError> {
     let Granted { scope, auth, claims } = granted;
     let keys = state.keys.current();
-    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = access_key(state, &keys)?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
@@ -112,6 +112,9 @@ pub fn mint_tokens(
             sub: user.id.clone(),
             profile: StandardClaims::released_with(user, scope, &claims.id_token),
         };
+        // The client's registered algorithm (OIDC Registration §2), RS256 by default.
+        let alg = client.settings.id_token_signed_response_alg.as_deref();
+        let key = keys.signing_key_named(alg).ok_or_else(|| no_key(alg.unwrap_or("RS256")))?;
         Some(key.sign_jwt("JWT", &claims).map_err(|e| TokenError::Signing(e.to_string()))?)
     } else {
         None
@@ -126,6 +129,19 @@ pub fn mint_tokens(
     })
 }
 
+/// The key access tokens are signed with (`keys.algorithm`).
+pub(crate) fn access_key<'k>(
+    state: &TokenState,
+    keys: &'k latchkey_keys::KeySet,
+) -> Result<&'k std::sync::Arc<latchkey_keys::SigningKey>, TokenError> {
+    let alg = state.settings.access_token_alg;
+    keys.signing_key_named(Some(alg)).ok_or_else(|| no_key(alg))
+}
+
+fn no_key(alg: &str) -> TokenError {
+    TokenError::Signing(format!("no active {alg} signing key"))
+}
+
 /// An access token for the client itself (client_credentials): `sub` is the client.
 pub fn mint_client_token(
     state: &TokenState,
@@ -135,7 +151,7 @@ pub fn mint_client_token(
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
-    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = access_key(state, &keys)?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
