@@ -27,7 +27,6 @@ pub enum GrantType {
 /// `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
-
 impl GrantType {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -674,8 +673,10 @@ impl ClientMetadata {
         };
         let authorization_signed_response_alg =
             signing_alg("authorization_signed_response_alg", self.authorization_signed_response_alg)?;
-        let id_token_signed_response_alg = signing_alg("id_token_signed_response_alg", self.id_token_signed_response_alg)?;
-        let userinfo_signed_response_alg = signing_alg("userinfo_signed_response_alg", self.userinfo_signed_response_alg)?;
+        let id_token_signed_response_alg =
+            signing_alg("id_token_signed_response_alg", self.id_token_signed_response_alg)?;
+        let userinfo_signed_response_alg =
+            signing_alg("userinfo_signed_response_alg", self.userinfo_signed_response_alg)?;
 
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode],

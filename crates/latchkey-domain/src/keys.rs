@@ -75,7 +75,6 @@ async fn finish(generation: Generation) -> Result<StoredKey, KeyOpError> {
     generation.await.map_err(|e| KeyOpError::Refused(format!("key generation task failed: {e}")))?
 }
 
-
 /// Refuses to work on keys this process could not open: a CLI run without
 /// (or with another) encryption key would otherwise create keys that the
 /// servers cannot use.

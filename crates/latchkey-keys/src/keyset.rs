@@ -407,18 +407,19 @@ mod tests {
             .collect();
         let set = KeySet::build(material).unwrap();
         assert_eq!(set.signing_key().unwrap().algorithm(), Algorithm::RS256, "RS256 is the default");
-        assert_eq!(
-            set.signing_algorithms(),
-            [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256]
-        );
+        assert_eq!(set.signing_algorithms(), [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256]);
         let jwks: serde_json::Value = serde_json::from_slice(set.jwks()).unwrap();
-        let published: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+        let published: Vec<&str> =
+            jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
         assert_eq!(published, ["RS256", "ES256", "EdDSA", "PS256"]);
         for alg in Algorithm::ALL {
             let key = set.signing_key_for(alg).unwrap();
             let jwt = key.sign_jwt("JWT", &serde_json::json!({"sub": alg.as_str()})).unwrap();
             let verified = set.verify_jwt::<serde_json::Value>(&jwt).unwrap();
-            assert_eq!((verified.header.alg.as_deref(), verified.claims["sub"].as_str()), (Some(alg.as_str()), Some(alg.as_str())));
+            assert_eq!(
+                (verified.header.alg.as_deref(), verified.claims["sub"].as_str()),
+                (Some(alg.as_str()), Some(alg.as_str()))
+            );
             // The same key's signature under another alg name is refused.
             let (head, rest) = jwt.split_once('.').unwrap();
             let mut header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap();

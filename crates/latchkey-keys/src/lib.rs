@@ -7,12 +7,12 @@
 //! HTTP layer reads lock-free through a [`KeyRing`].
 
 mod envelope;
-mod keyset;
 mod generate;
+mod keyset;
 
 pub use envelope::{EncryptionKey, open_private_key, seal_private_key};
-pub use keyset::{JwsHeader, KeyMaterial, KeyRing, KeySet, KeyUse, SigningKey, VerifiedJwt, VerifyError};
 pub use generate::{Algorithm, GeneratedKey, generate, generate_rsa, jwk_thumbprint, thumbprint};
+pub use keyset::{JwsHeader, KeyMaterial, KeyRing, KeySet, KeyUse, SigningKey, VerifiedJwt, VerifyError};
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]

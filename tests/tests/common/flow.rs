@@ -1010,7 +1010,10 @@ pub async fn sign_with_active_key(db: &TestDb, typ: &str, claims: &Value) -> Str
     let kid: String = row.get("kid");
     let pem: String = row.get("private_key");
     pool.close().await;
-    latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &pem).unwrap().sign_jwt(typ, claims).unwrap()
+    latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &pem)
+        .unwrap()
+        .sign_jwt(typ, claims)
+        .unwrap()
 }
 
 /// Signs `claims` with a key of our own under the active `kid`.

@@ -203,8 +203,12 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         authorization_signed_response_alg: args
             .authorization_signed_response_alg
             .or_else(|| s.authorization_signed_response_alg.clone()),
-        id_token_signed_response_alg: args.id_token_signed_response_alg.or_else(|| s.id_token_signed_response_alg.clone()),
-        userinfo_signed_response_alg: args.userinfo_signed_response_alg.or_else(|| s.userinfo_signed_response_alg.clone()),
+        id_token_signed_response_alg: args
+            .id_token_signed_response_alg
+            .or_else(|| s.id_token_signed_response_alg.clone()),
+        userinfo_signed_response_alg: args
+            .userinfo_signed_response_alg
+            .or_else(|| s.userinfo_signed_response_alg.clone()),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,

@@ -25,4 +25,5 @@ mod par;
 mod profile;
 mod revocation;
 mod sign_in_limits;
+mod signing_algorithms;
 mod token;
