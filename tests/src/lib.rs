@@ -790,17 +790,25 @@ fn running_as_root() -> bool {
 /// A Python with authlib: Debian's (python3-authlib, which `.ci/run`
 /// installs) before any other on the PATH. None when absent outside CI.
 pub fn authlib_python() -> Option<&'static str> {
+    python_with("authlib, requests")
+}
+
+/// A Python that can `import {modules}`: Debian's (whose packages `.ci/run`
+/// installs) before any other on the PATH. None when absent outside CI.
+pub fn python_with(modules: &str) -> Option<&'static str> {
     let works = |python: &str| {
         std::process::Command::new(python)
-            .args(["-c", "import authlib, requests"])
+            .args(["-c", &format!("import {modules}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
     match ["/usr/bin/python3", "python3"].into_iter().find(|p| works(p)) {
         Some(python) => Some(python),
-        None if std::env::var_os("CI").is_some() => panic!("CI must install python3-authlib (.ci/run does)"),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("CI must install the Python packages of {modules} (.ci/run does)")
+        }
         None => {
-            eprintln!("python3 with authlib and requests not found: skipped");
+            eprintln!("python3 with {modules} not found: skipped");
             None
         }
     }

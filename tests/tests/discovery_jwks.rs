@@ -35,7 +35,11 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     assert_eq!(doc["token_endpoint"], closed.url("/token").as_str());
     assert_eq!(doc["userinfo_endpoint"], closed.url("/userinfo").as_str());
     assert_eq!(doc["response_types_supported"], json!(["code"]));
-    assert_eq!(doc["response_modes_supported"], json!(["query", "form_post"]));
+    assert_eq!(
+        doc["response_modes_supported"],
+        json!(["query", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"])
+    );
+    assert_eq!(doc["authorization_signing_alg_values_supported"], json!(["RS256"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
@@ -158,7 +162,7 @@ async fn sign_with_active_key(db: &TestDb, claims: &Value) -> (String, String) {
     let kid: String = row.get("kid");
     let pem: String = row.get("private_key");
     pool.close().await;
-    let key = latchkey_keys::SigningKey::from_pem(&kid, &pem).unwrap();
+    let key = latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &pem).unwrap();
     (key.sign_jwt("at+jwt", claims).unwrap(), kid)
 }
 
@@ -195,7 +199,7 @@ async fn independent_verifier_accepts_tokens_of_the_active_key(backend: Backend)
     parts[1] = parts[1].chars().rev().collect();
     assert!(verify_like_a_resource_server(&server.url("/jwks"), &parts.join("."), &server.issuer).await.is_err());
     let foreign = latchkey_keys::generate_rsa(2048).unwrap();
-    let forged = latchkey_keys::SigningKey::from_pem(&kid, &foreign.private_pem)
+    let forged = latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &foreign.private_pem)
         .unwrap()
         .sign_jwt("at+jwt", &claims(&server.issuer))
         .unwrap();

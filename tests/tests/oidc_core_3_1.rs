@@ -26,6 +26,8 @@ on_both_backends!(
     userinfo_errors,
     scopes_decide_the_claims,
     groups_reach_every_token_and_answer_only_with_their_scope,
+    claims_parameter_through_openidconnect,
+    id_tokens_of_every_algorithm_through_openidconnect,
 );
 
 fn rp_http() -> openidconnect::reqwest::Client {
@@ -514,4 +516,106 @@ async fn groups_reach_every_token_and_answer_only_with_their_scope(backend: Back
     assert!(verify_jwt(&server, at).await.get("groups").is_none());
     assert!(userinfo_get(&server, Some(&format!("Bearer {at}"))).await.json().get("groups").is_none());
     assert!(lifecycle::introspect_ok(&server, auth_of(&client), at).await.get("groups").is_none());
+}
+
+/// The `claims` parameter (§5.5) through the library: with only `openid`
+/// asked as scope, the email reaches the ID token and the phone number
+/// UserInfo, each where it was asked and nowhere else, after the person
+/// consented to them.
+async fn claims_parameter_through_openidconnect(backend: Backend) {
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let client = create_client(&db, "Claims", &["--redirect-uri", CB, "--scope", "openid email phone"]);
+    let metadata = discover(&server).await;
+    assert_eq!(metadata.claims_parameter_supported(), Some(true));
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client.id.clone()),
+        Some(ClientSecret::new(client.secret().to_string())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CB.to_string()).unwrap());
+    let claims = serde_json::json!({
+        "id_token": {"email": {"essential": true}, "email_verified": null},
+        "userinfo": {"phone_number": null},
+    });
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_extra_param("claims", claims.to_string())
+        .set_pkce_challenge(challenge)
+        .url();
+    let browser = Browser::new(&server);
+    let flow = browser.drive(browser.get(url.as_str()).await, Some(&alice), "allow").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp_http())
+        .await
+        .unwrap_or_else(|e| panic!("code exchange failed: {e:?}"));
+    assert_eq!(tokens.scopes().map(|s| s.len()), Some(1), "the scope stays openid");
+    let id_token = tokens.id_token().expect("an ID token");
+    let id = id_token.claims(&rp.id_token_verifier(), &nonce).unwrap_or_else(|e| panic!("ID token rejected: {e:?}"));
+    assert_eq!(id.email().map(|e| e.as_str()), Some("alice@example.com"));
+    assert_eq!(id.email_verified(), Some(true));
+    assert!(id.phone_number().is_none() && id.name().is_none(), "only what was asked");
+    let info: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), Some(id.subject().clone()))
+        .unwrap()
+        .request_async(&rp_http())
+        .await
+        .unwrap_or_else(|e| panic!("UserInfo failed: {e:?}"));
+    assert_eq!(info.phone_number().map(|p| p.as_str()), Some("+15550100"));
+    assert!(info.email().is_none() && info.phone_number_verified().is_none(), "only what was asked");
+}
+
+/// With keys of every algorithm (`keys.algorithms`), a client that
+/// registered `id_token_signed_response_alg` ES256, EdDSA or PS256 gets ID
+/// tokens the library verifies from the discovered JWKS with that algorithm
+/// only; the JWKS and discovery list each algorithm.
+async fn id_tokens_of_every_algorithm_through_openidconnect(backend: Backend) {
+    use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
+    let algorithms = [("LATCHKEY_KEYS_ALGORITHMS", "RS256,ES256,EdDSA,PS256")];
+    let Env { db, server, alice } = env(backend, &algorithms).await;
+    let browser = Browser::new(&server);
+    for (name, alg) in [("ES256", Alg::EcdsaP256Sha256), ("EdDSA", Alg::EdDsa), ("PS256", Alg::RsaSsaPssSha256)] {
+        // The CLI runs with the servers' configuration (keys.algorithms).
+        let args = [
+            "client",
+            "create",
+            "--name",
+            name,
+            "--redirect-uri",
+            CB,
+            "--id-token-signed-response-alg",
+            name,
+            "--json",
+        ];
+        let out = cli(&db, &args, &algorithms, None).ok().json();
+        let client = TestClient {
+            id: out["client_id"].as_str().expect("client_id").to_string(),
+            secret: out["client_secret"].as_str().map(String::from),
+        };
+        let metadata = discover(&server).await;
+        assert!(metadata.id_token_signing_alg_values_supported().contains(&alg), "{name}");
+        let rp = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(client.id.clone()),
+            Some(ClientSecret::new(client.secret().to_string())),
+        )
+        .set_redirect_uri(RedirectUrl::new(CB.to_string()).unwrap());
+        let (tokens, nonce, _, _) = run_flow(&server, &client, &alice, &browser, &["email"]).await;
+        let id_token = tokens.id_token().expect("an ID token");
+        assert_eq!(id_token.signing_alg().unwrap(), &alg, "{name}");
+        let verifier = rp.id_token_verifier().set_allowed_algs(vec![alg.clone()]);
+        let claims = id_token.claims(&verifier, &nonce).unwrap_or_else(|e| panic!("{name}: ID token rejected: {e:?}"));
+        assert_eq!(claims.email().map(|e| e.as_str()), Some("alice@example.com"));
+        // at_hash is computed with the ID token's algorithm's hash.
+        let expected = claims.access_token_hash().expect("at_hash");
+        let actual =
+            AccessTokenHash::from_token(tokens.access_token(), &alg, id_token.signing_key(&verifier).unwrap()).unwrap();
+        assert_eq!(&actual, expected, "{name}");
+        // RS256 only: the library refuses it, as an app that pinned RS256 would.
+        let rs256_only = rp.id_token_verifier().set_allowed_algs(vec![Alg::RsaSsaPkcs1V15Sha256]);
+        assert!(id_token.claims(&rs256_only, &nonce).is_err(), "{name}");
+    }
 }

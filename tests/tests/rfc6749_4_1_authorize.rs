@@ -24,6 +24,7 @@ on_both_backends!(
     reauthentication_prompt_login_select_account_max_age,
     reflected_values_are_escaped,
     https_issuer_uses_a_host_prefixed_secure_session_cookie,
+    jarm_responses_verify_with_pyjwt,
 );
 
 /// Phase 1: without a proven client and redirect URI, an HTML error page,
@@ -1027,4 +1028,33 @@ async fn https_issuer_uses_a_host_prefixed_secure_session_cookie(backend: Backen
     assert_eq!(session.attr("path").as_deref(), Some("/"), "{}", session.raw);
     assert!(session.attr("domain").is_none(), "__Host- cookies have no Domain: {}", session.raw);
     assert!(!database_contains(&db, &session.value).await);
+}
+
+/// JARM (`response_mode=jwt`): the code and an error each come back as one
+/// signed `response` JWT, which PyJWT (an independent JOSE library) verifies
+/// from our JWKS with `iss`, `aud` and `exp`; an altered one is refused.
+/// The code inside is redeemed. Contract: docs/authorization-flow.md, "JARM".
+async fn jarm_responses_verify_with_pyjwt(backend: Backend) {
+    let Some(python) = python_with("jwt, cryptography") else { return };
+    let Env { db, server, alice } = env(backend, &[]).await;
+    let client = confidential(&db);
+    let b = Browser::new(&server);
+    let p = pkce();
+    let flow =
+        b.follow_to_code(&code_request(&client.id, &p).set("response_mode", "jwt").set("state", "xyz"), &alice).await;
+    assert_eq!(flow.params.len(), 1, "only response: {:?}", flow.params);
+    let success = one(&flow.params, "response");
+    let silent = code_request(&client.id, &pkce()).set("response_mode", "jwt").set("prompt", "none");
+    let page = Browser::new(&server).authorize(&silent).await;
+    let failure = one(&query_pairs(&page.location().expect("a redirect")), "response");
+
+    let args = [server.url("/jwks"), server.issuer.clone(), client.id.clone(), success, failure];
+    let report = python_report(python, "pyjwt_jarm.py", &args, &server).await;
+    assert_eq!(report["altered_refused"], true, "{report}");
+    let (ok, error) = (&report["verified"][0], &report["verified"][1]);
+    assert_eq!(ok["state"], "xyz", "{report}");
+    assert_eq!(error["error"], "login_required", "{report}");
+    let code = ok["code"].as_str().expect("a code").to_string();
+    let res = token(&server, auth_of(&client), &code_grant(&code, Some(&p.verifier))).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
 }

@@ -54,10 +54,16 @@ pub(crate) async fn rotate(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "keys:write").await?;
     let body: RotateBody = optional_json_body(&headers, body)?;
-    let (active, next) = latchkey_domain::keys::rotate(&*state.store, &*state.clock, &state.keys, body.force).await?;
-    let event = caller.event(state.clock.now(), "key.rotated").subject(&active).detail("next", next.as_str());
-    audit(&state, event).await;
-    Ok(json(StatusCode::OK, &serde_json::json!({"active": active, "next": next})))
+    let rotated = latchkey_domain::keys::rotate(&*state.store, &*state.clock, &state.keys, body.force).await?;
+    for r in &rotated {
+        let event = caller
+            .event(state.clock.now(), "key.rotated")
+            .subject(&r.active)
+            .detail("next", r.next.as_str())
+            .detail("alg", r.alg.as_str());
+        audit(&state, event).await;
+    }
+    Ok(json(StatusCode::OK, &latchkey_domain::keys::rotation_json(&rotated)))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -170,6 +170,7 @@ pub async fn enter(
             redirect_uri_sent: false,
             response_mode: ResponseMode::Query,
             state: None,
+            response_signing_alg: None,
         },
         scope: device.scope.clone(),
         nonce: None,
@@ -184,6 +185,7 @@ pub async fn enter(
             expires_at: device.expires_at,
         }),
         acr_values: Vec::new(),
+        claims: None,
         first_factor: Default::default(),
     };
     // A session weaker than the client or the operator requires signs in
@@ -295,6 +297,7 @@ pub async fn decide(
         created_at: now,
         expires_at: device.expires_at,
         device: true,
+        claims: Default::default(),
     };
     state.codes.insert_code(&record).await?;
     if !state.store.decide_device_code(&device.device_code_hash, DeviceStatus::Approved, now).await? {

@@ -26,6 +26,7 @@ use axum::routing::{get, post};
 use latchkey_core::acr::Level;
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::claims::IdTokenClaims;
+use latchkey_core::claims_request::{RequestedClaims, acr_satisfies};
 use latchkey_core::grant::{AuthorizationCode, Interaction, InteractionStage, Session};
 use latchkey_core::secret::{constant_time_eq, hash_token};
 use latchkey_core::{Client, Clock, OAuthError, User, random};
@@ -45,7 +46,7 @@ use crate::failure::{Failure, InteractionError};
 use crate::pages::{
     ConsentPage, FormPostPage, LoginPage, Ui, UpstreamButton, error_page, html, html_with_passkeys, scope_lines,
 };
-use crate::request::{AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
+use crate::request::{AskedAcr, AuthorizationRequest, FirstFactor, PageError, ResponseMode, Target};
 use crate::step_up::{Needs, Next};
 
 /// The `acr` values (`latchkey_core::acr`): a password < a password and
@@ -291,54 +292,95 @@ impl AuthorizeState {
         })
     }
 
-    /// Sends a response to the client's redirect URI, with `state` and `iss`.
+    /// Sends a response to the client's redirect URI, with `state` and `iss`;
+    /// in a JARM mode, all of it inside one signed `response` JWT.
     fn to_client<'a>(&'a self, target: &'a Target, mut fields: Vec<(&'a str, &'a str)>) -> Response {
         if let Some(state) = &target.state {
             fields.push(("state", state));
         }
         fields.push(("iss", &self.settings.issuer));
-        match target.response_mode {
-            ResponseMode::Query => {
-                let mut query = url::form_urlencoded::Serializer::new(String::new());
-                for (k, v) in &fields {
-                    query.append_pair(k, v);
-                }
-                let query = query.finish();
-                let uri = &target.redirect_uri;
-                let sep = if !uri.contains('?') {
-                    "?"
-                } else if uri.ends_with('?') || uri.ends_with('&') {
-                    ""
-                } else {
-                    "&"
-                };
-                let location = format!("{uri}{sep}{query}");
-                match HeaderValue::from_str(&location) {
-                    Ok(v) => {
-                        let mut res = StatusCode::SEE_OTHER.into_response();
-                        res.headers_mut().insert(header::LOCATION, v);
-                        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                        res
-                    }
-                    Err(_) => error_page(
+        let signed = match target.response_mode.is_jwt() {
+            false => None,
+            true => match self.signed_response(target, &fields) {
+                Some(jwt) => Some(jwt),
+                None => {
+                    tracing::error!("authorization: no signing key for a JARM response");
+                    return error_page(
                         &self.settings.ui,
-                        StatusCode::BAD_REQUEST,
-                        "Invalid request",
-                        "The return address is not valid.",
-                    ),
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Temporarily unavailable",
+                        "Sign-in is temporarily unavailable. Please try again in a moment.",
+                    );
                 }
+            },
+        };
+        let fields = match &signed {
+            Some(jwt) => vec![("response", jwt.as_str())],
+            None => fields,
+        };
+        let uri = &target.redirect_uri;
+        let redirect = |separator: &str| {
+            let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &fields {
+                encoded.append_pair(k, v);
             }
-            ResponseMode::FormPost => {
+            let location = format!("{uri}{separator}{}", encoded.finish());
+            match HeaderValue::from_str(&location) {
+                Ok(v) => {
+                    let mut res = StatusCode::SEE_OTHER.into_response();
+                    res.headers_mut().insert(header::LOCATION, v);
+                    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    res
+                }
+                Err(_) => error_page(
+                    &self.settings.ui,
+                    StatusCode::BAD_REQUEST,
+                    "Invalid request",
+                    "The return address is not valid.",
+                ),
+            }
+        };
+        match target.response_mode {
+            ResponseMode::Query | ResponseMode::QueryJwt => redirect(if !uri.contains('?') {
+                "?"
+            } else if uri.ends_with('?') || uri.ends_with('&') {
+                ""
+            } else {
+                "&"
+            }),
+            // Registered redirect URIs have no fragment (RFC 6749 §3.1.2).
+            ResponseMode::FragmentJwt => redirect("#"),
+            ResponseMode::FormPost | ResponseMode::FormPostJwt => {
                 let page = FormPostPage { ui: &self.settings.ui, action: &target.redirect_uri, fields };
                 html(StatusCode::OK, &page, Some(&target.redirect_uri), true)
             }
         }
     }
 
+    /// A JARM response (§2.1): the response's parameters as claims, with
+    /// `iss`, `aud` (the client) and `exp`, signed with the current key.
+    /// `None` when no key signs (the store has none yet).
+    fn signed_response(&self, target: &Target, fields: &[(&str, &str)]) -> Option<String> {
+        let mut claims = serde_json::Map::new();
+        for (k, v) in fields {
+            claims.insert((*k).to_string(), (*v).into());
+        }
+        let now = self.clock.now();
+        claims.insert("aud".into(), target.client_id.clone().into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + JARM_LIFETIME_SECONDS).into());
+        let keys = self.keys.current();
+        let key = keys.signing_key_named(target.response_signing_alg.as_deref())?;
+        key.sign_jwt("JWT", &claims).ok()
+    }
+
     fn path(&self, p: &str) -> String {
         format!("{}{p}", self.settings.base_path)
     }
 }
+
+/// How long a JARM response is valid (the specification suggests ten minutes).
+const JARM_LIFETIME_SECONDS: i64 = 600;
 
 /// The issuer's root: the product name and where a person or a developer
 /// goes from here.
@@ -545,7 +587,7 @@ async fn proceed(
         }
         return Ok(start_interaction(state, client, &req, InteractionStage::Consent, Some(&user), headers).await?);
     }
-    Ok(issue_code(state, &req, &session).await?)
+    Ok(issue_code(state, client, &req, &session).await?)
 }
 
 /// What comes next for `user`, who has given `have`, on `req`.
@@ -599,7 +641,7 @@ async fn has_consent(
         return Ok(false);
     }
     let consent = state.consents.get_consent(&user.id, &client.client_id).await?;
-    Ok(consent.is_some_and(|c| req.scope.is_subset(&c.scope)))
+    Ok(consent.is_some_and(|c| req.consent_scope(client).is_subset(&c.scope)))
 }
 
 /// Whether a form's CSRF token is the browser's own (the double-submit
@@ -719,7 +761,7 @@ fn consent_page(
         policy_uri: s.policy_uri.as_deref(),
         tos_uri: s.tos_uri.as_deref(),
         username: &user.username,
-        scopes: scope_lines(&req.scope),
+        scopes: scope_lines(&req.consent_scope(client)),
         interaction,
         csrf,
         account: &account,
@@ -729,10 +771,31 @@ fn consent_page(
 
 async fn issue_code(
     state: &AuthorizeState,
+    client: &Client,
     req: &AuthorizationRequest,
     session: &Session,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
+    let mut auth = session.auth.clone();
+    // An essential `acr` (OIDC Core §5.5.1.1): the ID token names one of
+    // the requested classes, the first the sign-in satisfies, or the
+    // sign-in failed for this client.
+    if let Some(AskedAcr { values, essential: true }) = req.asked_acr() {
+        match values.iter().find(|v| acr_satisfies(&auth.acr, v)) {
+            Some(v) => auth.acr.clone_from(v),
+            None => {
+                let error = OAuthError::new(
+                    latchkey_core::ErrorCode::UnmetAuthenticationRequirements,
+                    "the sign-in does not meet the essential acr values requested",
+                );
+                return Ok(Failure::ToClient { target: req.target.clone(), error }.into_response());
+            }
+        }
+    }
+    let claims = match &req.claims {
+        Some(c) => c.released(&c.scopes(&client.settings.scope)),
+        None => RequestedClaims::default(),
+    };
     let code = random::token(32);
     let record = AuthorizationCode {
         code_hash: hash_token(&code),
@@ -743,10 +806,11 @@ async fn issue_code(
         scope: req.scope.clone(),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
-        auth: session.auth.clone(),
+        auth,
         created_at: now,
         expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
         device: false,
+        claims,
     };
     state.codes.insert_code(&record).await?;
     state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;
@@ -1464,7 +1528,7 @@ pub(crate) async fn proceed_after_login(
         if !state.interactions.delete_interaction(&interaction.id_hash).await? {
             return Err(FlowError::AlreadyCompleted);
         }
-        return Ok(issue_code(state, &req, &session).await?);
+        return Ok(issue_code(state, client, &req, &session).await?);
     }
     interaction.stage = InteractionStage::Consent;
     interaction.user_id = Some(user.id.clone());
@@ -1581,12 +1645,18 @@ async fn consent(
         return Err(ConsentError::Denied(req.target));
     }
     let now = state.clock.now();
-    let scope =
-        latchkey_domain::consents::grant_consent(&*state.store, &user.id, &client.client_id, &req.scope, now).await?;
+    let scope = latchkey_domain::consents::grant_consent(
+        &*state.store,
+        &user.id,
+        &client.client_id,
+        &req.consent_scope(&client),
+        now,
+    )
+    .await?;
     let event = AuditEvent::new(now, "consent.granted", format!("user:{}", user.id))
         .subject(&user.id)
         .client(&client.client_id)
         .detail("scope", scope.to_string());
     latchkey_http::audit(state.audit.as_ref(), event).await;
-    Ok(issue_code(state, &req, &session).await?)
+    Ok(issue_code(state, &client, &req, &session).await?)
 }

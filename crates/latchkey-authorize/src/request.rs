@@ -2,18 +2,50 @@
 //! until the client and its redirect URI are proven, errors are shown to the
 //! person; after that they go back to the client.
 
+use latchkey_core::claims_request::ClaimsRequest;
 use latchkey_core::pkce::is_valid_s256_challenge;
 use latchkey_core::{Client, ErrorCode, GrantType, OAuthError, Scope};
 use latchkey_http::Params;
 use serde::{Deserialize, Serialize};
 
-/// How the response reaches the client (OAuth 2.0 Multiple Response Types, Form Post).
+/// How the response reaches the client (OAuth 2.0 Multiple Response Types,
+/// Form Post, and JARM's signed responses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     Query,
     FormPost,
+    /// JARM `query.jwt` (and `jwt`, its default for `code`): one `response`
+    /// parameter, a JWT we sign, in the query.
+    QueryJwt,
+    /// JARM `fragment.jwt`: the `response` JWT in the fragment.
+    FragmentJwt,
+    /// JARM `form_post.jwt`: the `response` JWT posted by the browser.
+    FormPostJwt,
 }
+
+impl ResponseMode {
+    /// The mode a `response_mode` value names (OAuth 2.0 Multiple Response
+    /// Types §2.1, Form Post §2, JARM §2.3), if we serve it.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "query" => Self::Query,
+            "form_post" => Self::FormPost,
+            "jwt" | "query.jwt" => Self::QueryJwt,
+            "fragment.jwt" => Self::FragmentJwt,
+            "form_post.jwt" => Self::FormPostJwt,
+            _ => return None,
+        })
+    }
+
+    /// Whether the response is a signed JWT (JARM).
+    pub fn is_jwt(self) -> bool {
+        matches!(self, Self::QueryJwt | Self::FragmentJwt | Self::FormPostJwt)
+    }
+}
+
+/// The `response_mode` values discovery lists.
+pub const RESPONSE_MODES: [&str; 6] = ["query", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"];
 
 /// The `prompt` values (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +65,10 @@ pub struct Target {
     pub redirect_uri_sent: bool,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
+    /// The client's `authorization_signed_response_alg` (JARM), if it
+    /// registered one: what a JWT response is signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_signing_alg: Option<String>,
 }
 
 /// A fully validated authorization request.
@@ -54,10 +90,42 @@ pub struct AuthorizationRequest {
     /// `acr_values`, in the request's order (OIDC Core §3.1.2.1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acr_values: Vec<String>,
+    /// The `claims` parameter (OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ClaimsRequest>,
     /// What the person proved before the second sign-in page or the setup
     /// of a factor; kept with the request while those pages are shown.
     #[serde(default, skip_serializing_if = "FirstFactor::is_password")]
     pub first_factor: FirstFactor,
+}
+
+/// `acr` values a request asks for: `acr_values`, or the claims
+/// parameter's `acr`, which may be essential (OIDC Core §5.5.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskedAcr {
+    pub values: Vec<String>,
+    pub essential: bool,
+}
+
+impl AuthorizationRequest {
+    /// The `acr` values asked for, if any: the claims parameter's `acr`
+    /// (checked at validation) before `acr_values`.
+    pub fn asked_acr(&self) -> Option<AskedAcr> {
+        if let Some(acr) = self.claims.as_ref().and_then(|c| c.acr()) {
+            let values = acr.acr_values().unwrap_or_default();
+            return Some(AskedAcr { values, essential: acr.essential });
+        }
+        (!self.acr_values.is_empty()).then(|| AskedAcr { values: self.acr_values.clone(), essential: false })
+    }
+
+    /// What the person consents to: the scope, and the scopes of claims
+    /// asked for one by one that the client may ask for.
+    pub fn consent_scope(&self, client: &Client) -> Scope {
+        match &self.claims {
+            Some(claims) => Scope::from_tokens(self.scope.iter().chain(claims.scopes(&client.settings.scope).iter())),
+            None => self.scope.clone(),
+        }
+    }
 }
 
 /// The factor a person gave before the second one is asked.
@@ -129,12 +197,17 @@ pub fn target(params: &Params, repeated: &[String], client: Option<&Client>) -> 
             _ => return Err(PageError::MissingRedirectUri),
         },
     };
-    let response_mode = match params.get("response_mode") {
-        Some("form_post") => ResponseMode::FormPost,
-        _ => ResponseMode::Query,
-    };
+    // An unknown mode is refused in phase 2, answered in the query.
+    let response_mode = params.get("response_mode").and_then(ResponseMode::parse).unwrap_or(ResponseMode::Query);
     let state = if repeated.iter().any(|r| r == "state") { None } else { params.get("state").map(str::to_string) };
-    Ok(Target { client_id: client.client_id.clone(), redirect_uri, redirect_uri_sent: sent, response_mode, state })
+    Ok(Target {
+        client_id: client.client_id.clone(),
+        redirect_uri,
+        redirect_uri_sent: sent,
+        response_mode,
+        state,
+        response_signing_alg: client.settings.authorization_signed_response_alg.clone(),
+    })
 }
 
 fn invalid(msg: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
@@ -158,9 +231,17 @@ pub fn validate(
     if params.contains("request_uri") {
         return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
     }
-    for name in
-        ["state", "nonce", "login_hint", "code_challenge", "scope", "acr_values", "ui_locales", "claims_locales"]
-    {
+    for name in [
+        "state",
+        "nonce",
+        "login_hint",
+        "code_challenge",
+        "scope",
+        "acr_values",
+        "ui_locales",
+        "claims_locales",
+        "claims",
+    ] {
         if params.get(name).is_some_and(|v| v.len() > MAX_PARAM) {
             return Err(invalid(format!("{name} is too long")));
         }
@@ -179,9 +260,8 @@ pub fn validate(
             "the client is not registered for the authorization code flow",
         ));
     }
-    match params.get("response_mode") {
-        None | Some("query") | Some("form_post") => {}
-        Some(_) => return Err(invalid("response_mode must be query or form_post")),
+    if params.get("response_mode").is_some_and(|m| ResponseMode::parse(m).is_none()) {
+        return Err(invalid("response_mode must be query, form_post, jwt, query.jwt, fragment.jwt or form_post.jwt"));
     }
 
     let scope = match params.get("scope") {
@@ -233,6 +313,13 @@ pub fn validate(
             _ => return Err(invalid("max_age must be a non-negative integer")),
         },
     };
+    let claims = match params.get("claims") {
+        None => None,
+        Some(_) if !scope.contains("openid") => {
+            return Err(invalid("the claims parameter needs the openid scope"));
+        }
+        Some(text) => Some(ClaimsRequest::parse(text).map_err(|e| invalid(e.to_string()))?),
+    };
     match params.get("display") {
         None | Some("page" | "popup" | "touch" | "wap") => {}
         Some(_) => return Err(invalid("display must be page, popup, touch or wap")),
@@ -251,6 +338,7 @@ pub fn validate(
             .get("acr_values")
             .map(|v| v.split(' ').filter(|a| !a.is_empty()).map(str::to_string).collect())
             .unwrap_or_default(),
+        claims,
         first_factor: FirstFactor::Password,
     })
 }

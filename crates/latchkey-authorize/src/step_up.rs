@@ -10,12 +10,14 @@
 //! middle of a sign-in). A request's `acr_values` are *wanted* (voluntary,
 //! OpenID Connect Core §3.1.2.1): the person gives the strongest factor they
 //! have up to what is asked, and the ID token's `acr` says what was done.
+//! The `claims` parameter's `acr` is wanted too, or required when marked
+//! essential (§5.5.1.1).
 
 use latchkey_core::acr::Level;
 use latchkey_core::{Client, User};
 
 use crate::AuthorizeSettings;
-use crate::request::AuthorizationRequest;
+use crate::request::{AskedAcr, AuthorizationRequest};
 
 /// What a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +36,25 @@ impl Needs {
         }
         // Registered defaults stand in for a request that names none (OpenID
         // Connect Registration §2).
-        if req.acr_values.is_empty()
+        let asked = req.asked_acr();
+        if asked.is_none()
             && let Some(level) = Level::wanted(&client.settings.default_acr_values)
         {
             required = required.max(level);
         }
-        Self { required, wanted: Level::wanted(&req.acr_values).unwrap_or(Level::Single) }
+        let mut wanted = Level::wanted(&req.acr_values).unwrap_or(Level::Single);
+        // The claims parameter's `acr` (OIDC Core §5.5.1.1): wanted, or
+        // required when essential.
+        match asked {
+            Some(AskedAcr { values, essential: true }) => {
+                required = required.max(Level::wanted(&values).unwrap_or(Level::Single));
+            }
+            Some(AskedAcr { values, essential: false }) => {
+                wanted = wanted.max(Level::wanted(&values).unwrap_or(Level::Single));
+            }
+            None => {}
+        }
+        Self { required, wanted }
     }
 }
 

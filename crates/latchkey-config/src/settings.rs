@@ -389,8 +389,17 @@ pub struct Metrics {
 #[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Keys {
-    /// Signing algorithm of ID tokens and access tokens. Only RS256.
+    /// Signing algorithm of access tokens: RS256, PS256, ES256 or EdDSA
+    /// (Ed25519); one of `algorithms`. ID tokens, logout tokens, signed
+    /// UserInfo and JARM responses use what each client registered
+    /// (`id_token_signed_response_alg`, ...), else RS256.
     pub algorithm: SigningAlgorithm,
+    /// The algorithms signing keys are kept for, each with its own next,
+    /// active and retired keys that rotate together (RS256 is always among
+    /// them: it is OpenID Connect's default). The JWKS publishes them all
+    /// and discovery lists them; clients may register any of them.
+    #[default(vec![SigningAlgorithm::RS256])]
+    pub algorithms: Vec<SigningAlgorithm>,
     /// RSA modulus size of newly generated keys: 2048, 3072 or 4096.
     #[default(2048)]
     pub rsa_bits: u32,
@@ -429,6 +438,18 @@ impl Keys {
                 format!("{} is not supported; use 2048, 3072 or 4096", self.rsa_bits),
             ));
         }
+        if !self.algorithms.contains(&SigningAlgorithm::RS256) {
+            return Err(ConfigError::new(
+                "keys.algorithms",
+                "must include RS256 (the default of OpenID Connect, which clients that name no algorithm expect)",
+            ));
+        }
+        if !self.algorithms.contains(&self.algorithm) {
+            return Err(ConfigError::new(
+                "keys.algorithm",
+                format!("{:?} is not among keys.algorithms; add it there", self.algorithm),
+            ));
+        }
         if self.encryption_key.is_some() && self.encryption_key_file.is_some() {
             return Err(ConfigError::new(
                 "keys.encryption_key",
@@ -444,6 +465,21 @@ impl Keys {
 pub enum SigningAlgorithm {
     #[default]
     RS256,
+    PS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlgorithm {
+    /// The JWS `alg` value (RFC 7518, RFC 8037).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
 }
 
 /// Lifetimes of codes and tokens, and how refresh tokens behave.

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::claims_request::SCOPE_CLAIMS;
 use crate::grant::Authentication;
 use crate::{Scope, User};
 
@@ -90,6 +91,11 @@ pub struct AccessTokenClaims {
     /// Who may act for `sub` in a later exchange (RFC 8693 §4.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_act: Option<Actor>,
+    /// Claims UserInfo releases beyond `scope`: those the app asked for one
+    /// by one (the `claims` parameter, OIDC Core §5.5) and the person
+    /// consented to. UserInfo has only the token to go by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_claims: Vec<String>,
 }
 
 /// An actor (RFC 8693 §4.1): the party that acts for the token's subject,
@@ -146,6 +152,7 @@ impl AccessTokenClaims {
             sub: user.id.clone(),
             act: None,
             may_act: None,
+            userinfo_claims: Vec::new(),
         }
     }
 
@@ -174,6 +181,7 @@ impl AccessTokenClaims {
             sub: client_id.to_string(),
             act: None,
             may_act: None,
+            userinfo_claims: Vec::new(),
         }
     }
 
@@ -296,37 +304,51 @@ impl StandardClaims {
     /// zone, locale, last update), `email` and `phone` (each with its
     /// verified flag, when the account has one), `address`, and `groups`.
     pub fn released(user: &User, scope: &Scope) -> Self {
-        let c = &user.claims;
+        Self::released_with(user, scope, &[])
+    }
+
+    /// What `scope` releases, and the claims named in `more` (asked for one
+    /// by one with the `claims` parameter, OIDC Core §5.5, and consented).
+    pub fn released_with(user: &User, scope: &Scope, more: &[String]) -> Self {
         let mut out = Self::default();
-        if scope.contains("profile") {
-            out.name.clone_from(&c.name);
-            out.given_name.clone_from(&c.given_name);
-            out.family_name.clone_from(&c.family_name);
-            out.preferred_username = Some(user.username.clone());
-            out.middle_name.clone_from(&c.middle_name);
-            out.nickname.clone_from(&c.nickname);
-            out.profile.clone_from(&c.profile);
-            out.picture.clone_from(&c.picture);
-            out.website.clone_from(&c.website);
-            out.gender.clone_from(&c.gender);
-            out.birthdate.clone_from(&c.birthdate);
-            out.zoneinfo.clone_from(&c.zoneinfo);
-            out.locale.clone_from(&c.locale);
-            out.updated_at = Some(user.updated_at);
+        for (granting, names) in SCOPE_CLAIMS {
+            if scope.contains(granting) {
+                names.iter().for_each(|name| out.add(user, name));
+            }
         }
-        if scope.contains("email") && c.email.is_some() {
-            out.email.clone_from(&c.email);
-            out.email_verified = Some(c.email_verified);
-        }
-        if scope.contains("phone") && c.phone_number.is_some() {
-            out.phone_number.clone_from(&c.phone_number);
-            out.phone_number_verified = Some(c.phone_number_verified);
-        }
-        if scope.contains("address") {
-            out.address.clone_from(&c.address);
-        }
-        out.groups = groups(user, scope);
+        more.iter().for_each(|name| out.add(user, name));
         out
+    }
+
+    /// Sets claim `name` from `user`, if the account has it. A verified
+    /// flag goes only with its address or number.
+    fn add(&mut self, user: &User, name: &str) {
+        let c = &user.claims;
+        match name {
+            "name" => self.name.clone_from(&c.name),
+            "given_name" => self.given_name.clone_from(&c.given_name),
+            "family_name" => self.family_name.clone_from(&c.family_name),
+            "preferred_username" => self.preferred_username = Some(user.username.clone()),
+            "middle_name" => self.middle_name.clone_from(&c.middle_name),
+            "nickname" => self.nickname.clone_from(&c.nickname),
+            "profile" => self.profile.clone_from(&c.profile),
+            "picture" => self.picture.clone_from(&c.picture),
+            "website" => self.website.clone_from(&c.website),
+            "gender" => self.gender.clone_from(&c.gender),
+            "birthdate" => self.birthdate.clone_from(&c.birthdate),
+            "zoneinfo" => self.zoneinfo.clone_from(&c.zoneinfo),
+            "locale" => self.locale.clone_from(&c.locale),
+            "updated_at" => self.updated_at = Some(user.updated_at),
+            "email" => self.email.clone_from(&c.email),
+            "email_verified" if c.email.is_some() => self.email_verified = Some(c.email_verified),
+            "phone_number" => self.phone_number.clone_from(&c.phone_number),
+            "phone_number_verified" if c.phone_number.is_some() => {
+                self.phone_number_verified = Some(c.phone_number_verified)
+            }
+            "address" => self.address.clone_from(&c.address),
+            "groups" => self.groups = Some(c.groups.clone()),
+            _ => {}
+        }
     }
 }
 

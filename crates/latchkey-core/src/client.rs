@@ -178,6 +178,18 @@ pub struct ClientSettings {
     /// request objects.
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// JARM §3: the algorithm of this client's signed authorization
+    /// responses (`response_mode` `jwt`, …); RS256 when not named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<String>,
+    /// OIDC Registration §2: the algorithm of this client's ID tokens (and
+    /// logout tokens); RS256 when not named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// OIDC Registration §2: when named, UserInfo answers this client with
+    /// a JWT signed with it (`application/jwt`); plain JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<String>,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,6 +386,12 @@ pub struct ClientMetadata {
     pub require_pushed_authorization_requests: Option<bool>,
     #[serde(default)]
     pub require_signed_request_object: Option<bool>,
+    #[serde(default)]
+    pub authorization_signed_response_alg: Option<String>,
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<String>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -396,6 +414,19 @@ pub struct RegistrationPolicy {
     /// The key `client_secret_jwt` secrets are derived with; without it that
     /// method is refused.
     pub client_secret_key: Option<ClientSecretKey>,
+    /// The algorithms we sign with (`keys.algorithms`); empty: RS256 only.
+    pub signing_algorithms: Vec<String>,
+}
+
+impl RegistrationPolicy {
+    /// What a client may name as `*_signed_response_alg`.
+    pub fn signing_algorithms(&self) -> Vec<&str> {
+        if self.signing_algorithms.is_empty() {
+            vec!["RS256"]
+        } else {
+            self.signing_algorithms.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// What the operator allows clients that register themselves (RFC 7591 and
@@ -630,6 +661,23 @@ impl ClientMetadata {
             }
         };
 
+        // Algorithms we sign responses for this client with: those we keep keys for.
+        let signing_alg = |field: &str, alg: Option<String>| -> Result<Option<String>, MetadataError> {
+            match alg {
+                Some(alg) if !policy.signing_algorithms().contains(&alg.as_str()) => Err(bad(format!(
+                    "{field} {alg:?} is not supported; use {}",
+                    policy.signing_algorithms().join(", ")
+                ))),
+                alg => Ok(alg),
+            }
+        };
+        let authorization_signed_response_alg =
+            signing_alg("authorization_signed_response_alg", self.authorization_signed_response_alg)?;
+        let id_token_signed_response_alg =
+            signing_alg("id_token_signed_response_alg", self.id_token_signed_response_alg)?;
+        let userinfo_signed_response_alg =
+            signing_alg("userinfo_signed_response_alg", self.userinfo_signed_response_alg)?;
+
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode],
             Some(list) if list.is_empty() => return Err(bad("grant_types must not be empty")),
@@ -784,6 +832,9 @@ impl ClientMetadata {
             token_endpoint_auth_signing_alg,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests.unwrap_or(false),
             require_signed_request_object: self.require_signed_request_object.unwrap_or(false),
+            authorization_signed_response_alg,
+            id_token_signed_response_alg,
+            userinfo_signed_response_alg,
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,

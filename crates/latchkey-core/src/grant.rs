@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::claims_request::RequestedClaims;
 use crate::scope::Scope;
 
 /// How and when a person signed in; copied from the session into codes and
@@ -162,6 +163,9 @@ pub struct AuthorizationCode {
     /// authorization code.
     #[serde(default)]
     pub device: bool,
+    /// Claims asked for one by one (the `claims` parameter) and consented.
+    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
+    pub claims: RequestedClaims,
 }
 
 /// A refresh token, stored by its hash. Tokens of one grant form a family
@@ -182,6 +186,9 @@ pub struct RefreshToken {
     /// Absolute end of the family, carried from token to successor.
     #[serde(default)]
     pub family_expires_at: i64,
+    /// The code's individually requested claims, for the tokens refreshed.
+    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
+    pub claims: RequestedClaims,
 }
 
 /// A stored refresh token with its lifecycle.

@@ -6,6 +6,7 @@ pub mod acr;
 pub mod audit;
 pub mod calendar;
 pub mod claims;
+pub mod claims_request;
 pub mod client;
 pub mod client_keys;
 pub mod clock;

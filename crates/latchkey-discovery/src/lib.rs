@@ -58,6 +58,9 @@ pub struct ProviderMetadata {
     pub grant_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Signed UserInfo answers (a client's `userinfo_signed_response_alg`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_signing_alg_values_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub token_endpoint_auth_methods_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,6 +86,9 @@ pub struct ProviderMetadata {
     /// RFC 9101: the algorithms of signed request objects.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub request_object_signing_alg_values_supported: Vec<String>,
+    /// JARM: the algorithms of signed authorization responses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_signing_alg_values_supported: Vec<String>,
     pub claims_parameter_supported: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,

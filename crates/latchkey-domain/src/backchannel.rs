@@ -86,7 +86,9 @@ impl BackchannelNotifier {
             sid: Some(session.auth.sid.clone()),
             sub: Some(session.auth.user_id.clone()),
         };
-        let token = match self.keys.current().signing_key().map(|k| k.sign_jwt("logout+jwt", &claims)) {
+        // Signed like the client's ID tokens (Back-Channel Logout §2.6).
+        let alg = client.settings.id_token_signed_response_alg.as_deref();
+        let token = match self.keys.current().signing_key_named(alg).map(|k| k.sign_jwt("logout+jwt", &claims)) {
             Some(Ok(t)) => t,
             _ => {
                 tracing::error!(client_id, "back-channel logout: no signing key");

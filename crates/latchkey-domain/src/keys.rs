@@ -1,15 +1,19 @@
 //! The signing-key lifecycle over the shared store: keys are created on
 //! first start, promoted `next` → `active` → `retired` by a rotation (CLI or
 //! admin API), and retired early on demand. A new key is always published
-//! (as `next`) before it signs.
+//! (as `next`) before it signs. Each configured algorithm (`keys.algorithms`)
+//! has its own keys and its own next, active and retired ones; a rotation
+//! rotates every algorithm.
 
 use latchkey_core::Clock;
-use latchkey_keys::{EncryptionKey, generate_rsa, open_private_key, seal_private_key};
+use latchkey_keys::{Algorithm, EncryptionKey, generate, open_private_key, seal_private_key};
 use latchkey_store::{KeyState, KeyStore, StoreError, StoredKey};
 
 /// What the key operations need of the configuration (`[keys]`).
 #[derive(Clone)]
 pub struct KeySettings {
+    /// The algorithms keys are kept for (RS256 always among them).
+    pub algorithms: Vec<Algorithm>,
     /// Size of new RSA keys.
     pub rsa_bits: u32,
     /// Seals private keys at rest, if set.
@@ -38,16 +42,17 @@ pub enum KeyOpError {
 /// Generates a key in the given state, sealed if an encryption key is set.
 pub fn new_key(
     state: KeyState,
+    alg: Algorithm,
     bits: u32,
     encryption: Option<&EncryptionKey>,
     now: i64,
 ) -> Result<StoredKey, KeyOpError> {
-    let generated = generate_rsa(bits)?;
+    let generated = generate(alg, bits)?;
     Ok(StoredKey {
         private_key: seal_private_key(&generated.private_pem, &generated.kid, encryption)?,
         public_jwk: generated.public_jwk.to_string(),
         kid: generated.kid,
-        alg: "RS256".into(),
+        alg: alg.as_str().into(),
         state,
         created_at: now,
         activated_at: (state == KeyState::Active).then_some(now),
@@ -60,18 +65,14 @@ type Generation = tokio::task::JoinHandle<Result<StoredKey, KeyOpError>>;
 
 /// Starts generating a key on the blocking pool: RSA key generation takes
 /// hundreds of milliseconds and must not hold an executor thread.
-fn start_generating(state: KeyState, settings: &KeySettings, now: i64) -> Generation {
+fn start_generating(state: KeyState, alg: Algorithm, settings: &KeySettings, now: i64) -> Generation {
     let bits = settings.rsa_bits;
     let enc = settings.encryption_key.clone();
-    tokio::task::spawn_blocking(move || new_key(state, bits, enc.as_ref(), now))
+    tokio::task::spawn_blocking(move || new_key(state, alg, bits, enc.as_ref(), now))
 }
 
 async fn finish(generation: Generation) -> Result<StoredKey, KeyOpError> {
     generation.await.map_err(|e| KeyOpError::Refused(format!("key generation task failed: {e}")))?
-}
-
-async fn generate(state: KeyState, settings: &KeySettings, now: i64) -> Result<StoredKey, KeyOpError> {
-    finish(start_generating(state, settings, now)).await
 }
 
 /// Refuses to work on keys this process could not open: a CLI run without
@@ -97,22 +98,30 @@ fn check_encryption(keys: &[StoredKey], settings: &KeySettings) -> Result<(), Ke
     Ok(())
 }
 
-/// Makes sure there is an active and a next key. Replicas starting together
-/// race safely: the store's unique indexes admit one of each, and a loser's
-/// insert fails with a conflict that is ignored.
+/// Makes sure there is an active and a next key of every configured
+/// algorithm. Replicas starting together race safely: the store's unique
+/// indexes admit one of each per algorithm, and a loser's insert fails with
+/// a conflict that is ignored.
 pub async fn ensure_keys(store: &dyn KeyStore, clock: &dyn Clock, settings: &KeySettings) -> Result<(), KeyOpError> {
     let existing = store.list_keys().await?;
     check_encryption(&existing, settings)?;
-    let missing: Vec<KeyState> =
-        [KeyState::Active, KeyState::Next].into_iter().filter(|s| !existing.iter().any(|k| k.state == *s)).collect();
-    // On a first start both keys are generated at once, one per core: ready
-    // then waits for the slower generation, not for the sum.
-    let generations: Vec<Generation> = missing.iter().map(|s| start_generating(*s, settings, clock.now())).collect();
+    let mut missing = Vec::new();
+    for alg in &settings.algorithms {
+        for state in [KeyState::Active, KeyState::Next] {
+            if !existing.iter().any(|k| k.state == state && k.alg == alg.as_str()) {
+                missing.push((state, *alg));
+            }
+        }
+    }
+    // The missing keys are generated at once, one per core: ready then
+    // waits for the slowest generation, not for the sum.
+    let generations: Vec<Generation> =
+        missing.iter().map(|(state, alg)| start_generating(*state, *alg, settings, clock.now())).collect();
     for generation in generations {
         let key = finish(generation).await?;
         let state = key.state;
         match store.insert_key(&key).await {
-            Ok(()) => tracing::info!(kid = %key.kid, state = state.as_str(), "signing key created"),
+            Ok(()) => tracing::info!(kid = %key.kid, alg = %key.alg, state = state.as_str(), "signing key created"),
             Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -120,33 +129,54 @@ pub async fn ensure_keys(store: &dyn KeyStore, clock: &dyn Clock, settings: &Key
     Ok(())
 }
 
-/// Promotes the next key, retires the active one, creates a new next key.
-/// Refuses when the next key has been published for less than
-/// `keys.min_publish_seconds`, unless forced: resource servers may not have
-/// fetched it yet.
+/// One algorithm's rotation: the key that signs now, and the new next key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rotated {
+    pub alg: String,
+    pub active: String,
+    pub next: String,
+}
+
+/// For every configured algorithm, promotes the next key, retires the
+/// active one and creates a new next key. Refuses when a next key has been
+/// published for less than `keys.min_publish_seconds`, unless forced:
+/// resource servers may not have fetched it yet. The default algorithm
+/// (RS256) comes first in the answer.
 pub async fn rotate(
     store: &dyn KeyStore,
     clock: &dyn Clock,
     settings: &KeySettings,
     force: bool,
-) -> Result<(String, String), KeyOpError> {
+) -> Result<Vec<Rotated>, KeyOpError> {
     ensure_keys(store, clock, settings).await?;
     let now = clock.now();
     let keys = store.list_keys().await?;
-    let next =
-        keys.iter().find(|k| k.state == KeyState::Next).ok_or_else(|| KeyOpError::Refused("no next key".into()))?;
-    let age = now - next.created_at;
-    if !force && age < settings.min_publish_seconds {
-        return Err(KeyOpError::Refused(format!(
-            "the next key {} has been published for {age} s only; resource servers may not have it yet \
-             (keys.min_publish_seconds = {}). Wait, or pass --force",
-            next.kid, settings.min_publish_seconds
-        )));
+    let mut nexts = Vec::new();
+    for alg in &settings.algorithms {
+        let next = keys
+            .iter()
+            .find(|k| k.state == KeyState::Next && k.alg == alg.as_str())
+            .ok_or_else(|| KeyOpError::Refused(format!("no next {alg} key")))?;
+        let age = now - next.created_at;
+        if !force && age < settings.min_publish_seconds {
+            return Err(KeyOpError::Refused(format!(
+                "the next key {} has been published for {age} s only; resource servers may not have it yet \
+                 (keys.min_publish_seconds = {}). Wait, or pass --force",
+                next.kid, settings.min_publish_seconds
+            )));
+        }
+        nexts.push((*alg, next));
     }
-    let new_next = generate(KeyState::Next, settings, now).await?;
-    store.rotate_keys(&next.kid, &new_next, now, now + settings.retired_grace_seconds).await?;
-    tracing::info!(active = %next.kid, next = %new_next.kid, "signing keys rotated");
-    Ok((next.kid.clone(), new_next.kid))
+    let generations: Vec<Generation> =
+        nexts.iter().map(|(alg, _)| start_generating(KeyState::Next, *alg, settings, now)).collect();
+    let mut rotated = Vec::new();
+    for ((alg, next), generation) in nexts.into_iter().zip(generations) {
+        let new_next = finish(generation).await?;
+        store.rotate_keys(&next.kid, &new_next, now, now + settings.retired_grace_seconds).await?;
+        tracing::info!(%alg, active = %next.kid, next = %new_next.kid, "signing keys rotated");
+        rotated.push(Rotated { alg: alg.as_str().into(), active: next.kid.clone(), next: new_next.kid });
+    }
+    Ok(rotated)
 }
 
 /// Retires a key that is not signing. A `next` key is replaced by a fresh one;
@@ -184,4 +214,16 @@ pub async fn retire(
             "{kid} is already retired; pass --now to stop publishing it before its tokens expire"
         ))),
     }
+}
+
+/// What a rotation answers (CLI `--json`, admin API): RS256's keys as
+/// `active` and `next`, as before other algorithms existed, and every
+/// algorithm's in `algorithms`.
+pub fn rotation_json(rotated: &[Rotated]) -> serde_json::Value {
+    let first = rotated.first();
+    serde_json::json!({
+        "active": first.map(|r| r.active.as_str()),
+        "next": first.map(|r| r.next.as_str()),
+        "algorithms": rotated,
+    })
 }

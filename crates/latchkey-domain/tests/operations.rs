@@ -68,6 +68,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         created_at: 1_000,
         expires_at: 1_600,
         device: false,
+        claims: Default::default(),
     };
     store.insert_code(&code).await.unwrap();
     assert!(matches!(store.redeem_code(code_hash, client, 1_100).await.unwrap(), Redemption::Redeemed(_)));
@@ -81,6 +82,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         created_at: 1_100,
         expires_at: 50_000,
         family_expires_at: 90_000,
+        claims: Default::default(),
     });
     let jti = format!("j-{code_hash}");
     assert!(store.record_issued(code_hash, &jti, 5_000, refresh.as_ref(), 1_100).await.unwrap());

@@ -5,18 +5,17 @@ use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
-use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
-use josekit::jws::{JwsSigner, JwsVerifier, RS256};
+use josekit::jws::{JwsSigner, JwsVerifier};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::KeyError;
+use crate::{Algorithm, KeyError};
 
 /// Whether a published key also signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyUse {
-    /// The one key that signs new tokens.
+    /// The key that signs new tokens with its algorithm (one per algorithm).
     Signing,
     /// Published only: a key waiting to sign, or one that has stopped.
     Published,
@@ -25,6 +24,7 @@ pub enum KeyUse {
 /// One key as the key set needs it.
 pub struct KeyMaterial {
     pub kid: String,
+    pub alg: Algorithm,
     pub key_use: KeyUse,
     /// Public JWK JSON as stored.
     pub public_jwk: String,
@@ -32,15 +32,16 @@ pub struct KeyMaterial {
     pub private_pem: Option<String>,
 }
 
-/// The key that signs, ready for use.
+/// A key that signs, ready for use.
 pub struct SigningKey {
     kid: String,
-    signer: RsassaJwsSigner,
+    alg: Algorithm,
+    signer: Box<dyn JwsSigner>,
 }
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -51,9 +52,8 @@ impl std::fmt::Debug for KeySet {
 }
 
 impl SigningKey {
-    pub fn from_pem(kid: &str, pem: &str) -> Result<Self, KeyError> {
-        let signer = RS256.signer_from_pem(pem.as_bytes()).map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
-        Ok(Self { kid: kid.to_string(), signer })
+    pub fn from_pem(kid: &str, alg: Algorithm, pem: &str) -> Result<Self, KeyError> {
+        Ok(Self { kid: kid.to_string(), alg, signer: alg.signer_from_pem(pem)? })
     }
 
     pub fn kid(&self) -> &str {
@@ -61,13 +61,17 @@ impl SigningKey {
     }
 
     pub fn alg(&self) -> &'static str {
-        "RS256"
+        self.alg.as_str()
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
     }
 
     /// Signs `claims` (`latchkey_core::claims`' structs, or any JSON
     /// object) as a compact JWS with header `{alg, typ, kid}`.
     pub fn sign_jwt<C: Serialize + ?Sized>(&self, typ: &str, claims: &C) -> Result<String, KeyError> {
-        let header = SigningHeader { alg: "RS256", typ, kid: &self.kid };
+        let header = SigningHeader { alg: self.alg.as_str(), typ, kid: &self.kid };
         let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).expect("claims serialize"), &mut out);
@@ -99,7 +103,7 @@ pub struct JwsHeader {
 pub enum VerifyError {
     #[error("not a compact JWS")]
     Malformed,
-    #[error("algorithm is not RS256")]
+    #[error("algorithm is not the signing key's")]
     Algorithm,
     #[error("signed by a key that is not published here")]
     UnknownKey,
@@ -120,8 +124,9 @@ pub struct VerifiedJwt<C = serde_json::Map<String, serde_json::Value>> {
 
 /// Everything derived from the current keys, built once per change.
 pub struct KeySet {
-    signing: Option<Arc<SigningKey>>,
-    verifiers: HashMap<String, RsassaJwsVerifier>,
+    /// One signing key per algorithm; RS256's first (the default).
+    signing: Vec<Arc<SigningKey>>,
+    verifiers: HashMap<String, (Algorithm, Box<dyn JwsVerifier>)>,
     jwks: Arc<[u8]>,
     etag: String,
     fingerprint: String,
@@ -137,46 +142,64 @@ pub struct KeySet {
 const VERIFIED_CAPACITY: usize = 16_384;
 
 impl KeySet {
-    /// Builds the set: the JWKS lists the signing key first, then the others
-    /// in the given order, with only public members.
+    /// Builds the set: the JWKS lists the signing keys first (RS256's, then
+    /// the others' in the given order), then the others in the given order,
+    /// with only public members.
     pub fn build(keys: Vec<KeyMaterial>) -> Result<Self, KeyError> {
         let fingerprint = Self::fingerprint_of(keys.iter().map(|k| (k.kid.as_str(), k.key_use)));
-        let mut signing = None;
+        let mut signing: Vec<Arc<SigningKey>> = Vec::new();
         let mut verifiers = HashMap::new();
-        let mut published = Vec::with_capacity(keys.len());
+        let (mut signers, mut others) = (Vec::new(), Vec::new());
         for key in keys {
             let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk)
                 .map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
-            let public = Self::public_members(&jwk).ok_or_else(|| KeyError::InvalidPublicKey(key.kid.clone()))?;
+            let public =
+                Self::public_members(&jwk, key.alg).ok_or_else(|| KeyError::InvalidPublicKey(key.kid.clone()))?;
             let map = public.as_object().cloned().unwrap_or_default();
-            let verifier = Jwk::from_map(map)
-                .and_then(|jwk| RS256.verifier_from_jwk(&jwk))
-                .map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
-            verifiers.insert(key.kid.clone(), verifier);
+            let jwk = Jwk::from_map(map).map_err(|e| KeyError::InvalidPublicKey(format!("{}: {e}", key.kid)))?;
+            let verifier = key.alg.verifier_from_jwk(&jwk)?;
+            verifiers.insert(key.kid.clone(), (key.alg, verifier));
             if key.key_use == KeyUse::Signing {
                 let pem = key.private_pem.as_deref().ok_or_else(|| KeyError::InvalidPrivateKey(key.kid.clone()))?;
-                signing = Some(Arc::new(SigningKey::from_pem(&key.kid, pem)?));
-                published.insert(0, public);
+                let signer = Arc::new(SigningKey::from_pem(&key.kid, key.alg, pem)?);
+                if signing.iter().any(|s| s.alg == key.alg) {
+                    return Err(KeyError::InvalidPrivateKey(format!("two {} signing keys", key.alg)));
+                }
+                if key.alg == Algorithm::RS256 {
+                    signing.insert(0, signer);
+                    signers.insert(0, public);
+                } else {
+                    signing.push(signer);
+                    signers.push(public);
+                }
             } else {
-                published.push(public);
+                others.push(public);
             }
         }
-        let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": published })).expect("jwks").into();
+        signers.extend(others);
+        let jwks: Arc<[u8]> = serde_json::to_vec(&serde_json::json!({ "keys": signers })).expect("jwks").into();
         let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(&jwks))[..27]);
         Ok(Self { signing, verifiers, jwks, etag, fingerprint, verified: Mutex::new(HashSet::new()) })
     }
 
-    /// Only the RFC 7517 public RSA members; anything private is dropped.
-    fn public_members(jwk: &serde_json::Value) -> Option<serde_json::Value> {
+    /// Only the public members of an `alg` key (RFC 7517, 7518 §6, 8037
+    /// §2); anything private is dropped, and a key of another type is refused.
+    fn public_members(jwk: &serde_json::Value, alg: Algorithm) -> Option<serde_json::Value> {
         let get = |k: &str| jwk.get(k).and_then(|v| v.as_str());
-        Some(serde_json::json!({
-            "kty": get("kty").filter(|k| *k == "RSA")?,
-            "use": "sig",
-            "alg": get("alg").unwrap_or("RS256"),
-            "kid": get("kid")?,
-            "n": get("n")?,
-            "e": get("e")?,
-        }))
+        let (kty, crv) = alg.key_type();
+        if get("kty")? != kty || crv.is_some_and(|c| get("crv") != Some(c)) {
+            return None;
+        }
+        let mut out = serde_json::json!({"kty": kty, "use": "sig", "alg": alg.as_str(), "kid": get("kid")?});
+        let members: &[&str] = match kty {
+            "RSA" => &["n", "e"],
+            "EC" => &["crv", "x", "y"],
+            _ => &["crv", "x"],
+        };
+        for m in members {
+            out[*m] = get(m)?.into();
+        }
+        Some(out)
     }
 
     /// Identity of a key list (kids and uses): equal fingerprints mean the set
@@ -187,8 +210,8 @@ impl KeySet {
             .join(",")
     }
 
-    /// Verifies a compact RS256 JWS signed by any published key and reads
-    /// its claims as a `C`. Claims (issuer, audience, expiry) are the
+    /// Verifies a compact JWS signed by any published key, with that key's
+    /// algorithm, and reads its claims as a `C`. Claims (issuer, audience, expiry) are the
     /// caller's to check.
     pub fn verify_jwt<C: DeserializeOwned>(&self, token: &str) -> Result<VerifiedJwt<C>, VerifyError> {
         let mut parts = token.split('.');
@@ -197,11 +220,12 @@ impl KeySet {
         };
         let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Malformed);
         let header: JwsHeader = serde_json::from_slice(&decode(h)?).map_err(|_| VerifyError::Malformed)?;
-        if header.alg.as_deref() != Some("RS256") {
+        let alg = header.alg.as_deref().and_then(Algorithm::parse).ok_or(VerifyError::Algorithm)?;
+        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
+        let (key_alg, verifier) = self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?;
+        if *key_alg != alg {
             return Err(VerifyError::Algorithm);
         }
-        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
-        let verifier = self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if !self.lock_verified().contains(&digest) {
             let signature = decode(sig)?;
@@ -232,8 +256,29 @@ impl KeySet {
         Self::build(Vec::new()).expect("an empty key set builds")
     }
 
+    /// The default signing key: RS256's (the algorithm every client
+    /// understands), or the only one there is.
     pub fn signing_key(&self) -> Option<&Arc<SigningKey>> {
-        self.signing.as_ref()
+        self.signing.first()
+    }
+
+    /// The signing key of the algorithm named `alg` (a client's registered
+    /// `*_signed_response_alg`), or the default one when it names none.
+    pub fn signing_key_named(&self, alg: Option<&str>) -> Option<&Arc<SigningKey>> {
+        match alg {
+            None => self.signing_key(),
+            Some(name) => self.signing_key_for(Algorithm::parse(name)?),
+        }
+    }
+
+    /// The signing key of `alg`, if keys of that algorithm are kept.
+    pub fn signing_key_for(&self, alg: Algorithm) -> Option<&Arc<SigningKey>> {
+        self.signing.iter().find(|k| k.alg == alg)
+    }
+
+    /// The algorithms this set signs with, the default first.
+    pub fn signing_algorithms(&self) -> Vec<Algorithm> {
+        self.signing.iter().map(|k| k.alg).collect()
     }
 
     pub fn jwks(&self) -> &Arc<[u8]> {
@@ -270,7 +315,7 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate_rsa;
+    use crate::{generate, generate_rsa};
 
     #[test]
     fn builds_jwks_with_signing_key_first_and_public_members_only() {
@@ -281,12 +326,14 @@ mod tests {
         let set = KeySet::build(vec![
             KeyMaterial {
                 kid: b.kid.clone(),
+                alg: Algorithm::RS256,
                 key_use: KeyUse::Published,
                 public_jwk: leaky.to_string(),
                 private_pem: None,
             },
             KeyMaterial {
                 kid: a.kid.clone(),
+                alg: Algorithm::RS256,
                 key_use: KeyUse::Signing,
                 public_jwk: a.public_jwk.to_string(),
                 private_pem: Some(a.private_pem.clone()),
@@ -312,6 +359,7 @@ mod tests {
         let a = generate_rsa(2048).unwrap();
         let material = |kid: &str, jwk: &serde_json::Value, pem: &str| KeyMaterial {
             kid: kid.to_string(),
+            alg: Algorithm::RS256,
             key_use: KeyUse::Signing,
             public_jwk: jwk.to_string(),
             private_pem: Some(pem.to_string()),
@@ -339,5 +387,45 @@ mod tests {
             jti: String,
         }
         assert!(matches!(set.verify_jwt::<NeedsJti>(&jwt), Err(VerifyError::Claims(_))));
+    }
+
+    #[test]
+    fn each_algorithm_signs_with_its_own_key_and_verifies_only_with_it() {
+        let keys: Vec<_> = [Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA, Algorithm::PS256]
+            .into_iter()
+            .map(|alg| generate(alg, 2048).unwrap())
+            .collect();
+        let material = keys
+            .iter()
+            .map(|k| KeyMaterial {
+                kid: k.kid.clone(),
+                alg: k.alg,
+                key_use: KeyUse::Signing,
+                public_jwk: k.public_jwk.to_string(),
+                private_pem: Some(k.private_pem.clone()),
+            })
+            .collect();
+        let set = KeySet::build(material).unwrap();
+        assert_eq!(set.signing_key().unwrap().algorithm(), Algorithm::RS256, "RS256 is the default");
+        assert_eq!(set.signing_algorithms(), [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256]);
+        let jwks: serde_json::Value = serde_json::from_slice(set.jwks()).unwrap();
+        let published: Vec<&str> =
+            jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+        assert_eq!(published, ["RS256", "ES256", "EdDSA", "PS256"]);
+        for alg in Algorithm::ALL {
+            let key = set.signing_key_for(alg).unwrap();
+            let jwt = key.sign_jwt("JWT", &serde_json::json!({"sub": alg.as_str()})).unwrap();
+            let verified = set.verify_jwt::<serde_json::Value>(&jwt).unwrap();
+            assert_eq!(
+                (verified.header.alg.as_deref(), verified.claims["sub"].as_str()),
+                (Some(alg.as_str()), Some(alg.as_str()))
+            );
+            // The same key's signature under another alg name is refused.
+            let (head, rest) = jwt.split_once('.').unwrap();
+            let mut header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap();
+            header["alg"] = if alg == Algorithm::RS256 { "PS256" } else { "RS256" }.into();
+            let relabelled = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()));
+            assert!(matches!(set.verify_jwt::<serde_json::Value>(&relabelled), Err(VerifyError::Algorithm)), "{alg}");
+        }
     }
 }

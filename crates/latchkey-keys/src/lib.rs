@@ -1,5 +1,5 @@
-//! The one crate that touches JOSE. It generates RSA signing keys (OpenSSL
-//! through josekit), names them by their RFC 7638 thumbprint, seals private
+//! The one crate that touches JOSE. It generates signing keys for RS256,
+//! PS256, ES256 and EdDSA (OpenSSL through josekit), names them by their RFC 7638 thumbprint, seals private
 //! keys at rest, signs compact JWTs, and renders the JWKS once per key change.
 //!
 //! Lifecycle (`next` → `active` → `retired`) is decided by the caller from the
@@ -7,12 +7,12 @@
 //! HTTP layer reads lock-free through a [`KeyRing`].
 
 mod envelope;
+mod generate;
 mod keyset;
-mod rsa;
 
 pub use envelope::{EncryptionKey, open_private_key, seal_private_key};
+pub use generate::{Algorithm, GeneratedKey, generate, generate_rsa, jwk_thumbprint, thumbprint};
 pub use keyset::{JwsHeader, KeyMaterial, KeyRing, KeySet, KeyUse, SigningKey, VerifiedJwt, VerifyError};
-pub use rsa::{GeneratedKey, generate_rsa, thumbprint};
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]

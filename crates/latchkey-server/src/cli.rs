@@ -282,6 +282,18 @@ pub struct ClientCreate {
     /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_request_object: Option<bool>,
+    /// The algorithm of its signed authorization responses (JARM
+    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub authorization_signed_response_alg: Option<String>,
+    /// The algorithm of its ID tokens and logout tokens
+    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// UserInfo answers it with a JWT signed with this algorithm
+    /// (userinfo_signed_response_alg); default: plain JSON.
+    #[arg(long, value_name = "ALG")]
+    pub userinfo_signed_response_alg: Option<String>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -366,6 +378,18 @@ pub struct ClientUpdate {
     /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_request_object: Option<bool>,
+    /// The algorithm of its signed authorization responses (JARM
+    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub authorization_signed_response_alg: Option<String>,
+    /// The algorithm of its ID tokens and logout tokens
+    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// UserInfo answers it with a JWT signed with this algorithm
+    /// (userinfo_signed_response_alg); default: plain JSON.
+    #[arg(long, value_name = "ALG")]
+    pub userinfo_signed_response_alg: Option<String>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

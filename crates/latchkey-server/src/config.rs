@@ -37,6 +37,7 @@ impl Settings {
         latchkey_core::RegistrationPolicy {
             allow_insecure_redirects: self.config.registration.allow_insecure_redirects,
             client_secret_key: self.encryption_key.as_ref().map(EncryptionKey::client_secret_key),
+            signing_algorithms: self.signing_algorithms().iter().map(|a| a.as_str().to_string()).collect(),
         }
     }
 
@@ -76,8 +77,21 @@ impl Settings {
     }
 
     /// What the key operations (`latchkey_domain::keys`) need.
+    /// `keys.algorithms`, RS256 first (the default signer), each once.
+    pub fn signing_algorithms(&self) -> Vec<latchkey_keys::Algorithm> {
+        let mut out = vec![latchkey_keys::Algorithm::RS256];
+        for alg in &self.config.keys.algorithms {
+            let alg = latchkey_keys::Algorithm::parse(alg.as_str()).expect("every configured algorithm is known");
+            if !out.contains(&alg) {
+                out.push(alg);
+            }
+        }
+        out
+    }
+
     pub fn key_settings(&self) -> latchkey_domain::keys::KeySettings {
         latchkey_domain::keys::KeySettings {
+            algorithms: self.signing_algorithms(),
             rsa_bits: self.config.keys.rsa_bits,
             encryption_key: self.encryption_key.clone(),
             min_publish_seconds: self.config.keys.min_publish_seconds.secs(),

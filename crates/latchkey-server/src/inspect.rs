@@ -348,7 +348,8 @@ mod tests {
 
     fn signer() -> Signer {
         let generated = generate_rsa(2048).unwrap();
-        let key = SigningKey::from_pem(&generated.kid, &generated.private_pem).unwrap();
+        let key =
+            SigningKey::from_pem(&generated.kid, latchkey_keys::Algorithm::RS256, &generated.private_pem).unwrap();
         Signer { key, jwks: json!({"keys": [generated.public_jwk]}) }
     }
 

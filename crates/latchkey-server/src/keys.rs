@@ -42,8 +42,12 @@ pub async fn load_key_set(
             KeyState::Active => Some(open_private_key(&k.private_key, &k.kid, encryption)?),
             _ => None,
         };
+        let alg = latchkey_keys::Algorithm::parse(&k.alg).ok_or_else(|| {
+            KeyOpError::Refused(format!("signing key {} has an unknown algorithm {:?}", k.kid, k.alg))
+        })?;
         material.push(KeyMaterial {
             kid: k.kid.clone(),
+            alg,
             key_use: use_of(k),
             public_jwk: k.public_jwk.clone(),
             private_pem,

@@ -72,6 +72,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
     if secret_jwt {
         assertion_algorithms.extend(strings(&HMAC_ALGORITHMS));
     }
+    // Every algorithm we keep keys for, RS256 first.
+    let signing_algorithms: Vec<String> = settings.signing_algorithms().iter().map(|a| a.as_str().into()).collect();
     ProviderMetadata {
         issuer: settings.config.issuer.clone(),
         authorization_endpoint: Some(url("/authorize")),
@@ -87,7 +89,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         registration_endpoint: (settings.registration() != RegistrationMode::Closed).then(|| url(REGISTRATION_PATH)),
         scopes_supported: strings(&["openid", "profile", "email", "phone", "address", "groups", "offline_access"]),
         response_types_supported: strings(&["code"]),
-        response_modes_supported: strings(&["query", "form_post"]),
+        response_modes_supported: strings(&latchkey_authorize::request::RESPONSE_MODES),
         grant_types_supported: strings(&[
             "authorization_code",
             "refresh_token",
@@ -96,7 +98,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             latchkey_core::client::TOKEN_EXCHANGE,
         ]),
         subject_types_supported: strings(&["public"]),
-        id_token_signing_alg_values_supported: strings(&["RS256"]),
+        id_token_signing_alg_values_supported: signing_algorithms.clone(),
+        userinfo_signing_alg_values_supported: signing_algorithms.clone(),
         token_endpoint_auth_methods_supported: auth_methods(true),
         token_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
         code_challenge_methods_supported: strings(&["S256"]),
@@ -153,7 +156,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         request_parameter_supported: true,
         request_object_signing_alg_values_supported: strings(&latchkey_client_auth::REQUEST_OBJECT_ALGORITHMS),
         request_uri_parameter_supported: false,
-        claims_parameter_supported: false,
+        authorization_signing_alg_values_supported: signing_algorithms,
+        claims_parameter_supported: true,
         introspection_endpoint_auth_methods_supported: auth_methods(false),
         introspection_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods(true),

@@ -128,6 +128,21 @@ impl TestApp {
         TestApp { settings, app, clock, router, cli_store, backend: raw, _anchor: Mutex::new(anchor) }
     }
 
+    /// Reloads the signing keys from the store now, as every server does
+    /// each `keys.refresh_interval_seconds` (after a rotation by the CLI).
+    pub async fn reload_keys(&self) {
+        let set = crate::keys::load_key_set(
+            self.app.store.as_ref(),
+            self.settings.encryption_key.as_ref(),
+            self.clock.now(),
+            None,
+        )
+        .await
+        .expect("reload the signing keys")
+        .expect("a load without a previous set builds");
+        self.app.ring.replace(set);
+    }
+
     /// The mock clock's time, in Unix seconds.
     pub fn clock_now(&self) -> i64 {
         self.clock.now()

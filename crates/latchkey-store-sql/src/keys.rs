@@ -73,11 +73,14 @@ impl Db<'_> {
         if promoted_probe.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("{next_kid} is not the next key")));
         }
+        // The active key of the same algorithm: each algorithm rotates on its own.
         sqlx::query(
-            "UPDATE signing_keys SET state = 'retired', retired_at = $1, remove_after = $2 WHERE state = 'active'",
+            "UPDATE signing_keys SET state = 'retired', retired_at = $1, remove_after = $2 \
+             WHERE state = 'active' AND alg = $3",
         )
         .bind(now)
         .bind(remove_after)
+        .bind(&new_next.alg)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;

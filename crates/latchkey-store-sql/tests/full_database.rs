@@ -35,6 +35,7 @@ fn token(n: u32, now: i64) -> RefreshToken {
         created_at: now,
         expires_at: now + 1_000,
         family_expires_at: now + 5_000,
+        claims: Default::default(),
     }
 }
 

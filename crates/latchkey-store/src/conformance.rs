@@ -40,6 +40,9 @@ fn sample_client(id: &str) -> Client {
             token_endpoint_auth_signing_alg: None,
             require_pushed_authorization_requests: true,
             require_signed_request_object: true,
+            authorization_signed_response_alg: Some("RS256".into()),
+            id_token_signed_response_alg: Some("ES256".into()),
+            userinfo_signed_response_alg: Some("EdDSA".into()),
             registration_access_token_hash: None,
             require_mfa: true,
             default_acr_values: vec!["urn:latchkey:acr:mfa".into()],
@@ -175,7 +178,8 @@ fn key(kid: &str, state: KeyState, created_at: i64) -> StoredKey {
     }
 }
 
-/// `KeyStore`: one active and one next at most, atomic rotation, retirement, expiry.
+/// `KeyStore`: one active and one next at most per algorithm, atomic
+/// rotation, retirement, expiry.
 pub async fn key_store(store: &dyn KeyStore) {
     assert!(store.list_keys().await.unwrap().is_empty());
     store.insert_key(&key("k1", KeyState::Active, 100)).await.unwrap();
@@ -219,8 +223,26 @@ pub async fn key_store(store: &dyn KeyStore) {
     assert_eq!(store.delete_expired_keys(350).await.unwrap(), 1, "k1 expires at 350");
     let kids: Vec<_> = store.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec!["k4", "k2"]);
+
+    // Another algorithm has an active and a next key of its own, and a
+    // rotation of RS256's keys leaves them alone.
+    let ec = |kid: &str, state: KeyState, at: i64| StoredKey { alg: "ES256".into(), ..key(kid, state, at) };
+    store.insert_key(&ec("e1", KeyState::Active, 400)).await.unwrap();
+    store.insert_key(&ec("e2", KeyState::Next, 400)).await.unwrap();
+    match store.insert_key(&ec("e3", KeyState::Active, 400)).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("a second active ES256 key must conflict, got {other:?}"),
+    }
+    store.rotate_keys("k4", &key("k5", KeyState::Next, 500), 500, 600).await.unwrap();
+    let keys = store.list_keys().await.unwrap();
+    let state = |kid: &str| keys.iter().find(|k| k.kid == kid).unwrap().state;
+    assert_eq!(
+        [state("k2"), state("k4"), state("k5"), state("e1"), state("e2")],
+        [KeyState::Retired, KeyState::Active, KeyState::Next, KeyState::Active, KeyState::Next]
+    );
 }
 
+use latchkey_core::claims_request::RequestedClaims;
 use latchkey_core::grant::{Authentication, AuthorizationCode, Interaction, InteractionStage, RefreshToken, Session};
 
 use crate::cascade::Revocations;
@@ -382,6 +404,8 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
         created_at: 100,
         expires_at,
         device: false,
+        // Carried through every store as written.
+        claims: RequestedClaims { id_token: vec!["email".into()], userinfo: vec!["phone_number".into()] },
     }
 }
 
@@ -689,6 +713,7 @@ fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
         created_at: now,
         expires_at: now + 1_000,
         family_expires_at: now + 5_000,
+        claims: RequestedClaims { id_token: Vec::new(), userinfo: vec!["address".into()] },
     }
 }
 

@@ -36,6 +36,8 @@ pub struct TokenSettings {
     /// Proxies whose `X-Forwarded-For` names the caller (the device
     /// authorization endpoint's per-address limit).
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// The algorithm of access tokens (`keys.algorithm`).
+    pub access_token_alg: &'static str,
 }
 
 impl TokenSettings {
@@ -45,6 +47,7 @@ impl TokenSettings {
             tokens: config.tokens.clone(),
             device: config.device.clone(),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
+            access_token_alg: config.keys.algorithm.as_str(),
         }
     }
 

@@ -3,10 +3,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::claims::{AccessTokenClaims, IdTokenClaims, StandardClaims};
+use latchkey_core::claims_request::RequestedClaims;
 use latchkey_core::grant::Authentication;
 use latchkey_core::{Client, Scope, User, random};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::{TokenError, TokenState};
 
@@ -51,27 +52,42 @@ impl Minted {
     }
 }
 
-/// `at_hash`: the left half of SHA-256 of the access token, base64url (OIDC Core §3.1.3.6).
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the access
+/// token, base64url, with the ID token's algorithm's hash: SHA-256 for
+/// RS256, PS256 and ES256, SHA-512 for EdDSA with Ed25519 (as the OpenID
+/// Foundation's errata and relying-party libraries compute it).
+pub fn at_hash(access_token: &str, alg: latchkey_keys::Algorithm) -> String {
+    match alg {
+        latchkey_keys::Algorithm::EdDSA => URL_SAFE_NO_PAD.encode(&Sha512::digest(access_token.as_bytes())[..32]),
+        _ => URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token.as_bytes())[..16]),
+    }
+}
+
+/// What a person granted a client, as a code or refresh token carries it.
+#[derive(Clone, Copy)]
+pub struct Granted<'a> {
+    /// The access token's scope (a refresh may narrow the grant's).
+    pub scope: &'a Scope,
+    pub auth: &'a Authentication,
+    /// Claims asked for one by one (the `claims` parameter) and consented.
+    pub claims: &'a RequestedClaims,
 }
 
 pub fn mint_tokens(
     state: &TokenState,
     client: &Client,
     user: &User,
-    scope: &Scope,
-    auth: &Authentication,
+    granted: Granted<'_>,
     nonce: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
+    let Granted { scope, auth, claims } = granted;
     let keys = state.keys.current();
-    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = access_key(state, &keys)?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let access_claims = AccessTokenClaims::person(
+    let mut access_claims = AccessTokenClaims::person(
         &s.issuer,
         s.default_audience(),
         &client.client_id,
@@ -82,13 +98,17 @@ pub fn mint_tokens(
         now,
         expires_at,
     );
+    access_claims.userinfo_claims.clone_from(&claims.userinfo);
     let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {
+        // The client's registered algorithm (OIDC Registration §2), RS256 by default.
+        let alg = client.settings.id_token_signed_response_alg.as_deref();
+        let id_key = keys.signing_key_named(alg).ok_or_else(|| no_key(alg.unwrap_or("RS256")))?;
         let claims = IdTokenClaims {
             acr: Some(auth.acr.clone()),
             amr: Some(auth.amr.clone()),
-            at_hash: Some(at_hash(&access_token)),
+            at_hash: Some(at_hash(&access_token, id_key.algorithm())),
             aud: client.client_id.as_str().into(),
             auth_time: Some(auth.auth_time),
             azp: Some(client.client_id.clone()),
@@ -98,9 +118,9 @@ pub fn mint_tokens(
             nonce: nonce.map(str::to_string),
             sid: Some(auth.sid.clone()),
             sub: user.id.clone(),
-            profile: StandardClaims::released(user, scope),
+            profile: StandardClaims::released_with(user, scope, &claims.id_token),
         };
-        Some(key.sign_jwt("JWT", &claims).map_err(|e| TokenError::Signing(e.to_string()))?)
+        Some(id_key.sign_jwt("JWT", &claims).map_err(|e| TokenError::Signing(e.to_string()))?)
     } else {
         None
     };
@@ -114,6 +134,19 @@ pub fn mint_tokens(
     })
 }
 
+/// The key access tokens are signed with (`keys.algorithm`).
+pub(crate) fn access_key<'k>(
+    state: &TokenState,
+    keys: &'k latchkey_keys::KeySet,
+) -> Result<&'k std::sync::Arc<latchkey_keys::SigningKey>, TokenError> {
+    let alg = state.settings.access_token_alg;
+    keys.signing_key_named(Some(alg)).ok_or_else(|| no_key(alg))
+}
+
+fn no_key(alg: &str) -> TokenError {
+    TokenError::Signing(format!("no active {alg} signing key"))
+}
+
 /// An access token for the client itself (client_credentials): `sub` is the client.
 pub fn mint_client_token(
     state: &TokenState,
@@ -123,7 +156,7 @@ pub fn mint_client_token(
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
-    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = access_key(state, &keys)?;
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
@@ -141,10 +174,19 @@ pub fn mint_client_token(
 
 #[cfg(test)]
 mod tests {
+    use latchkey_keys::Algorithm::{ES256, EdDSA, RS256};
+
     #[test]
-    fn at_hash_is_the_left_half_of_sha256() {
+    fn at_hash_is_the_left_half_of_the_algorithms_hash() {
         // Cross-checked with Python: urlsafe_b64encode(sha256(t).digest()[:16]).
         // (The at_hash printed in OIDC Core Appendix A.3 does not match its own token.)
-        assert_eq!(super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNhkP"), "7cig1UWPZpV5HkFyloK0nA");
+        assert_eq!(super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNhkP", RS256), "7cig1UWPZpV5HkFyloK0nA");
+        assert_eq!(super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNhkP", ES256), "7cig1UWPZpV5HkFyloK0nA");
+        // EdDSA: the left half of SHA-512, cross-checked with Python:
+        // urlsafe_b64encode(sha512(t).digest()[:32]).
+        assert_eq!(
+            super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNhkP", EdDSA),
+            "PJRhtvQDW2EUZSl_G3-xqeASfCWzNdyJNtfdGEJ7tAI"
+        );
     }
 }

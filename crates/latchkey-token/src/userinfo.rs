@@ -25,6 +25,10 @@ pub enum UserInfoError {
     InvalidToken(&'static str),
     #[error("the token lacks the openid scope")]
     InsufficientScope,
+    /// The client asked for signed answers with an algorithm we keep no
+    /// key for (removed from `keys.algorithms` after it registered).
+    #[error("cannot sign with {0}")]
+    Signing(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,6 +57,15 @@ impl IntoResponse for UserInfoError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"openid\""),
                 );
+                res
+            }
+            Self::Signing(alg) => {
+                tracing::error!(alg = %alg, "userinfo: no signing key for the client's userinfo_signed_response_alg");
+                let mut res = oauth_error_response(&OAuthError::new(
+                    ErrorCode::ServerError,
+                    "the answer cannot be signed as the client registered",
+                ));
+                *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 res
             }
             Self::Store(e) => store_error_response(e),
@@ -91,6 +104,15 @@ pub async fn get(State(state): State<TokenState>, headers: HeaderMap) -> Respons
         Err(e) => Err(e),
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A signed UserInfo answer's claims.
+#[derive(serde::Serialize)]
+struct SignedUserInfo<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    #[serde(flatten)]
+    claims: &'a UserInfoClaims,
 }
 
 /// A UserInfo POST body (RFC 6750 §2.2): the token, if not in the header.
@@ -138,8 +160,23 @@ async fn respond(state: &TokenState, token: &str) -> Result<Response, UserInfoEr
         Some(u) if !u.disabled => u,
         _ => return Err(UserInfoError::InvalidToken("user gone")),
     };
-    let body = UserInfoClaims { profile: StandardClaims::released(&user, &scope), sub: user.id };
-    let mut res = axum::Json(body).into_response();
+    let profile = StandardClaims::released_with(&user, &scope, &claims.userinfo_claims);
+    let body = UserInfoClaims { profile, sub: user.id };
+    let signing_alg = match state.clients.get_client(&claims.client_id).await? {
+        Some(client) => client.settings.userinfo_signed_response_alg,
+        None => return Err(UserInfoError::InvalidToken("client gone")),
+    };
+    let mut res = match signing_alg {
+        None => axum::Json(body).into_response(),
+        // OIDC Core §5.3.2: a signed answer, with `iss` and `aud`.
+        Some(alg) => {
+            let keys = state.keys.current();
+            let key = keys.signing_key_named(Some(&alg)).ok_or_else(|| UserInfoError::Signing(alg.clone()))?;
+            let signed = SignedUserInfo { iss: &state.settings.issuer, aud: &claims.client_id, claims: &body };
+            let jwt = key.sign_jwt("JWT", &signed).map_err(|_| UserInfoError::Signing(alg))?;
+            ([(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"))], jwt).into_response()
+        }
+    };
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

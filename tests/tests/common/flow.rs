@@ -1010,7 +1010,10 @@ pub async fn sign_with_active_key(db: &TestDb, typ: &str, claims: &Value) -> Str
     let kid: String = row.get("kid");
     let pem: String = row.get("private_key");
     pool.close().await;
-    latchkey_keys::SigningKey::from_pem(&kid, &pem).unwrap().sign_jwt(typ, claims).unwrap()
+    latchkey_keys::SigningKey::from_pem(&kid, latchkey_keys::Algorithm::RS256, &pem)
+        .unwrap()
+        .sign_jwt(typ, claims)
+        .unwrap()
 }
 
 /// Signs `claims` with a key of our own under the active `kid`.
@@ -1018,7 +1021,7 @@ pub async fn sign_with_foreign_key(token_like: &str, claims: &Value) -> String {
     let (header, _) = jwt_parts(token_like);
     let kid = header["kid"].as_str().unwrap();
     let foreign = latchkey_keys::generate_rsa(2048).unwrap();
-    latchkey_keys::SigningKey::from_pem(kid, &foreign.private_pem)
+    latchkey_keys::SigningKey::from_pem(kid, latchkey_keys::Algorithm::RS256, &foreign.private_pem)
         .unwrap()
         .sign_jwt(header["typ"].as_str().unwrap_or("JWT"), claims)
         .unwrap()

@@ -86,6 +86,9 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         backchannel_logout_uri: args.backchannel_logout_uri,
         require_pushed_authorization_requests: args.require_par,
         require_signed_request_object: args.require_signed_request_object,
+        authorization_signed_response_alg: args.authorization_signed_response_alg,
+        id_token_signed_response_alg: args.id_token_signed_response_alg,
+        userinfo_signed_response_alg: args.userinfo_signed_response_alg,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -197,6 +200,15 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         require_signed_request_object: Some(
             args.require_signed_request_object.unwrap_or(s.require_signed_request_object),
         ),
+        authorization_signed_response_alg: args
+            .authorization_signed_response_alg
+            .or_else(|| s.authorization_signed_response_alg.clone()),
+        id_token_signed_response_alg: args
+            .id_token_signed_response_alg
+            .or_else(|| s.id_token_signed_response_alg.clone()),
+        userinfo_signed_response_alg: args
+            .userinfo_signed_response_alg
+            .or_else(|| s.userinfo_signed_response_alg.clone()),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,

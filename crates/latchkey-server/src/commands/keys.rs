@@ -15,18 +15,22 @@ pub async fn run(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Rotate { force } => {
-            let (active, next) = rotate(&*ctx.store, ctx.clock.as_ref(), &ctx.settings.key_settings(), force)
+            let rotated = rotate(&*ctx.store, ctx.clock.as_ref(), &ctx.settings.key_settings(), force)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             ctx.print(
                 || {
+                    let lines: Vec<String> = rotated
+                        .iter()
+                        .map(|r| format!("{} signing key is now {}; new next key {}", r.alg, r.active, r.next))
+                        .collect();
                     format!(
-                        "signing key is now {active}; new next key {next}\n\
-                         running servers switch within {} s",
+                        "{}\nrunning servers switch within {} s",
+                        lines.join("\n"),
                         ctx.settings.config.keys.refresh_interval_seconds.get()
                     )
                 },
-                &serde_json::json!({"active": active, "next": next}),
+                &latchkey_domain::keys::rotation_json(&rotated),
             );
             Ok(())
         }

@@ -7,7 +7,7 @@ use latchkey_core::{Client, GrantType, random};
 use latchkey_domain::tokens;
 use latchkey_store::{CodeLookup, Redemption};
 
-use crate::mint::{TokenResponse, mint_tokens};
+use crate::mint::{Granted, TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
 
 pub async fn exchange(
@@ -84,10 +84,12 @@ pub(crate) async fn issue(
                     .secs()
                     .min(state.settings.tokens.refresh_token_ttl_seconds.secs()),
             family_expires_at: now + state.settings.tokens.refresh_token_ttl_seconds.secs(),
+            claims: record.claims.clone(),
         };
         (value, stored)
     });
-    let minted = mint_tokens(state, client, &user, &record.scope, &record.auth, record.nonce.as_deref(), now)?;
+    let granted = Granted { scope: &record.scope, auth: &record.auth, claims: &record.claims };
+    let minted = mint_tokens(state, client, &user, granted, record.nonce.as_deref(), now)?;
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
     let issued_refresh = refresh.as_ref().map(|(_, s)| s);
     let recorded =

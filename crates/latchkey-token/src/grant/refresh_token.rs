@@ -11,7 +11,7 @@ use latchkey_keys::{EncryptionKey, open_private_key, seal_private_key};
 use latchkey_store::Rotation;
 use sha2::{Digest, Sha256};
 
-use crate::mint::{TokenResponse, mint_tokens};
+use crate::mint::{Granted, TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
 
 const SEAL_AAD: &str = "latchkey/refresh-successor/v1";
@@ -61,6 +61,7 @@ pub async fn refresh(
         _ => return Err(TokenError::UserGone),
     };
 
+    let granted = Granted { scope: &access_scope, auth: &old.auth, claims: &old.claims };
     if record.consumed_at.is_none() {
         let successor_value = random::token(32);
         let successor = RefreshToken {
@@ -74,10 +75,11 @@ pub async fn refresh(
             expires_at: (now + state.settings.tokens.refresh_idle_ttl_seconds.secs())
                 .min(old.family_expires_at.max(now)),
             family_expires_at: old.family_expires_at,
+            claims: old.claims.clone(),
         };
         let sealed = seal_private_key(&successor_value, SEAL_AAD, Some(&successor_key(value)))
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, now)?;
+        let minted = mint_tokens(state, client, &user, granted, None, now)?;
         let rotation = Rotation {
             successor: &successor,
             successor_sealed: &sealed,
@@ -102,7 +104,7 @@ pub async fn refresh(
         && successor.consumed_at.is_none()
         && successor.revoked_at.is_none()
     {
-        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, now)?;
+        let minted = mint_tokens(state, client, &user, granted, None, now)?;
         state.refresh.add_family_access_token(&old_hash, &minted.jti, minted.expires_at).await?;
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));

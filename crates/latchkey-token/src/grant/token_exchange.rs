@@ -152,6 +152,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
                 sub: subject.sub.clone(),
                 act: None,
                 may_act: None,
+                userinfo_claims: Vec::new(),
             }
         }
         None => {
@@ -173,7 +174,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
     claims.may_act = target_is_client.then(|| Actor { sub: audience.clone(), client_id: None, act: None });
 
     let keys = state.keys.current();
-    let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
+    let key = crate::mint::access_key(state, &keys)?;
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     tracing::info!(event = "token_exchanged", client_id = %client.client_id, subject_client = %subject.client_id, "token exchanged");
