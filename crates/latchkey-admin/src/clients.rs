@@ -38,6 +38,7 @@ const METADATA: &[&str] = &[
     "backchannel_logout_session_required",
     "require_pushed_authorization_requests",
     "require_signed_request_object",
+    "dpop_bound_access_tokens",
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",

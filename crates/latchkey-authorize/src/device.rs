@@ -185,6 +185,7 @@ pub async fn enter(
         }),
         acr_values: Vec::new(),
         first_factor: Default::default(),
+        dpop_jkt: None,
     };
     // A session weaker than the client or the operator requires signs in
     // again, where the second factor (or its setup) follows the password.
@@ -295,6 +296,7 @@ pub async fn decide(
         created_at: now,
         expires_at: device.expires_at,
         device: true,
+        dpop_jkt: None,
     };
     state.codes.insert_code(&record).await?;
     if !state.store.decide_device_code(&device.device_code_hash, DeviceStatus::Approved, now).await? {

@@ -747,6 +747,7 @@ async fn issue_code(
         created_at: now,
         expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
         device: false,
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     state.codes.insert_code(&record).await?;
     state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;

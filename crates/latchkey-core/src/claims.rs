@@ -90,6 +90,24 @@ pub struct AccessTokenClaims {
     /// Who may act for `sub` in a later exchange (RFC 8693 §4.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_act: Option<Actor>,
+    /// The key the token is bound to (DPoP, RFC 9449 §6.1): only requests
+    /// with a proof by that key may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800), as DPoP uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 7638 SHA-256 thumbprint of the key, base64url.
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The DPoP key thumbprint the token is bound to, if any.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
 }
 
 /// An actor (RFC 8693 §4.1): the party that acts for the token's subject,
@@ -146,6 +164,7 @@ impl AccessTokenClaims {
             sub: user.id.clone(),
             act: None,
             may_act: None,
+            cnf: None,
         }
     }
 
@@ -174,6 +193,7 @@ impl AccessTokenClaims {
             sub: client_id.to_string(),
             act: None,
             may_act: None,
+            cnf: None,
         }
     }
 

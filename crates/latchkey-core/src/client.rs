@@ -178,6 +178,10 @@ pub struct ClientSettings {
     /// request objects.
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// RFC 9449 §5.2: this client's token requests must carry a DPoP proof
+    /// (its access tokens are always DPoP-bound).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,6 +378,8 @@ pub struct ClientMetadata {
     pub require_pushed_authorization_requests: Option<bool>,
     #[serde(default)]
     pub require_signed_request_object: Option<bool>,
+    #[serde(default)]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -784,6 +790,7 @@ impl ClientMetadata {
             token_endpoint_auth_signing_alg,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests.unwrap_or(false),
             require_signed_request_object: self.require_signed_request_object.unwrap_or(false),
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,

@@ -162,6 +162,10 @@ pub struct AuthorizationCode {
     /// authorization code.
     #[serde(default)]
     pub device: bool,
+    /// RFC 9449 §10: the `dpop_jkt` of the authorization request. Redeeming
+    /// the code takes a DPoP proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token, stored by its hash. Tokens of one grant form a family
@@ -182,6 +186,10 @@ pub struct RefreshToken {
     /// Absolute end of the family, carried from token to successor.
     #[serde(default)]
     pub family_expires_at: i64,
+    /// A public client's refresh token is bound to the DPoP key it was
+    /// issued with (RFC 9449 §5): using it takes a proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A stored refresh token with its lifecycle.

@@ -68,6 +68,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         created_at: 1_000,
         expires_at: 1_600,
         device: false,
+        dpop_jkt: None,
     };
     store.insert_code(&code).await.unwrap();
     assert!(matches!(store.redeem_code(code_hash, client, 1_100).await.unwrap(), Redemption::Redeemed(_)));
@@ -77,6 +78,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         client_id: client.into(),
         scope: code.scope.clone(),
         auth: code.auth.clone(),
+        dpop_jkt: None,
         offline,
         created_at: 1_100,
         expires_at: 50_000,

@@ -282,6 +282,10 @@ pub struct ClientCreate {
     /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_request_object: Option<bool>,
+    /// Its token requests must carry a DPoP proof, so its access tokens are
+    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -366,6 +370,10 @@ pub struct ClientUpdate {
     /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_request_object: Option<bool>,
+    /// Its token requests must carry a DPoP proof, so its access tokens are
+    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -40,6 +40,7 @@ fn sample_client(id: &str) -> Client {
             token_endpoint_auth_signing_alg: None,
             require_pushed_authorization_requests: true,
             require_signed_request_object: true,
+            dpop_bound_access_tokens: true,
             registration_access_token_hash: None,
             require_mfa: true,
             default_acr_values: vec!["urn:latchkey:acr:mfa".into()],
@@ -382,6 +383,7 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
         created_at: 100,
         expires_at,
         device: false,
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     }
 }
 
@@ -689,6 +691,7 @@ fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
         created_at: now,
         expires_at: now + 1_000,
         family_expires_at: now + 5_000,
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_core::claims::{AccessTokenClaims, IdTokenClaims, StandardClaims};
+use latchkey_core::claims::{AccessTokenClaims, Confirmation, IdTokenClaims, StandardClaims};
 use latchkey_core::grant::Authentication;
 use latchkey_core::{Client, Scope, User, random};
 use serde::Serialize;
@@ -35,13 +35,25 @@ pub struct Minted {
     pub expires_in: i64,
     pub scope: Scope,
     pub id_token: Option<String>,
+    /// Bound to a DPoP key (`token_type` DPoP).
+    pub bound: bool,
+}
+
+/// `token_type` of an access token (RFC 9449 §5).
+pub fn token_type(bound: bool) -> &'static str {
+    if bound { "DPoP" } else { "Bearer" }
+}
+
+/// The `cnf` claim of a token bound to the DPoP key `jkt`.
+pub fn confirmation(jkt: Option<&str>) -> Option<Confirmation> {
+    jkt.map(|jkt| Confirmation { jkt: jkt.to_string() })
 }
 
 impl Minted {
     pub fn response(self, refresh_token: Option<String>) -> TokenResponse {
         TokenResponse {
             access_token: self.access_token,
-            token_type: "Bearer",
+            token_type: token_type(self.bound),
             expires_in: self.expires_in,
             scope: self.scope.to_string(),
             id_token: self.id_token,
@@ -64,6 +76,7 @@ pub fn mint_tokens(
     scope: &Scope,
     auth: &Authentication,
     nonce: Option<&str>,
+    jkt: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
@@ -71,7 +84,7 @@ pub fn mint_tokens(
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let access_claims = AccessTokenClaims::person(
+    let mut access_claims = AccessTokenClaims::person(
         &s.issuer,
         s.default_audience(),
         &client.client_id,
@@ -82,6 +95,7 @@ pub fn mint_tokens(
         now,
         expires_at,
     );
+    access_claims.cnf = confirmation(jkt);
     let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {
@@ -111,6 +125,7 @@ pub fn mint_tokens(
         expires_in: s.tokens.access_token_ttl_seconds.secs(),
         scope: scope.clone(),
         id_token,
+        bound: jkt.is_some(),
     })
 }
 
@@ -120,6 +135,7 @@ pub fn mint_client_token(
     client: &Client,
     scope: &Scope,
     audience: &str,
+    jkt: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
@@ -127,7 +143,9 @@ pub fn mint_client_token(
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let claims = AccessTokenClaims::client(&s.issuer, audience, &client.client_id, scope, jti.clone(), now, expires_at);
+    let mut claims =
+        AccessTokenClaims::client(&s.issuer, audience, &client.client_id, scope, jti.clone(), now, expires_at);
+    claims.cnf = confirmation(jkt);
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(|e| TokenError::Signing(e.to_string()))?;
     Ok(Minted {
         access_token,
@@ -136,6 +154,7 @@ pub fn mint_client_token(
         expires_in: s.tokens.access_token_ttl_seconds.secs(),
         scope: scope.clone(),
         id_token: None,
+        bound: jkt.is_some(),
     })
 }
 

@@ -86,6 +86,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         backchannel_logout_uri: args.backchannel_logout_uri,
         require_pushed_authorization_requests: args.require_par,
         require_signed_request_object: args.require_signed_request_object,
+        dpop_bound_access_tokens: args.dpop_bound_access_tokens,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -197,6 +198,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         require_signed_request_object: Some(
             args.require_signed_request_object.unwrap_or(s.require_signed_request_object),
         ),
+        dpop_bound_access_tokens: Some(args.dpop_bound_access_tokens.unwrap_or(s.dpop_bound_access_tokens)),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,

@@ -31,6 +31,7 @@ pub async fn refresh(
     client: &Client,
     value: &str,
     scope: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     if !client.allows_grant(GrantType::RefreshToken) {
         return Err(TokenError::UnauthorizedClient("refresh_token"));
@@ -44,6 +45,11 @@ pub async fn refresh(
     }
     if record.revoked_at.is_some() || old.expires_at <= now {
         return Err(TokenError::RefreshTokenInvalid);
+    }
+    if let Some(bound) = &old.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(TokenError::DpopKeyMismatch("the refresh token is bound to another DPoP key"));
     }
     // A refresh may narrow the access token's scope, never widen it.
     let access_scope = match scope {
@@ -74,10 +80,11 @@ pub async fn refresh(
             expires_at: (now + state.settings.tokens.refresh_idle_ttl_seconds.secs())
                 .min(old.family_expires_at.max(now)),
             family_expires_at: old.family_expires_at,
+            dpop_jkt: old.dpop_jkt.clone(),
         };
         let sealed = seal_private_key(&successor_value, SEAL_AAD, Some(&successor_key(value)))
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, now)?;
+        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, jkt, now)?;
         let rotation = Rotation {
             successor: &successor,
             successor_sealed: &sealed,
@@ -102,7 +109,7 @@ pub async fn refresh(
         && successor.consumed_at.is_none()
         && successor.revoked_at.is_none()
     {
-        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, now)?;
+        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, jkt, now)?;
         state.refresh.add_family_access_token(&old_hash, &minted.jti, minted.expires_at).await?;
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));

@@ -69,7 +69,12 @@ fn refused(why: impl Into<String>) -> TokenError {
     TokenError::InvalidRequest(why.into())
 }
 
-pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest) -> Result<TokenResponse, TokenError> {
+pub async fn exchange(
+    state: &TokenState,
+    client: &Client,
+    req: ExchangeRequest,
+    jkt: Option<&str>,
+) -> Result<TokenResponse, TokenError> {
     if client.is_public() || !client.allows_grant(GrantType::TokenExchange) {
         return Err(TokenError::UnauthorizedClient("token exchange"));
     }
@@ -152,6 +157,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
                 sub: subject.sub.clone(),
                 act: None,
                 may_act: None,
+                cnf: None,
             }
         }
         None => {
@@ -169,6 +175,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
         }
     };
     claims.act = act;
+    claims.cnf = crate::mint::confirmation(jkt);
     // A token for another client: only that client may act with it later.
     claims.may_act = target_is_client.then(|| Actor { sub: audience.clone(), client_id: None, act: None });
 
@@ -190,7 +197,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
 
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: crate::mint::token_type(jkt.is_some()),
         expires_in: expires_at - now,
         scope: scope.to_string(),
         id_token: None,
