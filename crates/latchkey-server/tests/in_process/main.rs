@@ -14,6 +14,7 @@ mod caches;
 mod client_auth;
 mod device;
 mod discovery;
+mod dpop;
 mod exchange;
 mod introspection;
 mod jar;
