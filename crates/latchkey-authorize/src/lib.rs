@@ -143,6 +143,8 @@ pub struct AuthorizeState {
     pub clock: Arc<dyn Clock>,
     /// Seals second-factor secrets at rest (`keys.encryption_key`).
     pub encryption_key: Option<latchkey_keys::EncryptionKey>,
+    /// DPoP proofs sent to `/par` (RFC 9449 §10.1).
+    pub dpop: latchkey_client_auth::DpopVerifier,
 }
 
 /// Routes, relative to the issuer's path. Their failures are drawn with

@@ -457,6 +457,7 @@ pub async fn build(
         clock.clone(),
         &config.issuer,
     );
+    let dpop = dpop_verifier(&settings, store.clone(), clock.clone());
     let authorize = AuthorizeState {
         settings: Arc::new(AuthorizeSettings::from_config(config)),
         clients: store.clone(),
@@ -476,6 +477,7 @@ pub async fn build(
         keys: ring.clone(),
         clock: clock.clone(),
         encryption_key: settings.encryption_key.clone(),
+        dpop: dpop.clone(),
     };
     // One policy (and one client_secret_jwt key) for every door that
     // registers clients and for client authentication.
@@ -529,7 +531,7 @@ pub async fn build(
             clock: clock.clone(),
             client_auth,
             audit: store.clone(),
-            dpop: dpop_verifier(&settings, store.clone(), clock.clone()),
+            dpop,
         },
         admin,
     });

@@ -69,16 +69,25 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
+/// Whose tokens, for what, signed in how.
+#[derive(Clone, Copy)]
+pub struct Person<'a> {
+    pub user: &'a User,
+    pub scope: &'a Scope,
+    pub auth: &'a Authentication,
+}
+
+/// A person's access token (bound to the DPoP key `jkt` if given) and, for
+/// `openid`, ID token.
 pub fn mint_tokens(
     state: &TokenState,
     client: &Client,
-    user: &User,
-    scope: &Scope,
-    auth: &Authentication,
+    person: Person<'_>,
     nonce: Option<&str>,
     jkt: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
+    let Person { user, scope, auth } = person;
     let keys = state.keys.current();
     let key = keys.signing_key().ok_or_else(|| TokenError::Signing("no active signing key".into()))?;
     let s = &state.settings;

@@ -495,3 +495,86 @@ async fn server_nonces_when_required() {
     assert_challenge(&res, "use_dpop_nonce", "UserInfo without a nonce");
     assert!(res.header("dpop-nonce").is_some());
 }
+
+#[tokio::test]
+async fn dpop_bound_access_tokens_through_registration_and_the_admin_api() {
+    let app = TestApp::with_env(&[("LATCHKEY_REGISTRATION_MODE", "open"), ("LATCHKEY_ADMIN_ENABLED", "true")]).await;
+    // RFC 7591, then RFC 7592 turns it off again.
+    let body = json!({"redirect_uris": [CB], "client_name": "Reg", "dpop_bound_access_tokens": true});
+    let res = app.post("/register").json(&body).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.describe());
+    let reg = res.json();
+    assert_eq!(reg["dpop_bound_access_tokens"], true, "{reg}");
+    let client_id = reg["client_id"].as_str().unwrap();
+    let shown = app.cli_json(&["client", "show", client_id]).await;
+    assert_eq!(shown["dpop_bound_access_tokens"], true, "{shown}");
+    let uri = reg["registration_client_uri"].as_str().unwrap().trim_start_matches(ISSUER).to_string();
+    let rat = reg["registration_access_token"].as_str().unwrap().to_string();
+    let put = json!({"client_id": client_id, "redirect_uris": [CB], "client_name": "Reg",
+                     "dpop_bound_access_tokens": false});
+    let res = app.request(axum::http::Method::PUT, &uri).bearer(&rat).json(&put).await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.describe());
+    assert_eq!(res.json()["dpop_bound_access_tokens"], false);
+    let res = app.request(axum::http::Method::GET, &uri).bearer(&rat).send().await;
+    assert_eq!(res.json()["dpop_bound_access_tokens"], false, "{}", res.describe());
+
+    // The admin API.
+    let out = app.cli_json(&["admin", "token", "create", "--name", "t", "--scope", "clients:write"]).await;
+    let admin = out["token"].as_str().unwrap().to_string();
+    let body = json!({"client_name": "Svc", "grant_types": ["client_credentials"], "dpop_bound_access_tokens": true});
+    let res = app.post("/admin/api/v1/clients").bearer(&admin).json(&body).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.describe());
+    let created = res.json();
+    assert_eq!(created["dpop_bound_access_tokens"], true, "{created}");
+    let svc = TestClient {
+        id: created["client_id"].as_str().unwrap().to_string(),
+        secret: created["client_secret"].as_str().map(String::from),
+    };
+    assert_proof_refused(&client_token(&app, &svc, &[]).await, "an admin-made DPoP client without a proof");
+}
+
+#[tokio::test]
+async fn a_proof_at_par_binds_the_code() {
+    let app = TestApp::start().await;
+    let client = confidential(&app).await;
+    let key = Key::es256();
+    let other = Key::es256();
+    let p = pkce();
+    let push = |proof: String, params: Params| {
+        let (app, client) = (&app, &client);
+        async move {
+            let pairs = params.without("client_id");
+            app.post("/par").basic(&client.id, client.secret()).header("DPoP", &proof).form(&pairs.pairs()).await
+        }
+    };
+    // dpop_jkt that is not the proof's key is refused; a bad proof too.
+    let res =
+        push(key.proof(&app, "POST", "/par", json!({})), code_request(&client.id, &p).set("dpop_jkt", &other.jkt()))
+            .await;
+    assert_oauth_error(&res, 400, "invalid_request", "dpop_jkt of another key");
+    let res = push(key.proof(&app, "POST", "/token", json!({})), code_request(&client.id, &p)).await;
+    assert_proof_refused(&res, "a proof for another endpoint");
+
+    let res = push(key.proof(&app, "POST", "/par", json!({})), code_request(&client.id, &p)).await;
+    assert_eq!(res.status, 201, "{}", res.describe());
+    let uri = res.json()["request_uri"].as_str().unwrap().to_string();
+    let alice = alice(&app).await;
+    let code =
+        code_for(&app.browser(), &alice, &Params::default().set("client_id", &client.id).set("request_uri", &uri))
+            .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let redeem = |key: &Key| {
+        let proof = key.proof(&app, "POST", "/token", json!({}));
+        let (app, client) = (&app, &client);
+        async move { app.post("/token").basic(&client.id, client.secret()).header("DPoP", &proof).form(&form).await }
+    };
+    assert_oauth_error(&redeem(&other).await, 400, "invalid_grant", "the code pushed with another key");
+    let res = redeem(&key).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    assert_eq!(res.json()["token_type"], "DPoP");
+}

@@ -7,7 +7,7 @@ use latchkey_core::{Client, GrantType, random};
 use latchkey_domain::tokens;
 use latchkey_store::{CodeLookup, Redemption};
 
-use crate::mint::{TokenResponse, mint_tokens};
+use crate::mint::{Person, TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
 
 pub async fn exchange(
@@ -98,7 +98,14 @@ pub(crate) async fn issue(
         };
         (value, stored)
     });
-    let minted = mint_tokens(state, client, &user, &record.scope, &record.auth, record.nonce.as_deref(), jkt, now)?;
+    let minted = mint_tokens(
+        state,
+        client,
+        Person { user: &user, scope: &record.scope, auth: &record.auth },
+        record.nonce.as_deref(),
+        jkt,
+        now,
+    )?;
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
     let issued_refresh = refresh.as_ref().map(|(_, s)| s);
     let recorded =

@@ -11,7 +11,7 @@ use latchkey_keys::{EncryptionKey, open_private_key, seal_private_key};
 use latchkey_store::Rotation;
 use sha2::{Digest, Sha256};
 
-use crate::mint::{TokenResponse, mint_tokens};
+use crate::mint::{Person, TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
 
 const SEAL_AAD: &str = "latchkey/refresh-successor/v1";
@@ -66,6 +66,7 @@ pub async fn refresh(
         Some(u) if !u.disabled => u,
         _ => return Err(TokenError::UserGone),
     };
+    let person = Person { user: &user, scope: &access_scope, auth: &old.auth };
 
     if record.consumed_at.is_none() {
         let successor_value = random::token(32);
@@ -84,7 +85,7 @@ pub async fn refresh(
         };
         let sealed = seal_private_key(&successor_value, SEAL_AAD, Some(&successor_key(value)))
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, jkt, now)?;
+        let minted = mint_tokens(state, client, person, None, jkt, now)?;
         let rotation = Rotation {
             successor: &successor,
             successor_sealed: &sealed,
@@ -109,7 +110,7 @@ pub async fn refresh(
         && successor.consumed_at.is_none()
         && successor.revoked_at.is_none()
     {
-        let minted = mint_tokens(state, client, &user, &access_scope, &old.auth, None, jkt, now)?;
+        let minted = mint_tokens(state, client, person, None, jkt, now)?;
         state.refresh.add_family_access_token(&old_hash, &minted.jti, minted.expires_at).await?;
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));
