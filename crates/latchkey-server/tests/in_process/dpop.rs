@@ -578,3 +578,50 @@ async fn a_proof_at_par_binds_the_code() {
     assert_eq!(res.status, 200, "{}", res.describe());
     assert_eq!(res.json()["token_type"], "DPoP");
 }
+
+#[tokio::test]
+async fn the_device_and_token_exchange_grants_bind_too() {
+    // The device code grant.
+    let app = TestApp::start().await;
+    let (client, _alice) = (crate::device::tv(&app).await, alice(&app).await);
+    let grant = crate::device::start(&app, &client).await;
+    let browser = app.browser();
+    let login = crate::device::enter(&browser, grant["user_code"].as_str().unwrap()).await;
+    let done = crate::device::sign_in_and_decide(&browser, login, "allow").await;
+    assert_eq!(done.status, 200, "{}", done.describe());
+    app.clock.advance(15);
+    let key = Key::es256();
+    let device_code = grant["device_code"].as_str().unwrap();
+    let res = app
+        .post("/token")
+        .header("DPoP", &key.proof(&app, "POST", "/token", json!({})))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+            ("client_id", &client.id),
+        ])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let body = res.json();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.jkt());
+
+    // Token exchange.
+    let s = crate::exchange::setup(&[]).await;
+    let res = s
+        .app
+        .post("/token")
+        .basic(&s.front.id, s.front.secret())
+        .header("DPoP", &key.proof(&s.app, "POST", "/token", json!({})))
+        .form(&[
+            ("grant_type", crate::exchange::GRANT),
+            ("subject_token", &s.access_token),
+            ("subject_token_type", crate::exchange::AT),
+            ("audience", &s.orders.id),
+        ])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let body = res.json();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.jkt());
+}
