@@ -625,3 +625,33 @@ async fn the_device_and_token_exchange_grants_bind_too() {
     assert_eq!(body["token_type"], "DPoP", "{body}");
     assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.jkt());
 }
+
+#[tokio::test]
+async fn a_bound_token_is_exchanged_only_with_a_proof_by_its_key() {
+    let s = crate::exchange::setup(&[]).await;
+    let key = Key::es256();
+    let exchange = |subject: String, proof: Option<String>| {
+        let s = &s;
+        async move {
+            let mut req = s.app.post("/token").basic(&s.front.id, s.front.secret());
+            if let Some(p) = proof {
+                req = req.header("DPoP", &p);
+            }
+            req.form(&[
+                ("grant_type", crate::exchange::GRANT),
+                ("subject_token", &subject),
+                ("subject_token_type", crate::exchange::AT),
+                ("audience", &s.orders.id),
+            ])
+            .await
+        }
+    };
+    let proof = |k: &Key| Some(k.proof(&s.app, "POST", "/token", json!({})));
+    let res = exchange(s.access_token.clone(), proof(&key)).await;
+    let bound = res.json()["access_token"].as_str().unwrap().to_string();
+    assert_oauth_error(&exchange(bound.clone(), None).await, 400, "invalid_request", "a bound subject without a proof");
+    let res = exchange(bound.clone(), proof(&Key::es256())).await;
+    assert_oauth_error(&res, 400, "invalid_request", "a bound subject with another key");
+    let res = exchange(bound, proof(&key)).await;
+    assert_eq!(res.status, 200, "with its key: {}", res.describe());
+}

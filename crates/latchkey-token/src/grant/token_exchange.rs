@@ -51,9 +51,22 @@ struct Presented {
     act: Option<Actor>,
     may_act: Option<Actor>,
     exp: i64,
+    /// The DPoP key an access token is bound to.
+    jkt: Option<String>,
 }
 
 impl Presented {
+    /// A DPoP-bound token is usable only with a proof by its key (RFC 9449
+    /// §7.2): here, the exchange request's proof.
+    fn check_binding(&self, proof_jkt: Option<&str>, name: &str) -> Result<(), TokenError> {
+        match &self.jkt {
+            Some(bound) if proof_jkt != Some(bound.as_str()) => {
+                Err(refused(format!("the {name} is DPoP-bound: send a DPoP proof by its key")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn as_actor(&self) -> Actor {
         Actor {
             sub: self.sub.clone(),
@@ -94,6 +107,7 @@ pub async fn exchange(
     }
 
     let subject = read_token(state, &req.subject_token, &req.subject_token_type, "subject_token").await?;
+    subject.check_binding(jkt, "subject_token")?;
     let issued_to_caller = subject.client_id == client.client_id || subject.aud.contains(&client.client_id);
     if !issued_to_caller {
         return Err(refused("the subject token was not issued to this client and does not name it in aud"));
@@ -106,6 +120,7 @@ pub async fn exchange(
     let act = match (&req.actor_token, &req.actor_token_type) {
         (Some(token), Some(kind)) => {
             let actor = read_token(state, token, kind, "actor_token").await?;
+            actor.check_binding(jkt, "actor_token")?;
             if actor.client_id != client.client_id {
                 return Err(refused("the actor token was not issued to this client"));
             }
@@ -289,6 +304,7 @@ async fn access_token(state: &TokenState, c: AccessTokenClaims) -> Result<Option
         act: c.act,
         may_act: c.may_act,
         exp: c.exp,
+        jkt: c.cnf.map(|c| c.jkt),
     }))
 }
 
@@ -332,5 +348,6 @@ async fn id_token(state: &TokenState, token: &str) -> Result<Option<Presented>, 
         act: None,
         may_act: None,
         exp: c.exp,
+        jkt: None,
     }))
 }
