@@ -494,6 +494,25 @@ async fn server_nonces_when_required() {
     let res = userinfo(&app, "DPoP", &at, Some(&key.proof(&app, "GET", "/userinfo", json!({"ath": ath(&at)})))).await;
     assert_challenge(&res, "use_dpop_nonce", "UserInfo without a nonce");
     assert!(res.header("dpop-nonce").is_some());
+
+    // At /par: 400 JSON, with the nonce.
+    let web = confidential(&app).await;
+    let params = code_request(&web.id, &pkce()).without("client_id");
+    let res = app
+        .post("/par")
+        .basic(&web.id, web.secret())
+        .header("DPoP", &key.proof(&app, "POST", "/par", json!({})))
+        .form(&params.pairs())
+        .await;
+    assert_oauth_error(&res, 400, "use_dpop_nonce", "/par without a nonce");
+    let nonce = res.header("dpop-nonce").unwrap().to_string();
+    let res = app
+        .post("/par")
+        .basic(&web.id, web.secret())
+        .header("DPoP", &key.proof(&app, "POST", "/par", json!({"nonce": nonce})))
+        .form(&params.pairs())
+        .await;
+    assert_eq!(res.status, 201, "{}", res.describe());
 }
 
 #[tokio::test]
@@ -555,6 +574,10 @@ async fn a_proof_at_par_binds_the_code() {
     let res = push(key.proof(&app, "POST", "/token", json!({})), code_request(&client.id, &p)).await;
     assert_proof_refused(&res, "a proof for another endpoint");
 
+    let res =
+        push(key.proof(&app, "POST", "/par", json!({})), code_request(&client.id, &p).set("dpop_jkt", &key.jkt()))
+            .await;
+    assert_eq!(res.status, 201, "dpop_jkt naming the proof's key: {}", res.describe());
     let res = push(key.proof(&app, "POST", "/par", json!({})), code_request(&client.id, &p)).await;
     assert_eq!(res.status, 201, "{}", res.describe());
     let uri = res.json()["request_uri"].as_str().unwrap().to_string();
