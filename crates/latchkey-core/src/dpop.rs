@@ -141,7 +141,8 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, ProofError>
         return Err(bad("htm does not match the request's method"));
     }
     let htu = claims.get("htu").and_then(Value::as_str).ok_or(bad("htu is required"))?;
-    if normalise(htu).is_none() || normalise(htu) != normalise(expected.htu) {
+    let htu = normalise(htu);
+    if htu.is_none() || htu != normalise(expected.htu) {
         return Err(bad("htu does not match the request's URL"));
     }
     let iat = claims.get("iat").and_then(Value::as_i64).ok_or(bad("iat is required (an integer)"))?;
