@@ -96,7 +96,7 @@ fn with_statement(statement: impl Into<Value>) -> Value {
 }
 
 /// Members a registration answer may have; nothing else (no key, no statement).
-const ANSWER_MEMBERS: [&str; 20] = [
+const ANSWER_MEMBERS: [&str; 21] = [
     "client_name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -115,9 +115,10 @@ const ANSWER_MEMBERS: [&str; 20] = [
     "registration_client_uri",
     "registration_access_token",
     "tos_uri",
-    // Always answered (RFC 9126 §6, RFC 9101 §10.5), false by default.
+    // Always answered (RFC 9126 §6, RFC 9101 §10.5, RFC 9449 §5.2), false by default.
     "require_pushed_authorization_requests",
     "require_signed_request_object",
+    "dpop_bound_access_tokens",
 ];
 
 async fn statements_are_verified_and_take_precedence_over_the_body(backend: Backend) {

@@ -41,6 +41,7 @@ const METADATA: &[&str] = &[
     "authorization_signed_response_alg",
     "id_token_signed_response_alg",
     "userinfo_signed_response_alg",
+    "dpop_bound_access_tokens",
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",

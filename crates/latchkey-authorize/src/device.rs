@@ -187,6 +187,7 @@ pub async fn enter(
         acr_values: Vec::new(),
         claims: None,
         first_factor: Default::default(),
+        dpop_jkt: None,
     };
     // A session weaker than the client or the operator requires signs in
     // again, where the second factor (or its setup) follows the password.
@@ -298,6 +299,7 @@ pub async fn decide(
         expires_at: device.expires_at,
         device: true,
         claims: Default::default(),
+        dpop_jkt: None,
     };
     state.codes.insert_code(&record).await?;
     if !state.store.decide_device_code(&device.device_code_hash, DeviceStatus::Approved, now).await? {

@@ -144,6 +144,8 @@ pub struct AuthorizeState {
     pub clock: Arc<dyn Clock>,
     /// Seals second-factor secrets at rest (`keys.encryption_key`).
     pub encryption_key: Option<latchkey_keys::EncryptionKey>,
+    /// DPoP proofs sent to `/par` (RFC 9449 §10.1).
+    pub dpop: latchkey_client_auth::DpopVerifier,
 }
 
 /// Routes, relative to the issuer's path. Their failures are drawn with
@@ -811,6 +813,7 @@ async fn issue_code(
         expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
         device: false,
         claims,
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     state.codes.insert_code(&record).await?;
     state.sessions.add_session_client(&session.id_hash, &req.target.client_id).await?;

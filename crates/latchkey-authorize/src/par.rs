@@ -11,7 +11,8 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use latchkey_client_auth::{ClientCredentials, Endpoint};
+use latchkey_client_auth::{ClientCredentials, DpopError, Endpoint};
+use latchkey_core::ErrorCode;
 use latchkey_core::grant::PushedRequest;
 use latchkey_core::secret::hash_token;
 use latchkey_core::{Client, OAuthError, random};
@@ -87,6 +88,31 @@ pub async fn push(
         };
     } else if client.settings.require_signed_request_object {
         return oauth_error_response(&crate::request_object::required());
+    }
+    // RFC 9449 §10.1: a DPoP proof sent here binds the code as dpop_jkt does.
+    let with_nonce = |mut res: Response| {
+        if let Some(nonce) = state.dpop.nonce_header() {
+            res.headers_mut().insert("dpop-nonce", nonce);
+        }
+        res
+    };
+    match state.dpop.from_headers(&headers, "POST", PATH, None).await {
+        Ok(None) => {}
+        Ok(Some(proof)) => match params.get("dpop_jkt") {
+            Some(jkt) if jkt != proof.jkt => {
+                return invalid("dpop_jkt is not the thumbprint of the DPoP proof's key");
+            }
+            Some(_) => {}
+            None => params.insert("dpop_jkt", &proof.jkt),
+        },
+        Err(DpopError::Invalid(why)) => {
+            return with_nonce(oauth_error_response(&OAuthError::new(ErrorCode::InvalidDpopProof, why)));
+        }
+        Err(DpopError::UseNonce) => {
+            let error = OAuthError::new(ErrorCode::UseDpopNonce, "the DPoP proof must carry the nonce in DPoP-Nonce");
+            return with_nonce(oauth_error_response(&error));
+        }
+        Err(DpopError::Store(e)) => return latchkey_http::store_error_response(&e),
     }
     // With Basic or an assertion, client_id in the body is optional (and,
     // if present, was checked to name the same client).

@@ -97,6 +97,9 @@ pub struct AuthorizationRequest {
     /// of a factor; kept with the request while those pages are shown.
     #[serde(default, skip_serializing_if = "FirstFactor::is_password")]
     pub first_factor: FirstFactor,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// `acr` values a request asks for: `acr_values`, or the claims
@@ -324,6 +327,11 @@ pub fn validate(
         None | Some("page" | "popup" | "touch" | "wap") => {}
         Some(_) => return Err(invalid("display must be page, popup, touch or wap")),
     }
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(jkt) if latchkey_core::dpop::is_thumbprint(jkt) => Some(jkt.to_string()),
+        Some(_) => return Err(invalid("dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)")),
+    };
     Ok(AuthorizationRequest {
         target,
         scope,
@@ -340,6 +348,7 @@ pub fn validate(
             .unwrap_or_default(),
         claims,
         first_factor: FirstFactor::Password,
+        dpop_jkt,
     })
 }
 

@@ -5,6 +5,7 @@
 //! sign with the same keys as their `private_key_jwt` assertions.
 
 mod assertion;
+pub mod dpop;
 mod keys;
 mod request_object;
 
@@ -20,6 +21,7 @@ use latchkey_http::{oauth_error_response, store_error_response};
 use latchkey_store::{ClientStore, ReplayStore, StoreError};
 
 pub use assertion::JWT_BEARER;
+pub use dpop::{DpopError, DpopSettings, DpopVerifier};
 pub use keys::{ClientKeys, KeyFetchSettings};
 pub use request_object::{REQUEST_OBJECT_ALGORITHMS, RequestObjectError};
 

@@ -79,6 +79,7 @@ pub struct Config {
     pub device: Device,
     pub pkce: Pkce,
     pub par: Par,
+    pub dpop: Dpop,
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub gc: Gc,
@@ -577,6 +578,29 @@ pub struct Par {
     /// held to it by its require_pushed_authorization_requests metadata.
     #[default(false)]
     pub required: bool,
+}
+
+/// DPoP (RFC 9449; docs/advanced-protocols.md): access tokens bound to a
+/// key the client proves it holds with each request.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dpop {
+    /// How far a DPoP proof's iat may lie from this server's clock, either
+    /// way. A proof is made just before its request; the window covers clock
+    /// skew and slow networks.
+    #[default(Seconds::new(120))]
+    #[schemars(range(min = 5, max = 600))]
+    pub iat_window_seconds: Seconds,
+    /// Every DPoP proof must carry a nonce this server gave (the DPoP-Nonce
+    /// response header; a proof without a current one is answered
+    /// use_dpop_nonce). Replicas accept each other's nonces when they share
+    /// keys.encryption_key.
+    #[default(false)]
+    pub require_nonce: bool,
+    /// A nonce is accepted for this long to twice this.
+    #[default(Seconds::new(300))]
+    #[schemars(range(min = 10, max = 3_600))]
+    pub nonce_lifetime_seconds: Seconds,
 }
 
 /// Sign-in sessions.

@@ -96,6 +96,24 @@ pub struct AccessTokenClaims {
     /// consented to. UserInfo has only the token to go by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub userinfo_claims: Vec<String>,
+    /// The key the token is bound to (DPoP, RFC 9449 §6.1): only requests
+    /// with a proof by that key may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800), as DPoP uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 7638 SHA-256 thumbprint of the key, base64url.
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The DPoP key thumbprint the token is bound to, if any.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
 }
 
 /// An actor (RFC 8693 §4.1): the party that acts for the token's subject,
@@ -153,6 +171,7 @@ impl AccessTokenClaims {
             act: None,
             may_act: None,
             userinfo_claims: Vec::new(),
+            cnf: None,
         }
     }
 
@@ -182,6 +201,7 @@ impl AccessTokenClaims {
             act: None,
             may_act: None,
             userinfo_claims: Vec::new(),
+            cnf: None,
         }
     }
 

@@ -190,6 +190,10 @@ pub struct ClientSettings {
     /// a JWT signed with it (`application/jwt`); plain JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// RFC 9449 §5.2: this client's token requests must carry a DPoP proof
+    /// (its access tokens are always DPoP-bound).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -392,6 +396,7 @@ pub struct ClientMetadata {
     pub id_token_signed_response_alg: Option<String>,
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<String>,
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -835,6 +840,7 @@ impl ClientMetadata {
             authorization_signed_response_alg,
             id_token_signed_response_alg,
             userinfo_signed_response_alg,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,

@@ -45,6 +45,10 @@ pub enum ErrorCode {
     /// OpenID Connect Core §3.1.2.6: the authentication the client requires
     /// (by its registration) cannot be given.
     UnmetAuthenticationRequirements,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing, malformed or wrong.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the nonce the server gives.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -81,6 +85,8 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 

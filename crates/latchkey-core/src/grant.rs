@@ -166,6 +166,10 @@ pub struct AuthorizationCode {
     /// Claims asked for one by one (the `claims` parameter) and consented.
     #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
     pub claims: RequestedClaims,
+    /// RFC 9449 §10: the `dpop_jkt` of the authorization request. Redeeming
+    /// the code takes a DPoP proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token, stored by its hash. Tokens of one grant form a family
@@ -189,6 +193,10 @@ pub struct RefreshToken {
     /// The code's individually requested claims, for the tokens refreshed.
     #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
     pub claims: RequestedClaims,
+    /// A public client's refresh token is bound to the DPoP key it was
+    /// issued with (RFC 9449 §5): using it takes a proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A stored refresh token with its lifecycle.

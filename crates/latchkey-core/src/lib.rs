@@ -11,6 +11,7 @@ pub mod client;
 pub mod client_keys;
 pub mod clock;
 pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod ip;

@@ -67,6 +67,9 @@ pub struct ProviderMetadata {
     pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9449 §5.1: the algorithms DPoP proofs may use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims_supported: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

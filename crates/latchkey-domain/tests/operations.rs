@@ -69,6 +69,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         expires_at: 1_600,
         device: false,
         claims: Default::default(),
+        dpop_jkt: None,
     };
     store.insert_code(&code).await.unwrap();
     assert!(matches!(store.redeem_code(code_hash, client, 1_100).await.unwrap(), Redemption::Redeemed(_)));
@@ -78,6 +79,7 @@ async fn issue(store: &dyn Store, code_hash: &str, user: &str, client: &str, sid
         client_id: client.into(),
         scope: code.scope.clone(),
         auth: code.auth.clone(),
+        dpop_jkt: None,
         offline,
         created_at: 1_100,
         expires_at: 50_000,

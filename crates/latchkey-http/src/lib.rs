@@ -72,6 +72,15 @@ pub fn oauth_error_with_status(status: StatusCode, error: &OAuthError) -> Respon
 /// The bearer token of an `Authorization` header (scheme matched without
 /// regard to case, RFC 7235 §2.1), if there is exactly one well-formed one.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    scheme_token(headers, "bearer")
+}
+
+/// The access token of an `Authorization: DPoP` header (RFC 9449 §7.1), as [`bearer_token`].
+pub fn dpop_token(headers: &HeaderMap) -> Option<&str> {
+    scheme_token(headers, "dpop")
+}
+
+fn scheme_token<'a>(headers: &'a HeaderMap, wanted: &str) -> Option<&'a str> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let value = values.next()?;
     if values.next().is_some() {
@@ -79,7 +88,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     }
     let value = value.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !scheme.eq_ignore_ascii_case(wanted) {
         return None;
     }
     let token = token.trim_start_matches(' ');

@@ -52,6 +52,15 @@ impl EncryptionKey {
         mac.update(b"latchkey/subkey/client-secret-jwt/v1");
         latchkey_core::secret::ClientSecretKey::new(mac.finalize().into_bytes().into())
     }
+
+    /// The key DPoP server nonces are made with, under its own label: every
+    /// replica sharing the root key accepts the nonces of the others.
+    pub fn dpop_nonce_key(&self) -> latchkey_core::dpop::NonceKey {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"latchkey/subkey/dpop-nonce/v1");
+        latchkey_core::dpop::NonceKey::from_bytes(mac.finalize().into_bytes().into())
+    }
 }
 
 /// Seals a PEM private key when an encryption key is given; returns it unchanged otherwise.

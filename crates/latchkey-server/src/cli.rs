@@ -294,6 +294,10 @@ pub struct ClientCreate {
     /// (userinfo_signed_response_alg); default: plain JSON.
     #[arg(long, value_name = "ALG")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Its token requests must carry a DPoP proof, so its access tokens are
+    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -390,6 +394,10 @@ pub struct ClientUpdate {
     /// (userinfo_signed_response_alg); default: plain JSON.
     #[arg(long, value_name = "ALG")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Its token requests must carry a DPoP proof, so its access tokens are
+    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -53,6 +53,32 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// The DPoP proof checker. Server nonces are keyed by `keys.encryption_key`
+/// where it is set (replicas accept each other's); else by a key of this
+/// process alone.
+fn dpop_verifier(
+    settings: &Settings,
+    replay: Arc<dyn latchkey_store::ReplayStore>,
+    clock: Arc<dyn Clock>,
+) -> latchkey_client_auth::DpopVerifier {
+    let d = &settings.config.dpop;
+    let nonce_key = match &settings.encryption_key {
+        Some(key) => key.dpop_nonce_key(),
+        None => latchkey_core::dpop::NonceKey::random(),
+    };
+    latchkey_client_auth::DpopVerifier::new(
+        replay,
+        clock,
+        &settings.config.issuer,
+        latchkey_client_auth::DpopSettings {
+            iat_window_seconds: d.iat_window_seconds.secs(),
+            require_nonce: d.require_nonce,
+            nonce_lifetime_seconds: d.nonce_lifetime_seconds.secs(),
+        },
+        nonce_key,
+    )
+}
+
 /// The provider metadata: exactly what this build implements.
 pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
     let url = |path: &str| format!("{}{path}", settings.config.issuer);
@@ -103,6 +129,7 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         token_endpoint_auth_methods_supported: auth_methods(true),
         token_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
         code_challenge_methods_supported: strings(&["S256"]),
+        dpop_signing_alg_values_supported: strings(&latchkey_core::dpop::DPOP_ALGORITHMS),
         claims_supported: strings(&[
             "iss",
             "sub",
@@ -434,6 +461,7 @@ pub async fn build(
         clock.clone(),
         &config.issuer,
     );
+    let dpop = dpop_verifier(&settings, store.clone(), clock.clone());
     let authorize = AuthorizeState {
         settings: Arc::new(AuthorizeSettings::from_config(config)),
         clients: store.clone(),
@@ -453,6 +481,7 @@ pub async fn build(
         keys: ring.clone(),
         clock: clock.clone(),
         encryption_key: settings.encryption_key.clone(),
+        dpop: dpop.clone(),
     };
     // One policy (and one client_secret_jwt key) for every door that
     // registers clients and for client authentication.
@@ -506,6 +535,7 @@ pub async fn build(
             clock: clock.clone(),
             client_auth,
             audit: store.clone(),
+            dpop,
         },
         admin,
     });

@@ -32,6 +32,7 @@ fn token(n: u32, now: i64) -> RefreshToken {
             sid: "sid".into(),
         },
         offline: true,
+        dpop_jkt: None,
         created_at: now,
         expires_at: now + 1_000,
         family_expires_at: now + 5_000,

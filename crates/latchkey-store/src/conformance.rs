@@ -43,6 +43,7 @@ fn sample_client(id: &str) -> Client {
             authorization_signed_response_alg: Some("RS256".into()),
             id_token_signed_response_alg: Some("ES256".into()),
             userinfo_signed_response_alg: Some("EdDSA".into()),
+            dpop_bound_access_tokens: true,
             registration_access_token_hash: None,
             require_mfa: true,
             default_acr_values: vec!["urn:latchkey:acr:mfa".into()],
@@ -406,6 +407,7 @@ fn code(hash: &str, client: &str, expires_at: i64) -> AuthorizationCode {
         device: false,
         // Carried through every store as written.
         claims: RequestedClaims { id_token: vec!["email".into()], userinfo: vec!["phone_number".into()] },
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     }
 }
 
@@ -714,6 +716,7 @@ fn refresh(hash: &str, grant: &str, now: i64) -> RefreshToken {
         expires_at: now + 1_000,
         family_expires_at: now + 5_000,
         claims: RequestedClaims { id_token: Vec::new(), userinfo: vec!["address".into()] },
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     }
 }
 

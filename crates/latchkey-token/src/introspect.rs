@@ -91,6 +91,9 @@ struct Active<'a> {
     /// Who acts for `sub`, from a token exchange (RFC 8693 §4.1, §2.1 of RFC 7662 allows more members).
     #[serde(skip_serializing_if = "Option::is_none")]
     act: Option<&'a latchkey_core::claims::Actor>,
+    /// The DPoP key a token is bound to (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a latchkey_core::claims::Confirmation>,
 }
 
 async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Result<Option<Value>, TokenError> {
@@ -111,7 +114,7 @@ async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Resul
     }
     let active = Active {
         active: true,
-        token_type: "Bearer",
+        token_type: crate::mint::token_type(claims.cnf.is_some()),
         scope: claims.scope.as_ref().map(|s| s.to_string()),
         client_id: &claims.client_id,
         sub: &claims.sub,
@@ -124,6 +127,7 @@ async fn access_token(state: &TokenState, caller: &Client, token: &str) -> Resul
         acr: claims.acr.as_deref(),
         groups: claims.groups.as_deref(),
         act: claims.act.as_ref(),
+        cnf: claims.cnf.as_ref(),
     };
     Ok(Some(serde_json::to_value(active).expect("introspection answer serializes")))
 }
@@ -159,6 +163,7 @@ async fn refresh_token(state: &TokenState, caller: &Client, token: &str) -> Resu
         acr: None,
         groups: None,
         act: None,
+        cnf: None,
     };
     Ok(Some(serde_json::to_value(active).expect("introspection answer serializes")))
 }

@@ -16,7 +16,9 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use latchkey_client_auth::{ClientAuthError, ClientAuthenticator, ClientCredentials, Endpoint};
+use latchkey_client_auth::{
+    ClientAuthError, ClientAuthenticator, ClientCredentials, DpopError, DpopVerifier, Endpoint,
+};
 use latchkey_core::{Clock, ErrorCode, OAuthError};
 use latchkey_http::{
     Form, FormError, FormRejection, json_no_store, oauth_error_response, payload_too_large, store_error_response,
@@ -73,6 +75,8 @@ pub struct TokenState {
     pub clock: Arc<dyn Clock>,
     pub client_auth: ClientAuthenticator,
     pub audit: Arc<dyn latchkey_store::AuditStore>,
+    /// DPoP proofs (RFC 9449) at the token endpoint and UserInfo.
+    pub dpop: DpopVerifier,
 }
 
 /// Routes, relative to the issuer's path.
@@ -198,6 +202,12 @@ pub enum TokenError {
     #[error("signing failed: {0}")]
     Signing(String),
     #[error(transparent)]
+    Dpop(#[from] DpopError),
+    #[error("the client must send a DPoP proof (dpop_bound_access_tokens)")]
+    DpopRequired,
+    #[error("{0}")]
+    DpopKeyMismatch(&'static str),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -212,6 +222,16 @@ impl TokenError {
                 OAuthError::server_error()
             }
             Self::InvalidRequest(m) => OAuthError::invalid_request(m),
+            Self::Dpop(DpopError::Store(e)) => return store_error_response(&e),
+            Self::Dpop(DpopError::Invalid(why)) => OAuthError::new(ErrorCode::InvalidDpopProof, why),
+            // 400 at the token endpoint (RFC 9449 §8); the nonce is in DPoP-Nonce.
+            Self::Dpop(DpopError::UseNonce) => {
+                OAuthError::new(ErrorCode::UseDpopNonce, "the DPoP proof must carry the nonce in DPoP-Nonce")
+            }
+            Self::DpopRequired => {
+                OAuthError::new(ErrorCode::InvalidDpopProof, "this client must send a DPoP proof with token requests")
+            }
+            Self::DpopKeyMismatch(why) => grant(why),
             Self::UnsupportedGrantType(_) => {
                 OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported")
             }
@@ -273,7 +293,11 @@ async fn token(
         }
         Err(e) => return TokenError::InvalidRequest(e.message()).into_response(),
     };
-    token_inner(&state, &headers, form).await.unwrap_or_else(IntoResponse::into_response)
+    let mut res = token_inner(&state, &headers, form).await.unwrap_or_else(IntoResponse::into_response);
+    if let Some(nonce) = state.dpop.nonce_header() {
+        res.headers_mut().insert("dpop-nonce", nonce);
+    }
+    res
 }
 
 async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -> Result<Response, TokenError> {
@@ -281,6 +305,11 @@ async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -
         return Err(TokenError::InvalidRequest("send resource or audience, not both".into()));
     }
     let client = state.client_auth.authenticate(headers, &form.client, Endpoint::Token).await?;
+    let proof = state.dpop.from_headers(headers, "POST", "/token", None).await?;
+    if proof.is_none() && client.settings.dpop_bound_access_tokens {
+        return Err(TokenError::DpopRequired);
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let grant_type = form.request.grant_type();
     let response = match form.request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
@@ -290,18 +319,19 @@ async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -
                 &code,
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
+                jkt,
             )
             .await?
         }
         TokenRequest::RefreshToken { refresh_token, scope } => {
-            grant::refresh_token::refresh(state, &client, &refresh_token, scope.as_deref()).await?
+            grant::refresh_token::refresh(state, &client, &refresh_token, scope.as_deref(), jkt).await?
         }
         TokenRequest::ClientCredentials { scope, resource, audience } => {
             let resource = resource.or(audience);
-            grant::client_credentials::issue(state, &client, scope.as_deref(), resource.as_deref()).await?
+            grant::client_credentials::issue(state, &client, scope.as_deref(), resource.as_deref(), jkt).await?
         }
-        TokenRequest::DeviceCode { device_code } => grant::device_code::poll(state, &client, &device_code).await?,
-        TokenRequest::TokenExchange(request) => grant::token_exchange::exchange(state, &client, request).await?,
+        TokenRequest::DeviceCode { device_code } => grant::device_code::poll(state, &client, &device_code, jkt).await?,
+        TokenRequest::TokenExchange(request) => grant::token_exchange::exchange(state, &client, request, jkt).await?,
     };
     metrics::counter!("latchkey_tokens_issued_total", "grant_type" => grant_type).increment(1);
     Ok(json_no_store(StatusCode::OK, &response))

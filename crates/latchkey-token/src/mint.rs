@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_core::claims::{AccessTokenClaims, IdTokenClaims, StandardClaims};
+use latchkey_core::claims::{AccessTokenClaims, Confirmation, IdTokenClaims, StandardClaims};
 use latchkey_core::claims_request::RequestedClaims;
 use latchkey_core::grant::Authentication;
 use latchkey_core::{Client, Scope, User, random};
@@ -36,13 +36,25 @@ pub struct Minted {
     pub expires_in: i64,
     pub scope: Scope,
     pub id_token: Option<String>,
+    /// Bound to a DPoP key (`token_type` DPoP).
+    pub bound: bool,
+}
+
+/// `token_type` of an access token (RFC 9449 §5).
+pub fn token_type(bound: bool) -> &'static str {
+    if bound { "DPoP" } else { "Bearer" }
+}
+
+/// The `cnf` claim of a token bound to the DPoP key `jkt`.
+pub fn confirmation(jkt: Option<&str>) -> Option<Confirmation> {
+    jkt.map(|jkt| Confirmation { jkt: jkt.to_string() })
 }
 
 impl Minted {
     pub fn response(self, refresh_token: Option<String>) -> TokenResponse {
         TokenResponse {
             access_token: self.access_token,
-            token_type: "Bearer",
+            token_type: token_type(self.bound),
             expires_in: self.expires_in,
             scope: self.scope.to_string(),
             id_token: self.id_token,
@@ -63,9 +75,11 @@ pub fn at_hash(access_token: &str, alg: latchkey_keys::Algorithm) -> String {
     }
 }
 
-/// What a person granted a client, as a code or refresh token carries it.
+/// Whose tokens, for what, signed in how: what a person granted a client,
+/// as a code or refresh token carries it.
 #[derive(Clone, Copy)]
-pub struct Granted<'a> {
+pub struct Person<'a> {
+    pub user: &'a User,
     /// The access token's scope (a refresh may narrow the grant's).
     pub scope: &'a Scope,
     pub auth: &'a Authentication,
@@ -73,15 +87,17 @@ pub struct Granted<'a> {
     pub claims: &'a RequestedClaims,
 }
 
+/// A person's access token (bound to the DPoP key `jkt` if given) and, for
+/// `openid`, ID token.
 pub fn mint_tokens(
     state: &TokenState,
     client: &Client,
-    user: &User,
-    granted: Granted<'_>,
+    person: Person<'_>,
     nonce: Option<&str>,
+    jkt: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
-    let Granted { scope, auth, claims } = granted;
+    let Person { user, scope, auth, claims } = person;
     let keys = state.keys.current();
     let key = access_key(state, &keys)?;
     let s = &state.settings;
@@ -99,6 +115,7 @@ pub fn mint_tokens(
         expires_at,
     );
     access_claims.userinfo_claims.clone_from(&claims.userinfo);
+    access_claims.cnf = confirmation(jkt);
     let access_token = key.sign_jwt("at+jwt", &access_claims).map_err(|e| TokenError::Signing(e.to_string()))?;
 
     let id_token = if scope.contains("openid") {
@@ -131,6 +148,7 @@ pub fn mint_tokens(
         expires_in: s.tokens.access_token_ttl_seconds.secs(),
         scope: scope.clone(),
         id_token,
+        bound: jkt.is_some(),
     })
 }
 
@@ -153,6 +171,7 @@ pub fn mint_client_token(
     client: &Client,
     scope: &Scope,
     audience: &str,
+    jkt: Option<&str>,
     now: i64,
 ) -> Result<Minted, TokenError> {
     let keys = state.keys.current();
@@ -160,7 +179,9 @@ pub fn mint_client_token(
     let s = &state.settings;
     let jti = random::token(16);
     let expires_at = now + s.tokens.access_token_ttl_seconds.secs();
-    let claims = AccessTokenClaims::client(&s.issuer, audience, &client.client_id, scope, jti.clone(), now, expires_at);
+    let mut claims =
+        AccessTokenClaims::client(&s.issuer, audience, &client.client_id, scope, jti.clone(), now, expires_at);
+    claims.cnf = confirmation(jkt);
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(|e| TokenError::Signing(e.to_string()))?;
     Ok(Minted {
         access_token,
@@ -169,6 +190,7 @@ pub fn mint_client_token(
         expires_in: s.tokens.access_token_ttl_seconds.secs(),
         scope: scope.clone(),
         id_token: None,
+        bound: jkt.is_some(),
     })
 }
 

@@ -1,12 +1,15 @@
 //! UserInfo (OIDC Core §5.3): GET and POST, bearer token in the header or
-//! (POST) the form body, CORS open for browser apps.
+//! (POST) the form body, CORS open for browser apps. A DPoP-bound token
+//! (RFC 9449 §7) comes only as `Authorization: DPoP` with a proof by its key.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_client_auth::DpopError;
+use latchkey_client_auth::dpop::algs_parameter;
 use latchkey_core::claims::{StandardClaims, UserInfoClaims};
 use latchkey_core::{ErrorCode, OAuthError};
-use latchkey_http::{Form, FormRejection, bearer_token, oauth_error_response, store_error_response};
+use latchkey_http::{Form, FormRejection, bearer_token, dpop_token, oauth_error_response, store_error_response};
 use latchkey_store::StoreError;
 use serde::Deserialize;
 
@@ -29,6 +32,15 @@ pub enum UserInfoError {
     /// key for (removed from `keys.algorithms` after it registered).
     #[error("cannot sign with {0}")]
     Signing(String),
+    /// Sent with the DPoP scheme but invalid, or not DPoP-bound.
+    #[error("invalid DPoP token: {0}")]
+    InvalidDpopToken(&'static str),
+    #[error("a DPoP-bound token was sent as a bearer token")]
+    BoundAsBearer,
+    #[error("the DPoP proof: {0}")]
+    Proof(&'static str),
+    #[error("the DPoP proof must carry the server's nonce")]
+    UseNonce,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -39,7 +51,22 @@ impl IntoResponse for UserInfoError {
             Self::NoToken => {
                 let mut res = StatusCode::UNAUTHORIZED.into_response();
                 res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                if let Ok(dpop) = HeaderValue::from_str(&format!("DPoP {}", algs_parameter())) {
+                    res.headers_mut().append(header::WWW_AUTHENTICATE, dpop);
+                }
                 res
+            }
+            Self::InvalidDpopToken(why) => {
+                tracing::debug!(reason = why, "userinfo: invalid DPoP token");
+                dpop_challenge(ErrorCode::InvalidToken, "the access token is invalid")
+            }
+            Self::BoundAsBearer => dpop_challenge(
+                ErrorCode::InvalidToken,
+                "the access token is DPoP-bound: send it as Authorization: DPoP with a proof",
+            ),
+            Self::Proof(why) => dpop_challenge(ErrorCode::InvalidDpopProof, why),
+            Self::UseNonce => {
+                dpop_challenge(ErrorCode::UseDpopNonce, "the DPoP proof must carry the nonce in DPoP-Nonce")
             }
             Self::TwoTokens | Self::Malformed => {
                 oauth_error_response(&OAuthError::invalid_request("send the access token in exactly one place"))
@@ -75,9 +102,24 @@ impl IntoResponse for UserInfoError {
     }
 }
 
+/// A 401 with a `DPoP` challenge (RFC 9449 §7.1) and the same error as JSON.
+fn dpop_challenge(code: ErrorCode, description: &'static str) -> Response {
+    let error = OAuthError::new(code, description);
+    let mut res = latchkey_http::oauth_error_with_status(StatusCode::UNAUTHORIZED, &error);
+    let challenge = format!(
+        "DPoP error=\"{code}\", error_description=\"{}\", {}",
+        error.description.as_deref().unwrap_or_default(),
+        algs_parameter()
+    );
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    res
+}
+
 fn cors(h: &mut HeaderMap) {
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate"));
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"));
 }
 
 pub async fn preflight() -> Response {
@@ -85,25 +127,47 @@ pub async fn preflight() -> Response {
     let h = res.headers_mut();
     cors(h);
     h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type, DPoP"));
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     res
 }
 
-fn header_token(headers: &HeaderMap) -> Result<Option<&str>, UserInfoError> {
+/// How the access token came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+    /// RFC 6750 §2.2: in a POST body (bearer only).
+    Body,
+}
+
+fn header_token(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>, UserInfoError> {
     if headers.get(header::AUTHORIZATION).is_none() {
         return Ok(None);
     }
-    bearer_token(headers).map(Some).ok_or(UserInfoError::InvalidToken("malformed Authorization header"))
+    if let Some(token) = dpop_token(headers) {
+        return Ok(Some((Scheme::Dpop, token)));
+    }
+    bearer_token(headers)
+        .map(|t| Some((Scheme::Bearer, t)))
+        .ok_or(UserInfoError::InvalidToken("malformed Authorization header"))
 }
 
 pub async fn get(State(state): State<TokenState>, headers: HeaderMap) -> Response {
     let result = match header_token(&headers) {
-        Ok(Some(token)) => respond(&state, token).await,
+        Ok(Some((scheme, token))) => respond(&state, &headers, "GET", scheme, token).await,
         Ok(None) => Err(UserInfoError::NoToken),
         Err(e) => Err(e),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    finish(&state, result.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// Every answer carries the current DPoP nonce when nonces are required.
+fn finish(state: &TokenState, mut res: Response) -> Response {
+    if let Some(nonce) = state.dpop.nonce_header() {
+        res.headers_mut().insert("dpop-nonce", nonce);
+    }
+    res
 }
 
 /// A signed UserInfo answer's claims.
@@ -134,24 +198,50 @@ pub async fn post(
             Err(FormRejection::NotForm { .. }) => UserInfoForm::default(),
             Err(_) => return Err(UserInfoError::Malformed),
         };
-        let token = match (from_header, form.access_token) {
+        let (scheme, token) = match (from_header, form.access_token) {
             (Some(_), Some(_)) => return Err(UserInfoError::TwoTokens),
-            (Some(t), None) => t.to_string(),
-            (None, Some(t)) => t,
+            (Some((scheme, t)), None) => (scheme, t.to_string()),
+            (None, Some(t)) => (Scheme::Body, t),
             (None, None) => return Err(UserInfoError::NoToken),
         };
-        respond(&state, &token).await
+        respond(&state, &headers, "POST", scheme, &token).await
     }
     .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    finish(&state, result.unwrap_or_else(IntoResponse::into_response))
 }
 
-async fn respond(state: &TokenState, token: &str) -> Result<Response, UserInfoError> {
+async fn respond(
+    state: &TokenState,
+    headers: &HeaderMap,
+    method: &str,
+    scheme: Scheme,
+    token: &str,
+) -> Result<Response, UserInfoError> {
     let claims = match crate::access::validate(state, token).await {
         Ok(c) => c,
+        Err(crate::access::AccessTokenError::Invalid(why)) if scheme == Scheme::Dpop => {
+            return Err(UserInfoError::InvalidDpopToken(why));
+        }
         Err(crate::access::AccessTokenError::Invalid(why)) => return Err(UserInfoError::InvalidToken(why)),
         Err(crate::access::AccessTokenError::Store(e)) => return Err(UserInfoError::Store(e)),
     };
+    match (claims.jkt(), scheme) {
+        (Some(_), Scheme::Bearer | Scheme::Body) => return Err(UserInfoError::BoundAsBearer),
+        (None, Scheme::Dpop) => return Err(UserInfoError::InvalidDpopToken("not DPoP-bound")),
+        (None, _) => {}
+        (Some(jkt), Scheme::Dpop) => {
+            let proof = match state.dpop.from_headers(headers, method, "/userinfo", Some(token)).await {
+                Ok(Some(proof)) => proof,
+                Ok(None) => return Err(UserInfoError::Proof("a DPoP proof is required with a DPoP-bound token")),
+                Err(DpopError::Invalid(why)) => return Err(UserInfoError::Proof(why)),
+                Err(DpopError::UseNonce) => return Err(UserInfoError::UseNonce),
+                Err(DpopError::Store(e)) => return Err(UserInfoError::Store(e)),
+            };
+            if proof.jkt != jkt {
+                return Err(UserInfoError::Proof("the proof's key is not the one the token is bound to"));
+            }
+        }
+    }
     let scope = claims.scope.ok_or(UserInfoError::InvalidToken("scope"))?;
     if !scope.contains("openid") {
         return Err(UserInfoError::InsufficientScope);

@@ -89,6 +89,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         authorization_signed_response_alg: args.authorization_signed_response_alg,
         id_token_signed_response_alg: args.id_token_signed_response_alg,
         userinfo_signed_response_alg: args.userinfo_signed_response_alg,
+        dpop_bound_access_tokens: args.dpop_bound_access_tokens,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -209,6 +210,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         userinfo_signed_response_alg: args
             .userinfo_signed_response_alg
             .or_else(|| s.userinfo_signed_response_alg.clone()),
+        dpop_bound_access_tokens: Some(args.dpop_bound_access_tokens.unwrap_or(s.dpop_bound_access_tokens)),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,

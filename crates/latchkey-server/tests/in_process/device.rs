@@ -11,7 +11,7 @@ use crate::common::*;
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A public client (a TV app) registered for the device grant only.
-async fn tv(app: &TestApp) -> TestClient {
+pub(crate) async fn tv(app: &TestApp) -> TestClient {
     app.create_client(
         "Living Room TV",
         &[
@@ -34,19 +34,19 @@ async fn device_authorization(app: &TestApp, client: &TestClient, scope: &str) -
     }
 }
 
-async fn start(app: &TestApp, client: &TestClient) -> Value {
+pub(crate) async fn start(app: &TestApp, client: &TestClient) -> Value {
     let res = device_authorization(app, client, "openid profile offline_access").await;
     assert_eq!(res.status, 200, "{}", res.describe());
     assert_eq!(res.header("cache-control"), Some("no-store"));
     res.json()
 }
 
-async fn poll(app: &TestApp, client: &TestClient, device_code: &str) -> TestResponse {
+pub(crate) async fn poll(app: &TestApp, client: &TestClient, device_code: &str) -> TestResponse {
     token(app, client, &[("grant_type", DEVICE_GRANT), ("device_code", device_code)]).await
 }
 
 /// Enters `user_code` at /device (the form as the page serves it).
-async fn enter(browser: &Browser<'_>, user_code: &str) -> TestResponse {
+pub(crate) async fn enter(browser: &Browser<'_>, user_code: &str) -> TestResponse {
     let page = browser.get("/device").await;
     assert_eq!(page.status, 200, "{}", page.describe());
     let csrf = page.input("csrf").expect("csrf field");
@@ -54,7 +54,7 @@ async fn enter(browser: &Browser<'_>, user_code: &str) -> TestResponse {
 }
 
 /// Signs in on the login page `res` and answers the device's consent page.
-async fn sign_in_and_decide(browser: &Browser<'_>, res: TestResponse, decision: &str) -> TestResponse {
+pub(crate) async fn sign_in_and_decide(browser: &Browser<'_>, res: TestResponse, decision: &str) -> TestResponse {
     let alice =
         latchkey_server::testing::TestUser { id: String::new(), username: "alice".into(), password: PASSWORD.into() };
     let interaction = res.input("interaction").expect("the login form");

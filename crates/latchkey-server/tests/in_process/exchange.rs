@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub(crate) const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub(crate) const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
 const IDT: &str = "urn:ietf:params:oauth:token-type:id_token";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 const API: &str = "https://api.example";
@@ -23,17 +23,17 @@ fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
-struct Setup {
-    app: TestApp,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
     /// A web app: the code flow, and token exchange.
-    front: TestClient,
+    pub(crate) front: TestClient,
     /// A service that exchanges too.
-    orders: TestClient,
-    access_token: String,
-    id_token: String,
+    pub(crate) orders: TestClient,
+    pub(crate) access_token: String,
+    pub(crate) id_token: String,
 }
 
-async fn setup(env: &[(&str, &str)]) -> Setup {
+pub(crate) async fn setup(env: &[(&str, &str)]) -> Setup {
     let app = TestApp::with_env(env).await;
     let alice = alice(&app).await;
     let front = app

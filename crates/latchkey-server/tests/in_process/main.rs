@@ -15,6 +15,7 @@ mod claims_parameter;
 mod client_auth;
 mod device;
 mod discovery;
+mod dpop;
 mod exchange;
 mod introspection;
 mod jar;

@@ -7,7 +7,7 @@ use latchkey_core::{Client, GrantType, random};
 use latchkey_domain::tokens;
 use latchkey_store::{CodeLookup, Redemption};
 
-use crate::mint::{Granted, TokenResponse, mint_tokens};
+use crate::mint::{Person, TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
 
 pub async fn exchange(
@@ -16,6 +16,7 @@ pub async fn exchange(
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(TokenError::UnauthorizedClient("authorization_code"));
@@ -37,6 +38,12 @@ pub async fn exchange(
         CodeLookup::NotFound => return Err(TokenError::CodeNotFound),
     };
     check_binding(&record, redirect_uri, code_verifier)?;
+    // RFC 9449 §10: a code bound by dpop_jkt is redeemed with that key only.
+    if let Some(bound) = &record.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(TokenError::DpopKeyMismatch("the code is bound to another DPoP key (dpop_jkt)"));
+    }
     // Only now is the code spent; of concurrent redemptions one wins, and
     // the others are replays.
     let record = match tokens::redeem_code(&*state.codes, &code_hash, &client.client_id, now).await? {
@@ -45,7 +52,7 @@ pub async fn exchange(
         Redemption::WrongClient => return Err(TokenError::CodeClientMismatch),
         Redemption::NotFound => return Err(TokenError::CodeNotFound),
     };
-    issue(state, client, &code_hash, record, now).await
+    issue(state, client, &code_hash, record, jkt, now).await
 }
 
 /// Issues the tokens of a redeemed code (an authorization code, or what a
@@ -56,6 +63,7 @@ pub(crate) async fn issue(
     client: &Client,
     code_hash: &str,
     record: AuthorizationCode,
+    jkt: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
     let grant = if record.device { "device_code" } else { "authorization_code" };
@@ -85,11 +93,20 @@ pub(crate) async fn issue(
                     .min(state.settings.tokens.refresh_token_ttl_seconds.secs()),
             family_expires_at: now + state.settings.tokens.refresh_token_ttl_seconds.secs(),
             claims: record.claims.clone(),
+            // RFC 9449 §5: a public client's refresh token is bound to its
+            // key; a confidential client's is bound by its authentication.
+            dpop_jkt: if client.is_public() { jkt.map(str::to_string) } else { None },
         };
         (value, stored)
     });
-    let granted = Granted { scope: &record.scope, auth: &record.auth, claims: &record.claims };
-    let minted = mint_tokens(state, client, &user, granted, record.nonce.as_deref(), now)?;
+    let minted = mint_tokens(
+        state,
+        client,
+        Person { user: &user, scope: &record.scope, auth: &record.auth, claims: &record.claims },
+        record.nonce.as_deref(),
+        jkt,
+        now,
+    )?;
     // Record what was issued; if a replay revoked the code meanwhile, issue nothing.
     let issued_refresh = refresh.as_ref().map(|(_, s)| s);
     let recorded =

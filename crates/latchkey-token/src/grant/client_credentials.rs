@@ -16,6 +16,7 @@ pub async fn issue(
     client: &Client,
     scope: Option<&str>,
     resource: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
         return Err(TokenError::UnauthorizedClient("client_credentials"));
@@ -46,6 +47,6 @@ pub async fn issue(
         }
     };
     let now = state.clock.now();
-    let minted = mint_client_token(state, client, &scope, &audience, now)?;
+    let minted = mint_client_token(state, client, &scope, &audience, jkt, now)?;
     Ok(minted.response(None))
 }

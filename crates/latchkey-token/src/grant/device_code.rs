@@ -11,7 +11,12 @@ use super::authorization_code::{issue, replayed};
 use crate::mint::TokenResponse;
 use crate::{TokenError, TokenState};
 
-pub async fn poll(state: &TokenState, client: &Client, device_code: &str) -> Result<TokenResponse, TokenError> {
+pub async fn poll(
+    state: &TokenState,
+    client: &Client,
+    device_code: &str,
+    jkt: Option<&str>,
+) -> Result<TokenResponse, TokenError> {
     if !client.allows_grant(GrantType::DeviceCode) {
         return Err(TokenError::UnauthorizedClient(latchkey_core::device::GRANT_TYPE));
     }
@@ -28,7 +33,7 @@ pub async fn poll(state: &TokenState, client: &Client, device_code: &str) -> Res
         DevicePoll::Polled(DeviceStatus::Denied) => Err(TokenError::DeviceDenied),
         DevicePoll::Polled(DeviceStatus::Approved) => {
             match tokens::redeem_code(&*state.codes, &hash, &client.client_id, now).await? {
-                Redemption::Redeemed(record) if record.device => issue(state, client, &hash, record, now).await,
+                Redemption::Redeemed(record) if record.device => issue(state, client, &hash, record, jkt, now).await,
                 Redemption::AlreadyUsed(record) if record.device => {
                     replayed(state, client, &hash, &record, now).await?;
                     Err(TokenError::DeviceCodeUsed)

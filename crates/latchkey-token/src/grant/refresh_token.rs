@@ -11,7 +11,7 @@ use latchkey_keys::{EncryptionKey, open_private_key, seal_private_key};
 use latchkey_store::Rotation;
 use sha2::{Digest, Sha256};
 
-use crate::mint::{Granted, TokenResponse, mint_tokens};
+use crate::mint::{Person, TokenResponse, mint_tokens};
 use crate::{TokenError, TokenState};
 
 const SEAL_AAD: &str = "latchkey/refresh-successor/v1";
@@ -31,6 +31,7 @@ pub async fn refresh(
     client: &Client,
     value: &str,
     scope: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     if !client.allows_grant(GrantType::RefreshToken) {
         return Err(TokenError::UnauthorizedClient("refresh_token"));
@@ -44,6 +45,11 @@ pub async fn refresh(
     }
     if record.revoked_at.is_some() || old.expires_at <= now {
         return Err(TokenError::RefreshTokenInvalid);
+    }
+    if let Some(bound) = &old.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(TokenError::DpopKeyMismatch("the refresh token is bound to another DPoP key"));
     }
     // A refresh may narrow the access token's scope, never widen it.
     let access_scope = match scope {
@@ -60,8 +66,8 @@ pub async fn refresh(
         Some(u) if !u.disabled => u,
         _ => return Err(TokenError::UserGone),
     };
+    let person = Person { user: &user, scope: &access_scope, auth: &old.auth, claims: &old.claims };
 
-    let granted = Granted { scope: &access_scope, auth: &old.auth, claims: &old.claims };
     if record.consumed_at.is_none() {
         let successor_value = random::token(32);
         let successor = RefreshToken {
@@ -76,10 +82,11 @@ pub async fn refresh(
                 .min(old.family_expires_at.max(now)),
             family_expires_at: old.family_expires_at,
             claims: old.claims.clone(),
+            dpop_jkt: old.dpop_jkt.clone(),
         };
         let sealed = seal_private_key(&successor_value, SEAL_AAD, Some(&successor_key(value)))
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        let minted = mint_tokens(state, client, &user, granted, None, now)?;
+        let minted = mint_tokens(state, client, person, None, jkt, now)?;
         let rotation = Rotation {
             successor: &successor,
             successor_sealed: &sealed,
@@ -104,7 +111,7 @@ pub async fn refresh(
         && successor.consumed_at.is_none()
         && successor.revoked_at.is_none()
     {
-        let minted = mint_tokens(state, client, &user, granted, None, now)?;
+        let minted = mint_tokens(state, client, person, None, jkt, now)?;
         state.refresh.add_family_access_token(&old_hash, &minted.jti, minted.expires_at).await?;
         tracing::info!(client_id = %client.client_id, "duplicate refresh within the grace window: same successor");
         return Ok(minted.response(Some(successor_value)));

@@ -51,9 +51,22 @@ struct Presented {
     act: Option<Actor>,
     may_act: Option<Actor>,
     exp: i64,
+    /// The DPoP key an access token is bound to.
+    jkt: Option<String>,
 }
 
 impl Presented {
+    /// A DPoP-bound token is usable only with a proof by its key (RFC 9449
+    /// §7.2): here, the exchange request's proof.
+    fn check_binding(&self, proof_jkt: Option<&str>, name: &str) -> Result<(), TokenError> {
+        match &self.jkt {
+            Some(bound) if proof_jkt != Some(bound.as_str()) => {
+                Err(refused(format!("the {name} is DPoP-bound: send a DPoP proof by its key")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn as_actor(&self) -> Actor {
         Actor {
             sub: self.sub.clone(),
@@ -69,7 +82,12 @@ fn refused(why: impl Into<String>) -> TokenError {
     TokenError::InvalidRequest(why.into())
 }
 
-pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest) -> Result<TokenResponse, TokenError> {
+pub async fn exchange(
+    state: &TokenState,
+    client: &Client,
+    req: ExchangeRequest,
+    jkt: Option<&str>,
+) -> Result<TokenResponse, TokenError> {
     if client.is_public() || !client.allows_grant(GrantType::TokenExchange) {
         return Err(TokenError::UnauthorizedClient("token exchange"));
     }
@@ -89,6 +107,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
     }
 
     let subject = read_token(state, &req.subject_token, &req.subject_token_type, "subject_token").await?;
+    subject.check_binding(jkt, "subject_token")?;
     let issued_to_caller = subject.client_id == client.client_id || subject.aud.contains(&client.client_id);
     if !issued_to_caller {
         return Err(refused("the subject token was not issued to this client and does not name it in aud"));
@@ -101,6 +120,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
     let act = match (&req.actor_token, &req.actor_token_type) {
         (Some(token), Some(kind)) => {
             let actor = read_token(state, token, kind, "actor_token").await?;
+            actor.check_binding(jkt, "actor_token")?;
             if actor.client_id != client.client_id {
                 return Err(refused("the actor token was not issued to this client"));
             }
@@ -153,6 +173,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
                 act: None,
                 may_act: None,
                 userinfo_claims: Vec::new(),
+                cnf: None,
             }
         }
         None => {
@@ -170,6 +191,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
         }
     };
     claims.act = act;
+    claims.cnf = crate::mint::confirmation(jkt);
     // A token for another client: only that client may act with it later.
     claims.may_act = target_is_client.then(|| Actor { sub: audience.clone(), client_id: None, act: None });
 
@@ -191,7 +213,7 @@ pub async fn exchange(state: &TokenState, client: &Client, req: ExchangeRequest)
 
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: crate::mint::token_type(jkt.is_some()),
         expires_in: expires_at - now,
         scope: scope.to_string(),
         id_token: None,
@@ -283,6 +305,7 @@ async fn access_token(state: &TokenState, c: AccessTokenClaims) -> Result<Option
         act: c.act,
         may_act: c.may_act,
         exp: c.exp,
+        jkt: c.cnf.map(|c| c.jkt),
     }))
 }
 
@@ -326,5 +349,6 @@ async fn id_token(state: &TokenState, token: &str) -> Result<Option<Presented>, 
         act: None,
         may_act: None,
         exp: c.exp,
+        jkt: None,
     }))
 }
