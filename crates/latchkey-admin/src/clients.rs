@@ -42,6 +42,7 @@ const METADATA: &[&str] = &[
     "id_token_signed_response_alg",
     "userinfo_signed_response_alg",
     "dpop_bound_access_tokens",
+    "fapi2_security_profile",
     "jwks_uri",
     "jwks",
     "token_endpoint_auth_signing_alg",

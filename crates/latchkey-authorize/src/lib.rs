@@ -476,7 +476,8 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
     let target = request::target(&params, &repeated, client.as_ref())?;
     let client = client.expect("target() proved the client exists");
     let redirect = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
-    if !pushed && (state.settings.par.required || client.settings.require_pushed_authorization_requests) {
+    let fapi2 = client.settings.fapi2_security_profile;
+    if !pushed && (state.settings.par.required || client.settings.require_pushed_authorization_requests || fapi2) {
         return Err(redirect(OAuthError::invalid_request(
             "pushed authorization requests are required: push the request to the pushed_authorization_request_endpoint \
              and send only client_id and request_uri here",
@@ -486,7 +487,7 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
     if !pushed && !signed && client.settings.require_signed_request_object {
         return Err(redirect(request_object::required()));
     }
-    let require_pkce = state.settings.pkce.require_for_confidential;
+    let require_pkce = state.settings.pkce.require_for_confidential || fapi2;
     let mut req = request::validate(&params, &repeated, &client, target.clone(), require_pkce).map_err(redirect)?;
     if let Some(hint) = params.get("id_token_hint") {
         req.hint_sub = Some(id_token_hint_subject(state, hint).map_err(redirect)?);
@@ -810,7 +811,7 @@ async fn issue_code(
         code_challenge: req.code_challenge.clone(),
         auth,
         created_at: now,
-        expires_at: now + state.settings.tokens.code_ttl_seconds.secs(),
+        expires_at: now + code_lifetime(state, client),
         device: false,
         claims,
         dpop_jkt: req.dpop_jkt.clone(),
@@ -822,6 +823,13 @@ async fn issue_code(
         state.sessions.touch_session(&session.id_hash, now).await?;
     }
     Ok(state.to_client(&req.target, vec![("code", &code)]))
+}
+
+/// How long a code lives: `tokens.code_ttl_seconds`, at most a minute for a
+/// FAPI 2.0 client (its Security Profile §5.3.2.1).
+fn code_lifetime(state: &AuthorizeState, client: &Client) -> i64 {
+    let ttl = state.settings.tokens.code_ttl_seconds.secs();
+    if client.settings.fapi2_security_profile { ttl.min(latchkey_core::fapi2::MAX_CODE_LIFETIME_SECONDS) } else { ttl }
 }
 
 /// The fields every form of the sign-in flow carries: its interaction and

@@ -145,7 +145,12 @@ async fn accept(state: &AuthorizeState, client: &Client, params: &Params) -> Res
             _ => "the request does not name this client",
         })
     })?;
-    let require_pkce = state.settings.pkce.require_for_confidential;
+    let fapi2 = client.settings.fapi2_security_profile;
+    // FAPI 2.0 Security Profile §5.3.2.2: the redirect URI is always pushed.
+    if fapi2 && !params.contains("redirect_uri") {
+        return Err(OAuthError::invalid_request("redirect_uri is required in pushed requests (FAPI 2.0)").into());
+    }
+    let require_pkce = state.settings.pkce.require_for_confidential || fapi2;
     request::validate(params, &[], client, target, require_pkce)?;
     if let Some(hint) = params.get("id_token_hint") {
         crate::id_token_hint_subject(state, hint)?;

@@ -124,6 +124,10 @@ impl ClientAuthenticator {
         };
         let accepted = [&*self.issuer, token.as_str(), called.as_str()];
         let aud_ok = match claims.get("aud") {
+            // FAPI 2.0 Security Profile §5.3.2.1: the issuer, as a string, only.
+            _ if client.settings.fapi2_security_profile => {
+                claims.get("aud").and_then(Value::as_str) == Some(&*self.issuer)
+            }
             Some(Value::String(a)) => accepted.contains(&a.as_str()),
             Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(|a| accepted.contains(&a))),
             _ => false,

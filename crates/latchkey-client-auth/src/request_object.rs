@@ -66,6 +66,9 @@ impl ClientAuthenticator {
         if !REQUEST_OBJECT_ALGORITHMS.contains(&alg) {
             return Err(refused("the algorithm must be RS256, PS256 or ES256 (unsigned objects are refused)"));
         }
+        if client.settings.fapi2_security_profile && !latchkey_core::fapi2::allows(alg) {
+            return Err(refused("the algorithm must be PS256 or ES256 for this client (FAPI 2.0)"));
+        }
         let kid = jws.header.get("kid").and_then(Value::as_str);
         let claims = match (&client.settings.jwks, &client.settings.jwks_uri) {
             (Some(jwks), _) => verify_jws(jwks, alg, kid, jwt),

@@ -80,6 +80,7 @@ pub struct Config {
     pub pkce: Pkce,
     pub par: Par,
     pub dpop: Dpop,
+    pub fapi2: Fapi2,
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub gc: Gc,
@@ -560,6 +561,18 @@ impl Mfa {
     pub fn required_for(&self, groups: &[String]) -> bool {
         self.required || groups.iter().any(|g| self.required_groups.contains(g))
     }
+}
+
+/// The FAPI 2.0 Security Profile (docs/advanced-protocols.md, "FAPI 2.0").
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fapi2 {
+    /// New clients (CLI, admin API, registration) follow the FAPI 2.0
+    /// Security Profile unless they say otherwise (docs/advanced-protocols.md, "FAPI 2.0"); clients
+    /// that register themselves cannot opt out. Existing clients keep
+    /// their setting (`latchkey client update ID --fapi2`).
+    #[default(false)]
+    pub default_for_new_clients: bool,
 }
 
 /// Pushed authorization requests (RFC 9126; docs/par-jar.md): clients POST

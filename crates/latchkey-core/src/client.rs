@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, OAuthError};
+use crate::fapi2::{self, Fapi2Client};
 use crate::redirect_uri::{validate_redirect_uri, validate_web_uri};
 use crate::scope::Scope;
 use crate::secret::ClientSecretKey;
@@ -194,6 +195,11 @@ pub struct ClientSettings {
     /// (its access tokens are always DPoP-bound).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// This client follows the FAPI 2.0 Security Profile (docs/advanced-protocols.md, "FAPI 2.0"):
+    /// pushed requests, PKCE, `private_key_jwt`, DPoP-bound tokens, short
+    /// codes, and PS256/ES256/EdDSA signatures only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fapi2_security_profile: bool,
     /// SHA-256 of the RFC 7592 registration access token (dynamically
     /// registered clients only); the token itself is shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +403,8 @@ pub struct ClientMetadata {
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<String>,
     pub dpop_bound_access_tokens: Option<bool>,
+    #[serde(default)]
+    pub fapi2_security_profile: Option<bool>,
     /// Extension (docs/device-and-exchange.md): see
     /// [`ClientSettings::token_exchange_audiences`].
     #[serde(default)]
@@ -421,6 +429,9 @@ pub struct RegistrationPolicy {
     pub client_secret_key: Option<ClientSecretKey>,
     /// The algorithms we sign with (`keys.algorithms`); empty: RS256 only.
     pub signing_algorithms: Vec<String>,
+    /// Clients that do not say follow the FAPI 2.0 Security Profile
+    /// (`fapi2.default_for_new_clients`).
+    pub fapi2_by_default: bool,
 }
 
 impl RegistrationPolicy {
@@ -808,6 +819,21 @@ impl ClientMetadata {
             }
         }
 
+        let fapi2_security_profile = self.fapi2_security_profile.unwrap_or(policy.fapi2_by_default);
+        if fapi2_security_profile {
+            fapi2::check(&Fapi2Client {
+                auth_method,
+                assertion_alg: token_endpoint_auth_signing_alg.as_deref(),
+                grant_types: &grant_types,
+                signed_response_algs: [
+                    ("id_token_signed_response_alg", id_token_signed_response_alg.as_deref(), true),
+                    ("userinfo_signed_response_alg", userinfo_signed_response_alg.as_deref(), false),
+                    ("authorization_signed_response_alg", authorization_signed_response_alg.as_deref(), false),
+                ],
+            })
+            .map_err(bad)?;
+        }
+
         Ok(ClientSettings {
             client_name,
             redirect_uris,
@@ -841,6 +867,7 @@ impl ClientMetadata {
             id_token_signed_response_alg,
             userinfo_signed_response_alg,
             dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
+            fapi2_security_profile,
             registration_access_token_hash: None,
             require_mfa: self.require_mfa.unwrap_or(false),
             default_acr_values,

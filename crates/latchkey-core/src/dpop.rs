@@ -48,6 +48,8 @@ pub struct Proof {
     pub jti: String,
     pub iat: i64,
     pub nonce: Option<String>,
+    /// The proof's algorithm (one of [`DPOP_ALGORITHMS`]).
+    pub alg: &'static str,
 }
 
 /// Why a proof was refused (`invalid_dpop_proof`).
@@ -165,7 +167,8 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, ProofError>
         Some(Value::String(n)) => Some(n.clone()),
         Some(_) => return Err(bad("nonce must be a string")),
     };
-    Ok(Proof { jkt, jti: jti.to_string(), iat, nonce })
+    let alg = DPOP_ALGORITHMS.iter().copied().find(|a| *a == alg).unwrap_or_default();
+    Ok(Proof { jkt, jti: jti.to_string(), iat, nonce, alg })
 }
 
 /// The secret server nonces (RFC 9449 §8) are made with: a nonce is an

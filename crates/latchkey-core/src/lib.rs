@@ -13,6 +13,7 @@ pub mod clock;
 pub mod device;
 pub mod dpop;
 pub mod error;
+pub mod fapi2;
 pub mod grant;
 pub mod ip;
 pub mod jws;

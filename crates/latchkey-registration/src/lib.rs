@@ -231,6 +231,14 @@ fn checked_settings(
     let metadata: ClientMetadata =
         serde_json::from_value(value).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
     let scope_given = metadata.scope.is_some();
+    // Where every new client follows FAPI 2.0, one that registers itself
+    // cannot opt out (an operator can, with the CLI or the admin API).
+    if state.policy.fapi2_by_default && metadata.fapi2_security_profile == Some(false) {
+        return Err(latchkey_core::MetadataError::InvalidClientMetadata(
+            "fapi2_security_profile cannot be false here: this server requires the FAPI 2.0 Security Profile".into(),
+        )
+        .into());
+    }
     let mut settings = metadata.validate(&state.policy)?;
     state.self_policy.apply(&mut settings, scope_given)?;
     settings.dynamically_registered = true;

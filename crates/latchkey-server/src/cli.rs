@@ -298,6 +298,11 @@ pub struct ClientCreate {
     /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// It follows the FAPI 2.0 Security Profile (pushed requests, PKCE,
+    /// private_key_jwt with PS256/ES256, DPoP, ID tokens in PS256/ES256/EdDSA;
+    /// docs/advanced-protocols.md, "FAPI 2.0"). Default: fapi2.default_for_new_clients.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub fapi2: Option<bool>,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -398,6 +403,11 @@ pub struct ClientUpdate {
     /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// It follows the FAPI 2.0 Security Profile (pushed requests, PKCE,
+    /// private_key_jwt with PS256/ES256, DPoP, ID tokens in PS256/ES256/EdDSA;
+    /// docs/advanced-protocols.md, "FAPI 2.0"). Default: fapi2.default_for_new_clients.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub fapi2: Option<bool>,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

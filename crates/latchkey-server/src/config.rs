@@ -38,6 +38,7 @@ impl Settings {
             allow_insecure_redirects: self.config.registration.allow_insecure_redirects,
             client_secret_key: self.encryption_key.as_ref().map(EncryptionKey::client_secret_key),
             signing_algorithms: self.signing_algorithms().iter().map(|a| a.as_str().to_string()).collect(),
+            fapi2_by_default: self.config.fapi2.default_for_new_clients,
         }
     }
 

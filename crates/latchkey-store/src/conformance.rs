@@ -44,6 +44,7 @@ fn sample_client(id: &str) -> Client {
             id_token_signed_response_alg: Some("ES256".into()),
             userinfo_signed_response_alg: Some("EdDSA".into()),
             dpop_bound_access_tokens: true,
+            fapi2_security_profile: true,
             registration_access_token_hash: None,
             require_mfa: true,
             default_acr_values: vec!["urn:latchkey:acr:mfa".into()],

@@ -205,6 +205,9 @@ pub enum TokenError {
     Dpop(#[from] DpopError),
     #[error("the client must send a DPoP proof (dpop_bound_access_tokens)")]
     DpopRequired,
+    /// A FAPI 2.0 client's proof in an algorithm the profile does not allow.
+    #[error("the DPoP proof's algorithm is not PS256, ES256 or EdDSA (FAPI 2.0)")]
+    DpopAlgorithm,
     #[error("{0}")]
     DpopKeyMismatch(&'static str),
     #[error(transparent)]
@@ -231,6 +234,10 @@ impl TokenError {
             Self::DpopRequired => {
                 OAuthError::new(ErrorCode::InvalidDpopProof, "this client must send a DPoP proof with token requests")
             }
+            Self::DpopAlgorithm => OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's DPoP proofs must be signed with PS256, ES256 or EdDSA (FAPI 2.0)",
+            ),
             Self::DpopKeyMismatch(why) => grant(why),
             Self::UnsupportedGrantType(_) => {
                 OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported")
@@ -306,8 +313,13 @@ async fn token_inner(state: &TokenState, headers: &HeaderMap, form: TokenForm) -
     }
     let client = state.client_auth.authenticate(headers, &form.client, Endpoint::Token).await?;
     let proof = state.dpop.from_headers(headers, "POST", "/token", None).await?;
-    if proof.is_none() && client.settings.dpop_bound_access_tokens {
+    let fapi2 = client.settings.fapi2_security_profile;
+    if proof.is_none() && (client.settings.dpop_bound_access_tokens || fapi2) {
         return Err(TokenError::DpopRequired);
+    }
+    // FAPI 2.0 Security Profile §5.6: no RS256, in proofs too.
+    if fapi2 && proof.as_ref().is_some_and(|p| !latchkey_core::fapi2::allows(p.alg)) {
+        return Err(TokenError::DpopAlgorithm);
     }
     let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let grant_type = form.request.grant_type();

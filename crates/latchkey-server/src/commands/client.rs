@@ -90,6 +90,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         id_token_signed_response_alg: args.id_token_signed_response_alg,
         userinfo_signed_response_alg: args.userinfo_signed_response_alg,
         dpop_bound_access_tokens: args.dpop_bound_access_tokens,
+        fapi2_security_profile: args.fapi2,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -211,6 +212,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
             .userinfo_signed_response_alg
             .or_else(|| s.userinfo_signed_response_alg.clone()),
         dpop_bound_access_tokens: Some(args.dpop_bound_access_tokens.unwrap_or(s.dpop_bound_access_tokens)),
+        fapi2_security_profile: Some(args.fapi2.unwrap_or(s.fapi2_security_profile)),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,

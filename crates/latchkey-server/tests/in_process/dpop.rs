@@ -7,66 +7,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use josekit::jwk::Jwk;
-use josekit::jws::{ES256, EdDSA, JwsSigner, PS256, RS256};
+
+use josekit::jws::EdDSA;
 use latchkey_server::testing::{ISSUER, TestApp, TestClient, TestResponse};
 use serde_json::{Value, json};
 
 use crate::common::*;
-
-/// A DPoP key pair: the private JWK signs, the public one goes in the header.
-struct Key {
-    private: Jwk,
-    public: Value,
-    alg: &'static str,
-}
-
-impl Key {
-    fn es256() -> Key {
-        let pair = ES256.generate_key_pair().unwrap();
-        Key::of(pair.to_jwk_private_key(), pair.to_jwk_public_key(), "ES256")
-    }
-
-    fn of(private: Jwk, public: Jwk, alg: &'static str) -> Key {
-        Key { private, public: serde_json::to_value(public.as_ref()).unwrap(), alg }
-    }
-
-    fn jkt(&self) -> String {
-        latchkey_core::dpop::thumbprint(self.public.as_object().unwrap()).unwrap()
-    }
-
-    /// A proof with `header` and `claims` as given (nothing added).
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let signature = match self.alg {
-            "ES256" => ES256.signer_from_jwk(&self.private).unwrap().sign(input.as_bytes()),
-            "RS256" => RS256.signer_from_jwk(&self.private).unwrap().sign(input.as_bytes()),
-            "PS256" => PS256.signer_from_jwk(&self.private).unwrap().sign(input.as_bytes()),
-            "EdDSA" => EdDSA.signer_from_jwk(&self.private).unwrap().sign(input.as_bytes()),
-            other => panic!("{other}"),
-        };
-        format!("{input}.{}", b64(&signature.unwrap()))
-    }
-
-    fn header(&self) -> Value {
-        json!({"typ": "dpop+jwt", "alg": self.alg, "jwk": self.public})
-    }
-
-    /// A valid proof for `method` `path` now, with `extra` claims set.
-    fn proof(&self, app: &TestApp, method: &str, path: &str, extra: Value) -> String {
-        let mut claims = json!({
-            "jti": latchkey_core::random::token(12),
-            "htm": method,
-            "htu": format!("{ISSUER}{path}"),
-            "iat": app.clock_now(),
-        });
-        for (k, v) in extra.as_object().unwrap() {
-            claims[k] = v.clone();
-        }
-        self.sign(&self.header(), &claims)
-    }
-}
 
 /// `ath` of `token`, computed here.
 fn ath(token: &str) -> String {

@@ -17,6 +17,7 @@ mod device;
 mod discovery;
 mod dpop;
 mod exchange;
+mod fapi2;
 mod introspection;
 mod jar;
 mod jarm;

@@ -102,7 +102,12 @@ pub async fn refresh(
 
     // Spent already (before, or by a concurrent request that just won).
     let record = state.refresh.get_refresh_token(&old_hash).await?.ok_or(TokenError::RefreshTokenInvalid)?;
-    let grace = state.settings.tokens.refresh_grace_seconds.secs();
+    let mut grace = state.settings.tokens.refresh_grace_seconds.secs();
+    // FAPI 2.0 Security Profile §5.3.2.1: rotation only where a client that
+    // lost the answer can retry with the token it sent.
+    if client.settings.fapi2_security_profile {
+        grace = grace.max(latchkey_core::fapi2::REFRESH_RETRY_SECONDS);
+    }
     if let (Some(consumed_at), Some(sealed), None) = (record.consumed_at, &record.successor_sealed, record.revoked_at)
         && grace > 0
         && now - consumed_at <= grace
