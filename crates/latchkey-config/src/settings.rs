@@ -647,9 +647,10 @@ impl Ui {
 pub struct Account {
     /// Claims people may change on /account (docs/account.md): any of name,
     /// given_name, family_name, middle_name, nickname, profile, picture,
-    /// website, gender, birthdate, zoneinfo, locale, address. Email and
-    /// phone numbers are not (nothing verifies a change yet); an operator
-    /// sets those. Empty: none (the profile section is not shown). Claims
+    /// website, gender, birthdate, zoneinfo, locale, address. The email
+    /// address has its own form, which verifies it (docs/self-service.md);
+    /// phone numbers are not editable (nothing verifies them yet). Empty:
+    /// none (the profile section is not shown). Claims
     /// an upstream provider maps are overwritten at its next sign-in when
     /// it refreshes them.
     #[default(DEFAULT_EDITABLE_CLAIMS.iter().map(|c| c.to_string()).collect())]

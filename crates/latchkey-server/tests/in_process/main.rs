@@ -22,5 +22,6 @@ mod mfa_admin;
 mod par;
 mod profile;
 mod revocation;
+mod self_service;
 mod sign_in_limits;
 mod token;
