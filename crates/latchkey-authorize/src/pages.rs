@@ -461,9 +461,11 @@ mod tests {
                 options: "/login/passkey/options".into(),
                 script: PASSKEY_SCRIPT_PATH.into(),
             }),
+            forgot_password: Some("/forgot-password".into()),
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));
+        assert!(body.contains(r#"<a href="/forgot-password">Forgot your password?</a>"#), "{body}");
         // The passkey button, and its script from our origin; no inline script.
         assert!(body.contains(r#"data-passkey="sign-in""#), "{body}");
         assert!(body.contains(r#"<script src="/assets/passkey.js" defer></script>"#), "{body}");

@@ -295,7 +295,7 @@ pub async fn change_email(
         if user.password_hash.is_none() {
             return Ok(again(StatusCode::FORBIDDEN, "Sign out and sign in again to change your address.").await?);
         }
-        let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+        let address = latchkey_http::client_address(peer.ip(), headers, &state.settings.trusted_proxies);
         if let Err((status, message)) =
             crate::account::confirm_password(state, &user, &form.current_password, address).await?
         {

@@ -59,11 +59,11 @@ impl Mail<'_> {
         Ok(hits <= self.settings.max_per_account)
     }
 
-    /// A new link of `purpose` for `user` at `email`: stored hashed,
+    /// A new link of `purpose` for `user_id` at `email`: stored hashed,
     /// replacing the person's previous one. Returns the link.
     async fn new_link(
         &self,
-        user: &User,
+        user_id: &str,
         email: &str,
         purpose: &str,
         ttl: i64,
@@ -74,7 +74,7 @@ impl Mail<'_> {
         let record = EmailToken {
             token_hash: hash_token(&token),
             purpose: purpose.to_string(),
-            user_id: user.id.clone(),
+            user_id: user_id.to_string(),
             email: email.to_string(),
             created_at: now,
             expires_at: now + ttl,
@@ -108,7 +108,7 @@ pub async fn send_verification(m: &Mail<'_>, user: &User) -> Result<Sent, StoreE
         return Ok(Sent::Throttled);
     }
     let ttl = m.settings.verification_ttl_seconds.secs();
-    let link = m.new_link(user, address, VERIFY, ttl, VERIFY_PATH).await?;
+    let link = m.new_link(&user.id, address, VERIFY, ttl, VERIFY_PATH).await?;
     let message =
         VerifyAddress { product: m.product, username: &user.username, address, link, hours: (ttl + 3_599) / 3_600 };
     m.queue(address, message.render()).await?;
@@ -221,15 +221,18 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
     };
     match (user, to) {
         (Some(user), Some(to)) => {
-            let link = m.new_link(&user, &to, RESET, ttl, RESET_PATH).await?;
+            let link = m.new_link(&user.id, &to, RESET, ttl, RESET_PATH).await?;
             let message = PasswordReset { product: m.product, username: &user.username, link, minutes };
             m.queue(&to, message.render()).await?;
             m.audit("password.reset_requested", &user, Some(("email", to.into()))).await;
         }
         _ => {
-            // The same rendering as for a real account, sent nowhere.
-            let token = latchkey_core::random::token(32);
-            let link = m.link(RESET_PATH, &hash_token(&token));
+            // The same work as for a real account, sent nowhere: a link
+            // stored for the name asked about (it matches no account, and
+            // expires like any link) and an email rendered.
+            // Never under the account's own id: that would replace a real link.
+            let decoy = format!("none:{}", hash_token(&identifier.to_lowercase()));
+            let link = m.new_link(&decoy, "", RESET, ttl, RESET_PATH).await?;
             let _ = PasswordReset { product: m.product, username: identifier, link, minutes }.render();
         }
     }
