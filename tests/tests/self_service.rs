@@ -148,6 +148,9 @@ async fn email_is_retried_until_delivered_once_and_resets_a_password(backend: Ba
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Every replica runs a sender.
+    assert_eq!(server.log().matches("email sender started").count(), server.replicas.len(), "{}", server.log());
+
     // The SMTP server comes up: every email arrives, once, however many
     // replicas send.
     let smtp = Smtp::start(python, port);
