@@ -233,7 +233,14 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
             // Never under the account's own id: that would replace a real link.
             let decoy = format!("none:{}", hash_token(&identifier.to_lowercase()));
             let link = m.new_link(&decoy, "", RESET, ttl, RESET_PATH).await?;
-            let _ = PasswordReset { product: m.product, username: identifier, link, minutes }.render();
+            let message = PasswordReset { product: m.product, username: identifier, link, minutes }.render();
+            // An outbox row to no one, which the sender drops unsent, and
+            // the audit event: the same writes as for a real account.
+            m.queue(latchkey_email::DECOY, message).await?;
+            let event = AuditEvent::new(m.clock.now(), "password.reset_requested", "anonymous")
+                .ip(ip)
+                .detail("account", "none or not served");
+            record_audit(m.store, event).await;
         }
     }
     Ok(ResetRequest::Answered)

@@ -20,6 +20,11 @@ pub use messages::Rendered;
 pub use sender::{Outcome, Sender};
 pub use transport::{SmtpTarget, TransportError};
 
+/// The recipient of a decoy: an outbox row that makes the same writes as a
+/// real email (so that a request's timing does not tell whether it named
+/// an account) and that the sender deletes without sending.
+pub const DECOY: &str = "";
+
 /// Queues emails. Present only when email is configured.
 pub struct Outbox {
     store: Arc<dyn OutboxStore>,

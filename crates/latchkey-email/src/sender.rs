@@ -82,6 +82,10 @@ impl Sender {
         let Some(email) = self.store.claim_email(&lease, now, lease_until).await? else {
             return Ok(None);
         };
+        if email.recipient == crate::DECOY {
+            self.store.delete_email(&email.id, &lease).await?;
+            return Ok(Some(Outcome::Dropped));
+        }
         let outcome = match self.deliver(&email).await {
             Ok(()) => {
                 self.store.delete_email(&email.id, &lease).await?;
