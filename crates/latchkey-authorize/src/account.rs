@@ -35,7 +35,13 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 10] = [
+const NOTICES: [(&str, &str); 13] = [
+    ("email-changed", "Your email address has been changed. We sent a link to confirm it; your old address was told."),
+    ("verification-sent", "We sent a new confirmation link to your email address."),
+    (
+        "verification-throttled",
+        "Several emails were sent to your account recently. Please wait a while before asking for another.",
+    ),
     (
         "recovery-code-used",
         "You signed in with a recovery code, which no longer works. If few are left, make new ones below.",
@@ -412,6 +418,11 @@ pub async fn change_password(
         .subject(&user.id)
         .detail("sessions_ended", ended);
     latchkey_http::audit(state.audit.as_ref(), event).await;
+    if let Some(mail) = state.mail()
+        && let Err(e) = latchkey_domain::self_service::notify_password_changed(&mail, &user, false).await
+    {
+        tracing::warn!(error = %e, "cannot queue the password-changed email");
+    }
     Ok(see_other(&state.path("/account?done=password-changed")))
 }
 
@@ -472,11 +483,38 @@ async fn new_password_hash(
     address: IpAddr,
 ) -> Result<Result<String, (StatusCode, String)>, StoreError> {
     let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
-    let current = form.current_password.as_str();
     let new = form.new_password.as_str();
     if user.password_hash.is_none() {
         return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
     }
+    if let Err(refused) = confirm_password(state, user, &form.current_password, address).await? {
+        return Ok(Err(refused));
+    }
+    if new != form.confirm_password {
+        return refuse(StatusCode::BAD_REQUEST, "The new passwords do not match.");
+    }
+    if let Err(reason) = password::check_policy(new) {
+        return refuse(StatusCode::BAD_REQUEST, &format!("The new password is not accepted: {reason}."));
+    }
+    match hash_new_password(new.to_string()).await {
+        Some(hash) => Ok(Ok(hash)),
+        None => {
+            tracing::error!("password hashing failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "Your password could not be changed. Please try again.")
+        }
+    }
+}
+
+/// Checks the person's current password within the account's and the
+/// address's sign-in limits, like a sign-in; a wrong one is audited. Returns
+/// the status and message to show when it is refused.
+pub(crate) async fn confirm_password(
+    state: &AuthorizeState,
+    user: &User,
+    current: &str,
+    address: IpAddr,
+) -> Result<Result<(), (StatusCode, String)>, StoreError> {
+    let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
     let sign_in = state.sign_in();
     let mut attempt = Attempt::new(&sign_in, &user.username, address, None).of_user(&user.id);
     let permit = match attempt.admit().await? {
@@ -492,19 +530,7 @@ async fn new_password_hash(
         return refuse(StatusCode::BAD_REQUEST, "Your current password is not correct.");
     }
     attempt.succeeded().await?;
-    if new != form.confirm_password {
-        return refuse(StatusCode::BAD_REQUEST, "The new passwords do not match.");
-    }
-    if let Err(reason) = password::check_policy(new) {
-        return refuse(StatusCode::BAD_REQUEST, &format!("The new password is not accepted: {reason}."));
-    }
-    match hash_new_password(new.to_string()).await {
-        Some(hash) => Ok(Ok(hash)),
-        None => {
-            tracing::error!("password hashing failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "Your password could not be changed. Please try again.")
-        }
-    }
+    Ok(Ok(()))
 }
 
 /// A form of a signed-in person: its CSRF token (bound to the session) and
@@ -558,7 +584,16 @@ pub(crate) fn sign_in_page(
     let action = state.path("/account/login");
     let passkey = passkey_form(state);
     let with_passkeys = passkey.is_some();
-    let page = AccountLoginPage { ui: &state.settings.ui, action: &action, csrf: &csrf, username, error, passkey };
+    let forgot_password = state.forgot_password_link();
+    let page = AccountLoginPage {
+        ui: &state.settings.ui,
+        action: &action,
+        csrf: &csrf,
+        username,
+        error,
+        passkey,
+        forgot_password,
+    };
     let mut res = html_with_passkeys(status, &page, &[], with_passkeys);
     if new_csrf {
         res.headers_mut()
@@ -683,6 +718,15 @@ async fn account_page_with(
             })
             .collect(),
         profile_action: &state.path(PROFILE_PATH),
+        email: crate::pages::AccountEmail {
+            address: user.claims.email.clone(),
+            verified: user.claims.email_verified,
+            enabled: state.outbox.is_some(),
+            password_field: !crate::self_service::recent_sign_in(state, session) && user.password_hash.is_some(),
+            stale: !crate::self_service::recent_sign_in(state, session) && user.password_hash.is_none(),
+            change_action: state.path(crate::self_service::CHANGE_EMAIL_PATH),
+            resend_action: state.path(crate::self_service::RESEND_PATH),
+        },
     };
     // The link buttons' answers redirect to the providers.
     let targets: Vec<&str> = state.upstreams.iter().map(|u| u.settings.issuer.as_str()).collect();

@@ -12,6 +12,7 @@ pub mod par;
 mod passkey_sign_in;
 pub mod request;
 mod request_object;
+mod self_service;
 mod step_up;
 pub mod upstream;
 
@@ -86,6 +87,9 @@ pub struct AuthorizeSettings {
     /// The WebAuthn relying party (the issuer's host and origin); `None`
     /// when the issuer is at an IP address, where browsers refuse passkeys.
     pub relying_party: Option<Arc<latchkey_domain::passkeys::Webauthn>>,
+    /// Outgoing email: links' lifetimes and the limits on sending them
+    /// (`email.enabled()` turns the features that need it on).
+    pub email: latchkey_config::Email,
 }
 
 impl AuthorizeSettings {
@@ -111,6 +115,7 @@ impl AuthorizeSettings {
             trusted_proxies: config.http.trusted_proxies.clone().into(),
             relying_party: latchkey_domain::passkeys::relying_party(&config.issuer, config.ui.product_name.trim())
                 .map(Arc::new),
+            email: config.email.clone(),
         }
     }
 
@@ -146,6 +151,8 @@ pub struct AuthorizeState {
     pub encryption_key: Option<latchkey_keys::EncryptionKey>,
     /// DPoP proofs sent to `/par` (RFC 9449 §10.1).
     pub dpop: latchkey_client_auth::DpopVerifier,
+    /// The outbox; `None` without email configured.
+    pub outbox: Option<Arc<latchkey_email::Outbox>>,
 }
 
 /// Routes, relative to the issuer's path. Their failures are drawn with
@@ -182,6 +189,11 @@ where
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/password", post(account::change_password))
         .route(account::PROFILE_PATH, post(account::update_profile))
+        .route(self_service::FORGOT_PATH, get(self_service::forgot_show).post(self_service::forgot_submit))
+        .route(self_service::RESET_PATH, get(self_service::reset_show).post(self_service::reset_submit))
+        .route(self_service::VERIFY_PATH, get(self_service::verify_show).post(self_service::verify_submit))
+        .route(self_service::CHANGE_EMAIL_PATH, post(self_service::change_email))
+        .route(self_service::RESEND_PATH, post(self_service::resend_verification))
         .route("/account/link/{id}", post(upstream::link_start))
         .route("/account/unlink", post(upstream::unlink))
         .route("/upstream/{id}/start", post(upstream::start))
@@ -264,6 +276,23 @@ impl AuthorizeState {
             clock: &*self.clock,
             limits: self.settings.login.lock_policy(),
         }
+    }
+
+    /// What the email operations need; `None` without email configured.
+    pub(crate) fn mail(&self) -> Option<latchkey_domain::self_service::Mail<'_>> {
+        Some(latchkey_domain::self_service::Mail {
+            store: &*self.store,
+            outbox: self.outbox.as_deref()?,
+            clock: &*self.clock,
+            settings: &self.settings.email,
+            issuer: &self.settings.issuer,
+            product: &self.settings.ui.product_name,
+        })
+    }
+
+    /// The "Forgot your password?" link, where a reset can be sent.
+    pub(crate) fn forgot_password_link(&self) -> Option<String> {
+        self.outbox.as_ref().map(|_| self.path(self_service::FORGOT_PATH))
     }
 
     /// What the second-factor operations need, from this state.
@@ -735,6 +764,7 @@ pub(crate) fn login_page(
         password_login: state.settings.login.password_enabled,
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
         passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH),
+        forgot_password: state.forgot_password_link(),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The buttons' answers redirect to the providers.

@@ -44,6 +44,8 @@ pub struct LoginPage<'a> {
     /// "Sign in with a passkey" (passwordless), where the issuer can be a
     /// WebAuthn relying party.
     pub passkey: Option<PasskeyForm>,
+    /// "Forgot your password?", where email can send a reset link.
+    pub forgot_password: Option<String>,
 }
 
 /// A passkey button's form: where `passkey.js` asks for a challenge
@@ -152,6 +154,8 @@ pub struct AccountLoginPage<'a> {
     pub error: Option<&'a str>,
     /// "Sign in with a passkey" (passwordless).
     pub passkey: Option<PasskeyForm>,
+    /// "Forgot your password?", where email can send a reset link.
+    pub forgot_password: Option<String>,
 }
 
 /// An app the person has allowed, as `/account` lists it.
@@ -205,6 +209,8 @@ pub struct AccountPage<'a> {
     /// The claims the person may change (empty: no profile section).
     pub profile_fields: Vec<ProfileField>,
     pub profile_action: &'a str,
+    /// The email address section.
+    pub email: AccountEmail,
 }
 
 /// One field of the profile form on `/account`.
@@ -455,9 +461,11 @@ mod tests {
                 options: "/login/passkey/options".into(),
                 script: PASSKEY_SCRIPT_PATH.into(),
             }),
+            forgot_password: Some("/forgot-password".into()),
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));
+        assert!(body.contains(r#"<a href="/forgot-password">Forgot your password?</a>"#), "{body}");
         // The passkey button, and its script from our origin; no inline script.
         assert!(body.contains(r#"data-passkey="sign-in""#), "{body}");
         assert!(body.contains(r#"<script src="/assets/passkey.js" defer></script>"#), "{body}");
@@ -466,4 +474,57 @@ mod tests {
         assert!(!body.contains("<i>Corp</i>"));
         assert!(body.contains("App"));
     }
+}
+
+/// `/account`'s email section.
+pub struct AccountEmail {
+    pub address: Option<String>,
+    pub verified: bool,
+    /// Email is configured: the address can be changed and confirmed here.
+    pub enabled: bool,
+    /// The change form asks for the current password (no recent sign-in).
+    pub password_field: bool,
+    /// No recent sign-in and no password to give: sign in again first.
+    pub stale: bool,
+    pub change_action: String,
+    pub resend_action: String,
+}
+
+/// `/forgot-password` (`view`: form, sent, throttled, unavailable).
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+pub struct ForgotPasswordPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub minutes: i64,
+}
+
+/// `/reset-password` (`view`: form, invalid, done; `error`: empty,
+/// mismatch, hash, or the policy's reason).
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+pub struct ResetPasswordPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub username: &'a str,
+    pub error: &'a str,
+    pub forgot: &'a str,
+    pub account: &'a str,
+}
+
+/// `/verify-email` (`view`: form, invalid, done, unavailable).
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+pub struct VerifyEmailPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub account: &'a str,
 }

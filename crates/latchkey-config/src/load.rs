@@ -422,12 +422,34 @@ mod tests {
             (&[("LATCHKEY_GC_BATCH_SIZE", "0")][..], "gc.batch_size", "use 1 to 100000"),
             (&[("LATCHKEY_AUDIT_RETENTION_DAYS", "99999")][..], "audit.retention_days", "days"),
             (&[("LATCHKEY_LOGIN_MAX_ATTEMPTS", "-1")][..], "login.max_attempts", "out of range"),
+            (
+                &[
+                    ("LATCHKEY_EMAIL_SMTP_URL", "http://user:s3cret@mail.example"),
+                    ("LATCHKEY_EMAIL_FROM", "id@example.com"),
+                ][..],
+                "email.smtp_url",
+                "use smtp://HOST:PORT, smtp+starttls://HOST:PORT or smtps://HOST:PORT",
+            ),
+            (&[("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:25")][..], "email.from", "must be set"),
+            (
+                &[("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:25"), ("LATCHKEY_EMAIL_FROM", "Example ID")][..],
+                "email.from",
+                "is not an address",
+            ),
         ] {
             let e = from_env(pairs).unwrap_err();
             assert_eq!(e.key, key, "{pairs:?}: {e}");
             assert_eq!(e.env, env_name(key));
             assert!(e.to_string().contains(needle), "{pairs:?}: {e}");
+            assert!(!e.to_string().contains("s3cret"), "no password in messages: {e}");
         }
+        let ok = from_env(&[
+            ("LATCHKEY_EMAIL_SMTP_URL", "smtp+starttls://apikey:s3cret@smtp.example.com:587"),
+            ("LATCHKEY_EMAIL_FROM", "Example ID <id@example.com>"),
+        ])
+        .unwrap();
+        assert!(ok.config.email.enabled());
+        assert!(!from_env(&[]).unwrap().config.email.enabled(), "off by default");
     }
 
     #[test]

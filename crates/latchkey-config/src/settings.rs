@@ -87,6 +87,7 @@ pub struct Config {
     pub audit: Audit,
     pub ui: Ui,
     pub account: Account,
+    pub email: Email,
     pub registration: Registration,
     pub http: Http,
     pub discovery: Discovery,
@@ -129,6 +130,7 @@ impl Config {
         self.keys.validate()?;
         self.ui.validate()?;
         self.account.validate()?;
+        self.email.validate()?;
         self.admin.validate(self.listen)?;
         Ok(())
     }
@@ -718,13 +720,110 @@ impl Ui {
 pub struct Account {
     /// Claims people may change on /account (docs/account.md): any of name,
     /// given_name, family_name, middle_name, nickname, profile, picture,
-    /// website, gender, birthdate, zoneinfo, locale, address. Email and
-    /// phone numbers are not (nothing verifies a change yet); an operator
-    /// sets those. Empty: none (the profile section is not shown). Claims
+    /// website, gender, birthdate, zoneinfo, locale, address. The email
+    /// address has its own form, which verifies it (docs/self-service.md);
+    /// phone numbers are not editable (nothing verifies them yet). Empty:
+    /// none (the profile section is not shown). Claims
     /// an upstream provider maps are overwritten at its next sign-in when
     /// it refreshes them.
     #[default(DEFAULT_EDITABLE_CLAIMS.iter().map(|c| c.to_string()).collect())]
     pub editable_claims: Vec<String>,
+}
+
+/// Outgoing email (docs/self-service.md): address verification and password
+/// reset. Without smtp_url and from, both are off and the pages say so.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    /// The SMTP server: smtp://HOST:PORT (plain, for a relay on this host or
+    /// network), smtp+starttls://HOST:PORT (usually 587) or smtps://HOST:PORT
+    /// (TLS from the start, usually 465). A user name and password may be in
+    /// the URL (smtp+starttls://USER:PASSWORD@HOST:587, percent-encoded) or
+    /// in smtp_username and smtp_password. Empty: no email.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// The SMTP user name, when it is not in smtp_url.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub smtp_username: Option<String>,
+    /// The SMTP password, when it is not in smtp_url.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub smtp_password: Option<String>,
+    /// The sender: "id@example.com" or "Example ID <id@example.com>".
+    pub from: String,
+    /// Bound on connecting to the SMTP server and on each command.
+    #[default(Seconds::new(15))]
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout_seconds: Seconds,
+    /// Attempts to deliver one email before it is given up (logged as an
+    /// error); the wait between attempts doubles from 5 seconds up to an hour.
+    #[default(10)]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_attempts: u32,
+    /// How long a link to verify an email address works (once).
+    #[default(Seconds::new(86_400))]
+    #[schemars(range(min = 300, max = 2_592_000))]
+    pub verification_ttl_seconds: Seconds,
+    /// How long a password reset link works (once).
+    #[default(Seconds::new(1_800))]
+    #[schemars(range(min = 60, max = 86_400))]
+    pub password_reset_ttl_seconds: Seconds,
+    /// Emails (reset links, new verification links) per account per window;
+    /// requests beyond it get the same answer and send nothing.
+    #[default(5)]
+    #[schemars(range(min = 1, max = 1_000))]
+    pub max_per_account: u64,
+    /// Password reset requests per source address per window, whatever
+    /// account they name; beyond it the page answers 429.
+    #[default(30)]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_per_address: u64,
+    /// The window of max_per_account and max_per_address.
+    #[default(Seconds::new(3_600))]
+    #[schemars(range(min = 60, max = 86_400))]
+    pub rate_window_seconds: Seconds,
+}
+
+impl Email {
+    /// Whether email is configured (the self-service features that need it are on).
+    pub fn enabled(&self) -> bool {
+        self.smtp_url.is_some() && !self.from.trim().is_empty()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.smtp_url {
+            let parsed = Url::parse(url)
+                .map_err(|_| ConfigError::new("email.smtp_url", format!("{:?} is not a URL", redact(url))))?;
+            if !["smtp", "smtp+starttls", "smtps"].contains(&parsed.scheme()) {
+                return Err(ConfigError::new(
+                    "email.smtp_url",
+                    format!(
+                        "{:?} is not supported; use smtp://HOST:PORT, smtp+starttls://HOST:PORT or smtps://HOST:PORT",
+                        redact(url)
+                    ),
+                ));
+            }
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError::new("email.smtp_url", format!("{:?} names no host", redact(url))));
+            }
+            if self.from.trim().is_empty() {
+                return Err(ConfigError::new("email.from", "must be set when email.smtp_url is"));
+            }
+        }
+        let from = self.from.trim();
+        if !from.is_empty() {
+            let address = match (from.find('<'), from.strip_suffix('>')) {
+                (Some(i), Some(rest)) => &rest[i + 1..],
+                _ => from,
+            };
+            if latchkey_core::user::validate_email(address).is_err() {
+                return Err(ConfigError::new(
+                    "email.from",
+                    format!("{from:?} is not an address; use id@example.com or \"Name <id@example.com>\""),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What people may edit by default: the profile, not what proves who they are.

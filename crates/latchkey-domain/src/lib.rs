@@ -32,6 +32,7 @@ pub mod keys;
 pub mod limits;
 pub mod mfa;
 pub mod passkeys;
+pub mod self_service;
 pub mod sessions;
 pub mod sign_in;
 pub mod tokens;

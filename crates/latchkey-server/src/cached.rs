@@ -310,6 +310,8 @@ latchkey_store::delegate!(Cached, inner, direct, ChangeFeed);
 latchkey_store::delegate!(Cached, inner, direct, Maintenance);
 latchkey_store::delegate!(Cached, inner, direct, FederatedIdentityStore);
 latchkey_store::delegate!(Cached, inner, direct, FactorStore);
+latchkey_store::delegate!(Cached, inner, direct, OutboxStore);
+latchkey_store::delegate!(Cached, inner, direct, EmailTokenStore);
 
 #[async_trait]
 impl UnitOfWork for Cached {
@@ -421,6 +423,8 @@ latchkey_store::delegate!(CachedTransaction, inner, direct, AdminStore);
 latchkey_store::delegate!(CachedTransaction, inner, direct, ChangeFeed);
 latchkey_store::delegate!(CachedTransaction, inner, direct, FederatedIdentityStore);
 latchkey_store::delegate!(CachedTransaction, inner, direct, FactorStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, OutboxStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, EmailTokenStore);
 
 #[async_trait]
 impl Transaction for CachedTransaction {

@@ -389,6 +389,9 @@ pub struct App {
     pub(crate) sql: latchkey_store_sql::SqlStore,
     sql_probe: latchkey_store_sql::SqlProbe,
     probe: tokio::task::JoinHandle<()>,
+    /// The email sender, started by `serve` (the in-process tests drive
+    /// the outbox themselves).
+    pub sender: Option<latchkey_email::Sender>,
 }
 
 impl App {
@@ -462,6 +465,10 @@ pub async fn build(
         &config.issuer,
     );
     let dpop = dpop_verifier(&settings, store.clone(), clock.clone());
+    // Email: the outbox is shared state; every replica's sender delivers it.
+    let smtp = latchkey_email::SmtpTarget::from_config(&config.email)
+        .map_err(|e| ConfigError::new("email.smtp_url", e.to_string()))?;
+    let outbox = smtp.as_ref().map(|_| Arc::new(latchkey_email::Outbox::new(store.clone(), clock.clone())));
     let authorize = AuthorizeState {
         settings: Arc::new(AuthorizeSettings::from_config(config)),
         clients: store.clone(),
@@ -482,6 +489,7 @@ pub async fn build(
         clock: clock.clone(),
         encryption_key: settings.encryption_key.clone(),
         dpop: dpop.clone(),
+        outbox: outbox.clone(),
     };
     // One policy (and one client_secret_jwt key) for every door that
     // registers clients and for client authentication.
@@ -539,12 +547,15 @@ pub async fn build(
         },
         admin,
     });
-    Ok(App { state, store, ring, clock, caches, key_store, sql, sql_probe, probe })
+    let sender = smtp.zip(outbox).map(|(target, outbox)| {
+        latchkey_email::Sender::new(store.clone(), target, clock.clone(), outbox.wake(), &config.email)
+    });
+    Ok(App { state, store, ring, clock, caches, key_store, sql, sql_probe, probe, sender })
 }
 
 /// Binds the listeners and serves `built` until SIGTERM or Ctrl-C.
 async fn listen(settings: Settings, built: App, started: std::time::Instant) -> anyhow::Result<()> {
-    let App { state, store, ring, clock, key_store, sql, sql_probe, probe, .. } = built;
+    let App { state, store, ring, clock, key_store, sql, sql_probe, probe, sender, .. } = built;
     let config = &settings.config;
     let app = router(&settings, state.clone());
 
@@ -573,6 +584,7 @@ async fn listen(settings: Settings, built: App, started: std::time::Instant) -> 
         ready_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );
+    let sender = sender.map(|s| tokio::spawn(s.run()));
     let gc = spawn_gc(
         store.clone(),
         clock.clone(),
@@ -617,6 +629,9 @@ async fn listen(settings: Settings, built: App, started: std::time::Instant) -> 
     }
     refresher.abort();
     gc.abort();
+    if let Some(sender) = sender {
+        sender.abort();
+    }
     probe.abort();
     sql_probe.close().await;
     if let Some(admin) = admin_server {

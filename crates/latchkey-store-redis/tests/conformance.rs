@@ -180,3 +180,13 @@ async fn unreachable_redis_is_unavailable_not_a_hang() {
     assert!(matches!(err, latchkey_store_redis::ConnectError::Unreachable(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
 }
+
+/// The outbox and email links live in SQL beside Redis (durable state).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outbox_store() {
+    if let Some(f) = fixture().await {
+        conformance::outbox_store(f.store.clone()).await;
+        conformance::email_token_store(f.store.clone()).await;
+        f.check_ttls_and_clean().await;
+    }
+}

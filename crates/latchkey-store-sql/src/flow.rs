@@ -733,6 +733,9 @@ impl latchkey_store::Maintenance for crate::SqlStore {
             + run("DELETE FROM passkey_ceremonies WHERE id_hash IN \
             (SELECT id_hash FROM passkey_ceremonies WHERE expires_at < $1 LIMIT $2)")
             .await?;
+        let email_tokens = run("DELETE FROM email_tokens WHERE token_hash IN \
+            (SELECT token_hash FROM email_tokens WHERE expires_at < $1 LIMIT $2)")
+        .await?;
         // The newest entry stays, so that sequence numbers never start over.
         let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
             AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")
@@ -745,7 +748,17 @@ impl latchkey_store::Maintenance for crate::SqlStore {
                 .await
                 .map_err(map_err)?;
         }
-        Ok(Purged { codes, interactions, sessions, refresh_tokens, denylist, rate_limits, changes, used_assertions })
+        Ok(Purged {
+            codes,
+            interactions,
+            sessions,
+            refresh_tokens,
+            denylist,
+            rate_limits,
+            changes,
+            used_assertions,
+            email_tokens,
+        })
     }
 }
 

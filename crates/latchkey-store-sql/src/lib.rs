@@ -7,6 +7,7 @@ mod audit;
 mod changes;
 mod clients;
 mod device;
+mod email;
 mod factors;
 mod federation;
 mod flow;

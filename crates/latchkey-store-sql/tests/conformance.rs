@@ -87,6 +87,26 @@ suite!(passkey_store);
 suite!(denylist_store);
 suite!(unit_of_work);
 
+mod outbox_store {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_backend() {
+        let (store, _dir) = sqlite().await;
+        conformance::outbox_store(store.clone()).await;
+        conformance::email_token_store(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_backend() {
+        if let Some((store, admin, name)) = postgres().await {
+            conformance::outbox_store(store.clone()).await;
+            conformance::email_token_store(store.clone()).await;
+            drop_postgres(store, admin, name).await;
+        }
+    }
+}
+
 mod failure_store {
     use super::*;
 

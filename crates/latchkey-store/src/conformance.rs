@@ -1258,3 +1258,89 @@ pub async fn passkey_store(store: &dyn crate::FactorStore) {
     assert_eq!(store.take_passkey_ceremony("h2", 500).await.unwrap(), None, "expired");
     assert_eq!(store.take_passkey_ceremony("h2", 400).await.unwrap(), None, "an expired one is gone");
 }
+
+/// The outbox: due order, claims with a lease (one claimer per row, even
+/// under concurrency), only the lease holder deletes or reschedules.
+pub async fn outbox_store<S: crate::OutboxStore + Clone>(store: S) {
+    use crate::OutboxEmail;
+    let email = |id: &str, due: i64| OutboxEmail {
+        id: id.into(),
+        recipient: "ann@example.com".into(),
+        subject: format!("Subject {id}"),
+        text_body: "text".into(),
+        html_body: "<p>html</p>".into(),
+        attempts: 0,
+        next_attempt_at: due,
+        lease: String::new(),
+        last_error: String::new(),
+        created_at: 100,
+    };
+    assert_eq!(store.claim_email("l0", 100, 200).await.unwrap(), None, "empty outbox");
+    store.enqueue_email(&email("b", 120)).await.unwrap();
+    store.enqueue_email(&email("a", 110)).await.unwrap();
+    store.enqueue_email(&email("later", 10_000)).await.unwrap();
+    assert_eq!(store.count_outbox().await.unwrap(), 3);
+    assert_eq!(store.claim_email("l1", 105, 300).await.unwrap(), None, "nothing due yet");
+    let first = store.claim_email("l1", 130, 300).await.unwrap().expect("a is due");
+    assert_eq!((first.id.as_str(), first.attempts, first.lease.as_str()), ("a", 1, "l1"));
+    assert_eq!(first.subject, "Subject a");
+    let second = store.claim_email("l2", 130, 300).await.unwrap().expect("b is due");
+    assert_eq!(second.id, "b");
+    assert_eq!(store.claim_email("l3", 130, 300).await.unwrap(), None, "both are leased");
+    assert!(!store.delete_email("a", "l2").await.unwrap(), "another lease");
+    assert!(!store.reschedule_email("a", "l2", 500, "x").await.unwrap(), "another lease");
+    assert!(store.delete_email("a", "l1").await.unwrap());
+    assert!(store.reschedule_email("b", "l2", 400, "connection refused").await.unwrap());
+    assert_eq!(store.claim_email("l4", 350, 600).await.unwrap(), None, "b waits until 400");
+    let again = store.claim_email("l4", 400, 600).await.unwrap().expect("b is due again");
+    assert_eq!((again.attempts, again.last_error.as_str()), (2, "connection refused"));
+    // A lease that ran out (its sender died) lets another sender take it.
+    let taken = store.claim_email("l5", 600, 900).await.unwrap().expect("the lease ended");
+    assert_eq!((taken.id.as_str(), taken.attempts), ("b", 3));
+    assert!(!store.delete_email("b", "l4").await.unwrap(), "the old lease no longer holds");
+    assert!(store.delete_email("b", "l5").await.unwrap());
+
+    // Of concurrent senders, one claims the row.
+    store.enqueue_email(&email("race", 100)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = store.clone();
+        tasks.push(async move { s.claim_email(&format!("race-{i}"), 200, 900).await.unwrap() });
+    }
+    let claimed: Vec<_> = join_all(tasks).await.into_iter().flatten().collect();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0].id, "race");
+    assert_eq!(store.count_outbox().await.unwrap(), 2);
+}
+
+/// Email links: one per person and purpose, looked at without spending,
+/// spent once, never after expiry.
+pub async fn email_token_store<S: crate::EmailTokenStore + Clone>(store: S) {
+    use crate::EmailToken;
+    let token = |hash: &str, purpose: &str, expires_at: i64| EmailToken {
+        token_hash: hash.into(),
+        purpose: purpose.into(),
+        user_id: "u1".into(),
+        email: "ann@example.com".into(),
+        created_at: 100,
+        expires_at,
+    };
+    store.put_email_token(&token("h1", "reset", 1_000)).await.unwrap();
+    store.put_email_token(&token("v1", "verify", 1_000)).await.unwrap();
+    assert_eq!(store.get_email_token("h1", "reset", 200).await.unwrap(), Some(token("h1", "reset", 1_000)));
+    assert_eq!(store.get_email_token("h1", "verify", 200).await.unwrap(), None, "another purpose");
+    assert_eq!(store.get_email_token("h1", "reset", 1_000).await.unwrap(), None, "expired");
+    // A new link replaces the person's previous one of that purpose only.
+    store.put_email_token(&token("h2", "reset", 2_000)).await.unwrap();
+    assert_eq!(store.take_email_token("h1", "reset", 200).await.unwrap(), None, "replaced");
+    assert!(store.get_email_token("v1", "verify", 200).await.unwrap().is_some(), "the other purpose stays");
+    assert_eq!(store.take_email_token("h2", "reset", 2_000).await.unwrap(), None, "expired");
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let s = store.clone();
+        tasks.push(async move { s.take_email_token("h2", "reset", 300).await.unwrap() });
+    }
+    let taken: Vec<_> = join_all(tasks).await.into_iter().flatten().collect();
+    assert_eq!(taken.len(), 1, "spent once");
+    assert_eq!(store.take_email_token("h2", "reset", 300).await.unwrap(), None, "already spent");
+}

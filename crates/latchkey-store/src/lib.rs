@@ -571,6 +571,70 @@ pub trait FactorStore: Send + Sync + 'static {
     async fn take_passkey_ceremony(&self, id_hash: &str, now: i64) -> StoreResult<Option<PasskeyCeremony>>;
 }
 
+/// An email waiting in the outbox (`latchkey-email` sends it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEmail {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    /// Sending attempts begun so far (a claim counts as one).
+    pub attempts: u32,
+    /// When it is due; while claimed, when the claim's lease ends.
+    pub next_attempt_at: i64,
+    /// The claim's token (empty when never claimed): only its holder may
+    /// delete or reschedule the row.
+    pub lease: String,
+    pub last_error: String,
+    pub created_at: i64,
+}
+
+/// Outgoing email, durable (SQL) even with Redis configured, so that a
+/// restart loses nothing. Every replica sends from it; a row is claimed by
+/// one conditional `UPDATE`, so two senders never hold it at once.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;
+    /// Claims the email due longest (due at `now` or before) until
+    /// `lease_until`, under the new token `lease`, counting an attempt; `None`
+    /// when none is due. Of concurrent claimers, one gets a given row.
+    async fn claim_email(&self, lease: &str, now: i64, lease_until: i64) -> StoreResult<Option<OutboxEmail>>;
+    /// Removes a sent (or abandoned) email, if `lease` still holds it.
+    async fn delete_email(&self, id: &str, lease: &str) -> StoreResult<bool>;
+    /// Makes a claimed email due again at `next_attempt_at`, if `lease`
+    /// still holds it.
+    async fn reschedule_email(&self, id: &str, lease: &str, next_attempt_at: i64, error: &str) -> StoreResult<bool>;
+    /// How many emails wait (for `/metrics` and tests).
+    async fn count_outbox(&self) -> StoreResult<u64>;
+}
+
+/// A link sent by email: its token's hash, what it is for, and whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailToken {
+    pub token_hash: String,
+    /// "verify" or "reset".
+    pub purpose: String,
+    pub user_id: String,
+    /// The address it was sent to (a verification link verifies only that one).
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The links of self-service email, durable (SQL). Single use is one
+/// conditional `DELETE`.
+#[async_trait]
+pub trait EmailTokenStore: Send + Sync + 'static {
+    /// Saves a link, replacing the person's earlier link of the same purpose
+    /// (which stops working).
+    async fn put_email_token(&self, token: &EmailToken) -> StoreResult<()>;
+    /// The link if it exists, has this purpose and has not expired; not spent.
+    async fn get_email_token(&self, token_hash: &str, purpose: &str, now: i64) -> StoreResult<Option<EmailToken>>;
+    /// Spends the link: returned to one caller only, however many race.
+    async fn take_email_token(&self, token_hash: &str, purpose: &str, now: i64) -> StoreResult<Option<EmailToken>>;
+}
+
 /// Which audit events to list: after an id (a cursor), at most `limit`,
 /// optionally of one kind or about one subject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -668,6 +732,8 @@ pub struct Purged {
     pub changes: u64,
     /// Expired one-time-use records (client assertions).
     pub used_assertions: u64,
+    /// Expired email links.
+    pub email_tokens: u64,
 }
 
 impl Purged {
@@ -680,6 +746,7 @@ impl Purged {
             + self.rate_limits
             + self.changes
             + self.used_assertions
+            + self.email_tokens
     }
 }
 
@@ -712,6 +779,8 @@ pub trait Operations:
     + AdminStore
     + FederatedIdentityStore
     + FactorStore
+    + OutboxStore
+    + EmailTokenStore
 {
 }
 
@@ -735,6 +804,8 @@ impl<T> Operations for T where
         + AdminStore
         + FederatedIdentityStore
         + FactorStore
+        + OutboxStore
+        + EmailTokenStore
 {
 }
 

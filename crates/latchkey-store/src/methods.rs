@@ -194,6 +194,22 @@ macro_rules! store_methods {
             fn take_passkey_ceremony(id_hash: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::PasskeyCeremony>>;
         }}
     };
+    ([$($cb:tt)*] $args:tt, OutboxStore) => {
+        $($cb)*! { $args OutboxStore {
+            fn enqueue_email(email: [&$crate::OutboxEmail]) -> $crate::StoreResult<()>;
+            fn claim_email(lease: [&str], now: [i64], lease_until: [i64]) -> $crate::StoreResult<Option<$crate::OutboxEmail>>;
+            fn delete_email(id: [&str], lease: [&str]) -> $crate::StoreResult<bool>;
+            fn reschedule_email(id: [&str], lease: [&str], next_attempt_at: [i64], error: [&str]) -> $crate::StoreResult<bool>;
+            fn count_outbox() -> $crate::StoreResult<u64>;
+        }}
+    };
+    ([$($cb:tt)*] $args:tt, EmailTokenStore) => {
+        $($cb)*! { $args EmailTokenStore {
+            fn put_email_token(token: [&$crate::EmailToken]) -> $crate::StoreResult<()>;
+            fn get_email_token(token_hash: [&str], purpose: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::EmailToken>>;
+            fn take_email_token(token_hash: [&str], purpose: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::EmailToken>>;
+        }}
+    };
     ([$($cb:tt)*] $args:tt, Maintenance) => {
         $($cb)*! { $args Maintenance {
             fn purge_expired(now: [i64], batch: [u32]) -> $crate::StoreResult<$crate::Purged>;
@@ -224,6 +240,8 @@ macro_rules! for_each_operations_trait {
         $crate::store_methods!($cb $args, AdminStore);
         $crate::store_methods!($cb $args, FederatedIdentityStore);
         $crate::store_methods!($cb $args, FactorStore);
+        $crate::store_methods!($cb $args, OutboxStore);
+        $crate::store_methods!($cb $args, EmailTokenStore);
     };
 }
 

@@ -3,7 +3,7 @@
 //! is Redis (sessions, pending interactions, pushed requests, codes, the denylist, rate-limit
 //! and sign-in failure counters, one-time use) and the durable half the SQL
 //! database (clients, users, keys, consents, refresh tokens, the audit log,
-//! the change feed, admin tokens, upstream links, second factors).
+//! the change feed, admin tokens, upstream links, second factors, the outbox, email links).
 //!
 //! A unit of work of a `Split` is the durable half's transaction; hot-state
 //! operations made through it take effect at once (see [`Transaction`]).
@@ -118,6 +118,8 @@ crate::delegate!(Split, durable, direct, AuditStore);
 crate::delegate!(Split, durable, direct, AdminStore);
 crate::delegate!(Split, durable, direct, FederatedIdentityStore);
 crate::delegate!(Split, durable, direct, FactorStore);
+crate::delegate!(Split, durable, direct, OutboxStore);
+crate::delegate!(Split, durable, direct, EmailTokenStore);
 
 #[async_trait]
 impl Health for Split {
@@ -171,6 +173,8 @@ crate::delegate!(SplitTransaction, durable, direct, AuditStore);
 crate::delegate!(SplitTransaction, durable, direct, AdminStore);
 crate::delegate!(SplitTransaction, durable, direct, FederatedIdentityStore);
 crate::delegate!(SplitTransaction, durable, direct, FactorStore);
+crate::delegate!(SplitTransaction, durable, direct, OutboxStore);
+crate::delegate!(SplitTransaction, durable, direct, EmailTokenStore);
 
 #[async_trait]
 impl Transaction for SplitTransaction {

@@ -26,6 +26,7 @@ mod mfa_admin;
 mod par;
 mod profile;
 mod revocation;
+mod self_service;
 mod sign_in_limits;
 mod signing_algorithms;
 mod token;

@@ -1,0 +1,95 @@
+//! Every email Latchkey sends, as askama templates under `templates/email/`:
+//! a text and an HTML version of each (sent together as
+//! multipart/alternative). The text template's first line is the subject,
+//! so that every word a person reads lives in the templates.
+
+use std::marker::PhantomData;
+
+use askama::Template;
+
+/// An email ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders a message from its two templates.
+fn render(text: &impl Template, html: &impl Template) -> Result<Rendered, askama::Error> {
+    let text = text.render()?;
+    let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    Ok(Rendered { subject: subject.trim().to_string(), text: body.trim_start().to_string(), html: html.render()? })
+}
+
+macro_rules! message {
+    ($(#[$doc:meta])* $name:ident, $text:literal, $html:literal { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name<'a> {
+            pub product: &'a str,
+            pub username: &'a str,
+            $(pub $field: $ty,)*
+        }
+
+        impl $name<'_> {
+            pub fn render(&self) -> Result<Rendered, askama::Error> {
+                #[derive(Template)]
+                #[template(path = $text)]
+                struct Text<'a, 'b> { product: &'b str, username: &'b str, $($field: &'b $ty,)* _life: PhantomData<&'a ()> }
+                #[derive(Template)]
+                #[template(path = $html)]
+                struct Html<'a, 'b> { product: &'b str, username: &'b str, $($field: &'b $ty,)* _life: PhantomData<&'a ()> }
+                let text = Text { product: self.product, username: self.username, $($field: &self.$field,)* _life: PhantomData };
+                let html = Html { product: self.product, username: self.username, $($field: &self.$field,)* _life: PhantomData };
+                render(&text, &html)
+            }
+        }
+    };
+}
+
+message!(
+    /// A link that verifies `address` (new accounts, changed addresses, on request).
+    VerifyAddress, "email/verify_address.txt", "email/verify_address.html" { address: &'a str, link: String, hours: i64 }
+);
+message!(
+    /// To the old address, when the account's address changed.
+    AddressChanged, "email/address_changed.txt", "email/address_changed.html" { new_address: &'a str }
+);
+message!(
+    /// A password reset link.
+    PasswordReset, "email/password_reset.txt", "email/password_reset.html" { link: String, minutes: i64 }
+);
+message!(
+    /// The password was changed (`reset`: through a reset link).
+    PasswordChanged, "email/password_changed.txt", "email/password_changed.html" { when: String, reset: bool }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subject_is_the_first_line_and_html_is_escaped() {
+        let m = VerifyAddress {
+            product: "Acme <ID>",
+            username: "ann",
+            address: "ann@example.com",
+            link: "https://id.example.com/verify-email?token=abc".into(),
+            hours: 24,
+        }
+        .render()
+        .unwrap();
+        assert_eq!(m.subject, "Confirm your email address for Acme <ID>");
+        assert!(m.text.starts_with("Hello ann,"), "{}", m.text);
+        assert!(m.text.contains("https://id.example.com/verify-email?token=abc") && m.text.contains("24 hours"));
+        assert!(m.html.contains("Acme &#60;ID&#62;") || m.html.contains("Acme &lt;ID&gt;"), "{}", m.html);
+        assert!(!m.html.contains("Acme <ID>"));
+        let m =
+            PasswordChanged { product: "Acme", username: "ann", when: "today".into(), reset: true }.render().unwrap();
+        assert!(m.text.contains("signed out everywhere"), "{}", m.text);
+        let m =
+            PasswordChanged { product: "Acme", username: "ann", when: "today".into(), reset: false }.render().unwrap();
+        assert!(m.text.contains("other sessions have ended"), "{}", m.text);
+    }
+}
