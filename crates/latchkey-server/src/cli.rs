@@ -20,7 +20,7 @@ pub const CREATE_AUTH_METHODS: [&str; 4] =
 pub const UPDATE_AUTH_METHODS: [&str; 5] =
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"];
 /// Algorithms of client assertions (private_key_jwt, then client_secret_jwt).
-pub const SIGNING_ALGS: [&str; 6] = ["RS256", "PS256", "ES256", "HS256", "HS384", "HS512"];
+pub const SIGNING_ALGS: [&str; 7] = ["RS256", "PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"];
 
 fn grant_types() -> PossibleValuesParser {
     PossibleValuesParser::new(GRANT_TYPES)
@@ -211,7 +211,7 @@ pub struct ClientKeyArgs {
     /// private_key_jwt and request objects: a file holding the client's public keys (JWK Set JSON).
     #[arg(long, value_name = "PATH")]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// private_key_jwt (RS256, PS256, ES256) or client_secret_jwt (HS256,
+    /// private_key_jwt (RS256, PS256, ES256, EdDSA) or client_secret_jwt (HS256,
     /// HS384, HS512): the one algorithm its assertions may use.
     #[arg(long, value_name = "ALG", value_parser = PossibleValuesParser::new(SIGNING_ALGS))]
     pub signing_alg: Option<String>,
@@ -247,7 +247,7 @@ pub struct ClientProtocolArgs {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub dpop_bound_access_tokens: Option<bool>,
     /// It follows the FAPI 2.0 Security Profile (pushed requests, PKCE,
-    /// private_key_jwt with PS256/ES256, DPoP, ID tokens in PS256/ES256/EdDSA;
+    /// private_key_jwt with PS256/ES256/EdDSA, DPoP, ID tokens in PS256/ES256/EdDSA;
     /// docs/advanced-protocols.md, "FAPI 2.0"). Default: fapi2.default_for_new_clients.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub fapi2: Option<bool>,

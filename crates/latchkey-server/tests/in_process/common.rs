@@ -184,6 +184,11 @@ impl Key {
         Key::of(pair.to_jwk_private_key(), pair.to_jwk_public_key(), "ES256")
     }
 
+    pub fn of_ed25519() -> Key {
+        let pair = EdDSA.generate_key_pair(josekit::jwk::alg::ed::EdCurve::Ed25519).unwrap();
+        Key::of(pair.to_jwk_private_key(), pair.to_jwk_public_key(), "EdDSA")
+    }
+
     pub fn of(private: Jwk, public: Jwk, alg: &'static str) -> Key {
         Key { private, public: serde_json::to_value(public.as_ref()).unwrap(), alg }
     }
