@@ -45,7 +45,7 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
         doc["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     );
-    assert_eq!(doc["token_endpoint_auth_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
+    assert_eq!(doc["token_endpoint_auth_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256", "EdDSA"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_uri_parameter_supported"], false, "OIDC's default is true, so it must be stated");
     assert_eq!(
@@ -69,7 +69,7 @@ async fn metadata_describes_what_is_implemented(backend: Backend) {
     );
     assert!(doc["claims_supported"].as_array().unwrap().contains(&json!("groups")), "{doc}");
     assert_eq!(doc["request_parameter_supported"], true);
-    assert_eq!(doc["request_object_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
+    assert_eq!(doc["request_object_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256", "EdDSA"]));
     // Every advertised endpoint answers (an empty request gets an error, not a 404 or 405).
     assert_eq!(c.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().status(), 200);
     assert_eq!(c.get(doc["authorization_endpoint"].as_str().unwrap()).send().await.unwrap().status(), 400);

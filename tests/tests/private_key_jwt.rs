@@ -180,7 +180,10 @@ async fn an_assertion_authenticates_once_at_every_endpoint(backend: Backend) {
     for field in ["token_endpoint", "introspection_endpoint", "revocation_endpoint"] {
         let methods = &doc[format!("{field}_auth_methods_supported")];
         assert!(methods.as_array().unwrap().contains(&json!("private_key_jwt")), "{field}: {methods}");
-        assert_eq!(doc[format!("{field}_auth_signing_alg_values_supported")], json!(["RS256", "PS256", "ES256"]));
+        assert_eq!(
+            doc[format!("{field}_auth_signing_alg_values_supported")],
+            json!(["RS256", "PS256", "ES256", "EdDSA"])
+        );
     }
 }
 

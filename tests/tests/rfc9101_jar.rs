@@ -100,7 +100,7 @@ async fn signed_request_objects_at_authorize_and_inside_par(backend: Backend) {
     let doc: Value =
         http().get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["request_parameter_supported"], true);
-    assert_eq!(doc["request_object_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256"]));
+    assert_eq!(doc["request_object_signing_alg_values_supported"], json!(["RS256", "PS256", "ES256", "EdDSA"]));
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client.id.clone()),

@@ -17,7 +17,11 @@ use openidconnect::{
 };
 use serde_json::Value;
 
-on_both_backends!(a_flow_that_starts_with_a_push_ends_in_openidconnect, pushed_requests_required_and_expired);
+on_both_backends!(
+    a_flow_that_starts_with_a_push_ends_in_openidconnect,
+    pushed_requests_required_and_expired,
+    a_fapi2_client_made_with_pyjwt,
+);
 
 const PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -165,4 +169,69 @@ async fn pushed_requests_required_and_expired(backend: Backend) {
     let uri = pushed(&server, &client, &code_request(&client.id, &p)).await;
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     assert_refused(&browser.authorize(&by_reference(&client.id, &uri)).await, "an expired request_uri");
+}
+
+/// A FAPI 2.0 client written with PyJWT (tests/python/pyjwt_fapi2.py), not
+/// our code: a signed request object (ES256) pushed with a `private_key_jwt`
+/// assertion and a DPoP proof, whose replay is refused; the browser brings
+/// the `request_uri`; the code is redeemed only with a proof by the same key
+/// and gives DPoP-bound tokens and an ES256 ID token. The request URI is
+/// used once. Contract: docs/advanced-protocols.md, "FAPI 2.0".
+async fn a_fapi2_client_made_with_pyjwt(backend: Backend) {
+    let Some(python) = python_with("jwt, cryptography") else { return };
+    let algorithms = [("LATCHKEY_KEYS_ALGORITHMS", "RS256,ES256")];
+    let Env { db, server, alice } = env(backend, &algorithms).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = josekit::jws::ES256.generate_key_pair().unwrap();
+    let pem = dir.path().join("client.pem");
+    std::fs::write(&pem, pair.to_pem_private_key()).unwrap();
+    let mut public = serde_json::to_value(pair.to_jwk_public_key().as_ref()).unwrap();
+    public["kid"] = "c1".into();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, serde_json::json!({"keys": [public]}).to_string()).unwrap();
+    let args = [
+        "client",
+        "create",
+        "--name",
+        "Bank",
+        "--redirect-uri",
+        CB,
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-file",
+        jwks.to_str().unwrap(),
+        "--signing-alg",
+        "ES256",
+        "--id-token-signed-response-alg",
+        "ES256",
+        "--fapi2",
+        "--json",
+    ];
+    let id = cli(&db, &args, &algorithms, None).ok().json()["client_id"].as_str().unwrap().to_string();
+    let state = dir.path().join("state.json");
+    let common =
+        [server.issuer.clone(), id.clone(), pem.display().to_string(), "c1".into(), state.display().to_string()];
+    let push_args: Vec<String> = std::iter::once("push".to_string()).chain(common.iter().cloned()).collect();
+    let pushed = python_report(python, "pyjwt_fapi2.py", &push_args, &server).await;
+    assert_eq!(
+        (pushed["replay_status"].as_i64(), pushed["replay_error"].as_str()),
+        (Some(400), Some("invalid_dpop_proof"))
+    );
+    let uri = pushed["request_uri"].as_str().unwrap();
+
+    let b = Browser::new(&server);
+    let flow = b.follow_to_code(&by_reference(&id, uri), &alice).await;
+    assert_eq!(one(&flow.params, "state"), "fapi-state");
+    assert_eq!(one(&flow.params, "iss"), server.issuer);
+    let redeem_args: Vec<String> =
+        std::iter::once("redeem".to_string()).chain(common.iter().cloned()).chain([flow.code()]).collect();
+    let redeemed = python_report(python, "pyjwt_fapi2.py", &redeem_args, &server).await;
+    assert_eq!(redeemed["without_proof"], serde_json::json!([400, "invalid_dpop_proof"]), "{redeemed}");
+    let tokens = &redeemed["tokens"];
+    assert_eq!(tokens["token_type"], "DPoP");
+    let id_token = verify_jwt_with(&server, tokens["id_token"].as_str().unwrap(), jsonwebtoken::Algorithm::ES256).await;
+    assert_eq!(id_token["aud"], id.as_str());
+    let access = verify_jwt(&server, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(access["cnf"]["jkt"], redeemed["jkt"]);
+    assert_refused(&b.authorize(&by_reference(&id, uri)).await, "the request_uri again");
 }

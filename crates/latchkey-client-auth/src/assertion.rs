@@ -1,6 +1,6 @@
 //! `private_key_jwt` and `client_secret_jwt`: a JWT the client signs with its
 //! own key or, with HMAC, with its secret (RFC 7523 §3, OIDC Core §9).
-//! Checked here: the algorithm (RS256, PS256 or ES256 for the first, HS256,
+//! Checked here: the algorithm (RS256, PS256, ES256 or EdDSA for the first, HS256,
 //! HS384 or HS512 for the second, and the one the client registered, if it
 //! did), the signature, `iss` = `sub` = the client, `aud` naming us, `exp`
 //! (and `nbf`, `iat`) with a minute of clock skew, and a `jti` used only once.

@@ -1,7 +1,7 @@
 //! Signed request objects (RFC 9101): a JWT the client signs with one of its
 //! registered keys (`jwks` or `jwks_uri`, as for `private_key_jwt`) that
 //! carries the authorization request's parameters. Checked here: the
-//! algorithm (RS256, PS256 or ES256; never `none`, never HMAC), the
+//! algorithm (RS256, PS256, ES256 or EdDSA; never `none`, never HMAC), the
 //! signature, `iss` = the client, `aud` naming the issuer, `exp` (required,
 //! at most an hour ahead), `nbf` and `iat` with a minute of clock skew,
 //! `client_id` (if present) = the client, and a `jti` used only once.
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::ClientAuthenticator;
 
 /// The algorithms request objects may be signed with.
-pub const REQUEST_OBJECT_ALGORITHMS: [&str; 3] = ASSERTION_ALGORITHMS;
+pub const REQUEST_OBJECT_ALGORITHMS: [&str; 4] = ASSERTION_ALGORITHMS;
 
 /// Larger request objects are refused before any parsing.
 const MAX_REQUEST_OBJECT_BYTES: usize = 16 * 1024;
@@ -64,10 +64,10 @@ impl ClientAuthenticator {
         let jws = decode_unverified(jwt).map_err(|_| refused("not a compact JWS"))?;
         let alg = jws.header.get("alg").and_then(Value::as_str).unwrap_or_default();
         if !REQUEST_OBJECT_ALGORITHMS.contains(&alg) {
-            return Err(refused("the algorithm must be RS256, PS256 or ES256 (unsigned objects are refused)"));
+            return Err(refused("the algorithm must be RS256, PS256, ES256 or EdDSA (unsigned objects are refused)"));
         }
         if client.settings.fapi2_security_profile && !latchkey_core::fapi2::allows(alg) {
-            return Err(refused("the algorithm must be PS256 or ES256 for this client (FAPI 2.0)"));
+            return Err(refused("the algorithm must be PS256, ES256 or EdDSA for this client (FAPI 2.0)"));
         }
         let kid = jws.header.get("kid").and_then(Value::as_str);
         let claims = match (&client.settings.jwks, &client.settings.jwks_uri) {

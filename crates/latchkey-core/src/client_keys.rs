@@ -5,12 +5,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
-use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
+use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
 use serde_json::{Map, Value};
 
 /// Algorithms accepted for `private_key_jwt` assertions. Never `none`, never
 /// HMAC: an HMAC assertion is `client_secret_jwt`, a method of its own.
-pub const ASSERTION_ALGORITHMS: [&str; 3] = ["RS256", "PS256", "ES256"];
+pub const ASSERTION_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
 
 /// Algorithms accepted for `client_secret_jwt` assertions.
 pub const HMAC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
@@ -69,13 +69,22 @@ fn validate_key(key: &Value) -> Result<(), String> {
             }
             Ok(())
         }
-        Some(other) => Err(format!("key type {other:?} is not supported; use RSA or EC")),
+        Some("OKP") => {
+            if str_member(key, "crv") != Some("Ed25519") {
+                return Err("OKP keys must use the curve Ed25519 (EdDSA)".into());
+            }
+            if decoded_len(key, "x") != Some(32) {
+                return Err("an Ed25519 key needs x (32 octets, base64url)".into());
+            }
+            Ok(())
+        }
+        Some(other) => Err(format!("key type {other:?} is not supported; use RSA, EC or OKP")),
         None => Err("every key needs kty".into()),
     }
 }
 
 /// Checks a client's JWK Set: `{"keys": [...]}` with 1 to `MAX_KEYS` public
-/// RSA (2048 bits or more) or EC P-256 signing keys, distinct `kid`s.
+/// RSA (2048 bits or more), EC P-256 or Ed25519 signing keys, distinct `kid`s.
 pub fn validate_client_jwks(jwks: &Value) -> Result<(), String> {
     let keys = jwks.get("keys").and_then(Value::as_array).ok_or("must be an object with a \"keys\" array")?;
     if keys.is_empty() || keys.len() > MAX_KEYS {
@@ -105,6 +114,7 @@ pub fn candidate_keys<'a>(jwks: &'a Value, alg: &str, kid: Option<&str>) -> Vec<
     let kty = match alg {
         "RS256" | "PS256" => "RSA",
         "ES256" => "EC",
+        "EdDSA" => "OKP",
         _ => return Vec::new(),
     };
     let keys = jwks.get("keys").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
@@ -135,6 +145,10 @@ pub fn verify_jws(jwks: &Value, alg: &str, kid: Option<&str>, jwt: &str) -> Opti
                 Err(_) => continue,
             },
             "ES256" => match ES256.verifier_from_jwk(&jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            "EdDSA" => match EdDSA.verifier_from_jwk(&jwk) {
                 Ok(v) => Box::new(v),
                 Err(_) => continue,
             },
@@ -196,7 +210,8 @@ mod tests {
 
     #[test]
     fn public_signing_keys_pass_and_anything_else_is_named() {
-        assert_eq!(validate_client_jwks(&json!({"keys": [rsa("a"), ec("b")]})), Ok(()));
+        let ed = json!({"kty": "OKP", "crv": "Ed25519", "kid": "c", "x": URL_SAFE_NO_PAD.encode([9u8; 32])});
+        assert_eq!(validate_client_jwks(&json!({"keys": [rsa("a"), ec("b"), ed]})), Ok(()));
         let cases = [
             (json!([]), "\"keys\" array"),
             (json!({"keys": []}), "1 to 10"),
@@ -204,7 +219,9 @@ mod tests {
             (json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}), "\"k\""),
             (json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}), "2048"),
             (json!({"keys": [{"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}]}), "P-256"),
-            (json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]}), "OKP"),
+            (json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]}), "32 octets"),
+            (json!({"keys": [{"kty": "OKP", "crv": "X25519", "x": "AA"}]}), "Ed25519"),
+            (json!({"keys": [{"kty": "oct"}]}), "use RSA, EC or OKP"),
         ];
         for (jwks, why) in cases {
             let err = validate_client_jwks(&jwks).unwrap_err();

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::jws::decode_unverified;
@@ -57,20 +57,7 @@ pub struct Proof {
 #[error("{0}")]
 pub struct ProofError(pub &'static str);
 
-/// RFC 7638 thumbprint (SHA-256, base64url) of a public JWK, from its
-/// required members in lexicographic order; `None` for a key type we do not take.
-pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
-    let s = |name: &str| jwk.get(name).and_then(Value::as_str);
-    let canonical = match s("kty")? {
-        "EC" => serde_json::json!({"crv": s("crv")?, "kty": "EC", "x": s("x")?, "y": s("y")?}),
-        "RSA" => serde_json::json!({"e": s("e")?, "kty": "RSA", "n": s("n")?}),
-        "OKP" => serde_json::json!({"crv": s("crv")?, "kty": "OKP", "x": s("x")?}),
-        _ => return None,
-    };
-    // serde_json's map is ordered by key, as RFC 7638 §3.3 wants.
-    let bytes = serde_json::to_vec(&canonical).ok()?;
-    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(bytes)))
-}
+pub use crate::jws::jwk_thumbprint as thumbprint;
 
 /// `ath`: base64url SHA-256 of the access token (RFC 9449 §4.2).
 pub fn access_token_hash(access_token: &str) -> String {

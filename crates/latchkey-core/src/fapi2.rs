@@ -43,7 +43,7 @@ pub fn check(client: &Fapi2Client<'_>) -> Result<(), String> {
     }
     match client.assertion_alg {
         Some(alg) if allows(alg) => {}
-        _ => return Err("FAPI 2.0: token_endpoint_auth_signing_alg must be PS256 or ES256".into()),
+        _ => return Err("FAPI 2.0: token_endpoint_auth_signing_alg must be PS256, ES256 or EdDSA".into()),
     }
     // The profile covers the authorization code flow (with refresh tokens)
     // and machine clients; the device grant has no pushed request or PKCE.

@@ -6,6 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// Why a string is not a compact JWS with JSON-object header and payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,21 @@ pub fn decode_unverified(jwt: &str) -> Result<CompactJws<'_>, JwsShapeError> {
         serde_json::from_slice(&bytes).map_err(|_| JwsShapeError::NotJsonObject)
     };
     Ok(CompactJws { header: object(h)?, payload: object(p)?, signing_input: &jwt[..h.len() + 1 + p.len()], signature })
+}
+
+/// RFC 7638 thumbprint (SHA-256, base64url) of a public JWK, from its
+/// required members in lexicographic order; `None` for a key type we do not take.
+pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    let s = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let canonical = match s("kty")? {
+        "EC" => serde_json::json!({"crv": s("crv")?, "kty": "EC", "x": s("x")?, "y": s("y")?}),
+        "RSA" => serde_json::json!({"e": s("e")?, "kty": "RSA", "n": s("n")?}),
+        "OKP" => serde_json::json!({"crv": s("crv")?, "kty": "OKP", "x": s("x")?}),
+        _ => return None,
+    };
+    // serde_json's map is ordered by key, as RFC 7638 §3.3 wants.
+    let bytes = serde_json::to_vec(&canonical).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(bytes)))
 }
 
 #[cfg(test)]

@@ -1,7 +1,4 @@
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, PS256, RS256};
-use sha2::{Digest, Sha256};
 
 use crate::KeyError;
 
@@ -96,20 +93,7 @@ pub fn thumbprint(n: &str, e: &str) -> String {
 /// required members in lexicographic order, base64url. `None` for another
 /// key type or a missing member.
 pub fn jwk_thumbprint(jwk: &serde_json::Value) -> Option<String> {
-    let get = |k: &str| jwk.get(k).and_then(|v| v.as_str());
-    let members: &[&str] = match get("kty")? {
-        "RSA" => &["e", "kty", "n"],
-        "EC" => &["crv", "kty", "x", "y"],
-        "OKP" => &["crv", "kty", "x"],
-        _ => return None,
-    };
-    // The members are listed in lexicographic order; no white space (§3.3).
-    let mut parts = Vec::with_capacity(members.len());
-    for m in members {
-        parts.push(format!("\"{m}\":{}", serde_json::Value::from(get(m)?)));
-    }
-    let text = format!("{{{}}}", parts.join(","));
-    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes())))
+    latchkey_core::jws::jwk_thumbprint(jwk.as_object()?)
 }
 
 /// Generates an RSA key pair for RS256.

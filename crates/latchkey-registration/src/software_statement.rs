@@ -1,6 +1,6 @@
 //! Software statements (RFC 7591 §2.3): a JWS whose claims are client
 //! metadata, signed by a party the operator trusts. Checked here: the
-//! algorithm (RS256, PS256 or ES256; never `none`, never HMAC), the
+//! algorithm (RS256, PS256, ES256 or EdDSA; never `none`, never HMAC), the
 //! signature against the configured keys, `exp`, `iat` and `nbf` with a
 //! minute of clock skew, and `iss` against the accepted issuers. Its claims
 //! then take precedence over the same members of the request body, and the
@@ -114,7 +114,9 @@ impl SoftwareStatementPolicy {
         };
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
         if !ASSERTION_ALGORITHMS.contains(&alg) {
-            return Err(StatementError::Invalid("the statement's algorithm is not allowed; use RS256, PS256 or ES256"));
+            return Err(StatementError::Invalid(
+                "the statement's algorithm is not allowed; use RS256, PS256, ES256 or EdDSA",
+            ));
         }
         let kid = match header.get("kid") {
             None => None,

@@ -20,7 +20,7 @@ pub const CREATE_AUTH_METHODS: [&str; 4] =
 pub const UPDATE_AUTH_METHODS: [&str; 5] =
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"];
 /// Algorithms of client assertions (private_key_jwt, then client_secret_jwt).
-pub const SIGNING_ALGS: [&str; 6] = ["RS256", "PS256", "ES256", "HS256", "HS384", "HS512"];
+pub const SIGNING_ALGS: [&str; 7] = ["RS256", "PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"];
 
 fn grant_types() -> PossibleValuesParser {
     PossibleValuesParser::new(GRANT_TYPES)
@@ -211,10 +211,46 @@ pub struct ClientKeyArgs {
     /// private_key_jwt and request objects: a file holding the client's public keys (JWK Set JSON).
     #[arg(long, value_name = "PATH")]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// private_key_jwt (RS256, PS256, ES256) or client_secret_jwt (HS256,
+    /// private_key_jwt (RS256, PS256, ES256, EdDSA) or client_secret_jwt (HS256,
     /// HS384, HS512): the one algorithm its assertions may use.
     #[arg(long, value_name = "ALG", value_parser = PossibleValuesParser::new(SIGNING_ALGS))]
     pub signing_alg: Option<String>,
+}
+
+/// How a client's requests and responses are protected (PAR, JAR, JARM,
+/// signing algorithms, DPoP, FAPI 2.0): the same flags on create and update.
+#[derive(Debug, Args)]
+pub struct ClientProtocolArgs {
+    /// Its authorization requests must come through /par (RFC 9126
+    /// require_pushed_authorization_requests).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          alias = "require-pushed-authorization-requests")]
+    pub require_par: Option<bool>,
+    /// Its authorization requests must be signed request objects (RFC 9101
+    /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub require_signed_request_object: Option<bool>,
+    /// The algorithm of its signed authorization responses (JARM
+    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub authorization_signed_response_alg: Option<String>,
+    /// The algorithm of its ID tokens and logout tokens
+    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
+    #[arg(long, value_name = "ALG")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// UserInfo answers it with a JWT signed with this algorithm
+    /// (userinfo_signed_response_alg); default: plain JSON.
+    #[arg(long, value_name = "ALG")]
+    pub userinfo_signed_response_alg: Option<String>,
+    /// Its token requests must carry a DPoP proof, so its access tokens are
+    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dpop_bound_access_tokens: Option<bool>,
+    /// It follows the FAPI 2.0 Security Profile (pushed requests, PKCE,
+    /// private_key_jwt with PS256/ES256/EdDSA, DPoP, ID tokens in PS256/ES256/EdDSA;
+    /// docs/advanced-protocols.md, "FAPI 2.0"). Default: fapi2.default_for_new_clients.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub fapi2: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -273,36 +309,8 @@ pub struct ClientCreate {
     /// OIDC Back-Channel Logout endpoint of the client.
     #[arg(long, value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
-    /// Its authorization requests must come through /par (RFC 9126
-    /// require_pushed_authorization_requests).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
-          alias = "require-pushed-authorization-requests")]
-    pub require_par: Option<bool>,
-    /// Its authorization requests must be signed request objects (RFC 9101
-    /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub require_signed_request_object: Option<bool>,
-    /// The algorithm of its signed authorization responses (JARM
-    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
-    #[arg(long, value_name = "ALG")]
-    pub authorization_signed_response_alg: Option<String>,
-    /// The algorithm of its ID tokens and logout tokens
-    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
-    #[arg(long, value_name = "ALG")]
-    pub id_token_signed_response_alg: Option<String>,
-    /// UserInfo answers it with a JWT signed with this algorithm
-    /// (userinfo_signed_response_alg); default: plain JSON.
-    #[arg(long, value_name = "ALG")]
-    pub userinfo_signed_response_alg: Option<String>,
-    /// Its token requests must carry a DPoP proof, so its access tokens are
-    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub dpop_bound_access_tokens: Option<bool>,
-    /// It follows the FAPI 2.0 Security Profile (pushed requests, PKCE,
-    /// private_key_jwt with PS256/ES256, DPoP, ID tokens in PS256/ES256/EdDSA;
-    /// docs/advanced-protocols.md, "FAPI 2.0"). Default: fapi2.default_for_new_clients.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub fapi2: Option<bool>,
+    #[command(flatten)]
+    pub protocol: ClientProtocolArgs,
     /// Contact address (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,
@@ -378,36 +386,8 @@ pub struct ClientUpdate {
     /// OIDC Back-Channel Logout endpoint of the client.
     #[arg(long, value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
-    /// Its authorization requests must come through /par (RFC 9126
-    /// require_pushed_authorization_requests).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
-          alias = "require-pushed-authorization-requests")]
-    pub require_par: Option<bool>,
-    /// Its authorization requests must be signed request objects (RFC 9101
-    /// require_signed_request_object); the keys come from --jwks-file or --jwks-uri.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub require_signed_request_object: Option<bool>,
-    /// The algorithm of its signed authorization responses (JARM
-    /// authorization_signed_response_alg; response_mode jwt). Default RS256.
-    #[arg(long, value_name = "ALG")]
-    pub authorization_signed_response_alg: Option<String>,
-    /// The algorithm of its ID tokens and logout tokens
-    /// (id_token_signed_response_alg): one of keys.algorithms. Default RS256.
-    #[arg(long, value_name = "ALG")]
-    pub id_token_signed_response_alg: Option<String>,
-    /// UserInfo answers it with a JWT signed with this algorithm
-    /// (userinfo_signed_response_alg); default: plain JSON.
-    #[arg(long, value_name = "ALG")]
-    pub userinfo_signed_response_alg: Option<String>,
-    /// Its token requests must carry a DPoP proof, so its access tokens are
-    /// always DPoP-bound (RFC 9449 dpop_bound_access_tokens).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub dpop_bound_access_tokens: Option<bool>,
-    /// It follows the FAPI 2.0 Security Profile (pushed requests, PKCE,
-    /// private_key_jwt with PS256/ES256, DPoP, ID tokens in PS256/ES256/EdDSA;
-    /// docs/advanced-protocols.md, "FAPI 2.0"). Default: fapi2.default_for_new_clients.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub fapi2: Option<bool>,
+    #[command(flatten)]
+    pub protocol: ClientProtocolArgs,
     /// Replaces the contacts (repeatable).
     #[arg(long = "contact", value_name = "EMAIL")]
     pub contacts: Vec<String>,

@@ -354,7 +354,7 @@ mod tests {
         for (text, at, needle) in [
             ("issuer = \"https://a.example\"\n[keys]\nrsa_bitz = 4096\n", ":3:1", "did you mean `keys.rsa_bits`?"),
             ("[keys]\naccess_token_ttl_seconds = 5\n", ":2:1", "did you mean `tokens.access_token_ttl_seconds`?"),
-            ("[keys]\ncolour = 5\n", ":2:1", "the keys allowed in `keys` are algorithm, rsa_bits"),
+            ("[keys]\ncolour = 5\n", ":2:1", "the keys allowed in `keys` are algorithm, algorithms, rsa_bits"),
             ("[keys]\nrsa_bits = \"many\"\n", ":2:12", "invalid type"),
             ("[keys\n", ":1:6", "not valid TOML"),
         ] {

@@ -130,7 +130,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         token_endpoint_auth_signing_alg_values_supported: assertion_algorithms.clone(),
         code_challenge_methods_supported: strings(&["S256"]),
         dpop_signing_alg_values_supported: strings(&latchkey_core::dpop::DPOP_ALGORITHMS),
-        claims_supported: strings(&[
+        // The ID token's own claims, then every end-user claim a scope releases.
+        claims_supported: [
             "iss",
             "sub",
             "aud",
@@ -143,27 +144,11 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             "azp",
             "at_hash",
             "sid",
-            "name",
-            "given_name",
-            "family_name",
-            "middle_name",
-            "nickname",
-            "preferred_username",
-            "profile",
-            "picture",
-            "website",
-            "gender",
-            "birthdate",
-            "zoneinfo",
-            "locale",
-            "updated_at",
-            "email",
-            "email_verified",
-            "phone_number",
-            "phone_number_verified",
-            "address",
-            "groups",
-        ]),
+        ]
+        .into_iter()
+        .chain(latchkey_core::claims_request::SCOPE_CLAIMS.iter().flat_map(|(_, claims)| claims.iter().copied()))
+        .map(String::from)
+        .collect(),
         // What sign-ins here can give (docs/mfa.md); acr_values naming them are honoured.
         acr_values_supported: {
             let mut acr = vec![latchkey_authorize::ACR_PASSWORD, latchkey_authorize::ACR_MFA];

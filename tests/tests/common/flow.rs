@@ -952,13 +952,18 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
 /// Verifies `token` with nothing but the served JWKS (independent JOSE
 /// library), checking `iss`; returns the claims.
 pub async fn verify_jwt(server: &Server, token: &str) -> Value {
+    verify_jwt_with(server, token, jsonwebtoken::Algorithm::RS256).await
+}
+
+/// [`verify_jwt`] for a token that must be signed with `alg`.
+pub async fn verify_jwt_with(server: &Server, token: &str, alg: jsonwebtoken::Algorithm) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet = http().get(server.url("/jwks")).send().await.unwrap().json().await.unwrap();
     let header = jsonwebtoken::decode_header(token).expect("JWT header");
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(header.alg, alg);
     let kid = header.kid.expect("kid in the header");
     let jwk = jwks.find(&kid).unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_issuer(&[&server.issuer]);
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);

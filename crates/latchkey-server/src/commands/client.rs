@@ -71,7 +71,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
     if auth_method.as_deref() == Some("none") && !args.public {
         bail!("use --public for a client without a secret");
     }
-    let metadata = ClientMetadata {
+    let mut metadata = ClientMetadata {
         redirect_uris: args.redirect_uris,
         token_endpoint_auth_method: auth_method,
         grant_types: non_empty(args.grant_types),
@@ -84,13 +84,6 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         tos_uri: args.tos_uri,
         contacts: non_empty(args.contacts),
         backchannel_logout_uri: args.backchannel_logout_uri,
-        require_pushed_authorization_requests: args.require_par,
-        require_signed_request_object: args.require_signed_request_object,
-        authorization_signed_response_alg: args.authorization_signed_response_alg,
-        id_token_signed_response_alg: args.id_token_signed_response_alg,
-        userinfo_signed_response_alg: args.userinfo_signed_response_alg,
-        dpop_bound_access_tokens: args.dpop_bound_access_tokens,
-        fapi2_security_profile: args.fapi2,
         jwks: args.keys.jwks_file.as_deref().map(read_jwks).transpose()?,
         jwks_uri: args.keys.jwks_uri,
         token_endpoint_auth_signing_alg: args.keys.signing_alg,
@@ -100,6 +93,7 @@ async fn create(ctx: &Context, args: ClientCreate) -> anyhow::Result<()> {
         default_acr_values: non_empty(args.default_acr_values),
         ..Default::default()
     };
+    args.protocol.apply(&mut metadata, None);
     let policy = policy(ctx, args.allow_insecure_redirect);
     let mut settings = validate(metadata, &policy)?;
     if settings.client_name.is_empty() {
@@ -174,7 +168,7 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         _ => None,
     };
     // Re-validate the whole registration, exactly as `create` and the registration endpoint do.
-    let metadata = ClientMetadata {
+    let mut metadata = ClientMetadata {
         redirect_uris: non_empty(args.redirect_uris).unwrap_or_else(|| s.redirect_uris.clone()),
         token_endpoint_auth_method: Some(method),
         grant_types: Some(
@@ -196,23 +190,6 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         software_version: s.software_version.clone(),
         backchannel_logout_uri: args.backchannel_logout_uri.or_else(|| s.backchannel_logout_uri.clone()),
         backchannel_logout_session_required: Some(s.backchannel_logout_session_required),
-        require_pushed_authorization_requests: Some(
-            args.require_par.unwrap_or(s.require_pushed_authorization_requests),
-        ),
-        require_signed_request_object: Some(
-            args.require_signed_request_object.unwrap_or(s.require_signed_request_object),
-        ),
-        authorization_signed_response_alg: args
-            .authorization_signed_response_alg
-            .or_else(|| s.authorization_signed_response_alg.clone()),
-        id_token_signed_response_alg: args
-            .id_token_signed_response_alg
-            .or_else(|| s.id_token_signed_response_alg.clone()),
-        userinfo_signed_response_alg: args
-            .userinfo_signed_response_alg
-            .or_else(|| s.userinfo_signed_response_alg.clone()),
-        dpop_bound_access_tokens: Some(args.dpop_bound_access_tokens.unwrap_or(s.dpop_bound_access_tokens)),
-        fapi2_security_profile: Some(args.fapi2.unwrap_or(s.fapi2_security_profile)),
         jwks,
         jwks_uri,
         token_endpoint_auth_signing_alg: signing_alg,
@@ -232,7 +209,9 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         } else {
             non_empty(args.default_acr_values).unwrap_or_else(|| s.default_acr_values.clone())
         }),
+        ..Default::default()
     };
+    args.protocol.apply(&mut metadata, Some(s));
     let policy = policy(ctx, args.allow_insecure_redirect);
     let mut settings: ClientSettings = validate(metadata, &policy)?;
     if settings.client_name.is_empty() {
@@ -322,4 +301,27 @@ fn describe(c: &Client) -> String {
         list(&s.default_acr_values),
         timestamp(c.created_at),
     )
+}
+
+impl crate::cli::ClientProtocolArgs {
+    /// Sets these flags on `metadata`. A flag left out keeps the value of
+    /// `current` (an update), or the metadata's default (a creation).
+    fn apply(self, metadata: &mut ClientMetadata, current: Option<&ClientSettings>) {
+        let keep = |value: Option<bool>, old: fn(&ClientSettings) -> bool| value.or(current.map(old));
+        let keep_alg = |value: Option<String>, old: fn(&ClientSettings) -> &Option<String>| {
+            value.or_else(|| current.and_then(|s| old(s).clone()))
+        };
+        metadata.require_pushed_authorization_requests =
+            keep(self.require_par, |s| s.require_pushed_authorization_requests);
+        metadata.require_signed_request_object =
+            keep(self.require_signed_request_object, |s| s.require_signed_request_object);
+        metadata.dpop_bound_access_tokens = keep(self.dpop_bound_access_tokens, |s| s.dpop_bound_access_tokens);
+        metadata.fapi2_security_profile = keep(self.fapi2, |s| s.fapi2_security_profile);
+        metadata.authorization_signed_response_alg =
+            keep_alg(self.authorization_signed_response_alg, |s| &s.authorization_signed_response_alg);
+        metadata.id_token_signed_response_alg =
+            keep_alg(self.id_token_signed_response_alg, |s| &s.id_token_signed_response_alg);
+        metadata.userinfo_signed_response_alg =
+            keep_alg(self.userinfo_signed_response_alg, |s| &s.userinfo_signed_response_alg);
+    }
 }

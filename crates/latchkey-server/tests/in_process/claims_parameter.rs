@@ -19,22 +19,6 @@ fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
-/// Redeems the code `res` redirected with; returns the token response.
-async fn redeem(app: &TestApp, client: &TestClient, p: &Pkce, res: &TestResponse) -> Value {
-    let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
-    assert!(location.starts_with(CB), "{}", res.describe());
-    let code = one(&res.location_params(), "code");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CB),
-        ("code_verifier", p.verifier.as_str()),
-    ];
-    let res = token(app, client, &form).await;
-    assert_eq!(res.status, 200, "{}", res.describe());
-    res.json()
-}
-
 async fn userinfo(app: &TestApp, access_token: &str) -> Value {
     let res = app.get("/userinfo").bearer(access_token).await;
     assert_eq!(res.status, 200, "{}", res.describe());

@@ -143,6 +143,22 @@ pub async fn tokens(app: &TestApp, client: &TestClient, user: &TestUser, scope: 
     res.json()
 }
 
+/// Redeems the code `res` redirected with; returns the token response.
+pub async fn redeem(app: &TestApp, client: &TestClient, p: &Pkce, res: &TestResponse) -> Value {
+    let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
+    assert!(location.starts_with(CB), "{}", res.describe());
+    let code = one(&res.location_params(), "code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let res = token(app, client, &form).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    res.json()
+}
+
 /// An OAuth error response (RFC 6749 §5.2): status, `error`, a description
 /// in the allowed characters, and never cached.
 pub fn assert_oauth_error(res: &TestResponse, status: u16, error: &str, what: &str) {
@@ -166,6 +182,11 @@ impl Key {
     pub fn es256() -> Key {
         let pair = ES256.generate_key_pair().unwrap();
         Key::of(pair.to_jwk_private_key(), pair.to_jwk_public_key(), "ES256")
+    }
+
+    pub fn of_ed25519() -> Key {
+        let pair = EdDSA.generate_key_pair(josekit::jwk::alg::ed::EdCurve::Ed25519).unwrap();
+        Key::of(pair.to_jwk_private_key(), pair.to_jwk_public_key(), "EdDSA")
     }
 
     pub fn of(private: Jwk, public: Jwk, alg: &'static str) -> Key {

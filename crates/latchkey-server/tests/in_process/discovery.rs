@@ -19,7 +19,7 @@ async fn client_secret_jwt_is_advertised_only_with_an_encryption_key() {
         let methods = &doc[format!("{endpoint}_endpoint_auth_methods_supported")];
         assert!(!methods.as_array().unwrap().contains(&json!("client_secret_jwt")), "{endpoint}: {methods}");
         let algs = &doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")];
-        assert_eq!(algs, &json!(["RS256", "PS256", "ES256"]), "{endpoint}");
+        assert_eq!(algs, &json!(["RS256", "PS256", "ES256", "EdDSA"]), "{endpoint}");
     }
     // Introspection has no public callers.
     assert_eq!(
@@ -47,7 +47,7 @@ async fn client_secret_jwt_is_advertised_only_with_an_encryption_key() {
         let methods = doc[format!("{endpoint}_endpoint_auth_methods_supported")].as_array().unwrap().clone();
         assert!(methods.contains(&json!("client_secret_jwt")), "{endpoint}: {methods:?}");
         let algs = &doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")];
-        assert_eq!(algs, &json!(["RS256", "PS256", "ES256", "HS256", "HS384", "HS512"]), "{endpoint}");
+        assert_eq!(algs, &json!(["RS256", "PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"]), "{endpoint}");
     }
 }
 

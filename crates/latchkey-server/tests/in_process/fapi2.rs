@@ -111,8 +111,8 @@ async fn registration_refuses_what_the_profile_forbids() {
     let device = [&good[..], &["--grant-type", "urn:ietf:params:oauth:grant-type:device_code"]].concat();
     for (args, needle) in [
         (secret_basic, "token_endpoint_auth_method must be private_key_jwt"),
-        (without("--signing-alg", true), "token_endpoint_auth_signing_alg must be PS256 or ES256"),
-        (rs256_assertion, "token_endpoint_auth_signing_alg must be PS256 or ES256"),
+        (without("--signing-alg", true), "token_endpoint_auth_signing_alg must be PS256, ES256 or EdDSA"),
+        (rs256_assertion, "token_endpoint_auth_signing_alg must be PS256, ES256 or EdDSA"),
         (without("--id-token-signed-response-alg", true), "id_token_signed_response_alg must be named"),
         (rs256_id, "id_token_signed_response_alg must be PS256, ES256 or EdDSA, not RS256"),
         (device, "grant type urn:ietf:params:oauth:grant-type:device_code is not allowed"),

@@ -89,3 +89,61 @@ async fn objects_over_16_kib_are_refused() {
     let res = send(&app, &client, &object(&app, &client, &key, json!({"x": "a".repeat(13_000)}))).await;
     refused(&res, "over 16 KiB");
 }
+
+/// EdDSA (Ed25519, RFC 8037): a client whose JWKS holds an Ed25519 key signs
+/// request objects and `private_key_jwt` assertions with it; another key's
+/// signature is refused.
+#[tokio::test]
+async fn ed25519_request_objects_and_assertions_verify_with_the_clients_key() {
+    let app = TestApp::start().await;
+    let key = Key::of_ed25519();
+    let mut public = key.public.clone();
+    public["kid"] = "ed".into();
+    let file = std::env::temp_dir().join(format!("latchkey-jar-ed-{}.json", latchkey_core::random::token(8)));
+    std::fs::write(&file, json!({"keys": [public]}).to_string()).unwrap();
+    let jwks = file.to_str().unwrap();
+    let client = app
+        .create_client(
+            "Ed",
+            &[
+                "--redirect-uri",
+                CB,
+                "--jwks-file",
+                jwks,
+                "--auth-method",
+                "private_key_jwt",
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "openid profile email api",
+            ],
+        )
+        .await;
+    std::fs::remove_file(&file).unwrap();
+    let now = app.clock_now();
+    let object = |signer: &Key| {
+        let mut claims =
+            json!({"iss": client.id, "aud": ISSUER, "exp": now + 60, "jti": latchkey_core::random::token(12)});
+        for (k, v) in code_request(&client.id, &pkce()).0 {
+            claims[k] = json!(v);
+        }
+        signer.sign(&json!({"alg": "EdDSA", "kid": "ed"}), &claims)
+    };
+    accepted(&send(&app, &client, &object(&key)).await, "an EdDSA request object");
+    refused(&send(&app, &client, &object(&Key::of_ed25519())).await, "signed by another Ed25519 key");
+
+    let assertion = key.sign(
+        &json!({"alg": "EdDSA", "kid": "ed"}),
+        &json!({"iss": client.id, "sub": client.id, "aud": ISSUER, "exp": now + 60, "jti": latchkey_core::random::token(12)}),
+    );
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "api"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let res = app.post("/token").form(&form).await;
+    assert_eq!(res.status, 200, "an EdDSA assertion: {}", res.describe());
+}

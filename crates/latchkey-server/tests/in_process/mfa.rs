@@ -75,20 +75,7 @@ async fn id_token_claims(
     after_code: TestResponse,
 ) -> Value {
     let res = browser.drive(after_code, user).await;
-    let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
-    assert!(location.starts_with(CB), "{}", res.describe());
-    let code = one(&res.location_params(), "code");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CB),
-        ("code_verifier", p.verifier.as_str()),
-    ];
-    let res = token(app, client, &form).await;
-    assert_eq!(res.status, 200, "{}", res.describe());
-    let id_token = res.json()["id_token"].as_str().unwrap().to_string();
-    let payload = id_token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    claims_of(app, client, p, &res).await
 }
 
 #[tokio::test]
@@ -344,19 +331,8 @@ async fn an_operator_lists_and_resets_a_persons_factors() {
 
 /// The ID token's claims for a code the flow redirected with.
 async fn claims_of(app: &TestApp, client: &TestClient, p: &Pkce, res: &TestResponse) -> Value {
-    let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
-    assert!(location.starts_with(CB), "{}", res.describe());
-    let code = one(&res.location_params(), "code");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CB),
-        ("code_verifier", p.verifier.as_str()),
-    ];
-    let res = token(app, client, &form).await;
-    assert_eq!(res.status, 200, "{}", res.describe());
-    let id_token = res.json()["id_token"].as_str().unwrap().to_string();
-    let payload = id_token.split('.').nth(1).unwrap();
+    let tokens = redeem(app, client, p, res).await;
+    let payload = tokens["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_string();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
