@@ -1,5 +1,5 @@
 //! The outbox and the links of self-service email (`outbox`,
-//! `email_tokens`, migrations 0017 and 0018). Claiming an email and
+//! `email_tokens`, migrations 0016 and 0017). Claiming an email and
 //! spending a link are each one conditional statement, so concurrent
 //! callers (on any replica) cannot both win.
 
