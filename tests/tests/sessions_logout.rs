@@ -27,6 +27,7 @@ on_both_backends!(
     a_hint_for_another_session_asks_to_confirm,
     logout_without_a_session_shows_signed_out,
     backchannel_logout_token_reaches_the_client,
+    logout_tokens_are_signed_like_the_clients_id_tokens,
     backchannel_retries_within_the_wait_and_after_it,
     every_app_has_its_logout_token_before_the_redirect,
     backchannel_on_session_revoke_and_on_a_new_sign_in,
@@ -822,4 +823,44 @@ async fn backchannel_uri_from_registration_metadata(backend: Backend) {
     assert_eq!(got[0].path, "/registered-bcl");
     let (_, c) = verify_logout_token(&server, &logout_token_of(&got[0]), &client.id).await;
     assert_eq!(c["sid"], sid_of(&t).as_str());
+}
+
+/// A client that registered `id_token_signed_response_alg` ES256 gets its
+/// logout tokens signed with ES256 too (Back-Channel Logout §2.6), verified
+/// from the JWKS; its ES256 ID token works as `id_token_hint`.
+async fn logout_tokens_are_signed_like_the_clients_id_tokens(backend: Backend) {
+    let receiver = Receiver::start(200);
+    let algorithms = [("LATCHKEY_KEYS_ALGORITHMS", "RS256,ES256")];
+    let Env { db, server, alice } = env(backend, &algorithms).await;
+    let bcl = receiver.url("/backchannel");
+    let args = [
+        "client",
+        "create",
+        "--name",
+        "EC",
+        "--redirect-uri",
+        CB,
+        "--post-logout-redirect-uri",
+        BYE,
+        "--backchannel-logout-uri",
+        &bcl,
+        "--id-token-signed-response-alg",
+        "ES256",
+        "--json",
+    ];
+    let out = cli(&db, &args, &algorithms, None).ok().json();
+    let client = TestClient {
+        id: out["client_id"].as_str().unwrap().to_string(),
+        secret: out["client_secret"].as_str().map(String::from),
+    };
+    let b = Browser::new(&server);
+    let t = tokens_for(&server, &b, &client, &alice, "openid").await;
+    let hint = str_of(&t, "id_token");
+    let page = logout(&b, &Params::new().set("id_token_hint", hint).set("post_logout_redirect_uri", BYE)).await;
+    assert_eq!(page.status, 303, "{}", page.describe());
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (header, claims) = verify_logout_token(&server, &logout_token_of(&got[0]), &client.id).await;
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(claims["sub"], alice.id.as_str());
 }
