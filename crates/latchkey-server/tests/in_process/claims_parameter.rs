@@ -68,7 +68,7 @@ async fn claims_asked_one_by_one_are_released_where_asked_with_consent_and_after
     let browser = app.browser();
     let p = pkce();
     let page = authorize(&browser, &request(&client, &p, "openid offline_access", &claims)).await;
-    let page = login(&browser, page, &alice).await;
+    let page = give_password(&browser, &page, &alice).await;
     assert!(page.input("decision").is_some(), "the consent page: {}", page.describe());
     let text = page.text();
     assert!(text.contains("See your email address") && text.contains("See your phone number"), "{text}");
@@ -138,23 +138,11 @@ async fn a_malformed_claims_parameter_is_invalid_request() {
     }
 }
 
-/// Gives `user`'s password on the login page `page`; the answer.
-async fn login(browser: &Browser<'_>, page: TestResponse, user: &TestUser) -> TestResponse {
-    let (interaction, csrf) = (page.input("interaction").unwrap(), page.input("csrf").unwrap());
-    let form = [
-        ("interaction", interaction.as_str()),
-        ("csrf", csrf.as_str()),
-        ("username", user.username.as_str()),
-        ("password", user.password.as_str()),
-    ];
-    browser.post_form("/login", &form).await
-}
-
 /// Opens `params` and signs in with the password; the page after it.
 async fn after_password(browser: &Browser<'_>, user: &TestUser, params: &Params) -> TestResponse {
     let page = authorize(browser, params).await;
     assert!(page.input("password").is_some(), "{}", page.describe());
-    login(browser, page, user).await
+    give_password(browser, &page, user).await
 }
 
 #[tokio::test]

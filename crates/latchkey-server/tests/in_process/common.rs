@@ -132,9 +132,14 @@ pub async fn tokens(app: &TestApp, client: &TestClient, user: &TestUser, scope: 
     let browser = app.browser();
     let p = pkce();
     let code = code_for(&browser, user, &code_request(&client.id, &p).set("scope", scope)).await;
+    redeem_code(app, client, &code, &p).await
+}
+
+/// Redeems `code` (PKCE `p`, at [`CB`]) at `client`; the token response.
+pub async fn redeem_code(app: &TestApp, client: &TestClient, code: &str, p: &Pkce) -> Value {
     let form = [
         ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
+        ("code", code),
         ("redirect_uri", CB),
         ("code_verifier", p.verifier.as_str()),
     ];
@@ -143,20 +148,23 @@ pub async fn tokens(app: &TestApp, client: &TestClient, user: &TestUser, scope: 
     res.json()
 }
 
+/// Gives `user`'s password on the login page `page`; the answer.
+pub async fn give_password(browser: &Browser<'_>, page: &TestResponse, user: &TestUser) -> TestResponse {
+    let (interaction, csrf) = (page.input("interaction").unwrap(), page.input("csrf").unwrap());
+    let form = [
+        ("interaction", interaction.as_str()),
+        ("csrf", csrf.as_str()),
+        ("username", user.username.as_str()),
+        ("password", user.password.as_str()),
+    ];
+    browser.post_form("/login", &form).await
+}
+
 /// Redeems the code `res` redirected with; returns the token response.
 pub async fn redeem(app: &TestApp, client: &TestClient, p: &Pkce, res: &TestResponse) -> Value {
     let location = res.location().unwrap_or_else(|| panic!("no redirect: {}", res.describe()));
     assert!(location.starts_with(CB), "{}", res.describe());
-    let code = one(&res.location_params(), "code");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CB),
-        ("code_verifier", p.verifier.as_str()),
-    ];
-    let res = token(app, client, &form).await;
-    assert_eq!(res.status, 200, "{}", res.describe());
-    res.json()
+    redeem_code(app, client, &one(&res.location_params(), "code"), p).await
 }
 
 /// An OAuth error response (RFC 6749 §5.2): status, `error`, a description

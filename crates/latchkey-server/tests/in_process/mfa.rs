@@ -40,14 +40,7 @@ pub(crate) async fn password_step(
     p: &Pkce,
 ) -> TestResponse {
     let page = authorize(browser, &code_request(&client.id, p)).await;
-    let (interaction, csrf) = (page.input("interaction").unwrap(), page.input("csrf").unwrap());
-    let form = [
-        ("interaction", interaction.as_str()),
-        ("csrf", csrf.as_str()),
-        ("username", user.username.as_str()),
-        ("password", user.password.as_str()),
-    ];
-    browser.post_form("/login", &form).await
+    give_password(browser, &page, user).await
 }
 
 async fn code_step(browser: &Browser<'_>, page: &TestResponse, code: &str) -> TestResponse {
