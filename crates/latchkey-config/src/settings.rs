@@ -698,7 +698,132 @@ pub struct Ui {
     /// Logo shown on the pages (https URL). Empty: none.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
+    /// Or a logo file (.png, .svg, .webp, .jpg), read at startup and served
+    /// from our own origin (docs/branding.md). Set logo_uri or logo_file,
+    /// not both.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub logo_file: Option<PathBuf>,
+    /// Favicon file (.png, .svg, .ico), served from our own origin.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub favicon_file: Option<PathBuf>,
+    /// An extra stylesheet (.css file), read at startup and served from our
+    /// own origin after Latchkey's, so that its rules win.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub stylesheet: Option<PathBuf>,
+    /// A directory of templates that replace the built-in pages and emails
+    /// of the same name (Jinja syntax; docs/branding.md). Checked at
+    /// startup: a template that does not parse or uses an unknown variable
+    /// stops the server.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub templates_dir: Option<PathBuf>,
+    /// Colours of the pages.
+    pub colors: Colors,
 }
+
+/// Colours of the pages as hex colours (`#1f6feb` or `#17b`), each
+/// replacing one of Latchkey's. Empty: Latchkey's. The `dark_` ones apply
+/// when the browser prefers a dark scheme, the others otherwise.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Colors {
+    /// Buttons, links and focus rings.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub accent: Option<String>,
+    /// Text on accent-coloured buttons.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub accent_text: Option<String>,
+    /// The page behind the card.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
+    /// The card that holds the form.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    /// Text.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Secondary text (hints, the product name).
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub muted: Option<String>,
+    /// Borders of the card and the inputs.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub border: Option<String>,
+    /// Error messages.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub danger: Option<String>,
+    /// accent in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_accent: Option<String>,
+    /// accent_text in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_accent_text: Option<String>,
+    /// background in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_background: Option<String>,
+    /// card in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_card: Option<String>,
+    /// text in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_text: Option<String>,
+    /// muted in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_muted: Option<String>,
+    /// border in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_border: Option<String>,
+    /// danger in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub dark_danger: Option<String>,
+}
+
+impl Colors {
+    /// The CSS custom property each colour sets (templates/assets/latchkey.css),
+    /// its key, its value, and whether it is a dark-mode colour.
+    pub fn properties(&self) -> Vec<(&'static str, &'static str, Option<&str>, bool)> {
+        vec![
+            ("--accent", "accent", self.accent.as_deref(), false),
+            ("--accent-fg", "accent_text", self.accent_text.as_deref(), false),
+            ("--bg", "background", self.background.as_deref(), false),
+            ("--card", "card", self.card.as_deref(), false),
+            ("--fg", "text", self.text.as_deref(), false),
+            ("--muted", "muted", self.muted.as_deref(), false),
+            ("--border", "border", self.border.as_deref(), false),
+            ("--danger", "danger", self.danger.as_deref(), false),
+            ("--accent", "dark_accent", self.dark_accent.as_deref(), true),
+            ("--accent-fg", "dark_accent_text", self.dark_accent_text.as_deref(), true),
+            ("--bg", "dark_background", self.dark_background.as_deref(), true),
+            ("--card", "dark_card", self.dark_card.as_deref(), true),
+            ("--fg", "dark_text", self.dark_text.as_deref(), true),
+            ("--muted", "dark_muted", self.dark_muted.as_deref(), true),
+            ("--border", "dark_border", self.dark_border.as_deref(), true),
+            ("--danger", "dark_danger", self.dark_danger.as_deref(), true),
+        ]
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (_, key, value, _) in self.properties() {
+            if let Some(value) = value
+                && !is_hex_colour(value)
+            {
+                return Err(ConfigError::new(
+                    &format!("ui.colors.{key}"),
+                    format!("{value:?} is not a hex colour such as #1f6feb or #17b"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `#rgb` or `#rrggbb`: nothing else can reach the stylesheet.
+fn is_hex_colour(value: &str) -> bool {
+    value.strip_prefix('#').is_some_and(|hex| (hex.len() == 3 || hex.len() == 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The extensions `ui.logo_file` may have.
+pub const LOGO_EXTENSIONS: &[&str] = &["png", "svg", "webp", "jpg", "jpeg"];
+/// The extensions `ui.favicon_file` may have.
+pub const FAVICON_EXTENSIONS: &[&str] = &["png", "svg", "ico"];
 
 impl Ui {
     fn validate(&self) -> Result<(), ConfigError> {
@@ -710,7 +835,25 @@ impl Ui {
             latchkey_core::redirect_uri::validate_web_uri(uri, false)
                 .map_err(|why| ConfigError::new("ui.logo_uri", format!("{uri:?} {why}")))?;
         }
-        Ok(())
+        if self.logo_uri.is_some() && self.logo_file.is_some() {
+            return Err(ConfigError::new("ui.logo_file", "set ui.logo_uri or ui.logo_file, not both"));
+        }
+        let extension = |key: &str, path: &Option<PathBuf>, allowed: &[&str]| {
+            let Some(path) = path else { return Ok(()) };
+            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+            if allowed.contains(&ext.as_str()) {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    key,
+                    format!("{} must be a .{} file", path.display(), allowed.join(", .")),
+                ))
+            }
+        };
+        extension("ui.logo_file", &self.logo_file, LOGO_EXTENSIONS)?;
+        extension("ui.favicon_file", &self.favicon_file, FAVICON_EXTENSIONS)?;
+        extension("ui.stylesheet", &self.stylesheet, &["css"])?;
+        self.colors.validate()
     }
 }
 
