@@ -4,6 +4,8 @@
 use std::sync::{Arc, LazyLock};
 
 use askama::Template;
+use serde::Serialize;
+use serde::ser::SerializeStruct;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -11,21 +13,69 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// Branding shown on every page.
-#[derive(Debug, Clone)]
+/// Branding shown on every page (docs/branding.md).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Ui {
     pub product_name: String,
+    /// `ui.logo_uri`, or where we serve `ui.logo_file`.
     pub logo_uri: Option<String>,
+    /// Latchkey's stylesheet, with `ui.colors` folded in.
     pub css_href: String,
+    /// The operator's stylesheet (`ui.stylesheet`), linked after ours.
+    pub custom_css_href: Option<String>,
+    pub favicon_href: Option<String>,
+    /// Templates that replace built-in ones (`ui.templates_dir`).
+    #[serde(skip)]
+    pub overrides: Option<Arc<latchkey_overrides::Overrides>>,
 }
 
+/// A page: an askama template that an operator's template of the same
+/// name (`NAME`) can replace, given the page's fields as its values.
+pub trait Page: Template + Serialize {
+    const NAME: &'static str;
+    fn ui(&self) -> &Ui;
+}
+
+/// Implements [`Page`] for page structs with a `ui` field.
+macro_rules! page {
+    ($($ty:ident => $name:literal),* $(,)?) => {
+        $(impl $crate::pages::Page for $ty<'_> {
+            const NAME: &'static str = $name;
+            fn ui(&self) -> &$crate::pages::Ui {
+                self.ui
+            }
+        })*
+    };
+}
+pub(crate) use page;
+
+page!(
+    LoginPage => "login.html",
+    SecondFactorPage => "second_factor.html",
+    ContinuePage => "sign_in_continue.html",
+    ConsentPage => "consent.html",
+    DevicePage => "device.html",
+    DeviceConsentPage => "device_consent.html",
+    DeviceDonePage => "device_done.html",
+    AccountLoginPage => "account_login.html",
+    AccountPage => "account.html",
+    ErrorPage => "error.html",
+    HomePage => "home.html",
+    NotFoundPage => "not_found.html",
+    FormPostPage => "form_post.html",
+    ForgotPasswordPage => "forgot_password.html",
+    ResetPasswordPage => "reset_password.html",
+    VerifyEmailPage => "verify_email.html",
+);
+
 /// A sign-in button of an upstream provider.
+#[derive(Serialize)]
 pub struct UpstreamButton {
     pub action: String,
     pub label: String,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub ui: &'a Ui,
@@ -50,7 +100,7 @@ pub struct LoginPage<'a> {
 
 /// A passkey button's form: where `passkey.js` asks for a challenge
 /// (`options`) and where the form posts the answer (`action`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PasskeyForm {
     pub action: String,
     pub options: String,
@@ -59,7 +109,7 @@ pub struct PasskeyForm {
 
 /// The second sign-in page: a code from an authenticator app or a recovery
 /// code, in one field named `code`.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "second_factor.html")]
 pub struct SecondFactorPage<'a> {
     pub ui: &'a Ui,
@@ -75,7 +125,7 @@ pub struct SecondFactorPage<'a> {
 /// A notice in the sign-in flow, then a button that goes on with it: the
 /// recovery codes of a factor just set up, or how many are left after one
 /// was used (`sign_in_continue.html`).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "sign_in_continue.html")]
 pub struct ContinuePage<'a> {
     pub ui: &'a Ui,
@@ -90,7 +140,7 @@ pub struct ContinuePage<'a> {
     pub csrf: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
     pub ui: &'a Ui,
@@ -109,7 +159,7 @@ pub struct ConsentPage<'a> {
 }
 
 /// `/device`: the user code entry form.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "device.html")]
 pub struct DevicePage<'a> {
     pub ui: &'a Ui,
@@ -120,7 +170,7 @@ pub struct DevicePage<'a> {
 }
 
 /// The device's consent page (RFC 8628 §5.4: the code, and a warning).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "device_consent.html")]
 pub struct DeviceConsentPage<'a> {
     pub ui: &'a Ui,
@@ -136,7 +186,7 @@ pub struct DeviceConsentPage<'a> {
 }
 
 /// After the decision: back to the device.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "device_done.html")]
 pub struct DeviceDonePage<'a> {
     pub ui: &'a Ui,
@@ -144,7 +194,7 @@ pub struct DeviceDonePage<'a> {
     pub approved: bool,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "account_login.html")]
 pub struct AccountLoginPage<'a> {
     pub ui: &'a Ui,
@@ -159,6 +209,7 @@ pub struct AccountLoginPage<'a> {
 }
 
 /// An app the person has allowed, as `/account` lists it.
+#[derive(Serialize)]
 pub struct AccountApp {
     pub client_id: String,
     pub name: String,
@@ -168,6 +219,7 @@ pub struct AccountApp {
 }
 
 /// A session of the person, as `/account` lists it.
+#[derive(Serialize)]
 pub struct AccountSession {
     pub sid: String,
     pub current: bool,
@@ -176,6 +228,7 @@ pub struct AccountSession {
 }
 
 /// An upstream account linked to the person's account.
+#[derive(Serialize)]
 pub struct AccountIdentity {
     pub provider: String,
     pub issuer: String,
@@ -183,7 +236,7 @@ pub struct AccountIdentity {
     pub linked: String,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
     pub ui: &'a Ui,
@@ -260,7 +313,22 @@ impl ProfileField {
     }
 }
 
-#[derive(Template)]
+/// With `id`, which askama templates call as a method.
+impl Serialize for ProfileField {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ProfileField", 7)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("id", &self.id())?;
+        s.serialize_field("label", self.label)?;
+        s.serialize_field("value", &self.value)?;
+        s.serialize_field("input_type", self.input_type)?;
+        s.serialize_field("autocomplete", self.autocomplete)?;
+        s.serialize_field("hint", self.hint)?;
+        s.end()
+    }
+}
+
+#[derive(Template, Serialize)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
     pub ui: &'a Ui,
@@ -269,7 +337,7 @@ pub struct ErrorPage<'a> {
 }
 
 /// The page at the issuer's root, for a person who opens the server itself.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "home.html")]
 pub struct HomePage<'a> {
     pub ui: &'a Ui,
@@ -277,14 +345,14 @@ pub struct HomePage<'a> {
     pub discovery: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "not_found.html")]
 pub struct NotFoundPage<'a> {
     pub ui: &'a Ui,
     pub home: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
     pub ui: &'a Ui,
@@ -310,13 +378,13 @@ pub fn form_action_source(redirect_uri: &str) -> String {
 
 /// Renders a page with the security headers. `redirect_uri` widens
 /// `form-action` to that client; `script` allows the auto-submit script.
-pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>, script: bool) -> Response {
+pub fn html(status: StatusCode, page: &impl Page, redirect_uri: Option<&str>, script: bool) -> Response {
     html_with(status, page, redirect_uri.as_slice(), script)
 }
 
 /// Like [`html`], with `form-action` widened to every URL of `form_targets`
 /// (forms whose answer redirects there: the client, upstream providers).
-pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str], script: bool) -> Response {
+pub fn html_with(status: StatusCode, page: &impl Page, form_targets: &[&str], script: bool) -> Response {
     let script_src = if script { format!("; script-src {}", *AUTO_SUBMIT_HASH) } else { String::new() };
     render(status, page, form_targets, &script_src)
 }
@@ -325,13 +393,28 @@ pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str]
 /// script comes from our own origin (`/assets/passkey.js`) and asks our
 /// own origin for challenges, so `script-src` and `connect-src` are
 /// `'self'`; still no inline script.
-pub fn html_with_passkeys(status: StatusCode, page: &impl Template, form_targets: &[&str], passkeys: bool) -> Response {
+pub fn html_with_passkeys(status: StatusCode, page: &impl Page, form_targets: &[&str], passkeys: bool) -> Response {
     let script_src = if passkeys { "; script-src 'self'; connect-src 'self'" } else { "" };
     render(status, page, form_targets, script_src)
 }
 
-fn render(status: StatusCode, page: &impl Template, form_targets: &[&str], script_src: &str) -> Response {
-    let body = match page.render() {
+/// The page's HTML: the operator's template where one replaces it, else ours.
+pub fn render_page<P: Page>(page: &P) -> Result<String, String> {
+    if let Some(overrides) = &page.ui().overrides
+        && let Some(rendered) = overrides.render(P::NAME, context(page))
+    {
+        return rendered.map_err(|e| format!("{} (template override {}): {e:#}", P::NAME, P::NAME));
+    }
+    page.render().map_err(|e| e.to_string())
+}
+
+/// The values an override of `page` receives: its fields.
+pub fn context(page: &impl Page) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(page))
+}
+
+fn render(status: StatusCode, page: &impl Page, form_targets: &[&str], script_src: &str) -> Response {
+    let body = match render_page(page) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "page rendering failed");
@@ -371,16 +454,6 @@ pub fn error_page(ui: &Ui, status: StatusCode, title: &str, message: &str) -> Re
 /// (programs ask for JSON or anything).
 pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
     headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"))
-}
-
-/// The stylesheet, cached for a day.
-pub async fn stylesheet() -> Response {
-    static CSS: &str = include_str!("../../../templates/assets/latchkey.css");
-    let mut res = CSS.into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
-    res
 }
 
 pub const PASSKEY_SCRIPT_PATH: &str = "/assets/passkey.js";
@@ -426,6 +499,178 @@ pub fn scope_lines(scope: &latchkey_core::Scope) -> Vec<&'static str> {
 
 pub type SharedUi = Arc<Ui>;
 
+fn known<P: Page>(page: P) -> latchkey_overrides::Known {
+    latchkey_overrides::Known { name: P::NAME, sample: context(&page) }
+}
+
+/// Every page an operator can override, with sample values: overrides are
+/// checked and trial-rendered against them at startup, and
+/// docs/branding.md lists their variables from them.
+pub fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
+    let passkey = || PasskeyForm {
+        action: "/login/passkey".into(),
+        options: "/login/passkey/options".into(),
+        script: PASSKEY_SCRIPT_PATH.into(),
+    };
+    let upstream = || UpstreamButton { action: "/upstream/corp/start".into(), label: "Corp SSO".into() };
+    let scopes = vec![describe_scope("openid"), describe_scope("email")];
+    let mut all = vec![
+        known(LoginPage {
+            ui,
+            action: "/authorize/login",
+            client_name: "Example App",
+            interaction: "i",
+            csrf: "c",
+            username: "ann",
+            error: Some("Wrong username or password."),
+            upstreams: vec![upstream()],
+            password_login: true,
+            realm_discovery: false,
+            passkey: Some(passkey()),
+            forgot_password: Some("/forgot-password".into()),
+        }),
+        known(SecondFactorPage {
+            ui,
+            action: "/authorize/second-factor",
+            client_name: "Example App",
+            interaction: "i",
+            csrf: "c",
+            error: Some("That code is not right."),
+            passkey: Some(passkey()),
+        }),
+        known(ContinuePage {
+            ui,
+            title: "Recovery codes",
+            notice: Some("Keep these codes somewhere safe."),
+            codes: vec!["abcd-efgh".into()],
+            account: Some("/account"),
+            action: "/authorize/continue",
+            client_name: "Example App",
+            interaction: "i",
+            csrf: "c",
+        }),
+        known(ConsentPage {
+            ui,
+            action: "/authorize/consent",
+            client_name: "Example App",
+            client_logo: Some("https://app.example/logo.png"),
+            client_uri: Some("https://app.example"),
+            policy_uri: Some("https://app.example/privacy"),
+            tos_uri: Some("https://app.example/terms"),
+            username: "ann",
+            scopes: scopes.clone(),
+            interaction: "i",
+            csrf: "c",
+            account: "/account",
+        }),
+        known(DevicePage { ui, action: "/device", csrf: "c", user_code: "WDJB-MJHT", error: Some("Unknown code.") }),
+        known(DeviceConsentPage {
+            ui,
+            action: "/device/consent",
+            client_name: "Example TV",
+            client_logo: Some("https://app.example/logo.png"),
+            username: "ann",
+            user_code: "WDJB-MJHT",
+            scopes,
+            interaction: "i",
+            csrf: "c",
+            account: "/account",
+        }),
+        known(DeviceDonePage { ui, client_name: "Example TV", approved: true }),
+        known(AccountLoginPage {
+            ui,
+            action: "/account/login",
+            csrf: "c",
+            username: "ann",
+            error: Some("Wrong username or password."),
+            passkey: Some(passkey()),
+            forgot_password: Some("/forgot-password".into()),
+        }),
+        known(AccountPage {
+            ui,
+            username: "ann",
+            csrf: "c",
+            notice: Some("Saved."),
+            error: Some("That did not work."),
+            apps: vec![AccountApp {
+                client_id: "app".into(),
+                name: "Example App".into(),
+                scopes: vec![describe_scope("openid")],
+                granted: "2026-01-01 10:00 UTC".into(),
+                updated: "2026-01-02 10:00 UTC".into(),
+            }],
+            sessions: vec![AccountSession {
+                sid: "s".into(),
+                current: true,
+                created: "2026-01-01 10:00 UTC".into(),
+                last_seen: "2026-01-02 10:00 UTC".into(),
+            }],
+            has_password: true,
+            identities: vec![AccountIdentity {
+                provider: "Corp SSO".into(),
+                issuer: "https://corp.example".into(),
+                subject: "123".into(),
+                linked: "2026-01-01 10:00 UTC".into(),
+            }],
+            link_buttons: vec![upstream()],
+            unlink_action: "/account/unlink",
+            revoke_action: "/account/revoke",
+            end_session_action: "/account/sessions/end",
+            password_action: "/account/password",
+            mfa: crate::account_mfa::MfaSection {
+                totp_added: Some("2026-01-01 10:00 UTC".into()),
+                totp_last_used: Some("2026-01-02 10:00 UTC".into()),
+                recovery_codes_left: 8,
+                fresh: false,
+                begin_action: "/account/mfa/totp".into(),
+                recovery_action: "/account/mfa/recovery-codes".into(),
+                remove_action: "/account/mfa/remove".into(),
+            },
+            passkeys: Some(crate::account_passkeys::PasskeySection {
+                list: vec![crate::account_passkeys::PasskeyRow {
+                    credential_id: "cred".into(),
+                    name: "Laptop".into(),
+                    created: "2026-01-01 10:00 UTC".into(),
+                    last_used: Some("2026-01-02 10:00 UTC".into()),
+                }],
+                register: passkey(),
+                remove_action: "/account/passkeys/remove".into(),
+            }),
+            profile_fields: vec![ProfileField::of("name", Some("Ann Example"))],
+            profile_action: "/account/profile",
+            email: AccountEmail {
+                address: Some("ann@example.com".into()),
+                verified: false,
+                enabled: true,
+                password_field: true,
+                stale: false,
+                change_action: "/account/email".into(),
+                resend_action: "/account/email/resend".into(),
+            },
+        }),
+        known(ErrorPage { ui, title: "Something went wrong", message: "The request was not valid." }),
+        known(HomePage { ui, account: "/account", discovery: "/.well-known/openid-configuration" }),
+        known(NotFoundPage { ui, home: "/" }),
+        known(ForgotPasswordPage { ui, view: "form", action: "/forgot-password", csrf: "c", minutes: 30 }),
+        known(ResetPasswordPage {
+            ui,
+            view: "form",
+            action: "/reset-password",
+            csrf: "c",
+            token: "t",
+            username: "ann",
+            error: "mismatch",
+            forgot: "/forgot-password",
+            account: "/account",
+        }),
+        known(VerifyEmailPage { ui, view: "form", action: "/verify-email", csrf: "c", token: "t", account: "/account" }),
+    ];
+    all.extend(crate::logout::samples(ui));
+    all.extend(crate::account_mfa::samples(ui));
+    all
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,9 +687,31 @@ mod tests {
         assert_eq!(form_action_source("com.example.app:/cb"), "com.example.app:");
     }
 
+    /// The example overrides (config/branding/templates) check out against
+    /// the samples, and every variable a page is said to receive (the list
+    /// docs/branding.md prints) is there to use.
+    #[test]
+    fn overrides_see_every_listed_variable() {
+        let ui = Ui { product_name: "Acme".into(), css_href: "/assets/latchkey.css".into(), ..Ui::default() };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/branding/templates");
+        let examples = latchkey_overrides::Overrides::load(std::path::Path::new(dir), &samples(&ui)).unwrap();
+        assert_eq!(examples.names().collect::<Vec<_>>(), ["login.html"]);
+        let tmp = std::env::temp_dir().join(format!("latchkey-overrides-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        for known in samples(&ui) {
+            let variables = latchkey_overrides::variables(&known.sample);
+            assert!(variables.iter().any(|v| v == "ui.product_name"), "{}: {variables:?}", known.name);
+            let body: String = variables.iter().map(|v| format!("{{{{ {v} }}}}\n")).collect();
+            std::fs::write(tmp.join(known.name), body).unwrap();
+        }
+        let all = latchkey_overrides::Overrides::load(&tmp, &samples(&ui));
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(all.unwrap().names().count(), samples(&ui).len());
+    }
+
     #[test]
     fn pages_escape_reflected_values() {
-        let ui = Ui { product_name: "Latchkey".into(), logo_uri: None, css_href: "/assets/latchkey.css".into() };
+        let ui = Ui { product_name: "Latchkey".into(), css_href: "/assets/latchkey.css".into(), ..Ui::default() };
         let page = LoginPage {
             ui: &ui,
             action: "/login",
@@ -477,6 +744,7 @@ mod tests {
 }
 
 /// `/account`'s email section.
+#[derive(Serialize)]
 pub struct AccountEmail {
     pub address: Option<String>,
     pub verified: bool,
@@ -491,7 +759,7 @@ pub struct AccountEmail {
 }
 
 /// `/forgot-password` (`view`: form, sent, throttled, unavailable).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "forgot_password.html")]
 pub struct ForgotPasswordPage<'a> {
     pub ui: &'a Ui,
@@ -503,7 +771,7 @@ pub struct ForgotPasswordPage<'a> {
 
 /// `/reset-password` (`view`: form, invalid, done; `error`: empty,
 /// mismatch, hash, or the policy's reason).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "reset_password.html")]
 pub struct ResetPasswordPage<'a> {
     pub ui: &'a Ui,
@@ -518,7 +786,7 @@ pub struct ResetPasswordPage<'a> {
 }
 
 /// `/verify-email` (`view`: form, invalid, done, unavailable).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "verify_email.html")]
 pub struct VerifyEmailPage<'a> {
     pub ui: &'a Ui,
