@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_config::{ConfigError, Config};
+use latchkey_config::{Config, ConfigError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -64,7 +64,7 @@ pub struct Assets(HashMap<String, Asset>);
 pub fn load(config: &Config, base_path: &str) -> Result<(Ui, Assets), ConfigError> {
     let settings = &config.ui;
     let mut assets = HashMap::new();
-    let css = Asset::new(format!("{BUILT_IN_CSS}{}", colour_rules(&settings.colors)), "text/css; charset=utf-8");
+    let css = Asset::new(format!("{BUILT_IN_CSS}{}", colour_rules(settings)), "text/css; charset=utf-8");
     let mut ui = Ui {
         product_name: settings.product_name.trim().to_string(),
         logo_uri: settings.logo_uri.clone(),
@@ -80,7 +80,8 @@ pub fn load(config: &Config, base_path: &str) -> Result<(Ui, Assets), ConfigErro
         ui.custom_css_href = Some(asset.href(base_path, "custom.css"));
         assets.insert("custom.css".to_string(), asset);
     }
-    for (key, path, stem) in [("ui.logo_file", &settings.logo_file, "logo"), ("ui.favicon_file", &settings.favicon_file, "favicon")]
+    for (key, path, stem) in
+        [("ui.logo_file", &settings.logo_file, "logo"), ("ui.favicon_file", &settings.favicon_file, "favicon")]
     {
         let Some(path) = path else { continue };
         let bytes = read(path, key, MAX_IMAGE)?;
@@ -95,7 +96,11 @@ pub fn load(config: &Config, base_path: &str) -> Result<(Ui, Assets), ConfigErro
         let name = format!("{stem}.{ext}");
         let asset = Asset::new(bytes, content_type);
         let href = Some(asset.href(base_path, &name));
-        if stem == "logo" { ui.logo_uri = href } else { ui.favicon_href = href }
+        if stem == "logo" {
+            ui.logo_uri = href
+        } else {
+            ui.favicon_href = href
+        }
         assets.insert(name, asset);
     }
     if let Some(dir) = &settings.templates_dir {
@@ -107,7 +112,8 @@ pub fn load(config: &Config, base_path: &str) -> Result<(Ui, Assets), ConfigErro
 }
 
 fn read(path: &Path, key: &str, max: usize) -> Result<Vec<u8>, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", path.display())))?;
     if bytes.len() > max {
         return Err(ConfigError::new(key, format!("{} is larger than {} KiB", path.display(), max / 1024)));
     }
@@ -133,22 +139,22 @@ fn image_type(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
     text.contains("<svg").then_some(("svg", "image/svg+xml"))
 }
 
-/// `ui.colors` as CSS custom properties after Latchkey's: the light ones
-/// where the browser prefers light, the `dark_` ones where it prefers
-/// dark. The values are hex colours (checked with the config), so nothing
+/// The `ui.color_*` settings as CSS custom properties after Latchkey's:
+/// the light ones where the browser prefers light, the `color_dark_` ones
+/// where it prefers dark. The values are hex colours (checked with the config), so nothing
 /// else can reach the stylesheet.
-fn colour_rules(colors: &latchkey_config::Colors) -> String {
+fn colour_rules(ui: &latchkey_config::Ui) -> String {
     let mut out = String::new();
     for (dark, scheme) in [(false, "light"), (true, "dark")] {
-        let declarations: Vec<String> = colors
-            .properties()
+        let declarations: Vec<String> = ui
+            .colors()
             .into_iter()
             .filter(|(_, _, value, d)| *d == dark && value.is_some())
             .map(|(property, _, value, _)| format!("{property}: {};", value.unwrap_or_default()))
             .collect();
         if !declarations.is_empty() {
             out.push_str(&format!(
-                "\n/* ui.colors */\n@media (prefers-color-scheme: {scheme}) {{ :root {{ {} }} }}\n",
+                "\n/* ui.color_* */\n@media (prefers-color-scheme: {scheme}) {{ :root {{ {} }} }}\n",
                 declarations.join(" ")
             ));
         }
@@ -174,9 +180,10 @@ pub async fn asset(
     let etag = format!("\"{}\"", asset.hash);
     let current = version.v.as_deref() == Some(asset.hash.as_str());
     let cache = if current { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
-    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag)
-    });
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag));
     let mut res = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { asset.body.clone().into_response() };
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
@@ -206,12 +213,12 @@ mod tests {
 
     #[test]
     fn colours_become_custom_properties_per_scheme() {
-        let colors = latchkey_config::Colors {
-            accent: Some("#ff0066".into()),
-            dark_background: Some("#000".into()),
+        let ui = latchkey_config::Ui {
+            color_accent: Some("#ff0066".into()),
+            color_dark_background: Some("#000".into()),
             ..Default::default()
         };
-        let css = colour_rules(&colors);
+        let css = colour_rules(&ui);
         assert!(css.contains("@media (prefers-color-scheme: light) { :root { --accent: #ff0066; } }"), "{css}");
         assert!(css.contains("@media (prefers-color-scheme: dark) { :root { --bg: #000; } }"), "{css}");
         assert_eq!(colour_rules(&Default::default()), "");

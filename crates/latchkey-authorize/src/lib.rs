@@ -2,9 +2,9 @@
 //! login and consent pages, the session cookie, and code issuance.
 
 pub mod account;
-pub mod branding;
 mod account_mfa;
 mod account_passkeys;
+pub mod branding;
 pub mod device;
 mod failure;
 pub mod logout;

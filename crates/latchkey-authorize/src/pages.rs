@@ -4,12 +4,12 @@
 use std::sync::{Arc, LazyLock};
 
 use askama::Template;
-use serde::Serialize;
-use serde::ser::SerializeStruct;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde::ser::SerializeStruct;
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -19,7 +19,7 @@ pub struct Ui {
     pub product_name: String,
     /// `ui.logo_uri`, or where we serve `ui.logo_file`.
     pub logo_uri: Option<String>,
-    /// Latchkey's stylesheet, with `ui.colors` folded in.
+    /// Latchkey's stylesheet, with the `ui.color_*` settings folded in.
     pub css_href: String,
     /// The operator's stylesheet (`ui.stylesheet`), linked after ours.
     pub custom_css_href: Option<String>,
@@ -663,13 +663,19 @@ pub fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
             forgot: "/forgot-password",
             account: "/account",
         }),
-        known(VerifyEmailPage { ui, view: "form", action: "/verify-email", csrf: "c", token: "t", account: "/account" }),
+        known(VerifyEmailPage {
+            ui,
+            view: "form",
+            action: "/verify-email",
+            csrf: "c",
+            token: "t",
+            account: "/account",
+        }),
     ];
     all.extend(crate::logout::samples(ui));
     all.extend(crate::account_mfa::samples(ui));
     all
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -707,6 +713,38 @@ mod tests {
         let all = latchkey_overrides::Overrides::load(&tmp, &samples(&ui));
         std::fs::remove_dir_all(&tmp).unwrap();
         assert_eq!(all.unwrap().names().count(), samples(&ui).len());
+    }
+
+    /// docs/branding.md lists each overridable page's variables from the
+    /// samples, so that the list cannot drift; `UPDATE_REFERENCE=1`
+    /// rewrites it.
+    #[test]
+    fn the_branding_doc_lists_every_page_and_its_variables() {
+        let ui = Ui { product_name: "Acme".into(), ..Ui::default() };
+        let mut list = String::new();
+        let mut all = samples(&ui);
+        all.sort_by_key(|k| k.name);
+        for known in all {
+            let variables = latchkey_overrides::variables(&known.sample);
+            list.push_str(&format!(
+                "- `{}`: {}\n",
+                known.name,
+                variables.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/branding.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (start, end) = ("<!-- pages:start -->\n", "<!-- pages:end -->");
+        let (a, b) = (doc.find(start).expect("start marker") + start.len(), doc.find(end).expect("end marker"));
+        if std::env::var_os("UPDATE_REFERENCE").is_some() {
+            std::fs::write(path, format!("{}{list}{}", &doc[..a], &doc[b..])).unwrap();
+        } else {
+            assert_eq!(
+                doc[a..b],
+                list,
+                "docs/branding.md is out of date: UPDATE_REFERENCE=1 cargo test -p latchkey-authorize"
+            );
+        }
     }
 
     #[test]

@@ -716,97 +716,90 @@ pub struct Ui {
     /// stops the server.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
     pub templates_dir: Option<PathBuf>,
-    /// Colours of the pages.
-    pub colors: Colors,
-}
-
-/// Colours of the pages as hex colours (`#1f6feb` or `#17b`), each
-/// replacing one of Latchkey's. Empty: Latchkey's. The `dark_` ones apply
-/// when the browser prefers a dark scheme, the others otherwise.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct Colors {
-    /// Buttons, links and focus rings.
+    /// Colours of the pages, as hex colours (`#1f6feb` or `#17b`), each
+    /// replacing one of Latchkey's (docs/branding.md); empty: Latchkey's.
+    /// The color_dark_ ones apply when the browser prefers a dark scheme,
+    /// the others otherwise. color_accent: Buttons, links and focus rings.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub accent: Option<String>,
+    pub color_accent: Option<String>,
     /// Text on accent-coloured buttons.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub accent_text: Option<String>,
+    pub color_accent_text: Option<String>,
     /// The page behind the card.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub background: Option<String>,
+    pub color_background: Option<String>,
     /// The card that holds the form.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub card: Option<String>,
+    pub color_card: Option<String>,
     /// Text.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub color_text: Option<String>,
     /// Secondary text (hints, the product name).
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub muted: Option<String>,
+    pub color_muted: Option<String>,
     /// Borders of the card and the inputs.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub border: Option<String>,
+    pub color_border: Option<String>,
     /// Error messages.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub danger: Option<String>,
-    /// accent in dark mode.
+    pub color_danger: Option<String>,
+    /// color_accent in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_accent: Option<String>,
-    /// accent_text in dark mode.
+    pub color_dark_accent: Option<String>,
+    /// color_accent_text in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_accent_text: Option<String>,
-    /// background in dark mode.
+    pub color_dark_accent_text: Option<String>,
+    /// color_background in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_background: Option<String>,
-    /// card in dark mode.
+    pub color_dark_background: Option<String>,
+    /// color_card in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_card: Option<String>,
-    /// text in dark mode.
+    pub color_dark_card: Option<String>,
+    /// color_text in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_text: Option<String>,
-    /// muted in dark mode.
+    pub color_dark_text: Option<String>,
+    /// color_muted in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_muted: Option<String>,
-    /// border in dark mode.
+    pub color_dark_muted: Option<String>,
+    /// color_border in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_border: Option<String>,
-    /// danger in dark mode.
+    pub color_dark_border: Option<String>,
+    /// color_danger in dark mode.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
-    pub dark_danger: Option<String>,
+    pub color_dark_danger: Option<String>,
 }
 
-impl Colors {
+impl Ui {
     /// The CSS custom property each colour sets (templates/assets/latchkey.css),
     /// its key, its value, and whether it is a dark-mode colour.
-    pub fn properties(&self) -> Vec<(&'static str, &'static str, Option<&str>, bool)> {
+    pub fn colors(&self) -> Vec<(&'static str, &'static str, Option<&str>, bool)> {
         vec![
-            ("--accent", "accent", self.accent.as_deref(), false),
-            ("--accent-fg", "accent_text", self.accent_text.as_deref(), false),
-            ("--bg", "background", self.background.as_deref(), false),
-            ("--card", "card", self.card.as_deref(), false),
-            ("--fg", "text", self.text.as_deref(), false),
-            ("--muted", "muted", self.muted.as_deref(), false),
-            ("--border", "border", self.border.as_deref(), false),
-            ("--danger", "danger", self.danger.as_deref(), false),
-            ("--accent", "dark_accent", self.dark_accent.as_deref(), true),
-            ("--accent-fg", "dark_accent_text", self.dark_accent_text.as_deref(), true),
-            ("--bg", "dark_background", self.dark_background.as_deref(), true),
-            ("--card", "dark_card", self.dark_card.as_deref(), true),
-            ("--fg", "dark_text", self.dark_text.as_deref(), true),
-            ("--muted", "dark_muted", self.dark_muted.as_deref(), true),
-            ("--border", "dark_border", self.dark_border.as_deref(), true),
-            ("--danger", "dark_danger", self.dark_danger.as_deref(), true),
+            ("--accent", "color_accent", self.color_accent.as_deref(), false),
+            ("--accent-fg", "color_accent_text", self.color_accent_text.as_deref(), false),
+            ("--bg", "color_background", self.color_background.as_deref(), false),
+            ("--card", "color_card", self.color_card.as_deref(), false),
+            ("--fg", "color_text", self.color_text.as_deref(), false),
+            ("--muted", "color_muted", self.color_muted.as_deref(), false),
+            ("--border", "color_border", self.color_border.as_deref(), false),
+            ("--danger", "color_danger", self.color_danger.as_deref(), false),
+            ("--accent", "color_dark_accent", self.color_dark_accent.as_deref(), true),
+            ("--accent-fg", "color_dark_accent_text", self.color_dark_accent_text.as_deref(), true),
+            ("--bg", "color_dark_background", self.color_dark_background.as_deref(), true),
+            ("--card", "color_dark_card", self.color_dark_card.as_deref(), true),
+            ("--fg", "color_dark_text", self.color_dark_text.as_deref(), true),
+            ("--muted", "color_dark_muted", self.color_dark_muted.as_deref(), true),
+            ("--border", "color_dark_border", self.color_dark_border.as_deref(), true),
+            ("--danger", "color_dark_danger", self.color_dark_danger.as_deref(), true),
         ]
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        for (_, key, value, _) in self.properties() {
+    fn validate_colors(&self) -> Result<(), ConfigError> {
+        for (_, key, value, _) in self.colors() {
             if let Some(value) = value
                 && !is_hex_colour(value)
             {
                 return Err(ConfigError::new(
-                    &format!("ui.colors.{key}"),
+                    &format!("ui.{key}"),
                     format!("{value:?} is not a hex colour such as #1f6feb or #17b"),
                 ));
             }
@@ -817,7 +810,9 @@ impl Colors {
 
 /// `#rgb` or `#rrggbb`: nothing else can reach the stylesheet.
 fn is_hex_colour(value: &str) -> bool {
-    value.strip_prefix('#').is_some_and(|hex| (hex.len() == 3 || hex.len() == 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    value
+        .strip_prefix('#')
+        .is_some_and(|hex| (hex.len() == 3 || hex.len() == 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The extensions `ui.logo_file` may have.
@@ -844,16 +839,13 @@ impl Ui {
             if allowed.contains(&ext.as_str()) {
                 Ok(())
             } else {
-                Err(ConfigError::new(
-                    key,
-                    format!("{} must be a .{} file", path.display(), allowed.join(", .")),
-                ))
+                Err(ConfigError::new(key, format!("{} must be a .{} file", path.display(), allowed.join(", ."))))
             }
         };
         extension("ui.logo_file", &self.logo_file, LOGO_EXTENSIONS)?;
         extension("ui.favicon_file", &self.favicon_file, FAVICON_EXTENSIONS)?;
         extension("ui.stylesheet", &self.stylesheet, &["css"])?;
-        self.colors.validate()
+        self.validate_colors()
     }
 }
 

@@ -29,7 +29,7 @@ pub struct Known {
 const RESERVED: &[(&str, &str)] = &[
     (
         "base.html",
-        "the built-in pages are compiled with the built-in layout; restyle them with ui.colors and \
+        "the built-in pages are compiled with the built-in layout; restyle them with ui.color_* and \
          ui.stylesheet, or override pages and have them extend your own layout (e.g. _layout.html)",
     ),
     ("email/layout.html", "the built-in emails are compiled with it; have overridden emails extend your own layout"),
@@ -67,9 +67,7 @@ impl Overrides {
         let known_by_name: BTreeMap<&str, &Value> = known.iter().map(|k| (k.name, &k.sample)).collect();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
-        });
+        env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
         let mut overridden = BTreeSet::new();
         for (name, (path, source)) in &files {
             let template_error = |line, message: String| OverrideError::Template { path: path.clone(), line, message };
@@ -110,7 +108,8 @@ impl Overrides {
             template.render(sample.clone()).map_err(|outer| {
                 // An error in an included or extended template is the innermost source.
                 let mut e = &outer;
-                while let Some(inner) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<minijinja::Error>()) {
+                while let Some(inner) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<minijinja::Error>())
+                {
                     e = inner;
                 }
                 let at = e.name().and_then(|n| files.get(n)).map(|(p, _)| p.clone()).unwrap_or_else(|| path.clone());
@@ -153,7 +152,8 @@ pub fn variables(sample: &Value) -> Vec<String> {
             let name = key.to_string();
             let value = sample.get_attr(&name).unwrap_or_default();
             if value.kind() == ValueKind::Map {
-                let nested: Vec<String> = value.try_iter().map(|k| k.map(|k| k.to_string()).collect()).unwrap_or_default();
+                let nested: Vec<String> =
+                    value.try_iter().map(|k| k.map(|k| k.to_string()).collect()).unwrap_or_default();
                 out.extend(nested.into_iter().map(|n| format!("{name}.{n}")));
             } else {
                 out.push(name);
@@ -280,7 +280,10 @@ mod tests {
             o.render("login.html", context! { ui => context! { product_name => "A&B" }, username => "<b>" }).unwrap();
         assert_eq!(page.unwrap(), "<h1>A&amp;B</h1>Hi &lt;b&gt;");
         // Text emails are not HTML-escaped.
-        assert_eq!(o.render("email/reset.txt", context! { link => "https://x/?a=1&b=2" }).unwrap().unwrap(), "Reset: https://x/?a=1&b=2");
+        assert_eq!(
+            o.render("email/reset.txt", context! { link => "https://x/?a=1&b=2" }).unwrap().unwrap(),
+            "Reset: https://x/?a=1&b=2"
+        );
         assert!(o.render("consent.html", context! {}).is_none());
     }
 
@@ -289,7 +292,10 @@ mod tests {
         let e = refused(&[("login.html", "line one\n{% if username %}\nno end")]);
         assert!(e.contains("login.html line 2: unexpected end of input"), "{e}");
         let e = refused(&[("login.html", "one\n{{ usrname }}")]);
-        assert!(e.contains("login.html line 2: unknown variable `usrname`; login.html receives: error, ui, username"), "{e}");
+        assert!(
+            e.contains("login.html line 2: unknown variable `usrname`; login.html receives: error, ui, username"),
+            "{e}"
+        );
         let e = refused(&[("login.html", "{% if username %}{{ ui.product }}{% endif %}")]);
         assert!(e.contains("`ui` has no `product`"), "{e}");
         // An unknown name in a partial surfaces when the sample renders.
