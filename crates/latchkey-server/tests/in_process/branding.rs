@@ -210,7 +210,7 @@ async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
         ("LATCHKEY_UI_LOGO_FILE", fake_png, "`ui.logo_file`", "is not a PNG, SVG, WebP, JPEG or ICO image"),
         ("LATCHKEY_UI_LOGO_FILE", svg_as_png, "`ui.logo_file`", "is named .png but holds a svg image"),
         ("LATCHKEY_UI_LOGO_FILE", gif, "`ui.logo_file`", "must be a .png, .svg, .webp, .jpg, .jpeg file"),
-        ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_syntax), "`ui.templates_dir`", "login.html line 4: unexpected end"),
+        ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_syntax), "`ui.templates_dir`", "login.html line 3: unexpected end"),
         ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_variable), "login.html line 2", "unknown variable `client`"),
         ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_attribute), "consent.html line 1", "`ui` has no `brand`"),
         ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_name), "signin.html", "Latchkey renders no template named"),
