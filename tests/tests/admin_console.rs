@@ -20,83 +20,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::flow::{Browser as HttpBrowser, User, code_request, create_user, pkce, public};
+use common::flow::{Browser as HttpBrowser, code_request, create_user, pkce, public};
+use latchkey_tests::console::{
+    CONSOLE_ENV, axe_source, check_accessibility, console_cookie, post_from_page, shot, sign_in,
+};
 use latchkey_tests::webdriver::{Browser, browser_available};
 use latchkey_tests::*;
 
 const PASSWORD: &str = "correct horse battery";
-const GROUPS: &str = "it-admins=full,auditors=read-only";
-
-fn axe_source() -> String {
-    let path = repo_root().join("tests/node/node_modules/axe-core/axe.min.js");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run `npm ci --prefix tests/node`)", path.display()))
-}
-
-/// Runs axe-core on the page the browser shows; fails on any violation of
-/// serious or critical impact.
-async fn check_accessibility(browser: &Browser, axe: &str, page: &str) {
-    let injected = browser.execute(&format!("{axe}\n;return typeof window.axe;"), vec![]).await;
-    assert_eq!(injected, "object", "axe-core did not load on {page}");
-    let script = "const done = arguments[arguments.length - 1];
-        axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))))
-          .catch(e => done({error: String(e)}));";
-    let violations = browser.execute_async(script, vec![]).await;
-    assert_eq!(violations, json!([]), "axe-core on {page}: serious or critical violations");
-}
-
-/// Signs in through /admin: the Latchkey login, then the console.
-async fn sign_in(browser: &Browser, server: &Server, user: &User) {
-    browser.navigate(&server.url("/admin")).await;
-    browser.wait_for_source("id=\"password\"", "the Latchkey login page").await;
-    browser.type_into("#username", &user.username).await;
-    browser.type_into("#password", &user.password).await;
-    browser.click("form button[type=submit]").await;
-}
-
-/// Posts a form from the page, as the browser would (with this page's CSRF
-/// token unless `csrf` is given), and waits for the answer to load.
-async fn post_from_page(browser: &Browser, action: &str, fields: &[(&str, &str)], csrf: Option<&str>) {
-    let fields: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
-    let script = "const [action, fields, csrf] = arguments;
-        const token = csrf ?? document.querySelector('input[name=csrf]').value;
-        const f = document.createElement('form');
-        f.method = 'post'; f.action = action;
-        for (const [k, v] of [['csrf', token], ...fields]) {
-            const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
-        }
-        document.body.appendChild(f); window.__leaving = true; f.submit();";
-    browser.execute(script, vec![json!(action), json!(fields), json!(csrf)]).await;
-    // The new page has no `__leaving`.
-    for _ in 0..100 {
-        if browser.execute("return window.__leaving === true;", vec![]).await == false {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the form to {action} did not load a page");
-}
-
-async fn shot(browser: &Browser, dir: &Path, name: &str) {
-    browser.screenshot(&dir.join(format!("{name}.png"))).await;
-}
 
 fn audit(db: &TestDb, kind: &str) -> Vec<Value> {
     let out = cli_json(db, &["audit", "list", "--kind", kind]);
     out.as_array().cloned().or_else(|| out["items"].as_array().cloned()).unwrap_or_default()
-}
-
-/// The console cookie the browser holds, as a `Cookie` header.
-async fn console_cookie(browser: &Browser) -> String {
-    let cookies = browser.cookies().await;
-    let c = cookies.iter().find(|c| c["name"] == "latchkey_console").expect("the console cookie");
-    assert_eq!(c["path"], "/admin");
-    assert_eq!(c["httpOnly"], true);
-    format!("latchkey_console={}", c["value"].as_str().unwrap())
 }
 
 async fn admin_console(backend: Backend) {
@@ -104,8 +41,7 @@ async fn admin_console(backend: Backend) {
         return;
     }
     let db = TestDb::new(backend).await;
-    let server =
-        Server::start(&db, &[("LATCHKEY_ADMIN_CONSOLE", "true"), ("LATCHKEY_ADMIN_CONSOLE_GROUPS", GROUPS)]).await;
+    let server = Server::start(&db, CONSOLE_ENV).await;
     let ada = create_user(&db, "ada", PASSWORD, &["--group", "it-admins"]);
     let rita = create_user(&db, "rita", PASSWORD, &["--group", "auditors"]);
     let nick = create_user(&db, "nick", PASSWORD, &["--group", "staff"]);
@@ -133,7 +69,7 @@ async fn admin_console(backend: Backend) {
     let browser = Browser::start(db.dir.path()).await;
 
     // Someone without a console role: the Latchkey login works, the console refuses.
-    sign_in(&browser, &server, &nick).await;
+    sign_in(&browser, &server, &nick.username, &nick.password).await;
     let page = browser.wait_for_source("not in a group that may use the admin console", "the refusal").await;
     assert!(page.contains("nick"), "{page}");
     assert!(!page.contains("/admin/keys"), "no navigation for a stranger");
@@ -147,7 +83,7 @@ async fn admin_console(backend: Backend) {
     browser.call("DELETE", "/cookie", None).await;
 
     // A read-only admin sees everything and can change nothing.
-    sign_in(&browser, &server, &rita).await;
+    sign_in(&browser, &server, &rita.username, &rita.password).await;
     browser.wait_for_source("id=\"count-users\"", "the dashboard").await;
     assert!(browser.text(".who").await.contains("read-only"));
     browser.navigate(&server.url("/admin/keys")).await;
@@ -166,7 +102,7 @@ async fn admin_console(backend: Backend) {
     browser.call("DELETE", "/cookie", None).await;
 
     // A full admin.
-    sign_in(&browser, &server, &ada).await;
+    sign_in(&browser, &server, &ada.username, &ada.password).await;
     browser.wait_for_source("id=\"count-users\"", "the dashboard").await;
     assert_eq!(browser.text("#count-users").await, "4");
     assert_eq!(browser.text("#count-clients").await, "2", "the app and the console's client");
