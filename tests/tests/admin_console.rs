@@ -41,7 +41,9 @@ async fn admin_console(backend: Backend) {
         return;
     }
     let db = TestDb::new(backend).await;
-    let server = Server::start(&db, CONSOLE_ENV).await;
+    let mut env = CONSOLE_ENV.to_vec();
+    env.push(("LATCHKEY_ADMIN_ENABLED", "true"));
+    let server = Server::start(&db, &env).await;
     let ada = create_user(&db, "ada", PASSWORD, &["--group", "it-admins"]);
     let rita = create_user(&db, "rita", PASSWORD, &["--group", "auditors"]);
     let nick = create_user(&db, "nick", PASSWORD, &["--group", "staff"]);
@@ -52,6 +54,15 @@ async fn admin_console(backend: Backend) {
     let refused = cli(&db, &["client", "delete", "latchkey-admin-console"], &[], None);
     assert_ne!(refused.code, 0, "the CLI refuses to delete the console's client");
     assert!(refused.stderr.contains("admin console"), "{}", refused.stderr);
+    let token = cli_json(&db, &["admin", "token", "create", "--name", "t", "--scope", "clients:write"]);
+    let res = http()
+        .delete(server.url("/admin/api/v1/clients/latchkey-admin-console"))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409, "the admin API refuses too");
+    assert!(cli_json(&db, &["client", "show", "latchkey-admin-console"])["client_id"] == "latchkey-admin-console");
 
     // Bob is signed in twice (two browsers) in an ordinary app.
     let app = public(&db);
