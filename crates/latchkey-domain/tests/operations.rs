@@ -434,3 +434,34 @@ async fn starting_a_session_ends_the_browsers_previous_one() {
     assert!(revoked(&*store, "rt-c1").await, "its session-bound refresh tokens go with it");
     assert!(store.get_session(&second.session.id_hash, 2_000).await.unwrap().is_some());
 }
+
+/// The console's client: registered once however often (and however many
+/// replicas at once) the server starts, brought up to date when its URL
+/// changes, and refused by every door that deletes clients.
+#[tokio::test]
+async fn the_console_client_is_ensured_idempotently_and_never_deleted() {
+    use latchkey_domain::clients::{CONSOLE_CLIENT_ID, DeleteClientError, delete_client, ensure_console_client};
+    let (store, _dir) = store().await;
+    let cb = "https://id.example.com/admin/callback";
+    // Two replicas starting together: one inserts, the other finds it.
+    let (a, b) = tokio::join!(ensure_console_client(&*store, cb, 1_000), ensure_console_client(&*store, cb, 1_000));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one of two concurrent starts writes");
+    assert!(!ensure_console_client(&*store, cb, 1_100).await.unwrap(), "a restart writes nothing");
+    let client = store.get_client(CONSOLE_CLIENT_ID).await.unwrap().expect("registered");
+    assert_eq!(client.settings.redirect_uris, [cb]);
+    assert!(client.settings.skip_consent && client.secret_hash.is_some());
+    // A new console URL replaces the redirect URI; other settings stay.
+    let mut tuned = client.clone();
+    tuned.settings.require_mfa = true;
+    store.update_client(&tuned).await.unwrap();
+    let moved = "https://admin.example.com/admin/callback";
+    assert!(ensure_console_client(&*store, moved, 1_200).await.unwrap());
+    let client = store.get_client(CONSOLE_CLIENT_ID).await.unwrap().unwrap();
+    assert_eq!(
+        (client.settings.redirect_uris.as_slice(), client.settings.require_mfa),
+        ([moved.to_string()].as_slice(), true)
+    );
+    let refused = delete_client(&*store, CONSOLE_CLIENT_ID).await;
+    assert!(matches!(refused, Err(DeleteClientError::Protected(_))), "{refused:?}");
+    assert!(store.get_client(CONSOLE_CLIENT_ID).await.unwrap().is_some(), "still there");
+}
