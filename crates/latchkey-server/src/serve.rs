@@ -487,6 +487,13 @@ pub async fn build(
         clock: clock.clone(),
         policy: registration_policy.clone(),
         trusted_proxies: config.http.trusted_proxies.clone().into(),
+        invitations: Arc::new(latchkey_admin::InvitationSettings {
+            signup: config.signup.clone(),
+            email: config.email.clone(),
+            issuer: config.issuer.clone(),
+            product: config.ui.product_name.trim().to_string(),
+            outbox: outbox.clone(),
+        }),
     };
     let state = AppState::new(AppParts {
         discovery: DiscoveryState::new(
