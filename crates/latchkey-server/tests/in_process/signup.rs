@@ -63,7 +63,7 @@ async fn sign_up(
 
 /// Accepts an invitation's link with this username and password.
 async fn accept(b: &Browser<'_>, token: &str, username: &str, password: &str) -> TestResponse {
-    let page = b.get(&format!("/invitation?token={token}")).await;
+    b.get(&format!("/invitation?token={token}")).await;
     let csrf = b.cookie("latchkey_csrf").unwrap_or_default();
     let form = [
         ("csrf", csrf.as_str()),
@@ -72,7 +72,6 @@ async fn accept(b: &Browser<'_>, token: &str, username: &str, password: &str) ->
         ("password", password),
         ("confirm_password", password),
     ];
-    let _ = page;
     b.post_form("/invitation", &form).await
 }
 
@@ -151,7 +150,9 @@ async fn invitations_make_accounts_once_with_their_address_and_groups() {
     assert_eq!(ann.claims.groups, ["staff", "beta"]);
 
     // Used once only.
-    let again = accept(&app.browser(), &token, "ann2", GOOD).await;
+    let shown = app.browser().get(&format!("/invitation?token={token}")).await;
+    assert_eq!(shown.status, 400, "{}", shown.describe());
+    let again = accept(&b, &token, "ann2", GOOD).await;
     assert_eq!(again.status, 400, "{}", again.describe());
     assert!(again.text().contains("no longer works"), "{}", again.describe());
 
@@ -168,15 +169,19 @@ async fn invitations_make_accounts_once_with_their_address_and_groups() {
     assert_eq!(res.status, 204, "{}", res.describe());
     let res = app.request(axum::http::Method::DELETE, &format!("/admin/api/v1/invitations/{id}")).bearer(&admin).await;
     assert_eq!(res.status, 404, "{}", res.describe());
-    let res = accept(&app.browser(), &bo, "bo", GOOD).await;
+    let shown = app.browser().get(&format!("/invitation?token={bo}")).await;
+    assert_eq!(shown.status, 400, "revoked: {}", shown.describe());
+    assert!(shown.text().contains("no longer works"), "{}", shown.describe());
+    let res = accept(&b, &bo, "bo", GOOD).await;
     assert_eq!(res.status, 400, "revoked: {}", res.describe());
 
     // An expired invitation fails; the CLI revokes and lists.
     let out = app.cli_json(&["invite", "create", "--email", "cy@example.com", "--expires-in", "2m"]).await;
     let cy = out["link"].as_str().unwrap().rsplit_once("token=").unwrap().1.to_string();
     app.clock.advance(121);
-    let res = accept(&app.browser(), &cy, "cy", GOOD).await;
+    let res = accept(&b, &cy, "cy", GOOD).await;
     assert_eq!(res.status, 400, "expired: {}", res.describe());
+    assert!(res.text().contains("no longer works"), "{}", res.describe());
     let listed = app.cli_json(&["invite", "list"]).await;
     assert_eq!(listed[0]["expired"], true, "{listed}");
     app.cli(&["invite", "revoke", out["id"].as_str().unwrap()]).await.ok();
