@@ -166,7 +166,11 @@ fn refusal(e: &SignupError, domains: &str) -> (String, StatusCode) {
         }
         SignupError::Invalid("email", why) => (format!("The email address is not accepted: {why}."), bad),
         SignupError::Invalid("password", why) => (format!("The password is not accepted: {why}."), bad),
-        SignupError::Invalid(_, why) => (format!("{}{}.", why[..1].to_uppercase(), &why[1..]), bad),
+        SignupError::Invalid(_, why) => {
+            let mut chars = why.chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+            (format!("{first}{}.", chars.as_str()), bad)
+        }
         SignupError::UsernameTaken => ("That username is taken. Please choose another.".into(), StatusCode::CONFLICT),
         SignupError::EmailTaken => (
             "An account with this email address exists. Sign in, or ask an administrator for help.".into(),
@@ -297,7 +301,9 @@ pub(crate) fn confirm_page(
         interaction,
         csrf,
     };
-    html(StatusCode::OK, &page, Some(&req.target.redirect_uri), false)
+    // A device's request goes on to its own consent page, never to a redirect URI.
+    let redirect_uri = req.device.is_none().then_some(req.target.redirect_uri.as_str());
+    html(StatusCode::OK, &page, redirect_uri, false)
 }
 
 /// Before an app gets anything for `user`: the page to confirm the address
