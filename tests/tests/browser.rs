@@ -201,6 +201,66 @@ async fn login_and_consent_in_a_real_browser() {
     }
 }
 
+/// Open sign-up in a real browser: "Create an account" on the app's sign-in
+/// page, the form under the page's CSP (a common password refused with its
+/// reason, then a passphrase), and on to consent and the app with a code.
+/// SQLite only; no address to confirm (no email here: the end-to-end tests
+/// in `self_service.rs` cover that with a real SMTP server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let env = [("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_REQUIRE_VERIFIED_EMAIL", "false")];
+    let server = Server::start(&db, &env).await;
+    let receiver = Receiver::start();
+    let redirect_uri = receiver.url("/cb");
+    let client = cli_json(&db, &["client", "create", "--name", "Signup App", "--redirect-uri", &redirect_uri]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(b"a verifier that is long enough for pkce 0123456789"));
+    let authorize = url::Url::parse_with_params(
+        &server.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid email"),
+            ("state", "s"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let shots = db.dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let browser = Browser::start(db.dir.path()).await;
+    browser.navigate(authorize.as_str()).await;
+    browser.click("#signup-link").await;
+    browser.wait_for_source("Create the account", "the sign-up page").await;
+    assert!(browser.title().await.contains("Create an account"));
+    assert!(browser.source().await.contains("Signup App"), "the page names the app");
+    browser.type_into("#username", "dora").await;
+    browser.type_into("#email", "dora@example.com").await;
+    browser.type_into("#password", "iloveyou123").await;
+    browser.type_into("#confirm_password", "iloveyou123").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_source("commonly used", "the common-password refusal").await;
+    browser.screenshot(&shots.join("signup-refused.png")).await;
+    for field in ["#password", "#confirm_password"] {
+        browser.clear(field).await;
+        browser.type_into(field, PASSWORD).await;
+    }
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_source("wants to access your account", "the consent page").await;
+    browser.click("button[name=decision][value=allow]").await;
+    let landed = browser.wait_for_url(&redirect_uri).await;
+    assert!(landed.contains("code="), "{landed}");
+    browser.quit().await;
+    let dora = cli_json(&db, &["user", "show", "dora"]);
+    assert_eq!(dora["claims"]["email"], "dora@example.com", "{dora}");
+}
+
 /// Passkeys in a real browser with ChromeDriver's virtual authenticator
 /// (CTAP2, internal, resident keys, user verification): register one on
 /// `/account` (its script runs under the page's CSP), sign in passwordless

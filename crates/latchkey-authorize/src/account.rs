@@ -35,8 +35,9 @@ pub const PATH: &str = "/account";
 
 /// Messages shown after a change; the query names one, so nothing the
 /// request carries is ever echoed.
-const NOTICES: [(&str, &str); 13] = [
+const NOTICES: [(&str, &str); 14] = [
     ("email-changed", "Your email address has been changed. We sent a link to confirm it; your old address was told."),
+    ("welcome", "Welcome! Your account is ready."),
     ("verification-sent", "We sent a new confirmation link to your email address."),
     (
         "verification-throttled",
@@ -593,6 +594,7 @@ pub(crate) fn sign_in_page(
         error,
         passkey,
         forgot_password,
+        signup: state.signup_link(None),
     };
     let mut res = html_with_passkeys(status, &page, &[], with_passkeys);
     if new_csrf {

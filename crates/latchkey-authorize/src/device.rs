@@ -207,12 +207,20 @@ pub async fn enter(
         // Never past the device's own expiry.
         expires_at: (now + state.settings.login.interaction_ttl_seconds.secs()).min(device.expires_at),
     };
+    // An account of open sign-up confirms its address before a device gets tokens.
+    let held = match &session {
+        Some((_, user)) => {
+            latchkey_domain::signup::awaits_verification(&*state.store, &state.settings.signup, user).await?
+        }
+        None => false,
+    };
     if let Some((_, user)) = &session {
-        interaction.stage = InteractionStage::Consent;
+        interaction.stage = if held { InteractionStage::Continue } else { InteractionStage::Consent };
         interaction.user_id = Some(user.id.clone());
     }
     state.interactions.insert_interaction(&interaction).await?;
     Ok(match session {
+        Some((_, user)) if held => crate::signup::confirm_page(state, &client, &req, &user, &id, &interaction.csrf, ""),
         Some((_, user)) => consent_page(state, &client, &req, &user, &id, &interaction.csrf),
         None => login_page(state, &client, &req, &id, &interaction.csrf, "", None),
     })

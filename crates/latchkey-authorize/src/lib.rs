@@ -13,6 +13,7 @@ mod passkey_sign_in;
 pub mod request;
 mod request_object;
 mod self_service;
+mod signup;
 mod step_up;
 pub mod upstream;
 
@@ -90,6 +91,8 @@ pub struct AuthorizeSettings {
     /// Outgoing email: links' lifetimes and the limits on sending them
     /// (`email.enabled()` turns the features that need it on).
     pub email: latchkey_config::Email,
+    /// Who may create an account themselves (`signup.*`).
+    pub signup: latchkey_config::Signup,
 }
 
 impl AuthorizeSettings {
@@ -116,6 +119,7 @@ impl AuthorizeSettings {
             relying_party: latchkey_domain::passkeys::relying_party(&config.issuer, config.ui.product_name.trim())
                 .map(Arc::new),
             email: config.email.clone(),
+            signup: config.signup.clone(),
         }
     }
 
@@ -192,6 +196,9 @@ where
         .route(self_service::FORGOT_PATH, get(self_service::forgot_show).post(self_service::forgot_submit))
         .route(self_service::RESET_PATH, get(self_service::reset_show).post(self_service::reset_submit))
         .route(self_service::VERIFY_PATH, get(self_service::verify_show).post(self_service::verify_submit))
+        .route(signup::PATH, get(signup::show).post(signup::submit))
+        .route(signup::RESEND_PATH, post(signup::resend))
+        .route(signup::INVITATION_PATH, get(signup::invitation_show).post(signup::invitation_submit))
         .route(self_service::CHANGE_EMAIL_PATH, post(self_service::change_email))
         .route(self_service::RESEND_PATH, post(self_service::resend_verification))
         .route("/account/link/{id}", post(upstream::link_start))
@@ -288,6 +295,26 @@ impl AuthorizeState {
             issuer: &self.settings.issuer,
             product: &self.settings.ui.product_name,
         })
+    }
+
+    /// The "Create an account" link, where sign-up is open; it carries the
+    /// sign-in in progress (which is bound to the browser's CSRF cookie).
+    pub(crate) fn signup_link(&self, interaction: Option<&str>) -> Option<String> {
+        (self.settings.signup.mode == latchkey_config::SignupMode::Open).then(|| match interaction {
+            Some(i) if !i.is_empty() => self.path(&format!("{}?interaction={i}", signup::PATH)),
+            _ => self.path(signup::PATH),
+        })
+    }
+
+    /// What the sign-up operations need.
+    pub(crate) fn signups(&self) -> latchkey_domain::signup::Signups<'_> {
+        latchkey_domain::signup::Signups {
+            store: &*self.store,
+            clock: &*self.clock,
+            settings: &self.settings.signup,
+            mail: self.mail(),
+            issuer: &self.settings.issuer,
+        }
     }
 
     /// The "Forgot your password?" link, where a reset can be sent.
@@ -609,6 +636,16 @@ async fn proceed(
             }
         }
     }
+    // An account of open sign-up confirms its address before any app gets a token.
+    if latchkey_domain::signup::awaits_verification(&*state.store, &state.settings.signup, &user).await? {
+        if req.prompt.none {
+            return Err(redirect(OAuthError::new(
+                latchkey_core::ErrorCode::InteractionRequired,
+                "the account must confirm its email address first",
+            )));
+        }
+        return Ok(start_interaction(state, client, &req, InteractionStage::Continue, Some(&user), headers).await?);
+    }
     let consented = has_consent(state, client, &req, &user).await?;
     if !consented {
         if req.prompt.none {
@@ -721,6 +758,7 @@ async fn start_interaction(
             second_factor_page(state, client, req, &id, &csrf, None, passkey)
         }
         (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, user, &id, &csrf).await?,
+        (InteractionStage::Continue, Some(user)) => signup::confirm_page(state, client, req, user, &id, &csrf, ""),
         _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
     if new_csrf {
@@ -765,6 +803,7 @@ pub(crate) fn login_page(
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
         passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH),
         forgot_password: state.forgot_password_link(),
+        signup: state.signup_link(Some(interaction)),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The buttons' answers redirect to the providers.
@@ -1557,6 +1596,9 @@ pub(crate) async fn proceed_after_login(
     interaction_id: &str,
 ) -> Result<Response, FlowError> {
     let (session, user) = session;
+    if let Some(page) = signup::address_gate(state, client, &req, &user, interaction, interaction_id).await? {
+        return Ok(page);
+    }
     // A device's request always ends at its own consent page (RFC 8628 §5.4).
     if req.device.is_some() {
         interaction.stage = InteractionStage::Consent;

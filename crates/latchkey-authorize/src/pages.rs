@@ -46,6 +46,8 @@ pub struct LoginPage<'a> {
     pub passkey: Option<PasskeyForm>,
     /// "Forgot your password?", where email can send a reset link.
     pub forgot_password: Option<String>,
+    /// "Create an account", where sign-up is open.
+    pub signup: Option<String>,
 }
 
 /// A passkey button's form: where `passkey.js` asks for a challenge
@@ -144,6 +146,59 @@ pub struct DeviceDonePage<'a> {
     pub approved: bool,
 }
 
+/// `/signup`: the form of open sign-up, or why there is none
+/// (`view`: form, closed, invite_only, throttled, check_email).
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignupPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    /// The sign-in in progress this sign-up continues ("" for none).
+    pub interaction: &'a str,
+    pub client_name: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub error: &'a str,
+    /// The allowed email domains, listed ("" for any).
+    pub domains: &'a str,
+    pub min_length: usize,
+    /// Back to signing in ("" for none).
+    pub login: &'a str,
+}
+
+/// `/invitation`: choosing a username and password for an invitation
+/// (`view`: form, invalid, throttled).
+#[derive(Template)]
+#[template(path = "invitation.html")]
+pub struct InvitationPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub error: &'a str,
+    pub min_length: usize,
+}
+
+/// In the sign-in flow: an account of open sign-up must confirm its
+/// address before the app gets a token.
+#[derive(Template)]
+#[template(path = "confirm_address.html")]
+pub struct ConfirmAddressPage<'a> {
+    pub ui: &'a Ui,
+    pub client_name: &'a str,
+    pub email: &'a str,
+    pub notice: &'a str,
+    pub action: &'a str,
+    pub resend: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "account_login.html")]
 pub struct AccountLoginPage<'a> {
@@ -156,6 +211,8 @@ pub struct AccountLoginPage<'a> {
     pub passkey: Option<PasskeyForm>,
     /// "Forgot your password?", where email can send a reset link.
     pub forgot_password: Option<String>,
+    /// "Create an account", where sign-up is open.
+    pub signup: Option<String>,
 }
 
 /// An app the person has allowed, as `/account` lists it.
@@ -462,6 +519,7 @@ mod tests {
                 script: PASSKEY_SCRIPT_PATH.into(),
             }),
             forgot_password: Some("/forgot-password".into()),
+            signup: None,
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));

@@ -88,6 +88,8 @@ pub struct Config {
     pub ui: Ui,
     pub account: Account,
     pub email: Email,
+    pub signup: Signup,
+    pub password: Password,
     pub registration: Registration,
     pub http: Http,
     pub discovery: Discovery,
@@ -131,6 +133,7 @@ impl Config {
         self.ui.validate()?;
         self.account.validate()?;
         self.email.validate()?;
+        self.signup.validate(&self.email)?;
         self.admin.validate(self.listen)?;
         Ok(())
     }
@@ -823,6 +826,108 @@ impl Email {
             }
         }
         Ok(())
+    }
+}
+
+/// Who may create an account themselves (docs/self-service.md, "Sign-up
+/// and invitations").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupMode {
+    /// Only operators create accounts (CLI, admin API, upstream providers).
+    #[default]
+    Closed,
+    /// Only a person with an invitation (`latchkey invite create`, the admin
+    /// API) creates an account, through its link.
+    Invite,
+    /// Anyone may create an account on /signup (and invitations work too).
+    Open,
+}
+
+/// Sign-up: people creating their own accounts.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Signup {
+    /// "closed" (operators create accounts), "invite" (only through an
+    /// invitation's link) or "open" (anyone, on /signup; invitations work
+    /// too).
+    pub mode: SignupMode,
+    /// Open sign-up takes only addresses at these domains (e.g.
+    /// ["example.com"]; subdomains are not included). Empty: any domain.
+    /// Invitations are not limited by it.
+    pub allowed_email_domains: Vec<String>,
+    /// Accounts made by open sign-up get no token until their address is
+    /// confirmed through the emailed link (the sign-in shows a page that
+    /// says so, with a resend button). Needs email (email.smtp_url): with
+    /// mode = "open" and no email, set it to false or the server does not
+    /// start. Invitations prove the address already.
+    #[default(true)]
+    pub require_verified_email: bool,
+    /// How long an invitation's link works (once), unless it is created
+    /// with its own expiry.
+    #[default(Seconds::new(604_800))]
+    #[schemars(range(min = 300, max = 7_776_000))]
+    pub invitation_ttl_seconds: Seconds,
+    /// Sign-up attempts per source address per window (IPv6 per /64);
+    /// beyond it the page answers 429. A failed attempt (a taken username,
+    /// a refused password) counts too.
+    #[default(20)]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_per_address: u64,
+    /// The window of max_per_address.
+    #[default(Seconds::new(3_600))]
+    #[schemars(range(min = 60, max = 86_400))]
+    pub rate_window_seconds: Seconds,
+}
+
+impl Signup {
+    fn validate(&self, email: &Email) -> Result<(), ConfigError> {
+        if self.mode == SignupMode::Open && self.require_verified_email && !email.enabled() {
+            return Err(ConfigError::new(
+                "signup.require_verified_email",
+                "open sign-up that needs a confirmed address needs email: set email.smtp_url and email.from, \
+                 or set signup.require_verified_email = false",
+            ));
+        }
+        for domain in &self.allowed_email_domains {
+            let d = domain.trim();
+            if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || !d.contains('.') {
+                return Err(ConfigError::new(
+                    "signup.allowed_email_domains",
+                    format!("{domain:?} is not a domain; use a name like example.com"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The allowed domains, lower-cased.
+    pub fn allowed_email_domains(&self) -> Vec<String> {
+        self.allowed_email_domains.iter().map(|d| d.trim().to_ascii_lowercase()).collect()
+    }
+}
+
+/// The rules of new passwords, wherever one is set (sign-up, invitations,
+/// reset, /account, the CLI and the admin API): NIST SP 800-63B, a minimum
+/// length and no commonly used password; no composition rules.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Password {
+    /// The fewest characters of a new password. Up to 1024 bytes are
+    /// always accepted, so passphrases fit.
+    #[default(8)]
+    #[schemars(range(min = 8, max = 128))]
+    pub min_length: u32,
+    /// Refuse the 20,000 most common passwords (a list shipped in the
+    /// binary), ignoring case.
+    #[default(true)]
+    pub refuse_common: bool,
+}
+
+impl Password {
+    /// The policy these settings make.
+    pub fn policy(&self) -> latchkey_core::password::Policy {
+        latchkey_core::password::Policy { min_length: self.min_length as usize, refuse_common: self.refuse_common }
     }
 }
 

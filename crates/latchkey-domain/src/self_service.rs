@@ -138,6 +138,8 @@ pub async fn verify(m: &Mail<'_>, token: &str) -> Result<Option<User>, StoreErro
             return Ok(None);
         }
     }
+    // An account of open sign-up may now have tokens.
+    m.store.clear_unverified_signup(&user.id).await?;
     m.audit("email.verified", &user, Some(("email", link.email.clone().into()))).await;
     Ok(Some(user))
 }

@@ -65,6 +65,15 @@ message!(
     PasswordChanged, "email/password_changed.txt", "email/password_changed.html" { when: String, reset: bool }
 );
 
+message!(
+    /// An invitation to create an account (`username` is unused: there is no account yet).
+    Invitation, "email/invitation.txt", "email/invitation.html" { address: &'a str, link: String, days: i64 }
+);
+message!(
+    /// Sign-up with an address that already has an account: told by email, not on the page.
+    AccountExists, "email/account_exists.txt", "email/account_exists.html" { address: &'a str, link: String }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,10 +112,14 @@ pub fn load(
     if let Some(url) = database_url {
         loaded.config.database_url = url.to_string();
     }
-    resolve(&loaded).map_err(|e| match e.key.as_str() {
+    let settings = resolve(&loaded).map_err(|e| match e.key.as_str() {
         "database_url" if database_url.is_some() => e,
         _ => loaded.locate(e),
-    })
+    })?;
+    // Every command sets passwords through `latchkey_core::password`,
+    // which reads the policy of the process.
+    latchkey_core::password::set_policy(loaded.config.password.policy());
+    Ok(settings)
 }
 
 fn resolve(loaded: &latchkey_config::Loaded) -> Result<Settings, ConfigError> {

@@ -497,6 +497,13 @@ pub async fn build(
         clock: clock.clone(),
         policy: registration_policy.clone(),
         trusted_proxies: config.http.trusted_proxies.clone().into(),
+        invitations: Arc::new(latchkey_admin::InvitationSettings {
+            signup: config.signup.clone(),
+            email: config.email.clone(),
+            issuer: config.issuer.clone(),
+            product: config.ui.product_name.trim().to_string(),
+            outbox: outbox.clone(),
+        }),
     };
     let console = latchkey_console::ConsoleState {
         settings: Arc::new(latchkey_console::ConsoleSettings::from_config(config)),

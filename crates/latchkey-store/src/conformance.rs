@@ -1354,3 +1354,49 @@ pub async fn email_token_store<S: crate::EmailTokenStore + Clone>(store: S) {
     assert_eq!(taken.len(), 1, "spent once");
     assert_eq!(store.take_email_token("h2", "reset", 300).await.unwrap(), None, "already spent");
 }
+
+/// Invitations are listed, found by their token's hash while good, spent
+/// once however many race, and revoked by id; the sign-up mark comes and goes.
+pub async fn signup_store<S: crate::SignupStore + Clone>(store: S) {
+    use crate::Invitation;
+    let invitation = |id: &str, hash: &str, expires_at: i64| Invitation {
+        id: id.into(),
+        token_hash: hash.into(),
+        email: format!("{id}@example.com"),
+        groups: vec!["staff".into(), "beta".into()],
+        created_by: "cli".into(),
+        created_at: 100,
+        expires_at,
+    };
+    store.insert_invitation(&invitation("i1", "h1", 1_000)).await.unwrap();
+    store.insert_invitation(&invitation("i2", "h2", 1_000)).await.unwrap();
+    store.insert_invitation(&invitation("i3", "h3", 150)).await.unwrap();
+    let listed = store.list_invitations().await.unwrap();
+    assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["i1", "i2", "i3"], "expired ones listed too");
+    assert_eq!(store.get_invitation("h1", 200).await.unwrap(), Some(invitation("i1", "h1", 1_000)));
+    assert_eq!(store.get_invitation("h3", 200).await.unwrap(), None, "expired");
+    assert_eq!(store.take_invitation("h3", 200).await.unwrap(), None, "expired");
+    assert_eq!(store.get_invitation("nope", 200).await.unwrap(), None);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let s = store.clone();
+        tasks.push(async move { s.take_invitation("h1", 300).await.unwrap() });
+    }
+    let taken: Vec<_> = join_all(tasks).await.into_iter().flatten().collect();
+    assert_eq!(taken, vec![invitation("i1", "h1", 1_000)], "spent once");
+    assert_eq!(store.get_invitation("h1", 300).await.unwrap(), None, "spent");
+    assert!(store.delete_invitation("i2").await.unwrap());
+    assert!(!store.delete_invitation("i2").await.unwrap(), "already revoked");
+    assert_eq!(store.take_invitation("h2", 300).await.unwrap(), None, "revoked");
+    assert!(store.delete_invitation("i3").await.unwrap());
+    assert!(store.list_invitations().await.unwrap().is_empty());
+
+    assert!(!store.is_unverified_signup("u1").await.unwrap());
+    store.mark_unverified_signup("u1", 100).await.unwrap();
+    store.mark_unverified_signup("u1", 200).await.unwrap();
+    assert!(store.is_unverified_signup("u1").await.unwrap());
+    assert!(!store.is_unverified_signup("u2").await.unwrap());
+    assert!(store.clear_unverified_signup("u1").await.unwrap());
+    assert!(!store.clear_unverified_signup("u1").await.unwrap());
+    assert!(!store.is_unverified_signup("u1").await.unwrap());
+}

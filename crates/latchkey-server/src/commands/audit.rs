@@ -35,8 +35,9 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
             KeysCommand::List => return None,
         },
         Command::Session(SessionCommand::Revoke { user, .. }) => ("session.revoked", Some(user.clone())),
-        // Admin token commands record their own events (with the token's id).
+        // Admin token and invitation commands record their own events (with the token's or invitation's id).
         Command::Session(SessionCommand::List { .. })
+        | Command::Invite(_)
         | Command::Audit(_)
         | Command::Admin(_)
         | Command::Token(_)

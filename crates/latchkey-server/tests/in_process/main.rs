@@ -29,4 +29,5 @@ mod revocation;
 mod self_service;
 mod sign_in_limits;
 mod signing_algorithms;
+mod signup;
 mod token;
