@@ -162,7 +162,7 @@ pub async fn enter(
         }
         return Ok(entry_page(state, &headers, StatusCode::BAD_REQUEST, &typed, Some(WRONG_CODE)));
     };
-    let req = AuthorizationRequest {
+    let mut req = AuthorizationRequest {
         target: Target {
             client_id: client.client_id.clone(),
             // Errors of the sign-in that would go to a client come back here.
@@ -188,7 +188,10 @@ pub async fn enter(
         claims: None,
         first_factor: Default::default(),
         dpop_jkt: None,
+        ui_locales: None,
+        browser_language: None,
     };
+    req.remember_browser_language(&headers);
     // A session weaker than the client or the operator requires signs in
     // again, where the second factor (or its setup) follows the password.
     let session = match current_session(state, &headers).await? {

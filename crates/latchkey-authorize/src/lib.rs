@@ -102,6 +102,7 @@ impl AuthorizeSettings {
                 product_name: config.ui.product_name.trim().to_string(),
                 logo_uri: config.ui.logo_uri.clone(),
                 css_href: format!("{base_path}/assets/latchkey.css"),
+                lang: latchkey_i18n::Language::En,
             },
             base_path,
             login: config.login.clone(),
@@ -521,6 +522,7 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
     if let Some(hint) = params.get("id_token_hint") {
         req.hint_sub = Some(id_token_hint_subject(state, hint).map_err(redirect)?);
     }
+    req.remember_browser_language(headers);
     let session = current_session(state, headers).await?;
     proceed(state, &client, req, session, false, headers).await
 }
@@ -752,8 +754,9 @@ pub(crate) fn login_page(
             label: u.settings.button_label.clone(),
         })
         .collect();
+    let ui = state.settings.ui.speaking(req.language(None));
     let page = LoginPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         interaction,
@@ -785,8 +788,9 @@ fn consent_page(
     let action = state.path("/consent");
     let account = state.path(account::PATH);
     let s = &client.settings;
+    let ui = state.settings.ui.speaking(req.language(Some(user)));
     let page = ConsentPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         client_logo: s.logo_uri.as_deref(),

@@ -8,15 +8,94 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+pub use latchkey_i18n::{Arg, Language, Text, ToArg};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// Branding shown on every page.
+/// Branding shown on every page, and the page's language. The settings
+/// hold one in English; each page speaks with [`Ui::speaking`]'s copy in
+/// the language negotiated for its request (`latchkey_i18n::negotiate`).
 #[derive(Debug, Clone)]
 pub struct Ui {
     pub product_name: String,
     pub logo_uri: Option<String>,
     pub css_href: String,
+    /// The language of the page (`<html lang>`, every message).
+    pub lang: Language,
+}
+
+impl Ui {
+    /// This branding in the language of a request: `ui_locales` of the
+    /// authorization request it belongs to, then the account's `locale`
+    /// claim, then `Accept-Language`, then English.
+    pub fn for_request(
+        &self,
+        headers: &axum::http::HeaderMap,
+        ui_locales: Option<&str>,
+        account_locale: Option<&str>,
+    ) -> Ui {
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        self.speaking(latchkey_i18n::negotiate(ui_locales, account_locale, accept))
+    }
+
+    /// This branding in `lang`.
+    pub fn speaking(&self, lang: Language) -> Ui {
+        Ui { lang, ..self.clone() }
+    }
+
+    /// The message `id` in the page's language (`{{ ui.t("login-title") }}`).
+    pub fn t(&self, id: &str) -> String {
+        self.lang.message(id)
+    }
+
+    /// The message `id` with one variable
+    /// (`{{ ui.t_with("consent-heading", "client", client_name) }}`).
+    pub fn t_with(&self, id: &str, name: &str, value: impl ToArg) -> String {
+        self.lang.message_with(id, &[(name, value.to_arg())])
+    }
+
+    /// The message `id` with two variables.
+    pub fn t_with2(&self, id: &str, name: &str, value: impl ToArg, name2: &str, value2: impl ToArg) -> String {
+        self.lang.message_with(id, &[(name, value.to_arg()), (name2, value2.to_arg())])
+    }
+
+    /// A message that holds markup (its id ends in `-html`, such as
+    /// "to continue to <strong>{ $client }</strong>"), with one variable,
+    /// which is escaped; the catalog's own markup is kept.
+    pub fn t_html_with(&self, id: &str, name: &str, value: impl ToArg) -> askama::filters::Safe<String> {
+        let value = match value.to_arg() {
+            Arg::Text(s) => Arg::from(escape_html(&s)),
+            number => number,
+        };
+        askama::filters::Safe(self.lang.message_with(id, &[(name, value)]))
+    }
+
+    /// The message `id` with any variables (for template engines that
+    /// pass them as a map, such as operator templates).
+    pub fn t_args(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        self.lang.message_with(id, args)
+    }
+
+    /// What Rust code decided to say (an error, a notice), in the page's language.
+    pub fn text(&self, text: &Text) -> String {
+        self.lang.text(text)
+    }
+}
+
+/// `s` with the characters that mean something in HTML escaped (as askama does).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&#38;"),
+            '<' => out.push_str("&#60;"),
+            '>' => out.push_str("&#62;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A sign-in button of an upstream provider.
@@ -444,7 +523,12 @@ mod tests {
 
     #[test]
     fn pages_escape_reflected_values() {
-        let ui = Ui { product_name: "Latchkey".into(), logo_uri: None, css_href: "/assets/latchkey.css".into() };
+        let ui = Ui {
+            product_name: "Latchkey".into(),
+            logo_uri: None,
+            css_href: "/assets/latchkey.css".into(),
+            lang: Language::En,
+        };
         let page = LoginPage {
             ui: &ui,
             action: "/login",
