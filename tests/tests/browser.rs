@@ -34,6 +34,40 @@ const BAD_LOGIN: &str = "Incorrect username or password.";
 /// W3C WebDriver's key for element references.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// A browser set to German gets the sign-in page in German
+/// (docs/languages.md: `Accept-Language` when nothing else decides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_browser_gets_german_pages() {
+    if !browser_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(&db, &[]).await;
+    let client =
+        cli_json(&db, &["client", "create", "--name", "Browser App", "--redirect-uri", "https://app.example/cb"]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(b"a verifier of this test, long enough to be one"));
+    let authorize = url::Url::parse_with_params(
+        &server.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let browser = Browser::start_in(db.dir.path(), Some("de-DE,de")).await;
+    browser.navigate(authorize.as_str()).await;
+    let source = browser.wait_for_source("Anmelden", "the German sign-in page").await;
+    assert!(source.contains(r#"<html lang="de">"#), "{source}");
+    assert_eq!(browser.text("#heading").await, "Anmelden");
+    assert_eq!(browser.text("label[for=password]").await, "Passwort");
+    assert!(browser.title().await.starts_with("Anmelden · "), "{}", browser.title().await);
+    browser.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_and_consent_in_a_real_browser() {
     if !browser_available() {
@@ -523,6 +557,11 @@ fn raw_delete(port: u16, path: &str) {
 
 impl Browser {
     async fn start(dir: &Path) -> Self {
+        Self::start_in(dir, None).await
+    }
+
+    /// A browser whose languages (`Accept-Language`) are `languages`, e.g. "de-DE,de".
+    async fn start_in(dir: &Path, languages: Option<&str>) -> Self {
         use std::os::unix::process::CommandExt;
         let port = free_port();
         let log = dir.join("chromedriver.log");
@@ -569,9 +608,15 @@ impl Browser {
             "--window-size=1024,768",
             &format!("--user-data-dir={}", guard._profile.path().display()),
         ];
+        let mut options = json!({"binary": CHROMIUM, "args": args});
+        if let Some(languages) = languages {
+            options["prefs"] = json!({"intl.accept_languages": languages});
+            let lang = format!("--lang={}", languages.split(',').next().unwrap_or(languages));
+            options["args"].as_array_mut().unwrap().push(json!(lang));
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:chromeOptions": options,
         }}});
         let res = http.post(format!("{base}/session")).json(&caps).send().await.unwrap();
         let status = res.status();

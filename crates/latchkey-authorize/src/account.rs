@@ -33,29 +33,23 @@ use latchkey_domain::sign_in::{PasswordCheck, check_password, hash_new_password,
 
 pub const PATH: &str = "/account";
 
-/// Messages shown after a change; the query names one, so nothing the
-/// request carries is ever echoed.
+/// Messages shown after a change (their catalog ids); the query names
+/// one, so nothing the request carries is ever echoed.
 const NOTICES: [(&str, &str); 13] = [
-    ("email-changed", "Your email address has been changed. We sent a link to confirm it; your old address was told."),
-    ("verification-sent", "We sent a new confirmation link to your email address."),
-    (
-        "verification-throttled",
-        "Several emails were sent to your account recently. Please wait a while before asking for another.",
-    ),
-    (
-        "recovery-code-used",
-        "You signed in with a recovery code, which no longer works. If few are left, make new ones below.",
-    ),
+    ("email-changed", "notice-email-changed"),
+    ("verification-sent", "notice-verification-sent"),
+    ("verification-throttled", "notice-verification-throttled"),
+    ("recovery-code-used", "notice-recovery-code-used"),
     // Passkeys, if any, stay: still a second step after the password.
-    ("mfa-removed", "The authenticator app and its recovery codes were removed."),
-    ("passkey-added", "Your passkey was added. You can sign in with it now."),
-    ("passkey-removed", "The passkey was removed."),
-    ("app-revoked", "The app no longer has access to your account."),
-    ("linked", "You can now sign in with that account too."),
-    ("unlinked", "That sign-in method was removed."),
-    ("session-ended", "The session has ended."),
-    ("password-changed", "Your password has been changed, and your other sessions have ended."),
-    ("profile-saved", "Your profile has been saved."),
+    ("mfa-removed", "notice-mfa-removed"),
+    ("passkey-added", "notice-passkey-added"),
+    ("passkey-removed", "notice-passkey-removed"),
+    ("app-revoked", "notice-app-revoked"),
+    ("linked", "notice-linked"),
+    ("unlinked", "notice-unlinked"),
+    ("session-ended", "notice-session-ended"),
+    ("password-changed", "notice-password-changed"),
+    ("profile-saved", "notice-profile-saved"),
 ];
 
 /// Where the profile form posts.
@@ -82,10 +76,9 @@ impl From<AccountError> for Failure {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Form(rejection) => Failure::form(&rejection),
-            AccountError::Forged => Failure::page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled, reload the page and try again.",
-            ),
+            AccountError::Forged => {
+                Failure::says(StatusCode::FORBIDDEN, crate::pages::Text::new("error-account-forged"))
+            }
             AccountError::NoAppChosen => Failure::page(StatusCode::BAD_REQUEST, "No app was chosen."),
             AccountError::SessionAlreadyEnded => {
                 Failure::page(StatusCode::BAD_REQUEST, "That session has already ended.")
@@ -418,7 +411,7 @@ pub async fn change_password(
         .subject(&user.id)
         .detail("sessions_ended", ended);
     latchkey_http::audit(state.audit.as_ref(), event).await;
-    if let Some(mail) = state.mail()
+    if let Some(mail) = state.mail(crate::pages::request_language(&headers, None))
         && let Err(e) = latchkey_domain::self_service::notify_password_changed(&mail, &user, false).await
     {
         tracing::warn!(error = %e, "cannot queue the password-changed email");
@@ -446,7 +439,9 @@ pub async fn update_profile(
         // (the form parser drops empty values) and unsets the claim.
         let value = typed.get(claim).map_or("", String::as_str);
         if let Err(e) = user.claims.set(claim, value) {
-            let message = format!("{}: {}", ProfileField::of(claim, None).label, e.reason);
+            // The field's label in the page's language; the reason is the validator's (English).
+            let lang = crate::pages::request_language(&headers, before.get("locale"));
+            let message = format!("{}: {}", lang.message(ProfileField::of(claim, None).label), e.reason);
             let page =
                 AccountView { error: Some(&message), typed: Some(&typed), ..AccountView::new(StatusCode::BAD_REQUEST) };
             return Ok(account_page_with(state, &headers, &session, &user, page).await?);
@@ -585,15 +580,8 @@ pub(crate) fn sign_in_page(
     let passkey = passkey_form(state);
     let with_passkeys = passkey.is_some();
     let forgot_password = state.forgot_password_link();
-    let page = AccountLoginPage {
-        ui: &state.settings.ui,
-        action: &action,
-        csrf: &csrf,
-        username,
-        error,
-        passkey,
-        forgot_password,
-    };
+    let ui = state.settings.ui.for_request(headers, None);
+    let page = AccountLoginPage { ui: &ui, action: &action, csrf: &csrf, username, error, passkey, forgot_password };
     let mut res = html_with_passkeys(status, &page, &[], with_passkeys);
     if new_csrf {
         res.headers_mut()
@@ -617,6 +605,7 @@ pub(crate) async fn account_page(
 /// What the account page shows besides the account: a message, and the
 /// profile form's values as typed when they were refused.
 struct AccountView<'a> {
+    /// The id of a message (`NOTICES`).
     notice: Option<&'a str>,
     error: Option<&'a str>,
     status: StatusCode,
@@ -637,6 +626,8 @@ async fn account_page_with(
     view: AccountView<'_>,
 ) -> Result<Response, StoreError> {
     let AccountView { notice, error, status, typed } = view;
+    let ui = state.settings.ui.for_request(headers, user.claims.locale.as_deref());
+    let notice = notice.map(|id| ui.t(id));
     let now = state.clock.now();
     let mut apps = Vec::new();
     for consent in state.consents.list_user_consents(&user.id).await? {
@@ -684,7 +675,7 @@ async fn account_page_with(
         .iter()
         .map(|u| UpstreamButton {
             action: state.path(&format!("/account/link/{}", u.settings.id)),
-            label: format!("Link your {} account", u.settings.display_name),
+            label: ui.t_with("account-link-provider", "provider", &u.settings.display_name),
         })
         .collect();
     let unlink = state.path("/account/unlink");
@@ -692,10 +683,10 @@ async fn account_page_with(
     let (revoke, end, password) =
         (state.path("/account/apps/revoke"), state.path("/account/sessions/end"), state.path("/account/password"));
     let page = AccountPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         username: &user.username,
         csrf: &csrf,
-        notice,
+        notice: notice.as_deref(),
         error,
         apps,
         sessions,

@@ -46,7 +46,8 @@ fn entry_page(
 ) -> Response {
     let (csrf, new_csrf) = csrf_token(headers);
     let action = state.path(PATH);
-    let page = DevicePage { ui: &state.settings.ui, action: &action, csrf: &csrf, user_code, error };
+    let ui = state.settings.ui.for_request(headers, None);
+    let page = DevicePage { ui: &ui, action: &action, csrf: &csrf, user_code, error };
     let mut res = html(status, &page, None, false);
     if new_csrf {
         res.headers_mut()
@@ -233,8 +234,9 @@ pub(crate) fn consent_page(
     let action = state.path(CONSENT_PATH);
     let account = state.path(account::PATH);
     let user_code = req.device.as_ref().map(|d| d.user_code.as_str()).unwrap_or("");
+    let ui = state.settings.ui.speaking(req.language(Some(user)));
     let page = DeviceConsentPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         client_logo: client.settings.logo_uri.as_deref(),

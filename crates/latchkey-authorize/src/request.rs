@@ -203,6 +203,21 @@ pub enum PageError {
     InvalidRequestUri,
 }
 
+impl PageError {
+    /// What the error page says, in the catalog (the `Display` text is English, for logs and tests).
+    pub fn text(&self) -> latchkey_i18n::Text {
+        latchkey_i18n::Text::new(match self {
+            Self::MissingClientId => "error-missing-client-id",
+            Self::RepeatedClientId => "error-repeated-client-id",
+            Self::UnknownClient => "error-app-unknown",
+            Self::RepeatedRedirectUri => "error-repeated-redirect-uri",
+            Self::MissingRedirectUri => "error-missing-redirect-uri",
+            Self::UnregisteredRedirectUri => "error-unregistered-redirect-uri",
+            Self::InvalidRequestUri => "error-interaction-expired",
+        })
+    }
+}
+
 /// Most values we accept in any one parameter.
 const MAX_PARAM: usize = 4096;
 

@@ -90,6 +90,32 @@ impl Language {
         self.format(id, Some(&fluent))
     }
 
+    /// The message `id` (templates: `{{ lang.t("email-reset-subject") }}`).
+    pub fn t(self, id: &str) -> String {
+        self.message(id)
+    }
+
+    /// The message `id` with one variable.
+    pub fn t_with(self, id: &str, name: &str, value: impl ToArg) -> String {
+        self.message_with(id, &[(name, value.to_arg())])
+    }
+
+    /// The message `id` with two variables.
+    pub fn t_with2(self, id: &str, name: &str, value: impl ToArg, name2: &str, value2: impl ToArg) -> String {
+        self.message_with(id, &[(name, value.to_arg()), (name2, value2.to_arg())])
+    }
+
+    /// A message that holds markup (its id ends in `-html`), with one
+    /// variable, which is HTML-escaped; the result is HTML to show as is.
+    pub fn t_html_with(self, id: &str, name: &str, value: impl ToArg) -> String {
+        self.message_with(id, &[(name, escaped(value.to_arg()))])
+    }
+
+    /// Like [`Language::t_html_with`], with two variables.
+    pub fn t_html_with2(self, id: &str, name: &str, value: impl ToArg, name2: &str, value2: impl ToArg) -> String {
+        self.message_with(id, &[(name, escaped(value.to_arg())), (name2, escaped(value2.to_arg()))])
+    }
+
     /// A [`Text`] (a message and its variables, or words as they are).
     pub fn text(self, text: &Text) -> String {
         match text {
@@ -127,6 +153,31 @@ impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.tag())
     }
+}
+
+/// A variable with its text HTML-escaped.
+fn escaped(arg: Arg<'_>) -> Arg<'static> {
+    match arg {
+        Arg::Text(s) => Arg::from(escape_html(&s)),
+        Arg::Number(n) => Arg::Number(n),
+    }
+}
+
+/// `s` with the characters that mean something in HTML escaped (as askama
+/// does, so that a page reads the same either way).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&#38;"),
+            '<' => out.push_str("&#60;"),
+            '>' => out.push_str("&#62;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `q=` of Accept-Language, in thousandths (`0.5` → 500).
