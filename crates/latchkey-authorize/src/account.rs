@@ -79,9 +79,11 @@ impl From<AccountError> for Failure {
             AccountError::Forged => {
                 Failure::says(StatusCode::FORBIDDEN, crate::pages::Text::new("error-account-forged"))
             }
-            AccountError::NoAppChosen => Failure::page(StatusCode::BAD_REQUEST, "No app was chosen."),
+            AccountError::NoAppChosen => {
+                Failure::says(StatusCode::BAD_REQUEST, crate::pages::Text::new("account-error-no-app"))
+            }
             AccountError::SessionAlreadyEnded => {
-                Failure::page(StatusCode::BAD_REQUEST, "That session has already ended.")
+                Failure::says(StatusCode::BAD_REQUEST, crate::pages::Text::new("account-error-session-gone"))
             }
             AccountError::Store(e) => Failure::store(&e),
         }

@@ -19,7 +19,7 @@ use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::{Failure, InteractionError};
-use crate::pages::{DeviceConsentPage, DeviceDonePage, DevicePage, html, scope_lines};
+use crate::pages::{DeviceConsentPage, DeviceDonePage, DevicePage, Text, html, scope_lines};
 use crate::request::{AuthorizationRequest, DeviceRequest, ResponseMode, Target};
 use crate::{
     AuthorizeState, CSRF_COOKIE, DecisionError, InteractionForm, account, client_name, csrf_token, current_session,
@@ -84,23 +84,16 @@ pub enum DeviceError {
 
 impl From<DeviceError> for Failure {
     fn from(e: DeviceError) -> Self {
-        let bad = |message: &str| Failure::page(StatusCode::BAD_REQUEST, message);
+        let bad = |id: &'static str| Failure::says(StatusCode::BAD_REQUEST, Text::new(id));
         match e {
             DeviceError::Form(rejection) => Failure::form(&rejection),
             DeviceError::Interaction(e) => e.into(),
-            DeviceError::Forged => Failure::page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled and enter the code again.",
-            ),
-            DeviceError::Decision(DecisionError::SessionEnded) => {
-                bad("Your session has ended. Enter the code from your device again.")
-            }
-            DeviceError::Decision(DecisionError::NoDecision) => bad("Choose Approve or Deny."),
-            DeviceError::Decision(DecisionError::AlreadyCompleted) => {
-                bad("This request was already completed. You can return to your device.")
-            }
+            DeviceError::Forged => Failure::says(StatusCode::FORBIDDEN, Text::new("device-error-forged")),
+            DeviceError::Decision(DecisionError::SessionEnded) => bad("device-error-session-ended"),
+            DeviceError::Decision(DecisionError::NoDecision) => bad("device-error-no-decision"),
+            DeviceError::Decision(DecisionError::AlreadyCompleted) => bad("device-error-already-completed"),
             DeviceError::Decision(DecisionError::Store(e)) => Failure::store(&e),
-            DeviceError::Expired => bad("The code has expired. Start again on your device to get a new code."),
+            DeviceError::Expired => bad("device-error-expired"),
             DeviceError::Store(e) => Failure::store(&e),
         }
     }

@@ -967,10 +967,7 @@ impl From<LoginError> for Failure {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::ToClient(target, error) => Failure::ToClient { target, error },
-            LoginError::SessionEnded => Failure::page(
-                StatusCode::BAD_REQUEST,
-                "Your session has ended. Go back to the application and sign in again.",
-            ),
+            LoginError::SessionEnded => Failure::says(StatusCode::BAD_REQUEST, pages::Text::new("error-session-ended")),
             LoginError::Form(rejection) => Failure::form(&rejection),
             LoginError::Interaction(e) => e.into(),
             LoginError::Upstream(e) => e.into(),

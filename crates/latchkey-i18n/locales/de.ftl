@@ -295,3 +295,37 @@ recovery-code-used = { $count ->
        *[other] Sie haben einen Wiederherstellungscode verwendet: { $count } sind noch übrig.
     }
 enroll-required = Um zu { $client } fortzufahren, ist die Bestätigung in zwei Schritten erforderlich. Richten Sie eine Authenticator-App ein: Das dauert nur eine Minute.
+
+## Fehlerseiten: Geräte, Konto, externe Anbieter
+
+device-error-forged = Dieses Formular konnte nicht überprüft werden. Stellen Sie sicher, dass Cookies aktiviert sind, und geben Sie den Code erneut ein.
+device-error-session-ended = Ihre Sitzung wurde beendet. Geben Sie den Code von Ihrem Gerät erneut ein.
+device-error-no-decision = Wählen Sie „Zustimmen“ oder „Ablehnen“.
+device-error-already-completed = Diese Anfrage wurde bereits abgeschlossen. Sie können zu Ihrem Gerät zurückkehren.
+device-error-expired = Der Code ist abgelaufen. Beginnen Sie auf Ihrem Gerät von vorn, um einen neuen Code zu erhalten.
+account-error-no-app = Es wurde keine App ausgewählt.
+account-error-session-gone = Diese Sitzung ist bereits beendet.
+error-session-ended = Ihre Sitzung wurde beendet. Kehren Sie zur Anwendung zurück und melden Sie sich erneut an.
+upstream-unknown = Diesen Anmeldeanbieter gibt es nicht.
+upstream-expired = Diese Anmeldung ist abgelaufen oder wurde bereits abgeschlossen. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.
+upstream-other-browser = Diese Anmeldung wurde in einem anderen Browser begonnen. Kehren Sie zur Anwendung zurück und beginnen Sie hier von vorn.
+upstream-wrong-issuer = Diese Antwort stammt nicht von { $provider }. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
+upstream-incomplete = { $provider } hat die Anmeldung nicht abgeschlossen.
+upstream-unreachable = { $provider } ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.
+upstream-unverifiable = Die Antwort von { $provider } konnte nicht überprüft werden, daher wurden Sie nicht angemeldet. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
+upstream-linked-gone = Das mit dieser Anmeldung verknüpfte Konto existiert nicht mehr.
+upstream-disabled = Dieses Konto ist deaktiviert.
+upstream-login-expired = Diese Anmeldeanfrage ist abgelaufen. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.
+upstream-not-linked-here = Hier ist kein Konto mit Ihrem { $provider }-Konto verknüpft. Melden Sie sich mit Ihrem Passwort an und verknüpfen Sie es auf Ihrer Kontoseite, oder fragen Sie einen Administrator.
+upstream-email-unverified = { $provider } hat Ihre E-Mail-Adresse nicht bestätigt, daher kann kein Konto für Sie angelegt werden.
+upstream-domain-not-allowed = Konten Ihrer Organisation können sich hier nicht anmelden.
+upstream-no-username = { $provider } hat keinen verwendbaren Wert für { $claim } geliefert.
+upstream-username-taken = Hier gibt es bereits ein Konto namens { $username }. Melden Sie sich mit dessen Passwort an und verknüpfen Sie dann Ihr { $provider }-Konto auf Ihrer Kontoseite.
+upstream-try-again = Bitte versuchen Sie erneut, sich anzumelden.
+upstream-not-signed-in = Sie sind nicht mehr bei dem Konto angemeldet, das Sie verknüpfen wollten. Melden Sie sich an und versuchen Sie es erneut.
+upstream-linked-elsewhere = Dieses { $provider }-Konto ist hier bereits mit einem anderen Konto verknüpft.
+upstream-not-linked = Diese Anmeldemethode ist nicht verknüpft.
+upstream-last-method = Dies ist die einzige Möglichkeit, sich bei Ihrem Konto anzumelden; sie kann daher nicht entfernt werden.
+upstream-refused = Die Anmeldung bei { $provider } wurde abgebrochen oder abgelehnt. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
+upstream-sign-in-again = { $provider } verlangt, dass Sie sich erneut anmelden. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
+upstream-failed = { $provider } konnte Sie nicht anmelden. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.

@@ -297,3 +297,37 @@ recovery-code-used = { $count ->
        *[other] You used a recovery code: { $count } are left.
     }
 enroll-required = Two-step verification is required to continue to { $client }. Set up an authenticator app: it takes a minute.
+
+## Error pages of the device flow, the account page and upstream providers
+
+device-error-forged = This form could not be verified. Make sure cookies are enabled and enter the code again.
+device-error-session-ended = Your session has ended. Enter the code from your device again.
+device-error-no-decision = Choose Approve or Deny.
+device-error-already-completed = This request was already completed. You can return to your device.
+device-error-expired = The code has expired. Start again on your device to get a new code.
+account-error-no-app = No app was chosen.
+account-error-session-gone = That session has already ended.
+error-session-ended = Your session has ended. Go back to the application and sign in again.
+upstream-unknown = There is no such sign-in provider.
+upstream-expired = This sign-in has expired or was already completed. Go back to the application and start again.
+upstream-other-browser = This sign-in was started in another browser. Go back to the application and start again here.
+upstream-wrong-issuer = This answer does not come from { $provider }. Go back to the application and try again.
+upstream-incomplete = { $provider } did not complete the sign-in.
+upstream-unreachable = { $provider } cannot be reached right now. Please try again in a moment.
+upstream-unverifiable = The answer from { $provider } could not be verified, so you were not signed in. Go back to the application and try again.
+upstream-linked-gone = The account linked to this sign-in no longer exists.
+upstream-disabled = This account is disabled.
+upstream-login-expired = This sign-in request has expired. Go back to the application and start again.
+upstream-not-linked-here = No account here is linked to your { $provider } account. Sign in with your password and link it on your account page, or ask an administrator.
+upstream-email-unverified = { $provider } did not confirm your email address, so no account can be created for you.
+upstream-domain-not-allowed = Accounts from your organization cannot sign in here.
+upstream-no-username = { $provider } did not provide a usable { $claim }.
+upstream-username-taken = An account named { $username } already exists here. Sign in with its password, then link your { $provider } account on your account page.
+upstream-try-again = Please try signing in again.
+upstream-not-signed-in = You are no longer signed in to the account you wanted to link. Sign in and try again.
+upstream-linked-elsewhere = This { $provider } account is already linked to another account here.
+upstream-not-linked = That sign-in method is not linked.
+upstream-last-method = This is the only way to sign in to your account, so it cannot be removed.
+upstream-refused = Sign-in at { $provider } was cancelled or refused. Go back to the application and try again.
+upstream-sign-in-again = { $provider } needs you to sign in again. Go back to the application and try again.
+upstream-failed = { $provider } could not sign you in. Go back to the application and try again.

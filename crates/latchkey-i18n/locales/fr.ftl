@@ -295,3 +295,37 @@ recovery-code-used = { $count ->
        *[other] Vous avez utilisé un code de récupération : il en reste { $count }.
     }
 enroll-required = La validation en deux étapes est obligatoire pour continuer vers { $client }. Configurez une application d’authentification : cela prend une minute.
+
+## Pages d’erreur : appareils, compte, fournisseurs externes
+
+device-error-forged = Ce formulaire n’a pas pu être vérifié. Vérifiez que les cookies sont activés et saisissez à nouveau le code.
+device-error-session-ended = Votre session est terminée. Saisissez à nouveau le code affiché sur votre appareil.
+device-error-no-decision = Choisissez Approuver ou Refuser.
+device-error-already-completed = Cette demande a déjà abouti. Vous pouvez revenir à votre appareil.
+device-error-expired = Le code a expiré. Recommencez sur votre appareil pour obtenir un nouveau code.
+account-error-no-app = Aucune application n’a été choisie.
+account-error-session-gone = Cette session est déjà fermée.
+error-session-ended = Votre session est terminée. Retournez à l’application et reconnectez-vous.
+upstream-unknown = Ce fournisseur de connexion n’existe pas.
+upstream-expired = Cette connexion a expiré ou a déjà abouti. Retournez à l’application et recommencez.
+upstream-other-browser = Cette connexion a été commencée dans un autre navigateur. Retournez à l’application et recommencez ici.
+upstream-wrong-issuer = Cette réponse ne provient pas de { $provider }. Retournez à l’application et réessayez.
+upstream-incomplete = { $provider } n’a pas terminé la connexion.
+upstream-unreachable = { $provider } est injoignable pour le moment. Veuillez réessayer dans un instant.
+upstream-unverifiable = La réponse de { $provider } n’a pas pu être vérifiée ; vous n’avez donc pas été connecté. Retournez à l’application et réessayez.
+upstream-linked-gone = Le compte associé à cette connexion n’existe plus.
+upstream-disabled = Ce compte est désactivé.
+upstream-login-expired = Cette demande de connexion a expiré. Retournez à l’application et recommencez.
+upstream-not-linked-here = Aucun compte ici n’est associé à votre compte { $provider }. Connectez-vous avec votre mot de passe et associez-le sur la page de votre compte, ou adressez-vous à un administrateur.
+upstream-email-unverified = { $provider } n’a pas confirmé votre adresse e-mail ; aucun compte ne peut donc être créé pour vous.
+upstream-domain-not-allowed = Les comptes de votre organisation ne peuvent pas se connecter ici.
+upstream-no-username = { $provider } n’a pas fourni de valeur utilisable pour { $claim }.
+upstream-username-taken = Un compte nommé { $username } existe déjà ici. Connectez-vous avec son mot de passe, puis associez votre compte { $provider } sur la page de votre compte.
+upstream-try-again = Veuillez essayer de vous reconnecter.
+upstream-not-signed-in = Vous n’êtes plus connecté au compte que vous vouliez associer. Connectez-vous et réessayez.
+upstream-linked-elsewhere = Ce compte { $provider } est déjà associé à un autre compte ici.
+upstream-not-linked = Cette méthode de connexion n’est pas associée.
+upstream-last-method = C’est le seul moyen de vous connecter à votre compte ; il ne peut donc pas être supprimé.
+upstream-refused = La connexion auprès de { $provider } a été annulée ou refusée. Retournez à l’application et réessayez.
+upstream-sign-in-again = { $provider } vous demande de vous reconnecter. Retournez à l’application et réessayez.
+upstream-failed = { $provider } n’a pas pu vous connecter. Retournez à l’application et réessayez.
