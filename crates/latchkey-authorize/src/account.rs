@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::failure::Failure;
 use crate::pages::{
-    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage,
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage, Text,
     UpstreamButton, html_with_passkeys, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
@@ -392,6 +392,7 @@ pub async fn change_password(
     let hash = match new_password_hash(state, &user, &form, address).await? {
         Ok(hash) => hash,
         Err((status, message)) => {
+            let message = crate::pages::request_language(&headers, user.claims.locale.as_deref()).text(&message);
             return Ok(account_page(state, &headers, &session, &user, None, Some(&message), status).await?);
         }
     };
@@ -478,26 +479,27 @@ async fn new_password_hash(
     user: &User,
     form: &PasswordForm,
     address: IpAddr,
-) -> Result<Result<String, (StatusCode, String)>, StoreError> {
-    let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
+) -> Result<Result<String, (StatusCode, Text)>, StoreError> {
+    let refuse = |status: StatusCode, message: Text| Ok(Err((status, message)));
     let new = form.new_password.as_str();
     if user.password_hash.is_none() {
-        return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
+        return refuse(StatusCode::BAD_REQUEST, Text::new("account-error-no-password"));
     }
     if let Err(refused) = confirm_password(state, user, &form.current_password, address).await? {
         return Ok(Err(refused));
     }
     if new != form.confirm_password {
-        return refuse(StatusCode::BAD_REQUEST, "The new passwords do not match.");
+        return refuse(StatusCode::BAD_REQUEST, Text::new("password-mismatch"));
     }
     if let Err(reason) = password::check_policy(new) {
-        return refuse(StatusCode::BAD_REQUEST, &format!("The new password is not accepted: {reason}."));
+        // The policy's reason is English (latchkey-domain).
+        return refuse(StatusCode::BAD_REQUEST, Text::with("password-not-accepted", "reason", reason));
     }
     match hash_new_password(new.to_string()).await {
         Some(hash) => Ok(Ok(hash)),
         None => {
             tracing::error!("password hashing failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "Your password could not be changed. Please try again.")
+            refuse(StatusCode::SERVICE_UNAVAILABLE, Text::new("password-not-changed"))
         }
     }
 }
@@ -510,13 +512,13 @@ pub(crate) async fn confirm_password(
     user: &User,
     current: &str,
     address: IpAddr,
-) -> Result<Result<(), (StatusCode, String)>, StoreError> {
-    let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
+) -> Result<Result<(), (StatusCode, Text)>, StoreError> {
+    let refuse = |status: StatusCode, message: Text| Ok(Err((status, message)));
     let sign_in = state.sign_in();
     let mut attempt = Attempt::new(&sign_in, &user.username, address, None).of_user(&user.id);
     let permit = match attempt.admit().await? {
         Ok(permit) => permit,
-        Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.limit.message()),
+        Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, Text::verbatim(refusal.limit.message())),
     };
     if current.len() > password::MAX_LEN || !verify_password(permit, current, user.password_hash.as_deref()).await {
         let event = AuditEvent::new(state.clock.now(), "password.change_failed", format!("user:{}", user.id))
@@ -524,7 +526,7 @@ pub(crate) async fn confirm_password(
             .ip(address);
         latchkey_http::audit(state.audit.as_ref(), event).await;
         attempt.failed().await?;
-        return refuse(StatusCode::BAD_REQUEST, "Your current password is not correct.");
+        return refuse(StatusCode::BAD_REQUEST, Text::new("account-error-wrong-password"));
     }
     attempt.succeeded().await?;
     Ok(Ok(()))

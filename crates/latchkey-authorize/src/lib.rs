@@ -1682,15 +1682,13 @@ enum ConsentError {
 
 impl From<ConsentError> for Failure {
     fn from(e: ConsentError) -> Self {
-        let bad = |message: &str| Failure::page(StatusCode::BAD_REQUEST, message);
+        let bad = |id: &'static str| Failure::says(StatusCode::BAD_REQUEST, pages::Text::new(id));
         match e {
             ConsentError::Form(rejection) => Failure::form(&rejection),
             ConsentError::Interaction(e) => e.into(),
-            ConsentError::Decision(DecisionError::SessionEnded) => {
-                bad("Your session has ended. Go back to the application and sign in again.")
-            }
-            ConsentError::Decision(DecisionError::NoDecision) => bad("Choose Allow or Deny."),
-            ConsentError::Decision(DecisionError::AlreadyCompleted) => bad("This request was already completed."),
+            ConsentError::Decision(DecisionError::SessionEnded) => bad("error-session-ended"),
+            ConsentError::Decision(DecisionError::NoDecision) => bad("consent-error-no-decision"),
+            ConsentError::Decision(DecisionError::AlreadyCompleted) => bad("consent-error-already-completed"),
             ConsentError::Decision(DecisionError::Store(e)) => Failure::store(&e),
             ConsentError::Denied(target) => Failure::ToClient {
                 target,

@@ -21,7 +21,7 @@ use latchkey_http::{Form, FormRejection, cookies};
 use serde::Deserialize;
 
 use crate::account::{AccountError, SignedInForm, account_page, see_other, signed_in_form};
-use crate::pages::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage, html};
+use crate::pages::{ForgotPasswordPage, ResetPasswordPage, Text, VerifyEmailPage, html};
 use crate::{AuthorizeState, CSRF_COOKIE, csrf_token, logout};
 
 pub const FORGOT_PATH: &str = "/forgot-password";
@@ -303,31 +303,35 @@ pub async fn change_email(
         return Ok(see_other(&state.path(crate::account::PATH)));
     };
     let (original, headers) = (user.clone(), &headers);
-    let again = |status, message: &str| {
-        let message = message.to_string();
+    let lang = crate::pages::request_language(headers, user.claims.locale.as_deref());
+    let again = |status, message: Text| {
+        let message = lang.text(&message);
         let (session, original) = (&session, &original);
         async move { account_page(state, headers, session, original, None, Some(&message), status).await }
     };
     let Some(mail) = state.mail(crate::pages::request_language(headers, None)) else {
-        return Ok(again(StatusCode::NOT_FOUND, "This server does not send email.").await?);
+        return Ok(again(StatusCode::NOT_FOUND, Text::new("account-error-no-email-server")).await?);
     };
     if !recent_sign_in(state, &session) {
         if user.password_hash.is_none() {
-            return Ok(again(StatusCode::FORBIDDEN, "Sign out and sign in again to change your address.").await?);
+            return Ok(again(StatusCode::FORBIDDEN, Text::new("account-error-sign-in-again")).await?);
         }
         let address = latchkey_http::client_address(peer.ip(), headers, &state.settings.trusted_proxies);
         if let Err((status, message)) =
             crate::account::confirm_password(state, &user, &form.current_password, address).await?
         {
-            return Ok(again(status, &message).await?);
+            return Ok(again(status, message).await?);
         }
     }
     match ops::change_email(&mail, &mut user, &form.email).await {
         Ok(()) => Ok(see_other(&state.path("/account?done=email-changed"))),
         Err(ChangeEmailError::Store(e)) => Err(e.into()),
-        Err(ChangeEmailError::Unchanged) => Ok(again(StatusCode::BAD_REQUEST, "That is already your address.").await?),
+        Err(ChangeEmailError::Unchanged) => {
+            Ok(again(StatusCode::BAD_REQUEST, Text::new("account-error-same-address")).await?)
+        }
         Err(ChangeEmailError::Invalid(reason)) => {
-            Ok(again(StatusCode::BAD_REQUEST, &format!("The address is not accepted: {reason}.")).await?)
+            // The validator's reason is English (latchkey-core).
+            Ok(again(StatusCode::BAD_REQUEST, Text::with("account-error-address-refused", "reason", reason)).await?)
         }
     }
 }

@@ -329,3 +329,14 @@ upstream-last-method = Dies ist die einzige Möglichkeit, sich bei Ihrem Konto a
 upstream-refused = Die Anmeldung bei { $provider } wurde abgebrochen oder abgelehnt. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
 upstream-sign-in-again = { $provider } verlangt, dass Sie sich erneut anmelden. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
 upstream-failed = { $provider } konnte Sie nicht anmelden. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.
+
+## Fehler auf der Kontoseite und bei der Zustimmung
+
+account-error-no-password = Dieses Konto hat kein Passwort, das geändert werden könnte.
+account-error-wrong-password = Ihr aktuelles Passwort ist nicht korrekt.
+account-error-no-email-server = Dieser Server versendet keine E-Mails.
+account-error-sign-in-again = Melden Sie sich ab und wieder an, um Ihre Adresse zu ändern.
+account-error-same-address = Das ist bereits Ihre Adresse.
+account-error-address-refused = Die Adresse wird nicht akzeptiert: { $reason }.
+consent-error-no-decision = Wählen Sie „Erlauben“ oder „Ablehnen“.
+consent-error-already-completed = Diese Anfrage wurde bereits abgeschlossen.

@@ -331,3 +331,14 @@ upstream-last-method = This is the only way to sign in to your account, so it ca
 upstream-refused = Sign-in at { $provider } was cancelled or refused. Go back to the application and try again.
 upstream-sign-in-again = { $provider } needs you to sign in again. Go back to the application and try again.
 upstream-failed = { $provider } could not sign you in. Go back to the application and try again.
+
+## Account page errors, consent errors
+
+account-error-no-password = This account has no password to change.
+account-error-wrong-password = Your current password is not correct.
+account-error-no-email-server = This server does not send email.
+account-error-sign-in-again = Sign out and sign in again to change your address.
+account-error-same-address = That is already your address.
+account-error-address-refused = The address is not accepted: { $reason }.
+consent-error-no-decision = Choose Allow or Deny.
+consent-error-already-completed = This request was already completed.

@@ -329,3 +329,14 @@ upstream-last-method = C’est le seul moyen de vous connecter à votre compte 
 upstream-refused = La connexion auprès de { $provider } a été annulée ou refusée. Retournez à l’application et réessayez.
 upstream-sign-in-again = { $provider } vous demande de vous reconnecter. Retournez à l’application et réessayez.
 upstream-failed = { $provider } n’a pas pu vous connecter. Retournez à l’application et réessayez.
+
+## Erreurs de la page du compte et du consentement
+
+account-error-no-password = Ce compte n’a pas de mot de passe à changer.
+account-error-wrong-password = Votre mot de passe actuel est incorrect.
+account-error-no-email-server = Ce serveur n’envoie pas d’e-mails.
+account-error-sign-in-again = Déconnectez-vous puis reconnectez-vous pour changer votre adresse.
+account-error-same-address = C’est déjà votre adresse.
+account-error-address-refused = L’adresse n’est pas acceptée : { $reason }.
+consent-error-no-decision = Choisissez Autoriser ou Refuser.
+consent-error-already-completed = Cette demande a déjà abouti.
