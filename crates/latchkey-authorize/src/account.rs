@@ -139,8 +139,8 @@ pub async fn login(
     let (user, factors) = match check_password(&state.sign_in(), username, &form.password, None, address).await? {
         PasswordCheck::Accepted(user, factors) => (*user, factors),
         PasswordCheck::Refused => {
-            let message = Some("Incorrect username or password.");
-            return Ok(sign_in_page(state, &headers, username, message, StatusCode::UNAUTHORIZED));
+            let message = crate::pages::request_language(&headers, None).message("login-incorrect");
+            return Ok(sign_in_page(state, &headers, username, Some(&message), StatusCode::UNAUTHORIZED));
         }
         PasswordCheck::Throttled(refusal) => {
             let message = Some(refusal.limit.message());
