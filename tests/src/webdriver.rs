@@ -90,6 +90,11 @@ fn raw_delete(port: u16, path: &str) {
 
 impl Browser {
     pub async fn start(dir: &Path) -> Self {
+        Self::start_in(dir, None).await
+    }
+
+    /// A browser whose languages (`Accept-Language`) are `languages`, e.g. "de-DE,de".
+    pub async fn start_in(dir: &Path, languages: Option<&str>) -> Self {
         use std::os::unix::process::CommandExt;
         let port = free_port();
         let log = dir.join("chromedriver.log");
@@ -136,9 +141,15 @@ impl Browser {
             "--window-size=1024,768",
             &format!("--user-data-dir={}", guard._profile.path().display()),
         ];
+        let mut options = json!({"binary": CHROMIUM, "args": args});
+        if let Some(languages) = languages {
+            options["prefs"] = json!({"intl.accept_languages": languages});
+            let lang = format!("--lang={}", languages.split(',').next().unwrap_or(languages));
+            options["args"].as_array_mut().unwrap().push(json!(lang));
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:chromeOptions": options,
         }}});
         let res = http.post(format!("{base}/session")).json(&caps).send().await.unwrap();
         let status = res.status();

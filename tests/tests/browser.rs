@@ -30,6 +30,40 @@ use sha2::{Digest, Sha256};
 const PASSWORD: &str = "correct horse battery";
 const BAD_LOGIN: &str = "Incorrect username or password.";
 
+/// A browser set to German gets the sign-in page in German
+/// (docs/languages.md: `Accept-Language` when nothing else decides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_browser_gets_german_pages() {
+    if !browser_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(&db, &[]).await;
+    let client =
+        cli_json(&db, &["client", "create", "--name", "Browser App", "--redirect-uri", "https://app.example/cb"]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(b"a verifier of this test, long enough to be one"));
+    let authorize = url::Url::parse_with_params(
+        &server.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let browser = Browser::start_in(db.dir.path(), Some("de-DE,de")).await;
+    browser.navigate(authorize.as_str()).await;
+    let source = browser.wait_for_source("Anmelden", "the German sign-in page").await;
+    assert!(source.contains(r#"<html lang="de">"#), "{source}");
+    assert_eq!(browser.text("#heading").await, "Anmelden");
+    assert_eq!(browser.text("label[for=password]").await, "Passwort");
+    assert!(browser.title().await.starts_with("Anmelden · "), "{}", browser.title().await);
+    browser.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_and_consent_in_a_real_browser() {
     if !browser_available() {

@@ -3,7 +3,8 @@
 //! outbox retries while the SMTP server is down and delivers once it is up,
 //! every email exactly once even with two replicas sending (cluster
 //! variant), and a password reset from the email's link to the new
-//! password, with the notification. On every backend. The pages' rules in
+//! password, with the notification, and an account's email in its own
+//! language (German). On every backend. The pages' rules in
 //! detail (expired and reused links, the limits, verification, features
 //! off) are tested in-process (`latchkey-server/tests/in_process/self_service.rs`).
 //! Sign-up: open sign-up holding the first token until the emailed link is
@@ -136,6 +137,8 @@ async fn email_is_retried_until_delivered_once_and_resets_a_password(backend: Ba
     for name in people {
         create_user(&db, name, PASSWORD, &["--email", &format!("{name}@example.com")]);
     }
+    // Emil reads German (docs/languages.md): his email is in German, from an English browser.
+    cli(&db, &["user", "update", "emil", "--claim", "locale=de-DE"], &[], None).ok();
     let b = Browser::new(&server);
     let signed_in = Browser::new(&server);
     let page = signed_in.get(&format!("{}/account", server.issuer)).await;
@@ -183,6 +186,12 @@ async fn email_is_retried_until_delivered_once_and_resets_a_password(backend: Ba
     assert!(str_at(mail, "subject").starts_with("Reset your"), "{mail}");
     assert!(str_at(mail, "html").contains("Choose a new password"), "{mail}");
     let token = token_in(mail, &server.issuer, "/reset-password");
+    let emil = messages.iter().find(|m| m["rcpt_tos"][0] == "emil@example.com").unwrap();
+    let subject = str_at(emil, "subject");
+    assert!(subject.starts_with("Setzen Sie Ihr ") && subject.ends_with("-Passwort zurück"), "{emil}");
+    assert!(str_at(emil, "text").starts_with("Hallo emil,"), "{emil}");
+    assert!(str_at(emil, "html").contains(r#"<html lang="de">"#), "{emil}");
+    assert!(str_at(emil, "html").contains("Neues Passwort wählen"), "{emil}");
 
     // The link leads to a new password; every session ends; she is told.
     let form = b.get(&format!("{}/reset-password?token={token}", server.issuer)).await;

@@ -39,6 +39,7 @@ fn signups<'a>(state: &'a AdminState) -> Signups<'a> {
         settings: &s.email,
         issuer: &s.issuer,
         product: &s.product,
+        lang: latchkey_email::messages::Language::En,
     });
     Signups { store: &*state.store, clock: &*state.clock, settings: &s.signup, mail, issuer: &s.issuer }
 }

@@ -8,15 +8,88 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+pub use latchkey_i18n::{Arg, Language, Text, ToArg};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// Branding shown on every page.
+/// Branding shown on every page, and the page's language. The settings
+/// hold one in English; each page speaks with [`Ui::speaking`]'s copy in
+/// the language negotiated for its request (`latchkey_i18n::negotiate`).
 #[derive(Debug, Clone)]
 pub struct Ui {
     pub product_name: String,
     pub logo_uri: Option<String>,
     pub css_href: String,
+    /// The language of the page (`<html lang>`, every message).
+    pub lang: Language,
+}
+
+impl Ui {
+    /// This branding in the language of a request outside the sign-in
+    /// flow (whose pages use `AuthorizationRequest::language`): the
+    /// account's `locale` claim, once the person is known, then
+    /// `Accept-Language`, then English.
+    pub fn for_request(&self, headers: &axum::http::HeaderMap, account_locale: Option<&str>) -> Ui {
+        self.speaking(request_language(headers, account_locale))
+    }
+
+    /// This branding in `lang`.
+    pub fn speaking(&self, lang: Language) -> Ui {
+        Ui { lang, ..self.clone() }
+    }
+
+    /// The message `id` in the page's language (`{{ ui.t("login-title") }}`).
+    pub fn t(&self, id: &str) -> String {
+        self.lang.message(id)
+    }
+
+    /// The message `id` with one variable
+    /// (`{{ ui.t_with("consent-heading", "client", client_name) }}`).
+    pub fn t_with(&self, id: &str, name: &str, value: impl ToArg) -> String {
+        self.lang.t_with(id, name, value)
+    }
+
+    /// The message `id` with two variables.
+    pub fn t_with2(&self, id: &str, name: &str, value: impl ToArg, name2: &str, value2: impl ToArg) -> String {
+        self.lang.t_with2(id, name, value, name2, value2)
+    }
+
+    /// A message that holds markup (its id ends in `-html`, such as
+    /// "to continue to <strong>{ $client }</strong>"), with one variable,
+    /// which is escaped; the catalog's own markup is kept.
+    pub fn t_html_with(&self, id: &str, name: &str, value: impl ToArg) -> askama::filters::Safe<String> {
+        askama::filters::Safe(self.lang.t_html_with(id, name, value))
+    }
+
+    /// Like [`Ui::t_html_with`], with two variables.
+    pub fn t_html_with2(
+        &self,
+        id: &str,
+        name: &str,
+        value: impl ToArg,
+        name2: &str,
+        value2: impl ToArg,
+    ) -> askama::filters::Safe<String> {
+        askama::filters::Safe(self.lang.t_html_with2(id, name, value, name2, value2))
+    }
+
+    /// The message `id` with any variables (for template engines that
+    /// pass them as a map, such as operator templates).
+    pub fn t_args(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        self.lang.message_with(id, args)
+    }
+
+    /// What Rust code decided to say (an error, a notice), in the page's language.
+    pub fn text(&self, text: &Text) -> String {
+        self.lang.text(text)
+    }
+}
+
+/// The language of a request outside the sign-in flow: the account's
+/// `locale`, then `Accept-Language`, then English.
+pub fn request_language(headers: &axum::http::HeaderMap, account_locale: Option<&str>) -> Language {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    latchkey_i18n::negotiate(None, account_locale, accept)
 }
 
 /// A sign-in button of an upstream provider.
@@ -274,39 +347,41 @@ pub struct AccountPage<'a> {
 pub struct ProfileField {
     /// The claim's name (`address.locality` for a part), the form field's name.
     pub name: &'static str,
+    /// The message id of its label.
     pub label: &'static str,
     pub value: String,
     /// `type` of the input: text or url.
     pub input_type: &'static str,
     /// `autocomplete` token (HTML Living Standard), so browsers fill it in.
     pub autocomplete: &'static str,
-    /// What a valid value looks like, when it is not obvious.
+    /// The message id of what a valid value looks like, when it is not obvious.
     pub hint: &'static str,
 }
 
 impl ProfileField {
     /// The form field of `claim` with its current value.
     pub fn of(claim: &'static str, value: Option<&str>) -> Self {
+        // Labels and hints are message ids (`ui.t(f.label)` in account.html).
         let (label, input_type, autocomplete, hint) = match claim {
-            "name" => ("Full name", "text", "name", ""),
-            "given_name" => ("Given name", "text", "given-name", ""),
-            "family_name" => ("Family name", "text", "family-name", ""),
-            "middle_name" => ("Middle name", "text", "additional-name", ""),
-            "nickname" => ("Nickname", "text", "nickname", ""),
-            "profile" => ("Profile page", "url", "url", "A web address, https://…"),
-            "picture" => ("Picture", "url", "photo", "A web address of an image, https://…"),
-            "website" => ("Website", "url", "url", "A web address, https://…"),
-            "gender" => ("Gender", "text", "sex", ""),
-            "birthdate" => ("Birthday", "text", "bday", "YYYY-MM-DD, or 0000-MM-DD to keep the year to yourself"),
-            "zoneinfo" => ("Time zone", "text", "off", "For example Europe/Paris or America/New_York"),
-            "locale" => ("Language", "text", "language", "For example en-US or fr-CA"),
-            "address.formatted" => ("Address, as written on a letter", "text", "street-address", ""),
-            "address.street_address" => ("Street address", "text", "address-line1", ""),
-            "address.locality" => ("City", "text", "address-level2", ""),
-            "address.region" => ("State or region", "text", "address-level1", ""),
-            "address.postal_code" => ("Postal code", "text", "postal-code", ""),
-            "address.country" => ("Country", "text", "country-name", ""),
-            _ => (claim, "text", "off", ""),
+            "name" => ("claim-name", "text", "name", ""),
+            "given_name" => ("claim-given-name", "text", "given-name", ""),
+            "family_name" => ("claim-family-name", "text", "family-name", ""),
+            "middle_name" => ("claim-middle-name", "text", "additional-name", ""),
+            "nickname" => ("claim-nickname", "text", "nickname", ""),
+            "profile" => ("claim-profile", "url", "url", "claim-hint-url"),
+            "picture" => ("claim-picture", "url", "photo", "claim-hint-picture"),
+            "website" => ("claim-website", "url", "url", "claim-hint-url"),
+            "gender" => ("claim-gender", "text", "sex", ""),
+            "birthdate" => ("claim-birthdate", "text", "bday", "claim-hint-birthdate"),
+            "zoneinfo" => ("claim-zoneinfo", "text", "off", "claim-hint-zoneinfo"),
+            "locale" => ("claim-locale", "text", "language", "claim-hint-locale"),
+            "address.formatted" => ("claim-address-formatted", "text", "street-address", ""),
+            "address.street_address" => ("claim-address-street", "text", "address-line1", ""),
+            "address.locality" => ("claim-address-locality", "text", "address-level2", ""),
+            "address.region" => ("claim-address-region", "text", "address-level1", ""),
+            "address.postal_code" => ("claim-address-postal-code", "text", "postal-code", ""),
+            "address.country" => ("claim-address-country", "text", "country-name", ""),
+            _ => ("claim-other", "text", "off", ""),
         };
         Self { name: claim, label, value: value.unwrap_or_default().to_string(), input_type, autocomplete, hint }
     }
@@ -453,17 +528,18 @@ pub async fn passkey_script() -> Response {
     res
 }
 
-/// Plain words for scopes on the consent page.
+/// Plain words for scopes on the consent page: the id of the message
+/// (`ui.t(line)` in the templates).
 pub fn describe_scope(scope: &str) -> &'static str {
     match scope {
-        "openid" => "Know who you are (your account identifier)",
-        "profile" => "See your name and username",
-        "email" => "See your email address",
-        "phone" => "See your phone number",
-        "groups" => "See which groups you belong to",
-        "address" => "See your postal address",
-        "offline_access" => "Keep access while you are not using it",
-        _ => "Use an API on your behalf",
+        "openid" => "scope-openid",
+        "profile" => "scope-profile",
+        "email" => "scope-email",
+        "phone" => "scope-phone",
+        "groups" => "scope-groups",
+        "address" => "scope-address",
+        "offline_access" => "scope-offline-access",
+        _ => "scope-api",
     }
 }
 
@@ -490,7 +566,12 @@ mod tests {
     #[test]
     fn scopes_in_plain_words() {
         let lines = scope_lines(&latchkey_core::Scope::parse("groups openid").unwrap());
-        assert_eq!(lines, ["Know who you are (your account identifier)", "See which groups you belong to"]);
+        assert_eq!(lines, ["scope-openid", "scope-groups"]);
+        let ui = |lang| Ui { product_name: "L".into(), logo_uri: None, css_href: String::new(), lang };
+        let english: Vec<String> = lines.iter().map(|l| ui(Language::En).t(l)).collect();
+        assert_eq!(english, ["Know who you are (your account identifier)", "See which groups you belong to"]);
+        assert_eq!(ui(Language::De).t(lines[1]), "Sehen, welchen Gruppen Sie angehören");
+        assert_eq!(ui(Language::Fr).t(lines[1]), "Voir les groupes auxquels vous appartenez");
     }
 
     #[test]
@@ -501,7 +582,12 @@ mod tests {
 
     #[test]
     fn pages_escape_reflected_values() {
-        let ui = Ui { product_name: "Latchkey".into(), logo_uri: None, css_href: "/assets/latchkey.css".into() };
+        let ui = Ui {
+            product_name: "Latchkey".into(),
+            logo_uri: None,
+            css_href: "/assets/latchkey.css".into(),
+            lang: Language::En,
+        };
         let page = LoginPage {
             ui: &ui,
             action: "/login",

@@ -224,7 +224,9 @@ pub async fn submit(
         }
     }
     let view = |error| filled(&form, name, error);
-    let user = match ops::sign_up(&state.signups(), account, address).await {
+    let user = match ops::sign_up(&state.signups(state.settings.ui.for_request(&headers, None).lang), account, address)
+        .await
+    {
         Ok(SignedUp::Created { user, .. }) => *user,
         Ok(SignedUp::CheckEmail) => {
             return Ok(signup_page(state, "check_email", view(""), StatusCode::OK, redirect_uri));
@@ -348,7 +350,7 @@ pub async fn resend(
             crate::proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await?
         );
     }
-    let notice = match state.mail() {
+    let notice = match state.mail(req.language(Some(&user))) {
         Some(mail) => match mail_ops::send_verification(&mail, &user).await? {
             Sent::Sent => "We have sent a new link.",
             Sent::Throttled => "We have sent several links already. Please wait a while before asking again.",
@@ -404,7 +406,9 @@ pub async fn invitation_show(
     if state.settings.signup.mode == SignupMode::Closed {
         return Ok(not_open(&state));
     }
-    let Some(invitation) = ops::invitation_for(&state.signups(), &query.token).await? else {
+    let Some(invitation) =
+        ops::invitation_for(&state.signups(state.settings.ui.for_request(&headers, None).lang), &query.token).await?
+    else {
         return Ok(invalid_invitation(&state));
     };
     let (csrf, new_csrf) = csrf_token(&headers);
@@ -449,7 +453,7 @@ pub async fn invitation_submit(
         password: form.password.clone(),
         confirm: form.confirm_password.clone(),
     };
-    let signups = state.signups();
+    let signups = state.signups(state.settings.ui.for_request(&headers, None).lang);
     let user = match ops::accept_invitation(&signups, &form.token, account, address).await {
         Ok(user) => user,
         Err(SignupError::Invitation) => return Ok(invalid_invitation(state)),

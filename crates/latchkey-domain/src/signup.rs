@@ -171,7 +171,13 @@ pub async fn sign_up(s: &Signups<'_>, form: NewAccount, ip: IpAddr) -> Result<Si
     if let Some(owner) = account_with_address(s.store, &address).await? {
         let Some(mail) = &s.mail else { return Err(SignupError::EmailTaken) };
         let link = format!("{}{}", s.issuer.trim_end_matches('/'), "/forgot-password");
-        let message = AccountExists { product: mail.product, username: &owner.username, address: &address, link };
+        let message = AccountExists {
+            lang: mail.language_for(&owner),
+            product: mail.product,
+            username: &owner.username,
+            address: &address,
+            link,
+        };
         queue(mail.outbox, &address, message.render()).await?;
         let event = AuditEvent::new(s.clock.now(), "signup.address_taken", "anonymous")
             .ip(ip)
@@ -282,8 +288,14 @@ pub async fn create_invitation(s: &Signups<'_>, new: NewInvitation) -> Result<In
     let mut emailed = false;
     if let (true, Some(mail)) = (new.send, &s.mail) {
         let days = (ttl + 86_399) / 86_400;
-        let message =
-            InvitationEmail { product: mail.product, username: "", address: &address, link: link.clone(), days };
+        let message = InvitationEmail {
+            lang: mail.lang,
+            product: mail.product,
+            username: "",
+            address: &address,
+            link: link.clone(),
+            days,
+        };
         queue(mail.outbox, &address, message.render()).await?;
         emailed = true;
     }

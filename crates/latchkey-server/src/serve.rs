@@ -162,7 +162,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             strings(&acr)
         },
         display_values_supported: strings(&["page", "popup", "touch", "wap"]),
-        ui_locales_supported: strings(&["en"]),
+        // Exactly the languages pages and emails ship in (latchkey-i18n).
+        ui_locales_supported: latchkey_i18n::Language::ALL.iter().map(|l| l.tag().to_string()).collect(),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         authorization_response_iss_parameter_supported: true,
         request_parameter_supported: true,
@@ -413,6 +414,8 @@ pub async fn build(
 ) -> anyhow::Result<App> {
     let (store, sql, redis) = opened;
     let config = &settings.config;
+    // Parse the message catalogs now: a broken one stops startup, not a page.
+    latchkey_i18n::load();
     let store = match hooks.wrap_store {
         Some(wrap) => wrap(store),
         None => store,

@@ -35,6 +35,7 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         settings: &config.email,
         issuer: &config.issuer,
         product: config.ui.product_name.trim(),
+        lang: latchkey_i18n::Language::En,
     });
     let signups =
         Signups { store: &*ctx.store, clock: &*ctx.clock, settings: &config.signup, mail, issuer: &config.issuer };

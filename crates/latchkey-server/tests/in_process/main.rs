@@ -21,6 +21,7 @@ mod fapi2;
 mod introspection;
 mod jar;
 mod jarm;
+mod languages;
 mod mfa;
 mod mfa_admin;
 mod par;
