@@ -1086,6 +1086,60 @@ pub struct Admin {
     #[serde(deserialize_with = "crate::de::optional_address", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub listen: Option<SocketAddr>,
+    /// The admin console in the browser at /admin (docs/admin-console.md):
+    /// dashboard, clients, users, sessions, signing keys and the audit log.
+    /// Admins sign in through Latchkey itself (every sign-in policy applies),
+    /// and only members of `console_groups` get in. Served on `listen` when
+    /// that is set, else on the public listener. Off by default.
+    pub console: bool,
+    /// Which groups may use the console, and with which role: "read-only"
+    /// (sees everything, changes nothing), "support" (also account
+    /// operations: unlock, reset a password, end sessions, remove second
+    /// factors, disable and enable) or "full" (also clients and signing keys).
+    /// A person in several groups gets the strongest role. Example:
+    /// console_groups = { "it-admins" = "full", "helpdesk" = "support" }
+    /// In the environment: it-admins=full,helpdesk=support
+    #[serde(deserialize_with = "crate::de::group_roles")]
+    #[schemars(example = &console_groups_example())]
+    pub console_groups: BTreeMap<String, ConsoleRole>,
+    /// The URL browsers reach the console at, e.g.
+    /// "https://admin.example.com/admin" (its sign-in callback is
+    /// <console_url>/callback). Empty: the issuer's origin with /admin, which
+    /// fits a console on the public listener; set it when the console is on
+    /// `listen` (http is accepted on a loopback host only).
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+}
+
+fn console_groups_example() -> BTreeMap<String, ConsoleRole> {
+    BTreeMap::from([
+        ("auditors".to_string(), ConsoleRole::ReadOnly),
+        ("helpdesk".to_string(), ConsoleRole::Support),
+        ("it-admins".to_string(), ConsoleRole::Full),
+    ])
+}
+
+/// What an admin may do in the console (docs/admin-console.md has the full
+/// matrix). Ordered: each role may do everything the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsoleRole {
+    /// Sees every page; changes nothing.
+    ReadOnly,
+    /// Also the account operations of a support desk.
+    Support,
+    /// Also clients and signing keys.
+    Full,
+}
+
+impl ConsoleRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::Support => "support",
+            Self::Full => "full",
+        }
+    }
 }
 
 /// Where the admin API is served.
@@ -1108,11 +1162,55 @@ impl Admin {
         }
     }
 
+    /// Where the console is served (`Disabled` while `console` is off).
+    pub fn console_listener(&self) -> AdminListener {
+        match (self.console, self.listen) {
+            (false, _) => AdminListener::Disabled,
+            (true, None) => AdminListener::Public,
+            (true, Some(addr)) => AdminListener::Separate(addr),
+        }
+    }
+
+    /// The console's base URL (no trailing slash): `console_url`, or the
+    /// issuer's origin with `/admin`.
+    pub fn console_base_url(&self, issuer: &str) -> String {
+        match &self.console_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => match Url::parse(issuer) {
+                Ok(u) => format!("{}/admin", u.origin().ascii_serialization()),
+                Err(_) => "/admin".to_string(),
+            },
+        }
+    }
+
     fn validate(&self, public: SocketAddr) -> Result<(), ConfigError> {
-        match (self.enabled, self.listen) {
-            (false, Some(_)) => {
-                Err(ConfigError::new("admin.listen", "is set but admin.enabled is false; enable the admin API"))
+        if self.console {
+            if self.console_groups.is_empty() {
+                return Err(ConfigError::new(
+                    "admin.console_groups",
+                    "is empty, so nobody could use the console; map at least one group to a role, \
+                     e.g. console_groups = { \"it-admins\" = \"full\" }",
+                ));
             }
+            let groups: Vec<String> = self.console_groups.keys().cloned().collect();
+            latchkey_core::user::validate_groups(&groups)
+                .map_err(|why| ConfigError::new("admin.console_groups", why))?;
+        }
+        if let Some(url) = &self.console_url {
+            let parsed = Url::parse(url).map_err(|e| ConfigError::new("admin.console_url", format!("{url:?}: {e}")))?;
+            let loopback_http = parsed.scheme() == "http" && is_loopback(&parsed);
+            if parsed.scheme() != "https" && !loopback_http {
+                return Err(ConfigError::new("admin.console_url", "must be https (http only on a loopback host)"));
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(ConfigError::new("admin.console_url", "must have no query or fragment"));
+            }
+        }
+        match (self.enabled || self.console, self.listen) {
+            (false, Some(_)) => Err(ConfigError::new(
+                "admin.listen",
+                "is set but neither admin.enabled nor admin.console is; enable the admin API or the console",
+            )),
             (true, Some(addr)) if addr == public => Err(ConfigError::new(
                 "admin.listen",
                 "is the public listener's address; leave it empty to serve the admin API there",

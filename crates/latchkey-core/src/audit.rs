@@ -50,6 +50,9 @@ pub const KINDS: &[&str] = &[
     "key.retired",
     "admin_token.created",
     "admin_token.revoked",
+    "console.signed_in",
+    "console.refused",
+    "console.signed_out",
 ];
 
 /// One security-relevant event.

@@ -207,9 +207,119 @@ pub async fn replace_client<S: ClientStore + ?Sized>(
 
 /// Deletes client `client_id` with its consents and refresh tokens (the
 /// store's cascade); its access tokens stop validating with it. Returns
-/// whether there was such a client.
-pub async fn delete_client<S: ClientStore + ?Sized>(store: &S, client_id: &str) -> StoreResult<bool> {
-    store.delete_client(client_id).await
+/// whether there was such a client. The admin console's own client is
+/// refused ([`DeleteClientError::Protected`]), whichever door asks.
+pub async fn delete_client<S: ClientStore + ?Sized>(store: &S, client_id: &str) -> Result<bool, DeleteClientError> {
+    if is_protected(client_id) {
+        return Err(DeleteClientError::Protected(client_id.to_string()));
+    }
+    Ok(store.delete_client(client_id).await?)
+}
+
+/// Why a client cannot be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteClientError {
+    #[error(
+        "client {0} is the admin console's own client; the server registers it while admin.console is on, \
+         and it cannot be deleted"
+    )]
+    Protected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The client id of the admin console (docs/admin-console.md): the server
+/// registers it at startup while `admin.console` is on.
+pub const CONSOLE_CLIENT_ID: &str = "latchkey-admin-console";
+
+/// Clients no operator tool may delete: the console's own.
+pub fn is_protected(client_id: &str) -> bool {
+    client_id == CONSOLE_CLIENT_ID
+}
+
+/// The console's client as it should be: confidential with a secret nobody
+/// knows (its codes are redeemed in the server's own process, never at
+/// `/token`), the code flow only, first-party (no consent screen).
+pub fn console_client_settings(redirect_uri: &str) -> ClientSettings {
+    ClientSettings {
+        client_name: "Latchkey admin console".into(),
+        redirect_uris: vec![redirect_uri.to_string()],
+        post_logout_redirect_uris: Vec::new(),
+        grant_types: vec![latchkey_core::GrantType::AuthorizationCode],
+        response_types: vec!["code".into()],
+        token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+        scope: latchkey_core::Scope::parse("openid profile groups").expect("a valid scope"),
+        contacts: Vec::new(),
+        client_uri: None,
+        logo_uri: None,
+        policy_uri: None,
+        tos_uri: None,
+        software_id: None,
+        software_version: None,
+        software_statement_issuer: None,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
+        skip_consent: true,
+        audiences: Vec::new(),
+        introspection: false,
+        token_exchange_audiences: Vec::new(),
+        token_exchange_subject_clients: Vec::new(),
+        dynamically_registered: false,
+        jwks: None,
+        jwks_uri: None,
+        token_endpoint_auth_signing_alg: None,
+        require_pushed_authorization_requests: false,
+        require_signed_request_object: false,
+        authorization_signed_response_alg: None,
+        id_token_signed_response_alg: None,
+        userinfo_signed_response_alg: None,
+        dpop_bound_access_tokens: false,
+        fapi2_security_profile: false,
+        registration_access_token_hash: None,
+        require_mfa: false,
+        default_acr_values: Vec::new(),
+    }
+}
+
+/// Registers the console's client, or brings its redirect URIs up to date:
+/// idempotent, and safe when replicas start at once (an insert that loses
+/// the race reads what won). Returns whether anything was written.
+pub async fn ensure_console_client<S: ClientStore + ?Sized>(
+    store: &S,
+    redirect_uri: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let want = console_client_settings(redirect_uri);
+    for _ in 0..2 {
+        match store.get_client(CONSOLE_CLIENT_ID).await? {
+            Some(mut client) => {
+                // Operators may have changed other settings (require_mfa,
+                // default_acr_values): only what the console depends on is reset.
+                let s = &mut client.settings;
+                if s.redirect_uris == want.redirect_uris && s.grant_types == want.grant_types && s.skip_consent {
+                    return Ok(false);
+                }
+                s.redirect_uris = want.redirect_uris.clone();
+                s.grant_types = want.grant_types.clone();
+                s.response_types = want.response_types.clone();
+                s.skip_consent = true;
+                client.updated_at = now;
+                store.update_client(&client).await?;
+                return Ok(true);
+            }
+            None => {
+                let (mut client, _secret) = Client::register(want.clone(), now, None);
+                client.client_id = CONSOLE_CLIENT_ID.to_string();
+                match store.insert_client(&client).await {
+                    Ok(()) => return Ok(true),
+                    // Another replica inserted it first: read that one.
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Why a client's secret cannot be rotated.

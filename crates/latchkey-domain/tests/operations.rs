@@ -581,3 +581,34 @@ async fn an_operator_sends_a_reset_link_as_if_the_person_asked() {
     assert!(matches!(send_reset_link(&mail, &alice, "console:u-admin").await, Err(SendResetError::Disabled)));
     assert_eq!(store.count_outbox().await.unwrap(), 1, "nothing more queued");
 }
+
+/// The console's client: registered once however often (and however many
+/// replicas at once) the server starts, brought up to date when its URL
+/// changes, and refused by every door that deletes clients.
+#[tokio::test]
+async fn the_console_client_is_ensured_idempotently_and_never_deleted() {
+    use latchkey_domain::clients::{CONSOLE_CLIENT_ID, DeleteClientError, delete_client, ensure_console_client};
+    let (store, _dir) = store().await;
+    let cb = "https://id.example.com/admin/callback";
+    // Two replicas starting together: one inserts, the other finds it.
+    let (a, b) = tokio::join!(ensure_console_client(&*store, cb, 1_000), ensure_console_client(&*store, cb, 1_000));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one of two concurrent starts writes");
+    assert!(!ensure_console_client(&*store, cb, 1_100).await.unwrap(), "a restart writes nothing");
+    let client = store.get_client(CONSOLE_CLIENT_ID).await.unwrap().expect("registered");
+    assert_eq!(client.settings.redirect_uris, [cb]);
+    assert!(client.settings.skip_consent && client.secret_hash.is_some());
+    // A new console URL replaces the redirect URI; other settings stay.
+    let mut tuned = client.clone();
+    tuned.settings.require_mfa = true;
+    store.update_client(&tuned).await.unwrap();
+    let moved = "https://admin.example.com/admin/callback";
+    assert!(ensure_console_client(&*store, moved, 1_200).await.unwrap());
+    let client = store.get_client(CONSOLE_CLIENT_ID).await.unwrap().unwrap();
+    assert_eq!(
+        (client.settings.redirect_uris.as_slice(), client.settings.require_mfa),
+        ([moved.to_string()].as_slice(), true)
+    );
+    let refused = delete_client(&*store, CONSOLE_CLIENT_ID).await;
+    assert!(matches!(refused, Err(DeleteClientError::Protected(_))), "{refused:?}");
+    assert!(store.get_client(CONSOLE_CLIENT_ID).await.unwrap().is_some(), "still there");
+}

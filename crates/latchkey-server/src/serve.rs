@@ -220,17 +220,27 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     }
     // Browsers ask for it at the host root: no icon, and no 404 in the logs.
     app = app.route("/favicon.ico", get(favicon));
-    // The admin API sits at the host root (not under the issuer's path).
+    // The admin API and the console sit at the host root (not under the issuer's path).
     if settings.admin() == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
+    }
+    if settings.config.admin.console_listener() == AdminListener::Public {
+        app = app.merge(latchkey_console::router());
     }
     finish(app.fallback(latchkey_authorize::not_found), state)
 }
 
 /// The router of the separate admin listener (`admin.listen`): the admin API
-/// only, and JSON 404s (there is no page to show there).
-pub fn admin_router(state: AppState) -> Router {
-    finish(latchkey_admin::router().fallback(latchkey_http::not_found), state)
+/// and the console, as enabled, and JSON 404s.
+pub fn admin_router(settings: &Settings, state: AppState) -> Router {
+    let mut app = Router::new();
+    if matches!(settings.admin(), AdminListener::Separate(_)) {
+        app = app.merge(latchkey_admin::router());
+    }
+    if matches!(settings.config.admin.console_listener(), AdminListener::Separate(_)) {
+        app = app.merge(latchkey_console::router());
+    }
+    finish(app.fallback(latchkey_http::not_found), state)
 }
 
 async fn favicon() -> Response {
@@ -488,6 +498,35 @@ pub async fn build(
         policy: registration_policy.clone(),
         trusted_proxies: config.http.trusted_proxies.clone().into(),
     };
+    let console = latchkey_console::ConsoleState {
+        settings: Arc::new(latchkey_console::ConsoleSettings::from_config(config)),
+        store: store.clone(),
+        clock: clock.clone(),
+        keys: ring.clone(),
+        key_settings: settings.key_settings(),
+        notifier: notifier.clone(),
+        end_revokes: config.sessions.end_revokes,
+        policy: registration_policy.clone(),
+        health: {
+            let health = health.clone();
+            Arc::new(move || {
+                let mut report = vec![("database", health.database().as_str())];
+                if let Some(redis) = health.redis() {
+                    report.push(("redis", redis.as_str()));
+                }
+                report
+            })
+        },
+        trusted_proxies: config.http.trusted_proxies.clone().into(),
+        outbox: outbox.clone(),
+        email: Arc::new(config.email.clone()),
+    };
+    if config.admin.console {
+        // Every replica does it at start; the domain makes it idempotent.
+        latchkey_domain::clients::ensure_console_client(store.as_ref(), &console.settings.redirect_uri(), clock.now())
+            .await
+            .context("registering the admin console's client")?;
+    }
     let state = AppState::new(AppParts {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
@@ -531,6 +570,7 @@ pub async fn build(
             dpop,
         },
         admin,
+        console,
     });
     let sender = smtp.zip(outbox).map(|(target, outbox)| {
         latchkey_email::Sender::new(store.clone(), target, clock.clone(), outbox.wake(), &config.email)
@@ -544,8 +584,12 @@ async fn listen(settings: Settings, built: App, started: std::time::Instant) -> 
     let config = &settings.config;
     let app = router(&settings, state.clone());
 
-    let admin_listener = match settings.admin() {
-        AdminListener::Separate(addr) => Some(
+    let separate = match (settings.admin(), config.admin.console_listener()) {
+        (AdminListener::Separate(addr), _) | (_, AdminListener::Separate(addr)) => Some(addr),
+        _ => None,
+    };
+    let admin_listener = match separate {
+        Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| ConfigError::new("admin.listen", format!("cannot listen on {addr}: {e}")))?,
@@ -591,9 +635,9 @@ async fn listen(settings: Settings, built: App, started: std::time::Instant) -> 
     };
     let admin_server = admin_listener.map(|admin_listener| {
         if let Ok(addr) = admin_listener.local_addr() {
-            tracing::info!("admin API on its own listener at http://{addr}/admin/api/v1");
+            tracing::info!("admin API and console on their own listener at http://{addr}/admin");
         }
-        let app = admin_router(state.clone());
+        let app = admin_router(&settings, state.clone());
         let mut stopped = admin_stopped;
         let stop = async move {
             let _ = stopped.wait_for(|stop| *stop).await;

@@ -998,11 +998,21 @@ pub async fn audit_store<S: crate::AuditStore + Clone>(store: S) {
     let after = store.list_audit(&crate::AuditQuery { after: first, limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(after, vec![(second, deleted.clone())]);
     let by_kind = crate::AuditQuery { limit: 10, kind: Some("login.success".into()), ..Default::default() };
-    assert_eq!(store.list_audit(&by_kind).await.unwrap(), vec![(first, login)]);
+    assert_eq!(store.list_audit(&by_kind).await.unwrap(), vec![(first, login.clone())]);
     let by_subject = crate::AuditQuery { limit: 10, subject: Some("c1".into()), ..Default::default() };
-    assert_eq!(store.list_audit(&by_subject).await.unwrap(), vec![(second, deleted)]);
+    assert_eq!(store.list_audit(&by_subject).await.unwrap(), vec![(second, deleted.clone())]);
     let one = crate::AuditQuery { limit: 1, ..Default::default() };
     assert_eq!(store.list_audit(&one).await.unwrap().len(), 1);
+    let by_actor = crate::AuditQuery { limit: 10, actor: Some("cli".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_actor).await.unwrap(), vec![(second, deleted.clone())]);
+    let by_client = crate::AuditQuery { limit: 10, client_id: Some("c1".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_client).await.unwrap(), vec![(first, login.clone())]);
+    let in_time = crate::AuditQuery { limit: 10, since: Some(1_001), until: Some(1_002), ..Default::default() };
+    assert_eq!(store.list_audit(&in_time).await.unwrap(), vec![(second, deleted.clone())]);
+    let newest = crate::AuditQuery { limit: 1, newest_first: true, ..Default::default() };
+    assert_eq!(store.list_audit(&newest).await.unwrap(), vec![(second, deleted.clone())]);
+    let older = crate::AuditQuery { limit: 5, newest_first: true, before: Some(second), ..Default::default() };
+    assert_eq!(store.list_audit(&older).await.unwrap(), vec![(first, login.clone())]);
 
     let writers =
         (0..8)

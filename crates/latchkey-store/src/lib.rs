@@ -639,13 +639,24 @@ pub trait EmailTokenStore: Send + Sync + 'static {
 }
 
 /// Which audit events to list: after an id (a cursor), at most `limit`,
-/// optionally of one kind or about one subject.
+/// optionally of one kind, by one actor, about one subject or client, in a
+/// time range; oldest first unless `newest_first` (then `before` is the
+/// cursor: ids below it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub after: i64,
     pub limit: u32,
     pub kind: Option<String>,
     pub subject: Option<String>,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    /// Events at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Events before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Newest first, from the id below `before` (or the newest).
+    pub newest_first: bool,
+    pub before: Option<i64>,
 }
 
 /// The append-only audit log.

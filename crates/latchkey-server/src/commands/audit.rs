@@ -61,7 +61,7 @@ pub async fn record(ctx: &Context, kind: &str, subject: Option<String>) {
 
 pub async fn run(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::List { kind, subject, after, limit } = cmd;
-    let events = ctx.store.list_audit(&AuditQuery { after, limit, kind, subject }).await?;
+    let events = ctx.store.list_audit(&AuditQuery { after, limit, kind, subject, ..Default::default() }).await?;
     let json: Vec<serde_json::Value> = events
         .iter()
         .map(|(id, e)| {
