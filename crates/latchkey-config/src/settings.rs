@@ -1081,8 +1081,9 @@ pub struct Admin {
     /// bearer tokens made with `latchkey admin token create`. Off by default:
     /// while disabled, /admin/api/v1/* answers 404.
     pub enabled: bool,
-    /// A separate listener for the admin API only, e.g. "127.0.0.1:9001" (keep
-    /// it off the internet). Empty: served on the public listener.
+    /// A separate listener for the admin API and the console only, e.g.
+    /// "127.0.0.1:9001" (keep it off the internet). Empty: both are served on
+    /// the public listener.
     #[serde(deserialize_with = "crate::de::optional_address", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub listen: Option<SocketAddr>,
@@ -1097,8 +1098,8 @@ pub struct Admin {
     /// operations: unlock, reset a password, end sessions, remove second
     /// factors, disable and enable) or "full" (also clients and signing keys).
     /// A person in several groups gets the strongest role. Example:
-    /// console_groups = { "it-admins" = "full", "helpdesk" = "support" }
-    /// In the environment: it-admins=full,helpdesk=support
+    /// console_groups = { "it-admins" = "full", "helpdesk" = "support" }; in
+    /// the environment: it-admins=full,helpdesk=support.
     #[serde(deserialize_with = "crate::de::group_roles")]
     #[schemars(example = &console_groups_example())]
     pub console_groups: BTreeMap<String, ConsoleRole>,

@@ -15,8 +15,14 @@
 //!   API do) and is an audit event with the admin as actor
 //!   ([`Admin::event`]).
 //!
-//! Adding a page: see /work/wt/console-coord.md's successor, the "Adding a
-//! page" section of docs/admin-console.md.
+//! Adding a page: a route in [`router`], a handler taking [`Admin`] (or
+//! [`Posted`] for a form, then [`Admin::require`]), a template extending
+//! `console/base.html` with a `layout: Layout` field, [`render`].
+
+// A refusal is answered with its page: `Result<_, Response>`, as axum's own
+// extractors do. Boxing the error would save nothing on a path that ends the
+// request.
+#![allow(clippy::result_large_err)]
 
 // Handlers return `Result<Response, Response>` (a page or a refusal page);
 // a response is large by nature and returned once per request.

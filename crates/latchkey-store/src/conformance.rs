@@ -1012,7 +1012,7 @@ pub async fn audit_store<S: crate::AuditStore + Clone>(store: S) {
     let newest = crate::AuditQuery { limit: 1, newest_first: true, ..Default::default() };
     assert_eq!(store.list_audit(&newest).await.unwrap(), vec![(second, deleted.clone())]);
     let older = crate::AuditQuery { limit: 5, newest_first: true, before: Some(second), ..Default::default() };
-    assert_eq!(store.list_audit(&older).await.unwrap(), vec![(first, login.clone())]);
+    assert_eq!(store.list_audit(&older).await.unwrap(), vec![(first, login)]);
 
     let writers =
         (0..8)
