@@ -24,9 +24,6 @@
 // request.
 #![allow(clippy::result_large_err)]
 
-// Handlers return `Result<Response, Response>` (a page or a refusal page);
-// a response is large by nature and returned once per request.
-#![allow(clippy::result_large_err)]
 mod audit;
 mod clients;
 mod dashboard;
