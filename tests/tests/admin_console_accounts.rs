@@ -159,7 +159,8 @@ async fn console_accounts(backend: Backend) {
     browser.screenshot(&shot("clients")).await;
     browser.type_into("#client-search", "public").await;
     browser.click("form.filters button[type=submit]").await;
-    browser.wait_for_source("Public App", "the search").await;
+    // The list showed "Public App" already: wait for the answer to the search.
+    browser.wait_for_source("value=\"public\"", "the search").await;
     assert_eq!(browser.texts("#clients tbody tr").await.len(), 1);
 
     // Register: a redirect URI with a fragment is refused beside its field, the values kept.
