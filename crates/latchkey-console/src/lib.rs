@@ -25,11 +25,13 @@
 #![allow(clippy::result_large_err)]
 
 mod audit;
+mod clients;
 mod dashboard;
 mod keys;
 pub mod page;
 pub mod session;
 mod sessions;
+mod users;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -74,6 +76,26 @@ pub struct ConsoleState {
     pub policy: RegistrationPolicy,
     pub health: HealthReport,
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// The outbox, where email is configured (password reset links).
+    pub outbox: Option<Arc<latchkey_email::Outbox>>,
+    /// `email`: links' lifetimes and the per-account limit.
+    pub email: Arc<latchkey_config::Email>,
+}
+
+impl ConsoleState {
+    /// What sending a reset link needs; `None` without email configured.
+    pub fn mail(&self) -> Option<latchkey_domain::self_service::Mail<'_>> {
+        Some(latchkey_domain::self_service::Mail {
+            store: &*self.store,
+            outbox: self.outbox.as_deref()?,
+            clock: &*self.clock,
+            settings: &self.email,
+            issuer: &self.settings.issuer,
+            product: &self.settings.product_name,
+            // The email speaks the account's `locale`; the console itself is English.
+            lang: latchkey_email::messages::Language::En,
+        })
+    }
 }
 
 /// The console's configuration, resolved once.
@@ -139,6 +161,24 @@ where
         .route(&path("/keys/retire"), post(keys::retire))
         .route(&path("/audit"), get(audit::show))
         .route(&path("/audit/export"), get(audit::export))
+        // Clients and users (src/clients.rs, src/users.rs).
+        .route(&path("/clients"), get(clients::list))
+        .route(&path("/clients/new"), get(clients::new_form).post(clients::create))
+        .route(&path("/clients/{client_id}"), get(clients::show).post(clients::update))
+        .route(&path("/clients/{client_id}/rotate-secret"), post(clients::rotate_secret))
+        .route(&path("/clients/{client_id}/delete"), get(clients::confirm_delete).post(clients::delete))
+        .route(&path("/users"), get(users::list))
+        .route(&path("/users/new"), get(users::new_form).post(users::create))
+        .route(&path("/users/{user_id}"), get(users::show).post(users::update))
+        .route(&path("/users/{user_id}/disable"), post(users::disable))
+        .route(&path("/users/{user_id}/enable"), post(users::enable))
+        .route(&path("/users/{user_id}/password"), post(users::set_password))
+        .route(&path("/users/{user_id}/reset-link"), post(users::send_reset_link))
+        .route(&path("/users/{user_id}/unlock"), post(users::unlock))
+        .route(&path("/users/{user_id}/factors/reset"), post(users::reset_factors))
+        .route(&path("/users/{user_id}/sessions/end"), post(users::end_sessions))
+        .route(&path("/users/{user_id}/consents/revoke"), post(users::revoke_consent))
+        .route(&path("/users/{user_id}/delete"), get(users::confirm_delete).post(users::delete))
         .route(CSS_PATH, get(page::stylesheet))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }

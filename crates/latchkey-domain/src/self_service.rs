@@ -242,16 +242,8 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
     };
     match (user, to) {
         (Some(user), Some(to)) => {
-            let link = m.new_link(&user.id, &to, RESET, ttl, RESET_PATH).await?;
-            let message = PasswordReset {
-                lang: m.language_for(&user),
-                product: m.product,
-                username: &user.username,
-                link,
-                minutes,
-            };
-            m.queue(&to, message.render()).await?;
-            m.audit("password.reset_requested", &user, Some(("email", to.into()))).await;
+            let actor = format!("user:{}", user.id);
+            send_reset(m, &user, &to, &actor).await?;
         }
         _ => {
             // The same work as for a real account, sent nowhere: a link
@@ -272,6 +264,48 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
         }
     }
     Ok(ResetRequest::Answered)
+}
+
+/// A reset link for `user` to `to`, stored hashed (replacing the person's
+/// previous one), queued, and audited as `password.reset_requested` by
+/// `actor`.
+async fn send_reset(m: &Mail<'_>, user: &User, to: &str, actor: &str) -> Result<(), StoreError> {
+    let ttl = m.settings.password_reset_ttl_seconds.secs();
+    let link = m.new_link(&user.id, to, RESET, ttl, RESET_PATH).await?;
+    let minutes = (ttl + 59) / 60;
+    let message =
+        PasswordReset { lang: m.language_for(user), product: m.product, username: &user.username, link, minutes };
+    m.queue(to, message.render()).await?;
+    let event = AuditEvent::new(m.clock.now(), "password.reset_requested", actor).subject(&user.id).detail("email", to);
+    record_audit(m.store, event).await;
+    Ok(())
+}
+
+/// An operator sends `user` a reset link (the admin console), as if the
+/// person had asked for one, audited with the operator (`actor`) as the
+/// actor. Not for a disabled account (its link would not work), nor one
+/// without an address; counted against `email.max_per_account` as the
+/// person's own requests are, so a person's inbox is not flooded.
+pub async fn send_reset_link(m: &Mail<'_>, user: &User, actor: &str) -> Result<Sent, SendResetError> {
+    if user.disabled {
+        return Err(SendResetError::Disabled);
+    }
+    let Some(to) = user.claims.email.clone() else { return Ok(Sent::NoAddress) };
+    if !m.account_allows(&user.id).await? {
+        return Ok(Sent::Throttled);
+    }
+    send_reset(m, user, &to, actor).await?;
+    Ok(Sent::Sent)
+}
+
+/// Why an operator's reset link was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendResetError {
+    /// A reset link does not work for a disabled account: enable it first.
+    #[error("the account is disabled; enable it first")]
+    Disabled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The account a reset request names: by username, else (for something

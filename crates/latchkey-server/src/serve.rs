@@ -528,6 +528,8 @@ pub async fn build(
             })
         },
         trusted_proxies: config.http.trusted_proxies.clone().into(),
+        outbox: outbox.clone(),
+        email: Arc::new(config.email.clone()),
     };
     if config.admin.console {
         // Every replica does it at start; the domain makes it idempotent.

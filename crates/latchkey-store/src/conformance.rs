@@ -312,6 +312,9 @@ pub async fn consent_store(store: &dyn ConsentStore) {
     store.put_consent("u2", "c1", &Scope::parse("openid").unwrap(), 400).await.unwrap();
     let listed: Vec<_> = store.list_user_consents("u1").await.unwrap().into_iter().map(|c| c.client_id).collect();
     assert_eq!(listed, ["c2", "c1"], "most recently updated first, this user's only");
+    let granted: Vec<_> = store.list_client_consents("c1", 10).await.unwrap().into_iter().map(|c| c.user_id).collect();
+    assert_eq!(granted, ["u2", "u1"], "most recently updated first, this client's only");
+    assert_eq!(store.list_client_consents("c1", 1).await.unwrap().len(), 1, "at most the limit");
     assert!(store.delete_consent("u1", "c1").await.unwrap());
     assert!(!store.delete_consent("u1", "c1").await.unwrap());
     assert_eq!(store.list_user_consents("u1").await.unwrap().len(), 1);

@@ -202,6 +202,9 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool>;
     /// A user's consents, most recently updated first.
     async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+    /// The consents given to a client, most recently updated first, at most
+    /// `limit` (the admin console's view of a client's grants).
+    async fn list_client_consents(&self, client_id: &str, limit: u32) -> StoreResult<Vec<Consent>>;
 }
 
 /// Pending authorization requests waiting for login or consent.

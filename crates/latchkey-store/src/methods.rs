@@ -69,6 +69,7 @@ macro_rules! store_methods {
             fn put_consent(user_id: [&str], client_id: [&str], scope: [&$crate::__private::Scope], now: [i64]) -> $crate::StoreResult<()>;
             fn delete_consent(user_id: [&str], client_id: [&str]) -> $crate::StoreResult<bool>;
             fn list_user_consents(user_id: [&str]) -> $crate::StoreResult<Vec<$crate::__private::Consent>>;
+            fn list_client_consents(client_id: [&str], limit: [u32]) -> $crate::StoreResult<Vec<$crate::__private::Consent>>;
         }}
     };
     ([$($cb:tt)*] $args:tt, InteractionStore) => {
