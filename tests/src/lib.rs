@@ -12,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod console;
+pub mod webdriver;
+
 pub use reqwest;
 pub use serde_json::{Value, json};
 

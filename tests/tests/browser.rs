@@ -1,6 +1,6 @@
 //! The login and consent pages in a real browser: headless Chromium driven
 //! through ChromeDriver's W3C WebDriver HTTP API (plain reqwest, no WebDriver
-//! crate). Checks what only a browser can: the pages render and their forms
+//! crate; the helpers are `latchkey_tests::webdriver`). Checks what only a browser can: the pages render and their forms
 //! submit under the pages' own Content-Security-Policy (including
 //! `form-action` on the redirect that follows the consent form), the cookies
 //! are stored with the attributes the browser actually honours, and the
@@ -15,24 +15,54 @@
 //! Screenshots of the pages are written to the test's temporary folder; set
 //! `LATCHKEY_TEST_SCREENSHOT_DIR` to keep copies somewhere for a look.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_tests::webdriver::{Browser, browser_available};
 use latchkey_tests::*;
 use sha2::{Digest, Sha256};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PASSWORD: &str = "correct horse battery";
 const BAD_LOGIN: &str = "Incorrect username or password.";
-/// W3C WebDriver's key for element references.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A browser set to German gets the sign-in page in German
+/// (docs/languages.md: `Accept-Language` when nothing else decides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_browser_gets_german_pages() {
+    if !browser_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(&db, &[]).await;
+    let client =
+        cli_json(&db, &["client", "create", "--name", "Browser App", "--redirect-uri", "https://app.example/cb"]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(b"a verifier of this test, long enough to be one"));
+    let authorize = url::Url::parse_with_params(
+        &server.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let browser = Browser::start_in(db.dir.path(), Some("de-DE,de")).await;
+    browser.navigate(authorize.as_str()).await;
+    let source = browser.wait_for_source("Anmelden", "the German sign-in page").await;
+    assert!(source.contains(r#"<html lang="de">"#), "{source}");
+    assert_eq!(browser.text("#heading").await, "Anmelden");
+    assert_eq!(browser.text("label[for=password]").await, "Passwort");
+    assert!(browser.title().await.starts_with("Anmelden · "), "{}", browser.title().await);
+    browser.quit().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_and_consent_in_a_real_browser() {
@@ -257,6 +287,7 @@ async fn branding_and_forgot_password_in_a_real_browser() {
                    logoSrc: logo ? logo.getAttribute('src') : null,
                    product: document.querySelector('.product').textContent,
                  };",
+                vec![],
             )
             .await
     };
@@ -312,6 +343,66 @@ async fn branding_and_forgot_password_in_a_real_browser() {
     browser.screenshot(&shots.join("forgot-password-sent.png")).await;
     browser.quit().await;
     drop(server);
+}
+
+/// Open sign-up in a real browser: "Create an account" on the app's sign-in
+/// page, the form under the page's CSP (a common password refused with its
+/// reason, then a passphrase), and on to consent and the app with a code.
+/// SQLite only; no address to confirm (no email here: the end-to-end tests
+/// in `self_service.rs` cover that with a real SMTP server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let env = [("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_REQUIRE_VERIFIED_EMAIL", "false")];
+    let server = Server::start(&db, &env).await;
+    let receiver = Receiver::start();
+    let redirect_uri = receiver.url("/cb");
+    let client = cli_json(&db, &["client", "create", "--name", "Signup App", "--redirect-uri", &redirect_uri]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(b"a verifier that is long enough for pkce 0123456789"));
+    let authorize = url::Url::parse_with_params(
+        &server.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid email"),
+            ("state", "s"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let shots = db.dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let browser = Browser::start(db.dir.path()).await;
+    browser.navigate(authorize.as_str()).await;
+    browser.click("#signup-link").await;
+    browser.wait_for_source("Create the account", "the sign-up page").await;
+    assert!(browser.title().await.contains("Create an account"));
+    assert!(browser.source().await.contains("Signup App"), "the page names the app");
+    browser.type_into("#username", "dora").await;
+    browser.type_into("#email", "dora@example.com").await;
+    browser.type_into("#password", "iloveyou123").await;
+    browser.type_into("#confirm_password", "iloveyou123").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_source("commonly used", "the common-password refusal").await;
+    browser.screenshot(&shots.join("signup-refused.png")).await;
+    for field in ["#password", "#confirm_password"] {
+        browser.clear(field).await;
+        browser.type_into(field, PASSWORD).await;
+    }
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_source("wants to access your account", "the consent page").await;
+    browser.click("button[name=decision][value=allow]").await;
+    let landed = browser.wait_for_url(&redirect_uri).await;
+    assert!(landed.contains("code="), "{landed}");
+    browser.quit().await;
+    let dora = cli_json(&db, &["user", "show", "dora"]);
+    assert_eq!(dora["claims"]["email"], "dora@example.com", "{dora}");
 }
 
 /// Passkeys in a real browser with ChromeDriver's virtual authenticator
@@ -512,21 +603,6 @@ async fn passkeys_in_a_real_browser() {
     }
 }
 
-/// Whether Chromium and ChromeDriver are installed; in CI their absence fails.
-fn browser_available() -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg =
-        format!("browser test needs {} (Debian: apt-get install -y chromium chromium-driver)", missing.join(" and "));
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but {msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
-
 // ---------------------------------------------------------------------------
 // The client's redirect endpoint: answers 200 "ok" and records request lines.
 
@@ -578,255 +654,4 @@ fn answer(mut stream: TcpStream, log: &Mutex<Vec<String>>) {
     }
     let _ = stream
         .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-}
-
-// ---------------------------------------------------------------------------
-// ChromeDriver and one browser session, over the W3C WebDriver HTTP API.
-
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    session: String,
-    guard: DriverGuard,
-}
-
-/// Ends the session and the ChromeDriver process group (ChromeDriver and the
-/// Chromium processes it started) also when the test panics.
-struct DriverGuard {
-    child: Option<Child>,
-    port: u16,
-    session: Option<String>,
-    // Kept until the browser is gone: Chromium's profile lives here.
-    _profile: tempfile::TempDir,
-    log: PathBuf,
-}
-
-impl Drop for DriverGuard {
-    fn drop(&mut self) {
-        if let Some(session) = self.session.take() {
-            raw_delete(self.port, &format!("/session/{session}"));
-        }
-        if let Some(mut child) = self.child.take() {
-            // ChromeDriver runs in a process group of its own (see start).
-            let _ =
-                Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A blocking `DELETE` for Drop, which cannot await.
-fn raw_delete(port: u16, path: &str) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(
-        stream,
-        "DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    let mut sink = Vec::new();
-    let _ = stream.read_to_end(&mut sink);
-}
-
-impl Browser {
-    async fn start(dir: &Path) -> Self {
-        use std::os::unix::process::CommandExt;
-        let port = free_port();
-        let log = dir.join("chromedriver.log");
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
-        let profile = tempfile::tempdir().expect("profile dir");
-        let mut guard = DriverGuard { child: Some(child), port, session: None, _profile: profile, log };
-        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(res) = http.get(format!("{base}/status")).send().await
-                && let Ok(status) = res.json::<Value>().await
-                && status["value"]["ready"] == true
-            {
-                break;
-            }
-            if let Some(exit) = guard.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("chromedriver exited with {exit}\n{}", guard.log_text());
-            }
-            assert!(Instant::now() < deadline, "chromedriver not ready after 20 s\n{}", guard.log_text());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-            "--no-proxy-server",
-            "--window-size=1024,768",
-            &format!("--user-data-dir={}", guard._profile.path().display()),
-        ];
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
-        }}});
-        let res = http.post(format!("{base}/session")).json(&caps).send().await.unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap();
-        assert!(status.is_success(), "new session failed ({status}): {body}\n{}", guard.log_text());
-        let session = body["value"]["sessionId"].as_str().expect("sessionId").to_string();
-        guard.session = Some(session.clone());
-        let browser = Self { http, base, session, guard };
-        browser.call("POST", "/timeouts", Some(json!({"implicit": 5000, "pageLoad": 30000}))).await;
-        browser
-    }
-
-    /// One WebDriver command of this session; returns its `value`.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let req = match method {
-            "GET" => self.http.get(&url),
-            "POST" => self.http.post(&url).json(&body.unwrap_or_else(|| json!({}))),
-            "DELETE" => self.http.delete(&url),
-            other => unreachable!("{other}"),
-        };
-        let res = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = res.status();
-        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{method} {path}: not JSON: {e}"));
-        assert!(status.is_success(), "WebDriver {method} {path} failed ({status}): {body}");
-        body["value"].clone()
-    }
-
-    async fn navigate(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({"url": url}))).await;
-    }
-
-    async fn current_url(&self) -> String {
-        self.call("GET", "/url", None).await.as_str().unwrap().to_string()
-    }
-
-    async fn title(&self) -> String {
-        self.call("GET", "/title", None).await.as_str().unwrap().to_string()
-    }
-
-    async fn source(&self) -> String {
-        self.call("GET", "/source", None).await.as_str().unwrap().to_string()
-    }
-
-    async fn cookies(&self) -> Vec<Value> {
-        self.call("GET", "/cookie", None).await.as_array().unwrap().clone()
-    }
-
-    async fn element(&self, css: &str) -> String {
-        let found = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
-    }
-
-    async fn clear(&self, css: &str) {
-        let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/clear"), None).await;
-    }
-
-    async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/click"), None).await;
-    }
-
-    async fn attribute(&self, css: &str, name: &str) -> String {
-        let id = self.element(css).await;
-        let value = self.call("GET", &format!("/element/{id}/attribute/{name}"), None).await;
-        value.as_str().unwrap_or_else(|| panic!("{css} has no {name}")).to_string()
-    }
-
-    /// Polls until the browser is at a URL starting with `prefix` (10 s); returns it.
-    async fn wait_for_url(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let now = self.current_url().await;
-            if now.starts_with(prefix) {
-                return now;
-            }
-            assert!(Instant::now() < deadline, "not at {prefix} within 10 s; at {now}:\n{}", self.source().await);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn text(&self, css: &str) -> String {
-        let id = self.element(css).await;
-        self.call("GET", &format!("/element/{id}/text"), None).await.as_str().unwrap().to_string()
-    }
-
-    async fn texts(&self, css: &str) -> Vec<String> {
-        let found = self.call("POST", "/elements", Some(json!({"using": "css selector", "value": css}))).await;
-        let mut out = Vec::new();
-        for el in found.as_array().unwrap() {
-            let id = el[ELEMENT].as_str().unwrap();
-            let text = self.call("GET", &format!("/element/{id}/text"), None).await;
-            out.push(text.as_str().unwrap().to_string());
-        }
-        out
-    }
-
-    /// Polls the page source until it contains `needle` (10 s); returns it.
-    async fn wait_for_source(&self, needle: &str, what: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let source = self.source().await;
-            if source.contains(needle) {
-                return source;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} did not appear within 10 s (looked for {needle:?}); at {}:\n{source}",
-                self.current_url().await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Runs `script` (a function body) in the page; returns what it returns.
-    async fn execute(&self, script: &str) -> Value {
-        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []}))).await
-    }
-
-    /// Saves a PNG of the viewport.
-    async fn screenshot(&self, path: &Path) {
-        let b64 = self.call("GET", "/screenshot", None).await;
-        let png = STANDARD.decode(b64.as_str().unwrap()).unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-        std::fs::write(path, png).unwrap();
-        eprintln!("screenshot: {}", path.display());
-    }
-
-    /// Ends the session; the guard stops ChromeDriver.
-    async fn quit(mut self) {
-        self.call("DELETE", "", None).await;
-        self.guard.session = None;
-    }
-}
-
-impl DriverGuard {
-    fn log_text(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("chromedriver log ({}):\n{}", self.log.display(), tail.join("\n"))
-    }
 }

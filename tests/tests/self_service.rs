@@ -3,9 +3,14 @@
 //! outbox retries while the SMTP server is down and delivers once it is up,
 //! every email exactly once even with two replicas sending (cluster
 //! variant), and a password reset from the email's link to the new
-//! password, with the notification. On every backend. The pages' rules in
+//! password, with the notification, and an account's email in its own
+//! language (German). On every backend. The pages' rules in
 //! detail (expired and reused links, the limits, verification, features
 //! off) are tested in-process (`latchkey-server/tests/in_process/self_service.rs`).
+//! Sign-up: open sign-up holding the first token until the emailed link is
+//! used, and an invitation made by the CLI, emailed, accepted once with its
+//! groups (the modes, limits and admin API in detail:
+//! `latchkey-server/tests/in_process/signup.rs`).
 
 mod common;
 
@@ -16,7 +21,10 @@ use std::time::{Duration, Instant};
 use common::flow::*;
 use latchkey_tests::*;
 
-on_both_backends!(email_is_retried_until_delivered_once_and_resets_a_password);
+on_both_backends!(
+    email_is_retried_until_delivered_once_and_resets_a_password,
+    sign_up_confirms_the_address_before_the_first_token_and_invitations_work_once
+);
 
 /// The SMTP catcher: aiosmtpd writing each message to a folder.
 struct Smtp {
@@ -129,6 +137,8 @@ async fn email_is_retried_until_delivered_once_and_resets_a_password(backend: Ba
     for name in people {
         create_user(&db, name, PASSWORD, &["--email", &format!("{name}@example.com")]);
     }
+    // Emil reads German (docs/languages.md): his email is in German, from an English browser.
+    cli(&db, &["user", "update", "emil", "--claim", "locale=de-DE"], &[], None).ok();
     let b = Browser::new(&server);
     let signed_in = Browser::new(&server);
     let page = signed_in.get(&format!("{}/account", server.issuer)).await;
@@ -176,6 +186,12 @@ async fn email_is_retried_until_delivered_once_and_resets_a_password(backend: Ba
     assert!(str_at(mail, "subject").starts_with("Reset your"), "{mail}");
     assert!(str_at(mail, "html").contains("Choose a new password"), "{mail}");
     let token = token_in(mail, &server.issuer, "/reset-password");
+    let emil = messages.iter().find(|m| m["rcpt_tos"][0] == "emil@example.com").unwrap();
+    let subject = str_at(emil, "subject");
+    assert!(subject.starts_with("Setzen Sie Ihr ") && subject.ends_with("-Passwort zurück"), "{emil}");
+    assert!(str_at(emil, "text").starts_with("Hallo emil,"), "{emil}");
+    assert!(str_at(emil, "html").contains(r#"<html lang="de">"#), "{emil}");
+    assert!(str_at(emil, "html").contains("Neues Passwort wählen"), "{emil}");
 
     // The link leads to a new password; every session ends; she is told.
     let form = b.get(&format!("{}/reset-password?token={token}", server.issuer)).await;
@@ -198,4 +214,100 @@ async fn email_is_retried_until_delivered_once_and_resets_a_password(backend: Ba
     let events = cli_json(&db, &["audit", "list", "--kind", "password.reset"]);
     assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
     assert_eq!(events[0]["subject"], alice.id.as_str());
+}
+
+/// Posts a form whose fields are `page`'s hidden ones plus `fields`.
+async fn submit(b: &Browser, page: &Page, path: &str, fields: &[(&str, &str)]) -> Page {
+    let mut form = Params::new();
+    for (name, value) in hidden_fields(&page.body) {
+        form = form.set(&name, &value);
+    }
+    for (name, value) in fields {
+        form = form.set(name, value);
+    }
+    b.post_form(path, &form).await
+}
+
+async fn sign_up_confirms_the_address_before_the_first_token_and_invitations_work_once(backend: Backend) {
+    let Some(python) = Smtp::python() else { return };
+    let port = free_port();
+    let smtp = Smtp::start(python, port);
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let email_env = [("LATCHKEY_EMAIL_SMTP_URL", smtp_url.as_str()), ("LATCHKEY_EMAIL_FROM", "id@example.com")];
+    let mut server_env = email_env.to_vec();
+    server_env.extend([("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com")]);
+    let Env { db, server, .. } = env(backend, &server_env).await;
+    let client = confidential(&db);
+    let passphrase = "a long passphrase nobody guesses";
+
+    // From the app's sign-in page to "Create an account".
+    let b = Browser::new(&server);
+    let pkce = pkce();
+    let login = b.authorize(&code_request(&client.id, &pkce)).await;
+    let end =
+        login.body.find("\" id=\"signup-link\"").unwrap_or_else(|| panic!("no sign-up link: {}", login.describe()));
+    let link = unescape(&login.body[login.body[..end].rfind("href=\"").unwrap() + 6..end]);
+    let form = b.get(url::Url::parse(&server.issuer).unwrap().join(&link).unwrap().as_str()).await;
+    assert_eq!(form.status, 200, "{}", form.describe());
+    assert_page_headers_with_form_action(&form, "the sign-up page", Some("https://app.example"));
+    let fields =
+        [("username", "dan"), ("email", "dan@example.com"), ("password", passphrase), ("confirm_password", passphrase)];
+    let weak = submit(
+        &b,
+        &form,
+        "/signup",
+        &[fields[0], fields[1], ("password", "123456789"), ("confirm_password", "123456789")],
+    )
+    .await;
+    assert_eq!(weak.status, 400, "{}", weak.describe());
+    assert!(weak.body.contains("commonly used"), "{}", weak.describe());
+    let held = submit(&b, &form, "/signup", &fields).await;
+    assert_eq!(held.status, 200, "{}", held.describe());
+    assert!(held.body.contains("Confirm your email address"), "{}", held.describe());
+    let again = submit(&b, &held, "/login/continue", &[]).await;
+    assert!(
+        again.body.contains("Confirm your email address"),
+        "no code before the address is confirmed: {}",
+        again.describe()
+    );
+
+    // The link arrives over SMTP; once used, the sign-in goes on.
+    let messages = smtp.wait_for(1, &server).await;
+    assert_eq!(messages[0]["rcpt_tos"][0], "dan@example.com");
+    let link = token_in(&messages[0], &server.issuer, "/verify-email");
+    let verify = b.get(&format!("{}/verify-email?token={link}", server.issuer)).await;
+    assert_eq!(submit(&b, &verify, "/verify-email", &[]).await.status, 200);
+    let consent = submit(&b, &held, "/login/continue", &[]).await;
+    let flow = b.drive(consent, None, "allow").await;
+    let code = one(&flow.params, "code");
+    let res = token(&server, auth_of(&client), &code_grant(&code, Some(&pkce.verifier))).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let (_, claims) = jwt_parts(res.json()["id_token"].as_str().unwrap());
+    let dan = cli_json(&db, &["user", "show", "dan"]);
+    assert_eq!(claims["sub"], dan["id"]);
+
+    // An invitation from the CLI, emailed through the outbox the server sends.
+    let mut cli_env = email_env.to_vec();
+    cli_env.push(("LATCHKEY_ISSUER", server.issuer.as_str()));
+    let out =
+        cli(&db, &["invite", "create", "--email", "ann@example.com", "--group", "staff", "--json"], &cli_env, None)
+            .ok()
+            .json();
+    assert_eq!(out["emailed"], true, "{out}");
+    let messages = smtp.wait_for(2, &server).await;
+    let invitation = messages.iter().find(|m| m["rcpt_tos"][0] == "ann@example.com").expect("the invitation email");
+    let link = token_in(invitation, &server.issuer, "/invitation");
+    assert_eq!(out["link"].as_str().unwrap(), format!("{}/invitation?token={link}", server.issuer));
+    let a = Browser::new(&server);
+    let page = a.get(&format!("{}/invitation?token={link}", server.issuer)).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let account = [("username", "ann"), ("password", passphrase), ("confirm_password", passphrase)];
+    let res = submit(&a, &page, "/invitation", &account).await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    let reused = a.get(&format!("{}/invitation?token={link}", server.issuer)).await;
+    assert_eq!(reused.status, 400, "single use: {}", reused.describe());
+    assert!(reused.body.contains("no longer works"), "{}", reused.describe());
+    let ann = cli_json(&db, &["user", "show", "ann"]);
+    assert_eq!(ann["claims"]["email_verified"], true, "{ann}");
+    assert_eq!(ann["groups"], serde_json::json!(["staff"]), "{ann}");
 }

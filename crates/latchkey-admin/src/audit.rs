@@ -44,7 +44,10 @@ pub(crate) async fn list(
         (None, Some(_)) => return Err(AdminError::bad("after must not be negative")),
         (None, None) => 0,
     };
-    let events = state.store.list_audit(&AuditQuery { after, limit, kind: p.kind, subject: p.subject }).await?;
+    let events = state
+        .store
+        .list_audit(&AuditQuery { after, limit, kind: p.kind, subject: p.subject, ..Default::default() })
+        .await?;
     let next = match events.last() {
         Some((id, _)) if events.len() == limit as usize => Some(id.to_string()),
         _ => None,

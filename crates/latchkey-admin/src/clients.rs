@@ -9,49 +9,13 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::client::{ClientSettings, check_audiences};
-use latchkey_core::{Client, ClientMetadata};
+use latchkey_core::Client;
+use latchkey_core::client::ClientSettings;
 use latchkey_domain::clients::{self, Replaced};
 
 use serde_json::{Map, Value};
 
 use crate::{AdminError, AdminState, PageParams, audit, authorize, encode_cursor, json, json_body, page, query};
-
-/// Members a client body may carry: RFC 7591 metadata, and the settings
-/// only operators set.
-const METADATA: &[&str] = &[
-    "redirect_uris",
-    "token_endpoint_auth_method",
-    "grant_types",
-    "response_types",
-    "client_name",
-    "client_uri",
-    "logo_uri",
-    "policy_uri",
-    "tos_uri",
-    "scope",
-    "contacts",
-    "post_logout_redirect_uris",
-    "software_id",
-    "software_version",
-    "backchannel_logout_uri",
-    "backchannel_logout_session_required",
-    "require_pushed_authorization_requests",
-    "require_signed_request_object",
-    "authorization_signed_response_alg",
-    "id_token_signed_response_alg",
-    "userinfo_signed_response_alg",
-    "dpop_bound_access_tokens",
-    "fapi2_security_profile",
-    "jwks_uri",
-    "jwks",
-    "token_endpoint_auth_signing_alg",
-    "token_exchange_audiences",
-    "token_exchange_subject_clients",
-    "require_mfa",
-    "default_acr_values",
-];
-const OPERATOR: &[&str] = &["skip_consent", "audiences", "introspection"];
 
 /// The client as the admin API shows it (never its secret or its hashes).
 pub(crate) fn client_json(c: &Client) -> Value {
@@ -102,32 +66,7 @@ pub(crate) async fn read(
 
 /// A client body checked as the CLI checks `latchkey client create`.
 fn settings_of(state: &AdminState, body: Map<String, Value>) -> Result<ClientSettings, AdminError> {
-    if let Some(unknown) = body.keys().find(|k| !METADATA.contains(&k.as_str()) && !OPERATOR.contains(&k.as_str())) {
-        return Err(AdminError::bad(format!("unknown member {unknown:?}")));
-    }
-    let mut metadata_members = body.clone();
-    metadata_members.retain(|k, _| METADATA.contains(&k.as_str()));
-    let metadata: ClientMetadata = serde_json::from_value(Value::Object(metadata_members))
-        .map_err(|e| AdminError::bad(format!("invalid client metadata: {e}")))?;
-    let mut settings = metadata.validate(&state.policy).map_err(|e| AdminError::bad(e.to_string()))?;
-    if settings.client_name.trim().is_empty() {
-        return Err(AdminError::bad("client_name is required"));
-    }
-    let flag = |name: &str| match body.get(name) {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(AdminError::bad(format!("{name} must be a boolean"))),
-    };
-    settings.skip_consent = flag("skip_consent")?;
-    settings.introspection = flag("introspection")?;
-    settings.audiences = match body.get("audiences") {
-        None => Vec::new(),
-        Some(v) => {
-            serde_json::from_value(v.clone()).map_err(|_| AdminError::bad("audiences must be an array of strings"))?
-        }
-    };
-    check_audiences(&settings.audiences).map_err(AdminError::bad)?;
-    Ok(settings)
+    clients::settings_from_json(&state.policy, body).map_err(|e| AdminError::bad(e.to_string()))
 }
 
 pub(crate) async fn create(
@@ -169,14 +108,11 @@ pub(crate) async fn replace(
     let client_id = id_of(client_id)?;
     let body: Map<String, Value> = json_body(&headers, body)?;
     let mut client = find(&state, &client_id).await?;
-    let mut settings = settings_of(&state, body)?;
-    settings.dynamically_registered = client.settings.dynamically_registered;
-    settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
-    settings.software_statement_issuer = client.settings.software_statement_issuer.take();
+    let settings = settings_of(&state, body)?;
     let now = state.clock.now();
     let secret_key = state.policy.client_secret_key.as_ref();
     let Some(Replaced { new_secret }) =
-        clients::replace_client(&*state.store, &mut client, settings, now, secret_key).await?
+        clients::operator_replace(&*state.store, &mut client, settings, now, secret_key).await?
     else {
         return Err(AdminError::not_found(format!("no client {client_id:?}")));
     };

@@ -53,6 +53,15 @@ impl From<KeyOpError> for AdminError {
     }
 }
 
+impl From<latchkey_domain::clients::DeleteClientError> for AdminError {
+    fn from(e: latchkey_domain::clients::DeleteClientError) -> Self {
+        match e {
+            latchkey_domain::clients::DeleteClientError::Store(e) => Self::Store(e),
+            protected => Self::Conflict(protected.to_string()),
+        }
+    }
+}
+
 impl From<RotateSecretError> for AdminError {
     fn from(e: RotateSecretError) -> Self {
         match e {

@@ -14,6 +14,7 @@ mod clients;
 mod consents;
 mod error;
 mod factors;
+mod invitations;
 mod keys;
 mod sessions;
 mod users;
@@ -101,7 +102,12 @@ pub struct AdminState {
     /// The redirect-URI rules clients created here follow (as the CLI's).
     pub policy: RegistrationPolicy,
     pub trusted_proxies: Arc<[latchkey_http::IpRange]>,
+    /// What invitations need: the sign-up settings, where links point, and
+    /// the outbox (`None` without email).
+    pub invitations: Arc<invitations::InvitationSettings>,
 }
+
+pub use invitations::InvitationSettings;
 
 /// The admin routes, at `/admin/api/v1/...`.
 pub fn router<S>() -> Router<S>
@@ -128,6 +134,8 @@ where
         .route(&path("/keys/rotate"), post(keys::rotate))
         .route(&path("/keys/{kid}/retire"), post(keys::retire))
         .route(&path("/audit-events"), get(audit::list))
+        .route(&path("/invitations"), get(invitations::list).post(invitations::create))
+        .route(&path("/invitations/{invitation_id}"), delete(invitations::revoke))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
@@ -319,6 +327,8 @@ mod tests {
             ("/keys/rotate", &["post"]),
             ("/keys/{kid}/retire", &["post"]),
             ("/audit-events", &["get"]),
+            ("/invitations", &["get", "post"]),
+            ("/invitations/{invitation_id}", &["delete"]),
         ];
         let documented: Vec<(String, Vec<String>)> = paths
             .iter()

@@ -10,7 +10,6 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::lockout::account_key;
 use latchkey_core::profile;
 use latchkey_core::user::{validate_groups, validate_username};
 use latchkey_core::{User, UserClaims};
@@ -205,16 +204,14 @@ pub(crate) async fn lock(
 ) -> Result<Response, AdminError> {
     authorize(&state, &peer, &headers, "users:read").await?;
     let user = find(&state, &id_of(id)?).await?;
-    let now = state.clock.now();
-    let count = state.store.get_failures(&account_key(&user.username), now).await?;
-    let locked = count.filter(|c| c.locked_at(now));
+    let lock = users::sign_in_lock(&*state.store, &user, state.clock.now()).await?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({
             "user_id": user.id,
-            "locked": locked.is_some(),
-            "locked_until": locked.map(|c| c.locked_until),
-            "failures": count.map_or(0, |c| c.count),
+            "locked": lock.locked(),
+            "locked_until": lock.locked_until,
+            "failures": lock.failures,
         }),
     ))
 }
@@ -230,9 +227,8 @@ pub(crate) async fn unlock(
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let user = find(&state, &id_of(id)?).await?;
     let now = state.clock.now();
-    let cleared = state.store.clear_failures(&account_key(&user.username), now).await?;
-    let was_locked = cleared.is_some_and(|c| c.locked_at(now));
-    let failures = cleared.map_or(0, |c| c.count);
+    let cleared = users::unlock(&*state.store, &user, now).await?;
+    let (was_locked, failures) = (cleared.locked(), cleared.failures);
     let event = caller
         .event(now, "user.unlocked")
         .subject(&user.id)

@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::failure::Failure;
 use crate::pages::{
-    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage,
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage, Text,
     UpstreamButton, html_with_passkeys, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
@@ -33,29 +33,24 @@ use latchkey_domain::sign_in::{PasswordCheck, check_password, hash_new_password,
 
 pub const PATH: &str = "/account";
 
-/// Messages shown after a change; the query names one, so nothing the
-/// request carries is ever echoed.
-const NOTICES: [(&str, &str); 13] = [
-    ("email-changed", "Your email address has been changed. We sent a link to confirm it; your old address was told."),
-    ("verification-sent", "We sent a new confirmation link to your email address."),
-    (
-        "verification-throttled",
-        "Several emails were sent to your account recently. Please wait a while before asking for another.",
-    ),
-    (
-        "recovery-code-used",
-        "You signed in with a recovery code, which no longer works. If few are left, make new ones below.",
-    ),
+/// Messages shown after a change (their catalog ids); the query names
+/// one, so nothing the request carries is ever echoed.
+const NOTICES: [(&str, &str); 14] = [
+    ("email-changed", "notice-email-changed"),
+    ("welcome", "notice-welcome"),
+    ("verification-sent", "notice-verification-sent"),
+    ("verification-throttled", "notice-verification-throttled"),
+    ("recovery-code-used", "notice-recovery-code-used"),
     // Passkeys, if any, stay: still a second step after the password.
-    ("mfa-removed", "The authenticator app and its recovery codes were removed."),
-    ("passkey-added", "Your passkey was added. You can sign in with it now."),
-    ("passkey-removed", "The passkey was removed."),
-    ("app-revoked", "The app no longer has access to your account."),
-    ("linked", "You can now sign in with that account too."),
-    ("unlinked", "That sign-in method was removed."),
-    ("session-ended", "The session has ended."),
-    ("password-changed", "Your password has been changed, and your other sessions have ended."),
-    ("profile-saved", "Your profile has been saved."),
+    ("mfa-removed", "notice-mfa-removed"),
+    ("passkey-added", "notice-passkey-added"),
+    ("passkey-removed", "notice-passkey-removed"),
+    ("app-revoked", "notice-app-revoked"),
+    ("linked", "notice-linked"),
+    ("unlinked", "notice-unlinked"),
+    ("session-ended", "notice-session-ended"),
+    ("password-changed", "notice-password-changed"),
+    ("profile-saved", "notice-profile-saved"),
 ];
 
 /// Where the profile form posts.
@@ -82,13 +77,14 @@ impl From<AccountError> for Failure {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Form(rejection) => Failure::form(&rejection),
-            AccountError::Forged => Failure::page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled, reload the page and try again.",
-            ),
-            AccountError::NoAppChosen => Failure::page(StatusCode::BAD_REQUEST, "No app was chosen."),
+            AccountError::Forged => {
+                Failure::says(StatusCode::FORBIDDEN, crate::pages::Text::new("error-account-forged"))
+            }
+            AccountError::NoAppChosen => {
+                Failure::says(StatusCode::BAD_REQUEST, crate::pages::Text::new("account-error-no-app"))
+            }
             AccountError::SessionAlreadyEnded => {
-                Failure::page(StatusCode::BAD_REQUEST, "That session has already ended.")
+                Failure::says(StatusCode::BAD_REQUEST, crate::pages::Text::new("account-error-session-gone"))
             }
             AccountError::Store(e) => Failure::store(&e),
         }
@@ -144,8 +140,8 @@ pub async fn login(
     let (user, factors) = match check_password(&state.sign_in(), username, &form.password, None, address).await? {
         PasswordCheck::Accepted(user, factors) => (*user, factors),
         PasswordCheck::Refused => {
-            let message = Some("Incorrect username or password.");
-            return Ok(sign_in_page(state, &headers, username, message, StatusCode::UNAUTHORIZED));
+            let message = crate::pages::request_language(&headers, None).message("login-incorrect");
+            return Ok(sign_in_page(state, &headers, username, Some(&message), StatusCode::UNAUTHORIZED));
         }
         PasswordCheck::Throttled(refusal) => {
             let message = Some(refusal.limit.message());
@@ -397,6 +393,7 @@ pub async fn change_password(
     let hash = match new_password_hash(state, &user, &form, address).await? {
         Ok(hash) => hash,
         Err((status, message)) => {
+            let message = crate::pages::request_language(&headers, user.claims.locale.as_deref()).text(&message);
             return Ok(account_page(state, &headers, &session, &user, None, Some(&message), status).await?);
         }
     };
@@ -418,7 +415,7 @@ pub async fn change_password(
         .subject(&user.id)
         .detail("sessions_ended", ended);
     latchkey_http::audit(state.audit.as_ref(), event).await;
-    if let Some(mail) = state.mail()
+    if let Some(mail) = state.mail(crate::pages::request_language(&headers, None))
         && let Err(e) = latchkey_domain::self_service::notify_password_changed(&mail, &user, false).await
     {
         tracing::warn!(error = %e, "cannot queue the password-changed email");
@@ -446,7 +443,9 @@ pub async fn update_profile(
         // (the form parser drops empty values) and unsets the claim.
         let value = typed.get(claim).map_or("", String::as_str);
         if let Err(e) = user.claims.set(claim, value) {
-            let message = format!("{}: {}", ProfileField::of(claim, None).label, e.reason);
+            // The field's label in the page's language; the reason is the validator's (English).
+            let lang = crate::pages::request_language(&headers, before.get("locale"));
+            let message = format!("{}: {}", lang.message(ProfileField::of(claim, None).label), e.reason);
             let page =
                 AccountView { error: Some(&message), typed: Some(&typed), ..AccountView::new(StatusCode::BAD_REQUEST) };
             return Ok(account_page_with(state, &headers, &session, &user, page).await?);
@@ -481,26 +480,27 @@ async fn new_password_hash(
     user: &User,
     form: &PasswordForm,
     address: IpAddr,
-) -> Result<Result<String, (StatusCode, String)>, StoreError> {
-    let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
+) -> Result<Result<String, (StatusCode, Text)>, StoreError> {
+    let refuse = |status: StatusCode, message: Text| Ok(Err((status, message)));
     let new = form.new_password.as_str();
     if user.password_hash.is_none() {
-        return refuse(StatusCode::BAD_REQUEST, "This account has no password to change.");
+        return refuse(StatusCode::BAD_REQUEST, Text::new("account-error-no-password"));
     }
     if let Err(refused) = confirm_password(state, user, &form.current_password, address).await? {
         return Ok(Err(refused));
     }
     if new != form.confirm_password {
-        return refuse(StatusCode::BAD_REQUEST, "The new passwords do not match.");
+        return refuse(StatusCode::BAD_REQUEST, Text::new("password-mismatch"));
     }
     if let Err(reason) = password::check_policy(new) {
-        return refuse(StatusCode::BAD_REQUEST, &format!("The new password is not accepted: {reason}."));
+        // The policy's reason is English (latchkey-domain).
+        return refuse(StatusCode::BAD_REQUEST, Text::with("password-not-accepted", "reason", reason));
     }
     match hash_new_password(new.to_string()).await {
         Some(hash) => Ok(Ok(hash)),
         None => {
             tracing::error!("password hashing failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "Your password could not be changed. Please try again.")
+            refuse(StatusCode::SERVICE_UNAVAILABLE, Text::new("password-not-changed"))
         }
     }
 }
@@ -513,13 +513,13 @@ pub(crate) async fn confirm_password(
     user: &User,
     current: &str,
     address: IpAddr,
-) -> Result<Result<(), (StatusCode, String)>, StoreError> {
-    let refuse = |status: StatusCode, message: &str| Ok(Err((status, message.to_string())));
+) -> Result<Result<(), (StatusCode, Text)>, StoreError> {
+    let refuse = |status: StatusCode, message: Text| Ok(Err((status, message)));
     let sign_in = state.sign_in();
     let mut attempt = Attempt::new(&sign_in, &user.username, address, None).of_user(&user.id);
     let permit = match attempt.admit().await? {
         Ok(permit) => permit,
-        Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.limit.message()),
+        Err(refusal) => return refuse(StatusCode::TOO_MANY_REQUESTS, Text::verbatim(refusal.limit.message())),
     };
     if current.len() > password::MAX_LEN || !verify_password(permit, current, user.password_hash.as_deref()).await {
         let event = AuditEvent::new(state.clock.now(), "password.change_failed", format!("user:{}", user.id))
@@ -527,7 +527,7 @@ pub(crate) async fn confirm_password(
             .ip(address);
         latchkey_http::audit(state.audit.as_ref(), event).await;
         attempt.failed().await?;
-        return refuse(StatusCode::BAD_REQUEST, "Your current password is not correct.");
+        return refuse(StatusCode::BAD_REQUEST, Text::new("account-error-wrong-password"));
     }
     attempt.succeeded().await?;
     Ok(Ok(()))
@@ -585,14 +585,16 @@ pub(crate) fn sign_in_page(
     let passkey = passkey_form(state);
     let with_passkeys = passkey.is_some();
     let forgot_password = state.forgot_password_link();
+    let ui = state.settings.ui.for_request(headers, None);
     let page = AccountLoginPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         csrf: &csrf,
         username,
         error,
         passkey,
         forgot_password,
+        signup: state.signup_link(None),
     };
     let mut res = html_with_passkeys(status, &page, &[], with_passkeys);
     if new_csrf {
@@ -617,6 +619,7 @@ pub(crate) async fn account_page(
 /// What the account page shows besides the account: a message, and the
 /// profile form's values as typed when they were refused.
 struct AccountView<'a> {
+    /// The id of a message (`NOTICES`).
     notice: Option<&'a str>,
     error: Option<&'a str>,
     status: StatusCode,
@@ -637,6 +640,8 @@ async fn account_page_with(
     view: AccountView<'_>,
 ) -> Result<Response, StoreError> {
     let AccountView { notice, error, status, typed } = view;
+    let ui = state.settings.ui.for_request(headers, user.claims.locale.as_deref());
+    let notice = notice.map(|id| ui.t(id));
     let now = state.clock.now();
     let mut apps = Vec::new();
     for consent in state.consents.list_user_consents(&user.id).await? {
@@ -684,7 +689,7 @@ async fn account_page_with(
         .iter()
         .map(|u| UpstreamButton {
             action: state.path(&format!("/account/link/{}", u.settings.id)),
-            label: format!("Link your {} account", u.settings.display_name),
+            label: ui.t_with("account-link-provider", "provider", &u.settings.display_name),
         })
         .collect();
     let unlink = state.path("/account/unlink");
@@ -692,10 +697,10 @@ async fn account_page_with(
     let (revoke, end, password) =
         (state.path("/account/apps/revoke"), state.path("/account/sessions/end"), state.path("/account/password"));
     let page = AccountPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         username: &user.username,
         csrf: &csrf,
-        notice,
+        notice: notice.as_deref(),
         error,
         apps,
         sessions,

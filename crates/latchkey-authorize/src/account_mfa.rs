@@ -119,12 +119,16 @@ fn enroll_page(
 ) -> Response {
     let csrf = session_csrf(state, headers);
     let (action, account) = (state.path(CONFIRM_PATH), state.path(PATH));
-    let form = EnrollForm { action: &action, csrf: &csrf, account: Some(&account), interaction: None, intro: None };
+    let lang = crate::pages::request_language(headers, None);
+    let form =
+        EnrollForm { lang, action: &action, csrf: &csrf, account: Some(&account), interaction: None, intro: None };
     render_enroll(state, enrollment, form, error, status)
 }
 
 /// Where the setup page posts, and what it carries.
 pub(crate) struct EnrollForm<'a> {
+    /// The page's language.
+    pub lang: crate::pages::Language,
     pub action: &'a str,
     pub csrf: &'a str,
     pub account: Option<&'a str>,
@@ -144,8 +148,9 @@ pub(crate) fn render_enroll(
     // Groups of four, as people copy it into an app by hand.
     let secret =
         enrollment.secret.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c)).collect::<Vec<_>>().join(" ");
+    let ui = state.settings.ui.speaking(form.lang);
     let page = EnrollPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         csrf: form.csrf,
         action: form.action,
         account: form.account,
@@ -159,9 +164,9 @@ pub(crate) fn render_enroll(
     html(status, &page, None, false)
 }
 
-fn codes_page(state: &AuthorizeState, codes: Vec<String>, enrolled: bool) -> Response {
+fn codes_page(state: &AuthorizeState, ui: &Ui, codes: Vec<String>, enrolled: bool) -> Response {
     let account = state.path(PATH);
-    html(StatusCode::OK, &RecoveryCodesPage { ui: &state.settings.ui, account: &account, codes, enrolled }, None, false)
+    html(StatusCode::OK, &RecoveryCodesPage { ui, account: &account, codes, enrolled }, None, false)
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,7 +271,8 @@ pub async fn confirm(
     let message = match result {
         Ok(codes) => {
             // The person just gave a code from the app: this session has both factors now.
-            let mut page = codes_page(state, codes, true);
+            let mut page =
+                codes_page(state, &state.settings.ui.for_request(&headers, user.claims.locale.as_deref()), codes, true);
             let upgraded = upgrade_session(state, &session, &user, None, address, &["otp", "mfa"], Level::Mfa).await?;
             if let Some((_, cookie)) = upgraded {
                 page.headers_mut().append(header::SET_COOKIE, cookie);
@@ -318,7 +324,9 @@ pub async fn regenerate(
     }
     let actor = format!("user:{}", user.id);
     match mfa::regenerate_recovery_codes(&state.factors(), &user.id, &actor).await {
-        Ok(codes) => Ok(codes_page(state, codes, false)),
+        Ok(codes) => {
+            Ok(codes_page(state, &state.settings.ui.for_request(&headers, user.claims.locale.as_deref()), codes, false))
+        }
         Err(mfa::RegenerateError::NotEnrolled) => Ok(see_other(&state.path(PATH))),
         Err(mfa::RegenerateError::Store(e)) => Err(e.into()),
     }

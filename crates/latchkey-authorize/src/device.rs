@@ -19,7 +19,7 @@ use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::{Failure, InteractionError};
-use crate::pages::{DeviceConsentPage, DeviceDonePage, DevicePage, html, scope_lines};
+use crate::pages::{DeviceConsentPage, DeviceDonePage, DevicePage, Text, html, scope_lines};
 use crate::request::{AuthorizationRequest, DeviceRequest, ResponseMode, Target};
 use crate::{
     AuthorizeState, CSRF_COOKIE, DecisionError, InteractionForm, account, client_name, csrf_token, current_session,
@@ -46,7 +46,8 @@ fn entry_page(
 ) -> Response {
     let (csrf, new_csrf) = csrf_token(headers);
     let action = state.path(PATH);
-    let page = DevicePage { ui: &state.settings.ui, action: &action, csrf: &csrf, user_code, error };
+    let ui = state.settings.ui.for_request(headers, None);
+    let page = DevicePage { ui: &ui, action: &action, csrf: &csrf, user_code, error };
     let mut res = html(status, &page, None, false);
     if new_csrf {
         res.headers_mut()
@@ -83,23 +84,16 @@ pub enum DeviceError {
 
 impl From<DeviceError> for Failure {
     fn from(e: DeviceError) -> Self {
-        let bad = |message: &str| Failure::page(StatusCode::BAD_REQUEST, message);
+        let bad = |id: &'static str| Failure::says(StatusCode::BAD_REQUEST, Text::new(id));
         match e {
             DeviceError::Form(rejection) => Failure::form(&rejection),
             DeviceError::Interaction(e) => e.into(),
-            DeviceError::Forged => Failure::page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled and enter the code again.",
-            ),
-            DeviceError::Decision(DecisionError::SessionEnded) => {
-                bad("Your session has ended. Enter the code from your device again.")
-            }
-            DeviceError::Decision(DecisionError::NoDecision) => bad("Choose Approve or Deny."),
-            DeviceError::Decision(DecisionError::AlreadyCompleted) => {
-                bad("This request was already completed. You can return to your device.")
-            }
+            DeviceError::Forged => Failure::says(StatusCode::FORBIDDEN, Text::new("device-error-forged")),
+            DeviceError::Decision(DecisionError::SessionEnded) => bad("device-error-session-ended"),
+            DeviceError::Decision(DecisionError::NoDecision) => bad("device-error-no-decision"),
+            DeviceError::Decision(DecisionError::AlreadyCompleted) => bad("device-error-already-completed"),
             DeviceError::Decision(DecisionError::Store(e)) => Failure::store(&e),
-            DeviceError::Expired => bad("The code has expired. Start again on your device to get a new code."),
+            DeviceError::Expired => bad("device-error-expired"),
             DeviceError::Store(e) => Failure::store(&e),
         }
     }
@@ -162,7 +156,7 @@ pub async fn enter(
         }
         return Ok(entry_page(state, &headers, StatusCode::BAD_REQUEST, &typed, Some(WRONG_CODE)));
     };
-    let req = AuthorizationRequest {
+    let mut req = AuthorizationRequest {
         target: Target {
             client_id: client.client_id.clone(),
             // Errors of the sign-in that would go to a client come back here.
@@ -188,7 +182,10 @@ pub async fn enter(
         claims: None,
         first_factor: Default::default(),
         dpop_jkt: None,
+        ui_locales: None,
+        browser_language: None,
     };
+    req.remember_browser_language(&headers);
     // A session weaker than the client or the operator requires signs in
     // again, where the second factor (or its setup) follows the password.
     let session = match current_session(state, &headers).await? {
@@ -207,12 +204,20 @@ pub async fn enter(
         // Never past the device's own expiry.
         expires_at: (now + state.settings.login.interaction_ttl_seconds.secs()).min(device.expires_at),
     };
+    // An account of open sign-up confirms its address before a device gets tokens.
+    let held = match &session {
+        Some((_, user)) => {
+            latchkey_domain::signup::awaits_verification(&*state.store, &state.settings.signup, user).await?
+        }
+        None => false,
+    };
     if let Some((_, user)) = &session {
-        interaction.stage = InteractionStage::Consent;
+        interaction.stage = if held { InteractionStage::Continue } else { InteractionStage::Consent };
         interaction.user_id = Some(user.id.clone());
     }
     state.interactions.insert_interaction(&interaction).await?;
     Ok(match session {
+        Some((_, user)) if held => crate::signup::confirm_page(state, &client, &req, &user, &id, &interaction.csrf, ""),
         Some((_, user)) => consent_page(state, &client, &req, &user, &id, &interaction.csrf),
         None => login_page(state, &client, &req, &id, &interaction.csrf, "", None),
     })
@@ -230,8 +235,9 @@ pub(crate) fn consent_page(
     let action = state.path(CONSENT_PATH);
     let account = state.path(account::PATH);
     let user_code = req.device.as_ref().map(|d| d.user_code.as_str()).unwrap_or("");
+    let ui = state.settings.ui.speaking(req.language(Some(user)));
     let page = DeviceConsentPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         client_logo: client.settings.logo_uri.as_deref(),

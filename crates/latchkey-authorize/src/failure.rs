@@ -16,25 +16,31 @@ use latchkey_http::FormRejection;
 use latchkey_store::StoreError;
 
 use crate::AuthorizeState;
-use crate::pages::error_page;
+use crate::pages::{Text, error_page};
 use crate::request::Target;
 
 /// The title of the authorization flow's error pages.
-pub(crate) const REQUEST_TITLE: &str = "This request cannot be completed";
+pub(crate) const REQUEST_TITLE: &str = "error-request-title";
 
 /// What a browser route answers when it fails.
 #[derive(Debug, Clone)]
 pub(crate) enum Failure {
     /// An error page; never a redirect.
-    Page { status: StatusCode, title: &'static str, message: String },
+    Page { status: StatusCode, title: Text, message: Text },
     /// An OAuth error sent back to the client, with `state` and `iss`.
     ToClient { target: Target, error: OAuthError },
 }
 
 impl Failure {
-    /// An error page of the authorization flow.
+    /// An error page of the authorization flow, with words as they are
+    /// (details such as a request's OAuth error description).
     pub fn page(status: StatusCode, message: impl Into<String>) -> Self {
-        Self::Page { status, title: REQUEST_TITLE, message: message.into() }
+        Self::Page { status, title: Text::new(REQUEST_TITLE), message: Text::verbatim(message) }
+    }
+
+    /// An error page of the authorization flow, saying a catalog message.
+    pub fn says(status: StatusCode, message: Text) -> Self {
+        Self::Page { status, title: Text::new(REQUEST_TITLE), message }
     }
 
     /// The page for a storage failure (503 while the store is unreachable);
@@ -48,18 +54,16 @@ impl Failure {
         }
         Self::Page {
             status: if unavailable { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR },
-            title: "Temporarily unavailable",
-            message: "Sign-in is temporarily unavailable. Please try again in a moment.".into(),
+            title: Text::new("error-unavailable-title"),
+            message: Text::new("error-unavailable"),
         }
     }
 
     /// The page for a form a browser posted that cannot be read.
     pub fn form(rejection: &FormRejection) -> Self {
         match rejection {
-            FormRejection::Body(_) => Self::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
-            FormRejection::NotForm { .. } => {
-                Self::page(StatusCode::BAD_REQUEST, "The request is not a form submission.")
-            }
+            FormRejection::Body(_) => Self::says(StatusCode::PAYLOAD_TOO_LARGE, Text::new("error-too-large")),
+            FormRejection::NotForm { .. } => Self::says(StatusCode::BAD_REQUEST, Text::new("error-not-form")),
             FormRejection::Invalid(e) => Self::page(StatusCode::BAD_REQUEST, e.to_string()),
         }
     }
@@ -79,12 +83,22 @@ impl IntoResponse for Failure {
 /// product's branding, or the redirect to the client. Cookies the route set
 /// (a new session, a cleared one) are kept.
 pub(crate) async fn render_failures(State(state): State<AuthorizeState>, req: Request, next: Next) -> Response {
+    // The page speaks the request's `ui_locales` (an authorization request
+    // refused before it became an interaction), else the browser's language.
+    let ui_locales = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "ui_locales").map(|(_, v)| v.into_owned())
+    });
+    let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let lang = latchkey_i18n::negotiate(ui_locales.as_deref(), None, accept);
     let mut res = next.run(req).await;
     let Some(failure) = res.extensions_mut().remove::<Failure>() else {
         return res;
     };
     let mut rendered = match failure {
-        Failure::Page { status, title, message } => error_page(&state.settings.ui, status, title, &message),
+        Failure::Page { status, title, message } => {
+            let ui = state.settings.ui.speaking(lang);
+            error_page(&ui, status, &ui.text(&title), &ui.text(&message))
+        }
         Failure::ToClient { target, error } => {
             let mut fields: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
             if let Some(d) = &error.description {
@@ -119,17 +133,9 @@ pub enum InteractionError {
 impl From<InteractionError> for Failure {
     fn from(e: InteractionError) -> Self {
         match e {
-            InteractionError::Expired => Failure::page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in request has expired or was already used. Go back to the application and start again.",
-            ),
-            InteractionError::Forged => Failure::page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled, go back to the application and start again.",
-            ),
-            InteractionError::AppGone => {
-                Failure::page(StatusCode::BAD_REQUEST, "The application is no longer registered here.")
-            }
+            InteractionError::Expired => Failure::says(StatusCode::BAD_REQUEST, Text::new("error-interaction-expired")),
+            InteractionError::Forged => Failure::says(StatusCode::FORBIDDEN, Text::new("error-form-forged")),
+            InteractionError::AppGone => Failure::says(StatusCode::BAD_REQUEST, Text::new("error-app-gone")),
             InteractionError::Store(e) => Failure::store(&e),
         }
     }

@@ -14,6 +14,7 @@ mod passkey_sign_in;
 pub mod request;
 mod request_object;
 mod self_service;
+mod signup;
 mod step_up;
 pub mod upstream;
 
@@ -93,6 +94,8 @@ pub struct AuthorizeSettings {
     /// Outgoing email: links' lifetimes and the limits on sending them
     /// (`email.enabled()` turns the features that need it on).
     pub email: latchkey_config::Email,
+    /// Who may create an account themselves (`signup.*`).
+    pub signup: latchkey_config::Signup,
 }
 
 impl AuthorizeSettings {
@@ -119,6 +122,7 @@ impl AuthorizeSettings {
             relying_party: latchkey_domain::passkeys::relying_party(&config.issuer, config.ui.product_name.trim())
                 .map(Arc::new),
             email: config.email.clone(),
+            signup: config.signup.clone(),
         })
     }
 
@@ -195,6 +199,9 @@ where
         .route(self_service::FORGOT_PATH, get(self_service::forgot_show).post(self_service::forgot_submit))
         .route(self_service::RESET_PATH, get(self_service::reset_show).post(self_service::reset_submit))
         .route(self_service::VERIFY_PATH, get(self_service::verify_show).post(self_service::verify_submit))
+        .route(signup::PATH, get(signup::show).post(signup::submit))
+        .route(signup::RESEND_PATH, post(signup::resend))
+        .route(signup::INVITATION_PATH, get(signup::invitation_show).post(signup::invitation_submit))
         .route(self_service::CHANGE_EMAIL_PATH, post(self_service::change_email))
         .route(self_service::RESEND_PATH, post(self_service::resend_verification))
         .route("/account/link/{id}", post(upstream::link_start))
@@ -231,9 +238,11 @@ pub enum AuthorizeError {
 impl From<AuthorizeError> for Failure {
     fn from(e: AuthorizeError) -> Self {
         match e {
-            AuthorizeError::NotForm => Failure::page(StatusCode::BAD_REQUEST, "The request is not a form submission."),
-            AuthorizeError::TooLarge => Failure::page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
-            AuthorizeError::Request(e) => Failure::page(StatusCode::BAD_REQUEST, e.to_string()),
+            AuthorizeError::NotForm => Failure::says(StatusCode::BAD_REQUEST, pages::Text::new("error-not-form")),
+            AuthorizeError::TooLarge => {
+                Failure::says(StatusCode::PAYLOAD_TOO_LARGE, pages::Text::new("error-too-large"))
+            }
+            AuthorizeError::Request(e) => Failure::says(StatusCode::BAD_REQUEST, e.text()),
             AuthorizeError::Redirect(target, error) => Failure::ToClient { target, error },
             AuthorizeError::Store(e) => Failure::store(&e),
         }
@@ -261,7 +270,7 @@ impl From<FlowError> for Failure {
     fn from(e: FlowError) -> Self {
         match e {
             FlowError::AlreadyCompleted => {
-                Failure::page(StatusCode::BAD_REQUEST, "This sign-in request was already completed.")
+                Failure::says(StatusCode::BAD_REQUEST, pages::Text::new("error-already-completed"))
             }
             FlowError::Store(e) => Failure::store(&e),
         }
@@ -282,7 +291,8 @@ impl AuthorizeState {
     }
 
     /// What the email operations need; `None` without email configured.
-    pub(crate) fn mail(&self) -> Option<latchkey_domain::self_service::Mail<'_>> {
+    /// `lang`: the request's language, for recipients whose account names none.
+    pub(crate) fn mail(&self, lang: latchkey_i18n::Language) -> Option<latchkey_domain::self_service::Mail<'_>> {
         Some(latchkey_domain::self_service::Mail {
             store: &*self.store,
             outbox: self.outbox.as_deref()?,
@@ -290,7 +300,28 @@ impl AuthorizeState {
             settings: &self.settings.email,
             issuer: &self.settings.issuer,
             product: &self.settings.ui.product_name,
+            lang,
         })
+    }
+
+    /// The "Create an account" link, where sign-up is open; it carries the
+    /// sign-in in progress (which is bound to the browser's CSRF cookie).
+    pub(crate) fn signup_link(&self, interaction: Option<&str>) -> Option<String> {
+        (self.settings.signup.mode == latchkey_config::SignupMode::Open).then(|| match interaction {
+            Some(i) if !i.is_empty() => self.path(&format!("{}?interaction={i}", signup::PATH)),
+            _ => self.path(signup::PATH),
+        })
+    }
+
+    /// What the sign-up operations need.
+    pub(crate) fn signups(&self, lang: latchkey_i18n::Language) -> latchkey_domain::signup::Signups<'_> {
+        latchkey_domain::signup::Signups {
+            store: &*self.store,
+            clock: &*self.clock,
+            settings: &self.settings.signup,
+            mail: self.mail(lang),
+            issuer: &self.settings.issuer,
+        }
     }
 
     /// The "Forgot your password?" link, where a reset can be sent.
@@ -418,12 +449,16 @@ const JARM_LIFETIME_SECONDS: i64 = 600;
 
 /// The issuer's root: the product name and where a person or a developer
 /// goes from here.
-async fn home(State(state): State<AuthorizeState>) -> Response {
+async fn home(State(state): State<AuthorizeState>, headers: HeaderMap) -> Response {
     let account = state.path(account::PATH);
     let discovery = state.path("/.well-known/openid-configuration");
     html(
         StatusCode::OK,
-        &pages::HomePage { ui: &state.settings.ui, account: &account, discovery: &discovery },
+        &pages::HomePage {
+            ui: &state.settings.ui.for_request(&headers, None),
+            account: &account,
+            discovery: &discovery,
+        },
         None,
         false,
     )
@@ -435,7 +470,12 @@ pub async fn not_found(State(state): State<AuthorizeState>, headers: HeaderMap) 
         return latchkey_http::not_found().await;
     }
     let home = format!("{}/", state.settings.base_path);
-    html(StatusCode::NOT_FOUND, &pages::NotFoundPage { ui: &state.settings.ui, home: &home }, None, false)
+    html(
+        StatusCode::NOT_FOUND,
+        &pages::NotFoundPage { ui: &state.settings.ui.for_request(&headers, None), home: &home },
+        None,
+        false,
+    )
 }
 
 async fn authorize_get(
@@ -524,6 +564,7 @@ async fn authorize(state: &AuthorizeState, headers: &HeaderMap, input: &[u8]) ->
     if let Some(hint) = params.get("id_token_hint") {
         req.hint_sub = Some(id_token_hint_subject(state, hint).map_err(redirect)?);
     }
+    req.remember_browser_language(headers);
     let session = current_session(state, headers).await?;
     proceed(state, &client, req, session, false, headers).await
 }
@@ -611,6 +652,16 @@ async fn proceed(
                 return Ok(start_interaction(state, client, &req, stage, Some(&user), headers).await?);
             }
         }
+    }
+    // An account of open sign-up confirms its address before any app gets a token.
+    if latchkey_domain::signup::awaits_verification(&*state.store, &state.settings.signup, &user).await? {
+        if req.prompt.none {
+            return Err(redirect(OAuthError::new(
+                latchkey_core::ErrorCode::InteractionRequired,
+                "the account must confirm its email address first",
+            )));
+        }
+        return Ok(start_interaction(state, client, &req, InteractionStage::Continue, Some(&user), headers).await?);
     }
     let consented = has_consent(state, client, &req, &user).await?;
     if !consented {
@@ -723,7 +774,8 @@ async fn start_interaction(
             let passkey = latchkey_domain::passkeys::has_passkey(&*state.store, &user.id).await?;
             second_factor_page(state, client, req, &id, &csrf, None, passkey)
         }
-        (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, user, &id, &csrf).await?,
+        (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, req, user, &id, &csrf).await?,
+        (InteractionStage::Continue, Some(user)) => signup::confirm_page(state, client, req, user, &id, &csrf, ""),
         _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
     if new_csrf {
@@ -744,7 +796,7 @@ pub(crate) fn login_page(
     interaction: &str,
     csrf: &str,
     username: &str,
-    error: Option<&str>,
+    error: Option<pages::Text>,
 ) -> Response {
     let action = state.path("/login");
     let upstreams = state
@@ -755,21 +807,24 @@ pub(crate) fn login_page(
             label: u.settings.button_label.clone(),
         })
         .collect();
+    let ui = state.settings.ui.speaking(req.language(None));
+    let error = error.map(|e| ui.text(&e));
     let page = LoginPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         interaction,
         csrf,
         username,
-        error,
+        error: error.as_deref(),
         upstreams,
         password_login: state.settings.login.password_enabled,
         realm_discovery: state.upstreams.iter().any(|u| !u.settings.email_domains.is_empty()),
         passkey: state.passkey_form(passkey_sign_in::PATH, passkey_sign_in::OPTIONS_PATH),
         forgot_password: state.forgot_password_link(),
+        signup: state.signup_link(Some(interaction)),
     };
-    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let status = if page.error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The buttons' answers redirect to the providers.
     let mut targets = vec![req.target.redirect_uri.as_str()];
     targets.extend(state.upstreams.iter().map(|u| u.settings.issuer.as_str()));
@@ -788,8 +843,9 @@ fn consent_page(
     let action = state.path("/consent");
     let account = state.path(account::PATH);
     let s = &client.settings;
+    let ui = state.settings.ui.speaking(req.language(Some(user)));
     let page = ConsentPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         client_logo: s.logo_uri.as_deref(),
@@ -952,10 +1008,7 @@ impl From<LoginError> for Failure {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::ToClient(target, error) => Failure::ToClient { target, error },
-            LoginError::SessionEnded => Failure::page(
-                StatusCode::BAD_REQUEST,
-                "Your session has ended. Go back to the application and sign in again.",
-            ),
+            LoginError::SessionEnded => Failure::says(StatusCode::BAD_REQUEST, pages::Text::new("error-session-ended")),
             LoginError::Form(rejection) => Failure::form(&rejection),
             LoginError::Interaction(e) => e.into(),
             LoginError::Upstream(e) => e.into(),
@@ -985,21 +1038,22 @@ async fn login(
     let (username, password) = (form.username.as_str(), form.password.as_str());
     let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
     // The login form again, with a message (the person's username kept).
-    let again =
-        |message: &str| login_page(state, &client, &req, interaction_id, &interaction.csrf, username, Some(message));
+    let again = |message: pages::Text| {
+        login_page(state, &client, &req, interaction_id, &interaction.csrf, username, Some(message))
+    };
     // Home-realm discovery: an address at a provider's domain goes there.
     if let Some(upstream) = state.upstreams.for_address(username) {
         return Ok(upstream::discovered(state, upstream, &interaction, username).await?);
     }
     if !state.settings.login.password_enabled {
-        return Ok(again("Sign in with one of the providers below, or with an email address of your organization."));
+        return Ok(again(pages::Text::new("login-use-provider")));
     }
     let (user, capability) =
         match check_password(&state.sign_in(), username, password, Some(&client.client_id), address).await? {
             PasswordCheck::Accepted(user, capability) => (*user, capability),
-            PasswordCheck::Refused => return Ok(again("Incorrect username or password.")),
+            PasswordCheck::Refused => return Ok(again(pages::Text::new("login-incorrect"))),
             PasswordCheck::Throttled(refusal) => {
-                let mut page = again(refusal.limit.message());
+                let mut page = again(pages::Text::verbatim(refusal.limit.message()));
                 *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
                 page.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after(state.clock.now()).into());
                 return Ok(page);
@@ -1065,7 +1119,7 @@ pub(crate) async fn after_first_factor(
         return Err(InteractionError::Expired.into());
     }
     Ok(Some(match stage {
-        InteractionStage::Enroll => enroll_start(state, client, user, interaction_id, &interaction.csrf).await?,
+        InteractionStage::Enroll => enroll_start(state, client, req, user, interaction_id, &interaction.csrf).await?,
         // `strongest` is phishing-resistant exactly for a person with a passkey.
         _ => {
             let passkey = capability >= Level::PhishingResistant;
@@ -1223,12 +1277,15 @@ pub(crate) const FEW_RECOVERY_CODES: u64 = 3;
 async fn enroll_start(
     state: &AuthorizeState,
     client: &Client,
+    req: &AuthorizationRequest,
     user: &User,
     interaction: &str,
     csrf: &str,
 ) -> Result<Response, StoreError> {
     match mfa::begin_enrollment(&state.factors(), user, &format!("user:{}", user.id)).await {
-        Ok(enrollment) => Ok(enroll_page(state, client, &enrollment, interaction, csrf, None)),
+        Ok(enrollment) => {
+            Ok(enroll_page(state, client, req.language(Some(user)), &enrollment, interaction, csrf, None))
+        }
         // Set up meanwhile (another tab): that sign-in asks for it.
         Err(mfa::BeginError::AlreadyEnrolled) => Ok(error_page(
             &state.settings.ui,
@@ -1247,17 +1304,16 @@ async fn enroll_start(
 fn enroll_page(
     state: &AuthorizeState,
     client: &Client,
+    lang: latchkey_i18n::Language,
     enrollment: &mfa::Enrollment,
     interaction: &str,
     csrf: &str,
     error: Option<&str>,
 ) -> Response {
     let action = state.path(ENROLL_PATH);
-    let intro = format!(
-        "Two-step verification is required to continue to {}. Set up an authenticator app: it takes a minute.",
-        client_name(client)
-    );
+    let intro = lang.t_with("enroll-required", "client", client_name(client));
     let form = account_mfa::EnrollForm {
+        lang,
         action: &action,
         csrf,
         account: None,
@@ -1287,8 +1343,9 @@ async fn continue_page(
         return Err(FlowError::AlreadyCompleted);
     }
     let (action, account) = (state.path(CONTINUE_PATH), state.path(account::PATH));
+    let ui = state.settings.ui.speaking(req.language(None));
     let page = pages::ContinuePage {
-        ui: &state.settings.ui,
+        ui: &ui,
         title,
         notice,
         codes,
@@ -1321,8 +1378,9 @@ pub(crate) fn second_factor_page(
     passkey: bool,
 ) -> Response {
     let action = state.path(SECOND_FACTOR_PATH);
+    let ui = state.settings.ui.speaking(req.language(None));
     let page = pages::SecondFactorPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: client_name(client),
         interaction,
@@ -1395,15 +1453,22 @@ async fn login_code(
     let res = match recovery_codes_left {
         // Signed in with a recovery code: how many are left, before going on.
         Some(left) => {
-            let notice = match left {
-                0 => "You used your last recovery code. Make new ones now, or you may be locked out if you lose your device.".to_string(),
-                1 => "You used a recovery code: 1 is left.".to_string(),
-                n => format!("You used a recovery code: {n} are left."),
-            };
+            let lang = req.language(Some(&user));
+            let notice = lang.t_with("recovery-code-used", "count", left);
             let few = left <= FEW_RECOVERY_CODES;
-            let title = "Signed in with a recovery code";
-            continue_page(state, &client, &req, &mut interaction, interaction_id, title, Some(&notice), Vec::new(), few)
-                .await
+            let title = lang.t("recovery-code-used-title");
+            continue_page(
+                state,
+                &client,
+                &req,
+                &mut interaction,
+                interaction_id,
+                &title,
+                Some(&notice),
+                Vec::new(),
+                few,
+            )
+            .await
         }
         None => proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await,
     };
@@ -1456,7 +1521,16 @@ async fn login_enroll(
             let message = account_mfa::capitalized(&e.to_string());
             return match mfa::pending_enrollment(&ctx, &user).await {
                 Ok(Some(enrollment)) => {
-                    Ok(enroll_page(state, &client, &enrollment, interaction_id, &interaction.csrf, Some(&message)))
+                    let lang = req.language(Some(&user));
+                    Ok(enroll_page(
+                        state,
+                        &client,
+                        lang,
+                        &enrollment,
+                        interaction_id,
+                        &interaction.csrf,
+                        Some(&message),
+                    ))
                 }
                 Ok(None) => Err(InteractionError::Expired.into()),
                 Err(mfa::ConfirmError::Store(e)) => Err(e.into()),
@@ -1471,10 +1545,10 @@ async fn login_enroll(
     let Some((_, cookie)) = complete_second_factor(state, &headers, flow, address, SecondFactor::Code).await? else {
         return Err(LoginError::SessionEnded);
     };
-    let notice = "Two-step verification is on.";
-    let title = "Your recovery codes";
+    let lang = req.language(Some(&user));
+    let (notice, title) = (lang.t("recovery-codes-mfa-on"), lang.t("recovery-codes-title"));
     let mut res =
-        continue_page(state, &client, &req, &mut interaction, interaction_id, title, Some(notice), codes, false)
+        continue_page(state, &client, &req, &mut interaction, interaction_id, &title, Some(&notice), codes, false)
             .await
             .unwrap_or_else(|e| LoginError::from(e).into_response());
     res.headers_mut().append(header::SET_COOKIE, cookie);
@@ -1560,6 +1634,9 @@ pub(crate) async fn proceed_after_login(
     interaction_id: &str,
 ) -> Result<Response, FlowError> {
     let (session, user) = session;
+    if let Some(page) = signup::address_gate(state, client, &req, &user, interaction, interaction_id).await? {
+        return Ok(page);
+    }
     // A device's request always ends at its own consent page (RFC 8628 §5.4).
     if req.device.is_some() {
         interaction.stage = InteractionStage::Consent;
@@ -1649,15 +1726,13 @@ enum ConsentError {
 
 impl From<ConsentError> for Failure {
     fn from(e: ConsentError) -> Self {
-        let bad = |message: &str| Failure::page(StatusCode::BAD_REQUEST, message);
+        let bad = |id: &'static str| Failure::says(StatusCode::BAD_REQUEST, pages::Text::new(id));
         match e {
             ConsentError::Form(rejection) => Failure::form(&rejection),
             ConsentError::Interaction(e) => e.into(),
-            ConsentError::Decision(DecisionError::SessionEnded) => {
-                bad("Your session has ended. Go back to the application and sign in again.")
-            }
-            ConsentError::Decision(DecisionError::NoDecision) => bad("Choose Allow or Deny."),
-            ConsentError::Decision(DecisionError::AlreadyCompleted) => bad("This request was already completed."),
+            ConsentError::Decision(DecisionError::SessionEnded) => bad("error-session-ended"),
+            ConsentError::Decision(DecisionError::NoDecision) => bad("consent-error-no-decision"),
+            ConsentError::Decision(DecisionError::AlreadyCompleted) => bad("consent-error-already-completed"),
             ConsentError::Decision(DecisionError::Store(e)) => Failure::store(&e),
             ConsentError::Denied(target) => Failure::ToClient {
                 target,

@@ -16,7 +16,7 @@ use latchkey_store::StoreError;
 use serde::Deserialize;
 
 use crate::failure::Failure;
-use crate::pages::{Ui, html};
+use crate::pages::{Text, Ui, html};
 use crate::{AuthorizeState, CSRF_COOKIE, current_session};
 
 #[derive(Template, serde::Serialize)]
@@ -136,28 +136,26 @@ pub enum LogoutError {
 
 impl From<LogoutError> for Failure {
     fn from(e: LogoutError) -> Self {
-        let page = |status: StatusCode, message: String| Failure::Page {
+        let page = |status: StatusCode, message: Text| Failure::Page {
             status,
-            title: "Sign-out request cannot be completed",
+            title: Text::new("error-sign-out-title"),
             message,
         };
-        let bad = |message: &str| page(StatusCode::BAD_REQUEST, message.to_string());
+        // Details for the application's developer, as they are.
+        let bad = |message: &str| page(StatusCode::BAD_REQUEST, Text::verbatim(message));
         match e {
-            LogoutError::TooLarge => page(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.".into()),
-            LogoutError::ConfirmationTooLarge => bad("The request is too large."),
-            LogoutError::NotForm => bad("The request is not a form submission."),
+            LogoutError::TooLarge => page(StatusCode::PAYLOAD_TOO_LARGE, Text::new("error-too-large")),
+            LogoutError::ConfirmationTooLarge => page(StatusCode::BAD_REQUEST, Text::new("error-too-large")),
+            LogoutError::NotForm => page(StatusCode::BAD_REQUEST, Text::new("error-not-form")),
             LogoutError::Params(e) => bad(&e.to_string()),
             LogoutError::ForeignHint => bad("The id_token_hint was not issued by this server."),
             LogoutError::ClientMismatch => bad("client_id does not match the id_token_hint."),
-            LogoutError::UnknownClient => bad("The application is not registered here."),
+            LogoutError::UnknownClient => page(StatusCode::BAD_REQUEST, Text::new("error-app-unknown")),
             LogoutError::RedirectWithoutClient => bad("A post_logout_redirect_uri needs client_id or id_token_hint."),
             LogoutError::UnregisteredRedirect => {
                 bad("The post_logout_redirect_uri is not registered for this application.")
             }
-            LogoutError::Forged => page(
-                StatusCode::FORBIDDEN,
-                "This form could not be verified. Make sure cookies are enabled and try again.".into(),
-            ),
+            LogoutError::Forged => page(StatusCode::FORBIDDEN, Text::new("error-sign-out-forged")),
             LogoutError::Store(e) => Failure::store(&e),
         }
     }
@@ -261,8 +259,9 @@ async fn handle(state: &AuthorizeState, headers: &HeaderMap, params: &LogoutPara
         fields.push(("state", s));
     }
     let action = format!("{}/logout/confirm", state.settings.base_path);
+    let ui = state.settings.ui.for_request(headers, user.claims.locale.as_deref());
     let page = ConfirmPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         action: &action,
         client_name: req.client.as_ref().map(|c| c.settings.client_name.as_str()).filter(|n| !n.is_empty()),
         username: &user.username,
@@ -329,7 +328,8 @@ pub async fn confirm(
     }
     let req = validate(&state, &form.request).await?;
     if form.decision.as_deref() != Some("logout") {
-        return Ok(html(StatusCode::OK, &SignedOutPage { ui: &state.settings.ui, signed_out: false }, None, false));
+        let ui = state.settings.ui.for_request(&headers, None);
+        return Ok(html(StatusCode::OK, &SignedOutPage { ui: &ui, signed_out: false }, None, false));
     }
     if let Some(cookie) = cookies::get(&headers, state.settings.session_cookie()) {
         end_session_before_redirect(&state, &hash_token(cookie)).await?;

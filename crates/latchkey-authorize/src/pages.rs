@@ -8,12 +8,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+pub use latchkey_i18n::{Arg, Language, Text, ToArg};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// Branding shown on every page (docs/branding.md).
+/// Branding shown on every page (docs/branding.md), and the page's language. The settings
+/// hold one in English; each page speaks with [`Ui::speaking`]'s copy in
+/// the language negotiated for its request (`latchkey_i18n::negotiate`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Ui {
     pub product_name: String,
@@ -27,6 +30,77 @@ pub struct Ui {
     /// Templates that replace built-in ones (`ui.templates_dir`).
     #[serde(skip)]
     pub overrides: Option<Arc<latchkey_overrides::Overrides>>,
+    /// The language of the page (`<html lang>`, every message).
+    #[serde(serialize_with = "language_tag")]
+    pub lang: Language,
+}
+
+impl Ui {
+    /// This branding in the language of a request outside the sign-in
+    /// flow (whose pages use `AuthorizationRequest::language`): the
+    /// account's `locale` claim, once the person is known, then
+    /// `Accept-Language`, then English.
+    pub fn for_request(&self, headers: &axum::http::HeaderMap, account_locale: Option<&str>) -> Ui {
+        self.speaking(request_language(headers, account_locale))
+    }
+
+    /// This branding in `lang`.
+    pub fn speaking(&self, lang: Language) -> Ui {
+        Ui { lang, ..self.clone() }
+    }
+
+    /// The message `id` in the page's language (`{{ ui.t("login-title") }}`).
+    pub fn t(&self, id: &str) -> String {
+        self.lang.message(id)
+    }
+
+    /// The message `id` with one variable
+    /// (`{{ ui.t_with("consent-heading", "client", client_name) }}`).
+    pub fn t_with(&self, id: &str, name: &str, value: impl ToArg) -> String {
+        self.lang.t_with(id, name, value)
+    }
+
+    /// The message `id` with two variables.
+    pub fn t_with2(&self, id: &str, name: &str, value: impl ToArg, name2: &str, value2: impl ToArg) -> String {
+        self.lang.t_with2(id, name, value, name2, value2)
+    }
+
+    /// A message that holds markup (its id ends in `-html`, such as
+    /// "to continue to <strong>{ $client }</strong>"), with one variable,
+    /// which is escaped; the catalog's own markup is kept.
+    pub fn t_html_with(&self, id: &str, name: &str, value: impl ToArg) -> askama::filters::Safe<String> {
+        askama::filters::Safe(self.lang.t_html_with(id, name, value))
+    }
+
+    /// Like [`Ui::t_html_with`], with two variables.
+    pub fn t_html_with2(
+        &self,
+        id: &str,
+        name: &str,
+        value: impl ToArg,
+        name2: &str,
+        value2: impl ToArg,
+    ) -> askama::filters::Safe<String> {
+        askama::filters::Safe(self.lang.t_html_with2(id, name, value, name2, value2))
+    }
+
+    /// The message `id` with any variables (for template engines that
+    /// pass them as a map, such as operator templates).
+    pub fn t_args(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        self.lang.message_with(id, args)
+    }
+
+    /// What Rust code decided to say (an error, a notice), in the page's language.
+    pub fn text(&self, text: &Text) -> String {
+        self.lang.text(text)
+    }
+}
+
+/// The language of a request outside the sign-in flow: the account's
+/// `locale`, then `Accept-Language`, then English.
+pub fn request_language(headers: &axum::http::HeaderMap, account_locale: Option<&str>) -> Language {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    latchkey_i18n::negotiate(None, account_locale, accept)
 }
 
 /// A page: an askama template that an operator's template of the same
@@ -66,6 +140,9 @@ page!(
     ForgotPasswordPage => "forgot_password.html",
     ResetPasswordPage => "reset_password.html",
     VerifyEmailPage => "verify_email.html",
+    SignupPage => "signup.html",
+    InvitationPage => "invitation.html",
+    ConfirmAddressPage => "confirm_address.html",
 );
 
 /// A sign-in button of an upstream provider.
@@ -96,6 +173,8 @@ pub struct LoginPage<'a> {
     pub passkey: Option<PasskeyForm>,
     /// "Forgot your password?", where email can send a reset link.
     pub forgot_password: Option<String>,
+    /// "Create an account", where sign-up is open.
+    pub signup: Option<String>,
 }
 
 /// A passkey button's form: where `passkey.js` asks for a challenge
@@ -194,6 +273,59 @@ pub struct DeviceDonePage<'a> {
     pub approved: bool,
 }
 
+/// `/signup`: the form of open sign-up, or why there is none
+/// (`view`: form, closed, invite_only, throttled, check_email).
+#[derive(Template, Serialize)]
+#[template(path = "signup.html")]
+pub struct SignupPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    /// The sign-in in progress this sign-up continues ("" for none).
+    pub interaction: &'a str,
+    pub client_name: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub error: &'a str,
+    /// The allowed email domains, listed ("" for any).
+    pub domains: &'a str,
+    pub min_length: usize,
+    /// Back to signing in ("" for none).
+    pub login: &'a str,
+}
+
+/// `/invitation`: choosing a username and password for an invitation
+/// (`view`: form, invalid, throttled).
+#[derive(Template, Serialize)]
+#[template(path = "invitation.html")]
+pub struct InvitationPage<'a> {
+    pub ui: &'a Ui,
+    pub view: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub error: &'a str,
+    pub min_length: usize,
+}
+
+/// In the sign-in flow: an account of open sign-up must confirm its
+/// address before the app gets a token.
+#[derive(Template, Serialize)]
+#[template(path = "confirm_address.html")]
+pub struct ConfirmAddressPage<'a> {
+    pub ui: &'a Ui,
+    pub client_name: &'a str,
+    pub email: &'a str,
+    pub notice: &'a str,
+    pub action: &'a str,
+    pub resend: &'a str,
+    pub interaction: &'a str,
+    pub csrf: &'a str,
+}
+
 #[derive(Template, Serialize)]
 #[template(path = "account_login.html")]
 pub struct AccountLoginPage<'a> {
@@ -206,6 +338,8 @@ pub struct AccountLoginPage<'a> {
     pub passkey: Option<PasskeyForm>,
     /// "Forgot your password?", where email can send a reset link.
     pub forgot_password: Option<String>,
+    /// "Create an account", where sign-up is open.
+    pub signup: Option<String>,
 }
 
 /// An app the person has allowed, as `/account` lists it.
@@ -270,39 +404,41 @@ pub struct AccountPage<'a> {
 pub struct ProfileField {
     /// The claim's name (`address.locality` for a part), the form field's name.
     pub name: &'static str,
+    /// The message id of its label.
     pub label: &'static str,
     pub value: String,
     /// `type` of the input: text or url.
     pub input_type: &'static str,
     /// `autocomplete` token (HTML Living Standard), so browsers fill it in.
     pub autocomplete: &'static str,
-    /// What a valid value looks like, when it is not obvious.
+    /// The message id of what a valid value looks like, when it is not obvious.
     pub hint: &'static str,
 }
 
 impl ProfileField {
     /// The form field of `claim` with its current value.
     pub fn of(claim: &'static str, value: Option<&str>) -> Self {
+        // Labels and hints are message ids (`ui.t(f.label)` in account.html).
         let (label, input_type, autocomplete, hint) = match claim {
-            "name" => ("Full name", "text", "name", ""),
-            "given_name" => ("Given name", "text", "given-name", ""),
-            "family_name" => ("Family name", "text", "family-name", ""),
-            "middle_name" => ("Middle name", "text", "additional-name", ""),
-            "nickname" => ("Nickname", "text", "nickname", ""),
-            "profile" => ("Profile page", "url", "url", "A web address, https://…"),
-            "picture" => ("Picture", "url", "photo", "A web address of an image, https://…"),
-            "website" => ("Website", "url", "url", "A web address, https://…"),
-            "gender" => ("Gender", "text", "sex", ""),
-            "birthdate" => ("Birthday", "text", "bday", "YYYY-MM-DD, or 0000-MM-DD to keep the year to yourself"),
-            "zoneinfo" => ("Time zone", "text", "off", "For example Europe/Paris or America/New_York"),
-            "locale" => ("Language", "text", "language", "For example en-US or fr-CA"),
-            "address.formatted" => ("Address, as written on a letter", "text", "street-address", ""),
-            "address.street_address" => ("Street address", "text", "address-line1", ""),
-            "address.locality" => ("City", "text", "address-level2", ""),
-            "address.region" => ("State or region", "text", "address-level1", ""),
-            "address.postal_code" => ("Postal code", "text", "postal-code", ""),
-            "address.country" => ("Country", "text", "country-name", ""),
-            _ => (claim, "text", "off", ""),
+            "name" => ("claim-name", "text", "name", ""),
+            "given_name" => ("claim-given-name", "text", "given-name", ""),
+            "family_name" => ("claim-family-name", "text", "family-name", ""),
+            "middle_name" => ("claim-middle-name", "text", "additional-name", ""),
+            "nickname" => ("claim-nickname", "text", "nickname", ""),
+            "profile" => ("claim-profile", "url", "url", "claim-hint-url"),
+            "picture" => ("claim-picture", "url", "photo", "claim-hint-picture"),
+            "website" => ("claim-website", "url", "url", "claim-hint-url"),
+            "gender" => ("claim-gender", "text", "sex", ""),
+            "birthdate" => ("claim-birthdate", "text", "bday", "claim-hint-birthdate"),
+            "zoneinfo" => ("claim-zoneinfo", "text", "off", "claim-hint-zoneinfo"),
+            "locale" => ("claim-locale", "text", "language", "claim-hint-locale"),
+            "address.formatted" => ("claim-address-formatted", "text", "street-address", ""),
+            "address.street_address" => ("claim-address-street", "text", "address-line1", ""),
+            "address.locality" => ("claim-address-locality", "text", "address-level2", ""),
+            "address.region" => ("claim-address-region", "text", "address-level1", ""),
+            "address.postal_code" => ("claim-address-postal-code", "text", "postal-code", ""),
+            "address.country" => ("claim-address-country", "text", "country-name", ""),
+            _ => ("claim-other", "text", "off", ""),
         };
         Self { name: claim, label, value: value.unwrap_or_default().to_string(), input_type, autocomplete, hint }
     }
@@ -408,9 +544,43 @@ pub fn render_page<P: Page>(page: &P) -> Result<String, String> {
     page.render().map_err(|e| e.to_string())
 }
 
-/// The values an override of `page` receives: its fields.
+/// The values an override of `page` receives: its fields, with `ui`
+/// also answering `ui.t(id)` and `ui.t_with(id, name, value)` in the
+/// page's language, as the built-in templates do.
 pub fn context(page: &impl Page) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(page))
+    use minijinja::Value;
+    let fields = Value::from(minijinja::value::Serde(page));
+    let mut map = fields_of(&fields);
+    map.insert("ui".into(), ui_value(page.ui()));
+    Value::from(map)
+}
+
+fn fields_of(value: &minijinja::Value) -> std::collections::BTreeMap<String, minijinja::Value> {
+    let keys = value.try_iter().map(|keys| keys.collect::<Vec<_>>()).unwrap_or_default();
+    keys.iter().filter_map(|k| k.as_str()).map(|k| (k.to_string(), value.get_attr(k).unwrap_or_default())).collect()
+}
+
+fn ui_value(ui: &Ui) -> minijinja::Value {
+    use minijinja::Value;
+    let mut map = fields_of(&Value::from(minijinja::value::Serde(ui)));
+    let lang = ui.lang;
+    map.insert("t".into(), Value::from_function(move |id: &str| lang.message(id)));
+    map.insert(
+        "t_with".into(),
+        Value::from_function(move |id: &str, name: &str, value: Value| {
+            let arg = match value.as_i64() {
+                Some(n) => Arg::Number(n),
+                None => Arg::from(value.to_string()),
+            };
+            lang.message_with(id, &[(name, arg)])
+        }),
+    );
+    Value::from(map)
+}
+
+/// `Ui::lang` as its tag ("en") in an override's values.
+fn language_tag<S: serde::Serializer>(lang: &Language, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(lang.tag())
 }
 
 fn render(status: StatusCode, page: &impl Page, form_targets: &[&str], script_src: &str) -> Response {
@@ -469,17 +639,18 @@ pub async fn passkey_script() -> Response {
     res
 }
 
-/// Plain words for scopes on the consent page.
+/// Plain words for scopes on the consent page: the id of the message
+/// (`ui.t(line)` in the templates).
 pub fn describe_scope(scope: &str) -> &'static str {
     match scope {
-        "openid" => "Know who you are (your account identifier)",
-        "profile" => "See your name and username",
-        "email" => "See your email address",
-        "phone" => "See your phone number",
-        "groups" => "See which groups you belong to",
-        "address" => "See your postal address",
-        "offline_access" => "Keep access while you are not using it",
-        _ => "Use an API on your behalf",
+        "openid" => "scope-openid",
+        "profile" => "scope-profile",
+        "email" => "scope-email",
+        "phone" => "scope-phone",
+        "groups" => "scope-groups",
+        "address" => "scope-address",
+        "offline_access" => "scope-offline-access",
+        _ => "scope-api",
     }
 }
 
@@ -528,6 +699,7 @@ pub fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
             realm_discovery: false,
             passkey: Some(passkey()),
             forgot_password: Some("/forgot-password".into()),
+            signup: Some("/signup".into()),
         }),
         known(SecondFactorPage {
             ui,
@@ -585,6 +757,7 @@ pub fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
             error: Some("Wrong username or password."),
             passkey: Some(passkey()),
             forgot_password: Some("/forgot-password".into()),
+            signup: Some("/signup".into()),
         }),
         known(AccountPage {
             ui,
@@ -671,6 +844,41 @@ pub fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
             token: "t",
             account: "/account",
         }),
+        known(SignupPage {
+            ui,
+            view: "form",
+            action: "/signup",
+            csrf: "c",
+            interaction: "i",
+            client_name: "Example App",
+            username: "ann",
+            email: "ann@example.com",
+            error: "That username is taken.",
+            domains: "example.com",
+            min_length: 8,
+            login: "/account",
+        }),
+        known(InvitationPage {
+            ui,
+            view: "form",
+            action: "/invitation",
+            csrf: "c",
+            token: "t",
+            email: "ann@example.com",
+            username: "ann",
+            error: "That username is taken.",
+            min_length: 8,
+        }),
+        known(ConfirmAddressPage {
+            ui,
+            client_name: "Example App",
+            email: "ann@example.com",
+            notice: "We have sent a new link.",
+            action: "/signup/continue",
+            resend: "/signup/resend",
+            interaction: "i",
+            csrf: "c",
+        }),
     ];
     all.extend(crate::logout::samples(ui));
     all.extend(crate::account_mfa::samples(ui));
@@ -684,7 +892,12 @@ mod tests {
     #[test]
     fn scopes_in_plain_words() {
         let lines = scope_lines(&latchkey_core::Scope::parse("groups openid").unwrap());
-        assert_eq!(lines, ["Know who you are (your account identifier)", "See which groups you belong to"]);
+        assert_eq!(lines, ["scope-openid", "scope-groups"]);
+        let ui = |lang| Ui { product_name: "L".into(), logo_uri: None, css_href: String::new(), lang, ..Ui::default() };
+        let english: Vec<String> = lines.iter().map(|l| ui(Language::En).t(l)).collect();
+        assert_eq!(english, ["Know who you are (your account identifier)", "See which groups you belong to"]);
+        assert_eq!(ui(Language::De).t(lines[1]), "Sehen, welchen Gruppen Sie angehören");
+        assert_eq!(ui(Language::Fr).t(lines[1]), "Voir les groupes auxquels vous appartenez");
     }
 
     #[test]
@@ -749,7 +962,12 @@ mod tests {
 
     #[test]
     fn pages_escape_reflected_values() {
-        let ui = Ui { product_name: "Latchkey".into(), css_href: "/assets/latchkey.css".into(), ..Ui::default() };
+        let ui = Ui {
+            product_name: "Latchkey".into(),
+            css_href: "/assets/latchkey.css".into(),
+            lang: Language::En,
+            ..Ui::default()
+        };
         let page = LoginPage {
             ui: &ui,
             action: "/login",
@@ -767,6 +985,7 @@ mod tests {
                 script: PASSKEY_SCRIPT_PATH.into(),
             }),
             forgot_password: Some("/forgot-password".into()),
+            signup: None,
         };
         let body = page.render().unwrap();
         assert!(!body.contains("<script>alert(1)"));

@@ -267,7 +267,15 @@ async fn again(
             InteractionStage::SecondFactor => {
                 crate::second_factor_page(state, client, req, &form.interaction, &form.csrf, Some(message), true)
             }
-            _ => crate::login_page(state, client, req, &form.interaction, &form.csrf, "", Some(message)),
+            _ => crate::login_page(
+                state,
+                client,
+                req,
+                &form.interaction,
+                &form.csrf,
+                "",
+                Some(crate::pages::Text::verbatim(message)),
+            ),
         },
         Flow::AccountSecondFactor { .. } => {
             account::code_page(state, &form.interaction, &form.csrf, Some(message), StatusCode::UNAUTHORIZED, true)

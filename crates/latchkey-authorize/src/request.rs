@@ -100,6 +100,14 @@ pub struct AuthorizationRequest {
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// `ui_locales` (OIDC Core §3.1.2.1): the languages the client asks the
+    /// pages of this flow to speak, first choice first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
+    /// The shipped language the browser's `Accept-Language` preferred when
+    /// the flow began, so that every page of the flow speaks the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_language: Option<String>,
 }
 
 /// `acr` values a request asks for: `acr_values`, or the claims
@@ -111,6 +119,22 @@ pub struct AskedAcr {
 }
 
 impl AuthorizationRequest {
+    /// The language of this flow's pages: `ui_locales`, then the account's
+    /// `locale` (once the person is known), then the browser's.
+    pub fn language(&self, user: Option<&latchkey_core::User>) -> latchkey_i18n::Language {
+        let account = user.and_then(|u| u.claims.locale.as_deref());
+        latchkey_i18n::negotiate(self.ui_locales.as_deref(), account, self.browser_language.as_deref())
+    }
+
+    /// Remembers the language the browser asks for (`Accept-Language`).
+    pub fn remember_browser_language(&mut self, headers: &axum::http::HeaderMap) {
+        self.browser_language = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(latchkey_i18n::Language::from_accept_language)
+            .map(|l| l.tag().to_string());
+    }
+
     /// The `acr` values asked for, if any: the claims parameter's `acr`
     /// (checked at validation) before `acr_values`.
     pub fn asked_acr(&self) -> Option<AskedAcr> {
@@ -177,6 +201,21 @@ pub enum PageError {
     /// client's, expired or used before.
     #[error("This sign-in request has expired or was already used. Go back to the application and start again.")]
     InvalidRequestUri,
+}
+
+impl PageError {
+    /// What the error page says, in the catalog (the `Display` text is English, for logs and tests).
+    pub fn text(&self) -> latchkey_i18n::Text {
+        latchkey_i18n::Text::new(match self {
+            Self::MissingClientId => "error-missing-client-id",
+            Self::RepeatedClientId => "error-repeated-client-id",
+            Self::UnknownClient => "error-app-unknown",
+            Self::RepeatedRedirectUri => "error-repeated-redirect-uri",
+            Self::MissingRedirectUri => "error-missing-redirect-uri",
+            Self::UnregisteredRedirectUri => "error-unregistered-redirect-uri",
+            Self::InvalidRequestUri => "error-interaction-expired",
+        })
+    }
 }
 
 /// Most values we accept in any one parameter.
@@ -349,6 +388,8 @@ pub fn validate(
         claims,
         first_factor: FirstFactor::Password,
         dpop_jkt,
+        ui_locales: params.get("ui_locales").map(str::to_string),
+        browser_language: None,
     })
 }
 

@@ -21,7 +21,7 @@ use latchkey_http::{Form, FormRejection, cookies};
 use serde::Deserialize;
 
 use crate::account::{AccountError, SignedInForm, account_page, see_other, signed_in_form};
-use crate::pages::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage, html};
+use crate::pages::{ForgotPasswordPage, ResetPasswordPage, Text, VerifyEmailPage, html};
 use crate::{AuthorizeState, CSRF_COOKIE, csrf_token, logout};
 
 pub const FORGOT_PATH: &str = "/forgot-password";
@@ -48,19 +48,24 @@ fn with_csrf(state: &AuthorizeState, mut res: Response, csrf: &str, new_csrf: bo
     res
 }
 
-fn forgot_page(state: &AuthorizeState, view: &str, csrf: &str, status: StatusCode) -> Response {
+fn forgot_page(state: &AuthorizeState, headers: &HeaderMap, view: &str, csrf: &str, status: StatusCode) -> Response {
     let action = state.path(FORGOT_PATH);
     let minutes = (state.settings.email.password_reset_ttl_seconds.secs() + 59) / 60;
-    html(status, &ForgotPasswordPage { ui: &state.settings.ui, view, action: &action, csrf, minutes }, None, false)
+    html(
+        status,
+        &ForgotPasswordPage { ui: &state.settings.ui.for_request(headers, None), view, action: &action, csrf, minutes },
+        None,
+        false,
+    )
 }
 
 /// `GET /forgot-password`: the form, or why there is none.
 pub async fn forgot_show(State(state): State<AuthorizeState>, headers: HeaderMap) -> Response {
     if state.outbox.is_none() {
-        return forgot_page(&state, "unavailable", "", StatusCode::NOT_FOUND);
+        return forgot_page(&state, &headers, "unavailable", "", StatusCode::NOT_FOUND);
     }
     let (csrf, new_csrf) = csrf_token(&headers);
-    with_csrf(&state, forgot_page(&state, "form", &csrf, StatusCode::OK), &csrf, new_csrf)
+    with_csrf(&state, forgot_page(&state, &headers, "form", &csrf, StatusCode::OK), &csrf, new_csrf)
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,17 +86,17 @@ pub async fn forgot_submit(
     form: Result<Form<ForgotForm>, FormRejection>,
 ) -> Result<Response, AccountError> {
     let Form(form) = form.map_err(AccountError::Form)?;
-    let Some(mail) = state.mail() else {
-        return Ok(forgot_page(&state, "unavailable", "", StatusCode::NOT_FOUND));
+    let Some(mail) = state.mail(crate::pages::request_language(&headers, None)) else {
+        return Ok(forgot_page(&state, &headers, "unavailable", "", StatusCode::NOT_FOUND));
     };
     if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         return Err(AccountError::Forged);
     }
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     match ops::request_reset(&mail, &form.identifier, address).await? {
-        ResetRequest::Answered => Ok(forgot_page(&state, "sent", "", StatusCode::OK)),
+        ResetRequest::Answered => Ok(forgot_page(&state, &headers, "sent", "", StatusCode::OK)),
         ResetRequest::Throttled(retry_after) => {
-            let mut page = forgot_page(&state, "throttled", "", StatusCode::TOO_MANY_REQUESTS);
+            let mut page = forgot_page(&state, &headers, "throttled", "", StatusCode::TOO_MANY_REQUESTS);
             page.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
             Ok(page)
         }
@@ -112,10 +117,11 @@ struct ResetView<'a> {
     error: &'a str,
 }
 
-fn reset_page(state: &AuthorizeState, v: ResetView<'_>, status: StatusCode) -> Response {
+fn reset_page(state: &AuthorizeState, headers: &HeaderMap, v: ResetView<'_>, status: StatusCode) -> Response {
     let (action, forgot, account) = (state.path(RESET_PATH), state.path(FORGOT_PATH), state.path(crate::account::PATH));
+    let ui = state.settings.ui.for_request(headers, None);
     let page = ResetPasswordPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         view: v.view,
         action: &action,
         csrf: v.csrf,
@@ -128,9 +134,9 @@ fn reset_page(state: &AuthorizeState, v: ResetView<'_>, status: StatusCode) -> R
     html(status, &page, None, false)
 }
 
-fn invalid_link(state: &AuthorizeState) -> Response {
+fn invalid_link(state: &AuthorizeState, headers: &HeaderMap) -> Response {
     let v = ResetView { view: "invalid", csrf: "", token: "", username: "", error: "" };
-    reset_page(state, v, StatusCode::BAD_REQUEST)
+    reset_page(state, headers, v, StatusCode::BAD_REQUEST)
 }
 
 /// `GET /reset-password?token=`: the new-password form while the link is
@@ -140,15 +146,15 @@ pub async fn reset_show(
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, AccountError> {
-    let Some(mail) = state.mail() else {
-        return Ok(forgot_page(&state, "unavailable", "", StatusCode::NOT_FOUND));
+    let Some(mail) = state.mail(crate::pages::request_language(&headers, None)) else {
+        return Ok(forgot_page(&state, &headers, "unavailable", "", StatusCode::NOT_FOUND));
     };
     let Some(user) = ops::reset_link_user(&mail, &query.token).await? else {
-        return Ok(invalid_link(&state));
+        return Ok(invalid_link(&state, &headers));
     };
     let (csrf, new_csrf) = csrf_token(&headers);
     let v = ResetView { view: "form", csrf: &csrf, token: &query.token, username: &user.username, error: "" };
-    Ok(with_csrf(&state, reset_page(&state, v, StatusCode::OK), &csrf, new_csrf))
+    Ok(with_csrf(&state, reset_page(&state, &headers, v, StatusCode::OK), &csrf, new_csrf))
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,15 +178,15 @@ pub async fn reset_submit(
     form: Result<Form<ResetForm>, FormRejection>,
 ) -> Result<Response, AccountError> {
     let Form(form) = form.map_err(AccountError::Form)?;
-    let Some(mail) = state.mail() else {
-        return Ok(forgot_page(&state, "unavailable", "", StatusCode::NOT_FOUND));
+    let Some(mail) = state.mail(crate::pages::request_language(&headers, None)) else {
+        return Ok(forgot_page(&state, &headers, "unavailable", "", StatusCode::NOT_FOUND));
     };
     if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         return Err(AccountError::Forged);
     }
     let user = match ops::reset_password(&mail, &form.token, &form.new_password, &form.confirm_password).await {
         Ok(user) => user,
-        Err(ResetError::Link) => return Ok(invalid_link(&state)),
+        Err(ResetError::Link) => return Ok(invalid_link(&state, &headers)),
         Err(ResetError::Store(e)) => return Err(e.into()),
         Err(e) => {
             let username = ops::reset_link_user(&mail, &form.token).await?.map(|u| u.username).unwrap_or_default();
@@ -191,7 +197,7 @@ pub async fn reset_submit(
             };
             let v =
                 ResetView { view: "form", csrf: &form.csrf, token: &form.token, username: &username, error: &error };
-            return Ok(reset_page(&state, v, status));
+            return Ok(reset_page(&state, &headers, v, status));
         }
     };
     // Whoever knew (or guessed) the old password is signed out everywhere,
@@ -212,7 +218,7 @@ pub async fn reset_submit(
         .detail("sessions_ended", ended);
     latchkey_http::audit(state.audit.as_ref(), event).await;
     let v = ResetView { view: "done", csrf: "", token: "", username: &user.username, error: "" };
-    let mut res = reset_page(&state, v, StatusCode::OK);
+    let mut res = reset_page(&state, &headers, v, StatusCode::OK);
     // This browser's session (if any) ended too.
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -221,9 +227,23 @@ pub async fn reset_submit(
     Ok(res)
 }
 
-fn verify_page(state: &AuthorizeState, view: &str, csrf: &str, token: &str, status: StatusCode) -> Response {
+fn verify_page(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    view: &str,
+    csrf: &str,
+    token: &str,
+    status: StatusCode,
+) -> Response {
     let (action, account) = (state.path(VERIFY_PATH), state.path(crate::account::PATH));
-    let page = VerifyEmailPage { ui: &state.settings.ui, view, action: &action, csrf, token, account: &account };
+    let page = VerifyEmailPage {
+        ui: &state.settings.ui.for_request(headers, None),
+        view,
+        action: &action,
+        csrf,
+        token,
+        account: &account,
+    };
     html(status, &page, None, false)
 }
 
@@ -235,11 +255,11 @@ pub async fn verify_show(
     Query(query): Query<TokenQuery>,
 ) -> Response {
     if state.outbox.is_none() {
-        return verify_page(&state, "unavailable", "", "", StatusCode::NOT_FOUND);
+        return verify_page(&state, &headers, "unavailable", "", "", StatusCode::NOT_FOUND);
     }
     let (csrf, new_csrf) = csrf_token(&headers);
     let token = query.token.chars().take(64).collect::<String>();
-    with_csrf(&state, verify_page(&state, "form", &csrf, &token, StatusCode::OK), &csrf, new_csrf)
+    with_csrf(&state, verify_page(&state, &headers, "form", &csrf, &token, StatusCode::OK), &csrf, new_csrf)
 }
 
 /// `POST /verify-email`: spends the link; the address is verified if it is
@@ -250,15 +270,15 @@ pub async fn verify_submit(
     form: Result<Form<ResetForm>, FormRejection>,
 ) -> Result<Response, AccountError> {
     let Form(form) = form.map_err(AccountError::Form)?;
-    let Some(mail) = state.mail() else {
-        return Ok(verify_page(&state, "unavailable", "", "", StatusCode::NOT_FOUND));
+    let Some(mail) = state.mail(crate::pages::request_language(&headers, None)) else {
+        return Ok(verify_page(&state, &headers, "unavailable", "", "", StatusCode::NOT_FOUND));
     };
     if !crate::matches_csrf_cookie(&headers, &form.csrf) {
         return Err(AccountError::Forged);
     }
     Ok(match ops::verify(&mail, &form.token).await? {
-        Some(_) => verify_page(&state, "done", "", "", StatusCode::OK),
-        None => verify_page(&state, "invalid", "", "", StatusCode::BAD_REQUEST),
+        Some(_) => verify_page(&state, &headers, "done", "", "", StatusCode::OK),
+        None => verify_page(&state, &headers, "invalid", "", "", StatusCode::BAD_REQUEST),
     })
 }
 
@@ -283,31 +303,35 @@ pub async fn change_email(
         return Ok(see_other(&state.path(crate::account::PATH)));
     };
     let (original, headers) = (user.clone(), &headers);
-    let again = |status, message: &str| {
-        let message = message.to_string();
+    let lang = crate::pages::request_language(headers, user.claims.locale.as_deref());
+    let again = |status, message: Text| {
+        let message = lang.text(&message);
         let (session, original) = (&session, &original);
         async move { account_page(state, headers, session, original, None, Some(&message), status).await }
     };
-    let Some(mail) = state.mail() else {
-        return Ok(again(StatusCode::NOT_FOUND, "This server does not send email.").await?);
+    let Some(mail) = state.mail(crate::pages::request_language(headers, None)) else {
+        return Ok(again(StatusCode::NOT_FOUND, Text::new("account-error-no-email-server")).await?);
     };
     if !recent_sign_in(state, &session) {
         if user.password_hash.is_none() {
-            return Ok(again(StatusCode::FORBIDDEN, "Sign out and sign in again to change your address.").await?);
+            return Ok(again(StatusCode::FORBIDDEN, Text::new("account-error-sign-in-again")).await?);
         }
         let address = latchkey_http::client_address(peer.ip(), headers, &state.settings.trusted_proxies);
         if let Err((status, message)) =
             crate::account::confirm_password(state, &user, &form.current_password, address).await?
         {
-            return Ok(again(status, &message).await?);
+            return Ok(again(status, message).await?);
         }
     }
     match ops::change_email(&mail, &mut user, &form.email).await {
         Ok(()) => Ok(see_other(&state.path("/account?done=email-changed"))),
         Err(ChangeEmailError::Store(e)) => Err(e.into()),
-        Err(ChangeEmailError::Unchanged) => Ok(again(StatusCode::BAD_REQUEST, "That is already your address.").await?),
+        Err(ChangeEmailError::Unchanged) => {
+            Ok(again(StatusCode::BAD_REQUEST, Text::new("account-error-same-address")).await?)
+        }
         Err(ChangeEmailError::Invalid(reason)) => {
-            Ok(again(StatusCode::BAD_REQUEST, &format!("The address is not accepted: {reason}.")).await?)
+            // The validator's reason is English (latchkey-core).
+            Ok(again(StatusCode::BAD_REQUEST, Text::with("account-error-address-refused", "reason", reason)).await?)
         }
     }
 }
@@ -323,7 +347,7 @@ pub async fn resend_verification(
     let Some((_, user, _)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(crate::account::PATH)));
     };
-    let Some(mail) = state.mail() else {
+    let Some(mail) = state.mail(crate::pages::request_language(&headers, None)) else {
         return Ok(see_other(&state.path(crate::account::PATH)));
     };
     if user.claims.email_verified {

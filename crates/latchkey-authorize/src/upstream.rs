@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountError, SignedInForm, see_other, signed_in_form};
 use crate::failure::{Failure, InteractionError};
+use crate::pages::Text;
 use crate::request::FirstFactor;
 use crate::step_up::{self, Needs};
 use crate::{
@@ -145,91 +146,59 @@ impl From<UpstreamError> for Failure {
     fn from(e: UpstreamError) -> Self {
         use StatusCode as S;
         match e {
-            UpstreamError::UnknownProvider => Failure::page(S::NOT_FOUND, "There is no such sign-in provider."),
+            UpstreamError::UnknownProvider => Failure::says(S::NOT_FOUND, Text::new("upstream-unknown")),
             UpstreamError::Form(rejection) => Failure::form(&rejection),
             UpstreamError::Interaction(e) => e.into(),
             UpstreamError::Account(e) => e.into(),
-            UpstreamError::Expired => Failure::page(
-                S::BAD_REQUEST,
-                "This sign-in has expired or was already completed. Go back to the application and start again.",
-            ),
-            UpstreamError::OtherBrowser => Failure::page(
-                S::FORBIDDEN,
-                "This sign-in was started in another browser. Go back to the application and start again here.",
-            ),
-            UpstreamError::WrongIssuer { provider } => Failure::page(
-                S::BAD_REQUEST,
-                format!("This answer does not come from {provider}. Go back to the application and try again."),
-            ),
+            UpstreamError::Expired => Failure::says(S::BAD_REQUEST, Text::new("upstream-expired")),
+            UpstreamError::OtherBrowser => Failure::says(S::FORBIDDEN, Text::new("upstream-other-browser")),
+            UpstreamError::WrongIssuer { provider } => {
+                Failure::says(S::BAD_REQUEST, Text::with("upstream-wrong-issuer", "provider", provider))
+            }
             UpstreamError::Refused { provider, error } => {
-                let message = match error.as_str() {
-                    "access_denied" => format!("Sign-in at {provider} was cancelled or refused."),
-                    "login_required" | "interaction_required" | "consent_required" => {
-                        format!("{provider} needs you to sign in again.")
-                    }
-                    _ => format!("{provider} could not sign you in."),
+                let id = match error.as_str() {
+                    "access_denied" => "upstream-refused",
+                    "login_required" | "interaction_required" | "consent_required" => "upstream-sign-in-again",
+                    _ => "upstream-failed",
                 };
-                Failure::page(S::FORBIDDEN, format!("{message} Go back to the application and try again."))
+                Failure::says(S::FORBIDDEN, Text::with(id, "provider", provider))
             }
             UpstreamError::Incomplete { provider } => {
-                Failure::page(S::BAD_REQUEST, format!("{provider} did not complete the sign-in."))
+                Failure::says(S::BAD_REQUEST, Text::with("upstream-incomplete", "provider", provider))
             }
-            UpstreamError::Unreachable { provider } => Failure::page(
-                S::SERVICE_UNAVAILABLE,
-                format!("{provider} cannot be reached right now. Please try again in a moment."),
-            ),
-            UpstreamError::Unverifiable { provider } => Failure::page(
-                S::BAD_GATEWAY,
-                format!(
-                    "The answer from {provider} could not be verified, so you were not signed in. Go back to the application and try again."
-                ),
-            ),
-            UpstreamError::LinkedAccountGone => {
-                Failure::page(S::FORBIDDEN, "The account linked to this sign-in no longer exists.")
+            UpstreamError::Unreachable { provider } => {
+                Failure::says(S::SERVICE_UNAVAILABLE, Text::with("upstream-unreachable", "provider", provider))
             }
-            UpstreamError::Disabled => Failure::page(S::FORBIDDEN, "This account is disabled."),
-            UpstreamError::LoginExpired => Failure::page(
-                S::BAD_REQUEST,
-                "This sign-in request has expired. Go back to the application and start again.",
-            ),
+            UpstreamError::Unverifiable { provider } => {
+                Failure::says(S::BAD_GATEWAY, Text::with("upstream-unverifiable", "provider", provider))
+            }
+            UpstreamError::LinkedAccountGone => Failure::says(S::FORBIDDEN, Text::new("upstream-linked-gone")),
+            UpstreamError::Disabled => Failure::says(S::FORBIDDEN, Text::new("upstream-disabled")),
+            UpstreamError::LoginExpired => Failure::says(S::BAD_REQUEST, Text::new("upstream-login-expired")),
             UpstreamError::NotProvisioned(why) => match why {
-                Provisioning::Off { provider } => Failure::page(
-                    S::FORBIDDEN,
-                    format!(
-                        "No account here is linked to your {provider} account. Sign in with your password and link it on your account page, or ask an administrator."
-                    ),
-                ),
-                Provisioning::EmailUnverified { provider } => Failure::page(
-                    S::FORBIDDEN,
-                    format!("{provider} did not confirm your email address, so no account can be created for you."),
-                ),
-                Provisioning::DomainNotAllowed => {
-                    Failure::page(S::FORBIDDEN, "Accounts from your organization cannot sign in here.")
+                Provisioning::Off { provider } => {
+                    Failure::says(S::FORBIDDEN, Text::with("upstream-not-linked-here", "provider", provider))
                 }
-                Provisioning::NoUsername { provider, claim } => {
-                    Failure::page(S::FORBIDDEN, format!("{provider} did not provide a usable {claim}."))
+                Provisioning::EmailUnverified { provider } => {
+                    Failure::says(S::FORBIDDEN, Text::with("upstream-email-unverified", "provider", provider))
                 }
-                Provisioning::UsernameTaken { provider, username } => Failure::page(
+                Provisioning::DomainNotAllowed => Failure::says(S::FORBIDDEN, Text::new("upstream-domain-not-allowed")),
+                Provisioning::NoUsername { provider, claim } => Failure::says(
+                    S::FORBIDDEN,
+                    Text::with("upstream-no-username", "provider", provider).and("claim", claim),
+                ),
+                Provisioning::UsernameTaken { provider, username } => Failure::says(
                     S::CONFLICT,
-                    format!(
-                        "An account named {username} already exists here. Sign in with its password, then link your {provider} account on your account page."
-                    ),
+                    Text::with("upstream-username-taken", "username", username).and("provider", provider),
                 ),
             },
-            UpstreamError::TryAgain => Failure::page(S::CONFLICT, "Please try signing in again."),
-            UpstreamError::NotSignedIn => Failure::page(
-                S::FORBIDDEN,
-                "You are no longer signed in to the account you wanted to link. Sign in and try again.",
-            ),
-            UpstreamError::LinkedElsewhere { provider } => Failure::page(
-                S::CONFLICT,
-                format!("This {provider} account is already linked to another account here."),
-            ),
-            UpstreamError::NotLinked => Failure::page(S::BAD_REQUEST, "That sign-in method is not linked."),
-            UpstreamError::LastSignInMethod => Failure::page(
-                S::BAD_REQUEST,
-                "This is the only way to sign in to your account, so it cannot be removed.",
-            ),
+            UpstreamError::TryAgain => Failure::says(S::CONFLICT, Text::new("upstream-try-again")),
+            UpstreamError::NotSignedIn => Failure::says(S::FORBIDDEN, Text::new("upstream-not-signed-in")),
+            UpstreamError::LinkedElsewhere { provider } => {
+                Failure::says(S::CONFLICT, Text::with("upstream-linked-elsewhere", "provider", provider))
+            }
+            UpstreamError::NotLinked => Failure::says(S::BAD_REQUEST, Text::new("upstream-not-linked")),
+            UpstreamError::LastSignInMethod => Failure::says(S::BAD_REQUEST, Text::new("upstream-last-method")),
             UpstreamError::Flow(e) => e.into(),
             UpstreamError::Store(e) => Failure::store(&e),
         }

@@ -31,3 +31,25 @@ pub fn optional_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Socket
         s => parse_address(s, "127.0.0.1:9001").map(Some),
     }
 }
+
+/// Groups and their console roles: a table (`{ "it-admins" = "full" }`),
+/// or, from the environment, `it-admins=full,helpdesk=support`.
+pub fn group_roles<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, crate::ConsoleRole>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => {
+            let mut out = std::collections::BTreeMap::new();
+            for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (group, role) = pair
+                    .split_once('=')
+                    .ok_or_else(|| D::Error::custom(format!("{pair:?} is not GROUP=ROLE (e.g. it-admins=full)")))?;
+                let role = crate::ConsoleRole::deserialize(serde_json::Value::String(role.trim().to_string()))
+                    .map_err(D::Error::custom)?;
+                out.insert(group.trim().to_string(), role);
+            }
+            Ok(out)
+        }
+        v => std::collections::BTreeMap::deserialize(v).map_err(D::Error::custom),
+    }
+}

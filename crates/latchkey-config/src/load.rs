@@ -453,6 +453,30 @@ mod tests {
     }
 
     #[test]
+    fn open_sign_up_that_needs_a_confirmed_address_needs_email() {
+        let e = from_env(&[("LATCHKEY_SIGNUP_MODE", "open")]).unwrap_err();
+        assert_eq!(e.key, "signup.require_verified_email");
+        assert!(e.to_string().contains("email.smtp_url"), "{e}");
+        let without =
+            from_env(&[("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_REQUIRE_VERIFIED_EMAIL", "false")]);
+        assert!(without.is_ok());
+        let with_email = from_env(&[
+            ("LATCHKEY_SIGNUP_MODE", "open"),
+            ("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("LATCHKEY_EMAIL_FROM", "id@example.com"),
+            ("LATCHKEY_SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com,example.org"),
+        ])
+        .unwrap();
+        assert_eq!(with_email.config.signup.allowed_email_domains(), ["example.com", "example.org"]);
+        assert_eq!(from_env(&[]).unwrap().config.signup.mode, crate::settings::SignupMode::Closed, "closed by default");
+        assert!(from_env(&[("LATCHKEY_SIGNUP_MODE", "invite")]).is_ok(), "invitations need no email");
+        let e = from_env(&[("LATCHKEY_SIGNUP_MODE", "sometimes")]).unwrap_err();
+        assert_eq!(e.key, "signup.mode");
+        let e = from_env(&[("LATCHKEY_PASSWORD_MIN_LENGTH", "6")]).unwrap_err();
+        assert_eq!(e.key, "password.min_length", "NIST's minimum is 8: {e}");
+    }
+
+    #[test]
     fn an_old_name_works_with_a_warning_and_not_beside_the_new_one() {
         let (_, l) = from_file("[login]\nmax_attempts = 4\n", &[]);
         let l = l.unwrap();

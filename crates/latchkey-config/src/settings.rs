@@ -88,6 +88,8 @@ pub struct Config {
     pub ui: Ui,
     pub account: Account,
     pub email: Email,
+    pub signup: Signup,
+    pub password: Password,
     pub registration: Registration,
     pub http: Http,
     pub discovery: Discovery,
@@ -131,6 +133,7 @@ impl Config {
         self.ui.validate()?;
         self.account.validate()?;
         self.email.validate()?;
+        self.signup.validate(&self.email)?;
         self.admin.validate(self.listen)?;
         Ok(())
     }
@@ -961,6 +964,108 @@ impl Email {
     }
 }
 
+/// Who may create an account themselves (docs/self-service.md, "Sign-up
+/// and invitations").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupMode {
+    /// Only operators create accounts (CLI, admin API, upstream providers).
+    #[default]
+    Closed,
+    /// Only a person with an invitation (`latchkey invite create`, the admin
+    /// API) creates an account, through its link.
+    Invite,
+    /// Anyone may create an account on /signup (and invitations work too).
+    Open,
+}
+
+/// Sign-up: people creating their own accounts.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Signup {
+    /// "closed" (operators create accounts), "invite" (only through an
+    /// invitation's link) or "open" (anyone, on /signup; invitations work
+    /// too).
+    pub mode: SignupMode,
+    /// Open sign-up takes only addresses at these domains (e.g.
+    /// ["example.com"]; subdomains are not included). Empty: any domain.
+    /// Invitations are not limited by it.
+    pub allowed_email_domains: Vec<String>,
+    /// Accounts made by open sign-up get no token until their address is
+    /// confirmed through the emailed link (the sign-in shows a page that
+    /// says so, with a resend button). Needs email (email.smtp_url): with
+    /// mode = "open" and no email, set it to false or the server does not
+    /// start. Invitations prove the address already.
+    #[default(true)]
+    pub require_verified_email: bool,
+    /// How long an invitation's link works (once), unless it is created
+    /// with its own expiry.
+    #[default(Seconds::new(604_800))]
+    #[schemars(range(min = 300, max = 7_776_000))]
+    pub invitation_ttl_seconds: Seconds,
+    /// Sign-up attempts per source address per window (IPv6 per /64);
+    /// beyond it the page answers 429. A failed attempt (a taken username,
+    /// a refused password) counts too.
+    #[default(20)]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_per_address: u64,
+    /// The window of max_per_address.
+    #[default(Seconds::new(3_600))]
+    #[schemars(range(min = 60, max = 86_400))]
+    pub rate_window_seconds: Seconds,
+}
+
+impl Signup {
+    fn validate(&self, email: &Email) -> Result<(), ConfigError> {
+        if self.mode == SignupMode::Open && self.require_verified_email && !email.enabled() {
+            return Err(ConfigError::new(
+                "signup.require_verified_email",
+                "open sign-up that needs a confirmed address needs email: set email.smtp_url and email.from, \
+                 or set signup.require_verified_email = false",
+            ));
+        }
+        for domain in &self.allowed_email_domains {
+            let d = domain.trim();
+            if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || !d.contains('.') {
+                return Err(ConfigError::new(
+                    "signup.allowed_email_domains",
+                    format!("{domain:?} is not a domain; use a name like example.com"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The allowed domains, lower-cased.
+    pub fn allowed_email_domains(&self) -> Vec<String> {
+        self.allowed_email_domains.iter().map(|d| d.trim().to_ascii_lowercase()).collect()
+    }
+}
+
+/// The rules of new passwords, wherever one is set (sign-up, invitations,
+/// reset, /account, the CLI and the admin API): NIST SP 800-63B, a minimum
+/// length and no commonly used password; no composition rules.
+#[derive(Debug, Clone, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Password {
+    /// The fewest characters of a new password. Up to 1024 bytes are
+    /// always accepted, so passphrases fit.
+    #[default(8)]
+    #[schemars(range(min = 8, max = 128))]
+    pub min_length: u32,
+    /// Refuse the 20,000 most common passwords (a list shipped in the
+    /// binary), ignoring case.
+    #[default(true)]
+    pub refuse_common: bool,
+}
+
+impl Password {
+    /// The policy these settings make.
+    pub fn policy(&self) -> latchkey_core::password::Policy {
+        latchkey_core::password::Policy { min_length: self.min_length as usize, refuse_common: self.refuse_common }
+    }
+}
+
 /// What people may edit by default: the profile, not what proves who they are.
 const DEFAULT_EDITABLE_CLAIMS: &[&str] = &[
     "name",
@@ -1216,11 +1321,66 @@ pub struct Admin {
     /// bearer tokens made with `latchkey admin token create`. Off by default:
     /// while disabled, /admin/api/v1/* answers 404.
     pub enabled: bool,
-    /// A separate listener for the admin API only, e.g. "127.0.0.1:9001" (keep
-    /// it off the internet). Empty: served on the public listener.
+    /// A separate listener for the admin API and the console only, e.g.
+    /// "127.0.0.1:9001" (keep it off the internet). Empty: both are served on
+    /// the public listener.
     #[serde(deserialize_with = "crate::de::optional_address", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub listen: Option<SocketAddr>,
+    /// The admin console in the browser at /admin (docs/admin-console.md):
+    /// dashboard, clients, users, sessions, signing keys and the audit log.
+    /// Admins sign in through Latchkey itself (every sign-in policy applies),
+    /// and only members of `console_groups` get in. Served on `listen` when
+    /// that is set, else on the public listener. Off by default.
+    pub console: bool,
+    /// Which groups may use the console, and with which role: "read-only"
+    /// (sees everything, changes nothing), "support" (also account
+    /// operations: unlock, reset a password, end sessions, remove second
+    /// factors, disable and enable) or "full" (also clients and signing keys).
+    /// A person in several groups gets the strongest role. Example:
+    /// console_groups = { "it-admins" = "full", "helpdesk" = "support" }; in
+    /// the environment: it-admins=full,helpdesk=support.
+    #[serde(deserialize_with = "crate::de::group_roles")]
+    #[schemars(example = &console_groups_example())]
+    pub console_groups: BTreeMap<String, ConsoleRole>,
+    /// The URL browsers reach the console at, e.g.
+    /// "https://admin.example.com/admin" (its sign-in callback is
+    /// <console_url>/callback). Empty: the issuer's origin with /admin, which
+    /// fits a console on the public listener; set it when the console is on
+    /// `listen` (http is accepted on a loopback host only).
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+}
+
+fn console_groups_example() -> BTreeMap<String, ConsoleRole> {
+    BTreeMap::from([
+        ("auditors".to_string(), ConsoleRole::ReadOnly),
+        ("helpdesk".to_string(), ConsoleRole::Support),
+        ("it-admins".to_string(), ConsoleRole::Full),
+    ])
+}
+
+/// What an admin may do in the console (docs/admin-console.md has the full
+/// matrix). Ordered: each role may do everything the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsoleRole {
+    /// Sees every page; changes nothing.
+    ReadOnly,
+    /// Also the account operations of a support desk.
+    Support,
+    /// Also clients and signing keys.
+    Full,
+}
+
+impl ConsoleRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::Support => "support",
+            Self::Full => "full",
+        }
+    }
 }
 
 /// Where the admin API is served.
@@ -1243,11 +1403,55 @@ impl Admin {
         }
     }
 
+    /// Where the console is served (`Disabled` while `console` is off).
+    pub fn console_listener(&self) -> AdminListener {
+        match (self.console, self.listen) {
+            (false, _) => AdminListener::Disabled,
+            (true, None) => AdminListener::Public,
+            (true, Some(addr)) => AdminListener::Separate(addr),
+        }
+    }
+
+    /// The console's base URL (no trailing slash): `console_url`, or the
+    /// issuer's origin with `/admin`.
+    pub fn console_base_url(&self, issuer: &str) -> String {
+        match &self.console_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => match Url::parse(issuer) {
+                Ok(u) => format!("{}/admin", u.origin().ascii_serialization()),
+                Err(_) => "/admin".to_string(),
+            },
+        }
+    }
+
     fn validate(&self, public: SocketAddr) -> Result<(), ConfigError> {
-        match (self.enabled, self.listen) {
-            (false, Some(_)) => {
-                Err(ConfigError::new("admin.listen", "is set but admin.enabled is false; enable the admin API"))
+        if self.console {
+            if self.console_groups.is_empty() {
+                return Err(ConfigError::new(
+                    "admin.console_groups",
+                    "is empty, so nobody could use the console; map at least one group to a role, \
+                     e.g. console_groups = { \"it-admins\" = \"full\" }",
+                ));
             }
+            let groups: Vec<String> = self.console_groups.keys().cloned().collect();
+            latchkey_core::user::validate_groups(&groups)
+                .map_err(|why| ConfigError::new("admin.console_groups", why))?;
+        }
+        if let Some(url) = &self.console_url {
+            let parsed = Url::parse(url).map_err(|e| ConfigError::new("admin.console_url", format!("{url:?}: {e}")))?;
+            let loopback_http = parsed.scheme() == "http" && is_loopback(&parsed);
+            if parsed.scheme() != "https" && !loopback_http {
+                return Err(ConfigError::new("admin.console_url", "must be https (http only on a loopback host)"));
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(ConfigError::new("admin.console_url", "must have no query or fragment"));
+            }
+        }
+        match (self.enabled || self.console, self.listen) {
+            (false, Some(_)) => Err(ConfigError::new(
+                "admin.listen",
+                "is set but neither admin.enabled nor admin.console is; enable the admin API or the console",
+            )),
             (true, Some(addr)) if addr == public => Err(ConfigError::new(
                 "admin.listen",
                 "is the public listener's address; leave it empty to serve the admin API there",

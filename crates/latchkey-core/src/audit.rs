@@ -37,6 +37,11 @@ pub const KINDS: &[&str] = &[
     "email.verification_sent",
     "email.verified",
     "email.changed",
+    "signup.created",
+    "signup.address_taken",
+    "invitation.created",
+    "invitation.accepted",
+    "invitation.revoked",
     "mfa.enrollment_started",
     "mfa.enrolled",
     "mfa.passkey_registered",
@@ -50,6 +55,9 @@ pub const KINDS: &[&str] = &[
     "key.retired",
     "admin_token.created",
     "admin_token.revoked",
+    "console.signed_in",
+    "console.refused",
+    "console.signed_out",
 ];
 
 /// One security-relevant event.

@@ -14,19 +14,80 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
 
+/// The shortest password allowed by default (NIST SP 800-63B §3.1.1.2).
 pub const MIN_LEN: usize = 8;
+/// The longest accepted, in bytes: far above any passphrase (NIST asks for
+/// at least 64 characters), low enough to bound the hashing work.
 pub const MAX_LEN: usize = 1024;
 
-/// Checks the length rules of a new password.
+/// The rules every new password meets (NIST SP 800-63B §3.1.1.2): a
+/// minimum length and not a commonly used password. No composition rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// In characters.
+    pub min_length: usize,
+    /// Refuse the passwords of [`is_common`]'s list.
+    pub refuse_common: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { min_length: MIN_LEN, refuse_common: true }
+    }
+}
+
+impl Policy {
+    /// Checks a new password; the error is a sentence's end, for a page
+    /// ("The password is not accepted: {error}.").
+    pub fn check(&self, password: &str) -> Result<(), String> {
+        let n = password.chars().count();
+        if n < self.min_length {
+            return Err(format!("the password must be at least {} characters long", self.min_length));
+        }
+        if password.len() > MAX_LEN {
+            return Err(format!("the password must be at most {MAX_LEN} bytes long"));
+        }
+        if self.refuse_common && is_common(password) {
+            return Err("this password is one of the most commonly used ones, which are guessed first; \
+                        choose another (a few unrelated words make a good one)"
+                .into());
+        }
+        Ok(())
+    }
+}
+
+/// The policy of this process: set once at start-up from the configuration
+/// (`password.*`), read wherever a password is set (pages, CLI, admin API).
+static POLICY: std::sync::RwLock<Policy> = std::sync::RwLock::new(Policy { min_length: MIN_LEN, refuse_common: true });
+
+/// Sets the policy of this process (the server and the CLI at start-up).
+pub fn set_policy(policy: Policy) {
+    *POLICY.write().unwrap_or_else(|e| e.into_inner()) = policy;
+}
+
+/// The policy of this process.
+pub fn policy() -> Policy {
+    *POLICY.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks a new password against the policy of this process.
 pub fn check_policy(password: &str) -> Result<(), String> {
-    let n = password.chars().count();
-    if n < MIN_LEN {
-        return Err(format!("the password must be at least {MIN_LEN} characters long"));
+    policy().check(password)
+}
+
+/// Whether `password` (ignoring case) is on the list of 20,000 common
+/// passwords shipped in the binary (`data/common-passwords.txt`, Royce
+/// Williams's list as Django ships it: lower-cased, deduplicated). Looked
+/// up in a hash set built on first use.
+pub fn is_common(password: &str) -> bool {
+    static LIST: &str = include_str!("../data/common-passwords.txt");
+    static SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| LIST.lines().map(str::trim).filter(|l| !l.is_empty()).collect());
+    // No entry is longer than this: longer passwords skip the lower-casing.
+    if password.len() > 80 {
+        return false;
     }
-    if password.len() > MAX_LEN {
-        return Err(format!("the password must be at most {MAX_LEN} bytes long"));
-    }
-    Ok(())
+    SET.contains(password.to_lowercase().as_str())
 }
 
 pub fn hash(password: &str) -> Result<String, String> {
@@ -162,6 +223,27 @@ fn with_memory<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_refuses_short_and_common_passwords_and_takes_passphrases() {
+        let p = Policy::default();
+        assert!(p.check("correct horse battery staple").is_ok());
+        assert!(p.check("Tr0ub4dor&3-but-longer").is_ok());
+        for common in ["password1", "123456789", "PASSWORD1", "qwertyuiop", "iloveyou"] {
+            let e = p.check(common).unwrap_err();
+            assert!(e.contains("commonly used"), "{common}: {e}");
+        }
+        assert!(p.check("short").unwrap_err().contains("at least 8 characters"));
+        assert!(p.check(&"x".repeat(MAX_LEN + 1)).unwrap_err().contains("at most"));
+        // Long passphrases are welcome (NIST: at least 64 characters allowed).
+        assert!(p.check(&"a long passphrase of many words ".repeat(8)).is_ok());
+        let lax = Policy { min_length: 12, refuse_common: false };
+        assert!(lax.check("password1").unwrap_err().contains("at least 12"));
+        assert!(lax.check("passwordpassword").is_ok());
+        assert!(is_common("password1") && !is_common("correct horse battery staple"));
+    }
+
     /// The kept memory is per process: tests that check passwords take turns.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -16,6 +16,7 @@
 //! - [`tokens`]: redeeming a code (a replay revokes what it got), rotating
 //!   a refresh token, revoking a refresh-token family.
 //! - [`users`]: creating, saving (password, disabled) and deleting a user.
+//! - [`signup`]: open sign-up and invitations (docs/self-service.md).
 //! - [`backchannel`]: OIDC Back-Channel Logout delivery.
 //! - [`device`]: the limit on wrong user codes of the device grant.
 //! - [`mfa`]: second factors: enrolling TOTP, checking a TOTP or recovery
@@ -35,6 +36,7 @@ pub mod passkeys;
 pub mod self_service;
 pub mod sessions;
 pub mod sign_in;
+pub mod signup;
 pub mod tokens;
 pub mod users;
 

@@ -32,6 +32,9 @@ pub struct Mail<'a> {
     pub settings: &'a latchkey_config::Email,
     pub issuer: &'a str,
     pub product: &'a str,
+    /// The language of the request that sends the email, for recipients
+    /// whose account names no shipped language (`locale`).
+    pub lang: latchkey_i18n::Language,
 }
 
 /// Whether a link was sent.
@@ -45,6 +48,11 @@ pub enum Sent {
 }
 
 impl Mail<'_> {
+    /// The language of an email to `user`: the account's `locale`, else the request's.
+    pub(crate) fn language_for(&self, user: &User) -> latchkey_i18n::Language {
+        user.claims.locale.as_deref().and_then(latchkey_i18n::Language::from_tag).unwrap_or(self.lang)
+    }
+
     fn link(&self, path: &str, token: &str) -> String {
         format!("{}{path}?token={token}", self.issuer.trim_end_matches('/'))
     }
@@ -109,8 +117,14 @@ pub async fn send_verification(m: &Mail<'_>, user: &User) -> Result<Sent, StoreE
     }
     let ttl = m.settings.verification_ttl_seconds.secs();
     let link = m.new_link(&user.id, address, VERIFY, ttl, VERIFY_PATH).await?;
-    let message =
-        VerifyAddress { product: m.product, username: &user.username, address, link, hours: (ttl + 3_599) / 3_600 };
+    let message = VerifyAddress {
+        lang: m.language_for(user),
+        product: m.product,
+        username: &user.username,
+        address,
+        link,
+        hours: (ttl + 3_599) / 3_600,
+    };
     m.queue(address, message.render()).await?;
     m.audit("email.verification_sent", user, Some(("email", address.into()))).await;
     Ok(Sent::Sent)
@@ -138,6 +152,8 @@ pub async fn verify(m: &Mail<'_>, token: &str) -> Result<Option<User>, StoreErro
             return Ok(None);
         }
     }
+    // An account of open sign-up may now have tokens.
+    m.store.clear_unverified_signup(&user.id).await?;
     m.audit("email.verified", &user, Some(("email", link.email.clone().into()))).await;
     Ok(Some(user))
 }
@@ -176,7 +192,12 @@ pub async fn change_email(m: &Mail<'_>, user: &mut User, new: &str) -> Result<()
     let detail = serde_json::json!({"from": old, "to": new});
     m.audit("email.changed", user, Some(("email", detail))).await;
     if let Some(old) = old.as_deref() {
-        let message = AddressChanged { product: m.product, username: &user.username, new_address: new };
+        let message = AddressChanged {
+            lang: m.language_for(user),
+            product: m.product,
+            username: &user.username,
+            new_address: new,
+        };
         m.queue(old, message.render()).await?;
     }
     send_verification(m, user).await?;
@@ -221,10 +242,8 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
     };
     match (user, to) {
         (Some(user), Some(to)) => {
-            let link = m.new_link(&user.id, &to, RESET, ttl, RESET_PATH).await?;
-            let message = PasswordReset { product: m.product, username: &user.username, link, minutes };
-            m.queue(&to, message.render()).await?;
-            m.audit("password.reset_requested", &user, Some(("email", to.into()))).await;
+            let actor = format!("user:{}", user.id);
+            send_reset(m, &user, &to, &actor).await?;
         }
         _ => {
             // The same work as for a real account, sent nowhere: a link
@@ -233,7 +252,8 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
             // Never under the account's own id: that would replace a real link.
             let decoy = format!("none:{}", hash_token(&identifier.to_lowercase()));
             let link = m.new_link(&decoy, "", RESET, ttl, RESET_PATH).await?;
-            let message = PasswordReset { product: m.product, username: identifier, link, minutes }.render();
+            let message =
+                PasswordReset { lang: m.lang, product: m.product, username: identifier, link, minutes }.render();
             // An outbox row to no one, which the sender drops unsent, and
             // the audit event: the same writes as for a real account.
             m.queue(latchkey_email::DECOY, message).await?;
@@ -244,6 +264,48 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
         }
     }
     Ok(ResetRequest::Answered)
+}
+
+/// A reset link for `user` to `to`, stored hashed (replacing the person's
+/// previous one), queued, and audited as `password.reset_requested` by
+/// `actor`.
+async fn send_reset(m: &Mail<'_>, user: &User, to: &str, actor: &str) -> Result<(), StoreError> {
+    let ttl = m.settings.password_reset_ttl_seconds.secs();
+    let link = m.new_link(&user.id, to, RESET, ttl, RESET_PATH).await?;
+    let minutes = (ttl + 59) / 60;
+    let message =
+        PasswordReset { lang: m.language_for(user), product: m.product, username: &user.username, link, minutes };
+    m.queue(to, message.render()).await?;
+    let event = AuditEvent::new(m.clock.now(), "password.reset_requested", actor).subject(&user.id).detail("email", to);
+    record_audit(m.store, event).await;
+    Ok(())
+}
+
+/// An operator sends `user` a reset link (the admin console), as if the
+/// person had asked for one, audited with the operator (`actor`) as the
+/// actor. Not for a disabled account (its link would not work), nor one
+/// without an address; counted against `email.max_per_account` as the
+/// person's own requests are, so a person's inbox is not flooded.
+pub async fn send_reset_link(m: &Mail<'_>, user: &User, actor: &str) -> Result<Sent, SendResetError> {
+    if user.disabled {
+        return Err(SendResetError::Disabled);
+    }
+    let Some(to) = user.claims.email.clone() else { return Ok(Sent::NoAddress) };
+    if !m.account_allows(&user.id).await? {
+        return Ok(Sent::Throttled);
+    }
+    send_reset(m, user, &to, actor).await?;
+    Ok(Sent::Sent)
+}
+
+/// Why an operator's reset link was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendResetError {
+    /// A reset link does not work for a disabled account: enable it first.
+    #[error("the account is disabled; enable it first")]
+    Disabled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The account a reset request names: by username, else (for something
@@ -329,6 +391,7 @@ pub async fn reset_password(m: &Mail<'_>, token: &str, new: &str, confirm: &str)
 pub async fn notify_password_changed(m: &Mail<'_>, user: &User, reset: bool) -> Result<(), StoreError> {
     let Some(to) = user.claims.email.as_deref() else { return Ok(()) };
     let when = latchkey_core::calendar::readable(m.clock.now());
-    let message = PasswordChanged { product: m.product, username: &user.username, when, reset };
+    let message =
+        PasswordChanged { lang: m.language_for(user), product: m.product, username: &user.username, when, reset };
     m.queue(to, message.render()).await
 }

@@ -1,9 +1,12 @@
-//! Accounts: creating, saving and deleting a user, and setting a password.
-//! `latchkey user …` and the admin API's `/users` call these; each keeps
-//! its own parsing (flags or JSON) and its own wording of errors.
+//! Accounts: creating, saving and deleting a user, setting a password,
+//! finding accounts, and an account's sign-in lock (reading and clearing it).
+//! `latchkey user …`, the admin API's `/users` and the admin console call
+//! these; each keeps its own parsing (flags, JSON or a form) and its own
+//! wording of errors.
 
+use latchkey_core::lockout::account_key;
 use latchkey_core::{User, UserClaims, password, random};
-use latchkey_store::{Store, StoreError};
+use latchkey_store::{FailureStore, Store, StoreError, StoreResult};
 
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -102,4 +105,60 @@ pub async fn set_disabled(store: &dyn Store, user: &mut User, disabled: bool, no
 /// Returns whether there was such a user.
 pub async fn delete_user(store: &dyn Store, id: &str) -> Result<bool, UserError> {
     Ok(store.delete_user(id).await?)
+}
+
+/// An account's failed sign-ins and lock (`security.lockout`), as read or
+/// as they were before they were cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignInLock {
+    /// When the lock ends (Unix seconds), if the account is locked.
+    pub locked_until: Option<i64>,
+    /// Failed sign-ins counted in the current window.
+    pub failures: u64,
+}
+
+impl SignInLock {
+    fn of(count: Option<latchkey_store::Failures>, now: i64) -> Self {
+        Self {
+            locked_until: count.filter(|c| c.locked_at(now)).map(|c| c.locked_until),
+            failures: count.map_or(0, |c| c.count),
+        }
+    }
+
+    pub fn locked(&self) -> bool {
+        self.locked_until.is_some()
+    }
+}
+
+/// `user`'s failed sign-ins and lock (kept under the username, in any case).
+pub async fn sign_in_lock<S: FailureStore + ?Sized>(store: &S, user: &User, now: i64) -> StoreResult<SignInLock> {
+    Ok(SignInLock::of(store.get_failures(&account_key(&user.username), now).await?, now))
+}
+
+/// Forgets `user`'s failed sign-ins, which ends its lock on every server at
+/// once; returns what there was.
+pub async fn unlock<S: FailureStore + ?Sized>(store: &S, user: &User, now: i64) -> StoreResult<SignInLock> {
+    Ok(SignInLock::of(store.clear_failures(&account_key(&user.username), now).await?, now))
+}
+
+/// Accounts whose id, username, email or name contains `query` (ignoring
+/// case), in the store's order, at most `limit` after skipping `offset`;
+/// and whether more matched. Accounts are not indexed by these; a scan is
+/// fine for the few thousand accounts a console serves.
+pub async fn search(store: &dyn Store, query: &str, offset: usize, limit: usize) -> StoreResult<(Vec<User>, bool)> {
+    let needle = query.trim().to_lowercase();
+    let matches = |u: &User| {
+        needle.is_empty()
+            || u.id.to_lowercase().contains(&needle)
+            || u.username.to_lowercase().contains(&needle)
+            || [u.claims.email.as_deref(), u.claims.name.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|v| v.to_lowercase().contains(&needle))
+    };
+    let mut found: Vec<User> =
+        store.list_users().await?.into_iter().filter(matches).skip(offset).take(limit + 1).collect();
+    let more = found.len() > limit;
+    found.truncate(limit);
+    Ok((found, more))
 }

@@ -434,3 +434,182 @@ async fn starting_a_session_ends_the_browsers_previous_one() {
     assert!(revoked(&*store, "rt-c1").await, "its session-bound refresh tokens go with it");
     assert!(store.get_session(&second.session.id_hash, 2_000).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn an_operators_client_body_names_the_member_at_fault() {
+    use latchkey_core::RegistrationPolicy;
+    use latchkey_domain::clients::settings_from_json;
+    let policy = RegistrationPolicy::default();
+    let body = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let ok = settings_from_json(
+        &policy,
+        body(serde_json::json!({
+            "client_name": "App", "redirect_uris": ["https://app.example/cb"],
+            "skip_consent": true, "audiences": ["https://api.example"],
+        })),
+    )
+    .unwrap();
+    assert!(ok.skip_consent && !ok.introspection);
+    assert_eq!(ok.audiences, ["https://api.example"]);
+    let refused = |v: serde_json::Value| settings_from_json(&policy, body(v)).unwrap_err();
+    let e = refused(serde_json::json!({"client_name": "App", "redirect_uris": ["not a uri"]}));
+    assert_eq!(e.member(), Some("redirect_uris"), "{e}");
+    let e = refused(serde_json::json!({"client_name": "App", "redirect_uris": ["https://app.example/cb"],
+        "post_logout_redirect_uris": ["https://app.example/bye#frag"]}));
+    assert_eq!(e.member(), Some("post_logout_redirect_uris"), "{e}");
+    let e = refused(serde_json::json!({"client_name": " ", "redirect_uris": ["https://app.example/cb"]}));
+    assert_eq!((e.member(), e.to_string().as_str()), (Some("client_name"), "client_name is required"));
+    let e = refused(
+        serde_json::json!({"client_name": "App", "redirect_uris": ["https://app.example/cb"], "audiences": ["x#y"]}),
+    );
+    assert_eq!(e.member(), Some("audiences"), "{e}");
+    let e = refused(
+        serde_json::json!({"client_name": "App", "redirect_uris": ["https://app.example/cb"], "skip_consent": "yes"}),
+    );
+    assert_eq!((e.member(), e.to_string().as_str()), (Some("skip_consent"), "skip_consent must be a boolean"));
+    let e = refused(serde_json::json!({"client_name": "App", "colour": "blue"}));
+    assert_eq!((e.member(), e.to_string().as_str()), (None, "unknown member \"colour\""));
+}
+
+#[tokio::test]
+async fn an_operators_edit_keeps_what_only_registration_sets() {
+    use latchkey_core::{ClientMetadata, RegistrationPolicy};
+    use latchkey_domain::clients::{create_client, operator_replace};
+    let (store, _dir) = store().await;
+    let policy = RegistrationPolicy::default();
+    let settings = |name: &str| {
+        let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
+            "client_name": name, "redirect_uris": ["https://app.example/cb"],
+        }))
+        .unwrap();
+        metadata.validate(&policy).unwrap()
+    };
+    let mut registered = settings("Self-registered");
+    registered.dynamically_registered = true;
+    registered.registration_access_token_hash = Some("rat-hash".into());
+    registered.software_statement_issuer = Some("https://vouch.example".into());
+    let (mut client, _) = create_client(&*store, registered, 1_000, None).await.unwrap();
+    operator_replace(&*store, &mut client, settings("Renamed"), 1_100, None).await.unwrap().expect("saved");
+    let stored = store.get_client(&client.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.settings.client_name, "Renamed");
+    assert!(stored.settings.dynamically_registered);
+    assert_eq!(stored.settings.registration_access_token_hash.as_deref(), Some("rat-hash"));
+    assert_eq!(stored.settings.software_statement_issuer.as_deref(), Some("https://vouch.example"));
+}
+
+#[tokio::test]
+async fn searching_accounts_and_clients_pages_through_the_matches() {
+    use latchkey_domain::{clients, users};
+    let (store, _dir) = store().await;
+    for (i, name) in ["alice", "bob", "alicia", "carol"].iter().enumerate() {
+        let mut u = user(&format!("id-{i}"), name);
+        u.created_at = 1_000 + i as i64;
+        u.claims.email = Some(format!("{name}@example.com"));
+        store.insert_user(&u).await.unwrap();
+    }
+    let names = |found: &[latchkey_core::User]| found.iter().map(|u| u.username.clone()).collect::<Vec<_>>();
+    let (found, more) = users::search(&*store, "ALI", 0, 1).await.unwrap();
+    assert_eq!((names(&found), more), (vec!["alice".to_string()], true));
+    let (found, more) = users::search(&*store, "ali", 1, 1).await.unwrap();
+    assert_eq!((names(&found), more), (vec!["alicia".to_string()], false));
+    let (found, _) = users::search(&*store, "carol@example", 0, 10).await.unwrap();
+    assert_eq!(names(&found), ["carol"], "by email");
+    let (found, more) = users::search(&*store, "", 0, 10).await.unwrap();
+    assert_eq!((found.len(), more), (4, false), "an empty query lists everyone");
+    assert!(users::search(&*store, "nobody", 0, 10).await.unwrap().0.is_empty());
+
+    let metadata: latchkey_core::ClientMetadata = serde_json::from_value(serde_json::json!({
+        "client_name": "Payroll", "redirect_uris": ["https://payroll.example/cb"],
+    }))
+    .unwrap();
+    let settings = metadata.validate(&latchkey_core::RegistrationPolicy::default()).unwrap();
+    let (client, _) = clients::create_client(&*store, settings, 1_000, None).await.unwrap();
+    let (found, _) = clients::search(&*store, "payr", 0, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let (found, _) = clients::search(&*store, &client.client_id, 0, 10).await.unwrap();
+    assert_eq!(found[0].client_id, client.client_id, "by id");
+    assert!(clients::search(&*store, "crm", 0, 10).await.unwrap().0.is_empty());
+}
+
+#[tokio::test]
+async fn unlocking_forgets_the_failures_and_says_what_there_was() {
+    use latchkey_core::lockout::account_key;
+    use latchkey_domain::users::{SignInLock, sign_in_lock, unlock};
+    let (store, _dir) = store().await;
+    let alice = user("u-alice", "Alice");
+    assert_eq!(sign_in_lock(&*store, &alice, 1_000).await.unwrap(), SignInLock::default());
+    // Counted under the username in any case.
+    store.add_failure(&account_key("alice"), 1_000, 900).await.unwrap();
+    store.add_failure(&account_key("ALICE"), 1_001, 900).await.unwrap();
+    store.lock_failures(&account_key("alice"), 1_600).await.unwrap();
+    let lock = sign_in_lock(&*store, &alice, 1_100).await.unwrap();
+    assert_eq!(lock, SignInLock { locked_until: Some(1_600), failures: 2 });
+    assert!(lock.locked());
+    assert_eq!(unlock(&*store, &alice, 1_100).await.unwrap(), lock, "what there was");
+    assert_eq!(sign_in_lock(&*store, &alice, 1_100).await.unwrap(), SignInLock::default());
+    assert_eq!(unlock(&*store, &alice, 1_100).await.unwrap(), SignInLock::default(), "nothing left");
+}
+
+#[tokio::test]
+async fn an_operator_sends_a_reset_link_as_if_the_person_asked() {
+    use latchkey_domain::self_service::{Mail, SendResetError, Sent, send_reset_link};
+    let (store, _dir) = store().await;
+    let clock = Arc::new(latchkey_core::clock::MockClock::new(10_000));
+    let outbox = latchkey_email::Outbox::new(store.clone(), clock.clone());
+    let settings = latchkey_config::Email::default();
+    let mail = Mail {
+        store: &*store,
+        outbox: &outbox,
+        clock: &*clock,
+        settings: &settings,
+        issuer: "https://id.example",
+        product: "Latchkey",
+        lang: latchkey_email::messages::Language::En,
+    };
+    let mut alice = user("u-alice", "alice");
+    alice.claims.email = Some("alice@example.com".into());
+    store.insert_user(&alice).await.unwrap();
+    assert_eq!(send_reset_link(&mail, &alice, "console:u-admin").await.unwrap(), Sent::Sent);
+    assert_eq!(store.count_outbox().await.unwrap(), 1, "one email queued");
+    let query = latchkey_store::AuditQuery { limit: 100, ..Default::default() };
+    let events = store.list_audit(&query).await.unwrap();
+    let (_, event) = events.iter().find(|(_, e)| e.kind == "password.reset_requested").expect("audited");
+    assert_eq!((event.actor.as_str(), event.subject.as_deref()), ("console:u-admin", Some("u-alice")));
+
+    let bob = user("u-bob", "bob");
+    assert_eq!(send_reset_link(&mail, &bob, "console:u-admin").await.unwrap(), Sent::NoAddress);
+    alice.disabled = true;
+    assert!(matches!(send_reset_link(&mail, &alice, "console:u-admin").await, Err(SendResetError::Disabled)));
+    assert_eq!(store.count_outbox().await.unwrap(), 1, "nothing more queued");
+}
+
+/// The console's client: registered once however often (and however many
+/// replicas at once) the server starts, brought up to date when its URL
+/// changes, and refused by every door that deletes clients.
+#[tokio::test]
+async fn the_console_client_is_ensured_idempotently_and_never_deleted() {
+    use latchkey_domain::clients::{CONSOLE_CLIENT_ID, DeleteClientError, delete_client, ensure_console_client};
+    let (store, _dir) = store().await;
+    let cb = "https://id.example.com/admin/callback";
+    // Two replicas starting together: one inserts, the other finds it.
+    let (a, b) = tokio::join!(ensure_console_client(&*store, cb, 1_000), ensure_console_client(&*store, cb, 1_000));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one of two concurrent starts writes");
+    assert!(!ensure_console_client(&*store, cb, 1_100).await.unwrap(), "a restart writes nothing");
+    let client = store.get_client(CONSOLE_CLIENT_ID).await.unwrap().expect("registered");
+    assert_eq!(client.settings.redirect_uris, [cb]);
+    assert!(client.settings.skip_consent && client.secret_hash.is_some());
+    // A new console URL replaces the redirect URI; other settings stay.
+    let mut tuned = client.clone();
+    tuned.settings.require_mfa = true;
+    store.update_client(&tuned).await.unwrap();
+    let moved = "https://admin.example.com/admin/callback";
+    assert!(ensure_console_client(&*store, moved, 1_200).await.unwrap());
+    let client = store.get_client(CONSOLE_CLIENT_ID).await.unwrap().unwrap();
+    assert_eq!(
+        (client.settings.redirect_uris.as_slice(), client.settings.require_mfa),
+        ([moved.to_string()].as_slice(), true)
+    );
+    let refused = delete_client(&*store, CONSOLE_CLIENT_ID).await;
+    assert!(matches!(refused, Err(DeleteClientError::Protected(_))), "{refused:?}");
+    assert!(store.get_client(CONSOLE_CLIENT_ID).await.unwrap().is_some(), "still there");
+}

@@ -6,6 +6,7 @@
 use std::marker::PhantomData;
 
 use askama::Template;
+pub use latchkey_i18n::Language;
 
 /// An email ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,8 @@ macro_rules! message {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $name<'a> {
+            /// The recipient's language.
+            pub lang: Language,
             pub product: &'a str,
             pub username: &'a str,
             $(pub $field: $ty,)*
@@ -36,12 +39,12 @@ macro_rules! message {
             pub fn render(&self) -> Result<Rendered, askama::Error> {
                 #[derive(Template)]
                 #[template(path = $text)]
-                struct Text<'a, 'b> { product: &'b str, username: &'b str, $($field: &'b $ty,)* _life: PhantomData<&'a ()> }
+                struct Text<'a, 'b> { lang: Language, product: &'b str, username: &'b str, $($field: &'b $ty,)* _life: PhantomData<&'a ()> }
                 #[derive(Template)]
                 #[template(path = $html)]
-                struct Html<'a, 'b> { product: &'b str, username: &'b str, $($field: &'b $ty,)* _life: PhantomData<&'a ()> }
-                let text = Text { product: self.product, username: self.username, $($field: &self.$field,)* _life: PhantomData };
-                let html = Html { product: self.product, username: self.username, $($field: &self.$field,)* _life: PhantomData };
+                struct Html<'a, 'b> { lang: Language, product: &'b str, username: &'b str, $($field: &'b $ty,)* _life: PhantomData<&'a ()> }
+                let text = Text { lang: self.lang, product: self.product, username: self.username, $($field: &self.$field,)* _life: PhantomData };
+                let html = Html { lang: self.lang, product: self.product, username: self.username, $($field: &self.$field,)* _life: PhantomData };
                 render(&text, &html)
             }
         }
@@ -65,6 +68,15 @@ message!(
     PasswordChanged, "email/password_changed.txt", "email/password_changed.html" { when: String, reset: bool }
 );
 
+message!(
+    /// An invitation to create an account (`username` is unused: there is no account yet).
+    Invitation, "email/invitation.txt", "email/invitation.html" { address: &'a str, link: String, days: i64 }
+);
+message!(
+    /// Sign-up with an address that already has an account: told by email, not on the page.
+    AccountExists, "email/account_exists.txt", "email/account_exists.html" { address: &'a str, link: String }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +84,7 @@ mod tests {
     #[test]
     fn the_subject_is_the_first_line_and_html_is_escaped() {
         let m = VerifyAddress {
+            lang: Language::En,
             product: "Acme <ID>",
             username: "ann",
             address: "ann@example.com",
@@ -86,10 +99,44 @@ mod tests {
         assert!(m.html.contains("Acme &#60;ID&#62;") || m.html.contains("Acme &lt;ID&gt;"), "{}", m.html);
         assert!(!m.html.contains("Acme <ID>"));
         let m =
-            PasswordChanged { product: "Acme", username: "ann", when: "today".into(), reset: true }.render().unwrap();
+            PasswordChanged { lang: Language::En, product: "Acme", username: "ann", when: "today".into(), reset: true }
+                .render()
+                .unwrap();
         assert!(m.text.contains("signed out everywhere"), "{}", m.text);
-        let m =
-            PasswordChanged { product: "Acme", username: "ann", when: "today".into(), reset: false }.render().unwrap();
+        let m = PasswordChanged {
+            lang: Language::En,
+            product: "Acme",
+            username: "ann",
+            when: "today".into(),
+            reset: false,
+        }
+        .render()
+        .unwrap();
         assert!(m.text.contains("other sessions have ended"), "{}", m.text);
+    }
+
+    #[test]
+    fn messages_speak_the_recipients_language() {
+        let reset = |lang| {
+            PasswordReset {
+                lang,
+                product: "Acme",
+                username: "ann",
+                link: "https://id.example/r?token=t".into(),
+                minutes: 30,
+            }
+            .render()
+            .unwrap()
+        };
+        let de = reset(Language::De);
+        assert_eq!(de.subject, "Setzen Sie Ihr Acme-Passwort zurück");
+        assert!(de.text.starts_with("Hallo ann,") && de.text.contains("30 Minuten"), "{}", de.text);
+        assert!(de.html.contains(r#"<html lang="de">"#) && de.html.contains("Neues Passwort wählen"), "{}", de.html);
+        let fr = reset(Language::Fr);
+        assert_eq!(fr.subject, "Réinitialisez votre mot de passe Acme");
+        assert!(fr.text.starts_with("Bonjour ann,") && fr.text.contains("30 minutes"), "{}", fr.text);
+        let en = reset(Language::En);
+        assert_eq!(en.subject, "Reset your Acme password");
+        assert!(en.html.contains(r#"<html lang="en">"#));
     }
 }

@@ -442,7 +442,12 @@ async fn remove(
     headers: HeaderMap,
 ) -> Result<Response, RegistrationError> {
     let client = authorized_client(&state, &headers, &client_id).await?;
-    clients::delete_client(&*state.clients, &client.client_id).await?;
+    // The console's own client has no registration access token; the
+    // domain's refusal is the same answer as a token that is not its.
+    clients::delete_client(&*state.clients, &client.client_id).await.map_err(|e| match e {
+        clients::DeleteClientError::Protected(_) => RegistrationError::NotAuthorized,
+        clients::DeleteClientError::Store(e) => RegistrationError::Store(e),
+    })?;
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.limit.trusted_proxies);
     let event = AuditEvent::new(state.clock.now(), "client.deleted", format!("client:{}", client.client_id))
         .subject(&client.client_id)

@@ -312,6 +312,7 @@ latchkey_store::delegate!(Cached, inner, direct, FederatedIdentityStore);
 latchkey_store::delegate!(Cached, inner, direct, FactorStore);
 latchkey_store::delegate!(Cached, inner, direct, OutboxStore);
 latchkey_store::delegate!(Cached, inner, direct, EmailTokenStore);
+latchkey_store::delegate!(Cached, inner, direct, SignupStore);
 
 #[async_trait]
 impl UnitOfWork for Cached {
@@ -425,6 +426,7 @@ latchkey_store::delegate!(CachedTransaction, inner, direct, FederatedIdentitySto
 latchkey_store::delegate!(CachedTransaction, inner, direct, FactorStore);
 latchkey_store::delegate!(CachedTransaction, inner, direct, OutboxStore);
 latchkey_store::delegate!(CachedTransaction, inner, direct, EmailTokenStore);
+latchkey_store::delegate!(CachedTransaction, inner, direct, SignupStore);
 
 #[async_trait]
 impl Transaction for CachedTransaction {

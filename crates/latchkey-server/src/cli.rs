@@ -61,6 +61,9 @@ pub enum Command {
     /// See and end people's sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Invite people to create an account (signup.mode "invite" or "open").
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -150,6 +153,52 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Invite someone: prints the invitation's link (once), and emails it
+    /// when email is configured.
+    Create {
+        /// The address the invitation is for; the account gets it, verified.
+        #[arg(long)]
+        email: String,
+        /// A group the new account joins (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// How long the link works: seconds, or with a unit (30m, 48h, 7d).
+        /// Default: signup.invitation_ttl_seconds.
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<i64>,
+        /// Do not email the link (print it only).
+        #[arg(long)]
+        no_email: bool,
+    },
+    /// List invitations not yet accepted or revoked.
+    List,
+    /// Revoke an invitation: its link stops working.
+    Revoke {
+        /// The invitation's id, as listed.
+        id: String,
+    },
+}
+
+/// "90", "90s", "30m", "48h", "7d" in seconds.
+fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let n: i64 = digits.parse().map_err(|_| format!("{s:?} is not a duration such as 3600, 30m, 48h or 7d"))?;
+    let factor = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(format!("{s:?}: use s, m, h or d")),
+    };
+    n.checked_mul(factor).filter(|v| *v > 0).ok_or_else(|| format!("{s:?} is not a positive duration"))
 }
 
 #[derive(Debug, Subcommand)]

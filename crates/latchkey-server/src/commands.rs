@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod client;
+mod invite;
 mod keys;
 mod session;
 mod token;
@@ -192,6 +193,7 @@ pub async fn execute(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::User(cmd) => user::run(ctx, cmd).await,
         Command::Keys(cmd) => keys::run(ctx, cmd).await,
         Command::Session(cmd) => session::run(ctx, cmd).await,
+        Command::Invite(cmd) => invite::run(ctx, cmd).await,
         Command::Audit(cmd) => audit::run(ctx, cmd).await,
         Command::Admin(cmd) => admin::run(ctx, cmd).await,
     };

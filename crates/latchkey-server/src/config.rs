@@ -112,10 +112,14 @@ pub fn load(
     if let Some(url) = database_url {
         loaded.config.database_url = url.to_string();
     }
-    resolve(&loaded).map_err(|e| match e.key.as_str() {
+    let settings = resolve(&loaded).map_err(|e| match e.key.as_str() {
         "database_url" if database_url.is_some() => e,
         _ => loaded.locate(e),
-    })
+    })?;
+    // Every command sets passwords through `latchkey_core::password`,
+    // which reads the policy of the process.
+    latchkey_core::password::set_policy(loaded.config.password.policy());
+    Ok(settings)
 }
 
 fn resolve(loaded: &latchkey_config::Loaded) -> Result<Settings, ConfigError> {
@@ -275,6 +279,46 @@ mod tests {
         ] {
             let e = settings(pairs).unwrap_err();
             assert_eq!(e.key, "admin.listen");
+            assert!(e.to_string().contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn console_settings() {
+        use latchkey_config::ConsoleRole;
+        let on = ("LATCHKEY_ADMIN_CONSOLE", "true");
+        let s =
+            settings(&[on, ("LATCHKEY_ADMIN_CONSOLE_GROUPS", "it-admins=full, helpdesk = support,auditors=read-only")])
+                .unwrap();
+        let groups = &s.config.admin.console_groups;
+        assert_eq!(
+            (groups["it-admins"], groups["helpdesk"], groups["auditors"]),
+            (ConsoleRole::Full, ConsoleRole::Support, ConsoleRole::ReadOnly)
+        );
+        assert_eq!(s.config.admin.console_listener(), AdminListener::Public);
+        assert_eq!(s.admin(), AdminListener::Disabled, "the console does not turn the admin API on");
+        assert_eq!(s.config.admin.console_base_url("https://id.example.com/tenant"), "https://id.example.com/admin");
+        // The console alone may have its own listener.
+        let s =
+            settings(&[on, ("LATCHKEY_ADMIN_CONSOLE_GROUPS", "ops=full"), ("LATCHKEY_ADMIN_LISTEN", "127.0.0.1:9001")])
+                .unwrap();
+        assert_eq!(s.config.admin.console_listener(), AdminListener::Separate("127.0.0.1:9001".parse().unwrap()));
+        for (pairs, key, why) in [
+            (&[on][..], "admin.console_groups", "nobody could use"),
+            (&[on, ("LATCHKEY_ADMIN_CONSOLE_GROUPS", "ops=root")][..], "admin.console_groups", "root"),
+            (&[on, ("LATCHKEY_ADMIN_CONSOLE_GROUPS", "ops")][..], "admin.console_groups", "GROUP=ROLE"),
+            (
+                &[
+                    on,
+                    ("LATCHKEY_ADMIN_CONSOLE_GROUPS", "ops=full"),
+                    ("LATCHKEY_ADMIN_CONSOLE_URL", "http://admin.example.com/admin"),
+                ][..],
+                "admin.console_url",
+                "https",
+            ),
+        ] {
+            let e = settings(pairs).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
             assert!(e.to_string().contains(why), "{e}");
         }
     }

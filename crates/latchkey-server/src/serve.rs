@@ -162,7 +162,8 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
             strings(&acr)
         },
         display_values_supported: strings(&["page", "popup", "touch", "wap"]),
-        ui_locales_supported: strings(&["en"]),
+        // Exactly the languages pages and emails ship in (latchkey-i18n).
+        ui_locales_supported: latchkey_i18n::Language::ALL.iter().map(|l| l.tag().to_string()).collect(),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         authorization_response_iss_parameter_supported: true,
         request_parameter_supported: true,
@@ -220,17 +221,27 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     }
     // Browsers ask for it at the host root: no icon, and no 404 in the logs.
     app = app.route("/favicon.ico", get(favicon));
-    // The admin API sits at the host root (not under the issuer's path).
+    // The admin API and the console sit at the host root (not under the issuer's path).
     if settings.admin() == AdminListener::Public {
         app = app.merge(latchkey_admin::router());
+    }
+    if settings.config.admin.console_listener() == AdminListener::Public {
+        app = app.merge(latchkey_console::router());
     }
     finish(app.fallback(latchkey_authorize::not_found), state)
 }
 
 /// The router of the separate admin listener (`admin.listen`): the admin API
-/// only, and JSON 404s (there is no page to show there).
-pub fn admin_router(state: AppState) -> Router {
-    finish(latchkey_admin::router().fallback(latchkey_http::not_found), state)
+/// and the console, as enabled, and JSON 404s.
+pub fn admin_router(settings: &Settings, state: AppState) -> Router {
+    let mut app = Router::new();
+    if matches!(settings.admin(), AdminListener::Separate(_)) {
+        app = app.merge(latchkey_admin::router());
+    }
+    if matches!(settings.config.admin.console_listener(), AdminListener::Separate(_)) {
+        app = app.merge(latchkey_console::router());
+    }
+    finish(app.fallback(latchkey_http::not_found), state)
 }
 
 async fn favicon() -> Response {
@@ -403,6 +414,8 @@ pub async fn build(
 ) -> anyhow::Result<App> {
     let (store, sql, redis) = opened;
     let config = &settings.config;
+    // Parse the message catalogs now: a broken one stops startup, not a page.
+    latchkey_i18n::load();
     let store = match hooks.wrap_store {
         Some(wrap) => wrap(store),
         None => store,
@@ -487,7 +500,43 @@ pub async fn build(
         clock: clock.clone(),
         policy: registration_policy.clone(),
         trusted_proxies: config.http.trusted_proxies.clone().into(),
+        invitations: Arc::new(latchkey_admin::InvitationSettings {
+            signup: config.signup.clone(),
+            email: config.email.clone(),
+            issuer: config.issuer.clone(),
+            product: config.ui.product_name.trim().to_string(),
+            outbox: outbox.clone(),
+        }),
     };
+    let console = latchkey_console::ConsoleState {
+        settings: Arc::new(latchkey_console::ConsoleSettings::from_config(config)),
+        store: store.clone(),
+        clock: clock.clone(),
+        keys: ring.clone(),
+        key_settings: settings.key_settings(),
+        notifier: notifier.clone(),
+        end_revokes: config.sessions.end_revokes,
+        policy: registration_policy.clone(),
+        health: {
+            let health = health.clone();
+            Arc::new(move || {
+                let mut report = vec![("database", health.database().as_str())];
+                if let Some(redis) = health.redis() {
+                    report.push(("redis", redis.as_str()));
+                }
+                report
+            })
+        },
+        trusted_proxies: config.http.trusted_proxies.clone().into(),
+        outbox: outbox.clone(),
+        email: Arc::new(config.email.clone()),
+    };
+    if config.admin.console {
+        // Every replica does it at start; the domain makes it idempotent.
+        latchkey_domain::clients::ensure_console_client(store.as_ref(), &console.settings.redirect_uri(), clock.now())
+            .await
+            .context("registering the admin console's client")?;
+    }
     let state = AppState::new(AppParts {
         discovery: DiscoveryState::new(
             &provider_metadata(&settings),
@@ -531,6 +580,7 @@ pub async fn build(
             dpop,
         },
         admin,
+        console,
     });
     let sender = smtp.zip(outbox).map(|(target, outbox)| {
         latchkey_email::Sender::new(store.clone(), target, clock.clone(), outbox.wake(), &config.email)
@@ -544,8 +594,12 @@ async fn listen(settings: Settings, built: App, started: std::time::Instant) -> 
     let config = &settings.config;
     let app = router(&settings, state.clone());
 
-    let admin_listener = match settings.admin() {
-        AdminListener::Separate(addr) => Some(
+    let separate = match (settings.admin(), config.admin.console_listener()) {
+        (AdminListener::Separate(addr), _) | (_, AdminListener::Separate(addr)) => Some(addr),
+        _ => None,
+    };
+    let admin_listener = match separate {
+        Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| ConfigError::new("admin.listen", format!("cannot listen on {addr}: {e}")))?,
@@ -591,9 +645,9 @@ async fn listen(settings: Settings, built: App, started: std::time::Instant) -> 
     };
     let admin_server = admin_listener.map(|admin_listener| {
         if let Ok(addr) = admin_listener.local_addr() {
-            tracing::info!("admin API on its own listener at http://{addr}/admin/api/v1");
+            tracing::info!("admin API and console on their own listener at http://{addr}/admin");
         }
-        let app = admin_router(state.clone());
+        let app = admin_router(&settings, state.clone());
         let mut stopped = admin_stopped;
         let stop = async move {
             let _ = stopped.wait_for(|stop| *stop).await;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use latchkey_admin::AdminState;
 use latchkey_authorize::AuthorizeState;
+use latchkey_console::ConsoleState;
 use latchkey_discovery::DiscoveryState;
 use latchkey_registration::RegistrationState;
 use latchkey_token::TokenState;
@@ -42,6 +43,8 @@ pub struct AppParts {
     pub authorize: AuthorizeState,
     pub token: TokenState,
     pub admin: AdminState,
+    /// The admin console (routed only while `admin.console` is on).
+    pub console: ConsoleState,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -84,5 +87,11 @@ impl FromRef<AppState> for HealthState {
 impl FromRef<AppState> for AdminState {
     fn from_ref(s: &AppState) -> Self {
         s.admin.clone()
+    }
+}
+
+impl FromRef<AppState> for ConsoleState {
+    fn from_ref(s: &AppState) -> Self {
+        s.console.clone()
     }
 }

@@ -187,6 +187,7 @@ async fn outbox_store() {
     if let Some(f) = fixture().await {
         conformance::outbox_store(f.store.clone()).await;
         conformance::email_token_store(f.store.clone()).await;
+        conformance::signup_store(f.store.clone()).await;
         f.check_ttls_and_clean().await;
     }
 }

@@ -43,17 +43,33 @@ impl Db<'_> {
     }
 
     pub(crate) async fn list_audit(&mut self, query: &AuditQuery) -> StoreResult<Vec<(i64, AuditEvent)>> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, actor, subject, client_id, ip, details FROM audit_events \
-             WHERE id > $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR subject = $3) ORDER BY id LIMIT $4",
-        )
-        .bind(query.after)
-        .bind(&query.kind)
-        .bind(&query.subject)
-        .bind(i64::from(query.limit))
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(map_err)?;
+        // Two literal statements (sqlx takes only literal SQL): oldest or newest first.
+        macro_rules! select {
+            ($order:literal) => {
+                concat!(
+                    "SELECT id, at, kind, actor, subject, client_id, ip, details FROM audit_events \
+                     WHERE id > $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR subject = $3) \
+                     AND ($5 IS NULL OR actor = $5) AND ($6 IS NULL OR client_id = $6) \
+                     AND ($7 IS NULL OR at >= $7) AND ($8 IS NULL OR at < $8) AND ($9 IS NULL OR id < $9) ",
+                    $order
+                )
+            };
+        }
+        let sql: &'static str =
+            if query.newest_first { select!("ORDER BY id DESC LIMIT $4") } else { select!("ORDER BY id LIMIT $4") };
+        let rows = sqlx::query(sql)
+            .bind(query.after)
+            .bind(&query.kind)
+            .bind(&query.subject)
+            .bind(i64::from(query.limit))
+            .bind(&query.actor)
+            .bind(&query.client_id)
+            .bind(query.since)
+            .bind(query.until)
+            .bind(query.before)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
         rows.iter()
             .map(|row| {
                 let details: String = row.try_get("details").map_err(map_err)?;

@@ -213,6 +213,30 @@ impl Db<'_> {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(crate) async fn list_client_consents(&mut self, client_id: &str, limit: u32) -> StoreResult<Vec<Consent>> {
+        let rows = sqlx::query(
+            "SELECT user_id, scope, granted_at, updated_at FROM consents WHERE client_id = $1 \
+             ORDER BY updated_at DESC, user_id LIMIT $2",
+        )
+        .bind(client_id)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope").map_err(map_err)?;
+                Ok(Consent {
+                    user_id: row.try_get("user_id").map_err(map_err)?,
+                    client_id: client_id.to_string(),
+                    scope: Scope::parse(&scope).map_err(|e| corrupt("consent scope", e))?,
+                    granted_at: row.try_get("granted_at").map_err(map_err)?,
+                    updated_at: row.try_get("updated_at").map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
+
     pub(crate) async fn list_user_consents(&mut self, user_id: &str) -> StoreResult<Vec<Consent>> {
         let rows = sqlx::query(
             "SELECT client_id, scope, granted_at, updated_at FROM consents WHERE user_id = $1 \

@@ -13,6 +13,7 @@ mod federation;
 mod flow;
 mod keys;
 mod pushed;
+mod signup;
 mod users;
 
 use std::sync::Arc;

@@ -107,6 +107,11 @@ impl Db<'_> {
         sqlx::query("DELETE FROM totp_factors WHERE user_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
         // And the links sent to them: a reset link must not outlive its account.
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM signup_unverified WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -94,7 +94,8 @@ mod outbox_store {
     async fn sqlite_backend() {
         let (store, _dir) = sqlite().await;
         conformance::outbox_store(store.clone()).await;
-        conformance::email_token_store(store).await;
+        conformance::email_token_store(store.clone()).await;
+        conformance::signup_store(store).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -102,6 +103,7 @@ mod outbox_store {
         if let Some((store, admin, name)) = postgres().await {
             conformance::outbox_store(store.clone()).await;
             conformance::email_token_store(store.clone()).await;
+            conformance::signup_store(store.clone()).await;
             drop_postgres(store, admin, name).await;
         }
     }

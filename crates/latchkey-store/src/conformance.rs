@@ -312,6 +312,9 @@ pub async fn consent_store(store: &dyn ConsentStore) {
     store.put_consent("u2", "c1", &Scope::parse("openid").unwrap(), 400).await.unwrap();
     let listed: Vec<_> = store.list_user_consents("u1").await.unwrap().into_iter().map(|c| c.client_id).collect();
     assert_eq!(listed, ["c2", "c1"], "most recently updated first, this user's only");
+    let granted: Vec<_> = store.list_client_consents("c1", 10).await.unwrap().into_iter().map(|c| c.user_id).collect();
+    assert_eq!(granted, ["u2", "u1"], "most recently updated first, this client's only");
+    assert_eq!(store.list_client_consents("c1", 1).await.unwrap().len(), 1, "at most the limit");
     assert!(store.delete_consent("u1", "c1").await.unwrap());
     assert!(!store.delete_consent("u1", "c1").await.unwrap());
     assert_eq!(store.list_user_consents("u1").await.unwrap().len(), 1);
@@ -995,11 +998,21 @@ pub async fn audit_store<S: crate::AuditStore + Clone>(store: S) {
     let after = store.list_audit(&crate::AuditQuery { after: first, limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(after, vec![(second, deleted.clone())]);
     let by_kind = crate::AuditQuery { limit: 10, kind: Some("login.success".into()), ..Default::default() };
-    assert_eq!(store.list_audit(&by_kind).await.unwrap(), vec![(first, login)]);
+    assert_eq!(store.list_audit(&by_kind).await.unwrap(), vec![(first, login.clone())]);
     let by_subject = crate::AuditQuery { limit: 10, subject: Some("c1".into()), ..Default::default() };
-    assert_eq!(store.list_audit(&by_subject).await.unwrap(), vec![(second, deleted)]);
+    assert_eq!(store.list_audit(&by_subject).await.unwrap(), vec![(second, deleted.clone())]);
     let one = crate::AuditQuery { limit: 1, ..Default::default() };
     assert_eq!(store.list_audit(&one).await.unwrap().len(), 1);
+    let by_actor = crate::AuditQuery { limit: 10, actor: Some("cli".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_actor).await.unwrap(), vec![(second, deleted.clone())]);
+    let by_client = crate::AuditQuery { limit: 10, client_id: Some("c1".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_client).await.unwrap(), vec![(first, login.clone())]);
+    let in_time = crate::AuditQuery { limit: 10, since: Some(1_001), until: Some(1_002), ..Default::default() };
+    assert_eq!(store.list_audit(&in_time).await.unwrap(), vec![(second, deleted.clone())]);
+    let newest = crate::AuditQuery { limit: 1, newest_first: true, ..Default::default() };
+    assert_eq!(store.list_audit(&newest).await.unwrap(), vec![(second, deleted.clone())]);
+    let older = crate::AuditQuery { limit: 5, newest_first: true, before: Some(second), ..Default::default() };
+    assert_eq!(store.list_audit(&older).await.unwrap(), vec![(first, login)]);
 
     let writers =
         (0..8)
@@ -1343,4 +1356,50 @@ pub async fn email_token_store<S: crate::EmailTokenStore + Clone>(store: S) {
     let taken: Vec<_> = join_all(tasks).await.into_iter().flatten().collect();
     assert_eq!(taken.len(), 1, "spent once");
     assert_eq!(store.take_email_token("h2", "reset", 300).await.unwrap(), None, "already spent");
+}
+
+/// Invitations are listed, found by their token's hash while good, spent
+/// once however many race, and revoked by id; the sign-up mark comes and goes.
+pub async fn signup_store<S: crate::SignupStore + Clone>(store: S) {
+    use crate::Invitation;
+    let invitation = |id: &str, hash: &str, expires_at: i64| Invitation {
+        id: id.into(),
+        token_hash: hash.into(),
+        email: format!("{id}@example.com"),
+        groups: vec!["staff".into(), "beta".into()],
+        created_by: "cli".into(),
+        created_at: 100,
+        expires_at,
+    };
+    store.insert_invitation(&invitation("i1", "h1", 1_000)).await.unwrap();
+    store.insert_invitation(&invitation("i2", "h2", 1_000)).await.unwrap();
+    store.insert_invitation(&invitation("i3", "h3", 150)).await.unwrap();
+    let listed = store.list_invitations().await.unwrap();
+    assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["i1", "i2", "i3"], "expired ones listed too");
+    assert_eq!(store.get_invitation("h1", 200).await.unwrap(), Some(invitation("i1", "h1", 1_000)));
+    assert_eq!(store.get_invitation("h3", 200).await.unwrap(), None, "expired");
+    assert_eq!(store.take_invitation("h3", 200).await.unwrap(), None, "expired");
+    assert_eq!(store.get_invitation("nope", 200).await.unwrap(), None);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let s = store.clone();
+        tasks.push(async move { s.take_invitation("h1", 300).await.unwrap() });
+    }
+    let taken: Vec<_> = join_all(tasks).await.into_iter().flatten().collect();
+    assert_eq!(taken, vec![invitation("i1", "h1", 1_000)], "spent once");
+    assert_eq!(store.get_invitation("h1", 300).await.unwrap(), None, "spent");
+    assert!(store.delete_invitation("i2").await.unwrap());
+    assert!(!store.delete_invitation("i2").await.unwrap(), "already revoked");
+    assert_eq!(store.take_invitation("h2", 300).await.unwrap(), None, "revoked");
+    assert!(store.delete_invitation("i3").await.unwrap());
+    assert!(store.list_invitations().await.unwrap().is_empty());
+
+    assert!(!store.is_unverified_signup("u1").await.unwrap());
+    store.mark_unverified_signup("u1", 100).await.unwrap();
+    store.mark_unverified_signup("u1", 200).await.unwrap();
+    assert!(store.is_unverified_signup("u1").await.unwrap());
+    assert!(!store.is_unverified_signup("u2").await.unwrap());
+    assert!(store.clear_unverified_signup("u1").await.unwrap());
+    assert!(!store.clear_unverified_signup("u1").await.unwrap());
+    assert!(!store.is_unverified_signup("u1").await.unwrap());
 }

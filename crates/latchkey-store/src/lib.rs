@@ -202,6 +202,9 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool>;
     /// A user's consents, most recently updated first.
     async fn list_user_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+    /// The consents given to a client, most recently updated first, at most
+    /// `limit` (the admin console's view of a client's grants).
+    async fn list_client_consents(&self, client_id: &str, limit: u32) -> StoreResult<Vec<Consent>>;
 }
 
 /// Pending authorization requests waiting for login or consent.
@@ -635,14 +638,60 @@ pub trait EmailTokenStore: Send + Sync + 'static {
     async fn take_email_token(&self, token_hash: &str, purpose: &str, now: i64) -> StoreResult<Option<EmailToken>>;
 }
 
+/// An invitation to create an account (docs/self-service.md): its link's
+/// token hash, the address it was sent for, and the groups the account gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: String,
+    pub token_hash: String,
+    pub email: String,
+    pub groups: Vec<String>,
+    /// Who made it ("cli", "admin:<token id>").
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Invitations and the accounts of open sign-up that wait for a verified
+/// address; durable (SQL). Accepting an invitation is one conditional `DELETE`.
+#[async_trait]
+pub trait SignupStore: Send + Sync + 'static {
+    async fn insert_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
+    /// The invitation if its link is good (not expired, not spent).
+    async fn get_invitation(&self, token_hash: &str, now: i64) -> StoreResult<Option<Invitation>>;
+    /// Spends the invitation: returned to one caller only, however many race.
+    async fn take_invitation(&self, token_hash: &str, now: i64) -> StoreResult<Option<Invitation>>;
+    /// Every invitation not yet accepted or revoked (expired ones too), oldest first.
+    async fn list_invitations(&self) -> StoreResult<Vec<Invitation>>;
+    /// Revokes (deletes) invitation `id`; false if there is none.
+    async fn delete_invitation(&self, id: &str) -> StoreResult<bool>;
+    /// Marks an account of open sign-up as waiting for its address.
+    async fn mark_unverified_signup(&self, user_id: &str, now: i64) -> StoreResult<()>;
+    /// Whether the account is so marked.
+    async fn is_unverified_signup(&self, user_id: &str) -> StoreResult<bool>;
+    /// Removes the mark (the address was verified); false if there was none.
+    async fn clear_unverified_signup(&self, user_id: &str) -> StoreResult<bool>;
+}
+
 /// Which audit events to list: after an id (a cursor), at most `limit`,
-/// optionally of one kind or about one subject.
+/// optionally of one kind, by one actor, about one subject or client, in a
+/// time range; oldest first unless `newest_first` (then `before` is the
+/// cursor: ids below it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub after: i64,
     pub limit: u32,
     pub kind: Option<String>,
     pub subject: Option<String>,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    /// Events at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Events before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Newest first, from the id below `before` (or the newest).
+    pub newest_first: bool,
+    pub before: Option<i64>,
 }
 
 /// The append-only audit log.
@@ -781,6 +830,7 @@ pub trait Operations:
     + FactorStore
     + OutboxStore
     + EmailTokenStore
+    + SignupStore
 {
 }
 
@@ -806,6 +856,7 @@ impl<T> Operations for T where
         + FactorStore
         + OutboxStore
         + EmailTokenStore
+        + SignupStore
 {
 }
 

@@ -69,6 +69,7 @@ macro_rules! store_methods {
             fn put_consent(user_id: [&str], client_id: [&str], scope: [&$crate::__private::Scope], now: [i64]) -> $crate::StoreResult<()>;
             fn delete_consent(user_id: [&str], client_id: [&str]) -> $crate::StoreResult<bool>;
             fn list_user_consents(user_id: [&str]) -> $crate::StoreResult<Vec<$crate::__private::Consent>>;
+            fn list_client_consents(client_id: [&str], limit: [u32]) -> $crate::StoreResult<Vec<$crate::__private::Consent>>;
         }}
     };
     ([$($cb:tt)*] $args:tt, InteractionStore) => {
@@ -210,6 +211,18 @@ macro_rules! store_methods {
             fn take_email_token(token_hash: [&str], purpose: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::EmailToken>>;
         }}
     };
+    ([$($cb:tt)*] $args:tt, SignupStore) => {
+        $($cb)*! { $args SignupStore {
+            fn insert_invitation(invitation: [&$crate::Invitation]) -> $crate::StoreResult<()>;
+            fn get_invitation(token_hash: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::Invitation>>;
+            fn take_invitation(token_hash: [&str], now: [i64]) -> $crate::StoreResult<Option<$crate::Invitation>>;
+            fn list_invitations() -> $crate::StoreResult<Vec<$crate::Invitation>>;
+            fn delete_invitation(id: [&str]) -> $crate::StoreResult<bool>;
+            fn mark_unverified_signup(user_id: [&str], now: [i64]) -> $crate::StoreResult<()>;
+            fn is_unverified_signup(user_id: [&str]) -> $crate::StoreResult<bool>;
+            fn clear_unverified_signup(user_id: [&str]) -> $crate::StoreResult<bool>;
+        }}
+    };
     ([$($cb:tt)*] $args:tt, Maintenance) => {
         $($cb)*! { $args Maintenance {
             fn purge_expired(now: [i64], batch: [u32]) -> $crate::StoreResult<$crate::Purged>;
@@ -242,6 +255,7 @@ macro_rules! for_each_operations_trait {
         $crate::store_methods!($cb $args, FactorStore);
         $crate::store_methods!($cb $args, OutboxStore);
         $crate::store_methods!($cb $args, EmailTokenStore);
+        $crate::store_methods!($cb $args, SignupStore);
     };
 }
 

@@ -120,6 +120,7 @@ crate::delegate!(Split, durable, direct, FederatedIdentityStore);
 crate::delegate!(Split, durable, direct, FactorStore);
 crate::delegate!(Split, durable, direct, OutboxStore);
 crate::delegate!(Split, durable, direct, EmailTokenStore);
+crate::delegate!(Split, durable, direct, SignupStore);
 
 #[async_trait]
 impl Health for Split {
@@ -175,6 +176,7 @@ crate::delegate!(SplitTransaction, durable, direct, FederatedIdentityStore);
 crate::delegate!(SplitTransaction, durable, direct, FactorStore);
 crate::delegate!(SplitTransaction, durable, direct, OutboxStore);
 crate::delegate!(SplitTransaction, durable, direct, EmailTokenStore);
+crate::delegate!(SplitTransaction, durable, direct, SignupStore);
 
 #[async_trait]
 impl Transaction for SplitTransaction {

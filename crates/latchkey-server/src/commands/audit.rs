@@ -35,8 +35,9 @@ pub fn event_of(command: &Command) -> Option<(&'static str, Option<String>)> {
             KeysCommand::List => return None,
         },
         Command::Session(SessionCommand::Revoke { user, .. }) => ("session.revoked", Some(user.clone())),
-        // Admin token commands record their own events (with the token's id).
+        // Admin token and invitation commands record their own events (with the token's or invitation's id).
         Command::Session(SessionCommand::List { .. })
+        | Command::Invite(_)
         | Command::Audit(_)
         | Command::Admin(_)
         | Command::Token(_)
@@ -61,7 +62,7 @@ pub async fn record(ctx: &Context, kind: &str, subject: Option<String>) {
 
 pub async fn run(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::List { kind, subject, after, limit } = cmd;
-    let events = ctx.store.list_audit(&AuditQuery { after, limit, kind, subject }).await?;
+    let events = ctx.store.list_audit(&AuditQuery { after, limit, kind, subject, ..Default::default() }).await?;
     let json: Vec<serde_json::Value> = events
         .iter()
         .map(|(id, e)| {

@@ -223,14 +223,11 @@ async fn update(ctx: &Context, args: ClientUpdate) -> anyhow::Result<()> {
         None => client.settings.audiences.clone(),
     };
     settings.introspection = args.introspection.unwrap_or(client.settings.introspection);
-    settings.dynamically_registered = client.settings.dynamically_registered;
     // An operator's edit does not take the client's RFC 7592 access away,
     // nor forget who vouched for it.
-    settings.registration_access_token_hash = client.settings.registration_access_token_hash.take();
-    settings.software_statement_issuer = client.settings.software_statement_issuer.clone();
     let secret_key = policy.client_secret_key.as_ref();
     let Some(Replaced { new_secret }) =
-        clients::replace_client(&*ctx.store, &mut client, settings, ctx.clock.now(), secret_key).await?
+        clients::operator_replace(&*ctx.store, &mut client, settings, ctx.clock.now(), secret_key).await?
     else {
         bail!("no client with id {:?}", client.client_id);
     };

@@ -116,16 +116,14 @@ async fn mfa(ctx: &Context, cmd: UserMfaCommand) -> anyhow::Result<()> {
 /// case), which ends its lock on every server at once.
 async fn unlock(ctx: &Context, user: &str) -> anyhow::Result<()> {
     let user = find(ctx, user).await?;
-    let now = ctx.clock.now();
-    let cleared = ctx.store.clear_failures(&latchkey_core::lockout::account_key(&user.username), now).await?;
-    let was_locked = cleared.filter(|c| c.locked_at(now));
-    let failures = cleared.map_or(0, |c| c.count);
+    let cleared = users::unlock(&*ctx.store, &user, ctx.clock.now()).await?;
+    let (was_locked, failures) = (cleared.locked_until, cleared.failures);
     ctx.print(
         || match was_locked {
-            Some(c) => format!(
+            Some(until) => format!(
                 "{} unlocked (was locked until {}; {failures} failed sign-ins forgotten)",
                 user.username,
-                timestamp(c.locked_until)
+                timestamp(until)
             ),
             None if failures > 0 => format!("{} was not locked; {failures} failed sign-ins forgotten", user.username),
             None => format!("{} was not locked", user.username),

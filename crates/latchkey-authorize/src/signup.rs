@@ -1,0 +1,485 @@
+//! The pages of sign-up (docs/self-service.md, "Sign-up and invitations"):
+//! `/signup` (open sign-up, reached from "Create an account" on the sign-in
+//! pages, carrying the sign-in in progress so that the person goes on to
+//! the app afterwards), `/invitation` (an invitation's link), and the page
+//! that holds back an account of open sign-up until its address is
+//! confirmed. The rules are `latchkey_domain::signup`'s.
+//!
+//! The forms carry the browser's double-submit CSRF token, like the
+//! sign-in forms (and, within a sign-in, the interaction's, which is the
+//! same).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use latchkey_config::SignupMode;
+use latchkey_core::acr::Level;
+use latchkey_core::grant::{Interaction, InteractionStage};
+use latchkey_core::secret::hash_token;
+use latchkey_core::{Client, User};
+use latchkey_domain::self_service::{self as mail_ops, Sent};
+use latchkey_domain::signup::{self as ops, NewAccount, SignedUp, SignupError};
+use latchkey_http::{Form, FormRejection, cookies};
+use serde::Deserialize;
+
+use crate::account::see_other;
+use crate::pages::{ConfirmAddressPage, InvitationPage, SignupPage, html};
+use crate::request::AuthorizationRequest;
+use crate::step_up::Needs;
+use crate::{
+    AuthorizeState, CONTINUE_PATH, CSRF_COOKIE, FlowError, InteractionForm, LoginError, SignInMethod, client_name,
+    csrf_token, matches_csrf_cookie,
+};
+
+pub const PATH: &str = "/signup";
+pub const RESEND_PATH: &str = "/signup/resend";
+pub const INVITATION_PATH: &str = ops::INVITATION_PATH;
+
+/// What a sign-up page shows besides its view.
+#[derive(Default)]
+struct SignupView<'a> {
+    csrf: &'a str,
+    interaction: &'a str,
+    client_name: &'a str,
+    username: &'a str,
+    email: &'a str,
+    error: &'a str,
+}
+
+fn signup_page(
+    state: &AuthorizeState,
+    view: &str,
+    v: SignupView<'_>,
+    status: StatusCode,
+    redirect_uri: Option<&str>,
+) -> Response {
+    let (action, account) = (state.path(PATH), state.path(crate::account::PATH));
+    let domains = state.settings.signup.allowed_email_domains().join(", ");
+    let page = SignupPage {
+        ui: &state.settings.ui,
+        view,
+        action: &action,
+        csrf: v.csrf,
+        interaction: v.interaction,
+        client_name: v.client_name,
+        username: v.username,
+        email: v.email,
+        error: v.error,
+        domains: &domains,
+        min_length: latchkey_core::password::policy().min_length,
+        // Within a sign-in, the browser's back button returns to it.
+        login: if v.interaction.is_empty() { &account } else { "" },
+    };
+    html(status, &page, redirect_uri, false)
+}
+
+/// The page for a sign-up that is not open here.
+fn not_open(state: &AuthorizeState) -> Response {
+    let view = match state.settings.signup.mode {
+        SignupMode::Invite => "invite_only",
+        _ => "closed",
+    };
+    signup_page(state, view, SignupView::default(), StatusCode::NOT_FOUND, None)
+}
+
+fn with_csrf(state: &AuthorizeState, mut res: Response, csrf: &str, new_csrf: bool) -> Response {
+    if new_csrf {
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookies::set(CSRF_COOKIE, csrf, state.settings.secure_cookies, None));
+    }
+    res
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignupQuery {
+    #[serde(default)]
+    interaction: String,
+}
+
+/// The sign-in in progress a sign-up link carries, if it is still at its
+/// login step and belongs to this browser (its CSRF cookie).
+async fn pending_sign_in(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    interaction: &str,
+) -> Result<Option<(Interaction, AuthorizationRequest, Client)>, LoginError> {
+    if interaction.is_empty() || interaction.len() > 64 {
+        return Ok(None);
+    }
+    let Some(found) = state.interactions.get_interaction(&hash_token(interaction), state.clock.now()).await? else {
+        return Ok(None);
+    };
+    if found.stage != InteractionStage::Login || !matches_csrf_cookie(headers, &found.csrf) {
+        return Ok(None);
+    }
+    let (req, client) = crate::request_of(state, &found).await?;
+    Ok(Some((found, req, client)))
+}
+
+/// `GET /signup[?interaction=]`: the form, or why there is none.
+pub async fn show(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    Query(query): Query<SignupQuery>,
+) -> Result<Response, LoginError> {
+    if state.settings.signup.mode != SignupMode::Open {
+        return Ok(not_open(&state));
+    }
+    if let Some((interaction, req, client)) = pending_sign_in(&state, &headers, &query.interaction).await? {
+        let v = SignupView {
+            csrf: &interaction.csrf,
+            interaction: &query.interaction,
+            client_name: client_name(&client),
+            ..Default::default()
+        };
+        return Ok(signup_page(&state, "form", v, StatusCode::OK, Some(&req.target.redirect_uri)));
+    }
+    let (csrf, new_csrf) = csrf_token(&headers);
+    let page = signup_page(&state, "form", SignupView { csrf: &csrf, ..Default::default() }, StatusCode::OK, None);
+    Ok(with_csrf(&state, page, &csrf, new_csrf))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    interaction: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// A refused sign-up's words on the page, and its status.
+fn refusal(e: &SignupError, domains: &str) -> (String, StatusCode) {
+    let bad = StatusCode::BAD_REQUEST;
+    match e {
+        SignupError::Invalid("email", why) if !domains.is_empty() && why.starts_with("sign-up takes") => {
+            (format!("Sign-up takes addresses at {domains} only."), StatusCode::FORBIDDEN)
+        }
+        SignupError::Invalid("email", why) => (format!("The email address is not accepted: {why}."), bad),
+        SignupError::Invalid("password", why) => (format!("The password is not accepted: {why}."), bad),
+        SignupError::Invalid(_, why) => {
+            let mut chars = why.chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+            (format!("{first}{}.", chars.as_str()), bad)
+        }
+        SignupError::UsernameTaken => ("That username is taken. Please choose another.".into(), StatusCode::CONFLICT),
+        SignupError::EmailTaken => (
+            "An account with this email address exists. Sign in, or ask an administrator for help.".into(),
+            StatusCode::CONFLICT,
+        ),
+        _ => ("Your account could not be created. Please try again.".into(), StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// `POST /signup`: creates the account (open sign-up), signs the person in
+/// and goes on with the sign-in they came from, if any (its consent, a
+/// required second factor, or the address to confirm first).
+pub async fn submit(
+    State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<SignupForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    if state.settings.signup.mode != SignupMode::Open {
+        return Ok(not_open(state));
+    }
+    if !matches_csrf_cookie(&headers, &form.csrf) {
+        return Err(crate::InteractionError::Forged.into());
+    }
+    let mut flow = None;
+    if !form.interaction.is_empty() {
+        let bound = InteractionForm { interaction: Some(form.interaction.clone()), csrf: form.csrf.clone() };
+        flow = Some(crate::load_interaction(state, &headers, &bound, InteractionStage::Login).await?);
+    }
+    let (name, redirect_uri) = match &flow {
+        Some((_, req, client)) => (client_name(client), Some(req.target.redirect_uri.as_str())),
+        None => ("", None),
+    };
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let account = NewAccount {
+        username: form.username.clone(),
+        email: form.email.clone(),
+        password: form.password.clone(),
+        confirm: form.confirm_password.clone(),
+    };
+    fn filled<'a>(form: &'a SignupForm, client_name: &'a str, error: &'a str) -> SignupView<'a> {
+        SignupView {
+            csrf: &form.csrf,
+            interaction: &form.interaction,
+            client_name,
+            username: &form.username,
+            email: &form.email,
+            error,
+        }
+    }
+    let view = |error| filled(&form, name, error);
+    let user = match ops::sign_up(&state.signups(state.settings.ui.for_request(&headers, None).lang), account, address)
+        .await
+    {
+        Ok(SignedUp::Created { user, .. }) => *user,
+        Ok(SignedUp::CheckEmail) => {
+            return Ok(signup_page(state, "check_email", view(""), StatusCode::OK, redirect_uri));
+        }
+        Err(SignupError::Closed) => return Ok(not_open(state)),
+        Err(SignupError::Throttled(retry)) => {
+            let mut page = signup_page(state, "throttled", view(""), StatusCode::TOO_MANY_REQUESTS, None);
+            page.headers_mut().insert(header::RETRY_AFTER, retry.into());
+            return Ok(page);
+        }
+        Err(SignupError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            let (message, status) = refusal(&e, &state.settings.signup.allowed_email_domains().join(", "));
+            return Ok(signup_page(state, "form", view(&message), status, redirect_uri));
+        }
+    };
+    let Some((mut interaction, req, client)) = flow else {
+        // No app waits: the account page (or, with an address to confirm, the word to check email).
+        let (_, cookie) = crate::start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
+        let mut res = if ops::awaits_verification(&*state.store, &state.settings.signup, &user).await? {
+            signup_page(state, "check_email", view(""), StatusCode::OK, None)
+        } else {
+            see_other(&state.path(crate::account::PATH))
+        };
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+        return Ok(res);
+    };
+    // As after a password: a client that requires a second factor has the
+    // new account set one up first.
+    let next = crate::step_up::next(Needs::of(&state.settings, &client, &req, &user), Level::Single, Level::Single);
+    let step = crate::after_first_factor(
+        state,
+        &client,
+        &req,
+        &user,
+        &mut interaction,
+        &form.interaction,
+        next,
+        Level::Single,
+        Level::Single,
+    );
+    if let Some(page) = step.await? {
+        return Ok(page);
+    }
+    let (session, cookie) =
+        crate::start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password())
+            .await?;
+    let mut res = crate::proceed_after_login(state, &client, req, (session, user), &mut interaction, &form.interaction)
+        .await
+        .unwrap_or_else(|e| axum::response::IntoResponse::into_response(LoginError::from(e)));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// The page that holds an account of open sign-up back until its address
+/// is confirmed: "continue" (which checks again) and "send the link again".
+pub(crate) fn confirm_page(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    interaction: &str,
+    csrf: &str,
+    notice: &str,
+) -> Response {
+    let (action, resend) = (state.path(CONTINUE_PATH), state.path(RESEND_PATH));
+    let page = ConfirmAddressPage {
+        ui: &state.settings.ui,
+        client_name: client_name(client),
+        email: user.claims.email.as_deref().unwrap_or(""),
+        notice,
+        action: &action,
+        resend: &resend,
+        interaction,
+        csrf,
+    };
+    // A device's request goes on to its own consent page, never to a redirect URI.
+    let redirect_uri = req.device.is_none().then_some(req.target.redirect_uri.as_str());
+    html(StatusCode::OK, &page, redirect_uri, false)
+}
+
+/// Before an app gets anything for `user`: the page to confirm the address
+/// if they must (the interaction then waits at its continue step), else `None`.
+pub(crate) async fn address_gate(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+    interaction: &mut Interaction,
+    interaction_id: &str,
+) -> Result<Option<Response>, FlowError> {
+    if !ops::awaits_verification(&*state.store, &state.settings.signup, user).await? {
+        return Ok(None);
+    }
+    interaction.stage = InteractionStage::Continue;
+    interaction.user_id = Some(user.id.clone());
+    if !state.interactions.update_interaction(interaction).await? {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    Ok(Some(confirm_page(state, client, req, user, interaction_id, &interaction.csrf, "")))
+}
+
+/// `POST /signup/resend`: a new confirmation link for the person the
+/// confirm page holds back (within the per-account email limit).
+pub async fn resend(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    form: Result<Form<InteractionForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    let (mut interaction, req, client) =
+        crate::load_interaction(state, &headers, &form, InteractionStage::Continue).await?;
+    let interaction_id = form.interaction.as_deref().unwrap_or("");
+    let session = crate::current_session(state, &headers).await?;
+    let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
+        return Err(LoginError::SessionEnded);
+    };
+    if !ops::awaits_verification(&*state.store, &state.settings.signup, &user).await? {
+        return Ok(
+            crate::proceed_after_login(state, &client, req, (session, user), &mut interaction, interaction_id).await?
+        );
+    }
+    let notice = match state.mail(req.language(Some(&user))) {
+        Some(mail) => match mail_ops::send_verification(&mail, &user).await? {
+            Sent::Sent => "We have sent a new link.",
+            Sent::Throttled => "We have sent several links already. Please wait a while before asking again.",
+            Sent::NoAddress => "",
+        },
+        None => "",
+    };
+    Ok(confirm_page(state, &client, &req, &user, interaction_id, &interaction.csrf, notice))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+struct InvitationView<'a> {
+    csrf: &'a str,
+    token: &'a str,
+    email: &'a str,
+    username: &'a str,
+    error: &'a str,
+}
+
+fn invitation_page(state: &AuthorizeState, view: &str, v: InvitationView<'_>, status: StatusCode) -> Response {
+    let action = state.path(INVITATION_PATH);
+    let page = InvitationPage {
+        ui: &state.settings.ui,
+        view,
+        action: &action,
+        csrf: v.csrf,
+        token: v.token,
+        email: v.email,
+        username: v.username,
+        error: v.error,
+        min_length: latchkey_core::password::policy().min_length,
+    };
+    html(status, &page, None, false)
+}
+
+fn invalid_invitation(state: &AuthorizeState) -> Response {
+    let v = InvitationView { csrf: "", token: "", email: "", username: "", error: "" };
+    invitation_page(state, "invalid", v, StatusCode::BAD_REQUEST)
+}
+
+/// `GET /invitation?token=`: the form while the invitation is good
+/// (opening it does not spend it).
+pub async fn invitation_show(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, LoginError> {
+    if state.settings.signup.mode == SignupMode::Closed {
+        return Ok(not_open(&state));
+    }
+    let Some(invitation) =
+        ops::invitation_for(&state.signups(state.settings.ui.for_request(&headers, None).lang), &query.token).await?
+    else {
+        return Ok(invalid_invitation(&state));
+    };
+    let (csrf, new_csrf) = csrf_token(&headers);
+    let v = InvitationView { csrf: &csrf, token: &query.token, email: &invitation.email, username: "", error: "" };
+    Ok(with_csrf(&state, invitation_page(&state, "form", v, StatusCode::OK), &csrf, new_csrf))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvitationForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// `POST /invitation`: creates the account (spending the invitation), signs
+/// the person in and shows their account.
+pub async fn invitation_submit(
+    State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<InvitationForm>, FormRejection>,
+) -> Result<Response, LoginError> {
+    let Form(form) = form.map_err(LoginError::Form)?;
+    let state = &state;
+    if state.settings.signup.mode == SignupMode::Closed {
+        return Ok(not_open(state));
+    }
+    if !matches_csrf_cookie(&headers, &form.csrf) {
+        return Err(crate::InteractionError::Forged.into());
+    }
+    let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let account = NewAccount {
+        username: form.username.clone(),
+        email: String::new(),
+        password: form.password.clone(),
+        confirm: form.confirm_password.clone(),
+    };
+    let signups = state.signups(state.settings.ui.for_request(&headers, None).lang);
+    let user = match ops::accept_invitation(&signups, &form.token, account, address).await {
+        Ok(user) => user,
+        Err(SignupError::Invitation) => return Ok(invalid_invitation(state)),
+        Err(SignupError::Closed) => return Ok(not_open(state)),
+        Err(SignupError::Throttled(retry)) => {
+            let v = InvitationView { csrf: "", token: "", email: "", username: "", error: "" };
+            let mut page = invitation_page(state, "throttled", v, StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut().insert(header::RETRY_AFTER, retry.into());
+            return Ok(page);
+        }
+        Err(SignupError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            let email = ops::invitation_for(&signups, &form.token).await?.map(|i| i.email).unwrap_or_default();
+            let (message, status) = refusal(&e, "");
+            let v = InvitationView {
+                csrf: &form.csrf,
+                token: &form.token,
+                email: &email,
+                username: &form.username,
+                error: &message,
+            };
+            return Ok(invitation_page(state, "form", v, status));
+        }
+    };
+    let (_, cookie) = crate::start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
+    let mut res = see_other(&state.path("/account?done=welcome"));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}

@@ -1,0 +1,112 @@
+//! `latchkey invite create|list|revoke`: invitations to create an account
+//! (docs/self-service.md, "Sign-up and invitations"). The link is printed
+//! once (only its hash is stored) and, when email is configured, emailed
+//! through the outbox that the server's sender delivers.
+
+use anyhow::bail;
+use latchkey_domain::self_service::Mail;
+use latchkey_domain::signup::{self as ops, InviteError, NewInvitation, Signups};
+use latchkey_email::Outbox;
+use latchkey_store::Invitation;
+
+use super::{Context, table, timestamp};
+use crate::cli::InviteCommand;
+
+/// An invitation as listed (never its token or hash).
+pub fn summary_json(i: &Invitation, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "id": i.id,
+        "email": i.email,
+        "groups": i.groups,
+        "created_by": i.created_by,
+        "created_at": i.created_at,
+        "expires_at": i.expires_at,
+        "expired": i.expires_at <= now,
+    })
+}
+
+pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
+    let config = &ctx.settings.config;
+    let outbox = config.email.enabled().then(|| Outbox::new(ctx.store.clone(), ctx.clock.clone()));
+    let mail = outbox.as_ref().map(|outbox| Mail {
+        store: &*ctx.store,
+        outbox,
+        clock: &*ctx.clock,
+        settings: &config.email,
+        issuer: &config.issuer,
+        product: config.ui.product_name.trim(),
+        lang: latchkey_i18n::Language::En,
+    });
+    let signups =
+        Signups { store: &*ctx.store, clock: &*ctx.clock, settings: &config.signup, mail, issuer: &config.issuer };
+    let now = ctx.clock.now();
+    match cmd {
+        InviteCommand::Create { email, groups, expires_in, no_email } => {
+            let new = NewInvitation { email, groups, expires_in, send: !no_email, created_by: "cli".into() };
+            let invited = match ops::create_invitation(&signups, new).await {
+                Ok(invited) => invited,
+                Err(InviteError::Invalid(why)) => bail!("{why}"),
+                Err(InviteError::Store(e)) => return Err(e.into()),
+            };
+            let mut json = summary_json(&invited.invitation, now);
+            json["link"] = invited.link.clone().into();
+            json["emailed"] = invited.emailed.into();
+            let mode = config.signup.mode;
+            ctx.print(
+                || {
+                    let mut out = format!(
+                        "invitation {} for {} (expires {})\nlink (shown once): {}",
+                        invited.invitation.id,
+                        invited.invitation.email,
+                        timestamp(invited.invitation.expires_at),
+                        invited.link
+                    );
+                    if invited.emailed {
+                        out.push_str("\nthe link was emailed");
+                    }
+                    if mode == latchkey_config::SignupMode::Closed {
+                        out.push_str(
+                            "\nnote: signup.mode is \"closed\": the link works once it is \"invite\" or \"open\"",
+                        );
+                    }
+                    out
+                },
+                &json,
+            );
+            Ok(())
+        }
+        InviteCommand::List => {
+            let list = ctx.store.list_invitations().await?;
+            let json = serde_json::Value::Array(list.iter().map(|i| summary_json(i, now)).collect());
+            ctx.print(
+                || {
+                    if list.is_empty() {
+                        return "no invitations".into();
+                    }
+                    let rows: Vec<Vec<String>> = list
+                        .iter()
+                        .map(|i| {
+                            let expires = timestamp(i.expires_at);
+                            vec![
+                                i.id.clone(),
+                                i.email.clone(),
+                                if i.groups.is_empty() { "-".into() } else { i.groups.join(" ") },
+                                if i.expires_at <= now { format!("{expires} (expired)") } else { expires },
+                            ]
+                        })
+                        .collect();
+                    table(&["ID", "EMAIL", "GROUPS", "EXPIRES"], &rows)
+                },
+                &json,
+            );
+            Ok(())
+        }
+        InviteCommand::Revoke { id } => {
+            if !ops::revoke_invitation(&signups, &id, "cli").await? {
+                bail!("no invitation {id:?} (accepted, revoked, or never made)");
+            }
+            ctx.print(|| format!("revoked invitation {id}"), &serde_json::json!({"id": id, "revoked": true}));
+            Ok(())
+        }
+    }
+}

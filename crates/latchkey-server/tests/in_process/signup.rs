@@ -1,0 +1,319 @@
+//! Sign-up and invitations (docs/self-service.md): each `signup.mode`, the
+//! sign-in going on after sign-up, the address to confirm before the first
+//! token, the password rules, the limit per source address, and
+//! invitations made by the CLI and the admin API (single use, expiring,
+//! revocable, with groups). Emails are read from the outbox (delivery over
+//! real SMTP is tested end to end in `tests/tests/signup.rs`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use latchkey_server::testing::{Browser, ISSUER, TestApp, TestResponse};
+use latchkey_store::OutboxEmail;
+use serde_json::json;
+
+use crate::common::*;
+
+const EMAIL: [(&str, &str); 2] =
+    [("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:9"), ("LATCHKEY_EMAIL_FROM", "Example ID <id@example.com>")];
+const GOOD: &str = "a long passphrase nobody guesses";
+
+async fn sent(app: &TestApp) -> Vec<OutboxEmail> {
+    let mut out = Vec::new();
+    while let Some(e) = app.store().claim_email("test", app.clock_now(), app.clock_now() + 60).await.unwrap() {
+        app.store().delete_email(&e.id, "test").await.unwrap();
+        if !e.recipient.is_empty() {
+            out.push(e);
+        }
+    }
+    out
+}
+
+fn token_in(email: &OutboxEmail, path: &str) -> String {
+    let prefix = format!("{ISSUER}{path}?token=");
+    let start =
+        email.text_body.find(&prefix).unwrap_or_else(|| panic!("no {prefix} in {}", email.text_body)) + prefix.len();
+    email.text_body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+fn peer(n: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, n)), 40000)
+}
+
+/// Posts the sign-up form `page` shows, with these fields, from `from`.
+async fn sign_up(
+    b: &Browser<'_>,
+    app: &TestApp,
+    page: &TestResponse,
+    fields: (&str, &str, &str, &str),
+    from: SocketAddr,
+) -> TestResponse {
+    let (username, email, password, confirm) = fields;
+    let csrf = page.input("csrf").expect("a CSRF field");
+    let interaction = page.input("interaction").unwrap_or_default();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("interaction", interaction.as_str()),
+        ("username", username),
+        ("email", email),
+        ("password", password),
+        ("confirm_password", confirm),
+    ];
+    b.send(app.post("/signup").form(&form).from_peer(from)).await
+}
+
+/// Accepts an invitation's link with this username and password.
+async fn accept(b: &Browser<'_>, token: &str, username: &str, password: &str) -> TestResponse {
+    b.get(&format!("/invitation?token={token}")).await;
+    let csrf = b.cookie("latchkey_csrf").unwrap_or_default();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("token", token),
+        ("username", username),
+        ("password", password),
+        ("confirm_password", password),
+    ];
+    b.post_form("/invitation", &form).await
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    let args = ["admin", "token", "create", "--name", "ops", "--scope", "users:read", "--scope", "users:write"];
+    app.cli_json(&args).await["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn sign_up_is_closed_by_default() {
+    let app = TestApp::start().await;
+    let client = confidential(&app).await;
+    let b = app.browser();
+    let login = authorize(&b, &code_request(&client.id, &pkce())).await;
+    assert!(!login.text().contains("Create an account"), "{}", login.describe());
+    let account = b.get("/account").await;
+    assert!(!account.text().contains("Create an account"), "{}", account.describe());
+    let page = b.get("/signup").await;
+    assert_eq!(page.status, 404, "{}", page.describe());
+    assert!(page.text().contains("Sign-up is closed"), "{}", page.describe());
+    let csrf = b.cookie("latchkey_csrf").unwrap_or_else(|| "x".repeat(43));
+    b.set_cookie("latchkey_csrf", &csrf);
+    let form = [("csrf", csrf.as_str()), ("username", "mallory"), ("email", "m@example.com"), ("password", GOOD)];
+    let res = b.post_form("/signup", &form).await;
+    assert_eq!(res.status, 404, "{}", res.describe());
+    assert!(app.store().find_user_by_username("mallory").await.unwrap().is_none());
+    assert_eq!(b.get("/invitation?token=abc").await.status, 404);
+}
+
+#[tokio::test]
+async fn invitations_make_accounts_once_with_their_address_and_groups() {
+    let mut env = EMAIL.to_vec();
+    env.extend([("LATCHKEY_SIGNUP_MODE", "invite"), ("LATCHKEY_ADMIN_ENABLED", "true")]);
+    let app = TestApp::with_env(&env).await;
+    let b = app.browser();
+
+    // Invite-only: no open sign-up, and the page says how to get in.
+    let page = b.get("/signup").await;
+    assert_eq!(page.status, 404, "{}", page.describe());
+    assert!(page.text().contains("by invitation"), "{}", page.describe());
+
+    // The admin API invites Ann into two groups; the link is emailed.
+    let admin = admin_token(&app).await;
+    let body = json!({"email": "ann@example.com", "groups": ["staff", "beta"]});
+    let res = app.post("/admin/api/v1/invitations").bearer(&admin).json(&body).await;
+    assert_eq!(res.status, 201, "{}", res.describe());
+    let created = res.json();
+    assert_eq!(created["emailed"], true);
+    let link = created["link"].as_str().unwrap();
+    let mails = sent(&app).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].recipient, "ann@example.com");
+    assert!(mails[0].subject.contains("invited"), "{}", mails[0].subject);
+    let token = token_in(&mails[0], "/invitation");
+    assert_eq!(link, format!("{ISSUER}/invitation?token={token}"));
+    let bad = app.post("/admin/api/v1/invitations").bearer(&admin).json(&json!({"email": "not an address"})).await;
+    assert_eq!(bad.status, 400, "{}", bad.describe());
+
+    // The page shows the address; the password rules hold.
+    let form = b.get(&format!("/invitation?token={token}")).await;
+    assert_eq!(form.status, 200, "{}", form.describe());
+    assert!(form.text().contains("ann@example.com") && form.text().contains("readonly"), "{}", form.describe());
+    for (password, says) in [("password1", "commonly used"), ("123456789", "commonly used"), ("short", "at least 8")] {
+        let res = accept(&b, &token, "ann", password).await;
+        assert_eq!(res.status, 400, "{password}: {}", res.describe());
+        assert!(res.text().contains(says), "{password}: {}", res.describe());
+    }
+    let res = accept(&b, &token, "ann", GOOD).await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    assert_eq!(res.location(), Some("/account?done=welcome"));
+    let welcome = b.get("/account?done=welcome").await;
+    assert!(welcome.text().contains("Welcome"), "signed in: {}", welcome.describe());
+    let ann = app.store().find_user_by_username("ann").await.unwrap().unwrap();
+    assert_eq!(ann.claims.email.as_deref(), Some("ann@example.com"));
+    assert!(ann.claims.email_verified, "the link proved the address");
+    assert_eq!(ann.claims.groups, ["staff", "beta"]);
+
+    // Used once only.
+    let shown = app.browser().get(&format!("/invitation?token={token}")).await;
+    assert_eq!(shown.status, 400, "{}", shown.describe());
+    let again = accept(&b, &token, "ann2", GOOD).await;
+    assert_eq!(again.status, 400, "{}", again.describe());
+    assert!(again.text().contains("no longer works"), "{}", again.describe());
+
+    // The CLI invites; the admin API revokes; the link then fails.
+    let out = app.cli_json(&["invite", "create", "--email", "bo@example.com", "--no-email"]).await;
+    assert_eq!(out["emailed"], false);
+    assert!(sent(&app).await.is_empty(), "--no-email");
+    let bo = out["link"].as_str().unwrap().rsplit_once("token=").unwrap().1.to_string();
+    let listed = app.get("/admin/api/v1/invitations").bearer(&admin).await.json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(listed.to_string().find("token").is_none(), "no token listed: {listed}");
+    let id = out["id"].as_str().unwrap();
+    let res = app.request(axum::http::Method::DELETE, &format!("/admin/api/v1/invitations/{id}")).bearer(&admin).await;
+    assert_eq!(res.status, 204, "{}", res.describe());
+    let res = app.request(axum::http::Method::DELETE, &format!("/admin/api/v1/invitations/{id}")).bearer(&admin).await;
+    assert_eq!(res.status, 404, "{}", res.describe());
+    let shown = app.browser().get(&format!("/invitation?token={bo}")).await;
+    assert_eq!(shown.status, 400, "revoked: {}", shown.describe());
+    assert!(shown.text().contains("no longer works"), "{}", shown.describe());
+    let res = accept(&b, &bo, "bo", GOOD).await;
+    assert_eq!(res.status, 400, "revoked: {}", res.describe());
+
+    // An expired invitation fails; the CLI revokes and lists.
+    let out = app.cli_json(&["invite", "create", "--email", "cy@example.com", "--expires-in", "2m"]).await;
+    let cy = out["link"].as_str().unwrap().rsplit_once("token=").unwrap().1.to_string();
+    app.clock.advance(121);
+    let res = accept(&b, &cy, "cy", GOOD).await;
+    assert_eq!(res.status, 400, "expired: {}", res.describe());
+    assert!(res.text().contains("no longer works"), "{}", res.describe());
+    let listed = app.cli_json(&["invite", "list"]).await;
+    assert_eq!(listed[0]["expired"], true, "{listed}");
+    app.cli(&["invite", "revoke", out["id"].as_str().unwrap()]).await.ok();
+    assert!(app.cli_json(&["invite", "list"]).await.as_array().unwrap().is_empty());
+    assert!(app.store().find_user_by_username("bo").await.unwrap().is_none());
+    assert!(app.store().find_user_by_username("cy").await.unwrap().is_none());
+
+    for kind in ["invitation.created", "invitation.accepted", "invitation.revoked"] {
+        let events = app.cli_json(&["audit", "list", "--kind", kind]).await;
+        assert!(!events.as_array().unwrap().is_empty(), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn open_sign_up_continues_the_sign_in_once_the_address_is_confirmed() {
+    let mut env = EMAIL.to_vec();
+    env.extend([("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com")]);
+    let app = TestApp::with_env(&env).await;
+    alice(&app).await;
+    let client = confidential(&app).await;
+    let b = app.browser();
+    let p = pkce();
+    let login = authorize(&b, &code_request(&client.id, &p)).await;
+    let interaction = login.input("interaction").unwrap();
+    let link = format!("/signup?interaction={interaction}");
+    assert!(login.text().contains(&link.replace('&', "&amp;")), "{}", login.describe());
+    let page = b.get(&link).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert_eq!(page.input("interaction").as_deref(), Some(interaction.as_str()));
+    assert!(page.text().contains("Test App") && page.text().contains("example.com only"), "{}", page.describe());
+
+    // Refusals say what to change and keep what was typed.
+    let refused = [
+        (("dan", "dan@elsewhere.org", GOOD, GOOD), 403, "example.com only"),
+        (("dan", "dan@example.com", "password1", "password1"), 400, "commonly used"),
+        (("dan", "dan@example.com", GOOD, "something else entirely"), 400, "do not match"),
+        (("alice", "dan@example.com", GOOD, GOOD), 409, "username is taken"),
+        (("dan", "not an address", GOOD, GOOD), 400, "email address is not accepted"),
+    ];
+    for (fields, status, says) in refused {
+        let res = sign_up(&b, &app, &page, fields, peer(1)).await;
+        assert_eq!(res.status, status, "{fields:?}: {}", res.describe());
+        assert!(res.text().contains(says), "{fields:?}: {}", res.describe());
+        assert_eq!(res.input("username").as_deref(), Some(fields.0));
+    }
+    assert!(sent(&app).await.is_empty());
+
+    // Dan signs up; before any token, his address is to be confirmed.
+    let res = sign_up(&b, &app, &page, ("dan", "dan@example.com", GOOD, GOOD), peer(1)).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    assert!(res.text().contains("Confirm your email address"), "{}", res.describe());
+    let (interaction, csrf) = (res.input("interaction").unwrap(), res.input("csrf").unwrap());
+    let form = [("interaction", interaction.as_str()), ("csrf", csrf.as_str())];
+    let held = b.post_form("/login/continue", &form).await;
+    assert!(held.text().contains("Confirm your email address"), "still held: {}", held.describe());
+    let dan = app.store().find_user_by_username("dan").await.unwrap().unwrap();
+    assert!(!dan.claims.email_verified);
+    // Another authorization request with the session is held too; prompt=none is told so.
+    let other = app.browser();
+    other.set_cookie("latchkey_session", &b.cookie("latchkey_session").unwrap());
+    let silent = authorize(&other, &code_request(&client.id, &pkce()).set("prompt", "none")).await;
+    assert_eq!(
+        get(&silent.location_params(), "error").as_deref(),
+        Some("interaction_required"),
+        "{}",
+        silent.describe()
+    );
+
+    let resent = b.post_form("/signup/resend", &form).await;
+    assert!(resent.text().contains("We have sent a new link"), "{}", resent.describe());
+    let mails = sent(&app).await;
+    assert_eq!(mails.len(), 2, "the first link and the resent one");
+    assert!(mails.iter().all(|m| m.recipient == "dan@example.com"));
+    let token = token_in(&mails[1], "/verify-email");
+    let verify = b.get(&format!("/verify-email?token={token}")).await;
+    let confirm = [("csrf", verify.input("csrf").unwrap()), ("token", token.clone())];
+    let confirm: Vec<(&str, &str)> = confirm.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post_form("/verify-email", &confirm).await.status, 200);
+
+    // Confirmed: the sign-in goes on to consent and a code.
+    let res = b.post_form("/login/continue", &form).await;
+    assert!(res.input("decision").is_some(), "the consent page: {}", res.describe());
+    let user = latchkey_server::testing::TestUser { username: "dan".into(), password: GOOD.into(), id: dan.id.clone() };
+    let done = b.drive(res, &user).await;
+    let tokens = redeem(&app, &client, &p, &done).await;
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    let events = app.cli_json(&["audit", "list", "--kind", "signup.created"]).await;
+    assert_eq!(events[0]["subject"], dan.id.as_str());
+
+    // An address that has an account: the page says only "check your
+    // email", and its owner is told by email.
+    let fresh = app.browser();
+    let page = fresh.get("/signup").await;
+    let res = sign_up(&fresh, &app, &page, ("alice2", "ALICE@example.com", GOOD, GOOD), peer(2)).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    assert!(res.text().contains("Check your email"), "{}", res.describe());
+    assert!(app.store().find_user_by_username("alice2").await.unwrap().is_none());
+    let mails = sent(&app).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].recipient, "ALICE@example.com");
+    assert!(mails[0].text_body.contains("already exists") && mails[0].text_body.contains("alice"), "{mails:?}");
+}
+
+#[tokio::test]
+async fn sign_up_attempts_are_limited_per_source_address() {
+    let env = [
+        ("LATCHKEY_SIGNUP_MODE", "open"),
+        ("LATCHKEY_SIGNUP_REQUIRE_VERIFIED_EMAIL", "false"),
+        ("LATCHKEY_SIGNUP_MAX_PER_ADDRESS", "3"),
+    ];
+    let app = TestApp::with_env(&env).await;
+    let b = app.browser();
+    let page = b.get("/signup").await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    for _ in 0..3 {
+        let res = sign_up(&b, &app, &page, ("eve", "eve@example.com", "short", "short"), peer(1)).await;
+        assert_eq!(res.status, 400, "{}", res.describe());
+    }
+    let res = sign_up(&b, &app, &page, ("eve", "eve@example.com", GOOD, GOOD), peer(1)).await;
+    assert_eq!(res.status, 429, "{}", res.describe());
+    assert!(res.header("retry-after").is_some());
+    assert!(app.store().find_user_by_username("eve").await.unwrap().is_none());
+    // Another address signs up; without email there is no address to
+    // confirm, so the new account is signed in at once.
+    let res = sign_up(&b, &app, &page, ("eve", "eve@example.com", GOOD, GOOD), peer(2)).await;
+    assert_eq!(res.status, 303, "{}", res.describe());
+    assert_eq!(res.location(), Some("/account"));
+    let account = b.get("/account").await;
+    assert!(account.text().contains("eve"), "{}", account.describe());
+    // Without email, a taken address must be said on the page.
+    let other = app.browser();
+    let page = other.get("/signup").await;
+    let res = sign_up(&other, &app, &page, ("eve2", "EVE@example.com", GOOD, GOOD), peer(3)).await;
+    assert_eq!(res.status, 409, "{}", res.describe());
+}
