@@ -30,7 +30,8 @@ pub struct InvitationSettings {
     pub outbox: Option<Arc<latchkey_email::Outbox>>,
 }
 
-fn signups<'a>(state: &'a AdminState) -> Signups<'a> {
+/// `lang`: the language of an invitation's email.
+fn signups<'a>(state: &'a AdminState, lang: latchkey_email::messages::Language) -> Signups<'a> {
     let s = &*state.invitations;
     let mail = s.outbox.as_deref().map(|outbox| Mail {
         store: &*state.store,
@@ -39,7 +40,7 @@ fn signups<'a>(state: &'a AdminState) -> Signups<'a> {
         settings: &s.email,
         issuer: &s.issuer,
         product: &s.product,
-        lang: latchkey_email::messages::Language::En,
+        lang,
     });
     Signups { store: &*state.store, clock: &*state.clock, settings: &s.signup, mail, issuer: &s.issuer }
 }
@@ -80,6 +81,8 @@ pub(crate) struct CreateBody {
     /// Email the link (when email is configured); default true.
     #[serde(default = "yes")]
     send_email: bool,
+    /// The email's language ("en", "de", "fr"); English when absent.
+    locale: Option<String>,
 }
 
 fn yes() -> bool {
@@ -94,6 +97,13 @@ pub(crate) async fn create(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let body: CreateBody = json_body(&headers, body)?;
+    let lang = match body.locale.as_deref() {
+        None => latchkey_email::messages::Language::En,
+        Some(tag) => latchkey_email::messages::Language::ALL
+            .into_iter()
+            .find(|l| l.tag() == tag)
+            .ok_or_else(|| AdminError::bad("locale must be one of \"en\", \"de\", \"fr\""))?,
+    };
     let new = NewInvitation {
         email: body.email,
         groups: body.groups,
@@ -101,7 +111,7 @@ pub(crate) async fn create(
         send: body.send_email,
         created_by: caller.actor(),
     };
-    let invited = match ops::create_invitation(&signups(&state), new).await {
+    let invited = match ops::create_invitation(&signups(&state, lang), new).await {
         Ok(invited) => invited,
         Err(InviteError::Invalid(why)) => return Err(AdminError::bad(why)),
         Err(InviteError::Store(e)) => return Err(e.into()),
@@ -120,7 +130,7 @@ pub(crate) async fn revoke(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let id = id_of(id)?;
-    if !ops::revoke_invitation(&signups(&state), &id, &caller.actor()).await? {
+    if !ops::revoke_invitation(&signups(&state, latchkey_email::messages::Language::En), &id, &caller.actor()).await? {
         return Err(AdminError::not_found(format!("no invitation {id:?}")));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

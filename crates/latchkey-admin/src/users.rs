@@ -61,7 +61,7 @@ fn user_error(e: UserError, id: &str) -> AdminError {
     match e {
         UserError::Taken(username) => AdminError::Conflict(format!("username {username:?} is taken")),
         UserError::NotFound(_) => AdminError::not_found(format!("no user {id:?}")),
-        UserError::Policy(m) => AdminError::bad(m),
+        UserError::Policy(m) => AdminError::bad(m.to_string()),
         UserError::Hash(m) => AdminError::Internal(m),
         UserError::Store(e) => e.into(),
     }

@@ -24,8 +24,8 @@ use serde::Deserialize;
 
 use crate::failure::Failure;
 use crate::pages::{
-    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, ProfileField, SecondFactorPage, Text,
-    UpstreamButton, html_with_passkeys, scope_lines,
+    AccountApp, AccountIdentity, AccountLoginPage, AccountPage, AccountSession, Language, ProfileField,
+    SecondFactorPage, Text, UpstreamButton, html_with_passkeys, scope_lines,
 };
 use crate::{AuthorizeState, CSRF_COOKIE, SignInMethod, csrf_token, current_session, logout, start_session};
 use latchkey_domain::limits::Attempt;
@@ -390,10 +390,11 @@ pub async fn change_password(
     let Some((session, mut user, form)) = signed_in_form(state, &headers, form).await? else {
         return Ok(see_other(&state.path(PATH)));
     };
-    let hash = match new_password_hash(state, &user, &form, address).await? {
+    let lang = crate::pages::request_language(&headers, user.claims.locale.as_deref());
+    let hash = match new_password_hash(state, &user, &form, address, lang).await? {
         Ok(hash) => hash,
         Err((status, message)) => {
-            let message = crate::pages::request_language(&headers, user.claims.locale.as_deref()).text(&message);
+            let message = lang.text(&message);
             return Ok(account_page(state, &headers, &session, &user, None, Some(&message), status).await?);
         }
     };
@@ -480,6 +481,7 @@ async fn new_password_hash(
     user: &User,
     form: &PasswordForm,
     address: IpAddr,
+    lang: Language,
 ) -> Result<Result<String, (StatusCode, Text)>, StoreError> {
     let refuse = |status: StatusCode, message: Text| Ok(Err((status, message)));
     let new = form.new_password.as_str();
@@ -492,8 +494,8 @@ async fn new_password_hash(
     if new != form.confirm_password {
         return refuse(StatusCode::BAD_REQUEST, Text::new("password-mismatch"));
     }
-    if let Err(reason) = password::check_policy(new) {
-        // The policy's reason is English (latchkey-domain).
+    if let Err(refusal) = password::check_policy(new) {
+        let reason = crate::pages::password_refusal(lang, &refusal);
         return refuse(StatusCode::BAD_REQUEST, Text::with("password-not-accepted", "reason", reason));
     }
     match hash_new_password(new.to_string()).await {

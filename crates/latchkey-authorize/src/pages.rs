@@ -94,6 +94,11 @@ impl Ui {
     pub fn text(&self, text: &Text) -> String {
         self.lang.text(text)
     }
+
+    /// Why the password policy refuses a password, ending a sentence.
+    pub fn password_refusal(&self, refusal: &latchkey_core::password::PolicyRefusal) -> String {
+        password_refusal(self.lang, refusal)
+    }
 }
 
 /// The language of a request outside the sign-in flow: the account's
@@ -1052,4 +1057,15 @@ pub struct VerifyEmailPage<'a> {
     pub csrf: &'a str,
     pub token: &'a str,
     pub account: &'a str,
+}
+
+/// Why the password policy refuses a password, in `lang`, ending a
+/// sentence ("The password is not accepted: {this}.").
+pub fn password_refusal(lang: Language, refusal: &latchkey_core::password::PolicyRefusal) -> String {
+    use latchkey_core::password::{MAX_LEN, PolicyRefusal};
+    match refusal {
+        PolicyRefusal::TooShort(min) => lang.t_with("password-too-short", "count", *min),
+        PolicyRefusal::TooLong => lang.t_with("password-too-long", "max", MAX_LEN),
+        PolicyRefusal::Common => lang.t("password-common"),
+    }
 }

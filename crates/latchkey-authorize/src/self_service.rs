@@ -192,7 +192,9 @@ pub async fn reset_submit(
             let username = ops::reset_link_user(&mail, &form.token).await?.map(|u| u.username).unwrap_or_default();
             let (error, status) = match &e {
                 ResetError::Mismatch => ("mismatch".to_string(), StatusCode::BAD_REQUEST),
-                ResetError::Policy(reason) => (reason.clone(), StatusCode::BAD_REQUEST),
+                ResetError::Policy(refusal) => {
+                    (crate::pages::password_refusal(mail.lang, refusal), StatusCode::BAD_REQUEST)
+                }
                 _ => ("hash".to_string(), StatusCode::SERVICE_UNAVAILABLE),
             };
             let v =

@@ -25,7 +25,7 @@ use latchkey_http::{Form, FormRejection, cookies};
 use serde::Deserialize;
 
 use crate::account::see_other;
-use crate::pages::{ConfirmAddressPage, InvitationPage, SignupPage, html};
+use crate::pages::{ConfirmAddressPage, InvitationPage, SignupPage, Ui, html};
 use crate::request::AuthorizationRequest;
 use crate::step_up::Needs;
 use crate::{
@@ -50,6 +50,7 @@ struct SignupView<'a> {
 
 fn signup_page(
     state: &AuthorizeState,
+    ui: &Ui,
     view: &str,
     v: SignupView<'_>,
     status: StatusCode,
@@ -58,7 +59,7 @@ fn signup_page(
     let (action, account) = (state.path(PATH), state.path(crate::account::PATH));
     let domains = state.settings.signup.allowed_email_domains().join(", ");
     let page = SignupPage {
-        ui: &state.settings.ui,
+        ui,
         view,
         action: &action,
         csrf: v.csrf,
@@ -76,12 +77,12 @@ fn signup_page(
 }
 
 /// The page for a sign-up that is not open here.
-fn not_open(state: &AuthorizeState) -> Response {
+fn not_open(state: &AuthorizeState, ui: &Ui) -> Response {
     let view = match state.settings.signup.mode {
         SignupMode::Invite => "invite_only",
         _ => "closed",
     };
-    signup_page(state, view, SignupView::default(), StatusCode::NOT_FOUND, None)
+    signup_page(state, ui, view, SignupView::default(), StatusCode::NOT_FOUND, None)
 }
 
 fn with_csrf(state: &AuthorizeState, mut res: Response, csrf: &str, new_csrf: bool) -> Response {
@@ -125,19 +126,22 @@ pub async fn show(
     Query(query): Query<SignupQuery>,
 ) -> Result<Response, LoginError> {
     if state.settings.signup.mode != SignupMode::Open {
-        return Ok(not_open(&state));
+        return Ok(not_open(&state, &state.settings.ui.for_request(&headers, None)));
     }
     if let Some((interaction, req, client)) = pending_sign_in(&state, &headers, &query.interaction).await? {
+        let ui = state.settings.ui.speaking(req.language(None));
         let v = SignupView {
             csrf: &interaction.csrf,
             interaction: &query.interaction,
             client_name: client_name(&client),
             ..Default::default()
         };
-        return Ok(signup_page(&state, "form", v, StatusCode::OK, Some(&req.target.redirect_uri)));
+        return Ok(signup_page(&state, &ui, "form", v, StatusCode::OK, Some(&req.target.redirect_uri)));
     }
     let (csrf, new_csrf) = csrf_token(&headers);
-    let page = signup_page(&state, "form", SignupView { csrf: &csrf, ..Default::default() }, StatusCode::OK, None);
+    let ui = state.settings.ui.for_request(&headers, None);
+    let v = SignupView { csrf: &csrf, ..Default::default() };
+    let page = signup_page(&state, &ui, "form", v, StatusCode::OK, None);
     Ok(with_csrf(&state, page, &csrf, new_csrf))
 }
 
@@ -158,25 +162,19 @@ pub struct SignupForm {
 }
 
 /// A refused sign-up's words on the page, and its status.
-fn refusal(e: &SignupError, domains: &str) -> (String, StatusCode) {
+fn refusal(ui: &Ui, e: &SignupError) -> (String, StatusCode) {
     let bad = StatusCode::BAD_REQUEST;
     match e {
-        SignupError::Invalid("email", why) if !domains.is_empty() && why.starts_with("sign-up takes") => {
-            (format!("Sign-up takes addresses at {domains} only."), StatusCode::FORBIDDEN)
+        SignupError::EmailDomain(domains) => {
+            (ui.t_with("signup-error-domain", "domains", domains.as_str()), StatusCode::FORBIDDEN)
         }
-        SignupError::Invalid("email", why) => (format!("The email address is not accepted: {why}."), bad),
-        SignupError::Invalid("password", why) => (format!("The password is not accepted: {why}."), bad),
-        SignupError::Invalid(_, why) => {
-            let mut chars = why.chars();
-            let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
-            (format!("{first}{}.", chars.as_str()), bad)
+        SignupError::Invalid(_, text) => (ui.text(text), bad),
+        SignupError::Password(refusal) => {
+            (ui.t_with("signup-error-password", "reason", ui.password_refusal(refusal)), bad)
         }
-        SignupError::UsernameTaken => ("That username is taken. Please choose another.".into(), StatusCode::CONFLICT),
-        SignupError::EmailTaken => (
-            "An account with this email address exists. Sign in, or ask an administrator for help.".into(),
-            StatusCode::CONFLICT,
-        ),
-        _ => ("Your account could not be created. Please try again.".into(), StatusCode::SERVICE_UNAVAILABLE),
+        SignupError::UsernameTaken => (ui.t("signup-error-username-taken"), StatusCode::CONFLICT),
+        SignupError::EmailTaken => (ui.t("signup-error-email-taken"), StatusCode::CONFLICT),
+        _ => (ui.t("signup-error-failed"), StatusCode::SERVICE_UNAVAILABLE),
     }
 }
 
@@ -192,7 +190,7 @@ pub async fn submit(
     let Form(form) = form.map_err(LoginError::Form)?;
     let state = &state;
     if state.settings.signup.mode != SignupMode::Open {
-        return Ok(not_open(state));
+        return Ok(not_open(state, &state.settings.ui.for_request(&headers, None)));
     }
     if !matches_csrf_cookie(&headers, &form.csrf) {
         return Err(crate::InteractionError::Forged.into());
@@ -202,6 +200,11 @@ pub async fn submit(
         let bound = InteractionForm { interaction: Some(form.interaction.clone()), csrf: form.csrf.clone() };
         flow = Some(crate::load_interaction(state, &headers, &bound, InteractionStage::Login).await?);
     }
+    // Within a sign-in, its language (`ui_locales`, then the browser's).
+    let ui = match &flow {
+        Some((_, req, _)) => state.settings.ui.speaking(req.language(None)),
+        None => state.settings.ui.for_request(&headers, None),
+    };
     let (name, redirect_uri) = match &flow {
         Some((_, req, client)) => (client_name(client), Some(req.target.redirect_uri.as_str())),
         None => ("", None),
@@ -224,30 +227,28 @@ pub async fn submit(
         }
     }
     let view = |error| filled(&form, name, error);
-    let user = match ops::sign_up(&state.signups(state.settings.ui.for_request(&headers, None).lang), account, address)
-        .await
-    {
+    let user = match ops::sign_up(&state.signups(ui.lang), account, address).await {
         Ok(SignedUp::Created { user, .. }) => *user,
         Ok(SignedUp::CheckEmail) => {
-            return Ok(signup_page(state, "check_email", view(""), StatusCode::OK, redirect_uri));
+            return Ok(signup_page(state, &ui, "check_email", view(""), StatusCode::OK, redirect_uri));
         }
-        Err(SignupError::Closed) => return Ok(not_open(state)),
+        Err(SignupError::Closed) => return Ok(not_open(state, &ui)),
         Err(SignupError::Throttled(retry)) => {
-            let mut page = signup_page(state, "throttled", view(""), StatusCode::TOO_MANY_REQUESTS, None);
+            let mut page = signup_page(state, &ui, "throttled", view(""), StatusCode::TOO_MANY_REQUESTS, None);
             page.headers_mut().insert(header::RETRY_AFTER, retry.into());
             return Ok(page);
         }
         Err(SignupError::Store(e)) => return Err(e.into()),
         Err(e) => {
-            let (message, status) = refusal(&e, &state.settings.signup.allowed_email_domains().join(", "));
-            return Ok(signup_page(state, "form", view(&message), status, redirect_uri));
+            let (message, status) = refusal(&ui, &e);
+            return Ok(signup_page(state, &ui, "form", view(&message), status, redirect_uri));
         }
     };
     let Some((mut interaction, req, client)) = flow else {
         // No app waits: the account page (or, with an address to confirm, the word to check email).
         let (_, cookie) = crate::start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
         let mut res = if ops::awaits_verification(&*state.store, &state.settings.signup, &user).await? {
-            signup_page(state, "check_email", view(""), StatusCode::OK, None)
+            signup_page(state, &ui, "check_email", view(""), StatusCode::OK, None)
         } else {
             see_other(&state.path(crate::account::PATH))
         };
@@ -283,6 +284,7 @@ pub async fn submit(
 
 /// The page that holds an account of open sign-up back until its address
 /// is confirmed: "continue" (which checks again) and "send the link again".
+/// `notice`: the id of a message to show ("" for none).
 pub(crate) fn confirm_page(
     state: &AuthorizeState,
     client: &Client,
@@ -293,11 +295,13 @@ pub(crate) fn confirm_page(
     notice: &str,
 ) -> Response {
     let (action, resend) = (state.path(CONTINUE_PATH), state.path(RESEND_PATH));
+    let ui = state.settings.ui.speaking(req.language(Some(user)));
+    let notice = if notice.is_empty() { String::new() } else { ui.t(notice) };
     let page = ConfirmAddressPage {
-        ui: &state.settings.ui,
+        ui: &ui,
         client_name: client_name(client),
         email: user.claims.email.as_deref().unwrap_or(""),
-        notice,
+        notice: &notice,
         action: &action,
         resend: &resend,
         interaction,
@@ -352,8 +356,8 @@ pub async fn resend(
     }
     let notice = match state.mail(req.language(Some(&user))) {
         Some(mail) => match mail_ops::send_verification(&mail, &user).await? {
-            Sent::Sent => "We have sent a new link.",
-            Sent::Throttled => "We have sent several links already. Please wait a while before asking again.",
+            Sent::Sent => "confirm-address-resent",
+            Sent::Throttled => "confirm-address-throttled",
             Sent::NoAddress => "",
         },
         None => "",
@@ -375,10 +379,10 @@ struct InvitationView<'a> {
     error: &'a str,
 }
 
-fn invitation_page(state: &AuthorizeState, view: &str, v: InvitationView<'_>, status: StatusCode) -> Response {
+fn invitation_page(state: &AuthorizeState, ui: &Ui, view: &str, v: InvitationView<'_>, status: StatusCode) -> Response {
     let action = state.path(INVITATION_PATH);
     let page = InvitationPage {
-        ui: &state.settings.ui,
+        ui,
         view,
         action: &action,
         csrf: v.csrf,
@@ -391,9 +395,9 @@ fn invitation_page(state: &AuthorizeState, view: &str, v: InvitationView<'_>, st
     html(status, &page, None, false)
 }
 
-fn invalid_invitation(state: &AuthorizeState) -> Response {
+fn invalid_invitation(state: &AuthorizeState, ui: &Ui) -> Response {
     let v = InvitationView { csrf: "", token: "", email: "", username: "", error: "" };
-    invitation_page(state, "invalid", v, StatusCode::BAD_REQUEST)
+    invitation_page(state, ui, "invalid", v, StatusCode::BAD_REQUEST)
 }
 
 /// `GET /invitation?token=`: the form while the invitation is good
@@ -403,17 +407,16 @@ pub async fn invitation_show(
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, LoginError> {
+    let ui = state.settings.ui.for_request(&headers, None);
     if state.settings.signup.mode == SignupMode::Closed {
-        return Ok(not_open(&state));
+        return Ok(not_open(&state, &ui));
     }
-    let Some(invitation) =
-        ops::invitation_for(&state.signups(state.settings.ui.for_request(&headers, None).lang), &query.token).await?
-    else {
-        return Ok(invalid_invitation(&state));
+    let Some(invitation) = ops::invitation_for(&state.signups(ui.lang), &query.token).await? else {
+        return Ok(invalid_invitation(&state, &ui));
     };
     let (csrf, new_csrf) = csrf_token(&headers);
     let v = InvitationView { csrf: &csrf, token: &query.token, email: &invitation.email, username: "", error: "" };
-    Ok(with_csrf(&state, invitation_page(&state, "form", v, StatusCode::OK), &csrf, new_csrf))
+    Ok(with_csrf(&state, invitation_page(&state, &ui, "form", v, StatusCode::OK), &csrf, new_csrf))
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,8 +443,9 @@ pub async fn invitation_submit(
 ) -> Result<Response, LoginError> {
     let Form(form) = form.map_err(LoginError::Form)?;
     let state = &state;
+    let ui = state.settings.ui.for_request(&headers, None);
     if state.settings.signup.mode == SignupMode::Closed {
-        return Ok(not_open(state));
+        return Ok(not_open(state, &ui));
     }
     if !matches_csrf_cookie(&headers, &form.csrf) {
         return Err(crate::InteractionError::Forged.into());
@@ -453,21 +457,21 @@ pub async fn invitation_submit(
         password: form.password.clone(),
         confirm: form.confirm_password.clone(),
     };
-    let signups = state.signups(state.settings.ui.for_request(&headers, None).lang);
+    let signups = state.signups(ui.lang);
     let user = match ops::accept_invitation(&signups, &form.token, account, address).await {
         Ok(user) => user,
-        Err(SignupError::Invitation) => return Ok(invalid_invitation(state)),
-        Err(SignupError::Closed) => return Ok(not_open(state)),
+        Err(SignupError::Invitation) => return Ok(invalid_invitation(state, &ui)),
+        Err(SignupError::Closed) => return Ok(not_open(state, &ui)),
         Err(SignupError::Throttled(retry)) => {
             let v = InvitationView { csrf: "", token: "", email: "", username: "", error: "" };
-            let mut page = invitation_page(state, "throttled", v, StatusCode::TOO_MANY_REQUESTS);
+            let mut page = invitation_page(state, &ui, "throttled", v, StatusCode::TOO_MANY_REQUESTS);
             page.headers_mut().insert(header::RETRY_AFTER, retry.into());
             return Ok(page);
         }
         Err(SignupError::Store(e)) => return Err(e.into()),
         Err(e) => {
             let email = ops::invitation_for(&signups, &form.token).await?.map(|i| i.email).unwrap_or_default();
-            let (message, status) = refusal(&e, "");
+            let (message, status) = refusal(&ui, &e);
             let v = InvitationView {
                 csrf: &form.csrf,
                 token: &form.token,
@@ -475,7 +479,7 @@ pub async fn invitation_submit(
                 username: &form.username,
                 error: &message,
             };
-            return Ok(invitation_page(state, "form", v, status));
+            return Ok(invitation_page(state, &ui, "form", v, status));
         }
     };
     let (_, cookie) = crate::start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;

@@ -36,21 +36,38 @@ impl Default for Policy {
     }
 }
 
+/// Why the policy refuses a password. Displayed, it ends an English
+/// sentence ("The password is not accepted: {refusal}."), as the CLI and
+/// the admin API say it; pages say it in the reader's language (the
+/// `password-too-short`, `password-too-long` and `password-common` messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyRefusal {
+    /// Shorter than this many characters.
+    #[error("the password must be at least {0} characters long")]
+    TooShort(usize),
+    /// Longer than [`MAX_LEN`] bytes.
+    #[error("the password must be at most {MAX_LEN} bytes long")]
+    TooLong,
+    /// On the list of common passwords.
+    #[error(
+        "this password is one of the most commonly used ones, which are guessed first; \
+         choose another (a few unrelated words make a good one)"
+    )]
+    Common,
+}
+
 impl Policy {
-    /// Checks a new password; the error is a sentence's end, for a page
-    /// ("The password is not accepted: {error}.").
-    pub fn check(&self, password: &str) -> Result<(), String> {
+    /// Checks a new password.
+    pub fn check(&self, password: &str) -> Result<(), PolicyRefusal> {
         let n = password.chars().count();
         if n < self.min_length {
-            return Err(format!("the password must be at least {} characters long", self.min_length));
+            return Err(PolicyRefusal::TooShort(self.min_length));
         }
         if password.len() > MAX_LEN {
-            return Err(format!("the password must be at most {MAX_LEN} bytes long"));
+            return Err(PolicyRefusal::TooLong);
         }
         if self.refuse_common && is_common(password) {
-            return Err("this password is one of the most commonly used ones, which are guessed first; \
-                        choose another (a few unrelated words make a good one)"
-                .into());
+            return Err(PolicyRefusal::Common);
         }
         Ok(())
     }
@@ -71,7 +88,7 @@ pub fn policy() -> Policy {
 }
 
 /// Checks a new password against the policy of this process.
-pub fn check_policy(password: &str) -> Result<(), String> {
+pub fn check_policy(password: &str) -> Result<(), PolicyRefusal> {
     policy().check(password)
 }
 
@@ -232,14 +249,15 @@ mod tests {
         assert!(p.check("Tr0ub4dor&3-but-longer").is_ok());
         for common in ["password1", "123456789", "PASSWORD1", "qwertyuiop", "iloveyou"] {
             let e = p.check(common).unwrap_err();
-            assert!(e.contains("commonly used"), "{common}: {e}");
+            assert_eq!(e, PolicyRefusal::Common, "{common}");
+            assert!(e.to_string().contains("commonly used"), "{common}: {e}");
         }
-        assert!(p.check("short").unwrap_err().contains("at least 8 characters"));
-        assert!(p.check(&"x".repeat(MAX_LEN + 1)).unwrap_err().contains("at most"));
+        assert_eq!(p.check("short").unwrap_err().to_string(), "the password must be at least 8 characters long");
+        assert_eq!(p.check(&"x".repeat(MAX_LEN + 1)), Err(PolicyRefusal::TooLong));
         // Long passphrases are welcome (NIST: at least 64 characters allowed).
         assert!(p.check(&"a long passphrase of many words ".repeat(8)).is_ok());
         let lax = Policy { min_length: 12, refuse_common: false };
-        assert!(lax.check("password1").unwrap_err().contains("at least 12"));
+        assert_eq!(lax.check("password1"), Err(PolicyRefusal::TooShort(12)));
         assert!(lax.check("passwordpassword").is_ok());
         assert!(is_common("password1") && !is_common("correct horse battery staple"));
     }

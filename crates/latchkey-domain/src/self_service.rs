@@ -352,7 +352,7 @@ pub enum ResetError {
     #[error("the passwords do not match")]
     Mismatch,
     #[error("{0}")]
-    Policy(String),
+    Policy(password::PolicyRefusal),
     #[error("cannot hash the password")]
     Hash,
     #[error(transparent)]
@@ -369,7 +369,7 @@ pub async fn reset_password(m: &Mail<'_>, token: &str, new: &str, confirm: &str)
     if new != confirm {
         return Err(ResetError::Mismatch);
     }
-    password::check_policy(new).map_err(|reason| ResetError::Policy(reason.to_string()))?;
+    password::check_policy(new).map_err(ResetError::Policy)?;
     let hash = crate::sign_in::hash_new_password(new.to_string()).await.ok_or(ResetError::Hash)?;
     let now = m.clock.now();
     let link = m.store.take_email_token(&hash_token(token), RESET, now).await?.ok_or(ResetError::Link)?;

@@ -19,6 +19,7 @@ use latchkey_core::secret::hash_token;
 use latchkey_core::{Clock, User, UserClaims, password, random, user};
 use latchkey_email::Outbox;
 use latchkey_email::messages::{AccountExists, Invitation as InvitationEmail};
+use latchkey_i18n::{Language, Text};
 use latchkey_store::{Invitation, Store, StoreError, record_audit};
 
 use crate::self_service::{self, Mail};
@@ -37,7 +38,8 @@ pub struct NewAccount {
     pub confirm: String,
 }
 
-/// Why an account was not created. The messages end a sentence on a page.
+/// Why an account was not created. Pages say it in the reader's language
+/// (the catalog messages these carry); `Display` is English.
 #[derive(Debug, thiserror::Error)]
 pub enum SignupError {
     /// Sign-up is not open here (`signup.mode`).
@@ -46,9 +48,15 @@ pub enum SignupError {
     /// Too many attempts from this address: retry after this many seconds.
     #[error("too many attempts")]
     Throttled(u64),
-    /// A field is not accepted: (field, reason).
-    #[error("{1}")]
-    Invalid(&'static str, String),
+    /// A field is not accepted: (field, what the page says).
+    #[error("{}", Language::En.text(.1))]
+    Invalid(&'static str, Text),
+    /// The address is not at one of `signup.allowed_email_domains` (listed).
+    #[error("sign-up takes addresses at {0} only")]
+    EmailDomain(String),
+    /// The password is not within the policy.
+    #[error("the password is not accepted: {0}")]
+    Password(password::PolicyRefusal),
     #[error("the username is taken")]
     UsernameTaken,
     /// The address has an account, and no email can tell its owner.
@@ -67,7 +75,7 @@ impl From<UserError> for SignupError {
     fn from(e: UserError) -> Self {
         match e {
             UserError::Taken(_) => Self::UsernameTaken,
-            UserError::Policy(reason) => Self::Invalid("password", reason),
+            UserError::Policy(refusal) => Self::Password(refusal),
             UserError::Hash(e) => Self::Hash(e),
             UserError::Store(e) => Self::Store(e),
             UserError::NotFound(name) => Self::Store(StoreError::Backend(format!("user {name:?} vanished"))),
@@ -117,12 +125,22 @@ impl Signups<'_> {
 /// Checks what every new account's form must satisfy: the username, the
 /// two passwords alike and within the policy.
 fn check_form(form: &NewAccount) -> Result<(), SignupError> {
-    user::validate_username(form.username.trim())
-        .map_err(|why| SignupError::Invalid("username", format!("the username {why}")))?;
-    if form.password != form.confirm {
-        return Err(SignupError::Invalid("confirm_password", "the two passwords do not match".into()));
+    let username = form.username.trim();
+    if user::validate_username(username).is_err() {
+        // `validate_username`'s rules, in the order it checks them.
+        let n = username.chars().count();
+        let why = if n == 0 || n > 64 { "signup-error-username-length" } else { "signup-error-username-spaces" };
+        return Err(SignupError::Invalid("username", Text::new(why)));
     }
-    password::check_policy(&form.password).map_err(|why| SignupError::Invalid("password", why))
+    if form.password != form.confirm {
+        return Err(SignupError::Invalid("confirm_password", Text::new("signup-error-mismatch")));
+    }
+    password::check_policy(&form.password).map_err(SignupError::Password)
+}
+
+/// An address refused by the claim's rules (their reason is English).
+fn email_refused(reason: String) -> Text {
+    Text::with("signup-error-email", "reason", reason)
 }
 
 /// The one account with this address, if any (addresses are not indexed; a
@@ -158,10 +176,9 @@ pub async fn sign_up(s: &Signups<'_>, form: NewAccount, ip: IpAddr) -> Result<Si
     }
     let address = form.email.trim().to_string();
     let mut claims = UserClaims::default();
-    claims.set("email", &address).map_err(|e| SignupError::Invalid("email", e.reason))?;
+    claims.set("email", &address).map_err(|e| SignupError::Invalid("email", email_refused(e.reason)))?;
     if !domain_allowed(s.settings, &address) {
-        let domains = s.settings.allowed_email_domains().join(", ");
-        return Err(SignupError::Invalid("email", format!("sign-up takes addresses at {domains} only")));
+        return Err(SignupError::EmailDomain(s.settings.allowed_email_domains().join(", ")));
     }
     check_form(&form)?;
     let username = form.username.trim().to_string();
@@ -353,7 +370,7 @@ pub async fn accept_invitation(
     let now = s.clock.now();
     let invitation = s.store.take_invitation(&hash_token(token), now).await?.ok_or(SignupError::Invitation)?;
     let mut claims = UserClaims::default();
-    claims.set("email", &invitation.email).map_err(|e| SignupError::Invalid("email", e.reason))?;
+    claims.set("email", &invitation.email).map_err(|e| SignupError::Invalid("email", email_refused(e.reason)))?;
     claims.email_verified = true;
     claims.groups = invitation.groups.clone();
     let user = User {

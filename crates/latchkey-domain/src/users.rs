@@ -19,7 +19,7 @@ pub enum UserError {
     NotFound(String),
     /// The new password does not meet the password policy.
     #[error("{0}")]
-    Policy(String),
+    Policy(password::PolicyRefusal),
     /// Hashing the password failed (an internal fault).
     #[error("cannot hash the password: {0}")]
     Hash(String),

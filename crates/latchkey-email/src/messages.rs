@@ -139,4 +139,56 @@ mod tests {
         assert_eq!(en.subject, "Reset your Acme password");
         assert!(en.html.contains(r#"<html lang="en">"#));
     }
+
+    #[test]
+    fn sign_up_emails_speak_the_recipients_language() {
+        let invitation = |lang| {
+            Invitation {
+                lang,
+                product: "Acme",
+                username: "",
+                address: "ann@example.com",
+                link: "https://id.example/invitation?token=t".into(),
+                days: 7,
+            }
+            .render()
+            .unwrap()
+        };
+        let fr = invitation(Language::Fr);
+        assert_eq!(fr.subject, "Vous êtes invité sur Acme");
+        assert!(fr.text.starts_with("Bonjour,") && fr.text.contains("pendant 7 jours"), "{}", fr.text);
+        assert!(fr.text.contains("https://id.example/invitation?token=t"), "{}", fr.text);
+        assert!(fr.html.contains(r#"<html lang="fr">"#) && fr.html.contains("Créer mon compte"), "{}", fr.html);
+        assert!(fr.html.contains("<strong>ann@example.com</strong>"), "{}", fr.html);
+        let en = invitation(Language::En);
+        assert_eq!(en.subject, "You are invited to Acme");
+        assert!(en.text.starts_with("Hello,\n\nYou are invited to create an account on Acme for ann@example.com."));
+        assert!(en.text.contains("for 7 days. If you did not expect"), "{}", en.text);
+
+        let exists = |lang| {
+            AccountExists {
+                lang,
+                product: "Acme",
+                username: "ann",
+                address: "ann@example.com",
+                link: "https://id.example/forgot-password".into(),
+            }
+            .render()
+            .unwrap()
+        };
+        let de = exists(Language::De);
+        assert_eq!(de.subject, "Sie haben bereits ein Konto bei Acme");
+        assert!(de.text.starts_with("Hallo ann,") && de.text.contains("Benutzernamen ann,"), "{}", de.text);
+        let en = exists(Language::En);
+        assert_eq!(en.subject, "You already have an account on Acme");
+        assert!(
+            en.text.contains(
+                "Someone (perhaps you) tried to create a new account on Acme with ann@example.com. An account with \
+                 this address already exists, under the username ann, so no new account was made."
+            ),
+            "{}",
+            en.text
+        );
+        assert!(en.html.contains("under the username <strong>ann</strong>"), "{}", en.html);
+    }
 }

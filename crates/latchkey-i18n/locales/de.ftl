@@ -340,3 +340,76 @@ account-error-same-address = Das ist bereits Ihre Adresse.
 account-error-address-refused = Die Adresse wird nicht akzeptiert: { $reason }.
 consent-error-no-decision = Wählen Sie „Erlauben“ oder „Ablehnen“.
 consent-error-already-completed = Diese Anfrage wurde bereits abgeschlossen.
+
+## Sign-up
+
+login-new-here = Neu hier?
+login-create-account = Konto erstellen
+notice-welcome = Willkommen! Ihr Konto ist bereit.
+signup-title = Konto erstellen
+signup-closed-title = Die Registrierung ist geschlossen
+signup-closed = Konten bei { $product } werden von den Administratoren angelegt. Bitte fragen Sie dort nach einem Konto.
+signup-invite-only-title = Registrierung nur mit Einladung
+signup-invite-only = Konten bei { $product } werden über eine Einladung erstellt. Wenn Sie eine haben, öffnen Sie den Link in der E-Mail; andernfalls bitten Sie einen Administrator, Sie einzuladen.
+signup-throttled-title = Zu viele Versuche
+signup-throttled = Aus Ihrem Netzwerk kamen zu viele Registrierungsversuche. Bitte warten Sie eine Weile und versuchen Sie es dann erneut.
+signup-check-email-title = Sehen Sie in Ihren E-Mails nach
+signup-check-email-html = Wir haben eine Nachricht an <strong>{ $email }</strong> gesendet. Öffnen Sie den Link darin, um Ihre Adresse zu bestätigen, und melden Sie sich dann an.
+signup-no-email = Keine E-Mail erhalten? Sehen Sie in Ihrem Spam-Ordner nach.
+signup-on = bei { $product }
+signup-email = E-Mail-Adresse
+signup-domains = Nur Adressen bei { $domains }.
+signup-password-rules = Mindestens { $count ->
+        [one] { $count } Zeichen
+       *[other] { $count } Zeichen
+    }. Einige zusammenhanglose Wörter ergeben ein gutes Passwort; sehr häufige Passwörter werden abgelehnt.
+signup-password-again = Passwort wiederholen
+signup-submit = Konto erstellen
+signup-have-account = Sie haben bereits ein Konto?
+signup-error-domain = Die Registrierung nimmt nur Adressen bei { $domains } an.
+signup-error-email = Die E-Mail-Adresse wird nicht akzeptiert: { $reason }.
+signup-error-password = Das Passwort wird nicht akzeptiert: { $reason }.
+signup-error-username-length = Der Benutzername muss 1 bis 64 Zeichen lang sein.
+signup-error-username-spaces = Der Benutzername darf keine Leer- oder Steuerzeichen enthalten.
+signup-error-mismatch = Die beiden Passwörter stimmen nicht überein.
+signup-error-username-taken = Dieser Benutzername ist vergeben. Bitte wählen Sie einen anderen.
+signup-error-email-taken = Ein Konto mit dieser E-Mail-Adresse existiert bereits. Melden Sie sich an oder bitten Sie einen Administrator um Hilfe.
+signup-error-failed = Ihr Konto konnte nicht erstellt werden. Bitte versuchen Sie es erneut.
+password-too-short = das Passwort muss mindestens { $count ->
+        [one] { $count } Zeichen
+       *[other] { $count } Zeichen
+    } lang sein
+password-too-long = das Passwort darf höchstens { $max } Bytes lang sein
+password-common = dieses Passwort gehört zu den am häufigsten verwendeten, die zuerst erraten werden; wählen Sie ein anderes (einige zusammenhanglose Wörter ergeben ein gutes)
+invitation-title = Einladung annehmen
+invitation-invalid-title = Diese Einladung funktioniert nicht mehr
+invitation-invalid = Die Einladung ist abgelaufen, wurde bereits verwendet oder wurde zurückgezogen. Bitte fragen Sie nach einer neuen.
+invitation-heading = Erstellen Sie Ihr Konto
+invitation-lead-html = bei { $product }, für <strong>{ $email }</strong>
+invitation-email-note = Durch Ihre Einladung bestätigt.
+confirm-address-title = Bestätigen Sie Ihre E-Mail-Adresse
+confirm-address-lead-html = bevor Sie zu <strong>{ $client }</strong> weitergehen
+confirm-address-sent-html = Wir haben einen Link an <strong>{ $email }</strong> gesendet. Öffnen Sie ihn, um Ihre Adresse zu bestätigen, kehren Sie dann hierher zurück und fahren Sie fort.
+confirm-address-continue = Ich habe sie bestätigt, weiter
+confirm-address-resend = Link erneut senden
+confirm-address-resent = Wir haben einen neuen Link gesendet.
+confirm-address-throttled = Wir haben bereits mehrere Links gesendet. Bitte warten Sie eine Weile, bevor Sie erneut fragen.
+email-invitation-subject = Sie sind zu { $product } eingeladen
+email-invitation-title = Sie sind eingeladen
+email-hello-anonymous = Hallo,
+email-invitation-body-html = Sie sind eingeladen, ein Konto bei { $product } für <strong>{ $address }</strong> zu erstellen.
+email-invitation-body = Sie sind eingeladen, ein Konto bei { $product } für { $address } zu erstellen. Öffnen Sie diesen Link, um Ihren Benutzernamen und Ihr Passwort zu wählen:
+email-invitation-button = Mein Konto erstellen
+email-invitation-valid = Der Link funktioniert einmal und { $days ->
+        [one] { $days } Tag
+       *[other] { $days } Tage
+    } lang. Wenn Sie diese Einladung nicht erwartet haben, können Sie diese E-Mail ignorieren.
+email-exists-subject = Sie haben bereits ein Konto bei { $product }
+email-exists-title = Sie haben bereits ein Konto
+email-exists-tried-html = Jemand (vielleicht Sie) hat versucht, bei { $product } ein neues Konto mit <strong>{ $address }</strong> zu erstellen.
+email-exists-tried = Jemand (vielleicht Sie) hat versucht, bei { $product } ein neues Konto mit { $address } zu erstellen.
+email-exists-already-html = Ein Konto mit dieser Adresse existiert bereits unter dem Benutzernamen <strong>{ $username }</strong>, daher wurde kein neues Konto angelegt.
+email-exists-already = Ein Konto mit dieser Adresse existiert bereits unter dem Benutzernamen { $username }, daher wurde kein neues Konto angelegt.
+email-exists-how = Verwenden Sie zum Anmelden diesen Benutzernamen. Wenn Sie Ihr Passwort vergessen haben, setzen Sie es hier zurück:
+email-exists-button = Mein Passwort zurücksetzen
+email-exists-not-you = Wenn Sie das nicht waren, können Sie diese E-Mail ignorieren.

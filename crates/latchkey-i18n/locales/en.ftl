@@ -342,3 +342,76 @@ account-error-same-address = That is already your address.
 account-error-address-refused = The address is not accepted: { $reason }.
 consent-error-no-decision = Choose Allow or Deny.
 consent-error-already-completed = This request was already completed.
+
+## Sign-up
+
+login-new-here = New here?
+login-create-account = Create an account
+notice-welcome = Welcome! Your account is ready.
+signup-title = Create an account
+signup-closed-title = Sign-up is closed
+signup-closed = Accounts on { $product } are created by its administrators. Please ask them for an account.
+signup-invite-only-title = Sign-up is by invitation
+signup-invite-only = Accounts on { $product } are created through an invitation. If you have one, open the link in its email; otherwise, ask an administrator to invite you.
+signup-throttled-title = Too many attempts
+signup-throttled = Too many sign-up attempts came from your network. Please wait a while and try again.
+signup-check-email-title = Check your email
+signup-check-email-html = We have sent a message to <strong>{ $email }</strong>. Open the link in it to confirm your address, then sign in.
+signup-no-email = No email? Check your spam folder.
+signup-on = on { $product }
+signup-email = Email address
+signup-domains = Addresses at { $domains } only.
+signup-password-rules = At least { $count ->
+        [one] { $count } character
+       *[other] { $count } characters
+    }. A few unrelated words make a good password; very common passwords are refused.
+signup-password-again = Password again
+signup-submit = Create the account
+signup-have-account = Already have an account?
+signup-error-domain = Sign-up takes addresses at { $domains } only.
+signup-error-email = The email address is not accepted: { $reason }.
+signup-error-password = The password is not accepted: { $reason }.
+signup-error-username-length = The username must be 1 to 64 characters long.
+signup-error-username-spaces = The username must not contain white space or control characters.
+signup-error-mismatch = The two passwords do not match.
+signup-error-username-taken = That username is taken. Please choose another.
+signup-error-email-taken = An account with this email address exists. Sign in, or ask an administrator for help.
+signup-error-failed = Your account could not be created. Please try again.
+password-too-short = the password must be at least { $count ->
+        [one] { $count } character
+       *[other] { $count } characters
+    } long
+password-too-long = the password must be at most { $max } bytes long
+password-common = this password is one of the most commonly used ones, which are guessed first; choose another (a few unrelated words make a good one)
+invitation-title = Accept your invitation
+invitation-invalid-title = This invitation no longer works
+invitation-invalid = The invitation has expired, was already used, or was withdrawn. Please ask for a new one.
+invitation-heading = Create your account
+invitation-lead-html = on { $product }, for <strong>{ $email }</strong>
+invitation-email-note = Confirmed by your invitation.
+confirm-address-title = Confirm your email address
+confirm-address-lead-html = before you continue to <strong>{ $client }</strong>
+confirm-address-sent-html = We have sent a link to <strong>{ $email }</strong>. Open it to confirm your address, then come back here and continue.
+confirm-address-continue = I have confirmed it, continue
+confirm-address-resend = Send the link again
+confirm-address-resent = We have sent a new link.
+confirm-address-throttled = We have sent several links already. Please wait a while before asking again.
+email-invitation-subject = You are invited to { $product }
+email-invitation-title = You are invited
+email-hello-anonymous = Hello,
+email-invitation-body-html = You are invited to create an account on { $product } for <strong>{ $address }</strong>.
+email-invitation-body = You are invited to create an account on { $product } for { $address }. Open this link to choose your username and password:
+email-invitation-button = Create my account
+email-invitation-valid = The link works once, for { $days ->
+        [one] { $days } day
+       *[other] { $days } days
+    }. If you did not expect this invitation, you can ignore this email.
+email-exists-subject = You already have an account on { $product }
+email-exists-title = You already have an account
+email-exists-tried-html = Someone (perhaps you) tried to create a new account on { $product } with <strong>{ $address }</strong>.
+email-exists-tried = Someone (perhaps you) tried to create a new account on { $product } with { $address }.
+email-exists-already-html = An account with this address already exists, under the username <strong>{ $username }</strong>, so no new account was made.
+email-exists-already = An account with this address already exists, under the username { $username }, so no new account was made.
+email-exists-how = To sign in, use that username. If you forgot your password, reset it here:
+email-exists-button = Reset my password
+email-exists-not-you = If this was not you, you can ignore this email.

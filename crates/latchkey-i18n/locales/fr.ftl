@@ -340,3 +340,76 @@ account-error-same-address = C’est déjà votre adresse.
 account-error-address-refused = L’adresse n’est pas acceptée : { $reason }.
 consent-error-no-decision = Choisissez Autoriser ou Refuser.
 consent-error-already-completed = Cette demande a déjà abouti.
+
+## Sign-up
+
+login-new-here = Nouveau ici ?
+login-create-account = Créer un compte
+notice-welcome = Bienvenue ! Votre compte est prêt.
+signup-title = Créer un compte
+signup-closed-title = Les inscriptions sont fermées
+signup-closed = Les comptes { $product } sont créés par ses administrateurs. Veuillez leur demander un compte.
+signup-invite-only-title = Inscription sur invitation
+signup-invite-only = Les comptes { $product } sont créés au moyen d’une invitation. Si vous en avez une, ouvrez le lien de son e-mail ; sinon, demandez à un administrateur de vous inviter.
+signup-throttled-title = Trop de tentatives
+signup-throttled = Trop de tentatives d’inscription proviennent de votre réseau. Veuillez patienter un moment puis réessayer.
+signup-check-email-title = Consultez vos e-mails
+signup-check-email-html = Nous avons envoyé un message à <strong>{ $email }</strong>. Ouvrez le lien qu’il contient pour confirmer votre adresse, puis connectez-vous.
+signup-no-email = Pas d’e-mail ? Vérifiez votre dossier de courrier indésirable.
+signup-on = sur { $product }
+signup-email = Adresse e-mail
+signup-domains = Adresses en { $domains } uniquement.
+signup-password-rules = Au moins { $count ->
+        [one] { $count } caractère
+       *[other] { $count } caractères
+    }. Quelques mots sans rapport entre eux font un bon mot de passe ; les mots de passe très courants sont refusés.
+signup-password-again = Confirmer le mot de passe
+signup-submit = Créer le compte
+signup-have-account = Vous avez déjà un compte ?
+signup-error-domain = L’inscription n’accepte que les adresses en { $domains }.
+signup-error-email = L’adresse e-mail n’est pas acceptée : { $reason }.
+signup-error-password = Le mot de passe n’est pas accepté : { $reason }.
+signup-error-username-length = Le nom d’utilisateur doit comporter de 1 à 64 caractères.
+signup-error-username-spaces = Le nom d’utilisateur ne doit contenir ni espaces ni caractères de contrôle.
+signup-error-mismatch = Les deux mots de passe ne correspondent pas.
+signup-error-username-taken = Ce nom d’utilisateur est déjà pris. Veuillez en choisir un autre.
+signup-error-email-taken = Un compte existe déjà avec cette adresse e-mail. Connectez-vous ou demandez de l’aide à un administrateur.
+signup-error-failed = Votre compte n’a pas pu être créé. Veuillez réessayer.
+password-too-short = le mot de passe doit comporter au moins { $count ->
+        [one] { $count } caractère
+       *[other] { $count } caractères
+    }
+password-too-long = le mot de passe doit faire au plus { $max } octets
+password-common = ce mot de passe fait partie des plus utilisés, qui sont devinés en premier ; choisissez-en un autre (quelques mots sans rapport entre eux en font un bon)
+invitation-title = Accepter votre invitation
+invitation-invalid-title = Cette invitation ne fonctionne plus
+invitation-invalid = L’invitation a expiré, a déjà été utilisée ou a été retirée. Veuillez en demander une nouvelle.
+invitation-heading = Créez votre compte
+invitation-lead-html = sur { $product }, pour <strong>{ $email }</strong>
+invitation-email-note = Confirmée par votre invitation.
+confirm-address-title = Confirmez votre adresse e-mail
+confirm-address-lead-html = avant de continuer vers <strong>{ $client }</strong>
+confirm-address-sent-html = Nous avons envoyé un lien à <strong>{ $email }</strong>. Ouvrez-le pour confirmer votre adresse, puis revenez ici et continuez.
+confirm-address-continue = Je l’ai confirmée, continuer
+confirm-address-resend = Renvoyer le lien
+confirm-address-resent = Nous avons envoyé un nouveau lien.
+confirm-address-throttled = Nous avons déjà envoyé plusieurs liens. Veuillez patienter un moment avant d’en redemander un.
+email-invitation-subject = Vous êtes invité sur { $product }
+email-invitation-title = Vous êtes invité
+email-hello-anonymous = Bonjour,
+email-invitation-body-html = Vous êtes invité à créer un compte sur { $product } pour <strong>{ $address }</strong>.
+email-invitation-body = Vous êtes invité à créer un compte sur { $product } pour { $address }. Ouvrez ce lien pour choisir votre nom d’utilisateur et votre mot de passe :
+email-invitation-button = Créer mon compte
+email-invitation-valid = Le lien fonctionne une seule fois, pendant { $days ->
+        [one] { $days } jour
+       *[other] { $days } jours
+    }. Si vous n’attendiez pas cette invitation, vous pouvez ignorer cet e-mail.
+email-exists-subject = Vous avez déjà un compte sur { $product }
+email-exists-title = Vous avez déjà un compte
+email-exists-tried-html = Quelqu’un (peut-être vous) a essayé de créer un nouveau compte sur { $product } avec <strong>{ $address }</strong>.
+email-exists-tried = Quelqu’un (peut-être vous) a essayé de créer un nouveau compte sur { $product } avec { $address }.
+email-exists-already-html = Un compte existe déjà avec cette adresse, sous le nom d’utilisateur <strong>{ $username }</strong> ; aucun nouveau compte n’a donc été créé.
+email-exists-already = Un compte existe déjà avec cette adresse, sous le nom d’utilisateur { $username } ; aucun nouveau compte n’a donc été créé.
+email-exists-how = Pour vous connecter, utilisez ce nom d’utilisateur. Si vous avez oublié votre mot de passe, réinitialisez-le ici :
+email-exists-button = Réinitialiser mon mot de passe
+email-exists-not-you = Si ce n’était pas vous, vous pouvez ignorer cet e-mail.

@@ -173,6 +173,9 @@ pub enum InviteCommand {
         /// Do not email the link (print it only).
         #[arg(long)]
         no_email: bool,
+        /// The email's language: en (the default), de or fr.
+        #[arg(long, value_parser = parse_locale, default_value = "en")]
+        locale: latchkey_i18n::Language,
     },
     /// List invitations not yet accepted or revoked.
     List,
@@ -638,6 +641,14 @@ pub enum KeysCommand {
         #[arg(long)]
         now: bool,
     },
+}
+
+/// A language Latchkey speaks, by its tag.
+fn parse_locale(tag: &str) -> Result<latchkey_i18n::Language, String> {
+    latchkey_i18n::Language::ALL
+        .into_iter()
+        .find(|l| l.tag() == tag)
+        .ok_or_else(|| "must be one of en, de, fr".to_string())
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ pub fn summary_json(i: &Invitation, now: i64) -> serde_json::Value {
 
 pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
     let config = &ctx.settings.config;
+    // The language of an invitation's email (the page speaks the browser's).
+    let lang = match &cmd {
+        InviteCommand::Create { locale, .. } => *locale,
+        _ => latchkey_i18n::Language::En,
+    };
     let outbox = config.email.enabled().then(|| Outbox::new(ctx.store.clone(), ctx.clock.clone()));
     let mail = outbox.as_ref().map(|outbox| Mail {
         store: &*ctx.store,
@@ -35,13 +40,13 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         settings: &config.email,
         issuer: &config.issuer,
         product: config.ui.product_name.trim(),
-        lang: latchkey_i18n::Language::En,
+        lang,
     });
     let signups =
         Signups { store: &*ctx.store, clock: &*ctx.clock, settings: &config.signup, mail, issuer: &config.issuer };
     let now = ctx.clock.now();
     match cmd {
-        InviteCommand::Create { email, groups, expires_in, no_email } => {
+        InviteCommand::Create { email, groups, expires_in, no_email, .. } => {
             let new = NewInvitation { email, groups, expires_in, send: !no_email, created_by: "cli".into() };
             let invited = match ops::create_invitation(&signups, new).await {
                 Ok(invited) => invited,

@@ -317,3 +317,61 @@ async fn sign_up_attempts_are_limited_per_source_address() {
     let res = sign_up(&other, &app, &page, ("eve2", "EVE@example.com", GOOD, GOOD), peer(3)).await;
     assert_eq!(res.status, 409, "{}", res.describe());
 }
+
+#[tokio::test]
+async fn sign_up_and_invitations_speak_the_readers_language() {
+    let mut env = EMAIL.to_vec();
+    env.extend([("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_ADMIN_ENABLED", "true")]);
+    let app = TestApp::with_env(&env).await;
+    let b = app.browser();
+
+    // The sign-up page and its refusals speak the browser's language,
+    // the password policy's reason included.
+    let page = b.send(app.get("/signup").header("accept-language", "de-CH, en;q=0.5")).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let text = page.text();
+    assert!(text.contains(r#"<html lang="de">"#) && text.contains("<h1 id=\"heading\">Konto erstellen</h1>"), "{text}");
+    assert!(text.contains("Mindestens 8 Zeichen.") && text.contains("Passwort wiederholen"), "{text}");
+    let csrf = page.input("csrf").unwrap();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("username", "dora"),
+        ("email", "dora@example.com"),
+        ("password", "short"),
+        ("confirm_password", "short"),
+    ];
+    let res = b.send(app.post("/signup").form(&form).header("accept-language", "de").from_peer(peer(1))).await;
+    assert_eq!(res.status, 400, "{}", res.describe());
+    let says = "Das Passwort wird nicht akzeptiert: das Passwort muss mindestens 8 Zeichen lang sein.";
+    assert!(res.text().contains(says), "{}", res.describe());
+    // English stays the default.
+    let res = b.send(app.post("/signup").form(&form).from_peer(peer(1))).await;
+    let says = "The password is not accepted: the password must be at least 8 characters long.";
+    assert!(res.text().contains(says), "{}", res.describe());
+
+    // An invitation's email speaks the language the operator chose (CLI
+    // and admin API); English without one. The page speaks the browser's.
+    let out = app.cli_json(&["invite", "create", "--email", "flo@example.com", "--locale", "fr"]).await;
+    assert_eq!(out["emailed"], true, "{out}");
+    let admin = admin_token(&app).await;
+    let body = json!({"email": "gus@example.com", "locale": "de"});
+    let res = app.post("/admin/api/v1/invitations").bearer(&admin).json(&body).await;
+    assert_eq!(res.status, 201, "{}", res.describe());
+    let res = app.post("/admin/api/v1/invitations").bearer(&admin).json(&json!({"email": "hal@example.com"})).await;
+    assert_eq!(res.status, 201, "{}", res.describe());
+    let bad = json!({"email": "ivy@example.com", "locale": "xx"});
+    let res = app.post("/admin/api/v1/invitations").bearer(&admin).json(&bad).await;
+    assert_eq!(res.status, 400, "{}", res.describe());
+    let mails = sent(&app).await;
+    let to = |who: &str| mails.iter().find(|m| m.recipient == who).unwrap_or_else(|| panic!("no email to {who}"));
+    let fr = to("flo@example.com");
+    assert!(fr.subject.starts_with("Vous êtes invité sur"), "{}", fr.subject);
+    assert!(fr.text_body.starts_with("Bonjour,") && fr.html_body.contains("Créer mon compte"), "{}", fr.text_body);
+    assert!(to("gus@example.com").subject.starts_with("Sie sind zu"), "{}", to("gus@example.com").subject);
+    assert!(to("hal@example.com").subject.starts_with("You are invited to"), "{}", to("hal@example.com").subject);
+    assert!(mails.iter().all(|m| m.recipient != "ivy@example.com"));
+    let token = token_in(fr, "/invitation");
+    let page = b.send(app.get(&format!("/invitation?token={token}")).header("accept-language", "fr")).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(page.text().contains("Créez votre compte") && page.text().contains("<strong>flo@example.com</strong>"));
+}
