@@ -121,7 +121,6 @@ async fn the_brand_is_served_from_our_origin_with_hashed_urls_and_the_csp_unchan
         assert_eq!(fetch(&app, path).await.status, 404, "{path}");
     }
     assert_eq!(fetch(&app, "/assets/passkey.js").await.status, 200);
-    app.close().await;
 }
 
 #[tokio::test]
@@ -136,7 +135,6 @@ async fn without_branding_the_pages_link_only_latchkeys_stylesheet() {
     let css = fetch(&app, &assets[0]).await.text();
     assert_eq!(css, include_str!("../../../../templates/assets/latchkey.css"));
     assert_eq!(fetch(&app, "/assets/custom.css").await.status, 404);
-    app.close().await;
 }
 
 #[tokio::test]
@@ -159,6 +157,12 @@ async fn an_override_replaces_the_login_page_and_signing_in_still_works() {
     );
     assert!(!html.contains("<b>Shop"), "{html}");
     assert!(html.contains("Need help? Ask the service desk."), "{html}");
+    // The override speaks the catalog's messages in the page's language.
+    assert!(html.contains(r#"<html lang="en">"#) && html.contains(r#"<label for="password">Password</label>"#));
+    let german = authorize(&app.browser(), &code_request(&client.id, &p).set("ui_locales", "de")).await;
+    let german = german.text();
+    assert!(german.contains(r#"<html lang="de">"#), "{german}");
+    assert!(german.contains(r#"<label for="password">Passwort</label>"#), "{german}");
     // The same headers as the built-in page: no inline anything, forms to us and the client.
     let csp = login.header("content-security-policy").unwrap();
     assert!(csp.starts_with("default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'"));
@@ -178,7 +182,6 @@ async fn an_override_replaces_the_login_page_and_signing_in_still_works() {
     // Pages not overridden stay built in.
     let account = browser.get("/account").await.text();
     assert!(!account.contains("Welcome back") && account.contains("class=\"brand\""), "{account}");
-    app.close().await;
 }
 
 #[tokio::test]
@@ -219,7 +222,6 @@ async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
     for (var, value, names, why) in &cases {
         let error = match TestApp::try_with_env(&[(var, value)]).await {
             Ok(app) => {
-                app.close().await;
                 panic!("{var}={value} started");
             }
             Err(e) => e,
@@ -239,5 +241,4 @@ async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
     let app = TestApp::try_with_env(&fine).await.unwrap();
     let html = app.browser().get("/account").await.text();
     assert!(html.contains(r#"<img class="logo" src="https://cdn.example/logo.png" alt="">"#), "{html}");
-    app.close().await;
 }
