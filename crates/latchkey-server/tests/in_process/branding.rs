@@ -221,9 +221,7 @@ async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
     ];
     for (var, value, names, why) in &cases {
         let error = match TestApp::try_with_env(&[(var, value)]).await {
-            Ok(app) => {
-                panic!("{var}={value} started");
-            }
+            Ok(_) => panic!("{var}={value} started"),
             Err(e) => e,
         };
         assert!(error.contains(names) && error.contains(why), "{var}={value}: {error}");
