@@ -235,6 +235,116 @@ async fn login_and_consent_in_a_real_browser() {
     }
 }
 
+/// Branding in a real browser (docs/branding.md): the colours, the extra
+/// stylesheet and the logo file, all served from our origin, apply under
+/// the pages' strict CSP (checked by computed style and the image's
+/// loaded size), on a built-in page and on an overridden login page; and
+/// the forgot-password page renders and submits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branding_and_forgot_password_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/branding");
+    let (logo, css, templates) =
+        (format!("{example}/logo.svg"), format!("{example}/brand.css"), format!("{example}/templates"));
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &db,
+        &[
+            ("LATCHKEY_UI_PRODUCT_NAME", "Acme ID"),
+            ("LATCHKEY_UI_LOGO_FILE", &logo),
+            ("LATCHKEY_UI_STYLESHEET", &css),
+            ("LATCHKEY_UI_TEMPLATES_DIR", &templates),
+            ("LATCHKEY_UI_COLOR_ACCENT", "#0f766e"),
+            ("LATCHKEY_UI_COLOR_BACKGROUND", "#fdf6e3"),
+            // Mail is queued, never delivered (nothing listens there): enough for the page.
+            ("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:9"),
+            ("LATCHKEY_EMAIL_FROM", "id@example.com"),
+        ],
+    )
+    .await;
+    let receiver = Receiver::start();
+    let redirect_uri = receiver.url("/cb");
+    let client = cli_json(&db, &["client", "create", "--name", "Brand App", "--redirect-uri", &redirect_uri]);
+    let client_id = client["client_id"].as_str().expect("client_id").to_string();
+    cli(&db, &["user", "create", "--username", "dora", "--password-stdin"], &[], Some(&format!("{PASSWORD}\n"))).ok();
+    let shots = db.dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let browser = Browser::start(db.dir.path()).await;
+
+    // What the browser computed, from the stylesheets it was allowed to load.
+    let styles = async || {
+        browser
+            .execute(
+                "const css = (sel, prop) => getComputedStyle(document.querySelector(sel)).getPropertyValue(prop);
+                 const logo = document.querySelector('img.logo');
+                 return {
+                   button: css('button.primary', 'background-color'),
+                   page: css('html', 'background-color'),
+                   cardTop: css('.card', 'border-top-width'),
+                   logoWidth: logo ? logo.naturalWidth : -1,
+                   logoSrc: logo ? logo.getAttribute('src') : null,
+                   product: document.querySelector('.product').textContent,
+                 };",
+                vec![],
+            )
+            .await
+    };
+    let check = |what: &str, s: &Value| {
+        assert_eq!(s["button"], "rgb(15, 118, 110)", "{what}: ui.color_accent: {s}");
+        assert_eq!(s["page"], "rgb(253, 246, 227)", "{what}: ui.color_background: {s}");
+        assert_eq!(s["cardTop"], "6px", "{what}: ui.stylesheet: {s}");
+        assert_eq!(s["logoWidth"], 96, "{what}: the logo loaded: {s}");
+        assert!(s["logoSrc"].as_str().unwrap().starts_with("/assets/logo.svg?v="), "{what}: {s}");
+        assert_eq!(s["product"], "Acme ID", "{what}: {s}");
+    };
+
+    // A built-in page.
+    browser.navigate(&server.url("/account")).await;
+    browser.wait_for_source("Acme ID", "the account sign-in page").await;
+    check("/account", &styles().await);
+    browser.screenshot(&shots.join("branding-account.png")).await;
+
+    // The overridden login page renders, is styled the same, and signs in.
+    let authorize = url::Url::parse_with_params(
+        &server.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    browser.navigate(authorize.as_str()).await;
+    browser.wait_for_source("Welcome back", "the overridden login page").await;
+    check("login override", &styles().await);
+    browser.screenshot(&shots.join("branding-login-override.png")).await;
+    browser.type_into("#username", "dora").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    let consent = browser.wait_for_source("wants to access your account", "the consent page").await;
+    assert!(consent.contains("Brand App"), "{consent}");
+
+    // Forgot password: the link on /account's sign-in page, the form, the answer.
+    browser.call("DELETE", "/cookie", None).await;
+    browser.navigate(&server.url("/account")).await;
+    browser.click("a[href$='/forgot-password']").await;
+    browser.wait_for_source("Enter your username or email address", "the forgot-password page").await;
+    browser.type_into("#identifier", "dora").await;
+    browser.screenshot(&shots.join("forgot-password.png")).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_source("Check your email", "the answer").await;
+    assert_eq!(browser.text("h1").await, "Check your email");
+    browser.screenshot(&shots.join("forgot-password-sent.png")).await;
+    browser.quit().await;
+    drop(server);
+}
+
 /// Open sign-up in a real browser: "Create an account" on the app's sign-in
 /// page, the form under the page's CSP (a common password refused with its
 /// reason, then a passphrase), and on to consent and the app with a code.

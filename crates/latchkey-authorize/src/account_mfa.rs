@@ -29,7 +29,7 @@ pub const RECOVERY_PATH: &str = "/account/mfa/recovery-codes";
 pub const REMOVE_PATH: &str = "/account/mfa/remove";
 
 /// What `/account` shows about two-step verification.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct MfaSection {
     /// When the authenticator was added, if one is active.
     pub totp_added: Option<String>,
@@ -57,7 +57,7 @@ pub(crate) async fn section(state: &AuthorizeState, session: &Session, user: &Us
 }
 
 /// The setup page (`mfa_enroll.html`).
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "mfa_enroll.html")]
 struct EnrollPage<'a> {
     ui: &'a Ui,
@@ -77,7 +77,7 @@ struct EnrollPage<'a> {
 }
 
 /// The recovery codes, shown once (`mfa_recovery_codes.html`).
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "mfa_recovery_codes.html")]
 struct RecoveryCodesPage<'a> {
     ui: &'a Ui,
@@ -86,6 +86,29 @@ struct RecoveryCodesPage<'a> {
     /// Shown after the setup (rather than a regeneration).
     enrolled: bool,
 }
+
+/// Sample values of the pages here ([`crate::pages::samples`]).
+pub(crate) fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
+    let enroll = EnrollPage {
+        ui,
+        csrf: "c",
+        action: CONFIRM_PATH,
+        account: Some("/account"),
+        interaction: Some("i"),
+        intro: Some("Your organisation asks for a second step."),
+        qr: "data:image/svg+xml;base64,PHN2Zy8+".into(),
+        uri: "otpauth://totp/Example:ann?secret=JBSWY3DPEHPK3PXP",
+        secret: "JBSWY3DPEHPK3PXP".into(),
+        error: Some("That code is not right."),
+    };
+    let codes = RecoveryCodesPage { ui, account: "/account", codes: vec!["abcd-efgh".into()], enrolled: true };
+    vec![
+        latchkey_overrides::Known { name: "mfa_enroll.html", sample: crate::pages::context(&enroll) },
+        latchkey_overrides::Known { name: "mfa_recovery_codes.html", sample: crate::pages::context(&codes) },
+    ]
+}
+
+crate::pages::page!(EnrollPage => "mfa_enroll.html", RecoveryCodesPage => "mfa_recovery_codes.html");
 
 fn enroll_page(
     state: &AuthorizeState,

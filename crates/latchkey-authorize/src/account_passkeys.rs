@@ -25,7 +25,7 @@ pub const REGISTER_PATH: &str = "/account/passkeys";
 pub const REMOVE_PATH: &str = "/account/passkeys/remove";
 
 /// A passkey as `/account` lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PasskeyRow {
     /// base64url, as `data-passkey-id` carries it.
     pub credential_id: String,
@@ -35,7 +35,7 @@ pub struct PasskeyRow {
 }
 
 /// What `/account` shows about passkeys.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PasskeySection {
     pub list: Vec<PasskeyRow>,
     pub register: PasskeyForm,

@@ -4,6 +4,7 @@
 pub mod account;
 mod account_mfa;
 mod account_passkeys;
+pub mod branding;
 pub mod device;
 mod failure;
 pub mod logout;
@@ -66,6 +67,8 @@ pub struct AuthorizeSettings {
     /// Issuer is https: cookies are `Secure` and the session cookie is `__Host-` prefixed.
     pub secure_cookies: bool,
     pub ui: Ui,
+    /// The logo, favicon and stylesheets served under `/assets/` (docs/branding.md).
+    pub assets: Arc<branding::Assets>,
     /// Sign-in limits, the password form, the lifetime of a sign-in in progress.
     pub login: latchkey_config::Login,
     /// Session lifetimes, and which refresh tokens end with a session.
@@ -96,17 +99,16 @@ pub struct AuthorizeSettings {
 }
 
 impl AuthorizeSettings {
-    pub fn from_config(config: &latchkey_config::Config) -> Self {
+    /// The settings of `config`; fails on branding files that cannot be
+    /// used (unreadable, the wrong type, templates that do not check out).
+    pub fn from_config(config: &latchkey_config::Config) -> Result<Self, latchkey_config::ConfigError> {
         let base_path = config.issuer_path();
-        Self {
+        let (ui, assets) = branding::load(config, &base_path)?;
+        Ok(Self {
             issuer: config.issuer.clone(),
             secure_cookies: config.secure_cookies(),
-            ui: Ui {
-                product_name: config.ui.product_name.trim().to_string(),
-                logo_uri: config.ui.logo_uri.clone(),
-                css_href: format!("{base_path}/assets/latchkey.css"),
-                lang: latchkey_i18n::Language::En,
-            },
+            ui,
+            assets: Arc::new(assets),
             base_path,
             login: config.login.clone(),
             sessions: config.sessions.clone(),
@@ -121,7 +123,7 @@ impl AuthorizeSettings {
                 .map(Arc::new),
             email: config.email.clone(),
             signup: config.signup.clone(),
-        }
+        })
     }
 
     pub fn session_cookie(&self) -> &'static str {
@@ -206,7 +208,7 @@ where
         .route("/account/unlink", post(upstream::unlink))
         .route("/upstream/{id}/start", post(upstream::start))
         .route("/upstream/{id}/callback", get(upstream::callback))
-        .route("/assets/latchkey.css", get(pages::stylesheet))
+        .route("/assets/{name}", get(branding::asset))
         .route(pages::PASSKEY_SCRIPT_PATH, get(pages::passkey_script))
         .route("/", get(home))
         .layer(DefaultBodyLimit::max(32 * 1024))

@@ -19,7 +19,7 @@ use crate::failure::Failure;
 use crate::pages::{Text, Ui, html};
 use crate::{AuthorizeState, CSRF_COOKIE, current_session};
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "logout.html")]
 struct ConfirmPage<'a> {
     ui: &'a Ui,
@@ -30,12 +30,31 @@ struct ConfirmPage<'a> {
     fields: Vec<(&'a str, &'a str)>,
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "signed_out.html")]
 struct SignedOutPage<'a> {
     ui: &'a Ui,
     signed_out: bool,
 }
+
+/// Sample values of the pages here ([`crate::pages::samples`]).
+pub(crate) fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
+    let confirm = ConfirmPage {
+        ui,
+        action: "/logout",
+        client_name: Some("Example App"),
+        username: "ann",
+        csrf: "c",
+        fields: vec![("state", "xyz")],
+    };
+    let done = SignedOutPage { ui, signed_out: true };
+    vec![
+        latchkey_overrides::Known { name: "logout.html", sample: crate::pages::context(&confirm) },
+        latchkey_overrides::Known { name: "signed_out.html", sample: crate::pages::context(&done) },
+    ]
+}
+
+crate::pages::page!(ConfirmPage => "logout.html", SignedOutPage => "signed_out.html");
 
 pub use latchkey_domain::EndRevokes;
 

@@ -9,18 +9,29 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 pub use latchkey_i18n::{Arg, Language, Text, ToArg};
+use serde::Serialize;
+use serde::ser::SerializeStruct;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// Branding shown on every page, and the page's language. The settings
+/// Branding shown on every page (docs/branding.md), and the page's language. The settings
 /// hold one in English; each page speaks with [`Ui::speaking`]'s copy in
 /// the language negotiated for its request (`latchkey_i18n::negotiate`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Ui {
     pub product_name: String,
+    /// `ui.logo_uri`, or where we serve `ui.logo_file`.
     pub logo_uri: Option<String>,
+    /// Latchkey's stylesheet, with the `ui.color_*` settings folded in.
     pub css_href: String,
+    /// The operator's stylesheet (`ui.stylesheet`), linked after ours.
+    pub custom_css_href: Option<String>,
+    pub favicon_href: Option<String>,
+    /// Templates that replace built-in ones (`ui.templates_dir`).
+    #[serde(skip)]
+    pub overrides: Option<Arc<latchkey_overrides::Overrides>>,
     /// The language of the page (`<html lang>`, every message).
+    #[serde(serialize_with = "language_tag")]
     pub lang: Language,
 }
 
@@ -97,13 +108,56 @@ pub fn request_language(headers: &axum::http::HeaderMap, account_locale: Option<
     latchkey_i18n::negotiate(None, account_locale, accept)
 }
 
+/// A page: an askama template that an operator's template of the same
+/// name (`NAME`) can replace, given the page's fields as its values.
+pub trait Page: Template + Serialize {
+    const NAME: &'static str;
+    fn ui(&self) -> &Ui;
+}
+
+/// Implements [`Page`] for page structs with a `ui` field.
+macro_rules! page {
+    ($($ty:ident => $name:literal),* $(,)?) => {
+        $(impl $crate::pages::Page for $ty<'_> {
+            const NAME: &'static str = $name;
+            fn ui(&self) -> &$crate::pages::Ui {
+                self.ui
+            }
+        })*
+    };
+}
+pub(crate) use page;
+
+page!(
+    LoginPage => "login.html",
+    SecondFactorPage => "second_factor.html",
+    ContinuePage => "sign_in_continue.html",
+    ConsentPage => "consent.html",
+    DevicePage => "device.html",
+    DeviceConsentPage => "device_consent.html",
+    DeviceDonePage => "device_done.html",
+    AccountLoginPage => "account_login.html",
+    AccountPage => "account.html",
+    ErrorPage => "error.html",
+    HomePage => "home.html",
+    NotFoundPage => "not_found.html",
+    FormPostPage => "form_post.html",
+    ForgotPasswordPage => "forgot_password.html",
+    ResetPasswordPage => "reset_password.html",
+    VerifyEmailPage => "verify_email.html",
+    SignupPage => "signup.html",
+    InvitationPage => "invitation.html",
+    ConfirmAddressPage => "confirm_address.html",
+);
+
 /// A sign-in button of an upstream provider.
+#[derive(Serialize)]
 pub struct UpstreamButton {
     pub action: String,
     pub label: String,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub ui: &'a Ui,
@@ -130,7 +184,7 @@ pub struct LoginPage<'a> {
 
 /// A passkey button's form: where `passkey.js` asks for a challenge
 /// (`options`) and where the form posts the answer (`action`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PasskeyForm {
     pub action: String,
     pub options: String,
@@ -139,7 +193,7 @@ pub struct PasskeyForm {
 
 /// The second sign-in page: a code from an authenticator app or a recovery
 /// code, in one field named `code`.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "second_factor.html")]
 pub struct SecondFactorPage<'a> {
     pub ui: &'a Ui,
@@ -155,7 +209,7 @@ pub struct SecondFactorPage<'a> {
 /// A notice in the sign-in flow, then a button that goes on with it: the
 /// recovery codes of a factor just set up, or how many are left after one
 /// was used (`sign_in_continue.html`).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "sign_in_continue.html")]
 pub struct ContinuePage<'a> {
     pub ui: &'a Ui,
@@ -170,7 +224,7 @@ pub struct ContinuePage<'a> {
     pub csrf: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
     pub ui: &'a Ui,
@@ -189,7 +243,7 @@ pub struct ConsentPage<'a> {
 }
 
 /// `/device`: the user code entry form.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "device.html")]
 pub struct DevicePage<'a> {
     pub ui: &'a Ui,
@@ -200,7 +254,7 @@ pub struct DevicePage<'a> {
 }
 
 /// The device's consent page (RFC 8628 §5.4: the code, and a warning).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "device_consent.html")]
 pub struct DeviceConsentPage<'a> {
     pub ui: &'a Ui,
@@ -216,7 +270,7 @@ pub struct DeviceConsentPage<'a> {
 }
 
 /// After the decision: back to the device.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "device_done.html")]
 pub struct DeviceDonePage<'a> {
     pub ui: &'a Ui,
@@ -226,7 +280,7 @@ pub struct DeviceDonePage<'a> {
 
 /// `/signup`: the form of open sign-up, or why there is none
 /// (`view`: form, closed, invite_only, throttled, check_email).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "signup.html")]
 pub struct SignupPage<'a> {
     pub ui: &'a Ui,
@@ -248,7 +302,7 @@ pub struct SignupPage<'a> {
 
 /// `/invitation`: choosing a username and password for an invitation
 /// (`view`: form, invalid, throttled).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "invitation.html")]
 pub struct InvitationPage<'a> {
     pub ui: &'a Ui,
@@ -264,7 +318,7 @@ pub struct InvitationPage<'a> {
 
 /// In the sign-in flow: an account of open sign-up must confirm its
 /// address before the app gets a token.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "confirm_address.html")]
 pub struct ConfirmAddressPage<'a> {
     pub ui: &'a Ui,
@@ -277,7 +331,7 @@ pub struct ConfirmAddressPage<'a> {
     pub csrf: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "account_login.html")]
 pub struct AccountLoginPage<'a> {
     pub ui: &'a Ui,
@@ -294,6 +348,7 @@ pub struct AccountLoginPage<'a> {
 }
 
 /// An app the person has allowed, as `/account` lists it.
+#[derive(Serialize)]
 pub struct AccountApp {
     pub client_id: String,
     pub name: String,
@@ -303,6 +358,7 @@ pub struct AccountApp {
 }
 
 /// A session of the person, as `/account` lists it.
+#[derive(Serialize)]
 pub struct AccountSession {
     pub sid: String,
     pub current: bool,
@@ -311,6 +367,7 @@ pub struct AccountSession {
 }
 
 /// An upstream account linked to the person's account.
+#[derive(Serialize)]
 pub struct AccountIdentity {
     pub provider: String,
     pub issuer: String,
@@ -318,7 +375,7 @@ pub struct AccountIdentity {
     pub linked: String,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
     pub ui: &'a Ui,
@@ -397,7 +454,22 @@ impl ProfileField {
     }
 }
 
-#[derive(Template)]
+/// With `id`, which askama templates call as a method.
+impl Serialize for ProfileField {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ProfileField", 7)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("id", &self.id())?;
+        s.serialize_field("label", self.label)?;
+        s.serialize_field("value", &self.value)?;
+        s.serialize_field("input_type", self.input_type)?;
+        s.serialize_field("autocomplete", self.autocomplete)?;
+        s.serialize_field("hint", self.hint)?;
+        s.end()
+    }
+}
+
+#[derive(Template, Serialize)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
     pub ui: &'a Ui,
@@ -406,7 +478,7 @@ pub struct ErrorPage<'a> {
 }
 
 /// The page at the issuer's root, for a person who opens the server itself.
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "home.html")]
 pub struct HomePage<'a> {
     pub ui: &'a Ui,
@@ -414,14 +486,14 @@ pub struct HomePage<'a> {
     pub discovery: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "not_found.html")]
 pub struct NotFoundPage<'a> {
     pub ui: &'a Ui,
     pub home: &'a str,
 }
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
     pub ui: &'a Ui,
@@ -447,13 +519,13 @@ pub fn form_action_source(redirect_uri: &str) -> String {
 
 /// Renders a page with the security headers. `redirect_uri` widens
 /// `form-action` to that client; `script` allows the auto-submit script.
-pub fn html(status: StatusCode, page: &impl Template, redirect_uri: Option<&str>, script: bool) -> Response {
+pub fn html(status: StatusCode, page: &impl Page, redirect_uri: Option<&str>, script: bool) -> Response {
     html_with(status, page, redirect_uri.as_slice(), script)
 }
 
 /// Like [`html`], with `form-action` widened to every URL of `form_targets`
 /// (forms whose answer redirects there: the client, upstream providers).
-pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str], script: bool) -> Response {
+pub fn html_with(status: StatusCode, page: &impl Page, form_targets: &[&str], script: bool) -> Response {
     let script_src = if script { format!("; script-src {}", *AUTO_SUBMIT_HASH) } else { String::new() };
     render(status, page, form_targets, &script_src)
 }
@@ -462,13 +534,62 @@ pub fn html_with(status: StatusCode, page: &impl Template, form_targets: &[&str]
 /// script comes from our own origin (`/assets/passkey.js`) and asks our
 /// own origin for challenges, so `script-src` and `connect-src` are
 /// `'self'`; still no inline script.
-pub fn html_with_passkeys(status: StatusCode, page: &impl Template, form_targets: &[&str], passkeys: bool) -> Response {
+pub fn html_with_passkeys(status: StatusCode, page: &impl Page, form_targets: &[&str], passkeys: bool) -> Response {
     let script_src = if passkeys { "; script-src 'self'; connect-src 'self'" } else { "" };
     render(status, page, form_targets, script_src)
 }
 
-fn render(status: StatusCode, page: &impl Template, form_targets: &[&str], script_src: &str) -> Response {
-    let body = match page.render() {
+/// The page's HTML: the operator's template where one replaces it, else ours.
+pub fn render_page<P: Page>(page: &P) -> Result<String, String> {
+    if let Some(overrides) = &page.ui().overrides
+        && let Some(rendered) = overrides.render(P::NAME, context(page))
+    {
+        return rendered.map_err(|e| format!("{} (template override {}): {e:#}", P::NAME, P::NAME));
+    }
+    page.render().map_err(|e| e.to_string())
+}
+
+/// The values an override of `page` receives: its fields, with `ui`
+/// also answering `ui.t(id)` and `ui.t_with(id, name, value)` in the
+/// page's language, as the built-in templates do.
+pub fn context(page: &impl Page) -> minijinja::Value {
+    use minijinja::Value;
+    let fields = Value::from(minijinja::value::Serde(page));
+    let mut map = fields_of(&fields);
+    map.insert("ui".into(), ui_value(page.ui()));
+    Value::from(map)
+}
+
+fn fields_of(value: &minijinja::Value) -> std::collections::BTreeMap<String, minijinja::Value> {
+    let keys = value.try_iter().map(|keys| keys.collect::<Vec<_>>()).unwrap_or_default();
+    keys.iter().filter_map(|k| k.as_str()).map(|k| (k.to_string(), value.get_attr(k).unwrap_or_default())).collect()
+}
+
+fn ui_value(ui: &Ui) -> minijinja::Value {
+    use minijinja::Value;
+    let mut map = fields_of(&Value::from(minijinja::value::Serde(ui)));
+    let lang = ui.lang;
+    map.insert("t".into(), Value::from_function(move |id: &str| lang.message(id)));
+    map.insert(
+        "t_with".into(),
+        Value::from_function(move |id: &str, name: &str, value: Value| {
+            let arg = match value.as_i64() {
+                Some(n) => Arg::Number(n),
+                None => Arg::from(value.to_string()),
+            };
+            lang.message_with(id, &[(name, arg)])
+        }),
+    );
+    Value::from(map)
+}
+
+/// `Ui::lang` as its tag ("en") in an override's values.
+fn language_tag<S: serde::Serializer>(lang: &Language, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(lang.tag())
+}
+
+fn render(status: StatusCode, page: &impl Page, form_targets: &[&str], script_src: &str) -> Response {
+    let body = match render_page(page) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "page rendering failed");
@@ -508,16 +629,6 @@ pub fn error_page(ui: &Ui, status: StatusCode, title: &str, message: &str) -> Re
 /// (programs ask for JSON or anything).
 pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
     headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"))
-}
-
-/// The stylesheet, cached for a day.
-pub async fn stylesheet() -> Response {
-    static CSS: &str = include_str!("../../../templates/assets/latchkey.css");
-    let mut res = CSS.into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
-    res
 }
 
 pub const PASSKEY_SCRIPT_PATH: &str = "/assets/passkey.js";
@@ -564,6 +675,221 @@ pub fn scope_lines(scope: &latchkey_core::Scope) -> Vec<&'static str> {
 
 pub type SharedUi = Arc<Ui>;
 
+fn known<P: Page>(page: P) -> latchkey_overrides::Known {
+    latchkey_overrides::Known { name: P::NAME, sample: context(&page) }
+}
+
+/// Every page an operator can override, with sample values: overrides are
+/// checked and trial-rendered against them at startup, and
+/// docs/branding.md lists their variables from them.
+pub fn samples(ui: &Ui) -> Vec<latchkey_overrides::Known> {
+    let passkey = || PasskeyForm {
+        action: "/login/passkey".into(),
+        options: "/login/passkey/options".into(),
+        script: PASSKEY_SCRIPT_PATH.into(),
+    };
+    let upstream = || UpstreamButton { action: "/upstream/corp/start".into(), label: "Corp SSO".into() };
+    let scopes = vec![describe_scope("openid"), describe_scope("email")];
+    let mut all = vec![
+        known(LoginPage {
+            ui,
+            action: "/authorize/login",
+            client_name: "Example App",
+            interaction: "i",
+            csrf: "c",
+            username: "ann",
+            error: Some("Wrong username or password."),
+            upstreams: vec![upstream()],
+            password_login: true,
+            realm_discovery: false,
+            passkey: Some(passkey()),
+            forgot_password: Some("/forgot-password".into()),
+            signup: Some("/signup".into()),
+        }),
+        known(SecondFactorPage {
+            ui,
+            action: "/authorize/second-factor",
+            client_name: "Example App",
+            interaction: "i",
+            csrf: "c",
+            error: Some("That code is not right."),
+            passkey: Some(passkey()),
+        }),
+        known(ContinuePage {
+            ui,
+            title: "Recovery codes",
+            notice: Some("Keep these codes somewhere safe."),
+            codes: vec!["abcd-efgh".into()],
+            account: Some("/account"),
+            action: "/authorize/continue",
+            client_name: "Example App",
+            interaction: "i",
+            csrf: "c",
+        }),
+        known(ConsentPage {
+            ui,
+            action: "/authorize/consent",
+            client_name: "Example App",
+            client_logo: Some("https://app.example/logo.png"),
+            client_uri: Some("https://app.example"),
+            policy_uri: Some("https://app.example/privacy"),
+            tos_uri: Some("https://app.example/terms"),
+            username: "ann",
+            scopes: scopes.clone(),
+            interaction: "i",
+            csrf: "c",
+            account: "/account",
+        }),
+        known(DevicePage { ui, action: "/device", csrf: "c", user_code: "WDJB-MJHT", error: Some("Unknown code.") }),
+        known(DeviceConsentPage {
+            ui,
+            action: "/device/consent",
+            client_name: "Example TV",
+            client_logo: Some("https://app.example/logo.png"),
+            username: "ann",
+            user_code: "WDJB-MJHT",
+            scopes,
+            interaction: "i",
+            csrf: "c",
+            account: "/account",
+        }),
+        known(DeviceDonePage { ui, client_name: "Example TV", approved: true }),
+        known(AccountLoginPage {
+            ui,
+            action: "/account/login",
+            csrf: "c",
+            username: "ann",
+            error: Some("Wrong username or password."),
+            passkey: Some(passkey()),
+            forgot_password: Some("/forgot-password".into()),
+            signup: Some("/signup".into()),
+        }),
+        known(AccountPage {
+            ui,
+            username: "ann",
+            csrf: "c",
+            notice: Some("Saved."),
+            error: Some("That did not work."),
+            apps: vec![AccountApp {
+                client_id: "app".into(),
+                name: "Example App".into(),
+                scopes: vec![describe_scope("openid")],
+                granted: "2026-01-01 10:00 UTC".into(),
+                updated: "2026-01-02 10:00 UTC".into(),
+            }],
+            sessions: vec![AccountSession {
+                sid: "s".into(),
+                current: true,
+                created: "2026-01-01 10:00 UTC".into(),
+                last_seen: "2026-01-02 10:00 UTC".into(),
+            }],
+            has_password: true,
+            identities: vec![AccountIdentity {
+                provider: "Corp SSO".into(),
+                issuer: "https://corp.example".into(),
+                subject: "123".into(),
+                linked: "2026-01-01 10:00 UTC".into(),
+            }],
+            link_buttons: vec![upstream()],
+            unlink_action: "/account/unlink",
+            revoke_action: "/account/revoke",
+            end_session_action: "/account/sessions/end",
+            password_action: "/account/password",
+            mfa: crate::account_mfa::MfaSection {
+                totp_added: Some("2026-01-01 10:00 UTC".into()),
+                totp_last_used: Some("2026-01-02 10:00 UTC".into()),
+                recovery_codes_left: 8,
+                fresh: false,
+                begin_action: "/account/mfa/totp".into(),
+                recovery_action: "/account/mfa/recovery-codes".into(),
+                remove_action: "/account/mfa/remove".into(),
+            },
+            passkeys: Some(crate::account_passkeys::PasskeySection {
+                list: vec![crate::account_passkeys::PasskeyRow {
+                    credential_id: "cred".into(),
+                    name: "Laptop".into(),
+                    created: "2026-01-01 10:00 UTC".into(),
+                    last_used: Some("2026-01-02 10:00 UTC".into()),
+                }],
+                register: passkey(),
+                remove_action: "/account/passkeys/remove".into(),
+            }),
+            profile_fields: vec![ProfileField::of("name", Some("Ann Example"))],
+            profile_action: "/account/profile",
+            email: AccountEmail {
+                address: Some("ann@example.com".into()),
+                verified: false,
+                enabled: true,
+                password_field: true,
+                stale: false,
+                change_action: "/account/email".into(),
+                resend_action: "/account/email/resend".into(),
+            },
+        }),
+        known(ErrorPage { ui, title: "Something went wrong", message: "The request was not valid." }),
+        known(HomePage { ui, account: "/account", discovery: "/.well-known/openid-configuration" }),
+        known(NotFoundPage { ui, home: "/" }),
+        known(ForgotPasswordPage { ui, view: "form", action: "/forgot-password", csrf: "c", minutes: 30 }),
+        known(ResetPasswordPage {
+            ui,
+            view: "form",
+            action: "/reset-password",
+            csrf: "c",
+            token: "t",
+            username: "ann",
+            error: "mismatch",
+            forgot: "/forgot-password",
+            account: "/account",
+        }),
+        known(VerifyEmailPage {
+            ui,
+            view: "form",
+            action: "/verify-email",
+            csrf: "c",
+            token: "t",
+            account: "/account",
+        }),
+        known(SignupPage {
+            ui,
+            view: "form",
+            action: "/signup",
+            csrf: "c",
+            interaction: "i",
+            client_name: "Example App",
+            username: "ann",
+            email: "ann@example.com",
+            error: "That username is taken.",
+            domains: "example.com",
+            min_length: 8,
+            login: "/account",
+        }),
+        known(InvitationPage {
+            ui,
+            view: "form",
+            action: "/invitation",
+            csrf: "c",
+            token: "t",
+            email: "ann@example.com",
+            username: "ann",
+            error: "That username is taken.",
+            min_length: 8,
+        }),
+        known(ConfirmAddressPage {
+            ui,
+            client_name: "Example App",
+            email: "ann@example.com",
+            notice: "We have sent a new link.",
+            action: "/signup/continue",
+            resend: "/signup/resend",
+            interaction: "i",
+            csrf: "c",
+        }),
+    ];
+    all.extend(crate::logout::samples(ui));
+    all.extend(crate::account_mfa::samples(ui));
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,7 +898,7 @@ mod tests {
     fn scopes_in_plain_words() {
         let lines = scope_lines(&latchkey_core::Scope::parse("groups openid").unwrap());
         assert_eq!(lines, ["scope-openid", "scope-groups"]);
-        let ui = |lang| Ui { product_name: "L".into(), logo_uri: None, css_href: String::new(), lang };
+        let ui = |lang| Ui { product_name: "L".into(), logo_uri: None, css_href: String::new(), lang, ..Ui::default() };
         let english: Vec<String> = lines.iter().map(|l| ui(Language::En).t(l)).collect();
         assert_eq!(english, ["Know who you are (your account identifier)", "See which groups you belong to"]);
         assert_eq!(ui(Language::De).t(lines[1]), "Sehen, welchen Gruppen Sie angehören");
@@ -585,13 +911,67 @@ mod tests {
         assert_eq!(form_action_source("com.example.app:/cb"), "com.example.app:");
     }
 
+    /// The example overrides (config/branding/templates) check out against
+    /// the samples, and every variable a page is said to receive (the list
+    /// docs/branding.md prints) is there to use.
+    #[test]
+    fn overrides_see_every_listed_variable() {
+        let ui = Ui { product_name: "Acme".into(), css_href: "/assets/latchkey.css".into(), ..Ui::default() };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/branding/templates");
+        let examples = latchkey_overrides::Overrides::load(std::path::Path::new(dir), &samples(&ui)).unwrap();
+        assert_eq!(examples.names().collect::<Vec<_>>(), ["login.html"]);
+        let tmp = std::env::temp_dir().join(format!("latchkey-overrides-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        for known in samples(&ui) {
+            let variables = latchkey_overrides::variables(&known.sample);
+            assert!(variables.iter().any(|v| v == "ui.product_name"), "{}: {variables:?}", known.name);
+            let body: String = variables.iter().map(|v| format!("{{{{ {v} }}}}\n")).collect();
+            std::fs::write(tmp.join(known.name), body).unwrap();
+        }
+        let all = latchkey_overrides::Overrides::load(&tmp, &samples(&ui));
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(all.unwrap().names().count(), samples(&ui).len());
+    }
+
+    /// docs/branding.md lists each overridable page's variables from the
+    /// samples, so that the list cannot drift; `UPDATE_REFERENCE=1`
+    /// rewrites it.
+    #[test]
+    fn the_branding_doc_lists_every_page_and_its_variables() {
+        let ui = Ui { product_name: "Acme".into(), ..Ui::default() };
+        let mut list = String::new();
+        let mut all = samples(&ui);
+        all.sort_by_key(|k| k.name);
+        for known in all {
+            let variables = latchkey_overrides::variables(&known.sample);
+            list.push_str(&format!(
+                "- `{}`: {}\n",
+                known.name,
+                variables.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/branding.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (start, end) = ("<!-- pages:start -->\n", "<!-- pages:end -->");
+        let (a, b) = (doc.find(start).expect("start marker") + start.len(), doc.find(end).expect("end marker"));
+        if std::env::var_os("UPDATE_REFERENCE").is_some() {
+            std::fs::write(path, format!("{}{list}{}", &doc[..a], &doc[b..])).unwrap();
+        } else {
+            assert_eq!(
+                doc[a..b],
+                list,
+                "docs/branding.md is out of date: UPDATE_REFERENCE=1 cargo test -p latchkey-authorize"
+            );
+        }
+    }
+
     #[test]
     fn pages_escape_reflected_values() {
         let ui = Ui {
             product_name: "Latchkey".into(),
-            logo_uri: None,
             css_href: "/assets/latchkey.css".into(),
             lang: Language::En,
+            ..Ui::default()
         };
         let page = LoginPage {
             ui: &ui,
@@ -626,6 +1006,7 @@ mod tests {
 }
 
 /// `/account`'s email section.
+#[derive(Serialize)]
 pub struct AccountEmail {
     pub address: Option<String>,
     pub verified: bool,
@@ -640,7 +1021,7 @@ pub struct AccountEmail {
 }
 
 /// `/forgot-password` (`view`: form, sent, throttled, unavailable).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "forgot_password.html")]
 pub struct ForgotPasswordPage<'a> {
     pub ui: &'a Ui,
@@ -652,7 +1033,7 @@ pub struct ForgotPasswordPage<'a> {
 
 /// `/reset-password` (`view`: form, invalid, done; `error`: empty,
 /// mismatch, hash, or the policy's reason).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "reset_password.html")]
 pub struct ResetPasswordPage<'a> {
     pub ui: &'a Ui,
@@ -667,7 +1048,7 @@ pub struct ResetPasswordPage<'a> {
 }
 
 /// `/verify-email` (`view`: form, invalid, done, unavailable).
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "verify_email.html")]
 pub struct VerifyEmailPage<'a> {
     pub ui: &'a Ui,

@@ -701,7 +701,127 @@ pub struct Ui {
     /// Logo shown on the pages (https URL). Empty: none.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
+    /// Or a logo file (.png, .svg, .webp, .jpg), read at startup and served
+    /// from our own origin (docs/branding.md). Set logo_uri or logo_file,
+    /// not both.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub logo_file: Option<PathBuf>,
+    /// Favicon file (.png, .svg, .ico), served from our own origin.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub favicon_file: Option<PathBuf>,
+    /// An extra stylesheet (.css file), read at startup and served from our
+    /// own origin after Latchkey's, so that its rules win.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub stylesheet: Option<PathBuf>,
+    /// A directory of templates that replace the built-in pages
+    /// of the same name (Jinja syntax; docs/branding.md). Checked at
+    /// startup: a template that does not parse or uses an unknown variable
+    /// stops the server.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub templates_dir: Option<PathBuf>,
+    /// Colours of the pages, as hex colours (`#1f6feb` or `#17b`), each
+    /// replacing one of Latchkey's (docs/branding.md); empty: Latchkey's.
+    /// The color_dark_ ones apply when the browser prefers a dark scheme,
+    /// the others otherwise. color_accent: Buttons, links and focus rings.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_accent: Option<String>,
+    /// Text on accent-coloured buttons.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_accent_text: Option<String>,
+    /// The page behind the card.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_background: Option<String>,
+    /// The card that holds the form.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_card: Option<String>,
+    /// Text.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_text: Option<String>,
+    /// Secondary text (hints, the product name).
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_muted: Option<String>,
+    /// Borders of the card and the inputs.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_border: Option<String>,
+    /// Error messages.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_danger: Option<String>,
+    /// color_accent in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_accent: Option<String>,
+    /// color_accent_text in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_accent_text: Option<String>,
+    /// color_background in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_background: Option<String>,
+    /// color_card in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_card: Option<String>,
+    /// color_text in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_text: Option<String>,
+    /// color_muted in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_muted: Option<String>,
+    /// color_border in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_border: Option<String>,
+    /// color_danger in dark mode.
+    #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub color_dark_danger: Option<String>,
 }
+
+impl Ui {
+    /// The CSS custom property each colour sets (templates/assets/latchkey.css),
+    /// its key, its value, and whether it is a dark-mode colour.
+    pub fn colors(&self) -> Vec<(&'static str, &'static str, Option<&str>, bool)> {
+        vec![
+            ("--accent", "color_accent", self.color_accent.as_deref(), false),
+            ("--accent-fg", "color_accent_text", self.color_accent_text.as_deref(), false),
+            ("--bg", "color_background", self.color_background.as_deref(), false),
+            ("--card", "color_card", self.color_card.as_deref(), false),
+            ("--fg", "color_text", self.color_text.as_deref(), false),
+            ("--muted", "color_muted", self.color_muted.as_deref(), false),
+            ("--border", "color_border", self.color_border.as_deref(), false),
+            ("--danger", "color_danger", self.color_danger.as_deref(), false),
+            ("--accent", "color_dark_accent", self.color_dark_accent.as_deref(), true),
+            ("--accent-fg", "color_dark_accent_text", self.color_dark_accent_text.as_deref(), true),
+            ("--bg", "color_dark_background", self.color_dark_background.as_deref(), true),
+            ("--card", "color_dark_card", self.color_dark_card.as_deref(), true),
+            ("--fg", "color_dark_text", self.color_dark_text.as_deref(), true),
+            ("--muted", "color_dark_muted", self.color_dark_muted.as_deref(), true),
+            ("--border", "color_dark_border", self.color_dark_border.as_deref(), true),
+            ("--danger", "color_dark_danger", self.color_dark_danger.as_deref(), true),
+        ]
+    }
+
+    fn validate_colors(&self) -> Result<(), ConfigError> {
+        for (_, key, value, _) in self.colors() {
+            if let Some(value) = value
+                && !is_hex_colour(value)
+            {
+                return Err(ConfigError::new(
+                    &format!("ui.{key}"),
+                    format!("{value:?} is not a hex colour such as #1f6feb or #17b"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `#rgb` or `#rrggbb`: nothing else can reach the stylesheet.
+fn is_hex_colour(value: &str) -> bool {
+    value
+        .strip_prefix('#')
+        .is_some_and(|hex| (hex.len() == 3 || hex.len() == 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The extensions `ui.logo_file` may have.
+pub const LOGO_EXTENSIONS: &[&str] = &["png", "svg", "webp", "jpg", "jpeg"];
+/// The extensions `ui.favicon_file` may have.
+pub const FAVICON_EXTENSIONS: &[&str] = &["png", "svg", "ico"];
 
 impl Ui {
     fn validate(&self) -> Result<(), ConfigError> {
@@ -713,7 +833,22 @@ impl Ui {
             latchkey_core::redirect_uri::validate_web_uri(uri, false)
                 .map_err(|why| ConfigError::new("ui.logo_uri", format!("{uri:?} {why}")))?;
         }
-        Ok(())
+        if self.logo_uri.is_some() && self.logo_file.is_some() {
+            return Err(ConfigError::new("ui.logo_file", "set ui.logo_uri or ui.logo_file, not both"));
+        }
+        let extension = |key: &str, path: &Option<PathBuf>, allowed: &[&str]| {
+            let Some(path) = path else { return Ok(()) };
+            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+            if allowed.contains(&ext.as_str()) {
+                Ok(())
+            } else {
+                Err(ConfigError::new(key, format!("{} must be a .{} file", path.display(), allowed.join(", ."))))
+            }
+        };
+        extension("ui.logo_file", &self.logo_file, LOGO_EXTENSIONS)?;
+        extension("ui.favicon_file", &self.favicon_file, FAVICON_EXTENSIONS)?;
+        extension("ui.stylesheet", &self.stylesheet, &["css"])?;
+        self.validate_colors()
     }
 }
 

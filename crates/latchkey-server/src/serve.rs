@@ -468,7 +468,7 @@ pub async fn build(
         .map_err(|e| ConfigError::new("email.smtp_url", e.to_string()))?;
     let outbox = smtp.as_ref().map(|_| Arc::new(latchkey_email::Outbox::new(store.clone(), clock.clone())));
     let authorize = AuthorizeState {
-        settings: Arc::new(AuthorizeSettings::from_config(config)),
+        settings: Arc::new(AuthorizeSettings::from_config(config)?),
         clients: store.clone(),
         users: store.clone(),
         sessions: store.clone(),

@@ -89,6 +89,16 @@ impl TestApp {
     /// Like [`TestApp::with_env`], with what a binary adds (e.g. a store
     /// wrapper that injects faults).
     pub async fn build(env: &[(&str, &str)], hooks: crate::Hooks) -> TestApp {
+        Self::try_build(env, hooks).await.unwrap_or_else(|e| panic!("build the app: {e:#}"))
+    }
+
+    /// Like [`TestApp::with_env`], or why a server with this configuration
+    /// would not start (the message `latchkey serve` prints).
+    pub async fn try_with_env(env: &[(&str, &str)]) -> Result<TestApp, String> {
+        Self::try_build(env, crate::Hooks::default()).await.map_err(|e| format!("{e:#}"))
+    }
+
+    async fn try_build(env: &[(&str, &str)], hooks: crate::Hooks) -> anyhow::Result<TestApp> {
         // A named in-memory database, shared by the pool's connections and
         // gone with the last of them: nothing touches the disk.
         let database_url =
@@ -100,7 +110,8 @@ impl TestApp {
             ("LATCHKEY_CACHE_POLL_INTERVAL_MS", &poll),
         ];
         vars.extend_from_slice(env);
-        let settings = settings_from(&vars);
+        let lookup = |name: &str| vars.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let settings = config::load(None, &lookup, None)?;
         let clock = MockClock::new(SystemClock.now());
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let sql = SqlStore::open(
@@ -120,12 +131,10 @@ impl TestApp {
         for (pair, state) in key_pairs().iter().zip([KeyState::Active, KeyState::Next]) {
             raw.insert_key(&stored_key(pair, state, &settings, clock.now())).await.expect("insert a signing key");
         }
-        let app = crate::serve::build(settings.clone(), (raw.clone(), sql, None), shared.clone(), None, hooks)
-            .await
-            .expect("build the app");
+        let app = crate::serve::build(settings.clone(), (raw.clone(), sql, None), shared.clone(), None, hooks).await?;
         let router = app.router(&settings);
         let cli_store: Arc<dyn Store> = Arc::new(crate::cached::Cached::new(raw.clone(), None, shared));
-        TestApp { settings, app, clock, router, cli_store, backend: raw, _anchor: Mutex::new(anchor) }
+        Ok(TestApp { settings, app, clock, router, cli_store, backend: raw, _anchor: Mutex::new(anchor) })
     }
 
     /// Reloads the signing keys from the store now, as every server does
@@ -298,12 +307,6 @@ fn stored_key(pair: &GeneratedKey, state: KeyState, settings: &Settings, now: i6
         retired_at: None,
         remove_after: None,
     }
-}
-
-/// The settings a server gets from these environment variables alone.
-fn settings_from(vars: &[(&str, &str)]) -> Settings {
-    let lookup = |name: &str| vars.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
-    config::load(None, &lookup, None).unwrap_or_else(|e| panic!("test configuration: {e}"))
 }
 
 /// CLI commands that change what servers cache (clients, users, revocations).

@@ -10,6 +10,7 @@
 mod common;
 
 mod authorize;
+mod branding;
 mod caches;
 mod claims_parameter;
 mod client_auth;
