@@ -24,60 +24,21 @@ mod common;
 use std::path::PathBuf;
 
 use common::flow::{Browser as HttpBrowser, User, code_request, create_user, pkce, public};
+use latchkey_tests::console::{self, axe_source, check_accessibility};
 use latchkey_tests::webdriver::{Browser, browser_available};
 use latchkey_tests::*;
 
 const PASSWORD: &str = "correct horse battery";
 const GROUPS: &str = "it-admins=full,auditors=read-only";
 
-fn axe_source() -> String {
-    let path = repo_root().join("tests/node/node_modules/axe-core/axe.min.js");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run `npm ci --prefix tests/node`)", path.display()))
-}
-
-/// axe-core on the page the browser shows: no serious or critical violation.
-async fn check_accessibility(browser: &Browser, axe: &str, page: &str) {
-    let injected = browser.execute(&format!("{axe}\n;return typeof window.axe;"), vec![]).await;
-    assert_eq!(injected, "object", "axe-core did not load on {page}");
-    let script = "const done = arguments[arguments.length - 1];
-        axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))))
-          .catch(e => done({error: String(e)}));";
-    let violations = browser.execute_async(script, vec![]).await;
-    assert_eq!(violations, json!([]), "axe-core on {page}: serious or critical violations");
-}
-
 async fn sign_in(browser: &Browser, server: &Server, user: &User) {
-    browser.navigate(&server.url("/admin")).await;
-    browser.wait_for_source("id=\"password\"", "the Latchkey login page").await;
-    browser.type_into("#username", &user.username).await;
-    browser.type_into("#password", &user.password).await;
-    browser.click("form button[type=submit]").await;
+    console::sign_in(browser, server, &user.username, &user.password).await;
     browser.wait_for_source("id=\"count-users\"", "the dashboard").await;
 }
 
-/// Posts a form from the page as the browser would, with this page's CSRF
-/// token, and waits for the answer to load.
+/// Posts a form from the page with this page's CSRF token.
 async fn post_from_page(browser: &Browser, action: &str, fields: &[(&str, &str)]) {
-    let fields: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
-    let script = "const [action, fields] = arguments;
-        const token = document.querySelector('input[name=csrf]').value;
-        const f = document.createElement('form');
-        f.method = 'post'; f.action = action;
-        for (const [k, v] of [['csrf', token], ...fields]) {
-            const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
-        }
-        document.body.appendChild(f); window.__leaving = true; f.submit();";
-    browser.execute(script, vec![json!(action), json!(fields)]).await;
-    for _ in 0..100 {
-        if browser.execute("return window.__leaving === true;", vec![]).await == false {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the form to {action} did not load a page");
+    console::post_from_page(browser, action, fields, None).await;
 }
 
 /// Replaces the text of a field.
