@@ -28,6 +28,8 @@ pub struct InvitationSettings {
     pub issuer: String,
     pub product: String,
     pub outbox: Option<Arc<latchkey_email::Outbox>>,
+    /// The operator's email templates (`ui.templates_dir`), if any.
+    pub email_templates: Option<Arc<latchkey_email::Overrides>>,
 }
 
 /// `lang`: the language of an invitation's email.
@@ -41,6 +43,7 @@ fn signups<'a>(state: &'a AdminState, lang: latchkey_email::messages::Language) 
         issuer: &s.issuer,
         product: &s.product,
         lang,
+        overrides: s.email_templates.as_deref(),
     });
     Signups { store: &*state.store, clock: &*state.clock, settings: &s.signup, mail, issuer: &s.issuer }
 }

@@ -104,7 +104,7 @@ pub fn load(config: &Config, base_path: &str) -> Result<(Ui, Assets), ConfigErro
         assets.insert(name, asset);
     }
     if let Some(dir) = &settings.templates_dir {
-        let overrides = latchkey_overrides::Overrides::load(dir, &crate::pages::samples(&ui))
+        let overrides = latchkey_overrides::Overrides::load(dir, &crate::pages::overridable(&ui))
             .map_err(|e| ConfigError::new("ui.templates_dir", e.to_string()))?;
         ui.overrides = Some(Arc::new(overrides));
     }

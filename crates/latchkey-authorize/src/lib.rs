@@ -301,6 +301,7 @@ impl AuthorizeState {
             issuer: &self.settings.issuer,
             product: &self.settings.ui.product_name,
             lang,
+            overrides: self.settings.ui.overrides.as_deref(),
         })
     }
 

@@ -573,11 +573,7 @@ fn ui_value(ui: &Ui) -> minijinja::Value {
     map.insert(
         "t_with".into(),
         Value::from_function(move |id: &str, name: &str, value: Value| {
-            let arg = match value.as_i64() {
-                Some(n) => Arg::Number(n),
-                None => Arg::from(value.to_string()),
-            };
-            lang.message_with(id, &[(name, arg)])
+            lang.message_with(id, &[(name, latchkey_overrides::arg(&value))])
         }),
     );
     Value::from(map)
@@ -677,6 +673,14 @@ pub type SharedUi = Arc<Ui>;
 
 fn known<P: Page>(page: P) -> latchkey_overrides::Known {
     latchkey_overrides::Known { name: P::NAME, sample: context(&page) }
+}
+
+/// Every template an operator can override (pages and emails), with
+/// sample values.
+pub fn overridable(ui: &Ui) -> Vec<latchkey_overrides::Known> {
+    let mut all = samples(ui);
+    all.extend(latchkey_email::messages::samples());
+    all
 }
 
 /// Every page an operator can override, with sample values: overrides are
@@ -912,56 +916,72 @@ mod tests {
     }
 
     /// The example overrides (config/branding/templates) check out against
-    /// the samples, and every variable a page is said to receive (the list
-    /// docs/branding.md prints) is there to use.
+    /// the samples, and every variable a page or email is said to receive
+    /// (the lists docs/branding.md prints) is there to use.
     #[test]
     fn overrides_see_every_listed_variable() {
         let ui = Ui { product_name: "Acme".into(), css_href: "/assets/latchkey.css".into(), ..Ui::default() };
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/branding/templates");
-        let examples = latchkey_overrides::Overrides::load(std::path::Path::new(dir), &samples(&ui)).unwrap();
-        assert_eq!(examples.names().collect::<Vec<_>>(), ["login.html"]);
-        let tmp = std::env::temp_dir().join(format!("latchkey-overrides-{}", std::process::id()));
-        std::fs::create_dir_all(&tmp).unwrap();
-        for known in samples(&ui) {
+        let examples = latchkey_overrides::Overrides::load(std::path::Path::new(dir), &overridable(&ui)).unwrap();
+        assert_eq!(
+            examples.names().collect::<Vec<_>>(),
+            ["email/password_reset.html", "email/password_reset.txt", "login.html"]
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("email")).unwrap();
+        for known in overridable(&ui) {
             let variables = latchkey_overrides::variables(&known.sample);
-            assert!(variables.iter().any(|v| v == "ui.product_name"), "{}: {variables:?}", known.name);
+            let product = if known.name.starts_with("email/") { "product" } else { "ui.product_name" };
+            assert!(variables.iter().any(|v| v == product), "{}: {variables:?}", known.name);
             let body: String = variables.iter().map(|v| format!("{{{{ {v} }}}}\n")).collect();
-            std::fs::write(tmp.join(known.name), body).unwrap();
+            std::fs::write(tmp.path().join(known.name), body).unwrap();
         }
-        let all = latchkey_overrides::Overrides::load(&tmp, &samples(&ui));
-        std::fs::remove_dir_all(&tmp).unwrap();
-        assert_eq!(all.unwrap().names().count(), samples(&ui).len());
+        let all = latchkey_overrides::Overrides::load(tmp.path(), &overridable(&ui));
+        assert_eq!(all.unwrap().names().count(), overridable(&ui).len());
     }
 
-    /// docs/branding.md lists each overridable page's variables from the
-    /// samples, so that the list cannot drift; `UPDATE_REFERENCE=1`
-    /// rewrites it.
+    /// Each template's variables as a Markdown list.
+    fn variable_list(mut known: Vec<latchkey_overrides::Known>) -> String {
+        known.sort_by_key(|k| k.name);
+        known
+            .iter()
+            .map(|k| {
+                let variables = latchkey_overrides::variables(&k.sample);
+                format!(
+                    "- `{}`: {}\n",
+                    k.name,
+                    variables.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect()
+    }
+
+    /// docs/branding.md lists each overridable page's and email's variables
+    /// from the samples, so that the lists cannot drift;
+    /// `UPDATE_REFERENCE=1` rewrites them.
     #[test]
-    fn the_branding_doc_lists_every_page_and_its_variables() {
+    fn the_branding_doc_lists_every_page_and_email_and_their_variables() {
         let ui = Ui { product_name: "Acme".into(), ..Ui::default() };
-        let mut list = String::new();
-        let mut all = samples(&ui);
-        all.sort_by_key(|k| k.name);
-        for known in all {
-            let variables = latchkey_overrides::variables(&known.sample);
-            list.push_str(&format!(
-                "- `{}`: {}\n",
-                known.name,
-                variables.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
-            ));
-        }
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/branding.md");
-        let doc = std::fs::read_to_string(path).unwrap();
-        let (start, end) = ("<!-- pages:start -->\n", "<!-- pages:end -->");
-        let (a, b) = (doc.find(start).expect("start marker") + start.len(), doc.find(end).expect("end marker"));
+        let mut doc = std::fs::read_to_string(path).unwrap();
+        for (section, list) in
+            [("pages", variable_list(samples(&ui))), ("emails", variable_list(latchkey_email::messages::samples()))]
+        {
+            let (start, end) = (format!("<!-- {section}:start -->\n"), format!("<!-- {section}:end -->"));
+            let a = doc.find(&start).unwrap_or_else(|| panic!("{start}")) + start.len();
+            let b = doc.find(&end).unwrap_or_else(|| panic!("{end}"));
+            if std::env::var_os("UPDATE_REFERENCE").is_some() {
+                doc = format!("{}{list}{}", &doc[..a], &doc[b..]);
+            } else {
+                assert_eq!(
+                    doc[a..b],
+                    list,
+                    "docs/branding.md is out of date: UPDATE_REFERENCE=1 cargo test -p latchkey-authorize"
+                );
+            }
+        }
         if std::env::var_os("UPDATE_REFERENCE").is_some() {
-            std::fs::write(path, format!("{}{list}{}", &doc[..a], &doc[b..])).unwrap();
-        } else {
-            assert_eq!(
-                doc[a..b],
-                list,
-                "docs/branding.md is out of date: UPDATE_REFERENCE=1 cargo test -p latchkey-authorize"
-            );
+            std::fs::write(path, doc).unwrap();
         }
     }
 

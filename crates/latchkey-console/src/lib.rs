@@ -80,6 +80,8 @@ pub struct ConsoleState {
     pub outbox: Option<Arc<latchkey_email::Outbox>>,
     /// `email`: links' lifetimes and the per-account limit.
     pub email: Arc<latchkey_config::Email>,
+    /// The operator's email templates (`ui.templates_dir`), if any.
+    pub email_templates: Option<Arc<latchkey_email::Overrides>>,
 }
 
 impl ConsoleState {
@@ -94,6 +96,7 @@ impl ConsoleState {
             product: &self.settings.product_name,
             // The email speaks the account's `locale`; the console itself is English.
             lang: latchkey_email::messages::Language::En,
+            overrides: self.email_templates.as_deref(),
         })
     }
 }

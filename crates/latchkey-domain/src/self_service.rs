@@ -35,6 +35,8 @@ pub struct Mail<'a> {
     /// The language of the request that sends the email, for recipients
     /// whose account names no shipped language (`locale`).
     pub lang: latchkey_i18n::Language,
+    /// The operator's email templates (`ui.templates_dir`), if any.
+    pub overrides: Option<&'a latchkey_email::Overrides>,
 }
 
 /// Whether a link was sent.
@@ -125,7 +127,7 @@ pub async fn send_verification(m: &Mail<'_>, user: &User) -> Result<Sent, StoreE
         link,
         hours: (ttl + 3_599) / 3_600,
     };
-    m.queue(address, message.render()).await?;
+    m.queue(address, message.render(m.overrides)).await?;
     m.audit("email.verification_sent", user, Some(("email", address.into()))).await;
     Ok(Sent::Sent)
 }
@@ -198,7 +200,7 @@ pub async fn change_email(m: &Mail<'_>, user: &mut User, new: &str) -> Result<()
             username: &user.username,
             new_address: new,
         };
-        m.queue(old, message.render()).await?;
+        m.queue(old, message.render(m.overrides)).await?;
     }
     send_verification(m, user).await?;
     Ok(())
@@ -252,8 +254,8 @@ pub async fn request_reset(m: &Mail<'_>, identifier: &str, ip: IpAddr) -> Result
             // Never under the account's own id: that would replace a real link.
             let decoy = format!("none:{}", hash_token(&identifier.to_lowercase()));
             let link = m.new_link(&decoy, "", RESET, ttl, RESET_PATH).await?;
-            let message =
-                PasswordReset { lang: m.lang, product: m.product, username: identifier, link, minutes }.render();
+            let message = PasswordReset { lang: m.lang, product: m.product, username: identifier, link, minutes }
+                .render(m.overrides);
             // An outbox row to no one, which the sender drops unsent, and
             // the audit event: the same writes as for a real account.
             m.queue(latchkey_email::DECOY, message).await?;
@@ -275,7 +277,7 @@ async fn send_reset(m: &Mail<'_>, user: &User, to: &str, actor: &str) -> Result<
     let minutes = (ttl + 59) / 60;
     let message =
         PasswordReset { lang: m.language_for(user), product: m.product, username: &user.username, link, minutes };
-    m.queue(to, message.render()).await?;
+    m.queue(to, message.render(m.overrides)).await?;
     let event = AuditEvent::new(m.clock.now(), "password.reset_requested", actor).subject(&user.id).detail("email", to);
     record_audit(m.store, event).await;
     Ok(())
@@ -393,5 +395,5 @@ pub async fn notify_password_changed(m: &Mail<'_>, user: &User, reset: bool) -> 
     let when = latchkey_core::calendar::readable(m.clock.now());
     let message =
         PasswordChanged { lang: m.language_for(user), product: m.product, username: &user.username, when, reset };
-    m.queue(to, message.render()).await
+    m.queue(to, message.render(m.overrides)).await
 }

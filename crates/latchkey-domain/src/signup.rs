@@ -195,7 +195,7 @@ pub async fn sign_up(s: &Signups<'_>, form: NewAccount, ip: IpAddr) -> Result<Si
             address: &address,
             link,
         };
-        queue(mail.outbox, &address, message.render()).await?;
+        queue(mail.outbox, &address, message.render(mail.overrides)).await?;
         let event = AuditEvent::new(s.clock.now(), "signup.address_taken", "anonymous")
             .ip(ip)
             .subject(&owner.id)
@@ -313,7 +313,7 @@ pub async fn create_invitation(s: &Signups<'_>, new: NewInvitation) -> Result<In
             link: link.clone(),
             days,
         };
-        queue(mail.outbox, &address, message.render()).await?;
+        queue(mail.outbox, &address, message.render(mail.overrides)).await?;
         emailed = true;
     }
     let event = AuditEvent::new(now, "invitation.created", new.created_by)

@@ -565,6 +565,7 @@ async fn an_operator_sends_a_reset_link_as_if_the_person_asked() {
         issuer: "https://id.example",
         product: "Latchkey",
         lang: latchkey_email::messages::Language::En,
+        overrides: None,
     };
     let mut alice = user("u-alice", "alice");
     alice.claims.email = Some("alice@example.com".into());

@@ -16,6 +16,7 @@ use latchkey_core::Clock;
 use latchkey_store::{OutboxEmail, OutboxStore, StoreError};
 use tokio::sync::Notify;
 
+pub use latchkey_overrides::Overrides;
 pub use messages::Rendered;
 pub use sender::{Outcome, Sender};
 pub use transport::{SmtpTarget, TransportError};

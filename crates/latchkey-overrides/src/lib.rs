@@ -15,8 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use minijinja::value::{Value, ValueKind};
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use std::sync::Arc;
+
+use latchkey_i18n::{Arg, Language};
+use minijinja::value::{Object, ObjectRepr, Value, ValueKind, from_args};
+use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 
 /// A template Latchkey renders, and a sample of the values it receives
 /// (the static check and the trial render use it).
@@ -140,6 +143,63 @@ impl Overrides {
     /// The overridden templates.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.overridden.iter().map(String::as_str)
+    }
+}
+
+/// A language in an override's values, answering like the built-in
+/// templates' `lang`: `{{ lang }}` is its tag (`de`), `{{ lang.t(id) }}`
+/// the message `id` in it, `{{ lang.t_with(id, name, value) }}` and
+/// `{{ lang.t_with2(id, name, value, name2, value2) }}` one with variables.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog(pub Language);
+
+impl Catalog {
+    pub fn value(lang: Language) -> Value {
+        Value::from_object(Self(lang))
+    }
+}
+
+impl Object for Catalog {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.tag())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, minijinja::Error> {
+        let lang = self.0;
+        let text = match method {
+            "t" => {
+                let (id,): (&str,) = from_args(args)?;
+                lang.message(id)
+            }
+            "t_with" => {
+                let (id, name, value): (&str, &str, Value) = from_args(args)?;
+                lang.message_with(id, &[(name, arg(&value))])
+            }
+            "t_with2" => {
+                let (id, name, value, name2, value2): (&str, &str, Value, &str, Value) = from_args(args)?;
+                lang.message_with(id, &[(name, arg(&value)), (name2, arg(&value2))])
+            }
+            _ => return Err(minijinja::Error::from(ErrorKind::UnknownMethod)),
+        };
+        Ok(Value::from(text))
+    }
+}
+
+/// A template's value as a message variable: numbers stay numbers (for
+/// plurals), anything else is its text.
+pub fn arg(value: &Value) -> Arg<'static> {
+    match value.as_i64() {
+        Some(n) => Arg::Number(n),
+        None => Arg::from(value.to_string()),
     }
 }
 

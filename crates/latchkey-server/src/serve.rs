@@ -467,8 +467,12 @@ pub async fn build(
     let smtp = latchkey_email::SmtpTarget::from_config(&config.email)
         .map_err(|e| ConfigError::new("email.smtp_url", e.to_string()))?;
     let outbox = smtp.as_ref().map(|_| Arc::new(latchkey_email::Outbox::new(store.clone(), clock.clone())));
+    let authorize_settings = Arc::new(AuthorizeSettings::from_config(config)?);
+    // The operator's templates (`ui.templates_dir`) also hold emails, which
+    // the admin API and the console send too.
+    let email_templates = authorize_settings.ui.overrides.clone();
     let authorize = AuthorizeState {
-        settings: Arc::new(AuthorizeSettings::from_config(config)?),
+        settings: authorize_settings,
         clients: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
@@ -506,6 +510,7 @@ pub async fn build(
             issuer: config.issuer.clone(),
             product: config.ui.product_name.trim().to_string(),
             outbox: outbox.clone(),
+            email_templates: email_templates.clone(),
         }),
     };
     let console = latchkey_console::ConsoleState {
@@ -530,6 +535,7 @@ pub async fn build(
         trusted_proxies: config.http.trusted_proxies.clone().into(),
         outbox: outbox.clone(),
         email: Arc::new(config.email.clone()),
+        email_templates,
     };
     if config.admin.console {
         // Every replica does it at start; the domain makes it idempotent.

@@ -33,6 +33,11 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         _ => latchkey_i18n::Language::En,
     };
     let outbox = config.email.enabled().then(|| Outbox::new(ctx.store.clone(), ctx.clock.clone()));
+    // The invitation email from the operator's template, as the server would send it.
+    let email_templates = match &outbox {
+        Some(_) => latchkey_authorize::AuthorizeSettings::from_config(config)?.ui.overrides,
+        None => None,
+    };
     let mail = outbox.as_ref().map(|outbox| Mail {
         store: &*ctx.store,
         outbox,
@@ -41,6 +46,7 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         issuer: &config.issuer,
         product: config.ui.product_name.trim(),
         lang,
+        overrides: email_templates.as_deref(),
     });
     let signups =
         Signups { store: &*ctx.store, clock: &*ctx.clock, settings: &config.signup, mail, issuer: &config.issuer };

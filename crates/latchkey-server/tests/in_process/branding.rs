@@ -184,6 +184,110 @@ async fn an_override_replaces_the_login_page_and_signing_in_still_works() {
     assert!(!account.contains("Welcome back") && account.contains("class=\"brand\""), "{account}");
 }
 
+/// The example templates (`config/branding/templates`) and `extra` files, in
+/// a temporary directory.
+fn templates_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = std::path::PathBuf::from(example("templates"));
+    for name in
+        ["_layout.html", "login.html", "email/_layout.html", "email/password_reset.txt", "email/password_reset.html"]
+            .iter()
+            .copied()
+            .map(|n| (n, std::fs::read_to_string(from.join(n)).unwrap()))
+            .chain(extra.iter().map(|(n, t)| (*n, t.to_string())))
+            .collect::<Vec<_>>()
+    {
+        let (name, text) = name;
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// `POST /forgot-password` for `identifier` from a browser speaking `accept`.
+async fn ask_reset(app: &TestApp, identifier: &str, accept: &str) {
+    let browser = app.browser();
+    let form = browser.send(app.get("/forgot-password").header("accept-language", accept)).await;
+    let csrf = form.input("csrf").unwrap();
+    let form = [("csrf", csrf.as_str()), ("identifier", identifier)];
+    let res = browser.send(app.post("/forgot-password").header("accept-language", accept).form(&form)).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+}
+
+#[tokio::test]
+async fn email_overrides_are_sent_from_every_door_in_the_recipients_language() {
+    let invitation =
+        "{{ product }}: {{ lang.t(\"invitation-title\") }}\n\n{{ lang }} {{ address }} {{ link }} {{ days }}\n";
+    let dir = templates_with(&[("email/invitation.txt", invitation)]);
+    let templates = dir.path().to_str().unwrap();
+    let mut env = EMAIL_ENV.to_vec();
+    env.extend([
+        ("LATCHKEY_UI_TEMPLATES_DIR", templates),
+        ("LATCHKEY_UI_PRODUCT_NAME", "Acme"),
+        ("LATCHKEY_SIGNUP_MODE", "invite"),
+        ("LATCHKEY_ADMIN_ENABLED", "true"),
+    ]);
+    let app = TestApp::with_env(&env).await;
+    alice(&app).await;
+    app.create_user("anna", PASSWORD, &["--email", "anna@example.com", "--claim", "locale=de"]).await;
+
+    // The sign-in pages' door: the example override, in the request's
+    // language for alice, in her account's for anna.
+    ask_reset(&app, "alice", "en").await;
+    ask_reset(&app, "anna", "fr").await;
+    let emails = sent(&app).await;
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    let (en, de) = (&emails[0], &emails[1]);
+    assert_eq!(en.subject, "Acme: Reset your password");
+    assert!(en.text_body.starts_with("Hello alice,"), "{}", en.text_body);
+    assert!(en.text_body.ends_with("Need help? Ask the service desk."), "{}", en.text_body);
+    assert!(en.html_body.contains(r#"<html lang="en">"#) && en.html_body.contains("border-top:6px solid #7a3e12"));
+    assert!(en.html_body.contains("Choose a new password"), "{}", en.html_body);
+    assert_eq!(de.subject, "Acme: Passwort zurücksetzen");
+    assert!(de.text_body.starts_with("Hallo anna,"), "{}", de.text_body);
+    assert!(de.html_body.contains(r#"<html lang="de">"#) && de.html_body.contains("Neues Passwort wählen"));
+    // The link in the overridden email works; the email after it is not
+    // overridden and stays built in.
+    let token = token_in(en, "/reset-password");
+    let b = app.browser();
+    let form = b.get(&format!("/reset-password?token={token}")).await;
+    let csrf = b.cookie("latchkey_csrf").or_else(|| form.input("csrf")).unwrap();
+    let new = "a new long password";
+    let fields = [("csrf", csrf.as_str()), ("token", &token), ("new_password", new), ("confirm_password", new)];
+    let res = b.post_form("/reset-password", &fields).await;
+    assert_eq!(res.status, 200, "{}", res.describe());
+    let changed = sent(&app).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].subject.contains("Acme") && !changed[0].text_body.contains("service desk"), "{changed:?}");
+    assert!(changed[0].html_body.contains("#f4f5f7"), "the built-in layout: {}", changed[0].html_body);
+
+    // The CLI's door, in the language it names; the HTML version, not
+    // overridden, stays built in.
+    let out = app.cli_json(&["invite", "create", "--email", "hal@example.com", "--locale", "fr"]).await;
+    assert!(out["link"].is_string(), "{out}");
+    // The admin API's door.
+    let args = ["admin", "token", "create", "--name", "ops", "--scope", "users:read", "--scope", "users:write"];
+    let admin = app.cli_json(&args).await["token"].as_str().unwrap().to_string();
+    let res = app
+        .post("/admin/api/v1/invitations")
+        .bearer(&admin)
+        .json(&serde_json::json!({"email": "ida@example.com"}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.describe());
+    let invitations = sent(&app).await;
+    assert_eq!(invitations.len(), 2, "{invitations:?}");
+    let (fr, en) = (&invitations[0], &invitations[1]);
+    assert_eq!(fr.subject, format!("Acme: {}", latchkey_i18n::Language::Fr.message("invitation-title")));
+    assert!(fr.text_body.starts_with("fr hal@example.com http://"), "{}", fr.text_body);
+    assert!(fr.html_body.contains(r#"<html lang="fr">"#) && fr.html_body.contains("#f4f5f7"), "{}", fr.html_body);
+    assert!(
+        en.text_body.starts_with("en ida@example.com http://") && en.text_body.trim_end().ends_with(" 7"),
+        "{}",
+        en.text_body
+    );
+}
+
 #[tokio::test]
 async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,6 +304,8 @@ async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
     let bad_variable = write("variable/login.html", "<h1>Hi</h1>\n<p>{{ client }}</p>\n");
     let bad_attribute = write("attribute/consent.html", "{% if scopes %}{{ ui.brand }}{% endif %}");
     let bad_name = write("name/signin.html", "Hi");
+    write("email_variable/email/password_reset.txt", "Reset\n\n{{ link }} {{ hours }}");
+    let email_dir = dir.path().join("email_variable");
     let dir_of = |file: &str| std::path::Path::new(file).parent().unwrap().to_str().unwrap().to_string();
     let missing = dir.path().join("missing.css");
     let missing = missing.to_str().unwrap();
@@ -217,6 +323,12 @@ async fn branding_that_cannot_work_stops_startup_with_the_key_and_the_reason() {
         ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_variable), "login.html line 2", "unknown variable `client`"),
         ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_attribute), "consent.html line 1", "`ui` has no `brand`"),
         ("LATCHKEY_UI_TEMPLATES_DIR", dir_of(&bad_name), "signin.html", "Latchkey renders no template named"),
+        (
+            "LATCHKEY_UI_TEMPLATES_DIR",
+            email_dir.to_str().unwrap().into(),
+            "password_reset.txt line 3",
+            "unknown variable `hours`",
+        ),
         ("LATCHKEY_UI_TEMPLATES_DIR", format!("{missing}.d"), "`ui.templates_dir`", "cannot read"),
     ];
     for (var, value, names, why) in &cases {

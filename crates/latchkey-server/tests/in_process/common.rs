@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jws::{ES256, EdDSA, JwsSigner, PS256, RS256};
 use latchkey_server::testing::{Browser, ISSUER, TestApp, TestClient, TestResponse, TestUser};
+use latchkey_store::OutboxEmail;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -236,4 +237,33 @@ impl Key {
         }
         self.sign(&self.header(), &claims)
     }
+}
+
+/// Email configured, to a port nothing listens on: the sender does not run
+/// in-process, so tests read what was queued from the outbox.
+pub const EMAIL_ENV: [(&str, &str); 2] =
+    [("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:9"), ("LATCHKEY_EMAIL_FROM", "Example ID <id@example.com>")];
+
+/// Takes every queued email out of the outbox, oldest first, leaving out
+/// the decoys (rows to no one, which the sender drops).
+pub async fn sent(app: &TestApp) -> Vec<OutboxEmail> {
+    sent_and_decoys(app).await.into_iter().filter(|e| !e.recipient.is_empty()).collect()
+}
+
+/// Takes every queued email out of the outbox, decoys included.
+pub async fn sent_and_decoys(app: &TestApp) -> Vec<OutboxEmail> {
+    let mut out = Vec::new();
+    while let Some(e) = app.store().claim_email("test", app.clock_now(), app.clock_now() + 60).await.unwrap() {
+        app.store().delete_email(&e.id, "test").await.unwrap();
+        out.push(e);
+    }
+    out
+}
+
+/// The token of the link to `path` in an email's text.
+pub fn token_in(email: &OutboxEmail, path: &str) -> String {
+    let prefix = format!("{ISSUER}{path}?token=");
+    let start =
+        email.text_body.find(&prefix).unwrap_or_else(|| panic!("no {prefix} in {}", email.text_body)) + prefix.len();
+    email.text_body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }

@@ -4,7 +4,6 @@
 //! discovery lists exactly those languages.
 
 use latchkey_server::testing::{Browser, TestApp, TestResponse, TestUser};
-use latchkey_store::OutboxEmail;
 
 use crate::common::*;
 
@@ -115,20 +114,6 @@ async fn discovery_lists_exactly_the_shipped_languages() {
     assert_eq!(res.json()["ui_locales_supported"], serde_json::json!(["en", "de", "fr"]));
 }
 
-const EMAIL_ENV: [(&str, &str); 2] =
-    [("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:9"), ("LATCHKEY_EMAIL_FROM", "Example ID <id@example.com>")];
-
-async fn take_sent(app: &TestApp) -> Vec<OutboxEmail> {
-    let mut out = Vec::new();
-    while let Some(e) = app.store().claim_email("test", app.clock_now(), app.clock_now() + 60).await.unwrap() {
-        app.store().delete_email(&e.id, "test").await.unwrap();
-        if !e.recipient.is_empty() {
-            out.push(e);
-        }
-    }
-    out
-}
-
 async fn ask_reset(app: &TestApp, identifier: &str, accept: &str) {
     let browser = app.browser();
     let form = browser.send(app.get("/forgot-password").header("accept-language", accept)).await;
@@ -152,7 +137,7 @@ async fn emails_speak_the_recipients_language() {
     ask_reset(&app, "anna", "fr").await;
     // No locale: the language of the request that asked.
     ask_reset(&app, "bob", "fr-CH, en;q=0.5").await;
-    let emails = take_sent(&app).await;
+    let emails = sent(&app).await;
     assert_eq!(emails.len(), 2, "{emails:?}");
     let anna = emails.iter().find(|e| e.recipient == "anna@example.com").expect("anna's email");
     assert!(

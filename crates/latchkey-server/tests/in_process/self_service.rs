@@ -7,36 +7,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use latchkey_server::testing::{Browser, ISSUER, PEER, TestApp, TestResponse};
-use latchkey_store::OutboxEmail;
+use latchkey_server::testing::{Browser, PEER, TestApp, TestResponse};
 
 use crate::common::*;
-
-const EMAIL_ENV: [(&str, &str); 2] =
-    [("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:9"), ("LATCHKEY_EMAIL_FROM", "Example ID <id@example.com>")];
-
-/// Takes every queued email out of the outbox, oldest first, leaving out
-/// the decoys (rows to no one, which the sender drops).
-async fn sent(app: &TestApp) -> Vec<OutboxEmail> {
-    sent_and_decoys(app).await.into_iter().filter(|e| !e.recipient.is_empty()).collect()
-}
-
-async fn sent_and_decoys(app: &TestApp) -> Vec<OutboxEmail> {
-    let mut out = Vec::new();
-    while let Some(e) = app.store().claim_email("test", app.clock_now(), app.clock_now() + 60).await.unwrap() {
-        app.store().delete_email(&e.id, "test").await.unwrap();
-        out.push(e);
-    }
-    out
-}
-
-/// The token of the link in an email's text.
-fn token_in(email: &OutboxEmail, path: &str) -> String {
-    let prefix = format!("{ISSUER}{path}?token=");
-    let start =
-        email.text_body.find(&prefix).unwrap_or_else(|| panic!("no {prefix} in {}", email.text_body)) + prefix.len();
-    email.text_body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
-}
 
 /// `POST /forgot-password` from `peer` with the browser's CSRF cookie.
 async fn ask_reset(browser: &Browser<'_>, app: &TestApp, identifier: &str, peer: SocketAddr) -> TestResponse {

@@ -8,32 +8,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use latchkey_server::testing::{Browser, ISSUER, TestApp, TestResponse};
-use latchkey_store::OutboxEmail;
 use serde_json::json;
 
 use crate::common::*;
 
-const EMAIL: [(&str, &str); 2] =
-    [("LATCHKEY_EMAIL_SMTP_URL", "smtp://127.0.0.1:9"), ("LATCHKEY_EMAIL_FROM", "Example ID <id@example.com>")];
 const GOOD: &str = "a long passphrase nobody guesses";
-
-async fn sent(app: &TestApp) -> Vec<OutboxEmail> {
-    let mut out = Vec::new();
-    while let Some(e) = app.store().claim_email("test", app.clock_now(), app.clock_now() + 60).await.unwrap() {
-        app.store().delete_email(&e.id, "test").await.unwrap();
-        if !e.recipient.is_empty() {
-            out.push(e);
-        }
-    }
-    out
-}
-
-fn token_in(email: &OutboxEmail, path: &str) -> String {
-    let prefix = format!("{ISSUER}{path}?token=");
-    let start =
-        email.text_body.find(&prefix).unwrap_or_else(|| panic!("no {prefix} in {}", email.text_body)) + prefix.len();
-    email.text_body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
-}
 
 fn peer(n: u8) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, n)), 40000)
@@ -103,7 +82,7 @@ async fn sign_up_is_closed_by_default() {
 
 #[tokio::test]
 async fn invitations_make_accounts_once_with_their_address_and_groups() {
-    let mut env = EMAIL.to_vec();
+    let mut env = EMAIL_ENV.to_vec();
     env.extend([("LATCHKEY_SIGNUP_MODE", "invite"), ("LATCHKEY_ADMIN_ENABLED", "true")]);
     let app = TestApp::with_env(&env).await;
     let b = app.browser();
@@ -197,7 +176,7 @@ async fn invitations_make_accounts_once_with_their_address_and_groups() {
 
 #[tokio::test]
 async fn open_sign_up_continues_the_sign_in_once_the_address_is_confirmed() {
-    let mut env = EMAIL.to_vec();
+    let mut env = EMAIL_ENV.to_vec();
     env.extend([("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com")]);
     let app = TestApp::with_env(&env).await;
     alice(&app).await;
@@ -320,7 +299,7 @@ async fn sign_up_attempts_are_limited_per_source_address() {
 
 #[tokio::test]
 async fn sign_up_and_invitations_speak_the_readers_language() {
-    let mut env = EMAIL.to_vec();
+    let mut env = EMAIL_ENV.to_vec();
     env.extend([("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_ADMIN_ENABLED", "true")]);
     let app = TestApp::with_env(&env).await;
     let b = app.browser();
