@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -171,7 +171,7 @@ where
     Router::new()
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route(par::PATH, post(par::push))
-        .route("/login", post(login))
+        .route(LOGIN_PATH, get(login_show).post(login))
         .route(SECOND_FACTOR_PATH, post(login_code))
         .route(ENROLL_PATH, post(login_enroll))
         .route(CONTINUE_PATH, post(login_continue))
@@ -614,11 +614,19 @@ async fn proceed(
 ) -> Result<Response, AuthorizeError> {
     let now = state.clock.now();
     let redirect = |e: OAuthError| AuthorizeError::Redirect(req.target.clone(), e);
+    // Discovery lists `create` only where open sign-up can honour it.
+    if req.prompt.create && state.settings.signup.mode != latchkey_config::SignupMode::Open {
+        return Err(redirect(OAuthError::new(
+            latchkey_core::ErrorCode::InvalidRequest,
+            "prompt=create is not supported: sign-up is not open",
+        )));
+    }
     let needs_login = match &session {
         None => true,
         Some(_) if just_logged_in => false,
         Some((s, user)) => {
             req.prompt.login
+                || req.prompt.create
                 || req.prompt.select_account
                 || req.max_age.is_some_and(|max| max == 0 || now - s.auth.auth_time > max)
                 || req.hint_sub.as_ref().is_some_and(|sub| *sub != user.id)
@@ -777,6 +785,7 @@ async fn start_interaction(
         }
         (InteractionStage::Enroll, Some(user)) => enroll_start(state, client, req, user, &id, &csrf).await?,
         (InteractionStage::Continue, Some(user)) => signup::confirm_page(state, client, req, user, &id, &csrf, ""),
+        _ if req.prompt.create => signup::form_in_flow(state, client, req, &id, &csrf),
         _ => login_page(state, client, req, &id, &csrf, req.login_hint.as_deref().unwrap_or(""), None),
     };
     if new_csrf {
@@ -1023,6 +1032,21 @@ impl IntoResponse for LoginError {
     fn into_response(self) -> Response {
         Failure::from(self).into_response()
     }
+}
+
+pub(crate) const LOGIN_PATH: &str = "/login";
+
+/// `GET /login?interaction=`: the login page of a sign-in in progress in
+/// this browser (the sign-up form links to it).
+async fn login_show(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    Query(query): Query<signup::SignupQuery>,
+) -> Result<Response, LoginError> {
+    let csrf = cookies::get(&headers, CSRF_COOKIE).unwrap_or("").to_string();
+    let form = InteractionForm { interaction: Some(query.interaction.clone()), csrf: csrf.clone() };
+    let (_, req, client) = load_interaction(&state, &headers, &form, InteractionStage::Login).await?;
+    Ok(login_page(&state, &client, &req, &query.interaction, &csrf, req.login_hint.as_deref().unwrap_or(""), None))
 }
 
 async fn login(

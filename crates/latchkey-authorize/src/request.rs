@@ -54,6 +54,10 @@ pub struct Prompt {
     pub login: bool,
     pub consent: bool,
     pub select_account: bool,
+    /// `create` (Initiating User Registration via OpenID Connect 1.0): the
+    /// person wants a new account, so the sign-up form comes first.
+    #[serde(default)]
+    pub create: bool,
 }
 
 /// A request whose client and redirect URI are proven: errors from here on
@@ -341,10 +345,11 @@ pub fn validate(
                 "login" => prompt.login = true,
                 "consent" => prompt.consent = true,
                 "select_account" => prompt.select_account = true,
+                "create" => prompt.create = true,
                 other => return Err(invalid(format!("unknown prompt value {other}"))),
             }
         }
-        if prompt.none && (prompt.login || prompt.consent || prompt.select_account) {
+        if prompt.none && (prompt.login || prompt.consent || prompt.select_account || prompt.create) {
             return Err(invalid("prompt=none cannot be combined with other values"));
         }
     }
@@ -505,6 +510,7 @@ mod tests {
             (ok.replace("method=S256", "method=plain"), InvalidRequest, "plain is not allowed"),
             (ok.replace(CHALLENGE, &CHALLENGE[1..]), InvalidRequest, "43 base64url"),
             (format!("{ok}&prompt=none+login"), InvalidRequest, "cannot be combined"),
+            (format!("{ok}&prompt=create+none"), InvalidRequest, "cannot be combined"),
             (format!("{ok}&prompt=sometimes"), InvalidRequest, "unknown prompt value sometimes"),
             (format!("{ok}&max_age=-1"), InvalidRequest, "max_age"),
             (format!("{ok}&max_age=soon"), InvalidRequest, "max_age"),

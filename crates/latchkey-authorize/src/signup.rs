@@ -56,7 +56,14 @@ fn signup_page(
     status: StatusCode,
     redirect_uri: Option<&str>,
 ) -> Response {
-    let (action, account) = (state.path(PATH), state.path(crate::account::PATH));
+    let action = state.path(PATH);
+    // "Already have an account?": within a sign-in, its login page; else
+    // `/account`, which also ends "Check your email" outside a sign-in.
+    let login = match (v.interaction.is_empty(), view) {
+        (true, _) => state.path(crate::account::PATH),
+        (false, "form") => format!("{}?interaction={}", state.path(crate::LOGIN_PATH), v.interaction),
+        (false, _) => String::new(),
+    };
     let domains = state.settings.signup.allowed_email_domains().join(", ");
     let page = SignupPage {
         ui,
@@ -70,10 +77,22 @@ fn signup_page(
         error: v.error,
         domains: &domains,
         min_length: latchkey_core::password::policy().min_length,
-        // Within a sign-in, the browser's back button returns to it.
-        login: if v.interaction.is_empty() { &account } else { "" },
+        login: &login,
     };
     html(status, &page, redirect_uri, false)
+}
+
+/// The sign-up form in place of the login page, for `prompt=create`.
+pub(crate) fn form_in_flow(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    interaction: &str,
+    csrf: &str,
+) -> Response {
+    let ui = state.settings.ui.speaking(req.language(None));
+    let v = SignupView { csrf, interaction, client_name: client_name(client), ..Default::default() };
+    signup_page(state, &ui, "form", v, StatusCode::OK, Some(&req.target.redirect_uri))
 }
 
 /// The page for a sign-up that is not open here.
@@ -96,7 +115,7 @@ fn with_csrf(state: &AuthorizeState, mut res: Response, csrf: &str, new_csrf: bo
 #[derive(Debug, Deserialize)]
 pub struct SignupQuery {
     #[serde(default)]
-    interaction: String,
+    pub(crate) interaction: String,
 }
 
 /// The sign-in in progress a sign-up link carries, if it is still at its

@@ -164,7 +164,14 @@ pub fn provider_metadata(settings: &Settings) -> ProviderMetadata {
         display_values_supported: strings(&["page", "popup", "touch", "wap"]),
         // Exactly the languages pages and emails ship in (latchkey-i18n).
         ui_locales_supported: latchkey_i18n::Language::ALL.iter().map(|l| l.tag().to_string()).collect(),
-        prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
+        prompt_values_supported: {
+            let mut prompts = vec!["none", "login", "consent", "select_account"];
+            // Initiating User Registration via OpenID Connect 1.0: only where anyone may sign up.
+            if settings.config.signup.mode == latchkey_config::SignupMode::Open {
+                prompts.push("create");
+            }
+            strings(&prompts)
+        },
         authorization_response_iss_parameter_supported: true,
         request_parameter_supported: true,
         request_object_signing_alg_values_supported: strings(&latchkey_client_auth::REQUEST_OBJECT_ALGORITHMS),
@@ -311,6 +318,8 @@ fn spawn_gc(
                     sessions = p.sessions,
                     refresh_tokens = p.refresh_tokens,
                     denylist = p.denylist,
+                    email_tokens = p.email_tokens,
+                    invitations = p.invitations,
                     "expired records deleted"
                 ),
                 Ok(_) => {}

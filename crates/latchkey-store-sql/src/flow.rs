@@ -760,6 +760,10 @@ impl latchkey_store::Maintenance for crate::SqlStore {
         let email_tokens = run("DELETE FROM email_tokens WHERE token_hash IN \
             (SELECT token_hash FROM email_tokens WHERE expires_at < $1 LIMIT $2)")
         .await?;
+        // Kept listed as expired for latchkey_store::EXPIRED_INVITATIONS_KEPT_SECONDS (30 days).
+        let invitations = run("DELETE FROM invitations WHERE id IN \
+            (SELECT id FROM invitations WHERE expires_at < $1 - 2592000 LIMIT $2)")
+        .await?;
         // The newest entry stays, so that sequence numbers never start over.
         let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
             AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")
@@ -782,6 +786,7 @@ impl latchkey_store::Maintenance for crate::SqlStore {
             changes,
             used_assertions,
             email_tokens,
+            invitations,
         })
     }
 }

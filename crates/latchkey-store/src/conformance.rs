@@ -1359,8 +1359,9 @@ pub async fn email_token_store<S: crate::EmailTokenStore + Clone>(store: S) {
 }
 
 /// Invitations are listed, found by their token's hash while good, spent
-/// once however many race, and revoked by id; the sign-up mark comes and goes.
-pub async fn signup_store<S: crate::SignupStore + Clone>(store: S) {
+/// once however many race, revoked by id, and purged a while after they
+/// expire; the sign-up mark comes and goes.
+pub async fn signup_store<S: crate::SignupStore + Maintenance + Clone>(store: S) {
     use crate::Invitation;
     let invitation = |id: &str, hash: &str, expires_at: i64| Invitation {
         id: id.into(),
@@ -1393,6 +1394,17 @@ pub async fn signup_store<S: crate::SignupStore + Clone>(store: S) {
     assert_eq!(store.take_invitation("h2", 300).await.unwrap(), None, "revoked");
     assert!(store.delete_invitation("i3").await.unwrap());
     assert!(store.list_invitations().await.unwrap().is_empty());
+
+    // An expired invitation stays listed for a while, then is purged; a good one stays.
+    store.insert_invitation(&invitation("i4", "h4", 1_000)).await.unwrap();
+    store.insert_invitation(&invitation("i5", "h5", 9_000_000)).await.unwrap();
+    let kept = 1_000 + crate::EXPIRED_INVITATIONS_KEPT_SECONDS;
+    assert_eq!(store.purge_expired(kept - 1, 100).await.unwrap().invitations, 0);
+    assert_eq!(store.list_invitations().await.unwrap().len(), 2, "listed as expired");
+    assert_eq!(store.purge_expired(kept + 1, 100).await.unwrap().invitations, 1);
+    let listed = store.list_invitations().await.unwrap();
+    assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["i5"]);
+    assert!(store.delete_invitation("i5").await.unwrap());
 
     assert!(!store.is_unverified_signup("u1").await.unwrap());
     store.mark_unverified_signup("u1", 100).await.unwrap();

@@ -783,7 +783,13 @@ pub struct Purged {
     pub used_assertions: u64,
     /// Expired email links.
     pub email_tokens: u64,
+    /// Invitations expired more than [`EXPIRED_INVITATIONS_KEPT_SECONDS`] ago.
+    pub invitations: u64,
 }
+
+/// How long an expired invitation stays listed (as expired, so that an
+/// operator sees what lapsed) before the clean-up deletes it: 30 days.
+pub const EXPIRED_INVITATIONS_KEPT_SECONDS: i64 = 30 * 86_400;
 
 impl Purged {
     pub fn total(&self) -> u64 {
@@ -796,6 +802,7 @@ impl Purged {
             + self.changes
             + self.used_assertions
             + self.email_tokens
+            + self.invitations
     }
 }
 

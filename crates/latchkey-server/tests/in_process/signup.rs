@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use latchkey_server::testing::{Browser, ISSUER, TestApp, TestResponse};
+use latchkey_server::testing::{Browser, ISSUER, TestApp, TestResponse, TestUser};
 use serde_json::json;
 
 use crate::common::*;
@@ -353,4 +353,70 @@ async fn sign_up_and_invitations_speak_the_readers_language() {
     let page = b.send(app.get(&format!("/invitation?token={token}")).header("accept-language", "fr")).await;
     assert_eq!(page.status, 200, "{}", page.describe());
     assert!(page.text().contains("Créez votre compte") && page.text().contains("<strong>flo@example.com</strong>"));
+}
+
+/// `prompt=create` (Initiating User Registration via OpenID Connect 1.0):
+/// where sign-up is open, the sign-up form comes first (signed in or not),
+/// links to the login page of the same sign-in, and the new account goes on
+/// to the app; elsewhere it is an `invalid_request`, and discovery lists
+/// `create` only where it works.
+#[tokio::test]
+async fn prompt_create_starts_with_the_sign_up_form_where_sign_up_is_open() {
+    let env = [("LATCHKEY_SIGNUP_MODE", "open"), ("LATCHKEY_SIGNUP_REQUIRE_VERIFIED_EMAIL", "false")];
+    let app = TestApp::with_env(&env).await;
+    let prompts = app.get("/.well-known/openid-configuration").send().await.json()["prompt_values_supported"].clone();
+    assert_eq!(prompts, serde_json::json!(["none", "login", "consent", "select_account", "create"]));
+    let user = alice(&app).await;
+    let client = confidential(&app).await;
+    let b = app.browser();
+    let p = pkce();
+    let page = authorize(&b, &code_request(&client.id, &p).set("prompt", "create")).await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(
+        page.text().contains("Create an account") && page.input("confirm_password").is_some(),
+        "{}",
+        page.describe()
+    );
+    let interaction = page.input("interaction").expect("the sign-in's interaction");
+    // "Already have an account?" leads to the same sign-in's login page, which signs in as usual.
+    let link = format!("/login?interaction={interaction}");
+    assert!(page.text().contains(&format!("href=\"{link}\"")), "{}", page.describe());
+    let login = b.get(&link).await;
+    assert_eq!(login.status, 200, "{}", login.describe());
+    assert_eq!(login.input("interaction"), Some(interaction.clone()));
+    let done = b.drive(give_password(&b, &login, &user).await, &user).await;
+    assert!(redeem(&app, &client, &p, &done).await["id_token"].is_string());
+    // Another browser, or no interaction, gets no login page.
+    assert_eq!(app.browser().get(&link).await.status, 400);
+    assert_eq!(b.get("/login?interaction=nope").await.status, 400);
+
+    // Signed in, prompt=create still offers a new account, and the new
+    // account goes on to the app (consent, then a code).
+    let p = pkce();
+    let page = authorize(&b, &code_request(&client.id, &p).set("prompt", "create")).await;
+    assert!(page.input("confirm_password").is_some(), "{}", page.describe());
+    let res = sign_up(&b, &app, &page, ("erin", "erin@example.com", GOOD, GOOD), peer(7)).await;
+    let done = b.drive(res, &TestUser { username: "erin".into(), password: GOOD.into(), id: String::new() }).await;
+    let tokens = redeem(&app, &client, &p, &done).await;
+    let erin = app.store().find_user_by_username("erin").await.unwrap().unwrap();
+    let userinfo = app.get("/userinfo").bearer(tokens["access_token"].as_str().unwrap()).await.json();
+    assert_eq!(userinfo["sub"], erin.id.as_str(), "{userinfo}");
+
+    // prompt=create with prompt=none is refused by the request's rules.
+    let res = authorize(&b, &code_request(&client.id, &pkce()).set("prompt", "create none")).await;
+    assert_eq!(get(&res.location_params(), "error").as_deref(), Some("invalid_request"), "{}", res.describe());
+
+    // Where sign-up is not open: not listed, and an error back to the app.
+    for mode in ["closed", "invite"] {
+        let app = TestApp::with_env(&[("LATCHKEY_SIGNUP_MODE", mode)]).await;
+        let prompts =
+            app.get("/.well-known/openid-configuration").send().await.json()["prompt_values_supported"].clone();
+        assert_eq!(prompts, serde_json::json!(["none", "login", "consent", "select_account"]), "{mode}");
+        let client = confidential(&app).await;
+        let res = authorize(&app.browser(), &code_request(&client.id, &pkce()).set("prompt", "create")).await;
+        let params = res.location_params();
+        assert_eq!(get(&params, "error").as_deref(), Some("invalid_request"), "{mode}: {}", res.describe());
+        assert!(get(&params, "error_description").unwrap().contains("sign-up is not open"), "{mode}");
+        assert_eq!(get(&params, "state").as_deref(), Some("s-1"), "{mode}");
+    }
 }
