@@ -444,9 +444,10 @@ pub async fn update_profile(
         // (the form parser drops empty values) and unsets the claim.
         let value = typed.get(claim).map_or("", String::as_str);
         if let Err(e) = user.claims.set(claim, value) {
-            // The field's label in the page's language; the reason is the validator's (English).
+            // The field's label and what is wrong, in the page's language.
             let lang = crate::pages::request_language(&headers, before.get("locale"));
-            let message = format!("{}: {}", lang.message(ProfileField::of(claim, None).label), e.reason);
+            let label = lang.message(ProfileField::of(claim, None).label);
+            let message = format!("{label}: {}", lang.message(e.refusal.message_id()));
             let page =
                 AccountView { error: Some(&message), typed: Some(&typed), ..AccountView::new(StatusCode::BAD_REQUEST) };
             return Ok(account_page_with(state, &headers, &session, &user, page).await?);

@@ -909,6 +909,23 @@ mod tests {
         assert_eq!(ui(Language::Fr).t(lines[1]), "Voir les groupes auxquels vous appartenez");
     }
 
+    /// Every reason a claim is refused is said in every language, and the
+    /// limits the catalogs spell out are the validators'.
+    #[test]
+    fn claim_refusals_are_said_in_every_language() {
+        use latchkey_core::profile::{MAX_URL_LEN, Refusal};
+        for refusal in Refusal::ALL {
+            let id = refusal.message_id();
+            for lang in Language::ALL {
+                assert_ne!(lang.message(id), id, "{id} in {lang:?}");
+            }
+        }
+        let text = Language::En.message(Refusal::Text.message_id());
+        assert!(text.contains(&latchkey_core::user::MAX_CLAIM_LEN.to_string()), "{text}");
+        let url = Language::En.message(Refusal::Form(latchkey_core::profile::ClaimKind::Url).message_id());
+        assert!(url.contains(&MAX_URL_LEN.to_string()), "{url}");
+    }
+
     #[test]
     fn form_action_sources() {
         assert_eq!(form_action_source("https://app.example:8443/cb?x=1"), "https://app.example:8443");

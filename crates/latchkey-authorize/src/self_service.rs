@@ -331,10 +331,7 @@ pub async fn change_email(
         Err(ChangeEmailError::Unchanged) => {
             Ok(again(StatusCode::BAD_REQUEST, Text::new("account-error-same-address")).await?)
         }
-        Err(ChangeEmailError::Invalid(reason)) => {
-            // The validator's reason is English (latchkey-core).
-            Ok(again(StatusCode::BAD_REQUEST, Text::with("account-error-address-refused", "reason", reason)).await?)
-        }
+        Err(ChangeEmailError::Invalid(why)) => Ok(again(StatusCode::BAD_REQUEST, why).await?),
     }
 }
 

@@ -58,18 +58,60 @@ pub const STRING_CLAIMS: &[(&str, ClaimKind)] = &[
 pub const MAX_URL_LEN: usize = 2048;
 
 /// A claim that could not be set: its name and why, in words that read
-/// after the name ("birthdate must be …").
+/// after the name ("birthdate must be …"), for operators (CLI, admin API);
+/// pages say [`ClaimError::refusal`] in the person's language.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{claim} {reason}")]
 pub struct ClaimError {
     pub claim: String,
     pub reason: String,
+    pub refusal: Refusal,
 }
 
 impl ClaimError {
     fn new(claim: &str, reason: impl Into<String>) -> Self {
-        Self { claim: claim.to_string(), reason: reason.into() }
+        Self { claim: claim.to_string(), reason: reason.into(), refusal: Refusal::Other }
     }
+}
+
+/// What is wrong with a refused value, as a page says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Longer than [`MAX_CLAIM_LEN`](crate::user::MAX_CLAIM_LEN), or control characters.
+    Text,
+    /// Not of its claim's form (an address, a URL, a date…).
+    Form(ClaimKind),
+    /// Not a claim an account holds, or not a string (operators' input).
+    Other,
+}
+
+impl Refusal {
+    /// The catalog message (latchkey-i18n) that says it, reading after the
+    /// field's label ("Website: enter a full web address…").
+    pub fn message_id(self) -> &'static str {
+        match self {
+            Refusal::Text => "claim-refused-text",
+            Refusal::Form(ClaimKind::Text) | Refusal::Other => "claim-refused-other",
+            Refusal::Form(ClaimKind::Email) => "claim-refused-email",
+            Refusal::Form(ClaimKind::Url) => "claim-refused-url",
+            Refusal::Form(ClaimKind::Date) => "claim-refused-date",
+            Refusal::Form(ClaimKind::Locale) => "claim-refused-locale",
+            Refusal::Form(ClaimKind::TimeZone) => "claim-refused-time-zone",
+            Refusal::Form(ClaimKind::Phone) => "claim-refused-phone",
+        }
+    }
+
+    /// Every refusal (the catalogs are checked to say each).
+    pub const ALL: [Refusal; 8] = [
+        Refusal::Text,
+        Refusal::Form(ClaimKind::Email),
+        Refusal::Form(ClaimKind::Url),
+        Refusal::Form(ClaimKind::Date),
+        Refusal::Form(ClaimKind::Locale),
+        Refusal::Form(ClaimKind::TimeZone),
+        Refusal::Form(ClaimKind::Phone),
+        Refusal::Other,
+    ];
 }
 
 /// The kind of the string claim `name`, if the account holds one by that name.
@@ -80,15 +122,26 @@ pub fn kind_of(name: &str) -> Option<ClaimKind> {
 /// Checks `value` as a value of a claim of `kind` and returns it normalised;
 /// blank is `None` (unset). The error reads after the claim's name.
 pub fn check(kind: ClaimKind, value: &str) -> Result<Option<String>, String> {
-    let Some(text) = validate_claim_text(Some(value.to_string())).or_else(|e| match kind {
-        // A URL may be longer than a text claim; the URL rule bounds it.
-        ClaimKind::Url if !value.chars().any(char::is_control) => Ok(Some(value.to_string())),
-        _ => Err(e),
-    })?
+    check_value(kind, value).map_err(|(_, reason)| reason)
+}
+
+/// [`check`], saying also what kind of refusal it is.
+fn check_value(kind: ClaimKind, value: &str) -> Result<Option<String>, (Refusal, String)> {
+    let Some(text) = validate_claim_text(Some(value.to_string()))
+        .or_else(|e| match kind {
+            // A URL may be longer than a text claim; the URL rule bounds it.
+            ClaimKind::Url if !value.chars().any(char::is_control) => Ok(Some(value.to_string())),
+            _ => Err(e),
+        })
+        .map_err(|reason| (Refusal::Text, reason))?
     else {
         return Ok(None);
     };
     let text = text.trim().to_string();
+    check_form(kind, text).map_err(|reason| (Refusal::Form(kind), reason))
+}
+
+fn check_form(kind: ClaimKind, text: String) -> Result<Option<String>, String> {
     match kind {
         ClaimKind::Text => Ok(Some(text)),
         ClaimKind::Email => validate_email(&text).map(|()| Some(text)),
@@ -300,7 +353,11 @@ impl UserClaims {
     /// longer verified.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ClaimError> {
         let kind = kind_of(name).ok_or_else(|| ClaimError::new(name, "is not a claim an account holds"))?;
-        let value = check(kind, value).map_err(|reason| ClaimError::new(name, reason))?;
+        let value = check_value(kind, value).map_err(|(refusal, reason)| ClaimError {
+            claim: name.to_string(),
+            reason,
+            refusal,
+        })?;
         let slot = self.slot_mut(name).expect("every claim in the table has a slot");
         let changed = *slot != value;
         *slot = value;

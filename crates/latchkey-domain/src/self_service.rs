@@ -163,12 +163,18 @@ pub async fn verify(m: &Mail<'_>, token: &str) -> Result<Option<User>, StoreErro
 /// Why an address change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeEmailError {
-    #[error("{0}")]
-    Invalid(String),
+    /// Why, as a page says it.
+    #[error("the address is not accepted")]
+    Invalid(latchkey_i18n::Text),
     #[error("that is already your address")]
     Unchanged,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// "The address is not accepted: <why>", with why as the message `why`.
+fn refused(why: &'static str) -> latchkey_i18n::Text {
+    latchkey_i18n::Text::with_message("account-error-address-refused", "reason", why)
 }
 
 /// Changes the person's address (the caller has checked their password or
@@ -177,19 +183,25 @@ pub enum ChangeEmailError {
 pub async fn change_email(m: &Mail<'_>, user: &mut User, new: &str) -> Result<(), ChangeEmailError> {
     let new = new.trim();
     if new.is_empty() {
-        return Err(ChangeEmailError::Invalid("enter an email address".into()));
+        return Err(ChangeEmailError::Invalid(refused("claim-refused-email-missing")));
     }
     let old = user.claims.email.clone();
     if old.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(new)) {
         return Err(ChangeEmailError::Unchanged);
     }
-    user.claims.set("email", new).map_err(|e| ChangeEmailError::Invalid(e.reason))?;
+    user.claims.set("email", new).map_err(|e| ChangeEmailError::Invalid(refused(e.refusal.message_id())))?;
     user.claims.email_verified = false;
     let now = m.clock.now();
     match crate::users::save_user(m.store, user, now).await {
         Ok(()) => {}
         Err(crate::users::UserError::Store(e)) => return Err(e.into()),
-        Err(e) => return Err(ChangeEmailError::Invalid(e.to_string())),
+        Err(e) => {
+            return Err(ChangeEmailError::Invalid(latchkey_i18n::Text::with(
+                "account-error-address-refused",
+                "reason",
+                e.to_string(),
+            )));
+        }
     }
     let detail = serde_json::json!({"from": old, "to": new});
     m.audit("email.changed", user, Some(("email", detail))).await;

@@ -139,8 +139,8 @@ fn check_form(form: &NewAccount) -> Result<(), SignupError> {
 }
 
 /// An address refused by the claim's rules (their reason is English).
-fn email_refused(reason: String) -> Text {
-    Text::with("signup-error-email", "reason", reason)
+fn email_refused(e: latchkey_core::profile::ClaimError) -> Text {
+    Text::with_message("signup-error-email", "reason", e.refusal.message_id())
 }
 
 /// The one account with this address, if any (addresses are not indexed; a
@@ -176,7 +176,7 @@ pub async fn sign_up(s: &Signups<'_>, form: NewAccount, ip: IpAddr) -> Result<Si
     }
     let address = form.email.trim().to_string();
     let mut claims = UserClaims::default();
-    claims.set("email", &address).map_err(|e| SignupError::Invalid("email", email_refused(e.reason)))?;
+    claims.set("email", &address).map_err(|e| SignupError::Invalid("email", email_refused(e)))?;
     if !domain_allowed(s.settings, &address) {
         return Err(SignupError::EmailDomain(s.settings.allowed_email_domains().join(", ")));
     }
@@ -370,7 +370,7 @@ pub async fn accept_invitation(
     let now = s.clock.now();
     let invitation = s.store.take_invitation(&hash_token(token), now).await?.ok_or(SignupError::Invitation)?;
     let mut claims = UserClaims::default();
-    claims.set("email", &invitation.email).map_err(|e| SignupError::Invalid("email", email_refused(e.reason)))?;
+    claims.set("email", &invitation.email).map_err(|e| SignupError::Invalid("email", email_refused(e)))?;
     claims.email_verified = true;
     claims.groups = invitation.groups.clone();
     let user = User {

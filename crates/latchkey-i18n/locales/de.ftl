@@ -338,6 +338,15 @@ account-error-no-email-server = Dieser Server versendet keine E-Mails.
 account-error-sign-in-again = Melden Sie sich ab und wieder an, um Ihre Adresse zu ändern.
 account-error-same-address = Das ist bereits Ihre Adresse.
 account-error-address-refused = Die Adresse wird nicht akzeptiert: { $reason }.
+claim-refused-text = höchstens 256 Zeichen, ohne Zeilenumbrüche oder Steuerzeichen
+claim-refused-email = geben Sie eine Adresse wie name@example.com ein
+claim-refused-email-missing = geben Sie eine E-Mail-Adresse ein
+claim-refused-url = geben Sie eine vollständige Webadresse ein, die mit https:// oder http:// beginnt (höchstens 2048 Zeichen)
+claim-refused-date = geben Sie ein Datum als JJJJ-MM-TT ein, als 0000-MM-TT ohne Jahr, oder nur das Jahr
+claim-refused-locale = geben Sie ein Sprachkürzel wie de-DE ein
+claim-refused-time-zone = geben Sie eine Zeitzone wie Europe/Berlin ein
+claim-refused-phone = geben Sie eine internationale Nummer ein, die mit + beginnt, etwa +49 30 901820
+claim-refused-other = dieser Wert wird nicht akzeptiert
 consent-error-no-decision = Wählen Sie „Erlauben“ oder „Ablehnen“.
 consent-error-already-completed = Diese Anfrage wurde bereits abgeschlossen.
 

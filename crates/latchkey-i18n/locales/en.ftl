@@ -340,6 +340,15 @@ account-error-no-email-server = This server does not send email.
 account-error-sign-in-again = Sign out and sign in again to change your address.
 account-error-same-address = That is already your address.
 account-error-address-refused = The address is not accepted: { $reason }.
+claim-refused-text = use at most 256 characters, without line breaks or control characters
+claim-refused-email = enter an address such as name@example.com
+claim-refused-email-missing = enter an email address
+claim-refused-url = enter a full web address that starts with https:// or http://, of at most 2048 characters
+claim-refused-date = enter a date as YYYY-MM-DD, as 0000-MM-DD to leave out the year, or just the year
+claim-refused-locale = enter a language tag such as en-US
+claim-refused-time-zone = enter a time zone name such as Europe/Paris
+claim-refused-phone = enter an international number that starts with +, such as +44 20 7946 0958
+claim-refused-other = this value is not accepted
 consent-error-no-decision = Choose Allow or Deny.
 consent-error-already-completed = This request was already completed.
 

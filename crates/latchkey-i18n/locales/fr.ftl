@@ -338,6 +338,15 @@ account-error-no-email-server = Ce serveur n’envoie pas d’e-mails.
 account-error-sign-in-again = Déconnectez-vous puis reconnectez-vous pour changer votre adresse.
 account-error-same-address = C’est déjà votre adresse.
 account-error-address-refused = L’adresse n’est pas acceptée : { $reason }.
+claim-refused-text = 256 caractères au plus, sans saut de ligne ni caractère de contrôle
+claim-refused-email = saisissez une adresse comme nom@example.com
+claim-refused-email-missing = saisissez une adresse e-mail
+claim-refused-url = saisissez une adresse web complète commençant par https:// ou http:// (2048 caractères au plus)
+claim-refused-date = saisissez une date au format AAAA-MM-JJ, 0000-MM-JJ pour omettre l’année, ou seulement l’année
+claim-refused-locale = saisissez un code de langue comme fr-FR
+claim-refused-time-zone = saisissez un fuseau horaire comme Europe/Paris
+claim-refused-phone = saisissez un numéro international commençant par +, par exemple +33 1 23 45 67 89
+claim-refused-other = cette valeur n’est pas acceptée
 consent-error-no-decision = Choisissez Autoriser ou Refuser.
 consent-error-already-completed = Cette demande a déjà abouti.
 

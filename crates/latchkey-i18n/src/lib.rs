@@ -119,9 +119,10 @@ impl Language {
     /// A [`Text`] (a message and its variables, or words as they are).
     pub fn text(self, text: &Text) -> String {
         match text {
-            Text::Message { id, args } => {
-                let args: Vec<(&str, Arg<'_>)> = args.iter().map(|(n, v)| (*n, Arg::from(v.as_str()))).collect();
-                self.message_with(id, &args)
+            Text::Message { id, args, messages } => {
+                let mut all: Vec<(&str, Arg<'_>)> = args.iter().map(|(n, v)| (*n, Arg::from(v.as_str()))).collect();
+                all.extend(messages.iter().map(|(n, m)| (*n, Arg::from(self.message(m)))));
+                self.message_with(id, &all)
             }
             Text::Verbatim(s) => s.clone(),
         }
@@ -283,18 +284,31 @@ number_to_arg!(i32, i64, u32, u64, usize);
 /// not prose, such as an OAuth error description — words as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Text {
-    Message { id: &'static str, args: Vec<(&'static str, String)> },
+    /// A message; `args` are its variables as they are, `messages` those
+    /// that are themselves messages (said in the same language).
+    Message {
+        id: &'static str,
+        args: Vec<(&'static str, String)>,
+        messages: Vec<(&'static str, &'static str)>,
+    },
     Verbatim(String),
 }
 
 impl Text {
     pub fn new(id: &'static str) -> Self {
-        Self::Message { id, args: Vec::new() }
+        Self::Message { id, args: Vec::new(), messages: Vec::new() }
     }
 
     /// The message `id` with one variable.
     pub fn with(id: &'static str, name: &'static str, value: impl Into<String>) -> Self {
-        Self::Message { id, args: vec![(name, value.into())] }
+        Self::Message { id, args: vec![(name, value.into())], messages: Vec::new() }
+    }
+
+    /// The message `id` whose variable `name` is the message `message`
+    /// ("The address is not accepted: { $reason }." with the reason's own
+    /// message), both in the reader's language.
+    pub fn with_message(id: &'static str, name: &'static str, message: &'static str) -> Self {
+        Self::Message { id, args: Vec::new(), messages: vec![(name, message)] }
     }
 
     /// Another variable.

@@ -103,7 +103,16 @@ fn every_message_used_exists_in_english() {
     let mut files = Vec::new();
     collect(&root.join("templates"), &mut files);
     collect(&root.join("crates"), &mut files);
-    let calls = ["t(\"", "t_with(\"", "t_with2(\"", "Text::new(\"", "Text::with(\"", "message(\"", "message_with(\""];
+    let calls = [
+        "t(\"",
+        "t_with(\"",
+        "t_with2(\"",
+        "Text::new(\"",
+        "Text::with(\"",
+        "Text::with_message(\"",
+        "message(\"",
+        "message_with(\"",
+    ];
     let mut used = 0;
     for file in files {
         let source = std::fs::read_to_string(&file).unwrap();

@@ -327,6 +327,15 @@ async fn sign_up_and_invitations_speak_the_readers_language() {
     let res = b.send(app.post("/signup").form(&form).from_peer(peer(1))).await;
     let says = "The password is not accepted: the password must be at least 8 characters long.";
     assert!(res.text().contains(says), "{}", res.describe());
+    // So does why an address is refused, in French and English alike.
+    let mut form = form;
+    form[2] = ("email", "dora at example");
+    let res = b.send(app.post("/signup").form(&form).header("accept-language", "fr").from_peer(peer(1))).await;
+    let says = "L’adresse e-mail n’est pas acceptée\u{a0}: saisissez une adresse comme nom@example.com.";
+    assert!(res.text().contains(says), "{}", res.describe());
+    let res = b.send(app.post("/signup").form(&form).from_peer(peer(1))).await;
+    let says = "The email address is not accepted: enter an address such as name@example.com.";
+    assert!(res.text().contains(says), "{}", res.describe());
 
     // An invitation's email speaks the language the operator chose (CLI
     // and admin API); English without one. The page speaks the browser's.
