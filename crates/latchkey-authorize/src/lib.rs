@@ -1232,7 +1232,9 @@ pub(crate) async fn complete_second_factor(
 ) -> Result<Option<(Session, HeaderValue)>, StoreError> {
     let client_id = Some(client.client_id.as_str());
     let method = match &req.first_factor {
-        FirstFactor::Password => SignInMethod::first_and_second(vec!["pwd".into()], None, second),
+        FirstFactor::Password | FirstFactor::SignUp { .. } => {
+            SignInMethod::first_and_second(vec!["pwd".into()], None, second)
+        }
         FirstFactor::Upstream { upstream, amr } => {
             let first = if amr.is_empty() { vec![upstream::AMR_FEDERATED.to_string()] } else { amr.clone() };
             SignInMethod::first_and_second(first, Some(upstream.clone()), second)
@@ -1591,6 +1593,7 @@ struct ContinueForm {
 /// signed in when it was shown.
 async fn login_continue(
     State(state): State<AuthorizeState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<ContinueForm>, FormRejection>,
 ) -> Result<Response, LoginError> {
@@ -1599,6 +1602,12 @@ async fn login_continue(
     let (mut interaction, req, client) =
         load_interaction(state, &headers, &form.interaction, InteractionStage::Continue).await?;
     let interaction_id = form.interaction.interaction.as_deref().unwrap_or("");
+    if let FirstFactor::SignUp { email } = &req.first_factor {
+        let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+        let email = email.clone();
+        let held = signup::Held { interaction: &mut interaction, interaction_id, email: &email };
+        return signup::continue_held(state, &headers, address, &client, req, held, false).await;
+    }
     let session = current_session(state, &headers).await?;
     let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
         return Err(LoginError::SessionEnded);

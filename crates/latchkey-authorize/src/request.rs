@@ -169,6 +169,12 @@ pub enum FirstFactor {
     Upstream { upstream: String, amr: Vec<String> },
     /// The browser's session (`sid`): a step-up, which upgrades it.
     Session { sid: String },
+    /// A password set at open sign-up in this sign-in, for an account that
+    /// must confirm `email` first: the interaction waits at its continue
+    /// step with no session, and the session starts once the address is
+    /// confirmed. The same wait holds a sign-up whose address was taken
+    /// (no account: no `user_id`), so that the two look alike.
+    SignUp { email: String },
 }
 
 impl FirstFactor {

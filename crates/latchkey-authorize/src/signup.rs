@@ -247,8 +247,18 @@ pub async fn submit(
     }
     let view = |error| filled(&form, name, error);
     let user = match ops::sign_up(&state.signups(ui.lang), account, address).await {
+        // An account that must confirm its address, and an address that
+        // has an account, get the same answer: no session yet, and the
+        // page that waits for the link.
+        Ok(SignedUp::Created { user, verify: true }) => {
+            let email = user.claims.email.clone().unwrap_or_default();
+            return hold(state, &ui, flow, Some(user.id.clone()), &email, &form).await;
+        }
+        Ok(SignedUp::CheckEmail { address }) if state.settings.signup.require_verified_email => {
+            return hold(state, &ui, flow, None, &address, &form).await;
+        }
         Ok(SignedUp::Created { user, .. }) => *user,
-        Ok(SignedUp::CheckEmail) => {
+        Ok(SignedUp::CheckEmail { .. }) => {
             return Ok(signup_page(state, &ui, "check_email", view(""), StatusCode::OK, redirect_uri));
         }
         Err(SignupError::Closed) => return Ok(not_open(state, &ui)),
@@ -264,13 +274,9 @@ pub async fn submit(
         }
     };
     let Some((mut interaction, req, client)) = flow else {
-        // No app waits: the account page (or, with an address to confirm, the word to check email).
+        // No app waits: the account page.
         let (_, cookie) = crate::start_session(state, &headers, &user, None, address, SignInMethod::password()).await?;
-        let mut res = if ops::awaits_verification(&*state.store, &state.settings.signup, &user).await? {
-            signup_page(state, &ui, "check_email", view(""), StatusCode::OK, None)
-        } else {
-            see_other(&state.path(crate::account::PATH))
-        };
+        let mut res = see_other(&state.path(crate::account::PATH));
         res.headers_mut().append(header::SET_COOKIE, cookie);
         return Ok(res);
     };
@@ -301,9 +307,138 @@ pub async fn submit(
     Ok(res)
 }
 
+/// Answers a sign-up that must wait for a confirmation link: `user_id` is
+/// the new account, or `None` where the address already had one. Either
+/// way no session starts yet. Within a sign-in, the interaction waits at
+/// its continue step ([`FirstFactor::SignUp`](crate::request::FirstFactor))
+/// on the confirm page; outside one, "Check your email".
+async fn hold(
+    state: &AuthorizeState,
+    ui: &Ui,
+    flow: Option<(Interaction, AuthorizationRequest, Client)>,
+    user_id: Option<String>,
+    email: &str,
+    form: &SignupForm,
+) -> Result<Response, LoginError> {
+    let Some((mut interaction, mut req, client)) = flow else {
+        let v = SignupView { csrf: &form.csrf, email, ..Default::default() };
+        return Ok(signup_page(state, ui, "check_email", v, StatusCode::OK, None));
+    };
+    req.first_factor = crate::request::FirstFactor::SignUp { email: email.to_string() };
+    interaction.stage = InteractionStage::Continue;
+    interaction.user_id = user_id;
+    store_request(state, &mut interaction, &req).await?;
+    Ok(confirm_page_with(state, &client, &req, req.language(None), email, &form.interaction, &interaction.csrf, ""))
+}
+
+/// Stores `interaction` (same id) with `req` as its request: an update
+/// keeps the request, so it is taken (once) and stored again.
+async fn store_request(
+    state: &AuthorizeState,
+    interaction: &mut Interaction,
+    req: &AuthorizationRequest,
+) -> Result<(), LoginError> {
+    interaction.request = serde_json::to_string(req).expect("request serializes");
+    if !state.interactions.delete_interaction(&interaction.id_hash).await? {
+        return Err(crate::InteractionError::Expired.into());
+    }
+    state.interactions.insert_interaction(interaction).await?;
+    Ok(())
+}
+
+/// A sign-in held by [`hold`], and the address it waits for.
+pub(crate) struct Held<'a> {
+    pub interaction: &'a mut Interaction,
+    pub interaction_id: &'a str,
+    pub email: &'a str,
+}
+
+/// "Continue" (`resend` false) or "Send the link again" (`resend` true) on
+/// a sign-in held by [`hold`]: once the new account's address is confirmed,
+/// its session starts and the sign-in goes on (a second factor to set up if
+/// the app needs one, consent, the code); until then the same page again.
+/// A held sign-up whose address was taken never goes on, and answers alike.
+pub(crate) async fn continue_held(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    address: std::net::IpAddr,
+    client: &Client,
+    mut req: AuthorizationRequest,
+    held: Held<'_>,
+    resend: bool,
+) -> Result<Response, LoginError> {
+    let user = match &held.interaction.user_id {
+        Some(id) => state.users.get_user(id).await?.filter(|u| !u.disabled),
+        None => None,
+    };
+    let waiting = match &user {
+        Some(user) => ops::awaits_verification(&*state.store, &state.settings.signup, user).await?,
+        None => true,
+    };
+    if waiting {
+        let notice =
+            if resend { resend_notice(state, req.language(None), user.as_ref(), held.interaction).await? } else { "" };
+        let (lang, csrf) = (req.language(None), &held.interaction.csrf);
+        return Ok(confirm_page_with(state, client, &req, lang, held.email, held.interaction_id, csrf, notice));
+    }
+    let user = user.expect("a confirmed account");
+    // Confirmed: from here on as right after a password.
+    req.first_factor = crate::request::FirstFactor::Password;
+    store_request(state, held.interaction, &req).await?;
+    let next = crate::step_up::next(Needs::of(&state.settings, client, &req, &user), Level::Single, Level::Single);
+    let (interaction, interaction_id) = (held.interaction, held.interaction_id);
+    let step = crate::after_first_factor(
+        state,
+        client,
+        &req,
+        &user,
+        interaction,
+        interaction_id,
+        next,
+        Level::Single,
+        Level::Single,
+    );
+    if let Some(page) = step.await? {
+        return Ok(page);
+    }
+    let (session, cookie) =
+        crate::start_session(state, headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
+    let mut res = crate::proceed_after_login(state, client, req, (session, user), interaction, interaction_id)
+        .await
+        .unwrap_or_else(|e| axum::response::IntoResponse::into_response(LoginError::from(e)));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// Sends the new account's link again within `email.max_per_account`, and
+/// says so; a held sign-up without an account counts its asks the same way
+/// (its first link being the one sign-up sent) and says the same.
+async fn resend_notice(
+    state: &AuthorizeState,
+    lang: latchkey_i18n::Language,
+    user: Option<&User>,
+    interaction: &Interaction,
+) -> Result<&'static str, LoginError> {
+    let Some(mail) = state.mail(lang) else { return Ok("") };
+    let sent = match user {
+        Some(user) => mail_ops::send_verification(&mail, user).await?,
+        None => {
+            let window = u32::try_from(state.settings.email.rate_window_seconds.get()).unwrap_or(u32::MAX);
+            let key = format!("email:held:{}", interaction.id_hash);
+            let hits = state.store.hit(&key, window, state.clock.now()).await?;
+            if hits < state.settings.email.max_per_account { Sent::Sent } else { Sent::Throttled }
+        }
+    };
+    Ok(match sent {
+        Sent::Sent => "confirm-address-resent",
+        Sent::Throttled => "confirm-address-throttled",
+        Sent::NoAddress => "",
+    })
+}
+
 /// The page that holds an account of open sign-up back until its address
-/// is confirmed: "continue" (which checks again) and "send the link again".
-/// `notice`: the id of a message to show ("" for none).
+/// is confirmed, for a signed-in `user`: "continue" (which checks again)
+/// and "send the link again". `notice`: the id of a message to show ("" for none).
 pub(crate) fn confirm_page(
     state: &AuthorizeState,
     client: &Client,
@@ -313,13 +448,29 @@ pub(crate) fn confirm_page(
     csrf: &str,
     notice: &str,
 ) -> Response {
+    let (lang, email) = (req.language(Some(user)), user.claims.email.as_deref().unwrap_or(""));
+    confirm_page_with(state, client, req, lang, email, interaction, csrf, notice)
+}
+
+/// [`confirm_page`] in `lang`, for `email`.
+#[allow(clippy::too_many_arguments)]
+fn confirm_page_with(
+    state: &AuthorizeState,
+    client: &Client,
+    req: &AuthorizationRequest,
+    lang: latchkey_i18n::Language,
+    email: &str,
+    interaction: &str,
+    csrf: &str,
+    notice: &str,
+) -> Response {
     let (action, resend) = (state.path(CONTINUE_PATH), state.path(RESEND_PATH));
-    let ui = state.settings.ui.speaking(req.language(Some(user)));
+    let ui = state.settings.ui.speaking(lang);
     let notice = if notice.is_empty() { String::new() } else { ui.t(notice) };
     let page = ConfirmAddressPage {
         ui: &ui,
         client_name: client_name(client),
-        email: user.claims.email.as_deref().unwrap_or(""),
+        email,
         notice: &notice,
         action: &action,
         resend: &resend,
@@ -356,6 +507,7 @@ pub(crate) async fn address_gate(
 /// confirm page holds back (within the per-account email limit).
 pub async fn resend(
     State(state): State<AuthorizeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<InteractionForm>, FormRejection>,
 ) -> Result<Response, LoginError> {
@@ -364,6 +516,12 @@ pub async fn resend(
     let (mut interaction, req, client) =
         crate::load_interaction(state, &headers, &form, InteractionStage::Continue).await?;
     let interaction_id = form.interaction.as_deref().unwrap_or("");
+    if let crate::request::FirstFactor::SignUp { email } = &req.first_factor {
+        let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+        let email = email.clone();
+        let held = Held { interaction: &mut interaction, interaction_id, email: &email };
+        return continue_held(state, &headers, address, &client, req, held, true).await;
+    }
     let session = crate::current_session(state, &headers).await?;
     let Some((session, user)) = session.filter(|(_, u)| Some(&u.id) == interaction.user_id.as_ref()) else {
         return Err(LoginError::SessionEnded);

@@ -89,9 +89,10 @@ pub enum SignedUp {
     /// The account exists; sign the person in. `verify`: a confirmation
     /// link was sent and no token is issued before it is used.
     Created { user: Box<User>, verify: bool },
-    /// The address already has an account: its owner was told by email,
-    /// and the page says only "check your email".
-    CheckEmail,
+    /// The address (as normalised) already has an account: its owner was
+    /// told by email, and the page must answer as for a new account that
+    /// awaits its confirmation link.
+    CheckEmail { address: String },
 }
 
 /// What the operations need.
@@ -187,6 +188,9 @@ pub async fn sign_up(s: &Signups<'_>, form: NewAccount, ip: IpAddr) -> Result<Si
     }
     if let Some(owner) = account_with_address(s.store, &address).await? {
         let Some(mail) = &s.mail else { return Err(SignupError::EmailTaken) };
+        // The work a new account costs (its password hashed), so that the
+        // answer takes as long either way.
+        users::hash_password(form.password).await?;
         let link = format!("{}{}", s.issuer.trim_end_matches('/'), "/forgot-password");
         let message = AccountExists {
             lang: mail.language_for(&owner),
@@ -201,7 +205,8 @@ pub async fn sign_up(s: &Signups<'_>, form: NewAccount, ip: IpAddr) -> Result<Si
             .subject(&owner.id)
             .detail("email", address.as_str());
         s.audit(event).await;
-        return Ok(SignedUp::CheckEmail);
+        let address = claims.email.unwrap_or(address);
+        return Ok(SignedUp::CheckEmail { address });
     }
     let verify = s.settings.require_verified_email && s.mail.is_some();
     let new = NewUser { username, password: Some(form.password), disabled: false, claims };

@@ -218,16 +218,7 @@ async fn open_sign_up_continues_the_sign_in_once_the_address_is_confirmed() {
     assert!(held.text().contains("Confirm your email address"), "still held: {}", held.describe());
     let dan = app.store().find_user_by_username("dan").await.unwrap().unwrap();
     assert!(!dan.claims.email_verified);
-    // Another authorization request with the session is held too; prompt=none is told so.
-    let other = app.browser();
-    other.set_cookie("latchkey_session", &b.cookie("latchkey_session").unwrap());
-    let silent = authorize(&other, &code_request(&client.id, &pkce()).set("prompt", "none")).await;
-    assert_eq!(
-        get(&silent.location_params(), "error").as_deref(),
-        Some("interaction_required"),
-        "{}",
-        silent.describe()
-    );
+    assert_eq!(b.cookie("latchkey_session"), None, "no session before the address is confirmed");
 
     let resent = b.post_form("/signup/resend", &form).await;
     assert!(resent.text().contains("We have sent a new link"), "{}", resent.describe());
@@ -243,25 +234,112 @@ async fn open_sign_up_continues_the_sign_in_once_the_address_is_confirmed() {
     // Confirmed: the sign-in goes on to consent and a code.
     let res = b.post_form("/login/continue", &form).await;
     assert!(res.input("decision").is_some(), "the consent page: {}", res.describe());
+    assert!(b.cookie("latchkey_session").is_some(), "signed in once confirmed");
     let user = latchkey_server::testing::TestUser { username: "dan".into(), password: GOOD.into(), id: dan.id.clone() };
     let done = b.drive(res, &user).await;
     let tokens = redeem(&app, &client, &p, &done).await;
     assert!(tokens["id_token"].is_string(), "{tokens}");
     let events = app.cli_json(&["audit", "list", "--kind", "signup.created"]).await;
     assert_eq!(events[0]["subject"], dan.id.as_str());
+    let amr = app.cli_json(&["session", "list", "--user", "dan"]).await;
+    assert!(amr.to_string().contains("pwd"), "a password sign-in: {amr}");
+}
 
-    // An address that has an account: the page says only "check your
-    // email", and its owner is told by email.
-    let fresh = app.browser();
-    let page = fresh.get("/signup").await;
-    let res = sign_up(&fresh, &app, &page, ("alice2", "ALICE@example.com", GOOD, GOOD), peer(2)).await;
-    assert_eq!(res.status, 200, "{}", res.describe());
-    assert!(res.text().contains("Check your email"), "{}", res.describe());
-    assert!(app.store().find_user_by_username("alice2").await.unwrap().is_none());
+/// The page with its per-request values (the interaction, the CSRF token) blanked.
+fn page_shape(res: &TestResponse) -> String {
+    let mut body = res.text();
+    for name in ["interaction", "csrf"] {
+        if let Some(value) = res.input(name) {
+            body = body.replace(&value, "…");
+        }
+    }
+    body
+}
+
+/// Signing up with an address that already has an account answers exactly
+/// as a new account does where accounts must confirm their address, in a
+/// sign-in and outside one: the same page, no session, the same answers
+/// to "continue" and "send the link again"; only the owner's inbox learns
+/// of it. A new account that signs in before confirming is held too.
+#[tokio::test]
+async fn a_taken_address_looks_like_a_new_account() {
+    let mut env = EMAIL_ENV.to_vec();
+    env.push(("LATCHKEY_SIGNUP_MODE", "open"));
+    let app = TestApp::with_env(&env).await;
+    alice(&app).await;
+    let client = confidential(&app).await;
+    let in_flow = |username: &'static str, email: &'static str| {
+        let app = &app;
+        let client = &client;
+        async move {
+            let b = app.browser();
+            let login = authorize(&b, &code_request(&client.id, &pkce())).await;
+            let page = b.get(&format!("/signup?interaction={}", login.input("interaction").unwrap())).await;
+            let res = sign_up(&b, app, &page, (username, email, GOOD, GOOD), peer(3)).await;
+            (b, res)
+        }
+    };
+    let (new_b, new) = in_flow("ned", "ned@example.com").await;
+    let (taken_b, taken) = in_flow("mallory", "alice@example.com").await;
+    for res in [&new, &taken] {
+        assert_eq!(res.status, 200, "{}", res.describe());
+        assert!(res.text().contains("Confirm your email address"), "{}", res.describe());
+        assert_eq!(res.header("set-cookie"), None, "no session either way: {}", res.describe());
+    }
+    assert_eq!(page_shape(&new).replace("ned@example.com", "x"), page_shape(&taken).replace("alice@example.com", "x"));
+    assert!(app.store().find_user_by_username("mallory").await.unwrap().is_none());
     let mails = sent(&app).await;
-    assert_eq!(mails.len(), 1);
-    assert_eq!(mails[0].recipient, "ALICE@example.com");
-    assert!(mails[0].text_body.contains("already exists") && mails[0].text_body.contains("alice"), "{mails:?}");
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails.iter().any(|m| m.recipient == "alice@example.com" && m.text_body.contains("already exists")));
+    // "Continue" and "send the link again" answer alike too.
+    let form =
+        |res: &TestResponse| [("interaction", res.input("interaction").unwrap()), ("csrf", res.input("csrf").unwrap())];
+    for path in ["/login/continue", "/signup/resend", "/signup/resend"] {
+        let (f1, f2) = (form(&new), form(&taken));
+        let a = new_b.post_form(path, &[("interaction", f1[0].1.as_str()), ("csrf", f1[1].1.as_str())]).await;
+        let b = taken_b.post_form(path, &[("interaction", f2[0].1.as_str()), ("csrf", f2[1].1.as_str())]).await;
+        assert_eq!(a.status, b.status, "{path}");
+        assert_eq!(
+            page_shape(&a).replace("ned@example.com", "x"),
+            page_shape(&b).replace("alice@example.com", "x"),
+            "{path}"
+        );
+        assert!(a.text().contains("Confirm your email address"), "{path}: {}", a.describe());
+    }
+    let mails = sent(&app).await;
+    assert_eq!(mails.len(), 2, "only the new account's links were sent again: {mails:?}");
+    assert!(mails.iter().all(|m| m.recipient == "ned@example.com"));
+
+    // Outside a sign-in: "Check your email", no session, either way.
+    let outside = |username: &'static str, email: &'static str| {
+        let app = &app;
+        async move {
+            let b = app.browser();
+            let page = b.get("/signup").await;
+            sign_up(&b, app, &page, (username, email, GOOD, GOOD), peer(4)).await
+        }
+    };
+    let (new, taken) = (outside("olga", "olga@example.com").await, outside("trudy", "ALICE@example.com").await);
+    for res in [&new, &taken] {
+        assert!(res.text().contains("Check your email"), "{}", res.describe());
+        assert_eq!(res.header("set-cookie"), None, "{}", res.describe());
+    }
+    assert_eq!(page_shape(&new).replace("olga@example.com", "x"), page_shape(&taken).replace("ALICE@example.com", "x"));
+
+    // Olga signs in before confirming: held, with her session; prompt=none is told so.
+    let b = app.browser();
+    let olga = TestUser { username: "olga".into(), password: GOOD.into(), id: String::new() };
+    let login = authorize(&b, &code_request(&client.id, &pkce())).await;
+    let held = give_password(&b, &login, &olga).await;
+    assert!(held.text().contains("Confirm your email address"), "{}", held.describe());
+    assert!(b.cookie("latchkey_session").is_some());
+    let silent = authorize(&b, &code_request(&client.id, &pkce()).set("prompt", "none")).await;
+    assert_eq!(
+        get(&silent.location_params(), "error").as_deref(),
+        Some("interaction_required"),
+        "{}",
+        silent.describe()
+    );
 }
 
 #[tokio::test]
