@@ -57,6 +57,7 @@ fn invitation_json(i: &Invitation, now: i64) -> Value {
         "created_at": i.created_at,
         "expires_at": i.expires_at,
         "expired": i.expires_at <= now,
+        "locale": (!i.locale.is_empty()).then_some(i.locale.as_str()),
     })
 }
 
@@ -100,12 +101,14 @@ pub(crate) async fn create(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let body: CreateBody = json_body(&headers, body)?;
-    let lang = match body.locale.as_deref() {
-        None => latchkey_email::messages::Language::En,
-        Some(tag) => latchkey_email::messages::Language::ALL
-            .into_iter()
-            .find(|l| l.tag() == tag)
-            .ok_or_else(|| AdminError::bad("locale must be one of \"en\", \"de\", \"fr\""))?,
+    let locale = match body.locale.as_deref() {
+        None => None,
+        Some(tag) => Some(
+            latchkey_email::messages::Language::ALL
+                .into_iter()
+                .find(|l| l.tag() == tag)
+                .ok_or_else(|| AdminError::bad("locale must be one of \"en\", \"de\", \"fr\""))?,
+        ),
     };
     let new = NewInvitation {
         email: body.email,
@@ -113,7 +116,9 @@ pub(crate) async fn create(
         expires_in: body.expires_in,
         send: body.send_email,
         created_by: caller.actor(),
+        locale,
     };
+    let lang = locale.unwrap_or_default();
     let invited = match ops::create_invitation(&signups(&state, lang), new).await {
         Ok(invited) => invited,
         Err(InviteError::Invalid(why)) => return Err(AdminError::bad(why)),

@@ -591,6 +591,8 @@ pub async fn invitation_show(
     let Some(invitation) = ops::invitation_for(&state.signups(ui.lang), &query.token).await? else {
         return Ok(invalid_invitation(&state, &ui));
     };
+    // The language the operator chose for the person, else the browser's.
+    let ui = ops::invitation_language(&invitation).map_or(ui, |lang| state.settings.ui.speaking(lang));
     let (csrf, new_csrf) = csrf_token(&headers);
     let v = InvitationView { csrf: &csrf, token: &query.token, email: &invitation.email, username: "", error: "" };
     Ok(with_csrf(&state, invitation_page(&state, &ui, "form", v, StatusCode::OK), &csrf, new_csrf))
@@ -620,12 +622,16 @@ pub async fn invitation_submit(
 ) -> Result<Response, LoginError> {
     let Form(form) = form.map_err(LoginError::Form)?;
     let state = &state;
-    let ui = state.settings.ui.for_request(&headers, None);
+    let mut ui = state.settings.ui.for_request(&headers, None);
     if state.settings.signup.mode == SignupMode::Closed {
         return Ok(not_open(state, &ui));
     }
     if !matches_csrf_cookie(&headers, &form.csrf) {
         return Err(crate::InteractionError::Forged.into());
+    }
+    let chosen = ops::invitation_for(&state.signups(ui.lang), &form.token).await?;
+    if let Some(lang) = chosen.as_ref().and_then(ops::invitation_language) {
+        ui = state.settings.ui.speaking(lang);
     }
     let address = latchkey_http::client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
     let account = NewAccount {
@@ -647,7 +653,7 @@ pub async fn invitation_submit(
         }
         Err(SignupError::Store(e)) => return Err(e.into()),
         Err(e) => {
-            let email = ops::invitation_for(&signups, &form.token).await?.map(|i| i.email).unwrap_or_default();
+            let email = chosen.map(|i| i.email).unwrap_or_default();
             let (message, status) = refusal(&ui, &e);
             let v = InvitationView {
                 csrf: &form.csrf,

@@ -276,6 +276,15 @@ pub struct NewInvitation {
     pub send: bool,
     /// Who makes it, for the record and the audit log ("cli", "admin:…").
     pub created_by: String,
+    /// The language the operator chose for the person: the email's, the
+    /// page's and the new account's `locale`. `None`: the email is English
+    /// and the page speaks the browser's language.
+    pub locale: Option<Language>,
+}
+
+/// The language the operator chose for an invitation, if any.
+pub fn invitation_language(invitation: &Invitation) -> Option<Language> {
+    Language::from_tag(&invitation.locale)
 }
 
 /// The longest an invitation may live: 90 days.
@@ -304,6 +313,7 @@ pub async fn create_invitation(s: &Signups<'_>, new: NewInvitation) -> Result<In
         created_by: new.created_by.clone(),
         created_at: now,
         expires_at: now + ttl,
+        locale: new.locale.map(|l| l.tag().to_string()).unwrap_or_default(),
     };
     s.store.insert_invitation(&invitation).await?;
     let link = format!("{}{INVITATION_PATH}?token={token}", s.issuer.trim_end_matches('/'));
@@ -311,7 +321,7 @@ pub async fn create_invitation(s: &Signups<'_>, new: NewInvitation) -> Result<In
     if let (true, Some(mail)) = (new.send, &s.mail) {
         let days = (ttl + 86_399) / 86_400;
         let message = InvitationEmail {
-            lang: mail.lang,
+            lang: new.locale.unwrap_or(Language::En),
             product: mail.product,
             username: "",
             address: &address,
@@ -378,6 +388,9 @@ pub async fn accept_invitation(
     claims.set("email", &invitation.email).map_err(|e| SignupError::Invalid("email", email_refused(e)))?;
     claims.email_verified = true;
     claims.groups = invitation.groups.clone();
+    if let Some(lang) = invitation_language(&invitation) {
+        claims.locale = Some(lang.tag().to_string());
+    }
     let user = User {
         id: random::subject(),
         username,

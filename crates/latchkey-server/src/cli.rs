@@ -173,9 +173,11 @@ pub enum InviteCommand {
         /// Do not email the link (print it only).
         #[arg(long)]
         no_email: bool,
-        /// The email's language: en (the default), de or fr.
-        #[arg(long, value_parser = parse_locale, default_value = "en")]
-        locale: latchkey_i18n::Language,
+        /// The person's language: en, de or fr. Their email, the
+        /// invitation's page and the new account's locale follow it.
+        /// Default: the email in English, the page in the browser's language.
+        #[arg(long, value_parser = parse_locale)]
+        locale: Option<latchkey_i18n::Language>,
     },
     /// List invitations not yet accepted or revoked.
     List,

@@ -1,5 +1,5 @@
 //! Invitations and the accounts of open sign-up waiting for a verified
-//! address (`invitations`, `signup_unverified`, migration 0019). Accepting
+//! address (`invitations`, `signup_unverified`, migrations 0019 and 0020). Accepting
 //! an invitation is one conditional `DELETE … RETURNING`, so of concurrent
 //! callers (on any replica) one wins.
 
@@ -11,7 +11,7 @@ use crate::{Db, map_err};
 
 macro_rules! columns {
     () => {
-        "id, token_hash, email, groups, created_by, created_at, expires_at"
+        "id, token_hash, email, groups, created_by, created_at, expires_at, locale"
     };
 }
 
@@ -25,12 +25,13 @@ fn invitation(row: &AnyRow) -> StoreResult<Invitation> {
         created_by: row.try_get("created_by").map_err(map_err)?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         expires_at: row.try_get("expires_at").map_err(map_err)?,
+        locale: row.try_get("locale").map_err(map_err)?,
     })
 }
 
 impl Db<'_> {
     pub(crate) async fn insert_invitation(&mut self, i: &Invitation) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO invitations (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+        sqlx::query(concat!("INSERT INTO invitations (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
             .bind(&i.id)
             .bind(&i.token_hash)
             .bind(&i.email)
@@ -38,6 +39,7 @@ impl Db<'_> {
             .bind(&i.created_by)
             .bind(i.created_at)
             .bind(i.expires_at)
+            .bind(&i.locale)
             .execute(&mut *self.0)
             .await
             .map_err(map_err)?;

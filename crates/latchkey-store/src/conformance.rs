@@ -1371,6 +1371,8 @@ pub async fn signup_store<S: crate::SignupStore + Maintenance + Clone>(store: S)
         created_by: "cli".into(),
         created_at: 100,
         expires_at,
+        // A chosen language comes back as stored.
+        locale: if id == "i1" { "de".into() } else { String::new() },
     };
     store.insert_invitation(&invitation("i1", "h1", 1_000)).await.unwrap();
     store.insert_invitation(&invitation("i2", "h2", 1_000)).await.unwrap();

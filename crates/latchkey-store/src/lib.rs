@@ -650,6 +650,10 @@ pub struct Invitation {
     pub created_by: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The language the operator chose (a shipped tag such as "de"), or ""
+    /// for none: the invitation's email, its page and the new account's
+    /// `locale` follow it.
+    pub locale: String,
 }
 
 /// Invitations and the accounts of open sign-up that wait for a verified

@@ -22,6 +22,7 @@ pub fn summary_json(i: &Invitation, now: i64) -> serde_json::Value {
         "created_at": i.created_at,
         "expires_at": i.expires_at,
         "expired": i.expires_at <= now,
+        "locale": (!i.locale.is_empty()).then_some(i.locale.as_str()),
     })
 }
 
@@ -29,7 +30,7 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
     let config = &ctx.settings.config;
     // The language of an invitation's email (the page speaks the browser's).
     let lang = match &cmd {
-        InviteCommand::Create { locale, .. } => *locale,
+        InviteCommand::Create { locale, .. } => locale.unwrap_or_default(),
         _ => latchkey_i18n::Language::En,
     };
     let outbox = config.email.enabled().then(|| Outbox::new(ctx.store.clone(), ctx.clock.clone()));
@@ -52,8 +53,9 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         Signups { store: &*ctx.store, clock: &*ctx.clock, settings: &config.signup, mail, issuer: &config.issuer };
     let now = ctx.clock.now();
     match cmd {
-        InviteCommand::Create { email, groups, expires_in, no_email, .. } => {
-            let new = NewInvitation { email, groups, expires_in, send: !no_email, created_by: "cli".into() };
+        InviteCommand::Create { email, groups, expires_in, no_email, locale } => {
+            let send = !no_email;
+            let new = NewInvitation { email, groups, expires_in, send, created_by: "cli".into(), locale };
             let invited = match ops::create_invitation(&signups, new).await {
                 Ok(invited) => invited,
                 Err(InviteError::Invalid(why)) => bail!("{why}"),

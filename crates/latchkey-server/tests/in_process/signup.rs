@@ -416,7 +416,8 @@ async fn sign_up_and_invitations_speak_the_readers_language() {
     assert!(res.text().contains(says), "{}", res.describe());
 
     // An invitation's email speaks the language the operator chose (CLI
-    // and admin API); English without one. The page speaks the browser's.
+    // and admin API); English without one. So do its page and the new
+    // account; without a choice, the page speaks the browser's.
     let out = app.cli_json(&["invite", "create", "--email", "flo@example.com", "--locale", "fr"]).await;
     assert_eq!(out["emailed"], true, "{out}");
     let admin = admin_token(&app).await;
@@ -437,9 +438,37 @@ async fn sign_up_and_invitations_speak_the_readers_language() {
     assert!(to("hal@example.com").subject.starts_with("You are invited to"), "{}", to("hal@example.com").subject);
     assert!(mails.iter().all(|m| m.recipient != "ivy@example.com"));
     let token = token_in(fr, "/invitation");
-    let page = b.send(app.get(&format!("/invitation?token={token}")).header("accept-language", "fr")).await;
+    let page = b.send(app.get(&format!("/invitation?token={token}")).header("accept-language", "de")).await;
     assert_eq!(page.status, 200, "{}", page.describe());
     assert!(page.text().contains("Créez votre compte") && page.text().contains("<strong>flo@example.com</strong>"));
+    let listed = app.get("/admin/api/v1/invitations").bearer(&admin).await.json()["items"].clone();
+    let locale_of =
+        |who: &str| listed.as_array().unwrap().iter().find(|i| i["email"] == who).map(|i| i["locale"].clone()).unwrap();
+    assert_eq!((locale_of("flo@example.com"), locale_of("gus@example.com")), (json!("fr"), json!("de")));
+    assert_eq!(locale_of("hal@example.com"), serde_json::Value::Null);
+    // Gus's page speaks German whatever the browser asks; a refusal too; his account's locale is German.
+    let gus = token_in(to("gus@example.com"), "/invitation");
+    let g = app.browser();
+    let page = g.send(app.get(&format!("/invitation?token={gus}")).header("accept-language", "fr")).await;
+    assert!(page.text().contains(r#"<html lang="de">"#), "{}", page.describe());
+    let csrf = g.cookie("latchkey_csrf").unwrap();
+    let mut form = [
+        ("csrf", csrf.as_str()),
+        ("token", &gus),
+        ("username", "gus"),
+        ("password", "short"),
+        ("confirm_password", "short"),
+    ];
+    let res = g.send(app.post("/invitation").form(&form).header("accept-language", "fr")).await;
+    assert!(res.text().contains("Das Passwort wird nicht akzeptiert"), "{}", res.describe());
+    (form[3], form[4]) = (("password", GOOD), ("confirm_password", GOOD));
+    assert_eq!(g.send(app.post("/invitation").form(&form)).await.status, 303);
+    let gus = app.store().find_user_by_username("gus").await.unwrap().unwrap();
+    assert_eq!(gus.claims.locale.as_deref(), Some("de"));
+    // Hal's page, with no language chosen, speaks the browser's; his account has no locale.
+    let hal = token_in(to("hal@example.com"), "/invitation");
+    let page = b.send(app.get(&format!("/invitation?token={hal}")).header("accept-language", "fr")).await;
+    assert!(page.text().contains(r#"<html lang="fr">"#), "{}", page.describe());
 }
 
 /// `prompt=create` (Initiating User Registration via OpenID Connect 1.0):
