@@ -280,16 +280,29 @@ pub async fn submit(
         res.headers_mut().append(header::SET_COOKIE, cookie);
         return Ok(res);
     };
-    // As after a password: a client that requires a second factor has the
-    // new account set one up first.
-    let next = crate::step_up::next(Needs::of(&state.settings, &client, &req, &user), Level::Single, Level::Single);
+    go_on(state, &headers, address, &client, req, user, (&mut interaction, &form.interaction)).await
+}
+
+/// Goes on with a sign-in for `user`, a new account that has just set its
+/// password, as right after a password: a second factor to set up first
+/// if the app needs one, then the session, consent and the code.
+async fn go_on(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    address: std::net::IpAddr,
+    client: &Client,
+    req: AuthorizationRequest,
+    user: User,
+    (interaction, interaction_id): (&mut Interaction, &str),
+) -> Result<Response, LoginError> {
+    let next = crate::step_up::next(Needs::of(&state.settings, client, &req, &user), Level::Single, Level::Single);
     let step = crate::after_first_factor(
         state,
-        &client,
+        client,
         &req,
         &user,
-        &mut interaction,
-        &form.interaction,
+        interaction,
+        interaction_id,
         next,
         Level::Single,
         Level::Single,
@@ -298,9 +311,8 @@ pub async fn submit(
         return Ok(page);
     }
     let (session, cookie) =
-        crate::start_session(state, &headers, &user, Some(&client.client_id), address, SignInMethod::password())
-            .await?;
-    let mut res = crate::proceed_after_login(state, &client, req, (session, user), &mut interaction, &form.interaction)
+        crate::start_session(state, headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
+    let mut res = crate::proceed_after_login(state, client, req, (session, user), interaction, interaction_id)
         .await
         .unwrap_or_else(|e| axum::response::IntoResponse::into_response(LoginError::from(e)));
     res.headers_mut().append(header::SET_COOKIE, cookie);
@@ -385,29 +397,7 @@ pub(crate) async fn continue_held(
     // Confirmed: from here on as right after a password.
     req.first_factor = crate::request::FirstFactor::Password;
     store_request(state, held.interaction, &req).await?;
-    let next = crate::step_up::next(Needs::of(&state.settings, client, &req, &user), Level::Single, Level::Single);
-    let (interaction, interaction_id) = (held.interaction, held.interaction_id);
-    let step = crate::after_first_factor(
-        state,
-        client,
-        &req,
-        &user,
-        interaction,
-        interaction_id,
-        next,
-        Level::Single,
-        Level::Single,
-    );
-    if let Some(page) = step.await? {
-        return Ok(page);
-    }
-    let (session, cookie) =
-        crate::start_session(state, headers, &user, Some(&client.client_id), address, SignInMethod::password()).await?;
-    let mut res = crate::proceed_after_login(state, client, req, (session, user), interaction, interaction_id)
-        .await
-        .unwrap_or_else(|e| axum::response::IntoResponse::into_response(LoginError::from(e)));
-    res.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(res)
+    go_on(state, headers, address, client, req, user, (held.interaction, held.interaction_id)).await
 }
 
 /// Sends the new account's link again within `email.max_per_account`, and
