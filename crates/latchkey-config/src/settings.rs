@@ -713,8 +713,8 @@ pub struct Ui {
     /// own origin after Latchkey's, so that its rules win.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
     pub stylesheet: Option<PathBuf>,
-    /// A directory of templates that replace the built-in pages
-    /// of the same name (Jinja syntax; docs/branding.md). Checked at
+    /// A directory of templates that replace the built-in pages and
+    /// emails of the same name (Jinja syntax; docs/branding.md). Checked at
     /// startup: a template that does not parse or uses an unknown variable
     /// stops the server.
     #[serde(deserialize_with = "crate::de::empty_is_none", skip_serializing_if = "Option::is_none")]
