@@ -14,9 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::self_service::Mail;
 use latchkey_domain::signup::{self as ops, InviteError, NewInvitation, Signups};
-use latchkey_store::Invitation;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::clients::id_of;
 use crate::{AdminError, AdminState, authorize, json, json_body, page};
@@ -32,8 +30,7 @@ pub struct InvitationSettings {
     pub email_templates: Option<Arc<latchkey_email::Overrides>>,
 }
 
-/// `lang`: the language of an invitation's email.
-fn signups<'a>(state: &'a AdminState, lang: latchkey_email::messages::Language) -> Signups<'a> {
+fn signups(state: &AdminState) -> Signups<'_> {
     let s = &*state.invitations;
     let mail = s.outbox.as_deref().map(|outbox| Mail {
         store: &*state.store,
@@ -42,23 +39,11 @@ fn signups<'a>(state: &'a AdminState, lang: latchkey_email::messages::Language) 
         settings: &s.email,
         issuer: &s.issuer,
         product: &s.product,
-        lang,
+        // Unused here: an invitation's email speaks the invitation's own language.
+        lang: latchkey_email::messages::Language::En,
         overrides: s.email_templates.as_deref(),
     });
     Signups { store: &*state.store, clock: &*state.clock, settings: &s.signup, mail, issuer: &s.issuer }
-}
-
-fn invitation_json(i: &Invitation, now: i64) -> Value {
-    serde_json::json!({
-        "id": i.id,
-        "email": i.email,
-        "groups": i.groups,
-        "created_by": i.created_by,
-        "created_at": i.created_at,
-        "expires_at": i.expires_at,
-        "expired": i.expires_at <= now,
-        "locale": (!i.locale.is_empty()).then_some(i.locale.as_str()),
-    })
 }
 
 /// Every invitation not yet accepted or revoked, oldest first (expired
@@ -71,7 +56,7 @@ pub(crate) async fn list(
     authorize(&state, &peer, &headers, "users:read").await?;
     let now = state.clock.now();
     let list = state.store.list_invitations().await?;
-    Ok(page(list.iter().map(|i| invitation_json(i, now)).collect(), None))
+    Ok(page(list.iter().map(|i| ops::invitation_summary(i, now)).collect(), None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,13 +103,12 @@ pub(crate) async fn create(
         created_by: caller.actor(),
         locale,
     };
-    let lang = locale.unwrap_or_default();
-    let invited = match ops::create_invitation(&signups(&state, lang), new).await {
+    let invited = match ops::create_invitation(&signups(&state), new).await {
         Ok(invited) => invited,
         Err(InviteError::Invalid(why)) => return Err(AdminError::bad(why)),
         Err(InviteError::Store(e)) => return Err(e.into()),
     };
-    let mut out = invitation_json(&invited.invitation, state.clock.now());
+    let mut out = ops::invitation_summary(&invited.invitation, state.clock.now());
     out["link"] = invited.link.into();
     out["emailed"] = invited.emailed.into();
     Ok(json(StatusCode::CREATED, &out))
@@ -138,7 +122,7 @@ pub(crate) async fn revoke(
 ) -> Result<Response, AdminError> {
     let caller = authorize(&state, &peer, &headers, "users:write").await?;
     let id = id_of(id)?;
-    if !ops::revoke_invitation(&signups(&state, latchkey_email::messages::Language::En), &id, &caller.actor()).await? {
+    if !ops::revoke_invitation(&signups(&state), &id, &caller.actor()).await? {
         return Err(AdminError::not_found(format!("no invitation {id:?}")));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

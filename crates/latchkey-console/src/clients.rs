@@ -17,10 +17,9 @@ use axum::response::Response;
 use latchkey_core::Client;
 use latchkey_core::client::{AuthMethod, GrantType};
 use latchkey_domain::clients::{self, DeleteClientError, Replaced, RotateSecretError};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::page::{Flash, Layout, Nav, Page, Pager, not_found, query_string, render, store_failed, when};
+use crate::page::{Flash, Layout, Nav, Page, Pager, SearchQuery, not_found, render, search_pager, store_failed, when};
 use crate::session::redirect_with;
 use crate::{Action, Admin, ConsoleState, Posted, record};
 
@@ -340,28 +339,11 @@ struct ListPage {
     may_manage: bool,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    q: Option<String>,
-    page: Option<usize>,
-}
-
-pub(crate) async fn list(State(state): State<ConsoleState>, admin: Admin, Query(query): Query<ListQuery>) -> Page {
-    let q = query.q.unwrap_or_default();
-    let page = query.page.unwrap_or(1).max(1);
-    let (found, more) = clients::search(&*state.store, &q, (page - 1) * PER_PAGE, PER_PAGE)
-        .await
-        .map_err(|e| store_failed(&state, e))?;
-    let href = |p: usize| format!("/admin/clients{}", query_string(&[("q", q.as_str()), ("page", &p.to_string())]));
-    let first = (page - 1) * PER_PAGE;
-    let pager = Pager {
-        prev: (page > 1).then(|| href(page - 1)),
-        next: more.then(|| href(page + 1)),
-        summary: match found.len() {
-            0 => "none".into(),
-            n => format!("{}–{}", first + 1, first + n),
-        },
-    };
+pub(crate) async fn list(State(state): State<ConsoleState>, admin: Admin, Query(query): Query<SearchQuery>) -> Page {
+    let (q, page, first) = query.parts();
+    let (found, more) =
+        clients::search(&*state.store, &q, first, PER_PAGE).await.map_err(|e| store_failed(&state, e))?;
+    let pager = search_pager("/admin/clients", &q, (page, first), found.len(), more);
     let rows = found
         .iter()
         .map(|c| ClientRow {

@@ -266,6 +266,35 @@ pub struct Pager {
 /// Items per page of the console's listings.
 pub const PER_PAGE: usize = 50;
 
+/// The query of a searched listing: `?q=…&page=…`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct SearchQuery {
+    pub q: Option<String>,
+    pub page: Option<usize>,
+}
+
+impl SearchQuery {
+    /// The search, the page (from 1), and the index of its first item.
+    pub fn parts(&self) -> (String, usize, usize) {
+        let page = self.page.unwrap_or(1).max(1);
+        (self.q.clone().unwrap_or_default(), page, (page - 1) * PER_PAGE)
+    }
+}
+
+/// The pager of page `page` of a search that found `shown` items from
+/// index `first`, with `more` after them; links to `path?q=…&page=…`.
+pub fn search_pager(path: &str, q: &str, (page, first): (usize, usize), shown: usize, more: bool) -> Pager {
+    let href = |p: usize| format!("{path}{}", query_string(&[("q", q), ("page", &p.to_string())]));
+    Pager {
+        prev: (page > 1).then(|| href(page - 1)),
+        next: more.then(|| href(page + 1)),
+        summary: match shown {
+            0 => "none".into(),
+            n => format!("{}–{}", first + 1, first + n),
+        },
+    }
+}
+
 /// Page `page` (from 1) of `items`, with links built by `href(page)`.
 pub fn paginate<T>(items: Vec<T>, page: usize, href: impl Fn(usize) -> String) -> (Vec<T>, Pager) {
     let total = items.len();

@@ -26,6 +26,21 @@ pub(crate) struct SessionRow {
     pub current: bool,
 }
 
+impl SessionRow {
+    /// `session` as listed to an admin whose console runs in `admin_sid`.
+    pub(crate) fn of(session: latchkey_core::grant::Session, admin_sid: &str) -> Self {
+        SessionRow {
+            current: session.auth.sid == admin_sid,
+            sid: session.auth.sid,
+            started: when(session.created_at),
+            last_seen: when(session.last_seen_at),
+            expires: when(session.expires_at),
+            methods: session.auth.amr.join(", "),
+            clients: session.client_ids.join(", "),
+        }
+    }
+}
+
 pub(crate) struct PersonRow {
     pub username: String,
     pub sessions: usize,
@@ -98,15 +113,7 @@ pub(crate) async fn show(
             .await
             .map_err(failed)?
             .into_iter()
-            .map(|s| SessionRow {
-                current: s.auth.sid == admin.sid,
-                sid: s.auth.sid,
-                started: when(s.created_at),
-                last_seen: when(s.last_seen_at),
-                expires: when(s.expires_at),
-                methods: s.auth.amr.join(", "),
-                clients: s.client_ids.join(", "),
-            })
+            .map(|s| SessionRow::of(s, &admin.sid))
             .collect();
         page.user = Some(user);
     } else {

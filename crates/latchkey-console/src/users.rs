@@ -18,8 +18,9 @@ use latchkey_domain::users::{self, NewUser, UserError};
 use serde::Deserialize;
 
 use crate::clients::{ConfirmPage, Errors, enc};
-use crate::page::{Flash, Layout, Nav, Page, Pager, not_found, query_string, render, store_failed, when};
+use crate::page::{Flash, Layout, Nav, Page, Pager, SearchQuery, not_found, render, search_pager, store_failed, when};
 use crate::session::{Ignored, redirect_with};
+use crate::sessions::SessionRow;
 use crate::{Action, Admin, ConsoleState, Posted, record};
 
 /// Users per page of the list.
@@ -180,26 +181,10 @@ struct ListPage {
     may_manage: bool,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    q: Option<String>,
-    page: Option<usize>,
-}
-
-pub(crate) async fn list(State(state): State<ConsoleState>, admin: Admin, Query(query): Query<ListQuery>) -> Page {
-    let q = query.q.unwrap_or_default();
-    let page = query.page.unwrap_or(1).max(1);
-    let first = (page - 1) * PER_PAGE;
+pub(crate) async fn list(State(state): State<ConsoleState>, admin: Admin, Query(query): Query<SearchQuery>) -> Page {
+    let (q, page, first) = query.parts();
     let (found, more) = users::search(&*state.store, &q, first, PER_PAGE).await.map_err(|e| store_failed(&state, e))?;
-    let href = |p: usize| format!("/admin/users{}", query_string(&[("q", q.as_str()), ("page", &p.to_string())]));
-    let pager = Pager {
-        prev: (page > 1).then(|| href(page - 1)),
-        next: more.then(|| href(page + 1)),
-        summary: match found.len() {
-            0 => "none".into(),
-            n => format!("{}–{}", first + 1, first + n),
-        },
-    };
+    let pager = search_pager("/admin/users", &q, (page, first), found.len(), more);
     let rows = found
         .into_iter()
         .map(|u| UserRow {
@@ -282,15 +267,6 @@ pub(crate) async fn create(
 
 fn user_path(id: &str) -> String {
     format!("/admin/users/{}", enc(id))
-}
-
-pub(crate) struct SessionRow {
-    pub sid: String,
-    pub started: String,
-    pub last_seen: String,
-    pub methods: String,
-    pub clients: String,
-    pub current: bool,
 }
 
 pub(crate) struct ConsentRow {
@@ -398,17 +374,7 @@ async fn user_page<'a>(
             })
             .collect(),
         can_mail: state.mail().is_some(),
-        sessions: sessions
-            .into_iter()
-            .map(|s| SessionRow {
-                current: s.auth.sid == admin.sid,
-                sid: s.auth.sid,
-                started: when(s.created_at),
-                last_seen: when(s.last_seen_at),
-                methods: s.auth.amr.join(", "),
-                clients: s.client_ids.join(", "),
-            })
-            .collect(),
+        sessions: sessions.into_iter().map(|s| SessionRow::of(s, &admin.sid)).collect(),
         consents,
     })
 }

@@ -282,6 +282,21 @@ pub struct NewInvitation {
     pub locale: Option<Language>,
 }
 
+/// An invitation as the CLI and the admin API list it (never its token or
+/// its hash).
+pub fn invitation_summary(i: &Invitation, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "id": i.id,
+        "email": i.email,
+        "groups": i.groups,
+        "created_by": i.created_by,
+        "created_at": i.created_at,
+        "expires_at": i.expires_at,
+        "expired": i.expires_at <= now,
+        "locale": (!i.locale.is_empty()).then_some(i.locale.as_str()),
+    })
+}
+
 /// The language the operator chose for an invitation, if any.
 pub fn invitation_language(invitation: &Invitation) -> Option<Language> {
     Language::from_tag(&invitation.locale)

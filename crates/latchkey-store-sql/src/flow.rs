@@ -17,6 +17,24 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+macro_rules! consent_columns {
+    () => {
+        "user_id, client_id, scope, granted_at, updated_at"
+    };
+}
+
+/// A `consents` row read with [`consent_columns`].
+fn consent(row: &sqlx::any::AnyRow) -> StoreResult<Consent> {
+    let scope: String = row.try_get("scope").map_err(map_err)?;
+    Ok(Consent {
+        user_id: row.try_get("user_id").map_err(map_err)?,
+        client_id: row.try_get("client_id").map_err(map_err)?,
+        scope: Scope::parse(&scope).map_err(|e| corrupt("consent scope", e))?,
+        granted_at: row.try_get("granted_at").map_err(map_err)?,
+        updated_at: row.try_get("updated_at").map_err(map_err)?,
+    })
+}
+
 impl Db<'_> {
     pub(crate) async fn decode_session(&mut self, row: &sqlx::any::AnyRow) -> StoreResult<Session> {
         let id_hash: String = row.try_get("id_hash").map_err(map_err)?;
@@ -162,24 +180,14 @@ impl Db<'_> {
 
 impl Db<'_> {
     pub(crate) async fn get_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
-        let Some(row) =
-            sqlx::query("SELECT scope, granted_at, updated_at FROM consents WHERE user_id = $1 AND client_id = $2")
+        let row =
+            sqlx::query(concat!("SELECT ", consent_columns!(), " FROM consents WHERE user_id = $1 AND client_id = $2"))
                 .bind(user_id)
                 .bind(client_id)
                 .fetch_optional(&mut *self.0)
                 .await
-                .map_err(map_err)?
-        else {
-            return Ok(None);
-        };
-        let scope: String = row.try_get("scope").map_err(map_err)?;
-        Ok(Some(Consent {
-            user_id: user_id.to_string(),
-            client_id: client_id.to_string(),
-            scope: Scope::parse(&scope).map_err(|e| corrupt("consent scope", e))?,
-            granted_at: row.try_get("granted_at").map_err(map_err)?,
-            updated_at: row.try_get("updated_at").map_err(map_err)?,
-        }))
+                .map_err(map_err)?;
+        row.as_ref().map(consent).transpose()
     }
 
     pub(crate) async fn put_consent(
@@ -214,50 +222,30 @@ impl Db<'_> {
     }
 
     pub(crate) async fn list_client_consents(&mut self, client_id: &str, limit: u32) -> StoreResult<Vec<Consent>> {
-        let rows = sqlx::query(
-            "SELECT user_id, scope, granted_at, updated_at FROM consents WHERE client_id = $1 \
-             ORDER BY updated_at DESC, user_id LIMIT $2",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            consent_columns!(),
+            " FROM consents WHERE client_id = $1 ORDER BY updated_at DESC, user_id LIMIT $2"
+        ))
         .bind(client_id)
         .bind(i64::from(limit))
         .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                let scope: String = row.try_get("scope").map_err(map_err)?;
-                Ok(Consent {
-                    user_id: row.try_get("user_id").map_err(map_err)?,
-                    client_id: client_id.to_string(),
-                    scope: Scope::parse(&scope).map_err(|e| corrupt("consent scope", e))?,
-                    granted_at: row.try_get("granted_at").map_err(map_err)?,
-                    updated_at: row.try_get("updated_at").map_err(map_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(consent).collect()
     }
 
     pub(crate) async fn list_user_consents(&mut self, user_id: &str) -> StoreResult<Vec<Consent>> {
-        let rows = sqlx::query(
-            "SELECT client_id, scope, granted_at, updated_at FROM consents WHERE user_id = $1 \
-             ORDER BY updated_at DESC, client_id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            consent_columns!(),
+            " FROM consents WHERE user_id = $1 ORDER BY updated_at DESC, client_id"
+        ))
         .bind(user_id)
         .fetch_all(&mut *self.0)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                let scope: String = row.try_get("scope").map_err(map_err)?;
-                Ok(Consent {
-                    user_id: user_id.to_string(),
-                    client_id: row.try_get("client_id").map_err(map_err)?,
-                    scope: Scope::parse(&scope).map_err(|e| corrupt("consent scope", e))?,
-                    granted_at: row.try_get("granted_at").map_err(map_err)?,
-                    updated_at: row.try_get("updated_at").map_err(map_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(consent).collect()
     }
 }
 
@@ -760,10 +748,16 @@ impl latchkey_store::Maintenance for crate::SqlStore {
         let email_tokens = run("DELETE FROM email_tokens WHERE token_hash IN \
             (SELECT token_hash FROM email_tokens WHERE expires_at < $1 LIMIT $2)")
         .await?;
-        // Kept listed as expired for latchkey_store::EXPIRED_INVITATIONS_KEPT_SECONDS (30 days).
-        let invitations = run("DELETE FROM invitations WHERE id IN \
-            (SELECT id FROM invitations WHERE expires_at < $1 - 2592000 LIMIT $2)")
-        .await?;
+        // Listed as expired for a while first.
+        let invitations = sqlx::query(
+            "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(now - latchkey_store::EXPIRED_INVITATIONS_KEPT_SECONDS)
+        .bind(batch)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
         // The newest entry stays, so that sequence numbers never start over.
         let changes = run("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE created_at < $1 - 3600 \
             AND seq < (SELECT MAX(seq) FROM changes) LIMIT $2)")

@@ -7,32 +7,12 @@ use anyhow::bail;
 use latchkey_domain::self_service::Mail;
 use latchkey_domain::signup::{self as ops, InviteError, NewInvitation, Signups};
 use latchkey_email::Outbox;
-use latchkey_store::Invitation;
 
 use super::{Context, table, timestamp};
 use crate::cli::InviteCommand;
 
-/// An invitation as listed (never its token or hash).
-pub fn summary_json(i: &Invitation, now: i64) -> serde_json::Value {
-    serde_json::json!({
-        "id": i.id,
-        "email": i.email,
-        "groups": i.groups,
-        "created_by": i.created_by,
-        "created_at": i.created_at,
-        "expires_at": i.expires_at,
-        "expired": i.expires_at <= now,
-        "locale": (!i.locale.is_empty()).then_some(i.locale.as_str()),
-    })
-}
-
 pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
     let config = &ctx.settings.config;
-    // The language of an invitation's email (the page speaks the browser's).
-    let lang = match &cmd {
-        InviteCommand::Create { locale, .. } => locale.unwrap_or_default(),
-        _ => latchkey_i18n::Language::En,
-    };
     let outbox = config.email.enabled().then(|| Outbox::new(ctx.store.clone(), ctx.clock.clone()));
     // The invitation email from the operator's template, as the server would send it.
     let email_templates = match &outbox {
@@ -46,7 +26,8 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         settings: &config.email,
         issuer: &config.issuer,
         product: config.ui.product_name.trim(),
-        lang,
+        // Unused here: an invitation's email speaks the invitation's own language.
+        lang: latchkey_i18n::Language::En,
         overrides: email_templates.as_deref(),
     });
     let signups =
@@ -61,7 +42,7 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
                 Err(InviteError::Invalid(why)) => bail!("{why}"),
                 Err(InviteError::Store(e)) => return Err(e.into()),
             };
-            let mut json = summary_json(&invited.invitation, now);
+            let mut json = ops::invitation_summary(&invited.invitation, now);
             json["link"] = invited.link.clone().into();
             json["emailed"] = invited.emailed.into();
             let mode = config.signup.mode;
@@ -90,7 +71,7 @@ pub async fn run(ctx: &Context, cmd: InviteCommand) -> anyhow::Result<()> {
         }
         InviteCommand::List => {
             let list = ctx.store.list_invitations().await?;
-            let json = serde_json::Value::Array(list.iter().map(|i| summary_json(i, now)).collect());
+            let json = serde_json::Value::Array(list.iter().map(|i| ops::invitation_summary(i, now)).collect());
             ctx.print(
                 || {
                     if list.is_empty() {
